@@ -1,0 +1,130 @@
+/**
+ * The metadata service as a Request → Response function (a hono app). Everything it needs is
+ * injected: the instance source, clocks, randomness, the vendordata HTTP client, the logger and
+ * where the connection came from. The Bun listener in server.ts only hosts it.
+ */
+import { randomBytes as nodeRandomBytes } from "node:crypto";
+import { type Context, Hono } from "hono";
+import { counter, type Registry, registry as defaultRegistry } from "../metrics.ts";
+import { DocumentCache } from "./cache.ts";
+import { metadataConfig, type MetadataConfig } from "./config.ts";
+import { isPasswordPath, renderDocument, TEXT, type Doc } from "./documents.ts";
+import { ec2VersionList } from "./ec2.ts";
+import { type AccessLogger, accessLog, bodyLimit, lineLogger, rateLimit, rawPath } from "./guards.ts";
+import { handlePasswordPost } from "./password.ts";
+import { pathSegments } from "./paths.ts";
+import { randomSeed } from "./openstack.ts";
+import { RateLimiter } from "./rate-limit.ts";
+import { identify, type Requester } from "./requester.ts";
+import type { MetadataSource } from "./source.ts";
+import { checkToken, handleTokenPut, isTokenPath } from "./imds.ts";
+import { type FetchLike, parseTargets } from "./vendordata.ts";
+
+/** Where a request came from; the shell passes it as the `env` of `app.fetch(req, env)`. */
+export interface ConnInfo {
+  /** Peer address (any textual form; IPv4-mapped IPv6 is folded to IPv4). */
+  address: string;
+  /** Network the request arrived on (the listener's network), null when not known. */
+  networkId: string | null;
+}
+
+export interface MetadataDeps {
+  source: MetadataSource;
+  config?: Partial<MetadataConfig>;
+  /** Wall clock, ms since the epoch. @default Date.now */
+  now?: () => number;
+  /** Monotonic clock, ms (fractional), for request durations. @default performance.now */
+  monotonic?: () => number;
+  /** @default node:crypto randomBytes */
+  randomBytes?: (n: number) => Uint8Array;
+  /** Client for dynamic vendordata targets. @default fetch */
+  fetch?: FetchLike;
+  /** Reads the connection info; the default reads `c.env` (a `ConnInfo`). */
+  connInfo?: (c: Context) => ConnInfo | null;
+  /** @default one line per request on stdout */
+  log?: AccessLogger;
+  registry?: Registry;
+}
+
+export type MetadataEnv = { Bindings: Partial<ConnInfo>; Variables: { instanceUuid: string } };
+
+export type MetadataApp = Hono<MetadataEnv> & {
+  /** Drop the cached documents of one instance (its record, keys, floating IP, password or groups changed). */
+  invalidate(uuid: string): void;
+  /** Drop every cached document (a change whose instance is not known, e.g. a network edit). */
+  invalidateAll(): void;
+};
+
+export function createMetadataApp(deps: MetadataDeps): MetadataApp {
+  const config = metadataConfig(deps.config);
+  const now = deps.now ?? Date.now;
+  const monotonic = deps.monotonic ?? (() => performance.now());
+  const randomBytes = deps.randomBytes ?? ((n: number) => new Uint8Array(nodeRandomBytes(n)));
+  const connInfo = deps.connInfo ?? ((c: Context) => (c.env?.address ? (c.env as ConnInfo) : null));
+  const reg = deps.registry ?? defaultRegistry;
+  const cache = new DocumentCache(config.cacheExpiration * 1000, config.cacheInstances);
+  const limiter = new RateLimiter(config.rateLimitPerSecond, config.rateLimitBurst, config.rateLimitSources);
+  const tokenKey = randomBytes(32);
+  const targets = parseTargets(config.vendordataDynamicTargets);
+  const fetchFn = deps.fetch ?? ((url, init) => fetch(url, init));
+  const metrics = {
+    requests: counter("netlet_metadata_requests_total", "Metadata requests answered, by status", reg),
+    limited: counter("netlet_metadata_rate_limited_total", "Metadata requests refused by the per-source rate limit", reg),
+    hits: counter("netlet_metadata_cache_hits_total", "Metadata documents served from the cache", reg),
+    misses: counter("netlet_metadata_cache_misses_total", "Metadata documents rendered", reg),
+  };
+  const sourceOf = (c: Context) => connInfo(c)?.address ?? "-";
+
+  const app = new Hono<MetadataEnv>();
+  app.use(accessLog(deps.log ?? lineLogger, monotonic, sourceOf, metrics.requests));
+  app.use(rateLimit(limiter, now, sourceOf, metrics.limited));
+  app.use(bodyLimit(config.maxBodyBytes));
+  app.all("*", async function metadata(c) {
+    const segments = pathSegments(rawPath(c.req.url));
+    if (!segments) return c.text("Bad Request", 400);
+    const method = c.req.method;
+    // nova answers `/` before identifying the caller.
+    if (segments.length === 0) return readOnly(c) ?? c.body(ec2VersionList().join("\n"), 200, { "Content-Type": TEXT });
+    const who = identify(c, { source: deps.source, cache, config, conn: connInfo(c), nowMs: now() });
+    if (!who.ok) return c.text(who.message, who.status);
+    c.set("instanceUuid", who.view.instance.uuid);
+    if (isTokenPath(segments)) return handleTokenPut(c, who, tokenKey, now());
+    const denied = checkToken(c, config.imdsMode, tokenKey, who.view.instance.uuid, now());
+    if (denied) return denied;
+    if (isPasswordPath(segments) && method === "POST") {
+      return handlePasswordPost(c, deps.source, who.view.instance.uuid, () => cache.invalidate(who.view.instance.uuid));
+    }
+    if (method !== "GET") return isPasswordPath(segments) ? c.text("GET and POST only are supported.", 400) : readOnly(c)!;
+    return serve(c, who, segments.join("/"));
+  });
+
+  async function serve(c: Context, who: Requester, path: string): Promise<Response> {
+    let doc: Doc | null | undefined = who.entry.docs.get(path);
+    if (doc) metrics.hits.inc();
+    else {
+      metrics.misses.inc();
+      doc = await renderDocument(who.view, path.split("/"), {
+        config,
+        targets,
+        fetch: fetchFn,
+        nowMs: now(),
+        requestAddress: who.address,
+      });
+      if (!doc) return c.text("Not Found", 404);
+      cache.remember(who.entry, path, doc);
+    }
+    const body = doc.kind === "seeded" ? doc.prefix + randomSeed(randomBytes) + doc.suffix : doc.body;
+    return c.body(body as string, 200, { "Content-Type": doc.type });
+  }
+
+  return Object.assign(app, {
+    invalidate: (uuid: string) => cache.invalidate(uuid),
+    invalidateAll: () => cache.invalidateAll(),
+  });
+}
+
+/** 405 for anything but GET (HEAD arrives here as GET); undefined when the method is fine. */
+function readOnly(c: Context): Response | undefined {
+  if (c.req.method === "GET") return undefined;
+  return c.text("Method Not Allowed", 405, { Allow: "GET, HEAD" });
+}
