@@ -1,0 +1,56 @@
+/**
+ * What the DHCP server needs to answer one MAC on one bridge. The composition root builds these
+ * from the store (vif + fixed IP + network + instance) for the instances hosted on this node.
+ */
+import type { Route } from "./options.ts";
+
+export interface DhcpHost {
+  /** Lower-case colon-separated MAC, e.g. "fa:16:3e:00:00:01". */
+  mac: string;
+  networkId: string;
+  /** The fixed IPv4 address the store assigned. */
+  address: string;
+  prefixLength: number;
+  /** Gateway handed out as option 3 and as the default classless route; null for none. */
+  router: string | null;
+  dnsServers: string[];
+  /** Instance hostname without domain; shortened and joined with `domain` for option 12. */
+  hostname: string | null;
+  /** nova's dhcp_domain (option 15), e.g. "novalocal". */
+  domain: string | null;
+  /** Option 119 names. */
+  searchDomains: string[];
+  /** Network MTU (option 26), when the network sets one. */
+  mtu: number | null;
+  /** This node's address on the bridge: option 54, and where clients unicast renewals. */
+  serverId: string;
+  /** Seconds (nova's dhcp_lease_time, 86400 by default). */
+  leaseTime: number;
+  /** Extra option 121 routes, e.g. the metadata /32 via the gateway; the default route is added here. */
+  classlessRoutes: Route[];
+  /** The instance's first NIC. With use_single_default_gateway only it gets a router. */
+  primary: boolean;
+}
+
+/**
+ * Option 12 as nova wrote it into dnsmasq's hosts file: a hostname longer than 63 characters
+ * becomes its first 2 characters, "-", and its last 60 (LP #1238910), then ".<dhcp_domain>".
+ */
+export function dhcpHostname(hostname: string, domain: string | null): string {
+  const short = hostname.length > 63 ? `${hostname.slice(0, 2)}-${hostname.slice(-60)}` : hostname;
+  return domain ? `${short}.${domain}` : short;
+}
+
+/** "02:00:00:00:00:10" from chaddr bytes. */
+export function macText(chaddr: Uint8Array): string {
+  let s = "";
+  for (let i = 0; i < chaddr.length; i++) s += (i ? ":" : "") + chaddr[i].toString(16).padStart(2, "0");
+  return s;
+}
+
+/** Six bytes of a MAC written as hex pairs separated by ':' or '-'; null if it is not one. */
+export function macBytes(mac: string): Uint8Array | null {
+  const parts = mac.split(/[:-]/);
+  if (parts.length !== 6 || !parts.every((p) => /^[0-9a-fA-F]{2}$/.test(p))) return null;
+  return Uint8Array.from(parts.map((p) => parseInt(p, 16)));
+}
