@@ -94,27 +94,26 @@ export function createMetadataApp(deps: MetadataDeps): MetadataApp {
     if (isPasswordPath(segments) && method === "POST") {
       return handlePasswordPost(c, deps.source, who.view.instance.uuid, () => cache.invalidate(who.view.instance.uuid));
     }
-    if (method !== "GET") return isPasswordPath(segments) ? c.text("GET and POST only are supported.", 400) : readOnly(c)!;
-    return serve(c, who, segments.join("/"));
-  });
-
-  async function serve(c: Context, who: Requester, path: string): Promise<Response> {
-    let doc: Doc | null | undefined = who.entry.docs.get(path);
-    if (doc) metrics.hits.inc();
-    else {
-      metrics.misses.inc();
-      doc = await renderDocument(who.view, path.split("/"), {
-        config,
-        targets,
-        fetch: fetchFn,
-        nowMs: now(),
-        requestAddress: who.address,
-      });
-      if (!doc) return c.text("Not Found", 404);
-      cache.remember(who.entry, path, doc);
-    }
+    if (isPasswordPath(segments) && !isRead(method)) return c.text("GET and POST only are supported.", 400);
+    const doc = await lookup(who, segments.join("/"));
+    if (!doc) return c.text("Not Found", 404);
+    if (!isRead(method)) return readOnly(c)!;
     const body = doc.kind === "seeded" ? doc.prefix + randomSeed(randomBytes) + doc.suffix : doc.body;
     return c.body(body as string, 200, { "Content-Type": doc.type });
+  });
+
+  /** The cached document at `path`, rendered and remembered on a miss; null for 404. */
+  async function lookup(who: Requester & { ok: true }, path: string): Promise<Doc | null> {
+    const cached = who.entry.docs.get(path);
+    if (cached) {
+      metrics.hits.inc();
+      return cached;
+    }
+    metrics.misses.inc();
+    const ctx = { config, targets, fetch: fetchFn, nowMs: now(), requestAddress: who.address };
+    const doc = await renderDocument(who.view, path.split("/"), ctx);
+    if (doc) cache.remember(who.entry, path, doc);
+    return doc;
   }
 
   return Object.assign(app, {
@@ -123,8 +122,12 @@ export function createMetadataApp(deps: MetadataDeps): MetadataApp {
   });
 }
 
-/** 405 for anything but GET (HEAD arrives here as GET); undefined when the method is fine. */
+function isRead(method: string): boolean {
+  return method === "GET" || method === "HEAD";
+}
+
+/** 405 for anything but GET and HEAD; undefined when the method is fine. */
 function readOnly(c: Context): Response | undefined {
-  if (c.req.method === "GET") return undefined;
+  if (isRead(c.req.method)) return undefined;
   return c.text("Method Not Allowed", 405, { Allow: "GET, HEAD" });
 }
