@@ -1,0 +1,213 @@
+/**
+ * The I/O shell around the renderers: applies a desired state with one `nft -f -` (plus
+ * `iptables-restore --noflush` under the iptables driver) through the exec seam, keeps the last
+ * applied state for deltas, times every apply, detects and repairs drift, and reads the drop
+ * counters back into the metrics registry.
+ */
+import { counter, gauge, registry as defaultRegistry, type Registry } from "../metrics.ts";
+import type { DesiredState } from "./desired.ts";
+import { iptablesDrift, nftDrift, parseIptablesDrops, parseNftCounters } from "./drift.ts";
+import { check, spawnExec, type Exec } from "./exec.ts";
+import { iptablesChains, JUMPS, parseSave, renderIptables, renderIptablesTeardown } from "./iptables-render.ts";
+import { buildTables, OWNED_TABLES, render, renderDelta } from "./nft-render.ts";
+
+export interface ApplyReport {
+  kind: "full" | "delta" | "none";
+  /** Wall time of the whole apply, milliseconds. */
+  ms: number;
+  /** Size of the nft transaction text. */
+  bytes: number;
+}
+
+export interface DataplaneOptions {
+  /** Command runner (default: Bun.spawn on this host). */
+  exec?: Exec;
+  /** One line per notable event (drift repaired, apply failed). */
+  log?: (line: string) => void;
+  registry?: Registry;
+  /** Monotonic milliseconds, for apply timing. */
+  clock?: () => number;
+}
+
+/** Programs this host's dataplane from successive desired states. */
+export class Dataplane {
+  readonly #exec: Exec;
+  readonly #log: (line: string) => void;
+  readonly #clock: () => number;
+  readonly #applies;
+  readonly #applyMs;
+  readonly #drops;
+  readonly #repairs;
+  readonly #lastDrops = new Map<string, number>();
+  #applied: DesiredState | null = null;
+  #iptablesChecked = false;
+  #queue: Promise<unknown> = Promise.resolve();
+
+  constructor(opts: DataplaneOptions = {}) {
+    this.#exec = opts.exec ?? spawnExec();
+    this.#log = opts.log ?? ((l) => console.log(l));
+    this.#clock = opts.clock ?? (() => performance.now());
+    const reg = opts.registry ?? defaultRegistry;
+    this.#applies = counter("netlet_dataplane_applies_total", "Dataplane applies by kind and result", reg);
+    this.#applyMs = gauge("netlet_dataplane_apply_milliseconds", "Duration of the last dataplane apply by kind", reg);
+    this.#drops = counter("netlet_dataplane_drops_total", "Packets dropped by netlet rules, by reason", reg);
+    this.#repairs = counter("netlet_dataplane_drift_repairs_total", "Full syncs caused by detected drift", reg);
+  }
+
+  /** The last state applied successfully, or null before the first sync. */
+  get applied(): DesiredState | null {
+    return this.#applied;
+  }
+
+  /** Replace every table and chain netlet owns with `d`. */
+  sync(d: DesiredState): Promise<ApplyReport> {
+    return this.#serial(() => this.#full(d));
+  }
+
+  /** Apply only what changed since the last apply (full sync on the first call or on error). */
+  update(d: DesiredState): Promise<ApplyReport> {
+    return this.#serial(async () => {
+      const prev = this.#applied;
+      if (!prev) return this.#full(d);
+      const t0 = this.#clock();
+      const text = renderDelta(prev, d);
+      try {
+        if (text) await this.#nft(text);
+        if (d.config.firewallDriver === "iptables") await this.#iptables(d);
+      } catch (e) {
+        this.#log(`dataplane: delta apply failed, doing a full sync: ${(e as Error).message}`);
+        return this.#full(d);
+      }
+      this.#applied = d;
+      return this.#done("delta", t0, text.length);
+    });
+  }
+
+  /** Compare the kernel with the last applied state; returns the differences found. */
+  async drift(): Promise<string[]> {
+    const d = this.#applied;
+    if (!d) return [];
+    const out: string[] = [];
+    for (const t of buildTables(d)) {
+      const r = await this.#exec(["nft", "list", "table", t.family, t.name]);
+      out.push(...nftDrift(t, r.code === 0 ? r.stdout : null));
+    }
+    if (d.config.firewallDriver === "iptables") {
+      const c = iptablesChains(d);
+      out.push(...iptablesDrift(c.v4, parseSave(await this.#save("iptables-save")), JUMPS, "ipv4"));
+      out.push(...iptablesDrift(c.v6, parseSave(await this.#save("ip6tables-save")), JUMPS, "ipv6"));
+    }
+    return out;
+  }
+
+  /** Detect drift and repair it with a full sync; true when a repair happened. */
+  async reconcile(): Promise<boolean> {
+    const d = this.#applied;
+    if (!d) return false;
+    const found = await this.drift();
+    if (found.length === 0) return false;
+    this.#log(`dataplane: drift detected (${found.slice(0, 5).join("; ")}${found.length > 5 ? `; +${found.length - 5} more` : ""}), repairing with a full sync`);
+    this.#repairs.inc();
+    await this.sync(d);
+    return true;
+  }
+
+  /** Run `reconcile` and `readDrops` every `intervalMs`; returns a stop function. */
+  startReconcile(intervalMs: number): () => void {
+    let running = false;
+    const timer = setInterval(async () => {
+      if (running) return;
+      running = true;
+      try {
+        await this.reconcile();
+        await this.readDrops();
+      } catch (e) {
+        this.#log(`dataplane: reconcile failed: ${(e as Error).message}`);
+      } finally {
+        running = false;
+      }
+    }, intervalMs);
+    return () => clearInterval(timer);
+  }
+
+  /** Read the named drop counters from the kernel, feed the metrics, return the totals. */
+  async readDrops(): Promise<Record<string, number>> {
+    const totals = new Map<string, number>();
+    const r = await this.#exec(["nft", "-j", "list", "counters"]);
+    if (r.code === 0) for (const [k, v] of parseNftCounters(r.stdout, OWNED_TABLES)) totals.set(k, v);
+    if (this.#applied?.config.firewallDriver === "iptables") {
+      for (const bin of ["iptables-save", "ip6tables-save"]) {
+        const s = await this.#exec([bin, "-c", "-t", "filter"]);
+        for (const [k, v] of parseIptablesDrops(s.stdout)) totals.set(k, (totals.get(k) ?? 0) + v);
+      }
+    }
+    for (const [reason, now] of totals) {
+      const last = this.#lastDrops.get(reason) ?? 0;
+      // A replaced table restarts its counters at zero.
+      this.#drops.inc({ reason }, now >= last ? now - last : now);
+      this.#lastDrops.set(reason, now);
+    }
+    return Object.fromEntries(totals);
+  }
+
+  async #full(d: DesiredState): Promise<ApplyReport> {
+    const t0 = this.#clock();
+    const text = render(d);
+    try {
+      await this.#nft(text);
+      if (d.config.firewallDriver === "iptables") await this.#iptables(d);
+      else await this.#iptablesTeardown();
+    } catch (e) {
+      this.#applies.inc({ kind: "full", result: "error" });
+      this.#log(`dataplane: full sync failed: ${(e as Error).message}`);
+      throw e;
+    }
+    this.#applied = d;
+    this.#lastDrops.clear();
+    return this.#done("full", t0, text.length);
+  }
+
+  #done(kind: "full" | "delta", t0: number, bytes: number): ApplyReport {
+    const ms = this.#clock() - t0;
+    this.#applies.inc({ kind, result: "ok" });
+    this.#applyMs.set(ms, { kind });
+    return { kind: bytes === 0 && kind === "delta" ? "none" : kind, ms, bytes };
+  }
+
+  async #nft(text: string): Promise<void> {
+    check(["nft", "-f", "-"], await this.#exec(["nft", "-f", "-"], text));
+  }
+
+  async #save(bin: string): Promise<string> {
+    const r = await this.#exec([bin]);
+    return r.code === 0 ? r.stdout : "";
+  }
+
+  async #iptables(d: DesiredState): Promise<void> {
+    const ex4 = parseSave(await this.#save("iptables-save"));
+    const ex6 = parseSave(await this.#save("ip6tables-save"));
+    const p = renderIptables(d, ex4, ex6);
+    check(["iptables-restore"], await this.#exec(["iptables-restore", "--noflush"], p.v4));
+    check(["ip6tables-restore"], await this.#exec(["ip6tables-restore", "--noflush"], p.v6));
+    this.#iptablesChecked = false;
+  }
+
+  /** Remove netlet's iptables chains once after switching away from the iptables driver. */
+  async #iptablesTeardown(): Promise<void> {
+    if (this.#iptablesChecked) return;
+    for (const [save, restore, tables] of [["iptables-save", "iptables-restore", ["nat", "filter"]], ["ip6tables-save", "ip6tables-restore", ["filter"]]] as const) {
+      const r = await this.#exec([save]);
+      if (r.code !== 0) continue; // iptables absent: nothing of ours can be there
+      const text = renderIptablesTeardown(parseSave(r.stdout), [...tables]);
+      if (text) check([restore], await this.#exec([restore, "--noflush"], text));
+    }
+    this.#iptablesChecked = true;
+  }
+
+  /** Applies never interleave: each waits for the previous one. */
+  #serial<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.#queue.then(fn, fn);
+    this.#queue = run.catch(() => undefined);
+    return run;
+  }
+}

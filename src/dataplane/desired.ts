@@ -1,0 +1,225 @@
+/**
+ * The dataplane's one input: a plain snapshot of what this host must program, built by the
+ * composition root from the store after every change. Every renderer (nftables, iptables, links)
+ * is a pure function of this value, so a test can build one by hand with `desiredFromFixture`.
+ */
+import ipaddr from "ipaddr.js";
+import { createHash } from "node:crypto";
+
+export type FirewallDriver = "nftables" | "iptables" | "noop";
+
+export interface DataplaneConfig {
+  /** Interface towards the outside world; SNAT and floating IPs leave through it. */
+  publicInterface: string | null;
+  /** Fixed source address for SNAT; null means masquerade on `publicInterface`. */
+  routingSourceIp: string | null;
+  /** Destinations reached without SNAT (nova `dmz_cidr`). */
+  dmzCidr: string[];
+  /** Destinations always SNATed, whatever the interface (nova `force_snat_range`). */
+  forceSnatRange: string[];
+  /** Metadata DNAT target; null means this host's address on the VM's bridge. */
+  metadataHost: string | null;
+  metadataPort: number;
+  /** Trust every address of the instance's own network (nova default true). */
+  allowSameNetTraffic: boolean;
+  firewallDriver: FirewallDriver;
+  flatInterface: string | null;
+  vlanInterface: string | null;
+  networkDeviceMtu: number | null;
+  sendArpForHa: boolean;
+  sendArpForHaCount: number;
+}
+
+export interface VxlanSpec {
+  vni: number;
+  /** Underlay addresses of the other hosts serving this network (FDB flood entries). */
+  peers: string[];
+  /** This host's underlay address and device (default: the route lookup decides). */
+  local: string | null;
+  underlay: string | null;
+}
+
+export interface NetworkOnHost {
+  id: string;
+  bridge: string;
+  cidr: string | null;
+  cidrV6: string | null;
+  /** This host's gateway/dhcp address on the bridge (first address, DNAT target). */
+  hostAddress: string | null;
+  /** This host's IPv6 address on the bridge (RA source is its link-local). */
+  hostAddressV6: string | null;
+  mtu: number | null;
+  vlan: number | null;
+  vxlan: VxlanSpec | null;
+  /** Physical or VLAN device enslaved to the bridge (flat_interface or vlan<N>). */
+  uplink: string | null;
+}
+
+export interface VifOnHost {
+  mac: string;
+  networkId: string;
+  bridge: string;
+  ipv4: string | null;
+  /** Global IPv6 address (EUI-64 of the MAC in the network's /64). */
+  ipv6: string | null;
+  ipv6LinkLocal: string;
+  /** Bridge port of this VIF (libvirt tap `vnetN`); null until resolved from the FDB. */
+  port: string | null;
+}
+
+export interface InstanceOnHost {
+  uuid: string;
+  name: string;
+  /** Security group ids. */
+  groups: string[];
+  vifs: VifOnHost[];
+}
+
+export interface RuleSpec {
+  direction: "ingress" | "egress";
+  ethertype: "IPv4" | "IPv6";
+  protocol: "tcp" | "udp" | "icmp" | "any";
+  /** tcp/udp first port; icmp type (-1 any). */
+  fromPort: number;
+  /** tcp/udp last port; icmp code (-1 any). */
+  toPort: number;
+  cidr: string | null;
+  sourceGroupId: string | null;
+}
+
+export interface GroupSpec {
+  id: string;
+  name: string;
+  rules: RuleSpec[];
+}
+
+export interface GroupMembers {
+  v4: string[];
+  v6: string[];
+}
+
+export interface FloatingOnHost {
+  address: string;
+  fixedAddress: string;
+  /** Interface the /32 lives on (public_interface, or the pool's interface). */
+  interface: string;
+}
+
+export interface DesiredState {
+  config: DataplaneConfig;
+  networks: NetworkOnHost[];
+  instances: InstanceOnHost[];
+  groups: GroupSpec[];
+  /** Addresses of every instance in each group, cluster-wide, keyed by group id. */
+  members: Record<string, GroupMembers>;
+  floatingIps: FloatingOnHost[];
+}
+
+export const DEFAULT_CONFIG: DataplaneConfig = {
+  publicInterface: null,
+  routingSourceIp: null,
+  dmzCidr: [],
+  forceSnatRange: [],
+  metadataHost: null,
+  metadataPort: 8775,
+  allowSameNetTraffic: true,
+  firewallDriver: "nftables",
+  flatInterface: null,
+  vlanInterface: null,
+  networkDeviceMtu: null,
+  sendArpForHa: false,
+  sendArpForHaCount: 3,
+};
+
+/** Short stable name part for an id: iptables chain names are limited to 28 characters. */
+export function shortKey(id: string): string {
+  return createHash("sha256").update(id).digest("hex").slice(0, 10);
+}
+
+/** Modified EUI-64 interface id of a MAC, OR-ed into a /64 prefix (RFC 4291, nova rfc2462). */
+export function eui64(prefix: string, mac: string): string {
+  const m = mac.split(":").map((h) => parseInt(h, 16));
+  if (m.length !== 6 || m.some((b) => !(b >= 0 && b <= 255))) throw new TypeError(`Cannot parse MAC address "${mac}"`);
+  const [net] = ipaddr.IPv6.parseCIDR(prefix.includes("/") ? prefix : `${prefix}/64`);
+  const bytes = net.toByteArray();
+  const iid = [m[0] ^ 0x02, m[1], m[2], 0xff, 0xfe, m[3], m[4], m[5]];
+  for (let i = 0; i < 8; i++) bytes[8 + i] = iid[i];
+  return (ipaddr.fromByteArray(bytes) as ipaddr.IPv6).toString();
+}
+
+/** fe80::/64 address of a MAC. */
+export function linkLocal(mac: string): string {
+  return eui64("fe80::/64", mac);
+}
+
+export interface FixtureVif {
+  mac: string;
+  network: string;
+  ipv4?: string | null;
+  port?: string | null;
+}
+
+export interface FixtureInstance {
+  uuid: string;
+  name?: string;
+  groups?: string[];
+  vifs: FixtureVif[];
+}
+
+export interface Fixture {
+  config?: Partial<DataplaneConfig>;
+  networks: (Partial<NetworkOnHost> & { id: string; bridge: string })[];
+  instances?: FixtureInstance[];
+  groups?: GroupSpec[];
+  members?: Record<string, GroupMembers>;
+  floatingIps?: FloatingOnHost[];
+}
+
+/**
+ * Build a DesiredState from a compact description: fills defaults and derives each VIF's
+ * IPv6 addresses from its MAC. When `members` is not given, group membership is computed from
+ * the local instances (enough for single-host tests).
+ */
+export function desiredFromFixture(f: Fixture): DesiredState {
+  const networks: NetworkOnHost[] = f.networks.map((n) => ({
+    cidr: null, cidrV6: null, hostAddress: null, hostAddressV6: null, mtu: null, vlan: null, vxlan: null, uplink: null,
+    ...n,
+  }));
+  const byId = new Map(networks.map((n) => [n.id, n]));
+  const instances: InstanceOnHost[] = (f.instances ?? []).map((i) => ({
+    uuid: i.uuid,
+    name: i.name ?? i.uuid,
+    groups: i.groups ?? [],
+    vifs: i.vifs.map((v) => {
+      const net = byId.get(v.network);
+      if (!net) throw new RangeError(`Cannot build VIF ${v.mac} as network "${v.network}" is unknown`);
+      return {
+        mac: v.mac.toLowerCase(), networkId: net.id, bridge: net.bridge, ipv4: v.ipv4 ?? null,
+        ipv6: net.cidrV6 ? eui64(net.cidrV6, v.mac) : null, ipv6LinkLocal: linkLocal(v.mac), port: v.port ?? null,
+      };
+    }),
+  }));
+  return {
+    config: { ...DEFAULT_CONFIG, ...f.config },
+    networks,
+    instances,
+    groups: f.groups ?? [],
+    members: f.members ?? membersOf(instances),
+    floatingIps: f.floatingIps ?? [],
+  };
+}
+
+/** Group → member addresses from a list of instances. */
+export function membersOf(instances: InstanceOnHost[]): Record<string, GroupMembers> {
+  const out: Record<string, GroupMembers> = {};
+  for (const i of instances) {
+    for (const g of i.groups) {
+      const m = (out[g] ??= { v4: [], v6: [] });
+      for (const v of i.vifs) {
+        if (v.ipv4) m.v4.push(v.ipv4);
+        if (v.ipv6) m.v6.push(v.ipv6);
+      }
+    }
+  }
+  return out;
+}

@@ -1,0 +1,79 @@
+/**
+ * Pure helpers for drift detection and counter read-back: what the kernel shows, parsed, and
+ * compared with what netlet rendered. A flushed table loses its rules but keeps chains and set
+ * elements, so comparing rule counts per chain catches both a flush and a deleted table.
+ */
+import type { IptablesExisting } from "./iptables-render.ts";
+import type { Table } from "./nft-model.ts";
+
+/** Rule count per chain from `nft list table …` text. */
+export function nftRuleCounts(listing: string): Map<string, number> {
+  const counts = new Map<string, number>();
+  let chain: string | null = null;
+  for (const line of listing.split("\n")) {
+    const m = /^\tchain (\S+) \{$/.exec(line);
+    if (m) {
+      chain = m[1];
+      counts.set(chain, 0);
+    } else if (line === "\t}") chain = null;
+    else if (chain && line.startsWith("\t\t") && !line.startsWith("\t\ttype ") && line.trim() !== "") {
+      counts.set(chain, (counts.get(chain) ?? 0) + 1);
+    }
+  }
+  return counts;
+}
+
+/** Differences between a table's expected chains and the listing's rule counts. */
+export function nftDrift(t: Table, listing: string | null): string[] {
+  if (listing === null) return [`table ${t.family} ${t.name} is missing`];
+  const actual = nftRuleCounts(listing);
+  const out: string[] = [];
+  for (const [name, c] of t.chains) {
+    const n = actual.get(name);
+    if (n === undefined) out.push(`chain ${t.family} ${t.name} ${name} is missing`);
+    else if (n !== c.rules.length) out.push(`chain ${t.family} ${t.name} ${name} has ${n} rules, expected ${c.rules.length}`);
+  }
+  return out;
+}
+
+/** Differences between expected iptables chains (per table) and `iptables-save` contents. */
+export function iptablesDrift(expected: Record<string, Map<string, string[]>>, ex: IptablesExisting, jumps: Record<string, [string, string][]>, fam: string): string[] {
+  const out: string[] = [];
+  for (const [table, chains] of Object.entries(expected)) {
+    for (const [name, rules] of chains) {
+      const key = `${table} ${name}`;
+      if (!ex.chains.has(key)) out.push(`${fam} ${key} is missing`);
+      else if ((ex.rules.get(key) ?? 0) !== rules.length) out.push(`${fam} ${key} has ${ex.rules.get(key) ?? 0} rules, expected ${rules.length}`);
+    }
+    for (const [builtin, target] of jumps[table] ?? []) {
+      if (chains.has(target) && !ex.jumps.has(`${table} ${builtin} ${target}`)) out.push(`${fam} ${table} ${builtin} lacks its jump to ${target}`);
+    }
+  }
+  return out;
+}
+
+/** Named counters of netlet's tables from `nft -j list counters`: `family/table/name` → packets. */
+export function parseNftCounters(json: string, owned: readonly string[]): Map<string, number> {
+  const out = new Map<string, number>();
+  let doc: { nftables?: { counter?: { family: string; table: string; name: string; packets: number } }[] };
+  try {
+    doc = JSON.parse(json);
+  } catch {
+    return out;
+  }
+  for (const o of doc.nftables ?? []) {
+    const c = o.counter;
+    if (c && owned.includes(`${c.family} ${c.table}`)) out.set(c.name, (out.get(c.name) ?? 0) + c.packets);
+  }
+  return out;
+}
+
+/** Packets of the DROP rule in each `netlet-drop-<reason>` chain, from `iptables-save -c`. */
+export function parseIptablesDrops(save: string): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const line of save.split("\n")) {
+    const m = /^\[(\d+):\d+\] -A netlet-(drop-[a-z]+) -j DROP$/.exec(line);
+    if (m) out.set(m[2], (out.get(m[2]) ?? 0) + Number(m[1]));
+  }
+  return out;
+}

@@ -1,0 +1,110 @@
+/**
+ * Security groups in table `inet netlet`. Dispatch is by the instance's address through verdict
+ * maps (the bridge table guarantees a VM cannot use another's address), so adding an instance is
+ * one chain plus map elements. Egress and ingress are two base chains on the forward hook: an
+ * accept ends only its own base chain, so a packet between two local VMs passes both checks.
+ * Rule texts contain no anonymous sets (they make large loads quadratic in the kernel).
+ */
+import type { DesiredState, GroupSpec, InstanceOnHost, RuleSpec } from "./desired.ts";
+import { shortKey } from "./desired.ts";
+import { addChain, addSet, newTable, type Table } from "./nft-model.ts";
+import { familyOf, groupIndex, hasEgress, isAnyCidr, nftPorts, ruleValid, sourceGroups, usedGroups } from "./sg-rules.ts";
+
+export const FILTER_TABLE = "netlet";
+
+export const chainIn = (uuid: string) => `i-${shortKey(uuid)}-in`;
+export const chainOut = (uuid: string) => `i-${shortKey(uuid)}-out`;
+export const groupChain = (id: string, dir: "in" | "out") => `g-${shortKey(id)}-${dir}`;
+export const memberSet = (id: string, fam: 4 | 6) => `m${fam}-${shortKey(id)}`;
+
+/** One group rule as nft rule text, or null when it cannot apply. */
+export function nftGroupRule(r: RuleSpec): string | null {
+  if (!ruleValid(r)) return null;
+  const fam = familyOf(r);
+  const addr = r.direction === "ingress" ? "saddr" : "daddr";
+  const parts = [`meta nfproto ipv${fam}`];
+  if (r.cidr !== null) {
+    if (!isAnyCidr(r.cidr)) parts.push(`${fam === 4 ? "ip" : "ip6"} ${addr} ${r.cidr}`);
+  } else if (r.sourceGroupId) {
+    parts.push(`${fam === 4 ? "ip" : "ip6"} ${addr} @${memberSet(r.sourceGroupId, fam)}`);
+  }
+  const ports = nftPorts(r);
+  if (ports) parts.push(ports);
+  parts.push("accept");
+  return parts.join(" ");
+}
+
+function groupRules(g: GroupSpec, dir: "ingress" | "egress"): string[] {
+  return g.rules.filter((r) => r.direction === dir).map(nftGroupRule).filter((x): x is string => x !== null);
+}
+
+function instanceInRules(d: DesiredState, inst: InstanceOnHost, groups: Map<string, GroupSpec>): string[] {
+  const rules = ["ct state invalid counter name drop-invalid drop"];
+  const nets = new Map(d.networks.map((n) => [n.id, n]));
+  for (const v of inst.vifs) {
+    const n = nets.get(v.networkId);
+    if (!n) continue;
+    // DHCP replies from this host (nova's allow-dhcp-server).
+    if (n.hostAddress) rules.push(`ip saddr ${n.hostAddress} udp sport 67 udp dport 68 accept`);
+    if (d.config.allowSameNetTraffic) {
+      if (n.cidr) rules.push(`ip saddr ${n.cidr} accept`);
+      if (n.cidrV6) rules.push(`ip6 saddr ${n.cidrV6} accept`);
+    }
+  }
+  for (const id of inst.groups) if (groups.has(id)) rules.push(`jump ${groupChain(id, "in")}`);
+  rules.push("counter name drop-ingress drop");
+  return rules;
+}
+
+function base(name: string, hook: string, prio: number, dir: "in" | "out"): [string, string[], string] {
+  const a = dir === "in" ? "daddr" : "saddr";
+  return [name, [
+    "ct state established,related accept",
+    // Neighbour discovery is untracked by conntrack; RAs from VMs are dropped in the bridge table.
+    "meta l4proto ipv6-icmp ct state untracked accept",
+    `ip ${a} vmap @${dir}4`,
+    `ip6 ${a} vmap @${dir}6`,
+  ], `type filter hook ${hook} priority ${prio}; policy accept;`];
+}
+
+/** Build table `inet netlet` (security groups) from the desired state. */
+export function filterTable(d: DesiredState): Table {
+  const t = newTable("inet", FILTER_TABLE);
+  t.counters.push("drop-invalid", "drop-ingress", "drop-egress");
+  const groups = groupIndex(d.groups);
+  const used = usedGroups(d.instances, groups);
+  for (const id of sourceGroups(used)) {
+    const m = d.members[id] ?? { v4: [], v6: [] };
+    addSet(t, memberSet(id, 4), "type ipv4_addr;", [...new Set(m.v4)]);
+    addSet(t, memberSet(id, 6), "type ipv6_addr;", [...new Set(m.v6)]);
+  }
+  const maps = { in4: [] as string[], in6: [] as string[], out4: [] as string[], out6: [] as string[] };
+  for (const g of used) {
+    addChain(t, groupChain(g.id, "in"), groupRules(g, "ingress"));
+    if (hasEgress(g)) addChain(t, groupChain(g.id, "out"), groupRules(g, "egress"));
+  }
+  for (const inst of d.instances) {
+    addChain(t, chainIn(inst.uuid), instanceInRules(d, inst, groups));
+    const eg = inst.groups.map((id) => groups.get(id)).filter((g): g is GroupSpec => !!g && hasEgress(g));
+    if (eg.length > 0) {
+      addChain(t, chainOut(inst.uuid), [...eg.map((g) => `jump ${groupChain(g.id, "out")}`), "counter name drop-egress drop"]);
+    }
+    for (const v of inst.vifs) {
+      if (v.ipv4) maps.in4.push(`${v.ipv4} : goto ${chainIn(inst.uuid)}`);
+      if (v.ipv6) maps.in6.push(`${v.ipv6} : goto ${chainIn(inst.uuid)}`);
+      if (eg.length === 0) continue;
+      if (v.ipv4) maps.out4.push(`${v.ipv4} : goto ${chainOut(inst.uuid)}`);
+      if (v.ipv6) maps.out6.push(`${v.ipv6} : goto ${chainOut(inst.uuid)}`);
+    }
+  }
+  addSet(t, "in4", "type ipv4_addr : verdict;", maps.in4, true);
+  addSet(t, "in6", "type ipv6_addr : verdict;", maps.in6, true);
+  addSet(t, "out4", "type ipv4_addr : verdict;", maps.out4, true);
+  addSet(t, "out6", "type ipv6_addr : verdict;", maps.out6, true);
+  for (const [name, rules, spec] of [
+    base("egress", "forward", 0, "out"),
+    base("ingress", "forward", 10, "in"),
+    base("host-out", "output", 10, "in"),
+  ]) addChain(t, name, rules, spec);
+  return t;
+}
