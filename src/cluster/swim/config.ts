@@ -1,0 +1,64 @@
+/**
+ * SWIM + Lifeguard settings. Defaults follow memberlist's LAN preset except where noted; each
+ * field says what moving it trades off.
+ */
+export interface SwimConfig {
+  /** Time between probes of one member. Lower = faster detection, more packets. */
+  probeIntervalMs: number;
+  /** Wait for a direct ack before asking helpers to probe indirectly. Never scaled by local health. */
+  probeTimeoutMs: number;
+  /** Helpers asked to probe a member that missed its direct ack. */
+  indirectChecks: number;
+  /** Period of dedicated gossip rounds (only sent while broadcasts are queued). */
+  gossipIntervalMs: number;
+  /** Members picked per gossip round. */
+  gossipNodes: number;
+  /** Each broadcast is sent retransmitMult × ⌈log10(N+1)⌉ times. */
+  retransmitMult: number;
+  /**
+   * Minimum suspicion = suspicionMult × max(1, log10 N) × probe interval. 3 (memberlist's LAN
+   * uses 4) keeps all-agree detection near 10 s at 1,000 nodes; stalls shorter than the minimum
+   * are still refuted in time.
+   */
+  suspicionMult: number;
+  /** Maximum suspicion (no confirmations) = this × minimum. */
+  suspicionMaxTimeoutMult: number;
+  /** Local health score runs 0..awarenessMax-1; the probe interval is multiplied by score+1. */
+  awarenessMax: number;
+  /** Base period of full membership exchange with one random member (scaled up past 32 nodes). */
+  pushPullIntervalMs: number;
+  /** Largest packet the core emits (plaintext JSON); the crypto header fits under 1400 B. */
+  maxPacketBytes: number;
+  /** Bound on queued broadcasts; the most-transmitted ones are dropped first. */
+  queueMaxItems: number;
+  /** Dead and left members are forgotten after this long. */
+  deadReapMs: number;
+  /** Event-loop lag above this counts against local health. */
+  lagThresholdMs: number;
+}
+
+export const DEFAULT_SWIM_CONFIG: SwimConfig = {
+  probeIntervalMs: 1000,
+  probeTimeoutMs: 500,
+  indirectChecks: 3,
+  gossipIntervalMs: 200,
+  gossipNodes: 3,
+  retransmitMult: 4,
+  suspicionMult: 3,
+  suspicionMaxTimeoutMult: 6,
+  awarenessMax: 8,
+  pushPullIntervalMs: 60_000,
+  maxPacketBytes: 1300,
+  queueMaxItems: 1024,
+  deadReapMs: 300_000,
+  lagThresholdMs: 250,
+};
+
+export function swimConfig(over: Partial<SwimConfig> = {}): SwimConfig {
+  const c = { ...DEFAULT_SWIM_CONFIG, ...over };
+  if (c.probeTimeoutMs >= c.probeIntervalMs) {
+    throw new RangeError(`Cannot use probeTimeoutMs ${c.probeTimeoutMs}: it must be below probeIntervalMs ${c.probeIntervalMs}`);
+  }
+  if (c.maxPacketBytes < 256) throw new RangeError(`Cannot use maxPacketBytes ${c.maxPacketBytes}: at least 256 needed`);
+  return c;
+}

@@ -1,0 +1,129 @@
+import { describe, expect, test } from "bun:test";
+import { SwimCore, type SwimEvent } from "../../src/cluster/swim/core.ts";
+import { mulberry32 } from "../../src/cluster/sim/prng.ts";
+
+function core(id: string, extra: Partial<ConstructorParameters<typeof SwimCore>[0]> = {}) {
+  return new SwimCore({ id, addr: id, generation: 1, incarnation: 0, now: 0, random: mulberry32(id.length * 31 + id.charCodeAt(0)), ...extra });
+}
+
+/** Deliver everything between cores until quiet (no loss, no delay). */
+function pump(cores: SwimCore[], now: number, rounds = 20): SwimEvent[] {
+  const by = new Map(cores.map((c) => [c.addr, c]));
+  const events: SwimEvent[] = [];
+  for (let r = 0; r < rounds; r++) {
+    let moved = false;
+    for (const c of cores) {
+      const { packets, events: ev } = c.drain();
+      events.push(...ev);
+      for (const p of packets) {
+        moved = true;
+        by.get(p.to)?.receive(now, c.addr, p.data);
+      }
+    }
+    if (!moved) break;
+  }
+  return events;
+}
+
+describe("swim core", () => {
+  test("starts above the persisted incarnation and reports it", () => {
+    const c = core("a", { incarnation: 41 });
+    expect(c.incarnation).toBe(42);
+    expect(c.drain().events).toContainEqual({ type: "incarnation", value: 42 });
+  });
+
+  test("join exchanges member lists", () => {
+    const a = core("a");
+    const b = core("b");
+    b.join(0, ["a"]);
+    pump([a, b], 0);
+    expect(a.members().map((m) => m.id).sort()).toEqual(["a", "b"]);
+    expect(b.members().find((m) => m.id === "a")?.state).toBe("alive");
+  });
+
+  test("malformed and misaddressed packets are counted, never thrown", () => {
+    const a = core("a");
+    for (const junk of ["", "{", "null", '{"f":"x","m":[{"t":"zz"}]}', '{"f":"x","m":[]}', "x".repeat(70000)]) a.receive(0, "x", junk);
+    expect(a.stats.malformed).toBe(6);
+    a.receive(0, "x", JSON.stringify({ f: "x", m: [{ t: "p", q: 1, n: "not-a" }] }));
+    expect(a.stats.misdirected).toBe(1);
+    expect(a.drain().packets.length).toBe(0);
+  });
+
+  test("a node refutes suspicion about itself with a higher incarnation", () => {
+    const a = core("a");
+    const inc = a.incarnation;
+    a.drain();
+    a.receive(0, "b", JSON.stringify({ f: "b", m: [{ t: "S", n: "a", g: 1, i: inc, f: "b" }] }));
+    expect(a.incarnation).toBe(inc + 1);
+    expect(a.stats.refutes).toBe(1);
+    expect(a.awareness.score).toBe(1);
+    expect(a.drain().events).toContainEqual({ type: "incarnation", value: inc + 1 });
+  });
+
+  test("a higher generation replaces a member at once, even a live one", () => {
+    const a = core("a");
+    const b = core("b");
+    b.join(0, ["a"]);
+    pump([a, b], 0);
+    const b2 = core("b", { generation: 2 });
+    b2.join(10, ["a"]);
+    const ev = pump([a, b2], 10);
+    expect(ev.some((e) => e.type === "member" && e.change === "replaced" && e.member.id === "b")).toBe(true);
+    expect(a.members().find((m) => m.id === "b")?.generation).toBe(2);
+    // A stale message from the old generation is ignored.
+    a.receive(20, "b", JSON.stringify({ f: "b", m: [{ t: "A", n: "b", a: "b", g: 1, i: 99 }] }));
+    expect(a.members().find((m) => m.id === "b")?.generation).toBe(2);
+  });
+
+  test("graceful leave is seen as left, not dead", () => {
+    const a = core("a");
+    const b = core("b");
+    b.join(0, ["a"]);
+    pump([a, b], 0);
+    b.leave(100);
+    const ev = pump([a, b], 100);
+    expect(ev.some((e) => e.type === "member" && e.change === "left" && e.member.id === "b")).toBe(true);
+  });
+
+  test("unanswered probe leads to suspect, then dead after the suspicion timeout", () => {
+    const a = core("a");
+    const b = core("b");
+    b.join(0, ["a"]);
+    pump([a, b], 0);
+    const events: SwimEvent[] = [];
+    // b is gone: a's packets go nowhere.
+    for (let t = 0; t < 30_000; t = Math.max(t + 1, a.nextDeadline())) {
+      a.tick(t);
+      events.push(...a.drain().events);
+    }
+    const changes = events.filter((e) => e.type === "member").map((e) => (e as { change: string }).change);
+    expect(changes).toEqual(["suspect", "dead"]);
+  });
+
+  test("ping to a suspect member carries the suspicion (buddy system)", () => {
+    const a = core("a");
+    const b = core("b");
+    b.join(0, ["a"]);
+    pump([a, b], 0);
+    a.receive(1, "c", JSON.stringify({ f: "c", m: [{ t: "S", n: "b", g: 1, i: b.incarnation, f: "c" }] }));
+    a.drain();
+    let ping: string | undefined;
+    for (let t = 1; t < 5000 && !ping; t = Math.max(t + 1, a.nextDeadline())) {
+      a.tick(t);
+      ping = a.drain().packets.find((p) => p.to === "b" && p.data.includes('"t":"p"'))?.data;
+    }
+    expect(ping).toContain('"t":"S"');
+    b.receive(2, "a", ping!);
+    expect(b.stats.refutes).toBe(1);
+  });
+
+  test("event-loop lag raises local health score and stretches the probe interval", () => {
+    const a = core("a");
+    a.reportLag(50);
+    expect(a.awareness.score).toBe(0);
+    a.reportLag(800);
+    a.reportLag(800);
+    expect(a.awareness.score).toBe(2);
+  });
+});
