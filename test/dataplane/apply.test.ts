@@ -1,0 +1,105 @@
+import { describe, expect, test, afterAll } from "bun:test";
+import { Registry } from "../../src/metrics.ts";
+import { Dataplane } from "../../src/dataplane/apply.ts";
+import { desiredFromFixture } from "../../src/dataplane/desired.ts";
+import { spawnExec, type Exec, type ExecResult } from "../../src/dataplane/exec.ts";
+import { render } from "../../src/dataplane/nft-render.ts";
+import { Lab, nsRun, requireNetns } from "../harness/netns.ts";
+import { small, smallFixture } from "./fixture.ts";
+
+/** A scripted exec: records every call and answers from `reply`. */
+function fakeExec(reply: (argv: string[], stdin?: string) => Partial<ExecResult> = () => ({})) {
+  const calls: { argv: string[]; stdin?: string }[] = [];
+  const exec: Exec = async (argv, stdin) => {
+    calls.push({ argv, stdin });
+    return { code: 0, stdout: "", stderr: "", ...reply(argv, stdin) };
+  };
+  return { exec, calls };
+}
+
+describe("Dataplane with a scripted exec", () => {
+  test("first apply is a full sync through one nft -f -, the next a delta", async () => {
+    const { exec, calls } = fakeExec((argv) => (argv[0].endsWith("-save") ? { code: 1 } : {}));
+    const dp = new Dataplane({ exec, registry: new Registry(), log: () => {} });
+    const r1 = await dp.update(small());
+    expect(r1.kind).toBe("full");
+    expect(calls[0]).toEqual({ argv: ["nft", "-f", "-"], stdin: render(small()) });
+    calls.length = 0;
+    const r2 = await dp.update(small({ floatingIps: [] }));
+    expect(r2.kind).toBe("delta");
+    expect(calls.map((c) => c.argv.join(" "))).toEqual(["nft -f -"]);
+    expect(calls[0].stdin).toStartWith("delete element ip netlet-nat fip-dnat { 203.0.113.10 }\n");
+    calls.length = 0;
+    expect((await dp.update(small({ floatingIps: [] }))).kind).toBe("none");
+    expect(calls).toEqual([]);
+  });
+
+  test("a failed delta falls back to a full sync and a failed full sync throws with nft's error", async () => {
+    let fail = 0;
+    const { exec, calls } = fakeExec((argv, stdin) => (argv[0] === "nft" && fail-- > 0 ? { code: 1, stderr: "Error: No such file or directory" } : argv[0].endsWith("-save") ? { code: 1 } : {}));
+    const lines: string[] = [];
+    const dp = new Dataplane({ exec, registry: new Registry(), log: (l) => lines.push(l) });
+    await dp.sync(small());
+    fail = 1;
+    calls.length = 0;
+    expect((await dp.update(small({ floatingIps: [] }))).kind).toBe("full");
+    expect(lines[0]).toContain("delta apply failed");
+    fail = 5;
+    await expect(dp.sync(small())).rejects.toThrow("No such file or directory");
+  });
+});
+
+describe.skipIf(!requireNetns())("Dataplane against the kernel", () => {
+  const lab = new Lab();
+  afterAll(() => lab.cleanup());
+
+  test("foreign tables survive every sync; a flushed or deleted netlet table is repaired", async () => {
+    const ns = lab.addNamespace("nldpa");
+    nsRun(ns, ["nft", "-f", "-"], { input: "add table inet foreign\nadd chain inet foreign c { type filter hook forward priority 5; }\nadd rule inet foreign c tcp dport 9 counter accept\n" });
+    const lines: string[] = [];
+    const reg = new Registry();
+    const dp = new Dataplane({ exec: spawnExec(["ip", "netns", "exec", ns]), registry: reg, log: (l) => lines.push(l) });
+    await dp.sync(small());
+    await dp.update(small({ floatingIps: [] }));
+    await dp.sync(small());
+    expect(nsRun(ns, ["nft", "list", "table", "inet", "foreign"]).stdout).toContain("tcp dport 9 counter");
+    expect(await dp.drift()).toEqual([]);
+    expect(await dp.reconcile()).toBe(false);
+
+    nsRun(ns, ["nft", "flush", "table", "inet", "netlet"]);
+    expect((await dp.drift()).length).toBeGreaterThan(0);
+    expect(await dp.reconcile()).toBe(true);
+    expect(lines.at(-1)).toContain("drift detected");
+    expect(nsRun(ns, ["nft", "list", "chain", "inet", "netlet", "ingress"]).stdout).toContain("ip daddr vmap @in4");
+    nsRun(ns, ["nft", "delete", "table", "ip", "netlet-nat"]);
+    expect(await dp.reconcile()).toBe(true);
+    expect(await dp.drift()).toEqual([]);
+    expect(reg.counter("netlet_dataplane_drift_repairs_total", "").get()).toBe(2);
+    expect(nsRun(ns, ["nft", "list", "table", "inet", "foreign"]).stdout).toContain("tcp dport 9 counter");
+  });
+
+  test("iptables driver: foreign chains survive, flushed chains are repaired, switching back tears down", async () => {
+    const ns = lab.addNamespace("nldpi");
+    nsRun(ns, ["iptables", "-N", "foreign"]);
+    nsRun(ns, ["iptables", "-A", "FORWARD", "-j", "foreign"]);
+    nsRun(ns, ["iptables", "-A", "foreign", "-p", "tcp", "--dport", "9", "-j", "ACCEPT"]);
+    const lines: string[] = [];
+    const dp = new Dataplane({ exec: spawnExec(["ip", "netns", "exec", ns]), registry: new Registry(), log: (l) => lines.push(l) });
+    const ipt = desiredFromFixture(smallFixture({ config: { ...smallFixture().config, firewallDriver: "iptables" } }));
+    await dp.sync(ipt);
+    await dp.sync(ipt);
+    await dp.update(desiredFromFixture(smallFixture({ config: { ...smallFixture().config, firewallDriver: "iptables" }, floatingIps: [] })));
+    const save = nsRun(ns, ["iptables-save"]).stdout;
+    expect(save.match(/-A FORWARD -j netlet-FORWARD/g)?.length).toBe(1);
+    expect(save).toContain("-A foreign -p tcp -m tcp --dport 9 -j ACCEPT");
+    expect(save).not.toContain("203.0.113.10");
+    expect(await dp.drift()).toEqual([]);
+    nsRun(ns, ["iptables", "-t", "nat", "-F", "netlet-snat"]);
+    expect(await dp.reconcile()).toBe(true);
+    expect(await dp.drift()).toEqual([]);
+    await dp.sync(small());
+    const after = nsRun(ns, ["iptables-save"]).stdout;
+    expect(after).not.toContain("netlet-");
+    expect(after).toContain("-A foreign -p tcp -m tcp --dport 9 -j ACCEPT");
+  });
+});
