@@ -31,6 +31,11 @@ export interface SwimConfig {
   maxPacketBytes: number;
   /** Bound on queued broadcasts; the most-transmitted ones are dropped first. */
   queueMaxItems: number;
+  /**
+   * Period of a membership exchange with one random *dead* member, so both sides of a healed
+   * partition find each other again (Serf's reconnect). Left members are not retried.
+   */
+  reconnectIntervalMs: number;
   /** Dead and left members are forgotten after this long. */
   deadReapMs: number;
   /** Event-loop lag above this counts against local health. */
@@ -50,6 +55,7 @@ export const DEFAULT_SWIM_CONFIG: SwimConfig = {
   pushPullIntervalMs: 60_000,
   maxPacketBytes: 1300,
   queueMaxItems: 1024,
+  reconnectIntervalMs: 5_000,
   deadReapMs: 300_000,
   lagThresholdMs: 250,
 };

@@ -92,6 +92,7 @@ export class SwimCore {
   #nextProbeAt: number;
   #nextGossipAt: number;
   #nextPushPullAt: number;
+  #nextReconnectAt: number;
   #leaving = false;
   #out: Packet[] = [];
   #events: SwimEvent[] = [];
@@ -111,6 +112,7 @@ export class SwimCore {
     this.#nextProbeAt = o.now + Math.floor(this.#random() * this.config.probeIntervalMs);
     this.#nextGossipAt = o.now + this.config.gossipIntervalMs;
     this.#nextPushPullAt = o.now + this.config.pushPullIntervalMs;
+    this.#nextReconnectAt = o.now + this.config.reconnectIntervalMs;
     this.#broadcastSelf();
   }
 
@@ -196,7 +198,7 @@ export class SwimCore {
   }
 
   nextDeadline(): number {
-    let d = Math.min(this.#nextGossipAt, this.#nextPushPullAt);
+    let d = Math.min(this.#nextGossipAt, this.#nextPushPullAt, this.#nextReconnectAt);
     const p = this.#probe;
     d = Math.min(d, p ? (p.indirect ? p.deadline : p.sentAt + this.config.probeTimeoutMs) : this.#nextProbeAt);
     for (const s of this.#suspicions.values()) d = Math.min(d, s.deadline);
@@ -220,6 +222,18 @@ export class SwimCore {
       const m = peer ? this.#members.get(peer) : undefined;
       if (m) this.#sendState(m.addr, 1);
     }
+    if (now >= this.#nextReconnectAt) {
+      this.#nextReconnectAt = now + this.config.reconnectIntervalMs;
+      this.#reconnect();
+    }
+  }
+
+  #reconnect(): void {
+    const dead = [...this.#members.values()].filter((m) => m.state === DEAD);
+    if (dead.length === 0) return;
+    // Only our own entry: cheap when the member is really gone; a live one answers with its table.
+    const self = JSON.stringify([this.id, this.addr, this.generation, this.#inc, ALIVE]);
+    this.#emitPacket(dead[Math.floor(this.#random() * dead.length)].addr, [`{"t":"M","r":1,"m":[${self}]}`]);
   }
 
   receive(now: number, from: string, text: string): void {
