@@ -1,0 +1,238 @@
+/**
+ * The DHCP server's I/O shell: one socket per served bridge, the host tables, rate limits,
+ * lease writes, events and counters around the sans-IO core in server.ts.
+ *
+ * The composition root calls `setBridges` on every store change; it replaces host tables in
+ * place (no restart), opens and closes sockets, and gives a bridge that was deleted and
+ * re-created a fresh socket (its ifindex changed). The same check runs periodically so a bridge
+ * that appears later, or is re-created between store changes, is picked up too.
+ *
+ * Nothing is queued in user space: each datagram is handled to completion in its receive
+ * callback, so the only buffer is the kernel's bounded socket buffer.
+ */
+import { decode } from "./codec.ts";
+import { macText, type DhcpHost } from "./host.ts";
+import { isActive, type LeaseEvent, type LeaseOp, type LeaseRecord, type LeaseStore } from "./leases.ts";
+import { DEFAULT_LIMITS, RateLimiter, type RateLimits } from "./limits.ts";
+import { dhcpMetrics, type DhcpMetrics } from "./metrics.ts";
+import { MESSAGE_NAMES, Opt, readU8 } from "./options.ts";
+import { handle, leaseEvent, type Destination, type DropReason } from "./server.ts";
+import { openBridgeSocket, type BridgeSocket, type OpenBridgeSocket } from "./bridge-socket.ts";
+import { ifNameToIndex } from "../sys/udp-device.ts";
+
+export interface BridgeHosts {
+  bridge: string;
+  hosts: DhcpHost[];
+}
+
+export type Log = (level: "info" | "warn" | "error", msg: string, fields?: Record<string, unknown>) => void;
+
+export interface DhcpServiceOptions {
+  leases: LeaseStore;
+  now?: () => number;
+  random?: () => number;
+  onEvent?: (e: LeaseEvent) => void;
+  log?: Log;
+  metrics?: DhcpMetrics;
+  limits?: RateLimits;
+  /** How often to look for re-created or newly appeared bridges (ms, default 2000). */
+  checkIntervalMs?: number;
+  /** How often to mark expired leases (ms, default 60000). */
+  sweepIntervalMs?: number;
+  openSocket?: OpenBridgeSocket;
+  ifindexOf?: (bridge: string) => number;
+}
+
+interface Bridge {
+  name: string;
+  hosts: Map<string, DhcpHost>;
+  /** Every network seen on this bridge, so leases of removed hosts can still be found. */
+  networkIds: Set<string>;
+  serverId: string | null;
+  socket: BridgeSocket | null;
+}
+
+const defaultLog: Log = (level, msg, fields) => {
+  if (level !== "info") console.error(JSON.stringify({ level, component: "dhcp", msg, ...fields }));
+};
+
+export class DhcpService {
+  readonly #bridges = new Map<string, Bridge>();
+  readonly #opts: Required<Omit<DhcpServiceOptions, "onEvent">> & Pick<DhcpServiceOptions, "onEvent">;
+  readonly #limiter: RateLimiter;
+  readonly #timers: ReturnType<typeof setInterval>[] = [];
+
+  constructor(opts: DhcpServiceOptions) {
+    this.#opts = {
+      now: Date.now,
+      random: Math.random,
+      log: defaultLog,
+      metrics: dhcpMetrics(),
+      limits: DEFAULT_LIMITS,
+      checkIntervalMs: 2000,
+      sweepIntervalMs: 60_000,
+      openSocket: openBridgeSocket,
+      ifindexOf: ifNameToIndex,
+      ...opts,
+    };
+    this.#limiter = new RateLimiter(this.#opts.limits, this.#opts.now());
+    this.#timers.push(setInterval(() => this.checkSockets(), this.#opts.checkIntervalMs));
+    this.#timers.push(setInterval(() => this.sweep(), this.#opts.sweepIntervalMs));
+    for (const t of this.#timers) t.unref?.();
+  }
+
+  /** Replaces the whole desired state: the bridges to serve and their hosts. */
+  setBridges(list: readonly BridgeHosts[]): void {
+    const wanted = new Set(list.map((b) => b.bridge));
+    for (const [name, b] of this.#bridges) {
+      if (wanted.has(name)) continue;
+      this.#releaseRemoved(b, new Map());
+      b.socket?.close();
+      this.#bridges.delete(name);
+    }
+    for (const { bridge, hosts } of list) {
+      const b = this.#bridges.get(bridge) ?? this.#addBridge(bridge);
+      const table = new Map(hosts.map((h) => [h.mac.toLowerCase(), { ...h, mac: h.mac.toLowerCase() }]));
+      this.#releaseRemoved(b, table);
+      b.hosts = table;
+      for (const h of table.values()) {
+        b.networkIds.add(h.networkId);
+        b.serverId = h.serverId;
+      }
+    }
+    this.checkSockets();
+  }
+
+  /** Opens missing sockets and replaces those whose bridge was re-created. */
+  checkSockets(): void {
+    for (const b of this.#bridges.values()) {
+      const index = this.#opts.ifindexOf(b.name);
+      if (b.socket && b.socket.ifindex === index) continue;
+      if (b.socket) {
+        this.#opts.log("info", "bridge changed, reopening socket", { bridge: b.name, ifindex: index });
+        b.socket.close();
+        b.socket = null;
+      }
+      if (index === 0) continue;
+      try {
+        b.socket = this.#opts.openSocket(b.name, (p) => this.#receive(b, p), (err) => this.#opts.log("error", "socket error", { bridge: b.name, err: String(err) }));
+      } catch (err) {
+        this.#opts.log("warn", "cannot open DHCP socket", { bridge: b.name, err: String(err) });
+      }
+    }
+  }
+
+  /** Marks leases past their expiry as expired. */
+  sweep(): void {
+    const now = this.#opts.now();
+    const ops: LeaseOp[] = [];
+    const events: LeaseEvent[] = [];
+    const networks = new Set([...this.#bridges.values()].flatMap((b) => [...b.networkIds]));
+    for (const id of networks) {
+      for (const l of this.#opts.leases.list(id)) {
+        if (!isActive(l.state) || l.expiresAt > now) continue;
+        const lease: LeaseRecord = { ...l, state: "expired", updatedAt: now };
+        ops.push({ op: "put", lease });
+        events.push(leaseEvent("lease.expired", lease, now));
+      }
+    }
+    this.#commit(ops, events);
+  }
+
+  /** Leases for `netlet dhcp leases [--network]`. */
+  leases(networkId?: string): LeaseRecord[] {
+    return this.#opts.leases.list(networkId);
+  }
+
+  /** Bridges with an open socket. */
+  get servedBridges(): string[] {
+    return [...this.#bridges.values()].filter((b) => b.socket).map((b) => b.name);
+  }
+
+  async stop(): Promise<void> {
+    for (const t of this.#timers.splice(0)) clearInterval(t);
+    for (const b of this.#bridges.values()) b.socket?.close();
+    this.#bridges.clear();
+  }
+
+  #addBridge(name: string): Bridge {
+    const b: Bridge = { name, hosts: new Map(), networkIds: new Set(), serverId: null, socket: null };
+    this.#bridges.set(name, b);
+    return b;
+  }
+
+  /** force_dhcp_release: a host leaving the table (instance deleted) loses its lease at once. */
+  #releaseRemoved(b: Bridge, next: Map<string, DhcpHost>): void {
+    const now = this.#opts.now();
+    const ops: LeaseOp[] = [];
+    const events: LeaseEvent[] = [];
+    for (const [mac, h] of b.hosts) {
+      if (next.get(mac)?.networkId === h.networkId) continue;
+      const l = this.#opts.leases.get(h.networkId, mac);
+      if (!l || !isActive(l.state)) continue;
+      const lease: LeaseRecord = { ...l, state: "released", expiresAt: now, updatedAt: now };
+      ops.push({ op: "put", lease });
+      events.push(leaseEvent("lease.released", lease, now));
+    }
+    this.#commit(ops, events);
+  }
+
+  #receive(b: Bridge, packet: Uint8Array): void {
+    const m = this.#opts.metrics;
+    try {
+      const now = this.#opts.now();
+      if (!this.#limiter.allowGlobal(now)) return this.#drop("rate_global");
+      const d = decode(packet);
+      if (!d.ok) return this.#drop(d.error);
+      const type = readU8(d.message.options.get(Opt.MessageType));
+      m.received.inc({ type: MESSAGE_NAMES[type ?? 0] ?? "unknown" });
+      if (!this.#limiter.allowMac(macText(d.message.chaddr), now)) return this.#drop("rate_mac");
+      const ctx = { now, random: this.#opts.random, hosts: b.hosts, networkIds: [...b.networkIds], leases: this.#opts.leases, serverId: b.serverId };
+      const res = handle(d.message, ctx);
+      if (res.kind === "drop") return this.#drop(res.reason);
+      this.#commit(res.leaseOps, res.events);
+      if (res.kind === "reply") this.#send(b, res.reply, res.destination, res.type);
+    } catch (err) {
+      this.#drop("internal_error");
+      this.#opts.log("error", "DHCP packet handling failed", { bridge: b.name, err: String(err) });
+    }
+  }
+
+  #commit(ops: LeaseOp[], events: LeaseEvent[]): void {
+    if (ops.length === 0 && events.length === 0) return;
+    try {
+      if (ops.length) this.#opts.leases.apply(ops);
+    } catch (err) {
+      this.#drop("store_error");
+      this.#opts.log("error", "lease write failed", { err: String(err) });
+    }
+    for (const e of events) {
+      this.#opts.metrics.leaseEvents.inc({ type: e.type });
+      if (e.type === "lease.declined") this.#opts.log("warn", "client declined its address (conflict)", { ...e });
+      this.#opts.onEvent?.(e);
+    }
+  }
+
+  #send(b: Bridge, bytes: Uint8Array, dest: Destination, type: number): void {
+    const sock = b.socket;
+    if (!sock) return this.#drop("no_socket");
+    let address = dest.kind === "broadcast" ? "255.255.255.255" : dest.address;
+    if (dest.kind === "unicast-hw") {
+      try {
+        sock.setArp(dest.address, dest.mac);
+      } catch (err) {
+        // Without the neighbour entry the unicast would stall on ARP: broadcast instead.
+        this.#opts.log("warn", "ARP entry failed, broadcasting", { bridge: b.name, err: String(err) });
+        address = "255.255.255.255";
+      }
+    }
+    sock.send(bytes, dest.port, address, (err) => {
+      if (err) this.#opts.metrics.sendErrors.inc({ error: (err as NodeJS.ErrnoException).code ?? "error" });
+      else this.#opts.metrics.sent.inc({ type: MESSAGE_NAMES[type] ?? String(type) });
+    });
+  }
+
+  #drop(reason: DropReason | "rate_global" | "rate_mac" | "internal_error" | "store_error" | "no_socket"): void {
+    this.#opts.metrics.dropped.inc({ reason });
+  }
+}

@@ -1,0 +1,183 @@
+import { afterEach, describe, expect, test } from "bun:test";
+import { decode, encode } from "../../src/dhcp/codec.ts";
+import type { BridgeSocket, Receive } from "../../src/dhcp/bridge-socket.ts";
+import type { DhcpHost } from "../../src/dhcp/host.ts";
+import { MemoryLeaseStore, type LeaseEvent } from "../../src/dhcp/leases.ts";
+import { dhcpMetrics } from "../../src/dhcp/metrics.ts";
+import { MessageType, Opt } from "../../src/dhcp/options.ts";
+import { DhcpService } from "../../src/dhcp/service.ts";
+import { Registry } from "../../src/metrics.ts";
+
+const T0 = 1_800_000_000_000;
+
+function host(mac: string, address: string, over: Partial<DhcpHost> = {}): DhcpHost {
+  return {
+    mac, networkId: "net-1", address, prefixLength: 24, router: "10.77.0.1", dnsServers: [], hostname: "vm",
+    domain: null, searchDomains: [], mtu: null, serverId: "10.77.0.1", leaseTime: 3600, classlessRoutes: [], primary: true, ...over,
+  };
+}
+
+interface Sent {
+  bridge: string;
+  type: number;
+  port: number;
+  address: string;
+}
+
+class FakeNet {
+  ifindex = new Map<string, number>([["br0", 10], ["br1", 11]]);
+  open = new Map<string, { sock: BridgeSocket; receive: Receive }>();
+  opened: string[] = [];
+  sent: Sent[] = [];
+  arp: string[] = [];
+
+  openSocket = (bridge: string, receive: Receive): BridgeSocket => {
+    const net = this;
+    const ifindex = this.ifindex.get(bridge) ?? 0;
+    this.opened.push(`${bridge}#${ifindex}`);
+    const sock: BridgeSocket = {
+      bridge,
+      ifindex,
+      send(bytes, port, address, done) {
+        const d = decode(bytes);
+        net.sent.push({ bridge, type: d.ok ? d.message.options.get(Opt.MessageType)![0] : -1, port, address });
+        done(null);
+      },
+      setArp(address, mac) {
+        net.arp.push(`${bridge} ${address} ${mac}`);
+      },
+      close() {
+        net.open.delete(bridge);
+      },
+    };
+    this.open.set(bridge, { sock, receive });
+    return sock;
+  };
+}
+
+function packet(type: number, mac: string, opts: { ciaddr?: string; extra?: [number, Uint8Array][] } = {}): Uint8Array {
+  return encode({
+    op: 1, htype: 1, hlen: 6, hops: 0, xid: 7, secs: 0, flags: 0,
+    ciaddr: opts.ciaddr ?? "0.0.0.0", yiaddr: "0.0.0.0", siaddr: "0.0.0.0", giaddr: "0.0.0.0",
+    chaddr: Uint8Array.from(mac.split(":").map((x) => parseInt(x, 16))),
+    options: [[Opt.MessageType, Uint8Array.of(type)], ...(opts.extra ?? [])],
+  }).bytes;
+}
+
+let services: DhcpService[] = [];
+afterEach(async () => {
+  for (const s of services.splice(0)) await s.stop();
+});
+
+function setup() {
+  const net = new FakeNet();
+  const reg = new Registry();
+  const leases = new MemoryLeaseStore();
+  const events: LeaseEvent[] = [];
+  let now = T0;
+  const svc = new DhcpService({
+    leases,
+    now: () => now,
+    random: () => 0,
+    onEvent: (e) => events.push(e),
+    log: () => {},
+    metrics: dhcpMetrics(reg),
+    openSocket: net.openSocket,
+    ifindexOf: (b) => net.ifindex.get(b) ?? 0,
+  });
+  services.push(svc);
+  return { net, reg, leases, events, svc, advance: (ms: number) => (now += ms) };
+}
+
+const A = "02:00:00:00:00:0a";
+const B = "02:00:00:00:00:0b";
+
+describe("DhcpService", () => {
+  test("opens one socket per bridge, answers on the bridge the packet came in on, unicasts after ARP", () => {
+    const { net, svc, reg } = setup();
+    svc.setBridges([{ bridge: "br0", hosts: [host(A, "10.77.0.10")] }, { bridge: "br1", hosts: [host(B, "10.78.0.10", { networkId: "net-2", serverId: "10.78.0.1" })] }]);
+    expect(svc.servedBridges.sort()).toEqual(["br0", "br1"]);
+    net.open.get("br0")!.receive(packet(MessageType.Discover, A));
+    net.open.get("br0")!.receive(packet(MessageType.Discover, B)); // B lives on br1
+    expect(net.sent).toEqual([{ bridge: "br0", type: MessageType.Offer, port: 68, address: "10.77.0.10" }]);
+    expect(net.arp).toEqual([`br0 10.77.0.10 ${A}`]);
+    expect(reg.render()).toContain('netlet_dhcp_dropped_total{reason="unknown_mac"} 1');
+    expect(reg.render()).toContain('netlet_dhcp_received_total{type="discover"} 2');
+    expect(reg.render()).toContain('netlet_dhcp_sent_total{type="offer"} 1');
+  });
+
+  test("malformed packets are counted, never thrown", () => {
+    const { net, svc, reg } = setup();
+    svc.setBridges([{ bridge: "br0", hosts: [host(A, "10.77.0.10")] }]);
+    const r = net.open.get("br0")!.receive;
+    expect(() => r(new Uint8Array(5))).not.toThrow();
+    expect(() => r(new Uint8Array(2000))).not.toThrow();
+    expect(reg.render()).toContain('netlet_dhcp_dropped_total{reason="truncated"} 1');
+    expect(reg.render()).toContain('netlet_dhcp_dropped_total{reason="oversized"} 1');
+  });
+
+  test("host table replaced without reopening; a removed bridge's socket closes; a re-created bridge gets a new socket", () => {
+    const { net, svc } = setup();
+    svc.setBridges([{ bridge: "br0", hosts: [host(A, "10.77.0.10")] }, { bridge: "br1", hosts: [] }]);
+    svc.setBridges([{ bridge: "br0", hosts: [host(A, "10.77.0.10"), host(B, "10.77.0.11")] }]);
+    expect(net.opened).toEqual(["br0#10", "br1#11"]);
+    expect([...net.open.keys()]).toEqual(["br0"]);
+    net.open.get("br0")!.receive(packet(MessageType.Discover, B));
+    expect(net.sent.at(-1)?.address).toBe("10.77.0.11");
+    net.ifindex.set("br0", 42); // deleted and re-created
+    svc.checkSockets();
+    expect(net.opened).toEqual(["br0#10", "br1#11", "br0#42"]);
+    net.ifindex.delete("br0"); // gone: no socket until it is back
+    svc.checkSockets();
+    expect(svc.servedBridges).toEqual([]);
+    net.ifindex.set("br0", 43);
+    svc.checkSockets();
+    expect(svc.servedBridges).toEqual(["br0"]);
+  });
+
+  test("ACK writes the lease; removing the host releases it at once and its next renewal is NAKed", () => {
+    const { net, svc, leases, events } = setup();
+    svc.setBridges([{ bridge: "br0", hosts: [host(A, "10.77.0.10"), host(B, "10.77.0.11")] }]);
+    const r = net.open.get("br0")!.receive;
+    r(packet(MessageType.Request, A, { ciaddr: "10.77.0.10" }));
+    expect(leases.get("net-1", A)?.state).toBe("leased");
+    svc.setBridges([{ bridge: "br0", hosts: [host(B, "10.77.0.11")] }]);
+    expect(leases.get("net-1", A)?.state).toBe("released");
+    expect(events.map((e) => e.type)).toEqual(["lease.added", "lease.released"]);
+    r(packet(MessageType.Request, A, { ciaddr: "10.77.0.10" }));
+    expect(net.sent.at(-1)).toEqual({ bridge: "br0", type: MessageType.Nak, port: 68, address: "255.255.255.255" });
+  });
+
+  test("the sweep marks leases past expiry as expired, once", () => {
+    const { net, svc, leases, events, advance } = setup();
+    svc.setBridges([{ bridge: "br0", hosts: [host(A, "10.77.0.10")] }]);
+    net.open.get("br0")!.receive(packet(MessageType.Request, A, { ciaddr: "10.77.0.10" }));
+    advance(3599_000);
+    svc.sweep();
+    expect(leases.get("net-1", A)?.state).toBe("leased");
+    advance(2000);
+    svc.sweep();
+    svc.sweep();
+    expect(leases.get("net-1", A)?.state).toBe("expired");
+    expect(events.map((e) => e.type)).toEqual(["lease.added", "lease.expired"]);
+  });
+
+  test("per-MAC rate limit drops a flooding client", () => {
+    const { net, svc, reg } = setup();
+    svc.setBridges([{ bridge: "br0", hosts: [host(A, "10.77.0.10")] }]);
+    for (let i = 0; i < 100; i++) net.open.get("br0")!.receive(packet(MessageType.Discover, A));
+    expect(net.sent.length).toBe(32);
+    expect(reg.render()).toContain('netlet_dhcp_dropped_total{reason="rate_mac"} 68');
+  });
+
+  test("a store that throws does not stop the reply", () => {
+    const { net, svc, leases, reg } = setup();
+    leases.apply = () => {
+      throw new Error("disk full");
+    };
+    svc.setBridges([{ bridge: "br0", hosts: [host(A, "10.77.0.10")] }]);
+    net.open.get("br0")!.receive(packet(MessageType.Request, A, { ciaddr: "10.77.0.10" }));
+    expect(net.sent.at(-1)?.type).toBe(MessageType.Ack);
+    expect(reg.render()).toContain('netlet_dhcp_dropped_total{reason="store_error"} 1');
+  });
+});
