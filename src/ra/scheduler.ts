@@ -90,8 +90,19 @@ export class RaScheduler {
     return "multicast";
   }
 
+  /**
+   * The advertised contents changed: send an RA soon (not closer than MIN_DELAY_BETWEEN_RAS to
+   * the last one) and restart the fast initial phase so every host learns the change quickly.
+   */
+  changed(now: number): void {
+    if (this.#phase !== "running") return;
+    this.#multicastSent = 0;
+    const soon = Math.max(now, this.#lastMulticastAt + MIN_DELAY_BETWEEN_RAS_MS);
+    if (this.#nextMulticastAt === null || soon < this.#nextMulticastAt) this.#nextMulticastAt = soon;
+  }
+
   /** Begin the final RAs. An interface that never advertised has nothing to withdraw. */
-  stop(now: number): void {
+  stop(now: number, finalCount = this.#finalCount): void {
     if (this.#phase === "stopping" || this.#phase === "done") return;
     this.#pendingUnicast.clear();
     if (this.#phase === "idle") {
@@ -100,7 +111,7 @@ export class RaScheduler {
       return;
     }
     this.#phase = "stopping";
-    this.#finalsLeft = this.#finalCount;
+    this.#finalsLeft = Math.max(1, Math.min(MAX_FINAL_RTR_ADVERTISEMENTS, finalCount));
     this.#nextMulticastAt = now;
   }
 

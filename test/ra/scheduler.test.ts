@@ -150,6 +150,33 @@ describe("RaScheduler solicited RAs", () => {
   });
 });
 
+describe("RaScheduler content changes", () => {
+  test("a change pulls the next RA forward, respecting the 3 s gap", () => {
+    const s = new RaScheduler({ random: () => 0.99 }); // intervals 9930 ms
+    s.start(0);
+    s.poll(0);
+    s.changed(1000);
+    expect(s.nextWakeAt()).toBe(3000);
+    s.poll(3000);
+    s.changed(8000);
+    expect(s.nextWakeAt()).toBe(8000);
+  });
+
+  test("a change after the initial phase restarts the 16 s cap", () => {
+    const s = new RaScheduler({ minIntervalMs: 200_000, maxIntervalMs: 600_000, random: () => 0.99 });
+    s.start(0);
+    const sent = runUntil(s, 1_500_000, [[1_000_000, () => s.changed(1_000_000)]]);
+    const after = sent.filter((x) => x.at >= 1_000_000).map((x) => x.at);
+    expect(after.slice(0, 4)).toEqual([1_000_000, 1_016_000, 1_032_000, 1_048_000]);
+  });
+
+  test("a change before start or after stop does nothing", () => {
+    const s = new RaScheduler({ random: () => 0.5 });
+    s.changed(10);
+    expect(s.nextWakeAt()).toBeNull();
+  });
+});
+
 describe("RaScheduler final RAs", () => {
   test("stop sends one final RA at once and then nothing", () => {
     const s = new RaScheduler({ random: () => 0.5 });
@@ -171,6 +198,13 @@ describe("RaScheduler final RAs", () => {
     const finals = sent.filter((x) => x.final);
     expect(finals.map((x) => x.at)).toEqual([20_000, 23_000, 26_000]);
     expect(sent.at(-1)!.final).toBe(true);
+  });
+
+  test("stop can ask for more final RAs than the default", () => {
+    const s = new RaScheduler({ random: () => 0.5 });
+    s.start(0);
+    const sent = runUntil(s, 60_000, [[20_000, () => s.stop(20_000, 3)]]);
+    expect(sent.filter((x) => x.final).map((x) => x.at)).toEqual([20_000, 23_000, 26_000]);
   });
 
   test("an interface that never advertised sends no final RA", () => {

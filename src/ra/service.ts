@@ -1,0 +1,164 @@
+/**
+ * IPv6 Router Advertisements on the bridges this node serves, in place of one radvd per bridge.
+ * The composition root calls `setBridges(list)` whenever the served networks change and
+ * `stop()` on shutdown. A bridge absent from the list is never advertised on: it is withdrawn
+ * (final RAs with router lifetime 0) if it was, and its socket closed.
+ *
+ * Receiving: a raw ICMPv6 fd cannot join Bun's event loop (`Bun.udpSocket({fd})` gives EINVAL),
+ * so solicitations are read by polling the non-blocking sockets every `pollIntervalMs`
+ * (default 100 ms) from one timer, rather than by a Worker blocked in recvmsg. Why polling:
+ * one recvmsg per bridge per tick that returns EAGAIN costs a few microseconds, measured with
+ * bench/ra/run.ts (poll-cost section; see the report for the figures), and the added latency
+ * (≤ 100 ms) is small next to the 0–500 ms random delay RFC 4861 already imposes on answers.
+ * A Worker would add a thread and a message channel per bridge (or an fd set to keep in sync
+ * across threads) for no gain a host can notice. The same timer drives the schedulers.
+ */
+import { registry, type Registry } from "../metrics.ts";
+import { RawIcmp6Socket } from "../sys/raw6.ts";
+import { BridgeAdvertiser, type AdvertiserDeps, type Icmp6Port } from "./advertiser.ts";
+import { checkBridgeConfig, type BridgeConfig } from "./config.ts";
+import { readIfInet6, readMac, usableLinkLocal } from "./link.ts";
+import { raMetrics } from "./metrics.ts";
+import { MAX_FINAL_RTR_ADVERTISEMENTS, validateIntervals } from "./scheduler.ts";
+
+export type { BridgeConfig } from "./config.ts";
+
+export interface RaServiceOptions {
+  /** MinRtrAdvInterval, ms. @default 3000 (nova's radvd config) */
+  minIntervalMs?: number;
+  /** MaxRtrAdvInterval, ms. @default 10000 (nova's radvd config) */
+  maxIntervalMs?: number;
+  /** How often sockets are read and timers checked, ms. @default 100 */
+  pollIntervalMs?: number;
+  /** How often an advertising bridge's link-local address and MAC are re-checked, ms. @default 1000 */
+  linkCheckMs?: number;
+  /** Final RAs when the service stops (1 keeps shutdown fast). @default 1 */
+  finalRasOnStop?: number;
+  now?: () => number;
+  random?: () => number;
+  registry?: Registry;
+  log?: (event: string, fields: Record<string, unknown>) => void;
+  /** Socket factory (tests substitute a fake). @default RawIcmp6Socket.open */
+  openPort?: (ifname: string) => Icmp6Port;
+  /** /proc/net/if_inet6 reader (tests substitute text). */
+  readIfInet6?: () => string;
+}
+
+export interface BridgeStatus {
+  bridge: string;
+  state: "waiting-link-local" | "advertising" | "withdrawing" | "done";
+  linkLocal: string | null;
+}
+
+export class RaService {
+  readonly #deps: AdvertiserDeps;
+  readonly #now: () => number;
+  readonly #pollMs: number;
+  readonly #linkCheckMs: number;
+  readonly #finalOnStop: number;
+  readonly #readIfInet6: () => string;
+  readonly #advertisers = new Map<string, BridgeAdvertiser>();
+  #timer: ReturnType<typeof setInterval> | null = null;
+  #lastLinkCheck = -Infinity;
+  #stopped = false;
+
+  constructor(opts: RaServiceOptions = {}) {
+    const minIntervalMs = opts.minIntervalMs ?? 3_000;
+    const maxIntervalMs = opts.maxIntervalMs ?? 10_000;
+    validateIntervals(minIntervalMs, maxIntervalMs);
+    this.#now = opts.now ?? (() => performance.now());
+    this.#pollMs = opts.pollIntervalMs ?? 100;
+    this.#linkCheckMs = opts.linkCheckMs ?? 1_000;
+    this.#finalOnStop = opts.finalRasOnStop ?? 1;
+    this.#readIfInet6 = opts.readIfInet6 ?? readIfInet6;
+    this.#deps = {
+      random: opts.random ?? Math.random,
+      minIntervalMs,
+      maxIntervalMs,
+      openPort: opts.openPort ?? ((ifname) => RawIcmp6Socket.open(ifname)),
+      readMac,
+      metrics: raMetrics(opts.registry ?? registry),
+      log: opts.log ?? (() => {}),
+    };
+  }
+
+  /**
+   * Reconciles the advertised bridges with `list` without restarting anything: new bridges start
+   * advertising once their link-local address has passed DAD, changed ones advertise the new
+   * contents soon, entries with `removed: true` and bridges missing from the list are withdrawn.
+   * Throws a RangeError (and changes nothing) when any entry is invalid.
+   */
+  setBridges(list: BridgeConfig[]): void {
+    if (this.#stopped) throw new Error("Cannot set bridges as the RA service is stopped");
+    const seen = new Set<string>();
+    const checked = list.map((cfg) => {
+      if (seen.has(cfg.bridge)) throw new RangeError(`Cannot advertise on '${cfg.bridge}' twice: it appears more than once`);
+      seen.add(cfg.bridge);
+      return { cfg, lt: checkBridgeConfig(cfg, this.#deps.maxIntervalMs) };
+    });
+    const now = this.#now();
+    for (const { cfg, lt } of checked) {
+      const existing = this.#advertisers.get(cfg.bridge);
+      if (cfg.removed) existing?.withdraw(now, true, MAX_FINAL_RTR_ADVERTISEMENTS);
+      else if (existing && existing.state !== "withdrawing" && existing.state !== "done") existing.update(cfg, lt, now);
+      else {
+        existing?.close();
+        this.#advertisers.set(cfg.bridge, new BridgeAdvertiser(cfg, lt, this.#deps));
+      }
+    }
+    for (const [name, adv] of this.#advertisers) if (!seen.has(name)) adv.withdraw(now, false, MAX_FINAL_RTR_ADVERTISEMENTS);
+    this.#lastLinkCheck = -Infinity; // look at new bridges on the next tick
+    this.#ensureTimer();
+    this.tick();
+  }
+
+  /** Sends the final RAs (router lifetime 0) on every advertising bridge and closes everything. */
+  async stop(): Promise<void> {
+    if (this.#stopped) return;
+    this.#stopped = true;
+    const now = this.#now();
+    // Bridges already withdrawing have sent their first final RA; shutdown does not wait for
+    // the rest of their series.
+    const waitFor = [...this.#advertisers.values()].filter((a) => a.state !== "withdrawing");
+    for (const adv of this.#advertisers.values()) adv.withdraw(now, false, this.#finalOnStop);
+    // Later finals (finalRasOnStop > 1) are 3 s apart; wait for them, bounded.
+    const deadline = now + 3_000 * this.#finalOnStop + 1_000;
+    this.tick();
+    while (waitFor.some((a) => a.state === "withdrawing") && this.#now() < deadline) {
+      await Bun.sleep(this.#pollMs);
+      this.tick();
+    }
+    for (const adv of this.#advertisers.values()) adv.close();
+    this.#advertisers.clear();
+    if (this.#timer) clearInterval(this.#timer);
+    this.#timer = null;
+  }
+
+  status(): BridgeStatus[] {
+    return [...this.#advertisers.values()].map((a) => ({ bridge: a.bridge, state: a.state, linkLocal: a.linkLocal }));
+  }
+
+  /** One pass over every bridge; the timer calls it, tests may call it directly. */
+  tick(): void {
+    const now = this.#now();
+    const waiting = [...this.#advertisers.values()].some((a) => a.state === "waiting-link-local");
+    let text: string | undefined;
+    if (waiting || now - this.#lastLinkCheck >= this.#linkCheckMs) {
+      text = this.#readIfInet6();
+      this.#lastLinkCheck = now;
+    }
+    for (const [name, adv] of this.#advertisers) {
+      try {
+        adv.tick(now, text === undefined ? undefined : usableLinkLocal(text, name));
+      } catch (e) {
+        this.#deps.log("ra.tick-error", { bridge: name, error: (e as Error).message });
+      }
+      if (adv.state === "done") this.#advertisers.delete(name);
+    }
+  }
+
+  #ensureTimer(): void {
+    if (this.#timer) return;
+    this.#timer = setInterval(() => this.tick(), this.#pollMs);
+  }
+}
