@@ -1,0 +1,92 @@
+/**
+ * The composition root: `netlet agent`. It wires every module explicitly, in one place:
+ *   config → store → (admin API, gossip) write the store → change events → reconcilers
+ *   (DHCP host table, RA config, metadata cache, dataplane).
+ * Nothing else in the code base starts servers or subscribes to the store.
+ */
+import { chmodSync, mkdirSync, rmSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { hostname as osHostname } from "node:os";
+import type { Config } from "./config/load.ts";
+import type { Logger } from "./log.ts";
+import { registry } from "./metrics.ts";
+import { Store } from "./store/db.ts";
+import { registerHost } from "./store/hosts.ts";
+import { createAdminApp } from "./api/app.ts";
+import { VERSION, commit } from "./version.ts";
+
+export interface AgentOptions {
+  config: Config;
+  socket: string;
+  log: Logger;
+}
+
+export interface Agent {
+  store: Store;
+  stop(): Promise<void>;
+}
+
+/** This host's address: my_ip, else the source address the kernel would use for the default route. */
+export function detectMyIp(config: Config): string {
+  if (config.myIp) return config.myIp;
+  const r = Bun.spawnSync(["ip", "-4", "-o", "route", "get", "192.0.2.1"], { stderr: "ignore" });
+  const m = /src (\d+\.\d+\.\d+\.\d+)/.exec(r.stdout.toString());
+  return m ? m[1] : "127.0.0.1";
+}
+
+function serveAdminSocket(path: string, fetch: (req: Request) => Response | Promise<Response>) {
+  mkdirSync(dirname(path), { recursive: true });
+  rmSync(path, { force: true });
+  const server = Bun.serve({ unix: path, fetch });
+  chmodSync(path, 0o600);
+  return server;
+}
+
+function serveOps(listen: string, store: Store, log: Logger) {
+  const i = listen.lastIndexOf(":");
+  const hostname = listen.slice(0, i).replace(/^\[|\]$/g, "");
+  const port = Number(listen.slice(i + 1));
+  try {
+    return Bun.serve({
+      hostname,
+      port,
+      fetch(req) {
+        const path = new URL(req.url).pathname;
+        if (path === "/metrics") return new Response(registry.render(), { headers: { "content-type": "text/plain; version=0.0.4" } });
+        if (path === "/healthz") return new Response("ok\n");
+        if (path === "/readyz") {
+          store.db.query("SELECT 1").get();
+          return new Response("ready\n");
+        }
+        return new Response("not found\n", { status: 404 });
+      },
+    });
+  } catch (err) {
+    log.warn("admin listener not started", { listen, err: String(err) });
+    return null;
+  }
+}
+
+export async function startAgent(opts: AgentOptions): Promise<Agent> {
+  const { config, log } = opts;
+  const nodeId = config.host ?? osHostname();
+  const myIp = detectMyIp(config);
+  const store = new Store(join(config.statePath, "netlet.db"), { nodeId });
+  registerHost(store, osHostname(), myIp);
+
+  const admin = createAdminApp({ store, config });
+  const apiServer = serveAdminSocket(opts.socket, admin.fetch);
+  const ops = serveOps(config.adminListen, store, log);
+  log.info("agent started", { node: nodeId, my_ip: myIp, socket: opts.socket, version: VERSION, commit: commit() });
+
+  return {
+    store,
+    async stop() {
+      apiServer.stop(true);
+      ops?.stop(true);
+      rmSync(opts.socket, { force: true });
+      store.close();
+      log.info("agent stopped", { node: nodeId });
+    },
+  };
+}

@@ -1,0 +1,153 @@
+/**
+ * The admin API: a hono app (Request → Response) that the agent serves on a Unix socket and the
+ * CLI calls. Every body is validated with valibot; every error is `{error, field}` with a 4xx
+ * status, and a rejected request leaves the store unchanged (each write is one transaction).
+ */
+import { Hono, type Context } from "hono";
+import * as v from "valibot";
+import type { Config } from "../config/load.ts";
+import { StoreError, type Store } from "../store/db.ts";
+import { listFixedIps, getFixedIp, setReserved } from "../store/fixed-ips.ts";
+import { createNetworks, deleteNetwork, disassociateProject, getNetwork, listNetworks } from "../store/networks.ts";
+import { addKeypair, deleteKeypair, listKeypairs } from "../store/keypairs.ts";
+import { bootInstance, deleteInstance, getInstance, listInstances, listVifs } from "../store/instances.ts";
+import { addRule, createSecurityGroup, deleteRule, deleteSecurityGroup, getSecurityGroupByName, listRules, listSecurityGroups } from "../store/secgroups.ts";
+import {
+  allocateFloatingIp, associateFloatingIp, createFloatingRange, deallocateFloatingIp, deleteFloatingRange,
+  disassociateFloatingIp, getFloatingIp, listFloatingIps,
+} from "../store/floating.ts";
+import { listLeases } from "../store/leases.ts";
+import * as S from "./schemas.ts";
+import { instanceJson, networkParams } from "./convert.ts";
+
+export interface AdminDeps {
+  store: Store;
+  config: Config;
+  /** Extra status sections supplied by the running modules (cluster, dataplane, …). */
+  status?: () => Record<string, unknown>;
+  /** Hooks run after an instance is booted (auto-assigned floating IP, …). */
+  afterBoot?: (uuid: string) => void;
+}
+
+async function body<T extends v.GenericSchema>(c: Context, schema: T): Promise<v.InferOutput<T>> {
+  let raw: unknown;
+  try {
+    raw = await c.req.json();
+  } catch {
+    throw new StoreError("request body is not valid JSON", null, 400);
+  }
+  const r = v.safeParse(schema, raw);
+  if (!r.success) {
+    const issue = r.issues[0];
+    const field = v.getDotPath(issue) ?? null;
+    throw new StoreError(`${field ?? "body"}: ${issue.message}`, field, 400);
+  }
+  return r.output;
+}
+
+export function createAdminApp(deps: AdminDeps): Hono {
+  const { store, config } = deps;
+  const app = new Hono();
+
+  app.onError((err, c) => {
+    if (err instanceof StoreError) return c.json({ error: err.message, field: err.field }, err.status);
+    console.error(`level=error msg="admin api failure" path=${c.req.path} err="${String(err)}"`);
+    return c.json({ error: `internal error: ${String(err)}`, field: null }, 500);
+  });
+  app.notFound((c) => c.json({ error: `no such API path ${c.req.method} ${c.req.path}`, field: null }, 404));
+
+  app.get("/v1/networks", (c) => c.json(listNetworks(store)));
+  app.get("/v1/networks/:ref", (c) => c.json(getNetwork(store, c.req.param("ref"))));
+  app.post("/v1/networks", async (c) => c.json(createNetworks(store, networkParams(await body(c, S.NetworkCreate), config)), 201));
+  app.delete("/v1/networks/:ref", (c) => c.json(deleteNetwork(store, c.req.param("ref"))));
+
+  app.get("/v1/fixed-ips", (c) => {
+    const net = c.req.query("network");
+    return c.json(listFixedIps(store, { networkId: net ? getNetwork(store, net).id : undefined, host: c.req.query("host") }));
+  });
+  app.get("/v1/fixed-ips/:address", (c) => c.json(getFixedIp(store, c.req.param("address"))));
+  app.post("/v1/fixed-ips/:address/reserve", (c) => c.json(setReserved(store, c.req.param("address"), true)));
+  app.post("/v1/fixed-ips/:address/unreserve", (c) => c.json(setReserved(store, c.req.param("address"), false)));
+
+  app.get("/v1/keypairs", (c) => c.json(listKeypairs(store)));
+  app.post("/v1/keypairs", async (c) => {
+    const b = await body(c, S.KeypairAdd);
+    return c.json(addKeypair(store, b.name, b.public_key), 201);
+  });
+  app.delete("/v1/keypairs/:name", (c) => c.json(deleteKeypair(store, c.req.param("name"))));
+
+  app.get("/v1/instances", (c) => c.json(listInstances(store, { host: c.req.query("host") }).map((i) => instanceJson(store, i))));
+  app.get("/v1/instances/:ref", (c) => c.json(instanceJson(store, getInstance(store, c.req.param("ref")))));
+  app.post("/v1/instances", async (c) => {
+    const b = await body(c, S.Boot);
+    const userData = b.user_data === null ? null : new Uint8Array(Buffer.from(b.user_data, "base64"));
+    const inst = bootInstance(store, {
+      name: b.name, networks: b.networks, macs: b.macs, fixedIps: b.fixed_ips, keyName: b.key_name, userData, meta: b.meta,
+      securityGroups: b.security_groups, availabilityZone: b.availability_zone, flavor: b.flavor, projectId: b.project_id, userId: b.user_id,
+    });
+    deps.afterBoot?.(inst.uuid);
+    return c.json(instanceJson(store, getInstance(store, inst.uuid)), 201);
+  });
+  app.delete("/v1/instances/:ref", (c) => c.json(instanceJson(store, deleteInstance(store, c.req.param("ref")))));
+
+  app.get("/v1/secgroups", (c) => c.json(listSecurityGroups(store, c.req.query("project_id"))));
+  app.post("/v1/secgroups", async (c) => {
+    const b = await body(c, S.SecgroupCreate);
+    return c.json(createSecurityGroup(store, b.name, b.description, b.project_id), 201);
+  });
+  app.delete("/v1/secgroups/:ref", (c) => c.json(deleteSecurityGroup(store, c.req.param("ref"), c.req.query("project_id") ?? "admin")));
+  app.get("/v1/secgroups/:ref/rules", (c) => {
+    const g = getSecurityGroupByName(store, c.req.param("ref"), c.req.query("project_id") ?? "admin", "group");
+    const names = new Map(listSecurityGroups(store).map((x) => [x.id, x.name]));
+    return c.json(listRules(store, g.id).map((r) => ({ ...r, sourceGroup: r.sourceGroupId ? names.get(r.sourceGroupId) ?? null : null })));
+  });
+  app.post("/v1/secgroups/:ref/rules", async (c) => {
+    const b = await body(c, S.RuleBody);
+    return c.json(addRule(store, c.req.param("ref"), b.project_id, {
+      direction: b.direction, protocol: b.ip_protocol, fromPort: b.from_port, toPort: b.to_port, cidr: b.cidr, sourceGroup: b.source_group,
+    }), 201);
+  });
+  app.post("/v1/secgroups/:ref/rules/delete", async (c) => {
+    const b = await body(c, S.RuleBody);
+    return c.json(deleteRule(store, c.req.param("ref"), b.project_id, {
+      id: b.id, direction: b.direction, protocol: b.ip_protocol, fromPort: b.from_port, toPort: b.to_port, cidr: b.cidr, sourceGroup: b.source_group,
+    }));
+  });
+
+  app.get("/v1/floating-ips", (c) => c.json(listFloatingIps(store, { host: c.req.query("host") })));
+  app.post("/v1/floating-ranges", async (c) => {
+    const b = await body(c, S.FloatingRange);
+    return c.json(createFloatingRange(store, b.pool ?? config.defaultFloatingPool, b.ip_range, b.interface ?? config.publicInterface), 201);
+  });
+  app.post("/v1/floating-ranges/delete", async (c) => c.json({ deleted: deleteFloatingRange(store, (await body(c, S.FloatingRange)).ip_range) }));
+  app.post("/v1/floating-ips", async (c) => {
+    const b = await body(c, S.FloatingAllocate);
+    return c.json(allocateFloatingIp(store, b.pool ?? config.defaultFloatingPool, b.project_id), 201);
+  });
+  app.get("/v1/floating-ips/:address", (c) => c.json(getFloatingIp(store, c.req.param("address"))));
+  app.delete("/v1/floating-ips/:address", (c) => c.json(deallocateFloatingIp(store, c.req.param("address"))));
+  app.post("/v1/floating-ips/:address/associate", async (c) => {
+    const b = await body(c, S.FloatingAssociate);
+    return c.json(associateFloatingIp(store, b.instance, c.req.param("address"), b.fixed_address ?? undefined));
+  });
+  app.post("/v1/floating-ips/:address/disassociate", (c) => c.json(disassociateFloatingIp(store, c.req.param("address"))));
+
+  app.post("/v1/projects/:id/scrub", (c) => {
+    const project = c.req.param("id");
+    return c.json(store.write(() => {
+      const networks = disassociateProject(store, project).map((n) => n.label);
+      const groups = listSecurityGroups(store, project).map((g) => deleteSecurityGroup(store, g.id, project, { force: true }).name);
+      return { networks, security_groups: groups };
+    }));
+  });
+
+  app.get("/v1/leases", (c) => {
+    const net = c.req.query("network");
+    return c.json(listLeases(store, net ? getNetwork(store, net).id : undefined));
+  });
+  app.get("/v1/vifs", (c) => c.json(listVifs(store, { host: c.req.query("host") })));
+  app.get("/v1/status", (c) => c.json({
+    node: store.nodeId, networks: listNetworks(store).length, instances: listInstances(store).length, ...(deps.status?.() ?? {}),
+  }));
+  return app;
+}

@@ -1,0 +1,60 @@
+/** Conversions between the API's JSON and the store's types. */
+import type * as v from "valibot";
+import type { Config } from "../config/load.ts";
+import type { Instance } from "../model.ts";
+import type { NetworkCreateParams } from "../ipam/network-plan.ts";
+import type { Store } from "../store/db.ts";
+import { listVifs } from "../store/instances.ts";
+import { listNetworks } from "../store/networks.ts";
+import { listFloatingIps } from "../store/floating.ts";
+import { listLeases } from "../store/leases.ts";
+import type { NetworkCreate } from "./schemas.ts";
+
+/** Fill network-create defaults from the configuration, as nova-manage did from nova.conf. */
+export function networkParams(b: v.InferOutput<typeof NetworkCreate>, config: Config): NetworkCreateParams {
+  const vlanMode = config.networkManager === "vlan";
+  return {
+    label: b.label,
+    cidr: b.fixed_range_v4,
+    cidrV6: b.fixed_range_v6,
+    numNetworks: b.num_networks,
+    networkSize: b.network_size,
+    fixedCidr: b.fixed_cidr,
+    bridge: b.bridge ?? (vlanMode && b.vlan ? `br${b.vlan}` : config.flatNetworkBridge),
+    bridgeInterface: b.bridge_interface ?? (vlanMode ? config.vlanInterface : config.flatInterface),
+    vlan: b.vlan,
+    vxlan: b.vxlan,
+    gateway: b.gateway,
+    gatewayV6: b.gateway_v6 ?? config.gatewayV6,
+    dns1: b.dns1 ?? config.flatNetworkDns,
+    dns2: b.dns2,
+    mtu: b.mtu,
+    multiHost: b.multi_host ?? config.multiHost,
+    projectId: b.project_id,
+    dhcpServer: b.dhcp_server,
+    allowedStart: b.allowed_start,
+    allowedEnd: b.allowed_end,
+    enableDhcp: b.enable_dhcp,
+    shareAddress: b.share_address ?? config.shareDhcpAddress,
+    vlanMode,
+  };
+}
+
+/** An instance with its ports, floating IPs and lease states, as `show`/`list` print it. */
+export function instanceJson(store: Store, inst: Instance): Record<string, unknown> {
+  const nets = new Map(listNetworks(store).map((n) => [n.id, n]));
+  const vifs = listVifs(store, { instanceUuid: inst.uuid });
+  const floating = listFloatingIps(store).filter((f) => f.instanceUuid === inst.uuid).map((f) => f.address);
+  const leases = new Map(listLeases(store).map((l) => [`${l.networkId}/${l.mac}`, l.state]));
+  const { userData, password, ...rest } = inst;
+  return {
+    ...rest,
+    userDataBytes: userData?.length ?? 0,
+    passwordSet: !!password,
+    floatingIps: floating,
+    ports: vifs.map((x) => ({
+      mac: x.mac, network: nets.get(x.networkId)?.label ?? x.networkId, networkId: x.networkId, address: x.address, addressV6: x.addressV6,
+      lease: leases.get(`${x.networkId}/${x.mac}`) ?? null,
+    })),
+  };
+}

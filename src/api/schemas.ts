@@ -1,0 +1,84 @@
+/** valibot schemas of the admin API's request bodies (snake_case, as nova's REST API). */
+import * as v from "valibot";
+
+const optStr = v.optional(v.nullable(v.pipe(v.string(), v.maxLength(255))), null);
+const optInt = (min: number, max: number) => v.optional(v.nullable(v.pipe(v.number(), v.integer(), v.minValue(min), v.maxValue(max))), null);
+
+export const NetworkCreate = v.strictObject({
+  label: v.pipe(v.string(), v.minLength(1), v.maxLength(255)),
+  fixed_range_v4: optStr,
+  fixed_range_v6: optStr,
+  num_networks: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(4094)), 1),
+  network_size: optInt(4, 2 ** 24),
+  fixed_cidr: optStr,
+  bridge: optStr,
+  bridge_interface: optStr,
+  vlan: optInt(1, 4094),
+  vxlan: optInt(1, 16_777_215),
+  gateway: optStr,
+  gateway_v6: optStr,
+  dns1: optStr,
+  dns2: optStr,
+  mtu: optInt(576, 65535),
+  multi_host: v.optional(v.nullable(v.boolean()), null),
+  project_id: optStr,
+  dhcp_server: optStr,
+  allowed_start: optStr,
+  allowed_end: optStr,
+  enable_dhcp: v.optional(v.boolean(), true),
+  share_address: v.optional(v.nullable(v.boolean()), null),
+});
+
+export const KeypairAdd = v.strictObject({
+  name: v.pipe(v.string(), v.minLength(1), v.maxLength(255)),
+  public_key: v.pipe(v.string(), v.minLength(1), v.maxLength(16384)),
+});
+
+export const Boot = v.strictObject({
+  name: v.pipe(v.string(), v.minLength(1), v.maxLength(255)),
+  networks: v.optional(v.array(v.pipe(v.string(), v.maxLength(255))), []),
+  macs: v.optional(v.array(v.pipe(v.string(), v.maxLength(17))), []),
+  fixed_ips: v.optional(v.array(v.pipe(v.string(), v.maxLength(45))), []),
+  key_name: optStr,
+  /** base64 of the user data bytes */
+  user_data: v.optional(v.nullable(v.pipe(v.string(), v.maxLength(90_000))), null),
+  meta: v.optional(v.record(v.pipe(v.string(), v.minLength(1), v.maxLength(255)), v.pipe(v.string(), v.maxLength(255))), {}),
+  security_groups: v.optional(v.array(v.pipe(v.string(), v.maxLength(255))), []),
+  availability_zone: v.optional(v.pipe(v.string(), v.minLength(1), v.maxLength(255)), "nova"),
+  flavor: v.optional(v.pipe(v.string(), v.minLength(1), v.maxLength(255)), "m1.small"),
+  project_id: v.optional(v.pipe(v.string(), v.minLength(1), v.maxLength(255)), "admin"),
+  user_id: v.optional(v.pipe(v.string(), v.minLength(1), v.maxLength(255)), "admin"),
+});
+
+export const SecgroupCreate = v.strictObject({
+  name: v.pipe(v.string(), v.minLength(1), v.maxLength(255)),
+  description: v.optional(v.pipe(v.string(), v.maxLength(255)), ""),
+  project_id: v.optional(v.string(), "admin"),
+});
+
+export const RuleBody = v.strictObject({
+  direction: v.optional(v.picklist(["ingress", "egress"]), "ingress"),
+  ip_protocol: v.pipe(v.string(), v.maxLength(8)),
+  from_port: v.pipe(v.number(), v.integer()),
+  to_port: v.pipe(v.number(), v.integer()),
+  cidr: optStr,
+  source_group: optStr,
+  project_id: v.optional(v.string(), "admin"),
+  id: v.optional(v.string()),
+});
+
+export const FloatingRange = v.strictObject({
+  pool: v.optional(v.pipe(v.string(), v.minLength(1), v.maxLength(255))),
+  ip_range: v.pipe(v.string(), v.minLength(1), v.maxLength(64)),
+  interface: optStr,
+});
+
+export const FloatingAllocate = v.strictObject({
+  pool: optStr,
+  project_id: v.optional(v.string(), "admin"),
+});
+
+export const FloatingAssociate = v.strictObject({
+  instance: v.pipe(v.string(), v.minLength(1), v.maxLength(255)),
+  fixed_address: optStr,
+});

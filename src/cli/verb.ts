@@ -1,0 +1,117 @@
+/** The shape of a CLI verb and the argument parsing shared by all of them (node:util parseArgs). */
+import { parseArgs } from "node:util";
+import { UsageError } from "./errors.ts";
+import type { ApiClient } from "./client.ts";
+
+export interface OptionDef {
+  type: "string" | "boolean";
+  multiple?: boolean;
+  short?: string;
+  help: string;
+  /** Placeholder shown in help, e.g. CIDR. */
+  arg?: string;
+}
+
+export interface VerbContext {
+  opts: Record<string, string | boolean | string[] | undefined>;
+  args: string[];
+  api: ApiClient;
+  json: boolean;
+  socket: string;
+  configPath: string | null;
+  out: (text: string) => void;
+}
+
+export interface Verb {
+  /** One or two words: "network-create", "fixed reserve". */
+  name: string;
+  summary: string;
+  /** Positional arguments: "NAME", "POOL?" (optional), "CMD..." (rest). */
+  args?: string[];
+  options?: Record<string, OptionDef>;
+  /** True for read commands: they accept --json. */
+  read?: boolean;
+  run(ctx: VerbContext): Promise<void>;
+}
+
+export const GLOBAL_OPTIONS: Record<string, OptionDef> = {
+  socket: { type: "string", arg: "PATH", help: "admin API socket (default $NETLET_SOCKET or /run/netlet/netlet.sock)" },
+  config: { type: "string", arg: "PATH", help: "configuration file (default /etc/netlet/netlet.conf)" },
+  json: { type: "boolean", help: "print JSON instead of a table" },
+  help: { type: "boolean", short: "h", help: "show this help" },
+};
+
+export function verbHelp(v: Verb): string {
+  const args = (v.args ?? []).map((a) => (a.endsWith("?") ? `[${a.slice(0, -1)}]` : a)).join(" ");
+  const lines = [`usage: netlet ${v.name}${args ? ` ${args}` : ""}${v.options ? " [options]" : ""}`, "", v.summary, ""];
+  const all = { ...(v.options ?? {}), ...GLOBAL_OPTIONS };
+  if (!v.read) delete all.json;
+  lines.push("options:");
+  for (const [k, o] of Object.entries(all)) {
+    const flag = `${o.short ? `-${o.short}, ` : ""}--${k}${o.type === "string" ? ` ${o.arg ?? "VALUE"}` : ""}`;
+    lines.push(`  ${flag.padEnd(30)} ${o.help}${o.multiple ? " (repeatable)" : ""}`);
+  }
+  return lines.join("\n");
+}
+
+/** Parse argv for one verb; every problem is a UsageError naming the argument and what is allowed. */
+export function parseVerbArgs(v: Verb, argv: string[]): { opts: VerbContext["opts"]; args: string[] } {
+  const all = { ...(v.options ?? {}), ...GLOBAL_OPTIONS };
+  const options = Object.fromEntries(Object.entries(all).map(([k, o]) => [k, {
+    type: o.type, ...(o.multiple ? { multiple: true } : {}), ...(o.short ? { short: o.short } : {}) }]));
+  // parseArgs would read "-1" (an ICMP type or port meaning "any") as a short option: mark
+  // negative numbers so they stay positional, and unmark them afterwards.
+  const MARK = "\u0000";
+  const unmark = (x: string) => (x.startsWith(MARK) ? x.slice(1) : x);
+  let parsed;
+  try {
+    parsed = parseArgs({ args: argv.map((a) => (/^-\d+$/.test(a) ? MARK + a : a)), options, allowPositionals: true, strict: true });
+    parsed.positionals = parsed.positionals.map(unmark);
+    for (const [k, val] of Object.entries(parsed.values)) {
+      if (typeof val === "string") (parsed.values as Record<string, unknown>)[k] = unmark(val);
+      else if (Array.isArray(val)) (parsed.values as Record<string, unknown>)[k] = val.map((x) => (typeof x === "string" ? unmark(x) : x));
+    }
+  } catch (err) {
+    const msg = (err as Error).message.replace(/\. To specify a positional.*$/s, "");
+    throw new UsageError(`netlet ${v.name}: ${msg}; see \`netlet ${v.name} --help\``);
+  }
+  if (parsed.values.json && !v.read) throw new UsageError(`netlet ${v.name}: --json is only for read commands`);
+  const specs = v.args ?? [];
+  const required = specs.filter((a) => !a.endsWith("?") && !a.endsWith("...")).length;
+  const rest = specs.some((a) => a.endsWith("..."));
+  const pos = parsed.positionals;
+  if (!parsed.values.help && pos.length < required) {
+    throw new UsageError(`netlet ${v.name}: missing ${specs[pos.length].replace(/[?.]+$/, "")}; usage: netlet ${v.name} ${specs.join(" ")}`);
+  }
+  if (!rest && pos.length > specs.length) throw new UsageError(`netlet ${v.name}: unexpected argument "${pos[specs.length]}"`);
+  return { opts: parsed.values as VerbContext["opts"], args: pos };
+}
+
+/** Helpers for option values. */
+export function intOpt(ctx: VerbContext, name: string, min: number, max: number): number | null {
+  const raw = ctx.opts[name];
+  if (raw === undefined) return null;
+  const s = String(raw);
+  if (!/^-?\d+$/.test(s) || Number(s) < min || Number(s) > max) throw new UsageError(`--${name} ${s}: expected an integer from ${min} to ${max}`);
+  return Number(s);
+}
+
+export function intArg(name: string, s: string, min: number, max: number): number {
+  if (!/^-?\d+$/.test(s) || Number(s) < min || Number(s) > max) throw new UsageError(`${name} ${s}: expected an integer from ${min} to ${max}`);
+  return Number(s);
+}
+
+export function strOpt(ctx: VerbContext, name: string): string | null {
+  const v = ctx.opts[name];
+  return typeof v === "string" ? v : null;
+}
+
+export function listOpt(ctx: VerbContext, name: string): string[] {
+  const v = ctx.opts[name];
+  if (v === undefined) return [];
+  return (Array.isArray(v) ? v : [String(v)]).flatMap((x) => x.split(",")).map((x) => x.trim()).filter(Boolean);
+}
+
+export function print(ctx: VerbContext, data: unknown, render: () => string): void {
+  ctx.out(ctx.json ? JSON.stringify(data, null, 2) : render());
+}

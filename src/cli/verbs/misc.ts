@@ -1,0 +1,81 @@
+/** agent, status, config sample|check, project scrub, dhcp leases. */
+import type { Lease, Network } from "../../model.ts";
+import { loadConfigFile } from "../../config/load.ts";
+import { configSample } from "../../config/sample.ts";
+import { createLogger } from "../../log.ts";
+import { startAgent } from "../../agent.ts";
+import { UsageError } from "../errors.ts";
+import { propertyTable, table } from "../table.ts";
+import { print, strOpt, type Verb } from "../verb.ts";
+
+export const DEFAULT_CONFIG = "/etc/netlet/netlet.conf";
+
+export const miscVerbs: Verb[] = [
+  {
+    name: "agent",
+    summary: "Run the netlet daemon (DHCP, RA, metadata, dataplane, gossip) in the foreground.",
+    options: { "log-format": { type: "string", arg: "logfmt|json", help: "log line format on stderr (default logfmt)" } },
+    async run(ctx) {
+      const format = strOpt(ctx, "log-format") ?? "logfmt";
+      if (format !== "logfmt" && format !== "json") throw new UsageError(`--log-format ${format}: expected logfmt or json`);
+      const log = createLogger({ format });
+      const { config, warnings } = await loadConfigFile(ctx.configPath ?? DEFAULT_CONFIG, ctx.configPath !== null);
+      for (const w of warnings) log.warn(w);
+      const agent = await startAgent({ config, socket: ctx.socket, log });
+      await new Promise<void>((resolve) => {
+        const stop = () => agent.stop().then(resolve);
+        process.once("SIGTERM", stop);
+        process.once("SIGINT", stop);
+      });
+    },
+  },
+  {
+    name: "status",
+    summary: "One screen: this node, networks, instances and what the agent serves.",
+    read: true,
+    async run(ctx) {
+      const st = await ctx.api.call<Record<string, unknown>>("GET", "/v1/status");
+      print(ctx, st, () => propertyTable(st));
+    },
+  },
+  {
+    name: "config sample",
+    summary: "Print an annotated configuration file with every option and its default.",
+    async run(ctx) {
+      ctx.out(configSample());
+    },
+  },
+  {
+    name: "config check",
+    summary: "Validate a configuration file (--config) and print the warnings.",
+    async run(ctx) {
+      const { warnings } = await loadConfigFile(ctx.configPath ?? DEFAULT_CONFIG, true);
+      ctx.out([...warnings, `${ctx.configPath ?? DEFAULT_CONFIG}: ok`].join("\n"));
+    },
+  },
+  {
+    name: "project scrub",
+    summary: "Disassociate the project's networks and delete its security groups.",
+    options: { project: { type: "string", arg: "ID", help: "the project" } },
+    read: true,
+    async run(ctx) {
+      const p = strOpt(ctx, "project");
+      if (!p) throw new UsageError("netlet project scrub: --project ID is required");
+      const r = await ctx.api.call<{ networks: string[]; security_groups: string[] }>("POST", `/v1/projects/${encodeURIComponent(p)}/scrub`);
+      print(ctx, r, () => `project ${p}: disassociated networks [${r.networks.join(", ")}], deleted security groups [${r.security_groups.join(", ")}]`);
+    },
+  },
+  {
+    name: "dhcp leases",
+    summary: "List DHCP leases.",
+    options: { network: { type: "string", arg: "NETWORK", help: "only this network" } },
+    read: true,
+    async run(ctx) {
+      const n = strOpt(ctx, "network");
+      const leases = await ctx.api.call<Lease[]>("GET", `/v1/leases${n ? `?network=${encodeURIComponent(n)}` : ""}`);
+      const nets = new Map((await ctx.api.call<Network[]>("GET", "/v1/networks")).map((x) => [x.id, x.label]));
+      print(ctx, leases, () => table(["network", "MAC", "address", "hostname", "state", "expires"],
+        leases.map((l) => [nets.get(l.networkId) ?? l.networkId, l.mac, l.address, l.hostname, l.state, new Date(l.expiresAt).toISOString()])));
+    },
+  },
+];

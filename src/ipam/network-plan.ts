@@ -1,0 +1,185 @@
+/**
+ * network-create with nova-network's semantics (manager.py `_do_create_networks` and
+ * `_create_fixed_ips`), as a pure function: the range is split into `numNetworks` subnets,
+ * subnets that overlap existing networks are skipped, and each subnet gets its gateway, DHCP
+ * server, DHCP start and reserved addresses. Deviation from nova: non-VLAN networks are not
+ * capped at 256 addresses (a /16 flat network is a normal netlet network).
+ */
+import { StoreError } from "../store/db.ts";
+import {
+  cidr4Contains, cidr4Overlaps, cidr6Overlaps, formatCidr4, formatCidr6, ip4ToNum, ip6Offset, isIpv4,
+  netmask4, numToIp4, parseCidr4, parseCidr6, type Cidr4, type Cidr6,
+} from "./addr.ts";
+
+export interface NetworkCreateParams {
+  label: string;
+  cidr: string | null;
+  cidrV6: string | null;
+  numNetworks: number;
+  networkSize: number | null;
+  fixedCidr: string | null;
+  bridge: string;
+  bridgeInterface: string | null;
+  vlan: number | null;
+  vxlan: number | null;
+  gateway: string | null;
+  gatewayV6: string | null;
+  dns1: string | null;
+  dns2: string | null;
+  mtu: number | null;
+  multiHost: boolean;
+  projectId: string | null;
+  dhcpServer: string | null;
+  allowedStart: string | null;
+  allowedEnd: string | null;
+  enableDhcp: boolean;
+  shareAddress: boolean;
+  vlanMode: boolean;
+}
+
+export interface ExistingNetwork {
+  label: string;
+  cidr: string | null;
+  cidrV6: string | null;
+  bridge: string;
+  vlan: number | null;
+  vxlan: number | null;
+}
+
+export interface PlannedNetwork {
+  label: string;
+  cidr: string | null;
+  cidrV6: string | null;
+  fixedCidr: string | null;
+  netmask: string | null;
+  broadcast: string | null;
+  gateway: string | null;
+  gatewayV6: string | null;
+  dhcpServer: string | null;
+  dhcpStart: string | null;
+  vpnPrivateAddress: string | null;
+  vlan: number | null;
+  /** First and last address (numbers) that become fixed-IP rows. */
+  fixedFirst: number;
+  fixedLast: number;
+  /** Addresses (numbers) flagged reserved among those rows. */
+  reserved: Set<number>;
+}
+
+const bad = (message: string, field: string) => new StoreError(message, field, 400);
+
+function pickSubnets(range: Cidr4, count: number, size: number, taken: Cidr4[]): Cidr4[] {
+  const prefix = 32 - Math.ceil(Math.log2(size));
+  const step = 2 ** (32 - prefix);
+  const out: Cidr4[] = [];
+  for (let base = range.base; base + step <= range.base + range.size && out.length < count; base += step) {
+    const s = { base, prefix, size: step };
+    if (!taken.some((t) => cidr4Overlaps(t, s))) out.push(s);
+  }
+  return out;
+}
+
+function addrIn(field: string, value: string | null, within: Cidr4): number | null {
+  if (value === null) return null;
+  if (!isIpv4(value)) throw bad(`--${field} ${value} is not an IPv4 address`, field);
+  const n = ip4ToNum(value);
+  if (!cidr4Contains(within, n)) throw bad(`--${field} ${value} is outside ${formatCidr4(within)}`, field);
+  return n;
+}
+
+function planV4(p: NetworkCreateParams, s: Cidr4): Omit<PlannedNetwork, "label" | "cidrV6" | "gatewayV6" | "vlan"> {
+  const fixed = p.fixedCidr ? parseCidr4(p.fixedCidr) : s;
+  if (!cidr4Contains(s, fixed.base) || !cidr4Contains(s, fixed.base + fixed.size - 1)) {
+    throw bad(`--fixed-cidr ${p.fixedCidr} is not inside --fixed-range-v4 ${formatCidr4(s)}`, "fixed_cidr");
+  }
+  const allowedStart = addrIn("allowed-start", p.allowedStart, fixed);
+  const allowedEnd = addrIn("allowed-end", p.allowedEnd, fixed);
+  if (allowedStart !== null && allowedEnd !== null && allowedStart > allowedEnd) {
+    throw bad(`--allowed-start ${p.allowedStart} is after --allowed-end ${p.allowedEnd}`, "allowed_start");
+  }
+  const gateway = addrIn("gateway", p.gateway, s) ?? allowedStart ?? s.base + 1;
+  const dhcpServer = addrIn("dhcp-server", p.dhcpServer, s) ?? gateway;
+  let dhcpStart = gateway + 1;
+  if (dhcpStart === dhcpServer) dhcpStart += 1;
+  let vpn: number | null = null;
+  if (p.vlanMode) {
+    vpn = dhcpStart;
+    dhcpStart += 1;
+  }
+  const bottom = p.vlanMode ? 3 : 2;
+  const reserved = new Set<number>([gateway, dhcpServer]);
+  if (vpn !== null) reserved.add(vpn);
+  const first = fixed.base;
+  const last = fixed.base + fixed.size - 1;
+  for (let i = 0; i < bottom && first + i <= last; i++) reserved.add(first + i);
+  reserved.add(last);
+  return {
+    cidr: formatCidr4(s),
+    fixedCidr: formatCidr4(fixed),
+    netmask: netmask4(s.prefix),
+    broadcast: numToIp4(s.base + s.size - 1),
+    gateway: numToIp4(gateway),
+    dhcpServer: numToIp4(dhcpServer),
+    dhcpStart: numToIp4(dhcpStart),
+    vpnPrivateAddress: vpn === null ? null : numToIp4(vpn),
+    fixedFirst: first,
+    fixedLast: last,
+    reserved: withAllowedRange(reserved, first, last, allowedStart, allowedEnd),
+  };
+}
+
+/** allowed_start/end reserve everything outside them; kept as a range check, not N entries. */
+function withAllowedRange(reserved: Set<number>, first: number, last: number, start: number | null, end: number | null): Set<number> {
+  if (start === null && end === null) return reserved;
+  for (let n = first; n <= last; n++) {
+    if ((start !== null && n < start) || (end !== null && n > end)) reserved.add(n);
+  }
+  return reserved;
+}
+
+function planV6(p: NetworkCreateParams, taken: Cidr6[]): { cidrV6: string; gatewayV6: string } | null {
+  if (!p.cidrV6) return null;
+  const c = parseCidr6(p.cidrV6);
+  if (c.prefix !== 64) throw bad(`--fixed-range-v6 ${p.cidrV6} must be a /64: SLAAC (EUI-64) needs a 64-bit prefix`, "fixed_range_v6");
+  const clash = taken.find((t) => cidr6Overlaps(t, c));
+  if (clash) throw bad(`--fixed-range-v6 ${p.cidrV6} overlaps an existing network's ${formatCidr6(clash)}`, "fixed_range_v6");
+  return { cidrV6: formatCidr6(c), gatewayV6: p.gatewayV6 ?? ip6Offset(c, 1) };
+}
+
+export function planNetworks(p: NetworkCreateParams, existing: ExistingNetwork[]): PlannedNetwork[] {
+  if (!p.label || p.label.length > 255) throw bad("label must be 1 to 255 characters", "label");
+  if (!p.cidr && !p.cidrV6) throw bad("--fixed-range-v4 or --fixed-range-v6 is required", "fixed_range_v4");
+  if (p.numNetworks < 1 || p.numNetworks > 4094) throw bad("--num-networks must be from 1 to 4094", "num_networks");
+  if (p.vlan !== null && existing.some((e) => e.vlan === p.vlan)) throw bad(`vlan ${p.vlan} is already used by another network`, "vlan");
+  if (p.vxlan !== null && existing.some((e) => e.vxlan === p.vxlan)) throw bad(`vxlan ${p.vxlan} is already used by another network`, "vxlan");
+  const taken4 = existing.filter((e) => e.cidr).map((e) => parseCidr4(e.cidr!));
+  const taken6 = existing.filter((e) => e.cidrV6).map((e) => parseCidr6(e.cidrV6!));
+  const v6 = planV6(p, taken6);
+  if (!p.cidr) {
+    return [{ label: p.label, cidr: null, cidrV6: v6!.cidrV6, gatewayV6: v6!.gatewayV6, fixedCidr: null, netmask: null, broadcast: null,
+      gateway: null, dhcpServer: null, dhcpStart: null, vpnPrivateAddress: null, vlan: p.vlan, fixedFirst: 1, fixedLast: 0, reserved: new Set() }];
+  }
+  let range: Cidr4;
+  try {
+    range = parseCidr4(p.cidr);
+  } catch (e) {
+    throw bad(`--fixed-range-v4 ${(e as Error).message}`, "fixed_range_v4");
+  }
+  if (range.prefix > 30) throw bad(`--fixed-range-v4 ${p.cidr} is too small: at least a /30 is needed`, "fixed_range_v4");
+  const size = p.networkSize ?? Math.floor(range.size / p.numNetworks);
+  if (size < 4 || size * p.numNetworks > range.size) {
+    throw bad(`--fixed-range-v4 ${p.cidr} cannot hold ${p.numNetworks} networks of ${size} addresses`, "network_size");
+  }
+  const subnets = pickSubnets(range, p.numNetworks, size, taken4);
+  if (subnets.length < p.numNetworks) {
+    const clash = taken4.find((t) => cidr4Overlaps(t, range))!;
+    throw new StoreError(`--fixed-range-v4 ${p.cidr} overlaps existing network ${formatCidr4(clash)}`, "fixed_range_v4", 409);
+  }
+  return subnets.map((s, i) => ({
+    label: p.numNetworks > 1 ? `${p.label}_${i}` : p.label,
+    cidrV6: v6?.cidrV6 ?? null,
+    gatewayV6: v6?.gatewayV6 ?? null,
+    vlan: p.vlan === null ? null : p.vlan + i,
+    ...planV4(p, s),
+  }));
+}

@@ -1,0 +1,127 @@
+/**
+ * The SQLite store: the one source of truth. Writes happen inside `store.write(fn)`, a single
+ * IMMEDIATE transaction; the change events that `fn` records are delivered to subscribers only
+ * after the commit succeeds, so a rejected command changes nothing and tells nobody.
+ */
+import { Database } from "bun:sqlite";
+import { mkdirSync } from "node:fs";
+import { dirname } from "node:path";
+import type { ChangeEvent, Entity } from "../model.ts";
+import { HlcClock } from "./hlc.ts";
+import { MIGRATIONS } from "./schema.ts";
+
+export type ChangeListener = (events: readonly ChangeEvent[]) => void;
+
+export interface StoreOptions {
+  /** This node's id: the origin of every row it writes. */
+  nodeId: string;
+  now?: () => number;
+}
+
+export class Store {
+  readonly db: Database;
+  readonly nodeId: string;
+  readonly clock: HlcClock;
+  readonly now: () => number;
+  readonly #listeners = new Set<ChangeListener>();
+  #pending: ChangeEvent[] | null = null;
+
+  constructor(path: string, opts: StoreOptions) {
+    if (path !== ":memory:") mkdirSync(dirname(path), { recursive: true });
+    this.db = new Database(path, { create: true, strict: true });
+    this.nodeId = opts.nodeId;
+    this.now = opts.now ?? Date.now;
+    this.clock = new HlcClock(this.now);
+    this.db.exec("PRAGMA journal_mode = WAL");
+    // NORMAL in WAL mode survives a process crash; FULL adds power-loss durability per commit.
+    this.db.exec("PRAGMA synchronous = NORMAL");
+    this.db.exec("PRAGMA foreign_keys = ON");
+    this.db.exec("PRAGMA busy_timeout = 5000");
+    this.#migrate();
+  }
+
+  #migrate(): void {
+    const row = this.db.query<{ user_version: number }, []>("PRAGMA user_version").get();
+    const current = row?.user_version ?? 0;
+    for (let i = current; i < MIGRATIONS.length; i++) {
+      this.db.transaction(() => {
+        this.db.exec(MIGRATIONS[i]);
+        this.db.exec(`PRAGMA user_version = ${i + 1}`);
+      })();
+    }
+  }
+
+  /** Subscribe to committed changes; returns the unsubscribe function. */
+  subscribe(listener: ChangeListener): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  /**
+   * Run `fn` in one IMMEDIATE transaction. Events recorded with `changed()` are emitted after
+   * the commit; if `fn` throws, the transaction rolls back and nothing is emitted.
+   */
+  write<T>(fn: () => T, opts: { remote?: boolean } = {}): T {
+    if (this.#pending) return fn(); // nested: part of the outer transaction
+    this.#pending = [];
+    let events: ChangeEvent[];
+    let result: T;
+    try {
+      result = this.db.transaction(fn).immediate();
+      events = this.#pending.map((e) => ({ ...e, remote: opts.remote ?? false }));
+    } finally {
+      this.#pending = null;
+    }
+    if (events.length) this.#emit(events);
+    return result;
+  }
+
+  /** Record a change inside `write()`. */
+  changed(entity: Entity, op: "put" | "delete", key: string): void {
+    if (!this.#pending) throw new Error(`Cannot record a ${entity} change outside store.write()`);
+    this.#pending.push({ entity, op, key, remote: false });
+  }
+
+  /** A fresh version stamp for a row this node writes. */
+  version(): { origin: string; hlc: string } {
+    return { origin: this.nodeId, hlc: this.clock.tick() };
+  }
+
+  #emit(events: ChangeEvent[]): void {
+    for (const l of this.#listeners) {
+      try {
+        l(events);
+      } catch (err) {
+        // A failing reconciler must not break the writer or the other reconcilers.
+        console.error(`level=error msg="change listener failed" err="${String(err)}"`);
+      }
+    }
+  }
+
+  getMeta(key: string): string | null {
+    return this.db.query<{ value: string }, [string]>("SELECT value FROM meta WHERE key = ?").get(key)?.value ?? null;
+  }
+
+  setMeta(key: string, value: string): void {
+    this.db.query("INSERT INTO meta(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value").run(key, value);
+  }
+
+  close(): void {
+    this.db.close();
+  }
+}
+
+/** Errors callers turn into 4xx answers: which field, and why. */
+export class StoreError extends Error {
+  constructor(
+    message: string,
+    readonly field: string | null = null,
+    readonly status: 400 | 404 | 409 = 400,
+  ) {
+    super(message);
+  }
+}
+
+export const notFound = (what: string, field: string | null = null) => new StoreError(`${what} not found`, field, 404);
+export const conflict = (message: string, field: string | null = null) => new StoreError(message, field, 409);
+export const invalid = (message: string, field: string | null = null) => new StoreError(message, field, 400);

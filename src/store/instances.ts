@@ -1,0 +1,162 @@
+/**
+ * Instances and their VIFs. `bootInstance` registers an instance on this host and allocates one
+ * port per requested network (MAC, fixed IP, EUI-64 IPv6) in one transaction.
+ */
+import type { Instance, Vif } from "../model.ts";
+import { eui64 } from "../ipam/eui64.ts";
+import { isMac, normalizeMac, randomMac } from "../ipam/mac.ts";
+import { conflict, invalid, notFound, type Store } from "./db.ts";
+import { allocateFixedIp, hostAddress, releaseInstanceIps } from "./fixed-ips.ts";
+import { getNetwork, listNetworks } from "./networks.ts";
+import { getKeypair } from "./keypairs.ts";
+import { ensureDefaultGroup, getSecurityGroupByName } from "./secgroups.ts";
+import { releaseInstanceFloating } from "./floating.ts";
+
+type Row = Record<string, unknown>;
+
+/** nova's limit on user data (the column was MEDIUMTEXT but the API capped it at 64 KiB). */
+export const MAX_USER_DATA = 65535;
+
+export interface BootParams {
+  name: string;
+  networks: string[];
+  macs: string[];
+  fixedIps: string[];
+  keyName: string | null;
+  userData: Uint8Array | null;
+  meta: Record<string, string>;
+  securityGroups: string[];
+  availabilityZone: string;
+  flavor: string;
+  projectId: string;
+  userId: string;
+}
+
+export function instanceFromRow(r: Row): Instance {
+  return {
+    uuid: r.uuid as string, name: r.name as string, hostname: r.hostname as string, host: r.host as string,
+    projectId: r.project_id as string, userId: r.user_id as string, keyName: r.key_name as string | null,
+    keyData: r.key_data as string | null, userData: r.user_data ? new Uint8Array(r.user_data as Uint8Array) : null,
+    meta: JSON.parse(r.meta as string), launchIndex: r.launch_index as number, availabilityZone: r.availability_zone as string,
+    flavor: r.flavor as string, securityGroups: JSON.parse(r.security_groups as string), reservationId: r.reservation_id as string,
+    password: r.password as string | null, createdAt: r.created_at as number, origin: r.origin as string, hlc: r.hlc as string, deleted: !!r.deleted,
+  };
+}
+
+export function vifFromRow(r: Row): Vif {
+  return {
+    id: r.id as string, mac: r.mac as string, instanceUuid: r.instance_uuid as string, networkId: r.network_id as string,
+    address: r.address as string | null, addressV6: r.address_v6 as string | null, host: r.host as string, index: r.idx as number,
+    origin: r.origin as string, hlc: r.hlc as string, deleted: !!r.deleted,
+  };
+}
+
+/** nova's hostname sanitising: lower case, [a-z0-9-], no leading/trailing '-', at most 63. */
+export function sanitizeHostname(name: string): string {
+  const h = name.toLowerCase().replace(/[ _.]/g, "-").replace(/[^a-z0-9-]/g, "").replace(/^-+|-+$/g, "").slice(0, 63).replace(/-+$/, "");
+  return h || "server";
+}
+
+export function listInstances(store: Store, opts: { host?: string } = {}): Instance[] {
+  const rows = opts.host
+    ? store.db.query<Row, [string]>("SELECT * FROM instances WHERE deleted = 0 AND host = ? ORDER BY created_at").all(opts.host)
+    : store.db.query<Row, []>("SELECT * FROM instances WHERE deleted = 0 ORDER BY created_at").all();
+  return rows.map(instanceFromRow);
+}
+
+export function getInstance(store: Store, ref: string, field = "instance"): Instance {
+  const r = store.db.query<Row, [string, string]>("SELECT * FROM instances WHERE deleted = 0 AND (uuid = ? OR name = ?)").get(ref, ref);
+  if (!r) throw notFound(`instance ${ref}`, field);
+  return instanceFromRow(r);
+}
+
+export function listVifs(store: Store, opts: { instanceUuid?: string; host?: string } = {}): Vif[] {
+  if (opts.instanceUuid) return store.db.query<Row, [string]>("SELECT * FROM vifs WHERE deleted = 0 AND instance_uuid = ? ORDER BY idx").all(opts.instanceUuid).map(vifFromRow);
+  if (opts.host) return store.db.query<Row, [string]>("SELECT * FROM vifs WHERE deleted = 0 AND host = ? ORDER BY instance_uuid, idx").all(opts.host).map(vifFromRow);
+  return store.db.query<Row, []>("SELECT * FROM vifs WHERE deleted = 0 ORDER BY instance_uuid, idx").all().map(vifFromRow);
+}
+
+function validateBoot(store: Store, p: BootParams): void {
+  if (!p.name || p.name.length > 255) throw invalid("name must be 1 to 255 characters", "name");
+  if (store.db.query("SELECT 1 FROM instances WHERE deleted = 0 AND name = ?").get(p.name)) throw conflict(`an instance named ${p.name} already exists`, "name");
+  if (p.userData && p.userData.length > MAX_USER_DATA) throw invalid(`user data is ${p.userData.length} bytes; at most ${MAX_USER_DATA} are allowed`, "user_data");
+  if (p.macs.length > p.networks.length) throw invalid("more --mac values than networks", "mac");
+  for (const m of p.macs) {
+    if (!isMac(m)) throw invalid(`--mac ${m} is not a MAC address (expected xx:xx:xx:xx:xx:xx)`, "mac");
+    if (parseInt(m.slice(0, 2), 16) & 1) throw invalid(`--mac ${m} is a multicast address`, "mac");
+    if (store.db.query("SELECT 1 FROM vifs WHERE deleted = 0 AND mac = ?").get(normalizeMac(m))) throw conflict(`MAC ${m} is already in use`, "mac");
+  }
+}
+
+export function bootInstance(store: Store, p: BootParams, randomBytes: (n: number) => Uint8Array = (n) => crypto.getRandomValues(new Uint8Array(n))): Instance {
+  return store.write(() => {
+    validateBoot(store, p);
+    const key = p.keyName ? getKeypair(store, p.keyName, "key_name") : null;
+    const groups = (p.securityGroups.length ? p.securityGroups : ["default"]).map((g) =>
+      g === "default" ? ensureDefaultGroup(store, p.projectId) : getSecurityGroupByName(store, g, p.projectId));
+    const nets = p.networks.length
+      ? p.networks.map((n) => getNetwork(store, n, "network"))
+      : listNetworks(store).filter((n) => n.projectId === null || n.projectId === p.projectId);
+    if (nets.length === 0) throw invalid("no network to attach the instance to: create one with network-create", "network");
+    const uuid = crypto.randomUUID();
+    const v = store.version();
+    store.db.query(`INSERT INTO instances (uuid, name, hostname, host, project_id, user_id, key_name, key_data, user_data, meta,
+      launch_index, availability_zone, flavor, security_groups, reservation_id, password, created_at, origin, hlc, deleted)
+      VALUES (?,?,?,?,?,?,?,?,?,?,0,?,?,?,?,NULL,?,?,?,0)`).run(
+      uuid, p.name, sanitizeHostname(p.name), store.nodeId, p.projectId, p.userId, key?.name ?? null, key?.publicKey ?? null,
+      p.userData, JSON.stringify(p.meta), p.availabilityZone, p.flavor, JSON.stringify(groups.map((g) => g.name)),
+      `r-${Buffer.from(randomBytes(4)).toString("hex")}`, store.now(), v.origin, v.hlc);
+    nets.forEach((net, idx) => addVif(store, uuid, net.id, idx, p.macs[idx], p.fixedIps[idx], randomBytes));
+    store.changed("instance", "put", uuid);
+    return getInstance(store, uuid);
+  });
+}
+
+function addVif(store: Store, uuid: string, networkId: string, idx: number, mac: string | undefined, fixedIp: string | undefined, randomBytes: (n: number) => Uint8Array): void {
+  const net = getNetwork(store, networkId);
+  let m = mac ? normalizeMac(mac) : "";
+  // nova: up to 5 attempts at a unique random MAC.
+  for (let i = 0; !m && i < 5; i++) {
+    const cand = randomMac(randomBytes);
+    if (!store.db.query("SELECT 1 FROM vifs WHERE deleted = 0 AND mac = ?").get(cand)) m = cand;
+  }
+  if (!m) throw conflict("could not find a unique MAC address in 5 attempts", "mac");
+  const vifId = crypto.randomUUID();
+  // multi_host: this host claims its own gateway/DHCP address before the first instance's.
+  if (net.cidr && net.multiHost) hostAddress(store, net.id, store.nodeId, net.shareAddress, net.dhcpServer);
+  const address = net.cidr ? allocateFixedIp(store, net.id, { instanceUuid: uuid, vifId }, fixedIp) : null;
+  const v6 = net.cidrV6 ? eui64(m, net.cidrV6) : null;
+  const v = store.version();
+  store.db.query("INSERT INTO vifs (id, mac, instance_uuid, network_id, address, address_v6, host, idx, origin, hlc, deleted) VALUES (?,?,?,?,?,?,?,?,?,?,0)")
+    .run(vifId, m, uuid, net.id, address, v6, store.nodeId, idx, v.origin, v.hlc);
+  store.changed("vif", "put", vifId);
+}
+
+/** Delete an instance: tombstone it and its VIFs, return its addresses to the pool. */
+export function deleteInstance(store: Store, ref: string): Instance {
+  return store.write(() => {
+    const inst = getInstance(store, ref);
+    const v = store.version();
+    store.db.query("UPDATE instances SET deleted = 1, origin = ?, hlc = ? WHERE uuid = ?").run(v.origin, v.hlc, inst.uuid);
+    for (const vif of listVifs(store, { instanceUuid: inst.uuid })) {
+      store.db.query("UPDATE vifs SET deleted = 1, origin = ?, hlc = ? WHERE id = ?").run(v.origin, v.hlc, vif.id);
+      store.changed("vif", "delete", vif.id);
+    }
+    releaseInstanceIps(store, inst.uuid);
+    releaseInstanceFloating(store, inst.uuid);
+    store.changed("instance", "delete", inst.uuid);
+    return inst;
+  });
+}
+
+/** The metadata password: stored once (nova's rule); returns false when one is already set. */
+export function setInstancePassword(store: Store, uuid: string, password: string): boolean {
+  return store.write(() => {
+    const inst = getInstance(store, uuid);
+    if (inst.password) return false;
+    const v = store.version();
+    store.db.query("UPDATE instances SET password = ?, origin = ?, hlc = ? WHERE uuid = ?").run(password, v.origin, v.hlc, uuid);
+    store.changed("instance", "put", uuid);
+    return true;
+  });
+}

@@ -1,0 +1,85 @@
+/** Networks: create (with their fixed-IP rows), read, delete. */
+import type { Network } from "../model.ts";
+import { planNetworks, type NetworkCreateParams } from "../ipam/network-plan.ts";
+import { numToIp4 } from "../ipam/addr.ts";
+import { conflict, notFound, type Store } from "./db.ts";
+
+type Row = Record<string, unknown>;
+
+export function networkFromRow(r: Row): Network {
+  return {
+    id: r.id as string, label: r.label as string, cidr: r.cidr as string | null, cidrV6: r.cidr_v6 as string | null,
+    fixedCidr: r.fixed_cidr as string | null, netmask: r.netmask as string | null, broadcast: r.broadcast as string | null,
+    gateway: r.gateway as string | null, gatewayV6: r.gateway_v6 as string | null, dhcpServer: r.dhcp_server as string | null,
+    dhcpStart: r.dhcp_start as string | null, bridge: r.bridge as string, bridgeInterface: r.bridge_interface as string | null,
+    vlan: r.vlan as number | null, vxlan: r.vxlan as number | null, dns1: r.dns1 as string | null, dns2: r.dns2 as string | null,
+    mtu: r.mtu as number | null, multiHost: !!r.multi_host, projectId: r.project_id as string | null, enableDhcp: !!r.enable_dhcp,
+    shareAddress: !!r.share_address, allowedStart: r.allowed_start as string | null, allowedEnd: r.allowed_end as string | null,
+    vpnPrivateAddress: r.vpn_private_address as string | null, priority: r.priority as number | null,
+    createdAt: r.created_at as number, origin: r.origin as string, hlc: r.hlc as string, deleted: !!r.deleted,
+  };
+}
+
+export function listNetworks(store: Store): Network[] {
+  return store.db.query<Row, []>("SELECT * FROM networks WHERE deleted = 0 ORDER BY created_at, label").all().map(networkFromRow);
+}
+
+/** Find a network by id or label (the CLI accepts either). */
+export function getNetwork(store: Store, ref: string, field = "network"): Network {
+  const r = store.db.query<Row, [string, string]>("SELECT * FROM networks WHERE deleted = 0 AND (id = ? OR label = ?) ORDER BY created_at LIMIT 1").get(ref, ref);
+  if (!r) throw notFound(`network ${ref}`, field);
+  return networkFromRow(r);
+}
+
+const INSERT_NETWORK = `INSERT INTO networks (id, label, cidr, cidr_v6, fixed_cidr, netmask, broadcast, gateway, gateway_v6,
+  dhcp_server, dhcp_start, bridge, bridge_interface, vlan, vxlan, dns1, dns2, mtu, multi_host, project_id, enable_dhcp,
+  share_address, allowed_start, allowed_end, vpn_private_address, priority, created_at, origin, hlc, deleted)
+  VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,0)`;
+
+export function createNetworks(store: Store, p: NetworkCreateParams): Network[] {
+  return store.write(() => {
+    const existing = listNetworks(store);
+    if (existing.some((n) => n.label === p.label)) throw conflict(`a network labelled ${p.label} already exists`, "label");
+    const plans = planNetworks(p, existing);
+    const insNet = store.db.query(INSERT_NETWORK);
+    const insIp = store.db.query("INSERT INTO fixed_ips (network_id, address, address_num, reserved) VALUES (?, ?, ?, ?)");
+    const ids: string[] = [];
+    for (const plan of plans) {
+      const id = crypto.randomUUID();
+      const v = store.version();
+      insNet.run(id, plan.label, plan.cidr, plan.cidrV6, plan.fixedCidr, plan.netmask, plan.broadcast, plan.gateway, plan.gatewayV6,
+        plan.dhcpServer, plan.dhcpStart, p.bridge, p.bridgeInterface, plan.vlan, p.vxlan, p.dns1, p.dns2, p.mtu, p.multiHost ? 1 : 0,
+        p.projectId, p.enableDhcp ? 1 : 0, p.shareAddress ? 1 : 0, p.allowedStart, p.allowedEnd, plan.vpnPrivateAddress, null,
+        store.now(), v.origin, v.hlc);
+      for (let n = plan.fixedFirst; n <= plan.fixedLast; n++) insIp.run(id, numToIp4(n), n, plan.reserved.has(n) ? 1 : 0);
+      store.changed("network", "put", id);
+      ids.push(id);
+    }
+    return ids.map((id) => getNetwork(store, id));
+  });
+}
+
+/** Delete a network; refused while instances still have interfaces on it. */
+export function deleteNetwork(store: Store, ref: string): Network {
+  return store.write(() => {
+    const net = getNetwork(store, ref);
+    const inUse = store.db.query<{ n: number }, [string]>("SELECT count(*) AS n FROM vifs WHERE network_id = ? AND deleted = 0").get(net.id)!.n;
+    if (inUse > 0) throw conflict(`network ${net.label} still has ${inUse} instance interface(s); delete those instances first`, "network");
+    const v = store.version();
+    store.db.query("UPDATE networks SET deleted = 1, origin = ?, hlc = ? WHERE id = ?").run(v.origin, v.hlc, net.id);
+    store.db.query("DELETE FROM fixed_ips WHERE network_id = ?").run(net.id);
+    store.changed("network", "delete", net.id);
+    return net;
+  });
+}
+
+/** `project scrub`: networks of the project lose their project (nova also cleared host). */
+export function disassociateProject(store: Store, projectId: string): Network[] {
+  const nets = listNetworks(store).filter((n) => n.projectId === projectId);
+  for (const n of nets) {
+    const v = store.version();
+    store.db.query("UPDATE networks SET project_id = NULL, origin = ?, hlc = ? WHERE id = ?").run(v.origin, v.hlc, n.id);
+    store.changed("network", "put", n.id);
+  }
+  return nets;
+}

@@ -1,0 +1,94 @@
+/**
+ * Versioned migrations. Each entry runs once, in order, inside one transaction; PRAGMA
+ * user_version records how far a database has come. Never edit a released migration: append.
+ *
+ * Every replicated table has (origin, hlc, deleted): the node that wrote the row, its hybrid
+ * logical clock version and a tombstone flag, so the cluster can merge rows without a controller.
+ */
+
+const versioned = `origin TEXT NOT NULL, hlc TEXT NOT NULL, deleted INTEGER NOT NULL DEFAULT 0`;
+
+export const MIGRATIONS: readonly string[] = [
+  `
+  CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+
+  CREATE TABLE networks (
+    id TEXT PRIMARY KEY, label TEXT NOT NULL, cidr TEXT, cidr_v6 TEXT, fixed_cidr TEXT,
+    netmask TEXT, broadcast TEXT, gateway TEXT, gateway_v6 TEXT, dhcp_server TEXT, dhcp_start TEXT,
+    bridge TEXT NOT NULL, bridge_interface TEXT, vlan INTEGER, vxlan INTEGER,
+    dns1 TEXT, dns2 TEXT, mtu INTEGER, multi_host INTEGER NOT NULL, project_id TEXT,
+    enable_dhcp INTEGER NOT NULL, share_address INTEGER NOT NULL,
+    allowed_start TEXT, allowed_end TEXT, vpn_private_address TEXT, priority INTEGER,
+    created_at INTEGER NOT NULL, ${versioned}
+  );
+  CREATE INDEX networks_label ON networks(label) WHERE deleted = 0;
+
+  -- Fixed IPs of every network. Not replicated row by row: in a cluster, addresses are owned
+  -- by blocks (src/cluster) and a VIF carries its address.
+  CREATE TABLE fixed_ips (
+    network_id TEXT NOT NULL, address TEXT NOT NULL, address_num INTEGER NOT NULL,
+    reserved INTEGER NOT NULL DEFAULT 0, allocated INTEGER NOT NULL DEFAULT 0,
+    leased INTEGER NOT NULL DEFAULT 0, instance_uuid TEXT, vif_id TEXT, host TEXT,
+    updated_at INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (network_id, address)
+  ) WITHOUT ROWID;
+  -- Least-recently-used free address in O(log n), whatever the network size.
+  CREATE INDEX fixed_ips_free ON fixed_ips(network_id, updated_at, address_num)
+    WHERE instance_uuid IS NULL AND reserved = 0 AND leased = 0 AND host IS NULL;
+  CREATE INDEX fixed_ips_instance ON fixed_ips(instance_uuid) WHERE instance_uuid IS NOT NULL;
+
+  CREATE TABLE instances (
+    uuid TEXT PRIMARY KEY, name TEXT NOT NULL, hostname TEXT NOT NULL, host TEXT NOT NULL,
+    project_id TEXT NOT NULL, user_id TEXT NOT NULL, key_name TEXT, key_data TEXT, user_data BLOB,
+    meta TEXT NOT NULL, launch_index INTEGER NOT NULL, availability_zone TEXT NOT NULL,
+    flavor TEXT NOT NULL, security_groups TEXT NOT NULL, reservation_id TEXT NOT NULL,
+    password TEXT, created_at INTEGER NOT NULL, ${versioned}
+  );
+  CREATE INDEX instances_name ON instances(name) WHERE deleted = 0;
+
+  CREATE TABLE vifs (
+    id TEXT PRIMARY KEY, mac TEXT NOT NULL, instance_uuid TEXT NOT NULL, network_id TEXT NOT NULL,
+    address TEXT, address_v6 TEXT, host TEXT NOT NULL, idx INTEGER NOT NULL, ${versioned}
+  );
+  CREATE UNIQUE INDEX vifs_mac ON vifs(mac) WHERE deleted = 0;
+  CREATE INDEX vifs_instance ON vifs(instance_uuid);
+  CREATE INDEX vifs_address ON vifs(address, network_id) WHERE deleted = 0;
+
+  CREATE TABLE keypairs (
+    name TEXT PRIMARY KEY, public_key TEXT NOT NULL, fingerprint TEXT NOT NULL,
+    type TEXT NOT NULL, ${versioned}
+  );
+
+  CREATE TABLE security_groups (
+    id TEXT PRIMARY KEY, name TEXT NOT NULL, description TEXT NOT NULL, project_id TEXT NOT NULL,
+    ${versioned}
+  );
+  CREATE UNIQUE INDEX security_groups_name ON security_groups(project_id, name) WHERE deleted = 0;
+
+  CREATE TABLE security_group_rules (
+    id TEXT PRIMARY KEY, group_id TEXT NOT NULL, direction TEXT NOT NULL, ethertype TEXT NOT NULL,
+    protocol TEXT NOT NULL, from_port INTEGER NOT NULL, to_port INTEGER NOT NULL, cidr TEXT,
+    source_group_id TEXT, ${versioned}
+  );
+  CREATE INDEX security_group_rules_group ON security_group_rules(group_id);
+
+  CREATE TABLE floating_ips (
+    address TEXT PRIMARY KEY, address_num INTEGER NOT NULL, pool TEXT NOT NULL,
+    interface TEXT NOT NULL, project_id TEXT, instance_uuid TEXT, fixed_address TEXT,
+    fixed_network_id TEXT, host TEXT, auto_assigned INTEGER NOT NULL DEFAULT 0, ${versioned}
+  );
+  CREATE INDEX floating_ips_pool ON floating_ips(pool, address_num) WHERE deleted = 0;
+
+  CREATE TABLE hosts (
+    id TEXT PRIMARY KEY, hostname TEXT NOT NULL, address TEXT NOT NULL,
+    generation INTEGER NOT NULL, ${versioned}
+  );
+
+  CREATE TABLE leases (
+    network_id TEXT NOT NULL, mac TEXT NOT NULL, address TEXT NOT NULL, hostname TEXT,
+    client_id TEXT, state TEXT NOT NULL, expires_at INTEGER NOT NULL, updated_at INTEGER NOT NULL,
+    ${versioned},
+    PRIMARY KEY (network_id, mac)
+  );
+  `,
+];

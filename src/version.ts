@@ -1,0 +1,11 @@
+/** Version and git commit, stamped by build.ts through --define; "dev" when run from source. */
+declare const NETLET_VERSION: string | undefined;
+declare const NETLET_COMMIT: string | undefined;
+
+export const VERSION = typeof NETLET_VERSION === "string" ? NETLET_VERSION : "0.1.0-dev";
+
+export function commit(): string {
+  if (typeof NETLET_COMMIT === "string") return NETLET_COMMIT;
+  const r = Bun.spawnSync(["git", "rev-parse", "--short", "HEAD"], { cwd: import.meta.dir, stderr: "ignore" });
+  return r.exitCode === 0 ? r.stdout.toString().trim() : "unknown";
+}
