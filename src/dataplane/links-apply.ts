@@ -1,0 +1,115 @@
+/**
+ * I/O shell for links: read the host through `ip -j`, `bridge -j` and `sysctl`, plan with
+ * `planLinks`, run the steps in order. Also resolves each VIF's bridge port from the FDB when
+ * the caller does not know it.
+ */
+import type { DesiredState, FloatingOnHost } from "./desired.ts";
+import { spawnExec, type Exec } from "./exec.ts";
+import { planLinks, type LinkSnapshot, type Step } from "./links.ts";
+
+const SYSCTLS = ["net.ipv4.ip_forward", "net.bridge.bridge-nf-call-iptables", "net.bridge.bridge-nf-call-ip6tables"];
+
+async function json<T>(exec: Exec, argv: string[]): Promise<T[]> {
+  const r = await exec(argv);
+  if (r.code !== 0 || !r.stdout.trim()) return [];
+  try {
+    return JSON.parse(r.stdout) as T[];
+  } catch {
+    return [];
+  }
+}
+
+/** Read what `planLinks` needs. */
+export async function readLinks(exec: Exec, d: DesiredState): Promise<LinkSnapshot> {
+  const links = await json<LinkSnapshot["links"][number]>(exec, ["ip", "-j", "-d", "link", "show"]);
+  const addrs = await json<LinkSnapshot["addrs"][number]>(exec, ["ip", "-j", "addr", "show"]);
+  const routes = await json<LinkSnapshot["routes"][number]>(exec, ["ip", "-j", "-4", "route", "show"]);
+  const flood: Record<string, string[]> = {};
+  for (const n of d.networks) {
+    if (!n.vxlan) continue;
+    const dev = `vxlan${n.vxlan.vni}`;
+    const fdb = await json<{ mac: string; dst?: string }>(exec, ["bridge", "-j", "fdb", "show", "dev", dev]);
+    flood[dev] = fdb.filter((e) => e.mac === "00:00:00:00:00:00" && e.dst).map((e) => e.dst!);
+  }
+  const sysctl: Record<string, string> = {};
+  for (const k of SYSCTLS) {
+    const r = await exec(["sysctl", "-n", k]);
+    if (r.code === 0) sysctl[k] = r.stdout.trim();
+  }
+  return { links, addrs, routes, flood, sysctl };
+}
+
+export interface LinksOptions {
+  exec?: Exec;
+  log?: (line: string) => void;
+}
+
+export interface LinksReport {
+  ran: Step[];
+  /** Steps skipped because this kernel lacks the device type, with the reason. */
+  skipped: { step: Step; reason: string }[];
+}
+
+/** Keeps the host's links in line with successive desired states. */
+export class Links {
+  readonly #exec: Exec;
+  readonly #log: (line: string) => void;
+  #floating: FloatingOnHost[] = [];
+
+  constructor(opts: LinksOptions = {}) {
+    this.#exec = opts.exec ?? spawnExec();
+    this.#log = opts.log ?? ((l) => console.log(l));
+  }
+
+  /** Plan against the live host and run the steps; throws on the first failing step. */
+  async apply(d: DesiredState): Promise<LinksReport> {
+    const steps = planLinks(d, await readLinks(this.#exec, d), this.#floating);
+    const report: LinksReport = { ran: [], skipped: [] };
+    const missing = new Map<string, string>();
+    for (const s of steps) {
+      const dev = s.argv.find((a) => missing.has(a));
+      if (dev) {
+        report.skipped.push({ step: s, reason: missing.get(dev)! });
+        continue;
+      }
+      const r = await this.#exec(s.argv);
+      if (r.code === 0 || s.tolerate?.includes(r.code)) {
+        report.ran.push(s);
+        continue;
+      }
+      if (s.needsKind && /Unknown device type|not supported/i.test(r.stderr)) {
+        const reason = `this kernel has no ${s.needsKind} devices`;
+        this.#log(`links: skipped "${s.argv.join(" ")}": ${reason}`);
+        report.skipped.push({ step: s, reason });
+        // Later steps on the device that could not be created are skipped for the same reason.
+        missing.set(s.argv[s.argv.indexOf("name") + 1], reason);
+        continue;
+      }
+      throw new Error(`Cannot ${s.why}: "${s.argv.join(" ")}" exited ${r.code}: ${r.stderr.trim()}`);
+    }
+    this.#floating = d.floatingIps;
+    return report;
+  }
+}
+
+/**
+ * Fill in missing bridge ports from the FDB (`bridge -j fdb show br <bridge>`): the port that
+ * learned the VIF's MAC. VIFs whose MAC was not seen yet keep `port: null`.
+ */
+export async function resolvePorts(d: DesiredState, exec: Exec = spawnExec()): Promise<DesiredState> {
+  const bridges = new Set(d.instances.flatMap((i) => i.vifs.filter((v) => !v.port).map((v) => v.bridge)));
+  if (bridges.size === 0) return d;
+  const byMac = new Map<string, string>();
+  for (const br of bridges) {
+    for (const e of await json<{ mac: string; ifname: string; flags?: string[] }>(exec, ["bridge", "-j", "fdb", "show", "br", br])) {
+      if (!e.flags?.includes("self")) byMac.set(`${br}|${e.mac.toLowerCase()}`, e.ifname);
+    }
+  }
+  return {
+    ...d,
+    instances: d.instances.map((i) => ({
+      ...i,
+      vifs: i.vifs.map((v) => (v.port ? v : { ...v, port: byMac.get(`${v.bridge}|${v.mac}`) ?? null })),
+    })),
+  };
+}
