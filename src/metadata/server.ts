@@ -1,0 +1,85 @@
+/**
+ * The listener shell around the metadata app. Bun tells a handler the peer address
+ * (`server.requestIP`) but not the local address a request arrived on, so the network a
+ * request came from is known by listening once per bridge host address (the DNAT target of
+ * that bridge's 169.254.169.254:80 rule) and asking `networkOf(address)` for each listener. A
+ * wildcard listener (0.0.0.0) gets networkId null: the source address alone must then be
+ * unambiguous.
+ */
+import type { Server } from "bun";
+import type { ConnInfo } from "./app.ts";
+import { limitHops } from "./hop-limit.ts";
+
+export interface MetadataServerOptions {
+  app: { fetch(request: Request, env: ConnInfo): Response | Promise<Response> };
+  /** Addresses to listen on (nova `metadata_listen`), typically one per bridge host address. */
+  listen: string[];
+  /** nova `metadata_listen_port`. @default 8775 */
+  port?: number;
+  /** The network whose bridge carries `address`; null for wildcard or unknown addresses. */
+  networkOf: (address: string) => string | null;
+  /**
+   * IP TTL / hop limit of every response (IMDSv2 `HttpPutResponseHopLimit`); 1 keeps tokens
+   * on-link. null keeps the kernel default (needed when a proxy several hops away fronts us).
+   * @default 1
+   */
+  hopLimit?: number | null;
+  /** Largest request body Bun accepts, bytes. @default 65536 */
+  maxRequestBodySize?: number;
+}
+
+export interface MetadataServer {
+  /** The port listened on (resolved when `port` was 0 and there is one listener). */
+  readonly port: number;
+  /** Addresses currently served. */
+  addresses(): string[];
+  /** Opens listeners for new addresses and closes those no longer wanted (networks come and go). */
+  setListen(addresses: string[]): void;
+  stop(): Promise<void>;
+}
+
+export function startMetadataServer(opts: MetadataServerOptions): MetadataServer {
+  const port = opts.port ?? 8775;
+  const hopLimit = opts.hopLimit === undefined ? 1 : opts.hopLimit;
+  const servers = new Map<string, Server<undefined>>();
+
+  function open(address: string): void {
+    const networkId = opts.networkOf(address);
+    const server = Bun.serve({
+      hostname: address,
+      port,
+      maxRequestBodySize: opts.maxRequestBodySize ?? 65536,
+      fetch(request, srv) {
+        const peer = srv.requestIP(request);
+        return opts.app.fetch(request, { address: peer?.address ?? "", networkId });
+      },
+    });
+    servers.set(address, server);
+    // Set after every open: applies to the new listener (others already carry it).
+    if (hopLimit !== null && limitHops(server.port!, hopLimit) === 0) {
+      throw new Error(`Cannot limit the hop count of metadata responses: no listener on port ${server.port} found in /proc/self/fd`);
+    }
+  }
+
+  function setListen(addresses: string[]): void {
+    const wanted = new Set(addresses);
+    for (const [address, server] of servers) {
+      if (!wanted.has(address)) {
+        server.stop(true);
+        servers.delete(address);
+      }
+    }
+    for (const address of wanted) if (!servers.has(address)) open(address);
+  }
+
+  setListen(opts.listen);
+  return {
+    port: servers.values().next().value?.port ?? port,
+    addresses: () => [...servers.keys()],
+    setListen,
+    async stop() {
+      await Promise.all([...servers.values()].map((s) => s.stop(true)));
+      servers.clear();
+    },
+  };
+}
