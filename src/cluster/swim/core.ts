@@ -94,6 +94,9 @@ export class SwimCore {
   #nextPushPullAt: number;
   #nextReconnectAt: number;
   #leaving = false;
+  /** Addresses given to `join`, retried while we know no live member (lost join packets). */
+  #seeds: string[] = [];
+  #nextJoinAt = Infinity;
   #out: Packet[] = [];
   #events: SwimEvent[] = [];
 
@@ -136,7 +139,9 @@ export class SwimCore {
   /** Ask the peers at `addrs` for their member lists (and give them ours). */
   join(now: number, addrs: string[]): void {
     this.#now = now;
-    for (const a of addrs) if (a !== this.addr) this.#sendState(a, 1);
+    this.#seeds = addrs.filter((a) => a !== this.addr);
+    this.#nextJoinAt = now + this.config.probeIntervalMs;
+    for (const a of this.#seeds) this.#sendState(a, 1);
   }
 
   /** Announce a graceful leave; keep ticking for a moment so it spreads, then stop. */
@@ -198,7 +203,7 @@ export class SwimCore {
   }
 
   nextDeadline(): number {
-    let d = Math.min(this.#nextGossipAt, this.#nextPushPullAt, this.#nextReconnectAt);
+    let d = Math.min(this.#nextGossipAt, this.#nextPushPullAt, this.#nextReconnectAt, this.#nextJoinAt);
     const p = this.#probe;
     d = Math.min(d, p ? (p.indirect ? p.deadline : p.sentAt + this.config.probeTimeoutMs) : this.#nextProbeAt);
     for (const s of this.#suspicions.values()) d = Math.min(d, s.deadline);
@@ -222,6 +227,12 @@ export class SwimCore {
       const m = peer ? this.#members.get(peer) : undefined;
       if (m) this.#sendState(m.addr, 1);
     }
+    if (now >= this.#nextJoinAt) {
+      // Retry until a seed itself is live: joining only a fellow newcomer would leave an island.
+      const seeded = [...this.#members.values()].some((m) => !isGone(m) && this.#seeds.includes(m.addr));
+      this.#nextJoinAt = seeded ? Infinity : now + this.config.probeIntervalMs;
+      if (!seeded) for (const a of this.#seeds) this.#sendHello(a);
+    }
     if (now >= this.#nextReconnectAt) {
       this.#nextReconnectAt = now + this.config.reconnectIntervalMs;
       this.#reconnect();
@@ -230,10 +241,13 @@ export class SwimCore {
 
   #reconnect(): void {
     const dead = [...this.#members.values()].filter((m) => m.state === DEAD);
-    if (dead.length === 0) return;
-    // Only our own entry: cheap when the member is really gone; a live one answers with its table.
+    if (dead.length) this.#sendHello(dead[Math.floor(this.#random() * dead.length)].addr);
+  }
+
+  /** Only our own entry: cheap when the peer is really gone; a live one answers with its table. */
+  #sendHello(addr: string): void {
     const self = JSON.stringify([this.id, this.addr, this.generation, this.#inc, ALIVE]);
-    this.#emitPacket(dead[Math.floor(this.#random() * dead.length)].addr, [`{"t":"M","r":1,"m":[${self}]}`]);
+    this.#emitPacket(addr, [`{"t":"M","r":1,"m":[${self}]}`]);
   }
 
   receive(now: number, from: string, text: string): void {

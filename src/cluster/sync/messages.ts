@@ -1,0 +1,43 @@
+/**
+ * State-sync protocol messages, carried as opaque payloads by the membership layer. Shapes are
+ * checked with valibot; rows inside are validated separately (schema.ts) so one bad row is
+ * quarantined without dropping its neighbours.
+ */
+import * as v from "valibot";
+
+const origin = v.pipe(v.string(), v.minLength(1), v.maxLength(128));
+const mark = v.pipe(v.string(), v.maxLength(21));
+const u32 = v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(0xffff_ffff));
+
+export const SyncMsg = v.variant("s", [
+  /** A delta: one row plus the origin's previous version, so receivers can tell a gap. */
+  v.object({ s: v.literal("d"), r: v.unknown(), p: mark }),
+  /** Digest: total hash of marks capped at cutoff `c` (ms). */
+  v.object({ s: v.literal("g"), c: v.number(), h: u32 }),
+  /** Per-bucket hashes, sent back on a digest mismatch. */
+  v.object({ s: v.literal("b"), c: v.number(), h: v.pipe(v.array(u32), v.maxLength(256)) }),
+  /**
+   * Marks for whole buckets `bk` (origins of those buckets not listed are unknown to the
+   * sender) or, with `bk` empty, for the listed origins only. `q` = 1 asks for our marks back.
+   */
+  v.object({
+    s: v.literal("w"),
+    bk: v.pipe(v.array(v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(255))), v.maxLength(256)),
+    w: v.pipe(v.array(v.tuple([origin, mark])), v.maxLength(512)),
+    q: v.picklist([0, 1]),
+  }),
+  /** A page of rows of origin `o` after `f`, complete up to `u`; `m` = 1 when more follow. */
+  v.object({ s: v.literal("r"), o: origin, f: mark, u: mark, m: v.picklist([0, 1]), rows: v.pipe(v.array(v.unknown()), v.maxLength(256)) }),
+  /** Your mark for `o` predates our tombstone collection: drop that origin and pull it whole. */
+  v.object({ s: v.literal("x"), o: origin }),
+]);
+export type SyncMsg = v.InferOutput<typeof SyncMsg>;
+
+export function parseSyncMsg(data: unknown): SyncMsg | null {
+  const r = v.safeParse(SyncMsg, data);
+  return r.success ? r.output : null;
+}
+
+/** Cheap pre-check: payloads of other layers (IPAM) are not sync messages. */
+export const isSyncPayload = (data: unknown): boolean =>
+  typeof data === "object" && data !== null && typeof (data as { s?: unknown }).s === "string";
