@@ -116,6 +116,7 @@ function filterChains(d: DesiredState, fam: 4 | 6): Chains {
   chains.set("netlet-FORWARD", fwd).set("netlet-OUTPUT", out);
   chains.set("netlet-drop-invalid", ["-j DROP"]).set("netlet-drop-ingress", ["-j DROP"]).set("netlet-drop-egress", ["-j DROP"]);
   for (const g of usedGroups(d.instances, groups)) chains.set(ipGroupChain(g.id), groupRules(d, g, "ingress", fam, "-j ACCEPT"));
+  const egress: string[] = [], ingress: string[] = [];
   for (const inst of d.instances) {
     const addrs = addrsOf(inst, fam);
     const inRules = ["-m conntrack --ctstate INVALID -j netlet-drop-invalid"];
@@ -133,11 +134,13 @@ function filterChains(d: DesiredState, fam: 4 | 6): Chains {
     // Egress rules RETURN to netlet-FORWARD so that the destination's ingress check still runs.
     if (eg.length > 0) chains.set(ipChainOut(inst.uuid), [...eg.flatMap((g) => groupRules(d, g, "egress", fam, "-j RETURN")), "-j netlet-drop-egress"]);
     for (const a of addrs) {
-      if (eg.length > 0) fwd.push(`-s ${host(a, fam)} -j ${ipChainOut(inst.uuid)}`);
-      fwd.push(`-d ${host(a, fam)} -j ${ipChainIn(inst.uuid)}`);
-      out.push(`-d ${host(a, fam)} -j ${ipChainIn(inst.uuid)}`);
+      if (eg.length > 0) egress.push(`-s ${host(a, fam)} -j ${ipChainOut(inst.uuid)}`);
+      ingress.push(`-d ${host(a, fam)} -j ${ipChainIn(inst.uuid)}`);
     }
   }
+  // Every egress check comes before any ingress jump: an ACCEPT ends the whole chain.
+  fwd.push(...egress, ...ingress);
+  out.push(...ingress);
   return chains;
 }
 

@@ -182,7 +182,9 @@ function floatingSteps(d: DesiredState, prev: FloatingOnHost[], cur: LinkSnapsho
     if (has(f.interface, f.address)) continue;
     steps.push({ argv: ["ip", "addr", "add", `${f.address}/32`, "dev", f.interface], why: `floating ${f.address} served here`, tolerate: [2] });
     if (d.config.sendArpForHa) {
-      steps.push({ argv: ["arping", "-U", "-A", "-I", f.interface, "-c", String(d.config.sendArpForHaCount), f.address], why: `gratuitous ARP for ${f.address}`, tolerate: [1] });
+      // Debian's arping (Habets): -U -P = unsolicited ARP reply, nova's `arping -U -A` (iputils).
+      const n = String(d.config.sendArpForHaCount);
+      steps.push({ argv: ["arping", "-U", "-P", "-q", "-c", n, "-w", n, "-i", f.interface, "-S", f.address, f.address], why: `gratuitous ARP for ${f.address}`, tolerate: [1] });
     }
   }
   return steps;
