@@ -10,7 +10,7 @@ import { DocumentCache } from "./cache.ts";
 import { metadataConfig, type MetadataConfig } from "./config.ts";
 import { isPasswordPath, renderDocument, TEXT, type Doc } from "./documents.ts";
 import { ec2VersionList } from "./ec2.ts";
-import { type AccessLogger, accessLog, bodyLimit, lineLogger, rateLimit, rawPath } from "./guards.ts";
+import { type AccessLogger, accessLog, batchedLineLogger, bodyLimit, rateLimit, rawPath } from "./guards.ts";
 import { handlePasswordPost } from "./password.ts";
 import { pathSegments } from "./paths.ts";
 import { randomSeed } from "./openstack.ts";
@@ -41,7 +41,7 @@ export interface MetadataDeps {
   fetch?: FetchLike;
   /** Reads the connection info; the default reads `c.env` (a `ConnInfo`). */
   connInfo?: (c: Context) => ConnInfo | null;
-  /** @default one line per request on stdout */
+  /** @default one line per request on stdout, written in batches */
   log?: AccessLogger;
   registry?: Registry;
 }
@@ -76,7 +76,8 @@ export function createMetadataApp(deps: MetadataDeps): MetadataApp {
   const sourceOf = (c: Context) => connInfo(c)?.address ?? "-";
 
   const app = new Hono<MetadataEnv>();
-  app.use(accessLog(deps.log ?? lineLogger, monotonic, sourceOf, metrics.requests));
+  const log = deps.log ?? batchedLineLogger((text) => process.stdout.write(text));
+  app.use(accessLog(log, monotonic, sourceOf, metrics.requests));
   app.use(rateLimit(limiter, now, sourceOf, metrics.limited));
   app.use(bodyLimit(config.maxBodyBytes));
   app.all("*", async function metadata(c) {

@@ -18,9 +18,32 @@ export interface AccessLogEntry {
 
 export type AccessLogger = (entry: AccessLogEntry) => void;
 
-/** The default logger: one plain line per request on stdout. */
-export function lineLogger(e: AccessLogEntry): void {
-  console.log(`metadata ${e.source} ${e.instance ?? "-"} ${e.method} ${e.path} ${e.status} ${e.micros}us`);
+export function formatAccessLine(e: AccessLogEntry): string {
+  return `metadata ${e.source} ${e.instance ?? "-"} ${e.method} ${e.path} ${e.status} ${e.micros}us`;
+}
+
+/**
+ * The default logger: one plain line per request, written in batches (one write per event-loop
+ * turn instead of one per request; a boot storm is thousands of requests a second). At most
+ * `maxPending` lines wait; beyond that lines are dropped and counted, never buffered unbounded.
+ */
+export function batchedLineLogger(write: (text: string) => void, maxPending = 10000): AccessLogger & { dropped: () => number } {
+  let pending: string[] = [];
+  let dropped = 0;
+  const flush = () => {
+    const text = pending.join("\n") + "\n";
+    pending = [];
+    write(text);
+  };
+  const log = (e: AccessLogEntry) => {
+    if (pending.length >= maxPending) {
+      dropped += 1;
+      return;
+    }
+    if (pending.length === 0) setImmediate(flush);
+    pending.push(formatAccessLine(e));
+  };
+  return Object.assign(log, { dropped: () => dropped });
 }
 
 /** Path without scheme, host or query, undecoded, from an absolute request URL. */
