@@ -22,6 +22,7 @@ export interface AdvertiserDeps {
   random: () => number;
   minIntervalMs: number;
   maxIntervalMs: number;
+  maxSolicitedDelayMs: number;
   openPort: (ifname: string) => Icmp6Port;
   readMac: (ifname: string) => string | null;
   metrics: RaMetrics;
@@ -102,7 +103,7 @@ export class BridgeAdvertiser {
   }
 
   #newScheduler(): RaScheduler {
-    return new RaScheduler({ random: this.#deps.random, minIntervalMs: this.#deps.minIntervalMs, maxIntervalMs: this.#deps.maxIntervalMs });
+    return new RaScheduler({ random: this.#deps.random, minIntervalMs: this.#deps.minIntervalMs, maxIntervalMs: this.#deps.maxIntervalMs, maxSolicitedDelayMs: this.#deps.maxSolicitedDelayMs });
   }
 
   #followLink(now: number, link: LinkLocal | null): void {

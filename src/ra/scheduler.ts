@@ -29,6 +29,12 @@ export interface SchedulerOptions {
   random: () => number;
   /** Final RAs sent after stop(), 1..3. @default 1 */
   finalCount?: number;
+  /**
+   * Upper bound of the random delay before a solicited RA, ms. RFC 4861 §6.2.6 says MUST 0–500;
+   * radvd 2.19 answers unicast solicitations at once (measured, bench/ra), which 0 reproduces.
+   * @default 500
+   */
+  maxSolicitedDelayMs?: number;
   /** Unicast answers waiting for their delay; more solicitations are refused. @default 64 */
   maxPendingUnicast?: number;
 }
@@ -45,6 +51,7 @@ export class RaScheduler {
   readonly #random: () => number;
   readonly #finalCount: number;
   readonly #maxPending: number;
+  readonly #maxDelay: number;
   #phase: Phase = "idle";
   #nextMulticastAt: number | null = null;
   #lastMulticastAt = -Infinity;
@@ -62,6 +69,10 @@ export class RaScheduler {
       throw new RangeError(`Cannot schedule final RAs as 'finalCount' must be 1..3: current value is ${this.#finalCount}`);
     }
     this.#maxPending = opts.maxPendingUnicast ?? 64;
+    this.#maxDelay = opts.maxSolicitedDelayMs ?? MAX_RA_DELAY_TIME_MS;
+    if (!(this.#maxDelay >= 0 && this.#maxDelay <= MAX_RA_DELAY_TIME_MS)) {
+      throw new RangeError(`Cannot schedule RAs as 'maxSolicitedDelayMs' must be 0–500: current value is ${this.#maxDelay}`);
+    }
   }
 
   get phase(): Phase {
@@ -78,7 +89,7 @@ export class RaScheduler {
   /** A valid RS arrived from `source` ("::" for a host without an address). */
   solicit(now: number, source: string): SolicitOutcome {
     if (this.#phase !== "running") return "not-advertising";
-    const delay = this.#random() * MAX_RA_DELAY_TIME_MS;
+    const delay = this.#random() * this.#maxDelay;
     if (source !== "::") {
       if (this.#pendingUnicast.has(source)) return "already-pending";
       if (this.#pendingUnicast.size >= this.#maxPending) return "queue-full";

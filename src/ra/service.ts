@@ -28,6 +28,8 @@ export interface RaServiceOptions {
   minIntervalMs?: number;
   /** MaxRtrAdvInterval, ms. @default 10000 (nova's radvd config) */
   maxIntervalMs?: number;
+  /** Random delay bound before answering a solicitation, ms (RFC 4861: 500; radvd: 0). @default 500 */
+  maxSolicitedDelayMs?: number;
   /** How often sockets are read and timers checked, ms. @default 100 */
   pollIntervalMs?: number;
   /** How often an advertising bridge's link-local address and MAC are re-checked, ms. @default 1000 */
@@ -75,6 +77,7 @@ export class RaService {
       random: opts.random ?? Math.random,
       minIntervalMs,
       maxIntervalMs,
+      maxSolicitedDelayMs: opts.maxSolicitedDelayMs ?? 500,
       openPort: opts.openPort ?? ((ifname) => RawIcmp6Socket.open(ifname)),
       readMac,
       metrics: raMetrics(opts.registry ?? registry),

@@ -109,6 +109,15 @@ describe("RaScheduler solicited RAs", () => {
     }
   });
 
+  test("maxSolicitedDelayMs 0 answers at once; values above the RFC bound are refused", () => {
+    const s = new RaScheduler({ random: () => 0.99, maxSolicitedDelayMs: 0 });
+    s.start(0);
+    s.poll(0);
+    s.solicit(1234, "fe80::1");
+    expect(s.nextWakeAt()).toBe(1234);
+    expect(() => new RaScheduler({ random: () => 0, maxSolicitedDelayMs: 501 })).toThrow(RangeError);
+  });
+
   test("duplicate and excess solicitations are refused, the queue is bounded", () => {
     const s = new RaScheduler({ random: () => 0.9, maxPendingUnicast: 2 });
     s.start(0);
