@@ -6,7 +6,7 @@
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 
-export const LAB_PREFIX = "nlab-";
+export const LAB_PREFIX = process.env.NETLET_LAB_PREFIX ?? "nlab-";
 export const LAB_DIR = process.env.NETLET_LAB_DIR ?? "/run/netlet-lab";
 
 export interface LabHost {

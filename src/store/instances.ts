@@ -65,7 +65,9 @@ export function listInstances(store: Store, opts: { host?: string } = {}): Insta
 }
 
 export function getInstance(store: Store, ref: string, field = "instance"): Instance {
-  const r = store.db.query<Row, [string, string]>("SELECT * FROM instances WHERE deleted = 0 AND (uuid = ? OR name = ?)").get(ref, ref);
+  // Two lookups rather than "uuid = ? OR name = ?", which SQLite answers with a table scan.
+  const r = store.db.query<Row, [string]>("SELECT * FROM instances WHERE deleted = 0 AND uuid = ?").get(ref)
+    ?? store.db.query<Row, [string]>("SELECT * FROM instances WHERE deleted = 0 AND name = ?").get(ref);
   if (!r) throw notFound(`instance ${ref}`, field);
   return instanceFromRow(r);
 }
@@ -80,7 +82,6 @@ function validateBoot(store: Store, p: BootParams): void {
   if (!p.name || p.name.length > 255) throw invalid("name must be 1 to 255 characters", "name");
   if (store.db.query("SELECT 1 FROM instances WHERE deleted = 0 AND name = ?").get(p.name)) throw conflict(`an instance named ${p.name} already exists`, "name");
   if (p.userData && p.userData.length > MAX_USER_DATA) throw invalid(`user data is ${p.userData.length} bytes; at most ${MAX_USER_DATA} are allowed`, "user_data");
-  if (p.macs.length > p.networks.length) throw invalid("more --mac values than networks", "mac");
   for (const m of p.macs) {
     if (!isMac(m)) throw invalid(`--mac ${m} is not a MAC address (expected xx:xx:xx:xx:xx:xx)`, "mac");
     if (parseInt(m.slice(0, 2), 16) & 1) throw invalid(`--mac ${m} is a multicast address`, "mac");
@@ -98,6 +99,8 @@ export function bootInstance(store: Store, p: BootParams, randomBytes: (n: numbe
       ? p.networks.map((n) => getNetwork(store, n, "network"))
       : listNetworks(store).filter((n) => n.projectId === null || n.projectId === p.projectId);
     if (nets.length === 0) throw invalid("no network to attach the instance to: create one with network-create", "network");
+    if (p.macs.length > nets.length) throw invalid(`${p.macs.length} --mac values for ${nets.length} network(s)`, "mac");
+    if (p.fixedIps.length > nets.length) throw invalid(`${p.fixedIps.length} --fixed-ip values for ${nets.length} network(s)`, "fixed_ip");
     const uuid = crypto.randomUUID();
     const v = store.version();
     store.db.query(`INSERT INTO instances (uuid, name, hostname, host, project_id, user_id, key_name, key_data, user_data, meta,

@@ -91,4 +91,6 @@ export const MIGRATIONS: readonly string[] = [
     PRIMARY KEY (network_id, mac)
   );
   `,
+  // The per-host gateway address of multi_host networks is looked up on every boot.
+  `CREATE INDEX fixed_ips_host ON fixed_ips(network_id, host) WHERE host IS NOT NULL;`,
 ];

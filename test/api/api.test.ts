@@ -1,0 +1,72 @@
+import { describe, expect, test } from "bun:test";
+import { createAdminApp } from "../../src/api/app.ts";
+import { defaultConfig } from "../../src/config/load.ts";
+import { memStore, snapshot } from "../store/fixtures.ts";
+
+function setup() {
+  const store = memStore();
+  const app = createAdminApp({ store, config: defaultConfig() });
+  const call = async (method: string, path: string, body?: unknown) => {
+    const res = await app.request(path, { method, headers: { "content-type": "application/json" }, body: body === undefined ? undefined : typeof body === "string" ? body : JSON.stringify(body) });
+    return { status: res.status, json: (await res.json()) as any };
+  };
+  return { store, call };
+}
+
+describe("admin API", () => {
+  test("network-create fills defaults from the config and lists the network", async () => {
+    const { call } = setup();
+    const r = await call("POST", "/v1/networks", { label: "private", fixed_range_v4: "10.0.0.0/24" });
+    expect(r.status).toBe(201);
+    expect(r.json[0]).toMatchObject({ label: "private", bridge: "br100", dns1: "8.8.4.4", gateway: "10.0.0.1", multiHost: true });
+    expect((await call("GET", "/v1/networks")).json.map((n: { label: string }) => n.label)).toEqual(["private"]);
+    expect((await call("GET", "/v1/networks/private")).json.cidr).toBe("10.0.0.0/24");
+  });
+
+  test("errors are {error, field} with 4xx codes and the store stays unchanged", async () => {
+    const { store, call } = setup();
+    await call("POST", "/v1/networks", { label: "private", fixed_range_v4: "10.0.0.0/24" });
+    const before = snapshot(store);
+    const cases: [string, string, unknown, number, string | null][] = [
+      ["POST", "/v1/networks", { label: "b", fixed_range_v4: "10.0.0.0/25" }, 409, "fixed_range_v4"],
+      ["POST", "/v1/networks", { label: "b", fixed_range_v4: "10.1.0.0/24", mtu: 20 }, 400, "mtu"],
+      ["POST", "/v1/networks", { label: "b", fixed_range_v4: "10.1.0.0/24", colour: "red" }, 400, null],
+      ["POST", "/v1/networks", "{not json", 400, null],
+      ["POST", "/v1/instances", { name: "x", networks: ["nope"] }, 404, "network"],
+      ["POST", "/v1/instances", { name: "x", user_data: Buffer.alloc(70000).toString("base64") }, 400, "user_data"],
+      ["POST", "/v1/instances", { name: "x", macs: ["zz:16:3e:00:00:01"] }, 400, "mac"],
+      ["POST", "/v1/fixed-ips/10.0.9.9/reserve", undefined, 404, "address"],
+      ["POST", "/v1/keypairs", { name: "k", public_key: "not a key" }, 400, "public_key"],
+      ["DELETE", "/v1/instances/ghost", undefined, 404, "instance"],
+      ["POST", "/v1/secgroups/default/rules", { ip_protocol: "tcp", from_port: 1, to_port: 70000, cidr: "0.0.0.0/0" }, 400, "to_port"],
+      ["POST", "/v1/secgroups/ghosts/rules", { ip_protocol: "tcp", from_port: 22, to_port: 22, cidr: "0.0.0.0/0" }, 404, "group"],
+    ];
+    for (const [method, path, body, status, field] of cases) {
+      const r = await call(method, path, body);
+      expect([path, r.status]).toEqual([path, status]);
+      expect(typeof r.json.error).toBe("string");
+      if (field !== null) expect(r.json.field).toBe(field);
+      expect(snapshot(store)).toBe(before);
+    }
+  });
+
+  test("boot with user data and meta, show with ports, delete", async () => {
+    const { call } = setup();
+    await call("POST", "/v1/networks", { label: "private", fixed_range_v4: "10.0.0.0/24", fixed_range_v6: "fd00:5::/64" });
+    const r = await call("POST", "/v1/instances", { name: "vm1", user_data: Buffer.from("#!/bin/sh\necho hi\n").toString("base64"), meta: { role: "web" }, macs: ["fa:16:3e:00:00:09"] });
+    expect(r.status).toBe(201);
+    expect(r.json.userDataBytes).toBe(18);
+    expect(r.json.meta).toEqual({ role: "web" });
+    expect(r.json.ports[0]).toMatchObject({ mac: "fa:16:3e:00:00:09", network: "private", address: "10.0.0.3", addressV6: "fd00:5::f816:3eff:fe00:9" });
+    expect((await call("GET", "/v1/instances/vm1")).json.uuid).toBe(r.json.uuid);
+    expect((await call("DELETE", "/v1/instances/vm1")).status).toBe(200);
+    expect((await call("GET", "/v1/instances")).json).toEqual([]);
+  });
+
+  test("unknown paths answer 404 JSON", async () => {
+    const { call } = setup();
+    const r = await call("GET", "/v1/nothing");
+    expect(r.status).toBe(404);
+    expect(r.json.error).toContain("no such API path");
+  });
+});

@@ -1,0 +1,86 @@
+/** The real binary: `netlet agent` in a namespace, driven through the CLI verbs over its socket. */
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Lab, nsRun, requireNetns, run, stopProcess, waitFor } from "../harness/netns.ts";
+import { netletBinary } from "../harness/binary.ts";
+import type { Subprocess } from "bun";
+
+describe.skipIf(!requireNetns())("netlet CLI against a running agent", () => {
+  const lab = new Lab();
+  const dir = mkdtempSync(join(tmpdir(), "netlet-cli-"));
+  const socket = join(dir, "netlet.sock");
+  let bin = "";
+  let ns = "";
+  let agent: Subprocess;
+  const cli = (...args: string[]) => run([bin, ...args, "--socket", socket], { check: false });
+
+  beforeAll(async () => {
+    bin = netletBinary();
+    ns = lab.addNamespace("nlcli");
+    writeFileSync(join(dir, "netlet.conf"), `[DEFAULT]\nhost = cli-node\nstate_path = ${dir}/state\nmy_ip = 192.0.2.10\nfrobnicate = 1\n`);
+    agent = lab.spawn(ns, [bin, "agent", "--config", join(dir, "netlet.conf"), "--socket", socket]);
+    expect(await waitFor(() => cli("status").code === 0, 10000)).toBe(true);
+  });
+  afterAll(() => lab.cleanup());
+
+  test("the seed's workflow: network, keypair, secgroup rules, boot, floating IP, with tables and --json", () => {
+    expect(cli("network-create", "private", "--fixed-range-v4", "10.0.0.0/24", "--fixed-range-v6", "fd00:7::/64", "--dns1", "192.0.2.53").code).toBe(0);
+    const list = cli("network-list");
+    expect(list.stdout).toMatch(/\| id\s+\| label\s+\| IPv4/);
+    expect(list.stdout).toContain("10.0.0.0/24");
+    const pub = join(dir, "key.pub");
+    writeFileSync(pub, "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl demo@host\n");
+    expect(cli("keypair-add", "mykey", "--pub-key", pub).code).toBe(0);
+    expect(cli("secgroup-add-rule", "default", "icmp", "-1", "-1", "0.0.0.0/0").code).toBe(1); // no default group yet for the project
+    writeFileSync(join(dir, "ud"), "#cloud-config\n");
+    const boot = cli("boot", "vm1", "--key-name", "mykey", "--user-data", join(dir, "ud"), "--meta", "role=web", "--json");
+    expect(boot.code).toBe(0);
+    const inst = JSON.parse(boot.stdout);
+    expect(inst.ports[0].address).toBe("10.0.0.3");
+    expect(inst.keyName).toBe("mykey");
+    expect(cli("secgroup-add-rule", "default", "icmp", "-1", "-1", "0.0.0.0/0").code).toBe(0);
+    expect(cli("secgroup-add-rule", "default", "tcp", "22", "22", "0.0.0.0/0").code).toBe(0);
+    const rules = cli("secgroup-list-rules", "default").stdout;
+    expect(rules).toMatch(/\| icmp\s+\| -1\s+\| -1\s+\| 0\.0\.0\.0\/0/);
+    expect(rules).toMatch(/\| tcp\s+\| 22\s+\| 22\s+\| 0\.0\.0\.0\/0/);
+    expect(cli("floating", "create", "--pool", "nova", "--ip_range", "203.0.113.0/29").code).toBe(0);
+    const fip = JSON.parse(cli("floating-ip-create", "nova", "--json").stdout);
+    expect(cli("floating-ip-associate", "vm1", fip.address).code).toBe(0);
+    const floating = JSON.parse(cli("floating", "list", "--json").stdout);
+    expect(floating.find((f: { address: string }) => f.address === fip.address).fixedAddress).toBe("10.0.0.3");
+    expect(JSON.parse(cli("list", "--json").stdout).map((i: { name: string }) => i.name)).toEqual(["vm1"]);
+  });
+
+  test("rejected input: exit code, one clear line naming the argument, store unchanged", () => {
+    const before = [cli("network-list", "--json").stdout, cli("list", "--json").stdout, cli("floating", "list", "--json").stdout];
+    const cases: [string[], number, RegExp][] = [
+      [["network-create", "dup", "--fixed-range-v4", "10.0.0.128/25"], 1, /overlaps existing network 10\.0\.0\.0\/24/],
+      [["network-create", "x", "--fixed-range-v4", "10.5.0.0/24", "--fixed-cidr", "10.6.0.0/24"], 2, /--fixed-cidr 10\.6\.0\.0\/24 is not inside/],
+      [["network-create", "x", "--fixed-range-v4", "10.5.0.0/24", "--mtu", "9"], 2, /--mtu 9: expected an integer from 576 to 65535/],
+      [["boot", "vm2", "--fixed-ip", "10.0.0.3"], 1, /fixed IP 10\.0\.0\.3 is already in use/],
+      [["boot", "vm2", "--network", "nope"], 1, /network nope not found/],
+      [["boot", "vm2", "--mac", "not-a-mac"], 2, /--mac not-a-mac is not a MAC address/],
+      [["fixed", "reserve", "--address", "10.9.9.9"], 1, /fixed IP 10\.9\.9\.9 not found/],
+      [["floating-ip-associate", "ghost", "203.0.113.2"], 1, /instance ghost not found/],
+      [["secgroup-add-rule", "default", "tcp", "0", "22", "0.0.0.0/0"], 2, /FROM 0: expected an integer from 1 to 65535/],
+    ];
+    for (const [args, code, msg] of cases) {
+      const r = cli(...args);
+      expect([args.join(" "), r.code]).toEqual([args.join(" "), code]);
+      expect(r.stderr.trim().split("\n")).toHaveLength(1);
+      expect(r.stderr).toMatch(msg);
+    }
+    expect([cli("network-list", "--json").stdout, cli("list", "--json").stdout, cli("floating", "list", "--json").stdout]).toEqual(before);
+  });
+
+  test("SIGTERM stops the agent cleanly and removes its socket; the config warning was logged", async () => {
+    await stopProcess(agent);
+    expect(agent.exitCode).toBe(0);
+    expect(await Bun.file(socket).exists()).toBe(false);
+    const err = await new Response(agent.stderr as ReadableStream).text();
+    expect(err).toContain("unknown key frobnicate");
+    expect(nsRun(ns, ["true"]).code).toBe(0);
+  });
+});

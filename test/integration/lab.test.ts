@@ -1,0 +1,48 @@
+/** `netlet lab up` / `lab down`: the walking skeleton, and that nothing is left behind. */
+import { afterAll, describe, expect, test } from "bun:test";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { existsSync, readFileSync } from "node:fs";
+import { requireNetns, run, uniqueName, waitFor } from "../harness/netns.ts";
+
+/** Running, and not a zombie waiting to be reaped. */
+function alive(pid: number): boolean {
+  const stat = `/proc/${pid}/stat`;
+  return existsSync(stat) && !/^\d+ \(.*\) Z/.test(readFileSync(stat, "utf8"));
+}
+import { netletBinary } from "../harness/binary.ts";
+
+describe.skipIf(!requireNetns())("netlet lab", () => {
+  const env = { NETLET_LAB_DIR: mkdtempSync(join(tmpdir(), "netlet-lab-")), NETLET_LAB_PREFIX: `${uniqueName("tl")}-` };
+  const lab = (...args: string[]) => run([netletBinary(), "lab", ...args], { check: false, env });
+  const mine = () => run(["ip", "netns", "list"]).stdout.split("\n").filter((l) => l.startsWith(env.NETLET_LAB_PREFIX));
+  afterAll(() => lab("down"));
+
+  test("lab up builds a host with br100 and two VMs carrying their instances' MACs; lab down removes all", async () => {
+    const up = lab("up", "--json");
+    expect(up.code).toBe(0);
+    const state = JSON.parse(up.stdout);
+    expect(state.vms).toHaveLength(2);
+    expect(mine()).toHaveLength(4);
+    for (const vm of state.vms) {
+      const mac = run(["ip", "netns", "exec", vm.ns, "cat", "/sys/class/net/eth0/address"]).stdout.trim();
+      expect(mac).toBe(vm.mac);
+      expect(vm.fixedIp).toMatch(/^10\.0\.0\.\d+$/);
+    }
+    const exec = lab("exec", "host1", "--", "ip", "-br", "link", "show", "br100");
+    expect(exec.code).toBe(0);
+    const pid = state.hosts[0].pid;
+    expect(alive(pid)).toBe(true);
+    expect(lab("down").code).toBe(0);
+    expect(mine()).toEqual([]);
+    expect(await waitFor(() => !alive(pid), 3000)).toBe(true);
+  });
+
+  test("lab down also cleans up after a crashed lab up (namespaces without state)", () => {
+    const orphan = `${env.NETLET_LAB_PREFIX}host1`;
+    run(["ip", "netns", "add", orphan]);
+    expect(lab("down").code).toBe(0);
+    expect(mine()).toEqual([]);
+  });
+});
