@@ -8,6 +8,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Subprocess } from "bun";
+import { eui64 } from "../../src/ipam/eui64.ts";
 import type { BridgeConfig } from "../../src/ra/config.ts";
 import { Lab, nsRun, requireNetns, waitFor, type Vm } from "../harness/netns.ts";
 
@@ -66,6 +67,7 @@ describe.skipIf(!requireNetns())("RaService in namespaces", () => {
   test("a VM gets exactly its EUI-64 address, an on-link route and a default route with the MTU", async () => {
     // EUI-64 of 02:00:00:00:0a:01: U/L bit flipped (02→00), ff:fe in the middle.
     const want = "fd00:a1::ff:fe00:a01";
+    expect(eui64(vmA.mac, "fd00:a1::/64")).toBe(want); // the address IPAM stores for this VIF
     const got = await waitFor(() => addrs(vmA).includes(`${want}/64 scope global`) && /default via/.test(routes(vmA)), 15_000);
     expect(got).toBe(true);
     const global = [...addrs(vmA).matchAll(/inet6 ([0-9a-f:]+)\/64 scope global/g)].map((m) => m[1]);
