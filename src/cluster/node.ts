@@ -9,7 +9,7 @@ import { type SwimConfig } from "./swim/config.ts";
 import { type Packet, SwimCore, type SwimEvent } from "./swim/core.ts";
 import { type SyncConfig, SyncEngine } from "./sync/engine.ts";
 import { isSyncPayload } from "./sync/messages.ts";
-import type { ReplicaStore } from "./sync/replica-store.ts";
+import type { ReplicaRow, ReplicaStore } from "./sync/replica-store.ts";
 
 /** A layer above membership (IPAM) that gets its own payloads and timers. */
 export interface Layer {
@@ -38,6 +38,8 @@ export class ClusterNode implements SimNode {
   readonly swim: SwimCore;
   readonly sync: SyncEngine;
   readonly layers: Layer[] = [];
+  readonly store: ReplicaStore;
+  readonly clock: HlcClock;
   #out: Packet[] = [];
   #now: number;
   readonly #onEvent?: (e: SwimEvent, now: number) => void;
@@ -47,6 +49,16 @@ export class ClusterNode implements SimNode {
     this.swim = new SwimCore({ id: o.id, addr: o.addr, generation: o.generation, incarnation: o.incarnation, now: o.now, random: o.random, config: o.swim });
     this.sync = new SyncEngine({ self: o.id, store: o.store, clock: o.clock, transport: this.swim, now: o.now, config: o.sync });
     this.#onEvent = o.onEvent;
+    this.store = o.store;
+    this.clock = o.clock;
+  }
+
+  /** A local write: stamp it with our clock, store it, gossip it. */
+  write(row: Omit<ReplicaRow, "origin" | "hlc">): ReplicaRow {
+    const full: ReplicaRow = { ...row, origin: this.id, hlc: this.clock.tick() };
+    this.store.put(full);
+    this.sync.publish(full);
+    return full;
   }
 
   get addr(): string {

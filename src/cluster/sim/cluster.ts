@@ -1,5 +1,7 @@
 /** Simulated clusters of full nodes (membership + sync + optional layers), for tests and bench. */
 import { HlcClock } from "../../store/hlc.ts";
+import { type IpamConfig, Ipam } from "../ipam/ipam.ts";
+import { MemoryPromiseStore } from "../ipam/promises.ts";
 import { ClusterNode } from "../node.ts";
 import type { SwimConfig } from "../swim/config.ts";
 import type { SyncConfig } from "../sync/engine.ts";
@@ -14,6 +16,8 @@ export interface SimMember {
   node: ClusterNode;
   store: MemoryReplicaStore;
   clock: HlcClock;
+  promises: MemoryPromiseStore;
+  ipam?: Ipam;
 }
 
 export interface ClusterOptions {
@@ -22,6 +26,8 @@ export interface ClusterOptions {
   loss?: number;
   swim?: Partial<SwimConfig>;
   sync?: Partial<SyncConfig>;
+  /** Attach IPAM to every node (n0 bootstraps the voter set). */
+  ipam?: Partial<IpamConfig>;
   /** Per-node clock offset in ms (clock skew). */
   skew?: (i: number) => number;
 }
@@ -35,15 +41,22 @@ export class SimCluster {
   }
 
   /** Start (or restart, with a given generation and store) node i and join it through `via`. */
-  spawn(i: number, generation: number, via: string[], store = new MemoryReplicaStore()): SimMember {
+  spawn(i: number, generation: number, via: string[], store = new MemoryReplicaStore(), promises = new MemoryPromiseStore()): SimMember {
     const skew = this.o.skew?.(i) ?? 0;
-    const clock = new HlcClock(() => SIM_EPOCH_MS + this.sim.now + skew, 5_000);
+    const clock = new HlcClock(() => Math.floor(SIM_EPOCH_MS + this.sim.now + skew), 5_000);
     const node = new ClusterNode({
       id: `n${i}`, addr: `n${i}`, generation, incarnation: 0, now: this.sim.now,
       random: mulberry32(this.o.seed * 7919 + i * 31 + generation), clock, store, swim: this.o.swim, sync: this.o.sync,
     });
     if (via.length) node.swim.join(this.sim.now, via);
-    const m = { node, store, clock };
+    const m: SimMember = { node, store, clock, promises };
+    if (this.o.ipam) {
+      m.ipam = new Ipam({
+        self: node.id, generation, now: this.sim.now, random: mulberry32(this.o.seed * 104_729 + i * 7 + generation), peers: node.swim,
+        store, write: (r) => node.write(r), promises, bootstrap: i === 0 && generation === 1, config: this.o.ipam,
+      });
+      node.layers.push(m.ipam);
+    }
     this.members[i] = m;
     if (this.sim.node(node.addr)) this.sim.replace(node);
     else this.sim.add(node);
@@ -53,11 +66,9 @@ export class SimCluster {
   /** A local write on node i: stamp, store, publish. */
   write(i: number, row: Omit<ReplicaRow, "origin" | "hlc">): ReplicaRow {
     const m = this.members[i];
-    const full: ReplicaRow = { ...row, origin: m.node.id, hlc: m.clock.tick() };
-    this.sim.poke(m.node.addr, () => {
-      m.store.put(full);
-      m.node.act(this.sim.now, (n) => n.sync.publish(full));
-    });
+    let full: ReplicaRow | undefined;
+    this.sim.poke(m.node.addr, () => m.node.act(this.sim.now, (n) => (full = n.write(row))));
+    if (!full) throw new Error(`node n${i} is not running`);
     return full;
   }
 

@@ -34,6 +34,10 @@ export interface ReplicaStore {
   /** Current rows last written by `origin` with hlc > `after`, ascending by hlc, at most `limit`. */
   changedSince(origin: string, after: string, limit: number): ReplicaRow[];
   get(table: ReplicaTable, key: string): ReplicaRow | undefined;
+  /** Current rows of one table, tombstones included (IPAM views, duplicate check). */
+  scan(table: ReplicaTable): Iterable<ReplicaRow>;
+  /** A local write of this node (raises change events with `remote: false`). */
+  put(row: ReplicaRow): void;
   /**
    * Store an already validated remote row if it is newer than what we hold (LWW by hlc, origin
    * as tiebreak). Returns true when the store changed (and change events were raised).
@@ -95,6 +99,10 @@ export class MemoryReplicaStore implements ReplicaStore {
 
   get(table: ReplicaTable, key: string): ReplicaRow | undefined {
     return this.#rows.get(`${table}/${key}`);
+  }
+
+  *scan(table: ReplicaTable): Iterable<ReplicaRow> {
+    for (const r of this.#rows.values()) if (r.table === table) yield r;
   }
 
   apply(row: ReplicaRow): boolean {

@@ -1,0 +1,180 @@
+/**
+ * Majority agreement on slots, both roles. As claimant: ask every voter, succeed with a
+ * majority of grants, give up cleanly (releasing partial grants) on a majority of refusals or
+ * a timeout, and fail at once when a majority is not even reachable. As voter: decide with
+ * `decideVote`, persisting the promise before the answer leaves.
+ */
+import { type PromiseStore, type SlotRecord, decideVote } from "./promises.ts";
+import type { IpamMsg } from "./messages.ts";
+
+export interface AgreementPeers {
+  self: string;
+  isReachable(id: string): boolean;
+  send(id: string, data: IpamMsg): void;
+}
+
+export interface AgreementView {
+  /** Current voters (hosts admitted by a majority, not forgotten), self included if admitted. */
+  voters(): string[];
+  record(slot: string): SlotRecord | undefined;
+  forgotten(host: string): boolean;
+  /** False while a voter with a wiped state directory may not vote yet. */
+  mayVote(now: number): boolean;
+}
+
+export type ClaimOutcome = { ok: true; slot: string; epoch: number } | { ok: false; slot: string; error: string; state?: SlotRecord };
+
+interface Claim {
+  k: number;
+  slot: string;
+  epoch: number;
+  voters: string[];
+  need: number;
+  grants: Set<string>;
+  refusals: Set<string>;
+  seen?: SlotRecord;
+  deadline: number;
+  retries: number;
+  done: (o: ClaimOutcome) => void;
+}
+
+export const majority = (n: number): number => Math.floor(n / 2) + 1;
+
+export class Agreement {
+  readonly #claims = new Map<number, Claim>();
+  readonly #bySlot = new Map<string, Claim>();
+  #k = 0;
+  /** The voter admission we last granted: one membership change at a time (see #vote). */
+  #admitting: { slot: string; until: number } | null = null;
+  readonly stats = { claimsOk: 0, claimsFailed: 0, votesGranted: 0, votesRefused: 0 };
+
+  constructor(
+    readonly peers: AgreementPeers,
+    readonly view: AgreementView,
+    readonly promises: PromiseStore,
+    readonly timeoutMs: number,
+    readonly maxRetries = 3,
+  ) {}
+
+  pending(slot: string): boolean {
+    return this.#bySlot.has(slot);
+  }
+
+  /** Start a claim; `done` is called exactly once (possibly right away). */
+  claim(slot: string, now: number, done: (o: ClaimOutcome) => void, retries = 0, minEpoch = 1): void {
+    if (this.#bySlot.has(slot)) return done({ ok: false, slot, error: `a claim for ${slot} is already running` });
+    const voters = this.view.voters();
+    const need = majority(voters.length);
+    const reachable = voters.filter((v) => this.peers.isReachable(v)).length;
+    if (voters.length === 0 || reachable < need) {
+      this.stats.claimsFailed++;
+      return done({ ok: false, slot, error: `no majority reachable: ${reachable} of ${voters.length} voters, ${need} needed` });
+    }
+    const known = this.view.record(slot);
+    const promised = this.promises.get(slot);
+    const epoch = Math.max(known?.epoch ?? 0, promised?.epoch ?? 0, minEpoch - 1) + 1;
+    const c: Claim = { k: ++this.#k, slot, epoch, voters, need, grants: new Set(), refusals: new Set(), deadline: now + this.timeoutMs, retries, done };
+    this.#claims.set(c.k, c);
+    this.#bySlot.set(slot, c);
+    for (const v of voters) {
+      if (v === this.peers.self) this.#onVote(c, v, this.#vote(v, slot, epoch, now), now);
+      else this.peers.send(v, { i: "c", k: c.k, slot, e: epoch });
+    }
+  }
+
+  /** Release a slot we hold (or abandon a partial claim) at `epoch`, telling every voter. */
+  release(slot: string, epoch: number, voters = this.view.voters()): void {
+    this.#onRelease(this.peers.self, slot, epoch);
+    for (const v of voters) if (v !== this.peers.self) this.peers.send(v, { i: "l", slot, e: epoch });
+  }
+
+  handle(from: string, m: IpamMsg, now: number): void {
+    switch (m.i) {
+      case "c": {
+        const r = this.#vote(from, m.slot, m.e, now);
+        this.peers.send(from, r.grant ? { i: "v", k: m.k, ok: true } : { i: "v", k: m.k, ok: false, st: r.state });
+        return;
+      }
+      case "v": {
+        const c = this.#claims.get(m.k);
+        if (c && c.voters.includes(from)) this.#onVote(c, from, m.ok ? { grant: true } : { grant: false, state: m.st }, now);
+        return;
+      }
+      case "l":
+        return this.#onRelease(from, m.slot, m.e);
+      case "t":
+        return;
+    }
+  }
+
+  nextDeadline(): number {
+    let d = Infinity;
+    for (const c of this.#claims.values()) d = Math.min(d, c.deadline);
+    return d;
+  }
+
+  tick(now: number): void {
+    for (const c of [...this.#claims.values()]) if (now >= c.deadline) this.#fail(c, `timed out after ${this.timeoutMs} ms with ${c.grants.size} of ${c.need} grants`, now);
+  }
+
+  #vote(claimant: string, slot: string, epoch: number, now: number): { grant: true } | { grant: false; state?: SlotRecord } {
+    if (!this.view.voters().includes(this.peers.self) || !this.view.mayVote(now)) {
+      this.stats.votesRefused++;
+      return { grant: false };
+    }
+    // Admissions change the voter set, so they go one at a time: while an admission we granted
+    // has not shown up in replicated state, refuse another (any two majorities share a voter).
+    const a = this.#admitting;
+    if (slot.startsWith("voter:") && a && a.slot !== slot && now < a.until && !this.view.record(a.slot)) {
+      this.stats.votesRefused++;
+      return { grant: false };
+    }
+    const d = decideVote(this.promises.get(slot), this.view.record(slot), claimant, epoch, (h) => this.view.forgotten(h));
+    if (!d.grant) {
+      this.stats.votesRefused++;
+      return d;
+    }
+    // Persist before answering: a restarted voter must remember what it promised.
+    this.promises.put(slot, { owner: claimant, epoch, released: false });
+    if (slot.startsWith("voter:")) this.#admitting = { slot, until: now + 3 * this.timeoutMs };
+    this.stats.votesGranted++;
+    return d;
+  }
+
+  #onRelease(from: string, slot: string, epoch: number): void {
+    const p = this.promises.get(slot);
+    if (p && p.owner === from && p.epoch === epoch && !p.released) this.promises.put(slot, { ...p, released: true });
+    if (this.#admitting?.slot === slot) this.#admitting = null;
+  }
+
+  #onVote(c: Claim, voter: string, r: { grant: boolean; state?: SlotRecord }, now: number): void {
+    if (!this.#claims.has(c.k)) return;
+    if (r.grant) c.grants.add(voter);
+    else {
+      c.refusals.add(voter);
+      if (r.state && (!c.seen || r.state.epoch > c.seen.epoch)) c.seen = r.state;
+    }
+    if (c.grants.size >= c.need) {
+      this.#finish(c);
+      this.stats.claimsOk++;
+      c.done({ ok: true, slot: c.slot, epoch: c.epoch });
+    } else if (c.refusals.size > c.voters.length - c.need) {
+      const who = c.seen ? `held by ${c.seen.owner} at epoch ${c.seen.epoch}${c.seen.released ? " (released)" : ""}` : "refused";
+      this.#fail(c, who, now);
+    }
+  }
+
+  #fail(c: Claim, why: string, now: number): void {
+    this.#finish(c);
+    // Hand back partial grants so this epoch does not stay blocked.
+    if (c.grants.size) this.release(c.slot, c.epoch, [...c.grants]);
+    if (c.seen?.released && c.retries < this.maxRetries) return this.claim(c.slot, now, c.done, c.retries + 1, Math.max(c.seen.epoch, c.epoch) + 1);
+    this.stats.claimsFailed++;
+    c.done({ ok: false, slot: c.slot, error: `claim of ${c.slot} failed: ${why}`, state: c.seen });
+  }
+
+  #finish(c: Claim): void {
+    this.#claims.delete(c.k);
+    this.#bySlot.delete(c.slot);
+  }
+}

@@ -1,0 +1,341 @@
+/**
+ * Controller-less unique IPAM. Each network's fixed range is split into blocks (default /28).
+ * A host hands out addresses only from blocks it holds, locally and at once; it gets a new
+ * block only with a majority of the voters' persisted promises, and starts claiming the next
+ * one before it runs out. A minority partition keeps allocating from what it holds and fails
+ * with a clear error when it needs more. Floating IPs are single-address slots: exactly one
+ * host serves each, and moving one is a release by the holder followed by a majority claim.
+ * A dead host's slots come back only through `forget`, refused while that host is reachable.
+ */
+import type { Layer } from "../node.ts";
+import type { SwimEvent } from "../swim/core.ts";
+import type { ReplicaRow, ReplicaStore } from "../sync/replica-store.ts";
+import { Agreement, type ClaimOutcome } from "./agreement.ts";
+import { blockAddresses, reservedAddresses, splitBlocks } from "./blocks.ts";
+import { type Duplicate, findDuplicates } from "./duplicates.ts";
+import { type IpamMsg, isIpamPayload, parseIpamMsg } from "./messages.ts";
+import type { PromiseStore, SlotRecord } from "./promises.ts";
+
+export interface IpamConfig {
+  blockPrefix: number;
+  /** Claim the next block when fewer free addresses than this remain in our blocks. */
+  headroom: number;
+  claimTimeoutMs: number;
+  /** A host restarted with a wiped state directory waits this long before allocating or voting. */
+  warmupMs: number;
+  duplicateCheckIntervalMs: number;
+}
+
+export const DEFAULT_IPAM_CONFIG: IpamConfig = { blockPrefix: 28, headroom: 4, claimTimeoutMs: 2000, warmupMs: 10_000, duplicateCheckIntervalMs: 10_000 };
+
+export interface IpamPeers {
+  isReachable(id: string): boolean;
+  addressOf(id: string): string | undefined;
+  sendUser(addr: string, data: unknown): boolean;
+}
+
+export interface IpamOptions {
+  self: string;
+  generation: number;
+  now: number;
+  random: () => number;
+  peers: IpamPeers;
+  store: ReplicaStore;
+  /** Local replicated write (stamp, store, gossip): ClusterNode.write. */
+  write: (row: Omit<ReplicaRow, "origin" | "hlc">) => ReplicaRow;
+  promises: PromiseStore;
+  /** The very first host of a new cluster admits itself as the first voter. */
+  bootstrap?: boolean;
+  config?: Partial<IpamConfig>;
+  /** Dataplane hook: start or stop serving a floating IP (plumb, NAT, gratuitous ARP). */
+  onServe?: (address: string, serving: boolean) => void;
+  onDuplicate?: (d: Duplicate[]) => void;
+}
+
+export type AllocResult = { ok: true; address: string } | { ok: false; error: string };
+
+const blockSlot = (net: string, cidr: string) => `block:${net}:${cidr}`;
+const fipSlot = (address: string) => `fip:${address}`;
+const voterSlot = (id: string) => `voter:${id}`;
+
+export class Ipam implements Layer {
+  readonly config: IpamConfig;
+  readonly agreement: Agreement;
+  readonly stats = { allocations: 0, allocFailures: 0, duplicateAlarms: 0 };
+  readonly #o: IpamOptions;
+  readonly #readyAt: number;
+  readonly #demand = new Set<string>();
+  readonly #lastError = new Map<string, string>();
+  readonly #transfers = new Map<string, number>();
+  #nextCheckAt: number;
+  #nextAdmitAt: number;
+
+  constructor(o: IpamOptions) {
+    this.#o = o;
+    this.config = { ...DEFAULT_IPAM_CONFIG, ...o.config };
+    const wiped = o.generation > 1 && o.promises.empty();
+    this.#readyAt = o.now + (wiped ? this.config.warmupMs : 0);
+    this.#nextCheckAt = o.now + this.config.duplicateCheckIntervalMs;
+    this.#nextAdmitAt = o.now;
+    const peers = { self: o.self, isReachable: (id: string) => o.peers.isReachable(id), send: (id: string, d: IpamMsg) => this.#send(id, d) };
+    const view = {
+      voters: () => this.voters(),
+      record: (slot: string) => this.record(slot),
+      forgotten: (h: string) => this.forgotten(h),
+      mayVote: (now: number) => now >= this.#readyAt,
+    };
+    this.agreement = new Agreement(peers, view, o.promises, this.config.claimTimeoutMs);
+  }
+
+  // ---- views over replicated state -----------------------------------------------------
+
+  /** Latest record of one slot: the highest epoch wins (each epoch has a single writer). */
+  record(slot: string): SlotRecord | undefined {
+    return this.#latest().get(slot);
+  }
+
+  forgotten(host: string): boolean {
+    const r = this.#o.store.get("host_forgotten", host);
+    return r !== undefined && !r.deleted;
+  }
+
+  voters(): string[] {
+    const out: string[] = [];
+    for (const [slot, r] of this.#latest()) if (slot.startsWith("voter:") && !r.released && !this.forgotten(r.owner)) out.push(r.owner);
+    return out.sort();
+  }
+
+  /** Blocks of a network that we hold. */
+  ownedBlocks(networkId: string): string[] {
+    return this.#held(`block:${networkId}:`);
+  }
+
+  /** Floating IPs we serve. */
+  serving(): string[] {
+    return this.#held("fip:");
+  }
+
+  #held(prefix: string): string[] {
+    const out: string[] = [];
+    for (const [slot, r] of this.#latest()) if (r.owner === this.#o.self && !r.released && slot.startsWith(prefix)) out.push(slot.slice(prefix.length));
+    return out;
+  }
+
+  /** Slot → latest record, from the replicated `ipam_slot` rows (keyed slot@epoch). */
+  #latest(): Map<string, SlotRecord> {
+    const m = new Map<string, SlotRecord>();
+    for (const r of this.#o.store.scan("ipam_slot")) {
+      const d = r.data;
+      if (r.deleted || !d) continue;
+      const slot = String(d.slot);
+      const cur = m.get(slot);
+      if (!cur || Number(d.epoch) > cur.epoch) m.set(slot, { owner: String(d.owner), epoch: Number(d.epoch), released: Boolean(d.released) });
+    }
+    return m;
+  }
+
+  /** Addresses we handed out (from replicated rows we wrote, so they survive restarts). */
+  allocations(networkId?: string): { networkId: string; address: string; owner: string | null }[] {
+    const out: { networkId: string; address: string; owner: string | null }[] = [];
+    for (const r of this.#o.store.scan("ip_alloc")) {
+      const d = r.data;
+      if (r.deleted || !d || d.host !== this.#o.self || (networkId && d.networkId !== networkId)) continue;
+      out.push({ networkId: String(d.networkId), address: String(d.address), owner: (d.owner as string | null) ?? null });
+    }
+    return out;
+  }
+
+  // ---- fixed addresses -----------------------------------------------------------------
+
+  /** Hand out one address of `networkId` to `owner` (a VIF id), from our own blocks only. */
+  allocate(networkId: string, owner: string, now: number): AllocResult {
+    if (now < this.#readyAt) return this.#allocFail(`not ready: state directory was wiped; waiting ${this.#readyAt - now} ms for the cluster's state`);
+    const net = this.#network(networkId);
+    if (!net) return this.#allocFail(`unknown network ${networkId}`);
+    this.#demand.add(networkId);
+    const taken = this.#taken(networkId);
+    for (const block of this.ownedBlocks(networkId).sort()) {
+      for (const a of blockAddresses(block)) {
+        if (net.reserved.has(a) || taken.has(a)) continue;
+        this.#o.write({ table: "ip_alloc", key: `${this.#o.self}/${networkId}/${a}`, deleted: false, data: { networkId, address: a, host: this.#o.self, owner } });
+        this.stats.allocations++;
+        this.#keepHeadroom(networkId, now);
+        return { ok: true, address: a };
+      }
+    }
+    this.#keepHeadroom(networkId, now);
+    const why = this.#lastError.get(networkId);
+    return this.#allocFail(`network ${networkId}: no free address in this host's blocks; a new block needs a majority of voters${why ? ` (${why})` : " (claim in progress)"}`);
+  }
+
+  release(networkId: string, address: string): boolean {
+    const key = `${this.#o.self}/${networkId}/${address}`;
+    const r = this.#o.store.get("ip_alloc", key);
+    if (!r || r.deleted) return false;
+    this.#o.write({ table: "ip_alloc", key, deleted: true, data: null });
+    return true;
+  }
+
+  #allocFail(error: string): AllocResult {
+    this.stats.allocFailures++;
+    return { ok: false, error };
+  }
+
+  #network(id: string): { cidr: string; reserved: Set<string> } | undefined {
+    const r = this.#o.store.get("network", id);
+    const d = r && !r.deleted ? r.data : null;
+    const cidr = d ? ((d.fixedCidr ?? d.cidr) as string | null) : null;
+    if (!d || !cidr) return undefined;
+    return { cidr, reserved: reservedAddresses(cidr, [d.gateway, d.dhcpServer, d.broadcast, d.vpnPrivateAddress] as string[]) };
+  }
+
+  /** Addresses of a network held by anyone, as far as replicated state tells. */
+  #taken(networkId: string): Set<string> {
+    const s = new Set<string>();
+    for (const r of this.#o.store.scan("ip_alloc")) if (!r.deleted && r.data?.networkId === networkId) s.add(String(r.data.address));
+    return s;
+  }
+
+  #free(networkId: string): number {
+    const net = this.#network(networkId);
+    if (!net) return 0;
+    const taken = this.#taken(networkId);
+    let n = 0;
+    for (const b of this.ownedBlocks(networkId)) for (const a of blockAddresses(b)) if (!net.reserved.has(a) && !taken.has(a)) n++;
+    return n;
+  }
+
+  /** Claim the next block while we still have `headroom` addresses left. */
+  #keepHeadroom(networkId: string, now: number): void {
+    if (now < this.#readyAt || this.#free(networkId) >= this.config.headroom) return;
+    const net = this.#network(networkId)!;
+    if (splitBlocks(net.cidr, this.config.blockPrefix).some((b) => this.agreement.pending(blockSlot(networkId, b)))) return;
+    const free = splitBlocks(net.cidr, this.config.blockPrefix).filter((b) => {
+      const rec = this.record(blockSlot(networkId, b));
+      return !rec || rec.released || this.forgotten(rec.owner);
+    });
+    if (free.length === 0) {
+      this.#lastError.set(networkId, "every block of the range is held");
+      return;
+    }
+    // A random pick among the first free blocks keeps concurrent claimants apart.
+    const block = free[Math.floor(this.#o.random() * Math.min(free.length, 8))];
+    this.agreement.claim(blockSlot(networkId, block), now, (o) => this.#claimed(o, { networkId }));
+  }
+
+  #claimed(o: ClaimOutcome, ctx: { networkId?: string; address?: string }): void {
+    if (!o.ok) {
+      if (ctx.networkId) this.#lastError.set(ctx.networkId, o.error);
+      return;
+    }
+    if (ctx.networkId) this.#lastError.delete(ctx.networkId);
+    this.#o.write({ table: "ipam_slot", key: `${o.slot}@${o.epoch}`, deleted: false, data: { slot: o.slot, owner: this.#o.self, epoch: o.epoch, released: false } });
+    if (ctx.address) this.#o.onServe?.(ctx.address, true);
+  }
+
+  // ---- floating IPs --------------------------------------------------------------------
+
+  /**
+   * Start serving a floating IP here. If another reachable host serves it, it is asked to
+   * hand it over and the claim follows its release; the result then says "pending".
+   */
+  serveFloating(address: string, now: number): { ok: true; state: "serving" | "pending" } | { ok: false; error: string } {
+    const slot = fipSlot(address);
+    const rec = this.record(slot);
+    if (rec && !rec.released && rec.owner === this.#o.self) return { ok: true, state: "serving" };
+    if (rec && !rec.released && !this.forgotten(rec.owner)) {
+      if (!this.#o.peers.isReachable(rec.owner)) return { ok: false, error: `floating IP ${address} is served by ${rec.owner}, which is unreachable; run "netlet host forget ${rec.owner}" if it is gone` };
+      this.#send(rec.owner, { i: "t", slot });
+      this.#transfers.set(address, now + 3 * this.config.claimTimeoutMs);
+      return { ok: true, state: "pending" };
+    }
+    this.agreement.claim(slot, now, (o) => this.#claimed(o, { address }));
+    return { ok: true, state: "pending" };
+  }
+
+  /** Stop serving a floating IP (disassociate, or hand-over to another host). */
+  releaseFloating(address: string): boolean {
+    const slot = fipSlot(address);
+    const rec = this.record(slot);
+    if (!rec || rec.released || rec.owner !== this.#o.self) return false;
+    // Stop serving first, then persist and announce: never two servers, at worst none briefly.
+    this.#o.onServe?.(address, false);
+    this.#o.write({ table: "ipam_slot", key: `${slot}@${rec.epoch}`, deleted: false, data: { slot, owner: this.#o.self, epoch: rec.epoch, released: true } });
+    this.agreement.release(slot, rec.epoch);
+    return true;
+  }
+
+  // ---- forget --------------------------------------------------------------------------
+
+  /** `netlet host forget HOST`: reclaim a dead host's slots; refused while it is reachable. */
+  forget(host: string): { ok: true } | { ok: false; error: string } {
+    if (host === this.#o.self) return { ok: false, error: "cannot forget this host itself" };
+    if (this.#o.peers.isReachable(host)) return { ok: false, error: `refusing to forget ${host}: it is reachable (alive or suspect)` };
+    this.#o.write({ table: "host_forgotten", key: host, deleted: false, data: { host, generation: 0 } });
+    return { ok: true };
+  }
+
+  checkDuplicates(): Duplicate[] {
+    const d = findDuplicates(this.#o.store.scan("ip_alloc"));
+    if (d.length) {
+      this.stats.duplicateAlarms++;
+      this.#o.onDuplicate?.(d);
+    }
+    return d;
+  }
+
+  // ---- layer ---------------------------------------------------------------------------
+
+  handle(from: string, _addr: string, data: unknown, now: number): boolean {
+    if (!isIpamPayload(data)) return false;
+    const m = parseIpamMsg(data);
+    if (!m) return true;
+    if (m.i === "t") this.releaseFloating(m.slot.slice(4));
+    else this.agreement.handle(from, m, now);
+    return true;
+  }
+
+  onMember(_e: Extract<SwimEvent, { type: "member" }>, _now: number): void {}
+
+  nextDeadline(): number {
+    // Pending hand-overs are looked at on the periodic admit/headroom tick.
+    return Math.min(this.agreement.nextDeadline(), this.#nextCheckAt, this.#nextAdmitAt);
+  }
+
+  tick(now: number): void {
+    this.agreement.tick(now);
+    if (now >= this.#nextAdmitAt) {
+      // Jitter keeps hosts that joined together from colliding on every retry.
+      this.#nextAdmitAt = now + this.config.claimTimeoutMs * (0.5 + this.#o.random());
+      this.#admit(now);
+      for (const n of this.#demand) this.#keepHeadroom(n, now);
+    }
+    for (const [address, until] of this.#transfers) {
+      const rec = this.record(fipSlot(address));
+      if (!rec || rec.released || this.forgotten(rec.owner)) {
+        this.#transfers.delete(address);
+        this.serveFloating(address, now);
+      } else if (now >= until) this.#transfers.delete(address);
+    }
+    if (now >= this.#nextCheckAt) {
+      this.#nextCheckAt = now + this.config.duplicateCheckIntervalMs;
+      this.checkDuplicates();
+    }
+  }
+
+  /** Become a voter: the first host of a cluster by itself, every later one by a majority. */
+  #admit(now: number): void {
+    const slot = voterSlot(this.#o.self);
+    if (this.record(slot) || this.agreement.pending(slot) || now < this.#readyAt) return;
+    if (this.voters().length === 0) {
+      if (this.#o.bootstrap) this.#claimed({ ok: true, slot, epoch: 1 }, {});
+      return;
+    }
+    this.agreement.claim(slot, now, (o) => this.#claimed(o, {}));
+  }
+
+  #send(id: string, d: IpamMsg): void {
+    const addr = this.#o.peers.addressOf(id);
+    if (addr) this.#o.peers.sendUser(addr, d);
+  }
+}

@@ -1,0 +1,25 @@
+/** IPAM agreement messages (payloads carried by the membership layer), checked with valibot. */
+import * as v from "valibot";
+
+const slot = v.pipe(v.string(), v.minLength(1), v.maxLength(200));
+const epoch = v.pipe(v.number(), v.integer(), v.minValue(1));
+const record = v.object({ owner: v.pipe(v.string(), v.maxLength(128)), epoch: v.pipe(v.number(), v.integer(), v.minValue(0)), released: v.boolean() });
+
+export const IpamMsg = v.variant("i", [
+  /** Claim `slot` at `e`; `k` identifies the attempt. */
+  v.object({ i: v.literal("c"), k: v.pipe(v.number(), v.integer()), slot, e: epoch }),
+  /** Vote on attempt `k`; a refusal carries what the voter knows about the slot. */
+  v.object({ i: v.literal("v"), k: v.pipe(v.number(), v.integer()), ok: v.boolean(), st: v.optional(record) }),
+  /** The holder (or an abandoning claimant) releases `slot` at `e`. */
+  v.object({ i: v.literal("l"), slot, e: epoch }),
+  /** Please hand over `slot` (a floating IP being associated elsewhere). */
+  v.object({ i: v.literal("t"), slot }),
+]);
+export type IpamMsg = v.InferOutput<typeof IpamMsg>;
+
+export const isIpamPayload = (d: unknown): boolean => typeof d === "object" && d !== null && typeof (d as { i?: unknown }).i === "string";
+
+export function parseIpamMsg(d: unknown): IpamMsg | null {
+  const r = v.safeParse(IpamMsg, d);
+  return r.success ? r.output : null;
+}

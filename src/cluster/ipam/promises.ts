@@ -1,0 +1,61 @@
+/**
+ * Voter side of slot agreement. A slot (an address block or a floating IP) is held by one host
+ * at an epoch. A voter grants each (slot, epoch) at most once and persists the grant before
+ * answering, so two claimants can never both collect a majority for the same epoch, and a
+ * restarted voter never agrees twice. A new epoch is granted only after the holder released
+ * the previous one (or the operator forgot that host).
+ */
+export interface SlotPromise {
+  owner: string;
+  epoch: number;
+  released: boolean;
+}
+
+/** Persisted promises (SQLite in the agent: write and fsync before the vote leaves). */
+export interface PromiseStore {
+  get(slot: string): SlotPromise | undefined;
+  put(slot: string, p: SlotPromise): void;
+  /** True when nothing was ever stored (a new or wiped state directory). */
+  empty(): boolean;
+}
+
+export class MemoryPromiseStore implements PromiseStore {
+  readonly map = new Map<string, SlotPromise>();
+  get(slot: string): SlotPromise | undefined {
+    return this.map.get(slot);
+  }
+  put(slot: string, p: SlotPromise): void {
+    this.map.set(slot, { ...p });
+  }
+  empty(): boolean {
+    return this.map.size === 0;
+  }
+}
+
+/** What the cluster's replicated state says about a slot (the holder's own row). */
+export interface SlotRecord {
+  owner: string;
+  epoch: number;
+  released: boolean;
+}
+
+/**
+ * Decide a claim. `known` is the replicated record (if any); `forgotten` says whether an
+ * operator declared a host gone. Returns the grant or the state that explains a refusal.
+ */
+export function decideVote(
+  stored: SlotPromise | undefined,
+  known: SlotRecord | undefined,
+  claimant: string,
+  epoch: number,
+  forgotten: (host: string) => boolean,
+): { grant: true } | { grant: false; state: SlotRecord } {
+  const free = (p: SlotRecord) => p.released || forgotten(p.owner);
+  for (const p of [stored, known]) {
+    if (!p) continue;
+    if (p.owner === claimant && p.epoch === epoch && !p.released) continue;
+    if (epoch > p.epoch && free(p)) continue;
+    return { grant: false, state: { owner: p.owner, epoch: p.epoch, released: free(p) } };
+  }
+  return { grant: true };
+}
