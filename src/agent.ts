@@ -14,6 +14,8 @@ import { Store } from "./store/db.ts";
 import { registerHost } from "./store/hosts.ts";
 import { createAdminApp } from "./api/app.ts";
 import { VERSION, commit } from "./version.ts";
+import { Reconciler } from "./reconcile/reconciler.ts";
+import { startDataplane, startDhcp, startMetadata, startRa } from "./modules.ts";
 
 export interface AgentOptions {
   config: Config;
@@ -74,16 +76,41 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
   const store = new Store(join(config.statePath, "netlet.db"), { nodeId });
   registerHost(store, osHostname(), myIp);
 
-  const admin = createAdminApp({ store, config });
+  // Protocol modules, each fed by the reconciler from one HostView per pass.
+  const dataplane = startDataplane(config, log);
+  const dhcp = config.networkManager === "flat" ? null : startDhcp(store, log);
+  const ra = startRa(config, log);
+  const metadata = startMetadata(store, config, log);
+  const reconciler = new Reconciler(store, config, {
+    links: dataplane.target.links,
+    dhcp: dhcp?.target,
+    ra: ra?.target,
+    metadata: metadata.target,
+    firewall: dataplane.target.firewall,
+  }, log.child({ component: "reconcile" }));
+
+  const status = () => ({
+    reconcile: reconciler.status,
+    dataplane: { lastApply: dataplane.lastApply() },
+    dhcp: dhcp ? { leases: dhcp.dhcp.leases().length } : "off (network_manager = flat)",
+    ra: ra ? ra.ra.status() : "off (use_ipv6 = false)",
+  });
+  const admin = createAdminApp({ store, config, status, dataplaneShow: () => dataplane.show() });
   const apiServer = serveAdminSocket(opts.socket, admin.fetch);
   const ops = serveOps(config.adminListen, store, log);
+  await reconciler.kick();
+  reconciler.every(30_000);
   log.info("agent started", { node: nodeId, my_ip: myIp, socket: opts.socket, version: VERSION, commit: commit() });
 
   return {
     store,
     async stop() {
+      reconciler.stop();
       apiServer.stop(true);
       ops?.stop(true);
+      // Final RAs withdraw the router; the dataplane stays so instances keep working.
+      await Promise.allSettled([ra?.stop(), dhcp?.stop(), metadata.stop()]);
+      dataplane.stop();
       rmSync(opts.socket, { force: true });
       store.close();
       log.info("agent stopped", { node: nodeId });

@@ -25,6 +25,8 @@ export interface AdminDeps {
   config: Config;
   /** Extra status sections supplied by the running modules (cluster, dataplane, …). */
   status?: () => Record<string, unknown>;
+  /** What the dataplane programs per instance (`netlet dataplane show`). */
+  dataplaneShow?: () => Promise<unknown>;
   /** Hooks run after an instance is booted (auto-assigned floating IP, …). */
   afterBoot?: (uuid: string) => void;
 }
@@ -146,6 +148,7 @@ export function createAdminApp(deps: AdminDeps): Hono {
     return c.json(listLeases(store, net ? getNetwork(store, net).id : undefined));
   });
   app.get("/v1/vifs", (c) => c.json(listVifs(store, { host: c.req.query("host") })));
+  app.get("/v1/dataplane", async (c) => c.json((await deps.dataplaneShow?.()) ?? null));
   app.get("/v1/status", (c) => c.json({
     node: store.nodeId, networks: listNetworks(store).length, instances: listInstances(store).length, ...(deps.status?.() ?? {}),
   }));

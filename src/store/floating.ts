@@ -33,6 +33,10 @@ export function listFloatingIps(store: Store, opts: { host?: string } = {}): Flo
   return rows.map(fromRow);
 }
 
+export function floatingOfInstance(store: Store, instanceUuid: string): FloatingIp[] {
+  return store.db.query<Row, [string]>("SELECT * FROM floating_ips WHERE deleted = 0 AND instance_uuid = ? ORDER BY address_num").all(instanceUuid).map(fromRow);
+}
+
 export function getFloatingIp(store: Store, address: string): FloatingIp {
   if (!isIpv4(address)) throw invalid(`${address} is not an IPv4 address`, "address");
   const r = store.db.query<Row, [string]>("SELECT * FROM floating_ips WHERE deleted = 0 AND address = ?").get(numToIp4(ip4ToNum(address)));

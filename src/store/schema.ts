@@ -92,5 +92,7 @@ export const MIGRATIONS: readonly string[] = [
   );
   `,
   // The per-host gateway address of multi_host networks is looked up on every boot.
-  `CREATE INDEX fixed_ips_host ON fixed_ips(network_id, host) WHERE host IS NOT NULL;`,
+  `CREATE INDEX fixed_ips_host ON fixed_ips(network_id, host) WHERE host IS NOT NULL;
+   CREATE INDEX vifs_address_v6 ON vifs(address_v6) WHERE deleted = 0;
+   CREATE INDEX floating_ips_instance ON floating_ips(instance_uuid) WHERE instance_uuid IS NOT NULL;`,
 ];

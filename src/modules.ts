@@ -1,0 +1,103 @@
+/**
+ * The protocol modules as the agent runs them: each `startX` builds one module's shell from the
+ * config and returns the reconcile target that feeds it from the HostView, plus its stop. Kept
+ * apart from agent.ts so the composition root reads as a list.
+ */
+import { readFileSync } from "node:fs";
+import type { Config } from "./config/load.ts";
+import type { Logger } from "./log.ts";
+import type { Store } from "./store/db.ts";
+import { DhcpService } from "./dhcp/service.ts";
+import { storeLeaseStore } from "./dhcp/store-leases.ts";
+import { RaService } from "./ra/service.ts";
+import { createMetadataApp, type MetadataApp } from "./metadata/app.ts";
+import { startMetadataServer, type MetadataServer } from "./metadata/server.ts";
+import { Dataplane } from "./dataplane/apply.ts";
+import { Links, resolvePorts } from "./dataplane/links-apply.ts";
+import type { DesiredState } from "./dataplane/desired.ts";
+import { dataplaneShow } from "./dataplane/show.ts";
+import { StoreMetadataSource } from "./reconcile/metadata-source.ts";
+import { dhcpBridges } from "./reconcile/dhcp.ts";
+import { raBridges } from "./reconcile/ra.ts";
+import { desiredState } from "./reconcile/dataplane.ts";
+import type { HostView } from "./reconcile/host-view.ts";
+import type { ChangeEvent } from "./model.ts";
+
+export function startDhcp(store: Store, log: Logger) {
+  const l = log.child({ component: "dhcp" });
+  const dhcp = new DhcpService({
+    leases: storeLeaseStore(store),
+    log: (level, msg, fields) => l[level](msg, fields),
+    onEvent: (e) => l.info(e.type, { mac: e.mac, ip: e.address, network: e.networkId }),
+  });
+  return { dhcp, target: (view: HostView) => dhcp.setBridges(dhcpBridges(view)), stop: () => dhcp.stop() };
+}
+
+export function startRa(config: Config, log: Logger) {
+  if (!config.useIpv6) return null;
+  const l = log.child({ component: "ra" });
+  const ra = new RaService({ log: (event, fields) => l.info(event, fields) });
+  return { ra, target: (view: HostView) => ra.setBridges(raBridges(view)), stop: () => ra.stop() };
+}
+
+function vendordata(config: Config, log: Logger): unknown {
+  if (!config.vendordataJsonfilePath) return null;
+  try {
+    return JSON.parse(readFileSync(config.vendordataJsonfilePath, "utf8"));
+  } catch (err) {
+    log.warn("vendordata_jsonfile_path unreadable; serving {}", { path: config.vendordataJsonfilePath, err: String(err) });
+    return null;
+  }
+}
+
+/** Entities whose change can alter any instance's documents (not tied to one instance). */
+const GLOBAL = new Set(["network", "keypair", "security_group", "floating_ip", "vif"]);
+
+export function startMetadata(store: Store, config: Config, log: Logger) {
+  const l = log.child({ component: "metadata" });
+  const app: MetadataApp = createMetadataApp({
+    source: new StoreMetadataSource(store),
+    config: { dhcpDomain: config.dhcpDomain, cacheExpiration: config.metadataCacheExpiration, vendordataStatic: vendordata(config, l),
+      vendordataDynamicTargets: config.vendordataDynamicTargets },
+    log: (entry) => l.info("request", { ...entry }),
+  });
+  const networkOfAddress = new Map<string, string>();
+  let server: MetadataServer | null = null;
+  const target = (view: HostView, events: readonly ChangeEvent[]) => {
+    for (const e of events) {
+      if (e.entity === "instance") app.invalidate(e.key);
+      else if (GLOBAL.has(e.entity)) app.invalidateAll();
+    }
+    networkOfAddress.clear();
+    for (const s of view.served) if (s.hostAddress) networkOfAddress.set(s.hostAddress, s.network.id);
+    const wanted = config.metadataListen === "0.0.0.0" || config.metadataListen === "::" ? [...networkOfAddress.keys()] : [config.metadataListen];
+    if (!server) {
+      if (wanted.length === 0) return;
+      server = startMetadataServer({ app, listen: wanted, port: config.metadataListenPort, networkOf: (a) => networkOfAddress.get(a) ?? null });
+    } else server.setListen(wanted);
+  };
+  return { app, target, stop: () => server?.stop() };
+}
+
+export function startDataplane(config: Config, log: Logger) {
+  const l = log.child({ component: "dataplane" });
+  const links = new Links({ log: (line) => l.info(line) });
+  const dataplane = new Dataplane({ log: (line) => l.info(line) });
+  let last: DesiredState | null = null;
+  let lastApply: { kind: string; ms: number; at: number } | null = null;
+  const firewall = async (view: HostView) => {
+    const d = await resolvePorts(desiredState(view));
+    const r = await dataplane.update(d);
+    last = d;
+    lastApply = { kind: r.kind, ms: Math.round(r.ms * 10) / 10, at: Date.now() };
+  };
+  const target = {
+    links: async (view: HostView) => {
+      await links.apply(desiredState(view));
+    },
+    firewall,
+  };
+  const stopReconcile = dataplane.startReconcile(30_000);
+  const show = async () => (last ? dataplaneShow(last, await dataplane.readDrops().catch(() => ({}))) : null);
+  return { dataplane, target, show, lastApply: () => lastApply, stop: () => stopReconcile() };
+}

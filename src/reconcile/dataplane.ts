@@ -1,0 +1,56 @@
+/** HostView → the dataplane's DesiredState (NAT, floating IPs, security groups, anti-spoofing, links). */
+import type { DesiredState, GroupMembers, InstanceOnHost } from "../dataplane/desired.ts";
+import { linkLocal } from "../ipam/eui64.ts";
+import type { HostView } from "./host-view.ts";
+
+export function desiredState(view: HostView): DesiredState {
+  const c = view.config;
+  const served = new Map(view.served.map((s) => [s.network.id, s]));
+  const groupIds = new Map(view.groups.map((g) => [`${g.group.projectId}/${g.group.name}`, g.group.id]));
+  const idsOf = (projectId: string, names: string[]) => names.map((n) => groupIds.get(`${projectId}/${n}`)).filter((x): x is string => !!x);
+  const instances: InstanceOnHost[] = view.local.map(({ instance, vifs }) => ({
+    uuid: instance.uuid,
+    name: instance.name,
+    groups: idsOf(instance.projectId, instance.securityGroups),
+    vifs: vifs.filter((v) => served.has(v.networkId)).map((v) => ({
+      mac: v.mac, networkId: v.networkId, bridge: served.get(v.networkId)!.network.bridge, ipv4: v.address, ipv6: v.addressV6,
+      ipv6LinkLocal: linkLocal(v.mac), port: null,
+    })),
+  }));
+  // Membership is cluster-wide: a source-group rule admits the group's instances on every host.
+  const members: Record<string, GroupMembers> = {};
+  const vifsOf = new Map<string, typeof view.allVifs>();
+  for (const v of view.allVifs) vifsOf.set(v.instanceUuid, [...(vifsOf.get(v.instanceUuid) ?? []), v]);
+  for (const inst of view.allInstances) {
+    for (const gid of idsOf(inst.projectId, inst.securityGroups)) {
+      const m = (members[gid] ??= { v4: [], v6: [] });
+      for (const v of vifsOf.get(inst.uuid) ?? []) {
+        if (v.address) m.v4.push(v.address);
+        if (v.addressV6) m.v6.push(v.addressV6);
+      }
+    }
+  }
+  return {
+    config: {
+      publicInterface: c.publicInterface, routingSourceIp: c.routingSourceIp, dmzCidr: c.dmzCidr, forceSnatRange: c.forceSnatRange,
+      metadataHost: c.metadataHost, metadataPort: c.metadataPort, allowSameNetTraffic: c.allowSameNetTraffic, firewallDriver: c.firewallDriver,
+      flatInterface: c.flatInterface, vlanInterface: c.vlanInterface, networkDeviceMtu: c.networkDeviceMtu, sendArpForHa: c.sendArpForHa,
+      sendArpForHaCount: c.sendArpForHaCount,
+    },
+    networks: view.served.map((s) => ({
+      id: s.network.id, bridge: s.network.bridge, cidr: s.network.cidr, cidrV6: s.network.cidrV6,
+      hostAddress: s.hostAddress,
+      hostAddressV6: c.useIpv6 ? s.network.gatewayV6 : null,
+      mtu: s.network.mtu, vlan: s.network.vlan,
+      vxlan: s.network.vxlan === null ? null : { vni: s.network.vxlan, peers: [], local: null, underlay: null },
+      uplink: s.network.bridgeInterface,
+    })),
+    instances,
+    groups: view.groups.map(({ group, rules }) => ({
+      id: group.id, name: group.name,
+      rules: rules.map((r) => ({ direction: r.direction, ethertype: r.ethertype, protocol: r.protocol, fromPort: r.fromPort, toPort: r.toPort, cidr: r.cidr, sourceGroupId: r.sourceGroupId })),
+    })),
+    members,
+    floatingIps: view.floating.map((f) => ({ address: f.address, fixedAddress: f.fixedAddress!, interface: f.interface })),
+  };
+}

@@ -1,0 +1,46 @@
+/**
+ * HostView → the DHCP server's host tables: one entry per local VIF on a DHCP-enabled IPv4
+ * network, answered with this host's address as router and server id (multi_host), the network's
+ * DNS servers, nova's hostname/domain and the metadata route.
+ */
+import type { BridgeHosts } from "../dhcp/service.ts";
+import type { DhcpHost } from "../dhcp/host.ts";
+import type { HostView } from "./host-view.ts";
+
+export const METADATA_ADDRESS = "169.254.169.254";
+
+export function dhcpBridges(view: HostView): BridgeHosts[] {
+  const { config } = view;
+  const byBridge = new Map<string, DhcpHost[]>();
+  for (const { instance, vifs } of view.local) {
+    for (const vif of vifs) {
+      const s = view.served.find((x) => x.network.id === vif.networkId);
+      if (!s || !vif.address || !s.hostAddress || !s.prefixLength || !s.network.enableDhcp) continue;
+      const net = s.network;
+      const primary = vif.index === 0;
+      const router = config.useSingleDefaultGateway && !primary ? null : s.hostAddress;
+      const dns = config.dnsServer.length ? config.dnsServer : [net.dns1, net.dns2].filter((d): d is string => !!d);
+      const hosts = byBridge.get(net.bridge) ?? [];
+      hosts.push({
+        mac: vif.mac,
+        networkId: net.id,
+        address: vif.address,
+        prefixLength: s.prefixLength,
+        router,
+        dnsServers: dns.length ? dns : [s.hostAddress],
+        hostname: instance.hostname,
+        domain: config.dhcpDomain || null,
+        searchDomains: config.dhcpDomain ? [config.dhcpDomain] : [],
+        mtu: net.mtu ?? config.networkDeviceMtu,
+        serverId: s.hostAddress,
+        leaseTime: config.dhcpLeaseTime,
+        // The metadata service is on this host: a /32 through our address keeps it reachable on
+        // NICs that get no default route (use_single_default_gateway).
+        classlessRoutes: [{ destination: `${METADATA_ADDRESS}/32`, gateway: s.hostAddress }],
+        primary,
+      });
+      byBridge.set(net.bridge, hosts);
+    }
+  }
+  return [...byBridge].filter(([, hosts]) => hosts.length).map(([bridge, hosts]) => ({ bridge, hosts }));
+}

@@ -1,0 +1,104 @@
+/**
+ * Turns committed store changes into the running modules' configuration. Changes are coalesced:
+ * a burst of events (a boot writes several rows) causes one pass, and a pass never runs twice at
+ * once — changes arriving during a pass mark it dirty and one more pass follows. Each pass reads
+ * one HostView and hands every module its slice, in dependency order: links (bridges and their
+ * addresses) → DHCP, RA and metadata listeners → nft rules.
+ */
+import type { ChangeEvent } from "../model.ts";
+import type { Logger } from "../log.ts";
+import type { Config } from "../config/load.ts";
+import type { Store } from "../store/db.ts";
+import { readHostView, type HostView } from "./host-view.ts";
+
+export interface ReconcileTargets {
+  /** Bridges, uplinks, host addresses, floating /32s. */
+  links?: (view: HostView) => Promise<void>;
+  dhcp?: (view: HostView) => void;
+  ra?: (view: HostView) => void;
+  metadata?: (view: HostView, events: readonly ChangeEvent[]) => void;
+  /** nft/iptables rules. */
+  firewall?: (view: HostView) => Promise<void>;
+}
+
+export interface ReconcileStatus {
+  passes: number;
+  lastPassMs: number | null;
+  lastError: string | null;
+  lastAt: number | null;
+}
+
+export class Reconciler {
+  readonly status: ReconcileStatus = { passes: 0, lastPassMs: null, lastError: null, lastAt: null };
+  #pending: ChangeEvent[] = [];
+  #running: Promise<void> | null = null;
+  #dirty = false;
+  #unsubscribe: () => void;
+  #timer: ReturnType<typeof setInterval> | null = null;
+
+  constructor(
+    readonly store: Store,
+    readonly config: Config,
+    readonly targets: ReconcileTargets,
+    readonly log: Logger,
+  ) {
+    this.#unsubscribe = store.subscribe((events) => this.#onChange(events));
+  }
+
+  /** Periodic full pass (repairs anything changed behind our back). */
+  every(ms: number): void {
+    this.#timer = setInterval(() => this.kick(), ms);
+  }
+
+  /** Run a pass now (or right after the current one). Resolves when the state is applied. */
+  kick(events: readonly ChangeEvent[] = []): Promise<void> {
+    this.#pending.push(...events);
+    if (this.#running) {
+      this.#dirty = true;
+      return this.#running;
+    }
+    this.#running = this.#loop().finally(() => {
+      this.#running = null;
+    });
+    return this.#running;
+  }
+
+  #onChange(events: readonly ChangeEvent[]): void {
+    // Leases change on every DHCP exchange but alter nothing the reconcilers render.
+    if (events.every((e) => e.entity === "lease")) return;
+    void this.kick(events);
+  }
+
+  async #loop(): Promise<void> {
+    do {
+      this.#dirty = false;
+      const events = this.#pending.splice(0);
+      await this.#pass(events);
+    } while (this.#dirty);
+  }
+
+  async #pass(events: readonly ChangeEvent[]): Promise<void> {
+    const t0 = performance.now();
+    const t = this.targets;
+    try {
+      const view = readHostView(this.store, this.config);
+      await t.links?.(view);
+      t.dhcp?.(view);
+      t.ra?.(view);
+      t.metadata?.(view, events);
+      await t.firewall?.(view);
+      this.status.lastError = null;
+    } catch (err) {
+      this.status.lastError = String(err instanceof Error ? err.message : err);
+      this.log.error("reconcile failed; retrying on the next change or periodic pass", { err: this.status.lastError });
+    }
+    this.status.passes += 1;
+    this.status.lastPassMs = Math.round((performance.now() - t0) * 10) / 10;
+    this.status.lastAt = Date.now();
+  }
+
+  stop(): void {
+    this.#unsubscribe();
+    if (this.#timer) clearInterval(this.#timer);
+  }
+}
