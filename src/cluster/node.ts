@@ -69,9 +69,9 @@ export class ClusterNode implements SimNode {
     return this.swim.id;
   }
 
-  receive(now: number, from: string, data: string): void {
+  receive(now: number, from: string, data: string, authSender?: string): void {
     this.#now = now;
-    this.swim.receive(now, from, data);
+    this.swim.receive(now, from, data, authSender);
     this.#pump();
   }
 

@@ -250,11 +250,15 @@ export class SwimCore {
     this.#emitPacket(addr, [`{"t":"M","r":1,"m":[${self}]}`]);
   }
 
-  receive(now: number, from: string, text: string): void {
+  /**
+   * One packet from address `from`. `authSender` is the sender id the crypto layer
+   * authenticated; a packet claiming to be from anyone else is dropped.
+   */
+  receive(now: number, from: string, text: string, authSender?: string): void {
     this.#now = now;
     this.stats.packetsIn++;
     const env = text.length <= 65_536 ? decodeEnvelope(text) : null;
-    if (!env) {
+    if (!env || (authSender !== undefined && env.f !== authSender)) {
       this.stats.malformed++;
       return;
     }

@@ -1,0 +1,69 @@
+import { afterAll, describe, expect, test } from "bun:test";
+import { PacketCrypto } from "../../src/cluster/crypto.ts";
+import { Keyring, keygen } from "../../src/cluster/keyring.ts";
+import { ClusterNode } from "../../src/cluster/node.ts";
+import { ClusterShell, splitHostPort } from "../../src/cluster/shell.ts";
+import { MemoryReplicaStore } from "../../src/cluster/sync/replica-store.ts";
+import { waitFor } from "../harness/netns.ts";
+import { HlcClock } from "../../src/store/hlc.ts";
+
+const KEY = keygen();
+const shells: ClusterShell[] = [];
+afterAll(() => {
+  for (const s of shells) s.stop();
+});
+
+async function start(id: string, key = KEY): Promise<{ shell: ClusterShell; store: MemoryReplicaStore }> {
+  const store = new MemoryReplicaStore();
+  const crypto = new PacketCrypto(new Keyring(key), "loopback-test", id, 1, Date.now());
+  const shell = await ClusterShell.start({
+    host: "127.0.0.1",
+    port: 0,
+    crypto,
+    // Fast timers so the test takes seconds: 200 ms probes, 100 ms ack timeout.
+    makeNode: (addr) =>
+      new ClusterNode({
+        id, addr, generation: 1, incarnation: 0, now: Date.now(), random: Math.random, clock: new HlcClock(), store,
+        swim: { probeIntervalMs: 200, probeTimeoutMs: 100, gossipIntervalMs: 50, suspicionMult: 3, lagThresholdMs: 1000 },
+        sync: { digestIntervalMs: 200 },
+      }),
+  });
+  shells.push(shell);
+  return { shell, store };
+}
+
+const alive = (s: ClusterShell) => s.node.swim.members().filter((m) => m.state === "alive").map((m) => m.id).sort();
+
+describe("UDP shell on loopback", () => {
+  test("address parsing", () => {
+    expect(splitHostPort("127.0.0.1:7946")).toEqual({ host: "127.0.0.1", port: 7946 });
+    expect(splitHostPort("[fd00::1]:7946")).toEqual({ host: "fd00::1", port: 7946 });
+    expect(splitHostPort("localhost:1")).toBeNull();
+    expect(splitHostPort("127.0.0.1:0")).toBeNull();
+  });
+
+  test("three shells join, converge, replicate a write, reject a wrong key and detect a stopped one", async () => {
+    const a = await start("host-a");
+    const b = await start("host-b");
+    const c = await start("host-c");
+    b.shell.act((n, now) => n.swim.join(now, [a.shell.addr]));
+    c.shell.act((n, now) => n.swim.join(now, [b.shell.addr]));
+    await waitFor(() => [a, b, c].every((x) => alive(x.shell).length === 3), 5000);
+    expect(alive(a.shell)).toEqual(["host-a", "host-b", "host-c"]);
+
+    a.shell.act((n) => n.write({ table: "keypair", key: "k1", deleted: false, data: { name: "k1", publicKey: "ssh-ed25519 AAAA", fingerprint: "ff", type: "ssh" } }));
+    await waitFor(() => c.store.get("keypair", "k1") !== undefined, 5000);
+
+    // A node with another key cannot talk its way in; its packets are counted as rejected.
+    const intruder = await start("host-x", keygen());
+    intruder.shell.act((n, now) => n.swim.join(now, [a.shell.addr]));
+    await waitFor(() => a.shell.rejected("unknown-key") > 0, 5000);
+    await Bun.sleep(300);
+    expect(alive(a.shell)).not.toContain("host-x");
+    intruder.shell.stop();
+
+    c.shell.stop();
+    await waitFor(() => [a, b].every((x) => x.shell.node.swim.members().find((m) => m.id === "host-c")?.state === "dead"), 10_000);
+    expect(alive(a.shell)).toEqual(["host-a", "host-b"]);
+  }, 30_000);
+});
