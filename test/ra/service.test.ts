@@ -112,7 +112,7 @@ describe("RaService reconciliation", () => {
     expect(h.opened).toEqual([]);
     expect(h.svc.status()).toEqual([{ bridge: "br-a", state: "waiting-link-local", linkLocal: null }]);
     h.setProc(PROC([[LL_A, 5, 0x80, "br-a"]]));
-    h.advance(100);
+    h.advance(300); // the address is re-read every 250 ms while a bridge waits
     expect(h.ports.get("br-a")!.sent).toEqual([{ type: 134, routerLifetime: 30, dst: "ff02::1", src: "fe80::a0a" }]);
     await h.svc.stop();
   });
@@ -173,7 +173,7 @@ describe("RaService reconciliation", () => {
     expect(h.ports.get("br-a")!.closed).toBe(true);
     expect(h.svc.status()[0].state).toBe("waiting-link-local");
     h.setProc(PROC([[LL_A, 5, 0x80, "br-a"]]));
-    h.advance(200);
+    h.advance(300);
     expect(h.opened).toEqual(["br-a", "br-a"]);
     expect(h.svc.status()[0].state).toBe("advertising");
     await h.svc.stop();
