@@ -127,12 +127,17 @@ async function main(): Promise<void> {
   const lua = join(dir, "crawl.lua");
   writeFileSync(lua, `local paths = {${CRAWL_PATHS.map((p) => JSON.stringify(p)).join(",")}}\nlocal i = 0\nrequest = function()\n  i = i % #paths + 1\n  return wrk.format("GET", paths[i])\nend\n`);
 
-  const netlet = Bun.spawn([process.execPath, join(import.meta.dir, "server.ts"), String(NETLET_PORT), String(STORM)], { stdout: "ignore", stderr: "inherit" });
+  // WORKERS=n runs n server processes sharing the port (SO_REUSEPORT), to measure metadata_workers.
+  const workers = Number(process.env.WORKERS ?? 1);
+  const env = { ...process.env, REUSEPORT: workers > 1 ? "1" : "0" };
+  const netlets = Array.from({ length: workers }, () =>
+    Bun.spawn([process.execPath, join(import.meta.dir, "server.ts"), String(NETLET_PORT), String(STORM)], { stdout: "ignore", stderr: "inherit", env }),
+  );
   const nginx = Bun.spawn(["nginx", "-c", join(dir, "nginx.conf"), "-g", "daemon off;"], { stdout: "ignore", stderr: "inherit" });
   try {
     await waitListening(NETLET_PORT);
     await waitListening(NGINX_PORT);
-    console.log(`cpus=${navigator.hardwareConcurrency} wrk ${SECONDS}s per run; storm ${STORM} crawls x ${CRAWL_PATHS.length} requests`);
+    console.log(`cpus=${navigator.hardwareConcurrency} netlet processes=${workers} wrk ${SECONDS}s per run; storm ${STORM} crawls x ${CRAWL_PATHS.length} requests`);
     console.log(`${"test".padEnd(16)}${"netlet req/s".padStart(14)}${"p50 ms".padStart(10)}${"p99 ms".padStart(10)}${"nginx req/s".padStart(14)}${"p50 ms".padStart(10)}${"p99 ms".padStart(10)}${"ratio".padStart(8)}`);
     for (const c of [1, 50, 200]) {
       const a = wrk(NETLET_PORT, c, lua);
@@ -144,9 +149,9 @@ async function main(): Promise<void> {
     console.log(`${`storm ${STORM}`.padEnd(16)}${fmt(a.rps, 0)}    ${fmt(a.p50)}${fmt(a.p99)}${fmt(b.rps, 0)}    ${fmt(b.p50)}${fmt(b.p99)}${(a.rps / b.rps).toFixed(2).padStart(8)}`);
     console.log(`storm wall time: netlet ${a.wallMs.toFixed(0)} ms, nginx ${b.wallMs.toFixed(0)} ms`);
   } finally {
-    netlet.kill();
+    for (const n of netlets) n.kill();
     nginx.kill("SIGQUIT");
-    await Promise.all([netlet.exited, nginx.exited]);
+    await Promise.all([...netlets.map((n) => n.exited), nginx.exited]);
     rmSync(dir, { recursive: true, force: true });
   }
 }

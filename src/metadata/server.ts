@@ -26,6 +26,8 @@ export interface MetadataServerOptions {
   hopLimit?: number | null;
   /** Largest request body Bun accepts, bytes. @default 65536 */
   maxRequestBodySize?: number;
+  /** SO_REUSEPORT, so several processes can share the listeners. @default false */
+  reusePort?: boolean;
 }
 
 export interface MetadataServer {
@@ -49,6 +51,7 @@ export function startMetadataServer(opts: MetadataServerOptions): MetadataServer
       hostname: address,
       port,
       maxRequestBodySize: opts.maxRequestBodySize ?? 65536,
+      reusePort: opts.reusePort ?? false,
       fetch(request, srv) {
         const peer = srv.requestIP(request);
         return opts.app.fetch(request, { address: peer?.address ?? "", networkId });

@@ -47,10 +47,19 @@ export interface MetadataSource {
   setPassword(uuid: string, password: string): SetPasswordResult;
 }
 
+/** Parsing with ipaddr.js costs microseconds and peers repeat: remember recent answers. */
+const canonical = new Map<string, string | null>();
+const CANONICAL_MEMO = 65536;
+
 /** Canonical text of an address (IPv4-mapped IPv6 becomes IPv4); null when not an address. */
 export function canonicalIp(text: string | null | undefined): string | null {
-  if (!text || !ipaddr.isValid(text)) return null;
-  return ipaddr.process(text).toString();
+  if (!text || text.length > 64) return null;
+  let out = canonical.get(text);
+  if (out !== undefined) return out;
+  out = ipaddr.isValid(text) ? ipaddr.process(text).toString() : null;
+  if (canonical.size >= CANONICAL_MEMO) canonical.clear();
+  canonical.set(text, out);
+  return out;
 }
 
 /**
