@@ -9,11 +9,11 @@ import { networkVerbs } from "./verbs/networks.ts";
 import { instanceVerbs } from "./verbs/instances.ts";
 import { secgroupVerbs } from "./verbs/secgroups.ts";
 import { floatingVerbs } from "./verbs/floating.ts";
-import { miscVerbs } from "./verbs/misc.ts";
+import { dataplaneVerbs, miscVerbs } from "./verbs/misc.ts";
 import { labVerbs } from "../lab/verbs.ts";
 import { VERSION, commit } from "../version.ts";
 
-export const VERBS: Verb[] = [...miscVerbs, ...networkVerbs, ...instanceVerbs, ...secgroupVerbs, ...floatingVerbs, ...labVerbs];
+export const VERBS: Verb[] = [...miscVerbs, ...networkVerbs, ...instanceVerbs, ...secgroupVerbs, ...floatingVerbs, ...dataplaneVerbs, ...labVerbs];
 
 export const DEFAULT_SOCKET = "/run/netlet/netlet.sock";
 

@@ -27,6 +27,10 @@ export interface LabVm {
   fixedIp: string | null;
   ipv6: string | null;
   floatingIp: string | null;
+  /** Lease state as the VM's DHCP client saw it: the address it got, or null. */
+  leased: string | null;
+  /** The instance-id the VM read from 169.254.169.254, or null. */
+  metadata: string | null;
 }
 
 export interface LabState {
@@ -34,6 +38,8 @@ export interface LabState {
   vms: LabVm[];
   underlayNs: string;
   internetNs: string | null;
+  /** The internet namespace got an answer from the floating IP. */
+  floatingReachable: boolean;
 }
 
 export function sh(argv: string[], opts: { check?: boolean; input?: string } = {}): { code: number; out: string; err: string } {

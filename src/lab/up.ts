@@ -1,11 +1,14 @@
 /**
- * `netlet lab up`: underlay bridge, host namespaces each running the real agent, a flat DHCP
- * network, instances booted through the CLI and VM namespaces wired to the hosts' bridges with
- * the instances' MACs. Progress goes to `say`; the result is the saved LabState.
+ * `netlet lab up`: an underlay bridge joining host namespaces (each running the real agent) and
+ * an "internet" namespace behind public_interface; a flat DHCP network; instances booted through
+ * the CLI; VM namespaces wired to the hosts' bridges with the instances' MACs that configure
+ * themselves as guests do (DHCP client, SLAAC, metadata); a floating IP associated and reached
+ * from the internet namespace.
  */
 import { mkdirSync, openSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { LAB_DIR, LAB_PREFIX, labDown, labNamespaces, ns, saveState, sh, type LabHost, type LabState, type LabVm } from "./lab.ts";
+import { dhcp, enableSlaac, ensureTools, metadataInstanceId, slaacAddress, udhcpcScript } from "./guests.ts";
 
 export interface LabUpOptions {
   hosts: number;
@@ -13,6 +16,11 @@ export interface LabUpOptions {
   ipv6: boolean;
   vxlan: boolean;
 }
+
+/** The internet namespace's address on the underlay, and a "public server" behind it. */
+const INTERNET_IP = "10.254.0.1";
+export const PUBLIC_SERVER = "198.51.100.1";
+const FLOATING_RANGE = "10.254.0.128/28";
 
 /** How to run this same netlet: the compiled binary itself, or bun + the entry script. */
 export function selfArgv(): string[] {
@@ -23,7 +31,7 @@ export function netlet(host: LabHost, args: string[], check = true) {
   return sh([...selfArgv(), ...args, "--socket", host.socket], { check });
 }
 
-function hostConfig(h: LabHost, peers: LabHost[]): string {
+function hostConfig(h: LabHost, peers: LabHost[], opts: LabUpOptions): string {
   return [
     "[DEFAULT]",
     `host = ${h.name}`,
@@ -32,6 +40,8 @@ function hostConfig(h: LabHost, peers: LabHost[]): string {
     "public_interface = under0",
     "flat_network_bridge = br100",
     "multi_host = true",
+    `use_ipv6 = ${opts.ipv6}`,
+    "send_arp_for_ha = true",
     "",
     "[cluster]",
     `bind = ${h.underlayIp}:7946`,
@@ -49,28 +59,39 @@ async function waitForAgent(h: LabHost, timeoutMs = 15000): Promise<void> {
   throw new Error(`the agent of ${h.name} did not answer on ${h.socket} within ${timeoutMs} ms; see ${join(h.stateDir, "agent.log")}`);
 }
 
-function makeUnderlay(state: LabState, hosts: LabHost[]): void {
-  sh(["ip", "netns", "add", state.underlayNs]);
-  ns(state.underlayNs, ["ip", "link", "set", "lo", "up"]);
+function addNs(name: string): void {
+  sh(["ip", "netns", "add", name]);
+  ns(name, ["ip", "link", "set", "lo", "up"]);
+}
+
+/** veth from `name` (ifname `inside`) to the underlay bridge. */
+function plugUnderlay(state: LabState, name: string, inside: string, peer: string, addr: string): void {
+  ns(name, ["ip", "link", "add", inside, "type", "veth", "peer", "name", peer]);
+  ns(name, ["ip", "link", "set", peer, "netns", state.underlayNs]);
+  ns(state.underlayNs, ["ip", "link", "set", peer, "master", "under0", "up"]);
+  ns(name, ["ip", "addr", "add", `${addr}/24`, "dev", inside]);
+  ns(name, ["ip", "link", "set", inside, "up"]);
+}
+
+function makeNetworks(state: LabState, hosts: LabHost[]): void {
+  addNs(state.underlayNs);
   ns(state.underlayNs, ["ip", "link", "add", "under0", "type", "bridge", "forward_delay", "0", "stp_state", "0"]);
   ns(state.underlayNs, ["ip", "link", "set", "under0", "up"]);
+  addNs(state.internetNs!);
+  plugUnderlay(state, state.internetNs!, "eth0", "nlu0", INTERNET_IP);
+  ns(state.internetNs!, ["ip", "addr", "add", `${PUBLIC_SERVER}/32`, "dev", "lo"]);
   for (const [i, h] of hosts.entries()) {
-    sh(["ip", "netns", "add", h.ns]);
-    ns(h.ns, ["ip", "link", "set", "lo", "up"]);
-    const peer = `nlu${i + 1}`;
-    ns(h.ns, ["ip", "link", "add", "under0", "type", "veth", "peer", "name", peer]);
-    ns(h.ns, ["ip", "link", "set", peer, "netns", state.underlayNs]);
-    ns(state.underlayNs, ["ip", "link", "set", peer, "master", "under0", "up"]);
-    ns(h.ns, ["ip", "addr", "add", `${h.underlayIp}/24`, "dev", "under0"]);
-    ns(h.ns, ["ip", "link", "set", "under0", "up"]);
+    addNs(h.ns);
+    plugUnderlay(state, h.ns, "under0", `nlu${i + 1}`, h.underlayIp);
+    ns(h.ns, ["ip", "route", "add", "default", "via", INTERNET_IP]);
     ns(h.ns, ["ip", "link", "add", "br100", "type", "bridge", "forward_delay", "0", "stp_state", "0"]);
     ns(h.ns, ["ip", "link", "set", "br100", "up"]);
   }
 }
 
-function startAgent(h: LabHost, peers: LabHost[]): void {
+function startAgent(h: LabHost, peers: LabHost[], opts: LabUpOptions): void {
   mkdirSync(h.stateDir, { recursive: true });
-  writeFileSync(h.config, hostConfig(h, peers));
+  writeFileSync(h.config, hostConfig(h, peers, opts));
   const logFd = openSync(join(h.stateDir, "agent.log"), "a");
   const p = Bun.spawn(["ip", "netns", "exec", h.ns, ...selfArgv(), "agent", "--config", h.config, "--socket", h.socket], {
     stdin: "ignore", stdout: logFd, stderr: logFd,
@@ -79,19 +100,63 @@ function startAgent(h: LabHost, peers: LabHost[]): void {
   h.pid = p.pid;
 }
 
-function attachVm(state: LabState, vm: LabVm, host: LabHost, index: number): void {
-  sh(["ip", "netns", "add", vm.ns]);
-  ns(vm.ns, ["ip", "link", "set", "lo", "up"]);
+function attachVm(vm: LabVm, host: LabHost, index: number): void {
+  addNs(vm.ns);
   const hostIf = `nlv${index}`;
   ns(host.ns, ["ip", "link", "add", hostIf, "type", "veth", "peer", "name", "eth0"]);
   ns(host.ns, ["ip", "link", "set", "eth0", "netns", vm.ns]);
   ns(vm.ns, ["ip", "link", "set", "eth0", "address", vm.mac]);
   ns(host.ns, ["ip", "link", "set", hostIf, "master", "br100", "up"]);
   ns(vm.ns, ["ip", "link", "set", "eth0", "up"]);
-  state.vms.push(vm);
+}
+
+async function bootVms(state: LabState, opts: LabUpOptions, say: (s: string) => void): Promise<void> {
+  let n = 0;
+  for (const h of state.hosts) {
+    for (let j = 0; j < opts.vms; j++) {
+      n += 1;
+      const name = `vm${n}`;
+      const inst = JSON.parse(netlet(h, ["boot", name, "--network", "private", "--json"]).out);
+      const port = inst.ports[0];
+      const vm: LabVm = { name, ns: `${LAB_PREFIX}${name}`, host: h.name, mac: port.mac, fixedIp: port.address, ipv6: port.addressV6,
+        floatingIp: null, leased: null, metadata: null };
+      attachVm(vm, h, n);
+      if (opts.ipv6) enableSlaac(vm);
+      state.vms.push(vm);
+      saveState(state);
+      say(`      ${name} on ${h.name}: MAC ${vm.mac}, fixed IP ${vm.fixedIp}`);
+    }
+  }
+}
+
+async function configureGuests(state: LabState, opts: LabUpOptions): Promise<void> {
+  const script = udhcpcScript();
+  for (const vm of state.vms) {
+    vm.leased = dhcp(vm, script);
+    if (opts.ipv6) vm.ipv6 = await slaacAddress(vm);
+    vm.metadata = metadataInstanceId(vm);
+  }
+}
+
+/** The seed's first step: let ICMP and SSH into the default group, then reach a floating IP. */
+async function floatingIp(state: LabState): Promise<void> {
+  const h = state.hosts[0];
+  const vm = state.vms.find((v) => v.host === h.name);
+  if (!vm) return;
+  netlet(h, ["secgroup-add-rule", "default", "icmp", "-1", "-1", "0.0.0.0/0"]);
+  netlet(h, ["secgroup-add-rule", "default", "tcp", "22", "22", "0.0.0.0/0"]);
+  netlet(h, ["floating", "create", "--pool", "nova", "--ip_range", FLOATING_RANGE]);
+  const fip = JSON.parse(netlet(h, ["floating-ip-create", "nova", "--json"]).out);
+  netlet(h, ["floating-ip-associate", vm.name, fip.address]);
+  vm.floatingIp = fip.address;
+  const deadline = Date.now() + 5000;
+  while (Date.now() < deadline && !state.floatingReachable) {
+    state.floatingReachable = ns(state.internetNs!, ["ping", "-c", "1", "-W", "1", fip.address], { check: false }).code === 0;
+  }
 }
 
 export async function labUp(opts: LabUpOptions, say: (s: string) => void): Promise<LabState> {
+  ensureTools(say);
   if (labNamespaces().length) {
     say("removing the previous lab first");
     await labDown();
@@ -102,32 +167,23 @@ export async function labUp(opts: LabUpOptions, say: (s: string) => void): Promi
     const dir = join(LAB_DIR, name);
     return { name, ns: `${LAB_PREFIX}${name}`, underlayIp: `10.254.0.${11 + i}`, socket: join(dir, "netlet.sock"), config: join(dir, "netlet.conf"), stateDir: dir, pid: null };
   });
-  const state: LabState = { hosts, vms: [], underlayNs: `${LAB_PREFIX}underlay`, internetNs: null };
+  const state: LabState = { hosts, vms: [], underlayNs: `${LAB_PREFIX}underlay`, internetNs: `${LAB_PREFIX}internet`, floatingReachable: false };
   saveState(state);
-  say(`[1/4] underlay bridge and ${opts.hosts} host namespace(s)`);
-  makeUnderlay(state, hosts);
+  say(`[1/5] underlay bridge, internet namespace and ${opts.hosts} host namespace(s)`);
+  makeNetworks(state, hosts);
   saveState(state);
-  say("[2/4] starting the agents");
-  for (const h of hosts) startAgent(h, hosts);
+  say("[2/5] starting the agents");
+  for (const h of hosts) startAgent(h, hosts, opts);
   saveState(state);
   for (const h of hosts) await waitForAgent(h);
-  say("[3/4] creating network private (10.0.0.0/24) and booting instances through the CLI");
+  say(`[3/5] network private (10.0.0.0/24${opts.ipv6 ? ", fd00:10::/64" : ""}) and ${opts.vms * opts.hosts} instance(s) through the CLI`);
   const v6 = opts.ipv6 ? ["--fixed-range-v6", "fd00:10::/64"] : [];
-  for (const h of hosts) {
-    // Until the cluster replicates admin writes, each host gets the network from the CLI itself.
-    netlet(h, ["network-create", "private", "--fixed-range-v4", "10.0.0.0/24", "--bridge", "br100", "--multi-host", "T", ...v6]);
-  }
-  let n = 0;
-  for (const h of hosts) {
-    for (let j = 0; j < opts.vms; j++) {
-      n += 1;
-      const name = `vm${n}`;
-      const inst = JSON.parse(netlet(h, ["boot", name, "--network", "private", "--json"]).out);
-      const port = inst.ports[0];
-      attachVm(state, { name, ns: `${LAB_PREFIX}${name}`, host: h.name, mac: port.mac, fixedIp: port.address, ipv6: port.addressV6, floatingIp: null }, h, n);
-      saveState(state);
-    }
-  }
-  say("[4/4] lab ready");
+  for (const h of hosts) netlet(h, ["network-create", "private", "--fixed-range-v4", "10.0.0.0/24", "--bridge", "br100", "--multi-host", "T", ...v6]);
+  await bootVms(state, opts, say);
+  say(`[4/5] guests configure themselves: DHCP${opts.ipv6 ? ", SLAAC" : ""}, metadata through 169.254.169.254`);
+  await configureGuests(state, opts);
+  say("[5/5] default group allows ICMP and SSH; floating IP from pool nova, pinged from the internet namespace");
+  await floatingIp(state);
+  saveState(state);
   return state;
 }

@@ -7,8 +7,12 @@ import { labUp } from "./up.ts";
 
 function labTable(s: LabState): string {
   const hosts = table(["host", "namespace", "underlay IP", "agent pid"], s.hosts.map((h) => [h.name, h.ns, h.underlayIp, h.pid]));
-  const vms = table(["VM", "host", "MAC", "fixed IP", "IPv6", "floating IP"], s.vms.map((v) => [v.name, v.host, v.mac, v.fixedIp, v.ipv6, v.floatingIp]));
-  return `${hosts}\n${vms}`;
+  const vms = table(["VM", "host", "MAC", "fixed IP", "IPv6", "floating IP", "lease", "metadata"],
+    s.vms.map((v) => [v.name, v.host, v.mac, v.fixedIp, v.ipv6 ?? "-", v.floatingIp ?? "-", v.leased ? `leased ${v.leased}` : "none", v.metadata ? `ok (${v.metadata})` : "unreachable"]));
+  const fip = s.vms.find((v) => v.floatingIp);
+  const reach = fip ? `\nfloating IP ${fip.floatingIp} (${fip.name}) from the internet namespace: ${s.floatingReachable ? "answers ping" : "NO ANSWER"}` : "";
+  const hint = fip && s.internetNs ? `${reach}\ntry: ip netns exec ${s.internetNs} ping -c 1 ${fip.floatingIp}    (floating IP of ${fip.name})\n     netlet lab exec ${fip.name} -- curl -s http://169.254.169.254/openstack/latest/meta_data.json` : "";
+  return `${hosts}\n${vms}${hint}`;
 }
 
 export const labVerbs: Verb[] = [

@@ -19,17 +19,23 @@ describe.skipIf(!requireNetns())("netlet lab", () => {
   const mine = () => run(["ip", "netns", "list"]).stdout.split("\n").filter((l) => l.startsWith(env.NETLET_LAB_PREFIX));
   afterAll(() => lab("down"));
 
-  test("lab up builds a host with br100 and two VMs carrying their instances' MACs; lab down removes all", async () => {
+  test("lab up: two VMs get their leases and metadata from netlet, the floating IP answers the internet namespace; lab down removes all", async () => {
     const up = lab("up", "--json");
     expect(up.code).toBe(0);
     const state = JSON.parse(up.stdout);
     expect(state.vms).toHaveLength(2);
-    expect(mine()).toHaveLength(4);
+    expect(mine()).toHaveLength(5);
     for (const vm of state.vms) {
       const mac = run(["ip", "netns", "exec", vm.ns, "cat", "/sys/class/net/eth0/address"]).stdout.trim();
       expect(mac).toBe(vm.mac);
       expect(vm.fixedIp).toMatch(/^10\.0\.0\.\d+$/);
+      // The guest's own DHCP client got its fixed IP from netlet, and it read its own instance-id.
+      expect(vm.leased).toBe(vm.fixedIp);
+      expect(vm.metadata).toMatch(/^i-[0-9a-f]{8}$/);
     }
+    expect(new Set(state.vms.map((v: { metadata: string }) => v.metadata)).size).toBe(2);
+    expect(state.vms[0].floatingIp).toMatch(/^10\.254\.0\.\d+$/);
+    expect(state.floatingReachable).toBe(true);
     const exec = lab("exec", "host1", "--", "ip", "-br", "link", "show", "br100");
     expect(exec.code).toBe(0);
     const pid = state.hosts[0].pid;

@@ -79,3 +79,29 @@ export const miscVerbs: Verb[] = [
     },
   },
 ];
+
+interface ShownDataplane {
+  driver: string;
+  snat: string;
+  instances: { name: string; uuid: string; vifs: { mac: string; port: string | null; ipv4: string | null; ipv6: string | null; antiSpoofing: string }[];
+    groups: { name: string; ingress: string[]; egress: string[] }[]; floatingIps: { address: string }[]; chains: string[] }[];
+  drops?: Record<string, number>;
+}
+
+export const dataplaneVerbs: Verb[] = [
+  {
+    name: "dataplane show",
+    summary: "What the dataplane programs for each local instance (ports, anti-spoofing, rules, floating IPs).",
+    read: true,
+    async run(ctx) {
+      const d = await ctx.api.call<ShownDataplane | null>("GET", "/v1/dataplane");
+      print(ctx, d, () => {
+        if (!d) return "nothing applied yet";
+        const rows = d.instances.flatMap((i) => i.vifs.map((v) => [i.name, v.mac, v.port, v.ipv4, v.ipv6, v.antiSpoofing,
+          i.groups.map((g) => `${g.name}: ${[...g.ingress.map((r) => `in ${r}`), ...g.egress.map((r) => `out ${r}`)].join("; ") || "(no rules)"}`).join(" | "),
+          i.floatingIps.map((f) => f.address)]));
+        return `driver ${d.driver}, SNAT: ${d.snat}\n${table(["instance", "MAC", "port", "IPv4", "IPv6", "anti-spoofing", "security groups", "floating"], rows)}`;
+      });
+    },
+  },
+];
