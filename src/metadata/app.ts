@@ -72,13 +72,22 @@ export function createMetadataApp(deps: MetadataDeps): MetadataApp {
     limited: counter("netlet_metadata_rate_limited_total", "Metadata requests refused by the per-source rate limit", reg),
     hits: counter("netlet_metadata_cache_hits_total", "Metadata documents served from the cache", reg),
     misses: counter("netlet_metadata_cache_misses_total", "Metadata documents rendered", reg),
+    errors: counter("netlet_metadata_errors_total", "Metadata requests that failed with an internal error", reg),
   };
   const sourceOf = (c: Context) => connInfo(c)?.address ?? "-";
+  // Two instances may share an address on two networks: they must not share a bucket.
+  const bucketOf = (c: Context) => `${connInfo(c)?.networkId ?? "*"}|${sourceOf(c)}`;
 
   const app = new Hono<MetadataEnv>();
+  // A failing source (store error) is nova's "lookup exception": 500, counted, one log line.
+  app.onError((err, c) => {
+    metrics.errors.inc();
+    console.error(`metadata: ${c.req.method} ${rawPath(c.req.url).slice(0, 256)} failed: ${err.message}`);
+    return c.text("An unknown error has occurred.", 500);
+  });
   const log = deps.log ?? batchedLineLogger((text) => process.stdout.write(text));
   app.use(accessLog(log, monotonic, sourceOf, metrics.requests));
-  app.use(rateLimit(limiter, now, sourceOf, metrics.limited));
+  app.use(rateLimit(limiter, now, bucketOf, metrics.limited));
   app.use(bodyLimit(config.maxBodyBytes));
   app.all("*", async function metadata(c) {
     const segments = pathSegments(rawPath(c.req.url));

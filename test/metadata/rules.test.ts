@@ -64,6 +64,7 @@ describe("methods and guards", () => {
     for (let i = 0; i < 3; i++) expect((await get("/latest/meta-data/instance-id")).status).toBe(200);
     expect((await get("/latest/meta-data/instance-id")).status).toBe(429);
     expect((await get("/latest/meta-data/instance-id", "10.0.0.9")).status).toBe(404); // another source has its own bucket
+    expect((await get("/latest/meta-data/instance-id", "10.0.0.5", "net-2")).status).toBe(404); // so has the same address on another network
     clock.ms += 500; // one token back
     expect((await get("/latest/meta-data/instance-id")).status).toBe(200);
     expect((await get("/latest/meta-data/instance-id")).status).toBe(429);
@@ -129,5 +130,21 @@ describe("neutron-style proxy mode", () => {
     const other = "99999999-2222-4222-8222-222222222222";
     const signed = { "X-Instance-ID": other, "X-Instance-ID-Signature": signInstanceId(secret, other) };
     expect((await req(p, { headers: headers(signed) }, "192.0.2.1")).status).toBe(404);
+  });
+});
+
+describe("failures", () => {
+  test("a throwing source is a counted 500, and the server keeps answering", async () => {
+    const { req, source, registry } = makeApp({ cacheExpiration: 0 });
+    const real = source.resolve.bind(source);
+    let fail = true;
+    source.resolve = (ip, net) => {
+      if (fail) throw new Error("database is locked");
+      return real(ip, net);
+    };
+    expect((await req("/latest/meta-data/instance-id")).status).toBe(500);
+    fail = false;
+    expect((await req("/latest/meta-data/instance-id")).status).toBe(200);
+    expect(registry.counter("netlet_metadata_errors_total", "").get()).toBe(1);
   });
 });
