@@ -106,13 +106,9 @@ function planV4(p: NetworkCreateParams, s: Cidr4): Omit<PlannedNetwork, "label" 
     vpn = dhcpStart;
     dhcpStart += 1;
   }
-  const bottom = p.vlanMode ? 3 : 2;
-  const reserved = new Set<number>([gateway, dhcpServer]);
-  if (vpn !== null) reserved.add(vpn);
   const first = fixed.base;
   const last = fixed.base + fixed.size - 1;
-  for (let i = 0; i < bottom && first + i <= last; i++) reserved.add(first + i);
-  reserved.add(last);
+  const reserved = reservedAddresses({ first, last, gateway, dhcpServer, vpn, allowedStart, allowedEnd });
   return {
     cidr: formatCidr4(s),
     fixedCidr: formatCidr4(fixed),
@@ -124,15 +120,36 @@ function planV4(p: NetworkCreateParams, s: Cidr4): Omit<PlannedNetwork, "label" 
     vpnPrivateAddress: vpn === null ? null : numToIp4(vpn),
     fixedFirst: first,
     fixedLast: last,
-    reserved: withAllowedRange(reserved, first, last, allowedStart, allowedEnd),
+    reserved,
   };
 }
 
-/** allowed_start/end reserve everything outside them; kept as a range check, not N entries. */
-function withAllowedRange(reserved: Set<number>, first: number, last: number, start: number | null, end: number | null): Set<number> {
-  if (start === null && end === null) return reserved;
-  for (let n = first; n <= last; n++) {
-    if ((start !== null && n < start) || (end !== null && n > end)) reserved.add(n);
+export interface ReservedInput {
+  first: number;
+  last: number;
+  gateway: number | null;
+  dhcpServer: number | null;
+  /** VLAN mode's VPN address (its presence means a third bottom address is reserved). */
+  vpn: number | null;
+  allowedStart: number | null;
+  allowedEnd: number | null;
+}
+
+/**
+ * nova's reserved fixed IPs: the bottom two (three in VLAN mode) and the top address of the
+ * fixed range, the gateway, DHCP server and VPN addresses, and everything outside
+ * allowed_start..allowed_end. Used at network-create and when a peer's network arrives.
+ */
+export function reservedAddresses(r: ReservedInput): Set<number> {
+  const reserved = new Set<number>();
+  for (const n of [r.gateway, r.dhcpServer, r.vpn]) if (n !== null) reserved.add(n);
+  const bottom = r.vpn !== null ? 3 : 2;
+  for (let i = 0; i < bottom && r.first + i <= r.last; i++) reserved.add(r.first + i);
+  reserved.add(r.last);
+  if (r.allowedStart !== null || r.allowedEnd !== null) {
+    for (let n = r.first; n <= r.last; n++) {
+      if ((r.allowedStart !== null && n < r.allowedStart) || (r.allowedEnd !== null && n > r.allowedEnd)) reserved.add(n);
+    }
   }
   return reserved;
 }

@@ -6,7 +6,7 @@ import { getInstance, listVifs } from "./instances.ts";
 
 type Row = Record<string, unknown>;
 
-function fromRow(r: Row): FloatingIp {
+export function floatingFromRow(r: Row): FloatingIp {
   return { address: r.address as string, pool: r.pool as string, interface: r.interface as string, projectId: r.project_id as string | null,
     instanceUuid: r.instance_uuid as string | null, fixedAddress: r.fixed_address as string | null, fixedNetworkId: r.fixed_network_id as string | null,
     host: r.host as string | null, autoAssigned: !!r.auto_assigned, origin: r.origin as string, hlc: r.hlc as string, deleted: !!r.deleted };
@@ -30,18 +30,18 @@ export function listFloatingIps(store: Store, opts: { host?: string } = {}): Flo
   const rows = opts.host
     ? store.db.query<Row, [string]>("SELECT * FROM floating_ips WHERE deleted = 0 AND host = ? ORDER BY address_num").all(opts.host)
     : store.db.query<Row, []>("SELECT * FROM floating_ips WHERE deleted = 0 ORDER BY pool, address_num").all();
-  return rows.map(fromRow);
+  return rows.map(floatingFromRow);
 }
 
 export function floatingOfInstance(store: Store, instanceUuid: string): FloatingIp[] {
-  return store.db.query<Row, [string]>("SELECT * FROM floating_ips WHERE deleted = 0 AND instance_uuid = ? ORDER BY address_num").all(instanceUuid).map(fromRow);
+  return store.db.query<Row, [string]>("SELECT * FROM floating_ips WHERE deleted = 0 AND instance_uuid = ? ORDER BY address_num").all(instanceUuid).map(floatingFromRow);
 }
 
 export function getFloatingIp(store: Store, address: string): FloatingIp {
   if (!isIpv4(address)) throw invalid(`${address} is not an IPv4 address`, "address");
   const r = store.db.query<Row, [string]>("SELECT * FROM floating_ips WHERE deleted = 0 AND address = ?").get(numToIp4(ip4ToNum(address)));
   if (!r) throw notFound(`floating IP ${address}`, "address");
-  return fromRow(r);
+  return floatingFromRow(r);
 }
 
 function put(store: Store, f: FloatingIp): FloatingIp {
@@ -89,7 +89,7 @@ export function allocateFloatingIp(store: Store, pool: string, projectId: string
     if (!store.db.query("SELECT 1 FROM floating_ips WHERE deleted = 0 AND pool = ?").get(pool)) throw notFound(`floating IP pool ${pool}`, "pool");
     const r = store.db.query<Row, [string]>("SELECT * FROM floating_ips WHERE deleted = 0 AND pool = ? AND project_id IS NULL AND fixed_address IS NULL ORDER BY address_num LIMIT 1").get(pool);
     if (!r) throw conflict(`no more floating IPs in pool ${pool}`, "pool");
-    return put(store, { ...fromRow(r), projectId, autoAssigned: auto });
+    return put(store, { ...floatingFromRow(r), projectId, autoAssigned: auto });
   });
 }
 
@@ -125,7 +125,7 @@ export function disassociateFloatingIp(store: Store, address: string): FloatingI
 
 /** On instance delete: disassociate its floating IPs and release the auto-assigned ones. */
 export function releaseInstanceFloating(store: Store, instanceUuid: string): void {
-  const rows = store.db.query<Row, [string]>("SELECT * FROM floating_ips WHERE deleted = 0 AND instance_uuid = ?").all(instanceUuid).map(fromRow);
+  const rows = store.db.query<Row, [string]>("SELECT * FROM floating_ips WHERE deleted = 0 AND instance_uuid = ?").all(instanceUuid).map(floatingFromRow);
   for (const f of rows) {
     put(store, { ...f, instanceUuid: null, fixedAddress: null, fixedNetworkId: null, host: null,
       projectId: f.autoAssigned ? null : f.projectId, autoAssigned: false });

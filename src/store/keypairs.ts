@@ -6,7 +6,7 @@ import { conflict, invalid, notFound, type Store } from "./db.ts";
 type Row = Record<string, unknown>;
 const KEY_TYPES = ["ssh-rsa", "ssh-ed25519", "ssh-dss", "ecdsa-sha2-nistp256", "ecdsa-sha2-nistp384", "ecdsa-sha2-nistp521"];
 
-function fromRow(r: Row): Keypair {
+export function keypairFromRow(r: Row): Keypair {
   return { name: r.name as string, publicKey: r.public_key as string, fingerprint: r.fingerprint as string, type: r.type as string,
     origin: r.origin as string, hlc: r.hlc as string, deleted: !!r.deleted };
 }
@@ -28,13 +28,13 @@ export function parsePublicKey(text: string): { type: string; fingerprint: strin
 }
 
 export function listKeypairs(store: Store): Keypair[] {
-  return store.db.query<Row, []>("SELECT * FROM keypairs WHERE deleted = 0 ORDER BY name").all().map(fromRow);
+  return store.db.query<Row, []>("SELECT * FROM keypairs WHERE deleted = 0 ORDER BY name").all().map(keypairFromRow);
 }
 
 export function getKeypair(store: Store, name: string, field = "name"): Keypair {
   const r = store.db.query<Row, [string]>("SELECT * FROM keypairs WHERE deleted = 0 AND name = ?").get(name);
   if (!r) throw notFound(`keypair ${name}`, field);
-  return fromRow(r);
+  return keypairFromRow(r);
 }
 
 export function addKeypair(store: Store, name: string, publicKey: string): Keypair {

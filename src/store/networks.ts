@@ -1,7 +1,7 @@
 /** Networks: create (with their fixed-IP rows), read, delete. */
 import type { Network } from "../model.ts";
-import { planNetworks, type NetworkCreateParams } from "../ipam/network-plan.ts";
-import { numToIp4 } from "../ipam/addr.ts";
+import { planNetworks, reservedAddresses, type NetworkCreateParams } from "../ipam/network-plan.ts";
+import { ip4ToNum, numToIp4, parseCidr4 } from "../ipam/addr.ts";
 import { conflict, notFound, type Store } from "./db.ts";
 
 type Row = Record<string, unknown>;
@@ -42,7 +42,6 @@ export function createNetworks(store: Store, p: NetworkCreateParams): Network[] 
     if (existing.some((n) => n.label === p.label)) throw conflict(`a network labelled ${p.label} already exists`, "label");
     const plans = planNetworks(p, existing);
     const insNet = store.db.query(INSERT_NETWORK);
-    const insIp = store.db.query("INSERT INTO fixed_ips (network_id, address, address_num, reserved) VALUES (?, ?, ?, ?)");
     const ids: string[] = [];
     for (const plan of plans) {
       const id = crypto.randomUUID();
@@ -51,12 +50,30 @@ export function createNetworks(store: Store, p: NetworkCreateParams): Network[] 
         plan.dhcpServer, plan.dhcpStart, p.bridge, p.bridgeInterface, plan.vlan, p.vxlan, p.dns1, p.dns2, p.mtu, p.multiHost ? 1 : 0,
         p.projectId, p.enableDhcp ? 1 : 0, p.shareAddress ? 1 : 0, p.allowedStart, p.allowedEnd, plan.vpnPrivateAddress, null,
         store.now(), v.origin, v.hlc);
-      for (let n = plan.fixedFirst; n <= plan.fixedLast; n++) insIp.run(id, numToIp4(n), n, plan.reserved.has(n) ? 1 : 0);
+      insertFixedIps(store, id, plan.fixedFirst, plan.fixedLast, plan.reserved);
       store.changed("network", "put", id);
       ids.push(id);
     }
     return ids.map((id) => getNetwork(store, id));
   });
+}
+
+function insertFixedIps(store: Store, networkId: string, first: number, last: number, reserved: Set<number>): void {
+  const ins = store.db.query("INSERT OR IGNORE INTO fixed_ips (network_id, address, address_num, reserved) VALUES (?, ?, ?, ?)");
+  for (let n = first; n <= last; n++) ins.run(networkId, numToIp4(n), n, reserved.has(n) ? 1 : 0);
+}
+
+/** The fixed-IP rows of a network that arrived from a peer, derived from its own fields. */
+export function materializeFixedIps(store: Store, net: Network): void {
+  if (!net.fixedCidr) return;
+  const c = parseCidr4(net.fixedCidr);
+  const num = (a: string | null) => (a ? ip4ToNum(a) : null);
+  const first = c.base;
+  const last = c.base + c.size - 1;
+  insertFixedIps(store, net.id, first, last, reservedAddresses({
+    first, last, gateway: num(net.gateway), dhcpServer: num(net.dhcpServer), vpn: num(net.vpnPrivateAddress),
+    allowedStart: num(net.allowedStart), allowedEnd: num(net.allowedEnd),
+  }));
 }
 
 /** Delete a network; refused while instances still have interfaces on it. */

@@ -95,4 +95,22 @@ export const MIGRATIONS: readonly string[] = [
   `CREATE INDEX fixed_ips_host ON fixed_ips(network_id, host) WHERE host IS NOT NULL;
    CREATE INDEX vifs_address_v6 ON vifs(address_v6) WHERE deleted = 0;
    CREATE INDEX floating_ips_instance ON floating_ips(instance_uuid) WHERE instance_uuid IS NOT NULL;`,
+  // The cluster: rows of its own bookkeeping (IPAM slots and allocations, floating pools,
+  // forgotten hosts) and tombstones of rows never seen here; persisted IPAM promises; indexes
+  // for "what did origin X write after version V" across every replicated table.
+  `CREATE TABLE replica_extra (
+     tbl TEXT NOT NULL, key TEXT NOT NULL, origin TEXT NOT NULL, hlc TEXT NOT NULL,
+     deleted INTEGER NOT NULL DEFAULT 0, data TEXT, PRIMARY KEY (tbl, key)
+   ) WITHOUT ROWID;
+   CREATE INDEX replica_extra_origin ON replica_extra(origin, hlc);
+   CREATE TABLE ipam_promises (slot TEXT PRIMARY KEY, owner TEXT NOT NULL, epoch INTEGER NOT NULL, released INTEGER NOT NULL) WITHOUT ROWID;
+   CREATE INDEX networks_origin ON networks(origin, hlc);
+   CREATE INDEX instances_origin ON instances(origin, hlc);
+   CREATE INDEX vifs_origin ON vifs(origin, hlc);
+   CREATE INDEX keypairs_origin ON keypairs(origin, hlc);
+   CREATE INDEX security_groups_origin ON security_groups(origin, hlc);
+   CREATE INDEX security_group_rules_origin ON security_group_rules(origin, hlc);
+   CREATE INDEX floating_ips_origin ON floating_ips(origin, hlc);
+   CREATE INDEX hosts_origin ON hosts(origin, hlc);
+   CREATE INDEX leases_origin ON leases(origin, hlc);`,
 ];

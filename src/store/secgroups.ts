@@ -5,7 +5,7 @@ import { conflict, invalid, notFound, type Store } from "./db.ts";
 
 type Row = Record<string, unknown>;
 
-function groupFromRow(r: Row): SecurityGroup {
+export function groupFromRow(r: Row): SecurityGroup {
   return { id: r.id as string, name: r.name as string, description: r.description as string, projectId: r.project_id as string,
     origin: r.origin as string, hlc: r.hlc as string, deleted: !!r.deleted };
 }

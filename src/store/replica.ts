@@ -1,0 +1,178 @@
+/**
+ * The cluster's ReplicaStore over SQLite. Typed records live in their own tables (so every
+ * reader sees replicated rows exactly like local ones); remote applies run in one store
+ * transaction and raise the same change events as local writes, marked `remote`.
+ */
+import type { ReplicaRow, ReplicaStore, ReplicaTable } from "../cluster/sync/replica-store.ts";
+import type { PromiseStore, SlotPromise } from "../cluster/ipam/promises.ts";
+import { newerThan } from "./hlc.ts";
+import type { Store } from "./db.ts";
+import { TYPED, type TypedTable } from "./replica-tables.ts";
+import { materializeFixedIps, networkFromRow } from "./networks.ts";
+
+type Row = Record<string, unknown>;
+
+const VERSION_COLS = "origin, hlc, deleted";
+
+export class SqliteReplicaStore implements ReplicaStore {
+  /** heads() is asked for on every digest exchange; recomputed only after a change. */
+  #heads: Map<string, string> | null = null;
+
+  constructor(readonly store: Store) {
+    store.subscribe(() => {
+      this.#heads = null;
+    });
+  }
+
+  get #db() {
+    return this.store.db;
+  }
+
+  /** Every replicated row's (table, key, origin, hlc) as one SQL source. */
+  #union(where: string): string {
+    const parts = Object.entries(TYPED).map(([name, t]) => `SELECT '${name}' AS tbl, ${keyExpr(name)} AS key, ${VERSION_COLS} FROM ${t.sql} ${where}`);
+    parts.push(`SELECT tbl, key, ${VERSION_COLS} FROM replica_extra ${where}`);
+    return parts.join(" UNION ALL ");
+  }
+
+  heads(): Map<string, string> {
+    if (this.#heads) return new Map(this.#heads);
+    const rows = this.#db.query<{ origin: string; h: string }, []>(`SELECT origin, max(hlc) AS h FROM (${this.#union("")}) GROUP BY origin`).all();
+    this.#heads = new Map(rows.map((r) => [r.origin, r.h]));
+    return new Map(this.#heads);
+  }
+
+  changedSince(origin: string, after: string, limit: number): ReplicaRow[] {
+    const refs = this.#db
+      .query<{ tbl: string; key: string }, [string, string, number]>(
+        `SELECT tbl, key FROM (${this.#union("")}) WHERE origin = ? AND hlc > ? ORDER BY hlc LIMIT ?`)
+      .all(origin, after, limit);
+    return refs.map((r) => this.get(r.tbl as ReplicaTable, r.key)).filter((r): r is ReplicaRow => !!r);
+  }
+
+  get(table: ReplicaTable, key: string): ReplicaRow | undefined {
+    const t = TYPED[table];
+    if (t) {
+      const r = this.#db.query<Row, unknown[]>(`SELECT * FROM ${t.sql} WHERE ${t.where}`).get(...(t.keyArgs(key) as string[]));
+      if (r) return typedRow(table, t, r);
+    }
+    const e = this.#db.query<Row, [string, string]>("SELECT * FROM replica_extra WHERE tbl = ? AND key = ?").get(table, key);
+    return e ? extraRow(e) : undefined;
+  }
+
+  *scan(table: ReplicaTable): Iterable<ReplicaRow> {
+    const t = TYPED[table];
+    if (t) for (const r of this.#db.query<Row, []>(`SELECT * FROM ${t.sql}`).all()) yield typedRow(table, t, r);
+    for (const e of this.#db.query<Row, [string]>("SELECT * FROM replica_extra WHERE tbl = ?").all(table)) yield extraRow(e);
+  }
+
+  put(row: ReplicaRow): void {
+    this.store.write(() => this.#write(row), { remote: false });
+  }
+
+  apply(row: ReplicaRow): boolean {
+    return this.store.write(() => {
+      const cur = this.get(row.table, row.key);
+      if (cur && !newerThan(row, cur)) return false;
+      this.#write(row);
+      return true;
+    }, { remote: true });
+  }
+
+  #write(row: ReplicaRow): void {
+    this.#heads = null;
+    const t = TYPED[row.table];
+    if (!t) {
+      this.#db.query(`INSERT OR REPLACE INTO replica_extra (tbl, key, ${VERSION_COLS}, data) VALUES (?,?,?,?,?,?)`)
+        .run(row.table, row.key, row.origin, row.hlc, row.deleted ? 1 : 0, row.data ? JSON.stringify(row.data) : null);
+      return;
+    }
+    const exists = !!this.#db.query(`SELECT 1 FROM ${t.sql} WHERE ${t.where}`).get(...(t.keyArgs(row.key) as string[]));
+    if (row.deleted || !row.data) {
+      if (exists) {
+        this.#db.query(`UPDATE ${t.sql} SET deleted = 1, origin = ?, hlc = ? WHERE ${t.where}`).run(row.origin, row.hlc, ...(t.keyArgs(row.key) as string[]));
+        if (row.table === "network") this.#db.query("DELETE FROM fixed_ips WHERE network_id = ?").run(row.key);
+      } else {
+        // A tombstone for a row we never had: kept so an older put cannot resurrect it.
+        this.#db.query(`INSERT OR REPLACE INTO replica_extra (tbl, key, ${VERSION_COLS}, data) VALUES (?,?,?,?,1,NULL)`).run(row.table, row.key, row.origin, row.hlc);
+      }
+      this.store.changed(t.entity, "delete", row.key);
+      return;
+    }
+    const cols = { ...t.columns(row.data), origin: row.origin, hlc: row.hlc, deleted: 0 };
+    const names = Object.keys(cols);
+    this.#db.query(`INSERT OR REPLACE INTO ${t.sql} (${names.join(", ")}) VALUES (${names.map(() => "?").join(", ")})`)
+      .run(...(Object.values(cols) as string[]));
+    this.#db.query("DELETE FROM replica_extra WHERE tbl = ? AND key = ?").run(row.table, row.key);
+    if (row.table === "network" && !exists) {
+      materializeFixedIps(this.store, networkFromRow(this.#db.query<Row, [string]>("SELECT * FROM networks WHERE id = ?").get(row.key)!));
+    }
+    this.store.changed(t.entity, "put", row.key);
+  }
+
+  collectTombstones(before: string): number {
+    this.#heads = null;
+    return this.store.write(() => {
+      let n = 0;
+      for (const t of Object.values(TYPED)) n += this.#db.query(`DELETE FROM ${t.sql} WHERE deleted = 1 AND hlc < ?`).run(before).changes;
+      n += this.#db.query("DELETE FROM replica_extra WHERE deleted = 1 AND hlc < ?").run(before).changes;
+      return n;
+    });
+  }
+
+  dropOrigin(origin: string): number {
+    this.#heads = null;
+    return this.store.write(() => {
+      let n = 0;
+      for (const t of Object.values(TYPED)) n += this.#db.query(`DELETE FROM ${t.sql} WHERE origin = ?`).run(origin).changes;
+      n += this.#db.query("DELETE FROM replica_extra WHERE origin = ?").run(origin).changes;
+      return n;
+    });
+  }
+
+  loadMarks(): Record<string, string> {
+    const raw = this.store.getMeta("sync_marks");
+    return raw ? (JSON.parse(raw) as Record<string, string>) : {};
+  }
+
+  saveMarks(marks: Record<string, string>): void {
+    this.store.setMeta("sync_marks", JSON.stringify(marks));
+  }
+}
+
+function keyExpr(table: string): string {
+  if (table === "lease") return "network_id || '/' || mac";
+  if (table === "instance") return "uuid";
+  if (table === "keypair") return "name";
+  if (table === "floating_ip") return "address";
+  return "id";
+}
+
+function typedRow(table: ReplicaTable, t: TypedTable, r: Row): ReplicaRow {
+  const deleted = !!r.deleted;
+  const data = t.toData(r);
+  return { table, key: t.keyOf(data), origin: r.origin as string, hlc: r.hlc as string, deleted, data: deleted ? null : data };
+}
+
+function extraRow(e: Row): ReplicaRow {
+  return { table: e.tbl as ReplicaTable, key: e.key as string, origin: e.origin as string, hlc: e.hlc as string, deleted: !!e.deleted,
+    data: e.data ? (JSON.parse(e.data as string) as Record<string, unknown>) : null };
+}
+
+/** IPAM promises, written (and committed) before a vote leaves this node. */
+export class SqlitePromiseStore implements PromiseStore {
+  constructor(readonly store: Store) {}
+
+  get(slot: string): SlotPromise | undefined {
+    const r = this.store.db.query<{ owner: string; epoch: number; released: number }, [string]>("SELECT owner, epoch, released FROM ipam_promises WHERE slot = ?").get(slot);
+    return r ? { owner: r.owner, epoch: r.epoch, released: !!r.released } : undefined;
+  }
+
+  put(slot: string, p: SlotPromise): void {
+    this.store.db.query("INSERT OR REPLACE INTO ipam_promises (slot, owner, epoch, released) VALUES (?,?,?,?)").run(slot, p.owner, p.epoch, p.released ? 1 : 0);
+  }
+
+  empty(): boolean {
+    return !this.store.db.query("SELECT 1 FROM ipam_promises LIMIT 1").get();
+  }
+}
