@@ -9,7 +9,8 @@ import type { DesiredState } from "./desired.ts";
 import { iptablesDrift, nftDrift, parseIptablesDrops, parseNftCounters } from "./drift.ts";
 import { check, spawnExec, type Exec } from "./exec.ts";
 import { iptablesChains, JUMPS, parseSave, renderIptables, renderIptablesTeardown } from "./iptables-render.ts";
-import { buildTables, OWNED_TABLES, render, renderDelta } from "./nft-render.ts";
+import type { Table } from "./nft-model.ts";
+import { buildTables, OWNED_TABLES, render, renderChunks, renderTableDelta } from "./nft-render.ts";
 
 export interface ApplyReport {
   kind: "full" | "delta" | "none";
@@ -40,6 +41,8 @@ export class Dataplane {
   readonly #repairs;
   readonly #lastDrops = new Map<string, number>();
   #applied: DesiredState | null = null;
+  /** Tables built for `#applied`, so a delta builds only the new side. */
+  #tables: Table[] = [];
   #iptablesChecked = false;
   #queue: Promise<unknown> = Promise.resolve();
 
@@ -70,7 +73,8 @@ export class Dataplane {
       const prev = this.#applied;
       if (!prev) return this.#full(d);
       const t0 = this.#clock();
-      const text = renderDelta(prev, d);
+      const tables = buildTables(d);
+      const text = prev.config.firewallDriver === d.config.firewallDriver ? renderTableDelta(this.#tables, tables) : render(d);
       try {
         if (text) await this.#nft(text);
         if (d.config.firewallDriver === "iptables") await this.#iptables(d);
@@ -79,6 +83,7 @@ export class Dataplane {
         return this.#full(d);
       }
       this.#applied = d;
+      this.#tables = tables;
       return this.#done("delta", t0, text.length);
     });
   }
@@ -152,9 +157,10 @@ export class Dataplane {
 
   async #full(d: DesiredState): Promise<ApplyReport> {
     const t0 = this.#clock();
-    const text = render(d);
+    const { text: chunks, tables } = await renderChunks(d);
+    const bytes = chunks.reduce((n, c) => n + c.length, 0);
     try {
-      await this.#nft(text);
+      await this.#nft(chunks);
       if (d.config.firewallDriver === "iptables") await this.#iptables(d);
       else await this.#iptablesTeardown();
     } catch (e) {
@@ -163,8 +169,9 @@ export class Dataplane {
       throw e;
     }
     this.#applied = d;
+    this.#tables = tables;
     this.#lastDrops.clear();
-    return this.#done("full", t0, text.length);
+    return this.#done("full", t0, bytes);
   }
 
   #done(kind: "full" | "delta", t0: number, bytes: number): ApplyReport {
@@ -174,7 +181,7 @@ export class Dataplane {
     return { kind: bytes === 0 && kind === "delta" ? "none" : kind, ms, bytes };
   }
 
-  async #nft(text: string): Promise<void> {
+  async #nft(text: string | string[]): Promise<void> {
     check(["nft", "-f", "-"], await this.#exec(["nft", "-f", "-"], text));
   }
 

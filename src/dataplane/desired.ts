@@ -133,8 +133,17 @@ export const DEFAULT_CONFIG: DataplaneConfig = {
 
 /** Short stable name part for an id: iptables chain names are limited to 28 characters. */
 export function shortKey(id: string): string {
-  return createHash("sha256").update(id).digest("hex").slice(0, 10);
+  let k = keyCache.get(id);
+  if (k === undefined) {
+    // A hash per name costs more than the rest of a 10,000-instance render; remember them.
+    if (keyCache.size >= 200_000) keyCache.clear();
+    k = createHash("sha256").update(id).digest("hex").slice(0, 10);
+    keyCache.set(id, k);
+  }
+  return k;
 }
+
+const keyCache = new Map<string, string>();
 
 /** Modified EUI-64 interface id of a MAC, OR-ed into a /64 prefix (RFC 4291, nova rfc2462). */
 export function eui64(prefix: string, mac: string): string {

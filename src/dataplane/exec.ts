@@ -10,8 +10,11 @@ export interface ExecResult {
   stderr: string;
 }
 
-/** Runs argv with optional stdin text; never throws for a non-zero exit. */
-export type Exec = (argv: string[], stdin?: string) => Promise<ExecResult>;
+/**
+ * Runs argv with optional stdin text, given whole or in pieces (written one by one, so a large
+ * input never blocks the event loop); never throws for a non-zero exit.
+ */
+export type Exec = (argv: string[], stdin?: string | string[]) => Promise<ExecResult>;
 
 /**
  * The real exec. `prefix` is prepended to every argv, e.g. `["ip", "netns", "exec", ns]` to
@@ -20,11 +23,24 @@ export type Exec = (argv: string[], stdin?: string) => Promise<ExecResult>;
 export function spawnExec(prefix: string[] = []): Exec {
   return async function spawnExec(argv, stdin) {
     const p = Bun.spawn([...prefix, ...argv], {
-      stdin: stdin === undefined ? "ignore" : new TextEncoder().encode(stdin),
+      stdin: stdin === undefined ? "ignore" : typeof stdin === "string" ? new TextEncoder().encode(stdin) : "pipe",
       stdout: "pipe",
       stderr: "pipe",
     });
-    const [stdout, stderr, code] = await Promise.all([new Response(p.stdout).text(), new Response(p.stderr).text(), p.exited]);
+    const out = Promise.all([new Response(p.stdout).text(), new Response(p.stderr).text(), p.exited]);
+    if (Array.isArray(stdin)) {
+      const sink = p.stdin as import("bun").FileSink;
+      try {
+        for (const piece of stdin) {
+          sink.write(piece);
+          await sink.flush();
+        }
+        await sink.end();
+      } catch {
+        // The process exited early; its exit code and stderr say why.
+      }
+    }
+    const [stdout, stderr, code] = await out;
     return { code, stdout, stderr };
   };
 }

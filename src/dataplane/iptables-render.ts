@@ -9,7 +9,7 @@
 import type { DesiredState, GroupSpec, InstanceOnHost, RuleSpec } from "./desired.ts";
 import { shortKey } from "./desired.ts";
 import { METADATA_IP } from "./nft-nat.ts";
-import { addrFamily, familyOf, groupIndex, hasEgress, isAnyCidr, ruleValid, usedGroups } from "./sg-rules.ts";
+import { addrFamily, familyOf, groupIndex, hasEgress, isAnyCidr, profileKey, ruleValid, usedGroups } from "./sg-rules.ts";
 
 export const PREFIX = "netlet-";
 
@@ -34,8 +34,9 @@ export const JUMPS: Record<string, [string, string][]> = {
 const v4 = (a: string | null): a is string => !!a && addrFamily(a) === 4;
 const host = (a: string, fam: 4 | 6) => (a.includes("/") ? a : `${a}/${fam === 4 ? 32 : 128}`);
 
-export const ipChainIn = (uuid: string) => `${PREFIX}i-${shortKey(uuid)}-i`;
-export const ipChainOut = (uuid: string) => `${PREFIX}i-${shortKey(uuid)}-o`;
+/** Per-profile chains (groups + networks), shared by the instances with that profile. */
+export const ipChainIn = (inst: InstanceOnHost) => `${PREFIX}p-${shortKey(profileKey(inst))}-i`;
+export const ipChainOut = (inst: InstanceOnHost) => `${PREFIX}p-${shortKey(profileKey(inst))}-o`;
 const ipGroupChain = (id: string) => `${PREFIX}g-${shortKey(id)}-i`;
 
 function natChains(d: DesiredState): Chains {
@@ -119,6 +120,13 @@ function filterChains(d: DesiredState, fam: 4 | 6): Chains {
   const egress: string[] = [], ingress: string[] = [];
   for (const inst of d.instances) {
     const addrs = addrsOf(inst, fam);
+    if (chains.has(ipChainIn(inst))) {
+      for (const a of addrs) {
+        if (chains.has(ipChainOut(inst))) egress.push(`-s ${host(a, fam)} -j ${ipChainOut(inst)}`);
+        ingress.push(`-d ${host(a, fam)} -j ${ipChainIn(inst)}`);
+      }
+      continue;
+    }
     const inRules = ["-m conntrack --ctstate INVALID -j netlet-drop-invalid"];
     for (const v of inst.vifs) {
       const n = nets.get(v.networkId);
@@ -129,13 +137,13 @@ function filterChains(d: DesiredState, fam: 4 | 6): Chains {
     }
     for (const id of inst.groups) if (groups.has(id)) inRules.push(`-j ${ipGroupChain(id)}`);
     inRules.push("-j netlet-drop-ingress");
-    chains.set(ipChainIn(inst.uuid), inRules);
+    chains.set(ipChainIn(inst), inRules);
     const eg = inst.groups.map((id) => groups.get(id)).filter((g): g is GroupSpec => !!g && hasEgress(g));
     // Egress rules RETURN to netlet-FORWARD so that the destination's ingress check still runs.
-    if (eg.length > 0) chains.set(ipChainOut(inst.uuid), [...eg.flatMap((g) => groupRules(d, g, "egress", fam, "-j RETURN")), "-j netlet-drop-egress"]);
+    if (eg.length > 0 && !chains.has(ipChainOut(inst))) chains.set(ipChainOut(inst), [...eg.flatMap((g) => groupRules(d, g, "egress", fam, "-j RETURN")), "-j netlet-drop-egress"]);
     for (const a of addrs) {
-      if (eg.length > 0) egress.push(`-s ${host(a, fam)} -j ${ipChainOut(inst.uuid)}`);
-      ingress.push(`-d ${host(a, fam)} -j ${ipChainIn(inst.uuid)}`);
+      if (eg.length > 0) egress.push(`-s ${host(a, fam)} -j ${ipChainOut(inst)}`);
+      ingress.push(`-d ${host(a, fam)} -j ${ipChainIn(inst)}`);
     }
   }
   // Every egress check comes before any ingress jump: an ACCEPT ends the whole chain.

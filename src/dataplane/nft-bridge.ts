@@ -4,7 +4,7 @@
  * neighbour-advertisement target. The rules are fixed; a port binding is set elements only.
  */
 import ipaddr from "ipaddr.js";
-import type { DesiredState, VifOnHost } from "./desired.ts";
+import type { DesiredState, InstanceOnHost, VifOnHost } from "./desired.ts";
 import { addChain, addSet, newTable, type Table } from "./nft-model.ts";
 
 export const BRIDGE_TABLE = "netlet";
@@ -36,29 +36,54 @@ const RULES = [
   "ether type ip6 icmpv6 type nd-neighbor-advert iifname . @th,64,128 != @bind-nd counter name spoof-nd drop",
 ];
 
+export interface Binding {
+  ports: string[];
+  mac: string[];
+  ip4: string[];
+  ip6: string[];
+  nd: string[];
+}
+
+/** Bindings are remembered per instance object (they depend on nothing else). */
+const bindings = new WeakMap<InstanceOnHost, Binding>();
+
+export function binding(inst: InstanceOnHost): Binding {
+  const hit = bindings.get(inst);
+  if (hit) return hit;
+  const b: Binding = { ports: [], mac: [], ip4: [], ip6: [], nd: [] };
+  for (const v of inst.vifs) {
+    if (!v.port) continue;
+    const p = `"${v.port}"`;
+    b.ports.push(p);
+    b.mac.push(`${p} . ${v.mac}`);
+    if (v.ipv4) b.ip4.push(`${p} . ${v.mac} . ${v.ipv4}`);
+    for (const a of ip6Of(v)) {
+      b.ip6.push(`${p} . ${v.mac} . ${a}`);
+      b.nd.push(`${p} . ${ip6Hex(a)}`);
+    }
+  }
+  bindings.set(inst, b);
+  return b;
+}
+
 /** Build table `bridge netlet` for every VIF whose bridge port is known. */
 export function bridgeTable(d: DesiredState): Table {
   const t = newTable("bridge", BRIDGE_TABLE);
   t.counters.push("spoof-mac", "spoof-ethertype", "spoof-arp", "spoof-ip4", "drop-ra", "spoof-ip6", "spoof-nd");
-  const ports: string[] = [], mac: string[] = [], ip4: string[] = [], ip6: string[] = [], nd: string[] = [];
+  const all: Binding = { ports: [], mac: [], ip4: [], ip6: [], nd: [] };
   for (const inst of d.instances) {
-    for (const v of inst.vifs) {
-      if (!v.port) continue;
-      const p = `"${v.port}"`;
-      ports.push(p);
-      mac.push(`${p} . ${v.mac}`);
-      if (v.ipv4) ip4.push(`${p} . ${v.mac} . ${v.ipv4}`);
-      for (const a of ip6Of(v)) {
-        ip6.push(`${p} . ${v.mac} . ${a}`);
-        nd.push(`${p} . ${ip6Hex(a)}`);
-      }
-    }
+    const b = binding(inst);
+    all.ports.push(...b.ports);
+    all.mac.push(...b.mac);
+    all.ip4.push(...b.ip4);
+    all.ip6.push(...b.ip6);
+    all.nd.push(...b.nd);
   }
-  addSet(t, "vm-ports", "type ifname;", ports);
-  addSet(t, "bind-mac", "type ifname . ether_addr;", mac);
-  addSet(t, "bind-ip4", "type ifname . ether_addr . ipv4_addr;", ip4);
-  addSet(t, "bind-ip6", "type ifname . ether_addr . ipv6_addr;", ip6);
-  addSet(t, "bind-nd", "typeof iifname . @th,64,128;", nd);
+  addSet(t, "vm-ports", "type ifname;", all.ports);
+  addSet(t, "bind-mac", "type ifname . ether_addr;", all.mac);
+  addSet(t, "bind-ip4", "type ifname . ether_addr . ipv4_addr;", all.ip4);
+  addSet(t, "bind-ip6", "type ifname . ether_addr . ipv6_addr;", all.ip6);
+  addSet(t, "bind-nd", "typeof iifname . @th,64,128;", all.nd);
   addChain(t, "prerouting", RULES, "type filter hook prerouting priority -300; policy accept;");
   return t;
 }

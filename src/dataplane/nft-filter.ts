@@ -1,19 +1,22 @@
 /**
  * Security groups in table `inet netlet`. Dispatch is by the instance's address through verdict
- * maps (the bridge table guarantees a VM cannot use another's address), so adding an instance is
- * one chain plus map elements. Egress and ingress are two base chains on the forward hook: an
+ * maps (the bridge table guarantees a VM cannot use another's address) to a chain per profile
+ * (groups + networks) shared by every instance with that profile, so adding an instance is map
+ * elements only. Egress and ingress are two base chains on the forward hook: an
  * accept ends only its own base chain, so a packet between two local VMs passes both checks.
  * Rule texts contain no anonymous sets (they make large loads quadratic in the kernel).
  */
 import type { DesiredState, GroupSpec, InstanceOnHost, RuleSpec } from "./desired.ts";
 import { shortKey } from "./desired.ts";
 import { addChain, addSet, newTable, type Table } from "./nft-model.ts";
-import { familyOf, groupIndex, hasEgress, isAnyCidr, nftPorts, ruleValid, sourceGroups, usedGroups } from "./sg-rules.ts";
+import { familyOf, groupIndex, hasEgress, isAnyCidr, nftPorts, profileKey, ruleValid, sourceGroups, usedGroups } from "./sg-rules.ts";
 
 export const FILTER_TABLE = "netlet";
 
-export const chainIn = (uuid: string) => `i-${shortKey(uuid)}-in`;
-export const chainOut = (uuid: string) => `i-${shortKey(uuid)}-out`;
+/** The instance's ingress chain (shared by its profile). */
+export const chainIn = (inst: InstanceOnHost) => `p-${shortKey(profileKey(inst))}-in`;
+/** The instance's egress chain (shared by its profile; present only when a group has egress rules). */
+export const chainOut = (inst: InstanceOnHost) => `p-${shortKey(profileKey(inst))}-out`;
 export const groupChain = (id: string, dir: "in" | "out") => `g-${shortKey(id)}-${dir}`;
 export const memberSet = (id: string, fam: 4 | 6) => `m${fam}-${shortKey(id)}`;
 
@@ -40,9 +43,8 @@ function groupRules(g: GroupSpec, dir: "ingress" | "egress"): string[] {
 
 function instanceInRules(d: DesiredState, inst: InstanceOnHost, groups: Map<string, GroupSpec>): string[] {
   const rules = ["ct state invalid counter name drop-invalid drop"];
-  const nets = new Map(d.networks.map((n) => [n.id, n]));
   for (const v of inst.vifs) {
-    const n = nets.get(v.networkId);
+    const n = d.networks.find((x) => x.id === v.networkId);
     if (!n) continue;
     // DHCP replies from this host (nova's allow-dhcp-server).
     if (n.hostAddress) rules.push(`ip saddr ${n.hostAddress} udp sport 67 udp dport 68 accept`);
@@ -56,6 +58,49 @@ function instanceInRules(d: DesiredState, inst: InstanceOnHost, groups: Map<stri
   return rules;
 }
 
+/** One instance's share of the table: its profile's chains and its dispatch map elements. */
+interface Fragment {
+  chains: [string, () => string[]][];
+  in4: string[];
+  in6: string[];
+  out4: string[];
+  out6: string[];
+}
+
+function fragment(d: DesiredState, inst: InstanceOnHost, groups: Map<string, GroupSpec>): Fragment {
+  const cin = chainIn(inst), cout = chainOut(inst);
+  const f: Fragment = { chains: [[cin, () => instanceInRules(d, inst, groups)]], in4: [], in6: [], out4: [], out6: [] };
+  const eg = inst.groups.map((id) => groups.get(id)).filter((g): g is GroupSpec => !!g && hasEgress(g));
+  if (eg.length > 0) f.chains.push([cout, () => [...eg.map((g) => `jump ${groupChain(g.id, "out")}`), "counter name drop-egress drop"]]);
+  for (const v of inst.vifs) {
+    if (v.ipv4) f.in4.push(`${v.ipv4} : goto ${cin}`);
+    if (v.ipv6) f.in6.push(`${v.ipv6} : goto ${cin}`);
+    if (eg.length === 0) continue;
+    if (v.ipv4) f.out4.push(`${v.ipv4} : goto ${cout}`);
+    if (v.ipv6) f.out6.push(`${v.ipv6} : goto ${cout}`);
+  }
+  return f;
+}
+
+/**
+ * Fragments are remembered per instance object and context, so that a composition root that
+ * reuses unchanged instance objects pays only for the instances that changed.
+ */
+const fragments = new WeakMap<InstanceOnHost, { ctx: string; frag: Fragment }>();
+
+/** Everything outside the instance that its fragment depends on. */
+function contextKey(d: DesiredState): string {
+  return JSON.stringify([d.networks, d.config.allowSameNetTraffic, d.groups.map((g) => [g.id, hasEgress(g)])]);
+}
+
+function cachedFragment(d: DesiredState, inst: InstanceOnHost, groups: Map<string, GroupSpec>, ctx: string): Fragment {
+  const hit = fragments.get(inst);
+  if (hit && hit.ctx === ctx) return hit.frag;
+  const frag = fragment(d, inst, groups);
+  fragments.set(inst, { ctx, frag });
+  return frag;
+}
+
 function base(name: string, hook: string, prio: number, dir: "in" | "out"): [string, string[], string] {
   const a = dir === "in" ? "daddr" : "saddr";
   return [name, [
@@ -67,8 +112,28 @@ function base(name: string, hook: string, prio: number, dir: "in" | "out"): [str
   ], `type filter hook ${hook} priority ${prio}; policy accept;`];
 }
 
+/** Compute (and remember) the fragments of instances [from, to), to spread a cold render. */
+export function warmFilter(d: DesiredState, from: number, to: number): void {
+  const groups = groupIndex(d.groups);
+  const ctx = contextKey(d);
+  for (const inst of d.instances.slice(from, to)) cachedFragment(d, inst, groups, ctx);
+}
+
 /** Build table `inet netlet` (security groups) from the desired state. */
 export function filterTable(d: DesiredState): Table {
+  return drain(filterTableSteps(d));
+}
+
+/** Runs a build generator to completion. */
+export function drain<T>(g: Generator<void, T>): T {
+  for (;;) {
+    const r = g.next();
+    if (r.done) return r.value;
+  }
+}
+
+/** `filterTable` as steps: yields every `slice` instances so a caller can pause between. */
+export function* filterTableSteps(d: DesiredState, slice = 1000): Generator<void, Table> {
   const t = newTable("inet", FILTER_TABLE);
   t.counters.push("drop-invalid", "drop-ingress", "drop-egress");
   const groups = groupIndex(d.groups);
@@ -83,19 +148,16 @@ export function filterTable(d: DesiredState): Table {
     addChain(t, groupChain(g.id, "in"), groupRules(g, "ingress"));
     if (hasEgress(g)) addChain(t, groupChain(g.id, "out"), groupRules(g, "egress"));
   }
+  const ctx = contextKey(d);
+  let n = 0;
   for (const inst of d.instances) {
-    addChain(t, chainIn(inst.uuid), instanceInRules(d, inst, groups));
-    const eg = inst.groups.map((id) => groups.get(id)).filter((g): g is GroupSpec => !!g && hasEgress(g));
-    if (eg.length > 0) {
-      addChain(t, chainOut(inst.uuid), [...eg.map((g) => `jump ${groupChain(g.id, "out")}`), "counter name drop-egress drop"]);
-    }
-    for (const v of inst.vifs) {
-      if (v.ipv4) maps.in4.push(`${v.ipv4} : goto ${chainIn(inst.uuid)}`);
-      if (v.ipv6) maps.in6.push(`${v.ipv6} : goto ${chainIn(inst.uuid)}`);
-      if (eg.length === 0) continue;
-      if (v.ipv4) maps.out4.push(`${v.ipv4} : goto ${chainOut(inst.uuid)}`);
-      if (v.ipv6) maps.out6.push(`${v.ipv6} : goto ${chainOut(inst.uuid)}`);
-    }
+    if (++n % slice === 0) yield;
+    const f = cachedFragment(d, inst, groups, ctx);
+    for (const [name, rules] of f.chains) if (!t.chains.has(name)) addChain(t, name, rules());
+    maps.in4.push(...f.in4);
+    maps.in6.push(...f.in6);
+    maps.out4.push(...f.out4);
+    maps.out6.push(...f.out6);
   }
   addSet(t, "in4", "type ipv4_addr : verdict;", maps.in4, true);
   addSet(t, "in6", "type ipv6_addr : verdict;", maps.in6, true);

@@ -54,30 +54,58 @@ function elementKey(e: string, map: boolean): string {
 
 /** Chunks keep each `add element` line bounded; nft parses one huge line slowly. */
 function elementLines(verb: string, t: Table, set: string, elems: string[], out: string[]): void {
-  const CHUNK = 2000;
-  for (let i = 0; i < elems.length; i += CHUNK) {
-    out.push(`${verb} element ${ref(t)} ${set} { ${elems.slice(i, i + CHUNK).join(", ")} }`);
+  for (let i = 0; i < elems.length; i += ELEMENTS_PER_LINE) {
+    out.push(`${verb} element ${ref(t)} ${set} { ${elems.slice(i, i + ELEMENTS_PER_LINE).join(", ")} }`);
   }
 }
 
-/** Whole-table replace of each table, as one transaction text. */
-export function renderTables(tables: Table[]): string {
-  const out: string[] = [];
+const ELEMENTS_PER_LINE = 1000;
+
+/**
+ * Whole-table replace of each table as transaction text, in pieces of about `lines` lines, so
+ * that a caller can yield to the event loop between pieces of a 10,000-instance ruleset.
+ */
+export function* tableChunks(tables: Table[], lines = 500): Generator<string> {
+  let out: string[] = [];
+  const flush = function* (force: boolean) {
+    if (out.length >= lines || (force && out.length > 0)) {
+      yield out.join("\n") + "\n";
+      out = [];
+    }
+  };
   for (const t of tables) {
     out.push(`add table ${ref(t)}`, `delete table ${ref(t)}`, `add table ${ref(t)}`);
     for (const c of t.counters) out.push(`add counter ${ref(t)} ${c}`);
     for (const [name, s] of t.sets) out.push(`add ${s.map ? "map" : "set"} ${ref(t)} ${name} { ${s.spec} }`);
     // Regular chains first, so that jumps/gotos in rules and map elements resolve.
-    for (const [name, c] of t.chains) if (!c.spec) out.push(`add chain ${ref(t)} ${name}`);
-    for (const [name, c] of t.chains) if (!c.spec) for (const r of c.rules) out.push(`add rule ${ref(t)} ${name} ${r}`);
-    for (const [name, s] of t.sets) elementLines("add", t, name, s.elements, out);
+    for (const [name, c] of t.chains) {
+      if (!c.spec) out.push(`add chain ${ref(t)} ${name}`);
+      yield* flush(false);
+    }
+    for (const [name, c] of t.chains) {
+      if (c.spec) continue;
+      for (const r of c.rules) out.push(`add rule ${ref(t)} ${name} ${r}`);
+      yield* flush(false);
+    }
+    for (const [name, s] of t.sets) {
+      // Element lines are long: yield after each one.
+      for (let i = 0; i < s.elements.length; i += ELEMENTS_PER_LINE) {
+        out.push(`add element ${ref(t)} ${name} { ${s.elements.slice(i, i + ELEMENTS_PER_LINE).join(", ")} }`);
+        yield* flush(true);
+      }
+    }
     for (const [name, c] of t.chains) {
       if (!c.spec) continue;
       out.push(`add chain ${ref(t)} ${name} { ${c.spec} }`);
       for (const r of c.rules) out.push(`add rule ${ref(t)} ${name} ${r}`);
     }
   }
-  return out.join("\n") + "\n";
+  yield* flush(true);
+}
+
+/** Whole-table replace of each table, as one transaction text. */
+export function renderTables(tables: Table[]): string {
+  return [...tableChunks(tables)].join("");
 }
 
 /** Text that removes tables netlet no longer wants (safe when they do not exist). */
@@ -119,16 +147,27 @@ export function diffTable(prev: Table, next: Table): string | null {
     if (c.spec) continue;
     const old = prev.chains.get(name);
     if (!old) adds.push(`add chain ${r} ${name}`);
-    else if (sameList(old.rules, c.rules)) continue;
+    else if (old.rules === c.rules || sameList(old.rules, c.rules)) continue;
     else fills.push(`flush chain ${r} ${name}`);
     for (const rule of c.rules) fills.push(`add rule ${r} ${name} ${rule}`);
   }
   for (const [name, s] of next.sets) {
-    const old = prev.sets.get(name);
-    const before = new Map((old?.elements ?? []).map((e) => [elementKey(e, s.map), e]));
-    const after = new Set(s.elements);
-    const gone = [...before].filter(([, e]) => !after.has(e)).map(([k]) => k);
-    const fresh = s.elements.filter((e) => before.get(elementKey(e, s.map)) !== e);
+    const old = prev.sets.get(name)?.elements ?? [];
+    if (old === s.elements) continue;
+    // Element lists mostly keep their order between two builds: skip the common head and tail
+    // cheaply and compare only the middle.
+    const cur = s.elements;
+    let head = 0;
+    while (head < old.length && head < cur.length && old[head] === cur[head]) head++;
+    let tail = 0;
+    while (tail < old.length - head && tail < cur.length - head && old[old.length - 1 - tail] === cur[cur.length - 1 - tail]) tail++;
+    const oldMid = old.slice(head, old.length - tail);
+    const curMid = cur.slice(head, cur.length - tail);
+    const before = new Set(oldMid);
+    const after = new Set(curMid);
+    // A map element whose value changed is deleted by key, then added with the new value.
+    const gone = oldMid.filter((e) => !after.has(e)).map((e) => elementKey(e, s.map));
+    const fresh = curMid.filter((e) => !before.has(e));
     elementLines("delete", next, name, gone, elemDel);
     elementLines("add", next, name, fresh, elemAdd);
   }

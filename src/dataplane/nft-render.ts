@@ -7,9 +7,9 @@
  * iptables = `bridge netlet` (anti-spoofing) only, the rest is iptables; noop = `ip netlet-nat`.
  */
 import type { DesiredState, FirewallDriver } from "./desired.ts";
-import { bridgeTable, BRIDGE_TABLE } from "./nft-bridge.ts";
-import { filterTable, FILTER_TABLE } from "./nft-filter.ts";
-import { diffTable, renderRemoval, renderTables, type Family, type Table } from "./nft-model.ts";
+import { binding, bridgeTable, BRIDGE_TABLE } from "./nft-bridge.ts";
+import { filterTable, FILTER_TABLE, filterTableSteps, warmFilter } from "./nft-filter.ts";
+import { diffTable, renderRemoval, renderTables, tableChunks, type Family, type Table } from "./nft-model.ts";
 import { natTable, NAT_TABLE } from "./nft-nat.ts";
 
 interface TableKind {
@@ -46,12 +46,57 @@ export function render(d: DesiredState): string {
  */
 export function renderDelta(prev: DesiredState, next: DesiredState): string {
   if (prev.config.firewallDriver !== next.config.firewallDriver) return render(next);
-  const before = buildTables(prev);
-  const after = buildTables(next);
+  return renderTableDelta(buildTables(prev), buildTables(next));
+}
+
+/** Delta between two built table lists of the same driver (see `renderDelta`). */
+export function renderTableDelta(before: Table[], after: Table[]): string {
   let out = "";
   for (let i = 0; i < after.length; i++) {
     const delta = diffTable(before[i], after[i]);
     out += delta ?? renderTables([after[i]]);
   }
   return out;
+}
+
+/** Resolves after pending I/O and timers had a turn. */
+export type Pause = () => Promise<void>;
+
+const nextTurn: Pause = () => new Promise((r) => setImmediate(r));
+
+/**
+ * `render(d)` as pieces, yielding to the event loop between slices of instances and between
+ * pieces of text, so that a 10,000-instance full sync never stalls the agent for long.
+ */
+export async function renderChunks(d: DesiredState, pause: Pause = nextTurn): Promise<{ text: string[]; tables: Table[] }> {
+  const SLICE = 500;
+  for (let i = 0; i < d.instances.length; i += SLICE) {
+    if (d.config.firewallDriver === "nftables") warmFilter(d, i, i + SLICE);
+    if (d.config.firewallDriver !== "noop") for (const inst of d.instances.slice(i, i + SLICE)) binding(inst);
+    await pause();
+  }
+  const used = KINDS.filter((k) => k.drivers.includes(d.config.firewallDriver));
+  const out: string[] = [];
+  const tables: Table[] = [];
+  for (const k of used) {
+    let t: Table;
+    if (k.build === filterTable) {
+      const steps = filterTableSteps(d);
+      for (let r = steps.next(); ; r = steps.next()) {
+        if (r.done) {
+          t = r.value;
+          break;
+        }
+        await pause();
+      }
+    } else t = k.build(d);
+    tables.push(t);
+    await pause();
+    for (const chunk of tableChunks([t])) {
+      out.push(chunk);
+      await pause();
+    }
+  }
+  out.push(KINDS.filter((k) => !used.includes(k)).map((k) => renderRemoval(k.family, k.name)).join(""));
+  return { text: out, tables };
 }

@@ -82,3 +82,13 @@ export function sourceGroups(groups: GroupSpec[]): string[] {
   for (const g of groups) for (const r of g.rules) if (r.sourceGroupId && r.cidr === null) out.add(r.sourceGroupId);
   return [...out];
 }
+
+/**
+ * An instance's filtering profile: its groups (in order) and its networks. Instances with the
+ * same profile share one chain, so the table grows with distinct profiles, not instances, and
+ * adding an instance of a known profile is map elements only.
+ */
+export function profileKey(inst: InstanceOnHost): string {
+  const nets = [...new Set(inst.vifs.map((v) => v.networkId))].sort();
+  return `${inst.groups.join(",")}|${nets.join(",")}`;
+}

@@ -68,8 +68,8 @@ export function dataplaneShow(d: DesiredState, drops: Record<string, number> = {
     const egressFiltered = gs.some(hasEgress);
     const fixed = new Set(inst.vifs.map((v) => v.ipv4).filter(Boolean));
     let chains: string[] = [];
-    if (driver === "nftables") chains = [`inet netlet ${chainIn(inst.uuid)}`, ...(egressFiltered ? [`inet netlet ${chainOut(inst.uuid)}`] : [])];
-    if (driver === "iptables") chains = [`filter ${ipChainIn(inst.uuid)}`, ...(egressFiltered ? [`filter ${ipChainOut(inst.uuid)}`] : [])];
+    if (driver === "nftables") chains = [`inet netlet ${chainIn(inst)}`, ...(egressFiltered ? [`inet netlet ${chainOut(inst)}`] : [])];
+    if (driver === "iptables") chains = [`filter ${ipChainIn(inst)}`, ...(egressFiltered ? [`filter ${ipChainOut(inst)}`] : [])];
     return {
       uuid: inst.uuid,
       name: inst.name,

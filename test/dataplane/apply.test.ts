@@ -10,7 +10,8 @@ import { small, smallFixture } from "./fixture.ts";
 /** A scripted exec: records every call and answers from `reply`. */
 function fakeExec(reply: (argv: string[], stdin?: string) => Partial<ExecResult> = () => ({})) {
   const calls: { argv: string[]; stdin?: string }[] = [];
-  const exec: Exec = async (argv, stdin) => {
+  const exec: Exec = async (argv, input) => {
+    const stdin = Array.isArray(input) ? input.join("") : input;
     calls.push({ argv, stdin });
     return { code: 0, stdout: "", stderr: "", ...reply(argv, stdin) };
   };

@@ -77,7 +77,7 @@ describe("nft render", () => {
 
   test("no anonymous sets in per-instance or per-group rules", () => {
     const text = render(small());
-    const perVm = text.split("\n").filter((l) => / (i|g)-[0-9a-f]{10}-/.test(l) && l.startsWith("add rule"));
+    const perVm = text.split("\n").filter((l) => / (p|g)-[0-9a-f]{10}-/.test(l) && l.startsWith("add rule"));
     expect(perVm.length).toBeGreaterThan(5);
     for (const l of perVm) expect(l).not.toMatch(/\{/);
   });
@@ -106,12 +106,23 @@ describe("nft render", () => {
     expect(renderDelta(small(), small())).toBe("");
   });
 
+  test("instances with the same groups and network share one chain; adding one is map elements only", () => {
+    const f = smallFixture();
+    const extra = { uuid: "vm-c", groups: [WEB], vifs: [{ mac: "fa:16:3e:00:00:0c", network: "net1", ipv4: "10.0.0.12", port: "vnet2" }] };
+    const next = desiredFromFixture({ ...f, instances: [...f.instances!, extra] });
+    const delta = renderDelta(small(), next);
+    expect(delta).not.toContain("add chain");
+    expect(delta).not.toContain("add rule");
+    expect(delta).toContain("add element inet netlet in4 { 10.0.0.12 : goto p-0861560679-in }\n");
+    expect(delta).toContain('add element bridge netlet bind-ip4 { "vnet2" . fa:16:3e:00:00:0c . 10.0.0.12 }\n');
+  });
+
   test("renderDelta: removing an instance drops its map elements before its chains", () => {
     const f = smallFixture();
     const text = renderDelta(small(), desiredFromFixture({ ...f, instances: f.instances!.filter((i) => i.uuid === "vm-a") }));
     const lines = text.trim().split("\n");
     const el = lines.indexOf("delete element inet netlet in4 { 10.0.0.11 }");
-    const ch = lines.indexOf("delete chain inet netlet i-2a97b0cc0f-in");
+    const ch = lines.indexOf("delete chain inet netlet p-529784ee83-in");
     expect(el).toBeGreaterThanOrEqual(0);
     expect(ch).toBeGreaterThan(el);
     expect(lines).toContain('delete element bridge netlet vm-ports { "vnet1" }');
@@ -148,8 +159,8 @@ describe("iptables render", () => {
       COMMIT
     `));
     expect(p.v4).toContain("-A netlet-g-cee4df2ddb-i -s 10.0.0.10/32 -p tcp -m tcp --dport 5432 -j ACCEPT\n");
-    expect(p.v4).toContain("-A netlet-i-2a97b0cc0f-o -d 198.51.100.0/24 -p udp -m udp --dport 1000:2000 -j RETURN\n");
-    expect(p.v6).toContain("-A netlet-FORWARD -d fd00:1::f816:3eff:fe00:a/128 -j netlet-i-9f5f9ca7be-i\n");
+    expect(p.v4).toContain("-A netlet-p-529784ee83-o -d 198.51.100.0/24 -p udp -m udp --dport 1000:2000 -j RETURN\n");
+    expect(p.v6).toContain("-A netlet-FORWARD -d fd00:1::f816:3eff:fe00:a/128 -j netlet-p-0861560679-i\n");
   });
 
   test("teardown deletes jumps and chains", () => {

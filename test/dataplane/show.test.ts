@@ -12,10 +12,10 @@ describe("dataplaneShow", () => {
     expect(a.groups[0].ingress).toEqual(["meta nfproto ipv4 tcp dport 22 accept", "meta nfproto ipv4 meta l4proto icmp accept"]);
     expect(a.egressFiltered).toBe(false);
     expect(a.floatingIps.map((f) => f.address)).toEqual(["203.0.113.10"]);
-    expect(a.chains).toEqual(["inet netlet i-9f5f9ca7be-in"]);
+    expect(a.chains).toEqual(["inet netlet p-0861560679-in"]);
     const b = s.instances.find((i) => i.uuid === "vm-b")!;
     expect(b.egressFiltered).toBe(true);
-    expect(b.chains).toEqual(["inet netlet i-2a97b0cc0f-in", "inet netlet i-2a97b0cc0f-out"]);
+    expect(b.chains).toEqual(["inet netlet p-529784ee83-in", "inet netlet p-529784ee83-out"]);
     expect(s.drops).toEqual({ "drop-ingress": 3 });
   });
 });
