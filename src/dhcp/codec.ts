@@ -157,25 +157,31 @@ export function encode(msg: OutMessage, maxSize = 576 - 28): Encoded {
   buf.set(ip4Bytes(msg.yiaddr), 16);
   buf.set(ip4Bytes(msg.siaddr), 20);
   buf.set(ip4Bytes(msg.giaddr), 24);
-  buf.set(msg.chaddr.subarray(0, 16), 28);
+  buf.set(msg.chaddr.length > 16 ? msg.chaddr.subarray(0, 16) : msg.chaddr, 28);
   buf.set(COOKIE, HEADER_LEN);
   let at = MIN_LEN;
   const dropped: number[] = [];
   for (const [code, value] of msg.options) {
     const chunks = Math.max(1, Math.ceil(value.length / 255));
-    const need = value.length + 2 * chunks;
-    if (at + need + 1 > limit) {
+    if (at + value.length + 2 * chunks + 1 > limit) {
       dropped.push(code);
       continue;
     }
-    for (let c = 0; c < chunks; c++) {
-      const part = value.subarray(c * 255, Math.min(value.length, (c + 1) * 255));
-      buf[at] = code;
-      buf[at + 1] = part.length;
-      buf.set(part, at + 2);
-      at += 2 + part.length;
-    }
+    at = chunks === 1 ? put(buf, at, code, value) : putLong(buf, at, code, value);
   }
   buf[at++] = OPT_END;
   return { bytes: buf.slice(0, Math.max(at, PAD_TO)), dropped };
+}
+
+function put(buf: Uint8Array, at: number, code: number, value: Uint8Array): number {
+  buf[at] = code;
+  buf[at + 1] = value.length;
+  buf.set(value, at + 2);
+  return at + 2 + value.length;
+}
+
+/** RFC 3396: a value longer than 255 bytes goes out as consecutive instances of the option. */
+function putLong(buf: Uint8Array, at: number, code: number, value: Uint8Array): number {
+  for (let off = 0; off < value.length; off += 255) at = put(buf, at, code, value.subarray(off, Math.min(value.length, off + 255)));
+  return at;
 }

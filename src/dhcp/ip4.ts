@@ -3,10 +3,19 @@
  */
 import ipaddr from "ipaddr.js";
 
+/** Parsed addresses: replies repeat the same few (server ids, gateways, relays) constantly. */
+const parsed = new Map<string, number[]>();
+const PARSED_MAX = 8192;
+
 /** Four octets of a dotted-quad address; throws on anything that is not one. */
 export function ip4Bytes(text: string): number[] {
+  const hit = parsed.get(text);
+  if (hit) return hit;
   if (!ipaddr.IPv4.isValidFourPartDecimal(text)) throw new TypeError(`not an IPv4 address: ${text}`);
-  return ipaddr.IPv4.parse(text).toByteArray();
+  const bytes = ipaddr.IPv4.parse(text).toByteArray();
+  if (parsed.size >= PARSED_MAX) parsed.clear();
+  parsed.set(text, bytes);
+  return bytes;
 }
 
 /** Dotted-quad text of the four bytes at `off`. */

@@ -37,7 +37,32 @@ function routing(host: DhcpHost): { router: string | null; routes: Route[] } {
   return { router, routes };
 }
 
-/** The optional options this host has values for, by code. */
+interface HostOptions {
+  mask: Uint8Array;
+  broadcast: Uint8Array;
+  /** The optional options this host has values for, by code. */
+  optional: Map<number, Uint8Array>;
+}
+
+/**
+ * Encoded option values per host. Host objects are replaced, never mutated, when the table
+ * changes, so a WeakMap keyed on them can never serve stale values.
+ */
+const encodedHosts = new WeakMap<DhcpHost, HostOptions>();
+
+function hostOptions(host: DhcpHost): HostOptions {
+  let o = encodedHosts.get(host);
+  if (!o) {
+    o = {
+      mask: Uint8Array.from(ip4Bytes(maskOf(host.prefixLength))),
+      broadcast: Uint8Array.from(ip4Bytes(broadcastOf(host.address, host.prefixLength))),
+      optional: configurable(host),
+    };
+    encodedHosts.set(host, o);
+  }
+  return o;
+}
+
 function configurable(host: DhcpHost): Map<number, Uint8Array> {
   const out = new Map<number, Uint8Array>();
   const { router, routes } = routing(host);
@@ -92,9 +117,9 @@ export function buildReply(req: DhcpMessage, spec: ReplySpec): Encoded {
     if (spec.times) {
       opts.push([Opt.LeaseTime, u32(spec.times.lease)], [Opt.RenewalTime, u32(spec.times.t1)], [Opt.RebindingTime, u32(spec.times.t2)]);
     }
-    opts.push([Opt.SubnetMask, Uint8Array.from(ip4Bytes(maskOf(spec.host.prefixLength)))]);
-    opts.push([Opt.Broadcast, Uint8Array.from(ip4Bytes(broadcastOf(spec.host.address, spec.host.prefixLength)))]);
-    opts.push(...requestedOrder(req, configurable(spec.host)));
+    const encoded = hostOptions(spec.host);
+    opts.push([Opt.SubnetMask, encoded.mask], [Opt.Broadcast, encoded.broadcast]);
+    opts.push(...requestedOrder(req, encoded.optional));
   }
   const clientId = req.options.get(Opt.ClientId);
   if (clientId) opts.push([Opt.ClientId, clientId]);

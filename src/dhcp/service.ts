@@ -12,6 +12,7 @@
  */
 import { decode } from "./codec.ts";
 import { macText, type DhcpHost } from "./host.ts";
+import { BatchedLeaseStore } from "./lease-batch.ts";
 import { isActive, type LeaseEvent, type LeaseOp, type LeaseRecord, type LeaseStore } from "./leases.ts";
 import { DEFAULT_LIMITS, RateLimiter, type RateLimits } from "./limits.ts";
 import { dhcpMetrics, type DhcpMetrics } from "./metrics.ts";
@@ -60,6 +61,7 @@ export class DhcpService {
   readonly #bridges = new Map<string, Bridge>();
   readonly #opts: Required<Omit<DhcpServiceOptions, "onEvent">> & Pick<DhcpServiceOptions, "onEvent">;
   readonly #limiter: RateLimiter;
+  readonly #leases: BatchedLeaseStore;
   readonly #timers: ReturnType<typeof setInterval>[] = [];
 
   constructor(opts: DhcpServiceOptions) {
@@ -76,6 +78,12 @@ export class DhcpService {
       ...opts,
     };
     this.#limiter = new RateLimiter(this.#opts.limits, this.#opts.now());
+    this.#leases = new BatchedLeaseStore(this.#opts.leases, {
+      onError: (err) => {
+        this.#drop("store_error");
+        this.#opts.log("error", "lease write failed", { err: String(err) });
+      },
+    });
     this.#timers.push(setInterval(() => this.checkSockets(), this.#opts.checkIntervalMs));
     this.#timers.push(setInterval(() => this.sweep(), this.#opts.sweepIntervalMs));
     for (const t of this.#timers) t.unref?.();
@@ -129,7 +137,7 @@ export class DhcpService {
     const events: LeaseEvent[] = [];
     const networks = new Set([...this.#bridges.values()].flatMap((b) => [...b.networkIds]));
     for (const id of networks) {
-      for (const l of this.#opts.leases.list(id)) {
+      for (const l of this.#leases.list(id)) {
         if (!isActive(l.state) || l.expiresAt > now) continue;
         const lease: LeaseRecord = { ...l, state: "expired", updatedAt: now };
         ops.push({ op: "put", lease });
@@ -141,7 +149,7 @@ export class DhcpService {
 
   /** Leases for `netlet dhcp leases [--network]`. */
   leases(networkId?: string): LeaseRecord[] {
-    return this.#opts.leases.list(networkId);
+    return this.#leases.list(networkId);
   }
 
   /** Bridges with an open socket. */
@@ -149,8 +157,14 @@ export class DhcpService {
     return [...this.#bridges.values()].filter((b) => b.socket).map((b) => b.name);
   }
 
+  /** Writes pending lease changes now (they are otherwise batched per event-loop turn). */
+  flushLeases(): void {
+    this.#leases.flush();
+  }
+
   async stop(): Promise<void> {
     for (const t of this.#timers.splice(0)) clearInterval(t);
+    this.#leases.flush();
     for (const b of this.#bridges.values()) b.socket?.close();
     this.#bridges.clear();
   }
@@ -168,7 +182,7 @@ export class DhcpService {
     const events: LeaseEvent[] = [];
     for (const [mac, h] of b.hosts) {
       if (next.get(mac)?.networkId === h.networkId) continue;
-      const l = this.#opts.leases.get(h.networkId, mac);
+      const l = this.#leases.get(h.networkId, mac);
       if (!l || !isActive(l.state)) continue;
       const lease: LeaseRecord = { ...l, state: "released", expiresAt: now, updatedAt: now };
       ops.push({ op: "put", lease });
@@ -187,7 +201,7 @@ export class DhcpService {
       const type = readU8(d.message.options.get(Opt.MessageType));
       m.received.inc({ type: MESSAGE_NAMES[type ?? 0] ?? "unknown" });
       if (!this.#limiter.allowMac(macText(d.message.chaddr), now)) return this.#drop("rate_mac");
-      const ctx = { now, random: this.#opts.random, hosts: b.hosts, networkIds: [...b.networkIds], leases: this.#opts.leases, serverId: b.serverId };
+      const ctx = { now, random: this.#opts.random, hosts: b.hosts, networkIds: [...b.networkIds], leases: this.#leases, serverId: b.serverId };
       const res = handle(d.message, ctx);
       if (res.kind === "drop") return this.#drop(res.reason);
       this.#commit(res.leaseOps, res.events);
@@ -199,13 +213,7 @@ export class DhcpService {
   }
 
   #commit(ops: LeaseOp[], events: LeaseEvent[]): void {
-    if (ops.length === 0 && events.length === 0) return;
-    try {
-      if (ops.length) this.#opts.leases.apply(ops);
-    } catch (err) {
-      this.#drop("store_error");
-      this.#opts.log("error", "lease write failed", { err: String(err) });
-    }
+    if (ops.length) this.#leases.apply(ops);
     for (const e of events) {
       this.#opts.metrics.leaseEvents.inc({ type: e.type });
       if (e.type === "lease.declined") this.#opts.log("warn", "client declined its address (conflict)", { ...e });

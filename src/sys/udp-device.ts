@@ -19,6 +19,10 @@ const SOCK_CLOEXEC = 0x80000;
 const SOL_SOCKET = 1;
 const SO_BROADCAST = 6;
 const SO_NO_CHECK = 11;
+const SO_RCVBUF = 8;
+const SO_RCVBUFFORCE = 33;
+/** Room for a burst of ~1,000 requests while the event loop is busy; still a hard bound. */
+const RCVBUF_BYTES = 1 << 20;
 const SO_BINDTODEVICE = 25;
 const IPPROTO_IP = 0;
 const IP_TOS = 1;
@@ -55,11 +59,21 @@ export function openDeviceUdpSocket(device: string, port: number): number {
     libc.setsockopt(fd, SOL_SOCKET, SO_BROADCAST, int(1));
     libc.setsockopt(fd, SOL_SOCKET, SO_NO_CHECK, int(1));
     libc.setsockopt(fd, IPPROTO_IP, IP_TOS, int(TOS_CS6));
+    setReceiveBuffer(fd);
     libc.bind(fd, sockaddrIn("0.0.0.0", port));
     return fd;
   } catch (e) {
     libc.close(fd);
     throw e;
+  }
+}
+
+/** SO_RCVBUFFORCE passes net.core.rmem_max (needs CAP_NET_ADMIN); else the capped SO_RCVBUF. */
+function setReceiveBuffer(fd: number): void {
+  try {
+    libc.setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, int(RCVBUF_BYTES));
+  } catch {
+    libc.setsockopt(fd, SOL_SOCKET, SO_RCVBUF, int(RCVBUF_BYTES));
   }
 }
 

@@ -197,6 +197,19 @@ describe.skipIf(!requireNetns())("real DHCP clients against DhcpService", () => 
     expect(bound?.vars.ip).toBe("10.77.0.11");
   }, 30_000);
 
+  test("a bridge deleted and re-created gets a fresh socket and is served again", async () => {
+    const vm = vms.R;
+    nsRun(hostNs, ["ip", "link", "del", "br1"]);
+    lab.addBridge(hostNs, "br1", ["10.78.0.1/24"]);
+    nsRun(hostNs, ["ip", "link", "set", vm.hostIf, "master", "br1"]);
+    // The fixture checks ifindexes every 500 ms; wait until the new socket is bound.
+    expect(await waitFor(() => nsRun(hostNs, ["ss", "-ulpn"]).stdout.includes("0.0.0.0%br1:67"), 5000)).toBe(true);
+    const out = `${dir}/r2.out`;
+    const r = nsRun(vm.ns, ["busybox", "udhcpc", "-f", "-q", "-n", "-i", vm.ifname, "-t", "4", "-T", "1", "-s", udhcpcScript(dir, out)], { check: false });
+    expect(r.code).toBe(0);
+    expect(events(out).find((e) => e.event === "bound")?.vars.ip).toBe("10.78.0.20");
+  }, 20_000);
+
   test("an instance removed from the table: its next renewal is NAKed", async () => {
     writeTable(tablePath, table([D, C]));
     server.kill("SIGHUP");

@@ -184,7 +184,7 @@ describe("fuzz: decode never throws", () => {
     for (let n = 0; n < 60_000; n++) {
       const b = new Uint8Array((rnd() * 1600) | 0);
       for (let i = 0; i < b.length; i++) b[i] = byte();
-      expect(() => exercise(b)).not.toThrow();
+      exercise(b); // a throw fails the test
     }
     for (let n = 0; n < 90_000; n++) {
       const b = new Uint8Array(240 + ((rnd() * 400) | 0));
@@ -217,5 +217,5 @@ describe("fuzz: decode never throws", () => {
     }
     // The mutations must reach the option parser, not only fail the length check.
     expect(accepted).toBeGreaterThan(10_000);
-  });
+  }, 30_000);
 });

@@ -140,8 +140,10 @@ describe("DhcpService", () => {
     svc.setBridges([{ bridge: "br0", hosts: [host(A, "10.77.0.10"), host(B, "10.77.0.11")] }]);
     const r = net.open.get("br0")!.receive;
     r(packet(MessageType.Request, A, { ciaddr: "10.77.0.10" }));
+    svc.flushLeases();
     expect(leases.get("net-1", A)?.state).toBe("leased");
     svc.setBridges([{ bridge: "br0", hosts: [host(B, "10.77.0.11")] }]);
+    svc.flushLeases();
     expect(leases.get("net-1", A)?.state).toBe("released");
     expect(events.map((e) => e.type)).toEqual(["lease.added", "lease.released"]);
     r(packet(MessageType.Request, A, { ciaddr: "10.77.0.10" }));
@@ -154,10 +156,12 @@ describe("DhcpService", () => {
     net.open.get("br0")!.receive(packet(MessageType.Request, A, { ciaddr: "10.77.0.10" }));
     advance(3599_000);
     svc.sweep();
+    svc.flushLeases();
     expect(leases.get("net-1", A)?.state).toBe("leased");
     advance(2000);
     svc.sweep();
     svc.sweep();
+    svc.flushLeases();
     expect(leases.get("net-1", A)?.state).toBe("expired");
     expect(events.map((e) => e.type)).toEqual(["lease.added", "lease.expired"]);
   });
@@ -170,7 +174,7 @@ describe("DhcpService", () => {
     expect(reg.render()).toContain('netlet_dhcp_dropped_total{reason="rate_mac"} 68');
   });
 
-  test("a store that throws does not stop the reply", () => {
+  test("a store that throws does not stop the reply", async () => {
     const { net, svc, leases, reg } = setup();
     leases.apply = () => {
       throw new Error("disk full");
@@ -178,6 +182,7 @@ describe("DhcpService", () => {
     svc.setBridges([{ bridge: "br0", hosts: [host(A, "10.77.0.10")] }]);
     net.open.get("br0")!.receive(packet(MessageType.Request, A, { ciaddr: "10.77.0.10" }));
     expect(net.sent.at(-1)?.type).toBe(MessageType.Ack);
+    await Bun.sleep(1); // the batched write runs on the next loop turn
     expect(reg.render()).toContain('netlet_dhcp_dropped_total{reason="store_error"} 1');
   });
 });

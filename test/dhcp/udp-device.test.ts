@@ -48,7 +48,14 @@ describe.skipIf(!requireNetns())("device-bound UDP socket in a namespace", () =>
     const neigh = nsRun(hostNs, ["ip", "neigh", "show", "dev", "br0"]).stdout;
     expect(neigh).toContain("10.81.0.77 lladdr 02:00:00:81:00:77");
 
+    // SO_NO_CHECK: replies leave with a zero ("no") UDP checksum, never a partial one.
+    const dump = lab.spawn(hostNs, ["tcpdump", "-i", "br0", "-n", "-l", "-vv", "-c", "2", "udp", "port", "67"]);
+    await Bun.sleep(1000);
     const echo0 = nsRun(vm0.ns, [BUN, `${FIX}/udp-ping.ts`, "10.81.0.1", "67"]).stdout.trim();
+    await Promise.race([dump.exited, Bun.sleep(3000)]);
+    if (dump.exitCode === null) dump.kill();
+    const dumped = await new Response(dump.stdout as ReadableStream).text();
+    expect(dumped).toMatch(/10\.81\.0\.1\.67 > 10\.81\.0\.10\.68: \[no cksum\]/);
     const echo1 = nsRun(vm1.ns, [BUN, `${FIX}/udp-ping.ts`, "10.82.0.1", "67"]).stdout.trim();
     expect(echo0).toBe("echo:br0:ping");
     expect(echo1).toBe("echo:br1:ping");
