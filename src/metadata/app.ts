@@ -44,6 +44,11 @@ export interface MetadataDeps {
   /** @default one line per request on stdout, written in batches */
   log?: AccessLogger;
   registry?: Registry;
+  /**
+   * Key that signs IMDSv2 tokens. Processes sharing a port (reusePort) must share it, or a
+   * token issued by one is refused by another. @default 32 random bytes per process
+   */
+  tokenKey?: Uint8Array;
 }
 
 export type MetadataEnv = { Bindings: Partial<ConnInfo>; Variables: { instanceUuid: string } };
@@ -64,7 +69,7 @@ export function createMetadataApp(deps: MetadataDeps): MetadataApp {
   const reg = deps.registry ?? defaultRegistry;
   const cache = new DocumentCache(config.cacheExpiration * 1000, config.cacheInstances);
   const limiter = new RateLimiter(config.rateLimitPerSecond, config.rateLimitBurst, config.rateLimitSources);
-  const tokenKey = randomBytes(32);
+  const tokenKey = deps.tokenKey ?? randomBytes(32);
   const targets = parseTargets(config.vendordataDynamicTargets);
   const fetchFn = deps.fetch ?? ((url, init) => fetch(url, init));
   const metrics = {

@@ -26,7 +26,12 @@ export interface MetadataServerOptions {
   hopLimit?: number | null;
   /** Largest request body Bun accepts, bytes. @default 65536 */
   maxRequestBodySize?: number;
-  /** SO_REUSEPORT, so several processes can share the listeners. @default false */
+  /**
+   * SO_REUSEPORT, so several processes can share the listeners (nova `metadata_workers`). Off:
+   * on the 2-vCPU development host two processes showed no repeatable gain over one (see
+   * bench/metadata/run.ts, WORKERS=2). Processes sharing a port must share `tokenKey` and all
+   * receive invalidations. @default false
+   */
   reusePort?: boolean;
 }
 
