@@ -28,7 +28,10 @@ export interface DhcpHost {
   leaseTime: number;
   /** Extra option 121 routes, e.g. the metadata /32 via the gateway; the default route is added here. */
   classlessRoutes: Route[];
-  /** The instance's first NIC. With use_single_default_gateway only it gets a router. */
+  /**
+   * Whether this NIC gets the router (option 3 and the default classless route). False only for
+   * an instance's non-first NICs under use_single_default_gateway.
+   */
   primary: boolean;
 }
 
