@@ -40,8 +40,11 @@ export interface MetadataServer {
   readonly port: number;
   /** Addresses currently served. */
   addresses(): string[];
-  /** Opens listeners for new addresses and closes those no longer wanted (networks come and go). */
-  setListen(addresses: string[]): void;
+  /**
+   * Opens listeners for new addresses and closes those no longer wanted (networks come and go);
+   * returns the addresses that could not be bound (retry later).
+   */
+  setListen(addresses: string[]): string[];
   stop(): Promise<void>;
 }
 
@@ -62,14 +65,20 @@ export function startMetadataServer(opts: MetadataServerOptions): MetadataServer
         return opts.app.fetch(request, { address: peer?.address ?? "", networkId });
       },
     });
-    servers.set(address, server);
     // Set after every open: applies to the new listener (others already carry it).
     if (hopLimit !== null && limitHops(server.port!, hopLimit) === 0) {
+      server.stop(true);
       throw new Error(`Cannot limit the hop count of metadata responses: no listener on port ${server.port} found in /proc/self/fd`);
     }
+    servers.set(address, server);
   }
 
-  function setListen(addresses: string[]): void {
+  /**
+   * Opens what is missing and closes what is no longer wanted. An address that cannot be bound
+   * yet (a bridge address not configured yet) is skipped, logged and returned, so the caller
+   * can retry on its next reconcile; a failure to set the hop limit is thrown.
+   */
+  function setListen(addresses: string[]): string[] {
     const wanted = new Set(addresses);
     for (const [address, server] of servers) {
       if (!wanted.has(address)) {
@@ -77,7 +86,18 @@ export function startMetadataServer(opts: MetadataServerOptions): MetadataServer
         servers.delete(address);
       }
     }
-    for (const address of wanted) if (!servers.has(address)) open(address);
+    const failed: string[] = [];
+    for (const address of wanted) {
+      if (servers.has(address)) continue;
+      try {
+        open(address);
+      } catch (err) {
+        if (err instanceof Error && err.message.startsWith("Cannot limit")) throw err;
+        console.error(`metadata: cannot listen on ${address}:${port}: ${(err as Error).message}`);
+        failed.push(address);
+      }
+    }
+    return failed;
   }
 
   setListen(opts.listen);

@@ -35,7 +35,8 @@ describe("startMetadataServer", () => {
     expect(server.addresses().sort()).toEqual(["127.0.0.1", "127.0.0.2"]);
     // Same source address (127.0.0.1), other listener → the instance on the other network.
     expect(await host("127.0.0.2")).toBe("on-net-2.novalocal");
-    server.setListen(["127.0.0.2"]);
+    // An address this host does not have yet is reported, not fatal.
+    expect(server.setListen(["127.0.0.2", "192.0.2.77"])).toEqual(["192.0.2.77"]);
     expect(await fetch(`http://127.0.0.1:${PORT}/`).then(() => "open", () => "closed")).toBe("closed");
     expect(await host("127.0.0.2")).toBe("on-net-2.novalocal");
   });
