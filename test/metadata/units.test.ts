@@ -5,6 +5,7 @@ import { join } from "node:path";
 import { metadataConfig } from "../../src/metadata/config.ts";
 import { batchedLineLogger, rawPath } from "../../src/metadata/guards.ts";
 import { listeningInodes } from "../../src/metadata/hop-limit.ts";
+import { openstackVersion, openstackVersionList } from "../../src/metadata/openstack.ts";
 import { pathSegments, renderText, walk } from "../../src/metadata/paths.ts";
 import { RateLimiter } from "../../src/metadata/rate-limit.ts";
 import { issueToken, parseTokenTtl, verifyToken } from "../../src/metadata/token.ts";
@@ -30,6 +31,15 @@ describe("paths", () => {
   test("rawPath strips scheme, host and query", () => {
     expect(rawPath("http://169.254.169.254/latest/meta-data/?x=1")).toBe("/latest/meta-data/");
     expect(rawPath("http://h")).toBe("/");
+  });
+});
+
+describe("OpenStack versions", () => {
+  test("versions dated after today are hidden from the list but still served", () => {
+    expect(openstackVersionList(Date.UTC(2016, 0, 1))).toEqual(["2012-08-10", "2013-04-04", "2013-10-17", "2015-10-15", "latest"]);
+    expect(openstackVersion("2018-08-27")).toBe("2018-08-27");
+    expect(openstackVersion("latest")).toBe("2018-08-27");
+    expect(openstackVersion("2020-10-14")).toBeNull();
   });
 });
 
