@@ -133,21 +133,24 @@ export function drain<T>(g: Generator<void, T>): T {
 }
 
 /** `filterTable` as steps: yields every `slice` instances so a caller can pause between. */
-export function* filterTableSteps(d: DesiredState, slice = 1000): Generator<void, Table> {
+export function* filterTableSteps(d: DesiredState, slice = 500): Generator<void, Table> {
   const t = newTable("inet", FILTER_TABLE);
   t.counters.push("drop-invalid", "drop-ingress", "drop-egress");
   const groups = groupIndex(d.groups);
   const used = usedGroups(d.instances, groups);
+  yield;
   for (const id of sourceGroups(used)) {
     const m = d.members[id] ?? { v4: [], v6: [] };
     addSet(t, memberSet(id, 4), "type ipv4_addr;", [...new Set(m.v4)]);
     addSet(t, memberSet(id, 6), "type ipv6_addr;", [...new Set(m.v6)]);
   }
+  yield;
   const maps = { in4: [] as string[], in6: [] as string[], out4: [] as string[], out6: [] as string[] };
   for (const g of used) {
     addChain(t, groupChain(g.id, "in"), groupRules(g, "ingress"));
     if (hasEgress(g)) addChain(t, groupChain(g.id, "out"), groupRules(g, "egress"));
   }
+  yield;
   const ctx = contextKey(d);
   let n = 0;
   for (const inst of d.instances) {

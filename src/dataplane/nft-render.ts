@@ -69,7 +69,7 @@ const nextTurn: Pause = () => new Promise((r) => setImmediate(r));
  * pieces of text, so that a 10,000-instance full sync never stalls the agent for long.
  */
 export async function renderChunks(d: DesiredState, pause: Pause = nextTurn): Promise<{ text: string[]; tables: Table[] }> {
-  const SLICE = 500;
+  const SLICE = 200;
   for (let i = 0; i < d.instances.length; i += SLICE) {
     if (d.config.firewallDriver === "nftables") warmFilter(d, i, i + SLICE);
     if (d.config.firewallDriver !== "noop") for (const inst of d.instances.slice(i, i + SLICE)) binding(inst);
