@@ -128,7 +128,16 @@ describe.skipIf(!requireNetns())("metadata server in the lab", () => {
   test("IMDSv2: token PUT, token bound to its guest, responses leave with IP TTL 1", async () => {
     const [alpha, bravo] = guests;
     const capture = lab.spawn(alpha.ns, ["tcpdump", "-l", "-n", "-v", "-c", "3", "-i", "eth0", "tcp src port 80 and tcp[tcpflags] & tcp-push != 0"]);
-    await Bun.sleep(700);
+    // Send only once tcpdump is capturing (it says so on stderr).
+    const errs = capture.stderr as ReadableStream<Uint8Array>;
+    const errReader = errs.getReader();
+    let said = "";
+    while (!said.includes("listening on")) {
+      const chunk = await Promise.race([errReader.read(), Bun.sleep(5000).then(() => ({ done: true, value: undefined }))]);
+      if (chunk.done) break;
+      said += new TextDecoder().decode(chunk.value);
+    }
+    expect(said).toContain("listening on");
     const put = curl(alpha, "/latest/api/token", ["-X", "PUT", "-H", "X-aws-ec2-metadata-token-ttl-seconds: 60"]);
     const [token, code] = put.split("\n");
     expect(code).toBe("200");
