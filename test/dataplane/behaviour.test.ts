@@ -160,8 +160,10 @@ function behaviourSuite(driver: FirewallDriver) {
       expect(await probe(vm1.ns, "10.0.0.1", 8775)).toBe("TIMEOUT");
       nsRun(vm1.ns, ["ip", "link", "set", "eth0", "address", MAC1]);
       expect(await probe(vm1.ns, "10.0.0.1", 8775)).toBe("10.0.0.10");
+      // A router advertisement from a VM never reaches the bridge.
+      nsRun(vm1.ns, ["/usr/bin/python3", join(import.meta.dir, "send-ra.py"), "eth0"]);
       const drops = await dp.readDrops();
-      for (const reason of ["spoof-ip4", "spoof-ip6", "spoof-arp", "spoof-mac", "drop-ingress"]) expect(`${reason} ${drops[reason] > 0}`).toBe(`${reason} true`);
+      for (const reason of ["spoof-ip4", "spoof-ip6", "spoof-arp", "spoof-mac", "drop-ra", "drop-ingress"]) expect(`${reason} ${drops[reason] > 0}`).toBe(`${reason} true`);
     }, 30000);
 
     test("disassociating the floating IP stops it at once", async () => {

@@ -51,7 +51,7 @@ describe.skipIf(!requireNetns())("Links in a namespace", () => {
     nsRun(host, ["ip", "route", "add", "198.51.100.0/24", "via", "192.0.2.2"]);
     const [pub] = lab.link(host, peer);
     const fixture = {
-      config: { publicInterface: pub, networkDeviceMtu: 1450 },
+      config: { publicInterface: pub, networkDeviceMtu: 1450, sendArpForHa: true, sendArpForHaCount: 1 },
       networks: [
         { id: "n1", bridge: "nlbr1", cidr: "10.0.0.0/24", hostAddress: "10.0.0.1", uplink: up },
         { id: "n2", bridge: "nlbr2", cidr: "10.2.0.0/24", hostAddress: "10.2.0.1", vxlan: { vni: 42, peers: ["192.0.2.2", "192.0.2.3"], local: "192.0.2.1", underlay: null } },
@@ -62,6 +62,7 @@ describe.skipIf(!requireNetns())("Links in a namespace", () => {
     const links = new Links({ exec: spawnExec(["ip", "netns", "exec", host]), log: () => {} });
     const first = await links.apply(d);
     expect(first.ran.length).toBeGreaterThan(10);
+    expect(argv(first.ran)).toContain(`arping -U -P -q -c 1 -w 1 -i ${pub} -S 203.0.113.10 203.0.113.10`);
     const addrs = JSON.parse(nsRun(host, ["ip", "-j", "addr", "show", "nlbr1"]).stdout)[0].addr_info.filter((a: { family: string }) => a.family === "inet");
     expect(addrs.map((a: { local: string }) => a.local)).toEqual(["10.0.0.1", "192.0.2.1"]);
     const link = JSON.parse(nsRun(host, ["ip", "-j", "-d", "link", "show", up]).stdout)[0];
