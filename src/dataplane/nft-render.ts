@@ -68,7 +68,15 @@ const nextTurn: Pause = () => new Promise((r) => setImmediate(r));
  * `render(d)` as pieces, yielding to the event loop between slices of instances and between
  * pieces of text, so that a 10,000-instance full sync never stalls the agent for long.
  */
-export async function renderChunks(d: DesiredState, pause: Pause = nextTurn): Promise<{ text: string[]; tables: Table[] }> {
+export async function renderChunks(d: DesiredState, turn: Pause = nextTurn, budgetMs = 4): Promise<{ text: string[]; tables: Table[] }> {
+  // Yield only once the current slice of work has used its time budget: yielding after every
+  // piece would cost more than the rendering itself on small hosts.
+  let since = performance.now();
+  const pause = async () => {
+    if (performance.now() - since < budgetMs) return;
+    await turn();
+    since = performance.now();
+  };
   const SLICE = 200;
   for (let i = 0; i < d.instances.length; i += SLICE) {
     if (d.config.firewallDriver === "nftables") warmFilter(d, i, i + SLICE);
@@ -98,5 +106,23 @@ export async function renderChunks(d: DesiredState, pause: Pause = nextTurn): Pr
     }
   }
   out.push(KINDS.filter((k) => !used.includes(k)).map((k) => renderRemoval(k.family, k.name)).join(""));
-  return { text: out, tables };
+  return { text: coalesce(out, 1 << 20), tables };
+}
+
+/** Joins small pieces into pieces of about `size` characters (fewer pipe writes). */
+function coalesce(pieces: string[], size: number): string[] {
+  const out: string[] = [];
+  let cur: string[] = [];
+  let n = 0;
+  for (const p of pieces) {
+    cur.push(p);
+    n += p.length;
+    if (n >= size) {
+      out.push(cur.join(""));
+      cur = [];
+      n = 0;
+    }
+  }
+  if (cur.length) out.push(cur.join(""));
+  return out;
 }
