@@ -23,7 +23,9 @@ export interface AdvertiserDeps {
   minIntervalMs: number;
   maxIntervalMs: number;
   maxSolicitedDelayMs: number;
-  openPort: (ifname: string) => Icmp6Port;
+  /** Opens the bridge's socket; `wake` is called when a datagram may be waiting. */
+  openPort: (ifname: string, wake: () => void) => Icmp6Port;
+  wake: () => void;
   readMac: (ifname: string) => string | null;
   metrics: RaMetrics;
   log: (event: string, fields: Record<string, unknown>) => void;
@@ -97,6 +99,11 @@ export class BridgeAdvertiser {
     if (this.#scheduler.phase === "done") this.close();
   }
 
+  /** When the scheduler next has something to send (null: nothing scheduled or no socket). */
+  nextWakeAt(): number | null {
+    return this.#port ? this.#scheduler.nextWakeAt() : null;
+  }
+
   close(): void {
     this.#port?.close();
     this.#port = null;
@@ -125,7 +132,7 @@ export class BridgeAdvertiser {
     this.#link = link;
     if (!link) return;
     try {
-      const port = this.#deps.openPort(this.bridge);
+      const port = this.#deps.openPort(this.bridge, this.#deps.wake);
       if (port.ifindex !== link.ifindex) {
         port.close();
         return; // the bridge changed between the two reads; the next tick sees it settled
@@ -157,8 +164,7 @@ export class BridgeAdvertiser {
         continue;
       }
       metrics.solicitations.inc({ bridge: this.bridge });
-      const outcome = this.#scheduler.solicit(now, parsed.rs.source);
-      if (outcome === "queue-full") metrics.dropped.inc({ bridge: this.bridge, reason: "queue-full" });
+      this.#scheduler.solicit(now, parsed.rs.source);
     }
   }
 

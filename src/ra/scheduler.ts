@@ -9,7 +9,10 @@
  * - A solicitation from a host with an address is answered by unicast after a random 0–0.5 s
  *   delay (RFC 7772, radvd's AdvRASolicitedUnicast default). A solicitation from `::` cannot
  *   be unicast to, so it pulls the next multicast RA forward, never closer than
- *   MIN_DELAY_BETWEEN_RAS to the previous multicast one.
+ *   MIN_DELAY_BETWEEN_RAS to the previous multicast one. After `maxPendingUnicast` unicast
+ *   answers since the last multicast RA (a burst of booting guests, or one guest forging
+ *   sources), further solicitations are folded into that multicast RA too: one packet answers
+ *   them all, so a flood of RS yields at most that many unicast RAs per 3 s.
  * - `stop()` switches to final RAs (router lifetime 0): the first goes out at once, because a
  *   host that keeps a dead default router loses connectivity; later ones respect the 3 s gap.
  */
@@ -35,13 +38,16 @@ export interface SchedulerOptions {
    * @default 500
    */
   maxSolicitedDelayMs?: number;
-  /** Unicast answers waiting for their delay; more solicitations are refused. @default 64 */
+  /**
+   * Unicast answers allowed between two multicast RAs; further solicitations are answered by
+   * pulling the multicast RA forward. @default 16
+   */
   maxPendingUnicast?: number;
 }
 
 export type RaSend = { kind: "multicast"; final: boolean } | { kind: "unicast"; to: string; final: false };
 
-export type SolicitOutcome = "unicast" | "multicast" | "already-pending" | "queue-full" | "not-advertising";
+export type SolicitOutcome = "unicast" | "multicast" | "already-pending" | "not-advertising";
 
 type Phase = "idle" | "running" | "stopping" | "done";
 
@@ -57,6 +63,7 @@ export class RaScheduler {
   #lastMulticastAt = -Infinity;
   #multicastSent = 0;
   #finalsLeft = 0;
+  #unicastSinceMulticast = 0;
   readonly #pendingUnicast = new Map<string, number>();
 
   constructor(opts: SchedulerOptions) {
@@ -68,7 +75,7 @@ export class RaScheduler {
     if (!(this.#finalCount >= 1 && this.#finalCount <= MAX_FINAL_RTR_ADVERTISEMENTS)) {
       throw new RangeError(`Cannot schedule final RAs as 'finalCount' must be 1..3: current value is ${this.#finalCount}`);
     }
-    this.#maxPending = opts.maxPendingUnicast ?? 64;
+    this.#maxPending = opts.maxPendingUnicast ?? 16;
     this.#maxDelay = opts.maxSolicitedDelayMs ?? MAX_RA_DELAY_TIME_MS;
     if (!(this.#maxDelay >= 0 && this.#maxDelay <= MAX_RA_DELAY_TIME_MS)) {
       throw new RangeError(`Cannot schedule RAs as 'maxSolicitedDelayMs' must be 0–500: current value is ${this.#maxDelay}`);
@@ -90,9 +97,9 @@ export class RaScheduler {
   solicit(now: number, source: string): SolicitOutcome {
     if (this.#phase !== "running") return "not-advertising";
     const delay = this.#random() * this.#maxDelay;
-    if (source !== "::") {
-      if (this.#pendingUnicast.has(source)) return "already-pending";
-      if (this.#pendingUnicast.size >= this.#maxPending) return "queue-full";
+    if (source !== "::" && this.#pendingUnicast.has(source)) return "already-pending";
+    if (source !== "::" && this.#unicastSinceMulticast < this.#maxPending) {
+      this.#unicastSinceMulticast += 1;
       this.#pendingUnicast.set(source, now + delay);
       return "unicast";
     }
@@ -150,6 +157,7 @@ export class RaScheduler {
 
   #afterMulticast(now: number): void {
     this.#lastMulticastAt = now;
+    this.#unicastSinceMulticast = 0;
     // Every host on the link just heard an RA, so waiting unicast answers are redundant.
     this.#pendingUnicast.clear();
     if (this.#phase === "stopping") {

@@ -4,27 +4,28 @@
  * `stop()` on shutdown. A bridge absent from the list is never advertised on: it is withdrawn
  * (final RAs with router lifetime 0) if it was, and its socket closed.
  *
- * Receiving: a raw ICMPv6 fd cannot join Bun's event loop (`Bun.udpSocket({fd})` gives EINVAL),
- * so solicitations are read by polling the non-blocking sockets every `pollIntervalMs`
- * (default 100 ms) from one timer, rather than by a Worker blocked in poll(2)/recvmsg.
- * Measured on the 2-vCPU dev VM (bench/ra/run.ts and a throwaway Worker prototype):
- * - an empty non-blocking recvmsg through bun:ffi costs 0.93 µs; a whole idle Bun process
- *   polling one socket every 100 ms used 0.27 % of a core more than one not polling, and the
- *   RaService fixture used 60 ms CPU per 20 s at 100 ms against 50 ms at 1000 ms;
- * - a Worker blocked in poll(2) woke the main thread in 0.46 ms (median) against ≤ 100 ms
- *   (mean 50) for polling, at about 8 MB more RSS, a second JS heap, and an extra entry point
- *   that `bun build --compile` must be told about.
- * The added latency is small next to the 0–500 ms random delay RFC 4861 §6.2.6 imposes on
- * solicited answers, polling bounds the work a flood can cause (32 datagrams per bridge per
- * tick), and it keeps the binary a single entry point; so polling. The same timer drives the
- * schedulers.
+ * Receiving: a raw ICMPv6 fd cannot join Bun's event loop (`Bun.udpSocket({fd})` gives EINVAL).
+ * Options measured on the 2-vCPU dev VM (bench/ra/run.ts and throwaway prototypes):
+ * - bounded-interval polling: an empty non-blocking recvmsg through bun:ffi costs 0.93 µs; an
+ *   idle Bun process polling one socket every 100 ms used 0.27 % of a core more than one not
+ *   polling; but an answer waits for the next tick (≤ 100 ms; rdisc6 saw ~95 ms mean);
+ * - a Worker blocked in poll(2): 0.46 ms median wakeup, but about 8 MB more RSS, a second JS
+ *   heap, and an extra entry point that `bun build --compile` must be told about;
+ * - a doorbell (src/sys/raw6.ts `openDoorbell`): a second raw socket with the same filter,
+ *   watched by Bun's own epoll through `Bun.file(fd).stream()`: 0.33 ms median wakeup, no
+ *   thread, no extra heap.
+ * So: the doorbell wakes the service as soon as a solicitation arrives, and a 100 ms poll
+ * (`pollIntervalMs`) stays as the bounded safety net and drives the schedulers; a one-shot
+ * timer fires exactly when a scheduler's next send is due. Each pass reads at most 32
+ * datagrams per bridge and wake-ups are coalesced to at most one pass per 5 ms, so a flood
+ * of solicitations costs bounded work.
  */
 import { registry, type Registry } from "../metrics.ts";
-import { RawIcmp6Socket } from "../sys/raw6.ts";
 import { BridgeAdvertiser, type AdvertiserDeps, type Icmp6Port } from "./advertiser.ts";
 import { checkBridgeConfig, type BridgeConfig } from "./config.ts";
 import { readIfInet6, readMac, usableLinkLocal } from "./link.ts";
 import { raMetrics } from "./metrics.ts";
+import { openRsPort } from "./port.ts";
 import { MAX_FINAL_RTR_ADVERTISEMENTS, validateIntervals } from "./scheduler.ts";
 
 export type { BridgeConfig } from "./config.ts";
@@ -48,8 +49,8 @@ export interface RaServiceOptions {
   random?: () => number;
   registry?: Registry;
   log?: (event: string, fields: Record<string, unknown>) => void;
-  /** Socket factory (tests substitute a fake). @default RawIcmp6Socket.open */
-  openPort?: (ifname: string) => Icmp6Port;
+  /** Socket factory (tests substitute a fake). @default openRsPort (socket + doorbell) */
+  openPort?: (ifname: string, wake: () => void) => Icmp6Port;
   /** /proc/net/if_inet6 reader (tests substitute text). */
   readIfInet6?: () => string;
 }
@@ -70,6 +71,9 @@ export class RaService {
   readonly #readIfInet6: () => string;
   readonly #advertisers = new Map<string, BridgeAdvertiser>();
   #timer: ReturnType<typeof setInterval> | null = null;
+  #soon: ReturnType<typeof setTimeout> | null = null;
+  #soonAt = Infinity;
+  #lastTickAt = -Infinity;
   #lastLinkCheck = -Infinity;
   #stopped = false;
 
@@ -88,7 +92,8 @@ export class RaService {
       minIntervalMs,
       maxIntervalMs,
       maxSolicitedDelayMs: opts.maxSolicitedDelayMs ?? 500,
-      openPort: opts.openPort ?? ((ifname) => RawIcmp6Socket.open(ifname)),
+      openPort: opts.openPort ?? openRsPort,
+      wake: () => this.#wake(),
       readMac,
       metrics: raMetrics(opts.registry ?? registry),
       log: opts.log ?? (() => {}),
@@ -144,16 +149,19 @@ export class RaService {
     for (const adv of this.#advertisers.values()) adv.close();
     this.#advertisers.clear();
     if (this.#timer) clearInterval(this.#timer);
+    if (this.#soon) clearTimeout(this.#soon);
     this.#timer = null;
+    this.#soon = null;
   }
 
   status(): BridgeStatus[] {
     return [...this.#advertisers.values()].map((a) => ({ bridge: a.bridge, state: a.state, linkLocal: a.linkLocal }));
   }
 
-  /** One pass over every bridge; the timer calls it, tests may call it directly. */
+  /** One pass over every bridge; the timers call it, tests may call it directly. */
   tick(): void {
     const now = this.#now();
+    this.#lastTickAt = now;
     const waiting = [...this.#advertisers.values()].some((a) => a.state === "waiting-link-local");
     let text: string | undefined;
     if (now - this.#lastLinkCheck >= (waiting ? this.#waitingCheckMs : this.#linkCheckMs)) {
@@ -168,6 +176,32 @@ export class RaService {
       }
       if (adv.state === "done") this.#advertisers.delete(name);
     }
+    this.#armSoon(now);
+  }
+
+  /** A solicitation may be waiting: one pass soon, at most one per 5 ms however many arrive. */
+  #wake(): void {
+    if (this.#stopped) return;
+    const now = this.#now();
+    this.#runAt(Math.max(now, this.#lastTickAt + 5), now);
+  }
+
+  /** Fire exactly when the earliest scheduled send is due, if that is before the next poll. */
+  #armSoon(now: number): void {
+    let due = Infinity;
+    for (const adv of this.#advertisers.values()) due = Math.min(due, adv.nextWakeAt() ?? Infinity);
+    if (due < now + this.#pollMs) this.#runAt(due, now);
+  }
+
+  #runAt(at: number, now: number): void {
+    if (this.#soon && this.#soonAt <= at) return;
+    if (this.#soon) clearTimeout(this.#soon);
+    this.#soonAt = at;
+    this.#soon = setTimeout(() => {
+      this.#soon = null;
+      this.#soonAt = Infinity;
+      if (!this.#stopped) this.tick();
+    }, Math.max(0, at - now));
   }
 
   #ensureTimer(): void {

@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { errnoName, ifIndex, RawIcmp6Socket } from "../../src/sys/raw6.ts";
+import { errnoName, ifIndex, openDoorbell, RawIcmp6Socket } from "../../src/sys/raw6.ts";
 
 const isRoot = process.getuid?.() === 0;
 
@@ -25,6 +25,33 @@ describe.skipIf(!isRoot)("RawIcmp6Socket on loopback", () => {
       expect(rx.receive()).toBeNull(); // the NA never arrived, and receive does not block
     } finally {
       rx.close();
+      tx.close();
+    }
+  });
+
+  test("a doorbell rings for matching datagrams only, and stops when closed", async () => {
+    let rings = 0;
+    const bell = openDoorbell("lo", { passTypes: [133], joinAllRouters: false }, () => rings++);
+    const data = RawIcmp6Socket.open("lo", { passTypes: [133], joinAllRouters: false });
+    const tx = RawIcmp6Socket.open("lo", { passTypes: [], joinAllRouters: false });
+    try {
+      await Bun.sleep(20);
+      while (data.receive()) {}
+      const base = rings;
+      tx.send(Uint8Array.from([136, 0, 0, 0, 0, 0, 0, 0]), "::1"); // filtered: no ring
+      tx.send(Uint8Array.from([133, 0, 0, 0, 0, 0, 0, 0]), "::1");
+      for (let i = 0; i < 50 && rings === base; i++) await Bun.sleep(5);
+      expect(rings).toBe(base + 1);
+      // The datagram is still queued on the data socket, with its metadata.
+      expect(data.receive()).toMatchObject({ source: "::1", hopLimit: 255 });
+      bell.close();
+      await Bun.sleep(20);
+      tx.send(Uint8Array.from([133, 0, 0, 0, 0, 0, 0, 0]), "::1");
+      await Bun.sleep(30);
+      expect(rings).toBe(base + 1);
+    } finally {
+      bell.close();
+      data.close();
       tx.close();
     }
   });

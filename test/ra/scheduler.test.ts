@@ -101,7 +101,12 @@ describe("RaScheduler solicited RAs", () => {
     }
     const sent = runUntil(s, 10_000, hooks);
     const unicast = sent.filter((x) => x.kind === "unicast") as (Sent & { to: string })[];
-    expect(unicast.length).toBeGreaterThan(100); // the rest were covered by multicast RAs
+    expect(unicast.length).toBeGreaterThan(30);
+    // Every solicitation is answered: by unicast within 0.5 s or by a multicast RA within 3.5 s.
+    for (const [src, at] of asked) {
+      const answer = sent.find((x) => x.at >= at && (x.kind === "multicast" ? x.at - at <= 3500 : x.to === src && x.at - at <= 500));
+      expect(answer).toBeDefined();
+    }
     for (const x of unicast) {
       const delay = x.at - asked.get(x.to)!;
       expect(delay).toBeGreaterThanOrEqual(0);
@@ -118,14 +123,31 @@ describe("RaScheduler solicited RAs", () => {
     expect(() => new RaScheduler({ random: () => 0, maxSolicitedDelayMs: 501 })).toThrow(RangeError);
   });
 
-  test("duplicate and excess solicitations are refused, the queue is bounded", () => {
-    const s = new RaScheduler({ random: () => 0.9, maxPendingUnicast: 2 });
+  test("duplicates are merged; beyond the pending bound solicitations get the multicast RA", () => {
+    const s = new RaScheduler({ random: () => 0.9, maxPendingUnicast: 2 }); // delay 450 ms, interval 9.3 s
     s.start(0);
     s.poll(0);
-    expect(s.solicit(10, "fe80::1")).toBe("unicast");
-    expect(s.solicit(11, "fe80::1")).toBe("already-pending");
-    expect(s.solicit(12, "fe80::2")).toBe("unicast");
-    expect(s.solicit(13, "fe80::3")).toBe("queue-full");
+    expect(s.solicit(5000, "fe80::1")).toBe("unicast");
+    expect(s.solicit(5001, "fe80::1")).toBe("already-pending");
+    expect(s.solicit(5002, "fe80::2")).toBe("unicast");
+    expect(s.solicit(5003, "fe80::3")).toBe("multicast");
+    expect(s.nextWakeAt()).toBe(5450); // the first unicast answer
+    expect(s.poll(5450).map((x) => x.kind)).toEqual(["unicast"]);
+    expect(s.poll(5453)).toEqual([{ kind: "multicast", final: false }]); // 5003 + 450, and fe80::2 is covered by it
+    expect(s.nextWakeAt()).toBe(5453 + 9300);
+  });
+
+  test("a flood of solicitations from forged sources is bounded", () => {
+    const s = new RaScheduler({ random: seeded(3) });
+    s.start(0);
+    const hooks: [number, () => void][] = [];
+    for (let i = 0; i < 10_000; i++) hooks.push([1000 + i, () => s.solicit(1000 + i, `fe80::${(i + 1).toString(16)}`)]);
+    const sent = runUntil(s, 11_000, hooks);
+    const unicast = sent.filter((x) => x.kind === "unicast").length;
+    const multicast = sent.filter((x) => x.kind === "multicast");
+    expect(multicast.length).toBeGreaterThanOrEqual(3);
+    expect(unicast).toBeLessThanOrEqual(16 * multicast.length); // at most the bound per multicast cycle
+    expect(Math.min(...gaps(multicast))).toBeGreaterThanOrEqual(MIN_DELAY_BETWEEN_RAS_MS);
   });
 
   test("an RS from :: pulls the multicast RA forward but not closer than 3 s to the last one", () => {

@@ -75,11 +75,12 @@ class FakePort implements Icmp6Port {
   }
 }
 
-function harness() {
+function harness(extra: Partial<ConstructorParameters<typeof RaService>[0]> = {}) {
   const clock = { now: 0 };
   let proc = "";
   const ports = new Map<string, FakePort>();
   const opened: string[] = [];
+  const wakes = new Map<string, () => void>();
   const reg = new Registry();
   const svc = new RaService({
     now: () => clock.now,
@@ -87,8 +88,10 @@ function harness() {
     pollIntervalMs: 1e9, // ticks are driven by hand
     registry: reg,
     readIfInet6: () => proc,
-    openPort: (name) => {
+    ...extra,
+    openPort: (name, wake) => {
       opened.push(name);
+      wakes.set(name, wake);
       const p = new FakePort(name === "br-a" ? 5 : 6);
       ports.set(name, p);
       return p;
@@ -100,7 +103,7 @@ function harness() {
       svc.tick();
     }
   };
-  return { svc, clock, ports, opened, reg, advance, setProc: (t: string) => (proc = t) };
+  return { svc, clock, ports, opened, wakes, reg, advance, setProc: (t: string) => (proc = t) };
 }
 
 describe("RaService reconciliation", () => {
@@ -160,6 +163,20 @@ describe("RaService reconciliation", () => {
     expect(h.reg.render()).toContain('netlet_ra_dropped_total{bridge="br-a",reason="hop-limit"} 1');
     expect(h.reg.render()).toContain('netlet_ra_dropped_total{bridge="br-a",reason="oversized"} 1');
     expect(h.reg.render()).toContain('netlet_ra_solicitations_total{bridge="br-a"} 1');
+    await h.svc.stop();
+  });
+
+  test("a doorbell wake-up answers at once, without waiting for the poll", async () => {
+    const h = harness({ maxSolicitedDelayMs: 0 });
+    h.setProc(PROC([[LL_A, 5, 0x80, "br-a"]]));
+    h.svc.setBridges([cfgA]);
+    h.advance(200);
+    const p = h.ports.get("br-a")!;
+    p.inbox.push({ data: Uint8Array.from([133, 0, 0, 0, 0, 0, 0, 0]), source: "fe80::77", hopLimit: 255, truncated: false });
+    h.wakes.get("br-a")!();
+    h.wakes.get("br-a")!(); // coalesced into one pass
+    await Bun.sleep(30); // real time for the 0–5 ms timer; the fake clock does not move
+    expect(p.sent.filter((s) => s.dst === "fe80::77").length).toBe(1);
     await h.svc.stop();
   });
 
