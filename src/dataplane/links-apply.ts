@@ -105,11 +105,10 @@ export async function resolvePorts(d: DesiredState, exec: Exec = spawnExec()): P
       if (!e.flags?.includes("self")) byMac.set(`${br}|${e.mac.toLowerCase()}`, e.ifname);
     }
   }
-  return {
-    ...d,
-    instances: d.instances.map((i) => ({
-      ...i,
-      vifs: i.vifs.map((v) => (v.port ? v : { ...v, port: byMac.get(`${v.bridge}|${v.mac}`) ?? null })),
-    })),
-  };
+  // Instances that need no port keep their identity (the renderers remember work per object).
+  const fill = (i: DesiredState["instances"][number]) =>
+    i.vifs.some((v) => !v.port && byMac.has(`${v.bridge}|${v.mac}`))
+      ? { ...i, vifs: i.vifs.map((v) => (v.port ? v : { ...v, port: byMac.get(`${v.bridge}|${v.mac}`) ?? null })) }
+      : i;
+  return { ...d, instances: d.instances.map(fill) };
 }

@@ -6,7 +6,7 @@
  * accept ends only its own base chain, so a packet between two local VMs passes both checks.
  * Rule texts contain no anonymous sets (they make large loads quadratic in the kernel).
  */
-import type { DesiredState, GroupSpec, InstanceOnHost, RuleSpec } from "./desired.ts";
+import type { DesiredState, GroupSpec, InstanceOnHost, NetworkOnHost, RuleSpec } from "./desired.ts";
 import { shortKey } from "./desired.ts";
 import { addChain, addSet, newTable, type Table } from "./nft-model.ts";
 import { familyOf, groupIndex, hasEgress, isAnyCidr, nftPorts, profileKey, ruleValid, sourceGroups, usedGroups } from "./sg-rules.ts";
@@ -41,19 +41,20 @@ function groupRules(g: GroupSpec, dir: "ingress" | "egress"): string[] {
   return g.rules.filter((r) => r.direction === dir).map(nftGroupRule).filter((x): x is string => x !== null);
 }
 
-function instanceInRules(d: DesiredState, inst: InstanceOnHost, groups: Map<string, GroupSpec>): string[] {
+/** Ingress chain of a profile: its networks' DHCP/same-net accepts, then its groups. */
+function profileInRules(nets: NetworkOnHost[], allowSameNet: boolean, netIds: string[], groupIds: string[]): string[] {
   const rules = ["ct state invalid counter name drop-invalid drop"];
-  for (const v of inst.vifs) {
-    const n = d.networks.find((x) => x.id === v.networkId);
+  for (const id of netIds) {
+    const n = nets.find((x) => x.id === id);
     if (!n) continue;
     // DHCP replies from this host (nova's allow-dhcp-server).
     if (n.hostAddress) rules.push(`ip saddr ${n.hostAddress} udp sport 67 udp dport 68 accept`);
-    if (d.config.allowSameNetTraffic) {
+    if (allowSameNet) {
       if (n.cidr) rules.push(`ip saddr ${n.cidr} accept`);
       if (n.cidrV6) rules.push(`ip6 saddr ${n.cidrV6} accept`);
     }
   }
-  for (const id of inst.groups) if (groups.has(id)) rules.push(`jump ${groupChain(id, "in")}`);
+  for (const id of groupIds) rules.push(`jump ${groupChain(id, "in")}`);
   rules.push("counter name drop-ingress drop");
   return rules;
 }
@@ -69,9 +70,14 @@ interface Fragment {
 
 function fragment(d: DesiredState, inst: InstanceOnHost, groups: Map<string, GroupSpec>): Fragment {
   const cin = chainIn(inst), cout = chainOut(inst);
-  const f: Fragment = { chains: [[cin, () => instanceInRules(d, inst, groups)]], in4: [], in6: [], out4: [], out6: [] };
-  const eg = inst.groups.map((id) => groups.get(id)).filter((g): g is GroupSpec => !!g && hasEgress(g));
-  if (eg.length > 0) f.chains.push([cout, () => [...eg.map((g) => `jump ${groupChain(g.id, "out")}`), "counter name drop-egress drop"]]);
+  // The closures capture only small values, never `d`: remembered fragments must not keep old
+  // desired states alive.
+  const nets = d.networks, same = d.config.allowSameNetTraffic;
+  const netIds = [...new Set(inst.vifs.map((v) => v.networkId))].sort();
+  const groupIds = inst.groups.filter((id) => groups.has(id));
+  const f: Fragment = { chains: [[cin, () => profileInRules(nets, same, netIds, groupIds)]], in4: [], in6: [], out4: [], out6: [] };
+  const eg = inst.groups.map((id) => groups.get(id)).filter((g): g is GroupSpec => !!g && hasEgress(g)).map((g) => g.id);
+  if (eg.length > 0) f.chains.push([cout, () => [...eg.map((id) => `jump ${groupChain(id, "out")}`), "counter name drop-egress drop"]]);
   for (const v of inst.vifs) {
     if (v.ipv4) f.in4.push(`${v.ipv4} : goto ${cin}`);
     if (v.ipv6) f.in6.push(`${v.ipv6} : goto ${cin}`);
