@@ -3,7 +3,7 @@ import { desiredFromFixture, eui64, linkLocal } from "../../src/dataplane/desire
 import { renderTables } from "../../src/dataplane/nft-model.ts";
 import { natTable } from "../../src/dataplane/nft-nat.ts";
 import { nftGroupRule } from "../../src/dataplane/nft-filter.ts";
-import { render, renderDelta } from "../../src/dataplane/nft-render.ts";
+import { render, renderChunks, renderDelta } from "../../src/dataplane/nft-render.ts";
 import { emptyExisting, parseSave, renderIptables, renderIptablesTeardown } from "../../src/dataplane/iptables-render.ts";
 import { nftRuleCounts, parseIptablesDrops } from "../../src/dataplane/drift.ts";
 import { Lab, nsRun, requireNetns } from "../harness/netns.ts";
@@ -80,6 +80,15 @@ describe("nft render", () => {
     const perVm = text.split("\n").filter((l) => / (p|g)-[0-9a-f]{10}-/.test(l) && l.startsWith("add rule"));
     expect(perVm.length).toBeGreaterThan(5);
     for (const l of perVm) expect(l).not.toMatch(/\{/);
+  });
+
+  test("renderChunks (the applier's path, with yields) produces exactly render()", async () => {
+    for (const driver of ["nftables", "iptables", "noop"] as const) {
+      const d = desiredFromFixture(smallFixture({ config: { ...smallFixture().config, firewallDriver: driver } }));
+      const { text, tables } = await renderChunks(d, async () => {}, 0);
+      expect(text.join("")).toBe(render(d));
+      expect(tables.length).toBe(driver === "nftables" ? 3 : 1);
+    }
   });
 
   test("noop driver renders NAT only and removes the filter tables", () => {
