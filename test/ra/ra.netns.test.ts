@@ -68,7 +68,8 @@ describe.skipIf(!requireNetns())("RaService in namespaces", () => {
     // EUI-64 of 02:00:00:00:0a:01: U/L bit flipped (02→00), ff:fe in the middle.
     const want = "fd00:a1::ff:fe00:a01";
     expect(eui64(vmA.mac, "fd00:a1::/64")).toBe(want); // the address IPAM stores for this VIF
-    const got = await waitFor(() => addrs(vmA).includes(`${want}/64 scope global`) && /default via/.test(routes(vmA)), 15_000);
+    // Wait for DAD on both the link-local and the SLAAC address (rdisc6 needs a usable source).
+    const got = await waitFor(() => addrs(vmA).includes(`${want}/64 scope global`) && !addrs(vmA).includes("tentative") && /default via/.test(routes(vmA)), 15_000);
     expect(got).toBe(true);
     const global = [...addrs(vmA).matchAll(/inet6 ([0-9a-f:]+)\/64 scope global/g)].map((m) => m[1]);
     expect(global).toEqual([want]);
@@ -82,7 +83,7 @@ describe.skipIf(!requireNetns())("RaService in namespaces", () => {
     const t0 = performance.now();
     const r = nsRun(vmA.ns, ["rdisc6", "-1", "-r", "1", "-w", "1000", vmA.ifname], { check: false });
     const ms = performance.now() - t0;
-    expect(r.code).toBe(0);
+    expect({ code: r.code, stderr: r.stderr }).toEqual({ code: 0, stderr: "" });
     expect(ms).toBeLessThan(1500); // one RS, 1 s wait: an answer arrived inside the window
     expect(r.stdout).toMatch(/Prefix\s+: fd00:a1::\/64/);
     expect(r.stdout).toMatch(/On-link\s+:\s+Yes/);
@@ -101,15 +102,17 @@ describe.skipIf(!requireNetns())("RaService in namespaces", () => {
 
   test("two bridges advertise only their own prefixes; an unserved bridge gets nothing", async () => {
     const wantB = "fd00:b2::ff:fe00:b01";
-    expect(await waitFor(() => addrs(vmB).includes(`${wantB}/64`), 15_000)).toBe(true);
+    expect(await waitFor(() => addrs(vmB).includes(`${wantB}/64`) && !addrs(vmB).includes("tentative"), 15_000)).toBe(true);
     expect(addrs(vmB)).not.toContain("fd00:a1:");
     expect(addrs(vmA)).not.toContain("fd00:b2:");
     expect(routes(vmB)).toMatch(/mtu 1400/);
     const rdB = nsRun(vmB.ns, ["rdisc6", "-r", "2", "-w", "1000", vmB.ifname], { check: false }).stdout;
     expect(rdB).toContain("fd00:b2::/64");
     expect(rdB).not.toContain("fd00:a1::");
+    expect(await waitFor(() => addrs(vmC).includes("scope link") && !addrs(vmC).includes("tentative"), 10_000)).toBe(true);
     const rdC = nsRun(vmC.ns, ["rdisc6", "-1", "-r", "1", "-w", "1000", vmC.ifname], { check: false });
     expect(rdC.code).not.toBe(0);
+    expect(rdC.stdout + rdC.stderr).toContain("Timed out"); // the RS went out and nobody answered
     expect(addrs(vmC)).not.toContain("scope global");
     expect(routes(vmC)).not.toContain("default");
   });
