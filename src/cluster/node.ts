@@ -115,7 +115,7 @@ export class ClusterNode implements SimNode {
 
   #route(e: SwimEvent): void {
     if (e.type === "user") {
-      if (isSyncPayload(e.data)) this.sync.handle(e.from, e.addr, e.data);
+      if (isSyncPayload(e.data)) this.sync.handle(e.from, e.addr, e.data, this.#now);
       else if (!this.layers.some((l) => l.handle(e.from, e.addr, e.data, this.#now))) this.swim.stats.malformed++;
       return;
     }

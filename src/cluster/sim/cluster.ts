@@ -4,6 +4,7 @@ import { type IpamConfig, Ipam } from "../ipam/ipam.ts";
 import { MemoryPromiseStore } from "../ipam/promises.ts";
 import { ClusterNode } from "../node.ts";
 import type { SwimConfig } from "../swim/config.ts";
+import type { SwimEvent } from "../swim/core.ts";
 import type { SyncConfig } from "../sync/engine.ts";
 import { MemoryReplicaStore, type ReplicaRow } from "../sync/replica-store.ts";
 import { mulberry32 } from "./prng.ts";
@@ -28,6 +29,8 @@ export interface ClusterOptions {
   sync?: Partial<SyncConfig>;
   /** Attach IPAM to every node (n0 bootstraps the voter set). */
   ipam?: Partial<IpamConfig>;
+  /** Membership events of node i (false-positive counting in bench). */
+  onEvent?: (i: number, e: SwimEvent, now: number) => void;
   /** Per-node clock offset in ms (clock skew). */
   skew?: (i: number) => number;
 }
@@ -47,6 +50,7 @@ export class SimCluster {
     const node = new ClusterNode({
       id: `n${i}`, addr: `n${i}`, generation, incarnation: 0, now: this.sim.now,
       random: mulberry32(this.o.seed * 7919 + i * 31 + generation), clock, store, swim: this.o.swim, sync: this.o.sync,
+      onEvent: this.o.onEvent ? (e, now) => this.o.onEvent!(i, e, now) : undefined,
     });
     if (via.length) node.swim.join(this.sim.now, via);
     const m: SimMember = { node, store, clock, promises };

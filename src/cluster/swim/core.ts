@@ -97,6 +97,12 @@ export class SwimCore {
   /** Addresses given to `join`, retried while we know no live member (lost join packets). */
   #seeds: string[] = [];
   #nextJoinAt = Infinity;
+  #lastTick: number;
+  /**
+   * Our own refutation rides first in every packet for a few sends: after a stall the queue is
+   * full of fresher gossip, and a refutation stuck behind it is a false positive.
+   */
+  #urgent: { text: string; left: number } | null = null;
   #out: Packet[] = [];
   #events: SwimEvent[] = [];
 
@@ -112,6 +118,7 @@ export class SwimCore {
     // Continue above the persisted incarnation: the cluster may hold us dead at that number.
     this.#inc = o.incarnation + 1;
     this.#events.push({ type: "incarnation", value: this.#inc });
+    this.#lastTick = o.now;
     this.#nextProbeAt = o.now + Math.floor(this.#random() * this.config.probeIntervalMs);
     this.#nextGossipAt = o.now + this.config.gossipIntervalMs;
     this.#nextPushPullAt = o.now + this.config.pushPullIntervalMs;
@@ -169,7 +176,9 @@ export class SwimCore {
       this.stats.oversize++;
       return false;
     }
-    this.#send(addr, [text]);
+    // Without piggyback: only probes, acks and gossip rounds carry broadcasts, so the
+    // membership packet budget bounds gossip bandwidth however busy state sync is.
+    this.#emitPacket(addr, [text]);
     return true;
   }
 
@@ -213,6 +222,7 @@ export class SwimCore {
 
   tick(now: number): void {
     this.#now = now;
+    this.#forgiveOwnStall(now);
     this.#tickProbe(now);
     for (const [id, s] of this.#suspicions) if (now >= s.deadline) this.#expireSuspicion(id);
     this.#tickRelays(now);
@@ -266,6 +276,19 @@ export class SwimCore {
     for (const m of env.m) this.#handle(m, env.f, from, now);
   }
 
+  /**
+   * We tick at least every gossip interval. A much later tick means we were stalled (GC,
+   * blocked loop, SIGSTOP); time we could not observe must not count against members we
+   * suspect, so their suspicion deadlines move out by the stall, and our health score rises.
+   */
+  #forgiveOwnStall(now: number): void {
+    const stall = now - this.#lastTick - 2 * this.config.gossipIntervalMs;
+    this.#lastTick = now;
+    if (stall <= this.config.probeTimeoutMs) return;
+    this.awareness.apply(1);
+    for (const s of this.#suspicions.values()) s.deadline += stall;
+  }
+
   // ---- probing -------------------------------------------------------------------------
 
   #tickProbe(now: number): void {
@@ -310,6 +333,9 @@ export class SwimCore {
     p.expectedNacks = helpers.length;
     const text = JSON.stringify({ t: "r", q: p.seq, n: m.id, a: m.addr });
     for (const h of helpers) this.#send(this.#members.get(h)!.addr, [text]);
+    // Second direct try alongside (memberlist's TCP fallback plays this part): one lost
+    // datagram should not be enough to accuse a member.
+    this.#emitPacket(m.addr, [JSON.stringify({ t: "p", q: p.seq, n: m.id })]);
   }
 
   #failProbe(p: Probe, now: number): void {
@@ -426,7 +452,10 @@ export class SwimCore {
 
   #onSuspect(m: { n: string; g: number; i: number; f: string }, now: number): void {
     if (m.n === this.id) {
-      if (m.g === this.generation && m.i >= this.#inc && !this.#leaving) this.#refute(m.i);
+      if (m.g !== this.generation || this.#leaving) return;
+      if (m.i >= this.#inc) this.#refute(m.i);
+      // A stale accusation is still circulating: our refutation missed someone, resend it.
+      else this.#urgent ??= { text: this.#aliveSelfText(), left: 3 };
       return;
     }
     const cur = this.#members.get(m.n);
@@ -448,7 +477,9 @@ export class SwimCore {
 
   #onDead(m: { n: string; g: number; i: number; f: string }, now: number): void {
     if (m.n === this.id) {
-      if (m.f !== this.id && m.g === this.generation && m.i >= this.#inc && !this.#leaving) this.#refute(m.i);
+      if (m.f === this.id || m.g !== this.generation || this.#leaving) return;
+      if (m.i >= this.#inc) this.#refute(m.i);
+      else this.#urgent ??= { text: this.#aliveSelfText(), left: 3 };
       return;
     }
     const cur = this.#members.get(m.n);
@@ -462,8 +493,17 @@ export class SwimCore {
   }
 
   #expireSuspicion(id: string): void {
-    this.#suspicions.delete(id);
+    const s = this.#suspicions.get(id);
     const m = this.#members.get(id);
+    // Last chance before declaring death: a direct ping carrying the accusation. A live
+    // member answers with its refutation piggybacked on the ack (rumours can miss a node).
+    if (s && !s.verified && m) {
+      s.verified = true;
+      s.deadline = this.#now + this.config.probeTimeoutMs;
+      this.#send(m.addr, [JSON.stringify({ t: "p", q: ++this.#seq, n: id }), this.#stateText(m)]);
+      return;
+    }
+    this.#suspicions.delete(id);
     if (m && m.state === SUSPECT) this.#onDead({ n: id, g: m.generation, i: m.incarnation, f: this.id }, this.#now);
   }
 
@@ -473,12 +513,17 @@ export class SwimCore {
     this.awareness.apply(1);
     this.#events.push({ type: "incarnation", value: this.#inc });
     this.#broadcastSelf();
+    this.#urgent = { text: this.#aliveSelfText(), left: retransmitLimit(this.config.retransmitMult, this.#size()) };
+  }
+
+  #aliveSelfText(): string {
+    return JSON.stringify({ t: "A", n: this.id, a: this.addr, g: this.generation, i: this.#inc });
   }
 
   // ---- sending -------------------------------------------------------------------------
 
   #broadcastSelf(): void {
-    this.#queue.push(`m:${this.id}`, JSON.stringify({ t: "A", n: this.id, a: this.addr, g: this.generation, i: this.#inc }));
+    this.#queue.push(`m:${this.id}`, this.#aliveSelfText());
   }
 
   #gossip(): void {
@@ -498,7 +543,10 @@ export class SwimCore {
   }
 
   #take(room: number): string[] {
-    return this.#queue.take(room, retransmitLimit(this.config.retransmitMult, this.#size()));
+    const u = this.#urgent;
+    if (!u || u.text.length + 1 > room) return this.#queue.take(room, retransmitLimit(this.config.retransmitMult, this.#size()));
+    if (--u.left <= 0) this.#urgent = null;
+    return [u.text, ...this.#queue.take(room - u.text.length - 1, retransmitLimit(this.config.retransmitMult, this.#size()))];
   }
 
   #emitPacket(to: string, parts: string[]): void {

@@ -4,6 +4,8 @@ import { remainingSuspicion } from "./math.ts";
 export class Suspicion {
   readonly #confirmers = new Set<string>();
   deadline: number;
+  /** Set once the final direct check before declaring death has been sent. */
+  verified = false;
 
   /** `from` is the first accuser; it does not count as a confirmation. */
   constructor(

@@ -31,6 +31,12 @@ export interface SyncConfig {
   pageBytes: number;
   /** Origins served per request; the rest wait for the next digest round. */
   originsPerRequest: number;
+  /**
+   * Repair pages served per second (token bucket, burst = originsPerRequest). Bounds the
+   * bandwidth of digest-driven repair under heavy write load; the page-after-page stream a
+   * joining node asks for is not limited here (it is paced by its own round trips).
+   */
+  repairPagesPerSec: number;
   tombstoneGraceMs: number;
   gcIntervalMs: number;
   /** Out-of-order delta links kept while waiting for a gap to fill. */
@@ -39,11 +45,12 @@ export interface SyncConfig {
 }
 
 export const DEFAULT_SYNC_CONFIG: SyncConfig = {
-  digestIntervalMs: 500,
+  digestIntervalMs: 1000,
   settleMs: 1000,
   buckets: 16,
   pageBytes: 1000,
   originsPerRequest: 64,
+  repairPagesPerSec: 16,
   tombstoneGraceMs: 24 * 3600_000,
   gcIntervalMs: 60_000,
   maxPending: 4096,
@@ -96,6 +103,9 @@ export class SyncEngine {
   #nextGcAt: number;
   #nextSaveAt: number;
   #dirty = false;
+  #tokens: number;
+  #tokensAt: number;
+  #now: number;
 
   constructor(o: SyncOptions) {
     this.config = { ...DEFAULT_SYNC_CONFIG, ...o.config };
@@ -112,6 +122,9 @@ export class SyncEngine {
     this.#nextDigestAt = o.now + this.config.digestIntervalMs;
     this.#nextGcAt = o.now + this.config.gcIntervalMs;
     this.#nextSaveAt = o.now + this.config.marksSaveIntervalMs;
+    this.#tokens = this.config.originsPerRequest;
+    this.#tokensAt = o.now;
+    this.#now = o.now;
   }
 
   mark(origin: string): string {
@@ -130,6 +143,7 @@ export class SyncEngine {
   }
 
   tick(now: number): void {
+    this.#now = now;
     if (now >= this.#nextDigestAt) {
       this.#nextDigestAt = now + this.config.digestIntervalMs;
       this.#sendDigest();
@@ -148,7 +162,8 @@ export class SyncEngine {
   }
 
   /** Handle one payload from a peer. Never throws; malformed payloads are counted. */
-  handle(from: string, addr: string, data: unknown): void {
+  handle(from: string, addr: string, data: unknown, now = this.#now): void {
+    this.#now = now;
     const m = parseSyncMsg(data);
     if (!m) {
       this.stats.malformed++;
@@ -290,12 +305,21 @@ export class SyncEngine {
     for (const o of origins) {
       const mine = this.mark(o);
       const their = theirs.get(o) ?? "";
-      if (mine > their && served < this.config.originsPerRequest) {
+      if (mine > their && served < this.config.originsPerRequest && (m.c === 1 || this.#take())) {
         served++;
         this.#serve(o, their, mine, addr);
       } else if (their > mine && m.q === 1) want.push([o, mine]);
     }
     for (const chunk of chunks(want, 24)) this.#t.sendUser(addr, { s: "w", bk: [], w: chunk, q: 0 });
+  }
+
+  #take(): boolean {
+    const rate = this.config.repairPagesPerSec / 1000;
+    this.#tokens = Math.min(this.config.originsPerRequest, this.#tokens + (this.#now - this.#tokensAt) * rate);
+    this.#tokensAt = this.#now;
+    if (this.#tokens < 1) return false;
+    this.#tokens -= 1;
+    return true;
   }
 
   /** One page of origin `o` after `after`, at most `pageBytes` of rows. */
@@ -336,7 +360,7 @@ export class SyncEngine {
     if (mark < m.f || future) return;
     if (m.u > mark) this.#setMark(m.o, m.u);
     // Keep streaming this origin from the same peer (a joining node's full-state transfer).
-    if (m.m === 1) this.#t.sendUser(addr, { s: "w", bk: [], w: [[m.o, this.mark(m.o)]], q: 0 });
+    if (m.m === 1) this.#t.sendUser(addr, { s: "w", bk: [], w: [[m.o, this.mark(m.o)]], q: 0, c: 1 });
   }
 
   #setMark(origin: string, hlc: string): void {

@@ -25,6 +25,8 @@ export const SyncMsg = v.variant("s", [
     bk: v.pipe(v.array(v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(255))), v.maxLength(256)),
     w: v.pipe(v.array(v.tuple([origin, mark])), v.maxLength(512)),
     q: v.picklist([0, 1]),
+    /** 1 = continuation of a page stream (a joining node pulling page after page). */
+    c: v.optional(v.picklist([0, 1])),
   }),
   /** A page of rows of origin `o` after `f`, complete up to `u`; `m` = 1 when more follow. */
   v.object({ s: v.literal("r"), o: origin, f: mark, u: mark, m: v.picklist([0, 1]), rows: v.pipe(v.array(v.unknown()), v.maxLength(256)) }),

@@ -1,0 +1,177 @@
+/**
+ * Cluster simulator report: the real membership + sync cores on the deterministic network.
+ *
+ *   bun bench/cluster/run.ts            # 100 and 1,000 nodes, 0/10/30 % loss
+ *   bun bench/cluster/run.ts 100        # only the 100-node rows
+ *   SEED=7 bun bench/cluster/run.ts 100 1000
+ *
+ * Per cell: time for an update to reach 99.9 % and 100 % of live nodes (p50/p99), time until
+ * every live node agrees a killed node is dead, healthy nodes declared dead while 10 % of the
+ * nodes stall for 2 s / 5 s, and bytes sent per node per second (IP+UDP and AEAD overhead
+ * included) idle and at 100 cluster-wide updates/s. Anchors from gossip.md are printed next to
+ * the figures; they are memberlist's model numbers, not a run of memberlist here.
+ */
+import { SimCluster } from "../../src/cluster/sim/cluster.ts";
+import type { SwimEvent } from "../../src/cluster/swim/core.ts";
+import type { ReplicaRow } from "../../src/cluster/sync/replica-store.ts";
+
+const SEED = Number(process.env.SEED ?? 1);
+const sizes = process.argv.slice(2).map(Number).filter((n) => n > 0);
+const SIZES = sizes.length ? sizes : [100, 1000];
+const LOSSES = [0, 0.1, 0.3];
+
+const pct = (xs: number[], p: number) => {
+  if (xs.length === 0) return NaN;
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)];
+};
+const sec = (ms: number) => (Number.isFinite(ms) ? `${(ms / 1000).toFixed(2)} s` : "n/a");
+
+interface Cell {
+  n: number;
+  loss: number;
+  reach999: number[];
+  reach100: number[];
+  unreached: number;
+  detect: number[];
+  fp2: number;
+  fp5: number;
+  idleBps: number;
+  loadBps: number;
+  load999: number[];
+  load100: number[];
+  wallS: number;
+}
+
+function keypair(k: string) {
+  return { table: "keypair" as const, key: k, deleted: false, data: { name: k, publicKey: "ssh-ed25519 AAAAC3Nza", fingerprint: "ab:cd", type: "ssh" } };
+}
+
+function runCell(n: number, loss: number): Cell {
+  const t0 = performance.now();
+  const killed = new Set<string>();
+  let fpCount = 0;
+  const fpSeen = new Set<string>();
+  const onEvent = (_i: number, e: SwimEvent) => {
+    if (e.type === "member" && e.change === "dead" && !killed.has(e.member.id) && !fpSeen.has(e.member.id)) {
+      fpSeen.add(e.member.id);
+      fpCount++;
+    }
+  };
+  const c = new SimCluster({ n, seed: SEED * 1000 + n + loss * 100, onEvent });
+  const { sim } = c;
+  // Form the cluster without loss, then switch the loss on.
+  sim.runUntil(() => c.members.every((m) => m.node.swim.liveCount === n - 1), 120_000, 500);
+  sim.loss = loss;
+  sim.runFor(5000);
+
+  // Update propagation: one update every 250 ms from a random node.
+  const track = new Map<string, { t0: number; count: number; t999: number; t100: number }>();
+  const watch = () => {
+    for (const m of c.members) {
+      m.store.listeners.length = 0;
+      m.store.listeners.push((row: ReplicaRow, remote: boolean) => {
+        const e = track.get(`${row.key}@${row.hlc}`);
+        if (!e || !remote) return;
+        e.count++;
+        const live = c.running().length;
+        if (e.t999 < 0 && e.count >= Math.ceil(0.999 * live)) e.t999 = sim.now - e.t0;
+        if (e.t100 < 0 && e.count >= live) e.t100 = sim.now - e.t0;
+      });
+    }
+  };
+  watch();
+  const issue = (k: string) => {
+    const running = c.running();
+    const i = Number(running[Math.floor(sim.random() * running.length)].node.id.slice(1));
+    const row = c.write(i, keypair(k));
+    const live = running.length;
+    track.set(`${row.key}@${row.hlc}`, { t0: sim.now, count: 1, t999: live <= 1 ? 0 : -1, t100: -1 });
+  };
+  const UPDATES = n >= 1000 ? 20 : 40;
+  for (let k = 0; k < UPDATES; k++) {
+    issue(`u${k}`);
+    sim.runFor(250);
+  }
+  sim.runUntil(() => [...track.values()].every((e) => e.t100 >= 0), 30_000, 250);
+  const entries = [...track.values()];
+  const reach999 = entries.map((e) => (e.t999 >= 0 ? e.t999 : Infinity));
+  const reach100 = entries.map((e) => (e.t100 >= 0 ? e.t100 : Infinity));
+  const unreached = entries.filter((e) => e.t100 < 0).length;
+
+  // Idle bandwidth.
+  sim.runFor(5000);
+  const bytes = () => c.members.reduce((a, m) => a + sim.bytesSent(m.node.addr), 0);
+  let b0 = bytes();
+  const IDLE = 30_000;
+  sim.runFor(IDLE);
+  const idleBps = (bytes() - b0) / n / (IDLE / 1000);
+
+  // 100 updates/s cluster-wide for 10 s.
+  track.clear();
+  b0 = bytes();
+  const LOAD = 10_000;
+  for (let k = 0; k < LOAD / 10; k++) {
+    issue(`l${k}`);
+    sim.runFor(10);
+  }
+  const loadBps = (bytes() - b0) / n / (LOAD / 1000);
+  sim.runUntil(() => [...track.values()].every((e) => e.t100 >= 0), 30_000, 250);
+  const load999 = [...track.values()].map((e) => (e.t999 >= 0 ? e.t999 : Infinity));
+  const load100 = [...track.values()].map((e) => (e.t100 >= 0 ? e.t100 : Infinity));
+
+  // Fail-stop detection: kill nodes one at a time, time until every live node says dead.
+  const detect: number[] = [];
+  const KILLS = n >= 1000 ? 3 : 5;
+  for (let k = 0; k < KILLS; k++) {
+    const victim = c.running()[1 + Math.floor(sim.random() * (c.running().length - 1))].node.id;
+    killed.add(victim);
+    sim.kill(victim);
+    const start = sim.now;
+    const at = sim.runUntil(() => c.running().every((m) => m.node.swim.members().find((x) => x.id === victim)?.state !== "alive" && m.node.swim.members().find((x) => x.id === victim)?.state !== "suspect"), 120_000, 250);
+    detect.push(at === null ? Infinity : at - start);
+    sim.runFor(2000);
+  }
+
+  // False positives: 10 % of live nodes stall for S ms at random moments, 4 times each.
+  const stalls = (ms: number) => {
+    fpCount = 0;
+    fpSeen.clear();
+    const victims = c.running().slice(1).filter(() => sim.random() < 0.1);
+    const horizon = 60_000;
+    const plan: { at: number; addr: string }[] = [];
+    for (const v of victims) for (let r = 0; r < 4; r++) plan.push({ at: sim.now + r * 15_000 + sim.random() * 10_000, addr: v.node.addr });
+    plan.sort((a, b) => a.at - b.at);
+    const end = sim.now + horizon + 20_000;
+    for (const p of plan) {
+      sim.run(p.at);
+      sim.pause(p.addr, ms);
+    }
+    sim.run(end);
+    return fpCount;
+  };
+  const fp2 = stalls(2000);
+  const fp5 = stalls(5000);
+  return { n, loss, reach999, reach100, unreached, detect, fp2, fp5, idleBps, loadBps, load999, load100, wallS: (performance.now() - t0) / 1000 };
+}
+
+const ANCHOR_999: Record<number, Record<number, string>> = {
+  100: { 0: "1.6 s", 0.1: "1.8 s", 0.3: "2.2 s" },
+  1000: { 0: "2.0 s", 0.1: "2.2 s", 0.3: "2.8 s" },
+};
+const ANCHOR_DETECT: Record<number, string> = { 100: "≈12 s (worst 48 s)", 1000: "≈16 s (worst 72 s)" };
+
+console.log(`netlet cluster simulator report (seed ${SEED}); bytes include 28 B IP/UDP + 38 B AEAD per packet`);
+for (const n of SIZES) {
+  for (const loss of LOSSES) {
+    const r = runCell(n, loss);
+    const kbps = (bps: number) => `${((bps * 8) / 1000).toFixed(1)} kbps`;
+    console.log(`\n== N=${n} loss=${loss * 100}%  (simulated in ${r.wallS.toFixed(0)} s wall)`);
+    console.log(`  update → 99.9 %  p50 ${sec(pct(r.reach999, 50))}  p99 ${sec(pct(r.reach999, 99))}   | Serf model ${ANCHOR_999[n]?.[loss] ?? "-"}; target p99 ≤ 1.5 s (N=100) / 2.5 s (N=1000)`);
+    console.log(`  update → 100 %   p50 ${sec(pct(r.reach100, 50))}  p99 ${sec(pct(r.reach100, 99))}  max ${sec(Math.max(...r.reach100))}  unreached ${r.unreached}/${r.reach100.length}   | memberlist tail: push-pull 90–180 s; target p99 ≤ 5 s`);
+    console.log(`  at 100 upd/s: → 99.9 % p99 ${sec(pct(r.load999, 99))}, → 100 % p99 ${sec(pct(r.load100, 99))} (${r.load100.length} updates)`);
+    console.log(`  killed node dead everywhere  p50 ${sec(pct(r.detect, 50))}  p99 ${sec(pct(r.detect, 99))}  (${r.detect.length} kills)   | memberlist ${ANCHOR_DETECT[n] ?? "-"}; target p99 ≤ 8 s / 10 s`);
+    console.log(`  healthy nodes declared dead: 2 s stalls ${r.fp2}, 5 s stalls ${r.fp5}   | target 0 below min suspicion`);
+    console.log(`  bytes sent per node: idle ${kbps(r.idleBps)}, at 100 upd/s ${kbps(r.loadBps)}   | memberlist idle ≈3 kbps + 25–30 kbps push-pull (N=1000); Serf ceiling 328 kbps; target idle ≤ 8 kbps`);
+  }
+}
