@@ -7,6 +7,7 @@
 import ipaddr from "ipaddr.js";
 import { type Counter, type Gauge, Registry } from "../metrics.ts";
 import type { PacketCrypto } from "./crypto.ts";
+import type { KeyringLayer } from "./keyring-sync.ts";
 import type { ClusterNode } from "./node.ts";
 
 export interface ShellOptions {
@@ -17,6 +18,8 @@ export interface ShellOptions {
   /** 0 picks a free port (tests). */
   port: number;
   metrics?: Registry;
+  /** Cluster-wide key rotation; peers on an old key are sent the current keyring. */
+  keyring?: KeyringLayer;
   /** Wall clock for the core (ms). */
   now?: () => number;
   lagIntervalMs?: number;
@@ -73,6 +76,10 @@ export class ClusterShell {
       },
     });
     s.node = o.makeNode(joinHostPort(o.host, s.#sock.port));
+    if (o.keyring) {
+      o.keyring.attach(s.node.swim);
+      s.node.layers.push(o.keyring);
+    }
     s.#flush();
     s.#startLagProbe(o.lagIntervalMs ?? 100);
     return s;
@@ -119,6 +126,7 @@ export class ClusterShell {
       if (r.keyId !== this.#o.crypto.keyring.primaryId) this.#peerKey.set(from, r.keyId);
       else this.#peerKey.delete(from);
       this.node.receive(now, from, text, r.sender);
+      if (r.keyId !== this.#o.crypto.keyring.primaryId) this.node.act(now, () => this.#o.keyring?.offer(from, now));
       this.#flush();
     } catch {
       this.#rejected.inc({ reason: "internal" });
