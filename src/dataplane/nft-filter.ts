@@ -9,7 +9,7 @@
 import type { DesiredState, GroupSpec, InstanceOnHost, NetworkOnHost, RuleSpec } from "./desired.ts";
 import { shortKey } from "./desired.ts";
 import { addChain, addSet, newTable, type Table } from "./nft-model.ts";
-import { familyOf, groupIndex, hasEgress, isAnyCidr, nftPorts, profileKey, ruleValid, sourceGroups, usedGroups } from "./sg-rules.ts";
+import { familyOf, groupIndex, hasEgress, isAnyCidr, nftPorts, profileKey, ruleValid, sourceGroups } from "./sg-rules.ts";
 
 export const FILTER_TABLE = "netlet";
 
@@ -38,8 +38,26 @@ export function nftGroupRule(r: RuleSpec): string | null {
 }
 
 function groupRules(g: GroupSpec, dir: "ingress" | "egress"): string[] {
-  return g.rules.filter((r) => r.direction === dir).map(nftGroupRule).filter((x): x is string => x !== null);
+  let m = ruleMemo.get(g);
+  if (!m) {
+    const of = (want: string) => g.rules.filter((r) => r.direction === want).map(nftGroupRule).filter((x): x is string => x !== null);
+    m = { ingress: of("ingress"), egress: of("egress") };
+    ruleMemo.set(g, m);
+  }
+  return m[dir];
 }
+
+/** Rendered rules per group object (a composition root that reuses unchanged groups skips work). */
+const ruleMemo = new WeakMap<GroupSpec, { ingress: string[]; egress: string[] }>();
+
+/** De-duplicated member list, remembered per list object. */
+function unique(list: string[]): string[] {
+  let u = uniqueMemo.get(list);
+  if (!u) uniqueMemo.set(list, (u = [...new Set(list)]));
+  return u;
+}
+
+const uniqueMemo = new WeakMap<string[], string[]>();
 
 /** Ingress chain of a profile: its networks' DHCP/same-net accepts, then its groups. */
 function profileInRules(nets: NetworkOnHost[], allowSameNet: boolean, netIds: string[], groupIds: string[]): string[] {
@@ -62,6 +80,8 @@ function profileInRules(nets: NetworkOnHost[], allowSameNet: boolean, netIds: st
 /** One instance's share of the table: its profile's chains and its dispatch map elements. */
 interface Fragment {
   chains: [string, () => string[]][];
+  /** Ids of the instance's groups that exist. */
+  groups: string[];
   in4: string[];
   in6: string[];
   out4: string[];
@@ -75,7 +95,7 @@ function fragment(d: DesiredState, inst: InstanceOnHost, groups: Map<string, Gro
   const nets = d.networks, same = d.config.allowSameNetTraffic;
   const netIds = [...new Set(inst.vifs.map((v) => v.networkId))].sort();
   const groupIds = inst.groups.filter((id) => groups.has(id));
-  const f: Fragment = { chains: [[cin, () => profileInRules(nets, same, netIds, groupIds)]], in4: [], in6: [], out4: [], out6: [] };
+  const f: Fragment = { chains: [[cin, () => profileInRules(nets, same, netIds, groupIds)]], groups: groupIds, in4: [], in6: [], out4: [], out6: [] };
   const eg = inst.groups.map((id) => groups.get(id)).filter((g): g is GroupSpec => !!g && hasEgress(g)).map((g) => g.id);
   if (eg.length > 0) f.chains.push([cout, () => [...eg.map((id) => `jump ${groupChain(id, "out")}`), "counter name drop-egress drop"]]);
   for (const v of inst.vifs) {
@@ -96,8 +116,14 @@ const fragments = new WeakMap<InstanceOnHost, { ctx: string; frag: Fragment }>()
 
 /** Everything outside the instance that its fragment depends on. */
 function contextKey(d: DesiredState): string {
-  return JSON.stringify([d.networks, d.config.allowSameNetTraffic, d.groups.map((g) => [g.id, hasEgress(g)])]);
+  const key = JSON.stringify([d.networks, d.config.allowSameNetTraffic, d.groups.map((g) => [g.id, hasEgress(g)])]);
+  // Hand out the same string object while the context is unchanged: the per-instance cache
+  // check is then a pointer comparison, not 10,000 comparisons of a long string.
+  if (key !== lastContext) lastContext = key;
+  return lastContext;
 }
+
+let lastContext = "";
 
 function cachedFragment(d: DesiredState, inst: InstanceOnHost, groups: Map<string, GroupSpec>, ctx: string): Fragment {
   const hit = fragments.get(inst);
@@ -143,30 +169,33 @@ export function* filterTableSteps(d: DesiredState, slice = 500): Generator<void,
   const t = newTable("inet", FILTER_TABLE);
   t.counters.push("drop-invalid", "drop-ingress", "drop-egress");
   const groups = groupIndex(d.groups);
-  const used = usedGroups(d.instances, groups);
-  yield;
-  for (const id of sourceGroups(used)) {
-    const m = d.members[id] ?? { v4: [], v6: [] };
-    addSet(t, memberSet(id, 4), "type ipv4_addr;", [...new Set(m.v4)]);
-    addSet(t, memberSet(id, 6), "type ipv6_addr;", [...new Set(m.v6)]);
-  }
-  yield;
   const maps = { in4: [] as string[], in6: [] as string[], out4: [] as string[], out6: [] as string[] };
-  for (const g of used) {
-    addChain(t, groupChain(g.id, "in"), groupRules(g, "ingress"));
-    if (hasEgress(g)) addChain(t, groupChain(g.id, "out"), groupRules(g, "egress"));
-  }
-  yield;
+  const used = new Set<string>();
   const ctx = contextKey(d);
   let n = 0;
   for (const inst of d.instances) {
     if (++n % slice === 0) yield;
     const f = cachedFragment(d, inst, groups, ctx);
-    for (const [name, rules] of f.chains) if (!t.chains.has(name)) addChain(t, name, rules());
+    // Chains and group use are per profile: only the first instance of a profile adds them.
+    if (!t.chains.has(f.chains[0][0])) {
+      for (const [name, rules] of f.chains) addChain(t, name, rules());
+      for (const id of f.groups) used.add(id);
+    }
     maps.in4.push(...f.in4);
     maps.in6.push(...f.in6);
     maps.out4.push(...f.out4);
     maps.out6.push(...f.out6);
+  }
+  yield;
+  const usedSpecs = [...used].map((id) => groups.get(id)!);
+  for (const g of usedSpecs) {
+    addChain(t, groupChain(g.id, "in"), groupRules(g, "ingress"));
+    if (hasEgress(g)) addChain(t, groupChain(g.id, "out"), groupRules(g, "egress"));
+  }
+  for (const id of sourceGroups(usedSpecs)) {
+    const m = d.members[id] ?? { v4: [], v6: [] };
+    addSet(t, memberSet(id, 4), "type ipv4_addr;", unique(m.v4));
+    addSet(t, memberSet(id, 6), "type ipv6_addr;", unique(m.v6));
   }
   addSet(t, "in4", "type ipv4_addr : verdict;", maps.in4, true);
   addSet(t, "in6", "type ipv6_addr : verdict;", maps.in6, true);
