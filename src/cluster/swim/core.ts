@@ -273,7 +273,10 @@ export class SwimCore {
       return;
     }
     if (env.f === this.id) return;
-    for (const m of env.m) this.#handle(m, env.f, from, now);
+    // Piggybacked news first, pings last: an accusation riding on a ping (buddy system) must
+    // be refuted before the ack goes out, so the refutation rides on that ack.
+    for (const m of env.m) if (m.t !== "p") this.#handle(m, env.f, from, now);
+    for (const m of env.m) if (m.t === "p") this.#handle(m, env.f, from, now);
   }
 
   /**
