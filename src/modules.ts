@@ -12,6 +12,7 @@ import { storeLeaseStore } from "./dhcp/store-leases.ts";
 import { RaService } from "./ra/service.ts";
 import { createMetadataApp, type MetadataApp } from "./metadata/app.ts";
 import { startMetadataServer, type MetadataServer } from "./metadata/server.ts";
+import { applyChange } from "./metadata/events.ts";
 import { Dataplane } from "./dataplane/apply.ts";
 import { Links, resolvePorts } from "./dataplane/links-apply.ts";
 import type { DesiredState } from "./dataplane/desired.ts";
@@ -50,8 +51,15 @@ function vendordata(config: Config, log: Logger): unknown {
   }
 }
 
-/** Entities whose change can alter any instance's documents (not tied to one instance). */
-const GLOBAL = new Set(["network", "keypair", "security_group", "floating_ip", "vif"]);
+/** The instance a VIF or fixed-IP event touches, so only its cached documents are dropped. */
+function ownerOf(store: Store) {
+  return (e: ChangeEvent): string | null => {
+    if (e.entity === "vif") return store.db.query<{ u: string }, [string]>("SELECT instance_uuid AS u FROM vifs WHERE id = ?").get(e.key)?.u ?? null;
+    // A fixed IP changes together with its VIF, whose own event carries the instance.
+    if (e.entity === "fixed_ip") return "-";
+    return null;
+  };
+}
 
 export function startMetadata(store: Store, config: Config, log: Logger) {
   const l = log.child({ component: "metadata" });
@@ -61,13 +69,11 @@ export function startMetadata(store: Store, config: Config, log: Logger) {
       vendordataDynamicTargets: config.vendordataDynamicTargets },
     log: (entry) => l.info("request", { ...entry }),
   });
+  const owner = ownerOf(store);
   const networkOfAddress = new Map<string, string>();
   let server: MetadataServer | null = null;
   const target = (view: HostView, events: readonly ChangeEvent[]) => {
-    for (const e of events) {
-      if (e.entity === "instance") app.invalidate(e.key);
-      else if (GLOBAL.has(e.entity)) app.invalidateAll();
-    }
+    for (const e of events) applyChange(app, e, owner);
     networkOfAddress.clear();
     for (const s of view.served) if (s.hostAddress) networkOfAddress.set(s.hostAddress, s.network.id);
     const wanted = config.metadataListen === "0.0.0.0" || config.metadataListen === "::" ? [...networkOfAddress.keys()] : [config.metadataListen];
