@@ -6,6 +6,7 @@
  * perfdhcp's per-exchange timers), then the best rate at < 1 % drops and the ratios.
  *
  *   sudo bun bench/dhcp/run.ts [--rates 500,1000,2000,3000] [--period 10] [--repeat 1]
+ *        [--servers netlet,dnsmasq-ro,dnsmasq-file]   (also: netlet-mem, leases kept in memory)
  *
  * perfdhcp acts as a relay (giaddr = its address), so this measures the relay reply path.
  * Needs root, perfdhcp, dnsmasq and taskset; pins servers to CPU 1 and perfdhcp to CPU 0.
@@ -76,6 +77,8 @@ function serverArgv(name: string, dir: string): string[] {
       rmSync(`${dir}/netlet.db-wal`, { force: true });
       rmSync(`${dir}/netlet.db-shm`, { force: true });
       return [...pin, process.execPath, `${import.meta.dir}/netlet-server.ts`, `${dir}/hosts.json`, "--db", `${dir}/netlet.db`];
+    case "netlet-mem":
+      return [...pin, process.execPath, `${import.meta.dir}/netlet-server.ts`, `${dir}/hosts.json`, "--memory"];
     case "dnsmasq-ro":
       return [...dnsmasq, "--leasefile-ro"];
     case "dnsmasq-file":
@@ -130,9 +133,10 @@ async function runOne(lab: Lab, srvNs: string, cliNs: string, dir: string, serve
   return parse(server, rate, out);
 }
 
-const SERVERS = ["netlet", "dnsmasq-ro", "dnsmasq-file"];
+const SERVERS = (args.get("servers") ?? "netlet,dnsmasq-ro,dnsmasq-file").split(",");
 const LABELS: Record<string, string> = {
   netlet: "netlet (SQLite leases)",
+  "netlet-mem": "netlet (leases in memory)",
   "dnsmasq-ro": "dnsmasq --leasefile-ro",
   "dnsmasq-file": "dnsmasq + lease file",
 };
@@ -157,9 +161,9 @@ function report(results: Result[]): void {
   const show = (s: string) => `${f(best.get(s)!.rate)}${best.get(s)!.clean ? "" : "*"}`;
   console.log("\nbest DORA/s with < 1 % drops in both exchanges (* = never under 1 %: highest achieved):");
   for (const s of SERVERS) console.log(`  ${LABELS[s].padEnd(24)} ${show(s)}`);
-  const n = best.get("netlet")!.rate;
-  console.log(`ratio netlet / dnsmasq --leasefile-ro: ${f(n / best.get("dnsmasq-ro")!.rate, 2)}x`);
-  console.log(`ratio netlet / dnsmasq + lease file:   ${f(n / best.get("dnsmasq-file")!.rate, 2)}x`);
+  const rate = (s: string) => best.get(s)?.rate ?? NaN;
+  console.log(`ratio netlet / dnsmasq --leasefile-ro: ${f(rate("netlet") / rate("dnsmasq-ro"), 2)}x`);
+  console.log(`ratio netlet / dnsmasq + lease file:   ${f(rate("netlet") / rate("dnsmasq-file"), 2)}x`);
   const at500 = results.filter((r) => r.server === "netlet" && r.offered === 500).map((r) => r.p99Ms);
   if (at500.length) console.log(`netlet p99 reply latency at 500 DORA/s offered: ${at500.map((x) => f(x, 2)).join(", ")} ms`);
 }
