@@ -290,8 +290,18 @@ export class Ipam implements Layer {
     if (!isIpamPayload(data)) return false;
     const m = parseIpamMsg(data);
     if (!m) return true;
-    if (m.i === "t") this.releaseFloating(m.slot.slice(4));
-    else this.agreement.handle(from, m, now);
+    if (m.i === "t") {
+      // Hand over: stop serving, then tell the asker too so it can claim at once.
+      const rec = this.record(m.slot);
+      if (this.releaseFloating(m.slot.slice(4)) && rec && !this.voters().includes(from)) this.#send(from, { i: "l", slot: m.slot, e: rec.epoch });
+      return true;
+    }
+    this.agreement.handle(from, m, now);
+    const address = m.i === "l" && m.slot.startsWith("fip:") ? m.slot.slice(4) : null;
+    if (address && this.#transfers.has(address)) {
+      this.#transfers.delete(address);
+      this.agreement.claim(m.slot, now, (o) => this.#claimed(o, { address }), 0, m.e + 1);
+    }
     return true;
   }
 

@@ -51,7 +51,10 @@ export function decideVote(
   forgotten: (host: string) => boolean,
 ): { grant: true } | { grant: false; state: SlotRecord } {
   const free = (p: SlotRecord) => p.released || forgotten(p.owner);
-  for (const p of [stored, known]) {
+  // Our own promise is at least as fresh as a replicated record of the same or an older epoch
+  // (a release reaches voters directly before the holder's row does).
+  const views = stored && known && stored.epoch >= known.epoch ? [stored] : [stored, known];
+  for (const p of views) {
     if (!p) continue;
     if (p.owner === claimant && p.epoch === epoch && !p.released) continue;
     if (epoch > p.epoch && free(p)) continue;
