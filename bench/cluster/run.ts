@@ -3,7 +3,7 @@
  *
  *   bun bench/cluster/run.ts            # 100 and 1,000 nodes, 0/10/30 % loss
  *   bun bench/cluster/run.ts 100        # only the 100-node rows
- *   SEED=7 bun bench/cluster/run.ts 100 1000
+ *   SEED=7 LOSSES=0,0.3 bun bench/cluster/run.ts 100 1000
  *
  * Per cell: time for an update to reach 99.9 % and 100 % of live nodes (p50/p99), time until
  * every live node agrees a killed node is dead, healthy nodes declared dead while 10 % of the
@@ -18,7 +18,7 @@ import type { ReplicaRow } from "../../src/cluster/sync/replica-store.ts";
 const SEED = Number(process.env.SEED ?? 1);
 const sizes = process.argv.slice(2).map(Number).filter((n) => n > 0);
 const SIZES = sizes.length ? sizes : [100, 1000];
-const LOSSES = [0, 0.1, 0.3];
+const LOSSES = (process.env.LOSSES ?? "0,0.1,0.3").split(",").map(Number);
 
 const pct = (xs: number[], p: number) => {
   if (xs.length === 0) return NaN;

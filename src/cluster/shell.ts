@@ -41,7 +41,7 @@ export class ClusterShell {
   node!: ClusterNode;
   readonly #o: ShellOptions;
   readonly #now: () => number;
-  #sock!: Awaited<ReturnType<typeof Bun.udpSocket>>;
+  #sock!: Bun.udp.Socket<"buffer">;
   #timer: ReturnType<typeof setTimeout> | null = null;
   #timerAt = Infinity;
   #lagTimer: ReturnType<typeof setInterval> | null = null;

@@ -297,8 +297,8 @@ export class Ipam implements Layer {
       return true;
     }
     this.agreement.handle(from, m, now);
-    const address = m.i === "l" && m.slot.startsWith("fip:") ? m.slot.slice(4) : null;
-    if (address && this.#transfers.has(address)) {
+    if (m.i === "l" && m.slot.startsWith("fip:") && this.#transfers.has(m.slot.slice(4))) {
+      const address = m.slot.slice(4);
       this.#transfers.delete(address);
       this.agreement.claim(m.slot, now, (o) => this.#claimed(o, { address }), 0, m.e + 1);
     }

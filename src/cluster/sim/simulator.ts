@@ -38,6 +38,9 @@ type Ev =
   | { at: number; seq: number; kind: "deliver"; from: string; to: string; data: string }
   | { at: number; seq: number; kind: "resume"; addr: string };
 
+/** An event before it gets its tie-break sequence number. */
+type NewEv = Ev extends infer E ? (E extends Ev ? Omit<E, "seq"> : never) : never;
+
 interface Entry {
   node: SimNode;
   alive: boolean;
@@ -209,7 +212,7 @@ export class Simulator {
     }
   }
 
-  #push(ev: Omit<Ev, "seq"> & { at: number }): void {
+  #push(ev: NewEv): void {
     this.#heap.push({ ...ev, seq: ++this.#seq } as Ev);
   }
 }

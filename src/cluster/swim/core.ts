@@ -351,7 +351,7 @@ export class SwimCore {
     this.awareness.apply(p.expectedNacks > 0 ? Math.max(0, p.expectedNacks - p.nacks) : 1);
     const m = this.#members.get(p.target);
     // Also when already suspect: our own failed probe is an independent confirmation.
-    if (m && !isGone(m)) this.#onSuspect({ t: "S", n: m.id, g: m.generation, i: m.incarnation, f: this.id }, now);
+    if (m && !isGone(m)) this.#onSuspect({ n: m.id, g: m.generation, i: m.incarnation, f: this.id }, now);
   }
 
   #tickRelays(now: number): void {
@@ -417,12 +417,12 @@ export class SwimCore {
 
   /** A full-state entry: alive and suspect as such; dead as suspect so the node can refute. */
   #mergeTuple(n: string, a: string, g: number, i: number, s: MemberState, sender: string, now: number): void {
-    if (s === ALIVE) this.#onAlive({ t: "A", n, a, g, i }, now);
-    else if (s === LEFT) this.#onDead({ t: "D", n, g, i, f: n }, now);
-    else if (this.#members.has(n) || n === this.id) this.#onSuspect({ t: "S", n, g, i, f: sender }, now);
+    if (s === ALIVE) this.#onAlive({ n, a, g, i }, now);
+    else if (s === LEFT) this.#onDead({ n, g, i, f: n }, now);
+    else if (this.#members.has(n) || n === this.id) this.#onSuspect({ n, g, i, f: sender }, now);
     else if (s === SUSPECT) {
-      this.#onAlive({ t: "A", n, a, g, i }, now);
-      this.#onSuspect({ t: "S", n, g, i, f: sender }, now);
+      this.#onAlive({ n, a, g, i }, now);
+      this.#onSuspect({ n, g, i, f: sender }, now);
     }
   }
 
