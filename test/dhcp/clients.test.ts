@@ -107,8 +107,9 @@ describe.skipIf(!requireNetns())("real DHCP clients against DhcpService", () => 
   test("dhcpcd gets the same configuration and installs the classless routes", async () => {
     const vm = vms.C;
     const out = `${dir}/c.out`;
-    // A private mount namespace keeps dhcpcd's DUID, lease and pid files off the machine.
-    const cmd = `mount -t tmpfs none /var/lib/dhcpcd && mount -t tmpfs none /run/dhcpcd && exec dhcpcd -4 -1 -B -c ${dhcpcdScript(dir, out)} -f ${dhcpcdConf(dir)} ${vm.ifname}`;
+    // A private mount namespace keeps dhcpcd's DUID, lease and pid files off the machine (the
+    // directories are dhcpcd's own, compiled-in paths; /run/dhcpcd may not exist yet).
+    const cmd = `mkdir -p /var/lib/dhcpcd /run/dhcpcd && mount -t tmpfs none /var/lib/dhcpcd && mount -t tmpfs none /run/dhcpcd && exec dhcpcd -4 -1 -B -c ${dhcpcdScript(dir, out)} -f ${dhcpcdConf(dir)} ${vm.ifname}`;
     const p = lab.spawn(vm.ns, ["unshare", "-m", "sh", "-c", cmd]);
     const bound = await waitFor(() => events(out).find((e) => e.event === "BOUND"), 15_000);
     expect(bound).toBeDefined();
