@@ -16,6 +16,7 @@ import { createAdminApp } from "./api/app.ts";
 import { VERSION, commit } from "./version.ts";
 import { Reconciler } from "./reconcile/reconciler.ts";
 import { startDataplane, startDhcp, startMetadata, startRa } from "./modules.ts";
+import { statusReport } from "./status.ts";
 
 export interface AgentOptions {
   config: Config;
@@ -89,11 +90,15 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
     firewall: dataplane.target.firewall,
   }, log.child({ component: "reconcile" }));
 
-  const status = () => ({
-    reconcile: reconciler.status,
-    dataplane: { lastApply: dataplane.lastApply() },
-    dhcp: dhcp ? { leases: dhcp.dhcp.leases().length } : "off (network_manager = flat)",
-    ra: ra ? ra.ra.status() : "off (use_ipv6 = false)",
+  const startedAt = Date.now();
+  const status = () => statusReport(store, config, {
+    startedAt, myIp, driver: config.firewallDriver, dhcpOn: !!dhcp,
+    reconcile: () => reconciler.status,
+    lastApply: () => dataplane.lastApply(),
+    ra: () => ra?.ra.status() ?? null,
+    metadataSeen: (uuid) => metadata.seen(uuid),
+    peers: () => null,
+    alarms: () => (reconciler.status.lastError ? [`reconcile: ${reconciler.status.lastError}`] : []),
   });
   const admin = createAdminApp({ store, config, status, dataplaneShow: () => dataplane.show() });
   const apiServer = serveAdminSocket(opts.socket, admin.fetch);

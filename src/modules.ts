@@ -63,17 +63,25 @@ function ownerOf(store: Store) {
 
 export function startMetadata(store: Store, config: Config, log: Logger) {
   const l = log.child({ component: "metadata" });
+  /** When each instance last read its metadata (for `netlet status`); bounded by the instances. */
+  const lastSeen = new Map<string, number>();
   const app: MetadataApp = createMetadataApp({
     source: new StoreMetadataSource(store),
     config: { dhcpDomain: config.dhcpDomain, cacheExpiration: config.metadataCacheExpiration, vendordataStatic: vendordata(config, l),
       vendordataDynamicTargets: config.vendordataDynamicTargets },
-    log: (entry) => l.info("request", { ...entry }),
+    log: (entry) => {
+      if (entry.instance) lastSeen.set(entry.instance, Date.now());
+      l.info("request", { ...entry });
+    },
   });
   const owner = ownerOf(store);
   const networkOfAddress = new Map<string, string>();
   let server: MetadataServer | null = null;
   const target = (view: HostView, events: readonly ChangeEvent[]) => {
-    for (const e of events) applyChange(app, e, owner);
+    for (const e of events) {
+      applyChange(app, e, owner);
+      if (e.entity === "instance" && e.op === "delete") lastSeen.delete(e.key);
+    }
     networkOfAddress.clear();
     for (const s of view.served) if (s.hostAddress) networkOfAddress.set(s.hostAddress, s.network.id);
     const wanted = config.metadataListen === "0.0.0.0" || config.metadataListen === "::" ? [...networkOfAddress.keys()] : [config.metadataListen];
@@ -82,7 +90,8 @@ export function startMetadata(store: Store, config: Config, log: Logger) {
       server = startMetadataServer({ app, listen: wanted, port: config.metadataListenPort, networkOf: (a) => networkOfAddress.get(a) ?? null });
     } else server.setListen(wanted);
   };
-  return { app, target, stop: () => server?.stop() };
+  const seen = (uuid: string) => lastSeen.get(uuid) ?? null;
+  return { app, target, seen, stop: () => server?.stop() };
 }
 
 export function startDataplane(config: Config, log: Logger) {

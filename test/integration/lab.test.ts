@@ -38,6 +38,12 @@ describe.skipIf(!requireNetns())("netlet lab", () => {
     expect(state.floatingReachable).toBe(true);
     const exec = lab("exec", "host1", "--", "ip", "-br", "link", "show", "br100");
     expect(exec.code).toBe(0);
+    // `netlet status` on the host shows both instances leased and their metadata read.
+    const status = JSON.parse(run([netletBinary(), "status", "--json", "--socket", state.hosts[0].socket]).stdout);
+    expect(status.instances.map((i: { lease: string }) => i.lease)).toEqual(["leased", "leased"]);
+    expect(status.instances.every((i: { metadataLastSeen: number | null }) => i.metadataLastSeen !== null)).toBe(true);
+    expect(status.networks[0]).toMatchObject({ label: "private", bridge: "br100", dhcp: "serving" });
+    expect(status.dataplane.lastApply).not.toBeNull();
     const pid = state.hosts[0].pid;
     expect(alive(pid)).toBe(true);
     expect(lab("down").code).toBe(0);

@@ -5,7 +5,7 @@ import { configSample } from "../../config/sample.ts";
 import { createLogger } from "../../log.ts";
 import { startAgent } from "../../agent.ts";
 import { UsageError } from "../errors.ts";
-import { propertyTable, table } from "../table.ts";
+import { table } from "../table.ts";
 import { print, strOpt, type Verb } from "../verb.ts";
 
 export const DEFAULT_CONFIG = "/etc/netlet/netlet.conf";
@@ -31,11 +31,11 @@ export const miscVerbs: Verb[] = [
   },
   {
     name: "status",
-    summary: "One screen: this node, networks, instances and what the agent serves.",
+    summary: "One screen: this node, its peers, served networks, instances, last dataplane apply, alarms.",
     read: true,
     async run(ctx) {
-      const st = await ctx.api.call<Record<string, unknown>>("GET", "/v1/status");
-      print(ctx, st, () => propertyTable(st));
+      const st = await ctx.api.call<StatusJson>("GET", "/v1/status");
+      print(ctx, st, () => statusScreen(st));
     },
   },
   {
@@ -105,3 +105,31 @@ export const dataplaneVerbs: Verb[] = [
     },
   },
 ];
+
+interface StatusJson {
+  node: { id: string; address: string; version: string; uptimeS: number };
+  peers: { id: string; address: string; state: string }[] | null;
+  networks: { label: string; cidr: string | null; cidrV6: string | null; bridge: string; hostAddress: string | null; dhcp: string; ra: string }[];
+  instances: { name: string; mac: string; fixedIp: string | null; ipv6: string | null; lease: string; floating: string[]; metadataLastSeen: number | null }[];
+  dataplane: { driver: string; lastApply: { kind: string; ms: number; at: number } | null };
+  alarms: string[];
+}
+
+const ago = (t: number | null) => (t === null ? "never" : `${Math.max(0, Math.round((Date.now() - t) / 1000))} s ago`);
+
+function statusScreen(st: StatusJson): string {
+  const peers = st.peers === null ? "peers: none (no [cluster] join configured)" :
+    table(["peer", "address", "state"], st.peers.map((p) => [p.id, p.address, p.state]));
+  const apply = st.dataplane.lastApply;
+  return [
+    `node ${st.node.id} (${st.node.address}), netlet ${st.node.version}, up ${st.node.uptimeS} s`,
+    peers,
+    "networks served by this host:",
+    table(["network", "IPv4", "IPv6", "bridge", "host address", "DHCP", "RA"], st.networks.map((n) => [n.label, n.cidr, n.cidrV6, n.bridge, n.hostAddress, n.dhcp, n.ra])),
+    "instances on this host:",
+    table(["instance", "MAC", "fixed IP", "IPv6", "lease", "floating IP", "metadata last seen"],
+      st.instances.map((i) => [i.name, i.mac, i.fixedIp, i.ipv6, i.lease, i.floating, ago(i.metadataLastSeen)])),
+    `dataplane (${st.dataplane.driver}): ${apply ? `last apply ${apply.kind} in ${apply.ms} ms, ${ago(apply.at)}` : "not applied yet"}`,
+    `alarms: ${st.alarms.length ? st.alarms.join("; ") : "none"}`,
+  ].join("\n");
+}
