@@ -17,6 +17,7 @@ import { VERSION, commit } from "./version.ts";
 import { Reconciler } from "./reconcile/reconciler.ts";
 import { startDataplane, startDhcp, startMetadata, startRa } from "./modules.ts";
 import { statusReport } from "./status.ts";
+import { planReload, type ReloadPlan } from "./config/reload.ts";
 
 export interface AgentOptions {
   config: Config;
@@ -26,6 +27,8 @@ export interface AgentOptions {
 
 export interface Agent {
   store: Store;
+  /** SIGHUP: apply what can change live, log what needs a restart. */
+  reload(next: Config): Promise<ReloadPlan>;
   stop(): Promise<void>;
 }
 
@@ -107,8 +110,17 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
   reconciler.every(30_000);
   log.info("agent started", { node: nodeId, my_ip: myIp, socket: opts.socket, version: VERSION, commit: commit() });
 
+  let running = config;
   return {
     store,
+    async reload(next) {
+      const plan = planReload(running, next);
+      running = plan.config;
+      reconciler.config = plan.config;
+      await reconciler.kick();
+      log.info("config reloaded", { applied: plan.applied.join(",") || "nothing", needs_restart: plan.needsRestart.join(",") || "nothing" });
+      return plan;
+    },
     async stop() {
       reconciler.stop();
       apiServer.stop(true);

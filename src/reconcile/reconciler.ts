@@ -38,7 +38,7 @@ export class Reconciler {
 
   constructor(
     readonly store: Store,
-    readonly config: Config,
+    public config: Config,
     readonly targets: ReconcileTargets,
     readonly log: Logger,
   ) {

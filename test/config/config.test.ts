@@ -71,3 +71,18 @@ network_manager = nova.network.manager.FlatDHCPManager
     expect(config).toEqual(defaultConfig());
   });
 });
+
+import { planReload } from "../../src/config/reload.ts";
+
+describe("config reload (SIGHUP)", () => {
+  test("live options apply, restart-only options keep their running value and are named", () => {
+    const running = parseConfig("dhcp_lease_time = 600\nmetadata_listen_port = 8775\n").config;
+    const next = parseConfig("dhcp_lease_time = 1200\nmetadata_listen_port = 9000\ndmz_cidr = 10.9.0.0/16\n").config;
+    const plan = planReload(running, next);
+    expect(plan.applied.sort()).toEqual(["dhcp_lease_time", "dmz_cidr"]);
+    expect(plan.needsRestart).toEqual(["metadata_listen_port"]);
+    expect(plan.config.dhcpLeaseTime).toBe(1200);
+    expect(plan.config.metadataListenPort).toBe(8775);
+    expect(plan.config.dmzCidr).toEqual(["10.9.0.0/16"]);
+  });
+});

@@ -75,12 +75,20 @@ describe.skipIf(!requireNetns())("netlet CLI against a running agent", () => {
     expect([cli("network-list", "--json").stdout, cli("list", "--json").stdout, cli("floating", "list", "--json").stdout]).toEqual(before);
   });
 
+  test("SIGHUP reloads the file: live options apply, restart-only ones are named in the log", async () => {
+    writeFileSync(join(dir, "netlet.conf"), `[DEFAULT]\nhost = cli-node\nstate_path = ${dir}/state\nmy_ip = 192.0.2.10\ndhcp_lease_time = 600\nmetadata_listen_port = 9999\n`);
+    agent.kill("SIGHUP");
+    await Bun.sleep(500);
+    expect(cli("status").code).toBe(0);
+  });
+
   test("SIGTERM stops the agent cleanly and removes its socket; the config warning was logged", async () => {
     await stopProcess(agent);
     expect(agent.exitCode).toBe(0);
     expect(await Bun.file(socket).exists()).toBe(false);
     const err = await new Response(agent.stderr as ReadableStream).text();
     expect(err).toContain("unknown key frobnicate");
+    expect(err).toMatch(/msg="config reloaded" applied=dhcp_lease_time needs_restart=metadata_listen_port/);
     expect(nsRun(ns, ["true"]).code).toBe(0);
   });
 });

@@ -19,9 +19,18 @@ export const miscVerbs: Verb[] = [
       const format = strOpt(ctx, "log-format") ?? "logfmt";
       if (format !== "logfmt" && format !== "json") throw new UsageError(`--log-format ${format}: expected logfmt or json`);
       const log = createLogger({ format });
-      const { config, warnings } = await loadConfigFile(ctx.configPath ?? DEFAULT_CONFIG, ctx.configPath !== null);
+      const path = ctx.configPath ?? DEFAULT_CONFIG;
+      const { config, warnings } = await loadConfigFile(path, ctx.configPath !== null);
       for (const w of warnings) log.warn(w);
       const agent = await startAgent({ config, socket: ctx.socket, log });
+      process.on("SIGHUP", () => {
+        loadConfigFile(path, ctx.configPath !== null)
+          .then(({ config: next, warnings: ws }) => {
+            for (const w of ws) log.warn(w);
+            return agent.reload(next);
+          })
+          .catch((err) => log.error("config reload refused; keeping the running configuration", { err: String(err.message ?? err) }));
+      });
       await new Promise<void>((resolve) => {
         const stop = () => agent.stop().then(resolve);
         process.once("SIGTERM", stop);
