@@ -8,6 +8,7 @@ import { counter, gauge, registry as defaultRegistry, type Registry } from "../m
 import type { DesiredState } from "./desired.ts";
 import { iptablesDrift, nftDrift, parseIptablesDrops, parseNftCounters } from "./drift.ts";
 import { check, spawnExec, type Exec } from "./exec.ts";
+import { fastDelta, fastStateOf, type FastState } from "./fast-delta.ts";
 import { iptablesChains, JUMPS, parseSave, renderIptables, renderIptablesTeardown } from "./iptables-render.ts";
 import type { Table } from "./nft-model.ts";
 import { buildTables, OWNED_TABLES, render, renderChunks, renderTableDelta } from "./nft-render.ts";
@@ -41,8 +42,10 @@ export class Dataplane {
   readonly #repairs;
   readonly #lastDrops = new Map<string, number>();
   #applied: DesiredState | null = null;
-  /** Tables built for `#applied`, so a delta builds only the new side. */
-  #tables: Table[] = [];
+  /** Tables built for `#applied` (null after a fast-path delta: rebuilt when needed). */
+  #tables: Table[] | null = null;
+  /** Summary for the fast path, kept in step with `#applied`. */
+  #fast: FastState | null = null;
   #iptablesChecked = false;
   #queue: Promise<unknown> = Promise.resolve();
 
@@ -73,8 +76,15 @@ export class Dataplane {
       const prev = this.#applied;
       if (!prev) return this.#full(d);
       const t0 = this.#clock();
-      const tables = buildTables(d);
-      const text = prev.config.firewallDriver === d.config.firewallDriver ? renderTableDelta(this.#tables, tables) : render(d);
+      // Fast path: O(changed objects). General path: rebuild and diff whole tables.
+      const fast = this.#fast ? fastDelta(prev, d, this.#fast) : null;
+      let tables: Table[] | null = null;
+      let text: string;
+      if (fast) text = fast.text;
+      else {
+        tables = buildTables(d);
+        text = prev.config.firewallDriver === d.config.firewallDriver ? renderTableDelta(this.#tables ?? buildTables(prev), tables) : render(d);
+      }
       try {
         if (text) await this.#nft(text);
         if (d.config.firewallDriver === "iptables") await this.#iptables(d);
@@ -84,6 +94,7 @@ export class Dataplane {
       }
       this.#applied = d;
       this.#tables = tables;
+      this.#fast = fast ? fast.state : fastStateOf(tables!, d);
       return this.#done("delta", t0, text.length);
     });
   }
@@ -170,6 +181,7 @@ export class Dataplane {
     }
     this.#applied = d;
     this.#tables = tables;
+    this.#fast = fastStateOf(tables, d);
     this.#lastDrops.clear();
     return this.#done("full", t0, bytes);
   }

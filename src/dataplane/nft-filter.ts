@@ -78,7 +78,7 @@ function profileInRules(nets: NetworkOnHost[], allowSameNet: boolean, netIds: st
 }
 
 /** One instance's share of the table: its profile's chains and its dispatch map elements. */
-interface Fragment {
+export interface Fragment {
   chains: [string, () => string[]][];
   /** Ids of the instance's groups that exist. */
   groups: string[];
@@ -142,6 +142,11 @@ function base(name: string, hook: string, prio: number, dir: "in" | "out"): [str
     `ip ${a} vmap @${dir}4`,
     `ip6 ${a} vmap @${dir}6`,
   ], `type filter hook ${hook} priority ${prio}; policy accept;`];
+}
+
+/** The (remembered) fragment of one instance under `d`. */
+export function fragmentOf(d: DesiredState, inst: InstanceOnHost): Fragment {
+  return cachedFragment(d, inst, groupIndex(d.groups), contextKey(d));
 }
 
 /** Compute (and remember) the fragments of instances [from, to), to spread a cold render. */

@@ -3,7 +3,7 @@ import { Registry } from "../../src/metrics.ts";
 import { Dataplane } from "../../src/dataplane/apply.ts";
 import { desiredFromFixture } from "../../src/dataplane/desired.ts";
 import { spawnExec, type Exec, type ExecResult } from "../../src/dataplane/exec.ts";
-import { render } from "../../src/dataplane/nft-render.ts";
+import { render, renderDelta } from "../../src/dataplane/nft-render.ts";
 import { Lab, nsRun, requireNetns } from "../harness/netns.ts";
 import { small, smallFixture } from "./fixture.ts";
 
@@ -22,17 +22,24 @@ describe("Dataplane with a scripted exec", () => {
   test("first apply is a full sync through one nft -f -, the next a delta", async () => {
     const { exec, calls } = fakeExec((argv) => (argv[0].endsWith("-save") ? { code: 1 } : {}));
     const dp = new Dataplane({ exec, registry: new Registry(), log: () => {} });
-    const r1 = await dp.update(small());
+    const d1 = small();
+    const r1 = await dp.update(d1);
     expect(r1.kind).toBe("full");
     expect(calls[0]).toEqual({ argv: ["nft", "-f", "-"], stdin: render(small()) });
     calls.length = 0;
-    const r2 = await dp.update(small({ floatingIps: [] }));
+    // The composition root reuses unchanged objects: only the floating IP maps change.
+    const d2 = { ...d1, floatingIps: [] };
+    const r2 = await dp.update(d2);
     expect(r2.kind).toBe("delta");
     expect(calls.map((c) => c.argv.join(" "))).toEqual(["nft -f -"]);
+    expect(calls[0].stdin).toBe(renderDelta(d1, d2));
     expect(calls[0].stdin).toStartWith("delete element ip netlet-nat fip-dnat { 203.0.113.10 }\n");
     calls.length = 0;
-    expect((await dp.update(small({ floatingIps: [] }))).kind).toBe("none");
+    expect((await dp.update({ ...d2 })).kind).toBe("none");
     expect(calls).toEqual([]);
+    // Fresh objects for the same content: still correct (re-binds every instance), never empty.
+    await dp.update(small({ floatingIps: [] }));
+    expect(calls[0].stdin).toContain("add element inet netlet in4 { 10.0.0.10 : goto p-0861560679-in");
   });
 
   test("a failed delta falls back to a full sync and a failed full sync throws with nft's error", async () => {
