@@ -147,7 +147,7 @@ function report(results: Result[]): void {
   console.log("\nserver                   offered  DORA/s  drop D-O %  drop R-A %  avg ms  p50 ms  p99 ms");
   for (const r of results) {
     console.log(
-      `${LABELS[r.server].padEnd(24)} ${String(r.offered).padStart(7)} ${f(r.rate).padStart(7)} ${f(r.dropDO, 2).padStart(11)} ${f(r.dropRA, 2).padStart(11)} ${f(r.avgMs, 2).padStart(7)} ${f(r.p50Ms, 2).padStart(7)} ${f(r.p99Ms, 2).padStart(7)}`,
+      `${LABELS[r.server].padEnd(26)} ${String(r.offered).padStart(7)} ${f(r.rate).padStart(7)} ${f(r.dropDO, 2).padStart(11)} ${f(r.dropRA, 2).padStart(11)} ${f(r.avgMs, 2).padStart(7)} ${f(r.p50Ms, 2).padStart(7)} ${f(r.p99Ms, 2).padStart(7)}`,
     );
   }
   // Best achieved rate with < 1 % drops in both exchanges; a server that never got there is
@@ -160,7 +160,7 @@ function report(results: Result[]): void {
   }
   const show = (s: string) => `${f(best.get(s)!.rate)}${best.get(s)!.clean ? "" : "*"}`;
   console.log("\nbest DORA/s with < 1 % drops in both exchanges (* = never under 1 %: highest achieved):");
-  for (const s of SERVERS) console.log(`  ${LABELS[s].padEnd(24)} ${show(s)}`);
+  for (const s of SERVERS) console.log(`  ${LABELS[s].padEnd(26)} ${show(s)}`);
   const rate = (s: string) => best.get(s)?.rate ?? NaN;
   console.log(`ratio netlet / dnsmasq --leasefile-ro: ${f(rate("netlet") / rate("dnsmasq-ro"), 2)}x`);
   console.log(`ratio netlet / dnsmasq + lease file:   ${f(rate("netlet") / rate("dnsmasq-file"), 2)}x`);
@@ -187,7 +187,7 @@ async function main(): Promise<void> {
       for (const rate of RATES) {
         for (const server of SERVERS) {
           const r = await runOne(lab, srvNs, vm.ns, dir, server, rate);
-          console.log(`${LABELS[server].padEnd(24)} offered ${rate}: ${f(r.rate)} DORA/s, drops ${f(r.dropDO, 2)}/${f(r.dropRA, 2)} %, p99 ${f(r.p99Ms, 2)} ms`);
+          console.log(`${LABELS[server].padEnd(26)} offered ${rate}: ${f(r.rate)} DORA/s, drops ${f(r.dropDO, 2)}/${f(r.dropRA, 2)} %, p99 ${f(r.p99Ms, 2)} ms`);
           results.push(r);
         }
       }

@@ -57,6 +57,22 @@ const defaultLog: Log = (level, msg, fields) => {
   if (level !== "info") console.error(JSON.stringify({ level, component: "dhcp", msg, ...fields }));
 };
 
+/**
+ * The new table for a bridge. Entries equal to the current ones keep their object, so the
+ * per-host encoded options (cached by object identity in reply.ts) survive a reconcile that
+ * changed nothing for them, which is the common case: setBridges runs on every store change.
+ */
+function hostTable(current: ReadonlyMap<string, DhcpHost>, hosts: readonly DhcpHost[]): Map<string, DhcpHost> {
+  const table = new Map<string, DhcpHost>();
+  for (const h of hosts) {
+    const mac = h.mac.toLowerCase();
+    const next = { ...h, mac };
+    const old = current.get(mac);
+    table.set(mac, old && JSON.stringify(old) === JSON.stringify(next) ? old : next);
+  }
+  return table;
+}
+
 export class DhcpService {
   readonly #bridges = new Map<string, Bridge>();
   readonly #opts: Required<Omit<DhcpServiceOptions, "onEvent">> & Pick<DhcpServiceOptions, "onEvent">;
@@ -100,7 +116,7 @@ export class DhcpService {
     }
     for (const { bridge, hosts } of list) {
       const b = this.#bridges.get(bridge) ?? this.#addBridge(bridge);
-      const table = new Map(hosts.map((h) => [h.mac.toLowerCase(), { ...h, mac: h.mac.toLowerCase() }]));
+      const table = hostTable(b.hosts, hosts);
       this.#releaseRemoved(b, table);
       b.hosts = table;
       for (const h of table.values()) {

@@ -29,6 +29,7 @@ class FakeNet {
   open = new Map<string, { sock: BridgeSocket; receive: Receive }>();
   opened: string[] = [];
   sent: Sent[] = [];
+  packets: Uint8Array[] = [];
   arp: string[] = [];
 
   openSocket = (bridge: string, receive: Receive): BridgeSocket => {
@@ -40,6 +41,7 @@ class FakeNet {
       ifindex,
       send(bytes, port, address, done) {
         const d = decode(bytes);
+        net.packets.push(bytes);
         net.sent.push({ bridge, type: d.ok ? d.message.options.get(Opt.MessageType)![0] : -1, port, address });
         done(null);
       },
@@ -184,5 +186,26 @@ describe("DhcpService", () => {
     expect(net.sent.at(-1)?.type).toBe(MessageType.Ack);
     await Bun.sleep(1); // the batched write runs on the next loop turn
     expect(reg.render()).toContain('netlet_dhcp_dropped_total{reason="store_error"} 1');
+  });
+});
+
+describe("DhcpService reconcile", () => {
+  test("an unchanged table keeps serving; a changed host's new options apply at once", () => {
+    const { net, svc } = setup();
+    const a = host(A, "10.77.0.10");
+    svc.setBridges([{ bridge: "br0", hosts: [a, host(B, "10.77.0.11", { mtu: 1500 })] }]);
+    const prl: [number, Uint8Array][] = [[Opt.ParameterList, Uint8Array.of(26)]];
+    net.open.get("br0")!.receive(packet(MessageType.Discover, B, { extra: prl }));
+    svc.setBridges([{ bridge: "br0", hosts: [{ ...a }, host(B, "10.77.0.11", { mtu: 1400 })] }]);
+    net.open.get("br0")!.receive(packet(MessageType.Discover, A));
+    net.open.get("br0")!.receive(packet(MessageType.Discover, B, { extra: prl }));
+    const mtus = net.packets.map((p) => {
+      const d = decode(p);
+      return d.ok ? d.message.options.get(Opt.InterfaceMtu) : undefined;
+    });
+    expect(mtus[0]).toEqual(Uint8Array.of(5, 220));
+    expect(mtus[2]).toEqual(Uint8Array.of(5, 120));
+    expect(net.sent.map((x) => x.address)).toEqual(["10.77.0.11", "10.77.0.10", "10.77.0.11"]);
+    expect(net.opened).toEqual(["br0#10"]);
   });
 });
