@@ -7,7 +7,7 @@
  */
 import type { DesiredState, GroupSpec, InstanceOnHost } from "./desired.ts";
 import { binding, BRIDGE_TABLE, type Binding } from "./nft-bridge.ts";
-import { FILTER_TABLE, fragmentOf, groupChain, memberSet } from "./nft-filter.ts";
+import { FILTER_TABLE, fragmenter, groupChain, memberSet } from "./nft-filter.ts";
 import { diffTable, type Table } from "./nft-model.ts";
 import { natTable } from "./nft-nat.ts";
 import { hasEgress } from "./sg-rules.ts";
@@ -30,8 +30,9 @@ export function fastStateOf(tables: Table[], d: DesiredState): FastState {
   const filter = tables.find((t) => t.family === "inet" && t.name === FILTER_TABLE);
   const profiles = new Map<string, number>();
   if (filter) {
+    const frag = fragmenter(d);
     for (const inst of d.instances) {
-      const name = fragmentOf(d, inst).chains[0][0];
+      const name = frag(inst).chains[0][0];
       profiles.set(name, (profiles.get(name) ?? 0) + 1);
     }
   }
@@ -69,6 +70,8 @@ function filterLines(prev: DesiredState, next: DesiredState, removed: InstanceOn
   const T = `inet ${FILTER_TABLE}`;
   const groups = new Map(next.groups.map((g) => [g.id, g]));
   const maps = { in4: [[], []], in6: [[], []], out4: [[], []], out6: [[], []] } as Record<string, [string[], string[]]>;
+  const before = fragmenter(prev), after = fragmenter(next);
+  const fragmentOf = (d: DesiredState, inst: InstanceOnHost) => (d === prev ? before : after)(inst);
   for (const inst of removed) {
     const f = fragmentOf(prev, inst);
     for (const m of ["in4", "in6", "out4", "out6"] as const) maps[m][0].push(...f[m].map(keyOf));

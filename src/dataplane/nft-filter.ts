@@ -146,7 +146,14 @@ function base(name: string, hook: string, prio: number, dir: "in" | "out"): [str
 
 /** The (remembered) fragment of one instance under `d`. */
 export function fragmentOf(d: DesiredState, inst: InstanceOnHost): Fragment {
-  return cachedFragment(d, inst, groupIndex(d.groups), contextKey(d));
+  return fragmenter(d)(inst);
+}
+
+/** `fragmentOf` for many instances of one `d` (the context is computed once). */
+export function fragmenter(d: DesiredState): (inst: InstanceOnHost) => Fragment {
+  const groups = groupIndex(d.groups);
+  const ctx = contextKey(d);
+  return (inst) => cachedFragment(d, inst, groups, ctx);
 }
 
 /** Compute (and remember) the fragments of instances [from, to), to spread a cold render. */
