@@ -7,7 +7,7 @@
 import { BOOTREQUEST, decode, type DecodeError, type DhcpMessage } from "./codec.ts";
 import { macText, type DhcpHost } from "./host.ts";
 import { ANY } from "./ip4.ts";
-import { isActive, type LeaseEvent, type LeaseOp, type LeaseRecord, type LeaseStore } from "./leases.ts";
+import { type LeaseEvent, type LeaseOp, type LeaseRecord, type LeaseStore } from "./leases.ts";
 import { MessageType, Opt, readIp, readU8 } from "./options.ts";
 import { BROADCAST_FLAG, buildReply, leaseTimes, type ReplySpec } from "./reply.ts";
 
@@ -21,11 +21,22 @@ export interface HandleContext {
   random: () => number;
   /** Hosts served on the bridge the packet arrived on, by lower-case MAC. */
   hosts: ReadonlyMap<string, DhcpHost>;
-  /** Networks served on this bridge, so leases of hosts removed from the table can be found. */
-  networkIds: readonly string[];
+  /**
+   * Hosts this node stopped serving on this bridge (instance deleted or moved), by MAC. Only
+   * these get a NAK when they renew: a MAC merely unknown here may belong to another node on
+   * the same segment (multi_host), and must hear nothing from us.
+   */
+  retired: ReadonlyMap<string, RetiredHost>;
   leases: LeaseStore;
   /** This node's address on the bridge, for NAKs to clients no longer in `hosts`. */
   serverId: string | null;
+}
+
+export interface RetiredHost {
+  networkId: string;
+  address: string;
+  /** Milliseconds since the epoch after which the client's lease would have run out anyway. */
+  until: number;
 }
 
 export type Destination =
@@ -124,9 +135,9 @@ function request(req: DhcpMessage, mac: string, ctx: HandleContext): HandleResul
   if (req.ciaddr !== ANY) {
     // RENEWING (unicast) or REBINDING (broadcast): both are answered the same way.
     if (host) return req.ciaddr === host.address ? ack(req, host, mac, ctx) : nak(req, host.serverId, "wrong address");
-    // A host removed from the table (instance deleted) whose lease we granted: refuse it.
-    const stale = findLease(ctx, mac);
-    if (stale && stale.address === req.ciaddr && ctx.serverId) return nak(req, ctx.serverId, "lease no longer valid");
+    // A host this node served until it was removed (instance deleted): refuse its lease.
+    const gone = ctx.retired.get(mac);
+    if (gone && gone.address === req.ciaddr && gone.until > ctx.now && ctx.serverId) return nak(req, ctx.serverId, "lease no longer valid");
     return drop("unknown_mac");
   }
   return drop("bad_request");
@@ -169,11 +180,10 @@ function release(req: DhcpMessage, mac: string, ctx: HandleContext): HandleResul
   const serverId = readIp(req.options.get(Opt.ServerId));
   const host = ctx.hosts.get(mac);
   if (host && serverId !== null && serverId !== host.serverId) return drop("other_server");
-  const known = host && req.ciaddr === host.address ? { networkId: host.networkId, hostname: host.hostname } : null;
-  const stale = known ? null : findLease(ctx, mac);
-  const target = known ?? (stale && stale.address === req.ciaddr && isActive(stale.state) ? stale : null);
-  if (!target) return drop(host ? "bad_request" : "unknown_mac");
-  const lease = endLease(target.networkId, mac, req.ciaddr, target.hostname, "released", ctx.now);
+  // A removed host's lease was already released when it left the table.
+  if (!host) return drop("unknown_mac");
+  if (req.ciaddr !== host.address) return drop("bad_request");
+  const lease = endLease(host.networkId, mac, req.ciaddr, host.hostname, "released", ctx.now);
   return { kind: "silent", leaseOps: [{ op: "put", lease }], events: [leaseEvent("lease.released", lease, ctx.now)] };
 }
 
@@ -197,14 +207,6 @@ export function destination(req: DhcpMessage, spec: Pick<ReplySpec, "type" | "yi
   if (req.ciaddr !== ANY) return { kind: "unicast", address: req.ciaddr, port: 68 };
   if (req.flags & BROADCAST_FLAG || spec.yiaddr === ANY) return { kind: "broadcast", port: 68 };
   return { kind: "unicast-hw", address: spec.yiaddr, mac: macText(req.chaddr), port: 68 };
-}
-
-function findLease(ctx: HandleContext, mac: string): LeaseRecord | null {
-  for (const id of ctx.networkIds) {
-    const l = ctx.leases.get(id, mac);
-    if (l) return l;
-  }
-  return null;
 }
 
 function endLease(networkId: string, mac: string, address: string, hostname: string | null, state: "released" | "declined", now: number): LeaseRecord {

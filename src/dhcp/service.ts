@@ -17,7 +17,10 @@ import { isActive, type LeaseEvent, type LeaseOp, type LeaseRecord, type LeaseSt
 import { DEFAULT_LIMITS, RateLimiter, type RateLimits } from "./limits.ts";
 import { dhcpMetrics, type DhcpMetrics } from "./metrics.ts";
 import { MESSAGE_NAMES, Opt, readU8 } from "./options.ts";
-import { handle, leaseEvent, type Destination, type DropReason } from "./server.ts";
+import { handle, leaseEvent, type Destination, type DropReason, type RetiredHost } from "./server.ts";
+
+/** Most removed hosts remembered per bridge; the oldest are forgotten first. */
+const MAX_RETIRED = 4096;
 import { openBridgeSocket, type BridgeSocket, type OpenBridgeSocket } from "./bridge-socket.ts";
 import { ifNameToIndex } from "../sys/udp-device.ts";
 
@@ -47,8 +50,10 @@ export interface DhcpServiceOptions {
 interface Bridge {
   name: string;
   hosts: Map<string, DhcpHost>;
-  /** Every network seen on this bridge, so leases of removed hosts can still be found. */
+  /** Every network seen on this bridge, for the expiry sweep. */
   networkIds: Set<string>;
+  /** Hosts removed from this bridge's table, so their renewals are NAKed (bounded). */
+  retired: Map<string, RetiredHost>;
   serverId: string | null;
   socket: BridgeSocket | null;
 }
@@ -186,18 +191,25 @@ export class DhcpService {
   }
 
   #addBridge(name: string): Bridge {
-    const b: Bridge = { name, hosts: new Map(), networkIds: new Set(), serverId: null, socket: null };
+    const b: Bridge = { name, hosts: new Map(), networkIds: new Set(), retired: new Map(), serverId: null, socket: null };
     this.#bridges.set(name, b);
     return b;
   }
 
-  /** force_dhcp_release: a host leaving the table (instance deleted) loses its lease at once. */
+  /**
+   * force_dhcp_release: a host leaving the table (instance deleted) loses its lease at once and
+   * is remembered as retired until its lease would have expired, so its renewal gets a NAK.
+   */
   #releaseRemoved(b: Bridge, next: Map<string, DhcpHost>): void {
     const now = this.#opts.now();
     const ops: LeaseOp[] = [];
     const events: LeaseEvent[] = [];
+    for (const mac of next.keys()) b.retired.delete(mac);
     for (const [mac, h] of b.hosts) {
       if (next.get(mac)?.networkId === h.networkId) continue;
+      b.retired.delete(mac);
+      b.retired.set(mac, { networkId: h.networkId, address: h.address, until: now + h.leaseTime * 1000 });
+      if (b.retired.size > MAX_RETIRED) b.retired.delete(b.retired.keys().next().value as string);
       const l = this.#leases.get(h.networkId, mac);
       if (!l || !isActive(l.state)) continue;
       const lease: LeaseRecord = { ...l, state: "released", expiresAt: now, updatedAt: now };
@@ -217,7 +229,7 @@ export class DhcpService {
       const type = readU8(d.message.options.get(Opt.MessageType));
       m.received.inc({ type: MESSAGE_NAMES[type ?? 0] ?? "unknown" });
       if (!this.#limiter.allowMac(macText(d.message.chaddr), now)) return this.#drop("rate_mac");
-      const ctx = { now, random: this.#opts.random, hosts: b.hosts, networkIds: [...b.networkIds], leases: this.#leases, serverId: b.serverId };
+      const ctx = { now, random: this.#opts.random, hosts: b.hosts, retired: b.retired, leases: this.#leases, serverId: b.serverId };
       const res = handle(d.message, ctx);
       if (res.kind === "drop") return this.#drop(res.reason);
       this.#commit(res.leaseOps, res.events);

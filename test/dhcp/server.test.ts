@@ -46,7 +46,7 @@ function ctx(hosts: DhcpHost[] = [host()], over: Partial<HandleContext> = {}): H
     now: T0,
     random: () => 0,
     hosts: new Map(hosts.map((h) => [h.mac, h])),
-    networkIds: ["net-1"],
+    retired: new Map(),
     leases: new MemoryLeaseStore(),
     serverId: "10.77.0.1",
     ...over,
@@ -219,14 +219,21 @@ describe("REQUEST", () => {
     expect(replyOf(handle(req({ type: MessageType.Request, ciaddr: "10.77.0.12" }), ctx())).res.type).toBe(MessageType.Nak);
   });
 
-  test("a host removed from the table: NAK if we hold its lease, else silence", () => {
-    const c = ctx([]);
+  test("a host this node removed from its table: NAK until its lease would have expired; other unknown MACs: silence", () => {
     const renew = req({ type: MessageType.Request, ciaddr: "10.77.0.10" });
-    expect(handle(renew, c)).toEqual({ kind: "drop", reason: "unknown_mac" });
-    c.leases.put({ networkId: "net-1", mac: MAC, address: "10.77.0.10", hostname: "vm1", clientId: null, state: "released", expiresAt: T0, updatedAt: T0 });
+    expect(handle(renew, ctx([]))).toEqual({ kind: "drop", reason: "unknown_mac" });
+    const retired = new Map([[MAC, { networkId: "net-1", address: "10.77.0.10", until: T0 + 1000 }]]);
+    const c = ctx([], { retired });
     const { res, opt } = replyOf(handle(renew, c));
     expect(res.type).toBe(MessageType.Nak);
     expect(readIp(opt(Opt.ServerId))).toBe("10.77.0.1");
+    // Another address, or after the lease would have run out: not ours to refuse.
+    expect(handle(req({ type: MessageType.Request, ciaddr: "10.77.0.11" }), c).kind).toBe("drop");
+    expect(handle(renew, { ...c, now: T0 + 1000 }).kind).toBe("drop");
+    // A lease row alone (e.g. replicated from another node) is not enough.
+    const withRow = ctx([]);
+    withRow.leases.put({ networkId: "net-1", mac: MAC, address: "10.77.0.10", hostname: null, clientId: null, state: "leased", expiresAt: T0 + 9e6, updatedAt: T0 });
+    expect(handle(renew, withRow).kind).toBe("drop");
   });
 
   test("a REQUEST with none of server-id, requested address or ciaddr is dropped", () => {

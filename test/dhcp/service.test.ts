@@ -152,6 +152,15 @@ describe("DhcpService", () => {
     expect(net.sent.at(-1)).toEqual({ bridge: "br0", type: MessageType.Nak, port: 68, address: "255.255.255.255" });
   });
 
+  test("a host added back after removal is served again, not NAKed", () => {
+    const { net, svc } = setup();
+    svc.setBridges([{ bridge: "br0", hosts: [host(A, "10.77.0.10")] }]);
+    svc.setBridges([{ bridge: "br0", hosts: [] }]);
+    svc.setBridges([{ bridge: "br0", hosts: [host(A, "10.77.0.10")] }]);
+    net.open.get("br0")!.receive(packet(MessageType.Request, A, { ciaddr: "10.77.0.10" }));
+    expect(net.sent.at(-1)?.type).toBe(MessageType.Ack);
+  });
+
   test("the sweep marks leases past expiry as expired, once", () => {
     const { net, svc, leases, events, advance } = setup();
     svc.setBridges([{ bridge: "br0", hosts: [host(A, "10.77.0.10")] }]);
