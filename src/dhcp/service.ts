@@ -21,6 +21,8 @@ import { handle, leaseEvent, type Destination, type DropReason, type RetiredHost
 
 /** Most removed hosts remembered per bridge; the oldest are forgotten first. */
 const MAX_RETIRED = 4096;
+/** How long past expiry another node's lease may stay unexpired before this node does it. */
+const ORPHAN_GRACE_MS = 3600_000;
 import { openBridgeSocket, type BridgeSocket, type OpenBridgeSocket } from "./bridge-socket.ts";
 import { ifNameToIndex } from "../sys/udp-device.ts";
 
@@ -151,15 +153,21 @@ export class DhcpService {
     }
   }
 
-  /** Marks leases past their expiry as expired. */
+  /**
+   * Marks leases past their expiry as expired. Leases are replicated, so each node expires the
+   * ones of MACs it serves (or recently removed); a lease nobody expired within ORPHAN_GRACE_MS
+   * (its node is gone, or removed it while this one was down) is expired by whoever sees it.
+   */
   sweep(): void {
     const now = this.#opts.now();
     const ops: LeaseOp[] = [];
     const events: LeaseEvent[] = [];
-    const networks = new Set([...this.#bridges.values()].flatMap((b) => [...b.networkIds]));
-    for (const id of networks) {
+    const bridges = [...this.#bridges.values()];
+    const mine = (mac: string) => bridges.some((b) => b.hosts.has(mac) || b.retired.has(mac));
+    for (const id of new Set(bridges.flatMap((b) => [...b.networkIds]))) {
       for (const l of this.#leases.list(id)) {
         if (!isActive(l.state) || l.expiresAt > now) continue;
+        if (!mine(l.mac) && now - l.expiresAt < ORPHAN_GRACE_MS) continue;
         const lease: LeaseRecord = { ...l, state: "expired", updatedAt: now };
         ops.push({ op: "put", lease });
         events.push(leaseEvent("lease.expired", lease, now));

@@ -177,6 +177,21 @@ describe("DhcpService", () => {
     expect(events.map((e) => e.type)).toEqual(["lease.added", "lease.expired"]);
   });
 
+  test("another node's expired lease is left to that node for an hour, then expired here", () => {
+    const { svc, leases, events, advance } = setup();
+    svc.setBridges([{ bridge: "br0", hosts: [host(A, "10.77.0.10")] }]);
+    leases.put({ networkId: "net-1", mac: B, address: "10.77.0.50", hostname: null, clientId: null, state: "leased", expiresAt: T0, updatedAt: T0 });
+    advance(1000);
+    svc.sweep();
+    svc.flushLeases();
+    expect(leases.get("net-1", B)?.state).toBe("leased");
+    advance(3600_000);
+    svc.sweep();
+    svc.flushLeases();
+    expect(leases.get("net-1", B)?.state).toBe("expired");
+    expect(events.map((e) => e.type)).toEqual(["lease.expired"]);
+  });
+
   test("per-MAC rate limit drops a flooding client", () => {
     const { net, svc, reg } = setup();
     svc.setBridges([{ bridge: "br0", hosts: [host(A, "10.77.0.10")] }]);
