@@ -103,6 +103,7 @@ export class SwimCore {
    * full of fresher gossip, and a refutation stuck behind it is a false positive.
    */
   #urgent: { text: string; left: number } | null = null;
+  readonly #confirmed = new Set<string>();
   #out: Packet[] = [];
   #events: SwimEvent[] = [];
 
@@ -408,6 +409,15 @@ export class SwimCore {
       this.awareness.apply(-1);
       return;
     }
+    // An answer to the last check before death: the member lives. Keep suspecting (only its
+    // own refutation may clear that) but give the refutation another full minimum to arrive.
+    for (const s of this.#suspicions.values()) {
+      if (s.checkSeq !== seq) continue;
+      s.verified = false;
+      s.checkSeq = -1;
+      s.deadline = now + s.minMs;
+      return;
+    }
     const r = this.#relays.get(seq);
     if (r) {
       this.#relays.delete(seq);
@@ -462,6 +472,7 @@ export class SwimCore {
       return;
     }
     const cur = this.#members.get(m.n);
+    if (cur && cur.state === DEAD && m.g === cur.generation && m.i > cur.incarnation) return this.#confirmDeath(cur, m);
     if (!cur || m.g !== cur.generation || m.i < cur.incarnation || isGone(cur)) return;
     if (cur.state === SUSPECT) {
       // Re-gossip only new, independent confirmations (Lifeguard dogpile).
@@ -495,6 +506,20 @@ export class SwimCore {
     this.#emit(left ? "left" : "dead", cur);
   }
 
+  /**
+   * Someone suspects, at a newer incarnation, a member we already hold dead: it missed the
+   * death and will wait out its longest timer alone. Our independent confirmation (sent once
+   * per member and incarnation) lets its timer shrink to the minimum.
+   */
+  #confirmDeath(cur: Member, m: { n: string; g: number; i: number; f: string }): void {
+    const key = `${m.n}/${m.i}`;
+    const to = this.#members.get(m.f)?.addr;
+    if (!to || this.#confirmed.has(key)) return;
+    if (this.#confirmed.size > 1024) this.#confirmed.clear();
+    this.#confirmed.add(key);
+    this.#emitPacket(to, [JSON.stringify({ t: "S", n: cur.id, g: cur.generation, i: m.i, f: this.id })]);
+  }
+
   #expireSuspicion(id: string): void {
     const s = this.#suspicions.get(id);
     const m = this.#members.get(id);
@@ -503,7 +528,11 @@ export class SwimCore {
     if (s && !s.verified && m) {
       s.verified = true;
       s.deadline = this.#now + this.config.probeTimeoutMs;
-      this.#send(m.addr, [JSON.stringify({ t: "p", q: ++this.#seq, n: id }), this.#stateText(m)]);
+      s.checkSeq = ++this.#seq;
+      this.#send(m.addr, [JSON.stringify({ t: "p", q: s.checkSeq, n: id }), this.#stateText(m)]);
+      // Also through two helpers: under heavy loss one direct exchange proves little.
+      const req = JSON.stringify({ t: "r", q: s.checkSeq, n: id, a: m.addr });
+      for (const h of this.#live.pick(2, this.#random, new Set([id]))) this.#emitPacket(this.#members.get(h)!.addr, [req]);
       return;
     }
     this.#suspicions.delete(id);

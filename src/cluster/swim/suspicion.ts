@@ -6,6 +6,8 @@ export class Suspicion {
   deadline: number;
   /** Set once the final direct check before declaring death has been sent. */
   verified = false;
+  /** Sequence number of that check's pings; an ack for it clears the suspicion. */
+  checkSeq = -1;
 
   /** `from` is the first accuser; it does not count as a confirmation. */
   constructor(
