@@ -168,12 +168,15 @@ export class Dataplane {
 
   async #full(d: DesiredState): Promise<ApplyReport> {
     const t0 = this.#clock();
+    // Looking for leftover iptables chains (another driver) runs while the ruleset renders.
+    const teardown = d.config.firewallDriver === "iptables" ? Promise.resolve() : this.#iptablesTeardown();
+    teardown.catch(() => undefined);
     const { text: chunks, tables } = await renderChunks(d);
     const bytes = chunks.reduce((n, c) => n + c.length, 0);
     try {
       await this.#nft(chunks);
       if (d.config.firewallDriver === "iptables") await this.#iptables(d);
-      else await this.#iptablesTeardown();
+      await teardown;
     } catch (e) {
       this.#applies.inc({ kind: "full", result: "error" });
       this.#log(`dataplane: full sync failed: ${(e as Error).message}`);
