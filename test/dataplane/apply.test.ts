@@ -25,7 +25,9 @@ describe("Dataplane with a scripted exec", () => {
     const d1 = small();
     const r1 = await dp.update(d1);
     expect(r1.kind).toBe("full");
-    expect(calls[0]).toEqual({ argv: ["nft", "-f", "-"], stdin: render(small()) });
+    // One nft transaction; iptables-save only to look for another driver's leftovers.
+    expect(calls.filter((c) => c.argv[0] === "nft")).toEqual([{ argv: ["nft", "-f", "-"], stdin: render(small()) }]);
+    expect(calls.filter((c) => c.argv[0] !== "nft").map((c) => c.argv[0])).toEqual(["iptables-save", "ip6tables-save"]);
     calls.length = 0;
     // The composition root reuses unchanged objects: only the floating IP maps change.
     const d2 = { ...d1, floatingIps: [] };
