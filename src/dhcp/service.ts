@@ -13,16 +13,12 @@
 import { decode } from "./codec.ts";
 import { macText, type DhcpHost } from "./host.ts";
 import { BatchedLeaseStore } from "./lease-batch.ts";
-import { isActive, type LeaseEvent, type LeaseOp, type LeaseRecord, type LeaseStore } from "./leases.ts";
+import type { LeaseEvent, LeaseOp, LeaseRecord, LeaseStore } from "./leases.ts";
 import { DEFAULT_LIMITS, RateLimiter, type RateLimits } from "./limits.ts";
 import { dhcpMetrics, type DhcpMetrics } from "./metrics.ts";
 import { MESSAGE_NAMES, Opt, readU8 } from "./options.ts";
-import { handle, leaseEvent, type Destination, type DropReason, type RetiredHost } from "./server.ts";
-
-/** Most removed hosts remembered per bridge; the oldest are forgotten first. */
-const MAX_RETIRED = 4096;
-/** How long past expiry another node's lease may stay unexpired before this node does it. */
-const ORPHAN_GRACE_MS = 3600_000;
+import { handle, type Destination, type DropReason } from "./server.ts";
+import { expireLeases, hostTable, retireRemoved, type BridgeTable } from "./lease-lifecycle.ts";
 import { openBridgeSocket, type BridgeSocket, type OpenBridgeSocket } from "./bridge-socket.ts";
 import { ifNameToIndex } from "../sys/udp-device.ts";
 
@@ -49,13 +45,8 @@ export interface DhcpServiceOptions {
   ifindexOf?: (bridge: string) => number;
 }
 
-interface Bridge {
+interface Bridge extends BridgeTable {
   name: string;
-  hosts: Map<string, DhcpHost>;
-  /** Every network seen on this bridge, for the expiry sweep. */
-  networkIds: Set<string>;
-  /** Hosts removed from this bridge's table, so their renewals are NAKed (bounded). */
-  retired: Map<string, RetiredHost>;
   serverId: string | null;
   socket: BridgeSocket | null;
 }
@@ -63,22 +54,6 @@ interface Bridge {
 const defaultLog: Log = (level, msg, fields) => {
   if (level !== "info") console.error(JSON.stringify({ level, component: "dhcp", msg, ...fields }));
 };
-
-/**
- * The new table for a bridge. Entries equal to the current ones keep their object, so the
- * per-host encoded options (cached by object identity in reply.ts) survive a reconcile that
- * changed nothing for them, which is the common case: setBridges runs on every store change.
- */
-function hostTable(current: ReadonlyMap<string, DhcpHost>, hosts: readonly DhcpHost[]): Map<string, DhcpHost> {
-  const table = new Map<string, DhcpHost>();
-  for (const h of hosts) {
-    const mac = h.mac.toLowerCase();
-    const next = { ...h, mac };
-    const old = current.get(mac);
-    table.set(mac, old && JSON.stringify(old) === JSON.stringify(next) ? old : next);
-  }
-  return table;
-}
 
 export class DhcpService {
   readonly #bridges = new Map<string, Bridge>();
@@ -153,26 +128,9 @@ export class DhcpService {
     }
   }
 
-  /**
-   * Marks leases past their expiry as expired. Leases are replicated, so each node expires the
-   * ones of MACs it serves (or recently removed); a lease nobody expired within ORPHAN_GRACE_MS
-   * (its node is gone, or removed it while this one was down) is expired by whoever sees it.
-   */
+  /** Marks expired leases (see expireLeases for which ones this node handles). */
   sweep(): void {
-    const now = this.#opts.now();
-    const ops: LeaseOp[] = [];
-    const events: LeaseEvent[] = [];
-    const bridges = [...this.#bridges.values()];
-    const mine = (mac: string) => bridges.some((b) => b.hosts.has(mac) || b.retired.has(mac));
-    for (const id of new Set(bridges.flatMap((b) => [...b.networkIds]))) {
-      for (const l of this.#leases.list(id)) {
-        if (!isActive(l.state) || l.expiresAt > now) continue;
-        if (!mine(l.mac) && now - l.expiresAt < ORPHAN_GRACE_MS) continue;
-        const lease: LeaseRecord = { ...l, state: "expired", updatedAt: now };
-        ops.push({ op: "put", lease });
-        events.push(leaseEvent("lease.expired", lease, now));
-      }
-    }
+    const { ops, events } = expireLeases([...this.#bridges.values()], this.#leases, this.#opts.now());
     this.#commit(ops, events);
   }
 
@@ -204,26 +162,9 @@ export class DhcpService {
     return b;
   }
 
-  /**
-   * force_dhcp_release: a host leaving the table (instance deleted) loses its lease at once and
-   * is remembered as retired until its lease would have expired, so its renewal gets a NAK.
-   */
+  /** force_dhcp_release: see retireRemoved. */
   #releaseRemoved(b: Bridge, next: Map<string, DhcpHost>): void {
-    const now = this.#opts.now();
-    const ops: LeaseOp[] = [];
-    const events: LeaseEvent[] = [];
-    for (const mac of next.keys()) b.retired.delete(mac);
-    for (const [mac, h] of b.hosts) {
-      if (next.get(mac)?.networkId === h.networkId) continue;
-      b.retired.delete(mac);
-      b.retired.set(mac, { networkId: h.networkId, address: h.address, until: now + h.leaseTime * 1000 });
-      if (b.retired.size > MAX_RETIRED) b.retired.delete(b.retired.keys().next().value as string);
-      const l = this.#leases.get(h.networkId, mac);
-      if (!l || !isActive(l.state)) continue;
-      const lease: LeaseRecord = { ...l, state: "released", expiresAt: now, updatedAt: now };
-      ops.push({ op: "put", lease });
-      events.push(leaseEvent("lease.released", lease, now));
-    }
+    const { ops, events } = retireRemoved(b, next, this.#leases, this.#opts.now());
     this.#commit(ops, events);
   }
 
