@@ -162,6 +162,8 @@ After=network-online.target
 [Service]
 Type=simple
 ExecStart=$PREFIX/bin/netlet agent
+# SIGHUP re-reads the configuration; options that need a restart are named in the log.
+ExecReload=/bin/kill -HUP \$MAINPID
 Restart=on-failure
 RestartSec=2s
 # systemd stops the agent with SIGTERM; this bounds how long its shutdown may take.
