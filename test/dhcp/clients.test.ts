@@ -26,6 +26,8 @@ const U = host("02:00:00:77:00:10", "10.77.0.10", "vmu", 77);
 const D = host("02:00:00:77:00:11", "10.77.0.11", "vmd", 77);
 const C = host("02:00:00:77:00:12", "10.77.0.12", "vmc", 77);
 const R = host("02:00:00:78:00:20", "10.78.0.20", "vmr", 78);
+/** Its address is already taken on br0 by a squatter, so the client declines it. */
+const X = host("02:00:00:77:00:13", "10.77.0.13", "vmx", 77);
 /** Known on br1 only, but plugged into br0. */
 const W = host("02:00:00:78:00:21", "10.78.0.21", "vmw", 78);
 
@@ -68,10 +70,10 @@ describe.skipIf(!requireNetns())("real DHCP clients against DhcpService", () => 
     hostNs = lab.addNamespace("nldh");
     lab.addBridge(hostNs, "br0", ["10.77.0.1/24"]);
     lab.addBridge(hostNs, "br1", ["10.78.0.1/24"]);
-    for (const [name, h, br] of [["U", U, "br0"], ["D", D, "br0"], ["C", C, "br0"], ["R", R, "br1"], ["W", W, "br0"]] as const) {
+    for (const [name, h, br] of [["U", U, "br0"], ["D", D, "br0"], ["C", C, "br0"], ["X", X, "br0"], ["R", R, "br1"], ["W", W, "br0"]] as const) {
       vms[name] = lab.addVm(hostNs, { bridge: br, mac: h.mac, ifname: uniqueName("vc") });
     }
-    writeTable(tablePath, table([U, D, C]));
+    writeTable(tablePath, table([U, D, C, X]));
     await startServer();
   });
 
@@ -119,6 +121,21 @@ describe.skipIf(!requireNetns())("real DHCP clients against DhcpService", () => 
     expect(routes).toContain("default via 10.77.0.1");
     expect(routes).toContain("169.254.169.254 via 10.77.0.1");
     await stopProcess(p);
+  }, 25_000);
+
+  test("dhcpcd finds the offered address in use and DECLINEs it: the server raises lease.declined and the client never binds", async () => {
+    const squatter = lab.addVm(hostNs, { bridge: "br0", mac: "02:00:00:77:00:99" });
+    nsRun(squatter.ns, ["ip", "addr", "add", "10.77.0.13/24", "dev", squatter.ifname]);
+    const vm = vms.X;
+    const out = `${dir}/x.out`;
+    const conf = `${dir}/dhcpcd-arp.conf`;
+    writeFileSync(conf, "option host_name\nrequire dhcp_server_identifier\nnoipv6rs\n");
+    const cmd = `mkdir -p /var/lib/dhcpcd /run/dhcpcd && mount -t tmpfs none /var/lib/dhcpcd && mount -t tmpfs none /run/dhcpcd && exec dhcpcd -4 -B -c ${dhcpcdScript(dir, out)} -f ${conf} ${vm.ifname}`;
+    const p = lab.spawn(vm.ns, ["unshare", "-m", "sh", "-c", cmd]);
+    const declined = await leaseEvent("lease.declined", X.mac);
+    await stopProcess(p);
+    expect(declined?.event.address).toBe("10.77.0.13");
+    expect(events(out).some((e) => e.event === "BOUND")).toBe(false);
   }, 25_000);
 
   test("a MAC this bridge does not serve (known only on br1) gets nothing", () => {
