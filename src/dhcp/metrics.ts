@@ -12,6 +12,8 @@ export interface DhcpMetrics {
   sendErrors: Counter;
   /** Lease events by `type` (lease.added, …). */
   leaseEvents: Counter;
+  /** Options left out of replies for lack of room (client's option 57), by `option` code. */
+  optionsOmitted: Counter;
 }
 
 export function dhcpMetrics(reg: Registry = registry): DhcpMetrics {
@@ -21,5 +23,6 @@ export function dhcpMetrics(reg: Registry = registry): DhcpMetrics {
     dropped: counter("netlet_dhcp_dropped_total", "DHCP packets dropped, by reason", reg),
     sendErrors: counter("netlet_dhcp_send_errors_total", "DHCP replies that could not be sent, by error", reg),
     leaseEvents: counter("netlet_dhcp_lease_events_total", "DHCP lease events, by type", reg),
+    optionsOmitted: counter("netlet_dhcp_options_omitted_total", "DHCP options left out of replies for lack of room, by option code", reg),
   };
 }

@@ -7,7 +7,7 @@
 import { BOOTREQUEST, decode, type DecodeError, type DhcpMessage } from "./codec.ts";
 import { macText, type DhcpHost } from "./host.ts";
 import { ANY } from "./ip4.ts";
-import { type LeaseEvent, type LeaseOp, type LeaseRecord, type LeaseStore } from "./leases.ts";
+import type { LeaseEvent, LeaseOp, LeaseRecord, LeaseStore } from "./leases.ts";
 import { MessageType, Opt, readIp, readU8 } from "./options.ts";
 import { BROADCAST_FLAG, buildReply, leaseTimes, type ReplySpec } from "./reply.ts";
 
@@ -56,8 +56,7 @@ export type DropReason =
   | "bad_request"
   | "unknown_mac"
   | "other_server"
-  | "declined_backoff"
-  | "reply_too_large";
+  | "declined_backoff";
 
 export type HandleResult =
   | {
@@ -68,6 +67,8 @@ export type HandleResult =
       destination: Destination;
       leaseOps: LeaseOp[];
       events: LeaseEvent[];
+      /** Option codes left out because the client's size limit had no room for them. */
+      omitted: number[];
     }
   /** Handled without a reply (RELEASE, DECLINE). */
   | { kind: "silent"; leaseOps: LeaseOp[]; events: LeaseEvent[] }
@@ -197,7 +198,7 @@ function inform(req: DhcpMessage, mac: string, ctx: HandleContext): HandleResult
 
 function reply(req: DhcpMessage, spec: ReplySpec, leaseOps: LeaseOp[], events: LeaseEvent[]): HandleResult {
   const encoded = buildReply(req, spec);
-  return { kind: "reply", reply: encoded.bytes, type: spec.type, destination: destination(req, spec), leaseOps, events };
+  return { kind: "reply", reply: encoded.bytes, type: spec.type, destination: destination(req, spec), leaseOps, events, omitted: encoded.dropped };
 }
 
 /** RFC 2131 §4.1, in order: relay, NAK broadcast, ciaddr, broadcast flag, then yiaddr at L2. */

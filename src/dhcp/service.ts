@@ -182,7 +182,9 @@ export class DhcpService {
       const res = handle(d.message, ctx);
       if (res.kind === "drop") return this.#drop(res.reason);
       this.#commit(res.leaseOps, res.events);
-      if (res.kind === "reply") this.#send(b, res.reply, res.destination, res.type);
+      if (res.kind !== "reply") return;
+      for (const code of res.omitted) this.#opts.metrics.optionsOmitted.inc({ option: String(code) });
+      this.#send(b, res.reply, res.destination, res.type);
     } catch (err) {
       this.#drop("internal_error");
       this.#opts.log("error", "DHCP packet handling failed", { bridge: b.name, err: String(err) });

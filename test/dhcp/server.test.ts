@@ -158,6 +158,7 @@ describe("DISCOVER", () => {
     const { opt } = replyOf(res);
     expect(res.kind === "reply" && res.reply.length).toBeLessThanOrEqual(548);
     expect(opt(Opt.DomainSearch)).toBeUndefined();
+    expect(res.kind === "reply" && res.omitted).toEqual([Opt.DomainSearch]);
     expect(readString(opt(Opt.Hostname))).toBe("vm1.novalocal");
     const big = handle(req({ type: MessageType.Discover, opts: [[Opt.MaxMessageSize, [5, 192]]] }), ctx([host({ searchDomains: many })]));
     expect(readDomainSearch(replyOf(big).opt(Opt.DomainSearch))).toHaveLength(40);
