@@ -17,6 +17,7 @@ import { VERSION, commit } from "./version.ts";
 import { Reconciler } from "./reconcile/reconciler.ts";
 import { startDataplane, startDhcp, startMetadata, startRa } from "./modules.ts";
 import { statusReport } from "./status.ts";
+import { startCluster } from "./cluster-agent.ts";
 import { planReload, type ReloadPlan } from "./config/reload.ts";
 
 export interface AgentOptions {
@@ -74,9 +75,10 @@ function serveOps(listen: string, store: Store, log: Logger) {
 }
 
 export async function startAgent(opts: AgentOptions): Promise<Agent> {
-  const { config, log } = opts;
+  const { log } = opts;
+  const myIp = detectMyIp(opts.config);
+  const config: Config = { ...opts.config, myIp };
   const nodeId = config.host ?? osHostname();
-  const myIp = detectMyIp(config);
   const store = new Store(join(config.statePath, "netlet.db"), { nodeId });
   registerHost(store, osHostname(), myIp);
 
@@ -85,13 +87,14 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
   const dhcp = config.networkManager === "flat" ? null : startDhcp(store, log);
   const ra = startRa(config, log);
   const metadata = startMetadata(store, config, log);
+  const cluster = await startCluster(store, config, myIp, log);
   const reconciler = new Reconciler(store, config, {
     links: dataplane.target.links,
     dhcp: dhcp?.target,
     ra: ra?.target,
     metadata: metadata.target,
     firewall: dataplane.target.firewall,
-  }, log.child({ component: "reconcile" }));
+  }, log.child({ component: "reconcile" }), cluster);
 
   const startedAt = Date.now();
   const status = () => statusReport(store, config, {
@@ -100,10 +103,10 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
     lastApply: () => dataplane.lastApply(),
     ra: () => ra?.ra.status() ?? null,
     metadataSeen: (uuid) => metadata.seen(uuid),
-    peers: () => null,
-    alarms: () => (reconciler.status.lastError ? [`reconcile: ${reconciler.status.lastError}`] : []),
+    peers: () => cluster?.members().filter((m) => m.id !== nodeId).map((m) => ({ id: m.id, address: m.addr, state: m.state, incarnation: m.incarnation, rttMs: m.rttMs })) ?? null,
+    alarms: () => [...(reconciler.status.lastError ? [`reconcile: ${reconciler.status.lastError}`] : []), ...(cluster?.alarms() ?? [])],
   });
-  const admin = createAdminApp({ store, config, status, dataplaneShow: () => dataplane.show() });
+  const admin = createAdminApp({ store, config, status, cluster, dataplaneShow: () => dataplane.show() });
   const apiServer = serveAdminSocket(opts.socket, admin.fetch);
   const ops = serveOps(config.adminListen, store, log);
   await reconciler.kick();
@@ -124,6 +127,7 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
     async stop() {
       reconciler.stop();
       apiServer.stop(true);
+      await cluster?.stop();
       ops?.stop(true);
       // Final RAs withdraw the router; the dataplane stays so instances keep working.
       await Promise.allSettled([ra?.stop(), dhcp?.stop(), metadata.stop()]);

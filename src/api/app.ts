@@ -19,6 +19,9 @@ import {
 import { listLeases } from "../store/leases.ts";
 import * as S from "./schemas.ts";
 import { instanceJson, networkParams } from "./convert.ts";
+import { clusterBoot, clusterDelete } from "./cluster-boot.ts";
+import { clusterRoutes } from "./cluster-routes.ts";
+import type { ClusterAgent } from "../cluster-agent.ts";
 
 export interface AdminDeps {
   store: Store;
@@ -29,6 +32,8 @@ export interface AdminDeps {
   dataplaneShow?: () => Promise<unknown>;
   /** Hooks run after an instance is booted (auto-assigned floating IP, …). */
   afterBoot?: (uuid: string) => void;
+  /** Present when the node is in a cluster: addresses come from its IPAM blocks. */
+  cluster?: ClusterAgent | null;
 }
 
 async function body<T extends v.GenericSchema>(c: Context, schema: T): Promise<v.InferOutput<T>> {
@@ -83,14 +88,18 @@ export function createAdminApp(deps: AdminDeps): Hono {
   app.post("/v1/instances", async (c) => {
     const b = await body(c, S.Boot);
     const userData = b.user_data === null ? null : new Uint8Array(Buffer.from(b.user_data, "base64"));
-    const inst = bootInstance(store, {
+    const params = {
       name: b.name, networks: b.networks, macs: b.macs, fixedIps: b.fixed_ips, keyName: b.key_name, userData, meta: b.meta,
       securityGroups: b.security_groups, availabilityZone: b.availability_zone, flavor: b.flavor, projectId: b.project_id, userId: b.user_id,
-    });
+    };
+    const inst = deps.cluster ? await clusterBoot(store, deps.cluster, params) : bootInstance(store, params);
     deps.afterBoot?.(inst.uuid);
     return c.json(instanceJson(store, getInstance(store, inst.uuid)), 201);
   });
-  app.delete("/v1/instances/:ref", (c) => c.json(instanceJson(store, deleteInstance(store, c.req.param("ref")))));
+  app.delete("/v1/instances/:ref", (c) => {
+    const ref = c.req.param("ref");
+    return c.json(instanceJson(store, deps.cluster ? clusterDelete(store, deps.cluster, ref) : deleteInstance(store, ref)));
+  });
 
   app.get("/v1/secgroups", (c) => c.json(listSecurityGroups(store, c.req.query("project_id"))));
   app.post("/v1/secgroups", async (c) => {
@@ -148,6 +157,7 @@ export function createAdminApp(deps: AdminDeps): Hono {
     return c.json(listLeases(store, net ? getNetwork(store, net).id : undefined));
   });
   app.get("/v1/vifs", (c) => c.json(listVifs(store, { host: c.req.query("host") })));
+  clusterRoutes(app, () => deps.cluster ?? null);
   app.get("/v1/dataplane", async (c) => c.json((await deps.dataplaneShow?.()) ?? null));
   app.get("/v1/status", (c) => c.json(deps.status?.() ?? { node: { id: store.nodeId } }));
   return app;

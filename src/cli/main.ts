@@ -11,9 +11,10 @@ import { secgroupVerbs } from "./verbs/secgroups.ts";
 import { floatingVerbs } from "./verbs/floating.ts";
 import { dataplaneVerbs, miscVerbs } from "./verbs/misc.ts";
 import { labVerbs } from "../lab/verbs.ts";
+import { clusterVerbs } from "./verbs/cluster.ts";
 import { VERSION, commit } from "../version.ts";
 
-export const VERBS: Verb[] = [...miscVerbs, ...networkVerbs, ...instanceVerbs, ...secgroupVerbs, ...floatingVerbs, ...dataplaneVerbs, ...labVerbs];
+export const VERBS: Verb[] = [...miscVerbs, ...networkVerbs, ...instanceVerbs, ...secgroupVerbs, ...floatingVerbs, ...dataplaneVerbs, ...clusterVerbs, ...labVerbs];
 
 export const DEFAULT_SOCKET = "/run/netlet/netlet.sock";
 
@@ -24,14 +25,18 @@ function usage(): string {
 }
 
 export function findVerb(argv: string[]): { verb: Verb; rest: string[] } {
-  const two = `${argv[0]} ${argv[1]}`;
-  const verb = VERBS.find((v) => v.name === two) ?? VERBS.find((v) => v.name === argv[0]);
-  if (!verb) {
-    const group = VERBS.filter((v) => v.name.startsWith(`${argv[0]} `)).map((v) => v.name.split(" ")[1]);
-    if (group.length) throw new UsageError(`netlet ${argv[0]}: expected one of ${group.join(", ")}${argv[1] ? `, not "${argv[1]}"` : ""}`);
-    throw new UsageError(`unknown verb "${argv[0]}"; run \`netlet --help\` for the list`);
+  // Verbs are one to three words ("boot", "fixed reserve", "cluster key install"): longest first.
+  for (let n = 3; n >= 1; n--) {
+    const words = argv.slice(0, n).join(" ");
+    const verb = argv.length >= n ? VERBS.find((v) => v.name === words) : undefined;
+    if (verb) return { verb, rest: argv.slice(n) };
   }
-  return { verb, rest: argv.slice(verb.name.split(" ").length) };
+  for (let n = 2; n >= 1; n--) {
+    const prefix = `${argv.slice(0, n).join(" ")} `;
+    const next = [...new Set(VERBS.filter((v) => v.name.startsWith(prefix)).map((v) => v.name.slice(prefix.length).split(" ")[0]))];
+    if (next.length) throw new UsageError(`netlet ${prefix.trim()}: expected one of ${next.join(", ")}${argv[n] ? `, not "${argv[n]}"` : ""}`);
+  }
+  throw new UsageError(`unknown verb "${argv[0]}"; run \`netlet --help\` for the list`);
 }
 
 export async function runCli(argv: string[], out: (s: string) => void = (s) => console.log(s)): Promise<number> {

@@ -9,6 +9,7 @@ import { mkdirSync, openSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { LAB_DIR, LAB_PREFIX, labDown, labNamespaces, ns, saveState, sh, type LabHost, type LabState, type LabVm } from "./lab.ts";
 import { dhcp, enableSlaac, ensureTools, metadataInstanceId, slaacAddress, udhcpcScript } from "./guests.ts";
+import { keygen } from "../cluster/keyring.ts";
 
 export interface LabUpOptions {
   hosts: number;
@@ -45,9 +46,20 @@ function hostConfig(h: LabHost, peers: LabHost[], opts: LabUpOptions): string {
     "",
     "[cluster]",
     `bind = ${h.underlayIp}:7946`,
-    `join = ${peers.filter((p) => p !== h).map((p) => `${p.underlayIp}:7946`).join(",")}`,
+    // The first host founds the cluster; the others join through it.
+    `join = ${h === peers[0] ? "" : `${peers[0].underlayIp}:7946`}`,
     "",
   ].join("\n");
+}
+
+async function waitForNetwork(h: LabHost, timeoutMs = 10000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const r = netlet(h, ["network-list", "--json"], false);
+    if (r.code === 0 && JSON.parse(r.out).some((n: { label: string }) => n.label === "private")) return;
+    await Bun.sleep(100);
+  }
+  throw new Error(`network private did not reach ${h.name} within ${timeoutMs} ms; see ${join(h.stateDir, "agent.log")}`);
 }
 
 async function waitForAgent(h: LabHost, timeoutMs = 15000): Promise<void> {
@@ -89,9 +101,10 @@ function makeNetworks(state: LabState, hosts: LabHost[]): void {
   }
 }
 
-function startAgent(h: LabHost, peers: LabHost[], opts: LabUpOptions): void {
+function startAgent(h: LabHost, peers: LabHost[], opts: LabUpOptions, key: string): void {
   mkdirSync(h.stateDir, { recursive: true });
   writeFileSync(h.config, hostConfig(h, peers, opts));
+  writeFileSync(join(h.stateDir, "cluster.keys"), `${key}\n`, { mode: 0o600 });
   const logFd = openSync(join(h.stateDir, "agent.log"), "a");
   const p = Bun.spawn(["ip", "netns", "exec", h.ns, ...selfArgv(), "agent", "--config", h.config, "--socket", h.socket], {
     stdin: "ignore", stdout: logFd, stderr: logFd,
@@ -172,13 +185,17 @@ export async function labUp(opts: LabUpOptions, say: (s: string) => void): Promi
   say(`[1/5] underlay bridge, internet namespace and ${opts.hosts} host namespace(s)`);
   makeNetworks(state, hosts);
   saveState(state);
-  say("[2/5] starting the agents");
-  for (const h of hosts) startAgent(h, hosts, opts);
+  say(`[2/5] starting the agents${opts.hosts > 1 ? ", joined into one encrypted cluster" : ""}`);
+  const key = keygen();
+  for (const h of hosts) startAgent(h, hosts, opts, key);
   saveState(state);
   for (const h of hosts) await waitForAgent(h);
   say(`[3/5] network private (10.0.0.0/24${opts.ipv6 ? ", fd00:10::/64" : ""}) and ${opts.vms * opts.hosts} instance(s) through the CLI`);
   const v6 = opts.ipv6 ? ["--fixed-range-v6", "fd00:10::/64"] : [];
-  for (const h of hosts) netlet(h, ["network-create", "private", "--fixed-range-v4", "10.0.0.0/24", "--bridge", "br100", "--multi-host", "T", ...v6]);
+  const vx = opts.vxlan ? ["--vxlan", "100"] : [];
+  // Created once, on the first host: the cluster carries it to the others.
+  netlet(hosts[0], ["network-create", "private", "--fixed-range-v4", "10.0.0.0/24", "--bridge", "br100", "--multi-host", "T", ...v6, ...vx]);
+  for (const h of hosts) await waitForNetwork(h);
   await bootVms(state, opts, say);
   say(`[4/5] guests configure themselves: DHCP${opts.ipv6 ? ", SLAAC" : ""}, metadata through 169.254.169.254`);
   await configureGuests(state, opts);

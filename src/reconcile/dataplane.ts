@@ -42,7 +42,7 @@ export function desiredState(view: HostView): DesiredState {
       hostAddress: s.hostAddress,
       hostAddressV6: c.useIpv6 ? s.network.gatewayV6 : null,
       mtu: s.network.mtu, vlan: s.network.vlan,
-      vxlan: s.network.vxlan === null ? null : { vni: s.network.vxlan, peers: [], local: null, underlay: null },
+      vxlan: s.network.vxlan === null ? null : { vni: s.network.vxlan, peers: view.peers, local: c.myIp, underlay: null },
       uplink: s.network.bridgeInterface,
     })),
     instances,

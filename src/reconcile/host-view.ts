@@ -31,6 +31,16 @@ export interface HostView {
   groups: { group: SecurityGroup; rules: SecurityGroupRule[] }[];
   /** Floating IPs this host serves. */
   floating: FloatingIp[];
+  /** Floating IPs assigned to this host whose cluster-wide serving slot is not ours yet. */
+  floatingPending: number;
+  /** Underlay addresses of live peers (VXLAN flood entries). */
+  peers: string[];
+}
+
+/** What the cluster adds to a host's view; absent when the node runs standalone. */
+export interface ClusterView {
+  syncFloating(wanted: string[]): string[];
+  peerAddresses(): string[];
 }
 
 function servedAddress(store: Store, net: Network, nodeId: string): string | null {
@@ -39,7 +49,7 @@ function servedAddress(store: Store, net: Network, nodeId: string): string | nul
   return findHostAddress(store, net.id, nodeId) ?? net.dhcpServer;
 }
 
-export function readHostView(store: Store, config: Config): HostView {
+export function readHostView(store: Store, config: Config, cluster: ClusterView | null = null): HostView {
   const nodeId = store.nodeId;
   const allVifs = listVifs(store);
   const allInstances = listInstances(store);
@@ -56,6 +66,10 @@ export function readHostView(store: Store, config: Config): HostView {
     vifs: localVifs.filter((v) => v.instanceUuid === instance.uuid).sort((a, b) => a.index - b.index),
   }));
   const groups = listSecurityGroups(store).map((group) => ({ group, rules: listRules(store, group.id) }));
-  const floating = listFloatingIps(store, { host: nodeId }).filter((f) => f.fixedAddress);
-  return { nodeId, config, served, local, allVifs, allInstances, groups, floating };
+  const assigned = listFloatingIps(store, { host: nodeId }).filter((f) => f.fixedAddress);
+  // In a cluster exactly one host serves a floating IP: the one holding its IPAM slot.
+  const held = cluster ? new Set(cluster.syncFloating(assigned.map((f) => f.address))) : null;
+  const floating = held ? assigned.filter((f) => held.has(f.address)) : assigned;
+  return { nodeId, config, served, local, allVifs, allInstances, groups, floating, floatingPending: assigned.length - floating.length,
+    peers: cluster?.peerAddresses() ?? [] };
 }

@@ -9,7 +9,7 @@ import type { ChangeEvent } from "../model.ts";
 import type { Logger } from "../log.ts";
 import type { Config } from "../config/load.ts";
 import type { Store } from "../store/db.ts";
-import { readHostView, type HostView } from "./host-view.ts";
+import { readHostView, type ClusterView, type HostView } from "./host-view.ts";
 
 export interface ReconcileTargets {
   /** Bridges, uplinks, host addresses, floating /32s. */
@@ -41,6 +41,7 @@ export class Reconciler {
     public config: Config,
     readonly targets: ReconcileTargets,
     readonly log: Logger,
+    readonly cluster: ClusterView | null = null,
   ) {
     this.#unsubscribe = store.subscribe((events) => this.#onChange(events));
   }
@@ -81,7 +82,9 @@ export class Reconciler {
     const t0 = performance.now();
     const t = this.targets;
     try {
-      const view = readHostView(this.store, this.config);
+      const view = readHostView(this.store, this.config, this.cluster);
+      // A floating IP's serving slot is granted by the cluster's majority: look again shortly.
+      if (view.floatingPending > 0) setTimeout(() => void this.kick(), 500);
       await t.links?.(view);
       t.dhcp?.(view);
       t.ra?.(view);

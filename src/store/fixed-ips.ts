@@ -108,3 +108,13 @@ export function hostAddress(store: Store, networkId: string, host: string, share
 export function findHostAddress(store: Store, networkId: string, host: string): string | null {
   return store.db.query<{ address: string }, [string, string]>("SELECT address FROM fixed_ips WHERE network_id = ? AND host = ? LIMIT 1").get(networkId, host)?.address ?? null;
 }
+
+/** Record an address the cluster allocated to this host as its gateway/DHCP address on a network. */
+export function claimHostAddress(store: Store, networkId: string, host: string, address: string): void {
+  store.write(() => {
+    const ip = getFixedIp(store, address, networkId);
+    if (ip.instanceUuid || (ip.host && ip.host !== host)) throw conflict(`fixed IP ${address} is already in use`, "address");
+    store.db.query("UPDATE fixed_ips SET host = ?, updated_at = ? WHERE network_id = ? AND address = ?").run(host, store.now(), networkId, ip.address);
+    store.changed("fixed_ip", "put", `${networkId}/${ip.address}`);
+  });
+}

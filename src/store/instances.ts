@@ -89,15 +89,20 @@ function validateBoot(store: Store, p: BootParams): void {
   }
 }
 
+/** The networks an instance gets a port on: the requested ones, else every network its project sees (nova). */
+export function bootNetworks(store: Store, p: Pick<BootParams, "networks" | "projectId">) {
+  return p.networks.length
+    ? p.networks.map((n) => getNetwork(store, n, "network"))
+    : listNetworks(store).filter((n) => n.projectId === null || n.projectId === p.projectId);
+}
+
 export function bootInstance(store: Store, p: BootParams, randomBytes: (n: number) => Uint8Array = (n) => crypto.getRandomValues(new Uint8Array(n))): Instance {
   return store.write(() => {
     validateBoot(store, p);
     const key = p.keyName ? getKeypair(store, p.keyName, "key_name") : null;
     const groups = (p.securityGroups.length ? p.securityGroups : ["default"]).map((g) =>
       g === "default" ? ensureDefaultGroup(store, p.projectId) : getSecurityGroupByName(store, g, p.projectId));
-    const nets = p.networks.length
-      ? p.networks.map((n) => getNetwork(store, n, "network"))
-      : listNetworks(store).filter((n) => n.projectId === null || n.projectId === p.projectId);
+    const nets = bootNetworks(store, p);
     if (nets.length === 0) throw invalid("no network to attach the instance to: create one with network-create", "network");
     if (p.macs.length > nets.length) throw invalid(`${p.macs.length} --mac values for ${nets.length} network(s)`, "mac");
     if (p.fixedIps.length > nets.length) throw invalid(`${p.fixedIps.length} --fixed-ip values for ${nets.length} network(s)`, "fixed_ip");

@@ -113,4 +113,8 @@ export const MIGRATIONS: readonly string[] = [
    CREATE INDEX floating_ips_origin ON floating_ips(origin, hlc);
    CREATE INDEX hosts_origin ON hosts(origin, hlc);
    CREATE INDEX leases_origin ON leases(origin, hlc);`,
+  // Names are unique per project at the API; replicated rows from two hosts that raced must
+  // still both apply, so the database no longer enforces it.
+  `DROP INDEX security_groups_name;
+   CREATE INDEX security_groups_name ON security_groups(project_id, name) WHERE deleted = 0;`,
 ];

@@ -29,8 +29,7 @@ export function getSecurityGroupByName(store: Store, ref: string, projectId: str
   return groupFromRow(r);
 }
 
-function insertGroup(store: Store, name: string, description: string, projectId: string): SecurityGroup {
-  const id = crypto.randomUUID();
+function insertGroup(store: Store, name: string, description: string, projectId: string, id: string = crypto.randomUUID()): SecurityGroup {
   const v = store.version();
   store.db.query("INSERT INTO security_groups (id, name, description, project_id, origin, hlc, deleted) VALUES (?,?,?,?,?,?,0)").run(id, name, description, projectId, v.origin, v.hlc);
   store.changed("security_group", "put", id);
@@ -40,7 +39,8 @@ function insertGroup(store: Store, name: string, description: string, projectId:
 /** nova creates a project's "default" group on first use; it starts with no ingress rules. */
 export function ensureDefaultGroup(store: Store, projectId: string): SecurityGroup {
   const r = store.db.query<Row, [string]>("SELECT * FROM security_groups WHERE deleted = 0 AND name = 'default' AND project_id = ?").get(projectId);
-  return r ? groupFromRow(r) : insertGroup(store, "default", "default", projectId);
+  // A fixed id: every host of a cluster creates the same row, so replication merges them.
+  return r ? groupFromRow(r) : insertGroup(store, "default", "default", projectId, `default-${projectId}`);
 }
 
 export function createSecurityGroup(store: Store, name: string, description: string, projectId: string): SecurityGroup {

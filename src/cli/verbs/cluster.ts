@@ -1,0 +1,76 @@
+/** members, cluster join|leave|keygen, cluster key install|use|remove|list, host forget. */
+import { keygen } from "../../cluster/keyring.ts";
+import { UsageError } from "../errors.ts";
+import { table } from "../table.ts";
+import { print, type Verb } from "../verb.ts";
+
+interface Member { id: string; addr: string; state: string; incarnation: number; generation: number; since: number; rttMs: number | null }
+
+const keyVerb = (op: "install" | "use" | "remove", summary: string): Verb => ({
+  name: `cluster key ${op}`,
+  summary,
+  args: ["KEY"],
+  async run(ctx) {
+    const keys = await ctx.api.call<{ id: number; primary: boolean }[]>("POST", "/v1/cluster/keys", { op, key: ctx.args[0] });
+    ctx.out(`key ${op} done; ${keys.length} key(s), primary id ${keys.find((k) => k.primary)?.id}`);
+  },
+});
+
+export const clusterVerbs: Verb[] = [
+  {
+    name: "members",
+    summary: "Cluster members: id, address, state, incarnation, last state change, RTT.",
+    read: true,
+    async run(ctx) {
+      const ms = await ctx.api.call<Member[]>("GET", "/v1/members");
+      print(ctx, ms, () => table(["id", "address", "state", "incarnation", "generation", "last change", "RTT ms"],
+        ms.map((m) => [m.id, m.addr, m.state, m.incarnation, m.generation, m.since ? new Date(m.since).toISOString() : "-", m.rttMs === null ? "" : m.rttMs.toFixed(2)])));
+    },
+  },
+  {
+    name: "cluster join",
+    summary: "Join the cluster through any member's gossip address (host:port).",
+    args: ["ADDR..."],
+    async run(ctx) {
+      if (!ctx.args.length) throw new UsageError("netlet cluster join: missing ADDR (host:port of any member)");
+      await ctx.api.call("POST", "/v1/cluster/join", { addrs: ctx.args });
+      ctx.out(`joining through ${ctx.args.join(", ")}`);
+    },
+  },
+  {
+    name: "cluster leave",
+    summary: "Leave the cluster gracefully (peers mark this node left, not dead).",
+    async run(ctx) {
+      await ctx.api.call("POST", "/v1/cluster/leave");
+      ctx.out("left the cluster");
+    },
+  },
+  {
+    name: "cluster keygen",
+    summary: "Print a new random cluster key (base64, AES-256).",
+    async run(ctx) {
+      ctx.out(keygen());
+    },
+  },
+  keyVerb("install", "Install KEY on every member (it decrypts at once; encrypts after `use`)."),
+  keyVerb("use", "Make KEY the primary (encrypting) key on every member."),
+  keyVerb("remove", "Remove KEY; it still decrypts for a grace window so offline nodes can rejoin."),
+  {
+    name: "cluster key list",
+    summary: "List installed keys (ids only; keys never leave the node through the API).",
+    read: true,
+    async run(ctx) {
+      const keys = await ctx.api.call<{ id: number; primary: boolean; retireAt: number | null }[]>("GET", "/v1/cluster/keys");
+      print(ctx, keys, () => table(["key id", "primary", "retires"], keys.map((k) => [k.id, k.primary, k.retireAt ? new Date(k.retireAt).toISOString() : ""])));
+    },
+  },
+  {
+    name: "host forget",
+    summary: "Declare a dead host gone for good: its address blocks and floating IPs can be reclaimed (refused while it is reachable).",
+    args: ["HOST"],
+    async run(ctx) {
+      await ctx.api.call("POST", `/v1/hosts/${encodeURIComponent(ctx.args[0])}/forget`);
+      ctx.out(`forgot host ${ctx.args[0]}`);
+    },
+  },
+];

@@ -1,0 +1,175 @@
+/**
+ * The cluster as the agent runs it: the sans-IO ClusterNode (SWIM, state sync, IPAM, keyring
+ * layer) inside its UDP shell, fed by the SQLite replica store. Local writes are published after
+ * they commit; remote rows enter the store through `SqliteReplicaStore.apply` and raise the same
+ * change events as local ones, so every reconciler reacts without knowing the source.
+ *
+ * The cluster is on when a keyring file exists (`netlet cluster keygen > $state_path/cluster.keys`):
+ * gossip is encrypted-only, so without a key the node runs standalone.
+ */
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import type { Config } from "./config/load.ts";
+import type { Logger } from "./log.ts";
+import type { Store } from "./store/db.ts";
+import type { ChangeEvent } from "./model.ts";
+import { registry } from "./metrics.ts";
+import { SqlitePromiseStore, SqliteReplicaStore } from "./store/replica.ts";
+import { Keyring } from "./cluster/keyring.ts";
+import { KeyringLayer } from "./cluster/keyring-sync.ts";
+import { PacketCrypto } from "./cluster/crypto.ts";
+import { ClusterNode } from "./cluster/node.ts";
+import { ClusterShell, splitHostPort } from "./cluster/shell.ts";
+import { Ipam } from "./cluster/ipam/ipam.ts";
+import type { MemberView } from "./cluster/swim/members.ts";
+import type { ReplicaTable } from "./cluster/sync/replica-store.ts";
+
+/** Entities whose rows the cluster replicates (fixed IPs travel as IPAM allocations instead). */
+const REPLICATED = new Set<string>(["network", "instance", "vif", "lease", "host", "keypair", "security_group", "security_group_rule", "floating_ip"]);
+
+export interface ClusterAgent {
+  members(): MemberView[];
+  /** An address of `networkId` from this host's blocks; waits for a block claim when needed. */
+  allocate(networkId: string, owner: string, timeoutMs?: number): Promise<string>;
+  release(networkId: string, address: string): void;
+  /**
+   * Floating IPs this host should serve by the store: ask for the serving slot of each, release
+   * slots no longer wanted, and return the ones this host holds now.
+   */
+  syncFloating(wanted: string[]): string[];
+  /** Underlay addresses of the live peers (VXLAN flood lists). */
+  peerAddresses(): string[];
+  join(addrs: string[]): void;
+  leave(): void;
+  forget(host: string): { ok: true } | { ok: false; error: string };
+  keys(): { id: number; primary: boolean; retireAt: number | null }[];
+  keyOp(op: "install" | "use" | "remove", key: string): void;
+  alarms(): string[];
+  stop(): Promise<void>;
+}
+
+function keyFile(config: Config): string {
+  return config.cluster.keyFile ?? join(config.statePath, "cluster.keys");
+}
+
+/** A key file holds either one base64 key (as `cluster keygen` prints it) or a saved keyring. */
+function loadKeyring(path: string): Keyring {
+  const text = readFileSync(path, "utf8").trim();
+  return text.startsWith("{") ? Keyring.fromJSON(JSON.parse(text)) : new Keyring(text);
+}
+
+/**
+ * A stable generation per state directory: a rebuilt host (wiped state) gets a newer one. Whole
+ * seconds, as the packet header carries it in 32 bits.
+ */
+function generation(store: Store): number {
+  const g = store.getMeta("cluster_generation");
+  if (g) return Number(g);
+  const now = Math.floor(Date.now() / 1000);
+  store.setMeta("cluster_generation", String(now));
+  return now;
+}
+
+export async function startCluster(store: Store, config: Config, myIp: string, log: Logger): Promise<ClusterAgent | null> {
+  const l = log.child({ component: "cluster" });
+  const path = keyFile(config);
+  if (!existsSync(path)) {
+    l.info("no cluster key file: running standalone", { key_file: path });
+    return null;
+  }
+  const ring = loadKeyring(path);
+  const bind = splitHostPort(config.cluster.bind);
+  if (!bind) throw new Error(`config: bind = ${config.cluster.bind}: expected host:port`);
+  const host = bind.host === "0.0.0.0" ? myIp : bind.host;
+  const replica = new SqliteReplicaStore(store);
+  const promises = new SqlitePromiseStore(store);
+  const fresh = store.getMeta("cluster_generation") === null;
+  const gen = generation(store);
+  const founding = fresh && config.cluster.join.length === 0;
+  const keys = new KeyringLayer(ring, store.clock, () => writeFileSync(path, JSON.stringify(ring.toJSON()), { mode: 0o600 }));
+  const crypto = new PacketCrypto(ring, config.cluster.name, store.nodeId, gen, Date.now());
+  let ipam!: Ipam;
+  const shell = await ClusterShell.start({
+    host, port: bind.port, crypto, keyring: keys, metrics: registry,
+    makeNode: (addr) => {
+      const node = new ClusterNode({
+        id: store.nodeId, addr, generation: gen, incarnation: Number(store.getMeta("cluster_incarnation") ?? 0), now: Date.now(),
+        random: Math.random, clock: store.clock, store: replica,
+        onEvent: (e) => {
+          if (e.type === "incarnation") store.setMeta("cluster_incarnation", String(e.value));
+          if (e.type === "member") l.info(`member ${e.change}`, { id: e.member.id, addr: e.member.addr, state: e.member.state });
+        },
+      });
+      ipam = new Ipam({
+        // A fresh state directory that founds a new cluster has no older state to wait for; any
+        // other fresh one may be a rebuilt host and waits (warm-up) for the cluster's state.
+        self: store.nodeId, generation: founding ? 1 : gen, now: Date.now(), random: Math.random, store: replica, promises,
+        peers: { isReachable: (id) => node.swim.isReachable(id), addressOf: (id) => node.swim.addressOf(id), sendUser: (a, d) => node.swim.sendUser(a, d) },
+        write: (row) => node.write(row),
+        bootstrap: config.cluster.join.length === 0,
+        config: { blockPrefix: config.cluster.blockPrefix },
+        onDuplicate: (d) => l.error("DUPLICATE ADDRESS ALARM", { duplicates: JSON.stringify(d) }),
+      });
+      node.layers.push(ipam);
+      return node;
+    },
+  });
+  // Publish every committed local write of a replicated row.
+  const unsubscribe = store.subscribe((events: readonly ChangeEvent[]) => {
+    const rows = events.filter((e) => !e.remote && REPLICATED.has(e.entity)).map((e) => replica.get(e.entity as ReplicaTable, e.key)).filter((r) => !!r);
+    if (rows.length) shell.act((n) => rows.forEach((r) => n.sync.publish(r!)));
+  });
+  if (config.cluster.join.length) shell.act((n, now) => n.swim.join(now, config.cluster.join));
+  l.info("cluster started", { addr: shell.addr, generation: gen, peers: config.cluster.join.join(",") || "none (first node)" });
+
+  return {
+    members: () => shell.node.swim.members(),
+    async allocate(networkId, owner, timeoutMs = 15_000) {
+      const deadline = Date.now() + timeoutMs;
+      for (;;) {
+        let r!: ReturnType<Ipam["allocate"]>;
+        shell.act((_n, now) => {
+          r = ipam.allocate(networkId, owner, now);
+        });
+        if (r.ok) return r.address;
+        if (Date.now() >= deadline) throw new Error(r.error);
+        await Bun.sleep(50);
+      }
+    },
+    release: (networkId, address) => shell.act(() => void ipam.release(networkId, address)),
+    syncFloating(wanted) {
+      const want = new Set(wanted);
+      shell.act((_n, now) => {
+        for (const a of ipam.serving()) if (!want.has(a)) ipam.releaseFloating(a);
+        for (const a of want) if (!ipam.serving().includes(a)) ipam.serveFloating(a, now);
+      });
+      return ipam.serving().filter((a) => want.has(a));
+    },
+    peerAddresses: () => shell.node.swim.members().filter((m) => m.state === "alive" && m.id !== store.nodeId)
+      .map((m) => splitHostPort(m.addr)?.host).filter((h): h is string => !!h),
+    join: (addrs) => shell.act((n, now) => n.swim.join(now, addrs)),
+    leave: () => shell.act((n, now) => n.swim.leave(now)),
+    forget: (h) => {
+      let r!: ReturnType<Ipam["forget"]>;
+      shell.act(() => {
+        r = ipam.forget(h);
+      });
+      return r;
+    },
+    keys: () => ring.list().map(({ id, primary, retireAt }) => ({ id, primary, retireAt })),
+    keyOp(op, key) {
+      shell.act((_n, now) => {
+        if (op === "install") keys.install(key);
+        else if (op === "use") keys.use(key);
+        else keys.remove(key, now);
+      });
+    },
+    alarms: () => (ipam.stats.duplicateAlarms > 0 ? [`duplicate address alarm raised ${ipam.stats.duplicateAlarms} time(s)`] : []),
+    async stop() {
+      unsubscribe();
+      shell.act((n, now) => n.swim.leave(now));
+      await Bun.sleep(50);
+      shell.stop();
+    },
+  };
+}
