@@ -27,6 +27,7 @@ export interface AdvertiserDeps {
   openPort: (ifname: string, wake: () => void) => Icmp6Port;
   wake: () => void;
   readMac: (ifname: string) => string | null;
+  readUpPorts: (bridge: string) => Set<string>;
   metrics: RaMetrics;
   log: (event: string, fields: Record<string, unknown>) => void;
 }
@@ -42,6 +43,7 @@ export class BridgeAdvertiser {
   #link: LinkLocal | null = null;
   #packets: { normal: Uint8Array; final: Uint8Array } | null = null;
   #mac: string | null = null;
+  #upPorts: Set<string> | null = null;
   #lastError = "";
   readonly #deps: AdvertiserDeps;
 
@@ -99,6 +101,20 @@ export class BridgeAdvertiser {
     if (this.#scheduler.phase === "done") this.close();
   }
 
+  /**
+   * Re-reads which bridge ports are up; a port that came up since the last look is a new host
+   * on the link, so the next multicast RA moves as early as the 3 s limit allows.
+   */
+  checkPorts(now: number): void {
+    if (this.#scheduler.phase !== "running") return;
+    const ports = this.#deps.readUpPorts(this.bridge);
+    const fresh = this.#upPorts === null ? [] : [...ports].filter((p) => !this.#upPorts!.has(p));
+    this.#upPorts = ports;
+    if (fresh.length === 0) return;
+    this.#deps.log("ra.port-up", { bridge: this.bridge, ports: fresh });
+    this.#scheduler.changed(now);
+  }
+
   /** When the scheduler next has something to send (null: nothing scheduled or no socket). */
   nextWakeAt(): number | null {
     return this.#port ? this.#scheduler.nextWakeAt() : null;
@@ -141,6 +157,7 @@ export class BridgeAdvertiser {
       this.#packets = null;
       this.#lastError = "";
       this.#scheduler.start(now);
+      this.#upPorts = this.#deps.readUpPorts(this.bridge);
       this.#deps.log("ra.advertising", { bridge: this.bridge, source: link.address, prefix: this.#cfg.prefix });
     } catch (e) {
       const msg = (e as Error).message;

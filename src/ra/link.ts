@@ -7,7 +7,7 @@
  * The data come from /proc/net/if_inet6 (per network namespace): one line per address,
  * "<32 hex addr> <ifindex hex> <plen hex> <scope hex> <flags hex> <ifname>".
  */
-import { readFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import ipaddr from "ipaddr.js";
 
 const SCOPE_LINK = 0x20;
@@ -51,4 +51,28 @@ export function readMac(ifname: string): string | null {
   } catch {
     return null;
   }
+}
+
+/**
+ * The bridge's ports whose link is up (sysfs brif/ and each port's operstate). A port that
+ * comes up is a host that just appeared on the link, which deserves an RA without waiting for
+ * its solicitation (radvd does the same on link events).
+ */
+export function readUpPorts(bridge: string): Set<string> {
+  const up = new Set<string>();
+  if (!/^[\w.-]{1,15}$/.test(bridge)) return up;
+  let ports: string[] = [];
+  try {
+    ports = readdirSync(`/sys/class/net/${bridge}/brif`);
+  } catch {
+    return up;
+  }
+  for (const p of ports) {
+    try {
+      if (readFileSync(`/sys/class/net/${p}/operstate`, "utf8").trim() === "up") up.add(p);
+    } catch {
+      // The port went away between the two reads.
+    }
+  }
+  return up;
 }

@@ -23,9 +23,10 @@
 import { registry, type Registry } from "../metrics.ts";
 import { BridgeAdvertiser, type AdvertiserDeps, type Icmp6Port } from "./advertiser.ts";
 import { checkBridgeConfig, type BridgeConfig } from "./config.ts";
-import { readIfInet6, readMac, usableLinkLocal } from "./link.ts";
+import { readIfInet6, readMac, readUpPorts, usableLinkLocal } from "./link.ts";
 import { raMetrics } from "./metrics.ts";
 import { openRsPort } from "./port.ts";
+import { openLinkDoorbell, type Doorbell } from "../sys/raw6.ts";
 import { MAX_FINAL_RTR_ADVERTISEMENTS, validateIntervals } from "./scheduler.ts";
 
 export type { BridgeConfig } from "./config.ts";
@@ -53,6 +54,10 @@ export interface RaServiceOptions {
   openPort?: (ifname: string, wake: () => void) => Icmp6Port;
   /** /proc/net/if_inet6 reader (tests substitute text). */
   readIfInet6?: () => string;
+  /** Up ports of a bridge (tests substitute a fake). @default sysfs */
+  readUpPorts?: (bridge: string) => Set<string>;
+  /** Link-change notifications (tests pass null to rely on the periodic check). @default rtnetlink */
+  openLinkWatch?: ((onEvent: () => void) => Doorbell) | null;
 }
 
 export interface BridgeStatus {
@@ -74,6 +79,9 @@ export class RaService {
   #soon: ReturnType<typeof setTimeout> | null = null;
   #soonAt = Infinity;
   #lastTickAt = -Infinity;
+  #portsDirty = false;
+  #linkWatch: Doorbell | null = null;
+  readonly #openLinkWatch: ((onEvent: () => void) => Doorbell) | null;
   #lastLinkCheck = -Infinity;
   #stopped = false;
 
@@ -87,6 +95,7 @@ export class RaService {
     this.#waitingCheckMs = opts.waitingCheckMs ?? 250;
     this.#finalOnStop = opts.finalRasOnStop ?? 1;
     this.#readIfInet6 = opts.readIfInet6 ?? readIfInet6;
+    this.#openLinkWatch = opts.openLinkWatch === undefined ? openLinkDoorbell : opts.openLinkWatch;
     this.#deps = {
       random: opts.random ?? Math.random,
       minIntervalMs,
@@ -95,6 +104,7 @@ export class RaService {
       openPort: opts.openPort ?? openRsPort,
       wake: () => this.#wake(),
       readMac,
+      readUpPorts: opts.readUpPorts ?? readUpPorts,
       metrics: raMetrics(opts.registry ?? registry),
       log: opts.log ?? (() => {}),
     };
@@ -127,6 +137,7 @@ export class RaService {
     for (const [name, adv] of this.#advertisers) if (!seen.has(name)) adv.withdraw(now, false, MAX_FINAL_RTR_ADVERTISEMENTS);
     this.#lastLinkCheck = -Infinity; // look at new bridges on the next tick
     this.#ensureTimer();
+    this.#ensureLinkWatch();
     this.tick();
   }
 
@@ -148,6 +159,8 @@ export class RaService {
     }
     for (const adv of this.#advertisers.values()) adv.close();
     this.#advertisers.clear();
+    this.#linkWatch?.close();
+    this.#linkWatch = null;
     if (this.#timer) clearInterval(this.#timer);
     if (this.#soon) clearTimeout(this.#soon);
     this.#timer = null;
@@ -167,9 +180,13 @@ export class RaService {
     if (now - this.#lastLinkCheck >= (waiting ? this.#waitingCheckMs : this.#linkCheckMs)) {
       text = this.#readIfInet6();
       this.#lastLinkCheck = now;
+      this.#portsDirty = true; // also the safety net for missed link notifications
     }
+    const checkPorts = this.#portsDirty;
+    this.#portsDirty = false;
     for (const [name, adv] of this.#advertisers) {
       try {
+        if (checkPorts) adv.checkPorts(now);
         adv.tick(now, text === undefined ? undefined : usableLinkLocal(text, name));
       } catch (e) {
         this.#deps.log("ra.tick-error", { bridge: name, error: (e as Error).message });
@@ -202,6 +219,19 @@ export class RaService {
       this.#soonAt = Infinity;
       if (!this.#stopped) this.tick();
     }, Math.max(0, at - now));
+  }
+
+  #ensureLinkWatch(): void {
+    if (this.#linkWatch || !this.#openLinkWatch) return;
+    try {
+      this.#linkWatch = this.#openLinkWatch(() => {
+        this.#portsDirty = true;
+        this.#wake();
+      });
+    } catch (e) {
+      // Without notifications, new ports are still noticed by the periodic link check.
+      this.#deps.log("ra.link-watch-error", { error: (e as Error).message });
+    }
   }
 
   #ensureTimer(): void {

@@ -49,6 +49,7 @@ const libc = dlopen("libc.so.6", {
   sendmsg: { args: [FFIType.i32, FFIType.ptr, FFIType.i32], returns: FFIType.i64_fast },
   recvmsg: { args: [FFIType.i32, FFIType.ptr, FFIType.i32], returns: FFIType.i64_fast },
   close: { args: [FFIType.i32], returns: FFIType.i32 },
+  bind: { args: [FFIType.i32, FFIType.ptr, FFIType.u32], returns: FFIType.i32 },
   if_nametoindex: { args: [FFIType.cstring], returns: FFIType.u32 },
   __errno_location: { args: [], returns: FFIType.ptr },
 }).symbols;
@@ -272,7 +273,36 @@ export interface Doorbell {
  */
 export function openDoorbell(ifname: string, opts: RawIcmp6Options, onReadable: () => void): Doorbell {
   const sock = RawIcmp6Socket.open(ifname, opts);
-  const reader = Bun.file(sock.fd).stream().getReader();
+  return watchFd(sock.fd, onReadable, () => sock.close());
+}
+
+const AF_NETLINK = 16;
+const NETLINK_ROUTE = 0;
+const RTMGRP_LINK = 1;
+
+/**
+ * Calls `onEvent` whenever the kernel announces a link change in this namespace (rtnetlink
+ * RTMGRP_LINK: a port added to a bridge, carrier up or down, ...). The messages themselves are
+ * read and dropped by Bun; the caller re-reads whatever state it cares about, so a missed or
+ * merged event costs nothing but a later look. Throws when the socket cannot be set up.
+ */
+export function openLinkDoorbell(onEvent: () => void): Doorbell {
+  const fd = libc.socket(AF_NETLINK, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, NETLINK_ROUTE);
+  if (fd < 0) throw new Error(`Cannot watch links: netlink socket() failed with ${errnoName(errno())}`);
+  const sa = new Uint8Array(12); // sockaddr_nl: family u16, pad u16, pid u32, groups u32
+  const v = new DataView(sa.buffer);
+  v.setUint16(0, AF_NETLINK, true);
+  v.setUint32(8, RTMGRP_LINK, true);
+  if (libc.bind(fd, ptr(sa), sa.length) !== 0) {
+    const e = errno();
+    libc.close(fd);
+    throw new Error(`Cannot watch links: netlink bind() failed with ${errnoName(e)}`);
+  }
+  return watchFd(fd, onEvent, () => libc.close(fd));
+}
+
+function watchFd(fd: number, onReadable: () => void, closeFd: () => void): Doorbell {
+  const reader = Bun.file(fd).stream().getReader();
   let open = true;
   void (async () => {
     try {
@@ -282,7 +312,7 @@ export function openDoorbell(ifname: string, opts: RawIcmp6Options, onReadable: 
         if (open) onReadable();
       }
     } catch {
-      // A read error only ends the wakeups; the caller's periodic poll still drains its socket.
+      // A read error only ends the wakeups; callers keep a periodic check as the safety net.
     }
   })();
   return {
@@ -290,7 +320,7 @@ export function openDoorbell(ifname: string, opts: RawIcmp6Options, onReadable: 
       if (!open) return;
       open = false;
       // Close the fd only once Bun no longer watches it, or a reused fd number could be read.
-      reader.cancel().finally(() => sock.close());
+      reader.cancel().finally(closeFd);
     },
   };
 }

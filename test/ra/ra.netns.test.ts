@@ -39,6 +39,7 @@ describe.skipIf(!requireNetns())("RaService in namespaces", () => {
   let host = "";
   let vmA: Vm, vmB: Vm, vmC: Vm;
   let agent: Subprocess;
+  let agentOut = "";
   const bridges: BridgeConfig[] = [
     { bridge: "br-a", prefix: "fd00:a1::/64", mtu: 1450, rdnss: ["fd00:a1::1"], dnssl: ["novalocal", "example.org"] },
     { bridge: "br-b", prefix: "fd00:b2::/64", mtu: 1400, rdnss: ["fd00:b2::1"], dnssl: ["novalocal"] },
@@ -53,6 +54,9 @@ describe.skipIf(!requireNetns())("RaService in namespaces", () => {
     lab.addBridge(host, "br-c", ["fd00:c3::1/64"]); // a bridge this node does not serve
     writeFileSync(cfgPath, JSON.stringify({ bridges }));
     agent = lab.spawn(host, [BUN, FIXTURE, cfgPath, metricsPath]);
+    void (async () => {
+      for await (const chunk of agent.stdout as ReadableStream<Uint8Array>) agentOut += new TextDecoder().decode(chunk);
+    })();
     vmA = lab.addVm(host, { bridge: "br-a", mac: "02:00:00:00:0a:01" });
     vmB = lab.addVm(host, { bridge: "br-b", mac: "02:00:00:00:0b:01" });
     vmC = lab.addVm(host, { bridge: "br-c", mac: "02:00:00:00:0c:01" });
@@ -131,6 +135,21 @@ describe.skipIf(!requireNetns())("RaService in namespaces", () => {
     const answered = nsRun(vmA.ns, ["rdisc6", "-1", "-r", "1", "-w", "1000", vmA.ifname], { check: false });
     expect(answered.code).toBe(0);
     expect(agent.exitCode).toBeNull();
+  });
+
+  test("a host that never solicits still hears an RA as soon as its port comes up", async () => {
+    const vm = lab.addVm(host, { bridge: "br-a", mac: "02:00:00:00:0a:02" });
+    nsRun(vm.ns, ["ip", "link", "set", vm.ifname, "down"]);
+    nsRun(vm.ns, ["sysctl", "-qw", `net.ipv6.conf.${vm.ifname}.router_solicitations=0`]);
+    nsRun(vm.ns, ["sysctl", "-qw", `net.ipv6.conf.${vm.ifname}.accept_ra=1`]);
+    await Bun.sleep(200);
+    nsRun(vm.ns, ["ip", "link", "set", vm.ifname, "up"]);
+    const port = await waitFor(() => agentOut.split("\n").some((l) => l.includes('"ra.port-up"') && l.includes(vm.hostIf)), 3_000);
+    expect(port).toBe(true);
+    // An RA follows within the 3 s multicast limit, so the address appears before any
+    // unsolicited RA would be guaranteed (Max 10 s).
+    const addr = await waitFor(() => nsRun(vm.ns, ["ip", "-6", "addr", "show", "dev", vm.ifname]).stdout.includes("fd00:a1::ff:fe00:a02/64"), 4_000);
+    expect(addr).toBe(true);
   });
 
   test("removing a network withdraws its router and deprecates its prefix", async () => {

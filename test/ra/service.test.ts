@@ -81,6 +81,7 @@ function harness(extra: Partial<ConstructorParameters<typeof RaService>[0]> = {}
   const ports = new Map<string, FakePort>();
   const opened: string[] = [];
   const wakes = new Map<string, () => void>();
+  const upPorts = new Set<string>();
   const reg = new Registry();
   const svc = new RaService({
     now: () => clock.now,
@@ -88,6 +89,8 @@ function harness(extra: Partial<ConstructorParameters<typeof RaService>[0]> = {}
     pollIntervalMs: 1e9, // ticks are driven by hand
     registry: reg,
     readIfInet6: () => proc,
+    readUpPorts: () => new Set(upPorts),
+    openLinkWatch: null,
     ...extra,
     openPort: (name, wake) => {
       opened.push(name);
@@ -103,7 +106,7 @@ function harness(extra: Partial<ConstructorParameters<typeof RaService>[0]> = {}
       svc.tick();
     }
   };
-  return { svc, clock, ports, opened, wakes, reg, advance, setProc: (t: string) => (proc = t) };
+  return { svc, clock, ports, opened, wakes, upPorts, reg, advance, setProc: (t: string) => (proc = t) };
 }
 
 describe("RaService reconciliation", () => {
@@ -177,6 +180,24 @@ describe("RaService reconciliation", () => {
     h.wakes.get("br-a")!(); // coalesced into one pass
     await Bun.sleep(30); // real time for the 0–5 ms timer; the fake clock does not move
     expect(p.sent.filter((s) => s.dst === "fe80::77").length).toBe(1);
+    await h.svc.stop();
+  });
+
+  test("a bridge port coming up brings the next multicast RA forward", async () => {
+    const h = harness({ random: () => 0.99 }); // unsolicited interval 9.93 s
+    h.setProc(PROC([[LL_A, 5, 0x80, "br-a"]]));
+    h.upPorts.add("vm0");
+    h.svc.setBridges([cfgA]);
+    h.advance(4000);
+    const p = h.ports.get("br-a")!;
+    expect(p.sent.length).toBe(1);
+    h.upPorts.add("vm1"); // noticed by the 1 s link check here (netlink would wake at once)
+    h.advance(1000);
+    expect(p.sent.length).toBe(2);
+    expect(p.sent[1]).toMatchObject({ dst: "ff02::1", routerLifetime: 30 });
+    h.upPorts.delete("vm0"); // a port going down is no reason to advertise
+    h.advance(2500);
+    expect(p.sent.length).toBe(2);
     await h.svc.stop();
   });
 
