@@ -13,18 +13,26 @@ function nftListFix(stderr: string): string {
   return "load nf_tables (modprobe nf_tables; the kernel needs CONFIG_NF_TABLES, CONFIG_NF_TABLES_INET, CONFIG_NF_TABLES_BRIDGE and CONFIG_NFT_NAT)";
 }
 
+/** What nft programs under each driver (anti-spoofing stays in the nft bridge table under iptables). */
+const NFT_USE: Record<DoctorTarget["firewallDriver"], string> = {
+  nftables: "NAT, security groups and anti-spoofing",
+  iptables: "anti-spoofing (the bridge table)",
+  noop: "NAT",
+};
+
+function checkIptables(f: HostFacts): CheckResult {
+  const missing = ["iptables-restore", "ip6tables-restore"].filter((x) => !f.tools[x]);
+  if (missing.length) {
+    return { id: "iptables", status: "fail", summary: `firewall_driver = iptables but ${missing.join(" and ")} is not installed`, fix: "apt-get install iptables (or set firewall_driver = nftables)" };
+  }
+  return { id: "iptables", status: "ok", summary: "firewall_driver = iptables: iptables-restore and ip6tables-restore are installed" };
+}
+
 export function checkNftables(f: HostFacts, t: DoctorTarget): CheckResult[] {
-  if (t.firewallDriver === "iptables") {
-    const missing = ["iptables-restore", "ip6tables-restore"].filter((x) => !f.tools[x]);
-    if (missing.length) {
-      return [{ id: "iptables", status: "fail", summary: `firewall_driver = iptables but ${missing.join(" and ")} is not installed`, fix: "apt-get install iptables (or set firewall_driver = nftables)" }];
-    }
-    return [{ id: "iptables", status: "ok", summary: "firewall_driver = iptables: iptables-restore and ip6tables-restore are installed" }];
-  }
+  const out: CheckResult[] = t.firewallDriver === "iptables" ? [checkIptables(f)] : [];
   if (!f.nftVersion) {
-    return [{ id: "nftables", status: "fail", summary: `nft is not installed; firewall_driver = ${t.firewallDriver} programs NAT${t.firewallDriver === "noop" ? "" : ", security groups and anti-spoofing"} through it`, fix: "apt-get install nftables" }];
+    return [...out, { id: "nftables", status: "fail", summary: `nft is not installed; with firewall_driver = ${t.firewallDriver} netlet programs ${NFT_USE[t.firewallDriver]} through it`, fix: "apt-get install nftables" }];
   }
-  const out: CheckResult[] = [];
   const text = `${f.nftVersion.stdout}${f.nftVersion.stderr}`.trim();
   const v = parseNftVersion(text);
   if (!v) out.push({ id: "nft-version", status: "warn", summary: `cannot read the nft version from "${text.slice(0, 80)}"`, fix: "check that `nft --version` prints nftables v1.0 or later" });
