@@ -11,7 +11,7 @@ export const BRIDGE_TABLE = "netlet";
 
 /** IPv6 address as the 128-bit integer nft expects for a raw-payload set key. */
 function ip6Hex(a: string): string {
-  return "0x" + ipaddr.IPv6.parse(a).toByteArray().map((b) => b.toString(16).padStart(2, "0")).join("");
+  return "0x" + Buffer.from(ipaddr.IPv6.parse(a).toByteArray()).toString("hex");
 }
 
 function ip6Of(v: VifOnHost): string[] {
