@@ -252,13 +252,17 @@ export class SwimCore {
 
   #reconnect(): void {
     const dead = [...this.#members.values()].filter((m) => m.state === DEAD);
-    if (dead.length) this.#sendHello(dead[Math.floor(this.#random() * dead.length)].addr);
+    if (dead.length === 0) return;
+    const d = dead[Math.floor(this.#random() * dead.length)];
+    // Tell it that we hold it dead: a live one refutes before answering with its table, so
+    // one round trip heals both directions after a partition.
+    this.#sendHello(d.addr, [JSON.stringify(toTuple(d))]);
   }
 
-  /** Only our own entry: cheap when the peer is really gone; a live one answers with its table. */
-  #sendHello(addr: string): void {
+  /** Our own entry (plus `extra`): cheap when the peer is gone; a live one answers with its table. */
+  #sendHello(addr: string, extra: string[] = []): void {
     const self = JSON.stringify([this.id, this.addr, this.generation, this.#inc, ALIVE]);
-    this.#emitPacket(addr, [`{"t":"M","r":1,"m":[${self}]}`]);
+    this.#emitPacket(addr, [`{"t":"M","r":1,"m":[${[self, ...extra].join(",")}]}`]);
   }
 
   /**
