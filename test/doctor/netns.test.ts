@@ -54,6 +54,11 @@ describe.skipIf(!requireNetns())("netlet doctor in a namespace", () => {
     expect(find(report, "public_interface")?.status).toBe("ok");
     expect(find(report, "conflicts")?.summary).toContain(bridge);
     expect(find(report, "state_path")?.status).toBe("ok");
+    // The text report carries the same finding with a copyable fix line.
+    const text = Bun.spawnSync(["ip", "netns", "exec", ns, process.execPath, RUNNER, "--config", join(dir, "netlet.conf"), "--socket", join(dir, "run", "netlet.sock")]);
+    expect(text.exitCode).toBe(1);
+    expect(text.stdout.toString()).toMatch(/^fail +ip_forward +net\.ipv4\.ip_forward = 0/m);
+    expect(text.stdout.toString()).toMatch(/^ +fix: sysctl -w net\.ipv4\.ip_forward=1 && /m);
     // A link-kind probe namespace, if one was needed, is gone.
     expect(run(["ip", "netns", "list"]).stdout).not.toContain("netlet-doctor-");
   }, 30_000);

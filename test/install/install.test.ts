@@ -72,6 +72,7 @@ beforeAll(() => {
   copyFileSync(bin, join(served, "bad", NAME));
   writeFileSync(join(served, "bad", `${NAME}.sha256`), `${"0".repeat(64)}  ${NAME}\n`);
   copyFileSync(bin, join(served, "nosum", NAME));
+  copyFileSync(join(root, "install.sh"), join(served, "install.sh"));
   server = Bun.serve({
     hostname: "127.0.0.1",
     port: 0,
@@ -129,6 +130,17 @@ describe("install.sh", () => {
     expect(again.stdout).not.toContain("installed ");
     expect(files(dest).map((f) => [f, statSync(join(dest, f)).mtimeMs])).toEqual(before);
     expect(readdirSync(tmp)).toEqual([]);
+  }, 60_000);
+
+  test("curl | sh: the script read from a pipe installs from NETLET_BASE_URL", async () => {
+    const dest = newRoot();
+    const script = `curl -fsS ${base}/install.sh | sh -s -- --prefix /opt/nl`;
+    const p = Bun.spawn(["sh", "-c", script], { env: { PATH: process.env.PATH ?? "", TMPDIR: tmp, DESTDIR: dest, NETLET_BASE_URL: `${base}/good` }, stdout: "pipe", stderr: "pipe" });
+    const [out, err, code] = await Promise.all([new Response(p.stdout).text(), new Response(p.stderr).text(), p.exited]);
+    expect(err).toBe("");
+    expect(code).toBe(0);
+    expect(out).toContain("checksum ok");
+    expect(Bun.spawnSync([join(dest, "opt/nl/bin/netlet"), "--version"]).exitCode).toBe(0);
   }, 60_000);
 
   test("systemd accepts the unit", async () => {
@@ -243,9 +255,11 @@ describe("install.sh", () => {
     const mac = await sh(["--from", join(served, "good", NAME)], { destdir: newRoot(), path: fake("Darwin", "arm64") });
     expect(mac.code).toBe(1);
     expect(mac.stderr).toContain("netlet runs on Linux only; this system is Darwin");
-    const riscv = await sh(["--from", join(served, "good", NAME)], { destdir: newRoot(), path: fake("Linux", "riscv64") });
+    const dest = newRoot();
+    const riscv = await sh(["--from", join(served, "good", NAME)], { destdir: dest, path: fake("Linux", "riscv64") });
     expect(riscv.code).toBe(1);
     expect(riscv.stderr).toContain("no netlet build for architecture riscv64");
+    expect(files(dest)).toEqual([]);
   });
 
   test("--help and bad arguments", async () => {
