@@ -4,6 +4,7 @@
  *   bun bench/cluster/run.ts            # 100 and 1,000 nodes, 0/10/30 % loss
  *   bun bench/cluster/run.ts 100        # only the 100-node rows
  *   SEED=7 LOSSES=0,0.3 bun bench/cluster/run.ts 100 1000
+ *   COLD_JOIN=0 ...                     # skip the cold-join row
  *
  * Per cell: time for an update to reach 99.9 % and 100 % of live nodes (p50/p99), time until
  * every live node agrees a killed node is dead, healthy nodes declared dead while 10 % of the
@@ -11,9 +12,9 @@
  * included) idle and at 100 cluster-wide updates/s. Anchors from gossip.md are printed next to
  * the figures; they are memberlist's model numbers, not a run of memberlist here.
  */
-import { SimCluster } from "../../src/cluster/sim/cluster.ts";
+import { SIM_EPOCH_MS, SimCluster } from "../../src/cluster/sim/cluster.ts";
 import type { SwimEvent } from "../../src/cluster/swim/core.ts";
-import type { ReplicaRow } from "../../src/cluster/sync/replica-store.ts";
+import { MemoryReplicaStore, type ReplicaRow } from "../../src/cluster/sync/replica-store.ts";
 
 const SEED = Number(process.env.SEED ?? 1);
 const sizes = process.argv.slice(2).map(Number).filter((n) => n > 0);
@@ -155,6 +156,35 @@ function runCell(n: number, loss: number): Cell {
   return { n, loss, reach999, reach100, unreached, detect, fp2, fp5, idleBps, loadBps, load999, load100, wallS: (performance.now() - t0) / 1000 };
 }
 
+/** T8: a new node pulls the whole state (default 50,000 rows from 100 origins) from a 20-node cluster. */
+function coldJoin(rows = 50_000, origins = 100): string {
+  const t0 = performance.now();
+  const all: ReplicaRow[] = [];
+  for (let o = 0; o < origins; o++) {
+    for (let k = 0; k < rows / origins; k++) {
+      const hlc = `${String(SIM_EPOCH_MS - 3_600_000 + k).padStart(15, "0")}.${String(o).padStart(5, "0")}`;
+      all.push({ ...keypair(`o${o}k${k}`), origin: `src${o}`, hlc });
+    }
+  }
+  const marks = Object.fromEntries([...new Set(all.map((r) => r.origin))].map((o) => [o, all.filter((r) => r.origin === o).at(-1)!.hlc]));
+  const makeStore = () => {
+    const s = new MemoryReplicaStore();
+    for (const r of all) s.apply(r);
+    s.saveMarks(marks);
+    return s;
+  };
+  const c = new SimCluster({ n: 20, seed: SEED, makeStore });
+  c.sim.run(10_000);
+  const fresh = new MemoryReplicaStore();
+  const b0 = c.members.reduce((a, m) => a + c.sim.bytesSent(m.node.addr), 0);
+  const start = c.sim.now;
+  c.spawn(20, 1, ["n3"], fresh);
+  const at = c.sim.runUntil(() => fresh.size === rows, 120_000, 100);
+  const mb = (c.members.reduce((a, m) => a + c.sim.bytesSent(m.node.addr), 0) - b0) / 1e6;
+  const rss = process.memoryUsage().rss / 1e6;
+  return `cold join of ${rows} rows (${origins} origins) from 20 nodes: ${at === null ? `incomplete after 120 s (${fresh.size} rows)` : sec(at - start)} simulated, ${mb.toFixed(1)} MB sent, process RSS ${rss.toFixed(0)} MB (whole simulator), ${((performance.now() - t0) / 1000).toFixed(0)} s wall   | target < 10 s (T8)`;
+}
+
 const ANCHOR_999: Record<number, Record<number, string>> = {
   100: { 0: "1.6 s", 0.1: "1.8 s", 0.3: "2.2 s" },
   1000: { 0: "2.0 s", 0.1: "2.2 s", 0.3: "2.8 s" },
@@ -162,6 +192,7 @@ const ANCHOR_999: Record<number, Record<number, string>> = {
 const ANCHOR_DETECT: Record<number, string> = { 100: "≈12 s (worst 48 s)", 1000: "≈16 s (worst 72 s)" };
 
 console.log(`netlet cluster simulator report (seed ${SEED}); bytes include 28 B IP/UDP + 38 B AEAD per packet`);
+if (process.env.COLD_JOIN !== "0") console.log(coldJoin());
 for (const n of SIZES) {
   for (const loss of LOSSES) {
     const r = runCell(n, loss);

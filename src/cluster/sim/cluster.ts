@@ -29,6 +29,8 @@ export interface ClusterOptions {
   sync?: Partial<SyncConfig>;
   /** Attach IPAM to every node (n0 bootstraps the voter set). */
   ipam?: Partial<IpamConfig>;
+  /** Store for node i at first start (pre-populated state for cold-join runs). */
+  makeStore?: (i: number) => MemoryReplicaStore;
   /** Membership events of node i (false-positive counting in bench). */
   onEvent?: (i: number, e: SwimEvent, now: number) => void;
   /** Per-node clock offset in ms (clock skew). */
@@ -40,7 +42,7 @@ export class SimCluster {
   readonly members: SimMember[] = [];
   constructor(readonly o: ClusterOptions) {
     this.sim = new Simulator({ seed: o.seed, loss: o.loss });
-    for (let i = 0; i < o.n; i++) this.spawn(i, 1, i > 0 ? ["n0", `n${Math.floor(this.sim.random() * i)}`] : []);
+    for (let i = 0; i < o.n; i++) this.spawn(i, 1, i > 0 ? ["n0", `n${Math.floor(this.sim.random() * i)}`] : [], o.makeStore?.(i));
   }
 
   /** Start (or restart, with a given generation and store) node i and join it through `via`. */
