@@ -135,9 +135,15 @@ obtain_binary() {
 	say "got $version"
 }
 
+same_content() {
+	if command -v cmp >/dev/null 2>&1; then cmp -s "$1" "$2"
+	else [ "$(sha256_of "$1")" = "$(sha256_of "$2")" ]
+	fi
+}
+
 # put SRC DEST MODE: replace DEST atomically unless it already has SRC's content.
 put() {
-	if [ -f "$2" ] && cmp -s "$1" "$2"; then
+	if [ -f "$2" ] && same_content "$1" "$2"; then
 		say "$2 is up to date"
 		return 0
 	fi
