@@ -129,7 +129,7 @@ function runCell(n: number, loss: number): Cell {
     killed.add(victim);
     sim.kill(victim);
     const start = sim.now;
-    const at = sim.runUntil(() => c.running().every((m) => m.node.swim.members().find((x) => x.id === victim)?.state !== "alive" && m.node.swim.members().find((x) => x.id === victim)?.state !== "suspect"), 120_000, 250);
+    const at = sim.runUntil(() => c.running().every((m) => m.node.swim.stateOf(victim) === "dead"), 120_000, 250);
     detect.push(at === null ? Infinity : at - start);
     sim.runFor(2000);
   }

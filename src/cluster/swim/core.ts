@@ -200,6 +200,13 @@ export class SwimCore {
     return id === this.id || this.#live.has(id);
   }
 
+  /** One member's state without building views (cheap; for polling). */
+  stateOf(id: string): MemberView["state"] | undefined {
+    if (id === this.id) return this.#leaving ? "left" : "alive";
+    const m = this.#members.get(id);
+    return m ? STATE_NAMES[m.state] : undefined;
+  }
+
   members(): MemberView[] {
     const self: MemberView = { id: this.id, addr: this.addr, generation: this.generation, incarnation: this.#inc, state: this.#leaving ? "left" : "alive", since: 0, rttMs: 0 };
     return [self, ...[...this.#members.values()].map((m) => this.#view(m))];
