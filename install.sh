@@ -212,7 +212,7 @@ install_all() {
 	if [ "$CHANGED" = 0 ]; then
 		say "$version is already installed; nothing changed"
 	else
-		say "done. Edit $CONF (netlet config check), then: systemctl enable --now netlet; netlet doctor"
+		say "done. Edit $CONF, then run: netlet config check; netlet doctor; systemctl enable --now netlet"
 	fi
 }
 
