@@ -19,6 +19,8 @@ const program = (p: ProcessFact) => basename(p.argv[0] ?? "");
 export const isDnsmasq = (p: ProcessFact) => program(p) === "dnsmasq";
 export const isRadvd = (p: ProcessFact) => program(p) === "radvd";
 export const isNovaNetwork = (p: ProcessFact) => p.argv.slice(0, 3).some((a) => basename(a) === "nova-network");
+/** DHCP servers whose interfaces the doctor does not parse (ISC dhcpd, Kea). */
+export const isOtherDhcp = (p: ProcessFact) => ["dhcpd", "kea-dhcp4"].includes(program(p));
 
 /** Values of an option in argv: --long=V, --long V, -sV, -s V. */
 function optionValues(argv: string[], long: string, short: string): string[] {
@@ -121,6 +123,9 @@ export function checkConflicts(f: HostFacts, t: DoctorTarget): CheckResult[] {
     out.push({ id: "nova-network", status: "fail", summary: `nova-network (pid ${p.pid}) is running: it rewrites the same bridges, dnsmasq and firewall rules`, fix: "systemctl disable --now nova-network (see docs/migrating-from-nova-network.md)" });
   }
   out.push(...dnsmasqChecks(f, t), ...radvdChecks(f, t));
+  for (const p of f.processes.filter(isOtherDhcp)) {
+    out.push({ id: "dhcp-conflict", status: "warn", summary: `${program(p)} (pid ${p.pid}) is a DHCP server; make sure it does not listen on ${t.bridges.join(", ") || "netlet's bridges"}`, fix: `check its interface list (${p.argv.join(" ").slice(0, 120)}) or stop it` });
+  }
   if (!out.length) {
     const where = t.bridges.length ? t.bridges.join(", ") : "this host";
     out.push({ id: "conflicts", status: "ok", summary: `no dnsmasq DHCP, radvd or nova-network on ${where}` });

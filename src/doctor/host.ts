@@ -5,7 +5,7 @@
  */
 import { accessSync, constants, existsSync, readdirSync, readFileSync, readlinkSync } from "node:fs";
 import { dirname } from "node:path";
-import { configFilesOf, isDnsmasq, isNovaNetwork, isRadvd } from "./check-conflicts.ts";
+import { configFilesOf, isDnsmasq, isNovaNetwork, isOtherDhcp, isRadvd } from "./check-conflicts.ts";
 import { sysctlPath, wantedSysctls, type CommandFact, type DoctorTarget, type HostFacts, type KindFact, type PathFact, type ProcessFact } from "./types.ts";
 
 /** Configuration files larger than this are read only up to it. */
@@ -46,7 +46,7 @@ export function pathFact(path: string): PathFact {
   return { path, exists: false, writable: false, parent, parentWritable: writable(parent) };
 }
 
-/** dnsmasq, radvd and nova-network processes that share this process's network namespace. */
+/** dnsmasq, radvd, other DHCP servers and nova-network processes in this process's network namespace. */
 export function scanProcesses(proc = "/proc"): ProcessFact[] {
   let self: string | null = null;
   try {
@@ -59,7 +59,7 @@ export function scanProcesses(proc = "/proc"): ProcessFact[] {
     const raw = readText(`${proc}/${pid}/cmdline`, 64 * 1024);
     if (!raw) continue;
     const p: ProcessFact = { pid: Number(pid), argv: raw.split("\0").filter((a, i, all) => a !== "" || i < all.length - 1), files: {} };
-    if (!isDnsmasq(p) && !isRadvd(p) && !isNovaNetwork(p)) continue;
+    if (!isDnsmasq(p) && !isRadvd(p) && !isNovaNetwork(p) && !isOtherDhcp(p)) continue;
     try {
       if (self && readlinkSync(`${proc}/${pid}/ns/net`) !== self) continue;
     } catch {

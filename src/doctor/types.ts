@@ -65,7 +65,7 @@ export interface HostFacts {
   sysctl: Record<string, string | null>;
   /** Link names present in this network namespace. */
   interfaces: string[];
-  /** dnsmasq, radvd and nova-network processes in this network namespace. */
+  /** dnsmasq, radvd, dhcpd, kea-dhcp4 and nova-network processes in this network namespace. */
   processes: ProcessFact[];
   statePath: PathFact;
   socketDir: PathFact;

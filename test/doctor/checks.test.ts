@@ -177,6 +177,13 @@ describe("doctor checks", () => {
     expect(check(healthy({ processes: [unreadable] }), "ra-conflict").status).toBe("warn");
   });
 
+  test("ISC dhcpd and Kea are reported for a look", () => {
+    const p: ProcessFact = { pid: 77, argv: ["/usr/sbin/dhcpd", "-4", "-q", "-cf", "/etc/dhcp/dhcpd.conf", "eth1"], files: {} };
+    const r = check(healthy({ processes: [p] }), "dhcp-conflict");
+    expect(r.status).toBe("warn");
+    expect(r.summary).toBe("dhcpd (pid 77) is a DHCP server; make sure it does not listen on br100");
+  });
+
   test("a running nova-network fails", () => {
     const p: ProcessFact = { pid: 12, argv: ["/usr/bin/python3", "/usr/bin/nova-network", "--config-file=/etc/nova/nova.conf"], files: {} };
     expect(check(healthy({ processes: [p] }), "nova-network")).toMatchObject({ status: "fail", fix: "systemctl disable --now nova-network (see docs/migrating-from-nova-network.md)" });
