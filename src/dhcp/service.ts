@@ -41,6 +41,8 @@ export interface DhcpServiceOptions {
   checkIntervalMs?: number;
   /** How often to mark expired leases (ms, default 60000). */
   sweepIntervalMs?: number;
+  /** nova force_dhcp_release (default true): a removed host's lease ends at once, renewals get a NAK. */
+  forceRelease?: boolean;
   openSocket?: OpenBridgeSocket;
   ifindexOf?: (bridge: string) => number;
 }
@@ -71,6 +73,7 @@ export class DhcpService {
       limits: DEFAULT_LIMITS,
       checkIntervalMs: 2000,
       sweepIntervalMs: 60_000,
+      forceRelease: true,
       openSocket: openBridgeSocket,
       ifindexOf: ifNameToIndex,
       ...opts,
@@ -164,7 +167,7 @@ export class DhcpService {
 
   /** force_dhcp_release: see retireRemoved. */
   #releaseRemoved(b: Bridge, next: Map<string, DhcpHost>): void {
-    const { ops, events } = retireRemoved(b, next, this.#leases, this.#opts.now());
+    const { ops, events } = retireRemoved(b, next, this.#leases, this.#opts.now(), this.#opts.forceRelease);
     this.#commit(ops, events);
   }
 

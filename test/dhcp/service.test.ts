@@ -71,7 +71,7 @@ afterEach(async () => {
   for (const s of services.splice(0)) await s.stop();
 });
 
-function setup() {
+function setup(extra: { forceRelease?: boolean } = {}) {
   const net = new FakeNet();
   const reg = new Registry();
   const leases = new MemoryLeaseStore();
@@ -86,6 +86,7 @@ function setup() {
     metrics: dhcpMetrics(reg),
     openSocket: net.openSocket,
     ifindexOf: (b) => net.ifindex.get(b) ?? 0,
+    ...extra,
   });
   services.push(svc);
   return { net, reg, leases, events, svc, advance: (ms: number) => (now += ms) };
@@ -150,6 +151,18 @@ describe("DhcpService", () => {
     expect(events.map((e) => e.type)).toEqual(["lease.added", "lease.released"]);
     r(packet(MessageType.Request, A, { ciaddr: "10.77.0.10" }));
     expect(net.sent.at(-1)).toEqual({ bridge: "br0", type: MessageType.Nak, port: 68, address: "255.255.255.255" });
+  });
+
+  test("force_dhcp_release off: a removed host's lease is left to expire and its renewal is ignored", () => {
+    const { net, svc, leases, events } = setup({ forceRelease: false });
+    svc.setBridges([{ bridge: "br0", hosts: [host(A, "10.77.0.10")] }]);
+    net.open.get("br0")!.receive(packet(MessageType.Request, A, { ciaddr: "10.77.0.10" }));
+    svc.setBridges([{ bridge: "br0", hosts: [] }]);
+    svc.flushLeases();
+    expect(leases.get("net-1", A)?.state).toBe("leased");
+    net.open.get("br0")!.receive(packet(MessageType.Request, A, { ciaddr: "10.77.0.10" }));
+    expect(net.sent.map((x) => x.type)).toEqual([MessageType.Ack]);
+    expect(events.map((e) => e.type)).toEqual(["lease.added"]);
   });
 
   test("a host added back after removal is served again, not NAKed", () => {
