@@ -11,7 +11,10 @@ export interface DhcpHost {
   /** The fixed IPv4 address the store assigned. */
   address: string;
   prefixLength: number;
-  /** Gateway handed out as option 3 and as the default classless route; null for none. */
+  /**
+   * Gateway handed out as option 3 and as the default classless route; null for none, which is
+   * how use_single_default_gateway is applied to an instance's other NICs.
+   */
   router: string | null;
   dnsServers: string[];
   /** Instance hostname without domain; shortened and joined with `domain` for option 12. */
@@ -28,10 +31,7 @@ export interface DhcpHost {
   leaseTime: number;
   /** Extra option 121 routes, e.g. the metadata /32 via the gateway; the default route is added here. */
   classlessRoutes: Route[];
-  /**
-   * Whether this NIC gets the router (option 3 and the default classless route). False only for
-   * an instance's non-first NICs under use_single_default_gateway.
-   */
+  /** The instance's first NIC (nova's default_route); the caller gives other NICs `router: null` under use_single_default_gateway. */
   primary: boolean;
 }
 

@@ -29,9 +29,13 @@ export function leaseTimes(leaseSeconds: number, random: () => number): LeaseTim
   return { lease, t1: Math.floor(lease / 2) - jitter, t2: Math.floor((lease * 7) / 8) - jitter };
 }
 
-/** Option 121 and whether option 3 goes out; the two stay consistent (RFC 3442). */
+/**
+ * Option 121 and whether option 3 goes out; the two stay consistent (RFC 3442: a client that
+ * gets 121 ignores 3, so the default route is repeated in 121). No router (a non-first NIC under
+ * use_single_default_gateway) means neither option 3 nor a default classless route.
+ */
 function routing(host: DhcpHost): { router: string | null; routes: Route[] } {
-  const router = host.primary ? host.router : null;
+  const router = host.router;
   const routes = [...host.classlessRoutes];
   if (router) routes.push({ destination: "0.0.0.0/0", gateway: router });
   return { router, routes };

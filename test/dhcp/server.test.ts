@@ -139,8 +139,8 @@ describe("DISCOVER", () => {
     expect([...msg.options.keys()].at(-1)).toBe(Opt.RelayAgentInfo);
   });
 
-  test("use_single_default_gateway: a non-primary NIC gets no router and no default route", () => {
-    const { opt } = replyOf(handle(req({ type: MessageType.Discover }), ctx([host({ primary: false })])));
+  test("use_single_default_gateway: a NIC given no router gets neither option 3 nor a default route", () => {
+    const { opt } = replyOf(handle(req({ type: MessageType.Discover }), ctx([host({ primary: false, router: null })])));
     expect(opt(Opt.Router)).toBeUndefined();
     expect(readClasslessRoutes(opt(Opt.ClasslessRoutes))).toEqual([{ destination: "169.254.169.254/32", gateway: "10.77.0.1" }]);
   });
