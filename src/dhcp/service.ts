@@ -49,6 +49,8 @@ export interface DhcpServiceOptions {
 
 interface Bridge extends BridgeTable {
   name: string;
+  /** Last failure to open the socket, so a retry every few seconds logs it only once. */
+  openError: string | null;
   serverId: string | null;
   socket: BridgeSocket | null;
 }
@@ -125,8 +127,11 @@ export class DhcpService {
       if (index === 0) continue;
       try {
         b.socket = this.#opts.openSocket(b.name, (p) => this.#receive(b, p), (err) => this.#opts.log("error", "socket error", { bridge: b.name, err: String(err) }));
+        b.openError = null;
       } catch (err) {
-        this.#opts.log("warn", "cannot open DHCP socket", { bridge: b.name, err: String(err) });
+        // e.g. EADDRINUSE while dnsmasq still serves the bridge; retried on every check.
+        if (b.openError !== String(err)) this.#opts.log("warn", "cannot open DHCP socket", { bridge: b.name, err: String(err) });
+        b.openError = String(err);
       }
     }
   }
@@ -160,7 +165,7 @@ export class DhcpService {
   }
 
   #addBridge(name: string): Bridge {
-    const b: Bridge = { name, hosts: new Map(), networkIds: new Set(), retired: new Map(), serverId: null, socket: null };
+    const b: Bridge = { name, hosts: new Map(), networkIds: new Set(), retired: new Map(), serverId: null, socket: null, openError: null };
     this.#bridges.set(name, b);
     return b;
   }

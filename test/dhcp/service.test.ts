@@ -138,6 +138,30 @@ describe("DhcpService", () => {
     expect(svc.servedBridges).toEqual(["br0"]);
   });
 
+  test("a socket that cannot be opened is retried on every check and logged once per error", () => {
+    const net = new FakeNet();
+    const logs: string[] = [];
+    let fail = true;
+    const svc = new DhcpService({
+      leases: new MemoryLeaseStore(),
+      metrics: dhcpMetrics(new Registry()),
+      log: (level, msg) => logs.push(`${level} ${msg}`),
+      openSocket: (bridge, receive) => {
+        if (fail) throw new Error("bind failed: EADDRINUSE");
+        return net.openSocket(bridge, receive);
+      },
+      ifindexOf: (b) => net.ifindex.get(b) ?? 0,
+    });
+    services.push(svc);
+    svc.setBridges([{ bridge: "br0", hosts: [host(A, "10.77.0.10")] }]);
+    svc.checkSockets();
+    svc.checkSockets();
+    expect(logs).toEqual(["warn cannot open DHCP socket"]);
+    fail = false;
+    svc.checkSockets();
+    expect(svc.servedBridges).toEqual(["br0"]);
+  });
+
   test("ACK writes the lease; removing the host releases it at once and its next renewal is NAKed", () => {
     const { net, svc, leases, events } = setup();
     svc.setBridges([{ bridge: "br0", hosts: [host(A, "10.77.0.10"), host(B, "10.77.0.11")] }]);
