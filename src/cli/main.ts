@@ -12,9 +12,10 @@ import { floatingVerbs } from "./verbs/floating.ts";
 import { dataplaneVerbs, miscVerbs } from "./verbs/misc.ts";
 import { labVerbs } from "../lab/verbs.ts";
 import { clusterVerbs } from "./verbs/cluster.ts";
+import { doctorVerbs } from "./verbs/doctor.ts";
 import { VERSION, commit } from "../version.ts";
 
-export const VERBS: Verb[] = [...miscVerbs, ...networkVerbs, ...instanceVerbs, ...secgroupVerbs, ...floatingVerbs, ...dataplaneVerbs, ...clusterVerbs, ...labVerbs];
+export const VERBS: Verb[] = [...miscVerbs, ...networkVerbs, ...instanceVerbs, ...secgroupVerbs, ...floatingVerbs, ...dataplaneVerbs, ...clusterVerbs, ...doctorVerbs, ...labVerbs];
 
 export const DEFAULT_SOCKET = "/run/netlet/netlet.sock";
 

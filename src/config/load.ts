@@ -130,9 +130,24 @@ function emptyValue(spec: OptionSpec): unknown {
   return null;
 }
 
+/** nova.conf names classes where netlet names drivers: accept the classes a nova operator has. */
+const NOVA_CLASSES: Record<string, Record<string, string>> = {
+  network_manager: {
+    "nova.network.manager.flatmanager": "flat",
+    "nova.network.manager.flatdhcpmanager": "flatdhcp",
+    "nova.network.manager.vlanmanager": "vlan",
+  },
+  firewall_driver: {
+    "nova.virt.libvirt.firewall.iptablesfirewalldriver": "iptables",
+    "nova.virt.firewall.iptablesfirewalldriver": "iptables",
+    "nova.virt.firewall.noopfirewalldriver": "noop",
+  },
+};
+
 function validate(spec: OptionSpec, raw: string): unknown {
   if (raw.trim() === "") return emptyValue(spec);
-  const r = v.safeParse(schemaFor(spec.type), raw.trim());
+  const alias = NOVA_CLASSES[spec.key]?.[raw.trim().toLowerCase()];
+  const r = v.safeParse(schemaFor(spec.type), alias ?? raw.trim());
   if (!r.success) throw new ConfigError(spec.key, raw, allowedText(spec.type));
   return r.output;
 }

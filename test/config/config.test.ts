@@ -86,3 +86,13 @@ describe("config reload (SIGHUP)", () => {
     expect(plan.config.dmzCidr).toEqual(["10.9.0.0/16"]);
   });
 });
+
+describe("nova.conf class names", () => {
+  test("network_manager and firewall_driver accept nova's class paths", () => {
+    const { config } = parseConfig("network_manager = nova.network.manager.FlatDHCPManager\nfirewall_driver = nova.virt.libvirt.firewall.IptablesFirewallDriver\n");
+    expect(config.networkManager).toBe("flatdhcp");
+    expect(config.firewallDriver).toBe("iptables");
+    expect(parseConfig("network_manager = nova.network.manager.VlanManager").config.networkManager).toBe("vlan");
+    expect(() => parseConfig("network_manager = nova.network.manager.Bogus")).toThrow("expected one of flat, flatdhcp, vlan");
+  });
+});
