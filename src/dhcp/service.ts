@@ -7,8 +7,9 @@
  * re-created a fresh socket (its ifindex changed). The same check runs periodically so a bridge
  * that appears later, or is re-created between store changes, is picked up too.
  *
- * Nothing is queued in user space: each datagram is handled to completion in its receive
- * callback, so the only buffer is the kernel's bounded socket buffer.
+ * Datagrams are not queued in user space: each is handled to completion in its receive callback,
+ * so the only packet buffer is the kernel's bounded socket buffer. Lease writes are batched per
+ * event-loop turn (lease-batch.ts, bounded too).
  */
 import { decode } from "./codec.ts";
 import { macText, type DhcpHost } from "./host.ts";
@@ -204,7 +205,12 @@ export class DhcpService {
     for (const e of events) {
       this.#opts.metrics.leaseEvents.inc({ type: e.type });
       if (e.type === "lease.declined") this.#opts.log("warn", "client declined its address (conflict)", { ...e });
-      this.#opts.onEvent?.(e);
+      try {
+        this.#opts.onEvent?.(e);
+      } catch (err) {
+        // A failing subscriber must not cost the client its reply.
+        this.#opts.log("error", "lease event handler failed", { type: e.type, err: String(err) });
+      }
     }
   }
 
