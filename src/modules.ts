@@ -21,6 +21,7 @@ import { StoreMetadataSource } from "./reconcile/metadata-source.ts";
 import { dhcpBridges } from "./reconcile/dhcp.ts";
 import { raBridges } from "./reconcile/ra.ts";
 import { desiredState } from "./reconcile/dataplane.ts";
+import { createInterner } from "./reconcile/intern.ts";
 import type { HostView } from "./reconcile/host-view.ts";
 import type { ChangeEvent } from "./model.ts";
 
@@ -100,8 +101,9 @@ export function startDataplane(config: Config, log: Logger) {
   const dataplane = new Dataplane({ log: (line) => l.info(line) });
   let last: DesiredState | null = null;
   let lastApply: { kind: string; ms: number; at: number } | null = null;
+  const intern = createInterner();
   const firewall = async (view: HostView) => {
-    const d = await resolvePorts(desiredState(view));
+    const d = intern(await resolvePorts(desiredState(view)));
     const r = await dataplane.update(d);
     last = d;
     lastApply = { kind: r.kind, ms: Math.round(r.ms * 10) / 10, at: Date.now() };
