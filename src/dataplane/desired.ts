@@ -3,8 +3,8 @@
  * composition root from the store after every change. Every renderer (nftables, iptables, links)
  * is a pure function of this value, so a test can build one by hand with `desiredFromFixture`.
  */
-import ipaddr from "ipaddr.js";
 import { createHash } from "node:crypto";
+import { eui64, linkLocal } from "../ipam/eui64.ts";
 
 export type FirewallDriver = "nftables" | "iptables" | "noop";
 
@@ -145,22 +145,6 @@ export function shortKey(id: string): string {
 
 const keyCache = new Map<string, string>();
 
-/** Modified EUI-64 interface id of a MAC, OR-ed into a /64 prefix (RFC 4291, nova rfc2462). */
-export function eui64(prefix: string, mac: string): string {
-  const m = mac.split(":").map((h) => parseInt(h, 16));
-  if (m.length !== 6 || m.some((b) => !(b >= 0 && b <= 255))) throw new TypeError(`Cannot parse MAC address "${mac}"`);
-  const [net] = ipaddr.IPv6.parseCIDR(prefix.includes("/") ? prefix : `${prefix}/64`);
-  const bytes = net.toByteArray();
-  const iid = [m[0] ^ 0x02, m[1], m[2], 0xff, 0xfe, m[3], m[4], m[5]];
-  for (let i = 0; i < 8; i++) bytes[8 + i] = iid[i];
-  return (ipaddr.fromByteArray(bytes) as ipaddr.IPv6).toString();
-}
-
-/** fe80::/64 address of a MAC. */
-export function linkLocal(mac: string): string {
-  return eui64("fe80::/64", mac);
-}
-
 export interface FixtureVif {
   mac: string;
   network: string;
@@ -204,7 +188,7 @@ export function desiredFromFixture(f: Fixture): DesiredState {
       if (!net) throw new RangeError(`Cannot build VIF ${v.mac} as network "${v.network}" is unknown`);
       return {
         mac: v.mac.toLowerCase(), networkId: net.id, bridge: net.bridge, ipv4: v.ipv4 ?? null,
-        ipv6: net.cidrV6 ? eui64(net.cidrV6, v.mac) : null, ipv6LinkLocal: linkLocal(v.mac), port: v.port ?? null,
+        ipv6: net.cidrV6 ? eui64(v.mac, net.cidrV6) : null, ipv6LinkLocal: linkLocal(v.mac), port: v.port ?? null,
       };
     }),
   }));

@@ -9,7 +9,8 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { join } from "node:path";
 import { Registry } from "../../src/metrics.ts";
 import { Dataplane } from "../../src/dataplane/apply.ts";
-import { desiredFromFixture, eui64, type DesiredState, type FirewallDriver, type Fixture } from "../../src/dataplane/desired.ts";
+import { desiredFromFixture, type DesiredState, type FirewallDriver, type Fixture } from "../../src/dataplane/desired.ts";
+import { eui64 } from "../../src/ipam/eui64.ts";
 import { spawnExec } from "../../src/dataplane/exec.ts";
 import { Links } from "../../src/dataplane/links-apply.ts";
 import { Lab, nsRun, requireNetns, uniqueName, type Vm } from "../harness/netns.ts";
@@ -69,7 +70,7 @@ function behaviourSuite(driver: FirewallDriver) {
       for (const [vm, ip, mac] of [[vm1, "10.0.0.10", MAC1], [vm2, "10.0.0.11", MAC2]] as const) {
         nsRun(vm.ns, ["ip", "addr", "add", `${ip}/24`, "dev", "eth0"]);
         nsRun(vm.ns, ["ip", "route", "add", "default", "via", "10.0.0.1"]);
-        nsRun(vm.ns, ["ip", "-6", "addr", "add", `${eui64(V6NET, mac)}/64`, "dev", "eth0", "nodad"]);
+        nsRun(vm.ns, ["ip", "-6", "addr", "add", `${eui64(mac, V6NET)}/64`, "dev", "eth0", "nodad"]);
       }
       fixture = {
         config: { publicInterface: pub, routingSourceIp: "203.0.113.1", dmzCidr: ["192.168.50.0/24"], allowSameNetTraffic: false, firewallDriver: driver },
@@ -148,7 +149,7 @@ function behaviourSuite(driver: FirewallDriver) {
       nsRun(vm1.ns, ["ip", "addr", "del", "10.0.0.99/24", "dev", "eth0"]);
       // IPv6: EUI-64 passes, another address in the prefix does not.
       nsRun(vm1.ns, ["ip", "-6", "addr", "add", "fd00:1::99/64", "dev", "eth0", "nodad"]);
-      expect(await probe(vm1.ns, "fd00:1::1", 8775, { source: eui64(V6NET, MAC1) })).toBe(eui64(V6NET, MAC1));
+      expect(await probe(vm1.ns, "fd00:1::1", 8775, { source: eui64(MAC1, V6NET) })).toBe(eui64(MAC1, V6NET));
       expect(await probe(vm1.ns, "fd00:1::1", 8775, { source: "fd00:1::99" })).toBe("TIMEOUT");
       nsRun(vm1.ns, ["ip", "-6", "addr", "del", "fd00:1::99/64", "dev", "eth0"]);
       // ARP: vm1 claims vm2's address; the host's neighbour entry must not move to vm1's MAC.

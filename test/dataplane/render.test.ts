@@ -1,5 +1,6 @@
 import { describe, expect, test, afterAll } from "bun:test";
-import { desiredFromFixture, eui64, linkLocal } from "../../src/dataplane/desired.ts";
+import { desiredFromFixture } from "../../src/dataplane/desired.ts";
+import { eui64, linkLocal } from "../../src/ipam/eui64.ts";
 import { renderTables } from "../../src/dataplane/nft-model.ts";
 import { natTable } from "../../src/dataplane/nft-nat.ts";
 import { nftGroupRule } from "../../src/dataplane/nft-filter.ts";
@@ -18,7 +19,7 @@ function dedent(s: string): string {
 
 describe("desired", () => {
   test("eui64() and linkLocal() derive nova's rfc2462 addresses from the MAC", () => {
-    expect(eui64("fd00:1::/64", "fa:16:3e:00:00:0a")).toBe("fd00:1::f816:3eff:fe00:a");
+    expect(eui64("fa:16:3e:00:00:0a", "fd00:1::/64")).toBe("fd00:1::f816:3eff:fe00:a");
     expect(linkLocal("52:54:00:12:34:56")).toBe("fe80::5054:ff:fe12:3456");
   });
 });
