@@ -68,6 +68,7 @@ function runCell(n: number, loss: number): Cell {
 
   // Update propagation: one update every 250 ms from a random node.
   const track = new Map<string, { t0: number; count: number; t999: number; t100: number }>();
+  let liveCount = c.running().length;
   const watch = () => {
     for (const m of c.members) {
       m.store.listeners.length = 0;
@@ -75,7 +76,7 @@ function runCell(n: number, loss: number): Cell {
         const e = track.get(`${row.key}@${row.hlc}`);
         if (!e || !remote) return;
         e.count++;
-        const live = c.running().length;
+        const live = liveCount;
         if (e.t999 < 0 && e.count >= Math.ceil(0.999 * live)) e.t999 = sim.now - e.t0;
         if (e.t100 < 0 && e.count >= live) e.t100 = sim.now - e.t0;
       });
@@ -128,6 +129,7 @@ function runCell(n: number, loss: number): Cell {
     const victim = c.running()[1 + Math.floor(sim.random() * (c.running().length - 1))].node.id;
     killed.add(victim);
     sim.kill(victim);
+    liveCount--;
     const start = sim.now;
     const at = sim.runUntil(() => c.running().every((m) => m.node.swim.stateOf(victim) === "dead"), 120_000, 250);
     detect.push(at === null ? Infinity : at - start);
