@@ -87,7 +87,8 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
   const dhcp = config.networkManager === "flat" ? null : startDhcp(store, log);
   const ra = startRa(config, log);
   const metadata = startMetadata(store, config, log);
-  const cluster = await startCluster(store, config, myIp, log);
+  let onMembership = () => {};
+  const cluster = await startCluster(store, config, myIp, log, () => onMembership());
   const reconciler = new Reconciler(store, config, {
     links: dataplane.target.links,
     dhcp: dhcp?.target,
@@ -95,6 +96,7 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
     metadata: metadata.target,
     firewall: dataplane.target.firewall,
   }, log.child({ component: "reconcile" }), cluster);
+  onMembership = () => void reconciler.kick();
 
   const startedAt = Date.now();
   const status = () => statusReport(store, config, {

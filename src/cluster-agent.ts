@@ -70,7 +70,11 @@ function generation(store: Store): number {
   return now;
 }
 
-export async function startCluster(store: Store, config: Config, myIp: string, log: Logger): Promise<ClusterAgent | null> {
+/**
+ * `onMembership` runs after a member joins, dies or leaves (VXLAN flood lists and floating-IP
+ * serving depend on who is alive).
+ */
+export async function startCluster(store: Store, config: Config, myIp: string, log: Logger, onMembership: () => void = () => {}): Promise<ClusterAgent | null> {
   const l = log.child({ component: "cluster" });
   const path = keyFile(config);
   if (!existsSync(path)) {
@@ -97,7 +101,10 @@ export async function startCluster(store: Store, config: Config, myIp: string, l
         random: Math.random, clock: store.clock, store: replica,
         onEvent: (e) => {
           if (e.type === "incarnation") store.setMeta("cluster_incarnation", String(e.value));
-          if (e.type === "member") l.info(`member ${e.change}`, { id: e.member.id, addr: e.member.addr, state: e.member.state });
+          if (e.type === "member") {
+            l.info(`member ${e.change}`, { id: e.member.id, addr: e.member.addr, state: e.member.state });
+            queueMicrotask(onMembership);
+          }
         },
       });
       ipam = new Ipam({

@@ -13,7 +13,7 @@ import { addKeypair, deleteKeypair, listKeypairs } from "../store/keypairs.ts";
 import { bootInstance, deleteInstance, getInstance, listInstances, listVifs } from "../store/instances.ts";
 import { addRule, createSecurityGroup, deleteRule, deleteSecurityGroup, getSecurityGroupByName, listRules, listSecurityGroups } from "../store/secgroups.ts";
 import {
-  allocateFloatingIp, associateFloatingIp, createFloatingRange, deallocateFloatingIp, deleteFloatingRange,
+  allocateFloatingIp, associateFloatingIp, autoAssignFloatingIp, createFloatingRange, deallocateFloatingIp, deleteFloatingRange,
   disassociateFloatingIp, getFloatingIp, listFloatingIps,
 } from "../store/floating.ts";
 import { listLeases } from "../store/leases.ts";
@@ -30,8 +30,6 @@ export interface AdminDeps {
   status?: () => Record<string, unknown>;
   /** What the dataplane programs per instance (`netlet dataplane show`). */
   dataplaneShow?: () => Promise<unknown>;
-  /** Hooks run after an instance is booted (auto-assigned floating IP, …). */
-  afterBoot?: (uuid: string) => void;
   /** Present when the node is in a cluster: addresses come from its IPAM blocks. */
   cluster?: ClusterAgent | null;
 }
@@ -93,7 +91,16 @@ export function createAdminApp(deps: AdminDeps): Hono {
       securityGroups: b.security_groups, availabilityZone: b.availability_zone, flavor: b.flavor, projectId: b.project_id, userId: b.user_id,
     };
     const inst = deps.cluster ? await clusterBoot(store, deps.cluster, params) : bootInstance(store, params);
-    deps.afterBoot?.(inst.uuid);
+    if (config.autoAssignFloatingIp) {
+      try {
+        autoAssignFloatingIp(store, inst.uuid, config.defaultFloatingPool, inst.projectId);
+      } catch (err) {
+        // As in nova, a boot that cannot get its automatic floating IP fails as a whole.
+        if (deps.cluster) clusterDelete(store, deps.cluster, inst.uuid);
+        else deleteInstance(store, inst.uuid);
+        throw new StoreError(`auto_assign_floating_ip: ${(err as Error).message}`, "floating_ip", err instanceof StoreError ? err.status : 409);
+      }
+    }
     return c.json(instanceJson(store, getInstance(store, inst.uuid)), 201);
   });
   app.delete("/v1/instances/:ref", (c) => {

@@ -131,3 +131,11 @@ export function releaseInstanceFloating(store: Store, instanceUuid: string): voi
       projectId: f.autoAssigned ? null : f.projectId, autoAssigned: false });
   }
 }
+
+/** auto_assign_floating_ip: a floating IP from `pool`, flagged auto-assigned, on the instance's first fixed IP. */
+export function autoAssignFloatingIp(store: Store, instanceUuid: string, pool: string, projectId: string): FloatingIp {
+  return store.write(() => {
+    const f = allocateFloatingIp(store, pool, projectId, true);
+    return associateFloatingIp(store, instanceUuid, f.address);
+  });
+}

@@ -70,3 +70,27 @@ describe("admin API", () => {
     expect(r.json.error).toContain("no such API path");
   });
 });
+
+describe("auto_assign_floating_ip", () => {
+  test("a booted instance gets a floating IP from the default pool; none free fails the boot and leaves nothing", async () => {
+    const store = memStore();
+    const config = { ...defaultConfig(), autoAssignFloatingIp: true };
+    const app = createAdminApp({ store, config });
+    const call = async (method: string, path: string, body?: unknown) => {
+      const res = await app.request(path, { method, headers: { "content-type": "application/json" }, body: body === undefined ? undefined : JSON.stringify(body) });
+      return { status: res.status, json: (await res.json()) as any };
+    };
+    await call("POST", "/v1/networks", { label: "private", fixed_range_v4: "10.0.0.0/24" });
+    await call("POST", "/v1/floating-ranges", { pool: "nova", ip_range: "203.0.113.5" });
+    const a = await call("POST", "/v1/instances", { name: "a" });
+    expect(a.status).toBe(201);
+    expect(a.json.floatingIps).toEqual(["203.0.113.5"]);
+    const b = await call("POST", "/v1/instances", { name: "b" });
+    expect(b.status).toBe(409);
+    expect(b.json.error).toContain("auto_assign_floating_ip: no more floating IPs in pool nova");
+    expect((await call("GET", "/v1/instances")).json.map((i: { name: string }) => i.name)).toEqual(["a"]);
+    // Deleting the instance releases its auto-assigned address back to the pool.
+    await call("DELETE", "/v1/instances/a");
+    expect((await call("GET", "/v1/floating-ips")).json[0]).toMatchObject({ address: "203.0.113.5", projectId: null, instanceUuid: null });
+  });
+});
