@@ -84,7 +84,7 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
 
   // Protocol modules, each fed by the reconciler from one HostView per pass.
   const dataplane = startDataplane(config, log);
-  const dhcp = config.networkManager === "flat" ? null : startDhcp(store, log);
+  const dhcp = config.networkManager === "flat" ? null : startDhcp(store, config, log);
   const ra = startRa(config, log);
   const metadata = startMetadata(store, config, log);
   let onMembership = () => {};

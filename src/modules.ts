@@ -25,10 +25,11 @@ import { createInterner } from "./reconcile/intern.ts";
 import type { HostView } from "./reconcile/host-view.ts";
 import type { ChangeEvent } from "./model.ts";
 
-export function startDhcp(store: Store, log: Logger) {
+export function startDhcp(store: Store, config: Config, log: Logger) {
   const l = log.child({ component: "dhcp" });
   const dhcp = new DhcpService({
     leases: storeLeaseStore(store),
+    forceRelease: config.forceDhcpRelease,
     log: (level, msg, fields) => l[level](msg, fields),
     onEvent: (e) => l.info(e.type, { mac: e.mac, ip: e.address, network: e.networkId }),
   });
