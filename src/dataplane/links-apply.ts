@@ -5,9 +5,8 @@
  */
 import type { DesiredState, FloatingOnHost } from "./desired.ts";
 import { spawnExec, type Exec } from "./exec.ts";
-import { planLinks, type LinkSnapshot, type Step } from "./links.ts";
+import { planLinks, wantedSysctls, type LinkSnapshot, type Step } from "./links.ts";
 
-const SYSCTLS = ["net.ipv4.ip_forward", "net.bridge.bridge-nf-call-iptables", "net.bridge.bridge-nf-call-ip6tables"];
 
 async function json<T>(exec: Exec, argv: string[]): Promise<T[]> {
   const r = await exec(argv);
@@ -32,7 +31,7 @@ export async function readLinks(exec: Exec, d: DesiredState): Promise<LinkSnapsh
     flood[dev] = fdb.filter((e) => e.mac === "00:00:00:00:00:00" && e.dst).map((e) => e.dst!);
   }
   const sysctl: Record<string, string> = {};
-  for (const k of SYSCTLS) {
+  for (const k of Object.keys(wantedSysctls(d))) {
     const r = await exec(["sysctl", "-n", k]);
     if (r.code === 0) sysctl[k] = r.stdout.trim();
   }

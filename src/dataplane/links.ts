@@ -51,13 +51,26 @@ export interface Step {
 
 export const VXLAN_PORT = 4789;
 
-function sysctlSteps(d: DesiredState, cur: LinkSnapshot): Step[] {
+/** The sysctls this host needs for `d` (read by `readLinks`, set by the plan). */
+export function wantedSysctls(d: DesiredState): Record<string, string> {
   const want: Record<string, string> = { "net.ipv4.ip_forward": "1" };
   // Security groups see bridged VM-to-VM traffic only through br_netfilter (no bridge conntrack).
   if (d.config.firewallDriver !== "noop") {
     want["net.bridge.bridge-nf-call-iptables"] = "1";
     want["net.bridge.bridge-nf-call-ip6tables"] = "1";
   }
+  // Routing instances' IPv6 needs forwarding; a forwarding host ignores RAs unless accept_ra is
+  // 2, so the uplink keeps its own SLAAC address and default route.
+  if (d.networks.some((n) => n.hostAddressV6)) {
+    want["net.ipv6.conf.all.forwarding"] = "1";
+    const pub = d.config.publicInterface;
+    if (pub && pub !== "lo" && /^[\w.-]{1,15}$/.test(pub)) want[`net.ipv6.conf.${pub}.accept_ra`] = "2";
+  }
+  return want;
+}
+
+function sysctlSteps(d: DesiredState, cur: LinkSnapshot): Step[] {
+  const want = wantedSysctls(d);
   return Object.entries(want).filter(([k, v]) => cur.sysctl[k] !== v).map(([k, v]) => ({ argv: ["sysctl", "-w", `${k}=${v}`], why: `${k} must be ${v}` }));
 }
 

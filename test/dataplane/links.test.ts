@@ -27,6 +27,18 @@ describe("planLinks", () => {
     ]);
   });
 
+  test("a dual-stack network turns on IPv6 forwarding and keeps the uplink accepting RAs (accept_ra 2)", () => {
+    const d = desiredFromFixture({
+      config: { firewallDriver: "noop", publicInterface: "eth0" },
+      networks: [{ id: "n", bridge: "br1", cidr: "10.0.0.0/24", cidrV6: "fd00:1::/64", hostAddress: "10.0.0.1", hostAddressV6: "fd00:1::1" }],
+    });
+    const steps = argv(planLinks(d, { ...empty(), sysctl: { "net.ipv4.ip_forward": "1" } }));
+    expect(steps).toContain("sysctl -w net.ipv6.conf.all.forwarding=1");
+    expect(steps).toContain("sysctl -w net.ipv6.conf.eth0.accept_ra=2");
+    const v4only = desiredFromFixture({ config: { firewallDriver: "noop" }, networks: [{ id: "n", bridge: "br1", cidr: "10.0.0.0/24", hostAddress: "10.0.0.1" }] });
+    expect(argv(planLinks(v4only, { ...empty(), sysctl: { "net.ipv4.ip_forward": "1" } })).some((x) => x.includes("ipv6"))).toBe(false);
+  });
+
   test("the host address is moved first; other addresses are kept after it", () => {
     const d = desiredFromFixture({ config: { firewallDriver: "noop" }, networks: [{ id: "n", bridge: "br1", cidr: "10.0.0.0/24", hostAddress: "10.0.0.1" }] });
     const cur: LinkSnapshot = {
