@@ -50,6 +50,7 @@ function keypair(k: string) {
 
 function runCell(n: number, loss: number): Cell {
   const t0 = performance.now();
+  const phase = (name: string) => process.stderr.write(`[N=${n} loss=${loss}] ${name} at ${((performance.now() - t0) / 1000).toFixed(0)} s wall\n`);
   const killed = new Set<string>();
   let fpCount = 0;
   const fpSeen = new Set<string>();
@@ -66,6 +67,7 @@ function runCell(n: number, loss: number): Cell {
   sim.loss = loss;
   sim.runFor(5000);
 
+  phase("formed");
   // Update propagation: one update every 250 ms from a random node.
   const track = new Map<string, { t0: number; count: number; t999: number; t100: number }>();
   let liveCount = c.running().length;
@@ -101,6 +103,7 @@ function runCell(n: number, loss: number): Cell {
   const reach100 = entries.map((e) => (e.t100 >= 0 ? e.t100 : Infinity));
   const unreached = entries.filter((e) => e.t100 < 0).length;
 
+  phase("updates done");
   // Idle bandwidth.
   sim.runFor(5000);
   const bytes = () => c.members.reduce((a, m) => a + sim.bytesSent(m.node.addr), 0);
@@ -109,6 +112,7 @@ function runCell(n: number, loss: number): Cell {
   sim.runFor(IDLE);
   const idleBps = (bytes() - b0) / n / (IDLE / 1000);
 
+  phase("idle done");
   // 100 updates/s cluster-wide for 10 s.
   track.clear();
   b0 = bytes();
@@ -122,6 +126,7 @@ function runCell(n: number, loss: number): Cell {
   const load999 = [...track.values()].map((e) => (e.t999 >= 0 ? e.t999 : Infinity));
   const load100 = [...track.values()].map((e) => (e.t100 >= 0 ? e.t100 : Infinity));
 
+  phase("load done");
   // Fail-stop detection: kill nodes one at a time, time until every live node says dead.
   const detect: number[] = [];
   const KILLS = n >= 1000 ? 3 : 5;
@@ -136,6 +141,7 @@ function runCell(n: number, loss: number): Cell {
     sim.runFor(2000);
   }
 
+  phase("kills done");
   // False positives: 10 % of live nodes stall for S ms at random moments, 4 times each.
   const stalls = (ms: number) => {
     fpCount = 0;
