@@ -8,8 +8,8 @@
  *   br-rv  radvd configured as nova wrote it (MinRtrAdvInterval 3, MaxRtrAdvInterval 10, one
  *          prefix with AdvOnLink/AdvAutonomous)
  *   br-np  RaService polling every 1000 ms instead of 100 ms (only for the idle-cost figure)
- * Each trial attaches a fresh VM namespace to each bridge in rotating order, sets its link up
- * and polls every 10 ms until it has a global SLAAC address (first seen, then DAD finished) and a
+ * Each trial attaches a fresh VM namespace to each bridge in rotating order with the guest's
+ * link down (as a booting guest's NIC), sets it up and polls every 10 ms until it has a global SLAAC address (first seen, then DAD finished) and a
  * default route. Then rdisc6 RS→RA times, the RA fields as rdisc6 decodes them, and idle costs.
  */
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -17,7 +17,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Subprocess } from "bun";
 import { RawIcmp6Socket } from "../../src/sys/raw6.ts";
-import { Lab, nsRun, run, type Vm } from "../../test/harness/netns.ts";
+import { Lab, nsRun, run, uniqueName, type Vm } from "../../test/harness/netns.ts";
 
 const trials = Number(process.argv[2] ?? 10);
 const FIXTURE = join(import.meta.dir, "../../test/ra/fixture-ra.ts");
@@ -55,10 +55,23 @@ function hasDefault(vm: Vm): boolean {
   return nsRun(vm.ns, ["ip", "-6", "route", "show", "default"]).stdout.includes("default");
 }
 
+/** Like Lab.addVm, but the guest's link stays down until the trial brings it up (a booting guest). */
+function addVmDown(host: string, bridge: string, mac: string): Vm {
+  const ns = lab.addNamespace("nlvm");
+  const hostIf = uniqueName("nlv");
+  const tmpIf = uniqueName("nlt");
+  nsRun(host, ["ip", "link", "add", hostIf, "type", "veth", "peer", "name", tmpIf]);
+  nsRun(host, ["ip", "link", "set", tmpIf, "netns", ns]);
+  nsRun(ns, ["ip", "link", "set", tmpIf, "name", "eth0"]);
+  nsRun(ns, ["ip", "link", "set", "eth0", "address", mac]);
+  nsRun(host, ["ip", "link", "set", hostIf, "master", bridge]);
+  nsRun(host, ["ip", "link", "set", hostIf, "up"]);
+  return { ns, ifname: "eth0", hostIf, mac };
+}
+
 /** Attaches a VM with its link down, then times link-up → address seen / usable / default route. */
 async function trial(host: string, bridge: string, mac: string) {
-  const vm = lab.addVm(host, { bridge, mac });
-  nsRun(vm.ns, ["ip", "link", "set", vm.ifname, "down"]);
+  const vm = addVmDown(host, bridge, mac);
   nsRun(vm.ns, ["sysctl", "-qw", `net.ipv6.conf.${vm.ifname}.accept_ra=1`]);
   await Bun.sleep(300);
   const t0 = performance.now();
