@@ -99,6 +99,8 @@ export async function startCluster(store: Store, config: Config, myIp: string, l
       const node = new ClusterNode({
         id: store.nodeId, addr, generation: gen, incarnation: Number(store.getMeta("cluster_incarnation") ?? 0), now: Date.now(),
         random: Math.random, clock: store.clock, store: replica,
+        // A fresh state directory that joins may be a rebuilt host: pull its own rows back first.
+        sync: { recoverOwnRows: fresh && !founding },
         onEvent: (e) => {
           if (e.type === "incarnation") store.setMeta("cluster_incarnation", String(e.value));
           if (e.type === "member") {

@@ -42,6 +42,12 @@ export interface SyncConfig {
   /** Out-of-order delta links kept while waiting for a gap to fill. */
   maxPending: number;
   marksSaveIntervalMs: number;
+  /**
+   * The state directory is new (wiped or rebuilt host): rows of our own origin that peers hold
+   * must be pulled back. Our own mark then starts empty and local writes do not advance it
+   * until a peer has streamed our origin to us, so digests see that we lack it.
+   */
+  recoverOwnRows: boolean;
 }
 
 export const DEFAULT_SYNC_CONFIG: SyncConfig = {
@@ -55,6 +61,7 @@ export const DEFAULT_SYNC_CONFIG: SyncConfig = {
   gcIntervalMs: 60_000,
   maxPending: 4096,
   marksSaveIntervalMs: 1000,
+  recoverOwnRows: false,
 };
 
 export interface SyncStats {
@@ -103,6 +110,10 @@ export class SyncEngine {
   #nextGcAt: number;
   #nextSaveAt: number;
   #dirty = false;
+  /** Our own origin is still being pulled back from peers (see `recoverOwnRows`). */
+  #recovering = false;
+  /** Recovery gives up after this time (no peer held anything of ours: a brand-new host). */
+  #recoverUntil = 0;
   #tokens: number;
   #tokensAt: number;
   #now: number;
@@ -116,7 +127,10 @@ export class SyncEngine {
     this.#hasher = new MarkHasher(this.config.buckets);
     for (const [k, m] of Object.entries(o.store.loadMarks())) this.#marks.set(k, m);
     const own = o.store.heads().get(o.self);
-    if (own && own > (this.#marks.get(o.self) ?? "")) this.#marks.set(o.self, own);
+    this.#recovering = this.config.recoverOwnRows;
+    this.#recoverUntil = o.now + 30_000;
+    if (this.#recovering) this.#marks.delete(o.self);
+    else if (own && own > (this.#marks.get(o.self) ?? "")) this.#marks.set(o.self, own);
     // Conservative until our first collection: anyone further behind than the grace is reset.
     this.#gcHorizon = this.#hlcAgo(this.config.tombstoneGraceMs);
     this.#nextDigestAt = o.now + this.config.digestIntervalMs;
@@ -134,7 +148,7 @@ export class SyncEngine {
   /** Announce a local write that is already committed to the store. */
   publish(row: ReplicaRow): void {
     const prev = this.mark(this.#self);
-    if (row.hlc > prev) this.#setMark(this.#self, row.hlc);
+    if (row.hlc > prev && !this.#recovering) this.#setMark(this.#self, row.hlc);
     this.#t.broadcast(`${row.table}/${row.key}`, { s: "d", r: row, p: prev });
   }
 
@@ -144,6 +158,7 @@ export class SyncEngine {
 
   tick(now: number): void {
     this.#now = now;
+    if (this.#recovering && now >= this.#recoverUntil) this.#endRecovery();
     if (now >= this.#nextDigestAt) {
       this.#nextDigestAt = now + this.config.digestIntervalMs;
       this.#sendDigest();
@@ -359,8 +374,17 @@ export class SyncEngine {
     // A refused future row is retried later, so the mark must not move past it.
     if (mark < m.f || future) return;
     if (m.u > mark) this.#setMark(m.o, m.u);
+    if (m.o === this.#self && m.m === 0) this.#endRecovery();
     // Keep streaming this origin from the same peer (a joining node's full-state transfer).
     if (m.m === 1) this.#t.sendUser(addr, { s: "w", bk: [], w: [[m.o, this.mark(m.o)]], q: 0, c: 1 });
+  }
+
+  #endRecovery(): void {
+    if (!this.#recovering) return;
+    this.#recovering = false;
+    // Everything we wrote since start is ours too: the mark is our newest own row.
+    const own = this.#store.heads().get(this.#self);
+    if (own && own > this.mark(this.#self)) this.#setMark(this.#self, own);
   }
 
   #setMark(origin: string, hlc: string): void {
