@@ -19,7 +19,7 @@ import type { DesiredState } from "./dataplane/desired.ts";
 import { dataplaneShow } from "./dataplane/show.ts";
 import { StoreMetadataSource } from "./reconcile/metadata-source.ts";
 import { dhcpBridges } from "./reconcile/dhcp.ts";
-import { raBridges } from "./reconcile/ra.ts";
+import { createRaPlanner } from "./reconcile/ra.ts";
 import { desiredState } from "./reconcile/dataplane.ts";
 import { createInterner } from "./reconcile/intern.ts";
 import type { HostView } from "./reconcile/host-view.ts";
@@ -40,7 +40,13 @@ export function startRa(config: Config, log: Logger) {
   if (!config.useIpv6) return null;
   const l = log.child({ component: "ra" });
   const ra = new RaService({ log: (event, fields) => l.info(event, fields) });
-  return { ra, target: (view: HostView) => ra.setBridges(raBridges(view)), stop: () => ra.stop() };
+  const plan = createRaPlanner();
+  const target = (view: HostView) => {
+    const { bridges, refused } = plan(view);
+    for (const r of refused) l.warn("network not advertised", { network: r.networkId, bridge: r.bridge, err: r.error });
+    ra.setBridges(bridges);
+  };
+  return { ra, target, stop: () => ra.stop() };
 }
 
 function vendordata(config: Config, log: Logger): unknown {

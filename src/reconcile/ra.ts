@@ -1,24 +1,19 @@
-/** HostView → router advertisement configs: one per served bridge whose network has an IPv6 /64 (use_ipv6). */
+/**
+ * HostView → router advertisement configs (use_ipv6): the served networks with an IPv6 /64,
+ * plus, once, the networks this host stopped serving, so their final RAs also zero the prefix.
+ */
+import type { Network } from "../model.ts";
+import { bridgeConfigsFor, type Refused } from "../ra/networks.ts";
 import type { BridgeConfig } from "../ra/config.ts";
 import type { HostView } from "./host-view.ts";
 
-export function raBridges(view: HostView): BridgeConfig[] {
-  if (!view.config.useIpv6) return [];
-  const seen = new Set<string>();
-  const out: BridgeConfig[] = [];
-  for (const s of view.served) {
-    const net = s.network;
-    if (!net.cidrV6 || seen.has(net.bridge)) continue;
-    seen.add(net.bridge);
-    const v6dns = [net.dns1, net.dns2, ...view.config.dnsServer].filter((d): d is string => !!d && d.includes(":"));
-    const mtu = net.mtu ?? view.config.networkDeviceMtu;
-    out.push({
-      bridge: net.bridge,
-      prefix: net.cidrV6,
-      mtu: mtu !== null && mtu >= 1280 ? mtu : null,
-      rdnss: v6dns,
-      dnssl: view.config.dhcpDomain ? [view.config.dhcpDomain] : [],
-    });
-  }
-  return out;
+export function createRaPlanner() {
+  let previous = new Map<string, Network>();
+  return (view: HostView): { bridges: BridgeConfig[]; refused: Refused[] } => {
+    if (!view.config.useIpv6) return { bridges: [], refused: [] };
+    const served = new Map(view.served.filter((s) => s.network.cidrV6).map((s) => [s.network.id, s.network]));
+    const gone = [...previous.values()].filter((n) => !served.has(n.id)).map((n) => ({ ...n, deleted: true }));
+    previous = served;
+    return bridgeConfigsFor([...served.values(), ...gone], { dhcpDomain: view.config.dhcpDomain || null, defaultMtu: view.config.networkDeviceMtu });
+  };
 }

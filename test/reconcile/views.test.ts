@@ -2,10 +2,10 @@ import { describe, expect, test } from "bun:test";
 import { parseConfig } from "../../src/config/load.ts";
 import { readHostView } from "../../src/reconcile/host-view.ts";
 import { dhcpBridges } from "../../src/reconcile/dhcp.ts";
-import { raBridges } from "../../src/reconcile/ra.ts";
+import { createRaPlanner } from "../../src/reconcile/ra.ts";
 import { desiredState } from "../../src/reconcile/dataplane.ts";
 import { createNetworks } from "../../src/store/networks.ts";
-import { bootInstance } from "../../src/store/instances.ts";
+import { bootInstance, deleteInstance } from "../../src/store/instances.ts";
 import { addRule } from "../../src/store/secgroups.ts";
 import { bootParams, memStore, netParams } from "../store/fixtures.ts";
 import { eui64 } from "../../src/ipam/eui64.ts";
@@ -38,11 +38,17 @@ describe("host view → module configuration", () => {
     expect(bridges[1].hosts[0].dnsServers).toEqual(["192.0.2.1"]);
   });
 
-  test("RA: only with use_ipv6, only bridges of networks with a /64", () => {
+  test("RA: only with use_ipv6, only bridges of networks with a /64; a network no longer served is withdrawn once", () => {
     const a = setup();
-    expect(raBridges(readHostView(a.store, a.config))).toEqual([]);
+    expect(createRaPlanner()(readHostView(a.store, a.config)).bridges).toEqual([]);
     const b = setup("use_ipv6 = true\n");
-    expect(raBridges(readHostView(b.store, b.config))).toEqual([{ bridge: "br100", prefix: "fd00:1::/64", mtu: 1450, rdnss: [], dnssl: ["novalocal"] }]);
+    const plan = createRaPlanner();
+    const first = plan(readHostView(b.store, b.config)).bridges;
+    expect(first.map((x) => [x.bridge, x.prefix, x.mtu, x.dnssl, x.removed])).toEqual([["br100", "fd00:1::/64", 1450, ["novalocal"], false]]);
+    deleteInstance(b.store, "web");
+    const after = plan(readHostView(b.store, b.config)).bridges;
+    expect(after.map((x) => [x.bridge, x.removed])).toEqual([["br100", true]]);
+    expect(plan(readHostView(b.store, b.config)).bridges).toEqual([]);
   });
 
   test("dataplane: config, served networks with host addresses, instances with groups, cluster-wide members", () => {
