@@ -104,7 +104,9 @@ function runCell(n: number, loss: number): Cell {
   const unreached = entries.filter((e) => e.t100 < 0).length;
 
   phase("updates done");
-  // Idle bandwidth.
+  // Idle bandwidth, once the broadcast queues have drained (the join storm of a freshly formed
+  // 1,000-node cluster keeps gossip busy for a minute; that is not idle).
+  sim.runUntil(() => c.members.every((m) => m.node.swim.queued === 0), 300_000, 1000);
   sim.runFor(5000);
   const bytes = () => c.members.reduce((a, m) => a + sim.bytesSent(m.node.addr), 0);
   let b0 = bytes();
@@ -147,9 +149,10 @@ function runCell(n: number, loss: number): Cell {
     fpCount = 0;
     fpSeen.clear();
     const victims = c.running().slice(1).filter(() => sim.random() < 0.1);
-    const horizon = 60_000;
+    const horizon = 80_000;
     const plan: { at: number; addr: string }[] = [];
-    for (const v of victims) for (let r = 0; r < 4; r++) plan.push({ at: sim.now + r * 15_000 + sim.random() * 10_000, addr: v.node.addr });
+    // One stall per 20 s window, so two stalls never merge into one longer one.
+    for (const v of victims) for (let r = 0; r < 4; r++) plan.push({ at: sim.now + r * 20_000 + sim.random() * (15_000 - ms), addr: v.node.addr });
     plan.sort((a, b) => a.at - b.at);
     const end = sim.now + horizon + 20_000;
     for (const p of plan) {
