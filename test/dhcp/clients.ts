@@ -57,11 +57,12 @@ export function udhcpcScript(dir: string, out: string): string {
   return script(
     dir,
     `udhcpc-${basename(out)}.sh`,
-    `echo "$1 ip=$ip subnet=$subnet router=$router dns=$dns domain=$domain search=$search mtu=$mtu lease=$lease serverid=$serverid hostname=$hostname staticroutes=$staticroutes broadcast=$broadcast" >> ${out}
+    `# Configure first, then report: a test that reads the report finds the address in place.
 case "$1" in
   bound|renew) ip -4 addr flush dev $interface; ip addr add $ip/$mask dev $interface ;;
   deconfig) ip -4 addr flush dev $interface ;;
 esac
+echo "$1 ip=$ip subnet=$subnet router=$router dns=$dns domain=$domain search=$search mtu=$mtu lease=$lease serverid=$serverid hostname=$hostname staticroutes=$staticroutes broadcast=$broadcast" >> ${out}
 exit 0`,
   );
 }
@@ -71,10 +72,10 @@ export function dhclientScript(dir: string, out: string): string {
   return script(
     dir,
     `dhclient-${basename(out)}.sh`,
-    `echo "$reason ip=$new_ip_address subnet=$new_subnet_mask router=$new_routers dns=$new_domain_name_servers domain=$new_domain_name search=$new_domain_search mtu=$new_interface_mtu lease=$new_dhcp_lease_time serverid=$new_dhcp_server_identifier hostname=$new_host_name staticroutes=$new_rfc3442_classless_static_routes" >> ${out}
-case "$reason" in
+    `case "$reason" in
   BOUND|RENEW|REBIND|REBOOT) ip -4 addr flush dev $interface; ip addr add $new_ip_address/$new_subnet_mask dev $interface ;;
 esac
+echo "$reason ip=$new_ip_address subnet=$new_subnet_mask router=$new_routers dns=$new_domain_name_servers domain=$new_domain_name search=$new_domain_search mtu=$new_interface_mtu lease=$new_dhcp_lease_time serverid=$new_dhcp_server_identifier hostname=$new_host_name staticroutes=$new_rfc3442_classless_static_routes" >> ${out}
 exit 0`,
   );
 }

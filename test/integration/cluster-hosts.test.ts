@@ -91,7 +91,10 @@ describe.skipIf(!requireNetns())("cluster of three real agents", () => {
     isolate(c, true);
     expect(await waitFor(() => states(a).hc !== "alive" && states(c).ha !== "alive", 20000, 200)).toBe(true);
     // The majority claims new blocks as it needs them.
-    for (let i = 0; i < 20; i++) expect(cli(a, "boot", `maj-${i}`, "--network", "private").code).toBe(0);
+    for (let i = 0; i < 20; i++) {
+      const r = cli(a, "boot", `maj-${i}`, "--network", "private");
+      expect([i, r.code, r.stderr]).toEqual([i, 0, ""]);
+    }
     // The minority allocates from the block it holds, then fails with a clear error.
     let refused = "";
     for (let i = 0; i < 20 && !refused; i++) {
@@ -130,13 +133,13 @@ describe.skipIf(!requireNetns())("cluster of three real agents", () => {
     start(c);
     expect(await waitFor(() => cli(c, "status").code === 0, 15000)).toBe(true);
     // The wiped host learns the cluster's state again before it can boot on the network.
-    expect(await waitFor(() => json<{ label: string }[]>(c, "network-list").length === 1, 10000)).toBe(true);
+    expect(await waitFor(() => json<{ label: string }[]>(c, "network-list").length === 1, 30000, 200)).toBe(true);
     const r = cli(c, "boot", "after-wipe", "--network", "private", "--json");
     expect(r.stderr).toBe("");
     const addr = JSON.parse(r.stdout).ports[0].address;
     const others = json<{ name: string; ports: { address: string }[] }[]>(hosts[0], "list").filter((i) => i.name !== "after-wipe").map((i) => i.ports[0].address);
     expect(others).not.toContain(addr);
-  }, 60_000);
+  }, 90_000);
 
   test("traffic with a wrong key is rejected and counted", async () => {
     const intruderDir = join(root, "hx");
@@ -150,8 +153,8 @@ describe.skipIf(!requireNetns())("cluster of three real agents", () => {
       const m = nsRun(hosts[0].ns, ["curl", "-s", "127.0.0.1:9775/metrics"], { check: false }).stdout;
       return Number(/netlet_cluster_packets_rejected_total\{reason="unknown-key"\} (\d+)/.exec(m)?.[1] ?? 0);
     };
-    expect(await waitFor(() => metric() > 0, 10000, 200)).toBe(true);
+    expect(await waitFor(() => metric() > 0, 20000, 200)).toBe(true);
     expect(Object.keys(states(hosts[0]))).not.toContain("hx");
     await stopProcess(x.proc);
-  }, 30_000);
+  }, 40_000);
 });
