@@ -8,8 +8,9 @@
  * Bun does not expose a listener's fd either: we find it as the socket in /proc/self/fd whose
  * inode /proc/net/tcp{,6} lists as LISTEN on our port.
  */
-import { dlopen, FFIType, ptr } from "bun:ffi";
+import { ptr } from "bun:ffi";
 import { readdirSync, readFileSync, readlinkSync } from "node:fs";
+import { lib } from "../sys/libc.ts";
 
 const IPPROTO_IP = 0;
 const IP_TTL = 2;
@@ -17,12 +18,6 @@ const IPPROTO_IPV6 = 41;
 const IPV6_UNICAST_HOPS = 16;
 const TCP_LISTEN = "0A";
 
-let libc: ReturnType<typeof openLibc> | undefined;
-function openLibc() {
-  return dlopen("libc.so.6", {
-    setsockopt: { args: [FFIType.i32, FFIType.i32, FFIType.i32, FFIType.ptr, FFIType.u32], returns: FFIType.i32 },
-  });
-}
 
 /** Inodes of sockets listening on `port`, with whether they are IPv6 sockets. */
 export function listeningInodes(port: number, procNet = "/proc/net"): Map<string, boolean> {
@@ -47,7 +42,6 @@ export function listeningInodes(port: number, procNet = "/proc/net"): Map<string
 export function limitHops(port: number, hops: number): number {
   if (!Number.isInteger(hops) || hops < 1 || hops > 255) throw new RangeError(`Cannot limit hops as 'hops' must be 1-255: current value is ${hops}`);
   const inodes = listeningInodes(port);
-  libc ??= openLibc();
   const value = new Int32Array([hops]);
   let set = 0;
   for (const fd of readdirSync("/proc/self/fd")) {
@@ -60,8 +54,8 @@ export function limitHops(port: number, hops: number): number {
     const inode = /^socket:\[(\d+)\]$/.exec(target)?.[1];
     if (inode === undefined || !inodes.has(inode)) continue;
     const v6 = inodes.get(inode)!;
-    if (libc.symbols.setsockopt(Number(fd), IPPROTO_IP, IP_TTL, ptr(value), 4) !== 0 && !v6) continue;
-    if (v6) libc.symbols.setsockopt(Number(fd), IPPROTO_IPV6, IPV6_UNICAST_HOPS, ptr(value), 4);
+    if (lib.setsockopt(Number(fd), IPPROTO_IP, IP_TTL, ptr(value), 4) !== 0 && !v6) continue;
+    if (v6) lib.setsockopt(Number(fd), IPPROTO_IPV6, IPV6_UNICAST_HOPS, ptr(value), 4);
     set += 1;
   }
   return set;

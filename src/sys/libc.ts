@@ -1,24 +1,34 @@
 /**
- * The few libc calls the DHCP server needs that Bun has no API for: creating a UDP socket bound
- * to one device before `bind()`, and writing an ARP entry. Loaded once through bun:ffi; struct
- * layouts are x86-64/aarch64 Linux (LP64, little-endian).
+ * The one place netlet loads libc through bun:ffi, for the socket calls Bun has no API for: a
+ * UDP socket bound to one device before `bind()` and ARP entries (DHCP), raw ICMPv6 and netlink
+ * sockets with sendmsg/recvmsg (RA), socket options on listeners (metadata). Struct layouts are
+ * x86-64/aarch64 Linux (LP64, little-endian).
  */
 import { dlopen, FFIType, ptr, read } from "bun:ffi";
 
-const lib = dlopen("libc.so.6", {
+/** The raw symbols, for callers that handle return codes themselves (non-blocking I/O). */
+export const lib = dlopen("libc.so.6", {
   socket: { args: [FFIType.i32, FFIType.i32, FFIType.i32], returns: FFIType.i32 },
   setsockopt: { args: [FFIType.i32, FFIType.i32, FFIType.i32, FFIType.ptr, FFIType.u32], returns: FFIType.i32 },
   bind: { args: [FFIType.i32, FFIType.ptr, FFIType.u32], returns: FFIType.i32 },
   ioctl: { args: [FFIType.i32, FFIType.u64, FFIType.ptr], returns: FFIType.i32 },
   close: { args: [FFIType.i32], returns: FFIType.i32 },
+  sendmsg: { args: [FFIType.i32, FFIType.ptr, FFIType.i32], returns: FFIType.i64_fast },
+  recvmsg: { args: [FFIType.i32, FFIType.ptr, FFIType.i32], returns: FFIType.i64_fast },
   if_nametoindex: { args: [FFIType.ptr], returns: FFIType.u32 },
   __errno_location: { args: [], returns: FFIType.ptr },
 }).symbols;
 
 const ERRNO_NAMES: Record<number, string> = {
-  1: "EPERM", 2: "ENOENT", 9: "EBADF", 13: "EACCES", 19: "ENODEV", 22: "EINVAL", 98: "EADDRINUSE",
-  99: "EADDRNOTAVAIL", 100: "ENETDOWN", 101: "ENETUNREACH",
+  1: "EPERM", 2: "ENOENT", 6: "ENXIO", 9: "EBADF", 11: "EAGAIN", 13: "EACCES", 19: "ENODEV", 22: "EINVAL",
+  90: "EMSGSIZE", 98: "EADDRINUSE", 99: "EADDRNOTAVAIL", 100: "ENETDOWN", 101: "ENETUNREACH", 105: "ENOBUFS",
+  113: "EHOSTUNREACH",
 };
+
+/** "ENODEV (19)" style name for an errno value. */
+export function errnoName(e: number): string {
+  return `${ERRNO_NAMES[e] ?? "errno"} (${e})`;
+}
 
 /** A failed libc call, with the errno name in `code` (e.g. "ENODEV"). */
 export class SysError extends Error {
@@ -30,7 +40,8 @@ export class SysError extends Error {
   readonly code: string;
 }
 
-function errno(): number {
+/** errno of the last failed call on this thread. */
+export function errno(): number {
   return read.i32(lib.__errno_location()!, 0);
 }
 

@@ -1,5 +1,5 @@
 /**
- * A raw ICMPv6 socket bound to one interface, through bun:ffi calls into libc. Used to send
+ * A raw ICMPv6 socket bound to one interface, through bun:ffi calls into lib. Used to send
  * Router Advertisements and receive Router Solicitations on a bridge. Node/Bun sockets cannot do
  * this: they have no raw ICMPv6, and a raw fd cannot be adopted by `Bun.udpSocket({fd})` (EINVAL).
  *
@@ -9,7 +9,8 @@
  * once per socket and reused, so the FFI pointers stay valid.
  * Struct layouts are x86-64/aarch64 Linux (LP64, little-endian).
  */
-import { dlopen, FFIType, ptr, read } from "bun:ffi";
+import { ptr } from "bun:ffi";
+import { cstr, errno, errnoName, ifNameToIndex, lib } from "./libc.ts";
 import ipaddr from "ipaddr.js";
 
 const AF_INET6 = 10;
@@ -33,39 +34,7 @@ const MSG_DONTWAIT = 0x40;
 const MSG_TRUNC = 0x20;
 const EAGAIN = 11;
 
-const ERRNO_NAMES: Record<number, string> = {
-  1: "EPERM", 6: "ENXIO", 11: "EAGAIN", 19: "ENODEV", 22: "EINVAL", 90: "EMSGSIZE", 99: "EADDRNOTAVAIL",
-  100: "ENETDOWN", 101: "ENETUNREACH", 105: "ENOBUFS", 113: "EHOSTUNREACH",
-};
-
-/** "ENODEV (19)" style name for an errno value. */
-export function errnoName(e: number): string {
-  return `${ERRNO_NAMES[e] ?? "errno"} (${e})`;
-}
-
-const libc = dlopen("libc.so.6", {
-  socket: { args: [FFIType.i32, FFIType.i32, FFIType.i32], returns: FFIType.i32 },
-  setsockopt: { args: [FFIType.i32, FFIType.i32, FFIType.i32, FFIType.ptr, FFIType.u32], returns: FFIType.i32 },
-  sendmsg: { args: [FFIType.i32, FFIType.ptr, FFIType.i32], returns: FFIType.i64_fast },
-  recvmsg: { args: [FFIType.i32, FFIType.ptr, FFIType.i32], returns: FFIType.i64_fast },
-  close: { args: [FFIType.i32], returns: FFIType.i32 },
-  bind: { args: [FFIType.i32, FFIType.ptr, FFIType.u32], returns: FFIType.i32 },
-  if_nametoindex: { args: [FFIType.cstring], returns: FFIType.u32 },
-  __errno_location: { args: [], returns: FFIType.ptr },
-}).symbols;
-
-function errno(): number {
-  return read.i32(libc.__errno_location()!, 0);
-}
-
-function cstr(s: string): Buffer {
-  return Buffer.from(`${s}\0`, "utf8");
-}
-
-/** The interface index of `name`, or 0 when it does not exist (in this namespace). */
-export function ifIndex(name: string): number {
-  return libc.if_nametoindex(ptr(cstr(name)));
-}
+export { errnoName, ifNameToIndex as ifIndex };
 
 function int32(v: number): Uint8Array {
   const b = new Uint8Array(4);
@@ -115,9 +84,9 @@ export class RawIcmp6Socket {
 
   /** Opens and configures the socket; throws with the failing step and errno. */
   static open(ifname: string, opts: RawIcmp6Options = {}): RawIcmp6Socket {
-    const ifindex = ifIndex(ifname);
+    const ifindex = ifNameToIndex(ifname);
     if (ifindex === 0) throw new Error(`Cannot open ICMPv6 socket on '${ifname}' as the interface does not exist`);
-    const fd = libc.socket(AF_INET6, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, IPPROTO_ICMPV6);
+    const fd = lib.socket(AF_INET6, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, IPPROTO_ICMPV6);
     if (fd < 0) throw new Error(`Cannot open ICMPv6 socket on '${ifname}': socket() failed with ${errnoName(errno())}`);
     const sock = new RawIcmp6Socket(fd, ifname, ifindex);
     try {
@@ -148,7 +117,7 @@ export class RawIcmp6Socket {
   }
 
   #setopt(level: number, name: number, value: Uint8Array, what: string): void {
-    if (libc.setsockopt(this.#fd, level, name, ptr(value), value.length) !== 0) {
+    if (lib.setsockopt(this.#fd, level, name, ptr(value), value.length) !== 0) {
       throw new Error(`Cannot configure ICMPv6 socket on '${this.ifname}': ${what} failed with ${errnoName(errno())}`);
     }
   }
@@ -173,7 +142,7 @@ export class RawIcmp6Socket {
     iv.setBigUint64(0, BigInt(ptr(data)), true);
     iv.setBigUint64(8, BigInt(data.length), true);
     const msg = msghdr(name, iov, ctl);
-    const n = libc.sendmsg(this.#fd, ptr(msg), 0);
+    const n = lib.sendmsg(this.#fd, ptr(msg), 0);
     return Number(n) < 0 ? errno() : 0;
   }
 
@@ -182,7 +151,7 @@ export class RawIcmp6Socket {
     if (this.#fd < 0) return null;
     this.#rxCtl.fill(0);
     const m = new DataView(msghdrInto(this.#rxMsg, this.#rxName, this.#rxIov, this.#rxCtl).buffer);
-    const n = Number(libc.recvmsg(this.#fd, ptr(this.#rxMsg), MSG_DONTWAIT));
+    const n = Number(lib.recvmsg(this.#fd, ptr(this.#rxMsg), MSG_DONTWAIT));
     if (n < 0) {
       const e = errno();
       return e === EAGAIN ? null : { error: e };
@@ -207,7 +176,7 @@ export class RawIcmp6Socket {
   }
 
   close(): void {
-    if (this.#fd >= 0) libc.close(this.#fd);
+    if (this.#fd >= 0) lib.close(this.#fd);
     this.#fd = -1;
   }
 }
@@ -287,18 +256,18 @@ const RTMGRP_LINK = 1;
  * merged event costs nothing but a later look. Throws when the socket cannot be set up.
  */
 export function openLinkDoorbell(onEvent: () => void): Doorbell {
-  const fd = libc.socket(AF_NETLINK, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, NETLINK_ROUTE);
+  const fd = lib.socket(AF_NETLINK, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, NETLINK_ROUTE);
   if (fd < 0) throw new Error(`Cannot watch links: netlink socket() failed with ${errnoName(errno())}`);
   const sa = new Uint8Array(12); // sockaddr_nl: family u16, pad u16, pid u32, groups u32
   const v = new DataView(sa.buffer);
   v.setUint16(0, AF_NETLINK, true);
   v.setUint32(8, RTMGRP_LINK, true);
-  if (libc.bind(fd, ptr(sa), sa.length) !== 0) {
+  if (lib.bind(fd, ptr(sa), sa.length) !== 0) {
     const e = errno();
-    libc.close(fd);
+    lib.close(fd);
     throw new Error(`Cannot watch links: netlink bind() failed with ${errnoName(e)}`);
   }
-  return watchFd(fd, onEvent, () => libc.close(fd));
+  return watchFd(fd, onEvent, () => lib.close(fd));
 }
 
 function watchFd(fd: number, onReadable: () => void, closeFd: () => void): Doorbell {
