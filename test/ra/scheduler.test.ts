@@ -1,17 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import { MIN_DELAY_BETWEEN_RAS_MS, RaScheduler, type RaSend } from "../../src/ra/scheduler.ts";
+import { mulberry32 as seeded } from "../../src/cluster/sim/prng.ts";
 
-/** A small seeded PRNG (mulberry32) so property checks are reproducible. */
-function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 type Sent = RaSend & { at: number };
 
