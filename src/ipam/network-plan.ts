@@ -62,8 +62,8 @@ export interface PlannedNetwork {
   /** First and last address (numbers) that become fixed-IP rows. */
   fixedFirst: number;
   fixedLast: number;
-  /** Addresses (numbers) flagged reserved among those rows. */
-  reserved: Set<number>;
+  /** Whether an address (number) among those rows is flagged reserved. */
+  reserved: (n: number) => boolean;
 }
 
 const bad = (message: string, field: string) => new StoreError(message, field, 400);
@@ -108,7 +108,7 @@ function planV4(p: NetworkCreateParams, s: Cidr4): Omit<PlannedNetwork, "label" 
   }
   const first = fixed.base;
   const last = fixed.base + fixed.size - 1;
-  const reserved = reservedAddresses({ first, last, gateway, dhcpServer, vpn, allowedStart, allowedEnd });
+  const reserved = isReserved({ first, last, gateway, dhcpServer, vpn, allowedStart, allowedEnd });
   return {
     cidr: formatCidr4(s),
     fixedCidr: formatCidr4(fixed),
@@ -138,20 +138,16 @@ export interface ReservedInput {
 /**
  * nova's reserved fixed IPs: the bottom two (three in VLAN mode) and the top address of the
  * fixed range, the gateway, DHCP server and VPN addresses, and everything outside
- * allowed_start..allowed_end. Used at network-create and when a peer's network arrives.
+ * allowed_start..allowed_end. One rule for network-create, for a peer's network arriving, and
+ * for the cluster's block allocation; a predicate, so a /16 costs nothing to describe.
  */
-export function reservedAddresses(r: ReservedInput): Set<number> {
-  const reserved = new Set<number>();
-  for (const n of [r.gateway, r.dhcpServer, r.vpn]) if (n !== null) reserved.add(n);
+export function isReserved(r: ReservedInput): (n: number) => boolean {
+  const fixed = new Set<number>();
+  for (const n of [r.gateway, r.dhcpServer, r.vpn]) if (n !== null) fixed.add(n);
   const bottom = r.vpn !== null ? 3 : 2;
-  for (let i = 0; i < bottom && r.first + i <= r.last; i++) reserved.add(r.first + i);
-  reserved.add(r.last);
-  if (r.allowedStart !== null || r.allowedEnd !== null) {
-    for (let n = r.first; n <= r.last; n++) {
-      if ((r.allowedStart !== null && n < r.allowedStart) || (r.allowedEnd !== null && n > r.allowedEnd)) reserved.add(n);
-    }
-  }
-  return reserved;
+  return (n) =>
+    fixed.has(n) || n < r.first + bottom || n >= r.last ||
+    (r.allowedStart !== null && n < r.allowedStart) || (r.allowedEnd !== null && n > r.allowedEnd);
 }
 
 function planV6(p: NetworkCreateParams, taken: Cidr6[]): { cidrV6: string; gatewayV6: string } | null {
@@ -174,7 +170,7 @@ export function planNetworks(p: NetworkCreateParams, existing: ExistingNetwork[]
   const v6 = planV6(p, taken6);
   if (!p.cidr) {
     return [{ label: p.label, cidr: null, cidrV6: v6!.cidrV6, gatewayV6: v6!.gatewayV6, fixedCidr: null, netmask: null, broadcast: null,
-      gateway: null, dhcpServer: null, dhcpStart: null, vpnPrivateAddress: null, vlan: p.vlan, fixedFirst: 1, fixedLast: 0, reserved: new Set() }];
+      gateway: null, dhcpServer: null, dhcpStart: null, vpnPrivateAddress: null, vlan: p.vlan, fixedFirst: 1, fixedLast: 0, reserved: () => true }];
   }
   let range: Cidr4;
   try {
@@ -199,4 +195,25 @@ export function planNetworks(p: NetworkCreateParams, existing: ExistingNetwork[]
     vlan: p.vlan === null ? null : p.vlan + i,
     ...planV4(p, s),
   }));
+}
+
+/** The fields of a network its reservation rule depends on. */
+export interface ReservationFields {
+  fixedCidr: string | null;
+  gateway: string | null;
+  dhcpServer: string | null;
+  vpnPrivateAddress: string | null;
+  allowedStart: string | null;
+  allowedEnd: string | null;
+}
+
+/** The reservation rule of an existing network, from its own fields. */
+export function reservedOf(net: ReservationFields): (n: number) => boolean {
+  if (!net.fixedCidr) return () => true;
+  const c = parseCidr4(net.fixedCidr);
+  const num = (a: string | null) => (a ? ip4ToNum(a) : null);
+  return isReserved({
+    first: c.base, last: c.base + c.size - 1, gateway: num(net.gateway), dhcpServer: num(net.dhcpServer),
+    vpn: num(net.vpnPrivateAddress), allowedStart: num(net.allowedStart), allowedEnd: num(net.allowedEnd),
+  });
 }

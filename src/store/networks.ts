@@ -1,7 +1,7 @@
 /** Networks: create (with their fixed-IP rows), read, delete. */
 import type { Network } from "../model.ts";
-import { planNetworks, reservedAddresses, type NetworkCreateParams } from "../ipam/network-plan.ts";
-import { ip4ToNum, numToIp4, parseCidr4 } from "../ipam/addr.ts";
+import { planNetworks, reservedOf, type NetworkCreateParams } from "../ipam/network-plan.ts";
+import { numToIp4, parseCidr4 } from "../ipam/addr.ts";
 import { conflict, notFound, type Store } from "./db.ts";
 
 type Row = Record<string, unknown>;
@@ -58,23 +58,18 @@ export function createNetworks(store: Store, p: NetworkCreateParams): Network[] 
   });
 }
 
-function insertFixedIps(store: Store, networkId: string, first: number, last: number, reserved: Set<number>): void {
+function insertFixedIps(store: Store, networkId: string, first: number, last: number, reserved: (n: number) => boolean): void {
   const ins = store.db.query("INSERT OR IGNORE INTO fixed_ips (network_id, address, address_num, reserved) VALUES (?, ?, ?, ?)");
-  for (let n = first; n <= last; n++) ins.run(networkId, numToIp4(n), n, reserved.has(n) ? 1 : 0);
+  for (let n = first; n <= last; n++) ins.run(networkId, numToIp4(n), n, reserved(n) ? 1 : 0);
 }
 
 /** The fixed-IP rows of a network that arrived from a peer, derived from its own fields. */
 export function materializeFixedIps(store: Store, net: Network): void {
   if (!net.fixedCidr) return;
   const c = parseCidr4(net.fixedCidr);
-  const num = (a: string | null) => (a ? ip4ToNum(a) : null);
-  const first = c.base;
-  const last = c.base + c.size - 1;
-  insertFixedIps(store, net.id, first, last, reservedAddresses({
-    first, last, gateway: num(net.gateway), dhcpServer: num(net.dhcpServer), vpn: num(net.vpnPrivateAddress),
-    allowedStart: num(net.allowedStart), allowedEnd: num(net.allowedEnd),
-  }));
+  insertFixedIps(store, net.id, c.base, c.base + c.size - 1, reservedOf(net));
 }
+
 
 /** Delete a network; refused while instances still have interfaces on it. */
 export function deleteNetwork(store: Store, ref: string): Network {

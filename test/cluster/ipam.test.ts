@@ -1,5 +1,7 @@
 import { describe, expect, test } from "bun:test";
-import { blockAddresses, reservedAddresses, splitBlocks } from "../../src/cluster/ipam/blocks.ts";
+import { blockAddresses, splitBlocks } from "../../src/cluster/ipam/blocks.ts";
+import { reservedOf } from "../../src/ipam/network-plan.ts";
+import { ip4ToNum } from "../../src/ipam/addr.ts";
 import { findDuplicates } from "../../src/cluster/ipam/duplicates.ts";
 import { MemoryPromiseStore, decideVote } from "../../src/cluster/ipam/promises.ts";
 import { SimCluster } from "../../src/cluster/sim/cluster.ts";
@@ -49,8 +51,9 @@ describe("ipam pure parts", () => {
     expect(splitBlocks("10.1.0.0/24", 26)).toEqual(["10.1.0.0/26", "10.1.0.64/26", "10.1.0.128/26", "10.1.0.192/26"]);
     expect(blockAddresses("10.1.0.16/28")).toHaveLength(16);
     expect(blockAddresses("10.1.0.16/28")[15]).toBe("10.1.0.31");
-    const r = reservedAddresses("10.1.0.0/24", ["10.1.0.1", null]);
-    expect([...r].sort()).toEqual(["10.1.0.0", "10.1.0.1", "10.1.0.255"]);
+    // Blocks hand out only what nova's reservation rule leaves free (network-create's rule).
+    const r = reservedOf({ fixedCidr: "10.1.0.0/24", gateway: "10.1.0.1", dhcpServer: "10.1.0.1", vpnPrivateAddress: null, allowedStart: null, allowedEnd: "10.1.0.200" });
+    expect(["10.1.0.0", "10.1.0.1", "10.1.0.2", "10.1.0.200", "10.1.0.201", "10.1.0.255"].map((a) => r(ip4ToNum(a)))).toEqual([true, true, false, false, true, true]);
     expect(() => splitBlocks("fd00::/64")).toThrow(RangeError);
   });
 

@@ -11,7 +11,9 @@ import type { Layer } from "../node.ts";
 import type { SwimEvent } from "../swim/core.ts";
 import type { ReplicaRow, ReplicaStore } from "../sync/replica-store.ts";
 import { Agreement, type ClaimOutcome } from "./agreement.ts";
-import { blockAddresses, reservedAddresses, splitBlocks } from "./blocks.ts";
+import { blockAddresses, splitBlocks } from "./blocks.ts";
+import { reservedOf, type ReservationFields } from "../../ipam/network-plan.ts";
+import { ip4ToNum } from "../../ipam/addr.ts";
 import { type Duplicate, findDuplicates } from "./duplicates.ts";
 import { type IpamMsg, isIpamPayload, parseIpamMsg } from "./messages.ts";
 import type { PromiseStore, SlotRecord } from "./promises.ts";
@@ -181,12 +183,15 @@ export class Ipam implements Layer {
     return { ok: false, error };
   }
 
-  #network(id: string): { cidr: string; reserved: Set<string> } | undefined {
+  #network(id: string): { cidr: string; reserved: { has(a: string): boolean } } | undefined {
     const r = this.#o.store.get("network", id);
     const d = r && !r.deleted ? r.data : null;
     const cidr = d ? ((d.fixedCidr ?? d.cidr) as string | null) : null;
     if (!d || !cidr) return undefined;
-    return { cidr, reserved: reservedAddresses(cidr, [d.gateway, d.dhcpServer, d.broadcast, d.vpnPrivateAddress] as string[]) };
+    // nova's reservation rule (bottom/top, gateway, DHCP server, VPN, allowed_start/end), the
+    // same one network-create applies.
+    const rule = reservedOf({ ...(d as unknown as ReservationFields), fixedCidr: cidr });
+    return { cidr, reserved: { has: (a: string) => rule(ip4ToNum(a)) } };
   }
 
   /** Addresses of a network held by anyone, as far as replicated state tells. */
