@@ -106,6 +106,7 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
     ra: () => ra?.ra.status() ?? null,
     metadataSeen: (uuid) => metadata.seen(uuid),
     peers: () => cluster?.members().filter((m) => m.id !== nodeId).map((m) => ({ id: m.id, address: m.addr, state: m.state, incarnation: m.incarnation, rttMs: m.rttMs })) ?? null,
+    voters: () => cluster?.voters() ?? null,
     alarms: () => [...(reconciler.status.lastError ? [`reconcile: ${reconciler.status.lastError}`] : []), ...(cluster?.alarms() ?? [])],
   });
   const admin = createAdminApp({ store, config, status, cluster, dataplaneShow: () => dataplane.show() });

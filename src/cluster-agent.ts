@@ -29,6 +29,8 @@ const REPLICATED = new Set<string>(["network", "instance", "vif", "lease", "host
 
 export interface ClusterAgent {
   members(): MemberView[];
+  /** Hosts admitted as IPAM voters (a new block needs a majority of them). */
+  voters(): string[];
   /** An address of `networkId` from this host's blocks; waits for a block claim when needed. */
   allocate(networkId: string, owner: string, timeoutMs?: number): Promise<string>;
   release(networkId: string, address: string): void;
@@ -133,6 +135,7 @@ export async function startCluster(store: Store, config: Config, myIp: string, l
 
   return {
     members: () => shell.node.swim.members(),
+    voters: () => ipam.voters(),
     async allocate(networkId, owner, timeoutMs = 15_000) {
       const deadline = Date.now() + timeoutMs;
       for (;;) {

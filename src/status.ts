@@ -19,6 +19,8 @@ export interface StatusSources {
   dhcpOn: boolean;
   metadataSeen: (uuid: string) => number | null;
   peers: () => unknown[] | null;
+  /** IPAM voters when clustered. */
+  voters: () => string[] | null;
   alarms: () => string[];
 }
 
@@ -30,6 +32,7 @@ export function statusReport(store: Store, config: Config, src: StatusSources): 
   return {
     node: { id: store.nodeId, address: src.myIp, version: `${VERSION} (${commit()})`, uptimeS: Math.round((Date.now() - src.startedAt) / 1000) },
     peers: src.peers(),
+    voters: src.voters(),
     networks: view.served.map((s) => ({
       label: s.network.label, cidr: s.network.cidr, cidrV6: s.network.cidrV6, bridge: s.network.bridge, hostAddress: s.hostAddress,
       dhcp: src.dhcpOn && s.network.enableDhcp ? "serving" : "off", ra: ra.get(s.network.bridge) ?? (s.network.cidrV6 ? "off (use_ipv6 = false)" : "-"),

@@ -46,6 +46,23 @@ describe.skipIf(!requireNetns())("cluster of three real agents", () => {
     nsRun(h.ns, ["nft", "-f", "-"], { input: `table inet nltestpart {\n chain i { type filter hook input priority -300; ip saddr { ${others} } drop; }\n chain o { type filter hook output priority -300; ip daddr { ${others} } drop; }\n}\n` });
   }
 
+  /** Inside a partition of C from A and B: both sides serve, the majority allocates, the minority refuses once its blocks run out. */
+  async function partitioned(a: Host, c: Host): Promise<void> {
+    expect(await waitFor(() => states(a).hc !== "alive" && states(c).ha !== "alive", 20000, 200)).toBe(true);
+    // The majority claims new blocks as it needs them.
+    for (let i = 0; i < 20; i++) {
+      const r = cli(a, "boot", `maj-${i}`, "--network", "private");
+      expect([i, r.code, r.stderr]).toEqual([i, 0, ""]);
+    }
+    // The minority allocates from the block it holds, then fails with a clear error.
+    let refused = "";
+    for (let i = 0; i < 20 && !refused; i++) {
+      const r = cli(c, "boot", `min-${i}`, "--network", "private");
+      if (r.code !== 0) refused = r.stderr;
+    }
+    expect(refused).toMatch(/no address for this host on network .*: .*majority/);
+  }
+
   beforeAll(async () => {
     underlay = lab.addNamespace("nlcu");
     lab.addBridge(underlay, "under0");
@@ -82,27 +99,20 @@ describe.skipIf(!requireNetns())("cluster of three real agents", () => {
     const addrs = outs.map((o) => JSON.parse(o.out).ports[0].address as string);
     expect(new Set(addrs).size).toBe(9);
     // Every host sees all nine (replicated), each exactly once.
-    const everywhere = await waitFor(() => hosts.every((h) => json<unknown[]>(h, "list").length === 9), 5000);
+    const everywhere = await waitFor(() => hosts.every((h) => json<unknown[]>(h, "list").length === 9), 10000);
     expect(everywhere).toBe(true);
   }, 60_000);
 
   test("a partition: both sides keep serving, the majority allocates, the minority refuses cleanly when its blocks run out; healing converges with no duplicate", async () => {
     const [a, b, c] = hosts;
+    // Blocks need a majority of the IPAM voters: wait until all three hosts were admitted.
+    expect(await waitFor(() => hosts.every((h) => json<{ voters: string[] }>(h, "status").voters?.length === 3), 20000, 200)).toBe(true);
     isolate(c, true);
-    expect(await waitFor(() => states(a).hc !== "alive" && states(c).ha !== "alive", 20000, 200)).toBe(true);
-    // The majority claims new blocks as it needs them.
-    for (let i = 0; i < 20; i++) {
-      const r = cli(a, "boot", `maj-${i}`, "--network", "private");
-      expect([i, r.code, r.stderr]).toEqual([i, 0, ""]);
+    try {
+      await partitioned(a, c);
+    } finally {
+      isolate(c, false);
     }
-    // The minority allocates from the block it holds, then fails with a clear error.
-    let refused = "";
-    for (let i = 0; i < 20 && !refused; i++) {
-      const r = cli(c, "boot", `min-${i}`, "--network", "private");
-      if (r.code !== 0) refused = r.stderr;
-    }
-    expect(refused).toMatch(/no address for this host on network .*: .*majority/);
-    isolate(c, false);
     const healed = await waitFor(() => hosts.every((h) => Object.values(states(h)).every((s) => s === "alive")), 20000, 200);
     expect(healed).toBe(true);
     const t0 = Date.now();

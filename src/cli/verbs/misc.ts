@@ -118,6 +118,7 @@ export const dataplaneVerbs: Verb[] = [
 interface StatusJson {
   node: { id: string; address: string; version: string; uptimeS: number };
   peers: { id: string; address: string; state: string }[] | null;
+  voters: string[] | null;
   networks: { label: string; cidr: string | null; cidrV6: string | null; bridge: string; hostAddress: string | null; dhcp: string; ra: string }[];
   instances: { name: string; mac: string; fixedIp: string | null; ipv6: string | null; lease: string; floating: string[]; metadataLastSeen: number | null }[];
   dataplane: { driver: string; lastApply: { kind: string; ms: number; at: number } | null };
@@ -127,8 +128,8 @@ interface StatusJson {
 const ago = (t: number | null) => (t === null ? "never" : `${Math.max(0, Math.round((Date.now() - t) / 1000))} s ago`);
 
 function statusScreen(st: StatusJson): string {
-  const peers = st.peers === null ? "peers: none (no [cluster] join configured)" :
-    table(["peer", "address", "state"], st.peers.map((p) => [p.id, p.address, p.state]));
+  const peers = st.peers === null ? "peers: none (standalone: no cluster key)" :
+    `${table(["peer", "address", "state"], st.peers.map((p) => [p.id, p.address, p.state]))}\nIPAM voters: ${st.voters?.join(", ") || "none yet"}`;
   const apply = st.dataplane.lastApply;
   return [
     `node ${st.node.id} (${st.node.address}), netlet ${st.node.version}, up ${st.node.uptimeS} s`,
