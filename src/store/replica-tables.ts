@@ -62,10 +62,10 @@ export const TYPED: Record<string, TypedTable> = {
   },
   instance: {
     ...byId("instances", "instance", instanceFromRow, "uuid", "uuid"),
-    toData: (r) => {
-      const d = strip(instanceFromRow(r));
-      return { ...d, userData: d.userData ? Buffer.from(d.userData as Uint8Array).toString("base64") : null };
-    },
+    // User data (up to 64 KiB), the key text and the metadata password stay on the instance's
+    // host, which alone serves its metadata: a gossiped row must fit one datagram, and peers
+    // need the rest (name, host, project, groups) for listings and security-group membership.
+    toData: (r) => ({ ...strip(instanceFromRow(r)), userData: null, keyData: null, password: null }),
     columns: (d) => plainColumns({ ...d, userData: d.userData ? Buffer.from(String(d.userData), "base64") : null,
       meta: JSON.stringify(d.meta ?? {}), securityGroups: JSON.stringify(d.securityGroups ?? []) }),
   },

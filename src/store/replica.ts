@@ -100,6 +100,7 @@ export class SqliteReplicaStore implements ReplicaStore {
       return;
     }
     const cols = { ...t.columns(row.data), origin: row.origin, hlc: row.hlc, deleted: 0 };
+    if (row.table === "instance" && exists) keepHostOnly(this.#db, row.key, cols);
     const names = Object.keys(cols);
     this.#db.query(`INSERT OR REPLACE INTO ${t.sql} (${names.join(", ")}) VALUES (${names.map(() => "?").join(", ")})`)
       .run(...(Object.values(cols) as string[]));
@@ -138,6 +139,16 @@ export class SqliteReplicaStore implements ReplicaStore {
   saveMarks(marks: Record<string, string>): void {
     this.store.setMeta("sync_marks", JSON.stringify(marks));
   }
+}
+
+/** Columns that never travel (see replica-tables.ts): a newer row from a peer keeps ours. */
+function keepHostOnly(db: Store["db"], uuid: string, cols: Record<string, unknown>): void {
+  const cur = db.query<{ user_data: Uint8Array | null; key_data: string | null; password: string | null }, [string]>(
+    "SELECT user_data, key_data, password FROM instances WHERE uuid = ?").get(uuid);
+  if (!cur) return;
+  cols.user_data = cur.user_data;
+  cols.key_data = cur.key_data;
+  cols.password = cur.password;
 }
 
 function keyExpr(table: string): string {
