@@ -20,14 +20,14 @@ export const labVerbs: Verb[] = [
     name: "lab up",
     summary: "Build a multi_host cloud in network namespaces on this machine (needs root).",
     options: {
-      hosts: { type: "string", arg: "N", help: "host namespaces, each running an agent (default 1)" },
+      hosts: { type: "string", arg: "N", help: "host namespaces, each running an agent, joined into one cluster (default 2)" },
       vms: { type: "string", arg: "M", help: "VM namespaces per host (default 2)" },
       ipv6: { type: "boolean", help: "dual-stack network (SLAAC)" },
       vxlan: { type: "boolean", help: "join hosts with VXLAN instead of a shared flat uplink" },
     },
     read: true,
     async run(ctx) {
-      const hosts = intOpt(ctx, "hosts", 1, 8) ?? 1;
+      const hosts = intOpt(ctx, "hosts", 1, 8) ?? 2;
       const vms = intOpt(ctx, "vms", 0, 16) ?? 2;
       const state = await labUp({ hosts, vms, ipv6: !!ctx.opts.ipv6, vxlan: !!ctx.opts.vxlan }, (s) => process.stderr.write(`${s}\n`));
       print(ctx, state, () => labTable(state));

@@ -19,12 +19,13 @@ describe.skipIf(!requireNetns())("netlet lab", () => {
   const mine = () => run(["ip", "netns", "list"]).stdout.split("\n").filter((l) => l.startsWith(env.NETLET_LAB_PREFIX));
   afterAll(() => lab("down"));
 
-  test("lab up: two VMs get their leases and metadata from netlet, the floating IP answers the internet namespace; lab down removes all", async () => {
+  test("lab up (the README's main job): a 2-host cluster whose four VMs get leases and metadata from netlet, the floating IP answers the internet namespace; lab down removes all", async () => {
     const up = lab("up", "--json");
     expect(up.code).toBe(0);
     const state = JSON.parse(up.stdout);
-    expect(state.vms).toHaveLength(2);
-    expect(mine()).toHaveLength(5);
+    expect(state.hosts).toHaveLength(2);
+    expect(state.vms.map((v: { host: string }) => v.host)).toEqual(["host1", "host1", "host2", "host2"]);
+    expect(mine()).toHaveLength(8);
     for (const vm of state.vms) {
       const mac = run(["ip", "netns", "exec", vm.ns, "cat", "/sys/class/net/eth0/address"]).stdout.trim();
       expect(mac).toBe(vm.mac);
@@ -33,23 +34,25 @@ describe.skipIf(!requireNetns())("netlet lab", () => {
       expect(vm.leased).toBe(vm.fixedIp);
       expect(vm.metadata).toMatch(/^i-[0-9a-f]{8}$/);
     }
-    expect(new Set(state.vms.map((v: { metadata: string }) => v.metadata)).size).toBe(2);
+    expect(new Set(state.vms.map((v: { metadata: string }) => v.metadata)).size).toBe(4);
+    expect(new Set(state.vms.map((v: { fixedIp: string }) => v.fixedIp)).size).toBe(4);
     expect(state.vms[0].floatingIp).toMatch(/^10\.254\.0\.\d+$/);
     expect(state.floatingReachable).toBe(true);
     const exec = lab("exec", "host1", "--", "ip", "-br", "link", "show", "br100");
     expect(exec.code).toBe(0);
-    // `netlet status` on the host shows both instances leased and their metadata read.
+    // `netlet status` on a host shows its instances leased, their metadata read, and its peer.
     const status = JSON.parse(run([netletBinary(), "status", "--json", "--socket", state.hosts[0].socket]).stdout);
     expect(status.instances.map((i: { lease: string }) => i.lease)).toEqual(["leased", "leased"]);
+    expect(status.peers.map((p: { id: string; state: string }) => [p.id, p.state])).toEqual([["host2", "alive"]]);
     expect(status.instances.every((i: { metadataLastSeen: number | null }) => i.metadataLastSeen !== null)).toBe(true);
     expect(status.networks[0]).toMatchObject({ label: "private", bridge: "br100", dhcp: "serving" });
     expect(status.dataplane.lastApply).not.toBeNull();
-    const pid = state.hosts[0].pid;
-    expect(alive(pid)).toBe(true);
+    const pids = state.hosts.map((h: { pid: number }) => h.pid);
+    for (const pid of pids) expect(alive(pid)).toBe(true);
     expect(lab("down").code).toBe(0);
     expect(mine()).toEqual([]);
-    expect(await waitFor(() => !alive(pid), 3000)).toBe(true);
-  });
+    expect(await waitFor(() => pids.every((pid: number) => !alive(pid)), 3000)).toBe(true);
+  }, 90_000);
 
   test("lab down also cleans up after a crashed lab up (namespaces without state)", () => {
     const orphan = `${env.NETLET_LAB_PREFIX}host1`;
