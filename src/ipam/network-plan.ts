@@ -5,6 +5,7 @@
  * server, DHCP start and reserved addresses. Deviation from nova: non-VLAN networks are not
  * capped at 256 addresses (a /16 flat network is a normal netlet network).
  */
+import type { Network } from "../model.ts";
 import { StoreError } from "../store/db.ts";
 import {
   cidr4Contains, cidr4Overlaps, cidr6Overlaps, formatCidr4, formatCidr6, ip4ToNum, ip6Offset, isIpv4,
@@ -46,19 +47,9 @@ export interface ExistingNetwork {
   vxlan: number | null;
 }
 
-export interface PlannedNetwork {
-  label: string;
-  cidr: string | null;
-  cidrV6: string | null;
-  fixedCidr: string | null;
-  netmask: string | null;
-  broadcast: string | null;
-  gateway: string | null;
-  gatewayV6: string | null;
-  dhcpServer: string | null;
-  dhcpStart: string | null;
-  vpnPrivateAddress: string | null;
-  vlan: number | null;
+/** The address layout network-create decides for one subnet (the rest comes from the request). */
+export interface PlannedNetwork extends Pick<Network, "label" | "cidr" | "cidrV6" | "fixedCidr" | "netmask" | "broadcast" | "gateway" |
+  "gatewayV6" | "dhcpServer" | "dhcpStart" | "vpnPrivateAddress" | "vlan"> {
   /** First and last address (numbers) that become fixed-IP rows. */
   fixedFirst: number;
   fixedLast: number;
