@@ -18,7 +18,7 @@ import {
 } from "../store/floating.ts";
 import { listLeases } from "../store/leases.ts";
 import * as S from "./schemas.ts";
-import { instanceJson, networkParams } from "./convert.ts";
+import { instanceJson, instancesJson, networkParams } from "./convert.ts";
 import { clusterBoot, clusterDelete } from "./cluster-boot.ts";
 import { clusterRoutes } from "./cluster-routes.ts";
 import type { ClusterAgent } from "../cluster-agent.ts";
@@ -81,7 +81,7 @@ export function createAdminApp(deps: AdminDeps): Hono {
   });
   app.delete("/v1/keypairs/:name", (c) => c.json(deleteKeypair(store, c.req.param("name"))));
 
-  app.get("/v1/instances", (c) => c.json(listInstances(store, { host: c.req.query("host") }).map((i) => instanceJson(store, i))));
+  app.get("/v1/instances", (c) => c.json(instancesJson(store, listInstances(store, { host: c.req.query("host") }))));
   app.get("/v1/instances/:ref", (c) => c.json(instanceJson(store, getInstance(store, c.req.param("ref")))));
   app.post("/v1/instances", async (c) => {
     const b = await body(c, S.Boot);

@@ -40,21 +40,29 @@ export function networkParams(b: v.InferOutput<typeof NetworkCreate>, config: Co
   };
 }
 
-/** An instance with its ports, floating IPs and lease states, as `show`/`list` print it. */
-export function instanceJson(store: Store, inst: Instance): Record<string, unknown> {
+/**
+ * Instances with their ports, floating IPs and lease states, as `show`/`list` print them. The
+ * networks, floating IPs and leases are read once for the whole list, not once per instance.
+ */
+export function instancesJson(store: Store, insts: Instance[]): Record<string, unknown>[] {
   const nets = new Map(listNetworks(store).map((n) => [n.id, n]));
-  const vifs = listVifs(store, { instanceUuid: inst.uuid });
-  const floating = listFloatingIps(store).filter((f) => f.instanceUuid === inst.uuid).map((f) => f.address);
+  const floating = listFloatingIps(store);
   const leases = new Map(listLeases(store).map((l) => [`${l.networkId}/${l.mac}`, l.state]));
-  const { userData, password, ...rest } = inst;
-  return {
-    ...rest,
-    userDataBytes: userData?.length ?? 0,
-    passwordSet: !!password,
-    floatingIps: floating,
-    ports: vifs.map((x) => ({
-      mac: x.mac, network: nets.get(x.networkId)?.label ?? x.networkId, networkId: x.networkId, address: x.address, addressV6: x.addressV6,
-      lease: leases.get(`${x.networkId}/${x.mac}`) ?? null,
-    })),
-  };
+  return insts.map((inst) => {
+    const { userData, password, ...rest } = inst;
+    return {
+      ...rest,
+      userDataBytes: userData?.length ?? 0,
+      passwordSet: !!password,
+      floatingIps: floating.filter((f) => f.instanceUuid === inst.uuid).map((f) => f.address),
+      ports: listVifs(store, { instanceUuid: inst.uuid }).map((x) => ({
+        mac: x.mac, network: nets.get(x.networkId)?.label ?? x.networkId, networkId: x.networkId, address: x.address, addressV6: x.addressV6,
+        lease: leases.get(`${x.networkId}/${x.mac}`) ?? null,
+      })),
+    };
+  });
+}
+
+export function instanceJson(store: Store, inst: Instance): Record<string, unknown> {
+  return instancesJson(store, [inst])[0];
 }
