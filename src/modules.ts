@@ -109,15 +109,25 @@ export function startDataplane(config: Config, log: Logger) {
   let last: DesiredState | null = null;
   let lastApply: { kind: string; ms: number; at: number } | null = null;
   const intern = createInterner();
+  // links and firewall run in the same pass on the same view: build its desired state once.
+  let builtFor: HostView | null = null;
+  let built: DesiredState | null = null;
+  const desiredOf = (view: HostView): DesiredState => {
+    if (view !== builtFor) {
+      builtFor = view;
+      built = desiredState(view);
+    }
+    return built!;
+  };
   const firewall = async (view: HostView) => {
-    const d = intern(await resolvePorts(desiredState(view)));
+    const d = intern(await resolvePorts(desiredOf(view)));
     const r = await dataplane.update(d);
     last = d;
     lastApply = { kind: r.kind, ms: Math.round(r.ms * 10) / 10, at: Date.now() };
   };
   const target = {
     links: async (view: HostView) => {
-      await links.apply(desiredState(view));
+      await links.apply(desiredOf(view));
     },
     firewall,
   };
