@@ -6,7 +6,7 @@
 import type { HlcClock } from "../store/hlc.ts";
 import type { SimNode } from "./sim/simulator.ts";
 import { type SwimConfig } from "./swim/config.ts";
-import { type Packet, SwimCore, type SwimEvent } from "./swim/core.ts";
+import { type Packet, SwimCore, type SwimEvent, type SwimOptions } from "./swim/core.ts";
 import { type SyncConfig, SyncEngine } from "./sync/engine.ts";
 import { isSyncPayload } from "./sync/messages.ts";
 import type { ReplicaRow, ReplicaStore } from "./sync/replica-store.ts";
@@ -19,13 +19,7 @@ export interface Layer {
   onMember?(e: Extract<SwimEvent, { type: "member" }>, now: number): void;
 }
 
-export interface ClusterNodeOptions {
-  id: string;
-  addr: string;
-  generation: number;
-  incarnation: number;
-  now: number;
-  random: () => number;
+export interface ClusterNodeOptions extends Pick<SwimOptions, "id" | "addr" | "generation" | "incarnation" | "now" | "random"> {
   clock: HlcClock;
   store: ReplicaStore;
   swim?: Partial<SwimConfig>;

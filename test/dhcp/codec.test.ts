@@ -1,4 +1,5 @@
 import { describe, expect, test } from "bun:test";
+import { mulberry32 } from "../../src/cluster/sim/prng.ts";
 import { decode, encode, MAX_LEN, PAD_TO, type OutMessage } from "../../src/dhcp/codec.ts";
 import {
   classlessRoutes,
@@ -152,17 +153,6 @@ describe("option values", () => {
 });
 
 /** A small deterministic PRNG so a failing fuzz case can be reproduced from its seed. */
-function prng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s ^= s << 13;
-    s >>>= 0;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    s >>>= 0;
-    return s / 0x100000000;
-  };
-}
 
 function exercise(buf: Uint8Array): void {
   const d = decode(buf);
@@ -178,7 +168,7 @@ function exercise(buf: Uint8Array): void {
 
 describe("fuzz: decode never throws", () => {
   test("random buffers, random buffers with a valid cookie, mutated real packets (300k cases)", () => {
-    const rnd = prng(0x5eed);
+    const rnd = mulberry32(0x5eed);
     const byte = () => (rnd() * 256) | 0;
     let accepted = 0;
     for (let n = 0; n < 60_000; n++) {

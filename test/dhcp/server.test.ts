@@ -1,4 +1,5 @@
 import { describe, expect, test } from "bun:test";
+import { mulberry32 } from "../../src/cluster/sim/prng.ts";
 import { decode, type DhcpMessage } from "../../src/dhcp/codec.ts";
 import type { DhcpHost } from "../../src/dhcp/host.ts";
 import { MemoryLeaseStore } from "../../src/dhcp/leases.ts";
@@ -342,15 +343,7 @@ describe("fuzz: the core never throws", () => {
   test("50k mutated real client packets through handlePacket with the client's MAC known", async () => {
     const { realPackets } = await import("./fixtures/real-packets.ts");
     const c = ctx([host({ mac: "02:00:00:00:00:42" })]);
-    let s = 0x9e3779b9;
-    const rnd = () => {
-      s ^= s << 13;
-      s >>>= 0;
-      s ^= s >>> 17;
-      s ^= s << 5;
-      s >>>= 0;
-      return s / 0x100000000;
-    };
+    const rnd = mulberry32(0x9e3779b9);
     const kinds = new Map<string, number>();
     for (let n = 0; n < 50_000; n++) {
       const b = realPackets[n % realPackets.length].slice();
