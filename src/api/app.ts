@@ -3,8 +3,7 @@
  * CLI calls. Every body is validated with valibot; every error is `{error, field}` with a 4xx
  * status, and a rejected request leaves the store unchanged (each write is one transaction).
  */
-import { Hono, type Context } from "hono";
-import * as v from "valibot";
+import { Hono } from "hono";
 import type { Config } from "../config/load.ts";
 import { StoreError, type Store } from "../store/db.ts";
 import { listFixedIps, getFixedIp, setReserved } from "../store/fixed-ips.ts";
@@ -19,6 +18,7 @@ import {
 import { listLeases } from "../store/leases.ts";
 import * as S from "./schemas.ts";
 import { instanceJson, instancesJson, networkParams } from "./convert.ts";
+import { body } from "./body.ts";
 import { clusterBoot, clusterDelete } from "./cluster-boot.ts";
 import { clusterRoutes } from "./cluster-routes.ts";
 import type { ClusterAgent } from "../cluster-agent.ts";
@@ -34,21 +34,6 @@ export interface AdminDeps {
   cluster?: ClusterAgent | null;
 }
 
-async function body<T extends v.GenericSchema>(c: Context, schema: T): Promise<v.InferOutput<T>> {
-  let raw: unknown;
-  try {
-    raw = await c.req.json();
-  } catch {
-    throw new StoreError("request body is not valid JSON", null, 400);
-  }
-  const r = v.safeParse(schema, raw);
-  if (!r.success) {
-    const issue = r.issues[0];
-    const field = v.getDotPath(issue) ?? null;
-    throw new StoreError(`${field ?? "body"}: ${issue.message}`, field, 400);
-  }
-  return r.output;
-}
 
 export function createAdminApp(deps: AdminDeps): Hono {
   const { store, config } = deps;

@@ -4,6 +4,7 @@ import * as v from "valibot";
 import type { ClusterAgent } from "../cluster-agent.ts";
 import { StoreError } from "../store/db.ts";
 import { decodeKey } from "../cluster/keyring.ts";
+import { body } from "./body.ts";
 
 const Join = v.strictObject({ addrs: v.pipe(v.array(v.pipe(v.string(), v.regex(/^[^\s]+:\d{1,5}$/))), v.minLength(1), v.maxLength(64)) });
 const KeyOp = v.strictObject({ op: v.picklist(["install", "use", "remove"]), key: v.pipe(v.string(), v.maxLength(64)) });
@@ -13,19 +14,11 @@ function need(c: ClusterAgent | null): ClusterAgent {
   return c;
 }
 
-async function parse<T extends v.GenericSchema>(req: Request, schema: T): Promise<v.InferOutput<T>> {
-  const r = v.safeParse(schema, await req.json().catch(() => null));
-  if (!r.success) {
-    const field = v.getDotPath(r.issues[0]) ?? null;
-    throw new StoreError(`${field ?? "body"}: ${r.issues[0].message}`, field, 400);
-  }
-  return r.output;
-}
 
 export function clusterRoutes(app: Hono, cluster: () => ClusterAgent | null): void {
   app.get("/v1/members", (c) => c.json(need(cluster()).members()));
   app.post("/v1/cluster/join", async (c) => {
-    const b = await parse(c.req.raw, Join);
+    const b = await body(c, Join);
     need(cluster()).join(b.addrs);
     return c.json({ joining: b.addrs });
   });
@@ -35,7 +28,7 @@ export function clusterRoutes(app: Hono, cluster: () => ClusterAgent | null): vo
   });
   app.get("/v1/cluster/keys", (c) => c.json(need(cluster()).keys()));
   app.post("/v1/cluster/keys", async (c) => {
-    const b = await parse(c.req.raw, KeyOp);
+    const b = await body(c, KeyOp);
     try {
       decodeKey(b.key);
       need(cluster()).keyOp(b.op, b.key);
