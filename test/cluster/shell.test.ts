@@ -28,7 +28,7 @@ async function start(id: string, key = KEY): Promise<{ shell: ClusterShell; stor
     makeNode: (addr) =>
       new ClusterNode({
         id, addr, generation: 1, incarnation: 0, now: Date.now(), random: Math.random, clock: new HlcClock(), store,
-        swim: { probeIntervalMs: 300, probeTimeoutMs: 150, gossipIntervalMs: 50, suspicionMult: 3, lagThresholdMs: 1000 },
+        swim: { probeIntervalMs: 300, probeTimeoutMs: 150, gossipIntervalMs: 50, suspicionStallMs: 400, suspicionSpreadMs: 100, lagThresholdMs: 1000 },
         sync: { digestIntervalMs: 200 },
       }),
   });

@@ -1,6 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import { SwimCore, type SwimEvent } from "../../src/cluster/swim/core.ts";
 import { mulberry32 } from "../../src/cluster/sim/prng.ts";
+import { decodeEnvelope } from "../../src/cluster/swim/messages.ts";
 
 function core(id: string, extra: Partial<ConstructorParameters<typeof SwimCore>[0]> = {}) {
   return new SwimCore({ id, addr: id, generation: 1, incarnation: 0, now: 0, random: mulberry32(id.length * 31 + id.charCodeAt(0)), ...extra });
@@ -39,6 +40,45 @@ describe("swim core", () => {
     pump([a, b], 0);
     expect(a.members().map((m) => m.id).sort()).toEqual(["a", "b"]);
     expect(b.members().find((m) => m.id === "a")?.state).toBe("alive");
+  });
+
+  test("a packet from a member we missed makes us ask it for its own entry, not its table", () => {
+    const a = core("a");
+    const b = core("b", { incarnation: 6 });
+    a.drain();
+    b.drain();
+    // b knows a (a's join gossip reached it); every copy of b's own join was lost to a.
+    a.receive(0, "b", JSON.stringify({ f: "b", m: [{ t: "p", q: 1, n: "a" }] }));
+    const asked = a.drain().packets.filter((p) => p.data.includes('"r":2'));
+    expect(asked.map((p) => p.to)).toEqual(["b"]);
+    b.receive(0, "a", asked[0].data);
+    const reply = b.drain().packets.filter((p) => p.to === "a");
+    expect(reply.length).toBe(1);
+    expect(reply[0].data).toContain('"r":0');
+    a.receive(0, "b", reply[0].data);
+    expect(a.members().find((m) => m.id === "b")).toMatchObject({ state: "alive", incarnation: 7 });
+    // Asked once per sender and period: a second ping from a stranger right away asks nothing.
+    a.receive(1, "c", JSON.stringify({ f: "c", m: [{ t: "p", q: 2, n: "a" }] }));
+    a.receive(2, "c", JSON.stringify({ f: "c", m: [{ t: "p", q: 3, n: "a" }] }));
+    expect(a.drain().packets.filter((p) => p.data.includes('"r":2')).length).toBe(1);
+  });
+
+  test("an independent confirmation is re-gossiped as a valid suspect message", () => {
+    const a = core("a");
+    const others = ["b", "c", "d", "e"].map((id) => core(id));
+    for (const o of others) o.join(0, ["a"]);
+    pump([a, ...others], 0);
+    const b = others[0];
+    // c accuses b; then d's table lists b as suspect: d is an independent confirmer.
+    a.receive(1, "c", JSON.stringify({ f: "c", m: [{ t: "S", n: "b", g: 1, i: b.incarnation, f: "c" }] }));
+    a.receive(2, "d", JSON.stringify({ f: "d", m: [{ t: "M", r: 0, m: [["b", "b", 1, b.incarnation, 1]] }] }));
+    a.drain();
+    a.tick(1000);
+    const gossip = a.drain().packets.filter((p) => p.to !== "b");
+    expect(gossip.length).toBeGreaterThan(0);
+    for (const p of gossip) expect(decodeEnvelope(p.data)).not.toBeNull();
+    const confirmations = gossip.flatMap((p) => decodeEnvelope(p.data)!.m).filter((m) => m.t === "S" && m.n === "b");
+    expect(confirmations).toContainEqual({ t: "S", n: "b", g: 1, i: b.incarnation, f: "d" });
   });
 
   test("malformed and misaddressed packets are counted, never thrown", () => {

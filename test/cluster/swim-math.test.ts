@@ -4,12 +4,13 @@ import { Awareness } from "../../src/cluster/swim/awareness.ts";
 import { TransmitQueue } from "../../src/cluster/swim/queue.ts";
 
 describe("swim math", () => {
-  test("suspicion timeout grows with log10 N and never below one interval scale", () => {
-    expect(suspicionTimeout(4, 1, 1000)).toBe(4000);
-    expect(suspicionTimeout(4, 10, 1000)).toBe(4000);
-    expect(suspicionTimeout(4, 100, 1000)).toBe(8000);
-    expect(suspicionTimeout(4, 1000, 1000)).toBe(12000);
-    expect(suspicionTimeout(3, 1000, 1000)).toBe(9000);
+  test("suspicion timeout is the stall allowance plus a spread allowance growing with log10 N", () => {
+    expect(suspicionTimeout(4000, 500, 1)).toBe(4500);
+    expect(suspicionTimeout(4000, 500, 10)).toBe(4500);
+    expect(suspicionTimeout(4000, 500, 100)).toBe(5000);
+    expect(suspicionTimeout(4000, 500, 1000)).toBe(5500);
+    // memberlist's LAN minimum is the special case of no stall allowance: 4 × log10 N × 1 s.
+    expect(suspicionTimeout(0, 4000, 1000)).toBe(12000);
   });
 
   test("remaining suspicion falls from max to min with confirmations", () => {
@@ -25,9 +26,9 @@ describe("swim math", () => {
   });
 
   test("confirmations wanted drop to zero when the cluster cannot supply them", () => {
-    expect(suspicionConfirmations(4, 100)).toBe(2);
-    expect(suspicionConfirmations(4, 3)).toBe(0);
-    expect(suspicionConfirmations(3, 3)).toBe(1);
+    expect(suspicionConfirmations(2, 100)).toBe(2);
+    expect(suspicionConfirmations(2, 3)).toBe(0);
+    expect(suspicionConfirmations(1, 3)).toBe(1);
   });
 
   test("retransmit limit is mult × ceil(log10(N+1))", () => {

@@ -104,6 +104,7 @@ export class SwimCore {
    */
   #urgent: { text: string; left: number } | null = null;
   readonly #confirmed = new Set<string>();
+  readonly #asked = new Map<string, number>();
   #out: Packet[] = [];
   #events: SwimEvent[] = [];
 
@@ -266,10 +267,26 @@ export class SwimCore {
     this.#sendHello(d.addr, [JSON.stringify(toTuple(d))]);
   }
 
-  /** Our own entry (plus `extra`): cheap when the peer is gone; a live one answers with its table. */
-  #sendHello(addr: string, extra: string[] = []): void {
+  /**
+   * Our own entry (plus `extra`). Reply 1 asks for the peer's whole table (join, reconnect),
+   * 2 for its own entry only, 0 for nothing.
+   */
+  #sendHello(addr: string, extra: string[] = [], reply: 0 | 1 | 2 = 1): void {
     const self = JSON.stringify([this.id, this.addr, this.generation, this.#inc, ALIVE]);
-    this.#emitPacket(addr, [`{"t":"M","r":1,"m":[${[self, ...extra].join(",")}]}`]);
+    this.#emitPacket(addr, [`{"t":"M","r":${reply},"m":[${[self, ...extra].join(",")}]}`]);
+  }
+
+  /**
+   * A packet from a member we have never heard of: every copy of its join gossip was lost to
+   * us, and push-pull may be minutes away. Ask it for its own entry, once per few seconds per
+   * sender (bounded), so one lost rumour does not leave a hole in our view.
+   */
+  #askUnknown(id: string, from: string, now: number): void {
+    const last = this.#asked.get(id);
+    if (last !== undefined && now - last < 5 * this.config.probeIntervalMs) return;
+    if (this.#asked.size >= 256) this.#asked.clear();
+    this.#asked.set(id, now);
+    this.#sendHello(from, [], 2);
   }
 
   /**
@@ -288,7 +305,9 @@ export class SwimCore {
     // Piggybacked news first, pings last: an accusation riding on a ping (buddy system) must
     // be refuted before the ack goes out, so the refutation rides on that ack.
     for (const m of env.m) if (m.t !== "p") this.#handle(m, env.f, from, now);
+    const misdirected = this.stats.misdirected;
     for (const m of env.m) if (m.t === "p") this.#handle(m, env.f, from, now);
+    if (!this.#members.has(env.f) && this.stats.misdirected === misdirected) this.#askUnknown(env.f, from, now);
   }
 
   /**
@@ -405,6 +424,7 @@ export class SwimCore {
       case "M":
         for (const [n, a, g, i, s] of m.m) this.#mergeTuple(n, a, g, i, s, sender, now);
         if (m.r === 1) this.#sendState(from, 0);
+        else if (m.r === 2) this.#sendHello(from, [], 0);
         return;
       case "u":
         this.#events.push({ type: "user", from: sender, addr: from, data: m.d });
@@ -487,14 +507,15 @@ export class SwimCore {
     if (!cur || m.g !== cur.generation || m.i < cur.incarnation || isGone(cur)) return;
     if (cur.state === SUSPECT) {
       // Re-gossip only new, independent confirmations (Lifeguard dogpile).
-      if (m.i === cur.incarnation && this.#suspicions.get(m.n)?.confirm(m.f)) this.#queue.push(`m:${m.n}`, JSON.stringify(m));
+      // Callers pass bare fields (a failed probe, a merged table entry): build the message here.
+      if (m.i === cur.incarnation && this.#suspicions.get(m.n)?.confirm(m.f)) this.#queue.push(`m:${m.n}`, JSON.stringify({ t: "S", n: m.n, g: m.g, i: m.i, f: m.f }));
       return;
     }
     cur.incarnation = m.i;
     this.#setState(cur, SUSPECT, now);
     const n = this.#size();
-    const min = suspicionTimeout(this.config.suspicionMult, n, this.config.probeIntervalMs);
-    const k = suspicionConfirmations(this.config.suspicionMult, n);
+    const min = suspicionTimeout(this.config.suspicionStallMs, this.config.suspicionSpreadMs, n);
+    const k = suspicionConfirmations(this.config.suspicionConfirmations, n);
     this.#suspicions.set(m.n, new Suspicion(now, k, min, min * this.config.suspicionMaxTimeoutMult, m.f));
     this.#queue.push(`m:${m.n}`, JSON.stringify({ t: "S", n: m.n, g: m.g, i: m.i, f: m.f }));
     this.#emit("suspect", cur);

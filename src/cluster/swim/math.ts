@@ -1,9 +1,9 @@
 /** Pure timing formulas of SWIM + Lifeguard, kept apart so each is tested on its own. */
 
-/** Minimum suspicion time: mult × max(1, log10 n) × probe interval. */
-export function suspicionTimeout(mult: number, n: number, probeIntervalMs: number): number {
+/** Minimum suspicion time: the forgiven stall plus a refutation spread allowance × max(1, log10 n). */
+export function suspicionTimeout(stallMs: number, spreadMs: number, n: number): number {
   const nodeScale = Math.max(1, Math.log10(Math.max(1, n)));
-  return Math.floor(mult * nodeScale * probeIntervalMs);
+  return Math.floor(stallMs + spreadMs * nodeScale);
 }
 
 /**
@@ -18,8 +18,7 @@ export function remainingSuspicion(c: number, k: number, elapsed: number, min: n
 }
 
 /** Confirmations wanted before the minimum applies; none in clusters too small to supply them. */
-export function suspicionConfirmations(suspicionMult: number, n: number): number {
-  const k = suspicionMult - 2;
+export function suspicionConfirmations(k: number, n: number): number {
   return n - 2 < k ? 0 : k;
 }
 

@@ -68,7 +68,7 @@ export function isMsg(v: unknown): v is Msg {
     case "D":
       return isStr(m.n, MAX_ID_LEN) && isNat(m.g) && isNat(m.i) && isStr(m.f, MAX_ID_LEN);
     case "M":
-      return Array.isArray(m.m) && m.m.length <= MAX_MSGS && m.m.every(isTuple) && (m.r === 0 || m.r === 1);
+      return Array.isArray(m.m) && m.m.length <= MAX_MSGS && m.m.every(isTuple) && (m.r === 0 || m.r === 1 || m.r === 2);
     case "u":
       return "d" in m;
     default:
