@@ -74,6 +74,9 @@ export interface SyncStats {
   digests: number;
   mismatches: number;
   pagesSent: number;
+  /** Rows received in repair pages, and how many of those we already held. */
+  pageRows: number;
+  pageStale: number;
   malformed: number;
 }
 
@@ -94,7 +97,7 @@ export interface SyncOptions {
 
 export class SyncEngine {
   readonly config: SyncConfig;
-  readonly stats: SyncStats = { applied: 0, stale: 0, quarantined: 0, future: 0, oversize: 0, resets: 0, digests: 0, mismatches: 0, pagesSent: 0, malformed: 0 };
+  readonly stats: SyncStats = { applied: 0, stale: 0, quarantined: 0, future: 0, oversize: 0, resets: 0, digests: 0, mismatches: 0, pagesSent: 0, pageRows: 0, pageStale: 0, malformed: 0 };
   /** The most recent rejected rows (bounded), for `netlet` diagnostics. */
   readonly quarantine: Quarantined[] = [];
   readonly #self: string;
@@ -369,7 +372,12 @@ export class SyncEngine {
 
   #onRows(m: Extract<SyncMsg, { s: "r" }>, from: string, addr: string): void {
     let future = false;
-    for (const raw of m.rows) future = this.#ingest(raw, from) === "future" || future;
+    for (const raw of m.rows) {
+      const r = this.#ingest(raw, from);
+      future ||= r === "future";
+      this.stats.pageRows++;
+      if (r === "stale") this.stats.pageStale++;
+    }
     const mark = this.mark(m.o);
     // A refused future row is retried later, so the mark must not move past it.
     if (mark < m.f || future) return;
