@@ -11,7 +11,7 @@
  */
 import { type HlcClock, encodeHlc } from "../../store/hlc.ts";
 import { MarkHasher, bucketOf } from "./digest.ts";
-import { type SyncMsg, parseSyncMsg } from "./messages.ts";
+import { MAX_HELD, type Segment, type SyncMsg, parseSyncMsg } from "./messages.ts";
 import { HOST_TABLES, type ReplicaRow, type ReplicaStore } from "./replica-store.ts";
 import { validateRow } from "./schema.ts";
 
@@ -32,13 +32,19 @@ export interface SyncConfig {
   /** Origins served per request; the rest wait for the next digest round. */
   originsPerRequest: number;
   /**
-   * Repair pages served per second (token bucket, burst = originsPerRequest). Bounds the
-   * bandwidth of digest-driven repair under heavy write load; the page-after-page stream a
-   * joining node asks for is not limited here (it is paced by its own round trips).
+   * Bytes of repair pages served per second (token bucket, burst `repairBurstBytes`). Bounds
+   * the bandwidth of digest-driven repair under heavy write load; the page-after-page stream
+   * a joining node asks for is not limited here (it is paced by its own round trips).
    */
-  repairPagesPerSec: number;
+  repairBytesPerSec: number;
+  repairBurstBytes: number;
   tombstoneGraceMs: number;
   gcIntervalMs: number;
+  /**
+   * An origin we asked one peer for is not asked of another for this long (unless the stream
+   * ends first), so two peers do not send us the same rows.
+   */
+  streamHoldMs: number;
   /** Out-of-order delta links kept while waiting for a gap to fill. */
   maxPending: number;
   marksSaveIntervalMs: number;
@@ -56,9 +62,11 @@ export const DEFAULT_SYNC_CONFIG: SyncConfig = {
   buckets: 16,
   pageBytes: 1000,
   originsPerRequest: 64,
-  repairPagesPerSec: 16,
+  repairBytesPerSec: 12_000,
+  repairBurstBytes: 24_000,
   tombstoneGraceMs: 24 * 3600_000,
   gcIntervalMs: 60_000,
+  streamHoldMs: 250,
   maxPending: 4096,
   marksSaveIntervalMs: 1000,
   recoverOwnRows: false,
@@ -117,6 +125,8 @@ export class SyncEngine {
   #recovering = false;
   /** Recovery gives up after this time (no peer held anything of ours: a brand-new host). */
   #recoverUntil = 0;
+  /** Origins being streamed to us: from which peer, until when (see `streamHoldMs`). */
+  readonly #streams = new Map<string, { addr: string; until: number }>();
   #tokens: number;
   #tokensAt: number;
   #now: number;
@@ -139,7 +149,7 @@ export class SyncEngine {
     this.#nextDigestAt = o.now + this.config.digestIntervalMs;
     this.#nextGcAt = o.now + this.config.gcIntervalMs;
     this.#nextSaveAt = o.now + this.config.marksSaveIntervalMs;
-    this.#tokens = this.config.originsPerRequest;
+    this.#tokens = this.config.repairBurstBytes;
     this.#tokensAt = o.now;
     this.#now = o.now;
   }
@@ -164,6 +174,7 @@ export class SyncEngine {
     if (this.#recovering && now >= this.#recoverUntil) this.#endRecovery();
     if (now >= this.#nextDigestAt) {
       this.#nextDigestAt = now + this.config.digestIntervalMs;
+      for (const [o, s] of this.#streams) if (s.until <= now) this.#streams.delete(o);
       this.#sendDigest();
     }
     if (now >= this.#nextGcAt) {
@@ -202,6 +213,8 @@ export class SyncEngine {
         this.stats.resets++;
         this.#store.dropOrigin(m.o);
         this.#marks.delete(m.o);
+        this.#pendingCount -= this.#pending.get(m.o)?.size ?? 0;
+        this.#pending.delete(m.o);
         this.#t.sendUser(addr, { s: "w", bk: [], w: [[m.o, ""]], q: 0 });
         return;
     }
@@ -305,86 +318,221 @@ export class SyncEngine {
     const bk = m.h.flatMap((h, i) => (h === mine[i] ? [] : [i]));
     if (bk.length === 0) return;
     const set = new Set(bk);
-    const w = [...this.#marks].filter(([o, mk]) => mk && set.has(bucketOf(o, this.config.buckets)));
-    for (const chunk of chunks(w, 24)) this.#t.sendUser(addr, { s: "w", bk, w: chunk, q: 1 });
-    if (w.length === 0) this.#t.sendUser(addr, { s: "w", bk, w: [], q: 1 });
+    const w = [...this.#marks.keys()]
+      .filter((o) => this.mark(o) && set.has(bucketOf(o, this.config.buckets)))
+      .sort((a, b) => cmpPos(this.#pos(a), this.#pos(b)))
+      .map((o) => this.#entry(o));
+    // The peer serves whatever of these it is ahead on, except what we already stream elsewhere.
+    this.#sendMarks(addr, { s: "w", bk, w: [], q: 1 }, w, (o) => !this.#claim(o, addr));
   }
 
-  /** Serve what the peer lacks; ask for what we lack (when `q` = 1). */
-  #onMarks(m: Extract<SyncMsg, { s: "w" }>, addr: string): void {
-    const theirs = new Map(m.w);
-    const origins = new Set(theirs.keys());
-    if (m.bk.length) {
-      const set = new Set(m.bk);
-      for (const o of this.#marks.keys()) if (set.has(bucketOf(o, this.config.buckets))) origins.add(o);
-    }
-    const want: [string, string][] = [];
-    let served = 0;
-    for (const o of origins) {
-      const mine = this.mark(o);
-      const their = theirs.get(o) ?? "";
-      if (mine > their && served < this.config.originsPerRequest && (m.c === 1 || this.#take())) {
-        served++;
-        this.#serve(o, their, mine, addr);
-      } else if (their > mine && m.q === 1) want.push([o, mine]);
-    }
-    for (const chunk of chunks(want, 24)) this.#t.sendUser(addr, { s: "w", bk: [], w: chunk, q: 0 });
-  }
-
-  #take(): boolean {
-    const rate = this.config.repairPagesPerSec / 1000;
-    this.#tokens = Math.min(this.config.originsPerRequest, this.#tokens + (this.#now - this.#tokensAt) * rate);
-    this.#tokensAt = this.#now;
-    if (this.#tokens < 1) return false;
-    this.#tokens -= 1;
+  /** Take origin `o` as streamed from `addr`; false when another peer is streaming it. */
+  #claim(o: string, addr: string): boolean {
+    const s = this.#streams.get(o);
+    if (s && s.addr !== addr && s.until > this.#now) return false;
+    this.#streams.set(o, { addr, until: this.#now + this.config.streamHoldMs });
     return true;
   }
 
-  /** One page of origin `o` after `after`, at most `pageBytes` of rows. */
-  #serve(o: string, after: string, mine: string, addr: string): void {
-    if (after !== "" && after < this.#gcHorizon) {
-      this.#t.sendUser(addr, { s: "x", o });
-      return;
-    }
-    const rows: ReplicaRow[] = [];
+  #release(o: string, addr: string): void {
+    if (this.#streams.get(o)?.addr === addr) this.#streams.delete(o);
+  }
+
+  /** Our mark for `o`, plus the versions we already hold beyond it. */
+  #entry(o: string): MarkEntry {
+    const mark = this.mark(o);
+    const links = this.#pending.get(o);
+    if (!links?.size) return [o, mark];
+    const held = [...links.values()].filter((h) => h > mark).sort().slice(0, MAX_HELD);
+    return held.length ? [o, mark, held] : [o, mark];
+  }
+
+  /** Where an origin sorts in a marks message that covers whole buckets. */
+  #pos(o: string): Pos {
+    return [bucketOf(o, this.config.buckets), o];
+  }
+
+  /**
+   * Send a marks message, split so each packet stays under the page size. Entries covering
+   * whole buckets must come sorted by `#pos`; each part then says which range it covers.
+   */
+  #sendMarks(addr: string, head: Extract<SyncMsg, { s: "w" }>, entries: MarkEntry[], skip?: (o: string) => boolean): void {
+    const parts: { w: MarkEntry[]; sk: number[] }[] = [{ w: [], sk: [] }];
     let bytes = 0;
-    let more = 0;
-    for (const r of this.#store.changedSince(o, after, 64)) {
+    for (const e of entries) {
+      const size = JSON.stringify(e).length + 4;
+      let part = parts[parts.length - 1];
+      if (part.w.length && (bytes + size > this.config.pageBytes || part.w.length >= 512)) {
+        parts.push((part = { w: [], sk: [] }));
+        bytes = 0;
+      }
+      if (skip?.(e[0])) part.sk.push(part.w.length);
+      part.w.push(e);
+      bytes += size;
+    }
+    parts.forEach((p, i) => {
+      if (!p.w.length && head.q === 0) return;
+      const msg: Extract<SyncMsg, { s: "w" }> = { ...head, w: p.w };
+      if (p.sk.length) msg.sk = p.sk;
+      if (head.bk.length && i > 0) msg.lo = this.#pos(p.w[0][0]);
+      if (head.bk.length && i < parts.length - 1) msg.hi = this.#pos(parts[i + 1].w[0][0]);
+      this.#t.sendUser(addr, msg);
+    });
+  }
+
+  /** Serve what the peer lacks, oldest gap first; ask for what we lack (when `q` = 1). */
+  #onMarks(m: Extract<SyncMsg, { s: "w" }>, addr: string): void {
+    const theirs = new Map(m.w.map((e) => [e[0], e] as const));
+    const skip = new Set((m.sk ?? []).map((i) => m.w[i]?.[0]));
+    const origins = new Set(theirs.keys());
+    if (m.bk.length) {
+      const set = new Set(m.bk);
+      for (const o of this.#marks.keys()) {
+        const p = this.#pos(o);
+        if (set.has(p[0]) && (!m.lo || cmpPos(p, m.lo) >= 0) && (!m.hi || cmpPos(p, m.hi) < 0)) origins.add(o);
+      }
+    }
+    const serve: Want[] = [];
+    const want: MarkEntry[] = [];
+    for (const o of origins) {
+      const mine = this.mark(o);
+      const e = theirs.get(o);
+      const their = e?.[1] ?? "";
+      if (mine > their) {
+        if (!skip.has(o)) serve.push({ o, after: their, mine, held: new Set(e?.[2]) });
+      } else if (their > mine && m.q === 1 && this.#claim(o, addr)) want.push(this.#entry(o));
+    }
+    serve.sort((a, b) => (a.after < b.after ? -1 : a.after > b.after ? 1 : 0));
+    this.#serve(serve.slice(0, this.config.originsPerRequest), addr, m.c !== 1);
+    if (want.length) this.#sendMarks(addr, { s: "w", bk: [], w: [], q: 0 }, want);
+  }
+
+  /** Bytes of repair we may still send now (token bucket). */
+  #budget(): number {
+    const rate = this.config.repairBytesPerSec / 1000;
+    this.#tokens = Math.min(this.config.repairBurstBytes, this.#tokens + (this.#now - this.#tokensAt) * rate);
+    this.#tokensAt = this.#now;
+    return this.#tokens;
+  }
+
+  /**
+   * Pages for several origins, packed into as few packets as fit. A repair (`limited`) stops
+   * when the byte budget runs out; the rest waits for a later digest round.
+   */
+  #serve(wants: Want[], addr: string, limited: boolean): void {
+    let segs: Segment[] = [];
+    let bytes = PAGE_HEADER;
+    const flush = () => {
+      if (!segs.length) return;
+      this.stats.pagesSent++;
+      if (limited) this.#tokens -= bytes;
+      this.#t.sendUser(addr, { s: "r", g: segs });
+      segs = [];
+      bytes = PAGE_HEADER;
+    };
+    for (const w of wants) {
+      if (limited && this.#budget() - bytes <= 0) break;
+      if (w.after !== "" && w.after < this.#gcHorizon) {
+        this.#t.sendUser(addr, { s: "x", o: w.o });
+        continue;
+      }
+      let seg = this.#segment(w, this.config.pageBytes - bytes, segs.length === 0);
+      if (seg.rows.length === 0 && seg.m === 1) {
+        flush();
+        seg = this.#segment(w, this.config.pageBytes - bytes, true);
+      }
+      segs.push(seg);
+      bytes += JSON.stringify(seg).length + 1;
+      if (segs.length >= 64) flush();
+    }
+    flush();
+  }
+
+  /**
+   * Rows of one origin after `after` that the peer does not hold, within `room` bytes; with
+   * `force`, at least one row even past `room` (a page always makes progress).
+   */
+  #segment(w: Want, room: number, force: boolean): Segment {
+    const rows: ReplicaRow[] = [];
+    let bytes = SEGMENT_HEADER + 2 * w.o.length;
+    let more: 0 | 1 = 0;
+    let last = w.after;
+    const batch = this.#store.changedSince(w.o, w.after, 64);
+    for (const r of batch) {
+      if (w.held.has(r.hlc)) {
+        last = r.hlc;
+        continue;
+      }
       const size = JSON.stringify(r).length + 1;
       if (size > this.config.pageBytes) {
         // Too large for one datagram; counted, and skipped rather than wedging the stream.
         this.stats.oversize++;
+        last = r.hlc;
         continue;
       }
-      if (bytes + size > this.config.pageBytes) {
+      if (bytes + size > room && (rows.length || !force)) {
         more = 1;
         break;
       }
       bytes += size;
       rows.push(r);
+      last = r.hlc;
     }
-    if (rows.length === 64) more = 1;
-    const last = rows.length ? rows[rows.length - 1].hlc : after;
-    const upTo = more ? (last < mine ? last : mine) : mine;
-    this.stats.pagesSent++;
-    this.#t.sendUser(addr, { s: "r", o, f: after, u: upTo, m: more, rows });
+    if (batch.length === 64 && !more && last < w.mine) more = 1;
+    const upTo = more ? (last < w.mine ? last : w.mine) : w.mine;
+    return { o: w.o, f: w.after, u: upTo, m: more, rows };
   }
 
   #onRows(m: Extract<SyncMsg, { s: "r" }>, from: string, addr: string): void {
+    const next: MarkEntry[] = [];
+    for (const seg of m.g) {
+      if (!this.#onSegment(seg, from)) this.#release(seg.o, addr);
+      else if (this.#claim(seg.o, addr)) next.push(this.#entry(seg.o));
+    }
+    // Keep streaming these origins from the same peer (a joining node's full-state transfer).
+    if (next.length) this.#sendMarks(addr, { s: "w", bk: [], w: [], q: 0, c: 1 }, next);
+  }
+
+  /** Apply one segment; true when the peer has more of this origin for us. */
+  #onSegment(seg: Segment, from: string): boolean {
     let future = false;
-    for (const raw of m.rows) {
+    for (const raw of seg.rows) {
       const r = this.#ingest(raw, from);
       future ||= r === "future";
       this.stats.pageRows++;
       if (r === "stale") this.stats.pageStale++;
     }
-    const mark = this.mark(m.o);
+    const mark = this.mark(seg.o);
     // A refused future row is retried later, so the mark must not move past it.
-    if (mark < m.f || future) return;
-    if (m.u > mark) this.#setMark(m.o, m.u);
-    if (m.o === this.#self && m.m === 0) this.#endRecovery();
-    // Keep streaming this origin from the same peer (a joining node's full-state transfer).
-    if (m.m === 1) this.#t.sendUser(addr, { s: "w", bk: [], w: [[m.o, this.mark(m.o)]], q: 0, c: 1 });
+    if (mark < seg.f || future) return false;
+    if (seg.u > mark) this.#setMark(seg.o, seg.u);
+    this.#chain(seg.o);
+    if (seg.o === this.#self && seg.m === 0) this.#endRecovery();
+    return seg.m === 1;
+  }
+
+  /**
+   * After a page moved a mark, rows that arrived out of order right after it extend it: a link
+   * `prev → hlc` with prev at or below the mark means nothing lies between the mark and hlc.
+   */
+  #chain(origin: string): void {
+    const links = this.#pending.get(origin);
+    if (!links) return;
+    let mark = this.mark(origin);
+    for (let moved = true; moved; ) {
+      moved = false;
+      for (const [prev, hlc] of links) {
+        if (prev > mark) continue;
+        links.delete(prev);
+        this.#pendingCount--;
+        if (hlc > mark) {
+          mark = hlc;
+          moved = true;
+        }
+      }
+    }
+    if (links.size === 0) this.#pending.delete(origin);
+    if (mark > this.mark(origin)) this.#setMark(origin, mark);
   }
 
   #endRecovery(): void {
@@ -405,8 +553,20 @@ export class SyncEngine {
   }
 }
 
-function chunks<T>(a: T[], n: number): T[][] {
-  const out: T[][] = [];
-  for (let i = 0; i < a.length; i += n) out.push(a.slice(i, i + n));
-  return out;
+type MarkEntry = Extract<SyncMsg, { s: "w" }>["w"][number];
+
+/** (bucket, origin): the order of marks in a message that covers whole buckets. */
+type Pos = [number, string];
+const cmpPos = (a: Pos, b: Pos): number => a[0] - b[0] || (a[1] < b[1] ? -1 : a[1] > b[1] ? 1 : 0);
+
+/** One origin a peer lacks: rows after `after` up to our `mine`, minus those it holds. */
+interface Want {
+  o: string;
+  after: string;
+  mine: string;
+  held: Set<string>;
 }
+
+/** JSON framing of a page message and of one segment in it (without rows and origin). */
+const PAGE_HEADER = 40;
+const SEGMENT_HEADER = 72;

@@ -5,9 +5,22 @@
  */
 import * as v from "valibot";
 
+/** Held versions listed per origin in a marks message. */
+export const MAX_HELD = 16;
+
 const origin = v.pipe(v.string(), v.minLength(1), v.maxLength(128));
 const mark = v.pipe(v.string(), v.maxLength(21));
+/**
+ * Versions the sender already holds beyond its mark (rows that arrived out of order), so the
+ * side serving it skips them.
+ */
+const held = v.pipe(v.array(mark), v.maxLength(MAX_HELD));
+const bucket = v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(255));
 const u32 = v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(0xffff_ffff));
+
+/** Rows of origin `o` after `f`, complete up to `u` (held rows skipped); `m` = 1 when more follow. */
+const Segment = v.object({ o: origin, f: mark, u: mark, m: v.picklist([0, 1]), rows: v.pipe(v.array(v.unknown()), v.maxLength(256)) });
+export type Segment = v.InferOutput<typeof Segment>;
 
 export const SyncMsg = v.variant("s", [
   /** A delta: one row plus the origin's previous version, so receivers can tell a gap. */
@@ -22,14 +35,22 @@ export const SyncMsg = v.variant("s", [
    */
   v.object({
     s: v.literal("w"),
-    bk: v.pipe(v.array(v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(255))), v.maxLength(256)),
-    w: v.pipe(v.array(v.tuple([origin, mark])), v.maxLength(512)),
+    bk: v.pipe(v.array(bucket), v.maxLength(256)),
+    w: v.pipe(v.array(v.union([v.tuple([origin, mark]), v.tuple([origin, mark, held])])), v.maxLength(512)),
     q: v.picklist([0, 1]),
     /** 1 = continuation of a page stream (a joining node pulling page after page). */
     c: v.optional(v.picklist([0, 1])),
+    /**
+     * When the marks of `bk` span several messages (ordered by bucket, then origin), this one
+     * covers [lo, hi): only origins in that range that are not listed are unknown to the sender.
+     */
+    lo: v.optional(v.tuple([bucket, origin])),
+    hi: v.optional(v.tuple([bucket, origin])),
+    /** Indices into `w` of origins the sender is already streaming from someone else: do not serve. */
+    sk: v.optional(v.pipe(v.array(v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(511))), v.maxLength(512))),
   }),
-  /** A page of rows of origin `o` after `f`, complete up to `u`; `m` = 1 when more follow. */
-  v.object({ s: v.literal("r"), o: origin, f: mark, u: mark, m: v.picklist([0, 1]), rows: v.pipe(v.array(v.unknown()), v.maxLength(256)) }),
+  /** A page: segments of rows of several origins (see `Segment`). */
+  v.object({ s: v.literal("r"), g: v.pipe(v.array(Segment), v.minLength(1), v.maxLength(64)) }),
   /** Your mark for `o` predates our tombstone collection: drop that origin and pull it whole. */
   v.object({ s: v.literal("x"), o: origin }),
 ]);
