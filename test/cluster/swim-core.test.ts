@@ -57,10 +57,22 @@ describe("swim core", () => {
     expect(reply[0].data).toContain('"r":0');
     a.receive(0, "b", reply[0].data);
     expect(a.members().find((m) => m.id === "b")).toMatchObject({ state: "alive", incarnation: 7 });
-    // Asked once per sender and period: a second ping from a stranger right away asks nothing.
+    // A silent stranger is asked once per probe interval, three times, then left to push-pull.
+    const asks = () => a.drain().packets.filter((p) => p.to === "c" && p.data.includes('"r":2')).length;
     a.receive(1, "c", JSON.stringify({ f: "c", m: [{ t: "p", q: 2, n: "a" }] }));
     a.receive(2, "c", JSON.stringify({ f: "c", m: [{ t: "p", q: 3, n: "a" }] }));
-    expect(a.drain().packets.filter((p) => p.data.includes('"r":2')).length).toBe(1);
+    expect(asks()).toBe(1);
+    let n = 0;
+    for (let t = 100; t <= 4000; t += 100) {
+      a.tick(t);
+      n += asks();
+    }
+    expect(n).toBe(2);
+    // After the rate-limit window a new packet from it is asked about again.
+    for (let t = 4100; t <= 6000; t += 100) a.tick(t);
+    a.drain();
+    a.receive(6001, "c", JSON.stringify({ f: "c", m: [{ t: "p", q: 4, n: "a" }] }));
+    expect(asks()).toBe(1);
   });
 
   test("an independent confirmation is re-gossiped as a valid suspect message", () => {

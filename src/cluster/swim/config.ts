@@ -9,6 +9,11 @@ export interface SwimConfig {
   probeTimeoutMs: number;
   /** Helpers asked to probe a member that missed its direct ack. */
   indirectChecks: number;
+  /**
+   * Direct pings re-sent with the indirect request and again halfway to the probe deadline
+   * (only when the first ping went unanswered). 0 = plain SWIM.
+   */
+  directRetries: number;
   /** Period of dedicated gossip rounds (only sent while broadcasts are queued). */
   gossipIntervalMs: number;
   /** Members picked per gossip round. */
@@ -53,6 +58,7 @@ export const DEFAULT_SWIM_CONFIG: SwimConfig = {
   probeIntervalMs: 500,
   probeTimeoutMs: 250,
   indirectChecks: 3,
+  directRetries: 2,
   gossipIntervalMs: 200,
   gossipNodes: 3,
   retransmitMult: 4,

