@@ -5,6 +5,7 @@
  *
  *   bun bench/cluster/load.ts 100                 # N=100 at 0/10/30 % loss
  *   LOSSES=0.3 SEED=2 RATE=100 bun bench/cluster/load.ts 100
+ *   SYNC='{"settleMs":500}' bun bench/cluster/load.ts 100   # try other sync settings
  *
  * Per cell: p50/p99/max time for a write at RATE/s (for 10 s) to reach 100 % of the nodes,
  * bytes per node per second idle and under load, split by kind, and queue drops. A packet's
@@ -22,6 +23,8 @@ const RATE = Number(process.env.RATE ?? 100);
 const LOAD_MS = Number(process.env.LOAD_MS ?? 10_000);
 const IDLE_MS = Number(process.env.IDLE_MS ?? 30_000);
 const OVERHEAD = 66;
+/** Sync settings to try, e.g. SYNC='{"settleMs":500}'. */
+const SYNC = JSON.parse(process.env.SYNC ?? "{}");
 
 const pct = (xs: number[], p: number) => {
   if (xs.length === 0) return NaN;
@@ -77,7 +80,7 @@ function keypair(k: string) {
 
 function runCell(n: number, loss: number): string[] {
   const t0 = performance.now();
-  const c = new SimCluster({ n, seed: SEED * 1000 + n + loss * 100 });
+  const c = new SimCluster({ n, seed: SEED * 1000 + n + loss * 100, sync: SYNC });
   const { sim } = c;
   sim.runUntil(() => c.members.every((m) => m.node.swim.liveCount === n - 1), 120_000, 500);
   sim.loss = loss;
@@ -122,6 +125,7 @@ function runCell(n: number, loss: number): string[] {
   return [
     `== N=${n} loss=${loss * 100}% seed ${SEED} (${((performance.now() - t0) / 1000).toFixed(0)} s wall)`,
     `  ${RATE} upd/s for ${LOAD_MS / 1000} s → 100 %: p50 ${sec(pct(t100, 50))}  p99 ${sec(pct(t100, 99))}  max ${sec(Math.max(...t100))}  unreached ${unreached}/${t100.length}; queue drops ${dropped}, max queue ${maxQueue}`,
+    `  p99 by write time: ${[0, 1, 2, 3, 4].map((q) => sec(pct(t100.slice(q * t100.length / 5, (q + 1) * t100.length / 5), 99))).join(" · ")} (fifths of the load phase)`,
     `  rows received: applied ${st("applied")}, already held ${st("stale")} (of those in pages: ${st("pageRows")} rows, ${st("pageStale")} already held)`,
     `  idle:      ${idle}`,
     `  load:      ${load}`,

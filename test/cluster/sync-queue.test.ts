@@ -40,6 +40,16 @@ describe("broadcast queue lanes", () => {
     expect(q.take(1000, 5).sort()).toEqual(["A", "B", "C"].map((x) => x.repeat(20)));
   });
 
+  test("payloads fill at most their share of a packet; membership items may use the rest", () => {
+    const q = new TransmitQueue(100, 50, 100);
+    for (let i = 0; i < 10; i++) q.push(`u:${i}`, String(i).repeat(30));
+    q.push("m:a", "A".repeat(200));
+    const out = q.take(1000, 5);
+    expect(out[0]).toBe("A".repeat(200));
+    expect(out.slice(1).join("").length).toBeLessThanOrEqual(100);
+    expect(out.length).toBe(1 + 3);
+  });
+
   test("a key moved to the other lane is not kept twice", () => {
     const q = new TransmitQueue(10);
     q.push("k", "old", "payload");

@@ -29,6 +29,14 @@ const MIN_ITEM = 16;
  */
 export const PAYLOAD_LANE_MAX = 256;
 
+/**
+ * Payload bytes at most per packet. Every membership packet (probe, ack, indirect request)
+ * carries piggybacked payloads, so without a cap the payload bandwidth would grow with the
+ * membership traffic (lossy links mean more probes); with it, it stays proportional to the
+ * packet rate and leaves the rest of the write load to state sync's repair.
+ */
+export const PAYLOAD_PER_PACKET = 800;
+
 /** One lane: items bucketed by transmit count. */
 class Bucketed {
   /** buckets[t] holds items sent t times, oldest first. Dead entries are skipped lazily. */
@@ -114,6 +122,7 @@ export class TransmitQueue {
   constructor(
     readonly maxItems: number,
     payloadMax = PAYLOAD_LANE_MAX,
+    readonly payloadPerPacket = PAYLOAD_PER_PACKET,
   ) {
     this.payloadMax = Math.min(maxItems, payloadMax);
   }
@@ -151,7 +160,8 @@ export class TransmitQueue {
   take(budget: number, limit: number, sep = 1): string[] {
     const out: string[] = [];
     const left = this.#member.take(budget, limit, sep, out);
-    this.#payload.take(left, limit, sep, out);
+    const cap = Math.min(left, this.payloadPerPacket);
+    if (cap > MIN_ITEM) this.#payload.take(cap, limit, sep, out);
     return out;
   }
 

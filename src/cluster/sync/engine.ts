@@ -10,10 +10,10 @@
  * on a delta whose `prev` equals it, or on a page that starts at or below it.
  */
 import { type HlcClock, encodeHlc } from "../../store/hlc.ts";
-import { MarkHasher, bucketOf } from "./digest.ts";
+import { MarkHasher, bucketOf, fnv1a } from "./digest.ts";
 import { MAX_HELD, type Segment, type SyncMsg, parseSyncMsg } from "./messages.ts";
 import { HOST_TABLES, type ReplicaRow, type ReplicaStore } from "./replica-store.ts";
-import { validateRow } from "./schema.ts";
+import { type WireRow, toWire, validateRow } from "./schema.ts";
 
 export interface SyncTransport {
   broadcast(key: string, data: unknown): void;
@@ -24,6 +24,11 @@ export interface SyncTransport {
 
 export interface SyncConfig {
   digestIntervalMs: number;
+  /**
+   * Digest period while we recently saw a difference (a write burst): repair rounds come
+   * faster exactly when there is something to repair, and idle clusters stay cheap.
+   */
+  busyDigestIntervalMs: number;
   /** Differences younger than this are left to gossip. */
   settleMs: number;
   buckets: number;
@@ -58,12 +63,13 @@ export interface SyncConfig {
 
 export const DEFAULT_SYNC_CONFIG: SyncConfig = {
   digestIntervalMs: 1000,
-  settleMs: 1000,
+  busyDigestIntervalMs: 500,
+  settleMs: 300,
   buckets: 16,
   pageBytes: 1000,
   originsPerRequest: 64,
-  repairBytesPerSec: 12_000,
-  repairBurstBytes: 24_000,
+  repairBytesPerSec: 24_000,
+  repairBurstBytes: 48_000,
   tombstoneGraceMs: 24 * 3600_000,
   gcIntervalMs: 60_000,
   streamHoldMs: 250,
@@ -118,6 +124,8 @@ export class SyncEngine {
   readonly #hasher: MarkHasher;
   #gcHorizon: string;
   #nextDigestAt: number;
+  /** When a digest last showed a difference with a peer (either side of the exchange). */
+  #differedAt = -Infinity;
   #nextGcAt: number;
   #nextSaveAt: number;
   #dirty = false;
@@ -146,7 +154,8 @@ export class SyncEngine {
     else if (own && own > (this.#marks.get(o.self) ?? "")) this.#marks.set(o.self, own);
     // Conservative until our first collection: anyone further behind than the grace is reset.
     this.#gcHorizon = this.#hlcAgo(this.config.tombstoneGraceMs);
-    this.#nextDigestAt = o.now + this.config.digestIntervalMs;
+    // Nodes started together must not send their digests in lockstep: a per-node phase.
+    this.#nextDigestAt = o.now + this.config.busyDigestIntervalMs + (fnv1a(o.self) % this.config.busyDigestIntervalMs);
     this.#nextGcAt = o.now + this.config.gcIntervalMs;
     this.#nextSaveAt = o.now + this.config.marksSaveIntervalMs;
     this.#tokens = this.config.repairBurstBytes;
@@ -162,7 +171,7 @@ export class SyncEngine {
   publish(row: ReplicaRow): void {
     const prev = this.mark(this.#self);
     if (row.hlc > prev && !this.#recovering) this.#setMark(this.#self, row.hlc);
-    this.#t.broadcast(`${row.table}/${row.key}`, { s: "d", r: row, p: prev });
+    this.#t.broadcast(`${row.table}/${row.key}`, { s: "d", r: toWire(row), p: prev });
   }
 
   nextDeadline(): number {
@@ -173,7 +182,8 @@ export class SyncEngine {
     this.#now = now;
     if (this.#recovering && now >= this.#recoverUntil) this.#endRecovery();
     if (now >= this.#nextDigestAt) {
-      this.#nextDigestAt = now + this.config.digestIntervalMs;
+      const busy = now - this.#differedAt < 2 * this.config.digestIntervalMs;
+      this.#nextDigestAt = now + (busy ? this.config.busyDigestIntervalMs : this.config.digestIntervalMs);
       for (const [o, s] of this.#streams) if (s.until <= now) this.#streams.delete(o);
       this.#sendDigest();
     }
@@ -223,9 +233,8 @@ export class SyncEngine {
   // ---- deltas --------------------------------------------------------------------------
 
   #onDelta(m: Extract<SyncMsg, { s: "d" }>, from: string, raw: unknown): void {
-    const r = this.#ingest(m.r, from);
-    if (r === "invalid" || r === "future") return;
-    const row = m.r as ReplicaRow;
+    const [r, row] = this.#ingest(m.r, from);
+    if (!row) return;
     this.#advance(row.origin, m.p, row.hlc);
     if (r === "applied") this.#t.broadcast(`${row.table}/${row.key}`, raw);
   }
@@ -257,26 +266,26 @@ export class SyncEngine {
     this.#setMark(origin, mark);
   }
 
-  /** Validate and apply one remote row. */
-  #ingest(raw: unknown, from: string): "applied" | "stale" | "invalid" | "future" {
+  /** Validate and apply one remote row; the row comes back when it was valid and not refused. */
+  #ingest(raw: unknown, from: string): ["applied" | "stale", ReplicaRow] | ["invalid" | "future", undefined] {
     const v = validateRow(raw);
-    if (!v.ok) return this.#reject(v.reason, from, raw);
+    if (!v.ok) return [this.#reject(v.reason, from, raw), undefined];
     const row = v.row;
     if (!this.#clock.observe(row.hlc)) {
       this.stats.future++;
-      return "future";
+      return ["future", undefined];
     }
     const cur = this.#store.get(row.table, row.key);
     // Single-writer rows without an owner field (leases) stay with their first writer.
     if (cur && !cur.deleted && !row.deleted && cur.origin !== row.origin && (HOST_TABLES as readonly string[]).includes(row.table)) {
-      return this.#reject(`${row.table} ${row.key} owned by ${cur.origin}`, from, raw);
+      return [this.#reject(`${row.table} ${row.key} owned by ${cur.origin}`, from, raw), undefined];
     }
     if (this.#store.apply(row)) {
       this.stats.applied++;
-      return "applied";
+      return ["applied", row];
     }
     this.stats.stale++;
-    return "stale";
+    return ["stale", row];
   }
 
   #reject(reason: string, from: string, row: unknown): "invalid" {
@@ -289,7 +298,7 @@ export class SyncEngine {
   // ---- digests -------------------------------------------------------------------------
 
   #cutoff(): number {
-    return Math.floor((this.#clock.now() - this.config.settleMs) / 1000) * 1000;
+    return Math.floor((this.#clock.now() - this.config.settleMs) / 100) * 100;
   }
 
   #hashes(cutoffMs: number): number[] {
@@ -309,6 +318,7 @@ export class SyncEngine {
     const h = this.#hashes(m.c);
     if (h[this.config.buckets] === m.h) return;
     this.stats.mismatches++;
+    this.#differedAt = this.#now;
     this.#t.sendUser(addr, { s: "b", c: m.c, h: h.slice(0, this.config.buckets) });
   }
 
@@ -317,6 +327,7 @@ export class SyncEngine {
     const mine = this.#hashes(m.c);
     const bk = m.h.flatMap((h, i) => (h === mine[i] ? [] : [i]));
     if (bk.length === 0) return;
+    this.#differedAt = this.#now;
     const set = new Set(bk);
     const w = [...this.#marks.keys()]
       .filter((o) => this.mark(o) && set.has(bucketOf(o, this.config.buckets)))
@@ -453,7 +464,7 @@ export class SyncEngine {
    * `force`, at least one row even past `room` (a page always makes progress).
    */
   #segment(w: Want, room: number, force: boolean): Segment {
-    const rows: ReplicaRow[] = [];
+    const rows: WireRow[] = [];
     let bytes = SEGMENT_HEADER + 2 * w.o.length;
     let more: 0 | 1 = 0;
     let last = w.after;
@@ -463,7 +474,8 @@ export class SyncEngine {
         last = r.hlc;
         continue;
       }
-      const size = JSON.stringify(r).length + 1;
+      const wire = toWire(r);
+      const size = JSON.stringify(wire).length + 1;
       if (size > this.config.pageBytes) {
         // Too large for one datagram; counted, and skipped rather than wedging the stream.
         this.stats.oversize++;
@@ -475,7 +487,7 @@ export class SyncEngine {
         break;
       }
       bytes += size;
-      rows.push(r);
+      rows.push(wire);
       last = r.hlc;
     }
     if (batch.length === 64 && !more && last < w.mine) more = 1;
@@ -497,7 +509,7 @@ export class SyncEngine {
   #onSegment(seg: Segment, from: string): boolean {
     let future = false;
     for (const raw of seg.rows) {
-      const r = this.#ingest(raw, from);
+      const [r] = this.#ingest(raw, from);
       future ||= r === "future";
       this.stats.pageRows++;
       if (r === "stale") this.stats.pageStale++;

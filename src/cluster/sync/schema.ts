@@ -86,8 +86,24 @@ const OWNER: Partial<Record<ReplicaTable, string>> = { instance: "host", vif: "h
 export type Verdict = { ok: true; row: ReplicaRow } | { ok: false; reason: string };
 
 /** Validate a row as received; the returned row is a fresh copy with only known fields. */
+/**
+ * Rows travel as tuples `[table, key, origin, hlc, deleted (0/1), data]`: about a quarter
+ * fewer bytes than the object form, which matters when every row is gossiped and repaired.
+ */
+export type WireRow = [string, string, string, string, 0 | 1, Record<string, unknown> | null];
+
+export const toWire = (r: ReplicaRow): WireRow => [r.table, r.key, r.origin, r.hlc, r.deleted ? 1 : 0, r.data];
+
+/** The object form of a wire row, for validation; anything else is returned as is (and fails it). */
+export function fromWire(x: unknown): unknown {
+  if (!Array.isArray(x) || x.length !== 6) return x;
+  const [table, key, origin, hlc, deleted, data] = x;
+  return { table, key, origin, hlc, deleted: deleted === 1 ? true : deleted === 0 ? false : deleted, data };
+}
+
+/** Validate a row in either form (wire tuple or object). */
 export function validateRow(input: unknown): Verdict {
-  const e = v.safeParse(envelope, input);
+  const e = v.safeParse(envelope, fromWire(input));
   if (!e.success) return { ok: false, reason: `envelope: ${e.issues[0].message}` };
   const row = e.output as ReplicaRow;
   if (row.deleted) return row.data === null ? { ok: true, row } : { ok: false, reason: "tombstone with data" };
