@@ -91,6 +91,7 @@ function runCell(n: number, loss: number): string[] {
   sim.onSend = (_f, _t, data) => tally.add(data);
   sim.runFor(IDLE_MS);
   const idle = tally.report(n, IDLE_MS);
+  sim.onSend = undefined;
 
   const track = new Map<string, { t0: number; count: number; t100: number }>();
   for (const m of c.members) {
@@ -101,8 +102,19 @@ function runCell(n: number, loss: number): string[] {
       if (++e.count >= n && e.t100 < 0) e.t100 = sim.now - e.t0;
     });
   }
+  // Single updates, one every 500 ms, before the load.
+  for (let k = 0; k < 20; k++) {
+    const row = c.write(Math.floor(sim.random() * n), keypair(`s${k}`));
+    track.set(`${row.key}@${row.hlc}`, { t0: sim.now, count: 1, t100: -1 });
+    sim.runFor(500);
+  }
+  sim.runUntil(() => [...track.values()].every((e) => e.t100 >= 0), 30_000, 100);
+  const single = [...track.values()].map((e) => (e.t100 >= 0 ? e.t100 : Infinity));
+  track.clear();
+  sim.runFor(5000);
   const dropped0 = c.members.reduce((a, m) => a + m.node.swim.queueDropped, 0);
   tally = new Tally();
+  sim.onSend = (_f, _t, data) => tally.add(data);
   const step = 1000 / RATE;
   let maxQueue = 0;
   for (let k = 0; k < (LOAD_MS / 1000) * RATE; k++) {
@@ -124,6 +136,7 @@ function runCell(n: number, loss: number): string[] {
   const unreached = t100.filter((x) => !Number.isFinite(x)).length;
   return [
     `== N=${n} loss=${loss * 100}% seed ${SEED} (${((performance.now() - t0) / 1000).toFixed(0)} s wall)`,
+    `  single updates → 100 %: p50 ${sec(pct(single, 50))}  p99 ${sec(pct(single, 99))}  max ${sec(Math.max(...single))}`,
     `  ${RATE} upd/s for ${LOAD_MS / 1000} s → 100 %: p50 ${sec(pct(t100, 50))}  p99 ${sec(pct(t100, 99))}  max ${sec(Math.max(...t100))}  unreached ${unreached}/${t100.length}; queue drops ${dropped}, max queue ${maxQueue}`,
     `  p99 by write time: ${[0, 1, 2, 3, 4].map((q) => sec(pct(t100.slice(q * t100.length / 5, (q + 1) * t100.length / 5), 99))).join(" · ")} (fifths of the load phase)`,
     `  rows received: applied ${st("applied")}, already held ${st("stale")} (of those in pages: ${st("pageRows")} rows, ${st("pageStale")} already held)`,

@@ -13,16 +13,29 @@ import { type HlcClock, encodeHlc } from "../../store/hlc.ts";
 import { MarkHasher, bucketOf, fnv1a } from "./digest.ts";
 import { MAX_HELD, type Segment, type SyncMsg, parseSyncMsg } from "./messages.ts";
 import { HOST_TABLES, type ReplicaRow, type ReplicaStore } from "./replica-store.ts";
-import { type WireRow, toWire, validateRow } from "./schema.ts";
+import { type WireRow, hlcToWire, toWire, validateRow } from "./schema.ts";
 
 export interface SyncTransport {
-  broadcast(key: string, data: unknown): void;
   sendUser(addr: string, data: unknown): boolean;
   pickLive(k: number): string[];
   addressOf(id: string): string | undefined;
 }
 
 export interface SyncConfig {
+  /**
+   * Fresh deltas are pushed to random peers in batches this often (while there are any).
+   * They travel in packets of their own, under their own byte budget, so the write load
+   * neither rides on nor crowds out membership traffic.
+   */
+  pushIntervalMs: number;
+  /** Peers sent a batch per push round. */
+  pushPeers: number;
+  /** Times one node sends one delta (to different peers); repair closes what push misses. */
+  pushFanout: number;
+  /** Bytes of pushed deltas per second (token bucket, burst a quarter of it). */
+  pushBytesPerSec: number;
+  /** Deltas waiting to be pushed, at most; the most-sent, oldest one is dropped first. */
+  pushMaxItems: number;
   digestIntervalMs: number;
   /**
    * Digest period while we recently saw a difference (a write burst): repair rounds come
@@ -62,6 +75,11 @@ export interface SyncConfig {
 }
 
 export const DEFAULT_SYNC_CONFIG: SyncConfig = {
+  pushIntervalMs: 100,
+  pushPeers: 3,
+  pushFanout: 8,
+  pushBytesPerSec: 12_000,
+  pushMaxItems: 512,
   digestIntervalMs: 1000,
   busyDigestIntervalMs: 500,
   settleMs: 300,
@@ -133,6 +151,10 @@ export class SyncEngine {
   #recovering = false;
   /** Recovery gives up after this time (no peer held anything of ours: a brand-new host). */
   #recoverUntil = 0;
+  readonly #outbox = new Map<string, Outgoing>();
+  #nextPushAt = Infinity;
+  #pushTokens: number;
+  #pushTokensAt: number;
   /** Origins being streamed to us: from which peer, until when (see `streamHoldMs`). */
   readonly #streams = new Map<string, { addr: string; until: number }>();
   #tokens: number;
@@ -159,6 +181,8 @@ export class SyncEngine {
     this.#nextGcAt = o.now + this.config.gcIntervalMs;
     this.#nextSaveAt = o.now + this.config.marksSaveIntervalMs;
     this.#tokens = this.config.repairBurstBytes;
+    this.#pushTokens = this.config.pushBytesPerSec / 4;
+    this.#pushTokensAt = o.now;
     this.#tokensAt = o.now;
     this.#now = o.now;
   }
@@ -171,16 +195,17 @@ export class SyncEngine {
   publish(row: ReplicaRow): void {
     const prev = this.mark(this.#self);
     if (row.hlc > prev && !this.#recovering) this.#setMark(this.#self, row.hlc);
-    this.#t.broadcast(`${row.table}/${row.key}`, { s: "d", r: toWire(row), p: prev });
+    this.#enqueue(row, prev);
   }
 
   nextDeadline(): number {
-    return Math.min(this.#nextDigestAt, this.#nextGcAt, this.#nextSaveAt);
+    return Math.min(this.#nextDigestAt, this.#nextGcAt, this.#nextSaveAt, this.#nextPushAt);
   }
 
   tick(now: number): void {
     this.#now = now;
     if (this.#recovering && now >= this.#recoverUntil) this.#endRecovery();
+    if (now >= this.#nextPushAt) this.#pushRound();
     if (now >= this.#nextDigestAt) {
       const busy = now - this.#differedAt < 2 * this.config.digestIntervalMs;
       this.#nextDigestAt = now + (busy ? this.config.busyDigestIntervalMs : this.config.digestIntervalMs);
@@ -210,7 +235,10 @@ export class SyncEngine {
     }
     switch (m.s) {
       case "d":
-        return this.#onDelta(m, from, data);
+        return this.#onDelta(m.r, m.p, from);
+      case "e":
+        for (const [r, p] of m.d) this.#onDelta(r, p, from);
+        return;
       case "g":
         return this.#onDigest(m, addr);
       case "b":
@@ -232,11 +260,61 @@ export class SyncEngine {
 
   // ---- deltas --------------------------------------------------------------------------
 
-  #onDelta(m: Extract<SyncMsg, { s: "d" }>, from: string, raw: unknown): void {
-    const [r, row] = this.#ingest(m.r, from);
+  #onDelta(raw: unknown, prev: string, from: string): void {
+    const [r, row] = this.#ingest(raw, from);
     if (!row) return;
-    this.#advance(row.origin, m.p, row.hlc);
-    if (r === "applied") this.#t.broadcast(`${row.table}/${row.key}`, raw);
+    this.#advance(row.origin, prev, row.hlc);
+    // Only rows new to us are passed on: a repeat means the rumour has mostly spread.
+    if (r === "applied") this.#enqueue(row, prev);
+  }
+
+  /** Queue a delta for push rounds; a newer version of the same row replaces it. */
+  #enqueue(row: ReplicaRow, prev: string): void {
+    const key = `${row.table}/${row.key}`;
+    this.#outbox.delete(key);
+    if (this.#outbox.size >= this.config.pushMaxItems) this.#dropOutgoing();
+    const text = JSON.stringify([toWire(row), hlcToWire(prev)]);
+    this.#outbox.set(key, { key, item: JSON.parse(text), bytes: text.length + 1, sends: 0 });
+    if (this.#nextPushAt === Infinity) this.#nextPushAt = this.#now;
+  }
+
+  #dropOutgoing(): void {
+    let worst: Outgoing | undefined;
+    for (const o of this.#outbox.values()) if (!worst || o.sends > worst.sends) worst = o;
+    if (worst) this.#outbox.delete(worst.key);
+  }
+
+  /**
+   * One push round: a batch to each of a few random peers, fewest-sent and newest deltas
+   * first, within the byte budget. Deltas that miss out while the budget is short are left to
+   * repair (dropped by age order when the outbox is full).
+   */
+  #pushRound(): void {
+    const rate = this.config.pushBytesPerSec / 1000;
+    this.#pushTokens = Math.min(this.config.pushBytesPerSec / 4, this.#pushTokens + (this.#now - this.#pushTokensAt) * rate);
+    this.#pushTokensAt = this.#now;
+    this.#nextPushAt = this.#outbox.size ? this.#now + this.config.pushIntervalMs : Infinity;
+    if (!this.#outbox.size) return;
+    // Map order is insertion order: newest last. A stable sort by sends keeps newest last.
+    const order = [...this.#outbox.values()].reverse().sort((a, b) => a.sends - b.sends);
+    for (const peer of this.#t.pickLive(this.config.pushPeers)) {
+      const addr = this.#t.addressOf(peer);
+      if (!addr || this.#pushTokens <= 0) break;
+      const batch: unknown[] = [];
+      let bytes = PAGE_HEADER;
+      for (const o of order) {
+        if (o.sends >= this.config.pushFanout || bytes + o.bytes > this.config.pageBytes) continue;
+        if (batch.length >= 64) break;
+        batch.push(o.item);
+        bytes += o.bytes;
+        o.sends++;
+      }
+      if (!batch.length) break;
+      this.#pushTokens -= bytes;
+      this.#t.sendUser(addr, { s: "e", d: batch });
+    }
+    for (const o of order) if (o.sends >= this.config.pushFanout) this.#outbox.delete(o.key);
+    if (!this.#outbox.size) this.#nextPushAt = Infinity;
   }
 
   /** Chain the mark forward through `prev → hlc` links, buffering links that arrive early. */
@@ -353,9 +431,9 @@ export class SyncEngine {
   #entry(o: string): MarkEntry {
     const mark = this.mark(o);
     const links = this.#pending.get(o);
-    if (!links?.size) return [o, mark];
+    if (!links?.size) return [o, hlcToWire(mark)];
     const held = [...links.values()].filter((h) => h > mark).sort().slice(0, MAX_HELD);
-    return held.length ? [o, mark, held] : [o, mark];
+    return held.length ? [o, hlcToWire(mark), held.map(hlcToWire)] : [o, hlcToWire(mark)];
   }
 
   /** Where an origin sorts in a marks message that covers whole buckets. */
@@ -492,7 +570,7 @@ export class SyncEngine {
     }
     if (batch.length === 64 && !more && last < w.mine) more = 1;
     const upTo = more ? (last < w.mine ? last : w.mine) : w.mine;
-    return { o: w.o, f: w.after, u: upTo, m: more, rows };
+    return { o: w.o, f: hlcToWire(w.after), u: hlcToWire(upTo), m: more, rows };
   }
 
   #onRows(m: Extract<SyncMsg, { s: "r" }>, from: string, addr: string): void {
@@ -565,6 +643,13 @@ export class SyncEngine {
   }
 }
 
+interface Outgoing {
+  key: string;
+  item: unknown;
+  bytes: number;
+  sends: number;
+}
+
 type MarkEntry = Extract<SyncMsg, { s: "w" }>["w"][number];
 
 /** (bucket, origin): the order of marks in a message that covers whole buckets. */
@@ -581,4 +666,4 @@ interface Want {
 
 /** JSON framing of a page message and of one segment in it (without rows and origin). */
 const PAGE_HEADER = 40;
-const SEGMENT_HEADER = 72;
+const SEGMENT_HEADER = 52;

@@ -4,12 +4,19 @@
  * quarantined without dropping its neighbours.
  */
 import * as v from "valibot";
+import { hlcFromWire } from "./schema.ts";
 
 /** Held versions listed per origin in a marks message. */
 export const MAX_HELD = 16;
 
 const origin = v.pipe(v.string(), v.minLength(1), v.maxLength(128));
-const mark = v.pipe(v.string(), v.maxLength(21));
+/** A version in wire form (see `hlcToWire`), read back into its canonical, sortable form. */
+const mark = v.pipe(
+  v.string(),
+  v.maxLength(21),
+  v.check((s) => hlcFromWire(s) !== null, "not a version"),
+  v.transform((s) => hlcFromWire(s) as string),
+);
 /**
  * Versions the sender already holds beyond its mark (rows that arrived out of order), so the
  * side serving it skips them.
@@ -25,6 +32,8 @@ export type Segment = v.InferOutput<typeof Segment>;
 export const SyncMsg = v.variant("s", [
   /** A delta: one row plus the origin's previous version, so receivers can tell a gap. */
   v.object({ s: v.literal("d"), r: v.unknown(), p: mark }),
+  /** A batch of deltas pushed to one peer: [row, previous version of its origin]. */
+  v.object({ s: v.literal("e"), d: v.pipe(v.array(v.tuple([v.unknown(), mark])), v.minLength(1), v.maxLength(64)) }),
   /** Digest: total hash of marks capped at cutoff `c` (ms). */
   v.object({ s: v.literal("g"), c: v.number(), h: u32 }),
   /** Per-bucket hashes, sent back on a digest mismatch. */

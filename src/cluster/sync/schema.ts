@@ -5,6 +5,7 @@
  */
 import ipaddr from "ipaddr.js";
 import * as v from "valibot";
+import { encodeHlc } from "../../store/hlc.ts";
 import { ADMIN_TABLES, HOST_TABLES, type ReplicaRow, type ReplicaTable } from "./replica-store.ts";
 
 const HLC_RE = /^\d{15}\.\d{5}$/;
@@ -92,13 +93,36 @@ export type Verdict = { ok: true; row: ReplicaRow } | { ok: false; reason: strin
  */
 export type WireRow = [string, string, string, string, 0 | 1, Record<string, unknown> | null];
 
-export const toWire = (r: ReplicaRow): WireRow => [r.table, r.key, r.origin, r.hlc, r.deleted ? 1 : 0, r.data];
+export const toWire = (r: ReplicaRow): WireRow => [r.table, r.key, r.origin, hlcToWire(r.hlc), r.deleted ? 1 : 0, r.data];
+
+/** Versions on the wire: base-36 milliseconds and counter ("mhzq5h0g.1"), half the length. */
+const WIRE_HLC_RE = /^[0-9a-z]{1,10}\.[0-9a-z]{1,4}$/;
+const MAX_MS = 10 ** 15 - 1;
+const MAX_COUNTER = 10 ** 5 - 1;
+
+export function hlcToWire(hlc: string): string {
+  if (!HLC_RE.test(hlc)) return hlc;
+  const [ms, counter] = hlc.split(".");
+  return `${Number(ms).toString(36)}.${Number(counter).toString(36)}`;
+}
+
+/** The canonical (sortable) form of a wire version; "" stays ""; null when malformed. */
+export function hlcFromWire(w: string): string | null {
+  if (w === "" || HLC_RE.test(w)) return w;
+  if (!WIRE_HLC_RE.test(w)) return null;
+  const [a, b] = w.split(".");
+  const ms = Number.parseInt(a, 36);
+  const counter = Number.parseInt(b, 36);
+  if (ms > MAX_MS || counter > MAX_COUNTER) return null;
+  return encodeHlc({ ms, counter });
+}
 
 /** The object form of a wire row, for validation; anything else is returned as is (and fails it). */
 export function fromWire(x: unknown): unknown {
   if (!Array.isArray(x) || x.length !== 6) return x;
   const [table, key, origin, hlc, deleted, data] = x;
-  return { table, key, origin, hlc, deleted: deleted === 1 ? true : deleted === 0 ? false : deleted, data };
+  const canonical = typeof hlc === "string" ? (hlcFromWire(hlc) ?? hlc) : hlc;
+  return { table, key, origin, hlc: canonical, deleted: deleted === 1 ? true : deleted === 0 ? false : deleted, data };
 }
 
 /** Validate a row in either form (wire tuple or object). */
