@@ -45,7 +45,7 @@ export const SyncMsg = v.variant("s", [
   v.object({
     s: v.literal("w"),
     bk: v.pipe(v.array(bucket), v.maxLength(256)),
-    w: v.pipe(v.array(v.union([v.tuple([origin, mark]), v.tuple([origin, mark, held])])), v.maxLength(512)),
+    w: v.pipe(v.array(v.union([v.strictTuple([origin, mark]), v.strictTuple([origin, mark, held])])), v.maxLength(512)),
     q: v.picklist([0, 1]),
     /** 1 = continuation of a page stream (a joining node pulling page after page). */
     c: v.optional(v.picklist([0, 1])),
