@@ -50,6 +50,13 @@ describe("broadcast queue lanes", () => {
     expect(out.length).toBe(1 + 3);
   });
 
+  test("one payload larger than the per-packet share still goes out when the packet has room", () => {
+    const q = new TransmitQueue(100, 50, 100);
+    q.push("u:keyring", "K".repeat(500));
+    expect(q.take(1000, 5)).toEqual(["K".repeat(500)]);
+    expect(q.take(400, 5)).toEqual([]);
+  });
+
   test("a key moved to the other lane is not kept twice", () => {
     const q = new TransmitQueue(10);
     q.push("k", "old", "payload");

@@ -30,10 +30,10 @@ const MIN_ITEM = 16;
 export const PAYLOAD_LANE_MAX = 256;
 
 /**
- * Payload bytes at most per packet. Every membership packet (probe, ack, indirect request)
- * carries piggybacked payloads, so without a cap the payload bandwidth would grow with the
- * membership traffic (lossy links mean more probes); with it, it stays proportional to the
- * packet rate and leaves the rest of the write load to state sync's repair.
+ * Payload bytes per packet beyond the first payload. Every membership packet (probe, ack,
+ * indirect request) carries piggybacked payloads, so without a cap payload bandwidth would
+ * grow with membership traffic (lossy links mean more probes). One payload always fits if
+ * the packet has room, so a large one (a keyring document) is never starved.
  */
 export const PAYLOAD_PER_PACKET = 800;
 
@@ -59,12 +59,12 @@ class Bucketed {
     return true;
   }
 
-  take(budget: number, limit: number, sep: number, out: string[]): number {
+  take(budget: number, limit: number, sep: number, out: string[], most = Infinity): number {
     const moved: Item[] = [];
-    for (let t = 0; t < this.#buckets.length && budget > MIN_ITEM; t++) {
+    for (let t = 0; t < this.#buckets.length && budget > MIN_ITEM && moved.length < most; t++) {
       const b = this.#buckets[t];
       let took = false;
-      for (let i = b.length - 1; i >= 0 && budget > MIN_ITEM; i--) {
+      for (let i = b.length - 1; i >= 0 && budget > MIN_ITEM && moved.length < most; i--) {
         const it = b[i];
         if (!it.live || it.bytes + sep > budget) continue;
         budget -= it.bytes + sep;
@@ -160,8 +160,9 @@ export class TransmitQueue {
   take(budget: number, limit: number, sep = 1): string[] {
     const out: string[] = [];
     const left = this.#member.take(budget, limit, sep, out);
-    const cap = Math.min(left, this.payloadPerPacket);
-    if (cap > MIN_ITEM) this.#payload.take(cap, limit, sep, out);
+    const n = out.length;
+    if (left > MIN_ITEM) this.#payload.take(Math.min(left, this.payloadPerPacket), limit, sep, out);
+    if (out.length === n && left > this.payloadPerPacket) this.#payload.take(left, limit, sep, out, 1);
     return out;
   }
 
