@@ -46,6 +46,25 @@ describe("simulated membership", () => {
     expect(converged(sim, nodes)).toBe(true);
   });
 
+  test("at 30 % loss, with 2 s stalls on 10 % of the nodes, no live node is declared dead", () => {
+    const dead: string[] = [];
+    const onEvent = (_: string, e: SwimEvent) => {
+      if (e.type === "member" && e.change === "dead") dead.push(e.member.id);
+    };
+    const { sim, nodes } = swimCluster({ n: 60, seed: 8, loss: 0, onEvent });
+    expect(sim.runUntil(() => converged(sim, nodes), 20_000)).not.toBeNull();
+    sim.loss = 0.3;
+    for (let round = 0; round < 15; round++) {
+      for (const n of nodes.slice(round % 10, (round % 10) + 6)) sim.pause(n.addr, 2000);
+      sim.runFor(10_000);
+    }
+    expect(dead).toEqual([]);
+    // And a real failure is still found, loss or not.
+    sim.kill("n20");
+    const at = sim.runUntil(() => nodes.every((n) => n.addr === "n20" || stateOf(n, "n20") === "dead"), 30_000);
+    expect(at).not.toBeNull();
+  });
+
   test("a partition splits the view; healing restores it", () => {
     const { sim, nodes } = swimCluster({ n: 20, seed: 4, loss: 0, config: { pushPullIntervalMs: 10_000 } });
     expect(sim.runUntil(() => converged(sim, nodes), 20_000)).not.toBeNull();

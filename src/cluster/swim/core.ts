@@ -226,7 +226,7 @@ export class SwimCore {
     let d = Math.min(this.#nextGossipAt, this.#nextPushPullAt, this.#nextReconnectAt, this.#nextJoinAt);
     const p = this.#probe;
     d = Math.min(d, p ? (p.indirect ? Math.min(p.deadline, p.retryAt) : p.sentAt + this.config.probeTimeoutMs) : this.#nextProbeAt);
-    for (const s of this.#suspicions.values()) d = Math.min(d, s.deadline);
+    for (const s of this.#suspicions.values()) d = Math.min(d, s.deadline, s.nudgeAt);
     for (const r of this.#relays.values()) d = Math.min(d, r.nacked ? r.expireAt : r.nackAt);
     for (const a of this.#asked.values()) d = Math.min(d, a.next);
     return d;
@@ -236,7 +236,10 @@ export class SwimCore {
     this.#now = now;
     this.#forgiveOwnStall(now);
     this.#tickProbe(now);
-    for (const [id, s] of this.#suspicions) if (now >= s.deadline) this.#expireSuspicion(id);
+    for (const [id, s] of this.#suspicions) {
+      if (now >= s.nudgeAt) this.#nudge(id, s);
+      if (now >= s.deadline) this.#expireSuspicion(id);
+    }
     this.#tickRelays(now);
     this.#tickAsked(now);
     if (now >= this.#nextGossipAt) {
@@ -475,9 +478,9 @@ export class SwimCore {
     // An answer to the last check before death: the member lives. Keep suspecting (only its
     // own refutation may clear that) but give the refutation another full minimum to arrive.
     for (const s of this.#suspicions.values()) {
-      if (s.checkSeq !== seq) continue;
-      s.verified = false;
-      s.checkSeq = -1;
+      if (!s.checkSeqs.includes(seq)) continue;
+      s.checks = 0;
+      s.checkSeqs = [];
       s.deadline = now + s.minMs;
       return;
     }
@@ -520,6 +523,7 @@ export class SwimCore {
     cur.incarnation = m.i;
     cur.addr = m.a;
     if (cur.state !== ALIVE) {
+      this.#suspicions.delete(m.n);
       this.#setState(cur, ALIVE, now);
       this.#emit("alive", cur);
     }
@@ -584,20 +588,34 @@ export class SwimCore {
     this.#emitPacket(to, [JSON.stringify({ t: "S", n: cur.id, g: cur.generation, i: m.i, f: this.id })]);
   }
 
+  /**
+   * Gossip can miss us: a refutation that never reached us would let our timer run out on a
+   * live member. So every fifth of the minimum while the suspicion stands, each holder tells
+   * the suspect directly (the buddy system, from all holders rather than only the prober); a
+   * live one answers with its refutation on the ack. One packet per holder per second or so.
+   */
+  #nudge(id: string, s: Suspicion): void {
+    s.nudgeAt = this.#now + Math.floor(s.minMs / 5);
+    const m = this.#members.get(id);
+    if (!m || m.state !== SUSPECT) return;
+    this.#emitPacket(m.addr, [JSON.stringify({ t: "p", q: ++this.#seq, n: id }), this.#stateText(m)]);
+  }
+
   #expireSuspicion(id: string): void {
     const s = this.#suspicions.get(id);
     const m = this.#members.get(id);
-    // Last chance before declaring death: a direct ping carrying the accusation. A live
-    // member answers with its refutation piggybacked on the ack (rumours can miss a node).
-    if (s && !s.verified && m) {
-      s.verified = true;
+    // Last chance before declaring death: two rounds of direct pings carrying the accusation
+    // (and helpers). A live member answers with its refutation piggybacked on the ack.
+    if (s && s.checks < 2 && m && m.state === SUSPECT) {
+      s.checks++;
       s.deadline = this.#now + this.config.probeTimeoutMs;
-      s.checkSeq = ++this.#seq;
-      const check = [JSON.stringify({ t: "p", q: s.checkSeq, n: id }), this.#stateText(m)];
+      const seq = ++this.#seq;
+      s.checkSeqs.push(seq);
+      const check = [JSON.stringify({ t: "p", q: seq, n: id }), this.#stateText(m)];
       this.#send(m.addr, check);
       for (let i = 0; i < this.config.directRetries; i++) this.#emitPacket(m.addr, check);
       // Also through two helpers: under heavy loss one direct exchange proves little.
-      const req = JSON.stringify({ t: "r", q: s.checkSeq, n: id, a: m.addr });
+      const req = JSON.stringify({ t: "r", q: seq, n: id, a: m.addr });
       for (const h of this.#live.pick(2, this.#random, new Set([id]))) this.#emitPacket(this.#members.get(h)!.addr, [req]);
       return;
     }

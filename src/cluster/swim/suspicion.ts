@@ -4,10 +4,12 @@ import { remainingSuspicion } from "./math.ts";
 export class Suspicion {
   readonly #confirmers = new Set<string>();
   deadline: number;
-  /** Set once the final direct check before declaring death has been sent. */
-  verified = false;
-  /** Sequence number of that check's pings; an ack for it clears the suspicion. */
-  checkSeq = -1;
+  /** Rounds of the final check before declaring death sent so far (see SwimCore). */
+  checks = 0;
+  /** Sequence numbers of those checks' pings; an ack to any of them means it lives. */
+  checkSeqs: number[] = [];
+  /** When we tell the suspect itself of the accusation, unless it has refuted by then. */
+  nudgeAt: number;
 
   /** `from` is the first accuser; it does not count as a confirmation. */
   constructor(
@@ -19,6 +21,7 @@ export class Suspicion {
   ) {
     this.#confirmers.add(from);
     this.deadline = start + remainingSuspicion(0, k, 0, minMs, maxMs);
+    this.nudgeAt = start + Math.floor(minMs / 5);
   }
 
   /** Record an independent accuser; true when it was new (then worth re-gossiping). */
