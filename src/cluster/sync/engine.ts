@@ -37,6 +37,8 @@ export interface SyncConfig {
   /** Deltas waiting to be pushed, at most; the most-sent, oldest one is dropped first. */
   pushMaxItems: number;
   digestIntervalMs: number;
+  /** Bytes of marks a busy digest round sends at most (whole buckets, at least one). */
+  directMarksBytes: number;
   /**
    * Digest period while we recently saw a difference (a write burst): repair rounds come
    * faster exactly when there is something to repair, and idle clusters stay cheap.
@@ -82,6 +84,7 @@ export const DEFAULT_SYNC_CONFIG: SyncConfig = {
   pushMaxItems: 512,
   digestIntervalMs: 1000,
   busyDigestIntervalMs: 500,
+  directMarksBytes: 3000,
   settleMs: 300,
   buckets: 16,
   pageBytes: 1000,
@@ -144,6 +147,8 @@ export class SyncEngine {
   #nextDigestAt: number;
   /** When a digest last showed a difference with a peer (either side of the exchange). */
   #differedAt = -Infinity;
+  /** Next bucket whose marks a busy digest round sends. */
+  #rotor = 0;
   #nextGcAt: number;
   #nextSaveAt: number;
   #dirty = false;
@@ -210,7 +215,7 @@ export class SyncEngine {
       const busy = now - this.#differedAt < 2 * this.config.digestIntervalMs;
       this.#nextDigestAt = now + (busy ? this.config.busyDigestIntervalMs : this.config.digestIntervalMs);
       for (const [o, s] of this.#streams) if (s.until <= now) this.#streams.delete(o);
-      this.#sendDigest();
+      this.#sendDigest(busy);
     }
     if (now >= this.#nextGcAt) {
       this.#nextGcAt = now + this.config.gcIntervalMs;
@@ -383,13 +388,37 @@ export class SyncEngine {
     return this.#hasher.hash(this.#marks, encodeHlc({ ms: Math.max(0, cutoffMs), counter: 0 }));
   }
 
-  #sendDigest(): void {
+  /**
+   * Idle: a 4-byte digest, narrowed to buckets and marks only on a mismatch. Busy (a recent
+   * difference): our marks for a rotating set of buckets at once, so the peer serves what we
+   * lack in one round trip instead of three; under heavy loss a long exchange rarely completes.
+   */
+  #sendDigest(busy: boolean): void {
     const [peer] = this.#t.pickLive(1);
     const addr = peer && this.#t.addressOf(peer);
     if (!addr) return;
-    const c = this.#cutoff();
     this.stats.digests++;
+    if (busy) return this.#sendDirectMarks(addr);
+    const c = this.#cutoff();
     this.#t.sendUser(addr, { s: "g", c, h: this.#hashes(c)[this.config.buckets] });
+  }
+
+  #sendDirectMarks(addr: string): void {
+    const byBucket = new Map<number, string[]>();
+    for (const o of this.#marks.keys()) {
+      if (!this.mark(o)) continue;
+      const b = bucketOf(o, this.config.buckets);
+      byBucket.get(b)?.push(o) ?? byBucket.set(b, [o]);
+    }
+    const bk: number[] = [];
+    let bytes = 0;
+    for (let i = 0; i < this.config.buckets && (bk.length === 0 || bytes < this.config.directMarksBytes); i++) {
+      const b = (this.#rotor + i) % this.config.buckets;
+      bk.push(b);
+      for (const o of byBucket.get(b) ?? []) bytes += o.length + 16;
+    }
+    this.#rotor = (this.#rotor + bk.length) % this.config.buckets;
+    this.#sendBucketMarks(addr, bk.sort((a, b) => a - b));
   }
 
   #onDigest(m: { c: number; h: number }, addr: string): void {
@@ -406,6 +435,11 @@ export class SyncEngine {
     const bk = m.h.flatMap((h, i) => (h === mine[i] ? [] : [i]));
     if (bk.length === 0) return;
     this.#differedAt = this.#now;
+    this.#sendBucketMarks(addr, bk);
+  }
+
+  /** Our marks for whole buckets `bk`, asking for the peer's in return. */
+  #sendBucketMarks(addr: string, bk: number[]): void {
     const set = new Set(bk);
     const w = [...this.#marks.keys()]
       .filter((o) => this.mark(o) && set.has(bucketOf(o, this.config.buckets)))
@@ -491,6 +525,7 @@ export class SyncEngine {
         if (!skip.has(o)) serve.push({ o, after: their, mine, held: new Set(e?.[2]) });
       } else if (their > mine && m.q === 1 && this.#claim(o, addr)) want.push(this.#entry(o));
     }
+    if (serve.length || want.length) this.#differedAt = this.#now;
     serve.sort((a, b) => (a.after < b.after ? -1 : a.after > b.after ? 1 : 0));
     this.#serve(serve.slice(0, this.config.originsPerRequest), addr, m.c !== 1);
     if (want.length) this.#sendMarks(addr, { s: "w", bk: [], w: [], q: 0 }, want);
