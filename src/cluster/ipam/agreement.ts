@@ -34,6 +34,8 @@ interface Claim {
   refusals: Set<string>;
   seen?: SlotRecord;
   deadline: number;
+  /** Next resend of the request to voters that have not answered (requests or votes get lost). */
+  resendAt: number;
   retries: number;
   done: (o: ClaimOutcome) => void;
 }
@@ -73,7 +75,7 @@ export class Agreement {
     const known = this.view.record(slot);
     const promised = this.promises.get(slot);
     const epoch = Math.max(known?.epoch ?? 0, promised?.epoch ?? 0, minEpoch - 1) + 1;
-    const c: Claim = { k: ++this.#k, slot, epoch, voters, need, grants: new Set(), refusals: new Set(), deadline: now + this.timeoutMs, retries, done };
+    const c: Claim = { k: ++this.#k, slot, epoch, voters, need, grants: new Set(), refusals: new Set(), deadline: now + this.timeoutMs, resendAt: now + this.#resendMs(), retries, done };
     this.#claims.set(c.k, c);
     this.#bySlot.set(slot, c);
     for (const v of voters) {
@@ -109,12 +111,29 @@ export class Agreement {
 
   nextDeadline(): number {
     let d = Infinity;
-    for (const c of this.#claims.values()) d = Math.min(d, c.deadline);
+    for (const c of this.#claims.values()) d = Math.min(d, c.deadline, c.resendAt);
     return d;
   }
 
   tick(now: number): void {
-    for (const c of [...this.#claims.values()]) if (now >= c.deadline) this.#fail(c, `timed out after ${this.timeoutMs} ms with ${c.grants.size} of ${c.need} grants`, now);
+    for (const c of [...this.#claims.values()]) {
+      if (now >= c.deadline) this.#fail(c, `timed out after ${this.timeoutMs} ms with ${c.grants.size} of ${c.need} grants`, now);
+      else if (now >= c.resendAt) this.#resend(c);
+    }
+  }
+
+  /** A fifth of the timeout: a lossy link gets four more chances before the claim gives up. */
+  #resendMs(): number {
+    return Math.max(1, Math.floor(this.timeoutMs / 5));
+  }
+
+  /** Voting is idempotent for the same claimant and epoch, so asking again is safe. */
+  #resend(c: Claim): void {
+    c.resendAt += this.#resendMs();
+    for (const v of c.voters) {
+      if (v === this.peers.self || c.grants.has(v) || c.refusals.has(v)) continue;
+      this.peers.send(v, { i: "c", k: c.k, slot: c.slot, e: c.epoch });
+    }
   }
 
   #vote(claimant: string, slot: string, epoch: number, now: number): { grant: true } | { grant: false; state?: SlotRecord } {
@@ -166,8 +185,9 @@ export class Agreement {
 
   #fail(c: Claim, why: string, now: number): void {
     this.#finish(c);
-    // Hand back partial grants so this epoch does not stay blocked.
-    if (c.grants.size) this.release(c.slot, c.epoch, [...c.grants]);
+    // Hand back partial grants so this epoch does not stay blocked; every voter is told, since
+    // a grant whose answer was lost is still a promise at that voter.
+    if (c.grants.size || c.grants.size + c.refusals.size < c.voters.length) this.release(c.slot, c.epoch, c.voters);
     if (c.seen?.released && c.retries < this.maxRetries) return this.claim(c.slot, now, c.done, c.retries + 1, Math.max(c.seen.epoch, c.epoch) + 1);
     this.stats.claimsFailed++;
     c.done({ ok: false, slot: c.slot, error: `claim of ${c.slot} failed: ${why}`, state: c.seen });

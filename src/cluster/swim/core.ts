@@ -125,7 +125,9 @@ export class SwimCore {
     this.#lastTick = o.now;
     this.#nextProbeAt = o.now + Math.floor(this.#random() * this.config.probeIntervalMs);
     this.#nextGossipAt = o.now + this.config.gossipIntervalMs;
-    this.#nextPushPullAt = o.now + this.config.pushPullIntervalMs;
+    // Staggered: hosts that start together (a rack after a power cut, the simulator) must not
+    // all exchange their full tables in the same second, and again every period after.
+    this.#nextPushPullAt = o.now + Math.floor((0.5 + this.#random()) * this.config.pushPullIntervalMs);
     this.#nextReconnectAt = o.now + this.config.reconnectIntervalMs;
     this.#broadcastSelf();
   }
