@@ -131,7 +131,7 @@ function runCell(n: number, loss: number): Cell {
   phase("load done");
   // Fail-stop detection: kill nodes one at a time, time until every live node says dead.
   const detect: number[] = [];
-  const KILLS = n >= 1000 ? 3 : 5;
+  const KILLS = n >= 1000 ? 5 : 10;
   for (let k = 0; k < KILLS; k++) {
     const victim = c.running()[1 + Math.floor(sim.random() * (c.running().length - 1))].node.id;
     killed.add(victim);
