@@ -4,6 +4,7 @@
  * a timeout, and fail at once when a majority is not even reachable. As voter: decide with
  * `decideVote`, persisting the promise before the answer leaves.
  */
+import { createHash } from "node:crypto";
 import { type PromiseStore, type SlotRecord, decideVote } from "./promises.ts";
 import type { IpamMsg } from "./messages.ts";
 
@@ -29,6 +30,9 @@ interface Claim {
   slot: string;
   epoch: number;
   voters: string[];
+  vs: string;
+  /** Reasons voters gave for refusing (no slot state involved). */
+  why: Set<Refusal>;
   need: number;
   grants: Set<string>;
   refusals: Set<string>;
@@ -42,12 +46,28 @@ interface Claim {
 
 export const majority = (n: number): number => Math.floor(n / 2) + 1;
 
+type Refusal = "view" | "busy" | "novote";
+type Vote = { grant: true } | { grant: false; state?: SlotRecord; why?: Refusal };
+const REFUSALS: Record<Refusal, string> = {
+  view: "voters see a different voter set (state sync in progress; retried)",
+  busy: "a voter admission is in progress (retried)",
+  novote: "a voter may not vote yet",
+};
+
+/** A short, order-independent fingerprint of a voter set, carried by every claim. */
+export function votersFingerprint(voters: readonly string[]): string {
+  return createHash("sha256").update([...voters].sort().join("\n")).digest("base64url").slice(0, 16);
+}
+
 export class Agreement {
   readonly #claims = new Map<number, Claim>();
   readonly #bySlot = new Map<string, Claim>();
   #k = 0;
-  /** The voter admission we last granted: one membership change at a time (see #vote). */
-  #admitting: { slot: string; until: number } | null = null;
+  /**
+   * The voter admission we granted that has not yet shown up in replicated state (nor been
+   * released, nor its host forgotten). While it stands we vote on nothing else (see #vote).
+   */
+  #admitting: { slot: string; host: string } | null = null;
   readonly stats = { claimsOk: 0, claimsFailed: 0, votesGranted: 0, votesRefused: 0 };
 
   constructor(
@@ -75,12 +95,12 @@ export class Agreement {
     const known = this.view.record(slot);
     const promised = this.promises.get(slot);
     const epoch = Math.max(known?.epoch ?? 0, promised?.epoch ?? 0, minEpoch - 1) + 1;
-    const c: Claim = { k: ++this.#k, slot, epoch, voters, need, grants: new Set(), refusals: new Set(), deadline: now + this.timeoutMs, resendAt: now + this.#resendMs(), retries, done };
+    const c: Claim = { k: ++this.#k, slot, epoch, voters, vs: votersFingerprint(voters), why: new Set(), need, grants: new Set(), refusals: new Set(), deadline: now + this.timeoutMs, resendAt: now + this.#resendMs(), retries, done };
     this.#claims.set(c.k, c);
     this.#bySlot.set(slot, c);
     for (const v of voters) {
-      if (v === this.peers.self) this.#onVote(c, v, this.#vote(v, slot, epoch, now), now);
-      else this.peers.send(v, { i: "c", k: c.k, slot, e: epoch });
+      if (v === this.peers.self) this.#onVote(c, v, this.#vote(v, slot, epoch, c.vs, now), now);
+      else this.peers.send(v, { i: "c", k: c.k, slot, e: epoch, vs: c.vs });
     }
   }
 
@@ -93,13 +113,13 @@ export class Agreement {
   handle(from: string, m: IpamMsg, now: number): void {
     switch (m.i) {
       case "c": {
-        const r = this.#vote(from, m.slot, m.e, now);
-        this.peers.send(from, r.grant ? { i: "v", k: m.k, ok: true } : { i: "v", k: m.k, ok: false, st: r.state });
+        const r = this.#vote(from, m.slot, m.e, m.vs, now);
+        this.peers.send(from, r.grant ? { i: "v", k: m.k, ok: true } : { i: "v", k: m.k, ok: false, st: r.state, why: r.why });
         return;
       }
       case "v": {
         const c = this.#claims.get(m.k);
-        if (c && c.voters.includes(from)) this.#onVote(c, from, m.ok ? { grant: true } : { grant: false, state: m.st }, now);
+        if (c && c.voters.includes(from)) this.#onVote(c, from, m.ok ? { grant: true } : { grant: false, state: m.st, why: m.why }, now);
         return;
       }
       case "l":
@@ -132,21 +152,31 @@ export class Agreement {
     c.resendAt += this.#resendMs();
     for (const v of c.voters) {
       if (v === this.peers.self || c.grants.has(v) || c.refusals.has(v)) continue;
-      this.peers.send(v, { i: "c", k: c.k, slot: c.slot, e: c.epoch });
+      this.peers.send(v, { i: "c", k: c.k, slot: c.slot, e: c.epoch, vs: c.vs });
     }
   }
 
-  #vote(claimant: string, slot: string, epoch: number, now: number): { grant: true } | { grant: false; state?: SlotRecord } {
-    if (!this.view.voters().includes(this.peers.self) || !this.view.mayVote(now)) {
+  #vote(claimant: string, slot: string, epoch: number, vs: string | undefined, now: number): Vote {
+    const voters = this.view.voters();
+    // A claim counts its majority in the claimant's view of the voter set. Grants only come
+    // from voters that share that view, so a claimant that missed an admission cannot win
+    // with a majority of the old set while the new set grants the same slot elsewhere.
+    if (!voters.includes(this.peers.self) || !this.view.mayVote(now)) {
       this.stats.votesRefused++;
-      return { grant: false };
+      return { grant: false, why: "novote" };
     }
-    // Admissions change the voter set, so they go one at a time: while an admission we granted
-    // has not shown up in replicated state, refuse another (any two majorities share a voter).
-    const a = this.#admitting;
-    if (slot.startsWith("voter:") && a && a.slot !== slot && now < a.until && !this.view.record(a.slot)) {
+    if (vs !== votersFingerprint(voters)) {
       this.stats.votesRefused++;
-      return { grant: false };
+      return { grant: false, why: "view" };
+    }
+    // Admissions change the voter set, so they go one at a time, and while one we granted has
+    // not shown up in replicated state we vote on nothing else: a claim counted in the old set
+    // must not slip in between (any two majorities share a voter, who refuses).
+    const a = this.#admitting;
+    if (a && (this.view.record(a.slot) || this.view.forgotten(a.host))) this.#admitting = null;
+    else if (a && a.slot !== slot) {
+      this.stats.votesRefused++;
+      return { grant: false, why: "busy" };
     }
     const d = decideVote(this.promises.get(slot), this.view.record(slot), claimant, epoch, (h) => this.view.forgotten(h));
     if (!d.grant) {
@@ -155,7 +185,7 @@ export class Agreement {
     }
     // Persist before answering: a restarted voter must remember what it promised.
     this.promises.put(slot, { owner: claimant, epoch, released: false });
-    if (slot.startsWith("voter:")) this.#admitting = { slot, until: now + 3 * this.timeoutMs };
+    if (slot.startsWith("voter:")) this.#admitting = { slot, host: claimant };
     this.stats.votesGranted++;
     return d;
   }
@@ -166,11 +196,12 @@ export class Agreement {
     if (this.#admitting?.slot === slot) this.#admitting = null;
   }
 
-  #onVote(c: Claim, voter: string, r: { grant: boolean; state?: SlotRecord }, now: number): void {
+  #onVote(c: Claim, voter: string, r: Vote, now: number): void {
     if (!this.#claims.has(c.k)) return;
     if (r.grant) c.grants.add(voter);
     else {
       c.refusals.add(voter);
+      if (r.why) c.why.add(r.why);
       if (r.state && (!c.seen || r.state.epoch > c.seen.epoch)) c.seen = r.state;
     }
     if (c.grants.size >= c.need) {
@@ -178,7 +209,7 @@ export class Agreement {
       this.stats.claimsOk++;
       c.done({ ok: true, slot: c.slot, epoch: c.epoch });
     } else if (c.refusals.size > c.voters.length - c.need) {
-      const who = c.seen ? `held by ${c.seen.owner} at epoch ${c.seen.epoch}${c.seen.released ? " (released)" : ""}` : "refused";
+      const who = c.seen ? `held by ${c.seen.owner} at epoch ${c.seen.epoch}${c.seen.released ? " (released)" : ""}` : `refused${[...c.why].map((w) => `; ${REFUSALS[w]}`).join("")}`;
       this.#fail(c, who, now);
     }
   }

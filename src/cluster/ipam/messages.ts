@@ -6,10 +6,10 @@ const epoch = v.pipe(v.number(), v.integer(), v.minValue(1));
 const record = v.object({ owner: v.pipe(v.string(), v.maxLength(128)), epoch: v.pipe(v.number(), v.integer(), v.minValue(0)), released: v.boolean() });
 
 export const IpamMsg = v.variant("i", [
-  /** Claim `slot` at `e`; `k` identifies the attempt. */
-  v.object({ i: v.literal("c"), k: v.pipe(v.number(), v.integer()), slot, e: epoch }),
+  /** Claim `slot` at `e`; `k` identifies the attempt; `vs` fingerprints the claimant's voter set. */
+  v.object({ i: v.literal("c"), k: v.pipe(v.number(), v.integer()), slot, e: epoch, vs: v.optional(v.pipe(v.string(), v.maxLength(64))) }),
   /** Vote on attempt `k`; a refusal carries what the voter knows about the slot. */
-  v.object({ i: v.literal("v"), k: v.pipe(v.number(), v.integer()), ok: v.boolean(), st: v.optional(record) }),
+  v.object({ i: v.literal("v"), k: v.pipe(v.number(), v.integer()), ok: v.boolean(), st: v.optional(record), why: v.optional(v.picklist(["view", "busy", "novote"])) }),
   /** The holder (or an abandoning claimant) releases `slot` at `e`. */
   v.object({ i: v.literal("l"), slot, e: epoch }),
   /** Please hand over `slot` (a floating IP being associated elsewhere). */
