@@ -58,7 +58,7 @@ export const DEFAULT_SWIM_CONFIG: SwimConfig = {
   probeIntervalMs: 500,
   probeTimeoutMs: 250,
   indirectChecks: 3,
-  directRetries: 2,
+  directRetries: 3,
   gossipIntervalMs: 200,
   gossipNodes: 3,
   retransmitMult: 4,
