@@ -49,6 +49,11 @@ export interface SyncConfig {
   buckets: number;
   /** Bytes of rows per page packet (kept under the membership packet limit). */
   pageBytes: number;
+  /**
+   * Largest row (wire form) that is replicated; it then travels alone in its packet. Larger
+   * ones would not fit a datagram: counted as oversize and skipped.
+   */
+  maxRowBytes: number;
   /** Origins served per request; the rest wait for the next digest round. */
   originsPerRequest: number;
   /**
@@ -88,6 +93,7 @@ export const DEFAULT_SYNC_CONFIG: SyncConfig = {
   settleMs: 300,
   buckets: 16,
   pageBytes: 1000,
+  maxRowBytes: 1100,
   originsPerRequest: 64,
   repairBytesPerSec: 24_000,
   repairBurstBytes: 48_000,
@@ -279,6 +285,10 @@ export class SyncEngine {
     this.#outbox.delete(key);
     if (this.#outbox.size >= this.config.pushMaxItems) this.#dropOutgoing();
     const text = JSON.stringify([toWire(row), hlcToWire(prev)]);
+    if (text.length > this.config.maxRowBytes + 20) {
+      this.stats.oversize++;
+      return;
+    }
     this.#outbox.set(key, { key, item: JSON.parse(text), bytes: text.length + 1, sends: 0 });
     if (this.#nextPushAt === Infinity) this.#nextPushAt = this.#now;
   }
@@ -300,23 +310,28 @@ export class SyncEngine {
     this.#pushTokensAt = this.#now;
     this.#nextPushAt = this.#outbox.size ? this.#now + this.config.pushIntervalMs : Infinity;
     if (!this.#outbox.size) return;
-    // Map order is insertion order: newest last. A stable sort by sends keeps newest last.
+    // Map order is insertion order; reversed, newest first, which the stable sort keeps among equals.
     const order = [...this.#outbox.values()].reverse().sort((a, b) => a.sends - b.sends);
     for (const peer of this.#t.pickLive(this.config.pushPeers)) {
       const addr = this.#t.addressOf(peer);
       if (!addr || this.#pushTokens <= 0) break;
       const batch: unknown[] = [];
       let bytes = PAGE_HEADER;
+      const taken: Outgoing[] = [];
       for (const o of order) {
-        if (o.sends >= this.config.pushFanout || bytes + o.bytes > this.config.pageBytes) continue;
-        if (batch.length >= 64) break;
-        batch.push(o.item);
+        // The first delta goes even if larger than a page, so a big row is not stuck here.
+        if (o.sends >= this.config.pushFanout || (taken.length && bytes + o.bytes > this.config.pageBytes)) continue;
+        if (taken.length >= 64) break;
+        taken.push(o);
         bytes += o.bytes;
         o.sends++;
       }
-      if (!batch.length) break;
+      if (!taken.length) break;
       this.#pushTokens -= bytes;
-      this.#t.sendUser(addr, { s: "e", d: batch });
+      if (this.#t.sendUser(addr, { s: "e", d: taken.map((o) => o.item) })) continue;
+      // A single big delta with a long node id: counted, and left to repair.
+      this.stats.oversize++;
+      for (const o of taken) o.sends = this.config.pushFanout;
     }
     for (const o of order) if (o.sends >= this.config.pushFanout) this.#outbox.delete(o.key);
     if (!this.#outbox.size) this.#nextPushAt = Infinity;
@@ -589,7 +604,7 @@ export class SyncEngine {
       }
       const wire = toWire(r);
       const size = JSON.stringify(wire).length + 1;
-      if (size > this.config.pageBytes) {
+      if (size > this.config.maxRowBytes) {
         // Too large for one datagram; counted, and skipped rather than wedging the stream.
         this.stats.oversize++;
         last = r.hlc;
