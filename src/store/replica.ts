@@ -186,4 +186,11 @@ export class SqlitePromiseStore implements PromiseStore {
   empty(): boolean {
     return !this.store.db.query("SELECT 1 FROM ipam_promises LIMIT 1").get();
   }
+
+  after(slot: string, limit: number): [string, SlotPromise][] {
+    const rows = this.store.db
+      .query<{ slot: string; owner: string; epoch: number; released: number }, [string, number]>("SELECT slot, owner, epoch, released FROM ipam_promises WHERE slot > ? ORDER BY slot LIMIT ?")
+      .all(slot, limit);
+    return rows.map((r) => [r.slot, { owner: r.owner, epoch: r.epoch, released: !!r.released }]);
+  }
 }

@@ -5,6 +5,7 @@ import { ip4ToNum } from "../../src/ipam/addr.ts";
 import { findDuplicates } from "../../src/cluster/ipam/duplicates.ts";
 import { MemoryPromiseStore, decideVote } from "../../src/cluster/ipam/promises.ts";
 import { Agreement } from "../../src/cluster/ipam/agreement.ts";
+import { Inheritance, servePromises } from "../../src/cluster/ipam/inherit.ts";
 import { SimCluster } from "../../src/cluster/sim/cluster.ts";
 
 const NET = {
@@ -100,6 +101,39 @@ describe("ipam pure parts", () => {
     expect(outcomes).toEqual([true, false]);
     const releases = sent.filter((x) => x.m.i === "l").map((x) => x.to).sort();
     expect(releases).toEqual(["b", "c"]);
+  });
+
+  test("a voter copies unreleased promises page by page, asks again when a page is lost, and remembers it finished", () => {
+    const source = new MemoryPromiseStore();
+    for (let i = 0; i < 20; i++) source.put(`block:n:10.0.${i}.0/28`, { owner: `h${i % 3}`, epoch: 2, released: i % 5 === 0 });
+    const mine = new MemoryPromiseStore();
+    mine.put("block:n:10.0.1.0/28", { owner: "h1", epoch: 3, released: true });
+    const asked: string[] = [];
+    const inh = new Inheritance({ self: "d", send: (_id, m) => asked.push(m.a) }, mine, 500, false);
+    inh.start(["a", "d"], 1, 0);
+    expect(asked).toEqual([""]);
+    let pages = 0;
+    while (!inh.complete && pages < 10) {
+      const a = asked.at(-1)!;
+      const { ps, nx } = servePromises(source, a);
+      if (pages === 1) {
+        // This page is lost: nothing comes back until the request goes again.
+        inh.tick(499);
+        expect(asked.at(-1)).toBe(a);
+        inh.tick(500 + pages);
+        expect(asked.at(-2)).toBe(a);
+      }
+      inh.handle("a", a, ps, nx, pages);
+      pages++;
+    }
+    expect(inh.complete).toBe(true);
+    expect(pages).toBe(3);
+    // Unreleased promises arrive; a newer one of our own (a release we saw) is kept.
+    expect(mine.get("block:n:10.0.2.0/28")).toEqual({ owner: "h2", epoch: 2, released: false });
+    expect(mine.get("block:n:10.0.5.0/28")).toBeUndefined();
+    expect(mine.get("block:n:10.0.1.0/28")).toEqual({ owner: "h1", epoch: 3, released: true });
+    expect(mine.get("inherit:d")).toBeDefined();
+    expect(servePromises(mine, "").ps.some(([slot]) => slot.startsWith("inherit:"))).toBe(false);
   });
 
   test("duplicate detector", () => {

@@ -125,6 +125,8 @@ export class Agreement {
       case "l":
         return this.#onRelease(from, m.slot, m.e);
       case "t":
+      case "q":
+      case "p":
         return;
     }
   }
@@ -220,6 +222,11 @@ export class Agreement {
     // a grant whose answer was lost is still a promise at that voter.
     if (c.grants.size || c.grants.size + c.refusals.size < c.voters.length) this.release(c.slot, c.epoch, c.voters);
     if (c.seen?.released && c.retries < this.maxRetries) return this.claim(c.slot, now, c.done, c.retries + 1, Math.max(c.seen.epoch, c.epoch) + 1);
+    // A voter still holds an earlier attempt of ours (its release was lost): that epoch is
+    // ours to finish, and voting on it again is idempotent.
+    if (c.seen && c.seen.owner === this.peers.self && !c.seen.released && c.seen.epoch !== c.epoch && c.retries < this.maxRetries) {
+      return this.claim(c.slot, now, c.done, c.retries + 1, c.seen.epoch);
+    }
     this.stats.claimsFailed++;
     c.done({ ok: false, slot: c.slot, error: `claim of ${c.slot} failed: ${why}`, state: c.seen });
   }

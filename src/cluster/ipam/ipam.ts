@@ -17,6 +17,7 @@ import { ip4ToNum } from "../../ipam/addr.ts";
 import { type Duplicate, findDuplicates } from "./duplicates.ts";
 import { type IpamMsg, isIpamPayload, parseIpamMsg } from "./messages.ts";
 import type { PromiseStore, SlotRecord } from "./promises.ts";
+import { Inheritance, servePromises } from "./inherit.ts";
 
 export interface IpamConfig {
   blockPrefix: number;
@@ -63,6 +64,7 @@ const voterSlot = (id: string) => `voter:${id}`;
 export class Ipam implements Layer {
   readonly config: IpamConfig;
   readonly agreement: Agreement;
+  readonly inheritance: Inheritance;
   readonly stats = { allocations: 0, allocFailures: 0, duplicateAlarms: 0 };
   readonly #o: IpamOptions;
   readonly #readyAt: number;
@@ -80,11 +82,15 @@ export class Ipam implements Layer {
     this.#nextCheckAt = o.now + this.config.duplicateCheckIntervalMs;
     this.#nextAdmitAt = o.now;
     const peers = { self: o.self, isReachable: (id: string) => o.peers.isReachable(id), send: (id: string, d: IpamMsg) => this.#send(id, d) };
+    // Our own promises are intact unless the directory is new or wiped; then we copy others'
+    // before the first vote (inherit.ts). The first host of a cluster has nothing to copy.
+    const inherited = o.bootstrap === true || o.promises.get(`inherit:${o.self}`) !== undefined || (!wiped && !o.promises.empty());
+    this.inheritance = new Inheritance({ self: o.self, send: (id, m) => this.#send(id, m) }, o.promises, Math.floor(this.config.claimTimeoutMs / 4), inherited);
     const view = {
       voters: () => this.voters(),
       record: (slot: string) => this.record(slot),
       forgotten: (h: string) => this.forgotten(h),
-      mayVote: (now: number) => now >= this.#readyAt,
+      mayVote: (now: number) => now >= this.#readyAt && this.inheritance.complete,
     };
     this.agreement = new Agreement(peers, view, o.promises, this.config.claimTimeoutMs);
   }
@@ -295,6 +301,15 @@ export class Ipam implements Layer {
     if (!isIpamPayload(data)) return false;
     const m = parseIpamMsg(data);
     if (!m) return true;
+    if (m.i === "q") {
+      // Only a voter whose own table is whole may serve as a source.
+      if (this.inheritance.complete) this.#send(from, { i: "p", a: m.a, ...servePromises(this.#o.promises, m.a) });
+      return true;
+    }
+    if (m.i === "p") {
+      this.inheritance.handle(from, m.a, m.ps, m.nx, now);
+      return true;
+    }
     if (m.i === "t") {
       // Hand over: stop serving, then tell the asker too so it can claim at once.
       const rec = this.record(m.slot);
@@ -314,11 +329,12 @@ export class Ipam implements Layer {
 
   nextDeadline(): number {
     // Pending hand-overs are looked at on the periodic admit/headroom tick.
-    return Math.min(this.agreement.nextDeadline(), this.#nextCheckAt, this.#nextAdmitAt);
+    return Math.min(this.agreement.nextDeadline(), this.inheritance.nextDeadline(), this.#nextCheckAt, this.#nextAdmitAt);
   }
 
   tick(now: number): void {
     this.agreement.tick(now);
+    this.inheritance.tick(now);
     if (now >= this.#nextAdmitAt) {
       // Jitter keeps hosts that joined together from colliding on every retry.
       this.#nextAdmitAt = now + this.config.claimTimeoutMs * (0.5 + this.#o.random());
@@ -341,7 +357,16 @@ export class Ipam implements Layer {
   /** Become a voter: the first host of a cluster by itself, every later one by a majority. */
   #admit(now: number): void {
     const slot = voterSlot(this.#o.self);
-    if (this.record(slot) || this.agreement.pending(slot) || now < this.#readyAt) return;
+    if (now < this.#readyAt) return;
+    const voters = this.voters();
+    if (this.record(slot)) {
+      // Admitted (now or in an earlier life) but our table is not whole: copy before voting.
+      if (!this.inheritance.complete && !this.inheritance.running && voters.includes(this.#o.self)) {
+        this.inheritance.start(voters, Math.min(voters.length - 1, Math.ceil(voters.length / 2)), now);
+      }
+      return;
+    }
+    if (this.agreement.pending(slot)) return;
     if (this.voters().length === 0) {
       if (this.#o.bootstrap) this.#claimed({ ok: true, slot, epoch: 1 }, {});
       return;

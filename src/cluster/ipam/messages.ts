@@ -1,5 +1,6 @@
 /** IPAM agreement messages (payloads carried by the membership layer), checked with valibot. */
 import * as v from "valibot";
+import { PAGE } from "./inherit.ts";
 
 const slot = v.pipe(v.string(), v.minLength(1), v.maxLength(200));
 const epoch = v.pipe(v.number(), v.integer(), v.minValue(1));
@@ -14,6 +15,15 @@ export const IpamMsg = v.variant("i", [
   v.object({ i: v.literal("l"), slot, e: epoch }),
   /** Please hand over `slot` (a floating IP being associated elsewhere). */
   v.object({ i: v.literal("t"), slot }),
+  /** A voter about to vote asks for our unreleased promises with slots after `a` (inherit.ts). */
+  v.object({ i: v.literal("q"), a: v.pipe(v.string(), v.maxLength(200)) }),
+  /** One page of promises after `a`; `nx` is where the next page starts, null at the end. */
+  v.object({
+    i: v.literal("p"),
+    a: v.pipe(v.string(), v.maxLength(200)),
+    ps: v.pipe(v.array(v.tuple([slot, v.pipe(v.string(), v.minLength(1), v.maxLength(128)), epoch])), v.maxLength(PAGE)),
+    nx: v.nullable(v.pipe(v.string(), v.maxLength(200))),
+  }),
 ]);
 export type IpamMsg = v.InferOutput<typeof IpamMsg>;
 

@@ -17,6 +17,8 @@ export interface PromiseStore {
   put(slot: string, p: SlotPromise): void;
   /** True when nothing was ever stored (a new or wiped state directory). */
   empty(): boolean;
+  /** Up to `limit` promises with slots sorted after `slot` ("" = from the start). */
+  after(slot: string, limit: number): [string, SlotPromise][];
 }
 
 export class MemoryPromiseStore implements PromiseStore {
@@ -29,6 +31,10 @@ export class MemoryPromiseStore implements PromiseStore {
   }
   empty(): boolean {
     return this.map.size === 0;
+  }
+  after(slot: string, limit: number): [string, SlotPromise][] {
+    const keys = [...this.map.keys()].filter((k) => k > slot).sort().slice(0, limit);
+    return keys.map((k) => [k, { ...this.map.get(k)! }]);
   }
 }
 
