@@ -36,6 +36,8 @@ export interface SyncConfig {
   pushBytesPerSec: number;
   /** Deltas waiting to be pushed, at most; the most-sent, oldest one is dropped first. */
   pushMaxItems: number;
+  /** A delta queued longer than this is no longer pushed: most peers have it, repair does the rest. */
+  pushMaxAgeMs: number;
   digestIntervalMs: number;
   /** Bytes of marks a busy digest round sends at most (whole buckets, at least one). */
   directMarksBytes: number;
@@ -87,6 +89,7 @@ export const DEFAULT_SYNC_CONFIG: SyncConfig = {
   pushFanout: 8,
   pushBytesPerSec: 12_000,
   pushMaxItems: 512,
+  pushMaxAgeMs: 2000,
   digestIntervalMs: 1000,
   busyDigestIntervalMs: 300,
   directMarksBytes: 3000,
@@ -289,7 +292,7 @@ export class SyncEngine {
       this.stats.oversize++;
       return;
     }
-    this.#outbox.set(key, { key, item: JSON.parse(text), bytes: text.length + 1, sends: 0 });
+    this.#outbox.set(key, { key, item: JSON.parse(text), bytes: text.length + 1, sends: 0, at: this.#now });
     if (this.#nextPushAt === Infinity) this.#nextPushAt = this.#now;
   }
 
@@ -308,6 +311,11 @@ export class SyncEngine {
     const rate = this.config.pushBytesPerSec / 1000;
     this.#pushTokens = Math.min(this.config.pushBytesPerSec / 4, this.#pushTokens + (this.#now - this.#pushTokensAt) * rate);
     this.#pushTokensAt = this.#now;
+    // Oldest first in insertion order: stop at the first young enough.
+    for (const o of this.#outbox.values()) {
+      if (this.#now - o.at <= this.config.pushMaxAgeMs) break;
+      this.#outbox.delete(o.key);
+    }
     this.#nextPushAt = this.#outbox.size ? this.#now + this.config.pushIntervalMs : Infinity;
     if (!this.#outbox.size) return;
     // Map order is insertion order; reversed, newest first, which the stable sort keeps among equals.
@@ -698,6 +706,8 @@ interface Outgoing {
   item: unknown;
   bytes: number;
   sends: number;
+  /** When it was queued. */
+  at: number;
 }
 
 type MarkEntry = Extract<SyncMsg, { s: "w" }>["w"][number];
