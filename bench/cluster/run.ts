@@ -14,6 +14,8 @@
  */
 import { SIM_EPOCH_MS, SimCluster } from "../../src/cluster/sim/cluster.ts";
 import type { SwimEvent } from "../../src/cluster/swim/core.ts";
+import { DEFAULT_SWIM_CONFIG } from "../../src/cluster/swim/config.ts";
+import { pushPullInterval } from "../../src/cluster/swim/math.ts";
 import { MemoryReplicaStore, type ReplicaRow } from "../../src/cluster/sync/replica-store.ts";
 
 const SEED = Number(process.env.SEED ?? 1);
@@ -110,7 +112,9 @@ function runCell(n: number, loss: number): Cell {
   sim.runFor(5000);
   const bytes = () => c.members.reduce((a, m) => a + sim.bytesSent(m.node.addr), 0);
   let b0 = bytes();
-  const IDLE = 30_000;
+  // One whole push-pull period, so the full-table exchanges are in the average, not left out
+  // (or caught in a burst) by a short window.
+  const IDLE = Math.max(30_000, pushPullInterval(DEFAULT_SWIM_CONFIG.pushPullIntervalMs, n));
   sim.runFor(IDLE);
   const idleBps = (bytes() - b0) / n / (IDLE / 1000);
 

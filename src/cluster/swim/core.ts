@@ -93,7 +93,9 @@ export class SwimCore {
   #rounds = 0;
   #nextProbeAt: number;
   #nextGossipAt: number;
-  #nextPushPullAt: number;
+  #lastPushPullAt: number;
+  /** This node's fixed place in the push-pull period (0.5-1.5): hosts that start together spread out. */
+  readonly #pushPullJitter: number;
   #nextReconnectAt: number;
   #leaving = false;
   /** Addresses given to `join`, retried while we know no live member (lost join packets). */
@@ -126,8 +128,11 @@ export class SwimCore {
     this.#nextProbeAt = o.now + Math.floor(this.#random() * this.config.probeIntervalMs);
     this.#nextGossipAt = o.now + this.config.gossipIntervalMs;
     // Staggered: hosts that start together (a rack after a power cut, the simulator) must not
-    // all exchange their full tables in the same second, and again every period after.
-    this.#nextPushPullAt = o.now + Math.floor((0.5 + this.#random()) * this.config.pushPullIntervalMs);
+    // all exchange their full tables in the same second, and again every period after. The
+    // period follows the cluster's current size, so the first one after joining a large
+    // cluster is as far off as the later ones (joining already exchanged full tables).
+    this.#lastPushPullAt = o.now;
+    this.#pushPullJitter = 0.5 + this.#random();
     this.#nextReconnectAt = o.now + this.config.reconnectIntervalMs;
     this.#broadcastSelf();
   }
@@ -225,7 +230,7 @@ export class SwimCore {
   }
 
   nextDeadline(): number {
-    let d = Math.min(this.#nextGossipAt, this.#nextPushPullAt, this.#nextReconnectAt, this.#nextJoinAt);
+    let d = Math.min(this.#nextGossipAt, this.#nextPushPullAt(), this.#nextReconnectAt, this.#nextJoinAt);
     const p = this.#probe;
     d = Math.min(d, p ? (p.indirect ? Math.min(p.deadline, p.retryAt) : p.sentAt + this.config.probeTimeoutMs) : this.#nextProbeAt);
     for (const s of this.#suspicions.values()) d = Math.min(d, s.deadline, s.nudgeAt);
@@ -249,8 +254,8 @@ export class SwimCore {
       this.#nextGossipAt = now + this.config.gossipIntervalMs;
       this.#gossip();
     }
-    if (now >= this.#nextPushPullAt) {
-      this.#nextPushPullAt = now + pushPullInterval(this.config.pushPullIntervalMs, this.#size());
+    if (now >= this.#nextPushPullAt()) {
+      this.#lastPushPullAt = now;
       const [peer] = this.#live.pick(1, this.#random);
       const m = peer ? this.#members.get(peer) : undefined;
       if (m) this.#sendState(m.addr, 1);
@@ -265,6 +270,10 @@ export class SwimCore {
       this.#nextReconnectAt = now + this.config.reconnectIntervalMs;
       this.#reconnect();
     }
+  }
+
+  #nextPushPullAt(): number {
+    return this.#lastPushPullAt + Math.floor(this.#pushPullJitter * pushPullInterval(this.config.pushPullIntervalMs, this.#size()));
   }
 
   #reconnect(): void {
