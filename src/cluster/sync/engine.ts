@@ -86,7 +86,7 @@ export interface SyncConfig {
 export const DEFAULT_SYNC_CONFIG: SyncConfig = {
   pushIntervalMs: 100,
   pushPeers: 3,
-  pushFanout: 8,
+  pushFanout: 12,
   pushBytesPerSec: 12_000,
   pushMaxItems: 512,
   pushMaxAgeMs: 2000,
