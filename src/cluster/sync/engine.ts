@@ -87,7 +87,7 @@ export const DEFAULT_SYNC_CONFIG: SyncConfig = {
   pushIntervalMs: 100,
   pushPeers: 3,
   pushFanout: 12,
-  pushBytesPerSec: 12_000,
+  pushBytesPerSec: 10_000,
   pushMaxItems: 512,
   pushMaxAgeMs: 2000,
   digestIntervalMs: 1000,
