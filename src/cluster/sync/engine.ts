@@ -1,13 +1,19 @@
 /**
  * Sans-IO state sync. Three paths, from fast to thorough:
- *  1. deltas ride on gossip (each receiver re-gossips rows that were new to it);
- *  2. every `digestIntervalMs` a node sends one random peer a 4-byte digest of its per-origin
- *     progress marks; a mismatch narrows to buckets, then to origins, and the side that is
- *     ahead streams the missing rows in pages (this closes the tail that gossip leaves);
+ *  1. push: every write, and every row new to a receiver, is pushed in batches to a few random
+ *     peers (up to `pushFanout` sends per node) under a byte budget of its own, in packets of
+ *     its own: membership traffic neither carries nor competes with the write load;
+ *  2. repair: every `digestIntervalMs` a node sends one random peer a 4-byte digest of its
+ *     per-origin progress marks; a mismatch narrows to buckets, then to origins, and the side
+ *     that is ahead serves the missing rows in pages packed across origins, skipping rows the
+ *     peer already holds out of order. While differences keep showing (a write burst), rounds
+ *     come every `busyDigestIntervalMs` and carry the marks at once (one round trip, not three);
+ *     an origin is streamed from one peer at a time, and serving is byte-budgeted;
  *  3. the same paged pull, continued page after page, is the full-state stream of a joining
  *     node; it resumes from the persisted marks with any peer after an interruption.
  * A mark says "I hold every write of this origin up to here (or something newer)". It advances
- * on a delta whose `prev` equals it, or on a page that starts at or below it.
+ * on a delta whose `prev` equals it, or on a page that starts at or below it (and then along
+ * the out-of-order rows already held).
  */
 import { type HlcClock, encodeHlc } from "../../store/hlc.ts";
 import { MarkHasher, bucketOf, fnv1a } from "./digest.ts";
@@ -431,7 +437,9 @@ export class SyncEngine {
     for (const o of this.#marks.keys()) {
       if (!this.mark(o)) continue;
       const b = bucketOf(o, this.config.buckets);
-      byBucket.get(b)?.push(o) ?? byBucket.set(b, [o]);
+      const list = byBucket.get(b);
+      if (list) list.push(o);
+      else byBucket.set(b, [o]);
     }
     const bk: number[] = [];
     let bytes = 0;
@@ -545,7 +553,7 @@ export class SyncEngine {
       const e = theirs.get(o);
       const their = e?.[1] ?? "";
       if (mine > their) {
-        if (!skip.has(o)) serve.push({ o, after: their, mine, held: new Set(e?.[2]) });
+        if (!skip.has(o)) serve.push({ o, after: their, mine, held: new Set(e?.length === 3 ? e[2] : []) });
       } else if (their > mine && m.q === 1 && this.#claim(o, addr)) want.push(this.#entry(o));
     }
     if (serve.length || want.length) this.#differedAt = this.#now;
