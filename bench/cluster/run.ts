@@ -43,6 +43,8 @@ interface Cell {
   loadBps: number;
   load999: number[];
   load100: number[];
+  heal100: number[];
+  healMembers: number;
   wallS: number;
 }
 
@@ -168,7 +170,26 @@ function runCell(n: number, loss: number): Cell {
   };
   const fp2 = stalls(2000);
   const fp5 = stalls(5000);
-  return { n, loss, reach999, reach100, unreached, detect, fp2, fp5, idleBps, loadBps, load999, load100, wallS: (performance.now() - t0) / 1000 };
+
+  phase("stalls done");
+  // T3: a partition into halves for 20 s, writes on both sides, then healing: time until every
+  // write reached every node, and until every node sees every other one alive again.
+  const run = c.running();
+  const left = run.slice(0, Math.floor(run.length / 2)).map((m) => m.node.addr);
+  sim.partition([left, run.slice(left.length).map((m) => m.node.addr)]);
+  track.clear();
+  for (let k = 0; k < 20; k++) {
+    issue(`p${k}`);
+    sim.runFor(500);
+  }
+  sim.runFor(10_000);
+  sim.heal();
+  const healAt = sim.now;
+  const membersAt = sim.runUntil(() => c.running().every((m) => m.node.swim.liveCount === run.length - 1), 120_000, 250);
+  sim.runUntil(() => [...track.values()].every((e) => e.t100 >= 0), 120_000, 250);
+  const heal100 = [...track.values()].map((e) => (e.t100 >= 0 ? Math.max(0, e.t0 + e.t100 - healAt) : Infinity));
+  const healMembers = membersAt === null ? Infinity : membersAt - healAt;
+  return { n, loss, reach999, reach100, unreached, detect, fp2, fp5, idleBps, loadBps, load999, load100, heal100, healMembers, wallS: (performance.now() - t0) / 1000 };
 }
 
 /** T8: a new node pulls the whole state (default 50,000 rows from 100 origins) from a 20-node cluster. */
@@ -218,6 +239,7 @@ for (const n of SIZES) {
     console.log(`  at 100 upd/s: → 99.9 % p99 ${sec(pct(r.load999, 99))}, → 100 % p99 ${sec(pct(r.load100, 99))} (${r.load100.length} updates)`);
     console.log(`  killed node dead everywhere  p50 ${sec(pct(r.detect, 50))}  p99 ${sec(pct(r.detect, 99))}  (${r.detect.length} kills)   | memberlist ${ANCHOR_DETECT[n] ?? "-"}; target p99 ≤ 8 s / 10 s`);
     console.log(`  healthy nodes declared dead: 2 s stalls ${r.fp2}, 5 s stalls ${r.fp5}   | target 0 below min suspicion`);
+    console.log(`  after a 20 s partition into halves heals: writes of both sides everywhere p50 ${sec(pct(r.heal100, 50))}  p99 ${sec(pct(r.heal100, 99))}  max ${sec(Math.max(...r.heal100))}; every node sees every other alive after ${sec(r.healMembers)}   | memberlist: push-pull, 90–180 s; target ≤ 5 s p99 (T3)`);
     console.log(`  bytes sent per node: idle ${kbps(r.idleBps)}, at 100 upd/s ${kbps(r.loadBps)}   | memberlist idle ≈3 kbps + 25–30 kbps push-pull (N=1000); Serf ceiling 328 kbps; target idle ≤ 8 kbps`);
   }
 }

@@ -93,6 +93,27 @@ describe("swim core", () => {
     expect(confirmations).toContainEqual({ t: "S", n: "b", g: 1, i: b.incarnation, f: "d" });
   });
 
+  test("a packet from a member we hold dead makes us tell it; its refutation revives it here", () => {
+    const a = core("a");
+    const b = core("b");
+    b.join(0, ["a"]);
+    pump([a, b], 0);
+    // a missed b's refutation: it holds b dead at b's old incarnation.
+    a.receive(1, "c", JSON.stringify({ f: "c", m: [{ t: "D", n: "b", g: 1, i: b.incarnation, f: "c" }] }));
+    expect(a.stateOf("b")).toBe("dead");
+    a.drain();
+    // b, alive, probes a; a answers and tells b it holds it dead; b refutes and answers.
+    a.receive(2, "b", JSON.stringify({ f: "b", m: [{ t: "p", q: 9, n: "a" }] }));
+    const told = a.drain().packets.filter((p) => p.to === "b" && p.data.includes('"r":2'));
+    expect(told.length).toBe(1);
+    expect(told[0].data).toContain(`["b","b",1,${b.incarnation},2]`);
+    const before = b.incarnation;
+    b.receive(2, "a", told[0].data);
+    expect(b.incarnation).toBe(before + 1);
+    for (const p of b.drain().packets.filter((x) => x.to === "a")) a.receive(3, "b", p.data);
+    expect(a.stateOf("b")).toBe("alive");
+  });
+
   test("malformed and misaddressed packets are counted, never thrown", () => {
     const a = core("a");
     for (const junk of ["", "{", "null", '{"f":"x","m":[{"t":"zz"}]}', '{"f":"x","m":[]}', "x".repeat(70000)]) a.receive(0, "x", junk);

@@ -278,11 +278,15 @@ export class SwimCore {
 
   #reconnect(): void {
     const dead = [...this.#members.values()].filter((m) => m.state === DEAD);
-    if (dead.length === 0) return;
-    const d = dead[Math.floor(this.#random() * dead.length)];
-    // Tell it that we hold it dead: a live one refutes before answering with its table, so
-    // one round trip heals both directions after a partition.
-    this.#sendHello(d.addr, [JSON.stringify(toTuple(d))]);
+    // A few at a time: after a partition heals, half the cluster is dead to the other half and
+    // each member must be told so before it refutes; one per period took a minute at 100 hosts.
+    const want = Math.min(16, Math.max(3, Math.ceil(dead.length / 16)));
+    for (let k = 0; k < want && dead.length; k++) {
+      const d = dead.splice(Math.floor(this.#random() * dead.length), 1)[0];
+      // Tell it that we hold it dead: a live one refutes and answers with its own (newer)
+      // entry, and with ours if it holds us dead too, so one round trip heals both directions.
+      this.#sendHello(d.addr, [JSON.stringify(toTuple(d))], 2);
+    }
   }
 
   /**
@@ -294,21 +298,33 @@ export class SwimCore {
     this.#emitPacket(addr, [`{"t":"M","r":${reply},"m":[${[self, ...extra].join(",")}]}`]);
   }
 
+  /** Never heard of, or held dead (not left): a packet from it means we missed news. */
+  #missing(id: string): boolean {
+    const m = this.#members.get(id);
+    return !m || m.state === DEAD;
+  }
+
   /**
-   * A packet from a member we have never heard of: every copy of its join gossip was lost to
-   * us, and push-pull may be minutes away. Ask it for its own entry, and ask again each probe
+   * A packet from a member we have never heard of, or hold dead: every copy of its join or
+   * refutation gossip was lost to us, and push-pull may be minutes away. Ask it for its own
+   * entry (telling it we hold it dead, so it refutes if it has not), and ask again each probe
    * interval (3 tries) until it answers, so one lost rumour does not leave a hole in our view.
    */
   #askUnknown(id: string, from: string, now: number): void {
     if (this.#asked.has(id) || this.#asked.size >= 64) return;
     this.#asked.set(id, { addr: from, tries: 1, since: now, next: now + this.config.probeIntervalMs });
-    this.#sendHello(from, [], 2);
+    this.#askFor(id, from);
+  }
+
+  #askFor(id: string, addr: string): void {
+    const m = this.#members.get(id);
+    this.#sendHello(addr, m ? [JSON.stringify(toTuple(m))] : [], 2);
   }
 
   #tickAsked(now: number): void {
     for (const [id, a] of this.#asked) {
       if (now < a.next) continue;
-      if (this.#members.has(id) || a.tries >= 3) {
+      if (!this.#missing(id) || a.tries >= 3) {
         // The entry stays a while as a rate limit, then goes.
         if (now - a.since >= 10 * this.config.probeIntervalMs) this.#asked.delete(id);
         else a.next = a.since + 10 * this.config.probeIntervalMs;
@@ -316,7 +332,7 @@ export class SwimCore {
       }
       a.tries++;
       a.next = now + this.config.probeIntervalMs;
-      this.#sendHello(a.addr, [], 2);
+      this.#askFor(id, a.addr);
     }
   }
 
@@ -338,7 +354,7 @@ export class SwimCore {
     for (const m of env.m) if (m.t !== "p") this.#handle(m, env.f, from, now);
     const misdirected = this.stats.misdirected;
     for (const m of env.m) if (m.t === "p") this.#handle(m, env.f, from, now);
-    if (!this.#members.has(env.f) && this.stats.misdirected === misdirected) this.#askUnknown(env.f, from, now);
+    if (this.#missing(env.f) && this.stats.misdirected === misdirected) this.#askUnknown(env.f, from, now);
   }
 
   /**
@@ -470,7 +486,10 @@ export class SwimCore {
       case "M":
         for (const [n, a, g, i, s] of m.m) this.#mergeTuple(n, a, g, i, s, sender, now);
         if (m.r === 1) this.#sendState(from, 0);
-        else if (m.r === 2) this.#sendHello(from, [], 0);
+        else if (m.r === 2) {
+          const held = this.#members.get(sender);
+          this.#sendHello(from, held && held.state === DEAD ? [JSON.stringify(toTuple(held))] : [], 0);
+        }
         return;
       case "u":
         this.#events.push({ type: "user", from: sender, addr: from, data: m.d });
