@@ -83,3 +83,15 @@ describe("repair", () => {
     expect(c.storesAgree()).toBe(true);
   });
 });
+
+describe("marks messages", () => {
+  test("versions relative to a base read back to absolute; an overflowing base is refused", () => {
+    const h = encodeHlc({ ms: SIM_EPOCH_MS + 5_000, counter: 3 });
+    const base = SIM_EPOCH_MS;
+    const rel = hlcToWire(h, base);
+    expect(rel).toBe(`${(5_000).toString(36)}.3`);
+    expect(parseSyncMsg({ s: "w", bk: [], w: [["n1", rel, [rel]], ["n2", ""]], q: 0, b: base })).toEqual({ s: "w", bk: [], w: [["n1", h, [h]], ["n2", ""]], q: 0, b: base });
+    expect(parseSyncMsg({ s: "w", bk: [], w: [["n1", "zzzzzzzzz.0"]], q: 0, b: 10 ** 15 - 1 })).toBeNull();
+    expect(parseSyncMsg({ s: "w", bk: [], w: [], q: 0, b: -1 })).toBeNull();
+  });
+});

@@ -97,7 +97,7 @@ export const DEFAULT_SYNC_CONFIG: SyncConfig = {
   pushMaxItems: 512,
   pushMaxAgeMs: 2000,
   digestIntervalMs: 1000,
-  busyDigestIntervalMs: 300,
+  busyDigestIntervalMs: 250,
   directMarksBytes: 3000,
   settleMs: 300,
   buckets: 16,
@@ -496,9 +496,9 @@ export class SyncEngine {
   #entry(o: string): MarkEntry {
     const mark = this.mark(o);
     const links = this.#pending.get(o);
-    if (!links?.size) return [o, hlcToWire(mark)];
+    if (!links?.size) return [o, mark];
     const held = [...links.values()].filter((h) => h > mark).sort().slice(0, MAX_HELD);
-    return held.length ? [o, hlcToWire(mark), held.map(hlcToWire)] : [o, hlcToWire(mark)];
+    return held.length ? [o, mark, held] : [o, mark];
   }
 
   /** Where an origin sorts in a marks message that covers whole buckets. */
@@ -510,7 +510,17 @@ export class SyncEngine {
    * Send a marks message, split so each packet stays under the page size. Entries covering
    * whole buckets must come sorted by `#pos`; each part then says which range it covers.
    */
-  #sendMarks(addr: string, head: Extract<SyncMsg, { s: "w" }>, entries: MarkEntry[], skip?: (o: string) => boolean): void {
+  #sendMarks(addr: string, head: Extract<SyncMsg, { s: "w" }>, canonical: MarkEntry[], skip?: (o: string) => boolean): void {
+    // Versions go relative to the oldest one listed: a few base-36 digits each.
+    let base = Infinity;
+    for (const e of canonical) {
+      if (e[1]) base = Math.min(base, hlcMs(e[1]));
+      if (e.length === 3) for (const h of e[2]) base = Math.min(base, hlcMs(h));
+    }
+    if (base === Infinity) base = 0;
+    const rel = (h: string) => (h ? hlcToWire(h, base) : "");
+    const entries = canonical.map((e): MarkEntry => (e.length === 3 ? [e[0], rel(e[1]), e[2].map(rel)] : [e[0], rel(e[1])]));
+    if (base) head = { ...head, b: base };
     const parts: { w: MarkEntry[]; sk: number[] }[] = [{ w: [], sk: [] }];
     let bytes = 0;
     for (const e of entries) {
@@ -717,6 +727,8 @@ interface Outgoing {
   /** When it was queued. */
   at: number;
 }
+
+const hlcMs = (h: string): number => Number(h.slice(0, h.indexOf(".")));
 
 type MarkEntry = Extract<SyncMsg, { s: "w" }>["w"][number];
 

@@ -4,7 +4,7 @@
  * quarantined without dropping its neighbours.
  */
 import * as v from "valibot";
-import { hlcFromWire } from "./schema.ts";
+import { hlcFromWire, rebaseHlc } from "./schema.ts";
 
 /** Held versions listed per origin in a marks message. */
 export const MAX_HELD = 16;
@@ -47,6 +47,8 @@ export const SyncMsg = v.variant("s", [
     bk: v.pipe(v.array(bucket), v.maxLength(256)),
     w: v.pipe(v.array(v.union([v.strictTuple([origin, mark]), v.strictTuple([origin, mark, held])])), v.maxLength(512)),
     q: v.picklist([0, 1]),
+    /** Milliseconds the versions in `w` are relative to (they are then short). */
+    b: v.optional(v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(10 ** 15 - 1))),
     /** 1 = continuation of a page stream (a joining node pulling page after page). */
     c: v.optional(v.picklist([0, 1])),
     /**
@@ -67,7 +69,21 @@ export type SyncMsg = v.InferOutput<typeof SyncMsg>;
 
 export function parseSyncMsg(data: unknown): SyncMsg | null {
   const r = v.safeParse(SyncMsg, data);
-  return r.success ? r.output : null;
+  if (!r.success) return null;
+  const m = r.output;
+  return m.s === "w" && m.b ? rebaseMarks(m, m.b) : m;
+}
+
+/** Versions of a marks message back from relative to absolute; null if one overflows. */
+function rebaseMarks(m: Extract<SyncMsg, { s: "w" }>, base: number): SyncMsg | null {
+  const w: typeof m.w = [];
+  for (const e of m.w) {
+    const mark = rebaseHlc(e[1], base);
+    const held = e.length === 3 ? e[2].map((h) => rebaseHlc(h, base)) : [];
+    if (mark === null || held.some((h) => h === null)) return null;
+    w.push(e.length === 3 ? [e[0], mark, held as string[]] : [e[0], mark]);
+  }
+  return { ...m, w };
 }
 
 /** Cheap pre-check: payloads of other layers (IPAM) are not sync messages. */

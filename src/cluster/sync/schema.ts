@@ -5,7 +5,7 @@
  */
 import ipaddr from "ipaddr.js";
 import * as v from "valibot";
-import { encodeHlc } from "../../store/hlc.ts";
+import { decodeHlc, encodeHlc } from "../../store/hlc.ts";
 import { ADMIN_TABLES, HOST_TABLES, type ReplicaRow, type ReplicaTable } from "./replica-store.ts";
 
 const HLC_RE = /^\d{15}\.\d{5}$/;
@@ -100,10 +100,19 @@ const WIRE_HLC_RE = /^[0-9a-z]{1,10}\.[0-9a-z]{1,4}$/;
 const MAX_MS = 10 ** 15 - 1;
 const MAX_COUNTER = 10 ** 5 - 1;
 
-export function hlcToWire(hlc: string): string {
+/** With `base` (ms), the milliseconds are sent relative to it (marks messages: 3–4 digits). */
+export function hlcToWire(hlc: string, base = 0): string {
   if (!HLC_RE.test(hlc)) return hlc;
   const [ms, counter] = hlc.split(".");
-  return `${Number(ms).toString(36)}.${Number(counter).toString(36)}`;
+  return `${(Number(ms) - base).toString(36)}.${Number(counter).toString(36)}`;
+}
+
+/** A canonical version read from a message with base `base`: shifted back; null if out of range. */
+export function rebaseHlc(hlc: string, base: number): string | null {
+  if (hlc === "" || base === 0) return hlc;
+  const h = decodeHlc(hlc);
+  if (h.ms + base > MAX_MS) return null;
+  return encodeHlc({ ms: h.ms + base, counter: h.counter });
 }
 
 /** The canonical (sortable) form of a wire version; "" stays ""; null when malformed. */
