@@ -18,6 +18,7 @@
 import { type HlcClock, encodeHlc } from "../../store/hlc.ts";
 import { MarkHasher, bucketOf, fnv1a } from "./digest.ts";
 import { MAX_HELD, type Segment, type SyncMsg, parseSyncMsg } from "./messages.ts";
+import { Reassembler, isFragment, splitPayload } from "./fragments.ts";
 import { HOST_TABLES, type ReplicaRow, type ReplicaStore } from "./replica-store.ts";
 import { type WireRow, hlcToWire, toWire, validateRow } from "./schema.ts";
 
@@ -62,6 +63,12 @@ export interface SyncConfig {
    * ones would not fit a datagram: counted as oversize and skipped.
    */
   maxRowBytes: number;
+  /**
+   * Rows above maxRowBytes and up to this size travel alone in a repair page cut into
+   * datagram-sized fragments (an RSA-8192 key, a long rule description); larger ones are
+   * counted as oversize and not replicated.
+   */
+  maxFragmentedRowBytes: number;
   /** Origins served per request; the rest wait for the next digest round. */
   originsPerRequest: number;
   /**
@@ -103,6 +110,7 @@ export const DEFAULT_SYNC_CONFIG: SyncConfig = {
   buckets: 16,
   pageBytes: 1000,
   maxRowBytes: 1100,
+  maxFragmentedRowBytes: 32_768,
   originsPerRequest: 64,
   repairBytesPerSec: 24_000,
   repairBurstBytes: 48_000,
@@ -120,6 +128,7 @@ export interface SyncStats {
   quarantined: number;
   future: number;
   oversize: number;
+  fragmentsSent: number;
   resets: number;
   digests: number;
   mismatches: number;
@@ -147,7 +156,7 @@ export interface SyncOptions {
 
 export class SyncEngine {
   readonly config: SyncConfig;
-  readonly stats: SyncStats = { applied: 0, stale: 0, quarantined: 0, future: 0, oversize: 0, resets: 0, digests: 0, mismatches: 0, pagesSent: 0, pageRows: 0, pageStale: 0, malformed: 0 };
+  readonly stats: SyncStats = { applied: 0, stale: 0, quarantined: 0, future: 0, oversize: 0, fragmentsSent: 0, resets: 0, digests: 0, mismatches: 0, pagesSent: 0, pageRows: 0, pageStale: 0, malformed: 0 };
   /** The most recent rejected rows (bounded), for `netlet` diagnostics. */
   readonly quarantine: Quarantined[] = [];
   readonly #self: string;
@@ -172,6 +181,9 @@ export class SyncEngine {
   /** Recovery gives up after this time (no peer held anything of ours: a brand-new host). */
   #recoverUntil = 0;
   readonly #outbox = new Map<string, Outgoing>();
+  /** Partial fragmented messages from peers (bounded: 16 in flight, 256 KiB, 10 s). */
+  readonly #reassembler = new Reassembler();
+  #fragmentSeq = 0;
   #nextPushAt = Infinity;
   #pushTokens: number;
   #pushTokensAt: number;
@@ -248,6 +260,7 @@ export class SyncEngine {
   /** Handle one payload from a peer. Never throws; malformed payloads are counted. */
   handle(from: string, addr: string, data: unknown, now = this.#now): void {
     this.#now = now;
+    if (isFragment(data)) return this.#onFragment(from, addr, data, now);
     const m = parseSyncMsg(data);
     if (!m) {
       this.stats.malformed++;
@@ -276,6 +289,35 @@ export class SyncEngine {
         this.#t.sendUser(addr, { s: "w", bk: [], w: [[m.o, ""]], q: 0 });
         return;
     }
+  }
+
+  /** A whole message from fragments is handled like any other (never a fragment again). */
+  #onFragment(from: string, addr: string, f: Parameters<Reassembler["add"]>[1], now: number): void {
+    const text = this.#reassembler.add(from, f, now);
+    if (text === null) return;
+    let inner: unknown;
+    try {
+      inner = JSON.parse(text);
+    } catch {
+      inner = null;
+    }
+    if (inner === null || isFragment(inner)) {
+      this.stats.malformed++;
+      return;
+    }
+    this.handle(from, addr, inner, now);
+  }
+
+  /** Send one message, cut into fragments when it does not fit a datagram. */
+  #send(addr: string, msg: unknown): boolean {
+    if (this.#t.sendUser(addr, msg)) return true;
+    const text = JSON.stringify(msg);
+    if (text.length > this.config.maxFragmentedRowBytes + 1024) return false;
+    // 400 characters: even all quotes (escaped to 2 bytes) stay under the datagram limit.
+    const parts = splitPayload(`${this.#now.toString(36)}.${++this.#fragmentSeq}`, text, 400);
+    for (const f of parts) this.#t.sendUser(addr, f);
+    this.stats.fragmentsSent += parts.length;
+    return true;
   }
 
   // ---- deltas --------------------------------------------------------------------------
@@ -591,7 +633,7 @@ export class SyncEngine {
       if (!segs.length) return;
       this.stats.pagesSent++;
       if (limited) this.#tokens -= bytes;
-      this.#t.sendUser(addr, { s: "r", g: segs });
+      this.#send(addr, { s: "r", g: segs });
       segs = [];
       bytes = PAGE_HEADER;
     };
@@ -630,11 +672,22 @@ export class SyncEngine {
       }
       const wire = toWire(r);
       const size = JSON.stringify(wire).length + 1;
-      if (size > this.config.maxRowBytes) {
-        // Too large for one datagram; counted, and skipped rather than wedging the stream.
+      if (size > this.config.maxFragmentedRowBytes) {
+        // Too large even in fragments; counted, and skipped rather than wedging the stream.
         this.stats.oversize++;
         last = r.hlc;
         continue;
+      }
+      if (size > this.config.maxRowBytes) {
+        // A large row goes alone, as the only row of its page, which #send cuts into fragments.
+        if (rows.length || !force) {
+          more = 1;
+          break;
+        }
+        rows.push(wire);
+        last = r.hlc;
+        more = 1;
+        break;
       }
       if (bytes + size > room && (rows.length || !force)) {
         more = 1;
