@@ -1,21 +1,17 @@
 /**
  * Sans-IO state sync. Three paths, from fast to thorough:
- *  1. push (`push.ts`): every write, and every row new to a receiver, is pushed in batches to a
- *     few random peers (up to `pushFanout` sends per node) under a byte budget of its own, in
- *     packets of its own: membership traffic neither carries nor competes with the write load;
+ *  1. push (`push.ts`): every write, and every row new to a receiver, goes in batches to a few
+ *     random peers under a byte budget of its own, in packets of its own;
  *  2. repair (`digest-exchange.ts`): every `digestIntervalMs` a node sends one random peer a
- *     4-byte digest of its per-origin progress marks; a mismatch narrows to buckets, then to
- *     origins, and the side that is ahead serves the missing rows in pages packed across
- *     origins (`page-server.ts`), skipping rows the peer already holds out of order. While
- *     differences keep showing (a write burst), rounds come every `busyDigestIntervalMs` and
- *     carry the marks at once (one round trip, not three); an origin is streamed from one peer
- *     at a time (`stream-claims.ts`), and serving is byte-budgeted;
+ *     4-byte digest of its per-origin progress marks (`marks.ts`); a mismatch narrows to
+ *     buckets, then to origins, and the side that is ahead serves the missing rows in pages
+ *     packed across origins (`page-server.ts`), byte-budgeted. While differences keep showing,
+ *     rounds come every `busyDigestIntervalMs` and carry the marks at once (one round trip, not
+ *     three); an origin is streamed from one peer at a time (`stream-claims.ts`);
  *  3. the same paged pull, continued page after page (`page-receiver.ts`), is the full-state
- *     stream of a joining node; it resumes from the persisted marks with any peer after an
- *     interruption.
- * A mark (`marks.ts`) says "I hold every write of this origin up to here (or something newer)".
- * This file composes the parts: the clock of deadlines, dispatch of messages, tombstone
- * collection, saving marks, and pulling our own rows back into a new state directory.
+ *     stream of a joining node; it resumes from the persisted marks with any peer.
+ * This file composes them: deadlines, dispatch of messages, tombstone collection, saving marks,
+ * and pulling our own rows back into a new state directory (`recoverOwnRows`).
  */
 import { type HlcClock, encodeHlc } from "../../store/hlc.ts";
 import { DEFAULT_SYNC_CONFIG, type SyncConfig, type SyncStats, newSyncStats } from "./config.ts";

@@ -102,33 +102,38 @@ export class PageServer {
       }
       const wire = toWire(r);
       const size = JSON.stringify(wire).length + 1;
-      if (size > this.#config.maxFragmentedRowBytes) {
-        // Too large even in fragments; counted, and skipped rather than wedging the stream.
-        this.#stats.oversize++;
-        last = r.hlc;
-        continue;
+      const fit = this.#fit(size, room - bytes, force && rows.length === 0);
+      if (fit === "stop") {
+        more = 1;
+        break;
       }
-      if (size > this.#config.maxRowBytes) {
-        // A large row goes alone, as the only row of its page, which the sender cuts into fragments.
-        if (rows.length || !force) {
-          more = 1;
-          break;
-        }
+      if (fit !== "skip") {
         rows.push(wire);
-        last = r.hlc;
-        more = 1;
-        break;
+        bytes += size;
       }
-      if (bytes + size > room && (rows.length || !force)) {
-        more = 1;
-        break;
-      }
-      bytes += size;
-      rows.push(wire);
       last = r.hlc;
+      if (fit === "alone") {
+        more = 1;
+        break;
+      }
     }
     if (batch.length === 64 && !more && last < w.mine) more = 1;
     const upTo = more ? (last < w.mine ? last : w.mine) : w.mine;
     return { o: w.o, f: hlcToWire(w.after), u: hlcToWire(upTo), m: more, rows };
+  }
+
+  /**
+   * Where a row of `size` bytes goes, with `left` bytes of room: into the segment, alone in it
+   * (a large row, which the sender cuts into fragments), nowhere (too large even in fragments:
+   * counted, and skipped rather than wedging the stream), or to a later page. The `first` row
+   * of a forced segment always goes.
+   */
+  #fit(size: number, left: number, first: boolean): "take" | "alone" | "skip" | "stop" {
+    if (size > this.#config.maxFragmentedRowBytes) {
+      this.#stats.oversize++;
+      return "skip";
+    }
+    if (size > this.#config.maxRowBytes) return first ? "alone" : "stop";
+    return size > left && !first ? "stop" : "take";
   }
 }
