@@ -24,6 +24,11 @@ export class Suspicion {
     this.nudgeAt = start + Math.floor(minMs / 5);
   }
 
+  /** Enough independent accusers arrived: other members failed to reach it too. */
+  get confirmed(): boolean {
+    return this.k > 0 && this.#confirmers.size - 1 >= this.k;
+  }
+
   /** Record an independent accuser; true when it was new (then worth re-gossiping). */
   confirm(from: string): boolean {
     if (this.#confirmers.size - 1 >= this.k || this.#confirmers.has(from)) return false;

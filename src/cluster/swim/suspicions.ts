@@ -94,9 +94,10 @@ export class Suspicions {
     const { config, table, out } = this.d;
     const s = this.#byId.get(id);
     const m = table.get(id);
-    // Last chance before declaring death: two rounds of direct pings carrying the accusation
-    // (and helpers). A live member answers with its refutation piggybacked on the ack.
-    if (s && s.checks < 2 && m && m.state === SUSPECT) {
+    // Last chance before declaring death: rounds of direct pings carrying the accusation (and
+    // helpers); a live member answers with its refutation piggybacked on the ack. One round
+    // when others confirmed the accusation independently, two on our word alone (lossy links).
+    if (s && s.checks < (s.confirmed ? 1 : 2) && m && m.state === SUSPECT) {
       s.checks++;
       s.deadline = now + config.probeTimeoutMs;
       const seq = this.d.nextSeq();
