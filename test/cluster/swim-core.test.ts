@@ -114,6 +114,18 @@ describe("swim core", () => {
     expect(a.stateOf("b")).toBe("alive");
   });
 
+  test("a full table spans several packets but asks for the peer's table once", () => {
+    const a = core("a");
+    const tuples = Array.from({ length: 200 }, (_, i) => [`member-${i}`, `10.0.${i >> 8}.${i & 255}:7946`, 1, 1, 0]);
+    for (let i = 0; i < 200; i += 20) a.receive(0, "x", JSON.stringify({ f: "x", m: [{ t: "M", r: 0, m: tuples.slice(i, i + 20) }] }));
+    a.drain();
+    a.join(1, ["seed"]);
+    const sent = a.drain().packets.filter((p) => p.to === "seed");
+    expect(sent.length).toBeGreaterThan(3);
+    expect(sent.filter((p) => p.data.includes('"r":1')).length).toBe(1);
+    expect(sent.reduce((n, p) => n + decodeEnvelope(p.data)!.m.reduce((k, m) => k + (m.t === "M" ? m.m.length : 0), 0), 0)).toBe(201);
+  });
+
   test("malformed and misaddressed packets are counted, never thrown", () => {
     const a = core("a");
     for (const junk of ["", "{", "null", '{"f":"x","m":[{"t":"zz"}]}', '{"f":"x","m":[]}', "x".repeat(70000)]) a.receive(0, "x", junk);
