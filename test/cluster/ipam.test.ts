@@ -4,7 +4,7 @@ import { reservedOf } from "../../src/ipam/network-plan.ts";
 import { ip4ToNum } from "../../src/ipam/addr.ts";
 import { findDuplicates } from "../../src/cluster/ipam/duplicates.ts";
 import { MemoryPromiseStore, decideVote } from "../../src/cluster/ipam/promises.ts";
-import { Agreement } from "../../src/cluster/ipam/agreement.ts";
+import { Agreement, votersFingerprint } from "../../src/cluster/ipam/agreement.ts";
 import { Inheritance, servePromises } from "../../src/cluster/ipam/inherit.ts";
 import { SimCluster } from "../../src/cluster/sim/cluster.ts";
 
@@ -134,6 +134,21 @@ describe("ipam pure parts", () => {
     expect(mine.get("block:n:10.0.1.0/28")).toEqual({ owner: "h1", epoch: 3, released: true });
     expect(mine.get("inherit:d")).toBeDefined();
     expect(servePromises(mine, "").ps.some(([slot]) => slot.startsWith("inherit:"))).toBe(false);
+  });
+
+  test("a voter restarted while an admission it granted is in flight votes on nothing else until it is recorded", () => {
+    const promises = new MemoryPromiseStore();
+    promises.put("voter:d", { owner: "d", epoch: 1, released: false });
+    const records = new Map<string, { owner: string; epoch: number; released: boolean }>();
+    const view = { voters: () => ["a", "b", "c"], record: (slot: string) => records.get(slot), forgotten: () => false, mayVote: () => true };
+    const sent: { to: string; m: Parameters<Agreement["handle"]>[1] }[] = [];
+    const a = new Agreement({ self: "a", isReachable: () => true, send: (to, m) => sent.push({ to, m }) }, view, promises, 1000);
+    const vs = votersFingerprint(["a", "b", "c"]);
+    a.handle("b", { i: "c", k: 1, slot: "block:n:10.0.0.0/28", e: 1, vs }, 0);
+    expect(sent.at(-1)!.m).toMatchObject({ i: "v", ok: false, why: "busy" });
+    records.set("voter:d", { owner: "d", epoch: 1, released: false });
+    a.handle("b", { i: "c", k: 2, slot: "block:n:10.0.0.0/28", e: 1, vs }, 1);
+    expect(sent.at(-1)!.m).toMatchObject({ i: "v", ok: true });
   });
 
   test("duplicate detector", () => {

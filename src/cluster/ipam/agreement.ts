@@ -68,6 +68,8 @@ export class Agreement {
    * released, nor its host forgotten). While it stands we vote on nothing else (see #vote).
    */
   #admitting: { slot: string; host: string } | null = null;
+  /** Whether #admitting was rebuilt from the promise store after a restart. */
+  #restored = false;
   readonly stats = { claimsOk: 0, claimsFailed: 0, votesGranted: 0, votesRefused: 0 };
 
   constructor(
@@ -174,6 +176,7 @@ export class Agreement {
     // Admissions change the voter set, so they go one at a time, and while one we granted has
     // not shown up in replicated state we vote on nothing else: a claim counted in the old set
     // must not slip in between (any two majorities share a voter, who refuses).
+    if (!this.#restored) this.#restorePending();
     const a = this.#admitting;
     if (a && (this.view.record(a.slot) || this.view.forgotten(a.host))) this.#admitting = null;
     else if (a && a.slot !== slot) {
@@ -190,6 +193,23 @@ export class Agreement {
     if (slot.startsWith("voter:")) this.#admitting = { slot, host: claimant };
     this.stats.votesGranted++;
     return d;
+  }
+
+  /**
+   * After a restart the admission we granted last may still be in flight: its promise is
+   * durable, unreleased, and no record of it may have reached us yet. Treat it as pending.
+   */
+  #restorePending(): void {
+    this.#restored = true;
+    for (let after = "voter:"; ; ) {
+      const page = this.promises.after(after, 64);
+      for (const [slot, p] of page) {
+        if (!slot.startsWith("voter:")) return;
+        if (!p.released && !this.view.record(slot) && !this.view.forgotten(p.owner)) this.#admitting = { slot, host: p.owner };
+      }
+      if (page.length < 64) return;
+      after = page[page.length - 1][0];
+    }
   }
 
   #onRelease(from: string, slot: string, epoch: number): void {
