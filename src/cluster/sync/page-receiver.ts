@@ -36,8 +36,12 @@ export class PageReceiver {
     const { book, claims } = this.#d;
     const next: MarkEntry[] = [];
     for (const seg of m.g) {
+      // A page that starts below our mark answers an older request: another page already
+      // moved us on. Following it up too would run two streams of the same rows side by side
+      // (a joining node received every row twice).
+      const overtaken = book.get(seg.o) > seg.f;
       if (!this.#onSegment(seg, from)) claims.release(seg.o, addr);
-      else if (claims.claim(seg.o, addr, now)) next.push(book.entry(seg.o));
+      else if (!overtaken && claims.claim(seg.o, addr, now)) next.push(book.entry(seg.o));
     }
     // Keep streaming these origins from the same peer (a joining node's full-state transfer).
     if (next.length) sendMarks(this.#d.t, addr, { s: "w", bk: [], w: [], q: 0, c: 1 }, next, this.#d.config);
