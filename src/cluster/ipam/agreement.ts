@@ -141,7 +141,7 @@ export class Agreement {
 
   tick(now: number): void {
     for (const c of [...this.#claims.values()]) {
-      if (now >= c.deadline) this.#fail(c, `timed out after ${this.timeoutMs} ms with ${c.grants.size} of ${c.need} grants`, now);
+      if (now >= c.deadline) this.#fail(c, `timed out after ${this.timeoutMs} ms with ${c.grants.size} of ${c.need} grants${this.#refusals(c)}`, now);
       else if (now >= c.resendAt) this.#resend(c);
     }
   }
@@ -231,9 +231,15 @@ export class Agreement {
       this.stats.claimsOk++;
       c.done({ ok: true, slot: c.slot, epoch: c.epoch });
     } else if (c.refusals.size > c.voters.length - c.need) {
-      const who = c.seen ? `held by ${c.seen.owner} at epoch ${c.seen.epoch}${c.seen.released ? " (released)" : ""}` : `refused${[...c.why].map((w) => `; ${REFUSALS[w]}`).join("")}`;
+      const who = c.seen ? `held by ${c.seen.owner} at epoch ${c.seen.epoch}${c.seen.released ? " (released)" : ""}` : `refused${this.#refusals(c)}`;
       this.#fail(c, who, now);
     }
+  }
+
+  /** Why voters refused, for the error an operator reads. */
+  #refusals(c: Claim): string {
+    const seen = c.seen ? `; held by ${c.seen.owner} at epoch ${c.seen.epoch}${c.seen.released ? " (released)" : ""}` : "";
+    return seen + [...c.why].map((w) => `; ${REFUSALS[w]}`).join("");
   }
 
   #fail(c: Claim, why: string, now: number): void {

@@ -60,6 +60,8 @@ export type AllocResult = { ok: true; address: string } | { ok: false; error: st
 const blockSlot = (net: string, cidr: string) => `block:${net}:${cidr}`;
 const fipSlot = (address: string) => `fip:${address}`;
 const voterSlot = (id: string) => `voter:${id}`;
+/** How long a block another host was said to hold stays out of our picks. */
+const HELD_ELSEWHERE_MS = 60_000;
 
 export class Ipam implements Layer {
   readonly config: IpamConfig;
@@ -71,6 +73,11 @@ export class Ipam implements Layer {
   readonly #demand = new Set<string>();
   readonly #lastError = new Map<string, string>();
   readonly #transfers = new Map<string, number>();
+  /** Blocks a voter said another host holds, kept out of our picks until then. */
+  readonly #heldElsewhere = new Map<string, number>();
+  /** Floating IPs whose claim failed with nobody holding them (split votes): tried again. */
+  readonly #fipRetries = new Map<string, { at: number; left: number }>();
+  #now: number;
   #nextCheckAt: number;
   #nextAdmitAt: number;
 
@@ -81,6 +88,7 @@ export class Ipam implements Layer {
     this.#readyAt = o.now + (wiped ? this.config.warmupMs : 0);
     this.#nextCheckAt = o.now + this.config.duplicateCheckIntervalMs;
     this.#nextAdmitAt = o.now;
+    this.#now = o.now;
     const peers = { self: o.self, isReachable: (id: string) => o.peers.isReachable(id), send: (id: string, d: IpamMsg) => this.#send(id, d) };
     // Our own promises are intact unless the directory is new or wiped; then we copy others'
     // before the first vote (inherit.ts). The first host of a cluster has nothing to copy.
@@ -222,7 +230,9 @@ export class Ipam implements Layer {
     const net = this.#network(networkId)!;
     if (splitBlocks(net.cidr, this.config.blockPrefix).some((b) => this.agreement.pending(blockSlot(networkId, b)))) return;
     const free = splitBlocks(net.cidr, this.config.blockPrefix).filter((b) => {
-      const rec = this.record(blockSlot(networkId, b));
+      const slot = blockSlot(networkId, b);
+      if ((this.#heldElsewhere.get(slot) ?? 0) > now) return false;
+      const rec = this.record(slot);
       return !rec || rec.released || this.forgotten(rec.owner);
     });
     if (free.length === 0) {
@@ -237,9 +247,15 @@ export class Ipam implements Layer {
   #claimed(o: ClaimOutcome, ctx: { networkId?: string; address?: string }): void {
     if (!o.ok) {
       if (ctx.networkId) this.#lastError.set(ctx.networkId, o.error);
+      // A voter told us who holds it (its record has not reached us): pick other blocks.
+      if (o.state && o.state.owner !== this.#o.self && !o.state.released) this.#heldElsewhere.set(o.slot, this.#now + HELD_ELSEWHERE_MS);
+      if (ctx.address) this.#retryFloating(ctx.address);
       return;
     }
     if (ctx.networkId) this.#lastError.delete(ctx.networkId);
+    if (ctx.address) this.#fipRetries.delete(ctx.address);
+    // Admitted: start copying promises on the next tick rather than the next admit round.
+    if (o.slot === voterSlot(this.#o.self)) this.#nextAdmitAt = this.#now;
     this.#o.write({ table: "ipam_slot", key: `${o.slot}@${o.epoch}`, deleted: false, data: { slot: o.slot, owner: this.#o.self, epoch: o.epoch, released: false } });
     if (ctx.address) this.#o.onServe?.(ctx.address, true);
   }
@@ -298,12 +314,15 @@ export class Ipam implements Layer {
   // ---- layer ---------------------------------------------------------------------------
 
   handle(from: string, _addr: string, data: unknown, now: number): boolean {
+    this.#now = now;
     if (!isIpamPayload(data)) return false;
     const m = parseIpamMsg(data);
     if (!m) return true;
     if (m.i === "q") {
-      // Only a voter whose own table is whole may serve as a source.
-      if (this.inheritance.complete) this.#send(from, { i: "p", a: m.a, ...servePromises(this.#o.promises, m.a) });
+      // Served even before our own copy is complete: a voter that has not voted yet made no
+      // promises of its own to miss, and two newcomers copying from each other would
+      // otherwise wait for each other for ever.
+      this.#send(from, { i: "p", a: m.a, ...servePromises(this.#o.promises, m.a) });
       return true;
     }
     if (m.i === "p") {
@@ -329,11 +348,15 @@ export class Ipam implements Layer {
 
   nextDeadline(): number {
     // Pending hand-overs are looked at on the periodic admit/headroom tick.
-    return Math.min(this.agreement.nextDeadline(), this.inheritance.nextDeadline(), this.#nextCheckAt, this.#nextAdmitAt);
+    let d = Math.min(this.agreement.nextDeadline(), this.inheritance.nextDeadline(), this.#nextCheckAt, this.#nextAdmitAt);
+    for (const r of this.#fipRetries.values()) d = Math.min(d, r.at);
+    return d;
   }
 
   tick(now: number): void {
+    this.#now = now;
     this.agreement.tick(now);
+    this.#tickFloatingRetries(now);
     this.inheritance.tick(now);
     if (now >= this.#nextAdmitAt) {
       // Jitter keeps hosts that joined together from colliding on every retry.
@@ -372,6 +395,28 @@ export class Ipam implements Layer {
       return;
     }
     this.agreement.claim(slot, now, (o) => this.#claimed(o, {}));
+  }
+
+  /**
+   * Two hosts claiming the same floating IP at once can split the votes so that neither wins;
+   * each tries again after a random pause (three times), unless someone holds it by then.
+   */
+  #retryFloating(address: string): void {
+    const r = this.#fipRetries.get(address) ?? { at: 0, left: 3 };
+    if (r.left <= 0) return void this.#fipRetries.delete(address);
+    r.left--;
+    r.at = this.#now + Math.floor(this.config.claimTimeoutMs * (0.5 + this.#o.random()));
+    this.#fipRetries.set(address, r);
+  }
+
+  #tickFloatingRetries(now: number): void {
+    for (const [address, r] of this.#fipRetries) {
+      if (now < r.at) continue;
+      r.at = Infinity;
+      const rec = this.record(fipSlot(address));
+      if ((rec && !rec.released && !this.forgotten(rec.owner)) || this.agreement.pending(fipSlot(address))) this.#fipRetries.delete(address);
+      else this.serveFloating(address, now);
+    }
   }
 
   #send(id: string, d: IpamMsg): void {
