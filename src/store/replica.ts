@@ -53,7 +53,7 @@ export class SqliteReplicaStore implements ReplicaStore {
   get(table: ReplicaTable, key: string): ReplicaRow | undefined {
     const t = TYPED[table];
     if (t) {
-      const r = this.#db.query<Row, unknown[]>(`SELECT * FROM ${t.sql} WHERE ${t.where}`).get(...(t.keyArgs(key) as string[]));
+      const r = this.#db.query<Row, string[]>(`SELECT * FROM ${t.sql} WHERE ${t.where}`).get(...(t.keyArgs(key) as string[]));
       if (r) return typedRow(table, t, r);
     }
     const e = this.#db.query<Row, [string, string]>("SELECT * FROM replica_extra WHERE tbl = ? AND key = ?").get(table, key);

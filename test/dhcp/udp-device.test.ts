@@ -38,7 +38,7 @@ describe.skipIf(!requireNetns())("device-bound UDP socket in a namespace", () =>
     const probe = lab.spawn(hostNs, [BUN, `${FIX}/socket-probe.ts`, "br0", "br1"], {
       env: { ARP: "10.81.0.77,02:00:00:81:00:77,br0" },
     });
-    const reader = probe.stdout.getReader();
+    const reader = (probe.stdout as ReadableStream<Uint8Array>).getReader();
     const first = await reader.read();
     expect(new TextDecoder().decode(first.value)).toContain("ready");
 

@@ -80,7 +80,7 @@ describe.skipIf(!requireNetns())("metadata server in the lab", () => {
       }),
     );
     const proc = lab.spawn(host, [BUN, FIXTURE, spec]);
-    const reader = proc.stdout!.getReader();
+    const reader = (proc.stdout as ReadableStream<Uint8Array>).getReader();
     const first = await Promise.race([reader.read(), Bun.sleep(10000).then(() => null)]);
     expect(new TextDecoder().decode(first?.value ?? new Uint8Array())).toContain("ready");
     // Keep draining the access log so the server never blocks on a full pipe.
@@ -144,7 +144,7 @@ describe.skipIf(!requireNetns())("metadata server in the lab", () => {
     expect(curl(alpha, "/latest/meta-data/instance-id", ["-H", `X-aws-ec2-metadata-token: ${token}`])).toBe("i-aaaaaaaa\n200");
     expect(curl(bravo, "/latest/meta-data/instance-id", ["-H", `X-aws-ec2-metadata-token: ${token}`])).toBe("Unauthorized\n401");
     curl(alpha, "/latest/meta-data/hostname");
-    const dump = await Promise.race([new Response(capture.stdout!).text(), Bun.sleep(5000).then(() => "")]);
+    const dump = await Promise.race([new Response(capture.stdout as ReadableStream<Uint8Array>).text(), Bun.sleep(5000).then(() => "")]);
     const ttls = [...dump.matchAll(/ttl (\d+)/g)].map((m) => m[1]);
     expect(ttls.length).toBeGreaterThan(0);
     expect(new Set(ttls)).toEqual(new Set(["1"]));

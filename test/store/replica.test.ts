@@ -66,7 +66,7 @@ describe("SQLite replica store", () => {
     b.subscribe((e) => events.push(...e));
     expect(replicate(a.replica, bReplica)).toBeGreaterThan(5);
     expect(listNetworks(b)).toEqual(listNetworks(a.store));
-    const hostOnly = (i: { userData: unknown; keyData: unknown; password: unknown }) => ({ ...i, userData: null, keyData: null, password: null });
+    const hostOnly = <T extends { userData: unknown; keyData: unknown; password: unknown }>(i: T): T => ({ ...i, userData: null, keyData: null, password: null });
     expect(listInstances(b)).toEqual(listInstances(a.store).map(hostOnly));
     expect(listVifs(b)).toEqual(listVifs(a.store));
     expect(listFixedIps(b).filter((f) => f.reserved).map((f) => f.address)).toEqual(["10.0.0.0", "10.0.0.1", "10.0.0.255"]);
