@@ -5,7 +5,7 @@
  */
 import type { SwimConfig } from "./config.ts";
 import { pushPullInterval } from "./math.ts";
-import { isGone, toTuple } from "./members.ts";
+import { type Member, isGone, toTuple } from "./members.ts";
 import { DEAD } from "./messages.ts";
 import type { Outbox } from "./outbox.ts";
 import type { Self } from "./self.ts";
@@ -76,10 +76,15 @@ export class Exchanges {
   /** Answer a table message from member `sender` at `from` as its `reply` field asks. */
   answer(reply: number, sender: string, from: string): void {
     if (reply === 1) this.sendState(from, 0);
-    else if (reply === 2) {
-      const held = this.d.table.get(sender);
-      this.hello(from, held && held.state === DEAD ? [JSON.stringify(toTuple(held))] : [], 0);
-    }
+    else if (reply === 2) this.helloTo(from, this.d.table.get(sender), 0);
+  }
+
+  /**
+   * Our entry, plus the member's entry as we hold it when we hold it dead: a live member that
+   * reads it refutes, so its answer (or its gossip) revives it here.
+   */
+  helloTo(addr: string, held: Member | undefined, reply: 0 | 2): void {
+    this.hello(addr, held && held.state === DEAD ? [JSON.stringify(toTuple(held))] : [], reply);
   }
 
   /** Our own entry (plus `extra` tuple texts); `reply` as in `tableText`. */
@@ -127,7 +132,7 @@ export class Exchanges {
       const d = dead.splice(Math.floor(this.d.random() * dead.length), 1)[0];
       // Tell it that we hold it dead: a live one refutes and answers with its own (newer)
       // entry, and with ours if it holds us dead too, so one round trip heals both directions.
-      this.hello(d.addr, [JSON.stringify(toTuple(d))], 2);
+      this.helloTo(d.addr, d, 2);
     }
   }
 }

@@ -6,7 +6,6 @@
  */
 import type { SwimConfig } from "./config.ts";
 import type { Exchanges } from "./exchange.ts";
-import { toTuple } from "./members.ts";
 import type { MemberTable } from "./table.ts";
 
 interface Ask {
@@ -57,7 +56,6 @@ export class Strangers {
   }
 
   #ask(id: string, addr: string): void {
-    const m = this.d.table.get(id);
-    this.d.exchanges.hello(addr, m ? [JSON.stringify(toTuple(m))] : [], 2);
+    this.d.exchanges.helloTo(addr, this.d.table.get(id), 2);
   }
 }
