@@ -54,6 +54,9 @@ const REFUSALS: Record<Refusal, string> = {
   novote: "a voter may not vote yet",
 };
 
+/** "held by h at epoch e", as a refusal reports a slot. */
+const heldText = (r: SlotRecord): string => `held by ${r.owner} at epoch ${r.epoch}${r.released ? " (released)" : ""}`;
+
 /** A short, order-independent fingerprint of a voter set, carried by every claim. */
 export function votersFingerprint(voters: readonly string[]): string {
   return createHash("sha256").update([...voters].sort().join("\n")).digest("base64url").slice(0, 16);
@@ -231,22 +234,23 @@ export class Agreement {
       this.stats.claimsOk++;
       c.done({ ok: true, slot: c.slot, epoch: c.epoch });
     } else if (c.refusals.size > c.voters.length - c.need) {
-      const who = c.seen ? `held by ${c.seen.owner} at epoch ${c.seen.epoch}${c.seen.released ? " (released)" : ""}` : `refused${this.#refusals(c)}`;
+      const who = c.seen ? heldText(c.seen) : `refused${this.#refusals(c)}`;
       this.#fail(c, who, now);
     }
   }
 
   /** Why voters refused, for the error an operator reads. */
   #refusals(c: Claim): string {
-    const seen = c.seen ? `; held by ${c.seen.owner} at epoch ${c.seen.epoch}${c.seen.released ? " (released)" : ""}` : "";
+    const seen = c.seen ? `; ${heldText(c.seen)}` : "";
     return seen + [...c.why].map((w) => `; ${REFUSALS[w]}`).join("");
   }
 
   #fail(c: Claim, why: string, now: number): void {
     this.#finish(c);
     // Hand back partial grants so this epoch does not stay blocked; every voter is told, since
-    // a grant whose answer was lost is still a promise at that voter.
-    if (c.grants.size || c.grants.size + c.refusals.size < c.voters.length) this.release(c.slot, c.epoch, c.voters);
+    // a grant whose answer was lost is still a promise at that voter. Only when every voter
+    // refused is there nothing to hand back.
+    if (c.refusals.size < c.voters.length) this.release(c.slot, c.epoch, c.voters);
     if (c.seen?.released && c.retries < this.maxRetries) return this.claim(c.slot, now, c.done, c.retries + 1, Math.max(c.seen.epoch, c.epoch) + 1);
     // A voter still holds an earlier attempt of ours (its release was lost): that epoch is
     // ours to finish, and voting on it again is idempotent.

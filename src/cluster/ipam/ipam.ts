@@ -390,7 +390,7 @@ export class Ipam implements Layer {
       return;
     }
     if (this.agreement.pending(slot)) return;
-    if (this.voters().length === 0) {
+    if (voters.length === 0) {
       if (this.#o.bootstrap) this.#claimed({ ok: true, slot, epoch: 1 }, {});
       return;
     }
