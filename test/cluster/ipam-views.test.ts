@@ -32,16 +32,30 @@ function blockHolders(c: SimCluster): Map<string, Set<string>> {
   return out;
 }
 
+/** Three voters, each holding one /28 of the four; the last one is free. */
+function threeHostsOneFreeBlock(seed: number): SimCluster {
+  const c = new SimCluster({ n: 3, seed, ipam: { warmupMs: 0 } });
+  c.write(0, { table: "network", key: NET.id, deleted: false, data: NET });
+  c.sim.run(12_000);
+  expect(c.members[0].ipam!.voters()).toEqual(["n0", "n1", "n2"]);
+  for (let i = 0; i < 3; i++) allocate(c, i, `first${i}`);
+  c.sim.runFor(4000);
+  expect(blockHolders(c).size).toBe(3);
+  return c;
+}
+
+/** Heal, let state settle, and check that no block has two holders and no address is duplicated. */
+function expectNoSharedBlock(c: SimCluster): void {
+  c.sim.heal();
+  c.sim.runFor(15_000);
+  const shared = [...blockHolders(c)].filter(([, hosts]) => hosts.size > 1);
+  expect(shared).toEqual([]);
+  for (const m of c.running()) expect(m.ipam!.checkDuplicates()).toEqual([]);
+}
+
 describe("ipam voter views", () => {
   test("a claimant that missed two admissions cannot win a block the new majority grants", () => {
-    const c = new SimCluster({ n: 3, seed: 41, ipam: { warmupMs: 0 } });
-    c.write(0, { table: "network", key: NET.id, deleted: false, data: NET });
-    c.sim.run(12_000);
-    expect(c.members[0].ipam!.voters()).toEqual(["n0", "n1", "n2"]);
-    // Each host takes a block; one of the four /28s stays free.
-    for (let i = 0; i < 3; i++) allocate(c, i, `first${i}`);
-    c.sim.runFor(4000);
-    expect(blockHolders(c).size).toBe(3);
+    const c = threeHostsOneFreeBlock(41);
 
     // n2 is cut off while n3 and n4 join the others and are admitted as voters.
     c.spawn(3, 1, ["n0"]);
@@ -59,20 +73,11 @@ describe("ipam voter views", () => {
       allocate(c, 0, `fresh${k}`);
     }
     c.sim.runFor(8000);
-    c.sim.heal();
-    c.sim.runFor(15_000);
-    const shared = [...blockHolders(c)].filter(([, hosts]) => hosts.size > 1);
-    expect(shared).toEqual([]);
-    for (const m of c.running()) expect(m.ipam!.checkDuplicates()).toEqual([]);
+    expectNoSharedBlock(c);
   });
 
   test("voters admitted after a grant inherit it: a majority of the grown set cannot grant the block again", () => {
-    const c = new SimCluster({ n: 3, seed: 43, ipam: { warmupMs: 0 } });
-    c.write(0, { table: "network", key: NET.id, deleted: false, data: NET });
-    c.sim.run(12_000);
-    for (let i = 0; i < 3; i++) allocate(c, i, `first${i}`);
-    c.sim.runFor(4000);
-    expect(blockHolders(c).size).toBe(3);
+    const c = threeHostsOneFreeBlock(43);
 
     // n0 runs out and wins the last free block with n1's grant (n2 is away); n0 is cut off at
     // that moment, so its record of the block reaches nobody.
@@ -93,10 +98,6 @@ describe("ipam voter views", () => {
       allocate(c, 2, `y${k}`);
       c.sim.runFor(1000);
     }
-    c.sim.heal();
-    c.sim.runFor(15_000);
-    const shared = [...blockHolders(c)].filter(([, hosts]) => hosts.size > 1);
-    expect(shared).toEqual([]);
-    for (const m of c.running()) expect(m.ipam!.checkDuplicates()).toEqual([]);
+    expectNoSharedBlock(c);
   });
 });
