@@ -206,7 +206,7 @@ describe.skipIf(!requireNetns())("real DHCP clients against DhcpService", () => 
       `lease {\n  interface "${vm.ifname}";\n  fixed-address 10.77.0.99;\n  option subnet-mask 255.255.255.0;\n  option dhcp-server-identifier 10.77.0.1;\n  renew 4 2037/01/01 00:00:00;\n  rebind 4 2037/01/01 00:00:00;\n  expire 4 2037/01/01 00:00:00;\n}\n`,
     );
     nsRun(vm.ns, ["ip", "-4", "addr", "flush", "dev", vm.ifname]);
-    const p = lab.spawn(vm.ns, ["dhclient", "-4", "-d", "-v", "-1", "-sf", dhclientScript(dir, out), "-lf", lf, "-pf", `${dir}/d2.pid`, vm.ifname]);
+    const p = lab.spawn(vm.ns, ["dhclient", "-4", "-d", "-v", "-1", "-sf", dhclientScript(dir, out), "-lf", lf, "-pf", `${dir}/d2.pid`, vm.ifname], { stderr: "pipe" });
     const bound = await waitFor(() => events(out).find((e) => e.event === "BOUND"), 20_000);
     await stopProcess(p);
     const stderr = await new Response(p.stderr as ReadableStream).text();

@@ -8,6 +8,9 @@
  * throws under CI.
  */
 import { spawnSync, type Subprocess } from "bun";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { basename, join } from "node:path";
 
 let counter = 0;
 
@@ -87,6 +90,8 @@ export interface Vm {
 export class Lab {
   readonly namespaces: string[] = [];
   readonly procs: Subprocess[] = [];
+  private readonly logs = new Map<Subprocess, string>();
+  private logsAt: string | undefined;
 
   /** A new empty namespace with loopback up. */
   addNamespace(prefix = "nl"): string {
@@ -134,16 +139,35 @@ export class Lab {
     return [a, b];
   }
 
-  /** Start a long-running process inside `ns`; it is killed by cleanup(). */
-  spawn(ns: string, argv: string[], opts: { env?: Record<string, string>; stdout?: "pipe" | "ignore" | "inherit" } = {}): Subprocess {
+  /**
+   * Start a long-running process inside `ns`; it is killed by cleanup(). Its stderr goes to a log
+   * file (read it with `logOf`) unless the caller asks for a pipe and reads it: an undrained pipe
+   * fills at 64 kB and a chatty process then blocks on its next log line.
+   */
+  spawn(ns: string, argv: string[], opts: { env?: Record<string, string>; stdout?: "pipe" | "ignore" | "inherit"; stderr?: "pipe" | "log" } = {}): Subprocess {
+    const log = opts.stderr === "pipe" ? null : join(this.logDir(), `${this.procs.length}-${basename(argv[0])}.log`);
     const p = Bun.spawn(["ip", "netns", "exec", ns, ...argv], {
       stdin: "ignore",
       stdout: opts.stdout ?? "pipe",
-      stderr: "pipe",
+      stderr: log ? Bun.file(log) : "pipe",
       env: opts.env ? { ...process.env, ...opts.env } : process.env,
     });
     this.procs.push(p);
+    if (log) this.logs.set(p, log);
     return p;
+  }
+
+  /** The last `bytes` of what a process started by `spawn` wrote to stderr (for failure messages). */
+  logOf(p: Subprocess, bytes = 4000): string {
+    const path = this.logs.get(p);
+    if (!path || !existsSync(path)) return "";
+    const text = readFileSync(path, "utf8");
+    return text.slice(-bytes);
+  }
+
+  private logDir(): string {
+    this.logsAt ??= mkdtempSync(join(tmpdir(), "netlet-lab-"));
+    return this.logsAt;
   }
 
   /** Stop every process (SIGTERM, then SIGKILL) and delete every namespace, in reverse order. */
@@ -155,6 +179,8 @@ export class Lab {
       for (const pid of pids) run(["kill", "-9", pid], { check: false });
       run(["ip", "netns", "del", ns], { check: false });
     }
+    if (this.logsAt) rmSync(this.logsAt, { recursive: true, force: true });
+    this.logs.clear();
   }
 }
 

@@ -20,7 +20,7 @@ describe.skipIf(!requireNetns())("netlet CLI against a running agent", () => {
     bin = netletBinary();
     ns = lab.addNamespace("nlcli");
     writeFileSync(join(dir, "netlet.conf"), `[DEFAULT]\nhost = cli-node\nstate_path = ${dir}/state\nmy_ip = 192.0.2.10\nfrobnicate = 1\n`);
-    agent = lab.spawn(ns, [bin, "agent", "--config", join(dir, "netlet.conf"), "--socket", socket]);
+    agent = lab.spawn(ns, [bin, "agent", "--config", join(dir, "netlet.conf"), "--socket", socket], { stderr: "pipe" });
     expect(await waitFor(() => cli("status").code === 0, 10000)).toBe(true);
   });
   afterAll(() => lab.cleanup());

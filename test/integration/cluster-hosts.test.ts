@@ -29,6 +29,8 @@ describe.skipIf(!requireNetns())("cluster of three real agents", () => {
     if (r.code !== 0) throw new Error(`${args.join(" ")} on ${h.name}: ${r.stderr}`);
     return JSON.parse(r.stdout) as T;
   };
+  /** Each agent's last log lines, shown when a cluster-wide wait fails. */
+  const logs = () => hosts.map((h) => `--- ${h.name}\n${h.proc ? lab.logOf(h.proc, 3000) : ""}`).join("\n");
   const states = (h: Host) => Object.fromEntries(json<{ id: string; state: string }[]>(h, "members").map((m) => [m.id, m.state]));
 
   function start(h: Host, key = KEY, join = h === hosts[0] ? "" : `${hosts[0].ip}:7946`): void {
@@ -60,7 +62,7 @@ describe.skipIf(!requireNetns())("cluster of three real agents", () => {
       const r = cli(c, "boot", `min-${i}`, "--network", "private");
       if (r.code !== 0) refused = r.stderr;
     }
-    expect(refused).toMatch(/no address for this host on network .*: .*majority/);
+    expect(refused, logs()).toMatch(/no address for this host on network .*: .*majority/);
   }
 
   beforeAll(async () => {
@@ -100,13 +102,13 @@ describe.skipIf(!requireNetns())("cluster of three real agents", () => {
     expect(new Set(addrs).size).toBe(9);
     // Every host sees all nine (replicated), each exactly once.
     const everywhere = await waitFor(() => hosts.every((h) => json<unknown[]>(h, "list").length === 9), 10000);
-    expect(everywhere).toBe(true);
+    expect(everywhere, `${hosts.map((h) => `${h.name}: ${json<unknown[]>(h, "list").length}`).join(", ")}\n${logs()}`).toBe(true);
   }, 60_000);
 
   test("a partition: both sides keep serving, the majority allocates, the minority refuses cleanly when its blocks run out; healing converges with no duplicate", async () => {
     const [a, b, c] = hosts;
     // Blocks need a majority of the IPAM voters: wait until all three hosts were admitted.
-    expect(await waitFor(() => hosts.every((h) => json<{ voters: string[] }>(h, "status").voters?.length === 3), 20000, 200)).toBe(true);
+    expect(await waitFor(() => hosts.every((h) => json<{ voters: string[] }>(h, "status").voters?.length === 3), 20000, 200), logs()).toBe(true);
     isolate(c, true);
     try {
       await partitioned(a, c);
@@ -114,13 +116,13 @@ describe.skipIf(!requireNetns())("cluster of three real agents", () => {
       isolate(c, false);
     }
     const healed = await waitFor(() => hosts.every((h) => Object.values(states(h)).every((s) => s === "alive")), 20000, 200);
-    expect(healed).toBe(true);
+    expect(healed, `${JSON.stringify(hosts.map((h) => states(h)))}\n${logs()}`).toBe(true);
     const t0 = Date.now();
     const converged = await waitFor(() => {
       const lists = hosts.map((h) => json<{ uuid: string }[]>(h, "list").map((x) => x.uuid).sort().join());
       return lists.every((l) => l === lists[0]);
     }, 5000, 100);
-    expect(converged).toBe(true);
+    expect(converged, `${hosts.map((h) => `${h.name}: ${json<unknown[]>(h, "list").length}`).join(", ")}\n${logs()}`).toBe(true);
     expect(Date.now() - t0).toBeLessThan(5000);
     const all = json<{ ports: { address: string }[] }[]>(b, "list").map((i) => i.ports[0].address);
     expect(new Set(all).size).toBe(all.length);
@@ -143,9 +145,9 @@ describe.skipIf(!requireNetns())("cluster of three real agents", () => {
     start(c);
     expect(await waitFor(() => cli(c, "status").code === 0, 15000)).toBe(true);
     // The wiped host learns the cluster's state again before it can boot on the network.
-    expect(await waitFor(() => json<{ label: string }[]>(c, "network-list").length === 1, 30000, 200)).toBe(true);
+    expect(await waitFor(() => json<{ label: string }[]>(c, "network-list").length === 1, 30000, 200), logs()).toBe(true);
     const r = cli(c, "boot", "after-wipe", "--network", "private", "--json");
-    expect(r.stderr).toBe("");
+    expect(r.stderr, logs()).toBe("");
     const addr = JSON.parse(r.stdout).ports[0].address;
     const others = json<{ name: string; ports: { address: string }[] }[]>(hosts[0], "list").filter((i) => i.name !== "after-wipe").map((i) => i.ports[0].address);
     expect(others).not.toContain(addr);

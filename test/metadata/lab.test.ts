@@ -127,7 +127,7 @@ describe.skipIf(!requireNetns())("metadata server in the lab", () => {
 
   test("IMDSv2: token PUT, token bound to its guest, responses leave with IP TTL 1", async () => {
     const [alpha, bravo] = guests;
-    const capture = lab.spawn(alpha.ns, ["tcpdump", "-l", "-n", "-v", "-c", "3", "-i", "eth0", "tcp src port 80 and tcp[tcpflags] & tcp-push != 0"]);
+    const capture = lab.spawn(alpha.ns, ["tcpdump", "-l", "-n", "-v", "-c", "3", "-i", "eth0", "tcp src port 80 and tcp[tcpflags] & tcp-push != 0"], { stderr: "pipe" });
     // Send only once tcpdump is capturing (it says so on stderr).
     const errs = capture.stderr as ReadableStream<Uint8Array>;
     const errReader = errs.getReader();
