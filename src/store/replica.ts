@@ -50,6 +50,11 @@ export class SqliteReplicaStore implements ReplicaStore {
     return refs.map((r) => this.get(r.tbl as ReplicaTable, r.key)).filter((r): r is ReplicaRow => !!r);
   }
 
+  before(origin: string, hlc: string): string {
+    const r = this.#db.query<{ h: string | null }, [string, string]>(`SELECT max(hlc) AS h FROM (${this.#union("WHERE origin = ?1 AND hlc < ?2")})`).get(origin, hlc);
+    return r?.h ?? "";
+  }
+
   get(table: ReplicaTable, key: string): ReplicaRow | undefined {
     const t = TYPED[table];
     if (t) {

@@ -93,6 +93,14 @@ describe("SQLite replica store", () => {
     expect(bReplica.get("instance", inst.uuid)).toBeUndefined();
   });
 
+  test("before(): the newest row of an origin below a version, across every table", () => {
+    const { store, replica } = populated();
+    const own = replica.changedSince(store.nodeId, "", 1000);
+    expect(own.length).toBeGreaterThan(5);
+    for (const [i, row] of own.entries()) expect(replica.before(store.nodeId, row.hlc)).toBe(i === 0 ? "" : own[i - 1].hlc);
+    expect(replica.before("another-node", own.at(-1)!.hlc)).toBe("");
+  });
+
   test("bookkeeping rows and tombstones of unknown rows live in replica_extra; marks persist", () => {
     const s = memStore("node-c");
     const r = new SqliteReplicaStore(s);

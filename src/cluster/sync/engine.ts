@@ -94,10 +94,15 @@ export class SyncEngine {
     return this.#book.get(origin);
   }
 
-  /** Announce a local write that is already committed to the store. */
+  /**
+   * Announce a local write that is already committed to the store. Its `prev` is our newest
+   * row below it in the store, not the last one announced: writes of one transaction (an
+   * instance and its ports) may be announced in any order, and a delta must never tell a
+   * receiver it holds everything up to it while an older write is still on its way.
+   */
   publish(row: ReplicaRow): void {
-    const prev = this.mark(this.#self);
-    if (row.hlc > prev && !this.#recovering) this.#book.set(this.#self, row.hlc);
+    const prev = this.#store.before(this.#self, row.hlc);
+    if (row.hlc > this.mark(this.#self) && !this.#recovering) this.#book.set(this.#self, row.hlc);
     this.#push.enqueue(row, prev, this.#now);
   }
 

@@ -33,6 +33,11 @@ export interface ReplicaStore {
   heads(): Map<string, string>;
   /** Current rows last written by `origin` with hlc > `after`, ascending by hlc, at most `limit`. */
   changedSince(origin: string, after: string, limit: number): ReplicaRow[];
+  /**
+   * The highest hlc among current rows of `origin` below `hlc` ("" when none): the version a
+   * local write follows, whatever order writes are announced in.
+   */
+  before(origin: string, hlc: string): string;
   get(table: ReplicaTable, key: string): ReplicaRow | undefined;
   /** Current rows of one table, tombstones included (IPAM views, duplicate check). */
   scan(table: ReplicaTable): Iterable<ReplicaRow>;
@@ -95,6 +100,15 @@ export class MemoryReplicaStore implements ReplicaStore {
     }
     out.sort((a, b) => (a.hlc < b.hlc ? -1 : a.hlc > b.hlc ? 1 : 0));
     return out.slice(0, limit);
+  }
+
+  before(origin: string, hlc: string): string {
+    let max = "";
+    for (const k of this.#byOrigin.get(origin) ?? []) {
+      const h = this.#rows.get(k)!.hlc;
+      if (h < hlc && h > max) max = h;
+    }
+    return max;
   }
 
   get(table: ReplicaTable, key: string): ReplicaRow | undefined {
