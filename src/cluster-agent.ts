@@ -116,7 +116,7 @@ export async function startCluster(store: Store, config: Config, myIp: string, l
         // other fresh one may be a rebuilt host and waits (warm-up) for the cluster's state.
         self: store.nodeId, generation: founding ? 1 : gen, now: Date.now(), random: Math.random, store: replica, promises,
         peers: { isReachable: (id) => node.swim.isReachable(id), addressOf: (id) => node.swim.addressOf(id), sendUser: (a, d) => node.swim.sendUser(a, d) },
-        write: (row) => node.write(row),
+        write: (row) => node.write(row), caughtUp: () => node.sync.caughtUp(),
         bootstrap: config.cluster.join.length === 0,
         config: { blockPrefix: config.cluster.blockPrefix },
         onDuplicate: (d) => l.error("DUPLICATE ADDRESS ALARM", { duplicates: JSON.stringify(d) }),
@@ -137,14 +137,18 @@ export async function startCluster(store: Store, config: Config, myIp: string, l
     members: () => shell.node.swim.members(),
     voters: () => ipam.voters(),
     async allocate(networkId, owner, timeoutMs = 15_000) {
-      const deadline = Date.now() + timeoutMs;
+      const start = Date.now();
+      let said = "";
       for (;;) {
         let r!: ReturnType<Ipam["allocate"]>;
         shell.act((_n, now) => {
           r = ipam.allocate(networkId, owner, now);
         });
         if (r.ok) return r.address;
-        if (Date.now() >= deadline) throw new Error(r.error);
+        if (Date.now() >= start + timeoutMs) throw new Error(r.error);
+        // Say once per reason why an allocation waits (a boot that takes seconds is explained).
+        const why = r.error.replace(/\d+ ms/, "N ms");
+        if (why !== said) l.info("allocation waiting", { network: networkId, owner, waited_ms: Date.now() - start, why: (said = why) });
         await Bun.sleep(50);
       }
     },
