@@ -171,6 +171,18 @@ describe("simulated ipam", () => {
     expect(duplicatesNow(c)).toEqual([]);
   });
 
+  test("a host new to the cluster (fresh state, later generation) votes and allocates within seconds", () => {
+    const c = cluster(3, 27);
+    c.spawn(3, 7, ["n0"]);
+    const t0 = c.sim.now;
+    const voter = c.sim.runUntil(() => c.members[0].ipam!.voters().includes("n3"), 8000, 100);
+    expect(voter).not.toBeNull();
+    expect(c.sim.runUntil(() => allocate(c, 3, "vm").ok, 8000, 250)).not.toBeNull();
+    // The 5 s warm-up of a possibly rebuilt host is cut short once sync has caught up.
+    expect(c.sim.now - t0).toBeLessThan(4000);
+    expect(duplicatesNow(c)).toEqual([]);
+  });
+
   test("random partitions, loss and concurrent allocation never produce a duplicate", () => {
     const c = cluster(7, 22, 0.1);
     const ids = c.members.map((m) => m.node.addr);
@@ -314,6 +326,10 @@ describe("simulated ipam", () => {
     c.sim.runFor(500);
     const fresh = c.spawn(2, 2, ["n0"]);
     expect(allocate(c, 2, "too-early")).toEqual({ ok: false, error: expect.stringMatching(/not ready/) });
+    // Ready as soon as state sync holds what a peer holds: well inside the 5 s warm-up.
+    const t0 = c.sim.now;
+    expect(c.sim.runUntil(() => !/not ready/.test(String((allocate(c, 2, "probe") as { error?: string }).error)), 8000, 100)).not.toBeNull();
+    expect(c.sim.now - t0).toBeLessThan(3000);
     c.sim.runFor(8000);
     for (let k = 0; k < 20; k++) {
       const r = allocate(c, 2, `after${k}`);

@@ -47,6 +47,11 @@ export interface IpamOptions {
   /** Local replicated write (stamp, store, gossip): ClusterNode.write. */
   write: (row: Omit<ReplicaRow, "origin" | "hlc">) => ReplicaRow;
   promises: PromiseStore;
+  /**
+   * State sync says we hold what peers hold (SyncEngine.caughtUp): ends the warm-up of a
+   * possibly rebuilt host early, so a new host serves in seconds, not after `warmupMs`.
+   */
+  caughtUp?: () => boolean;
   /** The very first host of a new cluster admits itself as the first voter. */
   bootstrap?: boolean;
   config?: Partial<IpamConfig>;
@@ -69,7 +74,7 @@ export class Ipam implements Layer {
   readonly inheritance: Inheritance;
   readonly stats = { allocations: 0, allocFailures: 0, duplicateAlarms: 0 };
   readonly #o: IpamOptions;
-  readonly #readyAt: number;
+  #readyAt: number;
   readonly #demand = new Set<string>();
   readonly #lastError = new Map<string, string>();
   readonly #transfers = new Map<string, number>();
@@ -98,9 +103,17 @@ export class Ipam implements Layer {
       voters: () => this.voters(),
       record: (slot: string) => this.record(slot),
       forgotten: (h: string) => this.forgotten(h),
-      mayVote: (now: number) => now >= this.#readyAt && this.inheritance.complete,
+      mayVote: (now: number) => this.#ready(now) && this.inheritance.complete,
     };
     this.agreement = new Agreement(peers, view, o.promises, this.config.claimTimeoutMs);
+  }
+
+  /** Past the warm-up, or state sync caught up with a peer (a wiped host learnt its past). */
+  #ready(now: number): boolean {
+    if (now >= this.#readyAt) return true;
+    if (!this.#o.caughtUp?.()) return false;
+    this.#readyAt = now;
+    return true;
   }
 
   // ---- views over replicated state -----------------------------------------------------
@@ -165,7 +178,7 @@ export class Ipam implements Layer {
 
   /** Hand out one address of `networkId` to `owner` (a VIF id), from our own blocks only. */
   allocate(networkId: string, owner: string, now: number): AllocResult {
-    if (now < this.#readyAt) return this.#allocFail(`not ready: state directory was wiped; waiting ${this.#readyAt - now} ms for the cluster's state`);
+    if (!this.#ready(now)) return this.#allocFail(`not ready: this host's state directory is new; learning the cluster's state (at most ${this.#readyAt - now} ms more)`);
     const net = this.#network(networkId);
     if (!net) return this.#allocFail(`unknown network ${networkId}`);
     this.#demand.add(networkId);
@@ -226,7 +239,7 @@ export class Ipam implements Layer {
 
   /** Claim the next block while we still have `headroom` addresses left. */
   #keepHeadroom(networkId: string, now: number): void {
-    if (now < this.#readyAt || this.#free(networkId) >= this.config.headroom) return;
+    if (!this.#ready(now) || this.#free(networkId) >= this.config.headroom) return;
     const net = this.#network(networkId)!;
     if (splitBlocks(net.cidr, this.config.blockPrefix).some((b) => this.agreement.pending(blockSlot(networkId, b)))) return;
     const free = splitBlocks(net.cidr, this.config.blockPrefix).filter((b) => {
@@ -380,7 +393,7 @@ export class Ipam implements Layer {
   /** Become a voter: the first host of a cluster by itself, every later one by a majority. */
   #admit(now: number): void {
     const slot = voterSlot(this.#o.self);
-    if (now < this.#readyAt) return;
+    if (!this.#ready(now)) return;
     const voters = this.voters();
     if (this.record(slot)) {
       // Admitted (now or in an earlier life) but our table is not whole: copy before voting.

@@ -59,7 +59,7 @@ export class SimCluster {
     if (this.o.ipam) {
       m.ipam = new Ipam({
         self: node.id, generation, now: this.sim.now, random: mulberry32(this.o.seed * 104_729 + i * 7 + generation), peers: node.swim,
-        store, write: (r) => node.write(r), promises, bootstrap: i === 0 && generation === 1, config: this.o.ipam,
+        store, write: (r) => node.write(r), caughtUp: () => node.sync.caughtUp(), promises, bootstrap: i === 0 && generation === 1, config: this.o.ipam,
       });
       node.layers.push(m.ipam);
     }

@@ -23,6 +23,8 @@ export interface ExchangeDeps {
   book: MarkBook;
   claims: StreamClaims;
   pages: PageServer;
+  /** A peer's digest equalled ours. */
+  onMatch: () => void;
 }
 
 export class DigestExchange {
@@ -35,6 +37,8 @@ export class DigestExchange {
   #differedAt = -Infinity;
   /** Next bucket whose marks a busy digest round sends. */
   #rotor = 0;
+  /** A peer's digest equalled ours at least once: we held what it held (up to its cutoff). */
+  matched = false;
 
   constructor(d: ExchangeDeps, now: number) {
     this.#d = d;
@@ -103,7 +107,11 @@ export class DigestExchange {
 
   onDigest(m: { c: number; h: number }, addr: string, now: number): void {
     const h = this.#hashes(m.c);
-    if (h[this.#config.buckets] === m.h) return;
+    if (h[this.#config.buckets] === m.h) {
+      this.matched = true;
+      this.#d.onMatch();
+      return;
+    }
     this.#d.stats.mismatches++;
     this.#differedAt = now;
     this.#d.t.sendUser(addr, { s: "b", c: m.c, h: h.slice(0, this.#config.buckets) });

@@ -84,10 +84,22 @@ export class SyncEngine {
     const claims = new StreamClaims(config.streamHoldMs);
     const [book, intake] = [this.#book, this.#intake];
     this.#receiver = new PageReceiver({ config, self, t, stats, intake, book, claims, ownRowsBack: () => this.#endRecovery() });
-    this.#exchange = new DigestExchange({ config, self, clock, t, stats, book, claims, pages: this.#pages }, now);
+    // A peer whose digest equals ours while our own mark is still empty holds no rows of ours
+    // either: there is nothing to pull back (a host new to the cluster).
+    const onMatch = () => this.#endRecovery();
+    this.#exchange = new DigestExchange({ config, self, clock, t, stats, book, claims, pages: this.#pages, onMatch }, now);
     this.#nextGcAt = now + config.gcIntervalMs;
     this.#nextSaveAt = now + config.marksSaveIntervalMs;
     this.#now = now;
+  }
+
+  /**
+   * We hold the cluster's state as a peer does: a peer's digest matched ours, and our own
+   * rows (when this state directory is new) came back. Until then a rebuilt host must not
+   * allocate from blocks it does not know it held.
+   */
+  caughtUp(): boolean {
+    return !this.#recovering && this.#exchange.matched;
   }
 
   mark(origin: string): string {
