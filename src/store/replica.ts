@@ -17,6 +17,9 @@ const VERSION_COLS = "origin, hlc, deleted";
 export class SqliteReplicaStore implements ReplicaStore {
   /** heads() is asked for on every digest exchange; recomputed only after a change. */
   #heads: Map<string, string> | null = null;
+  /** Writes per table through this store, plus bulk removals (see `changes`). */
+  readonly #changes = new Map<string, number>();
+  #bulk = 0;
 
   constructor(readonly store: Store) {
     store.subscribe(() => {
@@ -51,8 +54,14 @@ export class SqliteReplicaStore implements ReplicaStore {
   }
 
   before(origin: string, hlc: string): string {
-    const r = this.#db.query<{ h: string | null }, [string, string]>(`SELECT max(hlc) AS h FROM (${this.#union("WHERE origin = ?1 AND hlc < ?2")})`).get(origin, hlc);
-    return r?.h ?? "";
+    // One indexed max() per table: SQLite does not push the max into a UNION ALL of them, and
+    // a local write (every allocation) asks this.
+    let max = "";
+    for (const sql of [...Object.values(TYPED).map((t) => t.sql), "replica_extra"]) {
+      const h = this.#db.query<{ h: string | null }, [string, string]>(`SELECT max(hlc) AS h FROM ${sql} WHERE origin = ? AND hlc < ?`).get(origin, hlc)?.h;
+      if (h && h > max) max = h;
+    }
+    return max;
   }
 
   get(table: ReplicaTable, key: string): ReplicaRow | undefined {
@@ -63,6 +72,19 @@ export class SqliteReplicaStore implements ReplicaStore {
     }
     const e = this.#db.query<Row, [string, string]>("SELECT * FROM replica_extra WHERE tbl = ? AND key = ?").get(table, key);
     return e ? extraRow(e) : undefined;
+  }
+
+  changes(table: ReplicaTable): number {
+    return (this.#changes.get(table) ?? 0) + this.#bulk;
+  }
+
+  *scanPrefix(table: ReplicaTable, prefix: string): Iterable<ReplicaRow> {
+    if (TYPED[table]) {
+      for (const r of this.scan(table)) if (r.key.startsWith(prefix)) yield r;
+      return;
+    }
+    // The primary key (tbl, key) serves the range; "\uffff" sorts after any key character.
+    for (const e of this.#db.query<Row, [string, string, string]>("SELECT * FROM replica_extra WHERE tbl = ? AND key >= ? AND key < ?").all(table, prefix, `${prefix}\uffff`)) yield extraRow(e);
   }
 
   *scan(table: ReplicaTable): Iterable<ReplicaRow> {
@@ -86,6 +108,7 @@ export class SqliteReplicaStore implements ReplicaStore {
 
   #write(row: ReplicaRow): void {
     this.#heads = null;
+    this.#changes.set(row.table, (this.#changes.get(row.table) ?? 0) + 1);
     const t = TYPED[row.table];
     if (!t) {
       this.#db.query(`INSERT OR REPLACE INTO replica_extra (tbl, key, ${VERSION_COLS}, data) VALUES (?,?,?,?,?,?)`)
@@ -118,6 +141,7 @@ export class SqliteReplicaStore implements ReplicaStore {
 
   collectTombstones(before: string): number {
     this.#heads = null;
+    this.#bulk++;
     return this.store.write(() => {
       let n = 0;
       for (const t of Object.values(TYPED)) n += this.#db.query(`DELETE FROM ${t.sql} WHERE deleted = 1 AND hlc < ?`).run(before).changes;
@@ -128,6 +152,7 @@ export class SqliteReplicaStore implements ReplicaStore {
 
   dropOrigin(origin: string): number {
     this.#heads = null;
+    this.#bulk++;
     return this.store.write(() => {
       let n = 0;
       for (const t of Object.values(TYPED)) n += this.#db.query(`DELETE FROM ${t.sql} WHERE origin = ?`).run(origin).changes;

@@ -101,6 +101,23 @@ describe("SQLite replica store", () => {
     expect(replica.before("another-node", own.at(-1)!.hlc)).toBe("");
   });
 
+  test("scanPrefix reads one key range; changes() moves with every write of its table only", () => {
+    const r = new SqliteReplicaStore(memStore("node-e"));
+    const alloc = (key: string, hlc: string) => ({ table: "ip_alloc" as const, key, origin: key.split("/")[0], hlc, deleted: false, data: { address: key.split("/")[2] } });
+    const slots = r.changes("ipam_slot");
+    const allocs = r.changes("ip_alloc");
+    r.apply(alloc("h1/net/10.0.0.2", "000000000000001.00000"));
+    r.apply(alloc("h1/net/10.0.0.3", "000000000000002.00000"));
+    r.apply(alloc("h10/net/10.0.0.4", "000000000000003.00000"));
+    r.apply(alloc("h1/other/10.0.0.2", "000000000000004.00000"));
+    expect([...r.scanPrefix("ip_alloc", "h1/net/")].map((x) => x.key)).toEqual(["h1/net/10.0.0.2", "h1/net/10.0.0.3"]);
+    expect([...r.scanPrefix("ip_alloc", "h1/")].length).toBe(3);
+    expect(r.changes("ip_alloc")).toBe(allocs + 4);
+    expect(r.changes("ipam_slot")).toBe(slots);
+    r.dropOrigin("h10");
+    expect(r.changes("ipam_slot")).toBeGreaterThan(slots);
+  });
+
   test("bookkeeping rows and tombstones of unknown rows live in replica_extra; marks persist", () => {
     const s = memStore("node-c");
     const r = new SqliteReplicaStore(s);

@@ -41,6 +41,13 @@ export interface ReplicaStore {
   get(table: ReplicaTable, key: string): ReplicaRow | undefined;
   /** Current rows of one table, tombstones included (IPAM views, duplicate check). */
   scan(table: ReplicaTable): Iterable<ReplicaRow>;
+  /** Current rows of one table whose key starts with `prefix` (one host's allocations). */
+  scanPrefix(table: ReplicaTable, prefix: string): Iterable<ReplicaRow>;
+  /**
+   * A counter that moves whenever a row of `table` is written, applied or removed through this
+   * store, so readers can keep views of rarely changing tables (IPAM slots) between changes.
+   */
+  changes(table: ReplicaTable): number;
   /** A local write of this node (raises change events with `remote: false`). */
   put(row: ReplicaRow): void;
   /**
@@ -63,6 +70,7 @@ export type ChangeListener = (row: ReplicaRow, remote: boolean) => void;
 export class MemoryReplicaStore implements ReplicaStore {
   readonly #rows = new Map<string, ReplicaRow>();
   readonly #byOrigin = new Map<string, Set<string>>();
+  readonly #changes = new Map<string, number>();
   #marks: Record<string, string> = {};
   readonly listeners: ChangeListener[] = [];
 
@@ -119,6 +127,14 @@ export class MemoryReplicaStore implements ReplicaStore {
     for (const r of this.#rows.values()) if (r.table === table) yield r;
   }
 
+  *scanPrefix(table: ReplicaTable, prefix: string): Iterable<ReplicaRow> {
+    for (const r of this.scan(table)) if (r.key.startsWith(prefix)) yield r;
+  }
+
+  changes(table: ReplicaTable): number {
+    return this.#changes.get(table) ?? 0;
+  }
+
   apply(row: ReplicaRow): boolean {
     const cur = this.get(row.table, row.key);
     if (cur && !newerThan(row, cur)) return false;
@@ -153,6 +169,7 @@ export class MemoryReplicaStore implements ReplicaStore {
   }
 
   #set(row: ReplicaRow): void {
+    this.#changes.set(row.table, this.changes(row.table) + 1);
     const k = `${row.table}/${row.key}`;
     const cur = this.#rows.get(k);
     if (cur) this.#byOrigin.get(cur.origin)?.delete(k);
@@ -163,6 +180,7 @@ export class MemoryReplicaStore implements ReplicaStore {
   }
 
   #unlink(k: string, r: ReplicaRow): void {
+    this.#changes.set(r.table, this.changes(r.table) + 1);
     this.#rows.delete(k);
     this.#byOrigin.get(r.origin)?.delete(k);
   }
