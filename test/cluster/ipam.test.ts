@@ -311,6 +311,8 @@ describe("simulated ipam", () => {
       if (r.ok) expect(n4addrs.has(r.address)).toBe(false);
       c.sim.runFor(200);
     }
+    // n4's block was taken over: its new owner read n4's allocations in it, not only its own.
+    expect(c.members.slice(0, 4).some((m) => m.ipam!.ownedBlocks(NET.id).includes(blocks[0]))).toBe(true);
     expect(duplicatesNow(c)).toEqual([]);
   });
 

@@ -87,6 +87,12 @@ export class Agreement {
     return this.#bySlot.has(slot);
   }
 
+  /** A claim of ours is running for a slot starting with `prefix` (a block of one network). */
+  anyPending(prefix: string): boolean {
+    for (const slot of this.#bySlot.keys()) if (slot.startsWith(prefix)) return true;
+    return false;
+  }
+
   /** Start a claim; `done` is called exactly once (possibly right away). */
   claim(slot: string, now: number, done: (o: ClaimOutcome) => void, retries = 0, minEpoch = 1): void {
     if (this.#bySlot.has(slot)) return done({ ok: false, slot, error: `a claim for ${slot} is already running` });

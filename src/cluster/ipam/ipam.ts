@@ -21,15 +21,21 @@ import { Inheritance, servePromises } from "./inherit.ts";
 
 export interface IpamConfig {
   blockPrefix: number;
-  /** Claim the next block when fewer free addresses than this remain in our blocks. */
+  /**
+   * Claim the next block when fewer free addresses than this remain in our blocks (8: half a
+   * /28, so a burst of boots rarely waits for the voters' round trip).
+   */
   headroom: number;
   claimTimeoutMs: number;
-  /** A host restarted with a wiped state directory waits this long before allocating or voting. */
+  /**
+   * A host with a new state directory (possibly rebuilt) waits at most this long before
+   * allocating or voting; it is ready sooner once state sync caught up with a peer.
+   */
   warmupMs: number;
   duplicateCheckIntervalMs: number;
 }
 
-export const DEFAULT_IPAM_CONFIG: IpamConfig = { blockPrefix: 28, headroom: 4, claimTimeoutMs: 2000, warmupMs: 10_000, duplicateCheckIntervalMs: 10_000 };
+export const DEFAULT_IPAM_CONFIG: IpamConfig = { blockPrefix: 28, headroom: 8, claimTimeoutMs: 2000, warmupMs: 10_000, duplicateCheckIntervalMs: 10_000 };
 
 export interface IpamPeers {
   isReachable(id: string): boolean;
@@ -68,6 +74,15 @@ const voterSlot = (id: string) => `voter:${id}`;
 /** How long a block another host was said to hold stays out of our picks. */
 const HELD_ELSEWHERE_MS = 60_000;
 
+/** Latest record per slot, and every host that ever held each slot (any epoch). */
+interface SlotView {
+  at: number;
+  latest: Map<string, SlotRecord>;
+  owners: Map<string, Set<string>>;
+  /** Memo of #held per prefix. */
+  held: Map<string, string[]>;
+}
+
 export class Ipam implements Layer {
   readonly config: IpamConfig;
   readonly agreement: Agreement;
@@ -75,6 +90,11 @@ export class Ipam implements Layer {
   readonly stats = { allocations: 0, allocFailures: 0, duplicateAlarms: 0 };
   readonly #o: IpamOptions;
   #readyAt: number;
+  #slotView: SlotView | undefined;
+  /** Per network, our blocks found without a free address (see #freeAddresses). */
+  readonly #full = new Map<string, Set<string>>();
+  readonly #blockAddrs = new Map<string, string[]>();
+  readonly #rangeBlocks = new Map<string, string[]>();
   readonly #demand = new Set<string>();
   readonly #lastError = new Map<string, string>();
   readonly #transfers = new Map<string, number>();
@@ -144,29 +164,48 @@ export class Ipam implements Layer {
     return this.#held("fip:");
   }
 
+  /** Slots under `prefix` we hold, sorted; computed once per change of the slot rows. */
   #held(prefix: string): string[] {
-    const out: string[] = [];
-    for (const [slot, r] of this.#latest()) if (r.owner === this.#o.self && !r.released && slot.startsWith(prefix)) out.push(slot.slice(prefix.length));
-    return out;
+    const view = this.#slots();
+    let out = view.held.get(prefix);
+    if (!out) {
+      out = [];
+      for (const [slot, r] of view.latest) if (r.owner === this.#o.self && !r.released && slot.startsWith(prefix)) out.push(slot.slice(prefix.length));
+      view.held.set(prefix, out.sort());
+    }
+    return [...out];
   }
 
   /** Slot → latest record, from the replicated `ipam_slot` rows (keyed slot@epoch). */
-  #latest(): Map<string, SlotRecord> {
-    const m = new Map<string, SlotRecord>();
+  #latest(): ReadonlyMap<string, SlotRecord> {
+    return this.#slots().latest;
+  }
+
+  /**
+   * The slot views, rebuilt only when an `ipam_slot` row changed: an allocation asks for them
+   * many times (its blocks, every block's record when it claims) and slots change rarely.
+   */
+  #slots(): SlotView {
+    const at = this.#o.store.changes("ipam_slot");
+    if (this.#slotView?.at === at) return this.#slotView;
+    const latest = new Map<string, SlotRecord>();
+    const owners = new Map<string, Set<string>>();
     for (const r of this.#o.store.scan("ipam_slot")) {
       const d = r.data;
       if (r.deleted || !d) continue;
       const slot = String(d.slot);
-      const cur = m.get(slot);
-      if (!cur || Number(d.epoch) > cur.epoch) m.set(slot, { owner: String(d.owner), epoch: Number(d.epoch), released: Boolean(d.released) });
+      const cur = latest.get(slot);
+      if (!cur || Number(d.epoch) > cur.epoch) latest.set(slot, { owner: String(d.owner), epoch: Number(d.epoch), released: Boolean(d.released) });
+      const set = owners.get(slot) ?? new Set<string>();
+      owners.set(slot, set.add(String(d.owner)));
     }
-    return m;
+    return (this.#slotView = { at, latest, owners, held: new Map() });
   }
 
   /** Addresses we handed out (from replicated rows we wrote, so they survive restarts). */
   allocations(networkId?: string): { networkId: string; address: string; owner: string | null }[] {
     const out: { networkId: string; address: string; owner: string | null }[] = [];
-    for (const r of this.#o.store.scan("ip_alloc")) {
+    for (const r of this.#o.store.scanPrefix("ip_alloc", `${this.#o.self}/`)) {
       const d = r.data;
       if (r.deleted || !d || d.host !== this.#o.self || (networkId && d.networkId !== networkId)) continue;
       out.push({ networkId: String(d.networkId), address: String(d.address), owner: (d.owner as string | null) ?? null });
@@ -182,17 +221,13 @@ export class Ipam implements Layer {
     const net = this.#network(networkId);
     if (!net) return this.#allocFail(`unknown network ${networkId}`);
     this.#demand.add(networkId);
-    const taken = this.#taken(networkId);
-    for (const block of this.ownedBlocks(networkId).sort()) {
-      for (const a of blockAddresses(block)) {
-        if (net.reserved.has(a) || taken.has(a)) continue;
-        this.#o.write({ table: "ip_alloc", key: `${this.#o.self}/${networkId}/${a}`, deleted: false, data: { networkId, address: a, host: this.#o.self, owner } });
-        this.stats.allocations++;
-        this.#keepHeadroom(networkId, now);
-        return { ok: true, address: a };
-      }
+    const a = this.#freeAddresses(networkId, net, 1)[0];
+    if (a) {
+      this.#o.write({ table: "ip_alloc", key: `${this.#o.self}/${networkId}/${a}`, deleted: false, data: { networkId, address: a, host: this.#o.self, owner } });
+      this.stats.allocations++;
     }
     this.#keepHeadroom(networkId, now);
+    if (a) return { ok: true, address: a };
     const why = this.#lastError.get(networkId);
     return this.#allocFail(`network ${networkId}: no free address in this host's blocks; a new block needs a majority of voters${why ? ` (${why})` : " (claim in progress)"}`);
   }
@@ -202,6 +237,7 @@ export class Ipam implements Layer {
     const r = this.#o.store.get("ip_alloc", key);
     if (!r || r.deleted) return false;
     this.#o.write({ table: "ip_alloc", key, deleted: true, data: null });
+    this.#full.delete(networkId);
     return true;
   }
 
@@ -221,39 +257,81 @@ export class Ipam implements Layer {
     return { cidr, reserved: { has: (a: string) => rule(ip4ToNum(a)) } };
   }
 
-  /** Addresses of a network held by anyone, as far as replicated state tells. */
-  #taken(networkId: string): Set<string> {
-    const s = new Set<string>();
-    for (const r of this.#o.store.scan("ip_alloc")) if (!r.deleted && r.data?.networkId === networkId) s.add(String(r.data.address));
-    return s;
+  /**
+   * Up to `limit` free addresses of our blocks, in order. An address of our blocks can only have
+   * been handed out by us or by an earlier owner of its block (a forgotten host), so each
+   * candidate is looked up under those hosts' keys: the cost follows our free addresses, not
+   * the cluster's allocations. Blocks found full are remembered until we release an address
+   * (others never free ours; rows arriving late only take more).
+   */
+  #freeAddresses(networkId: string, net: { reserved: { has(a: string): boolean } }, limit: number): string[] {
+    const out: string[] = [];
+    const owners = this.#slots().owners;
+    const full = this.#full.get(networkId) ?? new Set<string>();
+    this.#full.set(networkId, full);
+    for (const block of this.ownedBlocks(networkId)) {
+      if (full.has(block)) continue;
+      const hosts = new Set([this.#o.self, ...(owners.get(blockSlot(networkId, block)) ?? [])]);
+      const before = out.length;
+      let any = false;
+      for (const a of this.#addresses(block)) {
+        if (net.reserved.has(a) || [...hosts].some((h) => this.#inUse(`${h}/${networkId}/${a}`))) continue;
+        any = true;
+        if (out.length - before < limit) out.push(a);
+        if (out.length >= limit) return out;
+      }
+      if (!any) full.add(block);
+    }
+    return out;
   }
 
-  #free(networkId: string): number {
-    const net = this.#network(networkId);
-    if (!net) return 0;
-    const taken = this.#taken(networkId);
-    let n = 0;
-    for (const b of this.ownedBlocks(networkId)) for (const a of blockAddresses(b)) if (!net.reserved.has(a) && !taken.has(a)) n++;
-    return n;
+  #inUse(key: string): boolean {
+    const r = this.#o.store.get("ip_alloc", key);
+    return r !== undefined && !r.deleted;
+  }
+
+  /** A range's blocks, split once per range (a /16 has 4,096 of /28). */
+  #blocksOf(cidr: string): string[] {
+    let b = this.#rangeBlocks.get(cidr);
+    if (!b) {
+      if (this.#rangeBlocks.size > 64) this.#rangeBlocks.clear();
+      this.#rangeBlocks.set(cidr, (b = splitBlocks(cidr, this.config.blockPrefix)));
+    }
+    return b;
+  }
+
+  /** A block's addresses, parsed once (bounded: the blocks of networks we allocate in). */
+  #addresses(block: string): string[] {
+    let a = this.#blockAddrs.get(block);
+    if (!a) {
+      if (this.#blockAddrs.size > 4096) this.#blockAddrs.clear();
+      this.#blockAddrs.set(block, (a = blockAddresses(block)));
+    }
+    return a;
   }
 
   /** Claim the next block while we still have `headroom` addresses left. */
   #keepHeadroom(networkId: string, now: number): void {
-    if (!this.#ready(now) || this.#free(networkId) >= this.config.headroom) return;
-    const net = this.#network(networkId)!;
-    if (splitBlocks(net.cidr, this.config.blockPrefix).some((b) => this.agreement.pending(blockSlot(networkId, b)))) return;
-    const free = splitBlocks(net.cidr, this.config.blockPrefix).filter((b) => {
+    const net = this.#network(networkId);
+    if (!net || !this.#ready(now) || this.#freeAddresses(networkId, net, this.config.headroom).length >= this.config.headroom) return;
+    if (this.agreement.anyPending(`block:${networkId}:`)) return;
+    const gone = new Set<string>();
+    for (const r of this.#o.store.scan("host_forgotten")) if (!r.deleted) gone.add(r.key);
+    // The first free blocks in address order: a random pick among them keeps concurrent
+    // claimants apart, and the walk stops there (a /16 has 4,096 blocks).
+    const free: string[] = [];
+    for (const b of this.#blocksOf(net.cidr)) {
       const slot = blockSlot(networkId, b);
-      if ((this.#heldElsewhere.get(slot) ?? 0) > now) return false;
+      if ((this.#heldElsewhere.get(slot) ?? 0) > now) continue;
       const rec = this.record(slot);
-      return !rec || rec.released || this.forgotten(rec.owner);
-    });
+      if (!rec || rec.released || gone.has(rec.owner)) free.push(b);
+      if (free.length === 8) break;
+    }
     if (free.length === 0) {
       this.#lastError.set(networkId, "every block of the range is held");
       return;
     }
-    // A random pick among the first free blocks keeps concurrent claimants apart.
-    const block = free[Math.floor(this.#o.random() * Math.min(free.length, 8))];
+    const block = free[Math.floor(this.#o.random() * free.length)];
     this.agreement.claim(blockSlot(networkId, block), now, (o) => this.#claimed(o, { networkId }));
   }
 
