@@ -18,7 +18,7 @@ function labelKey(labels: Labels | undefined): string {
 
 abstract class Instrument {
   readonly values = new Map<string, number>();
-  constructor(readonly name: string, readonly help: string, readonly type: "counter" | "gauge") {}
+  constructor(readonly name: string, readonly help: string, readonly type: "counter" | "gauge" | "histogram") {}
 
   get(labels?: Labels): number {
     return this.values.get(labelKey(labels)) ?? 0;
@@ -51,6 +51,28 @@ export class Gauge extends Instrument {
   }
 }
 
+/** A histogram without labels: cumulative buckets (upper bounds in the metric's unit), sum, count. */
+export class Histogram extends Instrument {
+  readonly counts: number[];
+  sum = 0;
+  count = 0;
+  constructor(name: string, help: string, readonly bounds: readonly number[]) {
+    super(name, help, "histogram");
+    this.counts = bounds.map(() => 0);
+  }
+  observe(value: number): void {
+    this.sum += value;
+    this.count++;
+    for (let i = 0; i < this.bounds.length; i++) if (value <= this.bounds[i]) this.counts[i]++;
+  }
+  override render(): string {
+    const lines = [`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} histogram`];
+    this.bounds.forEach((b, i) => lines.push(`${this.name}_bucket{le="${b}"} ${this.counts[i]}`));
+    lines.push(`${this.name}_bucket{le="+Inf"} ${this.count}`, `${this.name}_sum ${this.sum}`, `${this.name}_count ${this.count}`);
+    return lines.join("\n");
+  }
+}
+
 export class Registry {
   readonly #items = new Map<string, Instrument>();
 
@@ -60,6 +82,10 @@ export class Registry {
 
   gauge(name: string, help: string): Gauge {
     return this.#get(name, () => new Gauge(name, help), Gauge);
+  }
+
+  histogram(name: string, help: string, bounds: readonly number[]): Histogram {
+    return this.#get(name, () => new Histogram(name, help, bounds), Histogram);
   }
 
   /** Prometheus text exposition format. */
@@ -88,4 +114,8 @@ export function counter(name: string, help: string, reg: Registry = registry): C
 
 export function gauge(name: string, help: string, reg: Registry = registry): Gauge {
   return reg.gauge(name, help);
+}
+
+export function histogram(name: string, help: string, bounds: readonly number[], reg: Registry = registry): Histogram {
+  return reg.histogram(name, help, bounds);
 }
