@@ -61,9 +61,11 @@ export function readHostView(store: Store, config: Config, cluster: ClusterView 
     hostAddress: servedAddress(store, network, nodeId),
     prefixLength: network.cidr ? Number(network.cidr.split("/")[1]) : null,
   }));
+  const vifsOf = new Map<string, Vif[]>();
+  for (const v of localVifs) vifsOf.set(v.instanceUuid, [...(vifsOf.get(v.instanceUuid) ?? []), v]);
   const local = allInstances.filter((i) => i.host === nodeId).map((instance) => ({
     instance,
-    vifs: localVifs.filter((v) => v.instanceUuid === instance.uuid).sort((a, b) => a.index - b.index),
+    vifs: (vifsOf.get(instance.uuid) ?? []).sort((a, b) => a.index - b.index),
   }));
   const groups = listSecurityGroups(store).map((group) => ({ group, rules: listRules(store, group.id) }));
   const assigned = listFloatingIps(store, { host: nodeId }).filter((f) => f.fixedAddress);
