@@ -10,6 +10,8 @@
  *  - the allocation itself, from each agent's `netlet_cluster_allocation_seconds` histogram
  *    (waits for a new block included; the host claims its next block while it still has
  *    `headroom` free addresses): T10, p99 < 5 ms.
+ * Also prints the last reconcile pass of each agent: every boot triggers one, on the event loop
+ * that serves the API.
  * Needs root; only traffic inside the namespaces it creates.
  *
  *   bun bench/cluster/agents.ts            # 200 boots per host
@@ -107,6 +109,8 @@ async function main(): Promise<void> {
     await waitFor(async () => (await listed()).filter((i) => i.ports.length > 0).length === expected, 60_000, 200);
     const all = await listed();
     const addrs = all.flatMap((i) => i.ports.map((p) => p.address));
+    const passes = await Promise.all(hosts.map(async (h) => (await api<{ reconcile?: { lastPassMs?: number; passes?: number } }>(h, "GET", "/v1/status")).json.reconcile));
+    console.log(`reconcile pass (DHCP table, RA, metadata, nft rules for ${expected} instances cluster-wide): ${passes.map((p, i) => `${hosts[i].name} ${p?.lastPassMs} ms after ${p?.passes} passes`).join(", ")}`);
     console.log(`${hosts[0].name} lists ${all.length} of ${expected} instances with ${addrs.length} ports, ${((performance.now() - tList) / 1000).toFixed(1)} s after the last boot; distinct addresses: ${new Set(addrs).size}`);
   } finally {
     await lab.cleanup();
