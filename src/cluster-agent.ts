@@ -110,7 +110,7 @@ export async function startCluster(store: Store, config: Config, myIp: string, l
         onEvent: (e) => {
           if (e.type === "incarnation") store.setMeta("cluster_incarnation", String(e.value));
           if (e.type === "member") {
-            l.info(`member ${e.change}`, { id: e.member.id, addr: e.member.addr, state: e.member.state });
+            l.info(`member ${e.change}`, { id: e.member.id, addr: e.member.addr, state: e.member.state, ...(e.was ? { was: e.was } : {}) });
             queueMicrotask(onMembership);
           }
         },

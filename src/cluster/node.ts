@@ -113,6 +113,7 @@ export class ClusterNode implements SimNode {
       else if (!this.layers.some((l) => l.handle(e.from, e.addr, e.data, this.#now))) this.swim.stats.malformed++;
       return;
     }
+    if (e.type === "member" && e.change === "alive" && e.was === "dead") this.sync.memberBack(e.member.id, this.#now);
     if (e.type === "member") for (const l of this.layers) l.onMember?.(e, this.#now);
     this.#onEvent?.(e, this.#now);
   }

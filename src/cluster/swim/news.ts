@@ -6,7 +6,7 @@
 import type { Awareness } from "./awareness.ts";
 import type { SwimConfig } from "./config.ts";
 import { retransmitLimit } from "./math.ts";
-import { type Member, isGone, newMember } from "./members.ts";
+import { type Member, type MemberView, STATE_NAMES, isGone, newMember } from "./members.ts";
 import { ALIVE, DEAD, LEFT, type MemberState, SUSPECT } from "./messages.ts";
 import type { MemberChange, Outbox, SwimStats } from "./outbox.ts";
 import type { Prober } from "./probe.ts";
@@ -79,9 +79,10 @@ export class News {
     cur.incarnation = m.i;
     cur.addr = m.a;
     if (cur.state !== ALIVE) {
+      const was = STATE_NAMES[cur.state];
       suspicions.delete(m.n);
       table.setState(cur, ALIVE, now);
-      this.#emit("alive", cur);
+      this.#emit("alive", cur, was);
     }
     this.d.out.queue.push(`m:${m.n}`, stateText(cur, self.id));
   }
@@ -154,7 +155,7 @@ export class News {
     out.urgent = { text: self.aliveText(), left: retransmitLimit(config.retransmitMult, this.d.table.size()) };
   }
 
-  #emit(change: MemberChange, m: Member): void {
-    this.d.out.event({ type: "member", change, member: this.d.table.view(m) });
+  #emit(change: MemberChange, m: Member, was?: MemberView["state"]): void {
+    this.d.out.event({ type: "member", change, member: this.d.table.view(m), ...(was ? { was } : {}) });
   }
 }

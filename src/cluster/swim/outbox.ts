@@ -10,7 +10,8 @@ import { TransmitQueue } from "./queue.ts";
 
 export type MemberChange = "join" | "alive" | "suspect" | "dead" | "left" | "replaced";
 export type SwimEvent =
-  | { type: "member"; change: MemberChange; member: MemberView }
+  /** `was`: the state before an "alive" change (a suspicion refuted, or back from the dead). */
+  | { type: "member"; change: MemberChange; member: MemberView; was?: MemberView["state"] }
   /** Persist this before relying on it: a restarted node must not reuse an incarnation. */
   | { type: "incarnation"; value: number }
   | { type: "user"; from: string; addr: string; data: unknown };

@@ -74,9 +74,18 @@ export class DigestExchange {
    * difference): our marks for a rotating set of buckets at once, so the peer serves what we
    * lack in one round trip instead of three; under heavy loss a long exchange rarely completes.
    */
-  #sendDigest(busy: boolean, now: number): void {
-    const [peer] = this.#d.t.pickLive(1);
-    const addr = peer && this.#d.t.addressOf(peer);
+  /**
+   * A digest round with one member now: one that came back from the dead (a healed partition)
+   * holds what its side wrote meanwhile, and a random pick would rarely land across the gap.
+   */
+  sendTo(peer: string, now: number): void {
+    const addr = this.#d.t.addressOf(peer);
+    if (addr) this.#sendDigest(false, now, addr);
+  }
+
+  #sendDigest(busy: boolean, now: number, to?: string): void {
+    const [peer] = to ? [] : this.#d.t.pickLive(1);
+    const addr = to ?? (peer && this.#d.t.addressOf(peer));
     if (!addr) return;
     this.#d.stats.digests++;
     if (busy) return this.#sendDirectMarks(addr, now);

@@ -140,6 +140,11 @@ export class SyncEngine {
     }
   }
 
+  /** A member is back from the dead: compare with it at once (see DigestExchange.sendTo). */
+  memberBack(id: string, now: number): void {
+    this.#exchange.sendTo(id, now);
+  }
+
   /** Handle one payload from a peer. Never throws; malformed payloads are counted. */
   handle(from: string, addr: string, data: unknown, now = this.#now): void {
     this.#now = now;
