@@ -90,7 +90,9 @@ export class DigestExchange {
     this.#d.stats.digests++;
     if (busy) return this.#sendDirectMarks(addr, now);
     const c = this.#cutoff();
-    this.#d.t.sendUser(addr, { s: "g", c, h: this.#hashes(c)[this.#config.buckets] });
+    // Until a first match, ask the peer to answer a match with its own digest: a new host
+    // learns it has caught up in one round trip instead of waiting for someone's digest.
+    this.#d.t.sendUser(addr, { s: "g", c, h: this.#hashes(c)[this.#config.buckets], ...(this.matched ? {} : { q: 1 }) });
   }
 
   #sendDirectMarks(addr: string, now: number): void {
@@ -114,11 +116,12 @@ export class DigestExchange {
     this.#sendBucketMarks(addr, bk.sort((a, b) => a - b), now);
   }
 
-  onDigest(m: { c: number; h: number }, addr: string, now: number): void {
+  onDigest(m: { c: number; h: number; q?: 1 }, addr: string, now: number): void {
     const h = this.#hashes(m.c);
     if (h[this.#config.buckets] === m.h) {
       this.matched = true;
       this.#d.onMatch();
+      if (m.q === 1) this.#d.t.sendUser(addr, { s: "g", c: m.c, h: m.h });
       return;
     }
     this.#d.stats.mismatches++;

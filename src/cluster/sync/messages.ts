@@ -35,7 +35,8 @@ export const SyncMsg = v.variant("s", [
   /** A batch of deltas pushed to one peer: [row, previous version of its origin]. */
   v.object({ s: v.literal("e"), d: v.pipe(v.array(v.tuple([v.unknown(), mark])), v.minLength(1), v.maxLength(64)) }),
   /** Digest: total hash of marks capped at cutoff `c` (ms). */
-  v.object({ s: v.literal("g"), c: v.number(), h: u32 }),
+  // q: the sender has not matched any peer yet and asks to hear of a match (see DigestExchange).
+  v.object({ s: v.literal("g"), c: v.number(), h: u32, q: v.optional(v.literal(1)) }),
   /** Per-bucket hashes, sent back on a digest mismatch. */
   v.object({ s: v.literal("b"), c: v.number(), h: v.pipe(v.array(u32), v.maxLength(256)) }),
   /**
