@@ -341,6 +341,9 @@ export class Ipam implements Layer {
       // A voter told us who holds it (its record has not reached us): pick other blocks.
       if (o.state && o.state.owner !== this.#o.self && !o.state.released) this.#heldElsewhere.set(o.slot, this.#now + HELD_ELSEWHERE_MS);
       if (ctx.address) this.#retryFloating(ctx.address);
+      // An admission refused for a passing reason (another one in flight, a voter still
+      // copying promises): try again after a short random pause, not a whole admit round.
+      if (o.slot === voterSlot(this.#o.self)) this.#nextAdmitAt = this.#now + Math.floor(this.config.claimTimeoutMs * (0.1 + 0.3 * this.#o.random()));
       return;
     }
     if (ctx.networkId) this.#lastError.delete(ctx.networkId);
