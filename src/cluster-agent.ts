@@ -135,6 +135,17 @@ export async function startCluster(store: Store, config: Config, myIp: string, l
     if (rows.length) shell.act((n) => rows.forEach((r) => n.sync.publish(r!)));
   });
   if (config.cluster.join.length) shell.act((n, now) => n.swim.join(now, config.cluster.join));
+  // Address agreement steps, as operators follow them in the log: the voter set as this host
+  // sees it, and the moment this host may vote (admitted, promises copied).
+  let saidVoters = "";
+  let saidVoting = false;
+  const ipamLog = setInterval(() => {
+    const voters = ipam.voters().join(",");
+    if (voters !== saidVoters) l.info("ipam voters", { voters: (saidVoters = voters) || "none" });
+    const voting = ipam.voters().includes(store.nodeId) && ipam.inheritance.complete;
+    if (voting && !saidVoting) l.info("ipam voting", { note: "admitted and promises copied: this host now votes on new blocks" });
+    saidVoting = voting;
+  }, 500);
   l.info("cluster started", { addr: shell.addr, generation: gen, peers: config.cluster.join.join(",") || "none (first node)" });
 
   return {
@@ -191,6 +202,7 @@ export async function startCluster(store: Store, config: Config, myIp: string, l
     alarms: () => (ipam.stats.duplicateAlarms > 0 ? [`duplicate address alarm raised ${ipam.stats.duplicateAlarms} time(s)`] : []),
     async stop() {
       unsubscribe();
+      clearInterval(ipamLog);
       shell.act((n, now) => n.swim.leave(now));
       await Bun.sleep(50);
       shell.stop();

@@ -109,6 +109,9 @@ describe.skipIf(!requireNetns())("cluster of three real agents", () => {
     const [a, b, c] = hosts;
     // Blocks need a majority of the IPAM voters: wait until all three hosts were admitted.
     expect(await waitFor(() => hosts.every((h) => json<{ voters: string[] }>(h, "status").voters?.length === 3), 20000, 200), logs()).toBe(true);
+    // Each step of address agreement is in the log (docs/operations.md, "Adding and forgetting hosts").
+    const logged = (h: Host) => lab.logOf(h.proc!, 1_000_000);
+    expect(await waitFor(() => hosts.every((h) => /msg="ipam voting"/.test(logged(h)) && /msg="ipam voters" .*voters="ha,hb,hc"/.test(logged(h))), 5000, 100), logs()).toBe(true);
     isolate(c, true);
     try {
       await partitioned(a, c);
