@@ -17,17 +17,17 @@
  *   bun bench/cluster/agents.ts            # 200 boots per host
  *   BOOTS=500 bun bench/cluster/agents.ts
  */
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { keygen } from "../../src/cluster/keyring.ts";
-import { netletBinary } from "../../test/harness/binary.ts";
+import { type AgentHost, startAgent, underlayHosts } from "../../test/harness/agent-hosts.ts";
 import { Lab, nsRun, waitFor } from "../../test/harness/netns.ts";
 
 const BOOTS = Number(process.env.BOOTS ?? 200);
 const KEY = keygen();
 
-interface Host { name: string; ns: string; ip: string; dir: string; socket: string }
+type Host = AgentHost;
 
 async function api<T>(h: Host, method: string, path: string, body?: unknown): Promise<{ status: number; json: T }> {
   const res = await fetch(`http://netlet${path}`, {
@@ -50,26 +50,8 @@ async function main(): Promise<void> {
   const lab = new Lab();
   const root = mkdtempSync(join(tmpdir(), "netlet-bench-agents-"));
   try {
-    const under = lab.addNamespace("nlbu");
-    lab.addBridge(under, "under0");
-    const hosts: Host[] = [];
-    for (const [i, name] of ["ba", "bb", "bc"].entries()) {
-      const ns = lab.addNamespace(`nlb${name}`);
-      const ip = `10.252.0.${11 + i}`;
-      const [a, b] = lab.link(ns, under, { addrA: `${ip}/24` });
-      nsRun(ns, ["ip", "link", "set", a, "down"]);
-      nsRun(ns, ["ip", "link", "set", a, "name", "under0"]);
-      nsRun(ns, ["ip", "link", "set", "under0", "up"]);
-      nsRun(under, ["ip", "link", "set", b, "master", "under0"]);
-      hosts.push({ name, ns, ip, dir: join(root, name), socket: join(root, name, "netlet.sock") });
-    }
-    for (const h of hosts) {
-      mkdirSync(h.dir, { recursive: true });
-      const join_ = h === hosts[0] ? "" : `${hosts[0].ip}:7946`;
-      writeFileSync(join(h.dir, "netlet.conf"), `[DEFAULT]\nhost = ${h.name}\nmy_ip = ${h.ip}\nstate_path = ${h.dir}\npublic_interface = under0\n[cluster]\nbind = ${h.ip}:7946\njoin = ${join_}\n`);
-      writeFileSync(join(h.dir, "cluster.keys"), `${KEY}\n`, { mode: 0o600 });
-      (globalThis as any).procs = [...((globalThis as any).procs ?? []), lab.spawn(h.ns, [netletBinary(), "agent", "--config", join(h.dir, "netlet.conf"), "--socket", h.socket], { stdout: "ignore" })];
-    }
+    const hosts = underlayHosts(lab, ["ba", "bb", "bc"], { net: "10.252.0", root, nsPrefix: "nlb" });
+    for (const h of hosts) startAgent(lab, h, KEY, h === hosts[0] ? "" : `${hosts[0].ip}:7946`);
     const voters = async () => (await Promise.all(hosts.map((h) => api<{ voters?: string[] }>(h, "GET", "/v1/status").catch(() => null)))).map((r) => r?.json.voters?.length ?? 0);
     const t0 = performance.now();
     if (!(await waitFor(async () => (await voters()).every((n) => n === 3), 60_000, 100))) throw new Error("the three agents did not all become voters");

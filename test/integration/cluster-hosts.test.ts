@@ -8,12 +8,12 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { Subprocess } from "bun";
 import { Lab, nsRun, requireNetns, run, stopProcess, waitFor } from "../harness/netns.ts";
+import { type AgentHost, startAgent, underlayHosts } from "../harness/agent-hosts.ts";
 import { netletBinary } from "../harness/binary.ts";
 import { keygen } from "../../src/cluster/keyring.ts";
 
-interface Host { name: string; ns: string; ip: string; dir: string; socket: string; proc: Subprocess | null }
+type Host = AgentHost;
 
 const KEY = keygen();
 
@@ -21,7 +21,6 @@ describe.skipIf(!requireNetns())("cluster of three real agents", () => {
   const lab = new Lab();
   const root = mkdtempSync(join(tmpdir(), "netlet-cluster-"));
   const hosts: Host[] = [];
-  let underlay = "";
 
   const cli = (h: Host, ...args: string[]) => run([netletBinary(), ...args, "--socket", h.socket], { check: false });
   const json = <T>(h: Host, ...args: string[]): T => {
@@ -33,13 +32,7 @@ describe.skipIf(!requireNetns())("cluster of three real agents", () => {
   const logs = () => hosts.map((h) => `--- ${h.name}\n${h.proc ? lab.logOf(h.proc, 3000) : ""}`).join("\n");
   const states = (h: Host) => Object.fromEntries(json<{ id: string; state: string }[]>(h, "members").map((m) => [m.id, m.state]));
 
-  function start(h: Host, key = KEY, join = h === hosts[0] ? "" : `${hosts[0].ip}:7946`): void {
-    mkdirSync(h.dir, { recursive: true });
-    writeFileSync(join_(h.dir, "netlet.conf"), `[DEFAULT]\nhost = ${h.name}\nmy_ip = ${h.ip}\nstate_path = ${h.dir}\npublic_interface = under0\n[cluster]\nbind = ${h.ip}:7946\njoin = ${join}\n`);
-    writeFileSync(join_(h.dir, "cluster.keys"), `${key}\n`, { mode: 0o600 });
-    h.proc = lab.spawn(h.ns, [netletBinary(), "agent", "--config", join_(h.dir, "netlet.conf"), "--socket", h.socket], { stdout: "ignore" });
-  }
-  const join_ = join;
+  const start = (h: Host) => startAgent(lab, h, KEY, h === hosts[0] ? "" : `${hosts[0].ip}:7946`);
 
   /** Drop all traffic between `h` and the others (nft in h's own namespace, a table of the test's). */
   function isolate(h: Host, on: boolean): void {
@@ -66,18 +59,7 @@ describe.skipIf(!requireNetns())("cluster of three real agents", () => {
   }
 
   beforeAll(async () => {
-    underlay = lab.addNamespace("nlcu");
-    lab.addBridge(underlay, "under0");
-    for (const [i, name] of ["ha", "hb", "hc"].entries()) {
-      const ns = lab.addNamespace(`nlc${name}`);
-      const ip = `10.253.0.${11 + i}`;
-      const [a, b] = lab.link(ns, underlay, { addrA: `${ip}/24` });
-      nsRun(ns, ["ip", "link", "set", a, "down"]);
-      nsRun(ns, ["ip", "link", "set", a, "name", "under0"]);
-      nsRun(ns, ["ip", "link", "set", "under0", "up"]);
-      nsRun(underlay, ["ip", "link", "set", b, "master", "under0"]);
-      hosts.push({ name, ns, ip, dir: join(root, name), socket: join(root, name, "netlet.sock"), proc: null });
-    }
+    hosts.push(...underlayHosts(lab, ["ha", "hb", "hc"], { net: "10.253.0", root, nsPrefix: "nlc" }));
     for (const h of hosts) start(h);
     for (const h of hosts) expect(await waitFor(() => cli(h, "status").code === 0, 15000)).toBe(true);
     const all = await waitFor(() => hosts.every((h) => Object.values(states(h)).filter((s) => s === "alive").length === 3), 15000);
