@@ -41,6 +41,13 @@ export async function readLinks(exec: Exec, d: DesiredState): Promise<LinkSnapsh
 export interface LinksOptions {
   exec?: Exec;
   log?: (line: string) => void;
+  /**
+   * An unchanged desired state is checked against the host again only after this long (default
+   * 10 s, under the reconciler's 30 s periodic pass): reading links, addresses, routes and
+   * sysctls takes several processes, and most passes (a boot on a served network) change none.
+   */
+  recheckMs?: number;
+  now?: () => number;
 }
 
 export interface LinksReport {
@@ -54,14 +61,24 @@ export class Links {
   readonly #exec: Exec;
   readonly #log: (line: string) => void;
   #floating: FloatingOnHost[] = [];
+  readonly #recheckMs: number;
+  readonly #now: () => number;
+  /** The link-relevant part of the last desired state applied in full, and when. */
+  #applied = { key: "", at: -Infinity };
 
   constructor(opts: LinksOptions = {}) {
     this.#exec = opts.exec ?? spawnExec();
     this.#log = opts.log ?? ((l) => console.log(l));
+    this.#recheckMs = opts.recheckMs ?? 10_000;
+    this.#now = opts.now ?? Date.now;
   }
 
   /** Plan against the live host and run the steps; throws on the first failing step. */
   async apply(d: DesiredState): Promise<LinksReport> {
+    // What planLinks reads: configuration, networks (bridges, addresses, VXLAN peers), floating IPs.
+    const key = JSON.stringify([d.config, d.networks, d.floatingIps]);
+    const now = this.#now();
+    if (key === this.#applied.key && now - this.#applied.at < this.#recheckMs) return { ran: [], skipped: [] };
     const steps = planLinks(d, await readLinks(this.#exec, d), this.#floating);
     const report: LinksReport = { ran: [], skipped: [] };
     const missing = new Map<string, string>();
@@ -87,6 +104,7 @@ export class Links {
       throw new Error(`Cannot ${s.why}: "${s.argv.join(" ")}" exited ${r.code}: ${r.stderr.trim()}`);
     }
     this.#floating = d.floatingIps;
+    this.#applied = { key, at: now };
     return report;
   }
 }
