@@ -42,6 +42,8 @@ export class Reconciler {
     readonly targets: ReconcileTargets,
     readonly log: Logger,
     readonly cluster: ClusterView | null = null,
+    /** Pause between back-to-back passes while changes keep coming (see #loop). */
+    readonly minGapMs = 25,
   ) {
     this.#unsubscribe = store.subscribe((events) => this.#onChange(events));
   }
@@ -75,6 +77,10 @@ export class Reconciler {
       this.#dirty = false;
       const events = this.#pending.splice(0);
       await this.#pass(events);
+      // Changes that arrived during the pass wait a moment more: in a burst (a boot storm, a
+      // peer's rows streaming in) one pass then covers many of them, and the event loop keeps
+      // time for the API and gossip. A single change after a quiet spell is handled at once.
+      if (this.#dirty && this.minGapMs > 0) await Bun.sleep(this.minGapMs);
     } while (this.#dirty);
   }
 
