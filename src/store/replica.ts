@@ -46,11 +46,17 @@ export class SqliteReplicaStore implements ReplicaStore {
   }
 
   changedSince(origin: string, after: string, limit: number): ReplicaRow[] {
-    const refs = this.#db
-      .query<{ tbl: string; key: string }, [string, string, number]>(
-        `SELECT tbl, key FROM (${this.#union("")}) WHERE origin = ? AND hlc > ? ORDER BY hlc LIMIT ?`)
-      .all(origin, after, limit);
-    return refs.map((r) => this.get(r.tbl as ReplicaTable, r.key)).filter((r): r is ReplicaRow => !!r);
+    // Each table through its (origin, hlc) index, then merged: SQLite does not push the filter
+    // into a UNION ALL of the tables, and scanned every replicated row for every repair page.
+    const refs: { tbl: string; key: string; hlc: string }[] = [];
+    for (const [name, t] of Object.entries(TYPED)) {
+      refs.push(...this.#db.query<{ tbl: string; key: string; hlc: string }, [string, string, number]>(
+        `SELECT '${name}' AS tbl, ${keyExpr(name)} AS key, hlc FROM ${t.sql} WHERE origin = ? AND hlc > ? ORDER BY hlc LIMIT ?`).all(origin, after, limit));
+    }
+    refs.push(...this.#db.query<{ tbl: string; key: string; hlc: string }, [string, string, number]>(
+      "SELECT tbl, key, hlc FROM replica_extra WHERE origin = ? AND hlc > ? ORDER BY hlc LIMIT ?").all(origin, after, limit));
+    refs.sort((a, b) => (a.hlc < b.hlc ? -1 : a.hlc > b.hlc ? 1 : 0));
+    return refs.slice(0, limit).map((r) => this.get(r.tbl as ReplicaTable, r.key)).filter((r): r is ReplicaRow => !!r);
   }
 
   before(origin: string, hlc: string): string {
