@@ -4,8 +4,14 @@ declare const NETLET_COMMIT: string | undefined;
 
 export const VERSION = typeof NETLET_VERSION === "string" ? NETLET_VERSION : "0.1.0-dev";
 
+let fromGit: string | undefined;
+
 export function commit(): string {
   if (typeof NETLET_COMMIT === "string") return NETLET_COMMIT;
-  const r = Bun.spawnSync(["git", "rev-parse", "--short", "HEAD"], { cwd: import.meta.dir, stderr: "ignore" });
-  return r.exitCode === 0 ? r.stdout.toString().trim() : "unknown";
+  // Run from source: ask git once (`netlet status` asks on every call, on the agent's event loop).
+  if (fromGit === undefined) {
+    const r = Bun.spawnSync(["git", "rev-parse", "--short", "HEAD"], { cwd: import.meta.dir, stderr: "ignore" });
+    fromGit = r.exitCode === 0 ? r.stdout.toString().trim() : "unknown";
+  }
+  return fromGit;
 }
