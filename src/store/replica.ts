@@ -3,7 +3,7 @@
  * reader sees replicated rows exactly like local ones); remote applies run in one store
  * transaction and raise the same change events as local writes, marked `remote`.
  */
-import type { ReplicaRow, ReplicaStore, ReplicaTable } from "../cluster/sync/replica-store.ts";
+import type { ReplicaRow, ReplicaStore, ReplicaTable, RowRef } from "../cluster/sync/replica-store.ts";
 import type { PromiseStore, SlotPromise } from "../cluster/ipam/promises.ts";
 import { newerThan } from "./hlc.ts";
 import type { Store } from "./db.ts";
@@ -46,6 +46,10 @@ export class SqliteReplicaStore implements ReplicaStore {
   }
 
   changedSince(origin: string, after: string, limit: number): ReplicaRow[] {
+    return this.refsSince(origin, after, limit).map((r) => this.get(r.table, r.key)).filter((r): r is ReplicaRow => !!r);
+  }
+
+  refsSince(origin: string, after: string, limit: number): RowRef[] {
     // Each table through its (origin, hlc) index, then merged: SQLite does not push the filter
     // into a UNION ALL of the tables, and scanned every replicated row for every repair page.
     const refs: { tbl: string; key: string; hlc: string }[] = [];
@@ -56,7 +60,7 @@ export class SqliteReplicaStore implements ReplicaStore {
     refs.push(...this.#db.query<{ tbl: string; key: string; hlc: string }, [string, string, number]>(
       "SELECT tbl, key, hlc FROM replica_extra WHERE origin = ? AND hlc > ? ORDER BY hlc LIMIT ?").all(origin, after, limit));
     refs.sort((a, b) => (a.hlc < b.hlc ? -1 : a.hlc > b.hlc ? 1 : 0));
-    return refs.slice(0, limit).map((r) => this.get(r.tbl as ReplicaTable, r.key)).filter((r): r is ReplicaRow => !!r);
+    return refs.slice(0, limit).map((r) => ({ table: r.tbl as ReplicaTable, key: r.key, hlc: r.hlc }));
   }
 
   before(origin: string, hlc: string): string {

@@ -94,10 +94,13 @@ export class PageServer {
     let bytes = SEGMENT_HEADER + 2 * w.o.length;
     let more: 0 | 1 = 0;
     let last = w.after;
-    const batch = this.#store.changedSince(w.o, w.after, 64);
-    for (const r of batch) {
-      if (w.held.has(r.hlc)) {
-        last = r.hlc;
+    // References first, whole rows only as they fit: a page holds a handful of rows.
+    const batch = this.#store.refsSince(w.o, w.after, 64);
+    for (const ref of batch) {
+      const r = w.held.has(ref.hlc) ? undefined : this.#store.get(ref.table, ref.key);
+      if (!r) {
+        // The peer holds it already.
+        last = ref.hlc;
         continue;
       }
       const wire = toWire(r);

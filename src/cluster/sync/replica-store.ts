@@ -28,11 +28,20 @@ export interface ReplicaRow {
   data: Record<string, unknown> | null;
 }
 
+/** Where a row is and its version, without its data. */
+export interface RowRef {
+  table: ReplicaTable;
+  key: string;
+  hlc: string;
+}
+
 export interface ReplicaStore {
   /** Per origin, the highest hlc among current rows last written by that origin (digests). */
   heads(): Map<string, string>;
   /** Current rows last written by `origin` with hlc > `after`, ascending by hlc, at most `limit`. */
   changedSince(origin: string, after: string, limit: number): ReplicaRow[];
+  /** The same rows as references only (read from indexes): a page reads whole rows as they fit. */
+  refsSince(origin: string, after: string, limit: number): RowRef[];
   /**
    * The highest hlc among current rows of `origin` below `hlc` ("" when none): the version a
    * local write follows, whatever order writes are announced in.
@@ -108,6 +117,10 @@ export class MemoryReplicaStore implements ReplicaStore {
     }
     out.sort((a, b) => (a.hlc < b.hlc ? -1 : a.hlc > b.hlc ? 1 : 0));
     return out.slice(0, limit);
+  }
+
+  refsSince(origin: string, after: string, limit: number): RowRef[] {
+    return this.changedSince(origin, after, limit).map((r) => ({ table: r.table, key: r.key, hlc: r.hlc }));
   }
 
   before(origin: string, hlc: string): string {
