@@ -18,6 +18,7 @@ import { type Duplicate, findDuplicates } from "./duplicates.ts";
 import { type IpamMsg, isIpamPayload, parseIpamMsg } from "./messages.ts";
 import type { PromiseStore, SlotRecord } from "./promises.ts";
 import { Inheritance, servePromises } from "./inherit.ts";
+import { SlotViews } from "./slot-views.ts";
 
 export interface IpamConfig {
   blockPrefix: number;
@@ -74,15 +75,6 @@ const voterSlot = (id: string) => `voter:${id}`;
 /** How long a block another host was said to hold stays out of our picks. */
 const HELD_ELSEWHERE_MS = 60_000;
 
-/** Latest record per slot, and every host that ever held each slot (any epoch). */
-interface SlotView {
-  at: number;
-  latest: Map<string, SlotRecord>;
-  owners: Map<string, Set<string>>;
-  /** Memo of #held per prefix. */
-  held: Map<string, string[]>;
-}
-
 export class Ipam implements Layer {
   readonly config: IpamConfig;
   readonly agreement: Agreement;
@@ -90,7 +82,7 @@ export class Ipam implements Layer {
   readonly stats = { allocations: 0, allocFailures: 0, duplicateAlarms: 0 };
   readonly #o: IpamOptions;
   #readyAt: number;
-  #slotView: SlotView | undefined;
+  readonly #slots: SlotViews;
   /** Per network, our blocks found without a free address (see #freeAddresses). */
   readonly #full = new Map<string, Set<string>>();
   readonly #blockAddrs = new Map<string, string[]>();
@@ -108,6 +100,7 @@ export class Ipam implements Layer {
 
   constructor(o: IpamOptions) {
     this.#o = o;
+    this.#slots = new SlotViews(o.store, o.self);
     this.config = { ...DEFAULT_IPAM_CONFIG, ...o.config };
     const wiped = o.generation > 1 && o.promises.empty();
     this.#readyAt = o.now + (wiped ? this.config.warmupMs : 0);
@@ -140,7 +133,7 @@ export class Ipam implements Layer {
 
   /** Latest record of one slot: the highest epoch wins (each epoch has a single writer). */
   record(slot: string): SlotRecord | undefined {
-    return this.#latest().get(slot);
+    return this.#slots.latest().get(slot);
   }
 
   forgotten(host: string): boolean {
@@ -150,56 +143,18 @@ export class Ipam implements Layer {
 
   voters(): string[] {
     const out: string[] = [];
-    for (const [slot, r] of this.#latest()) if (slot.startsWith("voter:") && !r.released && !this.forgotten(r.owner)) out.push(r.owner);
+    for (const [slot, r] of this.#slots.latest()) if (slot.startsWith("voter:") && !r.released && !this.forgotten(r.owner)) out.push(r.owner);
     return out.sort();
   }
 
   /** Blocks of a network that we hold. */
   ownedBlocks(networkId: string): string[] {
-    return this.#held(`block:${networkId}:`);
+    return this.#slots.held(`block:${networkId}:`);
   }
 
   /** Floating IPs we serve. */
   serving(): string[] {
-    return this.#held("fip:");
-  }
-
-  /** Slots under `prefix` we hold, sorted; computed once per change of the slot rows. */
-  #held(prefix: string): string[] {
-    const view = this.#slots();
-    let out = view.held.get(prefix);
-    if (!out) {
-      out = [];
-      for (const [slot, r] of view.latest) if (r.owner === this.#o.self && !r.released && slot.startsWith(prefix)) out.push(slot.slice(prefix.length));
-      view.held.set(prefix, out.sort());
-    }
-    return [...out];
-  }
-
-  /** Slot → latest record, from the replicated `ipam_slot` rows (keyed slot@epoch). */
-  #latest(): ReadonlyMap<string, SlotRecord> {
-    return this.#slots().latest;
-  }
-
-  /**
-   * The slot views, rebuilt only when an `ipam_slot` row changed: an allocation asks for them
-   * many times (its blocks, every block's record when it claims) and slots change rarely.
-   */
-  #slots(): SlotView {
-    const at = this.#o.store.changes("ipam_slot");
-    if (this.#slotView?.at === at) return this.#slotView;
-    const latest = new Map<string, SlotRecord>();
-    const owners = new Map<string, Set<string>>();
-    for (const r of this.#o.store.scan("ipam_slot")) {
-      const d = r.data;
-      if (r.deleted || !d) continue;
-      const slot = String(d.slot);
-      const cur = latest.get(slot);
-      if (!cur || Number(d.epoch) > cur.epoch) latest.set(slot, { owner: String(d.owner), epoch: Number(d.epoch), released: Boolean(d.released) });
-      const set = owners.get(slot) ?? new Set<string>();
-      owners.set(slot, set.add(String(d.owner)));
-    }
-    return (this.#slotView = { at, latest, owners, held: new Map() });
+    return this.#slots.held("fip:");
   }
 
   /** Addresses we handed out (from replicated rows we wrote, so they survive restarts). */
@@ -266,12 +221,11 @@ export class Ipam implements Layer {
    */
   #freeAddresses(networkId: string, net: { reserved: { has(a: string): boolean } }, limit: number): string[] {
     const out: string[] = [];
-    const owners = this.#slots().owners;
     const full = this.#full.get(networkId) ?? new Set<string>();
     this.#full.set(networkId, full);
     for (const block of this.ownedBlocks(networkId)) {
       if (full.has(block)) continue;
-      const hosts = new Set([this.#o.self, ...(owners.get(blockSlot(networkId, block)) ?? [])]);
+      const hosts = new Set([this.#o.self, ...this.#slots.owners(blockSlot(networkId, block))]);
       const before = out.length;
       let any = false;
       for (const a of this.#addresses(block)) {
