@@ -140,9 +140,10 @@ export async function startCluster(store: Store, config: Config, myIp: string, l
   let saidVoters = "";
   let saidVoting = false;
   const ipamLog = setInterval(() => {
-    const voters = ipam.voters().join(",");
-    if (voters !== saidVoters) l.info("ipam voters", { voters: (saidVoters = voters) || "none" });
-    const voting = ipam.voters().includes(store.nodeId) && ipam.inheritance.complete;
+    const voters = ipam.voters();
+    const list = voters.join(",");
+    if (list !== saidVoters) l.info("ipam voters", { voters: (saidVoters = list) || "none" });
+    const voting = voters.includes(store.nodeId) && ipam.inheritance.complete;
     if (voting && !saidVoting) l.info("ipam voting", { note: "admitted and promises copied: this host now votes on new blocks" });
     saidVoting = voting;
   }, 500);

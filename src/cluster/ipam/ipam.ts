@@ -75,6 +75,16 @@ const voterSlot = (id: string) => `voter:${id}`;
 /** How long a block another host was said to hold stays out of our picks. */
 const HELD_ELSEWHERE_MS = 60_000;
 
+/** `cache`'s value for `key`, made once; the cache is emptied when it holds more than `max`. */
+function cached<T>(cache: Map<string, T>, max: number, key: string, make: () => T): T {
+  let v = cache.get(key);
+  if (v === undefined) {
+    if (cache.size > max) cache.clear();
+    cache.set(key, (v = make()));
+  }
+  return v;
+}
+
 export class Ipam implements Layer {
   readonly config: IpamConfig;
   readonly agreement: Agreement;
@@ -225,16 +235,14 @@ export class Ipam implements Layer {
     this.#full.set(networkId, full);
     for (const block of this.ownedBlocks(networkId)) {
       if (full.has(block)) continue;
-      const hosts = new Set([this.#o.self, ...this.#slots.owners(blockSlot(networkId, block))]);
-      const before = out.length;
-      let any = false;
+      const hosts = [...new Set([this.#o.self, ...this.#slots.owners(blockSlot(networkId, block))])];
+      const found = out.length;
       for (const a of this.#addresses(block)) {
-        if (net.reserved.has(a) || [...hosts].some((h) => this.#inUse(`${h}/${networkId}/${a}`))) continue;
-        any = true;
-        if (out.length - before < limit) out.push(a);
+        if (net.reserved.has(a) || hosts.some((h) => this.#inUse(`${h}/${networkId}/${a}`))) continue;
+        out.push(a);
         if (out.length >= limit) return out;
       }
-      if (!any) full.add(block);
+      if (out.length === found) full.add(block);
     }
     return out;
   }
@@ -246,22 +254,12 @@ export class Ipam implements Layer {
 
   /** A range's blocks, split once per range (a /16 has 4,096 of /28). */
   #blocksOf(cidr: string): string[] {
-    let b = this.#rangeBlocks.get(cidr);
-    if (!b) {
-      if (this.#rangeBlocks.size > 64) this.#rangeBlocks.clear();
-      this.#rangeBlocks.set(cidr, (b = splitBlocks(cidr, this.config.blockPrefix)));
-    }
-    return b;
+    return cached(this.#rangeBlocks, 64, cidr, () => splitBlocks(cidr, this.config.blockPrefix));
   }
 
   /** A block's addresses, parsed once (bounded: the blocks of networks we allocate in). */
   #addresses(block: string): string[] {
-    let a = this.#blockAddrs.get(block);
-    if (!a) {
-      if (this.#blockAddrs.size > 4096) this.#blockAddrs.clear();
-      this.#blockAddrs.set(block, (a = blockAddresses(block)));
-    }
-    return a;
+    return cached(this.#blockAddrs, 4096, block, () => blockAddresses(block));
   }
 
   /** Claim the next block while we still have `headroom` addresses left. */
