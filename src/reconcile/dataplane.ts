@@ -19,8 +19,7 @@ export function desiredState(view: HostView): DesiredState {
   }));
   // Membership is cluster-wide: a source-group rule admits the group's instances on every host.
   const members: Record<string, GroupMembers> = {};
-  const vifsOf = new Map<string, typeof view.allVifs>();
-  for (const v of view.allVifs) vifsOf.set(v.instanceUuid, [...(vifsOf.get(v.instanceUuid) ?? []), v]);
+  const vifsOf = Map.groupBy(view.allVifs, (v) => v.instanceUuid);
   for (const inst of view.allInstances) {
     for (const gid of idsOf(inst.projectId, inst.securityGroups)) {
       const m = (members[gid] ??= { v4: [], v6: [] });

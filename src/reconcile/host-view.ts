@@ -61,8 +61,7 @@ export function readHostView(store: Store, config: Config, cluster: ClusterView 
     hostAddress: servedAddress(store, network, nodeId),
     prefixLength: network.cidr ? Number(network.cidr.split("/")[1]) : null,
   }));
-  const vifsOf = new Map<string, Vif[]>();
-  for (const v of localVifs) vifsOf.set(v.instanceUuid, [...(vifsOf.get(v.instanceUuid) ?? []), v]);
+  const vifsOf = Map.groupBy(localVifs, (v) => v.instanceUuid);
   const local = allInstances.filter((i) => i.host === nodeId).map((instance) => ({
     instance,
     vifs: (vifsOf.get(instance.uuid) ?? []).sort((a, b) => a.index - b.index),

@@ -33,9 +33,7 @@ export class SqliteReplicaStore implements ReplicaStore {
 
   /** Every replicated row's (table, key, origin, hlc) as one SQL source. */
   #union(where: string): string {
-    const parts = Object.entries(TYPED).map(([name, t]) => `SELECT '${name}' AS tbl, ${keyExpr(name)} AS key, ${VERSION_COLS} FROM ${t.sql} ${where}`);
-    parts.push(`SELECT tbl, key, ${VERSION_COLS} FROM replica_extra ${where}`);
-    return parts.join(" UNION ALL ");
+    return SOURCES.map((s) => `SELECT ${s.tbl} AS tbl, ${s.key} AS key, ${VERSION_COLS} FROM ${s.from} ${where}`).join(" UNION ALL ");
   }
 
   heads(): Map<string, string> {
@@ -52,13 +50,8 @@ export class SqliteReplicaStore implements ReplicaStore {
   refsSince(origin: string, after: string, limit: number): RowRef[] {
     // Each table through its (origin, hlc) index, then merged: SQLite does not push the filter
     // into a UNION ALL of the tables, and scanned every replicated row for every repair page.
-    const refs: { tbl: string; key: string; hlc: string }[] = [];
-    for (const [name, t] of Object.entries(TYPED)) {
-      refs.push(...this.#db.query<{ tbl: string; key: string; hlc: string }, [string, string, number]>(
-        `SELECT '${name}' AS tbl, ${keyExpr(name)} AS key, hlc FROM ${t.sql} WHERE origin = ? AND hlc > ? ORDER BY hlc LIMIT ?`).all(origin, after, limit));
-    }
-    refs.push(...this.#db.query<{ tbl: string; key: string; hlc: string }, [string, string, number]>(
-      "SELECT tbl, key, hlc FROM replica_extra WHERE origin = ? AND hlc > ? ORDER BY hlc LIMIT ?").all(origin, after, limit));
+    const refs = SOURCES.flatMap((s) => this.#db.query<{ tbl: string; key: string; hlc: string }, [string, string, number]>(
+      `SELECT ${s.tbl} AS tbl, ${s.key} AS key, hlc FROM ${s.from} WHERE origin = ? AND hlc > ? ORDER BY hlc LIMIT ?`).all(origin, after, limit));
     refs.sort((a, b) => (a.hlc < b.hlc ? -1 : a.hlc > b.hlc ? 1 : 0));
     return refs.slice(0, limit).map((r) => ({ table: r.tbl as ReplicaTable, key: r.key, hlc: r.hlc }));
   }
@@ -67,8 +60,8 @@ export class SqliteReplicaStore implements ReplicaStore {
     // One indexed max() per table: SQLite does not push the max into a UNION ALL of them, and
     // a local write (every allocation) asks this.
     let max = "";
-    for (const sql of [...Object.values(TYPED).map((t) => t.sql), "replica_extra"]) {
-      const h = this.#db.query<{ h: string | null }, [string, string]>(`SELECT max(hlc) AS h FROM ${sql} WHERE origin = ? AND hlc < ?`).get(origin, hlc)?.h;
+    for (const s of SOURCES) {
+      const h = this.#db.query<{ h: string | null }, [string, string]>(`SELECT max(hlc) AS h FROM ${s.from} WHERE origin = ? AND hlc < ?`).get(origin, hlc)?.h;
       if (h && h > max) max = h;
     }
     return max;
@@ -198,6 +191,16 @@ function keyExpr(table: string): string {
   if (table === "floating_ip") return "address";
   return "id";
 }
+
+/**
+ * Where replicated rows live, as SQL: each typed table (its replica table name and key as
+ * expressions) and `replica_extra` (which stores both). Every read across tables goes through
+ * this list; each table has an (origin, hlc) index.
+ */
+const SOURCES: { from: string; tbl: string; key: string }[] = [
+  ...Object.entries(TYPED).map(([name, t]) => ({ from: t.sql, tbl: `'${name}'`, key: keyExpr(name) })),
+  { from: "replica_extra", tbl: "tbl", key: "key" },
+];
 
 function typedRow(table: ReplicaTable, t: TypedTable, r: Row): ReplicaRow {
   const deleted = !!r.deleted;
