@@ -58,7 +58,18 @@ export class DigestExchange {
     const busy = now - this.#differedAt < 2 * this.#config.digestIntervalMs;
     this.#nextAt = now + (busy ? this.#config.busyDigestIntervalMs : this.#config.digestIntervalMs);
     this.#d.claims.expire(now);
-    this.#sendDigest(busy, now);
+    const [peer] = this.#d.t.pickLive(1);
+    const addr = peer && this.#d.t.addressOf(peer);
+    if (addr) this.#sendDigest(busy, addr, now);
+  }
+
+  /**
+   * A digest round with one member now: one that came back from the dead (a healed partition)
+   * holds what its side wrote meanwhile, and a random pick would rarely land across the gap.
+   */
+  sendTo(peer: string, now: number): void {
+    const addr = this.#d.t.addressOf(peer);
+    if (addr) this.#sendDigest(false, addr, now);
   }
 
   #cutoff(): number {
@@ -74,19 +85,7 @@ export class DigestExchange {
    * difference): our marks for a rotating set of buckets at once, so the peer serves what we
    * lack in one round trip instead of three; under heavy loss a long exchange rarely completes.
    */
-  /**
-   * A digest round with one member now: one that came back from the dead (a healed partition)
-   * holds what its side wrote meanwhile, and a random pick would rarely land across the gap.
-   */
-  sendTo(peer: string, now: number): void {
-    const addr = this.#d.t.addressOf(peer);
-    if (addr) this.#sendDigest(false, now, addr);
-  }
-
-  #sendDigest(busy: boolean, now: number, to?: string): void {
-    const [peer] = to ? [] : this.#d.t.pickLive(1);
-    const addr = to ?? (peer && this.#d.t.addressOf(peer));
-    if (!addr) return;
+  #sendDigest(busy: boolean, addr: string, now: number): void {
     this.#d.stats.digests++;
     if (busy) return this.#sendDirectMarks(addr, now);
     const c = this.#cutoff();
