@@ -15,7 +15,7 @@ import { Exchanges } from "./exchange.ts";
 import { type Member, type MemberView, STATE_NAMES } from "./members.ts";
 import { type Msg, decodeEnvelope } from "./messages.ts";
 import { News } from "./news.ts";
-import { Outbox, type Packet, type SwimEvent, type SwimStats, newStats } from "./outbox.ts";
+import { Outbox, type Packet, type PingDeps, type SwimEvent, type SwimStats, newStats } from "./outbox.ts";
 import { Prober } from "./probe.ts";
 import { Relays } from "./relays.ts";
 import { Self } from "./self.ts";
@@ -78,7 +78,7 @@ export class SwimCore {
     this.#self = new Self(o.id, o.addr, o.generation, o.incarnation + 1);
     out.event({ type: "incarnation", value: this.#self.incarnation });
     this.#lastTick = o.now;
-    const base = { config, selfId: o.id, table, out, random: o.random, nextSeq: () => ++this.#seq };
+    const base: PingDeps = { config, selfId: o.id, table, out, random: o.random, nextSeq: () => ++this.#seq };
     // Our own verdict on a member: a failed probe accuses it, unanswered final checks kill it.
     const accuse = (m: Member) => ({ n: m.id, g: m.generation, i: m.incarnation, f: o.id });
     // Construction order is the order of random draws: first probe time, then push-pull place.

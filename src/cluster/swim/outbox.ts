@@ -7,6 +7,7 @@ import { retransmitLimit } from "./math.ts";
 import type { MemberView } from "./members.ts";
 import { encodeEnvelope } from "./messages.ts";
 import { TransmitQueue } from "./queue.ts";
+import type { MemberTable } from "./table.ts";
 
 export type MemberChange = "join" | "alive" | "suspect" | "dead" | "left" | "replaced";
 export type SwimEvent =
@@ -15,6 +16,17 @@ export type SwimEvent =
   /** Persist this before relying on it: a restarted node must not reuse an incarnation. */
   | { type: "incarnation"; value: number }
   | { type: "user"; from: string; addr: string; data: unknown };
+
+/** What the parts that send pings share (prober, relays, suspicion checks); SwimCore builds it once. */
+export interface PingDeps {
+  config: SwimConfig;
+  selfId: string;
+  table: MemberTable;
+  out: Outbox;
+  random: () => number;
+  /** Sequence numbers of our pings, one counter for every part. */
+  nextSeq: () => number;
+}
 
 export interface Packet {
   to: string;

@@ -4,12 +4,10 @@
  * Missed nacks and late acks feed our own health score (Lifeguard).
  */
 import type { Awareness } from "./awareness.ts";
-import type { SwimConfig } from "./config.ts";
 import { scaledProbeInterval } from "./math.ts";
 import { type Member, isGone } from "./members.ts";
 import { SUSPECT } from "./messages.ts";
-import type { Outbox } from "./outbox.ts";
-import type { MemberTable } from "./table.ts";
+import type { PingDeps } from "./outbox.ts";
 import { pingText, relayText, stateText } from "./texts.ts";
 
 interface Probe {
@@ -25,14 +23,8 @@ interface Probe {
 }
 
 /** What a prober works with; `failed` hears of a member that did not answer in time. */
-export interface ProberDeps {
-  config: SwimConfig;
-  selfId: string;
-  table: MemberTable;
-  out: Outbox;
+export interface ProberDeps extends PingDeps {
   awareness: Awareness;
-  random: () => number;
-  nextSeq: () => number;
   failed: (m: Member, now: number) => void;
 }
 

@@ -3,8 +3,7 @@
  * tell the requester in time that we heard nothing (a nack). A requester that gets neither
  * acks nor nacks from its helpers blames its own links (Lifeguard), not the target.
  */
-import type { SwimConfig } from "./config.ts";
-import type { Outbox } from "./outbox.ts";
+import type { PingDeps } from "./outbox.ts";
 import { ackText, nackText, pingText } from "./texts.ts";
 
 interface Relay {
@@ -15,11 +14,7 @@ interface Relay {
   nacked: boolean;
 }
 
-export interface RelayDeps {
-  config: SwimConfig;
-  out: Outbox;
-  nextSeq: () => number;
-}
+export type RelayDeps = Pick<PingDeps, "config" | "out" | "nextSeq">;
 
 export class Relays {
   /** By the sequence number of our own ping to the target. */

@@ -2,23 +2,15 @@
  * The running suspicions, one per suspect member: their timers, the nudges that tell the
  * suspect of the accusation, and the final checks before a member is declared dead.
  */
-import type { SwimConfig } from "./config.ts";
 import { suspicionConfirmations, suspicionTimeout } from "./math.ts";
 import type { Member } from "./members.ts";
 import { SUSPECT } from "./messages.ts";
-import type { Outbox } from "./outbox.ts";
+import type { PingDeps } from "./outbox.ts";
 import { Suspicion } from "./suspicion.ts";
-import type { MemberTable } from "./table.ts";
 import { pingText, relayText, stateText } from "./texts.ts";
 
 /** What the timers work with; `expired` hears of a suspect whose final checks went unanswered. */
-export interface SuspicionDeps {
-  config: SwimConfig;
-  selfId: string;
-  table: MemberTable;
-  out: Outbox;
-  random: () => number;
-  nextSeq: () => number;
+export interface SuspicionDeps extends PingDeps {
   expired: (m: Member, now: number) => void;
 }
 
