@@ -26,6 +26,20 @@ function pump(cores: SwimCore[], now: number, rounds = 20): SwimEvent[] {
   return events;
 }
 
+/** Two cores, "a" and "b", after b joined through a and everything was delivered. */
+function joinedPair(): [SwimCore, SwimCore] {
+  const a = core("a");
+  const b = core("b");
+  b.join(0, ["a"]);
+  pump([a, b], 0);
+  return [a, b];
+}
+
+/** `c` hears one message from member "c" at time 1 (a rumour from a third member). */
+function hearFromC(c: SwimCore, m: Record<string, unknown>): void {
+  c.receive(1, "c", JSON.stringify({ f: "c", m: [m] }));
+}
+
 describe("swim core", () => {
   test("starts above the persisted incarnation and reports it", () => {
     const c = core("a", { incarnation: 41 });
@@ -34,10 +48,7 @@ describe("swim core", () => {
   });
 
   test("join exchanges member lists", () => {
-    const a = core("a");
-    const b = core("b");
-    b.join(0, ["a"]);
-    pump([a, b], 0);
+    const [a, b] = joinedPair();
     expect(a.members().map((m) => m.id).sort()).toEqual(["a", "b"]);
     expect(b.members().find((m) => m.id === "a")?.state).toBe("alive");
   });
@@ -59,7 +70,7 @@ describe("swim core", () => {
     expect(a.members().find((m) => m.id === "b")).toMatchObject({ state: "alive", incarnation: 7 });
     // A silent stranger is asked once per probe interval, three times, then left to push-pull.
     const asks = () => a.drain().packets.filter((p) => p.to === "c" && p.data.includes('"r":2')).length;
-    a.receive(1, "c", JSON.stringify({ f: "c", m: [{ t: "p", q: 2, n: "a" }] }));
+    hearFromC(a, { t: "p", q: 2, n: "a" });
     a.receive(2, "c", JSON.stringify({ f: "c", m: [{ t: "p", q: 3, n: "a" }] }));
     expect(asks()).toBe(1);
     let n = 0;
@@ -82,7 +93,7 @@ describe("swim core", () => {
     pump([a, ...others], 0);
     const b = others[0];
     // c accuses b; then d's table lists b as suspect: d is an independent confirmer.
-    a.receive(1, "c", JSON.stringify({ f: "c", m: [{ t: "S", n: "b", g: 1, i: b.incarnation, f: "c" }] }));
+    hearFromC(a, { t: "S", n: "b", g: 1, i: b.incarnation, f: "c" });
     a.receive(2, "d", JSON.stringify({ f: "d", m: [{ t: "M", r: 0, m: [["b", "b", 1, b.incarnation, 1]] }] }));
     a.drain();
     a.tick(1000);
@@ -94,12 +105,9 @@ describe("swim core", () => {
   });
 
   test("a packet from a member we hold dead makes us tell it; its refutation revives it here", () => {
-    const a = core("a");
-    const b = core("b");
-    b.join(0, ["a"]);
-    pump([a, b], 0);
+    const [a, b] = joinedPair();
     // a missed b's refutation: it holds b dead at b's old incarnation.
-    a.receive(1, "c", JSON.stringify({ f: "c", m: [{ t: "D", n: "b", g: 1, i: b.incarnation, f: "c" }] }));
+    hearFromC(a, { t: "D", n: "b", g: 1, i: b.incarnation, f: "c" });
     expect(a.stateOf("b")).toBe("dead");
     a.drain();
     // b, alive, probes a; a answers and tells b it holds it dead; b refutes and answers.
@@ -147,10 +155,7 @@ describe("swim core", () => {
   });
 
   test("a higher generation replaces a member at once, even a live one", () => {
-    const a = core("a");
-    const b = core("b");
-    b.join(0, ["a"]);
-    pump([a, b], 0);
+    const [a, b] = joinedPair();
     const b2 = core("b", { generation: 2 });
     b2.join(10, ["a"]);
     const ev = pump([a, b2], 10);
@@ -162,20 +167,14 @@ describe("swim core", () => {
   });
 
   test("graceful leave is seen as left, not dead", () => {
-    const a = core("a");
-    const b = core("b");
-    b.join(0, ["a"]);
-    pump([a, b], 0);
+    const [a, b] = joinedPair();
     b.leave(100);
     const ev = pump([a, b], 100);
     expect(ev.some((e) => e.type === "member" && e.change === "left" && e.member.id === "b")).toBe(true);
   });
 
   test("unanswered probe leads to suspect, then dead after the suspicion timeout", () => {
-    const a = core("a");
-    const b = core("b");
-    b.join(0, ["a"]);
-    pump([a, b], 0);
+    const [a, b] = joinedPair();
     const events: SwimEvent[] = [];
     // b is gone: a's packets go nowhere.
     for (let t = 0; t < 30_000; t = Math.max(t + 1, a.nextDeadline())) {
@@ -187,11 +186,8 @@ describe("swim core", () => {
   });
 
   test("ping to a suspect member carries the suspicion (buddy system)", () => {
-    const a = core("a");
-    const b = core("b");
-    b.join(0, ["a"]);
-    pump([a, b], 0);
-    a.receive(1, "c", JSON.stringify({ f: "c", m: [{ t: "S", n: "b", g: 1, i: b.incarnation, f: "c" }] }));
+    const [a, b] = joinedPair();
+    hearFromC(a, { t: "S", n: "b", g: 1, i: b.incarnation, f: "c" });
     a.drain();
     let ping: string | undefined;
     for (let t = 1; t < 5000 && !ping; t = Math.max(t + 1, a.nextDeadline())) {
