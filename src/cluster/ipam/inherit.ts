@@ -4,12 +4,11 @@
  * Promises live only at the voters that made them; replicated slot records can lag (a
  * partition right after a claim). A voter that joins the set later must not grant a slot some
  * earlier majority already granted, or a majority of the new set could avoid every voter that
- * remembers the first grant. So a newly admitted voter copies the unreleased promises of every
- * voter that granted its admission (that majority meets every earlier claim's majority, and
- * those voters vote on nothing else until the admission is recorded), and a voter whose state
- * directory was wiped copies those of ceil(n/2) other voters (which meets every majority it
- * was part of). Until then it does not vote. Pages are small and pulled one at a time, so a
- * large table costs round trips, not big datagrams.
+ * remembers the first grant. So a newly admitted voter, and a voter whose state directory was
+ * wiped, copies the unreleased promises of ceil(n/2) of the other n-1 voters (Ipam.#admit):
+ * any majority of the set holds at least floor(n/2) voters besides this one, so the two meet.
+ * Until then it does not vote. Pages are small and pulled one at a time, so a large table
+ * costs round trips, not big datagrams.
  */
 import type { PromiseStore, SlotPromise } from "./promises.ts";
 
