@@ -46,6 +46,8 @@ export interface NetworkOnHost {
   cidrV6: string | null;
   /** This host's gateway/dhcp address on the bridge (first address, DNAT target). */
   hostAddress: string | null;
+  /** `hostAddress` is the same on every host (share_dhcp_address, or a single-host network). */
+  hostAddressShared: boolean;
   /** This host's IPv6 address on the bridge (RA source is its link-local). */
   hostAddressV6: string | null;
   mtu: number | null;
@@ -175,7 +177,7 @@ export interface Fixture {
  */
 export function desiredFromFixture(f: Fixture): DesiredState {
   const networks: NetworkOnHost[] = f.networks.map((n) => ({
-    cidr: null, cidrV6: null, hostAddress: null, hostAddressV6: null, mtu: null, vlan: null, vxlan: null, uplink: null,
+    cidr: null, cidrV6: null, hostAddress: null, hostAddressShared: false, hostAddressV6: null, mtu: null, vlan: null, vxlan: null, uplink: null,
     ...n,
   }));
   const byId = new Map(networks.map((n) => [n.id, n]));

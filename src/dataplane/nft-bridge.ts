@@ -6,6 +6,7 @@
 import ipaddr from "ipaddr.js";
 import type { DesiredState, InstanceOnHost, VifOnHost } from "./desired.ts";
 import { addChain, addSet, newTable, type Table } from "./nft-model.ts";
+import { addUplinkFilter } from "./nft-uplink.ts";
 
 export const BRIDGE_TABLE = "netlet";
 
@@ -85,5 +86,6 @@ export function bridgeTable(d: DesiredState): Table {
   addSet(t, "bind-ip6", "type ifname . ether_addr . ipv6_addr;", all.ip6);
   addSet(t, "bind-nd", "typeof iifname . @th,64,128;", all.nd);
   addChain(t, "prerouting", RULES, "type filter hook prerouting priority -300; policy accept;");
+  addUplinkFilter(t, d);
   return t;
 }
