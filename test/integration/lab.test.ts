@@ -15,7 +15,11 @@ import { netletBinary } from "../harness/binary.ts";
 
 describe.skipIf(!requireNetns())("netlet lab", () => {
   const env = { NETLET_LAB_DIR: mkdtempSync(join(tmpdir(), "netlet-lab-")), NETLET_LAB_PREFIX: `${uniqueName("tl")}-` };
-  const lab = (...args: string[]) => run([netletBinary(), "lab", ...args], { check: false, env });
+  const lab = (...args: (string | { input: string })[]) => {
+    const input = args.find((a) => typeof a !== "string") as { input: string } | undefined;
+    // `lab exec` without a command runs $SHELL: make it a plain shell reading the test's input.
+    return run([netletBinary(), "lab", ...args.filter((a): a is string => typeof a === "string")], { check: false, input: input?.input, env: { ...env, SHELL: "/bin/sh" } });
+  };
   const mine = () => run(["ip", "netns", "list"]).stdout.split("\n").filter((l) => l.startsWith(env.NETLET_LAB_PREFIX));
   afterAll(() => lab("down"));
 
@@ -38,6 +42,16 @@ describe.skipIf(!requireNetns())("netlet lab", () => {
     expect(new Set(state.vms.map((v: { fixedIp: string }) => v.fixedIp)).size).toBe(4);
     expect(state.vms[0].floatingIp).toMatch(/^10\.254\.0\.\d+$/);
     expect(state.floatingReachable).toBe(true);
+    // The seed's topology: both br100s share the flat segment, so vm1 on host1 reaches host2's VMs.
+    expect(state.segment).toBe("flat");
+    expect(state.crossHost).toEqual([{ from: "vm1", to: "vm3", address: state.vms[2].fixedIp, ok: true }]);
+    expect(run(["ip", "netns", "exec", state.hosts[1].ns, "ip", "-br", "link", "show", "master", "br100"]).stdout).toContain("flat0");
+    // What the Quick start needs: the socket to export and the binary.
+    const text = lab("status").stdout;
+    expect(text).toContain(`export NETLET_SOCKET=${state.hosts[0].socket}`);
+    expect(text).toContain(`netlet: ${netletBinary()}`);
+    expect(text).toContain("cross-host: vm1 -> vm3");
+    expect(lab("exec", "vm1", { input: "cat /sys/class/net/eth0/address\n" }).stdout.trim()).toBe(state.vms[0].mac);
     const exec = lab("exec", "host1", "--", "ip", "-br", "link", "show", "br100");
     expect(exec.code).toBe(0);
     // `netlet status` on a host shows its instances leased, their metadata read, and its peer.
@@ -51,6 +65,7 @@ describe.skipIf(!requireNetns())("netlet lab", () => {
     for (const pid of pids) expect(alive(pid)).toBe(true);
     expect(lab("down").code).toBe(0);
     expect(mine()).toEqual([]);
+    expect(JSON.parse(lab("status", "--json").stdout)).toEqual({ running: false, leftoverNamespaces: [] });
     expect(await waitFor(() => pids.every((pid: number) => !alive(pid)), 3000)).toBe(true);
   }, 90_000);
 
