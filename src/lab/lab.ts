@@ -24,6 +24,8 @@ export interface LabVm {
   ns: string;
   host: string;
   mac: string;
+  /** Host-side end of the VM's veth, declared to netlet as the VIF's port. */
+  port?: string;
   fixedIp: string | null;
   ipv6: string | null;
   floatingIp: string | null;

@@ -134,7 +134,8 @@ function startAgent(h: LabHost, peers: LabHost[], opts: LabUpOptions, key: strin
   h.pid = p.pid;
 }
 
-function attachVm(vm: LabVm, host: LabHost, index: number): void {
+/** The VM's veth into br100; returns the host-side end (the VIF's port). */
+function attachVm(vm: LabVm, host: LabHost, index: number): string {
   addNs(vm.ns);
   const hostIf = `nlv${index}`;
   ns(host.ns, ["ip", "link", "add", hostIf, "type", "veth", "peer", "name", "eth0"]);
@@ -142,6 +143,7 @@ function attachVm(vm: LabVm, host: LabHost, index: number): void {
   ns(vm.ns, ["ip", "link", "set", "eth0", "address", vm.mac]);
   ns(host.ns, ["ip", "link", "set", hostIf, "master", "br100", "up"]);
   ns(vm.ns, ["ip", "link", "set", "eth0", "up"]);
+  return hostIf;
 }
 
 async function bootVms(state: LabState, opts: LabUpOptions, say: (s: string) => void): Promise<void> {
@@ -151,14 +153,18 @@ async function bootVms(state: LabState, opts: LabUpOptions, say: (s: string) => 
       n += 1;
       const name = `vm${n}`;
       const inst = JSON.parse(netlet(h, ["boot", name, "--network", "private", "--json"]).out);
-      const port = inst.ports[0];
-      const vm: LabVm = { name, ns: `${LAB_PREFIX}${name}`, host: h.name, mac: port.mac, fixedIp: port.address, ipv6: port.addressV6,
+      const vif = inst.ports[0];
+      const vm: LabVm = { name, ns: `${LAB_PREFIX}${name}`, host: h.name, mac: vif.mac, fixedIp: vif.address, ipv6: vif.addressV6,
         floatingIp: null, leased: null, dhcpServer: null, routers: [], metadata: null };
-      attachVm(vm, h, n);
+      // As a hypervisor does: create the guest's port, then declare it (netlet binds its rules to
+      // declared ports only; the plug returns once they are applied).
+      const port = attachVm(vm, h, n);
+      netlet(h, ["plug", name, "--port", port]);
+      vm.port = port;
       if (opts.ipv6) enableSlaac(vm);
       state.vms.push(vm);
       saveState(state);
-      say(`      ${name} on ${h.name}: MAC ${vm.mac}, fixed IP ${vm.fixedIp}`);
+      say(`      ${name} on ${h.name}: MAC ${vm.mac}, fixed IP ${vm.fixedIp}, plugged as ${port}`);
     }
   }
 }

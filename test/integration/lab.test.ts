@@ -33,6 +33,11 @@ describe.skipIf(!requireNetns())("netlet lab", () => {
     for (const vm of state.vms) {
       const mac = run(["ip", "netns", "exec", vm.ns, "cat", "/sys/class/net/eth0/address"]).stdout.trim();
       expect(mac).toBe(vm.mac);
+      // Each VM's veth is declared as its VIF's port, as a hypervisor plugs a tap.
+      const host = state.hosts.find((h: { name: string }) => h.name === vm.host);
+      const shown = JSON.parse(run([netletBinary(), "show", vm.name, "--json", "--socket", host.socket]).stdout);
+      expect(shown.ports[0].port).toBe(vm.port);
+      expect(run(["ip", "netns", "exec", host.ns, "ip", "-br", "link", "show", "master", "br100"]).stdout).toContain(vm.port);
       expect(vm.fixedIp).toMatch(/^10\.0\.0\.\d+$/);
       // The guest's own DHCP client got its fixed IP from netlet, and it read its own instance-id.
       expect(vm.leased).toBe(vm.fixedIp);
