@@ -48,6 +48,8 @@ export interface NetworkOnHost {
   hostAddress: string | null;
   /** `hostAddress` is the same on every host (share_dhcp_address, or a single-host network). */
   hostAddressShared: boolean;
+  /** This host's DHCP server answers on the bridge (the network has enable_dhcp). */
+  dhcp: boolean;
   /** This host's IPv6 address on the bridge (RA source is its link-local). */
   hostAddressV6: string | null;
   mtu: number | null;
@@ -177,7 +179,7 @@ export interface Fixture {
  */
 export function desiredFromFixture(f: Fixture): DesiredState {
   const networks: NetworkOnHost[] = f.networks.map((n) => ({
-    cidr: null, cidrV6: null, hostAddress: null, hostAddressShared: false, hostAddressV6: null, mtu: null, vlan: null, vxlan: null, uplink: null,
+    cidr: null, cidrV6: null, hostAddress: null, hostAddressShared: false, dhcp: true, hostAddressV6: null, mtu: null, vlan: null, vxlan: null, uplink: null,
     ...n,
   }));
   const byId = new Map(networks.map((n) => [n.id, n]));

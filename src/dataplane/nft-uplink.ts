@@ -4,12 +4,15 @@
  * gateway and RAs for its own guests only — multi_host's point. What would let a guest pick a
  * neighbour host as its server or router is dropped on those ports, in both directions (what
  * nova's ebtables rules did for share_dhcp_address):
- *  - DHCPv4 (UDP 67/68): a guest's DISCOVER never reaches another host, and no OFFER enters;
- *  - router solicitations and advertisements: each guest sees exactly one router, its host;
+ *  - DHCPv4 (UDP 67/68) where this host serves DHCP: a guest's DISCOVER never reaches another
+ *    host, and no OFFER enters;
+ *  - router solicitations and advertisements where this host sends RAs: each guest sees exactly
+ *    one router, its host;
  *  - ARP for a gateway address every host holds (share_dhcp_address), and neighbour discovery
  *    for the IPv6 gateway address (every host has it on the bridge): the address resolves to
  *    the local host's MAC, and duplicate address detection does not fail on the other hosts.
- * Guest-to-guest traffic across hosts is not touched. The rules are fixed; the ports and
+ * Guest-to-guest traffic across hosts is not touched, nor is a protocol netlet does not serve on
+ * that network (an external DHCP server or router on the segment keeps working). The rules are fixed; the ports and
  * addresses are set elements. The bridge table is nft under every firewall driver, so this
  * filter needs no ebtables counterpart.
  */
@@ -22,8 +25,8 @@ import { addChain, addSet, type Table } from "./nft-model.ts";
 function rules(dir: "iifname" | "oifname"): string[] {
   return [
     `${dir} != @uplink-ports accept`,
-    "ether type ip udp dport 67-68 counter name uplink-dhcp drop",
-    "ether type ip6 icmpv6 type { nd-router-solicit, nd-router-advert } counter name uplink-ra drop",
+    `${dir} @dhcp-ports ether type ip udp dport 67-68 counter name uplink-dhcp drop`,
+    `${dir} @ra-ports ether type ip6 icmpv6 type { nd-router-solicit, nd-router-advert } counter name uplink-ra drop`,
     "ether type arp arp saddr ip @shared-ip4 counter name uplink-gateway drop",
     "ether type arp arp daddr ip @shared-ip4 counter name uplink-gateway drop",
     // The ND target sits at byte 8 of the ICMPv6 header (nft 1.0.6 has no `icmpv6 taddr`).
@@ -34,6 +37,9 @@ function rules(dir: "iifname" | "oifname"): string[] {
 export interface UplinkPorts {
   /** Bridge ports that lead to other hosts: uplinks and VXLAN devices. */
   ports: string[];
+  /** The subset on which this host serves DHCPv4, and the one on which it sends RAs. */
+  dhcpPorts: string[];
+  raPorts: string[];
   /** IPv4 gateway addresses every host on the segment holds. */
   sharedIp4: string[];
   /** IPv6 gateway addresses every host on the segment holds. */
@@ -43,6 +49,8 @@ export interface UplinkPorts {
 /** The ports towards other hosts and the addresses that must stay local, from `d`. */
 export function uplinkPorts(d: DesiredState): UplinkPorts {
   const ports = new Set<string>();
+  const dhcpPorts = new Set<string>();
+  const raPorts = new Set<string>();
   const sharedIp4 = new Set<string>();
   const sharedIp6 = new Set<string>();
   for (const n of d.networks) {
@@ -51,11 +59,15 @@ export function uplinkPorts(d: DesiredState): UplinkPorts {
     if (up) joined.push(up);
     if (n.vxlan) joined.push(`vxlan${n.vxlan.vni}`);
     if (joined.length === 0) continue;
-    for (const p of joined) ports.add(p);
+    for (const p of joined) {
+      ports.add(p);
+      if (n.dhcp && n.hostAddress) dhcpPorts.add(p);
+      if (n.hostAddressV6) raPorts.add(p);
+    }
     if (n.hostAddress && n.hostAddressShared) sharedIp4.add(n.hostAddress);
     if (n.hostAddressV6) sharedIp6.add(n.hostAddressV6);
   }
-  return { ports: [...ports].sort(), sharedIp4: [...sharedIp4].sort(), sharedIp6: [...sharedIp6].sort() };
+  return { ports: [...ports].sort(), dhcpPorts: [...dhcpPorts].sort(), raPorts: [...raPorts].sort(), sharedIp4: [...sharedIp4].sort(), sharedIp6: [...sharedIp6].sort() };
 }
 
 function ip6Hex(a: string): string {
@@ -70,7 +82,10 @@ export function addUplinkFilter(t: Table, d: DesiredState): void {
   const u = uplinkPorts(d);
   if (u.ports.length === 0) return;
   t.counters.push("uplink-dhcp", "uplink-ra", "uplink-gateway");
-  addSet(t, "uplink-ports", "type ifname;", u.ports.map((p) => `"${p}"`));
+  const names = (l: string[]) => l.map((p) => `"${p}"`);
+  addSet(t, "uplink-ports", "type ifname;", names(u.ports));
+  addSet(t, "dhcp-ports", "type ifname;", names(u.dhcpPorts));
+  addSet(t, "ra-ports", "type ifname;", names(u.raPorts));
   addSet(t, "shared-ip4", "type ipv4_addr;", u.sharedIp4);
   addSet(t, "shared-nd", "typeof @th,64,128;", u.sharedIp6.map(ip6Hex));
   // Prerouting sees every frame entering from a port; postrouting every frame leaving one,

@@ -40,6 +40,7 @@ export function desiredState(view: HostView): DesiredState {
       id: s.network.id, bridge: s.network.bridge, cidr: s.network.cidr, cidrV6: s.network.cidrV6,
       hostAddress: s.hostAddress,
       hostAddressShared: !s.network.multiHost || s.network.shareAddress,
+      dhcp: s.network.enableDhcp,
       hostAddressV6: c.useIpv6 ? s.network.gatewayV6 : null,
       mtu: s.network.mtu, vlan: s.network.vlan,
       vxlan: s.network.vxlan === null ? null : { vni: s.network.vxlan, peers: view.peers, local: c.myIp, underlay: null },

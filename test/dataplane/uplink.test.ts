@@ -32,7 +32,8 @@ describe("uplink filter", () => {
       ],
     });
     // n3 has no explicit uplink: flat_interface applies to it as well, and its VXLAN device.
-    expect(uplinkPorts(d)).toEqual({ ports: ["eth1", "vlan102", "vxlan103"], sharedIp4: ["10.2.0.1", "10.3.0.1"], sharedIp6: ["fd00:10::1"] });
+    expect(uplinkPorts(d)).toEqual({ ports: ["eth1", "vlan102", "vxlan103"], dhcpPorts: ["eth1", "vlan102", "vxlan103"], raPorts: ["eth1"],
+      sharedIp4: ["10.2.0.1", "10.3.0.1"], sharedIp6: ["fd00:10::1"] });
     const text = renderTables([bridgeTable(d)]);
     expect(text).toContain('add element bridge netlet uplink-ports { "eth1", "vlan102", "vxlan103" }');
     expect(text).toContain("add element bridge netlet shared-ip4 { 10.2.0.1, 10.3.0.1 }");
@@ -41,14 +42,20 @@ describe("uplink filter", () => {
     expect(text).toContain("add rule bridge netlet uplink-in iifname != @uplink-ports accept");
     expect(text).toContain("add rule bridge netlet uplink-out oifname != @uplink-ports accept");
     for (const chain of ["uplink-in", "uplink-out"]) {
-      expect(text).toContain(`add rule bridge netlet ${chain} ether type ip udp dport 67-68 counter name uplink-dhcp drop`);
-      expect(text).toContain(`add rule bridge netlet ${chain} ether type ip6 icmpv6 type { nd-router-solicit, nd-router-advert } counter name uplink-ra drop`);
+      const dir = chain === "uplink-in" ? "iifname" : "oifname";
+      expect(text).toContain(`add rule bridge netlet ${chain} ${dir} @dhcp-ports ether type ip udp dport 67-68 counter name uplink-dhcp drop`);
+      expect(text).toContain(`add rule bridge netlet ${chain} ${dir} @ra-ports ether type ip6 icmpv6 type { nd-router-solicit, nd-router-advert } counter name uplink-ra drop`);
     }
   });
 
   test("a host address of its own (multi_host without share_dhcp_address) is not filtered", () => {
     const d = desiredFromFixture(fixture({ config: { flatInterface: "eth1" } }));
-    expect(uplinkPorts(d)).toEqual({ ports: ["eth1"], sharedIp4: [], sharedIp6: [] });
+    expect(uplinkPorts(d)).toEqual({ ports: ["eth1"], dhcpPorts: ["eth1"], raPorts: [], sharedIp4: [], sharedIp6: [] });
+  });
+
+  test("where netlet serves no DHCP (enable_dhcp off) and sends no RAs, an external server and router on the segment still reach the guests", () => {
+    const d = desiredFromFixture(fixture({ config: { flatInterface: "eth1" }, networks: [{ ...net, dhcp: false }] }));
+    expect(uplinkPorts(d)).toMatchObject({ ports: ["eth1"], dhcpPorts: [], raPorts: [] });
   });
 });
 
