@@ -18,9 +18,12 @@ function crossHostText(s: LabState): string {
 function labTable(s: LabState): string {
   const hosts = table(["host", "namespace", "underlay IP", "agent pid"], s.hosts.map((h) => [h.name, h.ns, h.underlayIp, h.pid]));
   const v6 = s.vms.some((v) => v.routers?.length);
-  const vms = table(["VM", "host", "MAC", "fixed IP", "IPv6", "floating IP", "lease", ...(v6 ? ["IPv6 routers"] : []), "metadata"],
+  // Cross-host reachability next to lease and metadata: did the first host's VM reach this one?
+  const from = s.crossHost?.[0]?.from;
+  const reached = (v: LabVm) => (s.crossHost ?? []).filter((c) => c.to === v.name).map((c) => `${c.ok ? "ok" : "NO ANSWER"} (${c.address.includes(":") ? "IPv6" : "IPv4"})`).join(", ") || "-";
+  const vms = table(["VM", "host", "MAC", "fixed IP", "IPv6", "floating IP", "lease", ...(v6 ? ["IPv6 routers"] : []), "metadata", ...(from ? [`ping from ${from}`] : [])],
     s.vms.map((v) => [v.name, v.host, v.mac, v.fixedIp, v.ipv6 ?? "-", v.floatingIp ?? "-", leaseText(v), ...(v6 ? [(v.routers ?? []).join(" ") || "none"] : []),
-      v.metadata ? `ok (${v.metadata})` : "unreachable"]));
+      v.metadata ? `ok (${v.metadata})` : "unreachable", ...(from ? [reached(v)] : [])]));
   const fip = s.vms.find((v) => v.floatingIp);
   const reach = fip ? `\nfloating IP ${fip.floatingIp} (${fip.name}) from the internet namespace: ${s.floatingReachable ? "answers ping" : "NO ANSWER"}` : "";
   const tryIt = fip && s.internetNs ? `\ntry: ip netns exec ${s.internetNs} ping -c 1 ${fip.floatingIp}    (floating IP of ${fip.name})\n     netlet lab exec ${fip.name} -- curl -s http://169.254.169.254/openstack/latest/meta_data.json` : "";
