@@ -38,6 +38,9 @@ describe.skipIf(!requireNetns())("netlet lab", () => {
       const shown = JSON.parse(run([netletBinary(), "show", vm.name, "--json", "--socket", host.socket]).stdout);
       expect(shown.ports[0].port).toBe(vm.port);
       expect(run(["ip", "netns", "exec", host.ns, "ip", "-br", "link", "show", "master", "br100"]).stdout).toContain(vm.port);
+      // IPv4-only flat segment: the lease came from the VM's own host (its first address on br100).
+      const br = JSON.parse(run(["ip", "netns", "exec", host.ns, "ip", "-j", "-4", "addr", "show", "dev", "br100"]).stdout);
+      expect(vm.dhcpServer).toBe(br[0].addr_info[0].local);
       expect(vm.fixedIp).toMatch(/^10\.0\.0\.\d+$/);
       // The guest's own DHCP client got its fixed IP from netlet, and it read its own instance-id.
       expect(vm.leased).toBe(vm.fixedIp);
@@ -45,6 +48,7 @@ describe.skipIf(!requireNetns())("netlet lab", () => {
     }
     expect(new Set(state.vms.map((v: { metadata: string }) => v.metadata)).size).toBe(4);
     expect(new Set(state.vms.map((v: { fixedIp: string }) => v.fixedIp)).size).toBe(4);
+    expect(new Set(state.vms.map((v: { dhcpServer: string }) => v.dhcpServer)).size).toBe(2);
     expect(state.vms[0].floatingIp).toMatch(/^10\.254\.0\.\d+$/);
     expect(state.floatingReachable).toBe(true);
     // The seed's topology: both br100s share the flat segment, so vm1 on host1 reaches host2's VMs.
