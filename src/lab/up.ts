@@ -108,12 +108,16 @@ async function configureGuests(state: LabState, opts: LabUpOptions): Promise<voi
     const lease = dhcp(vm, script);
     vm.leased = lease.address;
     vm.dhcpServer = lease.serverId;
-    if (opts.ipv6) {
-      vm.ipv6 = await slaacAddress(vm);
+  }
+  // SLAAC runs in every VM's kernel at once: wait for all of them together.
+  if (opts.ipv6) {
+    const addrs = await Promise.all(state.vms.map((vm) => slaacAddress(vm)));
+    for (const [i, vm] of state.vms.entries()) {
+      vm.ipv6 = addrs[i];
       vm.routers = ipv6Routers(vm);
     }
-    vm.metadata = metadataInstanceId(vm);
   }
+  for (const vm of state.vms) vm.metadata = metadataInstanceId(vm);
 }
 
 /** The seed's first step: let ICMP and SSH into the default group, then reach a floating IP. */
