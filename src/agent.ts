@@ -113,7 +113,7 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
   });
   // A plug returns once a pass that saw it has applied the rules (or with the reason it could not).
   const portsApplied = async () => {
-    await reconciler.kick();
+    await reconciler.applied();
     return reconciler.status.lastError ?? dataplane.firewallError();
   };
   const admin = createAdminApp({ store, config, status, cluster, dataplaneShow: () => dataplane.show(), portsApplied });

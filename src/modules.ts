@@ -166,7 +166,9 @@ export function startDataplane(config: Config, log: Logger, kick: () => void = (
   const repair = debounce(() => void dataplane.reconcile().catch((e) => l.warn("drift repair failed", { err: String(e) })), 250);
   const watches = watch
     ? [
-      watchLines(["nft", "monitor"], () => repair.poke()),
+      // Only removals: what drift looks like (a deleted element, a flushed chain, a dropped table),
+      // and quiet during netlet's own full syncs, which print every added element.
+      watchLines(["nft", "monitor", "destroy"], () => repair.poke()),
       watchLines(["ip", "-o", "monitor", "link"], () => {
         foreignStale = true;
         kick();
