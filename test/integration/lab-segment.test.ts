@@ -1,8 +1,9 @@
 /**
  * One L2 segment across three hosts, each host serving only its own guests: `netlet lab up`
- * with a flat segment (flat_interface on a switch) and with VXLAN, dual-stack, one VM per host.
- * Each lab is built once and serves several assertions; guests use real clients (udhcpc,
- * rdisc6, arping, ping).
+ * with one VM per host on a flat segment (flat_interface on a switch), dual-stack and IPv4 with
+ * share_dhcp_address, and on VXLAN, dual-stack with share_dhcp_address. The three labs are built
+ * together, each once for several assertions; guests use real clients (udhcpc, rdisc6, arping,
+ * ping).
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdtempSync, rmSync } from "node:fs";
