@@ -24,6 +24,9 @@ import { desiredState } from "./reconcile/dataplane.ts";
 import { createInterner } from "./reconcile/intern.ts";
 import type { HostView } from "./reconcile/host-view.ts";
 import type { ChangeEvent } from "./model.ts";
+import { DnsService } from "./dns/service.ts";
+import { createDnsPlanner } from "./reconcile/dns.ts";
+import { listFloatingIps } from "./store/floating.ts";
 
 export function startDhcp(store: Store, config: Config, log: Logger) {
   const l = log.child({ component: "dhcp" });
@@ -47,6 +50,17 @@ export function startRa(config: Config, log: Logger) {
     ra.setBridges(bridges);
   };
   return { ra, target, stop: () => ra.stop() };
+}
+
+export function startDns(store: Store, config: Config, log: Logger) {
+  if (!config.dnsService) return null;
+  const l = log.child({ component: "dns" });
+  const rate = config.dnsRateLimit;
+  const dns = new DnsService({ log: (level, msg, fields) => l[level](msg, fields), rateLimit: { perSecond: rate, burst: rate * 2, maxSources: 4096 } });
+  const plan = createDnsPlanner();
+  // Floating IPs of the whole cluster name their instances in PTR answers (the view has this host's only).
+  const target = (view: HostView) => dns.setPlan(plan(view, listFloatingIps(store)));
+  return { dns, target, stop: () => dns.stop() };
 }
 
 function vendordata(config: Config, log: Logger): unknown {

@@ -1,0 +1,339 @@
+/**
+ * The DNS server's I/O shell: a UDP and a TCP socket on each served bridge's host address, the
+ * source check, the rate limit, the cache and the upstreams around the sans-IO core in
+ * answer.ts. The composition root calls `setPlan` on every reconcile pass; it swaps the zone in
+ * place and opens or closes listeners. An address that is not on its bridge yet (links still
+ * being applied, IPv6 DAD) is retried every few seconds, logged once.
+ *
+ * Not an open resolver: it listens only on bridge host addresses; a query from a source outside
+ * the listener's own networks is refused when it comes from another served network and dropped
+ * otherwise (the nft input rules already drop port 53 to these addresses from non-bridge links).
+ */
+import ipaddr from "ipaddr.js";
+import type { Socket, TCPSocketListener, udp } from "bun";
+import { decide, type Decision, type Reply, type Self } from "./answer.ts";
+import { cacheKey, DnsCache, type CacheOptions } from "./cache.ts";
+import { decodeMessage, encodeReply, errorReply, TCP_MAX, udpLimit } from "./message.ts";
+import { dnsMetrics, type DnsMetrics } from "./metrics.ts";
+import { SourceLimiter, type RateLimitOptions } from "./rate-limit.ts";
+import { DEFAULT_UPSTREAM, Upstreams, type UpstreamOptions } from "./upstream.ts";
+import { buildZone, type Zone } from "./zone.ts";
+import type { DecodedPacket, Question } from "dns-packet";
+
+export interface ListenerPlan {
+  address: string;
+  bridge: string;
+  /** Networks (CIDR) whose sources this listener serves. */
+  allowed: string[];
+  /** Upstream resolvers for questions outside the zone, in order. */
+  upstreams: string[];
+}
+
+export interface DnsPlan {
+  listeners: ListenerPlan[];
+  zone: Zone;
+}
+
+export type Log = (level: "info" | "warn" | "error", msg: string, fields?: Record<string, unknown>) => void;
+
+export interface DnsServiceOptions {
+  now?: () => number;
+  log?: Log;
+  metrics?: DnsMetrics;
+  cache?: CacheOptions;
+  rateLimit?: RateLimitOptions;
+  upstream?: UpstreamOptions;
+  port?: number;
+  checkIntervalMs?: number;
+  maxTcpConnections?: number;
+}
+
+type Prefix = [ipaddr.IPv4 | ipaddr.IPv6, number];
+
+interface Listener {
+  plan: ListenerPlan;
+  prefixes: Prefix[];
+  self: Self;
+  udp: udp.Socket<"buffer"> | null;
+  tcp: TCPSocketListener<TcpState> | null;
+  tcpConnections: number;
+  opening: boolean;
+  openError: string | null;
+  closed: boolean;
+}
+
+interface TcpState {
+  buf: Uint8Array;
+}
+
+export interface Answered {
+  reply: Reply;
+  source: "zone" | "cache" | "upstream" | "policy";
+}
+
+const parsePrefixes = (cidrs: string[]): Prefix[] => cidrs.flatMap((c) => {
+  try {
+    return [ipaddr.parseCIDR(c)];
+  } catch {
+    return [];
+  }
+});
+
+const emptyZone = buildZone("", [], [], 0);
+
+export class DnsService {
+  readonly #listeners = new Map<string, Listener>();
+  readonly #opts: Required<DnsServiceOptions>;
+  readonly #cache: DnsCache;
+  readonly #limiter: SourceLimiter;
+  readonly #upstreams: Upstreams;
+  readonly #timer: ReturnType<typeof setInterval>;
+  #zone: Zone = emptyZone;
+  /** Source address → the listener addresses whose networks contain it; bounded. */
+  #sourceMemo = new Map<string, ipaddr.IPv4 | ipaddr.IPv6 | null>();
+
+  constructor(opts: DnsServiceOptions = {}) {
+    this.#opts = {
+      now: Date.now,
+      log: () => {},
+      metrics: dnsMetrics(),
+      cache: { maxEntries: 10_000, maxTtl: 86_400 },
+      rateLimit: { perSecond: 500, burst: 1000, maxSources: 4096 },
+      upstream: DEFAULT_UPSTREAM,
+      port: 53,
+      checkIntervalMs: 2000,
+      maxTcpConnections: 64,
+      ...opts,
+    };
+    const m = this.#opts.metrics;
+    this.#cache = new DnsCache(this.#opts.cache);
+    this.#limiter = new SourceLimiter(this.#opts.rateLimit);
+    this.#upstreams = new Upstreams({
+      ...this.#opts.upstream,
+      onMismatch: (reason) => m.dropped.inc({ reason }),
+      onLatency: (ms) => m.upstreamLatency.observe(ms / 1000),
+    });
+    this.#timer = setInterval(() => this.checkSockets(), this.#opts.checkIntervalMs);
+    this.#timer.unref?.();
+  }
+
+  setPlan(plan: DnsPlan): void {
+    this.#zone = plan.zone;
+    const wanted = new Map(plan.listeners.map((l) => [l.address, l]));
+    for (const [address, l] of this.#listeners) {
+      if (wanted.has(address)) continue;
+      this.#close(l);
+      this.#listeners.delete(address);
+    }
+    for (const p of plan.listeners) {
+      const l = this.#listeners.get(p.address);
+      const v6 = p.address.includes(":");
+      const self = { v4: v6 ? null : p.address, v6: v6 ? p.address : null };
+      if (l) Object.assign(l, { plan: p, prefixes: parsePrefixes(p.allowed), self });
+      else this.#listeners.set(p.address, { plan: p, prefixes: parsePrefixes(p.allowed), self, udp: null, tcp: null, tcpConnections: 0, opening: false, openError: null, closed: false });
+    }
+    this.#sourceMemo.clear();
+    this.checkSockets();
+  }
+
+  /** Opens the listeners that have no sockets yet. */
+  checkSockets(): void {
+    for (const l of this.#listeners.values()) if ((!l.udp || !l.tcp) && !l.opening) void this.#open(l);
+  }
+
+  /** `netlet dns query`: what a guest on the first listener's network would get, and from where. */
+  async query(name: string, type: string): Promise<Answered & { listener: string | null }> {
+    const l = [...this.#listeners.values()][0] ?? null;
+    const packet = { id: 0, flag_qr: false, opcode: "QUERY", flag_rd: true, questions: [{ name, type, class: "IN" }], additionals: [] } as unknown as DecodedPacket;
+    const a = await this.#answer(packet, l?.plan.upstreams ?? [], l?.self ?? { v4: null, v6: null });
+    return { ...(a ?? { reply: { rcode: "SERVFAIL", answers: [], authorities: [], aa: false }, source: "policy" }), listener: l?.plan.address ?? null };
+  }
+
+  status(): { address: string; bridge: string; state: string; upstreams: string[] }[] {
+    return [...this.#listeners.values()].map((l) => ({
+      address: l.plan.address, bridge: l.plan.bridge, upstreams: l.plan.upstreams,
+      state: l.udp && l.tcp ? "serving" : l.openError ? `not listening: ${l.openError}` : "opening",
+    }));
+  }
+
+  get zone(): Zone {
+    return this.#zone;
+  }
+
+  get cacheSize(): number {
+    return this.#cache.size;
+  }
+
+  async stop(): Promise<void> {
+    clearInterval(this.#timer);
+    for (const l of this.#listeners.values()) this.#close(l);
+    this.#listeners.clear();
+  }
+
+  async #open(l: Listener): Promise<void> {
+    l.opening = true;
+    const { address } = l.plan;
+    try {
+      l.udp ??= await Bun.udpSocket({
+        hostname: address,
+        port: this.#opts.port,
+        socket: { data: (s, buf, port, from) => this.#onUdp(l, s, buf, port, from) },
+      });
+      l.tcp ??= Bun.listen<TcpState>({
+        hostname: address,
+        port: this.#opts.port,
+        socket: {
+          open: (s) => this.#onTcpOpen(l, s),
+          data: (s, chunk) => this.#onTcpData(l, s, chunk),
+          close: () => void l.tcpConnections--,
+          timeout: (s) => void s.end(),
+          error: () => {},
+        },
+      });
+      if (l.closed) this.#close(l);
+      else if (l.openError) this.#opts.log("info", "DNS listening", { address, bridge: l.plan.bridge });
+      l.openError = null;
+    } catch (err) {
+      const msg = String((err as Error).message ?? err);
+      if (l.openError !== msg) this.#opts.log("warn", "cannot listen for DNS", { address, bridge: l.plan.bridge, err: msg });
+      l.openError = msg;
+    } finally {
+      l.opening = false;
+    }
+  }
+
+  #close(l: Listener): void {
+    l.closed = true;
+    l.udp?.close();
+    l.tcp?.stop(true);
+    l.udp = null;
+    l.tcp = null;
+  }
+
+  /** "serve", "refuse" (another served network) or "drop" (anyone else). */
+  #admit(l: Listener, from: string): "serve" | "refuse" | "drop" {
+    let a = this.#sourceMemo.get(from);
+    if (a === undefined) {
+      try {
+        a = ipaddr.process(from);
+      } catch {
+        a = null;
+      }
+      if (this.#sourceMemo.size >= 4096) this.#sourceMemo.clear();
+      this.#sourceMemo.set(from, a);
+    }
+    if (!a) return "drop";
+    const inside = (p: Prefix[]) => p.some(([net, len]) => net.kind() === a!.kind() && a!.match(net, len));
+    if (inside(l.prefixes)) return "serve";
+    for (const other of this.#listeners.values()) if (other !== l && inside(other.prefixes)) return "refuse";
+    return "drop";
+  }
+
+  /** Admission, rate limit and decoding shared by UDP and TCP; null when nothing is to be sent. */
+  async #handle(l: Listener, bytes: Uint8Array, from: string, tcp: boolean): Promise<Uint8Array | null> {
+    const m = this.#opts.metrics;
+    const admit = this.#admit(l, from);
+    if (admit === "drop") {
+      m.dropped.inc({ reason: "outsider" });
+      return null;
+    }
+    if (!this.#limiter.allow(from, this.#opts.now())) {
+      m.dropped.inc({ reason: "rate" });
+      return null;
+    }
+    const d = decodeMessage(bytes);
+    if (!d.ok) {
+      m.dropped.inc({ reason: d.error });
+      return errorReply(bytes, 1);
+    }
+    const q = d.packet;
+    const limit = tcp ? TCP_MAX : udpLimit(q);
+    if (admit === "refuse") {
+      m.dropped.inc({ reason: "other_network" });
+      if (q.flag_qr) return null;
+      return encodeReply(q, { rcode: "REFUSED", answers: [], authorities: [], aa: false }, limit);
+    }
+    const a = await this.#answer(q, l.plan.upstreams, l.self);
+    if (!a) return null;
+    m.queries.inc({ type: q.questions?.[0]?.type ?? "none", rcode: a.reply.rcode, source: a.source });
+    return encodeReply(q, a.reply, limit);
+  }
+
+  async #answer(q: DecodedPacket, upstreams: string[], self: Self): Promise<Answered | null> {
+    const m = this.#opts.metrics;
+    const d: Decision = decide(q, this.#zone, self);
+    if (d.kind === "drop") {
+      m.dropped.inc({ reason: d.reason });
+      return null;
+    }
+    if (d.kind === "reply") return { reply: d.reply, source: d.source };
+    return this.#forward(d.question, upstreams);
+  }
+
+  async #forward(question: Question, upstreams: string[]): Promise<Answered> {
+    const m = this.#opts.metrics;
+    const key = cacheKey(question.name, question.type);
+    const cached = this.#cache.get(key, this.#opts.now());
+    if (cached) {
+      m.cacheHits.inc();
+      return { reply: cached, source: "cache" };
+    }
+    m.cacheMisses.inc();
+    const r = await this.#upstreams.resolve(question, upstreams);
+    if (!r.ok) {
+      m.upstreamFailures.inc({ reason: r.reason });
+      return { reply: { rcode: "SERVFAIL", answers: [], authorities: [], aa: false }, source: "upstream" };
+    }
+    this.#cache.put(key, r.reply, this.#opts.now());
+    m.cacheEntries.set(this.#cache.size);
+    return { reply: r.reply, source: "upstream" };
+  }
+
+  #onUdp(l: Listener, s: udp.Socket<"buffer">, buf: Buffer, port: number, from: string): void {
+    this.#handle(l, buf, from, false).then(
+      (out) => void (out && !l.closed && s.send(out, port, from)),
+      (err) => this.#internal(err),
+    );
+  }
+
+  #onTcpOpen(l: Listener, s: Socket<TcpState>): void {
+    if (l.tcpConnections >= this.#opts.maxTcpConnections) {
+      this.#opts.metrics.dropped.inc({ reason: "tcp_busy" });
+      s.data = { buf: new Uint8Array(0) };
+      l.tcpConnections++;
+      s.end();
+      return;
+    }
+    l.tcpConnections++;
+    s.data = { buf: new Uint8Array(0) };
+    s.timeout(10);
+  }
+
+  /** RFC 7766 framing: a two-byte length before each message; several may be pipelined. */
+  #onTcpData(l: Listener, s: Socket<TcpState>, chunk: Uint8Array): void {
+    const prev = s.data.buf;
+    let buf = new Uint8Array(prev.length + chunk.length);
+    buf.set(prev);
+    buf.set(chunk, prev.length);
+    while (buf.length >= 2) {
+      const len = (buf[0] << 8) | buf[1];
+      if (buf.length < 2 + len) break;
+      const msg = buf.slice(2, 2 + len);
+      buf = buf.subarray(2 + len);
+      this.#handle(l, msg, s.remoteAddress, true).then((out) => {
+        if (!out) return;
+        const framed = new Uint8Array(out.length + 2);
+        framed[0] = out.length >> 8;
+        framed[1] = out.length & 0xff;
+        framed.set(out, 2);
+        s.write(framed);
+      }, (err) => this.#internal(err));
+    }
+    s.data.buf = buf.slice();
+  }
+
+  #internal(err: unknown): void {
+    this.#opts.metrics.dropped.inc({ reason: "internal_error" });
+    this.#opts.log("error", "DNS query handling failed", { err: String(err) });
+  }
+}
