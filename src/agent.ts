@@ -112,7 +112,7 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
     voters: () => cluster?.voters() ?? null,
     alarms: () => [...(reconciler.status.lastError ? [`reconcile: ${reconciler.status.lastError}`] : []), ...(cluster?.alarms() ?? [])],
   });
-  const admin = createAdminApp({ store, config, status, cluster, dataplaneShow: () => dataplane.show() });
+  const admin = createAdminApp({ store, config, status, cluster, dataplaneShow: () => dataplane.show(), dnsQuery: dns?.query });
   const apiServer = serveAdminSocket(opts.socket, admin.fetch);
   const ops = serveOps(config.adminListen, store, log);
   await reconciler.kick();

@@ -26,6 +26,7 @@ import type { HostView } from "./reconcile/host-view.ts";
 import type { ChangeEvent } from "./model.ts";
 import { DnsService } from "./dns/service.ts";
 import { createDnsPlanner } from "./reconcile/dns.ts";
+import { parseQueryInput, queryJson } from "./dns/diagnose.ts";
 import { listFloatingIps } from "./store/floating.ts";
 
 export function startDhcp(store: Store, config: Config, log: Logger) {
@@ -60,7 +61,12 @@ export function startDns(store: Store, config: Config, log: Logger) {
   const plan = createDnsPlanner();
   // Floating IPs of the whole cluster name their instances in PTR answers (the view has this host's only).
   const target = (view: HostView) => dns.setPlan(plan(view, listFloatingIps(store)));
-  return { dns, target, stop: () => dns.stop() };
+  const query = async (name: string | undefined, type: string | undefined) => {
+    const input = parseQueryInput(name, type);
+    if (!input.ok) return { status: 400 as const, body: { error: input.error, field: input.error.split(" ")[0].replace(/:$/, "") } };
+    return { status: 200 as const, body: queryJson(input.name, input.type, await dns.query(input.name, input.type)) };
+  };
+  return { dns, target, query, stop: () => dns.stop() };
 }
 
 function vendordata(config: Config, log: Logger): unknown {

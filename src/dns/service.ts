@@ -141,9 +141,9 @@ export class DnsService {
     for (const l of this.#listeners.values()) if ((!l.udp || !l.tcp) && !l.opening) void this.#open(l);
   }
 
-  /** `netlet dns query`: what a guest on the first listener's network would get, and from where. */
-  async query(name: string, type: string): Promise<Answered & { listener: string | null }> {
-    const l = [...this.#listeners.values()][0] ?? null;
+  /** `netlet dns query`: what a guest on that listener's network (default: the first) would get, and from where. */
+  async query(name: string, type: string, address?: string): Promise<Answered & { listener: string | null }> {
+    const l = (address ? this.#listeners.get(address) : [...this.#listeners.values()][0]) ?? null;
     const packet = { id: 0, flag_qr: false, opcode: "QUERY", flag_rd: true, questions: [{ name, type, class: "IN" }], additionals: [] } as unknown as DecodedPacket;
     const a = await this.#answer(packet, l?.plan.upstreams ?? [], l?.self ?? { v4: null, v6: null });
     return { ...(a ?? { reply: { rcode: "SERVFAIL", answers: [], authorities: [], aa: false }, source: "policy" }), listener: l?.plan.address ?? null };
@@ -272,7 +272,8 @@ export class DnsService {
 
   async #forward(question: Question, upstreams: string[]): Promise<Answered> {
     const m = this.#opts.metrics;
-    const key = cacheKey(question.name, question.type);
+    // Networks may forward to different upstreams: each set of upstreams has its own entries.
+    const key = `${upstreams.join(",")}|${cacheKey(question.name, question.type)}`;
     const cached = this.#cache.get(key, this.#opts.now());
     if (cached) {
       m.cacheHits.inc();
