@@ -43,6 +43,11 @@ export class DnsCache {
     return this.#entries.size;
   }
 
+  /** When the entry for `key` expires (ms), or 0. */
+  expiresAt(key: string): number {
+    return this.#entries.get(key)?.expiresAt ?? 0;
+  }
+
   get(key: string, now: number): Reply | null {
     const e = this.#entries.get(key);
     if (!e || e.expiresAt <= now) {

@@ -12,12 +12,13 @@
 import ipaddr from "ipaddr.js";
 import type { Socket, TCPSocketListener, udp } from "bun";
 import { decide, type Decision, type Reply, type Self } from "./answer.ts";
-import { cacheKey, DnsCache, type CacheOptions } from "./cache.ts";
+import { cacheKey, cacheTtl, DnsCache, type CacheOptions } from "./cache.ts";
 import { decodeMessage, encodeReply, errorReply, TCP_MAX, udpLimit } from "./message.ts";
 import { dnsMetrics, type DnsMetrics } from "./metrics.ts";
 import { SourceLimiter, type RateLimitOptions } from "./rate-limit.ts";
 import { DEFAULT_UPSTREAM, Upstreams, type UpstreamOptions } from "./upstream.ts";
 import { buildZone, type Zone } from "./zone.ts";
+import { ReplyMemo, type MemoLabels } from "./memo.ts";
 import type { DecodedPacket, Question } from "dns-packet";
 
 export interface ListenerPlan {
@@ -54,6 +55,9 @@ interface Listener {
   plan: ListenerPlan;
   prefixes: Prefix[];
   self: Self;
+  memo: ReplyMemo;
+  /** Admission by source address, until the next plan. */
+  verdicts: Map<string, Verdict>;
   udp: udp.Socket<"buffer"> | null;
   tcp: TCPSocketListener<TcpState> | null;
   tcpConnections: number;
@@ -62,6 +66,8 @@ interface Listener {
   closed: boolean;
 }
 
+type Verdict = "serve" | "refuse" | "drop";
+
 interface TcpState {
   buf: Uint8Array;
 }
@@ -69,6 +75,8 @@ interface TcpState {
 export interface Answered {
   reply: Reply;
   source: "zone" | "cache" | "upstream" | "policy";
+  /** How long the encoded reply may be replayed (ms): Infinity for the zone's, 0 for never. */
+  keepMs?: number;
 }
 
 const parsePrefixes = (cidrs: string[]): Prefix[] => cidrs.flatMap((c) => {
@@ -89,6 +97,7 @@ export class DnsService {
   readonly #upstreams: Upstreams;
   readonly #timer: ReturnType<typeof setInterval>;
   #zone: Zone = emptyZone;
+  readonly #counters = new Map<string, { inc(): void }>();
   /** Source address → the listener addresses whose networks contain it; bounded. */
   #sourceMemo = new Map<string, ipaddr.IPv4 | ipaddr.IPv6 | null>();
 
@@ -118,6 +127,7 @@ export class DnsService {
   }
 
   setPlan(plan: DnsPlan): void {
+    const changed = plan.zone.serial !== this.#zone.serial || plan.zone.domain !== this.#zone.domain;
     this.#zone = plan.zone;
     const wanted = new Map(plan.listeners.map((l) => [l.address, l]));
     for (const [address, l] of this.#listeners) {
@@ -129,8 +139,14 @@ export class DnsService {
       const l = this.#listeners.get(p.address);
       const v6 = p.address.includes(":");
       const self = { v4: v6 ? null : p.address, v6: v6 ? p.address : null };
-      if (l) Object.assign(l, { plan: p, prefixes: parsePrefixes(p.allowed), self });
-      else this.#listeners.set(p.address, { plan: p, prefixes: parsePrefixes(p.allowed), self, udp: null, tcp: null, tcpConnections: 0, opening: false, openError: null, closed: false });
+      if (l) {
+        if (changed || l.plan.upstreams.join() !== p.upstreams.join()) l.memo.clear();
+        Object.assign(l, { plan: p, prefixes: parsePrefixes(p.allowed), self });
+        l.verdicts.clear();
+      } else {
+        this.#listeners.set(p.address, { plan: p, prefixes: parsePrefixes(p.allowed), self, memo: new ReplyMemo(this.#opts.cache.maxEntries), verdicts: new Map(),
+          udp: null, tcp: null, tcpConnections: 0, opening: false, openError: null, closed: false });
+      }
     }
     this.#sourceMemo.clear();
     this.checkSockets();
@@ -210,8 +226,18 @@ export class DnsService {
     l.tcp = null;
   }
 
-  /** "serve", "refuse" (another served network) or "drop" (anyone else). */
-  #admit(l: Listener, from: string): "serve" | "refuse" | "drop" {
+  /** "serve", "refuse" (another served network) or "drop" (anyone else); remembered per source. */
+  #admit(l: Listener, from: string): Verdict {
+    let v = l.verdicts.get(from);
+    if (v === undefined) {
+      v = this.#verdict(l, from);
+      if (l.verdicts.size >= 4096) l.verdicts.clear();
+      l.verdicts.set(from, v);
+    }
+    return v;
+  }
+
+  #verdict(l: Listener, from: string): Verdict {
     let a = this.#sourceMemo.get(from);
     if (a === undefined) {
       try {
@@ -229,18 +255,34 @@ export class DnsService {
     return "drop";
   }
 
-  /** Admission, rate limit and decoding shared by UDP and TCP; null when nothing is to be sent. */
-  async #handle(l: Listener, bytes: Uint8Array, from: string, tcp: boolean): Promise<Uint8Array | null> {
+  /**
+   * Admission, rate limit and the memo, synchronously: the reply (or null for none), or the memo
+   * key when the query must be answered the slow way.
+   */
+  #front(l: Listener, bytes: Uint8Array, from: string, tcp: boolean): { out: Uint8Array | null } | { key: number; refuse: boolean } {
     const m = this.#opts.metrics;
     const admit = this.#admit(l, from);
     if (admit === "drop") {
       m.dropped.inc({ reason: "outsider" });
-      return null;
+      return { out: null };
     }
-    if (!this.#limiter.allow(from, this.#opts.now())) {
+    const now = this.#opts.now();
+    if (!this.#limiter.allow(from, now)) {
       m.dropped.inc({ reason: "rate" });
-      return null;
+      return { out: null };
     }
+    if (bytes.length < 12) return { key: -1, refuse: admit === "refuse" };
+    const key = l.memo.key(bytes, tcp);
+    const hit = admit === "serve" ? l.memo.get(key, bytes, now) : null;
+    if (!hit) return { key, refuse: admit === "refuse" };
+    if (hit.labels.source === "cache") m.cacheHits.inc();
+    hit.labels.count.inc();
+    return { out: hit.bytes };
+  }
+
+  /** The slow way: decode, decide, forward, encode; and remember the reply for the next time. */
+  async #handle(l: Listener, bytes: Uint8Array, key: number, refuse: boolean, tcp: boolean): Promise<Uint8Array | null> {
+    const m = this.#opts.metrics;
     const d = decodeMessage(bytes);
     if (!d.ok) {
       m.dropped.inc({ reason: d.error });
@@ -248,15 +290,23 @@ export class DnsService {
     }
     const q = d.packet;
     const limit = tcp ? TCP_MAX : udpLimit(q);
-    if (admit === "refuse") {
+    if (refuse) {
       m.dropped.inc({ reason: "other_network" });
       if (q.flag_qr) return null;
       return encodeReply(q, { rcode: "REFUSED", answers: [], authorities: [], aa: false }, limit);
     }
     const a = await this.#answer(q, l.plan.upstreams, l.self);
     if (!a) return null;
-    m.queries.inc({ type: q.questions?.[0]?.type ?? "none", rcode: a.reply.rcode, source: a.source });
-    return encodeReply(q, a.reply, limit);
+    const qtype = q.questions?.[0]?.type as string | undefined;
+    // Metric labels stay few: a guest asking for random type numbers gets "other".
+    const type = qtype === undefined ? "none" : qtype.startsWith("UNKNOWN_") ? "other" : qtype;
+    this.#counter(type, a.reply.rcode, a.source).inc();
+    const out = encodeReply(q, a.reply, limit);
+    // Replays of a forwarded answer are cache hits.
+    const source = a.source === "upstream" ? "cache" : a.source;
+    const replay: MemoLabels = { type, rcode: a.reply.rcode, source, count: this.#counter(type, a.reply.rcode, source) };
+    if (key >= 0 && a.keepMs && !l.closed) l.memo.put(key, bytes, out, replay, this.#opts.now(), a.keepMs);
+    return out;
   }
 
   async #answer(q: DecodedPacket, upstreams: string[], self: Self): Promise<Answered | null> {
@@ -266,7 +316,7 @@ export class DnsService {
       m.dropped.inc({ reason: d.reason });
       return null;
     }
-    if (d.kind === "reply") return { reply: d.reply, source: d.source };
+    if (d.kind === "reply") return { reply: d.reply, source: d.source, keepMs: Infinity };
     return this.#forward(d.question, upstreams);
   }
 
@@ -274,10 +324,11 @@ export class DnsService {
     const m = this.#opts.metrics;
     // Networks may forward to different upstreams: each set of upstreams has its own entries.
     const key = `${upstreams.join(",")}|${cacheKey(question.name, question.type)}`;
-    const cached = this.#cache.get(key, this.#opts.now());
+    const now = this.#opts.now();
+    const cached = this.#cache.get(key, now);
     if (cached) {
       m.cacheHits.inc();
-      return { reply: cached, source: "cache" };
+      return { reply: cached, source: "cache", keepMs: this.#cache.expiresAt(key) - now };
     }
     m.cacheMisses.inc();
     const r = await this.#upstreams.resolve(question, upstreams);
@@ -287,11 +338,16 @@ export class DnsService {
     }
     this.#cache.put(key, r.reply, this.#opts.now());
     m.cacheEntries.set(this.#cache.size);
-    return { reply: r.reply, source: "upstream" };
+    return { reply: r.reply, source: "upstream", keepMs: cacheTtl(r.reply, this.#opts.cache.maxTtl) * 1000 };
   }
 
   #onUdp(l: Listener, s: udp.Socket<"buffer">, buf: Buffer, port: number, from: string): void {
-    this.#handle(l, buf, from, false).then(
+    const f = this.#front(l, buf, from, false);
+    if ("out" in f) {
+      if (f.out) s.send(f.out, port, from);
+      return;
+    }
+    this.#handle(l, buf, f.key, f.refuse, false).then(
       (out) => void (out && !l.closed && s.send(out, port, from)),
       (err) => this.#internal(err),
     );
@@ -321,8 +377,10 @@ export class DnsService {
       if (buf.length < 2 + len) break;
       const msg = buf.slice(2, 2 + len);
       buf = buf.subarray(2 + len);
-      this.#handle(l, msg, s.remoteAddress, true).then((out) => {
-        if (!out) return;
+      const f = this.#front(l, msg, s.remoteAddress, true);
+      const reply = "out" in f ? Promise.resolve(f.out) : this.#handle(l, msg, f.key, f.refuse, true);
+      reply.then((out) => {
+        if (!out || l.closed) return;
         const framed = new Uint8Array(out.length + 2);
         framed[0] = out.length >> 8;
         framed[1] = out.length & 0xff;
@@ -331,6 +389,17 @@ export class DnsService {
       }, (err) => this.#internal(err));
     }
     s.data.buf = buf.slice();
+  }
+
+  /** Bound query counters by labels; bounded by the few types, rcodes and sources there are. */
+  #counter(type: string, rcode: string, source: string): { inc(): void } {
+    const k = `${type}|${rcode}|${source}`;
+    let c = this.#counters.get(k);
+    if (!c) {
+      c = this.#opts.metrics.queries.with({ type, rcode, source });
+      if (this.#counters.size < 1024) this.#counters.set(k, c);
+    }
+    return c;
   }
 
   #internal(err: unknown): void {
