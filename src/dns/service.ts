@@ -182,6 +182,7 @@ export class DnsService {
 
   async stop(): Promise<void> {
     clearInterval(this.#timer);
+    this.#upstreams.close();
     for (const l of this.#listeners.values()) this.#close(l);
     this.#listeners.clear();
   }

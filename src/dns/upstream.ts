@@ -1,6 +1,7 @@
 /**
- * Asking the upstream resolvers. Each question goes out from a fresh socket (a random source
- * port chosen by the kernel) with a random ID; a datagram is accepted only from the server's
+ * Asking the upstream resolvers. Each question goes out with a random ID from a socket picked at
+ * random from a pool of sockets on kernel-chosen random ports, each retired after a few hundred
+ * questions (as unbound's outgoing-range does); a datagram is accepted only from the server's
  * address and port 53, with that ID and the same question (RFC 5452) — anything else is counted
  * and ignored while the real answer is awaited. A truncated answer is asked again over TCP.
  * Every question has one deadline across all servers, so a dead upstream costs the client a
@@ -11,6 +12,7 @@ import { randomInt } from "node:crypto";
 import * as dnsPacket from "dns-packet";
 import type { DecodedPacket, Question } from "dns-packet";
 import ipaddr from "ipaddr.js";
+import type { udp } from "bun";
 import type { Reply, Rcode } from "./answer.ts";
 import { decodeMessage, EDNS_SIZE } from "./message.ts";
 
@@ -22,6 +24,8 @@ export interface UpstreamOptions {
   maxInFlight: number;
   onMismatch?: (reason: string) => void;
   onLatency?: (ms: number, server: string) => void;
+  /** Upstream port (53; tests use another). */
+  port?: number;
 }
 
 export const DEFAULT_UPSTREAM: UpstreamOptions = { tryMs: 800, deadlineMs: 1500, maxInFlight: 1024 };
@@ -51,10 +55,29 @@ function queryBytes(q: Question, id: number): Buffer {
     additionals: [{ type: "OPT", name: ".", udpPayloadSize: EDNS_SIZE, flags: 0 } as dnsPacket.Answer] });
 }
 
+/** Sockets in the pool per address family, and questions each asks before it is replaced. */
+const POOL_SIZE = 32;
+const RETIRE_AFTER = 256;
+
+interface PooledSocket {
+  sock: udp.Socket<"buffer">;
+  opening: Promise<udp.Socket<"buffer">>;
+  /** Questions in flight by ID. */
+  waiting: Map<number, { server: string; q: Question; finish: (p: DecodedPacket | null) => void }>;
+  uses: number;
+  retired: boolean;
+}
+
 export class Upstreams {
   readonly #inflight = new Map<string, Promise<UpstreamResult>>();
+  readonly #pool4: (PooledSocket | undefined)[] = [];
+  readonly #pool6: (PooledSocket | undefined)[] = [];
 
   constructor(readonly opts: UpstreamOptions = DEFAULT_UPSTREAM) {}
+
+  get #port(): number {
+    return this.opts.port ?? 53;
+  }
 
   get inFlight(): number {
     return this.#inflight.size;
@@ -91,36 +114,75 @@ export class Upstreams {
   }
 
   async #udp(q: Question, server: string, waitMs: number): Promise<DecodedPacket | null> {
-    const id = randomInt(0, 65536);
     const want = ipaddr.process(server).toString();
-    let done: (p: DecodedPacket | null) => void = () => {};
-    const result = new Promise<DecodedPacket | null>((r) => (done = r));
-    const sock = await Bun.udpSocket({
-      hostname: ipaddr.parse(server).kind() === "ipv6" ? "::" : "0.0.0.0",
-      socket: {
-        data: (_s, buf, port, addr) => {
-          let from = addr;
-          try {
-            from = ipaddr.process(addr).toString();
-          } catch {
-            // leave as is: it will not match
-          }
-          if (from !== want || port !== 53) return this.opts.onMismatch?.("upstream_source");
-          const d = decodeMessage(buf);
-          if (!d.ok || !d.packet.flag_qr) return this.opts.onMismatch?.("upstream_malformed");
-          if (d.packet.id !== id) return this.opts.onMismatch?.("upstream_id");
-          if (!sameQuestion(d.packet, q)) return this.opts.onMismatch?.("upstream_question");
-          done(d.packet);
-        },
-      },
+    const ps = await this.#socket(ipaddr.parse(server).kind() === "ipv6");
+    let id = randomInt(0, 65536);
+    while (ps.waiting.has(id)) id = randomInt(0, 65536);
+    return new Promise<DecodedPacket | null>((resolve) => {
+      const timer = setTimeout(() => finish(null), waitMs);
+      const finish = (p: DecodedPacket | null) => {
+        clearTimeout(timer);
+        ps.waiting.delete(id);
+        if (ps.retired && ps.waiting.size === 0) ps.sock.close();
+        resolve(p);
+      };
+      ps.waiting.set(id, { server: want, q, finish });
+      ps.sock.send(queryBytes(q, id), this.#port, server);
     });
-    const timer = setTimeout(() => done(null), waitMs);
+  }
+
+  /** A socket of the pool, opened when the pool is not full yet; retired after RETIRE_AFTER uses. */
+  async #socket(v6: boolean): Promise<PooledSocket> {
+    const pool = v6 ? this.#pool6 : this.#pool4;
+    const i = randomInt(0, POOL_SIZE);
+    let ps = pool[i];
+    if (!ps) {
+      const opening: Promise<udp.Socket<"buffer">> = Bun.udpSocket({ hostname: v6 ? "::" : "0.0.0.0", socket: { data: (_s, buf, port, addr) => this.#receive(entry, buf, port, addr) } });
+      // Until it is open, questions drawing this slot wait for the same socket.
+      const entry: PooledSocket = { sock: null as unknown as udp.Socket<"buffer">, waiting: new Map(), uses: 0, retired: false, opening };
+      pool[i] = ps = entry;
+      try {
+        entry.sock = await opening;
+      } catch (err) {
+        if (pool[i] === entry) pool[i] = undefined;
+        throw err;
+      }
+    } else if (!ps.sock) {
+      await ps.opening;
+    }
+    if (++ps.uses >= RETIRE_AFTER) {
+      ps.retired = true;
+      pool[i] = undefined;
+    }
+    return ps;
+  }
+
+  #receive(ps: PooledSocket, buf: Buffer, port: number, addr: string): void {
+    const d = decodeMessage(buf);
+    if (!d.ok || !d.packet.flag_qr) return this.opts.onMismatch?.("upstream_malformed");
+    const w = ps.waiting.get(d.packet.id ?? -1);
+    if (!w) return this.opts.onMismatch?.("upstream_id");
+    let from = addr;
     try {
-      sock.send(queryBytes(q, id), 53, server);
-      return await result;
-    } finally {
-      clearTimeout(timer);
-      sock.close();
+      from = ipaddr.process(addr).toString();
+    } catch {
+      // left as is: it will not match
+    }
+    if (from !== w.server || port !== this.#port) return this.opts.onMismatch?.("upstream_source");
+    if (!sameQuestion(d.packet, w.q)) return this.opts.onMismatch?.("upstream_question");
+    w.finish(d.packet);
+  }
+
+  /** Closes the pool (sockets with questions in flight close when those end). */
+  close(): void {
+    for (const pool of [this.#pool4, this.#pool6]) {
+      for (let i = 0; i < pool.length; i++) {
+        const ps = pool[i];
+        if (!ps) continue;
+        ps.retired = true;
+        if (ps.waiting.size === 0) void ps.opening.then((s) => s.close());
+        pool[i] = undefined;
+      }
     }
   }
 
@@ -133,7 +195,7 @@ export class Upstreams {
     const timer = setTimeout(() => done(null), waitMs);
     const sock = await Bun.connect({
       hostname: server,
-      port: 53,
+      port: this.#port,
       socket: {
         data(_s, chunk) {
           const next = new Uint8Array(buf.length + chunk.length);
