@@ -54,7 +54,8 @@ export function startRa(config: Config, log: Logger) {
 }
 
 export function startDns(store: Store, config: Config, log: Logger) {
-  if (!config.dnsService) return null;
+  // flat mode hands out no DHCP and owns no bridge address to listen on, as nova's had no dnsmasq.
+  if (!config.dnsService || config.networkManager === "flat") return null;
   const l = log.child({ component: "dns" });
   const rate = config.dnsRateLimit;
   const dns = new DnsService({ log: (level, msg, fields) => l[level](msg, fields), rateLimit: { perSecond: rate, burst: rate * 2, maxSources: 4096 } });

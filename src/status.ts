@@ -45,7 +45,7 @@ export function statusReport(store: Store, config: Config, src: StatusSources): 
       floating: floating.filter((f) => f.instanceUuid === instance.uuid && f.fixedAddress === v.address).map((f) => f.address),
       metadataLastSeen: src.metadataSeen(instance.uuid),
     }))),
-    dns: src.dns?.() ?? "off (dns_service = false)",
+    dns: src.dns?.() ?? `off (${config.networkManager === "flat" ? "network_manager = flat" : "dns_service = false"})`,
     dataplane: { driver: src.driver, lastApply: src.lastApply() },
     reconcile: src.reconcile(),
     alarms: src.alarms(),

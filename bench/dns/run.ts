@@ -6,10 +6,10 @@
  *   cache-hot  200 outside names, warmed first (both answer from their cache)
  *   forwarded  a unique outside name per query (every one goes to the upstream)
  * Prints queries/s, p50 and p99 latency per server and mix (from dnsperf -v's per-query times),
- * the ratios netlet / dnsmasq, then the resident memory of both with 10,000 names and a full
+ * the ratios netlet / dnsmasq (median of the ratios of runs made back to back), then the resident memory of both with 10,000 names and a full
  * 10,000-entry cache.
  *
- *   sudo bun bench/dns/run.ts [--seconds 5] [--rounds 2] [--mixes zone,cache-hot,forwarded]
+ *   sudo bun bench/dns/run.ts [--seconds 2] [--rounds 5] [--mixes zone,cache-hot,forwarded]
  *
  * Needs root, dnsperf, dnsmasq and taskset; pins the servers to CPU 1, dnsperf and the upstream
  * to CPU 0.
@@ -21,8 +21,8 @@ import { Lab, nsRun, stopProcess, waitFor } from "../../test/harness/netns.ts";
 
 const args = new Map<string, string>();
 for (let i = 2; i < process.argv.length; i += 2) args.set(process.argv[i].replace(/^--/, ""), process.argv[i + 1]);
-const SECONDS = Number(args.get("seconds") ?? 5);
-const ROUNDS = Number(args.get("rounds") ?? 2);
+const SECONDS = Number(args.get("seconds") ?? 2);
+const ROUNDS = Number(args.get("rounds") ?? 5);
 const MIXES = (args.get("mixes") ?? "zone,cache-hot,forwarded").split(",");
 const NETLET = "10.20.0.2", DNSMASQ = "10.20.0.3", CLIENT = "10.20.0.10", UPSTREAM = "192.0.2.1";
 
@@ -89,30 +89,46 @@ async function main(): Promise<void> {
     lab.spawn(internet, ["taskset", "-c", "0", "dnsmasq", "--keep-in-foreground", `--conf-file=${dir}/upstream.conf`]);
     for (const t of ["2k", "10k"]) prepare(dir, t === "2k" ? 2000 : 10_000, t);
     queryFiles(dir);
+    // Both servers stay up (pinned to the same CPU, idle while the other is measured) and runs
+    // alternate in short pairs: on a shared machine, load drifts between rounds, and a pair's
+    // ratio is measured under nearly the same conditions.
     const results: Result[] = [];
-    for (let round = 0; round < ROUNDS; round++) {
-      for (const server of round % 2 ? ["dnsmasq", "netlet"] : ["netlet", "dnsmasq"]) {
-        const p = await start(lab, host, server, dir, "2k");
-        const target = server === "netlet" ? NETLET : DNSMASQ;
-        dnsperf(client, target, `${dir}/zone.txt`, ["-n", "1"]); // warm-up: JIT, ARP
-        for (const mix of MIXES) {
-          if (mix === "cache-hot") dnsperf(client, target, `${dir}/cache-hot.txt`, ["-n", "1"]);
-          const out = dnsperf(client, target, `${dir}/${mix}.txt`, ["-l", String(SECONDS), "-v"]);
-          const r = parse(server, mix, out);
-          results.push(r);
+    const ratios = new Map<string, { qps: number[]; p99: number[] }>();
+    const procs = [await start(lab, host, "netlet", dir, "2k"), await start(lab, host, "dnsmasq", dir, "2k")];
+    const target = (server: string) => (server === "netlet" ? NETLET : DNSMASQ);
+    for (const server of ["netlet", "dnsmasq"]) dnsperf(client, target(server), `${dir}/zone.txt`, ["-n", "2"]); // warm-up: JIT, ARP
+    for (const mix of MIXES) {
+      if (mix === "cache-hot") for (const server of ["netlet", "dnsmasq"]) dnsperf(client, target(server), `${dir}/cache-hot.txt`, ["-n", "1"]);
+      const pair = { qps: [] as number[], p99: [] as number[] };
+      ratios.set(mix, pair);
+      for (let round = 0; round < ROUNDS; round++) {
+        const got: Record<string, Result> = {};
+        for (const server of round % 2 ? ["dnsmasq", "netlet"] : ["netlet", "dnsmasq"]) {
+          const r = parse(server, mix, dnsperf(client, target(server), `${dir}/${mix}.txt`, ["-l", String(SECONDS), "-v"]));
+          results.push((got[server] = r));
           console.log(`round ${round + 1} ${server.padEnd(8)} ${mix.padEnd(10)} ${r.qps.toFixed(0).padStart(7)} q/s  p50 ${r.p50.toFixed(3)} ms  p99 ${r.p99.toFixed(3)} ms  lost ${r.lost}`);
         }
-        await stopProcess(p);
+        pair.qps.push(got.netlet.qps / got.dnsmasq.qps);
+        pair.p99.push(got.netlet.p99 / got.dnsmasq.p99);
       }
     }
-    console.log("\nmix         server    q/s (median of rounds)  p50 ms  p99 ms");
-    const med = (xs: number[]) => xs.sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)];
+    for (const p of procs) await stopProcess(p);
+    const med = (xs: number[]) => {
+      const s = [...xs].sort((a, b) => a - b);
+      return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+    };
+    console.log("\nmix         server       q/s  p50 ms  p99 ms   (medians of the rounds)");
     for (const mix of MIXES) {
-      const of = (s: string) => results.filter((r) => r.server === s && r.mix === mix);
-      const row = (s: string) => ({ qps: med(of(s).map((r) => r.qps)), p50: med(of(s).map((r) => r.p50)), p99: med(of(s).map((r) => r.p99)) });
-      const n = row("netlet"), d = row("dnsmasq");
-      for (const [s, x] of [["netlet", n], ["dnsmasq", d]] as const) console.log(`${mix.padEnd(11)} ${s.padEnd(9)} ${x.qps.toFixed(0).padStart(22)} ${x.p50.toFixed(3).padStart(7)} ${x.p99.toFixed(3).padStart(7)}`);
-      console.log(`${mix.padEnd(11)} ratio netlet/dnsmasq: ${(n.qps / d.qps).toFixed(2)}x q/s, p99 ${(n.p99 / d.p99).toFixed(2)}x`);
+      const row = (s: string) => {
+        const of = results.filter((r) => r.server === s && r.mix === mix);
+        return { qps: med(of.map((r) => r.qps)), p50: med(of.map((r) => r.p50)), p99: med(of.map((r) => r.p99)) };
+      };
+      for (const s of ["netlet", "dnsmasq"]) {
+        const x = row(s);
+        console.log(`${mix.padEnd(11)} ${s.padEnd(9)} ${x.qps.toFixed(0).padStart(7)} ${x.p50.toFixed(3).padStart(7)} ${x.p99.toFixed(3).padStart(7)}`);
+      }
+      const pr = ratios.get(mix)!;
+      console.log(`${mix.padEnd(11)} netlet/dnsmasq, median of paired rounds: ${med(pr.qps).toFixed(2)}x q/s (rounds ${pr.qps.map((x) => x.toFixed(2)).join(" ")}), p99 ${med(pr.p99).toFixed(2)}x`);
     }
     console.log("\nresident memory with 10,000 names and a full 10,000-entry cache:");
     for (const server of ["netlet", "dnsmasq"]) {
