@@ -9,8 +9,7 @@
  * the listener's own networks is refused when it comes from another served network and dropped
  * otherwise (the nft input rules already drop port 53 to these addresses from non-bridge links).
  */
-import ipaddr from "ipaddr.js";
-import type { Socket, TCPSocketListener, udp } from "bun";
+import type { udp } from "bun";
 import { decide, type Decision, type Reply, type Self } from "./answer.ts";
 import { cacheKey, cacheTtl, DnsCache, type CacheOptions } from "./cache.ts";
 import { decodeMessage, encodeReply, errorReply, TCP_MAX, udpLimit } from "./message.ts";
@@ -19,6 +18,8 @@ import { SourceLimiter, type RateLimitOptions } from "./rate-limit.ts";
 import { DEFAULT_UPSTREAM, Upstreams, type UpstreamOptions } from "./upstream.ts";
 import { buildZone, type Zone } from "./zone.ts";
 import { ReplyMemo, type MemoLabels } from "./memo.ts";
+import { listenTcp } from "./tcp.ts";
+import { Admission } from "./admission.ts";
 import type { DecodedPacket, Question } from "dns-packet";
 
 export interface ListenerPlan {
@@ -49,27 +50,15 @@ export interface DnsServiceOptions {
   maxTcpConnections?: number;
 }
 
-type Prefix = [ipaddr.IPv4 | ipaddr.IPv6, number];
-
 interface Listener {
   plan: ListenerPlan;
-  prefixes: Prefix[];
   self: Self;
   memo: ReplyMemo;
-  /** Admission by source address, until the next plan. */
-  verdicts: Map<string, Verdict>;
   udp: udp.Socket<"buffer"> | null;
-  tcp: TCPSocketListener<TcpState> | null;
-  tcpConnections: number;
+  tcp: { stop(closeActive?: boolean): void } | null;
   opening: boolean;
   openError: string | null;
   closed: boolean;
-}
-
-type Verdict = "serve" | "refuse" | "drop";
-
-interface TcpState {
-  buf: Uint8Array;
 }
 
 export interface Answered {
@@ -78,14 +67,6 @@ export interface Answered {
   /** How long the encoded reply may be replayed (ms): Infinity for the zone's, 0 for never. */
   keepMs?: number;
 }
-
-const parsePrefixes = (cidrs: string[]): Prefix[] => cidrs.flatMap((c) => {
-  try {
-    return [ipaddr.parseCIDR(c)];
-  } catch {
-    return [];
-  }
-});
 
 const emptyZone = buildZone("", [], [], 0);
 
@@ -98,8 +79,7 @@ export class DnsService {
   readonly #timer: ReturnType<typeof setInterval>;
   #zone: Zone = emptyZone;
   readonly #counters = new Map<string, { inc(): void }>();
-  /** Source address → the listener addresses whose networks contain it; bounded. */
-  #sourceMemo = new Map<string, ipaddr.IPv4 | ipaddr.IPv6 | null>();
+  readonly #admission = new Admission();
 
   constructor(opts: DnsServiceOptions = {}) {
     this.#opts = {
@@ -141,14 +121,13 @@ export class DnsService {
       const self = { v4: v6 ? null : p.address, v6: v6 ? p.address : null };
       if (l) {
         if (changed || l.plan.upstreams.join() !== p.upstreams.join()) l.memo.clear();
-        Object.assign(l, { plan: p, prefixes: parsePrefixes(p.allowed), self });
-        l.verdicts.clear();
+        Object.assign(l, { plan: p, self });
       } else {
-        this.#listeners.set(p.address, { plan: p, prefixes: parsePrefixes(p.allowed), self, memo: new ReplyMemo(this.#opts.cache.maxEntries), verdicts: new Map(),
-          udp: null, tcp: null, tcpConnections: 0, opening: false, openError: null, closed: false });
+        this.#listeners.set(p.address, { plan: p, self, memo: new ReplyMemo(this.#opts.cache.maxEntries),
+          udp: null, tcp: null, opening: false, openError: null, closed: false });
       }
     }
-    this.#sourceMemo.clear();
+    this.#admission.setNetworks(new Map(plan.listeners.map((p) => [p.address, p.allowed])));
     this.checkSockets();
   }
 
@@ -196,16 +175,14 @@ export class DnsService {
         port: this.#opts.port,
         socket: { data: (s, buf, port, from) => this.#onUdp(l, s, buf, port, from) },
       });
-      l.tcp ??= Bun.listen<TcpState>({
-        hostname: address,
-        port: this.#opts.port,
-        socket: {
-          open: (s) => this.#onTcpOpen(l, s),
-          data: (s, chunk) => this.#onTcpData(l, s, chunk),
-          close: () => void l.tcpConnections--,
-          timeout: (s) => void s.end(),
-          error: () => {},
+      l.tcp ??= listenTcp(address, this.#opts.port, this.#opts.maxTcpConnections, {
+        onMessage: (msg, remote) => {
+          if (l.closed) return Promise.resolve(null);
+          const f = this.#front(l, msg, remote, true);
+          return "out" in f ? Promise.resolve(f.out) : this.#handle(l, msg, f.key, f.refuse, true);
         },
+        onBusy: () => this.#opts.metrics.dropped.inc({ reason: "tcp_busy" }),
+        onError: (err) => this.#internal(err),
       });
       if (l.closed) this.#close(l);
       else if (l.openError) this.#opts.log("info", "DNS listening", { address, bridge: l.plan.bridge });
@@ -227,42 +204,13 @@ export class DnsService {
     l.tcp = null;
   }
 
-  /** "serve", "refuse" (another served network) or "drop" (anyone else); remembered per source. */
-  #admit(l: Listener, from: string): Verdict {
-    let v = l.verdicts.get(from);
-    if (v === undefined) {
-      v = this.#verdict(l, from);
-      if (l.verdicts.size >= 4096) l.verdicts.clear();
-      l.verdicts.set(from, v);
-    }
-    return v;
-  }
-
-  #verdict(l: Listener, from: string): Verdict {
-    let a = this.#sourceMemo.get(from);
-    if (a === undefined) {
-      try {
-        a = ipaddr.process(from);
-      } catch {
-        a = null;
-      }
-      if (this.#sourceMemo.size >= 4096) this.#sourceMemo.clear();
-      this.#sourceMemo.set(from, a);
-    }
-    if (!a) return "drop";
-    const inside = (p: Prefix[]) => p.some(([net, len]) => net.kind() === a!.kind() && a!.match(net, len));
-    if (inside(l.prefixes)) return "serve";
-    for (const other of this.#listeners.values()) if (other !== l && inside(other.prefixes)) return "refuse";
-    return "drop";
-  }
-
   /**
    * Admission, rate limit and the memo, synchronously: the reply (or null for none), or the memo
    * key when the query must be answered the slow way.
    */
   #front(l: Listener, bytes: Uint8Array, from: string, tcp: boolean): { out: Uint8Array | null } | { key: number; refuse: boolean } {
     const m = this.#opts.metrics;
-    const admit = this.#admit(l, from);
+    const admit = this.#admission.verdict(l.plan.address, from);
     if (admit === "drop") {
       m.dropped.inc({ reason: "outsider" });
       return { out: null };
@@ -352,44 +300,6 @@ export class DnsService {
       (out) => void (out && !l.closed && s.send(out, port, from)),
       (err) => this.#internal(err),
     );
-  }
-
-  #onTcpOpen(l: Listener, s: Socket<TcpState>): void {
-    if (l.tcpConnections >= this.#opts.maxTcpConnections) {
-      this.#opts.metrics.dropped.inc({ reason: "tcp_busy" });
-      s.data = { buf: new Uint8Array(0) };
-      l.tcpConnections++;
-      s.end();
-      return;
-    }
-    l.tcpConnections++;
-    s.data = { buf: new Uint8Array(0) };
-    s.timeout(10);
-  }
-
-  /** RFC 7766 framing: a two-byte length before each message; several may be pipelined. */
-  #onTcpData(l: Listener, s: Socket<TcpState>, chunk: Uint8Array): void {
-    const prev = s.data.buf;
-    let buf = new Uint8Array(prev.length + chunk.length);
-    buf.set(prev);
-    buf.set(chunk, prev.length);
-    while (buf.length >= 2) {
-      const len = (buf[0] << 8) | buf[1];
-      if (buf.length < 2 + len) break;
-      const msg = buf.slice(2, 2 + len);
-      buf = buf.subarray(2 + len);
-      const f = this.#front(l, msg, s.remoteAddress, true);
-      const reply = "out" in f ? Promise.resolve(f.out) : this.#handle(l, msg, f.key, f.refuse, true);
-      reply.then((out) => {
-        if (!out || l.closed) return;
-        const framed = new Uint8Array(out.length + 2);
-        framed[0] = out.length >> 8;
-        framed[1] = out.length & 0xff;
-        framed.set(out, 2);
-        s.write(framed);
-      }, (err) => this.#internal(err));
-    }
-    s.data.buf = buf.slice();
   }
 
   /** Bound query counters by labels; bounded by the few types, rcodes and sources there are. */

@@ -11,6 +11,8 @@ import { decodeMessage, encodeReply, errorReply, udpLimit } from "../../src/dns/
 import { SourceLimiter } from "../../src/dns/rate-limit.ts";
 import { addressOfReverse, buildZone, reverseName } from "../../src/dns/zone.ts";
 import { resolvConfServers } from "../../src/reconcile/dns.ts";
+import { Admission } from "../../src/dns/admission.ts";
+import { ReplyMemo, ttlOffsets } from "../../src/dns/memo.ts";
 
 const zone = buildZone("novalocal", [
   { hostname: "web-1", v4: ["10.20.0.5"], v6: ["fd00:20::5"], floating: ["203.0.113.7"] },
@@ -213,4 +215,35 @@ describe("fuzz: the decoder path never throws", () => {
     expect(decoded).toBeGreaterThan(30_000);
     expect(replies).toBeGreaterThan(5_000);
   }, 60_000);
+});
+
+describe("admission and replayed replies", () => {
+  test("own network served, another served network refused, anyone else dropped", () => {
+    const a = new Admission();
+    a.setNetworks(new Map([["10.20.0.2", ["10.20.0.0/24", "fd00:20::/64"]], ["10.40.0.2", ["10.40.0.0/24"]]]));
+    expect([a.verdict("10.20.0.2", "10.20.0.9"), a.verdict("10.20.0.2", "fd00:20::9"), a.verdict("10.20.0.2", "::ffff:10.20.0.9")]).toEqual(["serve", "serve", "serve"]);
+    expect([a.verdict("10.20.0.2", "10.40.0.9"), a.verdict("10.20.0.2", "192.0.2.1"), a.verdict("10.20.0.2", "not-an-address")]).toEqual(["refuse", "drop", "drop"]);
+    a.setNetworks(new Map([["10.20.0.2", ["10.20.0.0/24"]]]));
+    expect(a.verdict("10.20.0.2", "10.40.0.9")).toBe("drop");
+  });
+
+  test("a replayed reply carries the new ID and TTLs counted down; other bytes, other transport or expiry miss", () => {
+    const memo = new ReplyMemo(10);
+    const q = dnsPacket.encode({ type: "query", id: 1, questions: [{ name: "x.org", type: "A" }] });
+    const reply = dnsPacket.encode({ type: "response", id: 1, questions: [{ name: "x.org", type: "A" }],
+      answers: [{ name: "x.org", type: "A", ttl: 60, data: "192.0.2.1" }], authorities: [{ name: "org", type: "NS", ttl: 100, data: "ns.org" }] });
+    const labels = { type: "A", rcode: "NOERROR" as const, source: "cache" as const, count: { inc() {} } };
+    memo.put(memo.key(q, false), q, reply, labels, 0, 60_000);
+    const again = Uint8Array.from(q);
+    again[0] = 0xab;
+    again[1] = 0xcd;
+    const hit = memo.get(memo.key(again, false), again, 10_500)!;
+    const d = dnsPacket.decode(Buffer.from(hit.bytes));
+    expect([d.id, (d.answers![0] as { ttl: number }).ttl, (d.authorities![0] as { ttl: number }).ttl]).toEqual([0xabcd, 50, 90]);
+    expect(memo.get(memo.key(again, true), again, 10_500)).toBeNull();
+    const other = dnsPacket.encode({ type: "query", id: 1, questions: [{ name: "y.org", type: "A" }] });
+    expect(memo.get(memo.key(other, false), other, 10_500)).toBeNull();
+    expect(memo.get(memo.key(again, false), again, 60_000)).toBeNull();
+    expect(ttlOffsets(Uint8Array.of(0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 5))).toBeNull();
+  });
 });
