@@ -85,7 +85,8 @@ export class ReplyMemo {
       this.#entries.delete(key);
       return null;
     }
-    const out = e.bytes.slice();
+    // A copy (`new Uint8Array(typed)` copies; a Buffer's slice() would share the stored bytes).
+    const out = new Uint8Array(e.bytes);
     out[0] = query[0];
     out[1] = query[1];
     const age = Math.floor((now - e.storedAt) / 1000);
@@ -96,13 +97,18 @@ export class ReplyMemo {
     return { bytes: out, labels: e.labels };
   }
 
-  /** Keeps `bytes` as the reply to `query` for `ttlMs` (Infinity: until cleared; 0: not at all). */
+  /**
+   * Keeps `bytes` as the reply to `query` for `ttlMs`: Infinity for the zone's own answers, kept
+   * until cleared with their TTLs as they are; a finite time for forwarded ones, whose TTLs count
+   * down; 0 not at all.
+   */
   put(key: number, query: Uint8Array, bytes: Uint8Array, labels: MemoLabels, now: number, ttlMs: number): void {
     if (ttlMs <= 0) return;
-    const ttlAt = ttlOffsets(bytes);
-    if (!ttlAt) return;
+    const offsets = ttlOffsets(bytes);
+    if (!offsets) return;
+    const ttlAt = ttlMs === Infinity ? [] : offsets;
     if (!this.#entries.has(key) && this.#entries.size >= this.maxEntries) this.#entries.delete(this.#entries.keys().next().value!);
-    this.#entries.set(key, { query: query.slice(), bytes, ttlAt, storedAt: now, expiresAt: now + ttlMs, labels });
+    this.#entries.set(key, { query: new Uint8Array(query), bytes: new Uint8Array(bytes), ttlAt, storedAt: now, expiresAt: now + ttlMs, labels });
   }
 
   clear(): void {

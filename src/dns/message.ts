@@ -17,8 +17,8 @@ export function decodeMessage(bytes: Uint8Array): Decoded {
   if (bytes.length < 12) return { ok: false, error: "short" };
   if (bytes.length > TCP_MAX) return { ok: false, error: "long" };
   try {
-    const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length);
-    return { ok: true, packet: dnsPacket.decode(buf) };
+    // A copy: decoded records (TXT, unknown types) keep views of it, and they may be cached.
+    return { ok: true, packet: dnsPacket.decode(Buffer.from(bytes)) };
   } catch {
     return { ok: false, error: "malformed" };
   }

@@ -296,7 +296,8 @@ export class DnsService {
       if (f.out) s.send(f.out, port, from);
       return;
     }
-    this.#handle(l, buf, f.key, f.refuse, false).then(
+    // The slow way outlives this callback: work on a copy of the datagram.
+    this.#handle(l, new Uint8Array(buf), f.key, f.refuse, false).then(
       (out) => void (out && !l.closed && s.send(out, port, from)),
       (err) => this.#internal(err),
     );

@@ -49,7 +49,7 @@ export function listenTcp(address: string, port: number, maxConnections: number,
         while (buf.length >= 2) {
           const len = (buf[0] << 8) | buf[1];
           if (buf.length < 2 + len) break;
-          const msg = buf.slice(2, 2 + len);
+          const msg = new Uint8Array(buf.subarray(2, 2 + len));
           buf = buf.subarray(2 + len);
           h.onMessage(msg, s.remoteAddress).then((reply) => {
             if (!reply || s.readyState !== 1) return;
@@ -60,7 +60,7 @@ export function listenTcp(address: string, port: number, maxConnections: number,
             write(s, framed);
           }, h.onError);
         }
-        s.data.buf = buf.slice();
+        s.data.buf = new Uint8Array(buf);
       },
       drain(s) {
         if (s.data.out) write(s, new Uint8Array(0));

@@ -245,5 +245,9 @@ describe("admission and replayed replies", () => {
     expect(memo.get(memo.key(other, false), other, 10_500)).toBeNull();
     expect(memo.get(memo.key(again, false), again, 60_000)).toBeNull();
     expect(ttlOffsets(Uint8Array.of(0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 5))).toBeNull();
+    // The zone's own answers keep their TTL until the zone changes.
+    memo.put(memo.key(q, true), q, reply, { ...labels, source: "zone" }, 0, Infinity);
+    const zoneHit = dnsPacket.decode(Buffer.from(memo.get(memo.key(q, true), q, 3_600_000)!.bytes));
+    expect((zoneHit.answers![0] as { ttl: number }).ttl).toBe(60);
   });
 });
