@@ -18,8 +18,9 @@ export interface MemoLabels {
 
 interface Entry {
   bytes: Uint8Array;
-  /** Offsets of the TTL fields to count down (answer and authority records). */
+  /** Offsets of the TTL fields to count down (answer and authority records), and their values when stored. */
   ttlAt: number[];
+  ttls: number[];
   storedAt: number;
   expiresAt: number;
   labels: MemoLabels;
@@ -77,7 +78,10 @@ export class ReplyMemo {
     return h >>> 0;
   }
 
-  /** The stored reply for this query (with its ID), or null. */
+  /**
+   * The stored reply for this query, with its ID and TTLs written in, or null. The bytes are the
+   * memo's own: send them at once (a datagram send copies them) or copy them.
+   */
   get(key: number, query: Uint8Array, now: number): { bytes: Uint8Array; labels: MemoLabels } | null {
     const e = this.#entries.get(key);
     if (!e || !sameTail(e.query, query)) return null;
@@ -85,14 +89,14 @@ export class ReplyMemo {
       this.#entries.delete(key);
       return null;
     }
-    // A copy (`new Uint8Array(typed)` copies; a Buffer's slice() would share the stored bytes).
-    const out = new Uint8Array(e.bytes);
+    const out = e.bytes;
     out[0] = query[0];
     out[1] = query[1];
-    const age = Math.floor((now - e.storedAt) / 1000);
-    if (age > 0) {
+    if (e.ttlAt.length) {
+      // Always from the TTLs as stored, so answers never count down twice.
+      const age = Math.floor((now - e.storedAt) / 1000);
       const v = new DataView(out.buffer, out.byteOffset, out.length);
-      for (const at of e.ttlAt) v.setUint32(at, Math.max(0, v.getUint32(at) - age));
+      for (let i = 0; i < e.ttlAt.length; i++) v.setUint32(e.ttlAt[i], Math.max(0, e.ttls[i] - age));
     }
     return { bytes: out, labels: e.labels };
   }
@@ -107,8 +111,12 @@ export class ReplyMemo {
     const offsets = ttlOffsets(bytes);
     if (!offsets) return;
     const ttlAt = ttlMs === Infinity ? [] : offsets;
+    // Own copies: a Buffer's slice() would share memory with the caller's.
+    const own = new Uint8Array(bytes);
+    const v = new DataView(own.buffer);
+    const ttls = ttlAt.map((at) => v.getUint32(at));
     if (!this.#entries.has(key) && this.#entries.size >= this.maxEntries) this.#entries.delete(this.#entries.keys().next().value!);
-    this.#entries.set(key, { query: new Uint8Array(query), bytes: new Uint8Array(bytes), ttlAt, storedAt: now, expiresAt: now + ttlMs, labels });
+    this.#entries.set(key, { query: new Uint8Array(query), bytes: own, ttlAt, ttls, storedAt: now, expiresAt: now + ttlMs, labels });
   }
 
   clear(): void {

@@ -226,7 +226,8 @@ export class DnsService {
     if (!hit) return { key, refuse: admit === "refuse" };
     if (hit.labels.source === "cache") m.cacheHits.inc();
     hit.labels.count.inc();
-    return { out: hit.bytes };
+    // Over TCP the write may outlive this call: the memo's bytes are reused by the next hit.
+    return { out: tcp ? new Uint8Array(hit.bytes) : hit.bytes };
   }
 
   /** The slow way: decode, decide, forward, encode; and remember the reply for the next time. */
