@@ -110,7 +110,7 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
     dns: () => dns?.dns.status() ?? null,
     peers: () => cluster?.members().filter((m) => m.id !== nodeId).map((m) => ({ id: m.id, address: m.addr, state: m.state, incarnation: m.incarnation, rttMs: m.rttMs })) ?? null,
     voters: () => cluster?.voters() ?? null,
-    alarms: () => [...(reconciler.status.lastError ? [`reconcile: ${reconciler.status.lastError}`] : []), ...(cluster?.alarms() ?? [])],
+    alarms: () => [...(reconciler.status.lastError ? [`reconcile: ${reconciler.status.lastError}`] : []), ...(cluster?.alarms() ?? []), ...(dns?.alarms() ?? [])],
   });
   const admin = createAdminApp({ store, config, status, cluster, dataplaneShow: () => dataplane.show(), dnsQuery: dns?.query });
   const apiServer = serveAdminSocket(opts.socket, admin.fetch);

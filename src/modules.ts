@@ -61,13 +61,25 @@ export function startDns(store: Store, config: Config, log: Logger) {
   const dns = new DnsService({ log: (level, msg, fields) => l[level](msg, fields), rateLimit: { perSecond: rate, burst: rate * 2, maxSources: 4096 } });
   const plan = createDnsPlanner();
   // Floating IPs of the whole cluster name their instances in PTR answers (the view has this host's only).
-  const target = (view: HostView) => dns.setPlan(plan(view, listFloatingIps(store)));
+  let planError: string | null = null;
+  const target = (view: HostView) => {
+    // A bad row costs the DNS plan of this pass, never the firewall that follows it.
+    try {
+      dns.setPlan(plan(view, listFloatingIps(store)));
+      planError = null;
+    } catch (err) {
+      planError = String(err instanceof Error ? err.message : err);
+      l.error("DNS plan failed; keeping the previous one", { err: planError });
+    }
+  };
+  const alarms = () => [...(planError ? [`dns: ${planError}`] : []),
+    ...dns.status().filter((x) => x.state.startsWith("not listening")).map((x) => `dns: ${x.address} (${x.bridge}) ${x.state}`)];
   const query = async (name: string | undefined, type: string | undefined) => {
     const input = parseQueryInput(name, type);
     if (!input.ok) return { status: 400 as const, body: { error: input.error, field: input.error.split(" ")[0].replace(/:$/, "") } };
     return { status: 200 as const, body: queryJson(input.name, input.type, await dns.query(input.name, input.type)) };
   };
-  return { dns, target, query, stop: () => dns.stop() };
+  return { dns, target, query, alarms, stop: () => dns.stop() };
 }
 
 function vendordata(config: Config, log: Logger): unknown {

@@ -13,6 +13,8 @@ export interface DnsMetrics {
   upstreamLatency: Histogram;
   /** Questions the upstreams did not answer in time, by `reason` (timeout, busy, no_upstream). */
   upstreamFailures: Counter;
+  /** Listeners by `state`: serving, or failing (address missing, port taken). */
+  listeners: Gauge;
 }
 
 export function dnsMetrics(reg: Registry = registry): DnsMetrics {
@@ -24,5 +26,6 @@ export function dnsMetrics(reg: Registry = registry): DnsMetrics {
     cacheEntries: gauge("netlet_dns_cache_entries", "Entries in the DNS cache", reg),
     upstreamLatency: histogram("netlet_dns_upstream_latency_seconds", "Upstream DNS round trip", [0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2], reg),
     upstreamFailures: counter("netlet_dns_upstream_failures_total", "Forwarded questions without an upstream answer, by reason", reg),
+    listeners: gauge("netlet_dns_listeners", "DNS listeners by state (serving, failing)", reg),
   };
 }

@@ -129,6 +129,7 @@ export class DnsService {
     }
     this.#admission.setNetworks(new Map(plan.listeners.map((p) => [p.address, p.allowed])));
     this.checkSockets();
+    this.#countListeners();
   }
 
   /** Opens the listeners that have no sockets yet. */
@@ -193,7 +194,15 @@ export class DnsService {
       l.openError = msg;
     } finally {
       l.opening = false;
+      this.#countListeners();
     }
+  }
+
+  #countListeners(): void {
+    const all = [...this.#listeners.values()];
+    const serving = all.filter((x) => x.udp && x.tcp).length;
+    this.#opts.metrics.listeners.set(serving, { state: "serving" });
+    this.#opts.metrics.listeners.set(all.filter((x) => x.openError).length, { state: "failing" });
   }
 
   #close(l: Listener): void {

@@ -76,6 +76,7 @@ export function buildZone(domain: string, instances: readonly ZoneInstance[], ne
     add(fqdn, i);
     if (d) add(label, i);
     for (const a of [...i.v4, ...i.v6, ...i.floating]) {
+      if (!ipaddr.isValid(a)) continue;
       const r = reverseName(a);
       // Two instances claiming one address (a stale row): the first keeps it, as the store orders.
       if (!ptr.has(r)) ptr.set(r, fqdn);

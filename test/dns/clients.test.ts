@@ -192,5 +192,21 @@ describe.skipIf(!requireNetns())("instance DNS with real clients", () => {
     expect(metrics).toMatch(/netlet_dns_cache_hits_total [1-9]/);
     expect(metrics).toMatch(/netlet_dns_dropped_total\{reason="other_network"\} [1-9]/);
     expect(metrics).toMatch(/netlet_dns_upstream_failures_total\{reason="timeout"\} [1-9]/);
+    expect(metrics).toMatch(/netlet_dns_listeners\{state="serving"\} 3/);
+  });
+
+  test("port 53 taken on a bridge address: that listener shows as failing in status, alarms and metrics; the others keep serving", async () => {
+    lab.addBridge(host, "br300", ["10.50.0.2/24"]);
+    lab.spawn(host, ["dnsmasq", "--keep-in-foreground", "--no-resolv", "--no-hosts", "--listen-address=10.50.0.2", "--bind-interfaces", "--port=53"]);
+    expect(await waitFor(() => nsRun(host, ["ss", "-uln"]).stdout.includes("10.50.0.2:53 "), 5000)).toBe(true);
+    cli("network-create", "third", "--fixed-range-v4", "10.50.0.0/24", "--bridge", "br300");
+    cli("boot", "third-1", "--network", "third");
+    const st = await waitFor(() => {
+      const j = JSON.parse(cli("status", "--json").stdout);
+      return j.alarms.some((a: string) => a.includes("10.50.0.2")) ? j : null;
+    }, 8000);
+    expect(st.dns.find((l: { address: string }) => l.address === "10.50.0.2").state).toMatch(/^not listening/);
+    expect(nsRun(host, ["curl", "-s", "http://127.0.0.1:9775/metrics"]).stdout).toMatch(/netlet_dns_listeners\{state="failing"\} 1/);
+    expect(short(vm1, "@10.20.0.2", "web-1.novalocal", "A")).toEqual([web1.ports[0].address]);
   });
 });
