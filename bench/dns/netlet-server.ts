@@ -13,7 +13,7 @@ import { buildZone, type ZoneInstance } from "../../src/dns/zone.ts";
 const spec = JSON.parse(readFileSync(process.argv[2], "utf8")) as { address: string; allowed: string[]; upstreams: string[]; domain: string; instances: ZoneInstance[] };
 const registry = new Registry();
 const service = new DnsService({ metrics: dnsMetrics(registry), rateLimit: { perSecond: 0, burst: 0, maxSources: 1 } });
-service.setPlan({ listeners: [{ address: spec.address, bridge: "bench", allowed: spec.allowed, upstreams: spec.upstreams }],
+service.setPlan({ listeners: [{ address: spec.address, bridge: "bench", allowed: spec.allowed, upstreams: spec.upstreams, project: null }],
   zone: buildZone(spec.domain, spec.instances, spec.allowed, 1) });
 const ready = setInterval(() => {
   if (service.status()[0]?.state !== "serving") return;

@@ -27,7 +27,7 @@ const MIXES = (args.get("mixes") ?? "zone,cache-hot,forwarded").split(",");
 const NETLET = "10.20.0.2", DNSMASQ = "10.20.0.3", CLIENT = "10.20.0.10", UPSTREAM = "192.0.2.1";
 
 const ip = (i: number) => `10.20.${8 + (i >> 8)}.${i & 255}`;
-const names = (n: number) => Array.from({ length: n }, (_, i) => ({ hostname: `web-${i}`, v4: [ip(i)], v6: [], floating: [] }));
+const names = (n: number) => Array.from({ length: n }, (_, i) => ({ hostname: `web-${i}`, project: "demo", v4: [ip(i)], v6: [], floating: [] }));
 
 function prepare(dir: string, n: number, tag: string): void {
   const inst = names(n);

@@ -4,7 +4,7 @@
  * no clock: the shell (service.ts) handles the cache and the upstreams.
  */
 import type { Answer, DecodedPacket, Question } from "dns-packet";
-import { inReverse, inZone, type Zone } from "./zone.ts";
+import { inReverse, inZone, visible, type Zone } from "./zone.ts";
 
 /** TTL of the zone's own answers: short, so a renamed or deleted instance is forgotten quickly. */
 export const LOCAL_TTL = 5;
@@ -27,10 +27,12 @@ export type Decision =
   | { kind: "forward"; question: Question }
   | { kind: "drop"; reason: string };
 
-/** The listener's own addresses: the NS glue for `ns.<domain>`. */
+/** The listener: its own addresses (the NS glue for `ns.<domain>`) and its network's project. */
 export interface Self {
   v4: string | null;
   v6: string | null;
+  /** Project of the listener's network; null for a shared network (every name visible). */
+  project: string | null;
 }
 
 const reply = (rcode: Rcode, answers: Answer[] = [], authorities: Answer[] = [], aa = false): Decision =>
@@ -54,17 +56,18 @@ export function decide(q: DecodedPacket, zone: Zone, self: Self): Decision {
   if (inZone(zone, name)) return fromZone(zone, name, question, self);
   if (name !== "" && !name.includes(".")) {
     // A bare name: answered when it is an instance, never leaked to the upstreams.
-    if (zone.names.has(name)) return fromZone(zone, name, question, self);
+    if (zone.names.get(name)?.some((r) => visible(self.project, r.project))) return fromZone(zone, name, question, self);
     return reply("NXDOMAIN", [], [soa(zone)], true);
   }
   if (type === "PTR" || type === "ANY") {
-    const target = zone.ptr.get(name);
-    if (target !== undefined) {
-      return reply("NOERROR", [{ name: question.name, type: "PTR", class: "IN", ttl: LOCAL_TTL, data: target }], [], true);
+    const p = zone.ptr.get(name);
+    if (p !== undefined && visible(self.project, p.project)) {
+      return reply("NOERROR", [{ name: question.name, type: "PTR", class: "IN", ttl: LOCAL_TTL, data: p.target }], [], true);
     }
   }
   if (inReverse(zone, name)) {
-    const known = zone.ptr.has(name);
+    const p = zone.ptr.get(name);
+    const known = p !== undefined && visible(self.project, p.project);
     return reply(known ? "NOERROR" : "NXDOMAIN", [], [soa(zone)], true);
   }
   // RFC 8482: a minimal answer instead of everything the upstreams know about the name.
@@ -90,8 +93,8 @@ function fromZone(zone: Zone, name: string, question: Question, self: Self): Dec
     if (t === "NS" || t === "ANY") return reply("NOERROR", [rr("NS", nsName(zone))], [], true);
     return reply("NOERROR", [], [soa(zone)], true);
   }
-  const host = zone.names.get(name);
-  if (!host) {
+  const records = zone.names.get(name)?.filter((r) => visible(self.project, r.project)) ?? [];
+  if (records.length === 0) {
     if (name === nsName(zone)) {
       const glue = t === "A" ? self.v4 : t === "AAAA" ? self.v6 : null;
       return reply("NOERROR", glue ? [rr(t as "A" | "AAAA", glue)] : [], glue ? [] : [soa(zone)], true);
@@ -99,7 +102,9 @@ function fromZone(zone: Zone, name: string, question: Question, self: Self): Dec
     return reply("NXDOMAIN", [], [soa(zone)], true);
   }
   const answers: Answer[] = [];
-  if (t === "A" || t === "ANY") for (const a of host.v4) answers.push(rr("A", a));
-  if (t === "AAAA" || t === "ANY") for (const a of host.v6) answers.push(rr("AAAA", a));
+  for (const host of records) {
+    if (t === "A" || t === "ANY") for (const a of host.v4) answers.push(rr("A", a));
+    if (t === "AAAA" || t === "ANY") for (const a of host.v6) answers.push(rr("AAAA", a));
+  }
   return reply("NOERROR", answers, answers.length ? [] : [soa(zone)], true);
 }

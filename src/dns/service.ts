@@ -29,6 +29,8 @@ export interface ListenerPlan {
   allowed: string[];
   /** Upstream resolvers for questions outside the zone, in order. */
   upstreams: string[];
+  /** Project of the network: its guests see that project's names only; null (shared network): all. */
+  project: string | null;
 }
 
 export interface DnsPlan {
@@ -118,9 +120,9 @@ export class DnsService {
     for (const p of plan.listeners) {
       const l = this.#listeners.get(p.address);
       const v6 = p.address.includes(":");
-      const self = { v4: v6 ? null : p.address, v6: v6 ? p.address : null };
+      const self = { v4: v6 ? null : p.address, v6: v6 ? p.address : null, project: p.project };
       if (l) {
-        if (changed || l.plan.upstreams.join() !== p.upstreams.join()) l.memo.clear();
+        if (changed || l.plan.upstreams.join() !== p.upstreams.join() || l.plan.project !== p.project) l.memo.clear();
         Object.assign(l, { plan: p, self });
       } else {
         this.#listeners.set(p.address, { plan: p, self, memo: new ReplyMemo(this.#opts.cache.maxEntries),
@@ -141,7 +143,7 @@ export class DnsService {
   async query(name: string, type: string, address?: string): Promise<Answered & { listener: string | null }> {
     const l = (address ? this.#listeners.get(address) : [...this.#listeners.values()][0]) ?? null;
     const packet = { id: 0, flag_qr: false, opcode: "QUERY", flag_rd: true, questions: [{ name, type, class: "IN" }], additionals: [] } as unknown as DecodedPacket;
-    const a = await this.#answer(packet, l?.plan.upstreams ?? [], l?.self ?? { v4: null, v6: null });
+    const a = await this.#answer(packet, l?.plan.upstreams ?? [], l?.self ?? { v4: null, v6: null, project: null });
     return { ...(a ?? { reply: { rcode: "SERVFAIL", answers: [], authorities: [], aa: false }, source: "policy" }), listener: l?.plan.address ?? null };
   }
 

@@ -2,12 +2,15 @@
  * The instance zone: every live instance of the cluster by `hostname.<dhcp_domain>`, and the
  * reverse names of their fixed and floating addresses. Built from the store's replicated rows on
  * each reconcile pass, so a boot, rename or delete anywhere in the cluster shows at once.
+ * Every record keeps its instance's project: a guest on a project's network sees its own
+ * project's instances only; a guest on a shared network (no project) sees all of them.
  * Pure data: lookups are Map reads on lower-case names without the trailing dot.
  */
 import ipaddr from "ipaddr.js";
 
 export interface ZoneInstance {
   hostname: string;
+  project: string;
   /** Fixed IPv4 and IPv6 addresses of its NICs, NIC order. */
   v4: string[];
   v6: string[];
@@ -18,15 +21,24 @@ export interface ZoneInstance {
 export interface Zone {
   /** Lower-case domain, e.g. "novalocal"; "" when dhcp_domain is unset (bare names only). */
   domain: string;
-  /** name → addresses; names are "host.domain" and, for single-label queries, "host". */
-  names: Map<string, { v4: string[]; v6: string[] }>;
-  /** Reverse name ("4.3.2.1.in-addr.arpa") → target ("host.domain"). */
-  ptr: Map<string, string>;
+  /** name → one record per instance of that name; names are "host.domain" and, for single-label queries, "host". */
+  names: Map<string, ZoneRecord[]>;
+  /** Reverse name ("4.3.2.1.in-addr.arpa") → target ("host.domain") and its project. */
+  ptr: Map<string, { target: string; project: string }>;
   /** Prefixes whose reverse names this server is authoritative for (served networks). */
   reverseNets: [ipaddr.IPv4 | ipaddr.IPv6, number][];
   /** SOA serial: changes whenever the zone does. */
   serial: number;
 }
+
+export interface ZoneRecord {
+  project: string;
+  v4: string[];
+  v6: string[];
+}
+
+/** Whether a guest whose network belongs to `viewer` (null: a shared network) may see `project`'s names. */
+export const visible = (viewer: string | null, project: string) => viewer === null || viewer === project;
 
 /** RFC 1123 label rules, lower-cased; a hostname that is not a valid DNS name is left out. */
 export function dnsLabel(hostname: string): string | null {
@@ -61,13 +73,12 @@ export function addressOfReverse(name: string): ipaddr.IPv4 | ipaddr.IPv6 | null
 
 export function buildZone(domain: string, instances: readonly ZoneInstance[], networks: readonly string[], serial: number): Zone {
   const d = domain.toLowerCase().replace(/\.$/, "");
-  const names = new Map<string, { v4: string[]; v6: string[] }>();
-  const ptr = new Map<string, string>();
+  const names = new Map<string, ZoneRecord[]>();
+  const ptr = new Map<string, { target: string; project: string }>();
   const add = (name: string, i: ZoneInstance) => {
-    const e = names.get(name) ?? { v4: [], v6: [] };
-    e.v4.push(...i.v4);
-    e.v6.push(...i.v6);
-    names.set(name, e);
+    const list = names.get(name) ?? [];
+    list.push({ project: i.project, v4: i.v4, v6: i.v6 });
+    names.set(name, list);
   };
   for (const i of instances) {
     const label = dnsLabel(i.hostname);
@@ -79,7 +90,7 @@ export function buildZone(domain: string, instances: readonly ZoneInstance[], ne
       if (!ipaddr.isValid(a)) continue;
       const r = reverseName(a);
       // Two instances claiming one address (a stale row): the first keeps it, as the store orders.
-      if (!ptr.has(r)) ptr.set(r, fqdn);
+      if (!ptr.has(r)) ptr.set(r, { target: fqdn, project: i.project });
     }
   }
   const reverseNets: [ipaddr.IPv4 | ipaddr.IPv6, number][] = [];

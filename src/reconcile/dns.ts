@@ -41,7 +41,7 @@ export function createDnsPlanner(resolvers: () => string[] = hostResolvers) {
       const own = dnsAddresses(view, n.id);
       const add = (address: string | null, cidr: string | null) => {
         if (!address || !cidr) return;
-        const l = listeners.get(address) ?? { address, bridge: n.bridge, allowed: [], upstreams: [] };
+        const l = listeners.get(address) ?? { address, bridge: n.bridge, allowed: [], upstreams: [], project: n.projectId };
         l.allowed.push(cidr);
         const configured = c.dnsServer.length ? c.dnsServer : [n.dns1, n.dns2].filter((d): d is string => !!d);
         if (l.upstreams.length === 0) l.upstreams = configured;
@@ -62,6 +62,7 @@ export function createDnsPlanner(resolvers: () => string[] = hostResolvers) {
       const vifs = (vifsOf.get(i.uuid) ?? []).sort((a, b) => a.index - b.index);
       return {
         hostname: i.hostname,
+        project: i.projectId,
         v4: vifs.map((v) => v.address).filter((a): a is string => !!a),
         v6: vifs.map((v) => v.addressV6).filter((a): a is string => !!a),
         floating: (floatOf.get(i.uuid) ?? []).map((f) => f.address),

@@ -15,11 +15,13 @@ import { Admission } from "../../src/dns/admission.ts";
 import { ReplyMemo, ttlOffsets } from "../../src/dns/memo.ts";
 
 const zone = buildZone("novalocal", [
-  { hostname: "web-1", v4: ["10.20.0.5"], v6: ["fd00:20::5"], floating: ["203.0.113.7"] },
-  { hostname: "db", v4: ["10.20.0.6", "10.30.0.6"], v6: [], floating: [] },
-  { hostname: "Not_A_Name", v4: ["10.20.0.9"], v6: [], floating: [] },
+  { hostname: "web-1", project: "demo", v4: ["10.20.0.5"], v6: ["fd00:20::5"], floating: ["203.0.113.7"] },
+  { hostname: "db", project: "demo", v4: ["10.20.0.6", "10.30.0.6"], v6: [], floating: [] },
+  { hostname: "Not_A_Name", project: "demo", v4: ["10.20.0.9"], v6: [], floating: [] },
+  { hostname: "secret", project: "other", v4: ["10.20.0.10"], v6: [], floating: [] },
+  { hostname: "db", project: "other", v4: ["10.20.0.11"], v6: [], floating: [] },
 ], ["10.20.0.0/24", "fd00:20::/64"], 42);
-const self = { v4: "10.20.0.2", v6: null };
+const self = { v4: "10.20.0.2", v6: null, project: "demo" };
 
 function query(name: string, type: string, extra: Partial<dnsPacket.Packet> = {}): DecodedPacket {
   const bytes = dnsPacket.encode({ type: "query", id: 7, flags: dnsPacket.RECURSION_DESIRED, questions: [{ name, type: type as "A" }], ...extra });
@@ -42,6 +44,20 @@ describe("zone answers", () => {
     expect(data(replyOf("WEB-1.NovaLocal.", "AAAA"))).toEqual(["fd00:20::5"]);
     expect(data(replyOf("db", "A"))).toEqual(["10.20.0.6", "10.30.0.6"]);
     expect(replyOf("web-1.novalocal", "A").aa).toBe(true);
+  });
+
+  test("a project's guests see its own instances only; a shared network's guests see every project's", () => {
+    expect(replyOf("secret.novalocal", "A").rcode).toBe("NXDOMAIN");
+    expect(replyOf("10.0.20.10.in-addr.arpa", "PTR").rcode).toBe("NXDOMAIN");
+    expect(decide(query("secret", "A"), zone, self)).toMatchObject({ reply: { rcode: "NXDOMAIN" } });
+    const shared = { ...self, project: null };
+    const all = (name: string, type: string) => {
+      const d = decide(query(name, type), zone, shared);
+      return d.kind === "reply" ? data(d.reply) : d.kind;
+    };
+    expect(all("secret.novalocal", "A")).toEqual(["10.20.0.10"]);
+    expect(all("10.0.20.10.in-addr.arpa", "PTR")).toEqual(["secret.novalocal"]);
+    expect(all("db.novalocal", "A")).toEqual(["10.20.0.6", "10.30.0.6", "10.20.0.11"]);
   });
 
   test("a name that is not a DNS label is left out rather than answered wrongly", () => {
@@ -205,7 +221,7 @@ describe("fuzz: the decoder path never throws", () => {
         continue;
       }
       decoded++;
-      const r = decide(d.packet, zone, self);
+        const r = decide(d.packet, zone, self);
       if (r.kind === "reply") {
         encodeReply(d.packet, r.reply, udpLimit(d.packet));
         replies++;

@@ -60,11 +60,12 @@ describe.skipIf(!requireNetns())("instance DNS with real clients", () => {
     expect(await waitFor(() => run([netletBinary(), "status", "--socket", socket], { check: false }).code === 0, 10000)).toBe(true);
     cli("network-create", "private", "--fixed-range-v4", "10.20.0.0/24", "--fixed-range-v6", "fd00:20::/64", "--bridge", "br100", "--dns1", "192.0.2.1");
     // Its upstream is an address where nothing answers.
-    cli("network-create", "other", "--fixed-range-v4", "10.40.0.0/24", "--bridge", "br200", "--dns1", "192.0.2.99");
-    const boot = (name: string, net: string) => JSON.parse(cli("boot", name, "--network", net, "--json").stdout) as Booted;
+    // A project's own network; "private" is shared (no project).
+    cli("network-create", "other", "--fixed-range-v4", "10.40.0.0/24", "--bridge", "br200", "--dns1", "192.0.2.99", "--project-id", "tenant");
+    const boot = (name: string, net: string, ...more: string[]) => JSON.parse(cli("boot", name, "--network", net, "--json", ...more).stdout) as Booted;
     web1 = boot("web-1", "private");
     web2 = boot("web-2", "private");
-    other = boot("other-1", "other");
+    other = boot("other-1", "other", "--project-id", "tenant");
     writeFileSync(join(dir, "udhcpc.sh"), UDHCPC, { mode: 0o755 });
     vm1 = lab.addVm(host, { bridge: "br100", mac: web1.ports[0].mac });
     vm2 = lab.addVm(host, { bridge: "br100", mac: web2.ports[0].mac });
@@ -149,9 +150,12 @@ describe.skipIf(!requireNetns())("instance DNS with real clients", () => {
     expect(ms).toBeLessThan(2500);
   });
 
-  test("from another bridge's network: REFUSED; instance names still resolve there through its own host address", () => {
+  test("from another bridge's network: REFUSED; a project's network sees its own project's names only, a shared one sees all", () => {
     expect(dig(vm3, "@10.20.0.2", "web-2.novalocal", "A").stdout).toContain("status: REFUSED");
-    expect(short(vm3, "@10.40.0.2", "web-2.novalocal", "A")).toEqual([web2.ports[0].address]);
+    expect(short(vm3, "@10.40.0.2", "other-1.novalocal", "A")).toEqual([other.ports[0].address]);
+    expect(dig(vm3, "@10.40.0.2", "web-2.novalocal", "A").stdout).toContain("status: NXDOMAIN");
+    expect(dig(vm3, "@10.40.0.2", "-x", web2.ports[0].address).stdout).not.toContain("web-2");
+    expect(short(vm1, "@10.20.0.2", "other-1.novalocal", "A")).toEqual([other.ports[0].address]);
   });
 
   test("from the internet namespace: no answer on the public address, nor on the bridge address routed through the host", () => {
