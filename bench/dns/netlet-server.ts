@@ -2,9 +2,10 @@
  * Benchmark entry point: the agent's DnsService on one address with a zone of instance names
  * from a JSON file (`{ address, allowed, upstreams, domain, instances }`), the agent's defaults
  * except the per-source rate limit (one dnsperf source would hit it). Prints "ready" when
- * listening; on SIGTERM prints the counters as one JSON line and exits.
+ * listening; on SIGUSR2 collects garbage and writes its memory use as JSON to the file named by
+ * the second argument; on SIGTERM prints the counters as one JSON line and exits.
  */
-import { readFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { Registry } from "../../src/metrics.ts";
 import { dnsMetrics } from "../../src/dns/metrics.ts";
 import { DnsService } from "../../src/dns/service.ts";
@@ -20,6 +21,10 @@ const ready = setInterval(() => {
   clearInterval(ready);
   console.log("ready");
 }, 20);
+process.on("SIGUSR2", () => {
+  Bun.gc(true);
+  writeFileSync(process.argv[3], JSON.stringify({ ...process.memoryUsage(), cache: service.cacheSize }));
+});
 process.on("SIGTERM", async () => {
   await service.stop();
   const counters = registry.render().split("\n").filter((l) => l && !l.startsWith("#") && !l.endsWith(" 0"));

@@ -45,7 +45,7 @@ function queryFiles(dir: string): void {
 
 function serverArgv(server: string, dir: string, tag: string): string[] {
   const pin = ["taskset", "-c", "1"];
-  if (server === "netlet") return [...pin, process.execPath, `${import.meta.dir}/netlet-server.ts`, `${dir}/netlet-${tag}.json`];
+  if (server === "netlet") return [...pin, process.execPath, `${import.meta.dir}/netlet-server.ts`, `${dir}/netlet-${tag}.json`, `${dir}/netlet-mem.json`];
   return [...pin, "dnsmasq", "--keep-in-foreground", "--no-resolv", "--no-hosts", `--addn-hosts=${dir}/hosts-${tag}`, "--domain=novalocal",
     "--local=/novalocal/", `--listen-address=${DNSMASQ}`, "--bind-interfaces", `--server=${UPSTREAM}`, "--cache-size=10000", "--local-ttl=5",
     `--log-facility=${dir}/dnsmasq.log`, "--user=root"];
@@ -134,9 +134,24 @@ async function main(): Promise<void> {
     for (const server of ["netlet", "dnsmasq"]) {
       const p = await start(lab, host, server, dir, "10k");
       const target = server === "netlet" ? NETLET : DNSMASQ;
-      const before = rss(p);
+      const heapOf = async () => {
+        if (server !== "netlet") return null;
+        rmSync(`${dir}/netlet-mem.json`, { force: true });
+        p.kill("SIGUSR2");
+        return waitFor(() => {
+          try {
+            return JSON.parse(readFileSync(`${dir}/netlet-mem.json`, "utf8")) as { heapUsed: number; cache: number };
+          } catch {
+            return null;
+          }
+        }, 5000, 50);
+      };
+      const mib = (kb: number) => `${(kb / 1024).toFixed(1)} MiB`;
+      const [rss0, heap0] = [rss(p), await heapOf()];
       dnsperf(client, target, `${dir}/fill.txt`, ["-n", "1"]);
-      console.log(`  ${server.padEnd(8)} ${(before / 1024).toFixed(1)} MiB after loading the names, ${(rss(p) / 1024).toFixed(1)} MiB with the cache full`);
+      const [rss1, heap1] = [rss(p), await heapOf()];
+      const heap = heap0 && heap1 ? `; JS heap after a full GC ${mib(heap0.heapUsed / 1024)} → ${mib(heap1.heapUsed / 1024)} (${heap1.cache} cache entries)` : "";
+      console.log(`  ${server.padEnd(8)} RSS ${mib(rss0)} after loading the names, ${mib(rss1)} with the cache full${heap}`);
       await stopProcess(p);
     }
   } finally {
