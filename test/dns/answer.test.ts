@@ -12,6 +12,7 @@ import { SourceLimiter } from "../../src/dns/rate-limit.ts";
 import { addressOfReverse, buildZone, reverseName } from "../../src/dns/zone.ts";
 import { resolvConfServers } from "../../src/reconcile/dns.ts";
 import { Admission } from "../../src/dns/admission.ts";
+import { parseQueryInput } from "../../src/dns/diagnose.ts";
 import { ReplyMemo, ttlOffsets } from "../../src/dns/memo.ts";
 
 const zone = buildZone("novalocal", [
@@ -270,5 +271,17 @@ describe("admission and replayed replies", () => {
     memo.put(memo.key(q, true), q, reply, { ...labels, source: "zone" }, 0, Infinity);
     const zoneHit = dnsPacket.decode(Buffer.from(memo.get(memo.key(q, true), q, 3_600_000)!.bytes));
     expect((zoneHit.answers![0] as { ttl: number }).ttl).toBe(60);
+  });
+});
+
+describe("netlet dns query input", () => {
+  test("names, IP addresses (PTR) and types are checked with one clear error", () => {
+    expect(parseQueryInput("vm1.novalocal", undefined)).toEqual({ ok: true, name: "vm1.novalocal", type: "A" });
+    expect(parseQueryInput("10.20.0.5", undefined)).toEqual({ ok: true, name: "5.0.20.10.in-addr.arpa", type: "PTR" });
+    expect(parseQueryInput("vm1", "aaaa")).toEqual({ ok: true, name: "vm1", type: "AAAA" });
+    expect(parseQueryInput("vm1", "AXFR")).toEqual({ ok: false, error: expect.stringContaining("type = AXFR: expected one of A, AAAA") });
+    expect(parseQueryInput("bad name", undefined)).toEqual({ ok: false, error: expect.stringContaining("name = bad name: expected a DNS name") });
+    expect(parseQueryInput(`${"a".repeat(64)}.org`, undefined).ok).toBe(false);
+    expect(parseQueryInput(undefined, undefined).ok).toBe(false);
   });
 });

@@ -190,6 +190,10 @@ describe.skipIf(!requireNetns())("instance DNS with real clients", () => {
     expect(q.source).toBe("zone");
     expect(q.answers).toEqual([web1.ports[0].address]);
     expect(cli("dns", "query", "www.outside.example").stdout).toContain("198.51.100.80");
+    expect(cli("dns", "query", web1.ports[0].address).stdout).toContain("web-1.novalocal");
+    const bad = run([netletBinary(), "dns", "query", "no such name", "--socket", socket], { check: false });
+    expect([bad.code, bad.stderr.trim().split("\n").length]).toEqual([2, 1]);
+    expect(bad.stderr).toContain("name = no such name: expected a DNS name");
     expect(cli("status").stdout).toMatch(/dns: 10\.20\.0\.2 \(br100\) serving/);
     const metrics = nsRun(host, ["curl", "-s", "http://127.0.0.1:9775/metrics"]).stdout;
     expect(metrics).toMatch(/netlet_dns_queries_total\{rcode="NOERROR",source="zone",type="A"\} [1-9]/);
