@@ -10,7 +10,7 @@ import { listFixedIps, getFixedIp, setReserved } from "../store/fixed-ips.ts";
 import { createNetworks, deleteNetwork, disassociateProject, getNetwork, listNetworks } from "../store/networks.ts";
 import { addKeypair, deleteKeypair, listKeypairs } from "../store/keypairs.ts";
 import { bootInstance, deleteInstance, getInstance, listInstances, listVifs } from "../store/instances.ts";
-import { addRule, createSecurityGroup, deleteRule, deleteSecurityGroup, getSecurityGroupByName, listRules, listSecurityGroups } from "../store/secgroups.ts";
+import { addRule, createSecurityGroup, deleteRule, deleteSecurityGroup, ensureDefaultGroup, listRules, listSecurityGroups, resolveGroup } from "../store/secgroups.ts";
 import {
   allocateFloatingIp, associateFloatingIp, autoAssignFloatingIp, createFloatingRange, deallocateFloatingIp, deleteFloatingRange,
   disassociateFloatingIp, getFloatingIp, listFloatingIps,
@@ -93,14 +93,17 @@ export function createAdminApp(deps: AdminDeps): Hono {
     return c.json(instanceJson(store, deps.cluster ? clusterDelete(store, deps.cluster, ref) : deleteInstance(store, ref)));
   });
 
-  app.get("/v1/secgroups", (c) => c.json(listSecurityGroups(store, c.req.query("project_id"))));
+  app.get("/v1/secgroups", (c) => {
+    ensureDefaultGroup(store, c.req.query("project_id") ?? "admin");
+    return c.json(listSecurityGroups(store, c.req.query("project_id")));
+  });
   app.post("/v1/secgroups", async (c) => {
     const b = await body(c, S.SecgroupCreate);
     return c.json(createSecurityGroup(store, b.name, b.description, b.project_id), 201);
   });
   app.delete("/v1/secgroups/:ref", (c) => c.json(deleteSecurityGroup(store, c.req.param("ref"), c.req.query("project_id") ?? "admin")));
   app.get("/v1/secgroups/:ref/rules", (c) => {
-    const g = getSecurityGroupByName(store, c.req.param("ref"), c.req.query("project_id") ?? "admin", "group");
+    const g = resolveGroup(store, c.req.param("ref"), c.req.query("project_id") ?? "admin", "group");
     const names = new Map(listSecurityGroups(store).map((x) => [x.id, x.name]));
     return c.json(listRules(store, g.id).map((r) => ({ ...r, sourceGroup: r.sourceGroupId ? names.get(r.sourceGroupId) ?? null : null })));
   });

@@ -50,6 +50,21 @@ describe("admin API", () => {
     }
   });
 
+  test("every project has its default security group before any boot: rules can be added, listed and deleted", async () => {
+    const { call } = setup();
+    expect((await call("GET", "/v1/secgroups")).json.map((g: { name: string }) => g.name)).toEqual(["default"]);
+    const add = await call("POST", "/v1/secgroups/default/rules", { ip_protocol: "icmp", from_port: -1, to_port: -1, cidr: "0.0.0.0/0" });
+    expect(add.status).toBe(201);
+    expect((await call("GET", "/v1/secgroups/default/rules")).json.map((r: { protocol: string }) => r.protocol)).toEqual(["icmp"]);
+    // Another project's default group exists too, separate and empty.
+    expect((await call("GET", "/v1/secgroups/default/rules?project_id=demo")).json).toEqual([]);
+    expect((await call("POST", "/v1/secgroups/default/rules/delete", { ip_protocol: "icmp", from_port: -1, to_port: -1, cidr: "0.0.0.0/0" })).status).toBe(200);
+    // A boot afterwards uses that same group, not a second one.
+    await call("POST", "/v1/networks", { label: "private", fixed_range_v4: "10.0.0.0/24" });
+    expect((await call("POST", "/v1/instances", { name: "vm1" })).status).toBe(201);
+    expect((await call("GET", "/v1/secgroups?project_id=admin")).json).toHaveLength(1);
+  });
+
   test("boot with user data and meta, show with ports, delete", async () => {
     const { call } = setup();
     await call("POST", "/v1/networks", { label: "private", fixed_range_v4: "10.0.0.0/24", fixed_range_v6: "fd00:5::/64" });

@@ -33,15 +33,15 @@ describe.skipIf(!requireNetns())("netlet CLI against a running agent", () => {
     const pub = join(dir, "key.pub");
     writeFileSync(pub, "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl demo@host\n");
     expect(cli("keypair-add", "mykey", "--pub-key", pub).code).toBe(0);
-    expect(cli("secgroup-add-rule", "default", "icmp", "-1", "-1", "0.0.0.0/0").code).toBe(1); // no default group yet for the project
+    // The README's order: the default group exists before any boot.
+    expect(cli("secgroup-add-rule", "default", "icmp", "-1", "-1", "0.0.0.0/0").code).toBe(0);
+    expect(cli("secgroup-add-rule", "default", "tcp", "22", "22", "0.0.0.0/0").code).toBe(0);
     writeFileSync(join(dir, "ud"), "#cloud-config\n");
     const boot = cli("boot", "vm1", "--key-name", "mykey", "--user-data", join(dir, "ud"), "--meta", "role=web", "--json");
     expect(boot.code).toBe(0);
     const inst = JSON.parse(boot.stdout);
     expect(inst.ports[0].address).toBe("10.0.0.3");
     expect(inst.keyName).toBe("mykey");
-    expect(cli("secgroup-add-rule", "default", "icmp", "-1", "-1", "0.0.0.0/0").code).toBe(0);
-    expect(cli("secgroup-add-rule", "default", "tcp", "22", "22", "0.0.0.0/0").code).toBe(0);
     const rules = cli("secgroup-list-rules", "default").stdout;
     expect(rules).toMatch(/\| icmp\s+\| -1\s+\| -1\s+\| 0\.0\.0\.0\/0/);
     expect(rules).toMatch(/\| tcp\s+\| 22\s+\| 22\s+\| 0\.0\.0\.0\/0/);
