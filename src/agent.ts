@@ -13,6 +13,8 @@ import { registry } from "./metrics.ts";
 import { Store } from "./store/db.ts";
 import { registerHost } from "./store/hosts.ts";
 import { createAdminApp } from "./api/app.ts";
+import { readHostSubnets } from "./ipam/host-subnets.ts";
+import { listNetworks } from "./store/networks.ts";
 import { VERSION, commit } from "./version.ts";
 import { Reconciler } from "./reconcile/reconciler.ts";
 import { startDataplane, startDhcp, startMetadata, startRa } from "./modules.ts";
@@ -109,7 +111,9 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
     voters: () => cluster?.voters() ?? null,
     alarms: () => [...(reconciler.status.lastError ? [`reconcile: ${reconciler.status.lastError}`] : []), ...(cluster?.alarms() ?? [])],
   });
-  const admin = createAdminApp({ store, config, status, cluster, dataplaneShow: () => dataplane.show() });
+  // The bridges netlet addresses itself carry its networks' gateways, not the host's subnets.
+  const hostSubnets = () => readHostSubnets(new Set([config.flatNetworkBridge, ...listNetworks(store).map((n) => n.bridge)]));
+  const admin = createAdminApp({ store, config, status, cluster, hostSubnets, dataplaneShow: () => dataplane.show() });
   const apiServer = serveAdminSocket(opts.socket, admin.fetch);
   const ops = serveOps(config.adminListen, store, log);
   await reconciler.kick();

@@ -3,7 +3,7 @@
  * CLI calls. Every body is validated with valibot; every error is `{error, field}` with a 4xx
  * status, and a rejected request leaves the store unchanged (each write is one transaction).
  */
-import { Hono } from "hono";
+import { Hono, type Context } from "hono";
 import type { Config } from "../config/load.ts";
 import { StoreError, type Store } from "../store/db.ts";
 import { listFixedIps, getFixedIp, setReserved } from "../store/fixed-ips.ts";
@@ -19,6 +19,8 @@ import { listLeases } from "../store/leases.ts";
 import * as S from "./schemas.ts";
 import { instanceJson, instancesJson, networkParams } from "./convert.ts";
 import { body } from "./body.ts";
+import { encodeWarnings, networkCreateWarnings, WARNING_HEADER } from "./warnings.ts";
+import type { HostSubnet } from "../ipam/host-subnets.ts";
 import { clusterBoot, clusterDelete } from "./cluster-boot.ts";
 import { clusterRoutes } from "./cluster-routes.ts";
 import type { ClusterAgent } from "../cluster-agent.ts";
@@ -32,11 +34,21 @@ export interface AdminDeps {
   dataplaneShow?: () => Promise<unknown>;
   /** Present when the node is in a cluster: addresses come from its IPAM blocks. */
   cluster?: ClusterAgent | null;
+  /** This host's own interface subnets, which fixed networks and floating ranges must not overlap. */
+  hostSubnets?: () => HostSubnet[];
+}
+
+/** Valid but doubtful requests: logged here, handed to the caller in a header. */
+function warn(c: Context, lines: string[]): void {
+  if (!lines.length) return;
+  for (const l of lines) console.error(`level=warn msg="admin request" path=${c.req.path} warning="${l.replace(/"/g, "'")}"`);
+  c.header(WARNING_HEADER, encodeWarnings(lines));
 }
 
 
 export function createAdminApp(deps: AdminDeps): Hono {
   const { store, config } = deps;
+  const hostSubnets = () => deps.hostSubnets?.() ?? [];
   const app = new Hono();
 
   app.onError((err, c) => {
@@ -48,7 +60,14 @@ export function createAdminApp(deps: AdminDeps): Hono {
 
   app.get("/v1/networks", (c) => c.json(listNetworks(store)));
   app.get("/v1/networks/:ref", (c) => c.json(getNetwork(store, c.req.param("ref"))));
-  app.post("/v1/networks", async (c) => c.json(createNetworks(store, networkParams(await body(c, S.NetworkCreate), config)), 201));
+  app.post("/v1/networks", async (c) => {
+    const b = await body(c, S.NetworkCreate);
+    const params = networkParams(b, config);
+    const warnings = networkCreateWarnings(b, params.bridge, config, listNetworks(store));
+    const nets = createNetworks(store, params, hostSubnets());
+    warn(c, warnings);
+    return c.json(nets, 201);
+  });
   app.delete("/v1/networks/:ref", (c) => c.json(deleteNetwork(store, c.req.param("ref"))));
 
   app.get("/v1/fixed-ips", (c) => {
@@ -123,7 +142,7 @@ export function createAdminApp(deps: AdminDeps): Hono {
   app.get("/v1/floating-ips", (c) => c.json(listFloatingIps(store, { host: c.req.query("host") })));
   app.post("/v1/floating-ranges", async (c) => {
     const b = await body(c, S.FloatingRange);
-    return c.json(createFloatingRange(store, b.pool ?? config.defaultFloatingPool, b.ip_range, b.interface ?? config.publicInterface), 201);
+    return c.json(createFloatingRange(store, b.pool ?? config.defaultFloatingPool, b.ip_range, b.interface ?? config.publicInterface, hostSubnets()), 201);
   });
   app.post("/v1/floating-ranges/delete", async (c) => c.json({ deleted: deleteFloatingRange(store, (await body(c, S.FloatingRange)).ip_range) }));
   app.post("/v1/floating-ips", async (c) => {

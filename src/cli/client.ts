@@ -1,9 +1,14 @@
 /** The CLI's HTTP client for the agent's admin API over its Unix socket. */
 import { existsSync } from "node:fs";
 import { RuntimeError, UsageError } from "./errors.ts";
+import { decodeWarnings, WARNING_HEADER } from "../api/warnings.ts";
 
 export class ApiClient {
-  constructor(readonly socket: string) {}
+  constructor(
+    readonly socket: string,
+    /** Where the agent's warnings about a request go (valid but probably not what was meant). */
+    readonly onWarning: (line: string) => void = (line) => process.stderr.write(`netlet: warning: ${line}\n`),
+  ) {}
 
   async call<T = unknown>(method: string, path: string, body?: unknown): Promise<T> {
     if (!existsSync(this.socket)) {
@@ -20,6 +25,7 @@ export class ApiClient {
     } catch (err) {
       throw new RuntimeError(`cannot reach the netlet agent on ${this.socket}: ${(err as Error).message}; is \`netlet agent\` running?`);
     }
+    for (const w of decodeWarnings(res.headers.get(WARNING_HEADER))) this.onWarning(w);
     const data = (await res.json().catch(() => ({ error: `agent answered ${res.status} without JSON` }))) as Record<string, unknown>;
     if (!res.ok) {
       const field = data.field ? ` (${String(data.field)})` : "";

@@ -8,6 +8,7 @@ export type OptionType =
   | { kind: "string" }
   | { kind: "ipv4" }
   | { kind: "ip" }
+  | { kind: "ipv6" }
   | { kind: "cidr-list" }
   | { kind: "ip-list" }
   | { kind: "bool" }
@@ -52,7 +53,7 @@ export const OPTIONS: readonly OptionSpec[] = [
   { key: "network_device_mtu", section: "DEFAULT", type: int(576, 65535), default: "", help: "MTU of bridges and uplinks when the network sets none." },
   { key: "use_ipv6", section: "DEFAULT", type: bool, default: "false", help: "Advertise IPv6 prefixes (SLAAC) on served bridges." },
   { key: "fixed_range_v6", section: "DEFAULT", type: str, default: "fd00::/48", help: "IPv6 range from which networks without --fixed-range-v6 take a /64." },
-  { key: "gateway_v6", section: "DEFAULT", type: { kind: "ip" }, default: "", help: "IPv6 gateway of new networks. Unset: the first address of the prefix." },
+  { key: "gateway_v6", section: "DEFAULT", type: { kind: "ipv6" }, default: "", help: "IPv6 gateway of new networks. Unset: the first address of the prefix." },
   { key: "ipv6_backend", section: "DEFAULT", type: { kind: "enum", values: ["rfc2462"] }, default: "rfc2462", help: "How instance IPv6 addresses are derived: rfc2462 = EUI-64 from the MAC." },
   { key: "metadata_host", section: "DEFAULT", type: { kind: "ipv4" }, default: "", help: "Address the metadata DNAT sends to. Unset: this host's address on each bridge." },
   { key: "metadata_port", section: "DEFAULT", type: int(1, 65535), default: "8775", help: "Port the metadata DNAT sends to." },

@@ -6,6 +6,7 @@
 import type { BridgeHosts } from "../dhcp/service.ts";
 import type { DhcpHost } from "../dhcp/host.ts";
 import type { HostView } from "./host-view.ts";
+import { isIpv4 } from "../ipam/addr.ts";
 
 export const METADATA_ADDRESS = "169.254.169.254";
 
@@ -19,7 +20,8 @@ export function dhcpBridges(view: HostView): BridgeHosts[] {
       const net = s.network;
       const primary = vif.index === 0;
       const router = config.useSingleDefaultGateway && !primary ? null : s.hostAddress;
-      const dns = config.dnsServer.length ? config.dnsServer : [net.dns1, net.dns2].filter((d): d is string => !!d);
+      // DHCPv4 option 6 carries IPv4 servers only; IPv6 ones reach guests through RDNSS.
+      const dns = (config.dnsServer.length ? config.dnsServer : [net.dns1, net.dns2]).filter((d): d is string => !!d && isIpv4(d));
       const hosts = byBridge.get(net.bridge) ?? [];
       hosts.push({
         mac: vif.mac,
