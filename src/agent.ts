@@ -4,7 +4,7 @@
  *   (DHCP host table, RA config, metadata cache, dataplane).
  * Nothing else in the code base starts servers or subscribes to the store.
  */
-import { chmodSync, mkdirSync, rmSync } from "node:fs";
+import { chmodSync, mkdirSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { hostname as osHostname } from "node:os";
 import type { Config } from "./config/load.ts";
@@ -21,6 +21,7 @@ import { startDataplane, startDhcp, startMetadata, startRa } from "./modules.ts"
 import { statusReport } from "./status.ts";
 import { startCluster } from "./cluster-agent.ts";
 import { planReload, type ReloadPlan } from "./config/reload.ts";
+import { claimSocket, lockStateDir, socketInode } from "./agent-lock.ts";
 
 export interface AgentOptions {
   config: Config;
@@ -43,9 +44,8 @@ export function detectMyIp(config: Config): string {
   return m ? m[1] : "127.0.0.1";
 }
 
+/** Serve the admin API on a socket path that claimSocket() has made free. */
 function serveAdminSocket(path: string, fetch: (req: Request) => Response | Promise<Response>) {
-  mkdirSync(dirname(path), { recursive: true });
-  rmSync(path, { force: true });
   const server = Bun.serve({ unix: path, fetch });
   chmodSync(path, 0o600);
   return server;
@@ -81,6 +81,16 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
   const myIp = detectMyIp(opts.config);
   const config: Config = { ...opts.config, myIp };
   const nodeId = config.host ?? osHostname();
+  // Refuse to be a second agent before anything is started or sent.
+  const lock = lockStateDir(config.statePath);
+  let unlinkSocket: (ino: number | null) => void;
+  try {
+    mkdirSync(dirname(opts.socket), { recursive: true });
+    unlinkSocket = await claimSocket(opts.socket);
+  } catch (err) {
+    lock.release();
+    throw err;
+  }
   const store = new Store(join(config.statePath, "netlet.db"), { nodeId });
   registerHost(store, osHostname(), myIp);
 
@@ -115,6 +125,7 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
   const hostSubnets = () => readHostSubnets(new Set([config.flatNetworkBridge, ...listNetworks(store).map((n) => n.bridge)]));
   const admin = createAdminApp({ store, config, status, cluster, hostSubnets, dataplaneShow: () => dataplane.show() });
   const apiServer = serveAdminSocket(opts.socket, admin.fetch);
+  const socketIno = socketInode(opts.socket);
   const ops = serveOps(config.adminListen, store, log);
   await reconciler.kick();
   reconciler.every(30_000);
@@ -139,8 +150,9 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
       // Final RAs withdraw the router; the dataplane stays so instances keep working.
       await Promise.allSettled([ra?.stop(), dhcp?.stop(), metadata.stop()]);
       dataplane.stop();
-      rmSync(opts.socket, { force: true });
+      unlinkSocket(socketIno);
       store.close();
+      lock.release();
       log.info("agent stopped", { node: nodeId });
     },
   };

@@ -1,5 +1,5 @@
 /** The CLI's HTTP client for the agent's admin API over its Unix socket. */
-import { existsSync } from "node:fs";
+import { accessSync, constants, existsSync } from "node:fs";
 import { RuntimeError, UsageError } from "./errors.ts";
 import { decodeWarnings, WARNING_HEADER } from "../api/warnings.ts";
 
@@ -14,6 +14,11 @@ export class ApiClient {
     if (!existsSync(this.socket)) {
       throw new RuntimeError(`no netlet agent is listening on ${this.socket}: start one with \`netlet agent\` (or pass --socket PATH / set NETLET_SOCKET)`);
     }
+    try {
+      accessSync(this.socket, constants.R_OK | constants.W_OK);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === "EACCES") throw new RuntimeError(`the agent's socket ${this.socket} is root-only: run as root (e.g. sudo netlet …)`);
+    }
     let res: Response;
     try {
       res = await fetch(`http://netlet${path}`, {
@@ -23,6 +28,7 @@ export class ApiClient {
         body: body === undefined ? undefined : JSON.stringify(body),
       } as RequestInit);
     } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === "EACCES") throw new RuntimeError(`the agent's socket ${this.socket} is root-only: run as root (e.g. sudo netlet …)`);
       throw new RuntimeError(`cannot reach the netlet agent on ${this.socket}: ${(err as Error).message}; is \`netlet agent\` running?`);
     }
     for (const w of decodeWarnings(res.headers.get(WARNING_HEADER))) this.onWarning(w);

@@ -4,7 +4,9 @@
  */
 import { ApiClient } from "./client.ts";
 import { RuntimeError, UsageError } from "./errors.ts";
-import { parseVerbArgs, verbHelp, type Verb } from "./verb.ts";
+import { GLOBAL_OPTIONS, parseVerbArgs, verbHelp, type Verb } from "./verb.ts";
+import { parseConfig } from "../config/load.ts";
+import { DEFAULT_CONFIG } from "./verbs/misc.ts";
 import { networkVerbs } from "./verbs/networks.ts";
 import { instanceVerbs } from "./verbs/instances.ts";
 import { secgroupVerbs } from "./verbs/secgroups.ts";
@@ -40,6 +42,32 @@ export function findVerb(argv: string[]): { verb: Verb; rest: string[] } {
   throw new UsageError(`unknown verb "${argv[0]}"; run \`netlet --help\` for the list`);
 }
 
+/** Global options given before the verb (`netlet --socket S list`) move after it, where parseArgs reads them. */
+export function hoistGlobals(argv: string[]): string[] {
+  const lead: string[] = [];
+  let i = 0;
+  while (i < argv.length) {
+    const a = argv[i];
+    const name = /^--([a-z]+)(=.*)?$/.exec(a);
+    if (!name || !(name[1] in GLOBAL_OPTIONS) || name[1] === "help") break;
+    const takesValue = GLOBAL_OPTIONS[name[1]].type === "string" && name[2] === undefined;
+    lead.push(...argv.slice(i, i + (takesValue ? 2 : 1)));
+    i += takesValue ? 2 : 1;
+  }
+  return [...argv.slice(i), ...lead];
+}
+
+/** admin_socket from the configuration file, when one is readable; the agent reports a bad file itself. */
+async function configuredSocket(configPath: string | null): Promise<string | null> {
+  try {
+    const f = Bun.file(configPath ?? DEFAULT_CONFIG);
+    if (!(await f.exists())) return null;
+    return parseConfig(await f.text()).config.adminSocket;
+  } catch {
+    return null;
+  }
+}
+
 export async function runCli(argv: string[], out: (s: string) => void = (s) => console.log(s)): Promise<number> {
   try {
     if (argv.length === 0 || argv[0] === "--help" || argv[0] === "-h" || argv[0] === "help") {
@@ -50,14 +78,14 @@ export async function runCli(argv: string[], out: (s: string) => void = (s) => c
       out(`netlet ${VERSION} (${commit()})`);
       return 0;
     }
-    const { verb, rest } = findVerb(argv);
+    const { verb, rest } = findVerb(hoistGlobals(argv));
     const { opts, args } = parseVerbArgs(verb, rest);
     if (opts.help) {
       out(verbHelp(verb));
       return 0;
     }
-    const socket = (opts.socket as string | undefined) ?? process.env.NETLET_SOCKET ?? DEFAULT_SOCKET;
     const configPath = (opts.config as string | undefined) ?? process.env.NETLET_CONFIG ?? null;
+    const socket = (opts.socket as string | undefined) ?? process.env.NETLET_SOCKET ?? (await configuredSocket(configPath)) ?? DEFAULT_SOCKET;
     await verb.run({ opts, args, api: new ApiClient(socket), json: !!opts.json, socket, configPath, out });
     return 0;
   } catch (err) {

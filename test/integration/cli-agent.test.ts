@@ -75,6 +75,22 @@ describe.skipIf(!requireNetns())("netlet CLI against a running agent", () => {
     expect([cli("network-list", "--json").stdout, cli("list", "--json").stdout, cli("floating", "list", "--json").stdout]).toEqual(before);
   });
 
+  test("a second agent on the same state_path or socket is refused, and the first keeps its socket", async () => {
+    const pid = agent.pid;
+    // Same configuration: the state directory is locked.
+    const sameState = lab.spawn(ns, [bin, "agent", "--config", join(dir, "netlet.conf"), "--socket", join(dir, "other.sock")], { stderr: "pipe" });
+    expect(await sameState.exited).toBe(1);
+    expect(await new Response(sameState.stderr as ReadableStream).text()).toContain(`\nnetlet: another agent (pid ${pid}) serves ${dir}/state: stop it first, or give this one another state_path`);
+    // Another state directory, the same socket: the live socket is not taken over.
+    writeFileSync(join(dir, "second.conf"), `[DEFAULT]\nhost = cli-node-2\nstate_path = ${dir}/state2\nmy_ip = 192.0.2.11\n`);
+    const sameSocket = lab.spawn(ns, [bin, "agent", "--config", join(dir, "second.conf"), "--socket", socket], { stderr: "pipe" });
+    expect(await sameSocket.exited).toBe(1);
+    expect(await new Response(sameSocket.stderr as ReadableStream).text()).toContain(`netlet: another agent serves the admin socket ${socket}`);
+    // The first agent still answers on its socket.
+    const st = JSON.parse(cli("status", "--json").stdout);
+    expect(st.node.id).toBe("cli-node");
+  });
+
   test("SIGHUP reloads the file: live options apply, restart-only ones are named in the log", async () => {
     writeFileSync(join(dir, "netlet.conf"), `[DEFAULT]\nhost = cli-node\nstate_path = ${dir}/state\nmy_ip = 192.0.2.10\ndhcp_lease_time = 600\nmetadata_listen_port = 9999\n`);
     agent.kill("SIGHUP");
