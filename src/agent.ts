@@ -9,7 +9,8 @@ import { dirname, join } from "node:path";
 import { hostname as osHostname } from "node:os";
 import type { Config } from "./config/load.ts";
 import type { Logger } from "./log.ts";
-import { registry } from "./metrics.ts";
+import { gauge, registry } from "./metrics.ts";
+import { Alarms } from "./alarms.ts";
 import { Store } from "./store/db.ts";
 import { registerHost } from "./store/hosts.ts";
 import { createAdminApp } from "./api/app.ts";
@@ -23,10 +24,14 @@ import { startCluster } from "./cluster-agent.ts";
 import { planReload, type ReloadPlan } from "./config/reload.ts";
 import { claimSocket, lockStateDir, socketInode } from "./agent-lock.ts";
 
+const alarmGauge = gauge("netlet_alarm", "1 while the named alarm is raised (see netlet status), 0 once it cleared");
+
 export interface AgentOptions {
   config: Config;
   socket: string;
   log: Logger;
+  /** The file the configuration came from (null: built-in defaults). */
+  configPath?: string | null;
 }
 
 export interface Agent {
@@ -51,7 +56,8 @@ function serveAdminSocket(path: string, fetch: (req: Request) => Response | Prom
   return server;
 }
 
-function serveOps(listen: string, store: Store, log: Logger) {
+/** /metrics, /healthz (the process answers) and /readyz (the store answers and no alarm is raised). */
+function serveOps(listen: string, store: Store, log: Logger, alarms: () => string[]) {
   const i = listen.lastIndexOf(":");
   const hostname = listen.slice(0, i).replace(/^\[|\]$/g, "");
   const port = Number(listen.slice(i + 1));
@@ -61,10 +67,15 @@ function serveOps(listen: string, store: Store, log: Logger) {
       port,
       fetch(req) {
         const path = new URL(req.url).pathname;
-        if (path === "/metrics") return new Response(registry.render(), { headers: { "content-type": "text/plain; version=0.0.4" } });
+        if (path === "/metrics") {
+          alarms(); // expire transient alarms so netlet_alarm is current
+          return new Response(registry.render(), { headers: { "content-type": "text/plain; version=0.0.4" } });
+        }
         if (path === "/healthz") return new Response("ok\n");
         if (path === "/readyz") {
           store.db.query("SELECT 1").get();
+          const raised = alarms();
+          if (raised.length) return new Response(`not ready\n${raised.map((a) => `alarm ${a}`).join("\n")}\n`, { status: 503 });
           return new Response("ready\n");
         }
         return new Response("not found\n", { status: 404 });
@@ -94,9 +105,10 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
   const store = new Store(join(config.statePath, "netlet.db"), { nodeId });
   registerHost(store, osHostname(), myIp);
 
+  const alarms = new Alarms(Date.now, alarmGauge);
   // Protocol modules, each fed by the reconciler from one HostView per pass.
   const dataplane = startDataplane(config, log);
-  const dhcp = config.networkManager === "flat" ? null : startDhcp(store, config, log);
+  const dhcp = config.networkManager === "flat" ? null : startDhcp(store, config, log, alarms);
   const ra = startRa(config, log);
   const metadata = startMetadata(store, config, log);
   let onMembership = () => {};
@@ -109,6 +121,8 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
     firewall: dataplane.target.firewall,
   }, log.child({ component: "reconcile" }), cluster);
   onMembership = () => void reconciler.kick();
+  reconciler.onStep = (step, err) => (err === null ? alarms.clear(`reconcile.${step}`) : alarms.set(`reconcile.${step}`, err));
+  const alarmLines = () => [...alarms.lines(), ...(cluster?.alarms() ?? [])];
 
   const startedAt = Date.now();
   const status = () => statusReport(store, config, {
@@ -119,14 +133,14 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
     metadataSeen: (uuid) => metadata.seen(uuid),
     peers: () => cluster?.members().filter((m) => m.id !== nodeId).map((m) => ({ id: m.id, address: m.addr, state: m.state, incarnation: m.incarnation, rttMs: m.rttMs })) ?? null,
     voters: () => cluster?.voters() ?? null,
-    alarms: () => [...(reconciler.status.lastError ? [`reconcile: ${reconciler.status.lastError}`] : []), ...(cluster?.alarms() ?? [])],
+    alarms: alarmLines,
   });
   // The bridges netlet addresses itself carry its networks' gateways, not the host's subnets.
   const hostSubnets = () => readHostSubnets(new Set([config.flatNetworkBridge, ...listNetworks(store).map((n) => n.bridge)]));
-  const admin = createAdminApp({ store, config, status, cluster, hostSubnets, dataplaneShow: () => dataplane.show() });
+  const admin = createAdminApp({ store, config, configPath: opts.configPath ?? null, status, cluster, hostSubnets, dataplaneShow: () => dataplane.show() });
   const apiServer = serveAdminSocket(opts.socket, admin.fetch);
   const socketIno = socketInode(opts.socket);
-  const ops = serveOps(config.adminListen, store, log);
+  const ops = serveOps(config.adminListen, store, log, alarmLines);
   await reconciler.kick();
   reconciler.every(30_000);
   log.info("agent started", { node: nodeId, my_ip: myIp, socket: opts.socket, version: VERSION, commit: commit() });

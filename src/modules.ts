@@ -24,13 +24,21 @@ import { desiredState } from "./reconcile/dataplane.ts";
 import { createInterner } from "./reconcile/intern.ts";
 import type { HostView } from "./reconcile/host-view.ts";
 import type { ChangeEvent } from "./model.ts";
+import type { Alarms } from "./alarms.ts";
 
-export function startDhcp(store: Store, config: Config, log: Logger) {
+/** How long a DHCP internal error keeps its alarm raised after the last one. */
+const DHCP_ALARM_TTL_MS = 10 * 60_000;
+
+export function startDhcp(store: Store, config: Config, log: Logger, alarms?: Alarms) {
   const l = log.child({ component: "dhcp" });
   const dhcp = new DhcpService({
     leases: storeLeaseStore(store),
     forceRelease: config.forceDhcpRelease,
-    log: (level, msg, fields) => l[level](msg, fields),
+    log: (level, msg, fields) => {
+      l[level](msg, fields);
+      // A request the server could not answer: the client gets no lease, so say so where operators look.
+      if (level === "error") alarms?.event("dhcp.internal_error", `${msg} on ${String(fields?.bridge ?? "?")}: ${String(fields?.err ?? "")}`, DHCP_ALARM_TTL_MS);
+    },
     onEvent: (e) => l.info(e.type, { mac: e.mac, ip: e.address, network: e.networkId }),
   });
   return { dhcp, target: (view: HostView) => dhcp.setBridges(dhcpBridges(view)), stop: () => dhcp.stop() };

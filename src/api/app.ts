@@ -34,6 +34,8 @@ export interface AdminDeps {
   dataplaneShow?: () => Promise<unknown>;
   /** Present when the node is in a cluster: addresses come from its IPAM blocks. */
   cluster?: ClusterAgent | null;
+  /** The file the agent read its configuration from (null: built-in defaults), for `netlet doctor`. */
+  configPath?: string | null;
   /** This host's own interface subnets, which fixed networks and floating ranges must not overlap. */
   hostSubnets?: () => HostSubnet[];
 }
@@ -173,6 +175,7 @@ export function createAdminApp(deps: AdminDeps): Hono {
   app.get("/v1/vifs", (c) => c.json(listVifs(store, { host: c.req.query("host") })));
   clusterRoutes(app, () => deps.cluster ?? null);
   app.get("/v1/dataplane", async (c) => c.json((await deps.dataplaneShow?.()) ?? null));
+  app.get("/v1/config", (c) => c.json({ path: deps.configPath ?? null, config }));
   app.get("/v1/status", (c) => c.json(deps.status?.() ?? { node: { id: store.nodeId } }));
   return app;
 }

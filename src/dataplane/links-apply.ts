@@ -73,7 +73,11 @@ export class Links {
     this.#now = opts.now ?? Date.now;
   }
 
-  /** Plan against the live host and run the steps; throws on the first failing step. */
+  /**
+   * Plan against the live host and run every step it can: a failing step (a missing
+   * public_interface, say) does not hold back the bridges and addresses of the others. Throws
+   * after the last step, naming what failed.
+   */
   async apply(d: DesiredState): Promise<LinksReport> {
     // What planLinks reads: configuration, networks (bridges, addresses, VXLAN peers), floating IPs.
     const key = JSON.stringify([d.config, d.networks, d.floatingIps]);
@@ -82,6 +86,7 @@ export class Links {
     const steps = planLinks(d, await readLinks(this.#exec, d), this.#floating);
     const report: LinksReport = { ran: [], skipped: [] };
     const missing = new Map<string, string>();
+    const failed: string[] = [];
     for (const s of steps) {
       const dev = s.argv.find((a) => missing.has(a));
       if (dev) {
@@ -101,7 +106,11 @@ export class Links {
         missing.set(s.argv[s.argv.indexOf("name") + 1], reason);
         continue;
       }
-      throw new Error(`Cannot ${s.why}: "${s.argv.join(" ")}" exited ${r.code}: ${r.stderr.trim()}`);
+      failed.push(`cannot ${s.why}: "${s.argv.join(" ")}" exited ${r.code}: ${r.stderr.trim()}`);
+    }
+    if (failed.length) {
+      // Not recorded as applied: the next pass plans again against the host.
+      throw new Error(`${failed.length} link step(s) failed: ${failed.slice(0, 3).join("; ")}${failed.length > 3 ? "; …" : ""}`);
     }
     this.#floating = d.floatingIps;
     this.#applied = { key, at: now };

@@ -22,7 +22,8 @@ export const miscVerbs: Verb[] = [
       const path = ctx.configPath ?? DEFAULT_CONFIG;
       const { config, warnings } = await loadConfigFile(path, ctx.configPath !== null);
       for (const w of warnings) log.warn(w);
-      const agent = await startAgent({ config, socket: ctx.socket, log });
+      const configPath = (await Bun.file(path).exists()) ? path : null;
+      const agent = await startAgent({ config, socket: ctx.socket, log, configPath });
       process.on("SIGHUP", () => {
         loadConfigFile(path, ctx.configPath !== null)
           .then(({ config: next, warnings: ws }) => {
