@@ -32,13 +32,19 @@ export interface AgentOptions {
   log: Logger;
   /** The file the configuration came from (null: built-in defaults). */
   configPath?: string | null;
+  /** `netlet agent --shutdown` asked over the admin API: stop serving for good. */
+  onShutdownRequest?: () => void;
 }
 
 export interface Agent {
   store: Store;
   /** SIGHUP: apply what can change live, log what needs a restart. */
   reload(next: Config): Promise<ReloadPlan>;
-  stop(): Promise<void>;
+  /**
+   * Stop. The dataplane and the guests' IPv6 routes stay (a restart must not hurt them); with
+   * `withdraw` the host stops serving for good and final RAs (router lifetime 0) say so.
+   */
+  stop(opts?: { withdraw?: boolean }): Promise<void>;
 }
 
 /** This host's address: my_ip, else the source address the kernel would use for the default route. */
@@ -137,7 +143,7 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
   });
   // The bridges netlet addresses itself carry its networks' gateways, not the host's subnets.
   const hostSubnets = () => readHostSubnets(new Set([config.flatNetworkBridge, ...listNetworks(store).map((n) => n.bridge)]));
-  const admin = createAdminApp({ store, config, configPath: opts.configPath ?? null, status, cluster, hostSubnets, dataplaneShow: () => dataplane.show() });
+  const admin = createAdminApp({ store, config, configPath: opts.configPath ?? null, shutdown: opts.onShutdownRequest, status, cluster, hostSubnets, dataplaneShow: () => dataplane.show() });
   const apiServer = serveAdminSocket(opts.socket, admin.fetch);
   const socketIno = socketInode(opts.socket);
   const ops = serveOps(config.adminListen, store, log, alarmLines);
@@ -156,18 +162,18 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
       log.info("config reloaded", { applied: plan.applied.join(",") || "nothing", needs_restart: plan.needsRestart.join(",") || "nothing" });
       return plan;
     },
-    async stop() {
+    async stop(o: { withdraw?: boolean } = {}) {
       reconciler.stop();
       apiServer.stop(true);
       await cluster?.stop();
       ops?.stop(true);
-      // Final RAs withdraw the router; the dataplane stays so instances keep working.
-      await Promise.allSettled([ra?.stop(), dhcp?.stop(), metadata.stop()]);
+      // The dataplane stays so instances keep working; final RAs only when we stop serving for good.
+      await Promise.allSettled([ra?.stop({ withdraw: o.withdraw === true }), dhcp?.stop(), metadata.stop()]);
       dataplane.stop();
       unlinkSocket(socketIno);
       store.close();
       lock.release();
-      log.info("agent stopped", { node: nodeId });
+      log.info("agent stopped", { node: nodeId, withdrawn: o.withdraw === true });
     },
   };
 }

@@ -54,7 +54,7 @@ export function startRa(config: Config, log: Logger) {
     for (const r of refused) l.warn("network not advertised", { network: r.networkId, bridge: r.bridge, err: r.error });
     ra.setBridges(bridges);
   };
-  return { ra, target, stop: () => ra.stop() };
+  return { ra, target, stop: (o?: { withdraw?: boolean }) => ra.stop(o) };
 }
 
 function vendordata(config: Config, log: Logger): unknown {

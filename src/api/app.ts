@@ -34,6 +34,8 @@ export interface AdminDeps {
   dataplaneShow?: () => Promise<unknown>;
   /** Present when the node is in a cluster: addresses come from its IPAM blocks. */
   cluster?: ClusterAgent | null;
+  /** Stop serving for good (`netlet agent --shutdown`); absent when no agent runs this app. */
+  shutdown?: () => void;
   /** The file the agent read its configuration from (null: built-in defaults), for `netlet doctor`. */
   configPath?: string | null;
   /** This host's own interface subnets, which fixed networks and floating ranges must not overlap. */
@@ -175,6 +177,12 @@ export function createAdminApp(deps: AdminDeps): Hono {
   app.get("/v1/vifs", (c) => c.json(listVifs(store, { host: c.req.query("host") })));
   clusterRoutes(app, () => deps.cluster ?? null);
   app.get("/v1/dataplane", async (c) => c.json((await deps.dataplaneShow?.()) ?? null));
+  app.post("/v1/agent/shutdown", (c) => {
+    if (!deps.shutdown) return c.json({ error: "this admin API has no agent to shut down", field: null }, 404);
+    // Answer first: the agent closes this socket while it stops.
+    setTimeout(() => deps.shutdown?.(), 0);
+    return c.json({ stopping: true, withdraw: true }, 202);
+  });
   app.get("/v1/config", (c) => c.json({ path: deps.configPath ?? null, config }));
   app.get("/v1/status", (c) => c.json(deps.status?.() ?? { node: { id: store.nodeId } }));
   return app;

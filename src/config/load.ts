@@ -28,6 +28,7 @@ export interface Config {
   shareDhcpAddress: boolean;
   networkDeviceMtu: number | null;
   useIpv6: boolean;
+  raRouterLifetime: number | null;
   fixedRangeV6: string;
   gatewayV6: string | null;
   ipv6Backend: "rfc2462";
@@ -50,6 +51,7 @@ export interface Config {
   allowSameNetTraffic: boolean;
   adminListen: string;
   adminSocket: string;
+  logLevel: "debug" | "info" | "warn" | "error";
   cluster: {
     bind: string;
     advertise: string | null;

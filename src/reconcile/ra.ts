@@ -14,6 +14,9 @@ export function createRaPlanner() {
     const served = new Map(view.served.filter((s) => s.network.cidrV6).map((s) => [s.network.id, s.network]));
     const gone = [...previous.values()].filter((n) => !served.has(n.id)).map((n) => ({ ...n, deleted: true }));
     previous = served;
-    return bridgeConfigsFor([...served.values(), ...gone], { dhcpDomain: view.config.dhcpDomain || null, defaultMtu: view.config.networkDeviceMtu });
+    const router = view.config.raRouterLifetime;
+    return bridgeConfigsFor([...served.values(), ...gone], {
+      dhcpDomain: view.config.dhcpDomain || null, defaultMtu: view.config.networkDeviceMtu, lifetimes: router === null ? undefined : { router },
+    });
   };
 }
