@@ -13,6 +13,7 @@ import { RaService } from "./ra/service.ts";
 import { createMetadataApp, type MetadataApp } from "./metadata/app.ts";
 import { startMetadataServer, type MetadataServer } from "./metadata/server.ts";
 import { applyChange } from "./metadata/events.ts";
+import { AccessAggregator, type AccessLine } from "./metadata/access-aggregate.ts";
 import { Dataplane } from "./dataplane/apply.ts";
 import { Links, resolvePorts } from "./dataplane/links-apply.ts";
 import type { DesiredState } from "./dataplane/desired.ts";
@@ -77,17 +78,34 @@ function ownerOf(store: Store) {
   };
 }
 
+/** Refused metadata requests are logged once per source per this interval, with a count. */
+const ACCESS_LOG_INTERVAL_MS = 10_000;
+
 export function startMetadata(store: Store, config: Config, log: Logger) {
   const l = log.child({ component: "metadata" });
   /** When each instance last read its metadata (for `netlet status`); bounded by the instances. */
   const lastSeen = new Map<string, number>();
+  // Refused requests are summed per source per interval: a VM hammering the service must not fill the disk.
+  const access = new AccessAggregator(Date.now(), ACCESS_LOG_INTERVAL_MS);
+  const write = (lines: AccessLine[]) => {
+    for (const line of lines) {
+      if (line.kind === "request") l.info("request", { ...line.entry });
+      else {
+        const s = line.summary;
+        l.warn("more requests refused", { source: s.source, instance: s.instance, count: s.count, interval_s: ACCESS_LOG_INTERVAL_MS / 1000,
+          statuses: Object.entries(s.statuses).map(([k, n]) => `${k}:${n}`).join(",") });
+      }
+    }
+  };
+  const flushTimer = setInterval(() => write(access.flush(Date.now())), ACCESS_LOG_INTERVAL_MS);
+  flushTimer.unref?.();
   const app: MetadataApp = createMetadataApp({
     source: new StoreMetadataSource(store),
     config: { dhcpDomain: config.dhcpDomain, cacheExpiration: config.metadataCacheExpiration, vendordataStatic: vendordata(config, l),
       vendordataDynamicTargets: config.vendordataDynamicTargets },
     log: (entry) => {
       if (entry.instance) lastSeen.set(entry.instance, Date.now());
-      l.info("request", { ...entry });
+      write(access.record(entry, Date.now()));
     },
   });
   const owner = ownerOf(store);
@@ -107,7 +125,12 @@ export function startMetadata(store: Store, config: Config, log: Logger) {
     } else server.setListen(wanted);
   };
   const seen = (uuid: string) => lastSeen.get(uuid) ?? null;
-  return { app, target, seen, stop: () => server?.stop() };
+  const stop = () => {
+    clearInterval(flushTimer);
+    write(access.flush(Number.POSITIVE_INFINITY));
+    return server?.stop();
+  };
+  return { app, target, seen, stop };
 }
 
 export function startDataplane(config: Config, log: Logger) {

@@ -51,6 +51,8 @@ network_manager = nova.network.manager.FlatDHCPManager
       ["flat_network_bridge = b\"r", "config: flat_network_bridge = b\"r: expected an interface name"],
       ["flat_interface = eth0:1", "config: flat_interface = eth0:1: expected an interface name"],
       ["vlan_interface = ..", "config: vlan_interface = ..: expected an interface name"],
+      ["log_level = chatty", "config: log_level = chatty: expected one of debug, info, warn, error"],
+      ["ra_router_lifetime = 9001", "config: ra_router_lifetime = 9001: expected an integer from 0 to 9000"],
       ["gateway_v6 = 10.0.0.1", "config: gateway_v6 = 10.0.0.1: expected an IPv6 address"],
       ["metadata_host = notanip", "config: metadata_host = notanip: expected an IPv4 address"],
       ["routing_source_ip = fd00::1", "config: routing_source_ip = fd00::1: expected an IPv4 address"],

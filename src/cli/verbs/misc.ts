@@ -36,9 +36,9 @@ export const miscVerbs: Verb[] = [
       if (ctx.opts.shutdown) return shutdownAgent(ctx);
       const format = strOpt(ctx, "log-format") ?? "logfmt";
       if (format !== "logfmt" && format !== "json") throw new UsageError(`--log-format ${format}: expected logfmt or json`);
-      const log = createLogger({ format });
       const path = ctx.configPath ?? DEFAULT_CONFIG;
       const { config, warnings } = await loadConfigFile(path, ctx.configPath !== null);
+      const log = createLogger({ format, level: config.logLevel });
       for (const w of warnings) log.warn(w);
       const configPath = (await Bun.file(path).exists()) ? path : null;
       let finish: (withdraw: boolean) => void = () => {};
