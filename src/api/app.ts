@@ -16,6 +16,7 @@ import {
   disassociateFloatingIp, getFloatingIp, listFloatingIps,
 } from "../store/floating.ts";
 import { listLeases } from "../store/leases.ts";
+import { addInstanceSecurityGroup, removeInstanceSecurityGroup } from "../store/instance-secgroups.ts";
 import * as S from "./schemas.ts";
 import { instanceJson, instancesJson, networkParams } from "./convert.ts";
 import { body } from "./body.ts";
@@ -116,6 +117,13 @@ export function createAdminApp(deps: AdminDeps): Hono {
     return c.json(instanceJson(store, deps.cluster ? clusterDelete(store, deps.cluster, ref) : deleteInstance(store, ref)));
   });
 
+  app.post("/v1/instances/:ref/security-groups", async (c) => {
+    const b = await body(c, S.InstanceGroup);
+    return c.json(instanceJson(store, addInstanceSecurityGroup(store, c.req.param("ref"), b.name)));
+  });
+  app.delete("/v1/instances/:ref/security-groups/:name", (c) =>
+    c.json(instanceJson(store, removeInstanceSecurityGroup(store, c.req.param("ref"), c.req.param("name")))));
+
   app.get("/v1/secgroups", (c) => {
     ensureDefaultGroup(store, c.req.query("project_id") ?? "admin");
     return c.json(listSecurityGroups(store, c.req.query("project_id")));
@@ -144,6 +152,7 @@ export function createAdminApp(deps: AdminDeps): Hono {
   });
 
   app.get("/v1/floating-ips", (c) => c.json(listFloatingIps(store, { host: c.req.query("host") })));
+  app.get("/v1/floating-ip-pools", (c) => c.json([...new Set(listFloatingIps(store).map((f) => f.pool))].sort().map((name) => ({ name }))));
   app.post("/v1/floating-ranges", async (c) => {
     const b = await body(c, S.FloatingRange);
     return c.json(createFloatingRange(store, b.pool ?? config.defaultFloatingPool, b.ip_range, b.interface ?? config.publicInterface, hostSubnets()), 201);

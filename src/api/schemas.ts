@@ -67,6 +67,10 @@ export const RuleBody = v.strictObject({
   id: v.optional(v.string()),
 });
 
+export const InstanceGroup = v.strictObject({
+  name: v.pipe(v.string(), v.minLength(1), v.maxLength(255)),
+});
+
 export const FloatingRange = v.strictObject({
   pool: v.optional(v.pipe(v.string(), v.minLength(1), v.maxLength(255))),
   ip_range: v.pipe(v.string(), v.minLength(1), v.maxLength(64)),

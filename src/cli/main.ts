@@ -6,6 +6,7 @@ import { ApiClient } from "./client.ts";
 import { RuntimeError, UsageError } from "./errors.ts";
 import { GLOBAL_OPTIONS, parseVerbArgs, verbHelp, type Verb } from "./verb.ts";
 import { parseConfig } from "../config/load.ts";
+import { closest } from "./suggest.ts";
 import { DEFAULT_CONFIG } from "./verbs/misc.ts";
 import { networkVerbs } from "./verbs/networks.ts";
 import { instanceVerbs } from "./verbs/instances.ts";
@@ -37,9 +38,28 @@ export function findVerb(argv: string[]): { verb: Verb; rest: string[] } {
   for (let n = 2; n >= 1; n--) {
     const prefix = `${argv.slice(0, n).join(" ")} `;
     const next = [...new Set(VERBS.filter((v) => v.name.startsWith(prefix)).map((v) => v.name.slice(prefix.length).split(" ")[0]))];
-    if (next.length) throw new UsageError(`netlet ${prefix.trim()}: expected one of ${next.join(", ")}${argv[n] ? `, not "${argv[n]}"` : ""}`);
+    if (next.length) throw new UsageError(`${prefix.trim()}: expected one of ${next.join(", ")}${argv[n] ? `, not "${argv[n]}"` : ""}`);
   }
-  throw new UsageError(`unknown verb "${argv[0]}"; run \`netlet --help\` for the list`);
+  const names = [...new Set(VERBS.flatMap((v) => [v.name, v.name.split(" ")[0]]))];
+  const guess = closest(argv.slice(0, 2).join(" "), names) ?? closest(argv[0] ?? "", names);
+  throw new UsageError(`unknown verb "${argv[0]}"${guess ? `; did you mean ${guess}?` : ""}; run \`netlet --help\` for the list`);
+}
+
+/** `netlet lab --help`: the verbs of a group ("lab", "cluster key"), when no verb of that name exists. */
+function groupHelp(argv: string[]): string | null {
+  const words = argv.filter((a) => !a.startsWith("-"));
+  if (!argv.some((a) => a === "--help" || a === "-h")) return null;
+  for (let n = 1; n <= 3; n++) if (VERBS.some((v) => v.name === words.slice(0, n).join(" "))) return null;
+  for (let n = Math.min(words.length, 2); n >= 1; n--) {
+    const prefix = words.slice(0, n).join(" ");
+    const sub = VERBS.filter((v) => v.name.startsWith(`${prefix} `));
+    if (sub.length) {
+      const width = Math.max(...sub.map((v) => v.name.length));
+      return [`usage: netlet ${prefix} VERB [arguments]`, "", "verbs:", ...sub.map((v) => `  ${v.name.padEnd(width)}  ${v.summary}`), "",
+        `netlet ${prefix} VERB --help shows a verb's options.`].join("\n");
+    }
+  }
+  return null;
 }
 
 /** Global options given before the verb (`netlet --socket S list`) move after it, where parseArgs reads them. */
@@ -76,6 +96,11 @@ export async function runCli(argv: string[], out: (s: string) => void = (s) => c
     }
     if (argv[0] === "--version" || argv[0] === "version") {
       out(`netlet ${VERSION} (${commit()})`);
+      return 0;
+    }
+    const group = groupHelp(argv);
+    if (group) {
+      out(group);
       return 0;
     }
     const { verb, rest } = findVerb(hoistGlobals(argv));

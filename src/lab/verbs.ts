@@ -63,7 +63,7 @@ export const labVerbs: Verb[] = [
       const [name, ...cmd] = ctx.args;
       const target = s?.vms.find((v) => v.name === name)?.ns ?? s?.hosts.find((h) => h.name === name)?.ns;
       if (!target) throw new UsageError(`no lab VM or host named ${name}; see \`netlet lab status\``);
-      if (cmd.length === 0) throw new UsageError("netlet lab exec: missing CMD (netlet lab exec NAME -- CMD ...)");
+      if (cmd.length === 0) throw new UsageError("lab exec: missing CMD (netlet lab exec NAME -- CMD ...)");
       const p = Bun.spawnSync(["ip", "netns", "exec", target, ...cmd], { stdio: ["inherit", "inherit", "inherit"] });
       if (p.exitCode !== 0) process.exitCode = p.exitCode ?? 1;
     },

@@ -99,7 +99,7 @@ export const instanceVerbs: Verb[] = [
     options: { "pub-key": s("public key file (e.g. ~/.ssh/id_ed25519.pub)", "FILE") },
     async run(ctx) {
       const f = strOpt(ctx, "pub-key");
-      if (!f) throw new UsageError("netlet keypair-add: --pub-key FILE is required");
+      if (!f) throw new UsageError("keypair-add: --pub-key FILE is required");
       const k = await ctx.api.call<Keypair>("POST", "/v1/keypairs", { name: ctx.args[0], public_key: readFileArg(f, "--pub-key").toString() });
       ctx.out(`added keypair ${k.name} (${k.fingerprint})`);
     },

@@ -95,7 +95,7 @@ export const miscVerbs: Verb[] = [
     read: true,
     async run(ctx) {
       const p = strOpt(ctx, "project");
-      if (!p) throw new UsageError("netlet project scrub: --project ID is required");
+      if (!p) throw new UsageError("project scrub: --project ID is required");
       const r = await ctx.api.call<{ networks: string[]; security_groups: string[] }>("POST", `/v1/projects/${encodeURIComponent(p)}/scrub`);
       print(ctx, r, () => `project ${p}: disassociated networks [${r.networks.join(", ")}], deleted security groups [${r.security_groups.join(", ")}]`);
     },

@@ -46,7 +46,7 @@ export const networkVerbs: Verb[] = [
         throw new UsageError(`--${name} ${v}: expected T or F`);
       };
       if (ctx.opts["enable-dhcp"] && ctx.opts["disable-dhcp"]) throw new UsageError("--enable-dhcp and --disable-dhcp exclude each other");
-      if (!strOpt(ctx, "fixed-range-v4") && !strOpt(ctx, "fixed-range-v6")) throw new UsageError("netlet network-create: --fixed-range-v4 CIDR (or --fixed-range-v6) is required");
+      if (!strOpt(ctx, "fixed-range-v4") && !strOpt(ctx, "fixed-range-v6")) throw new UsageError("network-create: --fixed-range-v4 CIDR (or --fixed-range-v6) is required");
       const body = {
         label: ctx.args[0], fixed_range_v4: strOpt(ctx, "fixed-range-v4"), fixed_range_v6: strOpt(ctx, "fixed-range-v6"),
         fixed_cidr: strOpt(ctx, "fixed-cidr"), num_networks: intOpt(ctx, "num-networks", 1, 4094) ?? 1,
@@ -117,7 +117,7 @@ function fixedVerb(action: "reserve" | "unreserve"): Verb {
     options: { address: s("the fixed IP", "IP") },
     async run(ctx) {
       const a = strOpt(ctx, "address");
-      if (!a) throw new UsageError(`netlet fixed ${action}: --address IP is required`);
+      if (!a) throw new UsageError(`fixed ${action}: --address IP is required`);
       await ctx.api.call("POST", `/v1/fixed-ips/${encodeURIComponent(a)}/${action}`);
       ctx.out(`${a} ${action}d`);
     },

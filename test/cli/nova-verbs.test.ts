@@ -1,0 +1,85 @@
+/** nova's verbs and spellings against the real admin API on a socket. */
+import { afterAll, describe, expect, test } from "bun:test";
+import { chmodSync } from "node:fs";
+import { join } from "node:path";
+import { servedApp } from "./served-app.ts";
+
+describe("nova's verbs", () => {
+  const app = servedApp();
+  const cli = (...argv: string[]) => app.cli(...argv, "--socket", app.socket);
+  const json = async (...argv: string[]) => {
+    const r = await cli(...argv, "--json");
+    expect([argv.join(" "), r.code, r.err]).toEqual([argv.join(" "), 0, ""]);
+    return JSON.parse(r.out);
+  };
+  afterAll(() => app.close());
+
+  test("nova's underscore spellings: --fixed_range_v4, --num_networks, --ip_range and --ip-range", async () => {
+    expect((await cli("network-create", "private", "--fixed_range_v4", "10.0.0.0/24", "--num_networks", "1", "--bridge", "br100")).code).toBe(0);
+    expect((await json("network-show", "private")).cidr).toBe("10.0.0.0/24");
+    expect((await cli("floating-ip-bulk-create", "--ip-range", "203.0.113.0/29", "--pool", "nova")).code).toBe(0);
+    expect((await cli("floating", "create", "--ip_range", "198.51.100.8/30", "--pool", "public")).code).toBe(0);
+  });
+
+  test("add-secgroup and remove-secgroup change a booted instance's groups", async () => {
+    expect((await cli("secgroup-create", "web", "web servers")).code).toBe(0);
+    expect((await cli("boot", "vm1", "--network", "private")).code).toBe(0);
+    expect((await json("show", "vm1")).securityGroups).toEqual(["default"]);
+    expect(await cli("add-secgroup", "vm1", "web")).toEqual({ code: 0, out: "instance vm1: security groups default, web", err: "" });
+    const again = await cli("add-secgroup", "vm1", "web");
+    expect([again.code, again.err]).toEqual([1, "netlet: instance vm1 is already in security group web (group)\n"]);
+    expect((await cli("remove-secgroup", "vm1", "default")).out).toBe("instance vm1: security groups web");
+    expect((await json("show", "vm1")).securityGroups).toEqual(["web"]);
+    const ghost = await cli("remove-secgroup", "vm1", "default");
+    expect([ghost.code, ghost.err]).toEqual([1, "netlet: security group default on instance vm1 not found (group)\n"]);
+    // The group is in use now: deleting it is refused, as nova did.
+    expect((await cli("secgroup-delete", "web")).err).toContain("in use by vm1");
+  });
+
+  test("floating-ip-list, floating-ip-pool-list and floating-ip-bulk-list|delete", async () => {
+    expect((await json("floating-ip-pool-list")).map((p: { name: string }) => p.name)).toEqual(["nova", "public"]);
+    expect(await json("floating-ip-bulk-list")).toHaveLength(8);
+    expect(await json("floating-ip-list")).toEqual([]);
+    const fip = await json("floating-ip-create", "nova");
+    expect((await json("floating-ip-list")).map((f: { address: string }) => f.address)).toEqual([fip.address]);
+    expect((await cli("floating-ip-bulk-delete", "198.51.100.8/30")).out).toBe("deleted 2 floating IP(s)");
+    expect((await json("floating-ip-pool-list")).map((p: { name: string }) => p.name)).toEqual(["nova"]);
+  });
+
+  test("service-list: a standalone host lists itself, up", async () => {
+    const rows = await json("service-list");
+    expect(rows).toHaveLength(1);
+    expect(rows[0]).toMatchObject({ binary: "netlet", host: "node-a", zone: "nova", status: "enabled", state: "up" });
+  });
+
+  test("typos get the closest verb or option; every error has one netlet: prefix", async () => {
+    const verb = await cli("netwrok-list");
+    expect([verb.code, verb.err]).toEqual([2, 'netlet: unknown verb "netwrok-list"; did you mean network-list?; run `netlet --help` for the list\n']);
+    const opt = await cli("network-create", "x", "--fixed-rnge-v4", "10.9.0.0/24");
+    expect(opt.code).toBe(2);
+    expect(opt.err).toBe("netlet: network-create: unknown option --fixed-rnge-v4; did you mean --fixed-range-v4?; see `netlet network-create --help`\n");
+    for (const argv of [["boot"], ["network-create", "x"], ["fixed", "reserve"], ["floating", "create"], ["secgroup-add-rule", "default", "tcp", "0", "1", "0.0.0.0/0"]]) {
+      const r = await cli(...argv);
+      expect([argv.join(" "), r.err.startsWith("netlet: "), r.err.includes("netlet: netlet")]).toEqual([argv.join(" "), true, false]);
+      expect(r.err.trim().split("\n")).toHaveLength(1);
+    }
+  });
+
+  test("netlet lab --help and netlet cluster key --help list their verbs", async () => {
+    const lab = await app.cli("lab", "--help");
+    expect(lab.code).toBe(0);
+    expect(lab.out).toContain("usage: netlet lab VERB");
+    expect(lab.out).toContain("lab up");
+    expect((await app.cli("cluster", "key", "--help")).out).toContain("cluster key install");
+  });
+
+  test("a user who may not open the root-only socket is told so, not EACCES", () => {
+    chmodSync(app.dir, 0o755);
+    chmodSync(app.socket, 0o600);
+    const main = join(import.meta.dir, "..", "..", "src", "main.ts");
+    const r = Bun.spawnSync(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", process.execPath, main, "network-list", "--socket", app.socket],
+      { stdout: "pipe", stderr: "pipe", env: { ...process.env, HOME: "/tmp" } });
+    expect(r.exitCode).toBe(1);
+    expect(r.stderr.toString()).toBe(`netlet: the agent's socket ${app.socket} is root-only: run as root (e.g. sudo netlet …)\n`);
+  });
+});
