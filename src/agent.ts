@@ -113,7 +113,7 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
 
   const alarms = new Alarms(Date.now, alarmGauge);
   // Protocol modules, each fed by the reconciler from one HostView per pass.
-  const dataplane = startDataplane(config, log);
+  const dataplane = startDataplane(config, log, store);
   const dhcp = config.networkManager === "flat" ? null : startDhcp(store, config, log, alarms);
   const ra = startRa(config, log);
   const metadata = startMetadata(store, config, log);

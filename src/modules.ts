@@ -15,7 +15,9 @@ import { startMetadataServer, type MetadataServer } from "./metadata/server.ts";
 import { applyChange } from "./metadata/events.ts";
 import { AccessAggregator, type AccessLine } from "./metadata/access-aggregate.ts";
 import { Dataplane } from "./dataplane/apply.ts";
-import { Links, resolvePorts } from "./dataplane/links-apply.ts";
+import { Links, resolvePorts, type OwnedStore } from "./dataplane/links-apply.ts";
+import { parseOwned } from "./dataplane/owned.ts";
+import { OWNED_META_KEY } from "./dataplane/flush.ts";
 import type { DesiredState } from "./dataplane/desired.ts";
 import { dataplaneShow } from "./dataplane/show.ts";
 import { StoreMetadataSource } from "./reconcile/metadata-source.ts";
@@ -133,9 +135,14 @@ export function startMetadata(store: Store, config: Config, log: Logger) {
   return { app, target, seen, stop };
 }
 
-export function startDataplane(config: Config, log: Logger) {
+/** The record of what netlet added to the host's links, in the store's local meta table. */
+export function ownedStore(store: Store): OwnedStore {
+  return { load: () => parseOwned(store.getMeta(OWNED_META_KEY)), save: (o) => store.setMeta(OWNED_META_KEY, JSON.stringify(o)) };
+}
+
+export function startDataplane(config: Config, log: Logger, store: Store) {
   const l = log.child({ component: "dataplane" });
-  const links = new Links({ log: (line) => l.info(line) });
+  const links = new Links({ log: (line) => l.info(line), owned: ownedStore(store) });
   const dataplane = new Dataplane({ log: (line) => l.info(line) });
   let last: DesiredState | null = null;
   let lastApply: { kind: string; ms: number; at: number } | null = null;

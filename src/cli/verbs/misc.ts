@@ -4,6 +4,9 @@ import { loadConfigFile } from "../../config/load.ts";
 import { configSample } from "../../config/sample.ts";
 import { createLogger } from "../../log.ts";
 import { startAgent } from "../../agent.ts";
+import { AgentConflict } from "../../agent-lock.ts";
+import { flushDataplane } from "../../dataplane/flush.ts";
+import { spawnExec } from "../../dataplane/exec.ts";
 import { RuntimeError, UsageError } from "../errors.ts";
 import { table } from "../table.ts";
 import { print, strOpt, type Verb, type VerbContext } from "../verb.ts";
@@ -124,6 +127,20 @@ interface ShownDataplane {
 }
 
 export const dataplaneVerbs: Verb[] = [
+  {
+    name: "dataplane flush",
+    summary: "Remove every nft table, iptables chain, address, device and bridge netlet added to this host (the agent must be stopped).",
+    async run(ctx) {
+      const path = ctx.configPath ?? DEFAULT_CONFIG;
+      const { config } = await loadConfigFile(path, ctx.configPath !== null);
+      const r = await flushDataplane(config.statePath, spawnExec(), (line) => ctx.out(line)).catch((err) => {
+        if (err instanceof AgentConflict) throw new RuntimeError(`${err.message.replace(/: stop it first.*$/, "")}: stop it first (systemctl stop netlet); a running agent would program everything again`);
+        throw err;
+      });
+      ctx.out(`dataplane flush: ${r.ran.length} removed, ${r.failed.length} failed`);
+      if (r.failed.length) throw new RuntimeError(`dataplane flush: ${r.failed.length} step(s) failed: ${r.failed[0]}`);
+    },
+  },
   {
     name: "dataplane show",
     summary: "What the dataplane programs for each local instance (ports, anti-spoofing, rules, floating IPs).",
