@@ -39,8 +39,11 @@ export const clusterVerbs: Verb[] = [
     read: true,
     async run(ctx) {
       const ms = await ctx.api.call<Member[]>("GET", "/v1/members");
-      print(ctx, ms, () => table(["id", "address", "state", "incarnation", "generation", "last change", "RTT ms"],
-        ms.map((m) => [m.id, m.addr, m.state, m.incarnation, m.generation, m.since ? new Date(m.since).toISOString() : "-", m.rttMs === null ? "" : m.rttMs.toFixed(2)])));
+      const twins = await ctx.api.call<{ addr: string; since: number }[]>("GET", "/v1/cluster/namesakes");
+      const self = ms[0]?.id ?? "?";
+      print(ctx, ms, () => [table(["id", "address", "state", "incarnation", "generation", "last change", "RTT ms"],
+        ms.map((m) => [m.id, m.addr, m.state, m.incarnation, m.generation, m.since ? new Date(m.since).toISOString() : "-", m.rttMs === null ? "" : m.rttMs.toFixed(2)])),
+      ...twins.map((t) => `CONFLICT: the host at ${t.addr} also uses the node name ${self}; the two cannot converge until one is renamed (host = … in netlet.conf)`)].join("\n"));
     },
   },
   {
