@@ -18,6 +18,7 @@ import { SqlitePromiseStore, SqliteReplicaStore } from "./store/replica.ts";
 import { Keyring } from "./cluster/keyring.ts";
 import { KeyringLayer } from "./cluster/keyring-sync.ts";
 import { PacketCrypto } from "./cluster/crypto.ts";
+import { bootEpoch, loadMarks, saveMarks } from "./cluster/replay-marks.ts";
 import { ClusterNode } from "./cluster/node.ts";
 import { ClusterShell, splitHostPort } from "./cluster/shell.ts";
 import { Ipam } from "./cluster/ipam/ipam.ts";
@@ -51,6 +52,9 @@ export interface ClusterAgent {
   namesakes(): { addr: string; since: number }[];
   stop(): Promise<void>;
 }
+
+/** How often the gossip replay marks are saved (and at stop). */
+const MARKS_SAVE_MS = 2_000;
 
 /** How long a joining host waits at start-up to learn whether its node name is taken. */
 const NAME_CHECK_MS = 3_000;
@@ -110,7 +114,10 @@ export async function startCluster(store: Store, config: Config, myIp: string, l
   const gen = generation(store);
   const founding = fresh && config.cluster.join.length === 0;
   const keys = new KeyringLayer(ring, store.clock, () => writeFileSync(path, JSON.stringify(ring.toJSON()), { mode: 0o600 }));
-  const crypto = new PacketCrypto(ring, config.cluster.name, store.nodeId, gen, Date.now());
+  const crypto = new PacketCrypto(ring, config.cluster.name, store.nodeId, gen, bootEpoch(store, Date.now()));
+  // Datagrams captured before a restart stay refused after it.
+  crypto.restoreMarks(loadMarks(store));
+  const marksTimer = setInterval(() => saveMarks(store, crypto), MARKS_SAVE_MS);
   let ipam!: Ipam;
   const namesakes = new Map<string, number>();
   let refused: string | null = null;
@@ -181,6 +188,7 @@ export async function startCluster(store: Store, config: Config, myIp: string, l
     if (refused !== null) {
       unsubscribe();
       clearInterval(ipamLog);
+      clearInterval(marksTimer);
       throw new NodeNameConflict(refused);
     }
   }
@@ -244,6 +252,8 @@ export async function startCluster(store: Store, config: Config, myIp: string, l
     async stop() {
       unsubscribe();
       clearInterval(ipamLog);
+      clearInterval(marksTimer);
+      saveMarks(store, crypto);
       if (refused !== null) return;
       shell.act((n, now) => n.swim.leave(now));
       await Bun.sleep(50);
