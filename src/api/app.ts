@@ -77,7 +77,13 @@ export function createAdminApp(deps: AdminDeps): Hono {
 
   app.get("/v1/fixed-ips", (c) => {
     const net = c.req.query("network");
-    return c.json(listFixedIps(store, { networkId: net ? getNetwork(store, net).id : undefined, host: c.req.query("host") }));
+    const ips = listFixedIps(store, { networkId: net ? getNetwork(store, net).id : undefined, onHost: c.req.query("host") });
+    // nova-manage showed the instance's hostname and host next to each address.
+    const insts = new Map(listInstances(store).map((i) => [i.uuid, i]));
+    return c.json(ips.map((f) => {
+      const i = f.instanceUuid ? insts.get(f.instanceUuid) : undefined;
+      return { ...f, hostname: i?.hostname ?? null, instanceHost: i?.host ?? null };
+    }));
   });
   app.get("/v1/fixed-ips/:address", (c) => c.json(getFixedIp(store, c.req.param("address"))));
   app.post("/v1/fixed-ips/:address/reserve", (c) => c.json(setReserved(store, c.req.param("address"), true)));

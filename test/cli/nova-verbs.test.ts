@@ -46,6 +46,17 @@ describe("nova's verbs", () => {
     expect((await json("floating-ip-pool-list")).map((p: { name: string }) => p.name)).toEqual(["nova"]);
   });
 
+  test("fixed list --host H lists H's instances with their hostname, as nova-manage did", async () => {
+    expect((await cli("boot", "Web Server 2", "--network", "private")).code).toBe(0);
+    const ips = await json("fixed", "list", "--host", "node-a");
+    const mine = ips.filter((f: { instanceUuid: string | null }) => f.instanceUuid);
+    expect(mine.map((f: { hostname: string; instanceHost: string }) => [f.hostname, f.instanceHost])).toEqual([["vm1", "node-a"], ["web-server-2", "node-a"]]);
+    const table = (await cli("fixed", "list", "--host", "node-a")).out;
+    expect(table).toMatch(/\| network\s+\| IP address\s+\| hostname\s+\| host\s+\|/);
+    expect(table).toMatch(/\| 10\.0\.0\.0\/24\s+\| 10\.0\.0\.\d+\s+\| web-server-2\s+\| node-a\s+\|/);
+    expect(await json("fixed", "list", "--host", "other-host")).toEqual([]);
+  });
+
   test("service-list: a standalone host lists itself, up", async () => {
     const rows = await json("service-list");
     expect(rows).toHaveLength(1);

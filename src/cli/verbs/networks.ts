@@ -100,11 +100,12 @@ export const networkVerbs: Verb[] = [
       const q = new URLSearchParams();
       if (strOpt(ctx, "network")) q.set("network", strOpt(ctx, "network")!);
       if (strOpt(ctx, "host")) q.set("host", strOpt(ctx, "host")!);
-      const ips = await ctx.api.call<FixedIp[]>("GET", `/v1/fixed-ips?${q}`);
+      const ips = await ctx.api.call<(FixedIp & { hostname: string | null; instanceHost: string | null })[]>("GET", `/v1/fixed-ips?${q}`);
       const nets = new Map((await ctx.api.call<Network[]>("GET", "/v1/networks")).map((n) => [n.id, n.cidr]));
       const used = ips.filter((i) => i.instanceUuid || i.reserved || i.host || i.leased);
-      print(ctx, ips, () => table(["network", "IP address", "instance", "host", "reserved", "leased"],
-        used.map((i) => [nets.get(i.networkId), i.address, i.instanceUuid ?? "", i.host ?? "", i.reserved, i.leased])) +
+      // nova-manage's columns first: network, IP address, hostname, host.
+      print(ctx, ips, () => table(["network", "IP address", "hostname", "host", "instance", "reserved", "leased"],
+        used.map((i) => [nets.get(i.networkId), i.address, i.hostname ?? "", i.instanceHost ?? i.host ?? "", i.instanceUuid ?? "", i.reserved, i.leased])) +
         `\n${ips.length} addresses, ${ips.length - used.length} free`);
     },
   },
