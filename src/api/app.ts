@@ -7,7 +7,7 @@ import { Hono, type Context } from "hono";
 import type { Config } from "../config/load.ts";
 import { StoreError, type Store } from "../store/db.ts";
 import { listFixedIps, getFixedIp, setReserved } from "../store/fixed-ips.ts";
-import { createNetworks, deleteNetwork, disassociateProject, getNetwork, listNetworks } from "../store/networks.ts";
+import { createNetworks, deleteNetwork, disassociateNetwork, disassociateProject, getNetwork, listNetworks } from "../store/networks.ts";
 import { addKeypair, deleteKeypair, listKeypairs } from "../store/keypairs.ts";
 import { bootInstance, deleteInstance, getInstance, listInstances, listVifs } from "../store/instances.ts";
 import { addRule, createSecurityGroup, deleteRule, deleteSecurityGroup, ensureDefaultGroup, listRules, listSecurityGroups, resolveGroup } from "../store/secgroups.ts";
@@ -74,6 +74,7 @@ export function createAdminApp(deps: AdminDeps): Hono {
     return c.json(nets, 201);
   });
   app.delete("/v1/networks/:ref", (c) => c.json(deleteNetwork(store, c.req.param("ref"))));
+  app.post("/v1/networks/:ref/disassociate", (c) => c.json(disassociateNetwork(store, c.req.param("ref"))));
 
   app.get("/v1/fixed-ips", (c) => {
     const net = c.req.query("network");

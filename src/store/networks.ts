@@ -105,6 +105,18 @@ export function deleteNetwork(store: Store, ref: string): Network {
 }
 
 /** `project scrub`: networks of the project lose their project (nova also cleared host). */
+/** nova network-disassociate: the network no longer belongs to a project (every project sees it). */
+export function disassociateNetwork(store: Store, ref: string): Network {
+  return store.write(() => {
+    const n = getNetwork(store, ref);
+    if (n.projectId === null) throw conflict(`network ${n.label} is not associated with a project`, "network");
+    const v = store.version();
+    store.db.query("UPDATE networks SET project_id = NULL, origin = ?, hlc = ? WHERE id = ?").run(v.origin, v.hlc, n.id);
+    store.changed("network", "put", n.id);
+    return getNetwork(store, n.id);
+  });
+}
+
 export function disassociateProject(store: Store, projectId: string): Network[] {
   const nets = listNetworks(store).filter((n) => n.projectId === projectId);
   for (const n of nets) {

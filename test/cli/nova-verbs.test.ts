@@ -57,6 +57,23 @@ describe("nova's verbs", () => {
     expect(await json("fixed", "list", "--host", "other-host")).toEqual([]);
   });
 
+  test("boot --nic net-id=…,v4-fixed-ip=…, interface-list, network-disassociate", async () => {
+    expect((await cli("network-create", "second", "--fixed-range-v4", "10.5.0.0/24", "--bridge", "br105", "--project-id", "demo")).code).toBe(0);
+    const r = await cli("boot", "multi", "--nic", "net-id=private", "--nic", "net-name=second,v4-fixed-ip=10.5.0.50", "--project-id", "demo");
+    expect([r.code, r.err]).toEqual([0, ""]);
+    const ports = await json("interface-list", "multi");
+    expect(ports.map((p: { network: string; address: string }) => p.network)).toEqual(["private", "second"]);
+    expect(ports[1].address).toBe("10.5.0.50");
+    expect((await cli("interface-list", "multi")).out).toMatch(/\| second\s+\| 10\.5\.0\.50\s+\| fa:16:3e:/);
+    const bad = await cli("boot", "x", "--nic", "net-id=private,v6-fixed-ip=fd00::5");
+    expect([bad.code, bad.err]).toEqual([2, "netlet: --nic net-id=private,v6-fixed-ip=fd00::5: expected net-id=NETWORK or net-name=NETWORK, optionally ,v4-fixed-ip=IP (IPv6 addresses are EUI-64, not chosen)\n"]);
+    expect((await cli("boot", "x", "--nic", "net-id=private", "--network", "private")).code).toBe(2);
+    expect((await json("network-show", "second")).projectId).toBe("demo");
+    expect((await cli("network-disassociate", "second")).out).toBe("network second disassociated from its project");
+    expect((await json("network-show", "second")).projectId).toBeNull();
+    expect((await cli("network-disassociate", "second")).code).toBe(1);
+  });
+
   test("service-list: a standalone host lists itself, up", async () => {
     const rows = await json("service-list");
     expect(rows).toHaveLength(1);

@@ -29,6 +29,31 @@ function parseMeta(ctx: VerbContext): Record<string, string> {
   return meta;
 }
 
+/**
+ * nova's `--nic net-id=NET[,v4-fixed-ip=IP]` (one per port, in order) → networks and fixed IPs
+ * as the API takes them (an empty fixed IP: any free one).
+ */
+export function parseNics(specs: string[]): { networks: string[]; fixedIps: string[] } {
+  const networks: string[] = [];
+  const fixedIps: string[] = [];
+  for (const spec of specs) {
+    const kv = new Map<string, string>();
+    for (const part of spec.split(",")) {
+      const i = part.indexOf("=");
+      const key = i < 0 ? part : part.slice(0, i);
+      if (!["net-id", "net-name", "v4-fixed-ip"].includes(key) || i < 1 || i === part.length - 1) {
+        throw new UsageError(`--nic ${spec}: expected net-id=NETWORK or net-name=NETWORK, optionally ,v4-fixed-ip=IP (IPv6 addresses are EUI-64, not chosen)`);
+      }
+      kv.set(key, part.slice(i + 1));
+    }
+    const net = kv.get("net-id") ?? kv.get("net-name");
+    if (!net) throw new UsageError(`--nic ${spec}: net-id=NETWORK is required`);
+    networks.push(net);
+    fixedIps.push(kv.get("v4-fixed-ip") ?? "");
+  }
+  return { networks, fixedIps: fixedIps.some(Boolean) ? fixedIps : [] };
+}
+
 const networksOf = (i: InstanceJson) => i.ports.map((p) => `${p.network}=${[p.address, p.addressV6].filter(Boolean).join(", ")}`).join("; ");
 
 export const instanceVerbs: Verb[] = [
@@ -40,6 +65,7 @@ export const instanceVerbs: Verb[] = [
       network: s("network label or id (default: every network visible to the project)", "NETWORK", true),
       mac: s("MAC of the port on the matching --network", "MAC", true),
       "fixed-ip": s("specific fixed IP on the matching --network", "IP", true),
+      nic: s("nova's NIC spec: net-id=NETWORK[,v4-fixed-ip=IP], one per port (instead of --network/--fixed-ip)", "SPEC", true),
       "key-name": s("keypair injected through metadata", "NAME"),
       "user-data": s("file served as user-data (at most 64 KiB)", "FILE"),
       meta: s("metadata key=value", "KEY=VALUE", true),
@@ -51,8 +77,13 @@ export const instanceVerbs: Verb[] = [
     read: true,
     async run(ctx) {
       const ud = strOpt(ctx, "user-data");
+      const rawNics = ctx.opts.nic === undefined ? [] : Array.isArray(ctx.opts.nic) ? ctx.opts.nic : [String(ctx.opts.nic)];
+      if (rawNics.length && (ctx.opts.network !== undefined || ctx.opts["fixed-ip"] !== undefined)) {
+        throw new UsageError("boot: --nic replaces --network and --fixed-ip; give one or the other");
+      }
+      const nics = rawNics.length ? parseNics(rawNics) : { networks: listOpt(ctx, "network"), fixedIps: listOpt(ctx, "fixed-ip") };
       const body = {
-        name: ctx.args[0], networks: listOpt(ctx, "network"), macs: listOpt(ctx, "mac"), fixed_ips: listOpt(ctx, "fixed-ip"),
+        name: ctx.args[0], networks: nics.networks, macs: listOpt(ctx, "mac"), fixed_ips: nics.fixedIps,
         key_name: strOpt(ctx, "key-name"), user_data: ud ? readFileArg(ud, "--user-data").toString("base64") : null, meta: parseMeta(ctx),
         security_groups: listOpt(ctx, "security-groups"), availability_zone: strOpt(ctx, "availability-zone") ?? undefined,
         flavor: strOpt(ctx, "flavor") ?? undefined, project_id: strOpt(ctx, "project-id") ?? undefined,
@@ -81,6 +112,17 @@ export const instanceVerbs: Verb[] = [
     async run(ctx) {
       const inst = await ctx.api.call<InstanceJson>("GET", `/v1/instances/${encodeURIComponent(ctx.args[0])}`);
       print(ctx, inst, () => instanceProps(inst));
+    },
+  },
+  {
+    name: "interface-list",
+    summary: "An instance's ports (nova interface-list): network, fixed IPs, MAC, lease.",
+    args: ["INSTANCE"],
+    read: true,
+    async run(ctx) {
+      const inst = await ctx.api.call<InstanceJson>("GET", `/v1/instances/${encodeURIComponent(ctx.args[0])}`);
+      print(ctx, inst.ports, () => table(["Port State", "Net ID", "IP addresses", "MAC Addr"],
+        inst.ports.map((p) => [p.lease ?? "-", p.network, [p.address, p.addressV6].filter(Boolean).join(", "), p.mac])));
     },
   },
   {

@@ -9,6 +9,15 @@ const b = (help: string) => ({ type: "boolean" as const, help });
 
 export const networkVerbs: Verb[] = [
   {
+    name: "network-disassociate",
+    summary: "Disassociate a network from its project (nova network-disassociate): every project may use it again.",
+    args: ["NETWORK"],
+    async run(ctx) {
+      const n = await ctx.api.call<Network>("POST", `/v1/networks/${encodeURIComponent(ctx.args[0])}/disassociate`);
+      ctx.out(`network ${n.label} disassociated from its project`);
+    },
+  },
+  {
     name: "network-create",
     summary: "Create a network (nova network-create / nova-manage network create).",
     args: ["LABEL"],
