@@ -22,7 +22,8 @@ import { instanceJson, instancesJson, networkParams } from "./convert.ts";
 import { body } from "./body.ts";
 import { encodeWarnings, networkCreateWarnings, WARNING_HEADER } from "./warnings.ts";
 import type { HostSubnet } from "../ipam/host-subnets.ts";
-import { clusterBoot, clusterDelete } from "./cluster-boot.ts";
+import { clusterAttach, clusterBoot, clusterDelete } from "./cluster-boot.ts";
+import { attachInterface, detachInterface } from "../store/interfaces.ts";
 import { clusterRoutes } from "./cluster-routes.ts";
 import type { ClusterAgent } from "../cluster-agent.ts";
 
@@ -124,6 +125,18 @@ export function createAdminApp(deps: AdminDeps): Hono {
     return c.json(instanceJson(store, deps.cluster ? clusterDelete(store, deps.cluster, ref) : deleteInstance(store, ref)));
   });
 
+  app.post("/v1/instances/:ref/interfaces", async (c) => {
+    const b = await body(c, S.InterfaceAttach);
+    const ref = c.req.param("ref");
+    if (!deps.cluster) return c.json(instanceJson(store, getInstance(store, attachInterface(store, ref, { network: b.network, mac: b.mac ?? undefined, fixedIp: b.fixed_ip ?? undefined }).instanceUuid)), 201);
+    return c.json(instanceJson(store, await clusterAttach(store, deps.cluster, ref, { network: b.network, mac: b.mac ?? undefined, fixedIp: b.fixed_ip ?? undefined })), 201);
+  });
+  app.post("/v1/instances/:ref/interfaces/detach", async (c) => {
+    const b = await body(c, S.InterfaceDetach);
+    const vif = detachInterface(store, c.req.param("ref"), { mac: b.mac ?? undefined, address: b.address ?? undefined });
+    if (deps.cluster && vif.address) deps.cluster.release(vif.networkId, vif.address);
+    return c.json(instanceJson(store, getInstance(store, vif.instanceUuid)));
+  });
   app.post("/v1/instances/:ref/security-groups", async (c) => {
     const b = await body(c, S.InstanceGroup);
     return c.json(instanceJson(store, addInstanceSecurityGroup(store, c.req.param("ref"), b.name)));

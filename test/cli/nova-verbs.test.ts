@@ -74,6 +74,34 @@ describe("nova's verbs", () => {
     expect((await cli("network-disassociate", "second")).code).toBe(1);
   });
 
+  test("multinic after boot: interface-attach/detach, add-fixed-ip/remove-fixed-ip; the address returns to the pool", async () => {
+    expect((await cli("boot", "nic1", "--network", "private")).code).toBe(0);
+    const attached = await json("interface-attach", "nic1", "--net-id", "second", "--fixed-ip", "10.5.0.60", "--mac", "fa:16:3e:00:00:60");
+    expect(attached.ports.map((p: { network: string; address: string; mac: string }) => [p.network, p.address ?? null, p.mac]).slice(1))
+      .toEqual([["second", "10.5.0.60", "fa:16:3e:00:00:60"]]);
+    const taken = await cli("interface-attach", "nic1", "--net-id", "second", "--fixed-ip", "10.5.0.60");
+    expect([taken.code, taken.err]).toEqual([1, "netlet: fixed IP 10.5.0.60 is already in use (address)\n"]);
+    expect((await cli("interface-detach", "nic1", "fa:16:3e:00:00:60")).code).toBe(0);
+    expect((await json("show", "nic1")).ports).toHaveLength(1);
+    expect((await json("fixed", "list", "--network", "second")).find((f: { address: string }) => f.address === "10.5.0.60").instanceUuid).toBeNull();
+    // nova-network's add-fixed-ip / remove-fixed-ip: a port on the network, and away again.
+    expect((await cli("add-fixed-ip", "nic1", "second")).out).toMatch(/^instance nic1: private=10\.0\.0\.\d+; second=10\.5\.0\.\d+$/);
+    const addr = (await json("show", "nic1")).ports[1].address;
+    expect((await cli("remove-fixed-ip", "nic1", addr)).out).toMatch(/^instance nic1: ports private=10\.0\.0\.\d+$/);
+    const ghost = await cli("remove-fixed-ip", "nic1", "10.5.0.99");
+    expect([ghost.code, ghost.err]).toEqual([1, "netlet: port 10.5.0.99 on instance nic1 not found (address)\n"]);
+  });
+
+  test("every id a listing shows is accepted by the matching show", async () => {
+    const table = (await cli("network-list")).out;
+    const ids = [...table.matchAll(/^\| ([0-9a-f-]{36}) \|/gm)].map((m) => m[1]);
+    expect(ids.length).toBeGreaterThan(0);
+    for (const id of ids) expect((await cli("network-show", id)).code).toBe(0);
+    const servers = [...(await cli("list")).out.matchAll(/^\| ([0-9a-f-]{36}) \|/gm)].map((m) => m[1]);
+    expect(servers.length).toBeGreaterThan(0);
+    for (const id of servers) expect((await cli("show", id)).code).toBe(0);
+  });
+
   test("service-list: a standalone host lists itself, up", async () => {
     const rows = await json("service-list");
     expect(rows).toHaveLength(1);

@@ -54,6 +54,12 @@ export function parseNics(specs: string[]): { networks: string[]; fixedIps: stri
   return { networks, fixedIps: fixedIps.some(Boolean) ? fixedIps : [] };
 }
 
+const attach = (ctx: VerbContext, inst: string, body: { network: string; fixed_ip: string | null; mac: string | null }) =>
+  ctx.api.call<InstanceJson>("POST", `/v1/instances/${encodeURIComponent(inst)}/interfaces`, body);
+/** A port is named by its MAC or its fixed IP. */
+const detach = (ctx: VerbContext, inst: string, port: string) =>
+  ctx.api.call<InstanceJson>("POST", `/v1/instances/${encodeURIComponent(inst)}/interfaces/detach`, port.includes(":") && /^[0-9a-f:]{17}$/i.test(port) ? { mac: port } : { address: port });
+
 const networksOf = (i: InstanceJson) => i.ports.map((p) => `${p.network}=${[p.address, p.addressV6].filter(Boolean).join(", ")}`).join("; ");
 
 export const instanceVerbs: Verb[] = [
@@ -112,6 +118,46 @@ export const instanceVerbs: Verb[] = [
     async run(ctx) {
       const inst = await ctx.api.call<InstanceJson>("GET", `/v1/instances/${encodeURIComponent(ctx.args[0])}`);
       print(ctx, inst, () => instanceProps(inst));
+    },
+  },
+  {
+    name: "interface-attach",
+    summary: "Add a port on a network to a booted instance (nova interface-attach): MAC, fixed IP, IPv6.",
+    args: ["INSTANCE"],
+    options: { "net-id": s("network label or id", "NETWORK"), "fixed-ip": s("a specific fixed IP on it", "IP"), mac: s("a specific MAC", "MAC") },
+    read: true,
+    async run(ctx) {
+      const net = strOpt(ctx, "net-id");
+      if (!net) throw new UsageError("interface-attach: --net-id NETWORK is required");
+      const inst = await attach(ctx, ctx.args[0], { network: net, fixed_ip: strOpt(ctx, "fixed-ip"), mac: strOpt(ctx, "mac") });
+      print(ctx, inst, () => instanceProps(inst));
+    },
+  },
+  {
+    name: "interface-detach",
+    summary: "Remove a port (by MAC or fixed IP) from an instance (nova interface-detach).",
+    args: ["INSTANCE", "PORT"],
+    async run(ctx) {
+      const inst = await detach(ctx, ctx.args[0], ctx.args[1]);
+      ctx.out(`instance ${inst.name}: ports ${networksOf(inst) || "(none)"}`);
+    },
+  },
+  {
+    name: "add-fixed-ip",
+    summary: "Give an instance a fixed IP on NETWORK: a new port there (nova add-fixed-ip).",
+    args: ["INSTANCE", "NETWORK"],
+    async run(ctx) {
+      const inst = await attach(ctx, ctx.args[0], { network: ctx.args[1], fixed_ip: null, mac: null });
+      ctx.out(`instance ${inst.name}: ${networksOf(inst)}`);
+    },
+  },
+  {
+    name: "remove-fixed-ip",
+    summary: "Remove the port holding ADDRESS from an instance (nova remove-fixed-ip).",
+    args: ["INSTANCE", "ADDRESS"],
+    async run(ctx) {
+      const inst = await detach(ctx, ctx.args[0], ctx.args[1]);
+      ctx.out(`instance ${inst.name}: ports ${networksOf(inst) || "(none)"}`);
     },
   },
   {

@@ -136,5 +136,5 @@ function fixedVerb(action: "reserve" | "unreserve"): Verb {
 
 function networkTable(nets: Network[]): string {
   return table(["id", "label", "IPv4", "IPv6", "start address", "DNS1", "DNS2", "VlanID", "vxlan", "bridge", "multi_host", "project"],
-    nets.map((n) => [n.id.slice(0, 8), n.label, n.cidr, n.cidrV6, n.dhcpStart, n.dns1, n.dns2, n.vlan, n.vxlan, n.bridge, n.multiHost, n.projectId]));
+    nets.map((n) => [n.id, n.label, n.cidr, n.cidrV6, n.dhcpStart, n.dns1, n.dns2, n.vlan, n.vxlan, n.bridge, n.multiHost, n.projectId]));
 }
