@@ -34,7 +34,7 @@ describe.skipIf(!requireNetns())("a failing step raises its alarm and holds back
     expect(await waitFor(() => cli("status").code === 0, 10000)).toBe(true);
     expect(cli("network-create", "private", "--fixed-range-v4", "10.0.0.0/24", "--fixed-range-v6", "fd00:7::/64", "--bridge", "br100").code).toBe(0);
     expect(cli("boot", "vm1", "--network", "private").code).toBe(0);
-  });
+  }, 60000);
   afterAll(async () => {
     await stopProcess(agent);
     await lab.cleanup();
@@ -48,7 +48,7 @@ describe.skipIf(!requireNetns())("a failing step raises its alarm and holds back
     expect(nsRun(ns, ["nft", "list", "tables"]).stdout).toContain("netlet");
     expect(st.networks[0]).toMatchObject({ label: "private", dhcp: "serving" });
     expect(st.networks[0].ra).not.toMatch(/^off/);
-  });
+  }, 20000);
 
   test("the alarm is named in status, /readyz and the metric", () => {
     const st = JSON.parse(cli("status", "--json").stdout);
@@ -60,7 +60,7 @@ describe.skipIf(!requireNetns())("a failing step raises its alarm and holds back
     expect(ready).toContain(`alarm ${alarm}`);
     const name = alarm.split(":")[0];
     expect(http("/metrics")).toContain(`netlet_alarm{name="${name}"} 1`);
-  });
+  }, 15000);
 
   test("doctor reads the running agent's configuration and reports its alarms", async () => {
     const p = Bun.spawn(["ip", "netns", "exec", ns, process.execPath, DOCTOR, "--json", "--socket", socket], { stdin: "ignore", stdout: "pipe", stderr: "pipe" });
@@ -73,5 +73,5 @@ describe.skipIf(!requireNetns())("a failing step raises its alarm and holds back
     expect(alarms.summary).toMatch(/reconcile\.\w+: .*nlnothere0/);
     // The public_interface check looked at the agent's interface, not the default eth0.
     expect(report.checks.find((c) => c.id === "public_interface")!.summary).toContain("nlnothere0");
-  });
+  }, 20000);
 });

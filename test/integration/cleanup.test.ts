@@ -32,7 +32,7 @@ describe.skipIf(!requireNetns())("cleaning up what netlet added", () => {
     writeFileSync(conf, `[DEFAULT]\nhost = clean-node\nstate_path = ${dir}/state\nmy_ip = 192.0.2.10\npublic_interface = eth0\n`);
     agent = lab.spawn(ns, [bin, "agent", "--config", conf, "--socket", socket], { stderr: "pipe" });
     expect(await waitFor(() => cli("status").code === 0, 10000)).toBe(true);
-  });
+  }, 60000);
   afterAll(async () => {
     if (agent.exitCode === null) await stopProcess(agent);
     await lab.cleanup();

@@ -36,7 +36,7 @@ describe.skipIf(!requireNetns())("README Quick start", () => {
     nsRun(ns, ["ip", "link", "set", "eth0", "up"]);
     writeFileSync(join(dir, "key.pub"), "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl demo@host\n");
     writeFileSync(join(dir, "cloud-config"), "#cloud-config\n");
-  });
+  }, 60000);
   afterAll(async () => {
     if (agent) await stopProcess(agent);
     await lab.cleanup();
