@@ -143,7 +143,7 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
   });
   // The bridges netlet addresses itself carry its networks' gateways, not the host's subnets.
   const hostSubnets = () => readHostSubnets(new Set([config.flatNetworkBridge, ...listNetworks(store).map((n) => n.bridge)]));
-  const admin = createAdminApp({ store, config, configPath: opts.configPath ?? null, shutdown: opts.onShutdownRequest, status, cluster, hostSubnets, dataplaneShow: () => dataplane.show() });
+  const admin = createAdminApp({ store, config, log: log.child({ component: "api" }), configPath: opts.configPath ?? null, shutdown: opts.onShutdownRequest, status, cluster, hostSubnets, dataplaneShow: () => dataplane.show() });
   const apiServer = serveAdminSocket(opts.socket, admin.fetch);
   const socketIno = socketInode(opts.socket);
   const ops = serveOps(config.adminListen, store, log, alarmLines);

@@ -5,6 +5,7 @@
  */
 import { Hono, type Context } from "hono";
 import type { Config } from "../config/load.ts";
+import type { Logger } from "../log.ts";
 import { StoreError, type Store } from "../store/db.ts";
 import { listFixedIps, getFixedIp, setReserved } from "../store/fixed-ips.ts";
 import { createNetworks, deleteNetwork, disassociateNetwork, disassociateProject, getNetwork, listNetworks } from "../store/networks.ts";
@@ -36,6 +37,8 @@ export interface AdminDeps {
   dataplaneShow?: () => Promise<unknown>;
   /** Present when the node is in a cluster: addresses come from its IPAM blocks. */
   cluster?: ClusterAgent | null;
+  /** Where the API logs what it accepted with a warning. */
+  log?: Logger;
   /** Stop serving for good (`netlet agent --shutdown`); absent when no agent runs this app. */
   shutdown?: () => void;
   /** The file the agent read its configuration from (null: built-in defaults), for `netlet doctor`. */
@@ -44,10 +47,13 @@ export interface AdminDeps {
   hostSubnets?: () => HostSubnet[];
 }
 
-/** Valid but doubtful requests: logged here, handed to the caller in a header. */
-function warn(c: Context, lines: string[]): void {
+/** Valid but doubtful requests: logged, and handed to the caller in a header. */
+function warn(c: Context, lines: string[], log: Logger | undefined): void {
   if (!lines.length) return;
-  for (const l of lines) console.error(`level=warn msg="admin request" path=${c.req.path} warning="${l.replace(/"/g, "'")}"`);
+  for (const l of lines) {
+    if (log) log.warn("admin request accepted with a warning", { path: c.req.path, warning: l });
+    else console.error(`level=warn msg="admin request accepted with a warning" path=${c.req.path} warning=${JSON.stringify(l)}`);
+  }
   c.header(WARNING_HEADER, encodeWarnings(lines));
 }
 
@@ -71,7 +77,7 @@ export function createAdminApp(deps: AdminDeps): Hono {
     const params = networkParams(b, config);
     const warnings = networkCreateWarnings(b, params.bridge, config, listNetworks(store));
     const nets = createNetworks(store, params, hostSubnets());
-    warn(c, warnings);
+    warn(c, warnings, deps.log);
     return c.json(nets, 201);
   });
   app.delete("/v1/networks/:ref", (c) => c.json(deleteNetwork(store, c.req.param("ref"))));

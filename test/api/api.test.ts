@@ -1,6 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import { createAdminApp, type AdminDeps } from "../../src/api/app.ts";
 import { decodeWarnings, WARNING_HEADER } from "../../src/api/warnings.ts";
+import { createLogger } from "../../src/log.ts";
 import { defaultConfig } from "../../src/config/load.ts";
 import { memStore, snapshot } from "../store/fixtures.ts";
 
@@ -105,8 +106,9 @@ describe("admin API", () => {
     expect((await call("POST", "/v1/floating-ranges", { pool: "nova", ip_range: "192.0.2.128/28" })).status).toBe(201);
   });
 
-  test("doubtful but valid requests are applied and answered with warnings", async () => {
-    const { call } = setup();
+  test("doubtful but valid requests are applied, answered with warnings and logged", async () => {
+    const logged: string[] = [];
+    const { call } = setup({ log: createLogger({ write: (l) => logged.push(l) }) });
     const a = await call("POST", "/v1/networks", { label: "a", fixed_range_v4: "10.0.0.0/24" });
     expect([a.status, a.warnings]).toEqual([201, []]);
     const b = await call("POST", "/v1/networks", { label: "b", fixed_range_v4: "10.1.0.0/24", fixed_range_v6: "fd00:2::/64", vlan: 42 });
@@ -117,6 +119,8 @@ describe("admin API", () => {
     expect(b.warnings[2]).toMatch(/network b shares bridge br100 with a because --bridge was not given/);
     const c = await call("POST", "/v1/networks", { label: "c", fixed_range_v4: "10.2.0.0/24", bridge: "br101" });
     expect([c.status, c.warnings]).toEqual([201, []]);
+    expect(logged).toHaveLength(3);
+    expect(logged[1]).toMatch(/level=warn msg="admin request accepted with a warning" path=\/v1\/networks warning="--vlan 42 is stored/);
   });
 
   test("boot with user data and meta, show with ports, delete", async () => {
