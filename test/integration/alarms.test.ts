@@ -29,8 +29,9 @@ describe.skipIf(!requireNetns())("a failing step raises its alarm and holds back
   beforeAll(async () => {
     bin = netletBinary();
     ns = lab.addNamespace("nlalarm");
-    writeFileSync(conf, `[DEFAULT]\nhost = alarm-node\nstate_path = ${dir}/state\nmy_ip = 192.0.2.10\nuse_ipv6 = true\npublic_interface = nlnothere0\n`);
-    agent = lab.spawn(ns, [bin, "agent", "--config", conf, "--socket", socket], { stderr: "pipe" });
+    // admin_socket from the file, no --socket: the agent listens where the configuration says.
+    writeFileSync(conf, `[DEFAULT]\nhost = alarm-node\nstate_path = ${dir}/state\nmy_ip = 192.0.2.10\nuse_ipv6 = true\npublic_interface = nlnothere0\nadmin_socket = ${socket}\n`);
+    agent = lab.spawn(ns, [bin, "agent", "--config", conf], { stderr: "pipe" });
     expect(await waitFor(() => cli("status").code === 0, 10000)).toBe(true);
     expect(cli("network-create", "private", "--fixed-range-v4", "10.0.0.0/24", "--fixed-range-v6", "fd00:7::/64", "--bridge", "br100").code).toBe(0);
     expect(cli("boot", "vm1", "--network", "private").code).toBe(0);
