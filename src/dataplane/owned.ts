@@ -23,30 +23,30 @@ export interface Owned {
   networks: OwnedNetwork[];
   /** Bridges netlet created (not ones an operator or libvirt made). */
   bridges: string[];
+  /** VXLAN and VLAN devices netlet created. */
+  devices: string[];
   floating: FloatingOnHost[];
 }
 
-export const EMPTY_OWNED: Owned = { networks: [], bridges: [], floating: [] };
+export const EMPTY_OWNED: Owned = { networks: [], bridges: [], devices: [], floating: [] };
 
 export function parseOwned(text: string | null): Owned {
   if (!text) return EMPTY_OWNED;
   try {
     const o = JSON.parse(text) as Partial<Owned>;
-    return { networks: o.networks ?? [], bridges: o.bridges ?? [], floating: o.floating ?? [] };
+    return { networks: o.networks ?? [], bridges: o.bridges ?? [], devices: o.devices ?? [], floating: o.floating ?? [] };
   } catch {
     return EMPTY_OWNED;
   }
 }
 
-function ownedNetwork(d: DesiredState, n: NetworkOnHost): OwnedNetwork {
+/** A network's record: its host addresses, and the devices for it that netlet created itself. */
+function ownedNetwork(d: DesiredState, n: NetworkOnHost, created: ReadonlySet<string>): OwnedNetwork {
   const addrs: string[] = [];
   if (n.hostAddress && n.cidr) addrs.push(`${n.hostAddress}/${ipaddr.parseCIDR(n.cidr)[1]}`);
   if (n.hostAddressV6 && n.cidrV6) addrs.push(`${n.hostAddressV6}/${ipaddr.parseCIDR(n.cidrV6)[1]}`);
-  const devices: string[] = [];
-  if (n.vxlan) devices.push(`vxlan${n.vxlan.vni}`);
-  // A vlan<N> device is netlet's when it derives it from vlan_interface and it did not exist before.
-  if (n.vlan !== null && !n.uplink && d.config.vlanInterface) devices.push(`vlan${n.vlan}`);
-  return { bridge: n.bridge, addrs, devices };
+  const candidates = [n.vxlan ? `vxlan${n.vxlan.vni}` : null, n.vlan !== null && !n.uplink && d.config.vlanInterface ? `vlan${n.vlan}` : null];
+  return { bridge: n.bridge, addrs, devices: candidates.filter((x): x is string => x !== null && created.has(x)) };
 }
 
 /**
@@ -55,16 +55,17 @@ function ownedNetwork(d: DesiredState, n: NetworkOnHost): OwnedNetwork {
  * kept, so the next pass tries again).
  */
 export function nextOwned(prev: Owned, d: DesiredState, ran: readonly Step[], complete: boolean): Owned {
-  const isBridgeAdd = (s: Step) => s.argv[1] === "link" && s.argv[2] === "add" && s.argv[4] === "type" && s.argv[5] === "bridge";
-  const created = ran.filter(isBridgeAdd).map((s) => s.argv[3]);
+  const adds = ran.filter((s) => s.argv[0] === "ip" && s.argv[1] === "link" && s.argv[2] === "add");
+  // `ip link add NAME type bridge|vxlan …` and `ip link add link PARENT name NAME type vlan …`.
+  const nameOf = (s: Step) => (s.argv[3] === "link" ? s.argv[s.argv.indexOf("name") + 1] : s.argv[3]);
+  const typeOf = (s: Step) => s.argv[s.argv.indexOf("type") + 1];
   const deleted = new Set(ran.filter((s) => s.argv[1] === "link" && s.argv[2] === "del").map((s) => s.argv[3]));
+  const bridges = [...new Set([...prev.bridges, ...adds.filter((s) => typeOf(s) === "bridge").map(nameOf)])].filter((b) => !deleted.has(b));
+  const devices = [...new Set([...prev.devices, ...adds.filter((s) => typeOf(s) !== "bridge").map(nameOf)])].filter((x) => !deleted.has(x));
   const live = new Set(d.networks.map((n) => n.bridge));
   const withdrawn = complete ? [] : prev.networks.filter((n) => !live.has(n.bridge));
-  return {
-    networks: [...d.networks.map((n) => ownedNetwork(d, n)), ...withdrawn],
-    bridges: [...new Set([...prev.bridges, ...created])].filter((b) => !deleted.has(b)),
-    floating: d.floatingIps,
-  };
+  const created = new Set(devices);
+  return { networks: [...d.networks.map((n) => ownedNetwork(d, n, created)), ...withdrawn], bridges, devices, floating: d.floatingIps };
 }
 
 const family = (cidr: string) => (cidr.includes(":") ? "-6" : "-4");
@@ -99,6 +100,11 @@ export function planWithdraw(owned: Owned, keep: ReadonlySet<string>, cur: LinkS
 export function planFlush(owned: Owned, cur: LinkSnapshot): Step[] {
   const all: Owned = { ...owned, networks: [...owned.networks, ...owned.bridges.filter((b) => !owned.networks.some((n) => n.bridge === b)).map((bridge) => ({ bridge, addrs: [], devices: [] }))] };
   const steps = planWithdraw(all, new Set(), cur, true);
+  const gone = new Set(steps.map((s) => s.argv.join(" ")));
+  for (const dev of owned.devices) {
+    const del = ["ip", "link", "del", dev];
+    if (cur.links.some((l) => l.ifname === dev) && !gone.has(del.join(" "))) steps.push({ argv: del, why: `${dev} was created by netlet` });
+  }
   for (const f of owned.floating) {
     if (hasAddr(cur, f.interface, `${f.address}/32`)) steps.push({ argv: ["ip", "-4", "addr", "del", `${f.address}/32`, "dev", f.interface], why: `floating ${f.address}` });
   }

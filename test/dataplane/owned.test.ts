@@ -2,7 +2,8 @@
 import { expect, test } from "bun:test";
 import { iptablesFlushSteps, netletTables } from "../../src/dataplane/flush.ts";
 import type { LinkSnapshot } from "../../src/dataplane/links.ts";
-import { planFlush, planWithdraw, type Owned } from "../../src/dataplane/owned.ts";
+import { EMPTY_OWNED, nextOwned, planFlush, planWithdraw, type Owned } from "../../src/dataplane/owned.ts";
+import type { DesiredState } from "../../src/dataplane/desired.ts";
 
 const snap = (links: { ifname: string; master?: string }[], addrs: Record<string, string[]>): LinkSnapshot => ({
   links: links.map((l) => ({ mtu: 1500, ...l })),
@@ -13,6 +14,7 @@ const snap = (links: { ifname: string; master?: string }[], addrs: Record<string
 const owned: Owned = {
   networks: [{ bridge: "br1", addrs: ["10.1.0.2/24", "fd00:1::2/64"], devices: ["vxlan7"] }, { bridge: "br2", addrs: ["10.2.0.2/24"], devices: [] }],
   bridges: ["br1", "br2"],
+  devices: ["vxlan7"],
   floating: [{ address: "203.0.113.9", fixedAddress: "10.1.0.3", interface: "eth0" }],
 };
 
@@ -26,6 +28,19 @@ test("a withdrawn network loses its addresses and devices; its bridge only when 
   // Bridges still served are not touched; an operator's bridge (not in `bridges`) is never deleted.
   expect(planWithdraw(owned, new Set(["br1", "br2"]), cur)).toEqual([]);
   expect(planWithdraw({ ...owned, bridges: [] }, new Set(), snap([{ ifname: "br1" }], {})).map((s) => s.argv.join(" "))).toEqual([]);
+});
+
+test("only devices netlet created are recorded as its own (an operator's vlan device is not)", () => {
+  const d = { config: { vlanInterface: "eth1" }, networks: [
+    { bridge: "br10", hostAddress: "10.9.0.2", cidr: "10.9.0.0/24", hostAddressV6: null, cidrV6: null, vxlan: null, vlan: 10, uplink: null },
+    { bridge: "br11", hostAddress: null, cidr: null, hostAddressV6: null, cidrV6: null, vxlan: null, vlan: 11, uplink: null },
+  ], floatingIps: [] } as unknown as DesiredState;
+  const ran = [{ argv: ["ip", "link", "add", "br10", "type", "bridge", "forward_delay", "0", "stp_state", "0"], why: "" },
+    { argv: ["ip", "link", "add", "link", "eth1", "name", "vlan10", "type", "vlan", "id", "10"], why: "" }];
+  const o = nextOwned(EMPTY_OWNED, d, ran, true);
+  expect(o.bridges).toEqual(["br10"]);
+  expect(o.devices).toEqual(["vlan10"]);
+  expect(o.networks).toEqual([{ bridge: "br10", addrs: ["10.9.0.2/24"], devices: ["vlan10"] }, { bridge: "br11", addrs: [], devices: [] }]);
 });
 
 test("flush takes everything, attached or not, and the floating /32s", () => {
