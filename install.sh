@@ -37,7 +37,8 @@ instead; FILE.sha256 next to it is checked when it exists.
 options:
   --from FILE     install this binary instead of downloading one
   --prefix DIR    install the binary to DIR/bin (default /usr/local)
-  --uninstall     remove the binary and the unit; keep /etc/netlet and /var/lib/netlet
+  --uninstall     stop the agent, remove what it added to the host (netlet dataplane flush),
+                  the binary and the unit; keep /etc/netlet and /var/lib/netlet
   --purge         with --uninstall: also remove /etc/netlet and /var/lib/netlet
   --help          show this help
 
@@ -228,6 +229,11 @@ uninstall_all() {
 	[ -n "$DESTDIR" ] || [ "$(id -u)" = 0 ] || die "run as root (or set DESTDIR)"
 	if systemd_live && [ -f "$UNIT" ]; then
 		systemctl disable --now netlet.service >/dev/null 2>&1 || true
+	fi
+	# The stopped agent left its tables, addresses and bridges in place (on purpose, for
+	# restarts): take them away while the binary that knows them is still here.
+	if [ -z "$DESTDIR" ] && [ -x "$BIN" ]; then
+		"$BIN" dataplane flush >/dev/null 2>&1 || echo "warning: netlet dataplane flush failed; run it by hand before removing state" >&2
 	fi
 	remove "$BIN"
 	remove "$UNIT"

@@ -4,33 +4,47 @@
  *   (DHCP host table, RA config, metadata cache, dataplane).
  * Nothing else in the code base starts servers or subscribes to the store.
  */
-import { chmodSync, mkdirSync, rmSync } from "node:fs";
+import { chmodSync, mkdirSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { hostname as osHostname } from "node:os";
 import type { Config } from "./config/load.ts";
 import type { Logger } from "./log.ts";
-import { registry } from "./metrics.ts";
+import { gauge, registry } from "./metrics.ts";
+import { Alarms } from "./alarms.ts";
 import { Store } from "./store/db.ts";
 import { registerHost } from "./store/hosts.ts";
 import { createAdminApp } from "./api/app.ts";
+import { readHostSubnets } from "./ipam/host-subnets.ts";
+import { listNetworks } from "./store/networks.ts";
 import { VERSION, commit } from "./version.ts";
 import { Reconciler } from "./reconcile/reconciler.ts";
 import { startDataplane, startDhcp, startDns, startMetadata, startRa } from "./modules.ts";
 import { statusReport } from "./status.ts";
 import { startCluster } from "./cluster-agent.ts";
 import { planReload, type ReloadPlan } from "./config/reload.ts";
+import { claimSocket, lockStateDir, socketInode } from "./agent-lock.ts";
+
+const alarmGauge = gauge("netlet_alarm", "1 while the named alarm is raised (see netlet status), 0 once it cleared");
 
 export interface AgentOptions {
   config: Config;
   socket: string;
   log: Logger;
+  /** The file the configuration came from (null: built-in defaults). */
+  configPath?: string | null;
+  /** `netlet agent --shutdown` asked over the admin API: stop serving for good. */
+  onShutdownRequest?: () => void;
 }
 
 export interface Agent {
   store: Store;
   /** SIGHUP: apply what can change live, log what needs a restart. */
   reload(next: Config): Promise<ReloadPlan>;
-  stop(): Promise<void>;
+  /**
+   * Stop. The dataplane and the guests' IPv6 routes stay (a restart must not hurt them); with
+   * `withdraw` the host stops serving for good and final RAs (router lifetime 0) say so.
+   */
+  stop(opts?: { withdraw?: boolean }): Promise<void>;
 }
 
 /** This host's address: my_ip, else the source address the kernel would use for the default route. */
@@ -41,15 +55,15 @@ export function detectMyIp(config: Config): string {
   return m ? m[1] : "127.0.0.1";
 }
 
+/** Serve the admin API on a socket path that claimSocket() has made free. */
 function serveAdminSocket(path: string, fetch: (req: Request) => Response | Promise<Response>) {
-  mkdirSync(dirname(path), { recursive: true });
-  rmSync(path, { force: true });
   const server = Bun.serve({ unix: path, fetch });
   chmodSync(path, 0o600);
   return server;
 }
 
-function serveOps(listen: string, store: Store, log: Logger) {
+/** /metrics, /healthz (the process answers) and /readyz (the store answers and no alarm is raised). */
+function serveOps(listen: string, store: Store, log: Logger, alarms: () => string[]) {
   const i = listen.lastIndexOf(":");
   const hostname = listen.slice(0, i).replace(/^\[|\]$/g, "");
   const port = Number(listen.slice(i + 1));
@@ -59,10 +73,15 @@ function serveOps(listen: string, store: Store, log: Logger) {
       port,
       fetch(req) {
         const path = new URL(req.url).pathname;
-        if (path === "/metrics") return new Response(registry.render(), { headers: { "content-type": "text/plain; version=0.0.4" } });
+        if (path === "/metrics") {
+          alarms(); // expire transient alarms so netlet_alarm is current
+          return new Response(registry.render(), { headers: { "content-type": "text/plain; version=0.0.4" } });
+        }
         if (path === "/healthz") return new Response("ok\n");
         if (path === "/readyz") {
           store.db.query("SELECT 1").get();
+          const raised = alarms();
+          if (raised.length) return new Response(`not ready\n${raised.map((a) => `alarm ${a}`).join("\n")}\n`, { status: 503 });
           return new Response("ready\n");
         }
         return new Response("not found\n", { status: 404 });
@@ -79,13 +98,24 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
   const myIp = detectMyIp(opts.config);
   const config: Config = { ...opts.config, myIp };
   const nodeId = config.host ?? osHostname();
+  // Refuse to be a second agent before anything is started or sent.
+  const lock = lockStateDir(config.statePath);
+  let unlinkSocket: (ino: number | null) => void;
+  try {
+    mkdirSync(dirname(opts.socket), { recursive: true });
+    unlinkSocket = await claimSocket(opts.socket);
+  } catch (err) {
+    lock.release();
+    throw err;
+  }
   const store = new Store(join(config.statePath, "netlet.db"), { nodeId });
   registerHost(store, osHostname(), myIp);
 
+  const alarms = new Alarms(Date.now, alarmGauge);
   // Protocol modules, each fed by the reconciler from one HostView per pass.
   let kick = () => {};
-  const dataplane = startDataplane(config, log, () => kick());
-  const dhcp = config.networkManager === "flat" ? null : startDhcp(store, config, log);
+  const dataplane = startDataplane(config, log, store, () => kick());
+  const dhcp = config.networkManager === "flat" ? null : startDhcp(store, config, log, alarms);
   const ra = startRa(config, log);
   const metadata = startMetadata(store, config, log);
   const dns = startDns(store, config, log);
@@ -101,6 +131,8 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
   }, log.child({ component: "reconcile" }), cluster);
   onMembership = () => void reconciler.kick();
   kick = () => void reconciler.kick();
+  reconciler.onStep = (step, err) => (err === null ? alarms.clear(`reconcile.${step}`) : alarms.set(`reconcile.${step}`, err));
+  const alarmLines = () => [...alarms.lines(), ...(cluster?.alarms() ?? []), ...(dns?.alarms() ?? [])];
 
   const startedAt = Date.now();
   const status = () => statusReport(store, config, {
@@ -112,16 +144,20 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
     dns: () => dns?.dns.status() ?? null,
     peers: () => cluster?.members().filter((m) => m.id !== nodeId).map((m) => ({ id: m.id, address: m.addr, state: m.state, incarnation: m.incarnation, rttMs: m.rttMs })) ?? null,
     voters: () => cluster?.voters() ?? null,
-    alarms: () => [...(reconciler.status.lastError ? [`reconcile: ${reconciler.status.lastError}`] : []), ...(cluster?.alarms() ?? []), ...(dns?.alarms() ?? [])],
+    alarms: alarmLines,
   });
+  // The bridges netlet addresses itself carry its networks' gateways, not the host's subnets.
+  const hostSubnets = () => readHostSubnets(new Set([config.flatNetworkBridge, ...listNetworks(store).map((n) => n.bridge)]));
   // A plug returns once a pass that saw it has applied the rules (or with the reason it could not).
   const portsApplied = async () => {
     await reconciler.applied();
-    return reconciler.status.lastError ?? dataplane.firewallError();
+    return reconciler.status.failing.view ?? reconciler.status.failing.firewall ?? null;
   };
-  const admin = createAdminApp({ store, config, status, cluster, dataplaneShow: () => dataplane.show(), portsApplied, dnsQuery: dns?.query });
+  const admin = createAdminApp({ store, config, log: log.child({ component: "api" }), configPath: opts.configPath ?? null, shutdown: opts.onShutdownRequest,
+    status, cluster, hostSubnets, dataplaneShow: () => dataplane.show(), portsApplied, dnsQuery: dns?.query });
   const apiServer = serveAdminSocket(opts.socket, admin.fetch);
-  const ops = serveOps(config.adminListen, store, log);
+  const socketIno = socketInode(opts.socket);
+  const ops = serveOps(config.adminListen, store, log, alarmLines);
   await reconciler.kick();
   reconciler.every(30_000);
   log.info("agent started", { node: nodeId, my_ip: myIp, socket: opts.socket, version: VERSION, commit: commit() });
@@ -137,17 +173,18 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
       log.info("config reloaded", { applied: plan.applied.join(",") || "nothing", needs_restart: plan.needsRestart.join(",") || "nothing" });
       return plan;
     },
-    async stop() {
+    async stop(o: { withdraw?: boolean } = {}) {
       reconciler.stop();
       apiServer.stop(true);
       await cluster?.stop();
       ops?.stop(true);
-      // Final RAs withdraw the router; the dataplane stays so instances keep working.
-      await Promise.allSettled([ra?.stop(), dhcp?.stop(), metadata.stop(), dns?.stop()]);
+      // The dataplane stays so instances keep working; final RAs only when we stop serving for good.
+      await Promise.allSettled([ra?.stop({ withdraw: o.withdraw === true }), dhcp?.stop(), metadata.stop(), dns?.stop()]);
       dataplane.stop();
-      rmSync(opts.socket, { force: true });
+      unlinkSocket(socketIno);
       store.close();
-      log.info("agent stopped", { node: nodeId });
+      lock.release();
+      log.info("agent stopped", { node: nodeId, withdrawn: o.withdraw === true });
     },
   };
 }

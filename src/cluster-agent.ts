@@ -18,6 +18,7 @@ import { SqlitePromiseStore, SqliteReplicaStore } from "./store/replica.ts";
 import { Keyring } from "./cluster/keyring.ts";
 import { KeyringLayer } from "./cluster/keyring-sync.ts";
 import { PacketCrypto } from "./cluster/crypto.ts";
+import { bootEpoch, loadMarks, saveMarks } from "./cluster/replay-marks.ts";
 import { ClusterNode } from "./cluster/node.ts";
 import { ClusterShell, splitHostPort } from "./cluster/shell.ts";
 import { Ipam } from "./cluster/ipam/ipam.ts";
@@ -47,7 +48,23 @@ export interface ClusterAgent {
   keys(): { id: number; primary: boolean; retireAt: number | null }[];
   keyOp(op: "install" | "use" | "remove", key: string): void;
   alarms(): string[];
+  /** Hosts that send under this host's node name (cloned images keep the hostname). */
+  namesakes(): { addr: string; since: number }[];
   stop(): Promise<void>;
+}
+
+/** How often the gossip replay marks are saved (and at stop). */
+const MARKS_SAVE_MS = 2_000;
+
+/** How long a joining host waits at start-up to learn whether its node name is taken. */
+const NAME_CHECK_MS = 3_000;
+
+export class NodeNameConflict extends Error {}
+
+function namesakeText(id: string, addr: string, refused: boolean): string {
+  return refused
+    ? `another host at ${addr} already uses the node name ${id}: this host refused to join; give it a unique name (host = … in netlet.conf) and restart`
+    : `the host at ${addr} also uses this node name ${id} (a cloned image?): one of them needs another name (host = … in netlet.conf)`;
 }
 
 /** Time from asking for a fixed address to getting one, waits for a new block included (T10). */
@@ -97,9 +114,24 @@ export async function startCluster(store: Store, config: Config, myIp: string, l
   const gen = generation(store);
   const founding = fresh && config.cluster.join.length === 0;
   const keys = new KeyringLayer(ring, store.clock, () => writeFileSync(path, JSON.stringify(ring.toJSON()), { mode: 0o600 }));
-  const crypto = new PacketCrypto(ring, config.cluster.name, store.nodeId, gen, Date.now());
+  const crypto = new PacketCrypto(ring, config.cluster.name, store.nodeId, gen, bootEpoch(store, Date.now()));
+  // Datagrams captured before a restart stay refused after it.
+  crypto.restoreMarks(loadMarks(store));
+  const marksTimer = setInterval(() => saveMarks(store, crypto), MARKS_SAVE_MS);
   let ipam!: Ipam;
-  const shell = await ClusterShell.start({
+  const namesakes = new Map<string, number>();
+  let refused: string | null = null;
+  // A host that has not joined anyone yet is the newcomer: it steps back, the cluster keeps its member.
+  const isNewcomer = () => config.cluster.join.length > 0 && !shell.node.swim.members().some((m) => m.id !== store.nodeId && m.state === "alive");
+  const onNamesake = (addr: string) => {
+    namesakes.set(addr, Date.now());
+    if (refused === null && isNewcomer()) {
+      refused = namesakeText(store.nodeId, addr, true);
+      l.error("node name conflict: not joining", { name: store.nodeId, other: addr });
+      queueMicrotask(() => shell.stop());
+    } else l.error("node name conflict", { name: store.nodeId, other: addr });
+  };
+  const shell: ClusterShell = await ClusterShell.start({
     host, port: bind.port, crypto, keyring: keys, metrics: registry,
     makeNode: (addr) => {
       const node = new ClusterNode({
@@ -109,6 +141,7 @@ export async function startCluster(store: Store, config: Config, myIp: string, l
         sync: { recoverOwnRows: fresh && !founding },
         onEvent: (e) => {
           if (e.type === "incarnation") store.setMeta("cluster_incarnation", String(e.value));
+          if (e.type === "namesake") onNamesake(e.addr);
           if (e.type === "member") {
             l.info(`member ${e.change}`, { id: e.member.id, addr: e.member.addr, state: e.member.state, ...(e.was ? { was: e.was } : {}) });
             queueMicrotask(onMembership);
@@ -148,6 +181,17 @@ export async function startCluster(store: Store, config: Config, myIp: string, l
     saidVoting = voting;
   }, 500);
   l.info("cluster started", { addr: shell.addr, generation: gen, peers: config.cluster.join.join(",") || "none (first node)" });
+  if (config.cluster.join.length) {
+    // Learn before serving whether the name is taken: a joined peer, a conflict, or the timeout.
+    const deadline = Date.now() + NAME_CHECK_MS;
+    while (Date.now() < deadline && refused === null && isNewcomer()) await Bun.sleep(50);
+    if (refused !== null) {
+      unsubscribe();
+      clearInterval(ipamLog);
+      clearInterval(marksTimer);
+      throw new NodeNameConflict(refused);
+    }
+  }
 
   return {
     members: () => shell.node.swim.members(),
@@ -200,10 +244,17 @@ export async function startCluster(store: Store, config: Config, myIp: string, l
         else keys.remove(key, now);
       });
     },
-    alarms: () => (ipam.stats.duplicateAlarms > 0 ? [`duplicate address alarm raised ${ipam.stats.duplicateAlarms} time(s)`] : []),
+    alarms: () => [
+      ...(ipam.stats.duplicateAlarms > 0 ? [`duplicate address alarm raised ${ipam.stats.duplicateAlarms} time(s)`] : []),
+      ...(refused !== null ? [`cluster.node_name: ${refused}`] : [...namesakes.keys()].map((a) => `cluster.node_name: ${namesakeText(store.nodeId, a, false)}`)),
+    ],
+    namesakes: () => [...namesakes].map(([addr, since]) => ({ addr, since })),
     async stop() {
       unsubscribe();
       clearInterval(ipamLog);
+      clearInterval(marksTimer);
+      saveMarks(store, crypto);
+      if (refused !== null) return;
       shell.act((n, now) => n.swim.leave(now));
       await Bun.sleep(50);
       shell.stop();

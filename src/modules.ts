@@ -13,8 +13,11 @@ import { RaService } from "./ra/service.ts";
 import { createMetadataApp, type MetadataApp } from "./metadata/app.ts";
 import { startMetadataServer, type MetadataServer } from "./metadata/server.ts";
 import { applyChange } from "./metadata/events.ts";
+import { AccessAggregator, type AccessLine } from "./metadata/access-aggregate.ts";
 import { Dataplane } from "./dataplane/apply.ts";
-import { Links } from "./dataplane/links-apply.ts";
+import { Links, type OwnedStore } from "./dataplane/links-apply.ts";
+import { parseOwned } from "./dataplane/owned.ts";
+import { OWNED_META_KEY } from "./dataplane/flush.ts";
 import { probeBridgeMeta, readForeignPorts } from "./dataplane/kernel-ports.ts";
 import { managedLinks } from "./dataplane/nft-bridge.ts";
 import { spawnExec } from "./dataplane/exec.ts";
@@ -32,13 +35,21 @@ import { DnsService } from "./dns/service.ts";
 import { createDnsPlanner } from "./reconcile/dns.ts";
 import { parseQueryInput, queryJson } from "./dns/diagnose.ts";
 import { listFloatingIps } from "./store/floating.ts";
+import type { Alarms } from "./alarms.ts";
 
-export function startDhcp(store: Store, config: Config, log: Logger) {
+/** How long a DHCP internal error keeps its alarm raised after the last one. */
+const DHCP_ALARM_TTL_MS = 10 * 60_000;
+
+export function startDhcp(store: Store, config: Config, log: Logger, alarms?: Alarms) {
   const l = log.child({ component: "dhcp" });
   const dhcp = new DhcpService({
     leases: storeLeaseStore(store),
     forceRelease: config.forceDhcpRelease,
-    log: (level, msg, fields) => l[level](msg, fields),
+    log: (level, msg, fields) => {
+      l[level](msg, fields);
+      // A request the server could not answer: the client gets no lease, so say so where operators look.
+      if (level === "error") alarms?.event("dhcp.internal_error", `${msg} on ${String(fields?.bridge ?? "?")}: ${String(fields?.err ?? "")}`, DHCP_ALARM_TTL_MS);
+    },
     onEvent: (e) => l.info(e.type, { mac: e.mac, ip: e.address, network: e.networkId }),
   });
   return { dhcp, target: (view: HostView) => dhcp.setBridges(dhcpBridges(view)), stop: () => dhcp.stop() };
@@ -54,7 +65,7 @@ export function startRa(config: Config, log: Logger) {
     for (const r of refused) l.warn("network not advertised", { network: r.networkId, bridge: r.bridge, err: r.error });
     ra.setBridges(bridges);
   };
-  return { ra, target, stop: () => ra.stop() };
+  return { ra, target, stop: (o?: { withdraw?: boolean }) => ra.stop(o) };
 }
 
 export function startDns(store: Store, config: Config, log: Logger) {
@@ -106,17 +117,34 @@ function ownerOf(store: Store) {
   };
 }
 
+/** Refused metadata requests are logged once per source per this interval, with a count. */
+const ACCESS_LOG_INTERVAL_MS = 10_000;
+
 export function startMetadata(store: Store, config: Config, log: Logger) {
   const l = log.child({ component: "metadata" });
   /** When each instance last read its metadata (for `netlet status`); bounded by the instances. */
   const lastSeen = new Map<string, number>();
+  // Refused requests are summed per source per interval: a VM hammering the service must not fill the disk.
+  const access = new AccessAggregator(Date.now(), ACCESS_LOG_INTERVAL_MS);
+  const write = (lines: AccessLine[]) => {
+    for (const line of lines) {
+      if (line.kind === "request") l.info("request", { ...line.entry });
+      else {
+        const s = line.summary;
+        l.warn("more requests refused", { source: s.source, instance: s.instance, count: s.count, interval_s: ACCESS_LOG_INTERVAL_MS / 1000,
+          statuses: Object.entries(s.statuses).map(([k, n]) => `${k}:${n}`).join(",") });
+      }
+    }
+  };
+  const flushTimer = setInterval(() => write(access.flush(Date.now())), ACCESS_LOG_INTERVAL_MS);
+  flushTimer.unref?.();
   const app: MetadataApp = createMetadataApp({
     source: new StoreMetadataSource(store),
     config: { dhcpDomain: config.dhcpDomain, cacheExpiration: config.metadataCacheExpiration, vendordataStatic: vendordata(config, l),
       vendordataDynamicTargets: config.vendordataDynamicTargets },
     log: (entry) => {
       if (entry.instance) lastSeen.set(entry.instance, Date.now());
-      l.info("request", { ...entry });
+      write(access.record(entry, Date.now()));
     },
   });
   const owner = ownerOf(store);
@@ -136,7 +164,17 @@ export function startMetadata(store: Store, config: Config, log: Logger) {
     } else server.setListen(wanted);
   };
   const seen = (uuid: string) => lastSeen.get(uuid) ?? null;
-  return { app, target, seen, stop: () => server?.stop() };
+  const stop = () => {
+    clearInterval(flushTimer);
+    write(access.flush(Number.POSITIVE_INFINITY));
+    return server?.stop();
+  };
+  return { app, target, seen, stop };
+}
+
+/** The record of what netlet added to the host's links, in the store's local meta table. */
+export function ownedStore(store: Store): OwnedStore {
+  return { load: () => parseOwned(store.getMeta(OWNED_META_KEY)), save: (o) => store.setMeta(OWNED_META_KEY, JSON.stringify(o)) };
 }
 
 /**
@@ -145,14 +183,13 @@ export function startMetadata(store: Store, config: Config, log: Logger) {
  * `ip monitor link` (a port joined or left a bridge: without `meta ibrname` the list of other
  * bridges' ports must follow). `kick` asks the reconciler for a pass.
  */
-export function startDataplane(config: Config, log: Logger, kick: () => void = () => {}, watch = true) {
+export function startDataplane(config: Config, log: Logger, store: Store, kick: () => void = () => {}, watch = true) {
   const l = log.child({ component: "dataplane" });
   const exec = spawnExec();
-  const links = new Links({ log: (line) => l.info(line) });
+  const links = new Links({ log: (line) => l.info(line), owned: ownedStore(store) });
   const dataplane = new Dataplane({ log: (line) => l.info(line) });
   let last: DesiredState | null = null;
   let lastApply: { kind: string; ms: number; at: number } | null = null;
-  let firewallError: string | null = null;
   const intern = createInterner();
   const bridgeMeta = probeBridgeMeta(exec).catch(() => false);
   let meta: boolean | null = null;
@@ -177,16 +214,11 @@ export function startDataplane(config: Config, log: Logger, kick: () => void = (
     return foreign.length ? { ...d, foreignPorts: foreign } : d;
   };
   const firewall = async (view: HostView) => {
-    try {
-      const d = intern(await withForeign(desiredOf(view)));
-      const r = await dataplane.update(d);
-      last = d;
-      lastApply = { kind: r.kind, ms: Math.round(r.ms * 10) / 10, at: Date.now() };
-      firewallError = null;
-    } catch (err) {
-      firewallError = err instanceof Error ? err.message : String(err);
-      throw err;
-    }
+    meta ??= await bridgeMeta;
+    const d = intern(await withForeign(desiredOf(view)));
+    const r = await dataplane.update(d);
+    last = d;
+    lastApply = { kind: r.kind, ms: Math.round(r.ms * 10) / 10, at: Date.now() };
   };
   const target = {
     links: async (view: HostView) => {
@@ -210,7 +242,7 @@ export function startDataplane(config: Config, log: Logger, kick: () => void = (
     : [];
   const show = async () => (last ? dataplaneShow(last, await dataplane.readDrops().catch(() => ({}))) : null);
   return {
-    dataplane, target, show, lastApply: () => lastApply, firewallError: () => firewallError,
+    dataplane, target, show, lastApply: () => lastApply,
     stop: () => {
       stopReconcile();
       repair.cancel();

@@ -3,24 +3,29 @@
  * CLI calls. Every body is validated with valibot; every error is `{error, field}` with a 4xx
  * status, and a rejected request leaves the store unchanged (each write is one transaction).
  */
-import { Hono } from "hono";
+import { Hono, type Context } from "hono";
 import type { Config } from "../config/load.ts";
+import type { Logger } from "../log.ts";
 import { StoreError, type Store } from "../store/db.ts";
 import { listFixedIps, getFixedIp, setReserved } from "../store/fixed-ips.ts";
-import { createNetworks, deleteNetwork, disassociateProject, getNetwork, listNetworks } from "../store/networks.ts";
+import { createNetworks, deleteNetwork, disassociateNetwork, disassociateProject, getNetwork, listNetworks } from "../store/networks.ts";
 import { addKeypair, deleteKeypair, listKeypairs } from "../store/keypairs.ts";
 import { bootInstance, bootNetworks, deleteInstance, getInstance, listInstances, listVifs } from "../store/instances.ts";
 import { checkBootPorts, plugPort } from "../store/ports.ts";
-import { addRule, createSecurityGroup, deleteRule, deleteSecurityGroup, getSecurityGroupByName, listRules, listSecurityGroups } from "../store/secgroups.ts";
+import { addRule, createSecurityGroup, deleteRule, deleteSecurityGroup, ensureDefaultGroup, listRules, listSecurityGroups, resolveGroup } from "../store/secgroups.ts";
 import {
   allocateFloatingIp, associateFloatingIp, autoAssignFloatingIp, createFloatingRange, deallocateFloatingIp, deleteFloatingRange,
   disassociateFloatingIp, getFloatingIp, listFloatingIps,
 } from "../store/floating.ts";
 import { listLeases } from "../store/leases.ts";
+import { addInstanceSecurityGroup, removeInstanceSecurityGroup } from "../store/instance-secgroups.ts";
 import * as S from "./schemas.ts";
 import { instanceJson, instancesJson, networkParams } from "./convert.ts";
 import { body } from "./body.ts";
-import { clusterBoot, clusterDelete } from "./cluster-boot.ts";
+import { encodeWarnings, networkCreateWarnings, WARNING_HEADER } from "./warnings.ts";
+import type { HostSubnet } from "../ipam/host-subnets.ts";
+import { clusterAttach, clusterBoot, clusterDelete } from "./cluster-boot.ts";
+import { attachInterface, detachInterface } from "../store/interfaces.ts";
 import { clusterRoutes } from "./cluster-routes.ts";
 import { DataplaneError, portRoutes, settled, type PortsApplied } from "./port-routes.ts";
 import type { ClusterAgent } from "../cluster-agent.ts";
@@ -38,11 +43,30 @@ export interface AdminDeps {
   cluster?: ClusterAgent | null;
   /** Waits for the dataplane to apply the current port bindings (absent: nothing to wait for). */
   portsApplied?: PortsApplied;
+  /** Where the API logs what it accepted with a warning. */
+  log?: Logger;
+  /** Stop serving for good (`netlet agent --shutdown`); absent when no agent runs this app. */
+  shutdown?: () => void;
+  /** The file the agent read its configuration from (null: built-in defaults), for `netlet doctor`. */
+  configPath?: string | null;
+  /** This host's own interface subnets, which fixed networks and floating ranges must not overlap. */
+  hostSubnets?: () => HostSubnet[];
+}
+
+/** Valid but doubtful requests: logged, and handed to the caller in a header. */
+function warn(c: Context, lines: string[], log: Logger | undefined): void {
+  if (!lines.length) return;
+  for (const l of lines) {
+    if (log) log.warn("admin request accepted with a warning", { path: c.req.path, warning: l });
+    else console.error(`level=warn msg="admin request accepted with a warning" path=${c.req.path} warning=${JSON.stringify(l)}`);
+  }
+  c.header(WARNING_HEADER, encodeWarnings(lines));
 }
 
 
 export function createAdminApp(deps: AdminDeps): Hono {
   const { store, config } = deps;
+  const hostSubnets = () => deps.hostSubnets?.() ?? [];
   const app = new Hono();
 
   app.onError((err, c) => {
@@ -55,12 +79,26 @@ export function createAdminApp(deps: AdminDeps): Hono {
 
   app.get("/v1/networks", (c) => c.json(listNetworks(store)));
   app.get("/v1/networks/:ref", (c) => c.json(getNetwork(store, c.req.param("ref"))));
-  app.post("/v1/networks", async (c) => c.json(createNetworks(store, networkParams(await body(c, S.NetworkCreate), config)), 201));
+  app.post("/v1/networks", async (c) => {
+    const b = await body(c, S.NetworkCreate);
+    const params = networkParams(b, config);
+    const warnings = networkCreateWarnings(b, params.bridge, config, listNetworks(store));
+    const nets = createNetworks(store, params, hostSubnets());
+    warn(c, warnings, deps.log);
+    return c.json(nets, 201);
+  });
   app.delete("/v1/networks/:ref", (c) => c.json(deleteNetwork(store, c.req.param("ref"))));
+  app.post("/v1/networks/:ref/disassociate", (c) => c.json(disassociateNetwork(store, c.req.param("ref"))));
 
   app.get("/v1/fixed-ips", (c) => {
     const net = c.req.query("network");
-    return c.json(listFixedIps(store, { networkId: net ? getNetwork(store, net).id : undefined, host: c.req.query("host") }));
+    const ips = listFixedIps(store, { networkId: net ? getNetwork(store, net).id : undefined, onHost: c.req.query("host") });
+    // nova-manage showed the instance's hostname and host next to each address.
+    const insts = new Map(listInstances(store).map((i) => [i.uuid, i]));
+    return c.json(ips.map((f) => {
+      const i = f.instanceUuid ? insts.get(f.instanceUuid) : undefined;
+      return { ...f, hostname: i?.hostname ?? null, instanceHost: i?.host ?? null };
+    }));
   });
   app.get("/v1/fixed-ips/:address", (c) => c.json(getFixedIp(store, c.req.param("address"))));
   app.post("/v1/fixed-ips/:address/reserve", (c) => c.json(setReserved(store, c.req.param("address"), true)));
@@ -105,14 +143,36 @@ export function createAdminApp(deps: AdminDeps): Hono {
     return c.json(instanceJson(store, deps.cluster ? clusterDelete(store, deps.cluster, ref) : deleteInstance(store, ref)));
   });
 
-  app.get("/v1/secgroups", (c) => c.json(listSecurityGroups(store, c.req.query("project_id"))));
+  app.post("/v1/instances/:ref/interfaces", async (c) => {
+    const b = await body(c, S.InterfaceAttach);
+    const ref = c.req.param("ref");
+    if (!deps.cluster) return c.json(instanceJson(store, getInstance(store, attachInterface(store, ref, { network: b.network, mac: b.mac ?? undefined, fixedIp: b.fixed_ip ?? undefined }).instanceUuid)), 201);
+    return c.json(instanceJson(store, await clusterAttach(store, deps.cluster, ref, { network: b.network, mac: b.mac ?? undefined, fixedIp: b.fixed_ip ?? undefined })), 201);
+  });
+  app.post("/v1/instances/:ref/interfaces/detach", async (c) => {
+    const b = await body(c, S.InterfaceDetach);
+    const vif = detachInterface(store, c.req.param("ref"), { mac: b.mac ?? undefined, address: b.address ?? undefined });
+    if (deps.cluster && vif.address) deps.cluster.release(vif.networkId, vif.address);
+    return c.json(instanceJson(store, getInstance(store, vif.instanceUuid)));
+  });
+  app.post("/v1/instances/:ref/security-groups", async (c) => {
+    const b = await body(c, S.InstanceGroup);
+    return c.json(instanceJson(store, addInstanceSecurityGroup(store, c.req.param("ref"), b.name)));
+  });
+  app.delete("/v1/instances/:ref/security-groups/:name", (c) =>
+    c.json(instanceJson(store, removeInstanceSecurityGroup(store, c.req.param("ref"), c.req.param("name")))));
+
+  app.get("/v1/secgroups", (c) => {
+    ensureDefaultGroup(store, c.req.query("project_id") ?? "admin");
+    return c.json(listSecurityGroups(store, c.req.query("project_id")));
+  });
   app.post("/v1/secgroups", async (c) => {
     const b = await body(c, S.SecgroupCreate);
     return c.json(createSecurityGroup(store, b.name, b.description, b.project_id), 201);
   });
   app.delete("/v1/secgroups/:ref", (c) => c.json(deleteSecurityGroup(store, c.req.param("ref"), c.req.query("project_id") ?? "admin")));
   app.get("/v1/secgroups/:ref/rules", (c) => {
-    const g = getSecurityGroupByName(store, c.req.param("ref"), c.req.query("project_id") ?? "admin", "group");
+    const g = resolveGroup(store, c.req.param("ref"), c.req.query("project_id") ?? "admin", "group");
     const names = new Map(listSecurityGroups(store).map((x) => [x.id, x.name]));
     return c.json(listRules(store, g.id).map((r) => ({ ...r, sourceGroup: r.sourceGroupId ? names.get(r.sourceGroupId) ?? null : null })));
   });
@@ -130,9 +190,10 @@ export function createAdminApp(deps: AdminDeps): Hono {
   });
 
   app.get("/v1/floating-ips", (c) => c.json(listFloatingIps(store, { host: c.req.query("host") })));
+  app.get("/v1/floating-ip-pools", (c) => c.json([...new Set(listFloatingIps(store).map((f) => f.pool))].sort().map((name) => ({ name }))));
   app.post("/v1/floating-ranges", async (c) => {
     const b = await body(c, S.FloatingRange);
-    return c.json(createFloatingRange(store, b.pool ?? config.defaultFloatingPool, b.ip_range, b.interface ?? config.publicInterface), 201);
+    return c.json(createFloatingRange(store, b.pool ?? config.defaultFloatingPool, b.ip_range, b.interface ?? config.publicInterface, hostSubnets()), 201);
   });
   app.post("/v1/floating-ranges/delete", async (c) => c.json({ deleted: deleteFloatingRange(store, (await body(c, S.FloatingRange)).ip_range) }));
   app.post("/v1/floating-ips", async (c) => {
@@ -168,6 +229,13 @@ export function createAdminApp(deps: AdminDeps): Hono {
     const r = await deps.dnsQuery(c.req.query("name"), c.req.query("type"));
     return c.json(r.body as object, r.status);
   });
+  app.post("/v1/agent/shutdown", (c) => {
+    if (!deps.shutdown) return c.json({ error: "this admin API has no agent to shut down", field: null }, 404);
+    // Answer first: the agent closes this socket while it stops.
+    setTimeout(() => deps.shutdown?.(), 0);
+    return c.json({ stopping: true, withdraw: true }, 202);
+  });
+  app.get("/v1/config", (c) => c.json({ path: deps.configPath ?? null, config }));
   app.get("/v1/status", (c) => c.json(deps.status?.() ?? { node: { id: store.nodeId } }));
   return app;
 }

@@ -8,6 +8,8 @@ import { StoreError } from "../store/db.ts";
 import { bootInstance, bootNetworks, deleteInstance, getInstance, listVifs, type BootParams } from "../store/instances.ts";
 import { claimHostAddress, findHostAddress } from "../store/fixed-ips.ts";
 import type { Instance } from "../model.ts";
+import { attachInterface, type AttachParams } from "../store/interfaces.ts";
+import { getNetwork } from "../store/networks.ts";
 
 export async function clusterBoot(store: Store, cluster: ClusterAgent, p: BootParams): Promise<Instance> {
   if (p.fixedIps.length) throw new StoreError("--fixed-ip cannot be honoured in a cluster: addresses come from this host's blocks", "fixed_ip", 400);
@@ -37,6 +39,29 @@ export async function clusterBoot(store: Store, cluster: ClusterAgent, p: BootPa
     return bootInstance(store, { ...p, fixedIps: fixedIps.map((a) => a || undefined) as string[] });
   } catch (err) {
     for (const [net, a] of taken) cluster.release(net, a);
+    throw err;
+  }
+}
+
+/** interface-attach in a cluster: the new port's address comes from this host's blocks too. */
+export async function clusterAttach(store: Store, cluster: ClusterAgent, ref: string, p: AttachParams): Promise<Instance> {
+  if (p.fixedIp) throw new StoreError("--fixed-ip cannot be honoured in a cluster: addresses come from this host's blocks", "fixed_ip", 400);
+  const inst = getInstance(store, ref);
+  const net = getNetwork(store, p.network, "network");
+  if (!net.cidr) return getInstance(store, attachInterface(store, ref, p).instanceUuid);
+  if (net.multiHost && !net.shareAddress && !findHostAddress(store, net.id, store.nodeId)) {
+    claimHostAddress(store, net.id, store.nodeId, await cluster.allocate(net.id, `host:${store.nodeId}`));
+  }
+  let address: string;
+  try {
+    address = await cluster.allocate(net.id, `instance:${inst.name}`);
+  } catch (err) {
+    throw new StoreError(`no address for this host on network ${net.label}: ${(err as Error).message}`, "network", 409);
+  }
+  try {
+    return getInstance(store, attachInterface(store, ref, { ...p, fixedIp: address }).instanceUuid);
+  } catch (err) {
+    cluster.release(net.id, address);
     throw err;
   }
 }

@@ -17,6 +17,7 @@ function need(c: ClusterAgent | null): ClusterAgent {
 
 export function clusterRoutes(app: Hono, cluster: () => ClusterAgent | null): void {
   app.get("/v1/members", (c) => c.json(need(cluster()).members()));
+  app.get("/v1/cluster/namesakes", (c) => c.json(need(cluster()).namesakes()));
   app.post("/v1/cluster/join", async (c) => {
     const b = await body(c, Join);
     need(cluster()).join(b.addrs);

@@ -69,6 +69,21 @@ export const RuleBody = v.strictObject({
   id: v.optional(v.string()),
 });
 
+export const InterfaceAttach = v.strictObject({
+  network: v.pipe(v.string(), v.minLength(1), v.maxLength(255)),
+  mac: optStr,
+  fixed_ip: optStr,
+});
+
+export const InterfaceDetach = v.pipe(
+  v.strictObject({ mac: optStr, address: optStr }),
+  v.check((b) => (b.mac === null) !== (b.address === null), "give mac or address"),
+);
+
+export const InstanceGroup = v.strictObject({
+  name: v.pipe(v.string(), v.minLength(1), v.maxLength(255)),
+});
+
 export const FloatingRange = v.strictObject({
   pool: v.optional(v.pipe(v.string(), v.minLength(1), v.maxLength(255))),
   ip_range: v.pipe(v.string(), v.minLength(1), v.maxLength(64)),

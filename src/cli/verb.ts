@@ -1,6 +1,7 @@
 /** The shape of a CLI verb and the argument parsing shared by all of them (node:util parseArgs). */
 import { parseArgs } from "node:util";
 import { UsageError } from "./errors.ts";
+import { didYouMean } from "./suggest.ts";
 import type { ApiClient } from "./client.ts";
 
 export interface OptionDef {
@@ -54,8 +55,34 @@ export function verbHelp(v: Verb): string {
   return lines.join("\n");
 }
 
+/**
+ * nova's spellings: `--fixed_range_v4` for `--fixed-range-v4` and `--ip-range` for `--ip_range`.
+ * An option nobody defines is refused with the closest one suggested.
+ */
+export function normalizeOptions(v: Verb, argv: string[]): string[] {
+  const names = Object.keys({ ...(v.options ?? {}), ...GLOBAL_OPTIONS });
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (a === "--") return [...out, ...argv.slice(i)]; // the rest is not ours (lab exec … -- CMD)
+    const m = /^--([^=]+)(=.*)?$/.exec(a);
+    if (!m || names.includes(m[1])) {
+      out.push(a);
+      continue;
+    }
+    const known = [m[1].replace(/_/g, "-"), m[1].replace(/-/g, "_")].find((n) => names.includes(n));
+    if (known) {
+      out.push(`--${known}${m[2] ?? ""}`);
+      continue;
+    }
+    throw new UsageError(`${v.name}: unknown option --${m[1]}${didYouMean(m[1], names, (c) => `--${c}`)}; see \`netlet ${v.name} --help\``);
+  }
+  return out;
+}
+
 /** Parse argv for one verb; every problem is a UsageError naming the argument and what is allowed. */
-export function parseVerbArgs(v: Verb, argv: string[]): { opts: VerbContext["opts"]; args: string[] } {
+export function parseVerbArgs(v: Verb, argvIn: string[]): { opts: VerbContext["opts"]; args: string[] } {
+  const argv = normalizeOptions(v, argvIn);
   const all = { ...(v.options ?? {}), ...GLOBAL_OPTIONS };
   const options = Object.fromEntries(Object.entries(all).map(([k, o]) => [k, {
     type: o.type, ...(o.multiple ? { multiple: true } : {}), ...(o.short ? { short: o.short } : {}) }]));
@@ -73,17 +100,17 @@ export function parseVerbArgs(v: Verb, argv: string[]): { opts: VerbContext["opt
     }
   } catch (err) {
     const msg = (err as Error).message.replace(/\. To specify a positional.*$/s, "");
-    throw new UsageError(`netlet ${v.name}: ${msg}; see \`netlet ${v.name} --help\``);
+    throw new UsageError(`${v.name}: ${msg}; see \`netlet ${v.name} --help\``);
   }
-  if (parsed.values.json && !v.read) throw new UsageError(`netlet ${v.name}: --json is only for read commands`);
+  if (parsed.values.json && !v.read) throw new UsageError(`${v.name}: --json is only for read commands`);
   const specs = v.args ?? [];
   const required = specs.filter((a) => !a.endsWith("?") && !a.endsWith("...")).length;
   const rest = specs.some((a) => a.endsWith("..."));
   const pos = parsed.positionals;
   if (!parsed.values.help && pos.length < required) {
-    throw new UsageError(`netlet ${v.name}: missing ${specs[pos.length].replace(/[?.]+$/, "")}; usage: netlet ${v.name} ${specs.join(" ")}`);
+    throw new UsageError(`${v.name}: missing ${specs[pos.length].replace(/[?.]+$/, "")}; usage: netlet ${v.name} ${specs.join(" ")}`);
   }
-  if (!rest && pos.length > specs.length) throw new UsageError(`netlet ${v.name}: unexpected argument "${pos[specs.length]}"`);
+  if (!rest && pos.length > specs.length) throw new UsageError(`${v.name}: unexpected argument "${pos[specs.length]}"`);
   return { opts: parsed.values as VerbContext["opts"], args: pos };
 }
 

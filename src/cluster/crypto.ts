@@ -22,6 +22,13 @@ const WINDOW = 1024;
 export type OpenError = "short" | "version" | "unknown-key" | "auth" | "replay" | "stale-generation" | "oversize";
 export type Opened = { ok: true; sender: string; generation: number; keyId: number; plain: Buffer } | { ok: false; error: OpenError };
 
+export interface HighWater {
+  sender: string;
+  generation: number;
+  epoch: number;
+  top: number;
+}
+
 /** Per (sender, generation): newest epoch and counter seen and a bitmap of recent counters. */
 interface Window {
   generation: number;
@@ -114,6 +121,23 @@ export class PacketCrypto {
       return out;
     } catch {
       return null;
+    }
+  }
+
+  /** Newest (generation, epoch, counter) accepted per sender: persisted so a restart keeps refusing replays. */
+  marks(): HighWater[] {
+    return [...this.#windows].map(([sender, w]) => ({ sender, generation: w.generation, epoch: w.epoch, top: w.top }));
+  }
+
+  /**
+   * After a restart: everything at or below each sender's saved mark counts as seen, so
+   * datagrams captured before the restart are refused; anything newer is accepted as usual.
+   */
+  restoreMarks(marks: readonly HighWater[]): void {
+    for (const m of marks.slice(0, this.maxSenders)) {
+      const w = this.#windows.get(m.sender);
+      if (w && (w.generation > m.generation || (w.generation === m.generation && w.epoch >= m.epoch))) continue;
+      this.#windows.set(m.sender, { generation: m.generation, epoch: m.epoch, top: m.top, seen: new Uint8Array(WINDOW / 8).fill(0xff) });
     }
   }
 

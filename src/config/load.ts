@@ -6,6 +6,7 @@
 import { parse as parseIni } from "ini";
 import * as v from "valibot";
 import ipaddr from "ipaddr.js";
+import { isIfName } from "../ipam/ifname.ts";
 import { OPTIONS, type OptionSpec, type OptionType } from "./options.ts";
 
 export interface Config {
@@ -29,6 +30,7 @@ export interface Config {
   shareDhcpAddress: boolean;
   networkDeviceMtu: number | null;
   useIpv6: boolean;
+  raRouterLifetime: number | null;
   fixedRangeV6: string;
   gatewayV6: string | null;
   ipv6Backend: "rfc2462";
@@ -51,6 +53,7 @@ export interface Config {
   allowSameNetTraffic: boolean;
   adminListen: string;
   adminSocket: string;
+  logLevel: "debug" | "info" | "warn" | "error";
   cluster: {
     bind: string;
     advertise: string | null;
@@ -85,9 +88,10 @@ function allowedText(t: OptionType): string {
     case "enum": return `expected one of ${t.values.join(", ")}`;
     case "ipv4": return "expected an IPv4 address";
     case "ip": return "expected an IPv4 or IPv6 address";
+    case "ipv6": return "expected an IPv6 address";
     case "ip-list": return "expected a comma-separated list of IP addresses";
     case "cidr-list": return "expected a comma-separated list of CIDRs (e.g. 10.0.0.0/8)";
-    case "iface": return "expected an interface name (1-15 characters, no spaces or '/')";
+    case "iface": return "expected an interface name (1-15 bytes, no '/', ':', quotes, whitespace or control characters, not . or ..)";
     case "path": return "expected an absolute path";
     case "peer-list": return "expected a comma-separated list of host:port";
     case "target-list": return "expected a comma-separated list of name@url";
@@ -107,12 +111,14 @@ function schemaFor(t: OptionType): v.GenericSchema<string, unknown> {
       return v.pipe(v.string(), v.check((s) => ipaddr.IPv4.isValidFourPartDecimal(s)));
     case "ip":
       return v.pipe(v.string(), v.check((s) => ipaddr.isValid(s)));
+    case "ipv6":
+      return v.pipe(v.string(), v.check((s) => ipaddr.IPv6.isValid(s) && !ipaddr.IPv4.isValid(s)));
     case "ip-list":
       return v.pipe(v.string(), v.transform(list), v.array(v.pipe(v.string(), v.check((s) => ipaddr.isValid(s)))));
     case "cidr-list":
       return v.pipe(v.string(), v.transform(list), v.array(v.pipe(v.string(), v.check(isCidr))));
     case "iface":
-      return v.pipe(v.string(), v.regex(/^[A-Za-z0-9_.:-]{1,15}$/));
+      return v.pipe(v.string(), v.check(isIfName));
     case "path":
       return v.pipe(v.string(), v.startsWith("/"));
     case "peer-list":

@@ -8,6 +8,7 @@ export type OptionType =
   | { kind: "string" }
   | { kind: "ipv4" }
   | { kind: "ip" }
+  | { kind: "ipv6" }
   | { kind: "cidr-list" }
   | { kind: "ip-list" }
   | { kind: "bool" }
@@ -53,8 +54,9 @@ export const OPTIONS: readonly OptionSpec[] = [
   { key: "share_dhcp_address", section: "DEFAULT", type: bool, default: "false", help: "All hosts use the network's gateway as their DHCP/gateway address instead of claiming one each." },
   { key: "network_device_mtu", section: "DEFAULT", type: int(576, 65535), default: "", help: "MTU of bridges and uplinks when the network sets none." },
   { key: "use_ipv6", section: "DEFAULT", type: bool, default: "false", help: "Advertise IPv6 prefixes (SLAAC) on served bridges." },
+  { key: "ra_router_lifetime", section: "DEFAULT", type: int(0, 9000), default: "", help: "Router lifetime of the router advertisements in seconds, radvd's AdvDefaultLifetime: 0 = not a default router, else at least 10 (the maximum advertisement interval). Unset: 30 (3 x 10 s)." },
   { key: "fixed_range_v6", section: "DEFAULT", type: str, default: "fd00::/48", help: "IPv6 range from which networks without --fixed-range-v6 take a /64." },
-  { key: "gateway_v6", section: "DEFAULT", type: { kind: "ip" }, default: "", help: "IPv6 gateway of new networks. Unset: the first address of the prefix." },
+  { key: "gateway_v6", section: "DEFAULT", type: { kind: "ipv6" }, default: "", help: "IPv6 gateway of new networks. Unset: the first address of the prefix." },
   { key: "ipv6_backend", section: "DEFAULT", type: { kind: "enum", values: ["rfc2462"] }, default: "rfc2462", help: "How instance IPv6 addresses are derived: rfc2462 = EUI-64 from the MAC." },
   { key: "metadata_host", section: "DEFAULT", type: { kind: "ipv4" }, default: "", help: "Address the metadata DNAT sends to. Unset: this host's address on each bridge." },
   { key: "metadata_port", section: "DEFAULT", type: int(1, 65535), default: "8775", help: "Port the metadata DNAT sends to." },
@@ -74,6 +76,7 @@ export const OPTIONS: readonly OptionSpec[] = [
   { key: "firewall_driver", section: "DEFAULT", type: { kind: "enum", values: ["nftables", "iptables", "noop"] }, default: "nftables", help: "Security groups and NAT backend; noop keeps NAT but does no filtering. nova's IptablesFirewallDriver and NoopFirewallDriver class names are accepted." },
   { key: "allow_same_net_traffic", section: "DEFAULT", type: bool, default: "true", help: "Instances on the same network reach each other regardless of security groups." },
   { key: "admin_listen", section: "DEFAULT", type: str, default: "127.0.0.1:9775", help: "Listener for /metrics, /healthz and /readyz." },
+  { key: "log_level", section: "DEFAULT", type: { kind: "enum", values: ["debug", "info", "warn", "error"] }, default: "info", help: "Least severe log lines written: debug, info, warn or error." },
   { key: "admin_socket", section: "DEFAULT", type: { kind: "path" }, default: "/run/netlet/netlet.sock", help: "Unix socket of the admin API (mode 0600)." },
   { key: "bind", section: "cluster", type: str, default: "0.0.0.0:7946", help: "Gossip listen address:port (UDP)." },
   { key: "advertise", section: "cluster", type: str, default: "", help: "Address:port peers use to reach this node. Unset: my_ip and the bind port." },

@@ -10,7 +10,7 @@ import { iptablesDrift, nftJsonDrift, parseIptablesDrops, parseNftCounters } fro
 import { check, spawnExec, type Exec } from "./exec.ts";
 import { fastDelta, fastStateOf, type FastState } from "./fast-delta.ts";
 import { iptablesChains, JUMPS, parseSave, renderIptables, renderIptablesTeardown } from "./iptables-render.ts";
-import type { Table } from "./nft-model.ts";
+import { renderTables, type Table } from "./nft-model.ts";
 import { buildTables, OWNED_TABLES, render, renderChunks, renderTableDelta } from "./nft-render.ts";
 
 export interface ApplyReport {
@@ -181,13 +181,34 @@ export class Dataplane {
     } catch (e) {
       this.#applies.inc({ kind: "full", result: "error" });
       this.#log(`dataplane: full sync failed: ${(e as Error).message}`);
-      throw e;
+      // One bad line must not hold back every rule: apply each table in its own transaction.
+      const failed = await this.#perTable(tables);
+      // Not recorded as applied: the next update is a full sync again.
+      this.#applied = null;
+      this.#tables = null;
+      this.#fast = null;
+      if (failed.length === 0) throw e; // every table applied alone: the failure was elsewhere (iptables)
+      throw new Error(`nft table(s) ${failed.map((f) => f.table).join(", ")} could not be applied (the other tables were): ${failed[0].error}`);
     }
     this.#applied = d;
     this.#tables = tables;
     this.#fast = fastStateOf(tables, d);
     this.#lastDrops.clear();
     return this.#done("full", t0, bytes);
+  }
+
+  /** Each table alone; returns the ones nft refused, with its error. */
+  async #perTable(tables: Table[]): Promise<{ table: string; error: string }[]> {
+    const failed: { table: string; error: string }[] = [];
+    for (const t of tables) {
+      try {
+        await this.#nft(renderTables([t]));
+      } catch (e) {
+        failed.push({ table: `${t.family} ${t.name}`, error: (e as Error).message });
+      }
+    }
+    if (failed.length < tables.length) this.#log(`dataplane: applied ${tables.length - failed.length} of ${tables.length} tables one by one; failing: ${failed.map((f) => f.table).join(", ")}`);
+    return failed;
   }
 
   #done(kind: "full" | "delta", t0: number, bytes: number): ApplyReport {

@@ -5,6 +5,7 @@
 import type { DesiredState, FloatingOnHost } from "./desired.ts";
 import { spawnExec, type Exec } from "./exec.ts";
 import { planLinks, wantedSysctls, type LinkSnapshot, type Step } from "./links.ts";
+import { EMPTY_OWNED, nextOwned, planWithdraw, type Owned } from "./owned.ts";
 
 
 async function json<T>(exec: Exec, argv: string[]): Promise<T[]> {
@@ -47,6 +48,13 @@ export interface LinksOptions {
    */
   recheckMs?: number;
   now?: () => number;
+  /** Where the record of what netlet added lives (the store's meta table); none: nothing is withdrawn. */
+  owned?: OwnedStore;
+}
+
+export interface OwnedStore {
+  load(): Owned;
+  save(o: Owned): void;
 }
 
 export interface LinksReport {
@@ -62,6 +70,7 @@ export class Links {
   #floating: FloatingOnHost[] = [];
   readonly #recheckMs: number;
   readonly #now: () => number;
+  readonly #owned: OwnedStore | null;
   /** The link-relevant part of the last desired state applied in full, and when. */
   #applied = { key: "", at: -Infinity };
 
@@ -70,17 +79,27 @@ export class Links {
     this.#log = opts.log ?? ((l) => console.log(l));
     this.#recheckMs = opts.recheckMs ?? 10_000;
     this.#now = opts.now ?? Date.now;
+    this.#owned = opts.owned ?? null;
   }
 
-  /** Plan against the live host and run the steps; throws on the first failing step. */
+  /**
+   * Plan against the live host and run every step it can: a failing step (a missing
+   * public_interface, say) does not hold back the bridges and addresses of the others. Throws
+   * after the last step, naming what failed.
+   */
   async apply(d: DesiredState): Promise<LinksReport> {
     // What planLinks reads: configuration, networks (bridges, addresses, VXLAN peers), floating IPs.
     const key = JSON.stringify([d.config, d.networks, d.standby, d.floatingIps]);
     const now = this.#now();
     if (key === this.#applied.key && now - this.#applied.at < this.#recheckMs) return { ran: [], skipped: [] };
-    const steps = planLinks(d, await readLinks(this.#exec, d), this.#floating);
+    const cur = await readLinks(this.#exec, d);
+    const owned = this.#owned?.load() ?? null;
+    // What this host no longer serves goes last: new networks never wait for an old one's cleanup.
+    const withdraw = owned ? planWithdraw(owned, new Set(d.networks.map((n) => n.bridge)), cur) : [];
+    const steps = [...planLinks(d, cur, this.#floating), ...withdraw];
     const report: LinksReport = { ran: [], skipped: [] };
     const missing = new Map<string, string>();
+    const failed: string[] = [];
     for (const s of steps) {
       const dev = s.argv.find((a) => missing.has(a));
       if (dev) {
@@ -100,7 +119,12 @@ export class Links {
         missing.set(s.argv[s.argv.indexOf("name") + 1], reason);
         continue;
       }
-      throw new Error(`Cannot ${s.why}: "${s.argv.join(" ")}" exited ${r.code}: ${r.stderr.trim()}`);
+      failed.push(`cannot ${s.why}: "${s.argv.join(" ")}" exited ${r.code}: ${r.stderr.trim()}`);
+    }
+    this.#owned?.save(nextOwned(owned ?? EMPTY_OWNED, d, report.ran, failed.length === 0));
+    if (failed.length) {
+      // Not recorded as applied: the next pass plans again against the host.
+      throw new Error(`${failed.length} link step(s) failed: ${failed.slice(0, 3).join("; ")}${failed.length > 3 ? "; …" : ""}`);
     }
     this.#floating = d.floatingIps;
     this.#applied = { key, at: now };

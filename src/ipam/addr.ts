@@ -107,6 +107,10 @@ export function cidr6Overlaps(a: Cidr6, b: Cidr6): boolean {
   return true;
 }
 
+export function cidr6Contains(c: Cidr6, address: string): boolean {
+  return cidr6Overlaps(c, { bytes: ipaddr.IPv6.parse(address).toByteArray(), prefix: 128 });
+}
+
 /** Canonical text of an address (lower-case, compressed IPv6). */
 export function normalizeIp(s: string): string {
   return ipaddr.parse(s).toString();

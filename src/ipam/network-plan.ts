@@ -8,9 +8,10 @@
 import type { Network } from "../model.ts";
 import { StoreError } from "../store/db.ts";
 import {
-  cidr4Contains, cidr4Overlaps, cidr6Overlaps, formatCidr4, formatCidr6, ip4ToNum, ip6Offset, isIpv4,
-  netmask4, numToIp4, parseCidr4, parseCidr6, type Cidr4, type Cidr6,
+  cidr4Contains, cidr4Overlaps, cidr6Contains, cidr6Overlaps, formatCidr4, formatCidr6, ip4ToNum, ip6Offset, isIpv4,
+  isIpv6, netmask4, numToIp4, parseCidr4, parseCidr6, type Cidr4, type Cidr6,
 } from "./addr.ts";
+import { checkIfName } from "./ifname.ts";
 
 export interface NetworkCreateParams {
   label: string;
@@ -147,11 +148,27 @@ function planV6(p: NetworkCreateParams, taken: Cidr6[]): { cidrV6: string; gatew
   if (c.prefix !== 64) throw bad(`--fixed-range-v6 ${p.cidrV6} must be a /64: SLAAC (EUI-64) needs a 64-bit prefix`, "fixed_range_v6");
   const clash = taken.find((t) => cidr6Overlaps(t, c));
   if (clash) throw bad(`--fixed-range-v6 ${p.cidrV6} overlaps an existing network's ${formatCidr6(clash)}`, "fixed_range_v6");
+  // A link-local gateway (fe80::/10) is what radvd users often announce; anything else must be on-link.
+  if (p.gatewayV6 !== null && !cidr6Contains(c, p.gatewayV6) && !cidr6Contains(parseCidr6("fe80::/10"), p.gatewayV6)) throw bad(`--gateway-v6 ${p.gatewayV6} is outside --fixed-range-v6 ${formatCidr6(c)}`, "gateway_v6");
   return { cidrV6: formatCidr6(c), gatewayV6: p.gatewayV6 ?? ip6Offset(c, 1) };
+}
+
+/** Names and addresses that are not about the range: refused before anything is planned. */
+function checkFields(p: NetworkCreateParams): void {
+  checkIfName("bridge", p.bridge);
+  if (p.bridgeInterface !== null) checkIfName("bridge_interface", p.bridgeInterface);
+  for (const [field, value] of [["dns1", p.dns1], ["dns2", p.dns2]] as const) {
+    if (value !== null && !isIpv4(value) && !isIpv6(value)) throw bad(`--${field} ${value} is not an IPv4 or IPv6 address`, field);
+  }
+  for (const [field, value] of [["gateway", p.gateway], ["dhcp-server", p.dhcpServer], ["allowed-start", p.allowedStart], ["allowed-end", p.allowedEnd]] as const) {
+    if (value !== null && !isIpv4(value)) throw bad(`--${field} ${value} is not an IPv4 address`, field.replace("-", "_"));
+  }
+  if (p.gatewayV6 !== null && !isIpv6(p.gatewayV6)) throw bad(`--gateway-v6 ${p.gatewayV6} is not an IPv6 address`, "gateway_v6");
 }
 
 export function planNetworks(p: NetworkCreateParams, existing: ExistingNetwork[]): PlannedNetwork[] {
   if (!p.label || p.label.length > 255) throw bad("label must be 1 to 255 characters", "label");
+  checkFields(p);
   if (!p.cidr && !p.cidrV6) throw bad("--fixed-range-v4 or --fixed-range-v6 is required", "fixed_range_v4");
   if (p.numNetworks < 1 || p.numNetworks > 4094) throw bad("--num-networks must be from 1 to 4094", "num_networks");
   if (p.vlan !== null && existing.some((e) => e.vlan === p.vlan)) throw bad(`vlan ${p.vlan} is already used by another network`, "vlan");

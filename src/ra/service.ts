@@ -144,10 +144,18 @@ export class RaService {
     this.tick();
   }
 
-  /** Sends the final RAs (router lifetime 0) on every advertising bridge and closes everything. */
-  async stop(): Promise<void> {
+  /**
+   * Closes everything. With `withdraw` (the default) it first sends the final RAs (router
+   * lifetime 0) on every advertising bridge: only when the host really stops serving. A restart
+   * passes `withdraw: false`, so guests keep their default route and addresses meanwhile.
+   */
+  async stop(opts: { withdraw?: boolean } = {}): Promise<void> {
     if (this.#stopped) return;
     this.#stopped = true;
+    if (opts.withdraw === false) {
+      this.#close();
+      return;
+    }
     const now = this.#now();
     // Bridges already withdrawing have sent their first final RA; shutdown does not wait for
     // the rest of their series.
@@ -160,6 +168,10 @@ export class RaService {
       await Bun.sleep(this.#pollMs);
       this.tick();
     }
+    this.#close();
+  }
+
+  #close(): void {
     for (const adv of this.#advertisers.values()) adv.close();
     this.#advertisers.clear();
     this.#linkWatch?.close();

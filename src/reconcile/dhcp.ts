@@ -6,6 +6,7 @@
 import type { BridgeHosts } from "../dhcp/service.ts";
 import type { DhcpHost } from "../dhcp/host.ts";
 import type { HostView } from "./host-view.ts";
+import { isIpv4 } from "../ipam/addr.ts";
 
 export const METADATA_ADDRESS = "169.254.169.254";
 
@@ -20,7 +21,8 @@ export function dhcpBridges(view: HostView): BridgeHosts[] {
       const primary = vif.index === 0;
       const router = config.useSingleDefaultGateway && !primary ? null : s.hostAddress;
       // With the DNS service on, the guest asks this host, which forwards to those servers.
-      const upstream = config.dnsServer.length ? config.dnsServer : [net.dns1, net.dns2].filter((d): d is string => !!d);
+      // DHCPv4 option 6 carries IPv4 servers only; IPv6 ones reach guests through RDNSS.
+      const upstream = (config.dnsServer.length ? config.dnsServer : [net.dns1, net.dns2]).filter((d): d is string => !!d && isIpv4(d));
       const dns = config.dnsService ? [s.hostAddress] : upstream;
       const hosts = byBridge.get(net.bridge) ?? [];
       hosts.push({

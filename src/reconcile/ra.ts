@@ -16,6 +16,9 @@ export function createRaPlanner() {
     previous = served;
     // With the DNS service on, RDNSS names this host's address on the bridge (the gateway).
     const resolverOf = view.config.dnsService && view.config.networkManager !== "flat" ? (n: Network) => n.gatewayV6 : undefined;
-    return bridgeConfigsFor([...served.values(), ...gone], { dhcpDomain: view.config.dhcpDomain || null, defaultMtu: view.config.networkDeviceMtu, resolverOf });
+    const router = view.config.raRouterLifetime;
+    return bridgeConfigsFor([...served.values(), ...gone], {
+      dhcpDomain: view.config.dhcpDomain || null, defaultMtu: view.config.networkDeviceMtu, resolverOf, lifetimes: router === null ? undefined : { router },
+    });
   };
 }

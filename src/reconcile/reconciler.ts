@@ -25,12 +25,21 @@ export interface ReconcileTargets {
 export interface ReconcileStatus {
   passes: number;
   lastPassMs: number | null;
+  /** The failing steps of the last pass, joined; null when every step succeeded. */
   lastError: string | null;
   lastAt: number | null;
+  /** Each failing step of the last pass and why: the others were applied regardless. */
+  failing: Record<string, string>;
 }
 
+/** The steps of a pass, in dependency order; each is applied even when an earlier one failed. */
+export const RECONCILE_STEPS = ["view", "links", "dhcp", "ra", "metadata", "dns", "firewall"] as const;
+export type ReconcileStep = (typeof RECONCILE_STEPS)[number];
+
 export class Reconciler {
-  readonly status: ReconcileStatus = { passes: 0, lastPassMs: null, lastError: null, lastAt: null };
+  readonly status: ReconcileStatus = { passes: 0, lastPassMs: null, lastError: null, lastAt: null, failing: {} };
+  /** Told after every step whether it failed (null: it succeeded), to raise or clear its alarm. */
+  onStep: (step: ReconcileStep, error: string | null) => void = () => {};
   #pending: ChangeEvent[] = [];
   #running: Promise<void> | null = null;
   #dirty = false;
@@ -100,25 +109,45 @@ export class Reconciler {
     } while (this.#dirty);
   }
 
+  /** Run one step; a failure is recorded and logged, and the pass goes on with the next step. */
+  async #step(name: ReconcileStep, fn: () => unknown): Promise<boolean> {
+    try {
+      await fn();
+      delete this.status.failing[name];
+      this.onStep(name, null);
+      return true;
+    } catch (err) {
+      const msg = String(err instanceof Error ? err.message : err);
+      this.status.failing[name] = msg;
+      this.onStep(name, msg);
+      this.log.error("reconcile step failed; the other steps were applied, retrying on the next change or periodic pass", { step: name, err: msg });
+      return false;
+    }
+  }
+
   async #pass(events: readonly ChangeEvent[]): Promise<void> {
     const t0 = performance.now();
     const t = this.targets;
     const seen = this.store.commits;
-    try {
-      const view = readHostView(this.store, this.config, this.cluster);
+    let view: HostView | null = null;
+    await this.#step("view", () => {
+      view = readHostView(this.store, this.config, this.cluster);
+    });
+    if (view) {
+      const v: HostView = view;
       // A floating IP's serving slot is granted by the cluster's majority: look again shortly.
-      if (view.floatingPending > 0) setTimeout(() => void this.kick(), 500);
-      await t.links?.(view);
-      t.dhcp?.(view);
-      t.ra?.(view);
-      t.metadata?.(view, events);
-      t.dns?.(view);
-      await t.firewall?.(view);
-      this.status.lastError = null;
-    } catch (err) {
-      this.status.lastError = String(err instanceof Error ? err.message : err);
-      this.log.error("reconcile failed; retrying on the next change or periodic pass", { err: this.status.lastError });
+      if (v.floatingPending > 0) setTimeout(() => void this.kick(), 500);
+      // Links first (bridges the others bind to), but a failing link does not hold back the
+      // DHCP hosts, RA prefixes or rules of everything else.
+      await this.#step("links", () => t.links?.(v));
+      await this.#step("dhcp", () => t.dhcp?.(v));
+      await this.#step("ra", () => t.ra?.(v));
+      await this.#step("metadata", () => t.metadata?.(v, events));
+      await this.#step("dns", () => t.dns?.(v));
+      await this.#step("firewall", () => t.firewall?.(v));
     }
+    const failing = Object.entries(this.status.failing);
+    this.status.lastError = failing.length ? failing.map(([k, e]) => `${k}: ${e}`).join("; ") : null;
     this.status.passes += 1;
     this.status.lastPassMs = Math.round((performance.now() - t0) * 10) / 10;
     this.status.lastAt = Date.now();

@@ -26,6 +26,10 @@ export class Store {
   readonly #listeners = new Set<ChangeListener>();
   #pending: ChangeEvent[] | null = null;
   #commits = 0;
+  /** A durable write ran inside the current transaction: sync once it commits. */
+  #syncAfterCommit = false;
+  /** Commits synced to disk on request (see durable()), for the metrics. */
+  durableCommits = 0;
 
   constructor(path: string, opts: StoreOptions) {
     if (path !== ":memory:") mkdirSync(dirname(path), { recursive: true });
@@ -78,11 +82,38 @@ export class Store {
     } finally {
       this.#pending = null;
     }
+    if (this.#syncAfterCommit) {
+      this.#syncAfterCommit = false;
+      // A checkpoint syncs the WAL (our commit included) before it copies anything.
+      this.db.exec("PRAGMA wal_checkpoint(PASSIVE)");
+      this.durableCommits++;
+    }
     if (events.length) {
       this.#commits += 1;
       this.#emit(events);
     }
     return result;
+  }
+
+  /**
+   * `write(fn)` whose commit is on disk when it returns, not only in the OS's cache: for the
+   * rows whose loss after a power cut could break uniqueness (IPAM votes and promises, block
+   * grants, address and floating-IP ownership), which peers rely on as soon as we answer.
+   * synchronous = NORMAL (the default, fast) survives a crash of the process, not of the host.
+   */
+  durable<T>(fn: () => T): T {
+    if (this.#pending) {
+      this.#syncAfterCommit = true; // the outer write syncs when it commits
+      return fn();
+    }
+    this.db.exec("PRAGMA synchronous = FULL");
+    try {
+      const r = this.write(fn);
+      this.durableCommits++;
+      return r;
+    } finally {
+      this.db.exec("PRAGMA synchronous = NORMAL");
+    }
   }
 
   /** Record a change inside `write()`. */

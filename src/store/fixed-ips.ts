@@ -28,7 +28,8 @@ export function getFixedIp(store: Store, address: string, networkId?: string): F
   return fromRow(r);
 }
 
-export function listFixedIps(store: Store, opts: { networkId?: string; host?: string } = {}): FixedIp[] {
+/** `host`: addresses the host claimed itself; `onHost`: those and its instances' (nova-manage's `fixed list --host`). */
+export function listFixedIps(store: Store, opts: { networkId?: string; host?: string; onHost?: string } = {}): FixedIp[] {
   const where: string[] = [];
   const args: string[] = [];
   if (opts.networkId) {
@@ -38,6 +39,10 @@ export function listFixedIps(store: Store, opts: { networkId?: string; host?: st
   if (opts.host) {
     where.push("host = ?");
     args.push(opts.host);
+  }
+  if (opts.onHost) {
+    where.push("(host = ? OR instance_uuid IN (SELECT uuid FROM instances WHERE deleted = 0 AND host = ?))");
+    args.push(opts.onHost, opts.onHost);
   }
   const sql = `SELECT * FROM fixed_ips ${where.length ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY network_id, address_num`;
   return store.db.query<Row, string[]>(sql).all(...args).map(fromRow);

@@ -1,6 +1,9 @@
 /** Floating IPs with nova's semantics (floating_ips.py): pools, allocate, associate, release. */
 import type { FloatingIp } from "../model.ts";
-import { isIpv4, ip4ToNum, numToIp4, parseCidr4 } from "../ipam/addr.ts";
+import { cidr4Overlaps, isIpv4, ip4ToNum, numToIp4, parseCidr4, type Cidr4 } from "../ipam/addr.ts";
+import { checkIfName } from "../ipam/ifname.ts";
+import { hostAddressIn4, type HostSubnet } from "../ipam/host-subnets.ts";
+import { listNetworks } from "./networks.ts";
 import { conflict, invalid, notFound, type Store } from "./db.ts";
 import { getInstance, listVifs } from "./instances.ts";
 
@@ -55,12 +58,30 @@ function put(store: Store, f: FloatingIp): FloatingIp {
   return { ...f, ...v, deleted: false };
 }
 
-export function createFloatingRange(store: Store, pool: string, range: string, iface: string): FloatingIp[] {
+/** The CIDR an `--ip_range` spans (a single address is a /32). */
+function rangeCidr(range: string): Cidr4 {
+  return isIpv4(range) ? { base: ip4ToNum(range), prefix: 32, size: 1 } : parseCidr4(range);
+}
+
+/**
+ * floating create: refused when the range overlaps a fixed network (its gateway and instances
+ * would become floating IPs), another pool, or holds one of this host's own addresses.
+ */
+export function createFloatingRange(store: Store, pool: string, range: string, iface: string, hostSubnets: readonly HostSubnet[] = []): FloatingIp[] {
   if (!/^[A-Za-z0-9_.-]{1,255}$/.test(pool)) throw invalid("pool name must be 1 to 255 of letters, digits, _ . -", "pool");
+  checkIfName("interface", iface);
   const nums = expandRange(range);
+  const span = rangeCidr(range);
+  const host = hostAddressIn4(span, hostSubnets);
+  if (host) throw conflict(`--ip_range ${range} contains this host's own address ${host.address} on ${host.iface}`, "ip_range");
   return store.write(() => {
+    const net = listNetworks(store).find((n) => n.cidr && cidr4Overlaps(parseCidr4(n.cidr), span));
+    if (net) throw conflict(`--ip_range ${range} overlaps fixed network ${net.label} (${net.cidr})`, "ip_range");
     const dup = nums.find((n) => store.db.query("SELECT 1 FROM floating_ips WHERE deleted = 0 AND address = ?").get(numToIp4(n)));
-    if (dup !== undefined) throw conflict(`floating IP ${numToIp4(dup)} already exists`, "ip_range");
+    if (dup !== undefined) {
+      const other = floatingFromRow(store.db.query<Row, [string]>("SELECT * FROM floating_ips WHERE deleted = 0 AND address = ?").get(numToIp4(dup))!);
+      throw conflict(`--ip_range ${range} overlaps pool ${other.pool}: floating IP ${other.address} already exists`, "ip_range");
+    }
     return nums.map((n) => put(store, { address: numToIp4(n), pool, interface: iface, projectId: null, instanceUuid: null, fixedAddress: null,
       fixedNetworkId: null, host: null, autoAssigned: false, origin: "", hlc: "", deleted: false }));
   });

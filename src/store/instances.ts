@@ -120,7 +120,7 @@ export function bootInstance(store: Store, p: BootParams, randomBytes: (n: numbe
   });
 }
 
-function addVif(store: Store, uuid: string, networkId: string, idx: number, mac: string | undefined, fixedIp: string | undefined, randomBytes: (n: number) => Uint8Array): void {
+export function addVif(store: Store, uuid: string, networkId: string, idx: number, mac: string | undefined, fixedIp: string | undefined, randomBytes: (n: number) => Uint8Array): void {
   const net = getNetwork(store, networkId);
   let m = mac ? normalizeMac(mac) : "";
   // nova: up to 5 attempts at a unique random MAC.

@@ -2,6 +2,7 @@
 import type { Network } from "../model.ts";
 import { planNetworks, reservedOf, type NetworkCreateParams } from "../ipam/network-plan.ts";
 import { numToIp4, parseCidr4 } from "../ipam/addr.ts";
+import { hostClash4, hostClash6, type HostSubnet } from "../ipam/host-subnets.ts";
 import { conflict, notFound, type Store } from "./db.ts";
 
 type Row = Record<string, unknown>;
@@ -36,11 +37,16 @@ const INSERT_NETWORK = `INSERT INTO networks (id, label, cidr, cidr_v6, fixed_ci
   share_address, allowed_start, allowed_end, vpn_private_address, priority, created_at, origin, hlc, deleted)
   VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,0)`;
 
-export function createNetworks(store: Store, p: NetworkCreateParams): Network[] {
+/**
+ * Create the networks of one network-create. `hostSubnets` are this host's own interface
+ * subnets: a fixed network on top of one would hand out addresses that are already in use.
+ */
+export function createNetworks(store: Store, p: NetworkCreateParams, hostSubnets: readonly HostSubnet[] = []): Network[] {
   return store.write(() => {
     const existing = listNetworks(store);
     if (existing.some((n) => n.label === p.label)) throw conflict(`a network labelled ${p.label} already exists`, "label");
     const plans = planNetworks(p, existing);
+    for (const plan of plans) refuseTakenRanges(store, plan, hostSubnets);
     const insNet = store.db.query(INSERT_NETWORK);
     const ids: string[] = [];
     for (const plan of plans) {
@@ -56,6 +62,19 @@ export function createNetworks(store: Store, p: NetworkCreateParams): Network[] 
     }
     return ids.map((id) => getNetwork(store, id));
   });
+}
+
+function refuseTakenRanges(store: Store, plan: { cidr: string | null; cidrV6: string | null }, hosts: readonly HostSubnet[]): void {
+  if (plan.cidr) {
+    const c = parseCidr4(plan.cidr);
+    const host = hostClash4(c, hosts);
+    if (host) throw conflict(`--fixed-range-v4 ${plan.cidr} overlaps this host's subnet ${host.cidr} on ${host.iface}`, "fixed_range_v4");
+    const f = store.db.query<{ address: string }, [number, number]>("SELECT address FROM floating_ips WHERE deleted = 0 AND address_num BETWEEN ? AND ? LIMIT 1")
+      .get(c.base, c.base + c.size - 1);
+    if (f) throw conflict(`--fixed-range-v4 ${plan.cidr} contains floating IP ${f.address}`, "fixed_range_v4");
+  }
+  const host6 = plan.cidrV6 ? hostClash6(plan.cidrV6, hosts) : undefined;
+  if (host6) throw conflict(`--fixed-range-v6 ${plan.cidrV6} overlaps this host's subnet ${host6.cidr} on ${host6.iface}`, "fixed_range_v6");
 }
 
 function insertFixedIps(store: Store, networkId: string, first: number, last: number, reserved: (n: number) => boolean): void {
@@ -86,6 +105,18 @@ export function deleteNetwork(store: Store, ref: string): Network {
 }
 
 /** `project scrub`: networks of the project lose their project (nova also cleared host). */
+/** nova network-disassociate: the network no longer belongs to a project (every project sees it). */
+export function disassociateNetwork(store: Store, ref: string): Network {
+  return store.write(() => {
+    const n = getNetwork(store, ref);
+    if (n.projectId === null) throw conflict(`network ${n.label} is not associated with a project`, "network");
+    const v = store.version();
+    store.db.query("UPDATE networks SET project_id = NULL, origin = ?, hlc = ? WHERE id = ?").run(v.origin, v.hlc, n.id);
+    store.changed("network", "put", n.id);
+    return getNetwork(store, n.id);
+  });
+}
+
 export function disassociateProject(store: Store, projectId: string): Network[] {
   const nets = listNetworks(store).filter((n) => n.projectId === projectId);
   for (const n of nets) {

@@ -97,7 +97,9 @@ export class SqliteReplicaStore implements ReplicaStore {
   }
 
   put(row: ReplicaRow): void {
-    this.store.write(() => this.#write(row), { remote: false });
+    // Our own block grants and address ownership: peers act on them as soon as they see them.
+    if (DURABLE_TABLES.has(row.table)) this.store.durable(() => this.#write(row));
+    else this.store.write(() => this.#write(row), { remote: false });
   }
 
   apply(row: ReplicaRow): boolean {
@@ -214,6 +216,9 @@ function extraRow(e: Row): ReplicaRow {
 }
 
 /** IPAM promises, written (and committed) before a vote leaves this node. */
+/** Replicated tables whose local writes must be durable before anyone relies on them. */
+const DURABLE_TABLES = new Set<string>(["ipam_slot", "ip_alloc", "host_forgotten"]);
+
 export class SqlitePromiseStore implements PromiseStore {
   constructor(readonly store: Store) {}
 
@@ -223,7 +228,10 @@ export class SqlitePromiseStore implements PromiseStore {
   }
 
   put(slot: string, p: SlotPromise): void {
-    this.store.db.query("INSERT OR REPLACE INTO ipam_promises (slot, owner, epoch, released) VALUES (?,?,?,?)").run(slot, p.owner, p.epoch, p.released ? 1 : 0);
+    // A vote: on disk before the answer leaves, or a power cut could let us promise the slot twice.
+    this.store.durable(() => {
+      this.store.db.query("INSERT OR REPLACE INTO ipam_promises (slot, owner, epoch, released) VALUES (?,?,?,?)").run(slot, p.owner, p.epoch, p.released ? 1 : 0);
+    });
   }
 
   empty(): boolean {

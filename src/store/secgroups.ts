@@ -36,11 +36,21 @@ function insertGroup(store: Store, name: string, description: string, projectId:
   return getSecurityGroupByName(store, id, projectId);
 }
 
-/** nova creates a project's "default" group on first use; it starts with no ingress rules. */
+/**
+ * Every project has its "default" group, as in nova, from the first command that names it or
+ * lists the project's groups; it starts with no ingress rules.
+ */
 export function ensureDefaultGroup(store: Store, projectId: string): SecurityGroup {
-  const r = store.db.query<Row, [string]>("SELECT * FROM security_groups WHERE deleted = 0 AND name = 'default' AND project_id = ?").get(projectId);
-  // A fixed id: every host of a cluster creates the same row, so replication merges them.
-  return r ? groupFromRow(r) : insertGroup(store, "default", "default", projectId, `default-${projectId}`);
+  return store.write(() => {
+    const r = store.db.query<Row, [string]>("SELECT * FROM security_groups WHERE deleted = 0 AND name = 'default' AND project_id = ?").get(projectId);
+    // A fixed id: every host of a cluster creates the same row, so replication merges them.
+    return r ? groupFromRow(r) : insertGroup(store, "default", "default", projectId, `default-${projectId}`);
+  });
+}
+
+/** A group by id or name; "default" exists for every project (inside a write: creating it is part of the command). */
+export function resolveGroup(store: Store, ref: string, projectId: string, field = "security_groups"): SecurityGroup {
+  return ref === "default" ? ensureDefaultGroup(store, projectId) : getSecurityGroupByName(store, ref, projectId, field);
 }
 
 export function createSecurityGroup(store: Store, name: string, description: string, projectId: string): SecurityGroup {
@@ -56,7 +66,7 @@ export function createSecurityGroup(store: Store, name: string, description: str
 
 export function deleteSecurityGroup(store: Store, ref: string, projectId: string, opts: { force?: boolean } = {}): SecurityGroup {
   return store.write(() => {
-    const g = getSecurityGroupByName(store, ref, projectId, "group");
+    const g = resolveGroup(store, ref, projectId, "group");
     if (g.name === "default" && !opts.force) throw invalid("the default security group cannot be deleted", "group");
     const users = store.db.query<{ name: string }, [string, string]>("SELECT name FROM instances WHERE deleted = 0 AND project_id = ? AND EXISTS (SELECT 1 FROM json_each(security_groups) WHERE value = ?)").all(g.projectId, g.name);
     if (users.length && !opts.force) throw conflict(`security group ${g.name} is in use by ${users.map((u) => u.name).join(", ")}`, "group");
@@ -110,8 +120,8 @@ export function listRules(store: Store, groupId: string): SecurityGroupRule[] {
 export function addRule(store: Store, groupRef: string, projectId: string, input: RuleInput): SecurityGroupRule {
   const { protocol, ethertype, cidr } = validateRule(input);
   return store.write(() => {
-    const g = getSecurityGroupByName(store, groupRef, projectId, "group");
-    const src = input.sourceGroup ? getSecurityGroupByName(store, input.sourceGroup, projectId, "source_group") : null;
+    const g = resolveGroup(store, groupRef, projectId, "group");
+    const src = input.sourceGroup ? resolveGroup(store, input.sourceGroup, projectId, "source_group") : null;
     const finalCidr = src ? null : cidr ?? (ethertype === "IPv6" ? "::/0" : "0.0.0.0/0");
     const dup = listRules(store, g.id).find((r) => r.direction === input.direction && r.protocol === protocol && r.fromPort === input.fromPort &&
       r.toPort === input.toPort && r.cidr === finalCidr && r.sourceGroupId === (src?.id ?? null));
@@ -134,8 +144,8 @@ function removeRule(store: Store, id: string): void {
 /** Delete the rule matching the given fields (nova's secgroup-delete-rule), or by id. */
 export function deleteRule(store: Store, groupRef: string, projectId: string, match: Partial<RuleInput> & { id?: string }): SecurityGroupRule {
   return store.write(() => {
-    const g = getSecurityGroupByName(store, groupRef, projectId, "group");
-    const src = match.sourceGroup ? getSecurityGroupByName(store, match.sourceGroup, projectId, "source_group") : null;
+    const g = resolveGroup(store, groupRef, projectId, "group");
+    const src = match.sourceGroup ? resolveGroup(store, match.sourceGroup, projectId, "source_group") : null;
     const norm = match.cidr ? validateRule({ direction: "ingress", protocol: match.protocol ?? "tcp", fromPort: match.fromPort ?? 1, toPort: match.toPort ?? 1, cidr: match.cidr, sourceGroup: null }).cidr : undefined;
     const rule = listRules(store, g.id).find((r) => match.id ? r.id === match.id :
       (match.direction ?? "ingress") === r.direction && r.protocol === match.protocol?.toLowerCase() && r.fromPort === match.fromPort &&

@@ -1,7 +1,8 @@
 /**
  * The one place netlet loads libc through bun:ffi, for the socket calls Bun has no API for: a
  * UDP socket bound to one device before `bind()` and ARP entries (DHCP), raw ICMPv6 and netlink
- * sockets with sendmsg/recvmsg (RA), socket options on listeners (metadata). Struct layouts are
+ * sockets with sendmsg/recvmsg (RA), socket options on listeners (metadata), flock on the state
+ * directory's lock file (one agent per host). Struct layouts are
  * x86-64/aarch64 Linux (LP64, little-endian).
  */
 import { dlopen, FFIType, ptr, read } from "bun:ffi";
@@ -16,6 +17,7 @@ export const lib = dlopen("libc.so.6", {
   sendmsg: { args: [FFIType.i32, FFIType.ptr, FFIType.i32], returns: FFIType.i64_fast },
   recvmsg: { args: [FFIType.i32, FFIType.ptr, FFIType.i32], returns: FFIType.i64_fast },
   if_nametoindex: { args: [FFIType.ptr], returns: FFIType.u32 },
+  flock: { args: [FFIType.i32, FFIType.i32], returns: FFIType.i32 },
   __errno_location: { args: [], returns: FFIType.ptr },
 }).symbols;
 
@@ -53,6 +55,17 @@ function check(call: string, rc: number): number {
 /** NUL-terminated copy for char* arguments; the caller keeps it alive across the call. */
 export function cstr(s: string): Buffer {
   return Buffer.from(`${s}\0`, "utf8");
+}
+
+const LOCK_EX = 2;
+const LOCK_NB = 4;
+
+/** Take an exclusive flock without waiting; false when another open file holds it. */
+export function tryLockExclusive(fd: number): boolean {
+  if (lib.flock(fd, LOCK_EX | LOCK_NB) === 0) return true;
+  const e = errno();
+  if (e === 11) return false; // EWOULDBLOCK
+  throw new SysError("flock", e);
 }
 
 export function socket(domain: number, type: number, protocol: number): number {

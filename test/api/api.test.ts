@@ -1,14 +1,16 @@
 import { describe, expect, test } from "bun:test";
-import { createAdminApp } from "../../src/api/app.ts";
+import { createAdminApp, type AdminDeps } from "../../src/api/app.ts";
+import { decodeWarnings, WARNING_HEADER } from "../../src/api/warnings.ts";
+import { createLogger } from "../../src/log.ts";
 import { defaultConfig } from "../../src/config/load.ts";
 import { memStore, snapshot } from "../store/fixtures.ts";
 
-function setup() {
+function setup(deps: Partial<AdminDeps> = {}) {
   const store = memStore();
-  const app = createAdminApp({ store, config: defaultConfig() });
+  const app = createAdminApp({ store, config: defaultConfig(), ...deps });
   const call = async (method: string, path: string, body?: unknown) => {
     const res = await app.request(path, { method, headers: { "content-type": "application/json" }, body: body === undefined ? undefined : typeof body === "string" ? body : JSON.stringify(body) });
-    return { status: res.status, json: (await res.json()) as any };
+    return { status: res.status, json: (await res.json()) as any, warnings: decodeWarnings(res.headers.get(WARNING_HEADER)) };
   };
   return { store, call };
 }
@@ -48,6 +50,77 @@ describe("admin API", () => {
       if (field !== null) expect(r.json.field).toBe(field);
       expect(snapshot(store)).toBe(before);
     }
+  });
+
+  test("every project has its default security group before any boot: rules can be added, listed and deleted", async () => {
+    const { call } = setup();
+    expect((await call("GET", "/v1/secgroups")).json.map((g: { name: string }) => g.name)).toEqual(["default"]);
+    const add = await call("POST", "/v1/secgroups/default/rules", { ip_protocol: "icmp", from_port: -1, to_port: -1, cidr: "0.0.0.0/0" });
+    expect(add.status).toBe(201);
+    expect((await call("GET", "/v1/secgroups/default/rules")).json.map((r: { protocol: string }) => r.protocol)).toEqual(["icmp"]);
+    // Another project's default group exists too, separate and empty.
+    expect((await call("GET", "/v1/secgroups/default/rules?project_id=demo")).json).toEqual([]);
+    expect((await call("POST", "/v1/secgroups/default/rules/delete", { ip_protocol: "icmp", from_port: -1, to_port: -1, cidr: "0.0.0.0/0" })).status).toBe(200);
+    // A boot afterwards uses that same group, not a second one.
+    await call("POST", "/v1/networks", { label: "private", fixed_range_v4: "10.0.0.0/24" });
+    expect((await call("POST", "/v1/instances", { name: "vm1" })).status).toBe(201);
+    expect((await call("GET", "/v1/secgroups?project_id=admin")).json).toHaveLength(1);
+  });
+
+  test("input refused at the door: addresses, interface names, overlapping ranges; one line naming the field, store unchanged", async () => {
+    // This host: 192.0.2.10/24 on eth0 and 2001:db8:1::10/64 on eth1.
+    const hostSubnets = () => [{ iface: "eth0", address: "192.0.2.10", cidr: "192.0.2.0/24" }, { iface: "eth1", address: "2001:db8:1::10", cidr: "2001:db8:1::/64" }];
+    const { store, call } = setup({ hostSubnets });
+    expect((await call("POST", "/v1/networks", { label: "private", fixed_range_v4: "10.0.0.0/24" })).status).toBe(201);
+    expect((await call("POST", "/v1/floating-ranges", { pool: "nova", ip_range: "203.0.113.0/29" })).status).toBe(201);
+    const before = snapshot(store);
+    const net = (extra: object) => ({ label: "b", fixed_range_v4: "10.1.0.0/24", ...extra });
+    const cases: [string, unknown, number, string, RegExp][] = [
+      ["/v1/networks", net({ dns1: "notanip" }), 400, "dns1", /--dns1 notanip is not an IPv4 or IPv6 address/],
+      ["/v1/networks", net({ dns2: "8.8.8" }), 400, "dns2", /--dns2 8\.8\.8 is not/],
+      ["/v1/networks", net({ gateway: "fd00::1" }), 400, "gateway", /--gateway fd00::1 is not an IPv4 address/],
+      ["/v1/networks", net({ dhcp_server: "x" }), 400, "dhcp_server", /--dhcp-server x is not an IPv4 address/],
+      ["/v1/networks", net({ fixed_range_v6: "fd00:9::/64", gateway_v6: "10.1.0.1" }), 400, "gateway_v6", /--gateway-v6 10\.1\.0\.1 is not an IPv6 address/],
+      ["/v1/networks", net({ fixed_range_v6: "fd00:9::/64", gateway_v6: "fd00:8::1" }), 400, "gateway_v6", /outside --fixed-range-v6/],
+      ["/v1/networks", net({ bridge: 'b"r' }), 400, "bridge", /bridge "b\\"r" is not a valid interface name: 1-15 bytes/],
+      ["/v1/networks", net({ bridge: "a-bridge-name-too-long" }), 400, "bridge", /not a valid interface name/],
+      ["/v1/networks", net({ bridge: ".." }), 400, "bridge", /not a valid interface name/],
+      ["/v1/networks", net({ bridge_interface: "eth0:1" }), 400, "bridge_interface", /not a valid interface name/],
+      ["/v1/networks", net({ fixed_range_v4: "192.0.2.0/25" }), 409, "fixed_range_v4", /overlaps this host's subnet 192\.0\.2\.0\/24 on eth0/],
+      ["/v1/networks", net({ fixed_range_v4: "203.0.113.0/24" }), 409, "fixed_range_v4", /contains floating IP 203\.0\.113\.1/],
+      ["/v1/networks", net({ fixed_range_v6: "2001:db8:1::/64" }), 409, "fixed_range_v6", /overlaps this host's subnet 2001:db8:1::\/64 on eth1/],
+      ["/v1/floating-ranges", { pool: "nova", ip_range: "10.0.0.0/28" }, 409, "ip_range", /overlaps fixed network private \(10\.0\.0\.0\/24\)/],
+      ["/v1/floating-ranges", { pool: "nova", ip_range: "10.0.0.1" }, 409, "ip_range", /overlaps fixed network private/],
+      ["/v1/floating-ranges", { pool: "other", ip_range: "203.0.113.4/30" }, 409, "ip_range", /overlaps pool nova: floating IP 203\.0\.113\.5 already exists/],
+      ["/v1/floating-ranges", { pool: "nova", ip_range: "192.0.2.8/29" }, 409, "ip_range", /contains this host's own address 192\.0\.2\.10 on eth0/],
+      ["/v1/floating-ranges", { pool: "nova", ip_range: "198.51.100.0/29", interface: "eth 0" }, 400, "interface", /not a valid interface name/],
+    ];
+    for (const [path, b, status, field, msg] of cases) {
+      const r = await call("POST", path, b);
+      expect([JSON.stringify(b), r.status, r.json.field]).toEqual([JSON.stringify(b), status, field]);
+      expect(r.json.error).toMatch(msg);
+      expect(r.json.error).not.toContain("\n");
+      expect(snapshot(store)).toBe(before);
+    }
+    // A floating pool inside the public interface's subnet, clear of the host's own address, is nova's usual layout.
+    expect((await call("POST", "/v1/floating-ranges", { pool: "nova", ip_range: "192.0.2.128/28" })).status).toBe(201);
+  });
+
+  test("doubtful but valid requests are applied, answered with warnings and logged", async () => {
+    const logged: string[] = [];
+    const { call } = setup({ log: createLogger({ write: (l) => logged.push(l) }) });
+    const a = await call("POST", "/v1/networks", { label: "a", fixed_range_v4: "10.0.0.0/24" });
+    expect([a.status, a.warnings]).toEqual([201, []]);
+    const b = await call("POST", "/v1/networks", { label: "b", fixed_range_v4: "10.1.0.0/24", fixed_range_v6: "fd00:2::/64", vlan: 42 });
+    expect(b.status).toBe(201);
+    expect(b.warnings).toHaveLength(3);
+    expect(b.warnings[0]).toMatch(/--fixed-range-v6 fd00:2::\/64 is stored but not served: use_ipv6 = false/);
+    expect(b.warnings[1]).toMatch(/--vlan 42 is stored but no VLAN device is made: network_manager = flatdhcp/);
+    expect(b.warnings[2]).toMatch(/network b shares bridge br100 with a because --bridge was not given/);
+    const c = await call("POST", "/v1/networks", { label: "c", fixed_range_v4: "10.2.0.0/24", bridge: "br101" });
+    expect([c.status, c.warnings]).toEqual([201, []]);
+    expect(logged).toHaveLength(3);
+    expect(logged[1]).toMatch(/level=warn msg="admin request accepted with a warning" path=\/v1\/networks warning="--vlan 42 is stored/);
   });
 
   test("boot with user data and meta, show with ports, delete", async () => {

@@ -1,5 +1,8 @@
 import { describe, expect, test } from "bun:test";
-import { findVerb, runCli, VERBS } from "../../src/cli/main.ts";
+import { findVerb, hoistGlobals, runCli, VERBS } from "../../src/cli/main.ts";
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { servedApp } from "./served-app.ts";
 import { parseVerbArgs } from "../../src/cli/verb.ts";
 import { UsageError } from "../../src/cli/errors.ts";
 
@@ -54,5 +57,44 @@ describe("CLI parsing", () => {
     expect(await runCli(["network-create"], () => {})).toBe(2);
     expect(await runCli(["network-list", "--socket", "/tmp/netlet-no-such.sock"], () => {})).toBe(1);
     expect(await runCli(["--version"], () => {})).toBe(0);
+  });
+});
+
+describe("where the CLI finds the agent", () => {
+  test("--socket, --config and --json are accepted before the verb as well as after it", () => {
+    expect(hoistGlobals(["--socket", "/s", "network-list"])).toEqual(["network-list", "--socket", "/s"]);
+    expect(hoistGlobals(["--socket=/s", "--json", "fixed", "list"])).toEqual(["fixed", "list", "--socket=/s", "--json"]);
+    expect(hoistGlobals(["network-list", "--socket", "/s"])).toEqual(["network-list", "--socket", "/s"]);
+  });
+
+  test("the verb reaches the agent whichever side of it --socket stands, and admin_socket from the configuration is honoured", async () => {
+    const app = servedApp();
+    try {
+      const before = await app.cli("--socket", app.socket, "network-create", "private", "--fixed-range-v4", "10.0.0.0/24");
+      expect([before.code, before.err]).toEqual([0, ""]);
+      const after = await app.cli("network-list", "--json", "--socket", app.socket);
+      expect(JSON.parse(after.out).map((n: { label: string }) => n.label)).toEqual(["private"]);
+      const conf = join(app.dir, "netlet.conf");
+      writeFileSync(conf, `[DEFAULT]\nadmin_socket = ${app.socket}\n`);
+      const viaConfig = await app.cli("--config", conf, "network-list", "--json");
+      expect([viaConfig.code, JSON.parse(viaConfig.out).length]).toEqual([0, 1]);
+      const missing = await app.cli("network-list", "--config", conf, "--socket", join(app.dir, "none.sock"));
+      expect(missing.code).toBe(1);
+      expect(missing.err).toContain(`no netlet agent is listening on ${join(app.dir, "none.sock")}`);
+    } finally {
+      app.close();
+    }
+  });
+
+  test("the agent's warnings are printed, one line each, and the command still succeeds", async () => {
+    const app = servedApp();
+    try {
+      await app.cli("network-create", "a", "--fixed-range-v4", "10.0.0.0/24", "--socket", app.socket);
+      const r = await app.cli("network-create", "b", "--fixed-range-v4", "10.1.0.0/24", "--socket", app.socket);
+      expect(r.code).toBe(0);
+      expect(r.err).toMatch(/^netlet: warning: network b shares bridge br100 with a because --bridge was not given.*\n$/);
+    } finally {
+      app.close();
+    }
   });
 });

@@ -1,6 +1,8 @@
 import { describe, expect, test } from "bun:test";
 import { PacketCrypto } from "../../src/cluster/crypto.ts";
 import { Keyring, decodeKey, keygen } from "../../src/cluster/keyring.ts";
+import { bootEpoch, loadMarks, saveMarks } from "../../src/cluster/replay-marks.ts";
+import { memStore } from "../store/fixtures.ts";
 
 const K1 = keygen();
 const K2 = keygen();
@@ -78,6 +80,32 @@ describe("packet crypto", () => {
     expect(b.open(old, 0)).toEqual({ ok: false, error: "replay" });
     const oldGen = new PacketCrypto(new Keyring(K1), "prod", "host-a", 0, 9_000);
     expect(b.open(oldGen.seal(Buffer.from("x"), 0), 0)).toEqual({ ok: false, error: "stale-generation" });
+  });
+
+  test("a restarted receiver keeps refusing datagrams captured before the restart (marks saved in the store)", () => {
+    const { a, b } = pair();
+    const captured = Array.from({ length: 41 }, (_, i) => a.seal(Buffer.from(`m${i}`), 0));
+    for (const p of captured) expect(b.open(p, 0).ok).toBe(true);
+    const store = memStore("host-b");
+    saveMarks(store, b);
+    // The receiver restarts: a new PacketCrypto, its windows restored from the store.
+    const restarted = new PacketCrypto(new Keyring(K1), "prod", "host-b", 1, bootEpoch(store, 3_000));
+    restarted.restoreMarks(loadMarks(store));
+    expect(captured.map((p) => restarted.open(p, 0)).filter((r) => r.ok)).toHaveLength(0);
+    // What the sender sends next is accepted, as are packets of a restarted sender.
+    expect(restarted.open(a.seal(Buffer.from("next"), 0), 0).ok).toBe(true);
+    const a2 = new PacketCrypto(new Keyring(K1), "prod", "host-a", 1, 5_000);
+    expect(restarted.open(a2.seal(Buffer.from("reborn"), 0), 0).ok).toBe(true);
+    // Without the saved marks, every captured datagram would be accepted again.
+    const forgetful = new PacketCrypto(new Keyring(K1), "prod", "host-b", 1, 3_000);
+    expect(captured.map((p) => forgetful.open(p, 0)).filter((r) => r.ok)).toHaveLength(41);
+  });
+
+  test("a restarted host's nonce epoch never goes below one it used before, whatever the clock says", () => {
+    const store = memStore("host-a");
+    expect(bootEpoch(store, 10_000)).toBe(10_000);
+    expect(bootEpoch(store, 5_000)).toBe(10_001); // the clock went back
+    expect(bootEpoch(store, 20_000)).toBe(20_000);
   });
 
   test("short, oversize and bad-version packets are counted, never thrown", () => {

@@ -208,3 +208,29 @@ describe("swim core", () => {
     expect(a.awareness.score).toBe(2);
   });
 });
+
+describe("two hosts with one node name", () => {
+  test("both learn of the other (address named), neither takes the other's messages for its own, answers stay bounded", () => {
+    const a = core("twin", { addr: "10.0.0.1:7946" });
+    const b = core("twin", { addr: "10.0.0.2:7946" });
+    b.join(0, ["10.0.0.1:7946"]);
+    const byAddr = new Map([[a.addr, a], [b.addr, b]]);
+    const seen: [string, SwimEvent][] = [];
+    let sent = 0;
+    for (let round = 0; round < 10; round++) {
+      for (const c of [a, b]) {
+        const { packets, events } = c.drain();
+        for (const e of events) seen.push([c.addr, e]);
+        for (const p of packets) {
+          sent++;
+          byAddr.get(p.to)?.receive(round, c.addr, p.data);
+        }
+      }
+    }
+    const namesakes = seen.filter(([, e]) => e.type === "namesake");
+    expect(namesakes).toEqual([["10.0.0.1:7946", { type: "namesake", addr: "10.0.0.2:7946" }], ["10.0.0.2:7946", { type: "namesake", addr: "10.0.0.1:7946" }]]);
+    // The join and one answer each way, then nothing more within 5 s.
+    expect(sent).toBeLessThanOrEqual(3);
+    expect(a.members().map((m) => m.addr)).toEqual(["10.0.0.1:7946"]);
+  });
+});

@@ -47,7 +47,16 @@ network_manager = nova.network.manager.FlatDHCPManager
       ["my_ip = 300.1.1.1", "config: my_ip = 300.1.1.1: expected an IPv4 address"],
       ["dmz_cidr = 10.0.0.0/33", "config: dmz_cidr = 10.0.0.0/33: expected a comma-separated list of CIDRs (e.g. 10.0.0.0/8)"],
       ["use_ipv6 = maybe", "config: use_ipv6 = maybe: expected true or false"],
-      ["public_interface = a very long interface", "config: public_interface = a very long interface: expected an interface name (1-15 characters, no spaces or '/')"],
+      ["public_interface = a very long interface", "config: public_interface = a very long interface: expected an interface name (1-15 bytes, no '/', ':', quotes, whitespace or control characters, not . or ..)"],
+      ["flat_network_bridge = b\"r", "config: flat_network_bridge = b\"r: expected an interface name"],
+      ["flat_interface = eth0:1", "config: flat_interface = eth0:1: expected an interface name"],
+      ["vlan_interface = ..", "config: vlan_interface = ..: expected an interface name"],
+      ["log_level = chatty", "config: log_level = chatty: expected one of debug, info, warn, error"],
+      ["ra_router_lifetime = 9001", "config: ra_router_lifetime = 9001: expected an integer from 0 to 9000"],
+      ["gateway_v6 = 10.0.0.1", "config: gateway_v6 = 10.0.0.1: expected an IPv6 address"],
+      ["metadata_host = notanip", "config: metadata_host = notanip: expected an IPv4 address"],
+      ["routing_source_ip = fd00::1", "config: routing_source_ip = fd00::1: expected an IPv4 address"],
+      ["dns_server = 8.8.8.8,notanip", "config: dns_server = 8.8.8.8,notanip: expected a comma-separated list of IP addresses"],
       ["[cluster]\njoin = nohostport", "config: join = nohostport: expected a comma-separated list of host:port"],
     ];
     for (const [text, msg] of cases) {

@@ -33,15 +33,15 @@ describe.skipIf(!requireNetns())("netlet CLI against a running agent", () => {
     const pub = join(dir, "key.pub");
     writeFileSync(pub, "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl demo@host\n");
     expect(cli("keypair-add", "mykey", "--pub-key", pub).code).toBe(0);
-    expect(cli("secgroup-add-rule", "default", "icmp", "-1", "-1", "0.0.0.0/0").code).toBe(1); // no default group yet for the project
+    // The README's order: the default group exists before any boot.
+    expect(cli("secgroup-add-rule", "default", "icmp", "-1", "-1", "0.0.0.0/0").code).toBe(0);
+    expect(cli("secgroup-add-rule", "default", "tcp", "22", "22", "0.0.0.0/0").code).toBe(0);
     writeFileSync(join(dir, "ud"), "#cloud-config\n");
     const boot = cli("boot", "vm1", "--key-name", "mykey", "--user-data", join(dir, "ud"), "--meta", "role=web", "--json");
     expect(boot.code).toBe(0);
     const inst = JSON.parse(boot.stdout);
     expect(inst.ports[0].address).toBe("10.0.0.3");
     expect(inst.keyName).toBe("mykey");
-    expect(cli("secgroup-add-rule", "default", "icmp", "-1", "-1", "0.0.0.0/0").code).toBe(0);
-    expect(cli("secgroup-add-rule", "default", "tcp", "22", "22", "0.0.0.0/0").code).toBe(0);
     const rules = cli("secgroup-list-rules", "default").stdout;
     expect(rules).toMatch(/\| icmp\s+\| -1\s+\| -1\s+\| 0\.0\.0\.0\/0/);
     expect(rules).toMatch(/\| tcp\s+\| 22\s+\| 22\s+\| 0\.0\.0\.0\/0/);
@@ -74,6 +74,22 @@ describe.skipIf(!requireNetns())("netlet CLI against a running agent", () => {
     }
     expect([cli("network-list", "--json").stdout, cli("list", "--json").stdout, cli("floating", "list", "--json").stdout]).toEqual(before);
   });
+
+  test("a second agent on the same state_path or socket is refused, and the first keeps its socket", async () => {
+    const pid = agent.pid;
+    // Same configuration: the state directory is locked.
+    const sameState = lab.spawn(ns, [bin, "agent", "--config", join(dir, "netlet.conf"), "--socket", join(dir, "other.sock")], { stderr: "pipe" });
+    expect(await sameState.exited).toBe(1);
+    expect(await new Response(sameState.stderr as ReadableStream).text()).toContain(`\nnetlet: another agent (pid ${pid}) serves ${dir}/state: stop it first, or give this one another state_path`);
+    // Another state directory, the same socket: the live socket is not taken over.
+    writeFileSync(join(dir, "second.conf"), `[DEFAULT]\nhost = cli-node-2\nstate_path = ${dir}/state2\nmy_ip = 192.0.2.11\n`);
+    const sameSocket = lab.spawn(ns, [bin, "agent", "--config", join(dir, "second.conf"), "--socket", socket], { stderr: "pipe" });
+    expect(await sameSocket.exited).toBe(1);
+    expect(await new Response(sameSocket.stderr as ReadableStream).text()).toContain(`netlet: another agent serves the admin socket ${socket}`);
+    // The first agent still answers on its socket.
+    const st = JSON.parse(cli("status", "--json").stdout);
+    expect(st.node.id).toBe("cli-node");
+  }, 20000);
 
   test("SIGHUP reloads the file: live options apply, restart-only ones are named in the log", async () => {
     writeFileSync(join(dir, "netlet.conf"), `[DEFAULT]\nhost = cli-node\nstate_path = ${dir}/state\nmy_ip = 192.0.2.10\ndhcp_lease_time = 600\nmetadata_listen_port = 9999\n`);

@@ -221,8 +221,8 @@ function guardSuite(driver: "nftables" | "iptables", full: boolean) {
       // Exit 2: the input is wrong (HTTP 400); exit 1: it conflicts with the state (404, 409).
       const cases: [string[], number, RegExp][] = [
         [["plug", "nosuch", "--port", "tapx"], 1, /instance nosuch not found/],
-        [["plug", "attacker", "--port", 'b"ad'], 2, /is not an interface name/],
-        [["plug", "attacker", "--port", "x".repeat(16)], 2, /is not an interface name/],
+        [["plug", "attacker", "--port", 'b"ad'], 2, /is not a valid interface name/],
+        [["plug", "attacker", "--port", "x".repeat(16)], 2, /is not a valid interface name/],
         [["plug", "attacker", "--port", victim.hostIf], 1, /already plugged for instance victim/],
         [["plug", "attacker", "--port", "tapz", "--mac", vi.ports[0].mac], 2, /is not a port of instance attacker/],
         [["unplug", "attacker", "--port", "tapz"], 1, /is not plugged/],

@@ -3,6 +3,8 @@ import { eui64, linkLocal } from "../../src/ipam/eui64.ts";
 import { isMac, randomMac } from "../../src/ipam/mac.ts";
 import { ip4ToNum, numToIp4, parseCidr4 } from "../../src/ipam/addr.ts";
 import { planNetworks, type NetworkCreateParams } from "../../src/ipam/network-plan.ts";
+import { checkIfName, isIfName } from "../../src/ipam/ifname.ts";
+import { StoreError } from "../../src/store/db.ts";
 
 const base: NetworkCreateParams = {
   label: "private", cidr: "10.0.0.0/24", cidrV6: null, numNetworks: 1, networkSize: null, fixedCidr: null, bridge: "br100",
@@ -105,5 +107,22 @@ describe("network-create plan (nova semantics)", () => {
     expect(err({ cidr: "10.1.0.0/24", vxlan: 42 })?.[0]).toBe("vxlan");
     expect(err({ cidr: "10.1.0.0/24", gateway: "10.2.0.1" })).toEqual(["gateway", "--gateway 10.2.0.1 is outside 10.1.0.0/24"]);
     expect(err({ cidr: null, cidrV6: null })?.[0]).toBe("fixed_range_v4");
+  });
+});
+
+describe("interface names", () => {
+  test("isIfName accepts what Linux and nft accept and refuses the rest; checkIfName names the field", () => {
+    for (const ok of ["br100", "eth0", "eth0.100", "tap-1_a", "vnet0", "a", "x".repeat(15), "brü"]) expect([ok, isIfName(ok)]).toEqual([ok, true]);
+    for (const bad of ["", ".", "..", "x".repeat(16), "b\"r", "a/b", "eth0:1", "a b", "a\tb", "a\nb", "a\x00", "a\x7f", "'x'", "a\\b", "ü".repeat(8)]) {
+      expect([bad, isIfName(bad)]).toEqual([bad, false]);
+    }
+    expect(() => checkIfName("port", "a/b")).toThrow(StoreError);
+    try {
+      checkIfName("port", "a/b");
+    } catch (e) {
+      expect((e as StoreError).field).toBe("port");
+      expect((e as StoreError).status).toBe(400);
+      expect((e as StoreError).message).toMatch(/^port "a\/b" is not a valid interface name/);
+    }
   });
 });

@@ -141,6 +141,20 @@ describe("RaService reconciliation", () => {
     await h.svc.stop();
   });
 
+  test("stop without withdraw (a restart) sends no final RA; the default stop withdraws", async () => {
+    for (const withdraw of [false, true]) {
+      const h = harness();
+      h.setProc(PROC([[LL_A, 5, 0x80, "br-a"]]));
+      h.svc.setBridges([cfgA]);
+      h.advance(1000);
+      const a = h.ports.get("br-a")!;
+      expect(a.sent.map((x) => x.routerLifetime)).toEqual([30]);
+      await h.svc.stop(withdraw ? undefined : { withdraw: false });
+      expect(a.sent.map((x) => x.routerLifetime)).toEqual(withdraw ? [30, 0] : [30]);
+      expect(a.closed).toBe(true);
+    }
+  });
+
   test("invalid lists change nothing", async () => {
     const h = harness();
     h.setProc(PROC([[LL_A, 5, 0x80, "br-a"]]));

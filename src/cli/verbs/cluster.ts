@@ -18,13 +18,32 @@ const keyVerb = (op: "install" | "use" | "remove", summary: string): Verb => ({
 
 export const clusterVerbs: Verb[] = [
   {
+    name: "service-list",
+    summary: "nova's service-list: one netlet service per host, with its state (members, in nova's columns).",
+    read: true,
+    async run(ctx) {
+      // A standalone host is a cluster of one: itself, up, since the agent started.
+      const ms = await ctx.api.call<Member[]>("GET", "/v1/members").catch(async (err) => {
+        if (!/runs standalone/.test((err as Error).message)) throw err;
+        const st = await ctx.api.call<{ node: { id: string; address: string; uptimeS: number } }>("GET", "/v1/status");
+        return [{ id: st.node.id, addr: st.node.address ?? "-", state: "alive", incarnation: 0, generation: 0, since: Date.now() - (st.node.uptimeS ?? 0) * 1000, rttMs: null }];
+      });
+      const rows = ms.map((m) => ({ binary: "netlet", host: m.id, zone: "nova", status: "enabled", state: m.state === "alive" ? "up" : "down",
+        updated_at: m.since ? new Date(m.since).toISOString() : null }));
+      print(ctx, rows, () => table(["Binary", "Host", "Zone", "Status", "State", "Updated_at"], rows.map((r) => [r.binary, r.host, r.zone, r.status, r.state, r.updated_at ?? "-"])));
+    },
+  },
+  {
     name: "members",
     summary: "Cluster members: id, address, state, incarnation, last state change, RTT.",
     read: true,
     async run(ctx) {
       const ms = await ctx.api.call<Member[]>("GET", "/v1/members");
-      print(ctx, ms, () => table(["id", "address", "state", "incarnation", "generation", "last change", "RTT ms"],
-        ms.map((m) => [m.id, m.addr, m.state, m.incarnation, m.generation, m.since ? new Date(m.since).toISOString() : "-", m.rttMs === null ? "" : m.rttMs.toFixed(2)])));
+      const twins = await ctx.api.call<{ addr: string; since: number }[]>("GET", "/v1/cluster/namesakes");
+      const self = ms[0]?.id ?? "?";
+      print(ctx, ms, () => [table(["id", "address", "state", "incarnation", "generation", "last change", "RTT ms"],
+        ms.map((m) => [m.id, m.addr, m.state, m.incarnation, m.generation, m.since ? new Date(m.since).toISOString() : "-", m.rttMs === null ? "" : m.rttMs.toFixed(2)])),
+      ...twins.map((t) => `CONFLICT: the host at ${t.addr} also uses the node name ${self}; the two cannot converge until one is renamed (host = … in netlet.conf)`)].join("\n"));
     },
   },
   {
@@ -32,7 +51,7 @@ export const clusterVerbs: Verb[] = [
     summary: "Join the cluster through any member's gossip address (host:port).",
     args: ["ADDR..."],
     async run(ctx) {
-      if (!ctx.args.length) throw new UsageError("netlet cluster join: missing ADDR (host:port of any member)");
+      if (!ctx.args.length) throw new UsageError("cluster join: missing ADDR (host:port of any member)");
       await ctx.api.call("POST", "/v1/cluster/join", { addrs: ctx.args });
       ctx.out(`joining through ${ctx.args.join(", ")}`);
     },

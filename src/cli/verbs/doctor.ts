@@ -23,16 +23,36 @@ async function readConfig(path: string, required: boolean): Promise<{ config: Co
   }
 }
 
-/** The bridges a running agent serves; null when no agent answers. */
-async function agentBridges(ctx: VerbContext): Promise<string[] | null> {
+/** What a running agent says about itself; null when no agent answers. */
+export interface AgentFacts {
+  bridges: string[];
+  /** The configuration the agent runs with, and the file it read (null: built-in defaults). */
+  config: Config;
+  configPath: string | null;
+  alarms: string[];
+}
+
+async function agentFacts(ctx: VerbContext): Promise<AgentFacts | null> {
   const timeout = new Promise<null>((resolve) => setTimeout(() => resolve(null), AGENT_TIMEOUT_MS).unref());
-  const call = ctx.api.call<Network[]>("GET", "/v1/networks").then((ns) => ns.map((n) => n.bridge)).catch(() => null);
+  const call = Promise.all([
+    ctx.api.call<Network[]>("GET", "/v1/networks"),
+    ctx.api.call<{ path: string | null; config: Config }>("GET", "/v1/config"),
+    ctx.api.call<{ alarms: string[] }>("GET", "/v1/status"),
+  ]).then(([nets, cfg, st]) => ({ bridges: nets.map((n) => n.bridge), config: cfg.config, configPath: cfg.path, alarms: st.alarms ?? [] }))
+    .catch(() => null);
   return Promise.race([call, timeout]);
 }
 
-export async function doctorTarget(ctx: VerbContext, config: Config): Promise<DoctorTarget> {
+/** The agent's raised alarms: runtime failures no look at the host's configuration can find. */
+export function alarmsCheck(alarms: string[]): CheckResult {
+  if (!alarms.length) return { id: "alarms", status: "ok", summary: "the running agent raises no alarm" };
+  return { id: "alarms", status: "fail", summary: `the running agent raises ${alarms.length} alarm(s): ${alarms.join("; ")}`,
+    fix: "netlet status shows each alarm; the agent's log has the details (journalctl -u netlet)" };
+}
+
+export async function doctorTarget(ctx: VerbContext, config: Config, agent?: AgentFacts | null): Promise<DoctorTarget> {
   const explicitSocket = typeof ctx.opts.socket === "string" || !!process.env.NETLET_SOCKET;
-  const fromAgent = await agentBridges(ctx);
+  const fromAgent = agent === undefined ? (await agentFacts(ctx))?.bridges ?? null : agent?.bridges ?? null;
   const bridges = [...new Set([...(fromAgent ?? [config.flatNetworkBridge]), ...listOpt(ctx, "bridge")])];
   return {
     firewallDriver: config.firewallDriver,
@@ -54,10 +74,14 @@ export const doctorVerbs: Verb[] = [
     read: true,
     options: { bridge: { type: "string", multiple: true, arg: "BRIDGE", help: "also check this bridge (default: the running agent's bridges, else flat_network_bridge)" } },
     async run(ctx) {
+      // A running agent's own configuration and alarms come first: it may run with another file.
+      const agent = await agentFacts(ctx);
       const path = ctx.configPath ?? DEFAULT_CONFIG;
-      const { config, check } = await readConfig(path, ctx.configPath !== null);
-      const target = await doctorTarget(ctx, config);
-      const r = report([check, ...runChecks(await gatherFacts(target), target)]);
+      const { config, check } = agent
+        ? { config: agent.config, check: { id: "config", status: "ok", summary: `the running agent's configuration (${agent.configPath ?? "built-in defaults"})` } as CheckResult }
+        : await readConfig(path, ctx.configPath !== null);
+      const target = await doctorTarget(ctx, config, agent);
+      const r = report([check, ...(agent ? [alarmsCheck(agent.alarms)] : []), ...runChecks(await gatherFacts(target), target)]);
       print(ctx, r, () => renderText(r));
       if (!r.ok) throw new RuntimeError(`doctor: ${r.counts.fail} check${r.counts.fail === 1 ? "" : "s"} failed`);
     },

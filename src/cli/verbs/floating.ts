@@ -6,22 +6,23 @@ import { print, strOpt, type Verb } from "../verb.ts";
 
 const s = (help: string, arg: string) => ({ type: "string" as const, help, arg });
 
-export const floatingVerbs: Verb[] = [
+/** nova-manage floating create|list|delete, and nova's floating-ip-bulk-create|list|delete: the same verbs. */
+const rangeVerbs = (create: string, list: string, del: string): Verb[] => [
   {
-    name: "floating create",
+    name: create,
     summary: "Create floating IPs: one address or a CIDR's host addresses.",
     args: ["IP_RANGE?"],
     options: { pool: s("pool name (default default_floating_pool)", "POOL"), ip_range: s("address or CIDR", "CIDR"), interface: s("interface the addresses are added to (default public_interface)", "IFACE") },
     read: true,
     async run(ctx) {
       const range = strOpt(ctx, "ip_range") ?? ctx.args[0];
-      if (!range) throw new UsageError("netlet floating create: --ip_range CIDR is required");
+      if (!range) throw new UsageError(`${create}: --ip_range CIDR is required`);
       const ips = await ctx.api.call<FloatingIp[]>("POST", "/v1/floating-ranges", { pool: strOpt(ctx, "pool") ?? undefined, ip_range: range, interface: strOpt(ctx, "interface") });
       print(ctx, ips, () => `created ${ips.length} floating IP(s) in pool ${ips[0]?.pool}`);
     },
   },
   {
-    name: "floating list",
+    name: list,
     summary: "List floating IPs: project, address, instance, pool, interface, serving host.",
     options: { host: s("only addresses served by this host", "HOST") },
     read: true,
@@ -32,15 +33,40 @@ export const floatingVerbs: Verb[] = [
     },
   },
   {
-    name: "floating delete",
+    name: del,
     summary: "Delete floating IPs (refused for associated ones).",
     args: ["IP_RANGE?"],
     options: { ip_range: s("address or CIDR", "CIDR") },
     async run(ctx) {
       const range = strOpt(ctx, "ip_range") ?? ctx.args[0];
-      if (!range) throw new UsageError("netlet floating delete: --ip_range CIDR is required");
+      if (!range) throw new UsageError(`${del}: --ip_range CIDR is required`);
       const r = await ctx.api.call<{ deleted: number }>("POST", "/v1/floating-ranges/delete", { ip_range: range });
       ctx.out(`deleted ${r.deleted} floating IP(s)`);
+    },
+  },
+];
+
+export const floatingVerbs: Verb[] = [
+  ...rangeVerbs("floating create", "floating list", "floating delete"),
+  ...rangeVerbs("floating-ip-bulk-create", "floating-ip-bulk-list", "floating-ip-bulk-delete"),
+  {
+    name: "floating-ip-list",
+    summary: "List the floating IPs allocated to projects (nova floating-ip-list): address, instance, fixed IP, pool.",
+    options: { "project-id": s("only this project's", "ID") },
+    read: true,
+    async run(ctx) {
+      const p = strOpt(ctx, "project-id");
+      const ips = (await ctx.api.call<FloatingIp[]>("GET", "/v1/floating-ips")).filter((f) => f.projectId !== null && (p === null || f.projectId === p));
+      print(ctx, ips, () => table(["Id", "IP", "Server Id", "Fixed IP", "Pool"], ips.map((f) => [f.address, f.address, f.instanceUuid ?? "-", f.fixedAddress ?? "-", f.pool])));
+    },
+  },
+  {
+    name: "floating-ip-pool-list",
+    summary: "List floating IP pools (nova floating-ip-pool-list).",
+    read: true,
+    async run(ctx) {
+      const pools = await ctx.api.call<{ name: string }[]>("GET", "/v1/floating-ip-pools");
+      print(ctx, pools, () => table(["name"], pools.map((p) => [p.name])));
     },
   },
   {

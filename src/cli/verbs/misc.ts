@@ -4,25 +4,48 @@ import { loadConfigFile } from "../../config/load.ts";
 import { configSample } from "../../config/sample.ts";
 import { createLogger } from "../../log.ts";
 import { startAgent } from "../../agent.ts";
-import { UsageError } from "../errors.ts";
+import { AgentConflict } from "../../agent-lock.ts";
+import { flushDataplane } from "../../dataplane/flush.ts";
+import { spawnExec } from "../../dataplane/exec.ts";
+import { RuntimeError, UsageError } from "../errors.ts";
 import { table } from "../table.ts";
-import { print, strOpt, type Verb } from "../verb.ts";
+import { print, strOpt, type Verb, type VerbContext } from "../verb.ts";
 
 export const DEFAULT_CONFIG = "/etc/netlet/netlet.conf";
+
+/** `netlet agent --shutdown`: ask the running agent to withdraw and exit, and wait until its socket is gone. */
+async function shutdownAgent(ctx: VerbContext): Promise<void> {
+  await ctx.api.call("POST", "/v1/agent/shutdown");
+  const deadline = Date.now() + 15_000;
+  while (Date.now() < deadline) {
+    if (!(await Bun.file(ctx.socket).exists())) {
+      ctx.out("agent stopped; its networks' routers were withdrawn (router lifetime 0)");
+      return;
+    }
+    await Bun.sleep(100);
+  }
+  throw new RuntimeError(`the agent on ${ctx.socket} did not stop within 15 s`);
+}
 
 export const miscVerbs: Verb[] = [
   {
     name: "agent",
     summary: "Run the netlet daemon (DHCP, RA, metadata, dataplane, gossip) in the foreground.",
-    options: { "log-format": { type: "string", arg: "logfmt|json", help: "log line format on stderr (default logfmt)" } },
+    options: {
+      "log-format": { type: "string", arg: "logfmt|json", help: "log line format on stderr (default logfmt)" },
+      shutdown: { type: "boolean", help: "tell the running agent to stop serving for good: final router advertisements withdraw its IPv6 routes, then it exits (a plain SIGTERM, as a restart sends, keeps them)" },
+    },
     async run(ctx) {
+      if (ctx.opts.shutdown) return shutdownAgent(ctx);
       const format = strOpt(ctx, "log-format") ?? "logfmt";
       if (format !== "logfmt" && format !== "json") throw new UsageError(`--log-format ${format}: expected logfmt or json`);
-      const log = createLogger({ format });
       const path = ctx.configPath ?? DEFAULT_CONFIG;
       const { config, warnings } = await loadConfigFile(path, ctx.configPath !== null);
+      const log = createLogger({ format, level: config.logLevel });
       for (const w of warnings) log.warn(w);
-      const agent = await startAgent({ config, socket: ctx.socket, log });
+      const configPath = (await Bun.file(path).exists()) ? path : null;
+      let finish: (withdraw: boolean) => void = () => {};
+      const agent = await startAgent({ config, socket: ctx.socket, log, configPath, onShutdownRequest: () => finish(true) });
       process.on("SIGHUP", () => {
         loadConfigFile(path, ctx.configPath !== null)
           .then(({ config: next, warnings: ws }) => {
@@ -32,9 +55,15 @@ export const miscVerbs: Verb[] = [
           .catch((err) => log.error("config reload refused; keeping the running configuration", { err: String(err.message ?? err) }));
       });
       await new Promise<void>((resolve) => {
-        const stop = () => agent.stop().then(resolve);
-        process.once("SIGTERM", stop);
-        process.once("SIGINT", stop);
+        let stopping = false;
+        finish = (withdraw) => {
+          if (stopping) return;
+          stopping = true;
+          void agent.stop({ withdraw }).then(resolve);
+        };
+        // SIGTERM is what both `systemctl restart` and `stop` send: keep the guests' routes.
+        process.once("SIGTERM", () => finish(false));
+        process.once("SIGINT", () => finish(false));
       });
     },
   },
@@ -69,7 +98,7 @@ export const miscVerbs: Verb[] = [
     read: true,
     async run(ctx) {
       const p = strOpt(ctx, "project");
-      if (!p) throw new UsageError("netlet project scrub: --project ID is required");
+      if (!p) throw new UsageError("project scrub: --project ID is required");
       const r = await ctx.api.call<{ networks: string[]; security_groups: string[] }>("POST", `/v1/projects/${encodeURIComponent(p)}/scrub`);
       print(ctx, r, () => `project ${p}: disassociated networks [${r.networks.join(", ")}], deleted security groups [${r.security_groups.join(", ")}]`);
     },
@@ -98,6 +127,20 @@ interface ShownDataplane {
 }
 
 export const dataplaneVerbs: Verb[] = [
+  {
+    name: "dataplane flush",
+    summary: "Remove every nft table, iptables chain, address, device and bridge netlet added to this host (the agent must be stopped).",
+    async run(ctx) {
+      const path = ctx.configPath ?? DEFAULT_CONFIG;
+      const { config } = await loadConfigFile(path, ctx.configPath !== null);
+      const r = await flushDataplane(config.statePath, spawnExec(), (line) => ctx.out(line)).catch((err) => {
+        if (err instanceof AgentConflict) throw new RuntimeError(`${err.message.replace(/: stop it first.*$/, "")}: stop it first (systemctl stop netlet); a running agent would program everything again`);
+        throw err;
+      });
+      ctx.out(`dataplane flush: ${r.ran.length} removed, ${r.failed.length} failed`);
+      if (r.failed.length) throw new RuntimeError(`dataplane flush: ${r.failed.length} step(s) failed: ${r.failed[0]}`);
+    },
+  },
   {
     name: "dataplane show",
     summary: "What the dataplane programs for each local instance (ports, anti-spoofing, rules, floating IPs).",

@@ -9,6 +9,15 @@ const b = (help: string) => ({ type: "boolean" as const, help });
 
 export const networkVerbs: Verb[] = [
   {
+    name: "network-disassociate",
+    summary: "Disassociate a network from its project (nova network-disassociate): every project may use it again.",
+    args: ["NETWORK"],
+    async run(ctx) {
+      const n = await ctx.api.call<Network>("POST", `/v1/networks/${encodeURIComponent(ctx.args[0])}/disassociate`);
+      ctx.out(`network ${n.label} disassociated from its project`);
+    },
+  },
+  {
     name: "network-create",
     summary: "Create a network (nova network-create / nova-manage network create).",
     args: ["LABEL"],
@@ -46,7 +55,7 @@ export const networkVerbs: Verb[] = [
         throw new UsageError(`--${name} ${v}: expected T or F`);
       };
       if (ctx.opts["enable-dhcp"] && ctx.opts["disable-dhcp"]) throw new UsageError("--enable-dhcp and --disable-dhcp exclude each other");
-      if (!strOpt(ctx, "fixed-range-v4") && !strOpt(ctx, "fixed-range-v6")) throw new UsageError("netlet network-create: --fixed-range-v4 CIDR (or --fixed-range-v6) is required");
+      if (!strOpt(ctx, "fixed-range-v4") && !strOpt(ctx, "fixed-range-v6")) throw new UsageError("network-create: --fixed-range-v4 CIDR (or --fixed-range-v6) is required");
       const body = {
         label: ctx.args[0], fixed_range_v4: strOpt(ctx, "fixed-range-v4"), fixed_range_v6: strOpt(ctx, "fixed-range-v6"),
         fixed_cidr: strOpt(ctx, "fixed-cidr"), num_networks: intOpt(ctx, "num-networks", 1, 4094) ?? 1,
@@ -100,11 +109,12 @@ export const networkVerbs: Verb[] = [
       const q = new URLSearchParams();
       if (strOpt(ctx, "network")) q.set("network", strOpt(ctx, "network")!);
       if (strOpt(ctx, "host")) q.set("host", strOpt(ctx, "host")!);
-      const ips = await ctx.api.call<FixedIp[]>("GET", `/v1/fixed-ips?${q}`);
+      const ips = await ctx.api.call<(FixedIp & { hostname: string | null; instanceHost: string | null })[]>("GET", `/v1/fixed-ips?${q}`);
       const nets = new Map((await ctx.api.call<Network[]>("GET", "/v1/networks")).map((n) => [n.id, n.cidr]));
       const used = ips.filter((i) => i.instanceUuid || i.reserved || i.host || i.leased);
-      print(ctx, ips, () => table(["network", "IP address", "instance", "host", "reserved", "leased"],
-        used.map((i) => [nets.get(i.networkId), i.address, i.instanceUuid ?? "", i.host ?? "", i.reserved, i.leased])) +
+      // nova-manage's columns first: network, IP address, hostname, host.
+      print(ctx, ips, () => table(["network", "IP address", "hostname", "host", "instance", "reserved", "leased"],
+        used.map((i) => [nets.get(i.networkId), i.address, i.hostname ?? "", i.instanceHost ?? i.host ?? "", i.instanceUuid ?? "", i.reserved, i.leased])) +
         `\n${ips.length} addresses, ${ips.length - used.length} free`);
     },
   },
@@ -117,7 +127,7 @@ function fixedVerb(action: "reserve" | "unreserve"): Verb {
     options: { address: s("the fixed IP", "IP") },
     async run(ctx) {
       const a = strOpt(ctx, "address");
-      if (!a) throw new UsageError(`netlet fixed ${action}: --address IP is required`);
+      if (!a) throw new UsageError(`fixed ${action}: --address IP is required`);
       await ctx.api.call("POST", `/v1/fixed-ips/${encodeURIComponent(a)}/${action}`);
       ctx.out(`${a} ${action}d`);
     },
@@ -126,5 +136,5 @@ function fixedVerb(action: "reserve" | "unreserve"): Verb {
 
 function networkTable(nets: Network[]): string {
   return table(["id", "label", "IPv4", "IPv6", "start address", "DNS1", "DNS2", "VlanID", "vxlan", "bridge", "multi_host", "project"],
-    nets.map((n) => [n.id.slice(0, 8), n.label, n.cidr, n.cidrV6, n.dhcpStart, n.dns1, n.dns2, n.vlan, n.vxlan, n.bridge, n.multiHost, n.projectId]));
+    nets.map((n) => [n.id, n.label, n.cidr, n.cidrV6, n.dhcpStart, n.dns1, n.dns2, n.vlan, n.vxlan, n.bridge, n.multiHost, n.projectId]));
 }

@@ -14,7 +14,24 @@ function ports(proto: string, from: string, to: string): [number, number] {
 
 type RuleView = SecurityGroupRule & { sourceGroup: string | null };
 
+/** nova add-secgroup / remove-secgroup SERVER GROUP. */
+const instanceGroupVerb = (op: "add" | "remove"): Verb => ({
+  name: `${op}-secgroup`,
+  summary: op === "add" ? "Add a security group to an instance (its rules apply at once)." : "Remove a security group from an instance.",
+  args: ["INSTANCE", "GROUP"],
+  async run(ctx) {
+    const [inst, group] = ctx.args;
+    const path = `/v1/instances/${encodeURIComponent(inst)}/security-groups`;
+    const r = await (op === "add"
+      ? ctx.api.call<{ name: string; securityGroups: string[] }>("POST", path, { name: group })
+      : ctx.api.call<{ name: string; securityGroups: string[] }>("DELETE", `${path}/${encodeURIComponent(group)}`));
+    ctx.out(`instance ${r.name}: security groups ${r.securityGroups.join(", ") || "(none)"}`);
+  },
+});
+
 export const secgroupVerbs: Verb[] = [
+  instanceGroupVerb("add"),
+  instanceGroupVerb("remove"),
   {
     name: "secgroup-create",
     summary: "Create a security group.",

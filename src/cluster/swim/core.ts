@@ -207,7 +207,10 @@ export class SwimCore {
       this.stats.malformed++;
       return;
     }
-    if (env.f === this.id) return;
+    if (env.f === this.id) {
+      if (from !== this.#self.addr) this.#namesake(from, now);
+      return;
+    }
     // Piggybacked news first, pings last: an accusation riding on a ping (buddy system) must
     // be refuted before the ack goes out, so the refutation rides on that ack.
     for (const m of env.m) if (m.t !== "p") this.#handle(m, env.f, from, now);
@@ -227,6 +230,24 @@ export class SwimCore {
     if (stall <= this.config.probeTimeoutMs) return;
     this.awareness.apply(1);
     this.#suspicions.forgive(stall);
+  }
+
+  /** When we last told each namesake address about itself; bounded. */
+  readonly #namesakes = new Map<string, number>();
+
+  /**
+   * Another host sends under our id. Its messages would be taken for our own and dropped, so
+   * the two would never converge: say so (event), and answer once in a while so that it learns
+   * it too (it sees our id on the answer). Bounded: at most 16 addresses, one answer per 5 s.
+   */
+  #namesake(from: string, now: number): void {
+    const last = this.#namesakes.get(from);
+    if (last === undefined) {
+      if (this.#namesakes.size >= 16) return;
+      this.#out.event({ type: "namesake", addr: from });
+    } else if (now - last < 5_000) return;
+    this.#namesakes.set(from, now);
+    this.#out.send(from, [ackText(0)]);
   }
 
   #handle(m: Msg, sender: string, from: string, now: number): void {

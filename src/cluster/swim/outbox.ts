@@ -15,7 +15,9 @@ export type SwimEvent =
   | { type: "member"; change: MemberChange; member: MemberView; was?: MemberView["state"] }
   /** Persist this before relying on it: a restarted node must not reuse an incarnation. */
   | { type: "incarnation"; value: number }
-  | { type: "user"; from: string; addr: string; data: unknown };
+  | { type: "user"; from: string; addr: string; data: unknown }
+  /** A host at `addr` sends with our own id: two hosts share a node name (a cloned image). */
+  | { type: "namesake"; addr: string };
 
 /** What the parts that send pings share (prober, relays, suspicion checks); SwimCore builds it once. */
 export interface PingDeps {

@@ -1,0 +1,73 @@
+/**
+ * Restarts that don't hurt guests: a real agent stopped by SIGTERM (what a restart or upgrade
+ * sends) leaves the guests' IPv6 default route in place; `netlet agent --shutdown` withdraws it
+ * with a zero router lifetime; ra_router_lifetime sets the advertised lifetime.
+ */
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Lab, nsRun, requireNetns, run, stopProcess, waitFor, type Vm } from "../harness/netns.ts";
+import { netletBinary } from "../harness/binary.ts";
+import type { Subprocess } from "bun";
+
+describe.skipIf(!requireNetns())("router advertisements across agent restarts", () => {
+  const lab = new Lab();
+  const dir = mkdtempSync(join(tmpdir(), "netlet-ra-restart-"));
+  const socket = join(dir, "netlet.sock");
+  const conf = join(dir, "netlet.conf");
+  let bin = "";
+  let ns = "";
+  let vm: Vm;
+  let agent: Subprocess;
+  const cli = (...args: string[]) => run([bin, ...args, "--socket", socket], { check: false });
+  /** The guest's IPv6 default route as the kernel learned it from our RAs ("" when none). */
+  const defaultRoute = () => nsRun(vm.ns, ["ip", "-6", "route", "show", "default"], { check: false }).stdout.trim();
+  const expiresIn = () => Number(/expires (\d+)sec/.exec(defaultRoute())?.[1] ?? -1);
+
+  async function startAgent(): Promise<void> {
+    agent = lab.spawn(ns, [bin, "agent", "--config", conf, "--socket", socket], { stderr: "pipe" });
+    expect(await waitFor(() => cli("status").code === 0, 10000)).toBe(true);
+  }
+
+  beforeAll(async () => {
+    bin = netletBinary();
+    ns = lab.addNamespace("nlrar");
+    lab.addBridge(ns, "br100");
+    nsRun(ns, ["ip", "link", "add", "nlpub0", "type", "veth", "peer", "name", "nlpub1"]);
+    nsRun(ns, ["ip", "link", "set", "nlpub0", "up"]);
+    writeFileSync(conf, `[DEFAULT]\nhost = ra-node\nstate_path = ${dir}/state\nmy_ip = 192.0.2.10\nuse_ipv6 = true\npublic_interface = nlpub0\nra_router_lifetime = 120\n`);
+    vm = lab.addVm(ns, { bridge: "br100", mac: "fa:16:3e:00:00:21" });
+    await startAgent();
+    expect(cli("network-create", "private", "--fixed-range-v4", "10.0.0.0/24", "--fixed-range-v6", "fd00:7::/64", "--bridge", "br100").code).toBe(0);
+    // A host serves a multi_host network once one of its instances is on it.
+    expect(cli("boot", "vm1", "--network", "private", "--mac", vm.mac).code).toBe(0);
+  }, 60000);
+  afterAll(async () => {
+    if (agent.exitCode === null) await stopProcess(agent);
+    await lab.cleanup();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  test("the guest learns a default route with the configured router lifetime", async () => {
+    expect(await waitFor(() => defaultRoute() !== "", 20000, 200)).toBe(true);
+    // ra_router_lifetime = 120 (the default would be 30 s).
+    expect(expiresIn()).toBeGreaterThan(60);
+  }, 30000);
+
+  test("SIGTERM (a restart) sends no zero-lifetime RA: the guest keeps its route", async () => {
+    await stopProcess(agent);
+    expect(agent.exitCode).toBe(0);
+    await Bun.sleep(500); // a final RA would have arrived by now
+    expect(defaultRoute()).not.toBe("");
+    expect(expiresIn()).toBeGreaterThan(60);
+  }, 15000);
+
+  test("netlet agent --shutdown withdraws the router: the guest drops the route at once", async () => {
+    await startAgent();
+    const r = cli("agent", "--shutdown");
+    expect([r.code, r.stdout.trim()]).toEqual([0, "agent stopped; its networks' routers were withdrawn (router lifetime 0)"]);
+    expect(await agent.exited).toBe(0);
+    expect(await waitFor(() => defaultRoute() === "", 5000, 100)).toBe(true);
+  }, 30000);
+});
