@@ -41,7 +41,7 @@ describe.skipIf(!requireNetns())("router advertisements across agent restarts", 
     await startAgent();
     expect(cli("network-create", "private", "--fixed-range-v4", "10.0.0.0/24", "--fixed-range-v6", "fd00:7::/64", "--bridge", "br100").code).toBe(0);
     // A host serves a multi_host network once one of its instances is on it.
-    expect(cli("boot", "vm1", "--network", "private", "--mac", vm.mac).code).toBe(0);
+    expect(cli("boot", "vm1", "--network", "private", "--mac", vm.mac, "--port", vm.hostIf).code).toBe(0);
   }, 60000);
   afterAll(async () => {
     if (agent.exitCode === null) await stopProcess(agent);
