@@ -95,7 +95,8 @@ export class Links {
     const cur = await readLinks(this.#exec, d);
     const owned = this.#owned?.load() ?? null;
     // What this host no longer serves goes last: new networks never wait for an old one's cleanup.
-    const withdraw = owned ? planWithdraw(owned, new Set(d.networks.map((n) => n.bridge)), cur) : [];
+    const served = new Set(d.networks.map((n) => n.bridge));
+    const withdraw = owned ? planWithdraw(owned, served, cur, false, new Set([...served, ...d.standby.map((n) => n.bridge)])) : [];
     const steps = [...planLinks(d, cur, this.#floating), ...withdraw];
     const report: LinksReport = { ran: [], skipped: [] };
     const missing = new Map<string, string>();

@@ -62,10 +62,12 @@ export function nextOwned(prev: Owned, d: DesiredState, ran: readonly Step[], co
   const deleted = new Set(ran.filter((s) => s.argv[1] === "link" && s.argv[2] === "del").map((s) => s.argv[3]));
   const bridges = [...new Set([...prev.bridges, ...adds.filter((s) => typeOf(s) === "bridge").map(nameOf)])].filter((b) => !deleted.has(b));
   const devices = [...new Set([...prev.devices, ...adds.filter((s) => typeOf(s) !== "bridge").map(nameOf)])].filter((x) => !deleted.has(x));
-  const live = new Set(d.networks.map((n) => n.bridge));
+  // A standby network (no instance here yet) keeps its bridge and devices, not an address.
+  const nets = [...d.networks, ...d.standby];
+  const live = new Set(nets.map((n) => n.bridge));
   const withdrawn = complete ? [] : prev.networks.filter((n) => !live.has(n.bridge));
   const created = new Set(devices);
-  return { networks: [...d.networks.map((n) => ownedNetwork(d, n, created)), ...withdrawn], bridges, devices, floating: d.floatingIps };
+  return { networks: [...nets.map((n) => ownedNetwork(d, n, created)), ...withdrawn], bridges, devices, floating: d.floatingIps };
 }
 
 const family = (cidr: string) => (cidr.includes(":") ? "-6" : "-4");
@@ -78,8 +80,9 @@ function hasAddr(cur: LinkSnapshot, dev: string, cidr: string): boolean {
 /**
  * Steps that take away what `owned` records for bridges `keep` does not serve: addresses,
  * created devices, and created bridges with nothing else attached (`force`: attached or not).
+ * Bridges in `keepLinks` (standby: the network may get an instance here) lose only addresses.
  */
-export function planWithdraw(owned: Owned, keep: ReadonlySet<string>, cur: LinkSnapshot, force = false): Step[] {
+export function planWithdraw(owned: Owned, keep: ReadonlySet<string>, cur: LinkSnapshot, force = false, keepLinks: ReadonlySet<string> = keep): Step[] {
   const steps: Step[] = [];
   const exists = (name: string) => cur.links.some((l) => l.ifname === name);
   for (const n of owned.networks) {
@@ -87,6 +90,7 @@ export function planWithdraw(owned: Owned, keep: ReadonlySet<string>, cur: LinkS
     for (const a of n.addrs) {
       if (hasAddr(cur, n.bridge, a)) steps.push({ argv: ["ip", family(a), "addr", "del", a, "dev", n.bridge], why: `${n.bridge} no longer serves ${a}` });
     }
+    if (keepLinks.has(n.bridge)) continue;
     for (const dev of n.devices) if (exists(dev)) steps.push({ argv: ["ip", "link", "del", dev], why: `${dev} was created for ${n.bridge}` });
     if (!owned.bridges.includes(n.bridge) || !exists(n.bridge)) continue;
     const others = cur.links.filter((l) => l.master === n.bridge && !n.devices.includes(l.ifname)).map((l) => l.ifname);

@@ -30,6 +30,8 @@ export interface ReconcileStatus {
   lastAt: number | null;
   /** Each failing step of the last pass and why: the others were applied regardless. */
   failing: Record<string, string>;
+  /** How long each step of the last pass took (ms): where a slow pass spends its time. */
+  stepMs: Partial<Record<ReconcileStep, number>>;
 }
 
 /** The steps of a pass, in dependency order; each is applied even when an earlier one failed. */
@@ -37,7 +39,7 @@ export const RECONCILE_STEPS = ["view", "links", "dhcp", "ra", "metadata", "dns"
 export type ReconcileStep = (typeof RECONCILE_STEPS)[number];
 
 export class Reconciler {
-  readonly status: ReconcileStatus = { passes: 0, lastPassMs: null, lastError: null, lastAt: null, failing: {} };
+  readonly status: ReconcileStatus = { passes: 0, lastPassMs: null, lastError: null, lastAt: null, failing: {}, stepMs: {} };
   /** Told after every step whether it failed (null: it succeeded), to raise or clear its alarm. */
   onStep: (step: ReconcileStep, error: string | null) => void = () => {};
   #pending: ChangeEvent[] = [];
@@ -111,8 +113,10 @@ export class Reconciler {
 
   /** Run one step; a failure is recorded and logged, and the pass goes on with the next step. */
   async #step(name: ReconcileStep, fn: () => unknown): Promise<boolean> {
+    const t0 = performance.now();
     try {
       await fn();
+      this.status.stepMs[name] = Math.round((performance.now() - t0) * 10) / 10;
       delete this.status.failing[name];
       this.onStep(name, null);
       return true;

@@ -34,7 +34,7 @@ test("only devices netlet created are recorded as its own (an operator's vlan de
   const d = { config: { vlanInterface: "eth1" }, networks: [
     { bridge: "br10", hostAddress: "10.9.0.2", cidr: "10.9.0.0/24", hostAddressV6: null, cidrV6: null, vxlan: null, vlan: 10, uplink: null },
     { bridge: "br11", hostAddress: null, cidr: null, hostAddressV6: null, cidrV6: null, vxlan: null, vlan: 11, uplink: null },
-  ], floatingIps: [] } as unknown as DesiredState;
+  ], standby: [], floatingIps: [] } as unknown as DesiredState;
   const ran = [{ argv: ["ip", "link", "add", "br10", "type", "bridge", "forward_delay", "0", "stp_state", "0"], why: "" },
     { argv: ["ip", "link", "add", "link", "eth1", "name", "vlan10", "type", "vlan", "id", "10"], why: "" }];
   const o = nextOwned(EMPTY_OWNED, d, ran, true);
@@ -56,4 +56,11 @@ test("netlet's nft tables and iptables chains are found and removed, nobody else
   expect(iptablesFlushSteps("iptables", dump).map((s) => s.argv.join(" "))).toEqual([
     "iptables -t nat -D PREROUTING -j netlet-PREROUTING", "iptables -t nat -F netlet-PREROUTING", "iptables -t nat -X netlet-PREROUTING",
   ]);
+});
+
+test("a network back on standby (its last instance gone) loses its address, keeps its bridge; deleted, it loses the bridge too", () => {
+  const owned = { networks: [{ bridge: "br1", addrs: ["10.1.0.2/24"], devices: [] }], bridges: ["br1"], devices: [], floating: [] };
+  const cur = snap([{ ifname: "br1" }], { br1: ["10.1.0.2/24"] });
+  expect(planWithdraw(owned, new Set(), cur, false, new Set(["br1"])).map((s) => s.argv.join(" "))).toEqual(["ip -4 addr del 10.1.0.2/24 dev br1"]);
+  expect(planWithdraw(owned, new Set(), cur).map((s) => s.argv.join(" "))).toEqual(["ip -4 addr del 10.1.0.2/24 dev br1", "ip link del br1"]);
 });
