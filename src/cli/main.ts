@@ -13,9 +13,10 @@ import { dataplaneVerbs, miscVerbs } from "./verbs/misc.ts";
 import { labVerbs } from "../lab/verbs.ts";
 import { clusterVerbs } from "./verbs/cluster.ts";
 import { doctorVerbs } from "./verbs/doctor.ts";
+import { libvirtVerbs } from "../libvirt/verbs.ts";
 import { VERSION, commit } from "../version.ts";
 
-export const VERBS: Verb[] = [...miscVerbs, ...networkVerbs, ...instanceVerbs, ...secgroupVerbs, ...floatingVerbs, ...dataplaneVerbs, ...clusterVerbs, ...doctorVerbs, ...labVerbs];
+export const VERBS: Verb[] = [...miscVerbs, ...networkVerbs, ...instanceVerbs, ...secgroupVerbs, ...floatingVerbs, ...dataplaneVerbs, ...clusterVerbs, ...doctorVerbs, ...libvirtVerbs, ...labVerbs];
 
 export const DEFAULT_SOCKET = "/run/netlet/netlet.sock";
 
