@@ -9,7 +9,8 @@ import { StoreError, type Store } from "../store/db.ts";
 import { listFixedIps, getFixedIp, setReserved } from "../store/fixed-ips.ts";
 import { createNetworks, deleteNetwork, disassociateProject, getNetwork, listNetworks } from "../store/networks.ts";
 import { addKeypair, deleteKeypair, listKeypairs } from "../store/keypairs.ts";
-import { bootInstance, deleteInstance, getInstance, listInstances, listVifs } from "../store/instances.ts";
+import { bootInstance, bootNetworks, deleteInstance, getInstance, listInstances, listVifs } from "../store/instances.ts";
+import { checkBootPorts, plugPort } from "../store/ports.ts";
 import { addRule, createSecurityGroup, deleteRule, deleteSecurityGroup, getSecurityGroupByName, listRules, listSecurityGroups } from "../store/secgroups.ts";
 import {
   allocateFloatingIp, associateFloatingIp, autoAssignFloatingIp, createFloatingRange, deallocateFloatingIp, deleteFloatingRange,
@@ -22,6 +23,7 @@ import { instanceJson, instancesJson, networkParams } from "./convert.ts";
 import { body } from "./body.ts";
 import { clusterBoot, clusterDelete } from "./cluster-boot.ts";
 import { clusterRoutes } from "./cluster-routes.ts";
+import { DataplaneError, portRoutes, settled, type PortsApplied } from "./port-routes.ts";
 import type { ClusterAgent } from "../cluster-agent.ts";
 
 export interface AdminDeps {
@@ -33,6 +35,8 @@ export interface AdminDeps {
   dataplaneShow?: () => Promise<unknown>;
   /** Present when the node is in a cluster: addresses come from its IPAM blocks. */
   cluster?: ClusterAgent | null;
+  /** Waits for the dataplane to apply the current port bindings (absent: nothing to wait for). */
+  portsApplied?: PortsApplied;
 }
 
 
@@ -42,6 +46,7 @@ export function createAdminApp(deps: AdminDeps): Hono {
 
   app.onError((err, c) => {
     if (err instanceof StoreError) return c.json({ error: err.message, field: err.field }, err.status);
+    if (err instanceof DataplaneError) return c.json({ error: err.message, field: "port" }, 503);
     console.error(`level=error msg="admin api failure" path=${c.req.path} err="${String(err)}"`);
     return c.json({ error: `internal error: ${String(err)}`, field: null }, 500);
   });
@@ -76,6 +81,7 @@ export function createAdminApp(deps: AdminDeps): Hono {
       uuid: b.uuid, keyData: b.key_data, name: b.name, networks: b.networks, macs: b.macs, fixedIps: b.fixed_ips, keyName: b.key_name, userData, meta: b.meta,
       securityGroups: b.security_groups, availabilityZone: b.availability_zone, flavor: b.flavor, projectId: b.project_id, userId: b.user_id,
     };
+    checkBootPorts(store, b.ports, bootNetworks(store, params).length);
     const inst = deps.cluster ? await clusterBoot(store, deps.cluster, params) : bootInstance(store, params);
     if (config.autoAssignFloatingIp) {
       try {
@@ -87,6 +93,9 @@ export function createAdminApp(deps: AdminDeps): Hono {
         throw new StoreError(`auto_assign_floating_ip: ${(err as Error).message}`, "floating_ip", err instanceof StoreError ? err.status : 409);
       }
     }
+    const vifs = listVifs(store, { instanceUuid: inst.uuid });
+    b.ports.forEach((port, i) => plugPort(store, inst.uuid, { port, mac: vifs[i].mac }));
+    if (b.ports.length) await settled(deps.portsApplied);
     return c.json(instanceJson(store, getInstance(store, inst.uuid)), 201);
   });
   app.patch("/v1/instances/:ref", async (c) => {
@@ -97,6 +106,7 @@ export function createAdminApp(deps: AdminDeps): Hono {
     });
     return c.json(instanceJson(store, inst));
   });
+  portRoutes(app, store, deps.portsApplied);
   app.delete("/v1/instances/:ref", (c) => {
     const ref = c.req.param("ref");
     return c.json(instanceJson(store, deps.cluster ? clusterDelete(store, deps.cluster, ref) : deleteInstance(store, ref)));

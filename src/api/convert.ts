@@ -8,6 +8,7 @@ import { listVifs } from "../store/instances.ts";
 import { listNetworks } from "../store/networks.ts";
 import { listFloatingIps } from "../store/floating.ts";
 import { listLeases } from "../store/leases.ts";
+import { portsByVif } from "../store/ports.ts";
 import type { NetworkCreate } from "./schemas.ts";
 
 /** Fill network-create defaults from the configuration, as nova-manage did from nova.conf. */
@@ -48,6 +49,7 @@ export function instancesJson(store: Store, insts: Instance[]): Record<string, u
   const nets = new Map(listNetworks(store).map((n) => [n.id, n]));
   const floating = listFloatingIps(store);
   const leases = new Map(listLeases(store).map((l) => [`${l.networkId}/${l.mac}`, l.state]));
+  const ports = portsByVif(store);
   return insts.map((inst) => {
     const { userData, password, ...rest } = inst;
     return {
@@ -58,6 +60,7 @@ export function instancesJson(store: Store, insts: Instance[]): Record<string, u
       ports: listVifs(store, { instanceUuid: inst.uuid }).map((x) => ({
         mac: x.mac, network: nets.get(x.networkId)?.label ?? x.networkId, networkId: x.networkId, address: x.address, addressV6: x.addressV6,
         lease: leases.get(`${x.networkId}/${x.mac}`) ?? null,
+        port: ports.get(x.id) ?? null,
       })),
     };
   });

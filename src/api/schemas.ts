@@ -41,6 +41,8 @@ export const Boot = v.strictObject({
   networks: v.optional(v.array(v.pipe(v.string(), v.maxLength(255))), []),
   macs: v.optional(v.array(v.pipe(v.string(), v.maxLength(17))), []),
   fixed_ips: v.optional(v.array(v.pipe(v.string(), v.maxLength(45))), []),
+  /** Host-side port of each VIF, in the order of `networks`. */
+  ports: v.optional(v.array(v.pipe(v.string(), v.maxLength(64))), []),
   key_name: optStr,
   /** An OpenSSH public key line, served under key_name (default the instance's name). */
   key_data: v.optional(v.nullable(v.pipe(v.string(), v.maxLength(16384))), null),
@@ -95,4 +97,16 @@ export const FloatingAllocate = v.strictObject({
 export const FloatingAssociate = v.strictObject({
   instance: v.pipe(v.string(), v.minLength(1), v.maxLength(255)),
   fixed_address: optStr,
+});
+
+const ifname = v.pipe(v.string(), v.minLength(1), v.maxLength(64));
+
+export const Plug = v.strictObject({
+  port: ifname,
+  mac: optStr,
+  network: optStr,
+});
+
+export const Unplug = v.strictObject({
+  port: v.optional(v.nullable(ifname), null),
 });

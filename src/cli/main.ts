@@ -7,6 +7,7 @@ import { RuntimeError, UsageError } from "./errors.ts";
 import { parseVerbArgs, verbHelp, type Verb } from "./verb.ts";
 import { networkVerbs } from "./verbs/networks.ts";
 import { instanceVerbs } from "./verbs/instances.ts";
+import { portVerbs } from "./verbs/ports.ts";
 import { secgroupVerbs } from "./verbs/secgroups.ts";
 import { floatingVerbs } from "./verbs/floating.ts";
 import { dataplaneVerbs, miscVerbs } from "./verbs/misc.ts";
@@ -16,7 +17,7 @@ import { doctorVerbs } from "./verbs/doctor.ts";
 import { libvirtVerbs } from "../libvirt/verbs.ts";
 import { VERSION, commit } from "../version.ts";
 
-export const VERBS: Verb[] = [...miscVerbs, ...networkVerbs, ...instanceVerbs, ...secgroupVerbs, ...floatingVerbs, ...dataplaneVerbs, ...clusterVerbs, ...doctorVerbs, ...libvirtVerbs, ...labVerbs];
+export const VERBS: Verb[] = [...miscVerbs, ...networkVerbs, ...instanceVerbs, ...portVerbs, ...secgroupVerbs, ...floatingVerbs, ...dataplaneVerbs, ...clusterVerbs, ...doctorVerbs, ...libvirtVerbs, ...labVerbs];
 
 export const DEFAULT_SOCKET = "/run/netlet/netlet.sock";
 

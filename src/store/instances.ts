@@ -167,6 +167,8 @@ export function deleteInstance(store: Store, ref: string): Instance {
     store.db.query("UPDATE instances SET deleted = 1, origin = ?, hlc = ? WHERE uuid = ?").run(v.origin, v.hlc, inst.uuid);
     for (const vif of listVifs(store, { instanceUuid: inst.uuid })) {
       store.db.query("UPDATE vifs SET deleted = 1, origin = ?, hlc = ? WHERE id = ?").run(v.origin, v.hlc, vif.id);
+      // Its port name is free again (libvirt reuses vnetN names).
+      store.db.query("DELETE FROM vif_ports WHERE vif_id = ?").run(vif.id);
       store.changed("vif", "delete", vif.id);
     }
     releaseInstanceIps(store, inst.uuid);

@@ -117,4 +117,10 @@ export const MIGRATIONS: readonly string[] = [
   // still both apply, so the database no longer enforces it.
   `DROP INDEX security_groups_name;
    CREATE INDEX security_groups_name ON security_groups(project_id, name) WHERE deleted = 0;`,
+  // The host-side port (tap, vnet, veth) of each VIF on this host, as the hypervisor declared it.
+  // Local to the host: a port name means nothing elsewhere, and only this host's rules use it.
+  `CREATE TABLE vif_ports (
+     vif_id TEXT PRIMARY KEY, port TEXT NOT NULL, plugged_at INTEGER NOT NULL
+   ) WITHOUT ROWID;
+   CREATE UNIQUE INDEX vif_ports_port ON vif_ports(port);`,
 ];

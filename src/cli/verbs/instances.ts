@@ -5,7 +5,7 @@ import { UsageError } from "../errors.ts";
 import { propertyTable, table } from "../table.ts";
 import { listOpt, print, strOpt, type Verb, type VerbContext } from "../verb.ts";
 
-interface Port { mac: string; network: string; address: string | null; addressV6: string | null; lease: string | null }
+interface Port { mac: string; network: string; address: string | null; addressV6: string | null; lease: string | null; port: string | null }
 interface InstanceJson { uuid: string; name: string; host: string; ports: Port[]; floatingIps: string[]; [k: string]: unknown }
 
 const s = (help: string, arg = "VALUE", multiple = false) => ({ type: "string" as const, help, arg, multiple });
@@ -40,6 +40,7 @@ export const instanceVerbs: Verb[] = [
       network: s("network label or id (default: every network visible to the project)", "NETWORK", true),
       mac: s("MAC of the port on the matching --network", "MAC", true),
       "fixed-ip": s("specific fixed IP on the matching --network", "IP", true),
+      port: s("host-side interface (tap, vnet, veth) of the matching --network's VIF; only a plugged VIF passes traffic", "IFNAME", true),
       "key-name": s("keypair injected through metadata", "NAME"),
       "user-data": s("file served as user-data (at most 64 KiB)", "FILE"),
       meta: s("metadata key=value", "KEY=VALUE", true),
@@ -52,7 +53,7 @@ export const instanceVerbs: Verb[] = [
     async run(ctx) {
       const ud = strOpt(ctx, "user-data");
       const body = {
-        name: ctx.args[0], networks: listOpt(ctx, "network"), macs: listOpt(ctx, "mac"), fixed_ips: listOpt(ctx, "fixed-ip"),
+        name: ctx.args[0], networks: listOpt(ctx, "network"), macs: listOpt(ctx, "mac"), fixed_ips: listOpt(ctx, "fixed-ip"), ports: listOpt(ctx, "port"),
         key_name: strOpt(ctx, "key-name"), user_data: ud ? readFileArg(ud, "--user-data").toString("base64") : null, meta: parseMeta(ctx),
         security_groups: listOpt(ctx, "security-groups"), availability_zone: strOpt(ctx, "availability-zone") ?? undefined,
         flavor: strOpt(ctx, "flavor") ?? undefined, project_id: strOpt(ctx, "project-id") ?? undefined,
@@ -127,5 +128,5 @@ export const instanceVerbs: Verb[] = [
 function instanceProps(i: InstanceJson): string {
   const { ports, floatingIps, meta, securityGroups, ...rest } = i as InstanceJson & { meta: Record<string, string>; securityGroups: string[] };
   return propertyTable({ ...rest, meta: JSON.stringify(meta), security_groups: securityGroups, networks: networksOf(i), floating_ips: floatingIps,
-    macs: ports.map((p) => p.mac) });
+    macs: ports.map((p) => p.mac), ports: ports.map((p) => p.port ?? "(not plugged)") });
 }
