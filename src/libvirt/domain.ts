@@ -3,6 +3,7 @@
  * and netlet's own `<metadata>` element. Pure: XML text in, a `Domain` or one `HookError` line out.
  */
 import { XMLParser } from "fast-xml-parser";
+import { isIfName } from "../ipam/ifname.ts";
 import { isMac, normalizeMac } from "../ipam/mac.ts";
 import { parseNetletMetadata, type NetletMetadata } from "./metadata.ts";
 
@@ -68,5 +69,7 @@ function parseInterface(domain: string, i: Node, n: number): DomainInterface {
   const type = attr(i, "type") ?? "";
   const mac = attr(i.mac, "address");
   if (mac !== null && !isMac(mac)) throw new HookError(`domain ${domain}: interface ${n + 1}: <mac address='${mac}'> is not a MAC address`);
-  return { type, bridge: attr(i.source, "bridge"), mac: mac === null ? null : normalizeMac(mac), target: attr(i.target, "dev") };
+  const target = attr(i.target, "dev");
+  if (target !== null && !isIfName(target)) throw new HookError(`domain ${domain}: interface ${n + 1}: <target dev='${target}'> is not an interface name`);
+  return { type, bridge: attr(i.source, "bridge"), mac: mac === null ? null : normalizeMac(mac), target };
 }

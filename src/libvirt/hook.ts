@@ -47,7 +47,7 @@ export async function runHook(op: string, xml: string, o: HookOptions): Promise<
       try {
         await call(c.method, c.path, c.body);
       } catch (err) {
-        if (!(c.allowMissing && err instanceof AgentRefused && err.status === 404)) throw err;
+        if (!(c.allowMissing && err instanceof AgentRefused && (err.status === 404 || err.status === 409))) throw err;
       }
     }
   } catch (err) {

@@ -21,7 +21,7 @@ export interface ApiCall {
   method: "POST" | "PATCH" | "DELETE";
   path: string;
   body?: Record<string, unknown>;
-  /** A 404 answer is fine (an unplug for an instance already gone). */
+  /** A 404 or 409 answer is fine: the instance is gone, or its port is already unplugged. */
   allowMissing?: boolean;
 }
 
@@ -113,9 +113,9 @@ export function planRegister(dom: Domain, networks: NetworkView[], inst: Instanc
 }
 
 export function planPlug(dom: Domain, networks: NetworkView[], inst: InstanceView | null): ApiCall[] {
-  return attachments(dom, networks, projectOf(dom, inst)).map(({ iface, network }) => {
+  return attachments(dom, networks, projectOf(dom, inst)).map(({ iface }) => {
     if (!iface.target) throw new HookError(`domain ${dom.name}: interface ${iface.mac} has no <target dev> in the live XML; cannot declare its port`);
-    return { method: "POST", path: `/v1/instances/${dom.uuid}/plug`, body: { port: iface.target, mac: iface.mac, network: network.id } };
+    return { method: "POST", path: `/v1/instances/${dom.uuid}/plug`, body: { port: iface.target, mac: iface.mac } };
   });
 }
 

@@ -88,7 +88,7 @@ export const libvirtVerbs: Verb[] = [
       const net = nets.find((n) => n.id === t.networkId);
       if (!net) throw new RuntimeError(`network ${t.networkId} of the port is gone`);
       ip(["link", "set", ctx.args[0], "master", net.bridge, ...(net.mtu ? ["mtu", String(net.mtu)] : []), "up"]);
-      await ctx.api.call("POST", `/v1/instances/${t.instance}/plug`, { port: ctx.args[0], mac: t.mac, network: t.networkId });
+      await ctx.api.call("POST", `/v1/instances/${t.instance}/plug`, { port: ctx.args[0], mac: t.mac });
     },
   },
   {

@@ -36,7 +36,7 @@ export function apiSetup() {
     const plan = planHook(op, dom, nets, got.status === 404 ? null : (got.json as InstanceView));
     for (const c of plan) {
       const r = await call(c.method, c.path, c.body);
-      if (r.status >= 300 && !(c.allowMissing && r.status === 404)) throw new Error(`${c.method} ${c.path}: ${r.status} ${r.json.error}`);
+      if (r.status >= 300 && !(c.allowMissing && (r.status === 404 || r.status === 409))) throw new Error(`${c.method} ${c.path}: ${r.status} ${r.json.error}`);
     }
     return plan;
   };

@@ -69,8 +69,15 @@ describe("libvirt hook plan against the admin API", () => {
     const inst = (await call("GET", `/v1/instances/${UUID}`)).json;
     const live = domainXml({ ifaces: ["<interface type='bridge'><mac address='52:54:00:12:34:56'/><source bridge='br100'/><target dev='vnet7'/></interface>"] });
     const started = planHook("started", parseDomain(live), nets, inst);
-    expect(started.at(-1)).toEqual({ method: "POST", path: `/v1/instances/${UUID}/plug`, body: { port: "vnet7", mac: "52:54:00:12:34:56", network: nets[0].id } });
+    expect(started.at(-1)).toEqual({ method: "POST", path: `/v1/instances/${UUID}/plug`, body: { port: "vnet7", mac: "52:54:00:12:34:56" } });
+    await hook("started", live);
+    const plugged = (await call("GET", `/v1/instances/${UUID}`)).json;
+    expect(plugged.ports.map((p: { port: string | null; address: string }) => [p.port, p.address])).toEqual([["vnet7", inst.ports[0].address]]);
     expect(planHook("stopped", parseDomain(live), nets, inst)).toEqual([{ method: "POST", path: `/v1/instances/${UUID}/unplug`, body: { port: "vnet7" }, allowMissing: true }]);
+    await hook("stopped", live);
+    await hook("release", live); // already unplugged: fine
+    const stopped = (await call("GET", `/v1/instances/${UUID}`)).json;
+    expect(stopped.ports.map((p: { port: string | null; address: string }) => [p.port, p.address])).toEqual([[null, inst.ports[0].address]]);
     expect(planHook("release", parseDomain(live), nets, null)).toEqual([]);
     expect(() => planHook("started", parseDomain(domainXml()), nets, inst)).toThrow("interface 52:54:00:12:34:56 has no <target dev> in the live XML");
   });
