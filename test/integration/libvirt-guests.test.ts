@@ -1,0 +1,125 @@
+/**
+ * A real libvirtd and a real QEMU guest (TCG) in a host namespace with the real agent: the
+ * domain becomes a netlet instance through the hook alone (`virsh define` + `virsh start`, no
+ * netlet verb), the guest's udhcpc gets the stored address and its wget the metadata; invalid
+ * netlet metadata refuses the start with netlet's line; `virsh destroy` unbinds the port and
+ * the instance keeps its address.
+ */
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { spawnSync } from "bun";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Lab, requireNetns, run, waitFor } from "../harness/netns.ts";
+import { netletBinary } from "../harness/binary.ts";
+import { tinyGuest } from "../harness/tiny-guest.ts";
+import { libvirtdLog, libvirtEtc, startLibvirtd, type Libvirtd } from "../harness/libvirtd.ts";
+
+const KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl demo@host";
+const TOOLS = ["libvirtd", "virtlogd", "virsh", "qemu-system-x86_64", "cpio", "nsenter", "unshare"];
+
+/** Like requireNetns: under CI=true missing libvirt/QEMU is a failure, elsewhere a stated skip. */
+function requireLibvirt(): boolean {
+  const missing = TOOLS.filter((t) => spawnSync(["sh", "-c", `command -v ${t}`]).exitCode !== 0);
+  if (missing.length && process.env.CI === "true") throw new Error(`libvirt tests need ${missing.join(", ")} under CI=true (Debian: libvirt-daemon-system libvirt-clients qemu-system-x86 cpio)`);
+  return requireNetns() && missing.length === 0;
+}
+
+function domainXml(o: { name: string; uuid: string; mac: string; kernel: string; initrd: string; console: string; metadata?: string }): string {
+  return `<domain type='qemu'>
+  <name>${o.name}</name>
+  <uuid>${o.uuid}</uuid>
+  ${o.metadata ? `<metadata>${o.metadata}</metadata>` : ""}
+  <memory unit='MiB'>160</memory>
+  <vcpu>1</vcpu>
+  <os><type arch='x86_64' machine='pc'>hvm</type><kernel>${o.kernel}</kernel><initrd>${o.initrd}</initrd>
+    <cmdline>console=ttyS0 quiet panic=-1</cmdline></os>
+  <on_poweroff>destroy</on_poweroff><on_crash>destroy</on_crash>
+  <devices>
+    <emulator>/usr/bin/qemu-system-x86_64</emulator>
+    <interface type='bridge'><mac address='${o.mac}'/><source bridge='br100'/><model type='virtio'/></interface>
+    <serial type='file'><source path='${o.console}'/><target port='0'/></serial>
+    <controller type='usb' model='none'/>
+    <memballoon model='none'/>
+  </devices>
+</domain>`;
+}
+
+describe.skipIf(!requireLibvirt())("libvirt domains become netlet instances through the hook", () => {
+  const lab = new Lab();
+  const dir = mkdtempSync(join(tmpdir(), "netlet-libvirt-"));
+  const socket = join(dir, "netlet.sock");
+  const cli = (...a: string[]) => run([netletBinary(), ...a, "--socket", socket]);
+  const show = (ref: string) => JSON.parse(cli("show", ref, "--json").stdout);
+  let libvirt: Libvirtd | null = null;
+  let guest: { kernel: string; initrd: string };
+
+  beforeAll(async () => {
+    guest = tinyGuest();
+    const host = lab.addNamespace("nvlh");
+    lab.addBridge(host, "br100");
+    const conf = join(dir, "netlet.conf");
+    writeFileSync(conf, `[DEFAULT]\nhost = lh\nstate_path = ${dir}/state\nmy_ip = 192.0.2.10\npublic_interface = lo\n`);
+    lab.spawn(host, [netletBinary(), "agent", "--config", conf, "--socket", socket]);
+    expect(await waitFor(() => run([netletBinary(), "status", "--socket", socket], { check: false }).code === 0, 10000)).toBe(true);
+    cli("network-create", "private", "--fixed-range-v4", "10.30.0.0/24", "--bridge", "br100");
+    const etc = libvirtEtc(dir);
+    cli("libvirt", "install", "--hooks-dir", join(etc, "hooks"), "--binary", netletBinary(), "--timeout", "20");
+    libvirt = await startLibvirtd(lab, host, dir);
+  }, 120_000);
+
+  afterAll(async () => {
+    await libvirt?.stop();
+    await lab.cleanup();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  const consoleOf = (name: string) => join(dir, `console-${name}.log`);
+  const consoleText = (name: string) => (existsSync(consoleOf(name)) ? readFileSync(consoleOf(name), "utf8").replace(/\r/g, "") : "");
+  const between = (text: string, what: string) => new RegExp(`NETLET-GUEST ${what}-begin\\n([^]*?)\\nNETLET-GUEST ${what}-end`).exec(text)?.[1] ?? null;
+
+  test("virsh define + start, no netlet verb: the guest gets its lease and its metadata (key, user data, meta) for the domain's uuid", async () => {
+    const uuid = "5e1f0c3a-7b2d-4c8e-9a01-23456789abcd";
+    const md = `<netlet:instance xmlns:netlet="urn:netlet:libvirt:1"><netlet:key>${KEY}</netlet:key>
+      <netlet:user-data>#cloud-config&#10;hostname: from-libvirt</netlet:user-data><netlet:meta key="role">db</netlet:meta></netlet:instance>`;
+    writeFileSync(join(dir, "g1.xml"), domainXml({ name: "nvg1", uuid, mac: "52:54:00:30:00:01", ...guest, console: consoleOf("nvg1"), metadata: md }));
+    libvirt!.virsh(["define", join(dir, "g1.xml")]);
+    const t0 = performance.now();
+    const started = libvirt!.virsh(["start", "nvg1"], { check: false });
+    expect(started.code === 0 ? "started" : `${started.stderr} ${libvirtdLog(dir)}`).toBe("started");
+    const inst = show(uuid);
+    expect(inst).toMatchObject({ uuid, name: "nvg1", keyData: KEY, meta: { role: "db" } });
+    const tap = libvirt!.virsh(["domiflist", "nvg1"]).stdout.trim().split(/\s+/)[0];
+    expect(inst.ports[0]).toMatchObject({ mac: "52:54:00:30:00:01", port: tap });
+    const text = await waitFor(() => (consoleText("nvg1").includes("NETLET-GUEST userdata-end") ? consoleText("nvg1") : ""), 90_000, 250);
+    const leaseAt = performance.now() - t0;
+    expect(text || consoleText("nvg1").slice(-3000)).toContain(`NETLET-GUEST lease ip=${inst.ports[0].address} router=10.30.0.2 hostname=nvg1`);
+    const meta = JSON.parse(between(text, "meta") ?? "{}");
+    expect(meta).toMatchObject({ uuid, name: "nvg1", public_keys: { nvg1: KEY }, meta: { role: "db" } });
+    expect(between(text, "userdata")).toBe("#cloud-config\nhostname: from-libvirt");
+    console.log(`libvirt: virsh start to the guest's metadata in ${(leaseAt / 1000).toFixed(1)} s (TCG boot included)`);
+  }, 120_000);
+
+  test("invalid netlet metadata: virsh start fails with netlet's one line and nothing is registered", () => {
+    const uuid = "5e1f0c3a-7b2d-4c8e-9a01-23456789abce";
+    const md = `<netlet:instance xmlns:netlet="urn:netlet:libvirt:1"><netlet:network label="private" fixed-ip="10.30.0.999"/></netlet:instance>`;
+    writeFileSync(join(dir, "g2.xml"), domainXml({ name: "nvg2", uuid, mac: "52:54:00:30:00:02", ...guest, console: consoleOf("nvg2"), metadata: md }));
+    libvirt!.virsh(["define", join(dir, "g2.xml")]);
+    const r = libvirt!.virsh(["start", "nvg2"], { check: false });
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toContain("domain nvg2: netlet metadata: <network label='private' fixed-ip='10.30.0.999'>: not an IPv4 address");
+    expect(libvirt!.virsh(["domstate", "nvg2"]).stdout.trim()).toBe("shut off");
+    expect(run([netletBinary(), "show", uuid, "--socket", socket], { check: false }).code).not.toBe(0);
+  });
+
+  test("virsh destroy: the port is unbound and the instance keeps its address", async () => {
+    const before = show("nvg1");
+    expect(before.ports[0].port).not.toBeNull();
+    libvirt!.virsh(["destroy", "nvg1"]);
+    const after = await waitFor(() => {
+      const i = show("nvg1");
+      return i.ports[0].port === null ? i : null;
+    }, 10_000);
+    expect(after?.ports[0]).toMatchObject({ port: null, address: before.ports[0].address, mac: before.ports[0].mac });
+  });
+});
