@@ -19,6 +19,7 @@ import { startDataplane, startDhcp, startMetadata, startRa } from "./modules.ts"
 import { statusReport } from "./status.ts";
 import { startCluster } from "./cluster-agent.ts";
 import { planReload, type ReloadPlan } from "./config/reload.ts";
+import { LibvirtWatch } from "./libvirt/watch.ts";
 
 export interface AgentOptions {
   config: Config;
@@ -107,13 +108,19 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
     metadataSeen: (uuid) => metadata.seen(uuid),
     peers: () => cluster?.members().filter((m) => m.id !== nodeId).map((m) => ({ id: m.id, address: m.addr, state: m.state, incarnation: m.incarnation, rttMs: m.rttMs })) ?? null,
     voters: () => cluster?.voters() ?? null,
-    alarms: () => [...(reconciler.status.lastError ? [`reconcile: ${reconciler.status.lastError}`] : []), ...(cluster?.alarms() ?? [])],
+    alarms: () => [...(reconciler.status.lastError ? [`reconcile: ${reconciler.status.lastError}`] : []), ...(cluster?.alarms() ?? []), ...(libvirt?.alarms ?? [])],
   });
   const admin = createAdminApp({ store, config, status, cluster, dataplaneShow: () => dataplane.show() });
+  // Reconciliation with libvirt's domains when virsh is here and libvirt_uri is set.
+  const libvirt = config.libvirtUri && Bun.which("virsh") ? new LibvirtWatch(store, {
+    uri: config.libvirtUri, pollMs: config.libvirtPollInterval * 1000, graceMs: config.libvirtUndefineGrace * 1000, fetch: admin.fetch,
+    log: log.child({ component: "libvirt" }),
+  }) : null;
   const apiServer = serveAdminSocket(opts.socket, admin.fetch);
   const ops = serveOps(config.adminListen, store, log);
   await reconciler.kick();
   reconciler.every(30_000);
+  libvirt?.start();
   log.info("agent started", { node: nodeId, my_ip: myIp, socket: opts.socket, version: VERSION, commit: commit() });
 
   let running = config;
@@ -128,6 +135,7 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
       return plan;
     },
     async stop() {
+      libvirt?.stop();
       reconciler.stop();
       apiServer.stop(true);
       await cluster?.stop();

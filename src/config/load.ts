@@ -48,6 +48,9 @@ export interface Config {
   firewallDriver: "nftables" | "iptables" | "noop";
   allowSameNetTraffic: boolean;
   adminListen: string;
+  libvirtUri: string;
+  libvirtPollInterval: number;
+  libvirtUndefineGrace: number;
   adminSocket: string;
   cluster: {
     bind: string;

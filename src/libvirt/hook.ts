@@ -28,15 +28,22 @@ export async function readStdin(max = MAX_DOMAIN_XML): Promise<string> {
   return Buffer.concat(chunks).toString("utf8");
 }
 
+/** One admin API request; throws AgentRefused for a non-2xx answer and AgentDown when unreachable. */
+export type ApiCaller = <T>(method: string, path: string, body?: unknown) => Promise<T>;
+
 /** Runs one hook invocation; throws HookError (one line) when the start must be refused. */
 export async function runHook(op: string, xml: string, o: HookOptions): Promise<void> {
+  await applyHook(op, xml, (method, path, body) => agentCall(o.socket, method, path, body, o.timeoutMs), o);
+}
+
+/** The hook's work through any admin API caller (the socket for libvirt, in-process for the agent's reconciler). */
+export async function applyHook(op: string, xml: string, call: ApiCaller, o: Pick<HookOptions, "startWhenAgentDown" | "warn">): Promise<void> {
   const acting = REGISTER_OPS.has(op) || PLUG_OPS.has(op) || UNPLUG_OPS.has(op);
   if (!acting) return;
   const dom = parseDomain(xml);
   // A domain with no bridged interface and no netlet metadata is none of netlet's business: the
   // agent is not even asked, so its absence cannot stop unrelated guests.
   if (!dom.metadata && !dom.interfaces.some((i) => i.bridge)) return;
-  const call = <T>(method: string, path: string, body?: unknown) => agentCall<T>(o.socket, method, path, body, o.timeoutMs);
   try {
     const networks = await call<NetworkView[]>("GET", "/v1/networks");
     const inst = await call<InstanceView>("GET", `/v1/instances/${dom.uuid}`).catch((err) => {
