@@ -15,6 +15,10 @@ import { type Lab, run, type RunResult, waitFor } from "./netns.ts";
 export interface Libvirtd {
   /** The test's copy of /etc/libvirt (hooks go in its hooks/). */
   etc: string;
+  /** libvirtd's sockets are in the test's directory, so the agent outside the mount namespace reaches them. */
+  uri: string;
+  /** Stop and start libvirtd (virtlogd and the guests keep running), as an upgrade does. */
+  restart(): Promise<void>;
   virsh(args: string[], opts?: { check?: boolean; input?: string }): RunResult;
   /** Run any command in libvirtd's namespaces. */
   exec(argv: string[], opts?: { check?: boolean; input?: string }): RunResult;
@@ -28,14 +32,14 @@ export function libvirtEtc(dir: string): string {
   // libvirt's default NAT network would build virbr0 and its firewall in the test's namespace.
   rmSync(join(etc, "qemu", "networks", "autostart"), { recursive: true, force: true });
   appendFileSync(join(etc, "qemu.conf"), '\nuser = "root"\ngroup = "root"\ndynamic_ownership = 0\nremember_owner = 0\nsecurity_driver = "none"\n');
-  appendFileSync(join(etc, "libvirtd.conf"), '\nlog_outputs = "3:file:/var/log/libvirt/libvirtd.log"\n');
+  appendFileSync(join(etc, "libvirtd.conf"), `\nlog_outputs = "3:file:/var/log/libvirt/libvirtd.log"\nunix_sock_dir = "${join(dir, "sock")}"\n`);
   mkdirSync(join(etc, "hooks"), { recursive: true });
   return etc;
 }
 
 export async function startLibvirtd(lab: Lab, ns: string, dir: string): Promise<Libvirtd> {
   const etc = join(dir, "etc");
-  for (const d of ["lib", "log", "run"]) mkdirSync(join(dir, d), { recursive: true });
+  for (const d of ["lib", "log", "run", "sock"]) mkdirSync(join(dir, d), { recursive: true });
   // QEMU's capabilities probe costs seconds; libvirt revalidates this cache against the binary.
   const cache = join(GUEST_CACHE, "libvirt-cache");
   mkdirSync(cache, { recursive: true });
@@ -51,11 +55,17 @@ libvirtd -d -p /run/libvirt/libvirtd.pid
 exec sleep infinity`;
   const holder: Subprocess = lab.spawn(ns, ["unshare", "-m", "--propagation", "private", "bash", "-c", script]);
   const exec = (argv: string[], opts: { check?: boolean; input?: string } = {}) => run(["nsenter", "-t", String(holder.pid), "-m", "-n", ...argv], opts);
-  const virsh = (args: string[], opts: { check?: boolean; input?: string } = {}) => exec(["virsh", "-q", "-c", "qemu:///system", ...args], opts);
+  const uri = `qemu:///system?socket=${join(dir, "sock", "libvirt-sock")}`;
+  const virsh = (args: string[], opts: { check?: boolean; input?: string } = {}) => exec(["virsh", "-q", "-c", uri, ...args], opts);
   const up = await waitFor(() => holder.exitCode === null && virsh(["version"], { check: false }).code === 0, 30_000, 200);
   if (!up) throw new Error(`libvirtd did not come up in namespace ${ns}: ${lab.logOf(holder)} ${libvirtdLog(dir)}`);
   return {
-    etc, virsh, exec,
+    etc, uri, virsh, exec,
+    async restart() {
+      exec(["sh", "-c", `p=$(cat /run/libvirt/libvirtd.pid); kill $p; i=0; while kill -0 $p 2>/dev/null && [ $i -lt 100 ]; do sleep 0.1; i=$((i+1)); done`]);
+      exec(["libvirtd", "-d", "-p", "/run/libvirt/libvirtd.pid"]);
+      if (!(await waitFor(() => virsh(["version"], { check: false }).code === 0, 30_000, 200))) throw new Error(`libvirtd did not come back: ${libvirtdLog(dir)}`);
+    },
     async stop() {
       if (holder.exitCode !== null) return;
       for (const d of virsh(["list", "--name"], { check: false }).stdout.split("\n").filter(Boolean)) virsh(["destroy", d], { check: false });

@@ -10,7 +10,8 @@ import { spawnSync } from "bun";
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Lab, requireNetns, run, waitFor } from "../harness/netns.ts";
+import { Lab, requireNetns, run, stopProcess, waitFor } from "../harness/netns.ts";
+import type { Subprocess } from "bun";
 import { netletBinary } from "../harness/binary.ts";
 import { tinyGuest } from "../harness/tiny-guest.ts";
 import { libvirtdLog, libvirtEtc, startLibvirtd, type Libvirtd } from "../harness/libvirtd.ts";
@@ -58,15 +59,25 @@ describe.skipIf(!requireLibvirt())("libvirt domains become netlet instances thro
     guest = tinyGuest();
     const host = lab.addNamespace("nvlh");
     lab.addBridge(host, "br100");
+    hostNs = host;
     const conf = join(dir, "netlet.conf");
-    writeFileSync(conf, `[DEFAULT]\nhost = lh\nstate_path = ${dir}/state\nmy_ip = 192.0.2.10\npublic_interface = lo\n`);
-    lab.spawn(host, [netletBinary(), "agent", "--config", conf, "--socket", socket]);
-    expect(await waitFor(() => run([netletBinary(), "status", "--socket", socket], { check: false }).code === 0, 10000)).toBe(true);
+    // The agent reaches libvirtd through the test's socket directory; it reconciles every second
+    // and deletes an undefined domain's instance at once.
+    writeFileSync(conf, `[DEFAULT]\nhost = lh\nstate_path = ${dir}/state\nmy_ip = 192.0.2.10\npublic_interface = lo\n`
+      + `libvirt_uri = qemu:///system?socket=${dir}/sock/libvirt-sock\nlibvirt_poll_interval = 1\nlibvirt_undefine_grace = 0\n`);
+    await startAgent();
     cli("network-create", "private", "--fixed-range-v4", "10.30.0.0/24", "--bridge", "br100");
     const etc = libvirtEtc(dir);
     cli("libvirt", "install", "--hooks-dir", join(etc, "hooks"), "--binary", netletBinary(), "--timeout", "20");
     libvirt = await startLibvirtd(lab, host, dir);
   }, 120_000);
+
+  let hostNs = "";
+  let agent: Subprocess | null = null;
+  async function startAgent() {
+    agent = lab.spawn(hostNs, [netletBinary(), "agent", "--config", join(dir, "netlet.conf"), "--socket", socket]);
+    expect(await waitFor(() => run([netletBinary(), "status", "--socket", socket], { check: false }).code === 0, 10000)).toBe(true);
+  }
 
   afterAll(async () => {
     await libvirt?.stop();
@@ -112,6 +123,25 @@ describe.skipIf(!requireLibvirt())("libvirt domains become netlet instances thro
     expect(run([netletBinary(), "show", uuid, "--socket", socket], { check: false }).code).not.toBe(0);
   });
 
+  test("agent restart: the binding survives; a port unplugged behind libvirt's back is declared again by the agent's reconciliation", async () => {
+    const tap = show("nvg1").ports[0].port;
+    expect(tap).not.toBeNull();
+    cli("unplug", "nvg1");
+    await stopProcess(agent!);
+    await startAgent();
+    const back = await waitFor(() => show("nvg1").ports[0].port, 10_000);
+    expect(back).toBe(tap);
+  }, 30_000);
+
+  test("libvirtd restart: the running guest keeps its port binding (libvirt's reconnect hook re-declares the same tap)", async () => {
+    const tap = show("nvg1").ports[0].port;
+    await libvirt!.restart();
+    expect(libvirt!.virsh(["domstate", "nvg1"]).stdout.trim()).toBe("running");
+    expect(libvirt!.virsh(["domiflist", "nvg1"]).stdout.trim().split(/\s+/)[0]).toBe(tap);
+    expect(show("nvg1").ports[0].port).toBe(tap);
+    expect(JSON.parse(cli("status", "--json").stdout).alarms).toEqual([]);
+  }, 60_000);
+
   test("virsh destroy: the port is unbound and the instance keeps its address", async () => {
     const before = show("nvg1");
     expect(before.ports[0].port).not.toBeNull();
@@ -121,5 +151,13 @@ describe.skipIf(!requireLibvirt())("libvirt domains become netlet instances thro
       return i.ports[0].port === null ? i : null;
     }, 10_000);
     expect(after?.ports[0]).toMatchObject({ port: null, address: before.ports[0].address, mac: before.ports[0].mac });
+  });
+
+  test("virsh undefine: the agent deletes the instance (grace 0 here) and its address returns to the pool", async () => {
+    const address = show("nvg1").ports[0].address;
+    libvirt!.virsh(["undefine", "nvg1"]);
+    expect(await waitFor(() => run([netletBinary(), "show", "nvg1", "--socket", socket], { check: false }).code !== 0, 10_000)).toBe(true);
+    const ip = JSON.parse(cli("fixed", "list", "--json").stdout).find((f: { address: string }) => f.address === address);
+    expect(ip?.instanceUuid ?? null).toBeNull();
   });
 });
