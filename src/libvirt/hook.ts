@@ -28,6 +28,19 @@ export async function readStdin(max = MAX_DOMAIN_XML): Promise<string> {
   return Buffer.concat(chunks).toString("utf8");
 }
 
+/**
+ * libvirt has just created this tap for this domain, so a binding of the same name to another
+ * instance is stale (its domain stopped while nobody told the agent, and libvirt reused the
+ * name). Withdraw it; returns false when no other instance holds the name.
+ */
+async function releaseStaleTap(call: ApiCaller, tap: string): Promise<boolean> {
+  const all = await call<{ uuid: string; ports: { port?: string | null }[] }[]>("GET", "/v1/instances");
+  const holder = all.find((i) => i.ports.some((p) => p.port === tap));
+  if (!holder) return false;
+  await call("POST", `/v1/instances/${holder.uuid}/unplug`, { port: tap });
+  return true;
+}
+
 /** One admin API request; throws AgentRefused for a non-2xx answer and AgentDown when unreachable. */
 export type ApiCaller = <T>(method: string, path: string, body?: unknown) => Promise<T>;
 
@@ -54,7 +67,9 @@ export async function applyHook(op: string, xml: string, call: ApiCaller, o: Pic
       try {
         await call(c.method, c.path, c.body);
       } catch (err) {
-        if (!(c.allowMissing && err instanceof AgentRefused && (err.status === 404 || err.status === 409))) throw err;
+        if (c.allowMissing && err instanceof AgentRefused && (err.status === 404 || err.status === 409)) continue;
+        if (!(c.path.endsWith("/plug") && err instanceof AgentRefused && err.status === 409 && (await releaseStaleTap(call, c.body?.port as string)))) throw err;
+        await call(c.method, c.path, c.body);
       }
     }
   } catch (err) {

@@ -2,7 +2,9 @@
 import { createAdminApp } from "../../src/api/app.ts";
 import { defaultConfig } from "../../src/config/load.ts";
 import { memStore } from "../store/fixtures.ts";
-import { parseDomain } from "../../src/libvirt/domain.ts";
+import { HookError, parseDomain } from "../../src/libvirt/domain.ts";
+import { AgentRefused } from "../../src/libvirt/agent-call.ts";
+import { applyHook, type ApiCaller } from "../../src/libvirt/hook.ts";
 import { planHook, type InstanceView, type NetworkView } from "../../src/libvirt/plan.ts";
 
 export const UUID = "0c0ffee0-1111-4222-8333-444455556666";
@@ -29,14 +31,21 @@ export function apiSetup() {
     const res = await app.request(path, { method, headers: { "content-type": "application/json" }, body: body === undefined ? undefined : JSON.stringify(body) });
     return { status: res.status, json: (await res.json()) as any };
   };
+  // The hook's real shell logic (applyHook), with the admin app in-process instead of the socket.
+  const caller: ApiCaller = async <T>(method: string, path: string, body?: unknown) => {
+    const r = await call(method, path, body);
+    if (r.status >= 300) throw new AgentRefused(String(r.json.error), r.status);
+    return r.json as T;
+  };
   const hook = async (op: string, xml: string) => {
     const dom = parseDomain(xml);
     const nets = (await call("GET", "/v1/networks")).json as NetworkView[];
     const got = await call("GET", `/v1/instances/${dom.uuid}`);
     const plan = planHook(op, dom, nets, got.status === 404 ? null : (got.json as InstanceView));
-    for (const c of plan) {
-      const r = await call(c.method, c.path, c.body);
-      if (r.status >= 300 && !(c.allowMissing && (r.status === 404 || r.status === 409))) throw new Error(`${c.method} ${c.path}: ${r.status} ${r.json.error}`);
+    try {
+      await applyHook(op, xml, caller, { startWhenAgentDown: false, warn: () => {} });
+    } catch (err) {
+      throw err instanceof HookError ? err : new Error(String(err));
     }
     return plan;
   };

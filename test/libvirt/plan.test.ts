@@ -108,4 +108,16 @@ describe("libvirt hook plan against the admin API", () => {
     await hook("prepare", domainXml({ metadata: netletMeta("<netlet:network label='second'/>") }));
     expect((await call("GET", `/v1/instances/${UUID}`)).json.ports[0].network).toBe("second");
   });
+
+  test("a tap name libvirt reuses while a stale binding holds it moves to the domain that has it now", async () => {
+    const { hook, call } = await withNetwork();
+    const a = domainXml({ name: "a", ifaces: ["<interface type='bridge'><mac address='52:54:00:00:00:0a'/><source bridge='br100'/><target dev='vnet0'/></interface>"] });
+    const bUuid = "0c0ffee0-1111-4222-8333-44445555bbbb";
+    const b = domainXml({ name: "b", uuid: bUuid, ifaces: ["<interface type='bridge'><mac address='52:54:00:00:00:0b'/><source bridge='br100'/><target dev='vnet0'/></interface>"] });
+    await hook("started", a);
+    // a's domain stopped without its hook reaching the agent; libvirt gives vnet0 to b.
+    await hook("started", b);
+    expect((await call("GET", `/v1/instances/${UUID}`)).json.ports[0].port).toBeNull();
+    expect((await call("GET", `/v1/instances/${bUuid}`)).json.ports[0].port).toBe("vnet0");
+  });
 });
