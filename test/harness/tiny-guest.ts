@@ -21,6 +21,7 @@ ip link set lo up
 i=0; while [ ! -e /sys/class/net/eth0 ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i+1)); done
 ip link set eth0 up
 echo "NETLET-GUEST up mac=$(cat /sys/class/net/eth0/address)"
+echo "NETLET-GUEST smbios product=$(cat /sys/class/dmi/id/product_name) serial=$(cat /sys/class/dmi/id/product_serial)"
 udhcpc -i eth0 -s /udhcpc.sh -t 60 -T 1 -A 1 -n -O staticroutes || echo "NETLET-GUEST no-lease"
 # (busybox 1.35's wget -T crashes: the timeout applet bounds it instead)
 echo "NETLET-GUEST meta-begin"; timeout 10 wget -q -O - http://169.254.169.254/openstack/latest/meta_data.json; echo; echo "NETLET-GUEST meta-end"

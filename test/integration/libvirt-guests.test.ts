@@ -26,19 +26,22 @@ function requireLibvirt(): boolean {
   return requireNetns() && missing.length === 0;
 }
 
-function domainXml(o: { name: string; uuid: string; mac: string; kernel: string; initrd: string; console: string; metadata?: string }): string {
+function domainXml(o: { name: string; uuid?: string; mac?: string; kernel: string; initrd: string; console: string; metadata?: string; pasted?: string }): string {
+  // `pasted`: what `netlet libvirt xml` printed, split where its comments say each piece goes.
+  const [top, os, devices] = o.pasted ? o.pasted.split(/<!-- inside <(?:os|devices)>: -->/) : ["", "", ""];
   return `<domain type='qemu'>
   <name>${o.name}</name>
-  <uuid>${o.uuid}</uuid>
+  ${o.uuid ? `<uuid>${o.uuid}</uuid>` : ""}
   ${o.metadata ? `<metadata>${o.metadata}</metadata>` : ""}
+  ${top}
   <memory unit='MiB'>160</memory>
   <vcpu>1</vcpu>
   <os><type arch='x86_64' machine='pc'>hvm</type><kernel>${o.kernel}</kernel><initrd>${o.initrd}</initrd>
-    <cmdline>console=ttyS0 quiet panic=-1</cmdline></os>
+    <cmdline>console=ttyS0 quiet panic=-1</cmdline>${os}</os>
   <on_poweroff>destroy</on_poweroff><on_crash>destroy</on_crash>
   <devices>
     <emulator>/usr/bin/qemu-system-x86_64</emulator>
-    <interface type='bridge'><mac address='${o.mac}'/><source bridge='br100'/><model type='virtio'/></interface>
+    ${o.mac ? `<interface type='bridge'><mac address='${o.mac}'/><source bridge='br100'/><model type='virtio'/></interface>` : devices}
     <serial type='file'><source path='${o.console}'/><target port='0'/></serial>
     <controller type='usb' model='none'/>
     <memballoon model='none'/>
@@ -109,6 +112,20 @@ describe.skipIf(!requireLibvirt())("libvirt domains become netlet instances thro
     expect(meta).toMatchObject({ uuid, name: "nvg1", public_keys: { nvg1: KEY }, meta: { role: "db" } });
     expect(between(text, "userdata")).toBe("#cloud-config\nhostname: from-libvirt");
     console.log(`libvirt: virsh start to the guest's metadata in ${(leaseAt / 1000).toFixed(1)} s (TCG boot included)`);
+  }, 120_000);
+
+  test("netlet boot + netlet libvirt xml pasted into a domain: libvirt accepts it, the guest is that instance (address, SMBIOS for cloud-init)", async () => {
+    const booted = JSON.parse(cli("boot", "nvg3", "--json").stdout);
+    const pasted = cli("libvirt", "xml", "nvg3").stdout;
+    writeFileSync(join(dir, "g3.xml"), domainXml({ name: "nvg3", ...guest, console: consoleOf("nvg3"), pasted }));
+    libvirt!.virsh(["define", join(dir, "g3.xml")]);
+    libvirt!.virsh(["start", "nvg3"]);
+    const text = await waitFor(() => (consoleText("nvg3").includes("NETLET-GUEST meta-end") ? consoleText("nvg3") : ""), 90_000, 250);
+    expect(text || consoleText("nvg3").slice(-3000)).toContain(`NETLET-GUEST smbios product=OpenStack Nova serial=${booted.uuid}`);
+    expect(text).toContain(`NETLET-GUEST lease ip=${booted.ports[0].address} `);
+    expect(show("nvg3").ports[0]).toMatchObject({ mac: booted.ports[0].mac, port: `tap${booted.uuid.slice(0, 8)}-0` });
+    expect(JSON.parse(cli("list", "--json").stdout).filter((i: { name: string }) => i.name === "nvg3")).toHaveLength(1);
+    libvirt!.virsh(["destroy", "nvg3"]);
   }, 120_000);
 
   test("invalid netlet metadata: virsh start fails with netlet's one line and nothing is registered", () => {
