@@ -57,6 +57,7 @@ export async function applyHook(op: string, xml: string, call: ApiCaller, o: Pic
   // A domain with no bridged interface and no netlet metadata is none of netlet's business: the
   // agent is not even asked, so its absence cannot stop unrelated guests.
   if (!dom.metadata && !dom.interfaces.some((i) => i.bridge)) return;
+  if (op === "prepare" && dom.interfaces.some((i) => i.type === "network" && !i.bridge)) return; // see planHook
   try {
     const networks = await call<NetworkView[]>("GET", "/v1/networks");
     const inst = await call<InstanceView>("GET", `/v1/instances/${dom.uuid}`).catch((err) => {

@@ -129,6 +129,9 @@ export function planUnplug(dom: Domain, networks: NetworkView[], inst: InstanceV
 
 /** The whole plan for one hook invocation. */
 export function planHook(op: string, dom: Domain, networks: NetworkView[], inst: InstanceView | null): ApiCall[] {
+  // At prepare a `type='network'` interface names only its libvirt network; libvirt resolves it
+  // to a bridge before `start` (still before the guest runs), so registration waits for that.
+  if (op === "prepare" && dom.interfaces.some((i) => i.type === "network" && !i.bridge)) return [];
   if (REGISTER_OPS.has(op)) return planRegister(dom, networks, inst);
   // A domain that started before the hook was installed, or while the agent was down, is
   // registered here at the latest.

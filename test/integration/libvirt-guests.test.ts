@@ -128,6 +128,24 @@ describe.skipIf(!requireLibvirt())("libvirt domains become netlet instances thro
     libvirt!.virsh(["destroy", "nvg3"]);
   }, 120_000);
 
+  test("type='network' on a libvirt network that is a plain bridge netlet serves: registered at start, its tap declared", () => {
+    writeFileSync(join(dir, "net.xml"), "<network><name>nvbr</name><forward mode='bridge'/><bridge name='br100'/></network>");
+    libvirt!.virsh(["net-define", join(dir, "net.xml")]);
+    libvirt!.virsh(["net-start", "nvbr"]);
+    const uuid = "5e1f0c3a-7b2d-4c8e-9a01-23456789abcf";
+    const xml = domainXml({ name: "nvg4", uuid, mac: "52:54:00:30:00:04", ...guest, console: consoleOf("nvg4"),
+      metadata: `<netlet:instance xmlns:netlet="urn:netlet:libvirt:1"><netlet:meta key="via">network</netlet:meta></netlet:instance>` })
+      .replace("<interface type='bridge'><mac address='52:54:00:30:00:04'/><source bridge='br100'/>", "<interface type='network'><mac address='52:54:00:30:00:04'/><source network='nvbr'/>");
+    writeFileSync(join(dir, "g4.xml"), xml);
+    libvirt!.virsh(["define", join(dir, "g4.xml")]);
+    const r = libvirt!.virsh(["start", "nvg4"], { check: false });
+    expect(r.code === 0 ? "started" : r.stderr).toBe("started");
+    const tap = libvirt!.virsh(["domiflist", "nvg4"]).stdout.trim().split(/\s+/)[0];
+    expect(show(uuid)).toMatchObject({ name: "nvg4", meta: { via: "network" }, ports: [{ mac: "52:54:00:30:00:04", port: tap }] });
+    libvirt!.virsh(["destroy", "nvg4"]);
+    libvirt!.virsh(["undefine", "nvg4"]);
+  }, 30_000);
+
   test("invalid netlet metadata: virsh start fails with netlet's one line and nothing is registered", () => {
     const uuid = "5e1f0c3a-7b2d-4c8e-9a01-23456789abce";
     const md = `<netlet:instance xmlns:netlet="urn:netlet:libvirt:1"><netlet:network label="private" fixed-ip="10.30.0.999"/></netlet:instance>`;

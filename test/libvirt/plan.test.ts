@@ -120,4 +120,15 @@ describe("libvirt hook plan against the admin API", () => {
     expect((await call("GET", `/v1/instances/${UUID}`)).json.ports[0].port).toBeNull();
     expect((await call("GET", `/v1/instances/${bUuid}`)).json.ports[0].port).toBe("vnet0");
   });
+
+  test("type='network': nothing at prepare (only the network's name is known), registered at start where libvirt names the bridge", async () => {
+    const { hook, call } = await withNetwork();
+    const md = netletMeta("<netlet:meta key='a'>b</netlet:meta>");
+    const atPrepare = domainXml({ metadata: md, ifaces: ["<interface type='network'><mac address='52:54:00:12:34:56'/><source network='nvbr'/></interface>"] });
+    expect(await hook("prepare", atPrepare)).toEqual([]);
+    const atStart = domainXml({ metadata: md, ifaces: ["<interface type='bridge'><mac address='52:54:00:12:34:56'/><source network='nvbr' portid='9d748d49-4de8-45cb-a2cb-712048215094' bridge='br100'/><target dev='vnet0'/></interface>"] });
+    await hook("start", atStart);
+    await hook("started", atStart);
+    expect((await call("GET", `/v1/instances/${UUID}`)).json).toMatchObject({ meta: { a: "b" }, ports: [{ mac: "52:54:00:12:34:56", port: "vnet0" }] });
+  });
 });
