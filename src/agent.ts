@@ -84,7 +84,8 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
   registerHost(store, osHostname(), myIp);
 
   // Protocol modules, each fed by the reconciler from one HostView per pass.
-  const dataplane = startDataplane(config, log);
+  let kick = () => {};
+  const dataplane = startDataplane(config, log, () => kick());
   const dhcp = config.networkManager === "flat" ? null : startDhcp(store, config, log);
   const ra = startRa(config, log);
   const metadata = startMetadata(store, config, log);
@@ -98,6 +99,7 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
     firewall: dataplane.target.firewall,
   }, log.child({ component: "reconcile" }), cluster);
   onMembership = () => void reconciler.kick();
+  kick = () => void reconciler.kick();
 
   const startedAt = Date.now();
   const status = () => statusReport(store, config, {
@@ -110,7 +112,12 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
     voters: () => cluster?.voters() ?? null,
     alarms: () => [...(reconciler.status.lastError ? [`reconcile: ${reconciler.status.lastError}`] : []), ...(cluster?.alarms() ?? []), ...(libvirt?.alarms ?? [])],
   });
-  const admin = createAdminApp({ store, config, status, cluster, dataplaneShow: () => dataplane.show() });
+  // A plug returns once a pass that saw it has applied the rules (or with the reason it could not).
+  const portsApplied = async () => {
+    await reconciler.applied();
+    return reconciler.status.lastError ?? dataplane.firewallError();
+  };
+  const admin = createAdminApp({ store, config, status, cluster, dataplaneShow: () => dataplane.show(), portsApplied });
   // Reconciliation with libvirt's domains when virsh is here and libvirt_uri is set.
   const libvirt = config.libvirtUri && Bun.which("virsh") ? new LibvirtWatch(store, {
     uri: config.libvirtUri, pollMs: config.libvirtPollInterval * 1000, graceMs: config.libvirtUndefineGrace * 1000, fetch: admin.fetch,

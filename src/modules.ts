@@ -14,7 +14,11 @@ import { createMetadataApp, type MetadataApp } from "./metadata/app.ts";
 import { startMetadataServer, type MetadataServer } from "./metadata/server.ts";
 import { applyChange } from "./metadata/events.ts";
 import { Dataplane } from "./dataplane/apply.ts";
-import { Links, resolvePorts } from "./dataplane/links-apply.ts";
+import { Links } from "./dataplane/links-apply.ts";
+import { probeBridgeMeta, readForeignPorts } from "./dataplane/kernel-ports.ts";
+import { managedLinks } from "./dataplane/nft-bridge.ts";
+import { spawnExec } from "./dataplane/exec.ts";
+import { debounce, watchLines } from "./dataplane/watch.ts";
 import type { DesiredState } from "./dataplane/desired.ts";
 import { dataplaneShow } from "./dataplane/show.ts";
 import { StoreMetadataSource } from "./reconcile/metadata-source.ts";
@@ -102,36 +106,82 @@ export function startMetadata(store: Store, config: Config, log: Logger) {
   return { app, target, seen, stop: () => server?.stop() };
 }
 
-export function startDataplane(config: Config, log: Logger) {
+/**
+ * Links and rules. Two kernel feeds keep them honest between passes: `nft monitor` (a table,
+ * chain, rule or element changed behind netlet's back: check and repair within a second) and
+ * `ip monitor link` (a port joined or left a bridge: without `meta ibrname` the list of other
+ * bridges' ports must follow). `kick` asks the reconciler for a pass.
+ */
+export function startDataplane(config: Config, log: Logger, kick: () => void = () => {}, watch = true) {
   const l = log.child({ component: "dataplane" });
+  const exec = spawnExec();
   const links = new Links({ log: (line) => l.info(line) });
   const dataplane = new Dataplane({ log: (line) => l.info(line) });
   let last: DesiredState | null = null;
   let lastApply: { kind: string; ms: number; at: number } | null = null;
+  let firewallError: string | null = null;
   const intern = createInterner();
+  const bridgeMeta = probeBridgeMeta(exec).catch(() => false);
+  let meta: boolean | null = null;
   // links and firewall run in the same pass on the same view: build its desired state once.
   let builtFor: HostView | null = null;
   let built: DesiredState | null = null;
   const desiredOf = (view: HostView): DesiredState => {
     if (view !== builtFor) {
       builtFor = view;
-      built = desiredState(view);
+      built = desiredState(view, meta ?? false);
     }
     return built!;
   };
+  let foreign: string[] = [];
+  let foreignStale = true;
+  const withForeign = async (d: DesiredState): Promise<DesiredState> => {
+    if (d.config.bridgeMeta) return d;
+    if (foreignStale) {
+      foreignStale = false;
+      foreign = await readForeignPorts(exec, managedLinks(d).bridges);
+    }
+    return foreign.length ? { ...d, foreignPorts: foreign } : d;
+  };
   const firewall = async (view: HostView) => {
-    const d = intern(await resolvePorts(desiredOf(view)));
-    const r = await dataplane.update(d);
-    last = d;
-    lastApply = { kind: r.kind, ms: Math.round(r.ms * 10) / 10, at: Date.now() };
+    try {
+      const d = intern(await withForeign(desiredOf(view)));
+      const r = await dataplane.update(d);
+      last = d;
+      lastApply = { kind: r.kind, ms: Math.round(r.ms * 10) / 10, at: Date.now() };
+      firewallError = null;
+    } catch (err) {
+      firewallError = err instanceof Error ? err.message : String(err);
+      throw err;
+    }
   };
   const target = {
     links: async (view: HostView) => {
+      meta ??= await bridgeMeta;
       await links.apply(desiredOf(view));
     },
     firewall,
   };
   const stopReconcile = dataplane.startReconcile(30_000);
+  const repair = debounce(() => void dataplane.reconcile().catch((e) => l.warn("drift repair failed", { err: String(e) })), 250);
+  const watches = watch
+    ? [
+      // Only removals: what drift looks like (a deleted element, a flushed chain, a dropped table),
+      // and quiet during netlet's own full syncs, which print every added element.
+      watchLines(["nft", "monitor", "destroy"], () => repair.poke()),
+      watchLines(["ip", "-o", "monitor", "link"], () => {
+        foreignStale = true;
+        kick();
+      }),
+    ]
+    : [];
   const show = async () => (last ? dataplaneShow(last, await dataplane.readDrops().catch(() => ({}))) : null);
-  return { dataplane, target, show, lastApply: () => lastApply, stop: () => stopReconcile() };
+  return {
+    dataplane, target, show, lastApply: () => lastApply, firewallError: () => firewallError,
+    stop: () => {
+      stopReconcile();
+      repair.cancel();
+      for (const w of watches) w.stop();
+    },
+  };
 }

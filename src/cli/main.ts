@@ -27,6 +27,22 @@ function usage(): string {
     ...VERBS.map((v) => `  ${v.name.padEnd(width)}  ${v.summary}`), "", "netlet VERB --help shows a verb's options; netlet --version its version."].join("\n");
 }
 
+const HELP = ["--help", "-h", "help"];
+
+/** `netlet lab --help`: the verbs of a group ("lab", "cluster key"), or null when argv is not that. */
+export function groupUsage(argv: string[]): string | null {
+  for (let n = 2; n >= 1; n--) {
+    if (argv.length !== n + 1 || !HELP.includes(argv[n])) continue;
+    const words = argv.slice(0, n).join(" ");
+    const members = VERBS.filter((v) => v.name.startsWith(`${words} `));
+    if (VERBS.some((v) => v.name === words) || members.length === 0) continue;
+    const width = Math.max(...members.map((v) => v.name.length));
+    return [`usage: netlet ${words} VERB [arguments]`, "", "verbs:", ...members.map((v) => `  ${v.name.padEnd(width)}  ${v.summary}`), "",
+      `netlet ${words} VERB --help shows a verb's options.`].join("\n");
+  }
+  return null;
+}
+
 export function findVerb(argv: string[]): { verb: Verb; rest: string[] } {
   // Verbs are one to three words ("boot", "fixed reserve", "cluster key install"): longest first.
   for (let n = 3; n >= 1; n--) {
@@ -44,12 +60,17 @@ export function findVerb(argv: string[]): { verb: Verb; rest: string[] } {
 
 export async function runCli(argv: string[], out: (s: string) => void = (s) => console.log(s)): Promise<number> {
   try {
-    if (argv.length === 0 || argv[0] === "--help" || argv[0] === "-h" || argv[0] === "help") {
+    if (argv.length === 0 || HELP.includes(argv[0])) {
       out(usage());
       return argv.length === 0 ? 2 : 0;
     }
     if (argv[0] === "--version" || argv[0] === "version") {
       out(`netlet ${VERSION} (${commit()})`);
+      return 0;
+    }
+    const group = groupUsage(argv);
+    if (group) {
+      out(group);
       return 0;
     }
     const { verb, rest } = findVerb(argv);

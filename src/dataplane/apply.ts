@@ -6,7 +6,7 @@
  */
 import { counter, gauge, registry as defaultRegistry, type Registry } from "../metrics.ts";
 import type { DesiredState } from "./desired.ts";
-import { iptablesDrift, nftDrift, parseIptablesDrops, parseNftCounters } from "./drift.ts";
+import { iptablesDrift, nftJsonDrift, parseIptablesDrops, parseNftCounters } from "./drift.ts";
 import { check, spawnExec, type Exec } from "./exec.ts";
 import { fastDelta, fastStateOf, type FastState } from "./fast-delta.ts";
 import { iptablesChains, JUMPS, parseSave, renderIptables, renderIptablesTeardown } from "./iptables-render.ts";
@@ -104,9 +104,9 @@ export class Dataplane {
     const d = this.#applied;
     if (!d) return [];
     const out: string[] = [];
-    for (const t of buildTables(d)) {
-      const r = await this.#exec(["nft", "list", "table", t.family, t.name]);
-      out.push(...nftDrift(t, r.code === 0 ? r.stdout : null));
+    for (const t of this.#tables ?? buildTables(d)) {
+      const r = await this.#exec(["nft", "-j", "list", "table", t.family, t.name]);
+      out.push(...nftJsonDrift(t, r.code === 0 ? r.stdout : null));
     }
     if (d.config.firewallDriver === "iptables") {
       const c = iptablesChains(d);
@@ -120,11 +120,12 @@ export class Dataplane {
   async reconcile(): Promise<boolean> {
     const d = this.#applied;
     if (!d) return false;
-    const found = await this.drift();
+    // Checked between applies, never during one: a half-applied change is not drift.
+    const found = await this.#serial(() => this.drift());
     if (found.length === 0) return false;
     this.#log(`dataplane: drift detected (${found.slice(0, 5).join("; ")}${found.length > 5 ? `; +${found.length - 5} more` : ""}), repairing with a full sync`);
     this.#repairs.inc();
-    await this.sync(d);
+    await this.sync(this.#applied ?? d);
     return true;
   }
 

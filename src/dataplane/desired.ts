@@ -28,6 +28,11 @@ export interface DataplaneConfig {
   networkDeviceMtu: number | null;
   sendArpForHa: boolean;
   sendArpForHaCount: number;
+  /**
+   * The kernel matches a frame's bridge in bridge-family rules (`meta ibrname`,
+   * CONFIG_NFT_BRIDGE_META). Without it, ports of other bridges are listed by name instead.
+   */
+  bridgeMeta: boolean;
 }
 
 export interface VxlanSpec {
@@ -46,6 +51,10 @@ export interface NetworkOnHost {
   cidrV6: string | null;
   /** This host's gateway/dhcp address on the bridge (first address, DNAT target). */
   hostAddress: string | null;
+  /** `hostAddress` is the same on every host (share_dhcp_address, or a single-host network). */
+  hostAddressShared: boolean;
+  /** This host's DHCP server answers on the bridge (the network has enable_dhcp). */
+  dhcp: boolean;
   /** This host's IPv6 address on the bridge (RA source is its link-local). */
   hostAddressV6: string | null;
   mtu: number | null;
@@ -53,6 +62,8 @@ export interface NetworkOnHost {
   vxlan: VxlanSpec | null;
   /** Physical or VLAN device enslaved to the bridge (flat_interface or vlan<N>). */
   uplink: string | null;
+  /** The bridge's own MAC (the gateway's), pinned so it never follows a guest's tap. */
+  bridgeMac: string | null;
 }
 
 export interface VifOnHost {
@@ -63,7 +74,7 @@ export interface VifOnHost {
   /** Global IPv6 address (EUI-64 of the MAC in the network's /64). */
   ipv6: string | null;
   ipv6LinkLocal: string;
-  /** Bridge port of this VIF (libvirt tap `vnetN`); null until resolved from the FDB. */
+  /** Host-side port of this VIF (libvirt tap `vnetN`) as declared by plug; null: not plugged, no traffic. */
   port: string | null;
 }
 
@@ -113,6 +124,10 @@ export interface DesiredState {
   /** Addresses of every instance in each group, cluster-wide, keyed by group id. */
   members: Record<string, GroupMembers>;
   floatingIps: FloatingOnHost[];
+  /** Bridges that exist ahead of their first instance: links only, no address or rules of their own. */
+  standby: NetworkOnHost[];
+  /** Ports of bridges netlet does not manage (read from the kernel; used without `bridgeMeta`). */
+  foreignPorts: string[];
 }
 
 export const DEFAULT_CONFIG: DataplaneConfig = {
@@ -129,6 +144,7 @@ export const DEFAULT_CONFIG: DataplaneConfig = {
   networkDeviceMtu: null,
   sendArpForHa: false,
   sendArpForHaCount: 3,
+  bridgeMeta: false,
 };
 
 /** Short stable name part for an id: iptables chain names are limited to 28 characters. */
@@ -166,7 +182,11 @@ export interface Fixture {
   groups?: GroupSpec[];
   members?: Record<string, GroupMembers>;
   floatingIps?: FloatingOnHost[];
+  standby?: (Partial<NetworkOnHost> & { id: string; bridge: string })[];
+  foreignPorts?: string[];
 }
+
+const networkDefaults = { cidr: null, cidrV6: null, hostAddress: null, hostAddressShared: false, dhcp: true, hostAddressV6: null, mtu: null, vlan: null, vxlan: null, uplink: null, bridgeMac: null };
 
 /**
  * Build a DesiredState from a compact description: fills defaults and derives each VIF's
@@ -174,10 +194,7 @@ export interface Fixture {
  * the local instances (enough for single-host tests).
  */
 export function desiredFromFixture(f: Fixture): DesiredState {
-  const networks: NetworkOnHost[] = f.networks.map((n) => ({
-    cidr: null, cidrV6: null, hostAddress: null, hostAddressV6: null, mtu: null, vlan: null, vxlan: null, uplink: null,
-    ...n,
-  }));
+  const networks: NetworkOnHost[] = f.networks.map((n) => ({ ...networkDefaults, ...n }));
   const byId = new Map(networks.map((n) => [n.id, n]));
   const instances: InstanceOnHost[] = (f.instances ?? []).map((i) => ({
     uuid: i.uuid,
@@ -199,6 +216,8 @@ export function desiredFromFixture(f: Fixture): DesiredState {
     groups: f.groups ?? [],
     members: f.members ?? membersOf(instances),
     floatingIps: f.floatingIps ?? [],
+    standby: (f.standby ?? []).map((n) => ({ ...networkDefaults, ...n })),
+    foreignPorts: f.foreignPorts ?? [],
   };
 }
 

@@ -1,7 +1,8 @@
 /**
  * Pure helpers for drift detection and counter read-back: what the kernel shows, parsed, and
- * compared with what netlet rendered. A flushed table loses its rules but keeps chains and set
- * elements, so comparing rule counts per chain catches both a flush and a deleted table.
+ * compared with what netlet rendered. Rule counts per chain catch a flushed chain, a dropped
+ * jump and a deleted table; element counts per set catch a removed or added binding (a port
+ * taken out of `vm-ports` would otherwise pass unchecked until the next full sync).
  */
 import type { IptablesExisting } from "./iptables-render.ts";
 import type { Table } from "./nft-model.ts";
@@ -74,6 +75,45 @@ export function parseIptablesDrops(save: string): Map<string, number> {
   for (const line of save.split("\n")) {
     const m = /^\[(\d+):\d+\] -A netlet-(drop-[a-z]+) -j DROP$/.exec(line);
     if (m) out.set(m[2], (out.get(m[2]) ?? 0) + Number(m[1]));
+  }
+  return out;
+}
+
+/** Rule counts per chain and element counts per set or map, from `nft -j list table …`. */
+export function nftJsonCounts(json: string): { chains: Map<string, number>; sets: Map<string, number> } | null {
+  let doc: { nftables?: Record<string, { name?: string; chain?: string; elem?: unknown[] }>[] };
+  try {
+    doc = JSON.parse(json);
+  } catch {
+    return null;
+  }
+  const chains = new Map<string, number>();
+  const sets = new Map<string, number>();
+  for (const o of doc.nftables ?? []) {
+    if (o.chain?.name) chains.set(o.chain.name, chains.get(o.chain.name) ?? 0);
+    if (o.rule?.chain) chains.set(o.rule.chain, (chains.get(o.rule.chain) ?? 0) + 1);
+    const s = o.set ?? o.map;
+    if (s?.name) sets.set(s.name, s.elem?.length ?? 0);
+  }
+  return { chains, sets };
+}
+
+/** Differences between a table and its JSON listing (null: the table is missing). */
+export function nftJsonDrift(t: Table, json: string | null): string[] {
+  const got = json === null ? null : nftJsonCounts(json);
+  if (got === null) return [`table ${t.family} ${t.name} is missing`];
+  const out: string[] = [];
+  for (const [name, c] of t.chains) {
+    const n = got.chains.get(name);
+    if (n === undefined) out.push(`chain ${t.family} ${t.name} ${name} is missing`);
+    else if (n !== c.rules.length) out.push(`chain ${t.family} ${t.name} ${name} has ${n} rules, expected ${c.rules.length}`);
+  }
+  for (const [name, s] of t.sets) {
+    // Interval sets may merge adjacent ranges: their counts are not comparable.
+    if (/\binterval\b/.test(s.spec)) continue;
+    const n = got.sets.get(name);
+    if (n === undefined) out.push(`set ${t.family} ${t.name} ${name} is missing`);
+    else if (n !== new Set(s.elements).size) out.push(`set ${t.family} ${t.name} ${name} has ${n} elements, expected ${new Set(s.elements).size}`);
   }
   return out;
 }

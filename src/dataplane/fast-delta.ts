@@ -6,7 +6,7 @@
  * takes the general path (`renderTableDelta`).
  */
 import type { DesiredState, GroupSpec, InstanceOnHost } from "./desired.ts";
-import { binding, BRIDGE_TABLE, type Binding } from "./nft-bridge.ts";
+import { binding, BINDING_SETS, BRIDGE_TABLE } from "./nft-bridge.ts";
 import { FILTER_TABLE, fragmenter, groupChain, memberSet } from "./nft-filter.ts";
 import { diffTable, type Table } from "./nft-model.ts";
 import { natTable } from "./nft-nat.ts";
@@ -130,9 +130,8 @@ function memberLines(prev: DesiredState, next: DesiredState, st: FastState, l: L
 
 function bridgeLines(removed: InstanceOnHost[], added: InstanceOnHost[], l: Lines): void {
   const T = `bridge ${BRIDGE_TABLE}`;
-  const sets: [keyof Binding, string][] = [["ports", "vm-ports"], ["mac", "bind-mac"], ["ip4", "bind-ip4"], ["ip6", "bind-ip6"], ["nd", "bind-nd"]];
   const gone = removed.map(binding), fresh = added.map(binding);
-  for (const [k, set] of sets) {
+  for (const [k, set] of BINDING_SETS) {
     elements(l.del, "delete", T, set, gone.flatMap((b) => b[k]));
     elements(l.add, "add", T, set, fresh.flatMap((b) => b[k]));
   }
@@ -146,6 +145,7 @@ export function fastDelta(prev: DesiredState, next: DesiredState, st: FastState)
   const driver = next.config.firewallDriver;
   if (prev.config.firewallDriver !== driver || !sameJson(prev.config, next.config)) return null;
   if (!sameJson(prev.networks, next.networks) || !sameGroups(prev.groups, next.groups)) return null;
+  if (!sameJson(prev.standby, next.standby) || !sameJson(prev.foreignPorts, next.foreignPorts)) return null;
   const inNext = new Set(next.instances), inPrev = new Set(prev.instances);
   const removed = prev.instances.filter((i) => !inNext.has(i));
   const added = next.instances.filter((i) => !inPrev.has(i));

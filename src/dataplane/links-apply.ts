@@ -1,7 +1,6 @@
 /**
  * I/O shell for links: read the host through `ip -j`, `bridge -j` and `sysctl`, plan with
- * `planLinks`, run the steps in order. Also resolves each VIF's bridge port from the FDB when
- * the caller does not know it.
+ * `planLinks`, run the steps in order.
  */
 import type { DesiredState, FloatingOnHost } from "./desired.ts";
 import { spawnExec, type Exec } from "./exec.ts";
@@ -24,7 +23,7 @@ export async function readLinks(exec: Exec, d: DesiredState): Promise<LinkSnapsh
   const addrs = await json<LinkSnapshot["addrs"][number]>(exec, ["ip", "-j", "addr", "show"]);
   const routes = await json<LinkSnapshot["routes"][number]>(exec, ["ip", "-j", "-4", "route", "show"]);
   const flood: Record<string, string[]> = {};
-  for (const n of d.networks) {
+  for (const n of [...d.networks, ...d.standby]) {
     if (!n.vxlan) continue;
     const dev = `vxlan${n.vxlan.vni}`;
     const fdb = await json<{ mac: string; dst?: string }>(exec, ["bridge", "-j", "fdb", "show", "dev", dev]);
@@ -76,7 +75,7 @@ export class Links {
   /** Plan against the live host and run the steps; throws on the first failing step. */
   async apply(d: DesiredState): Promise<LinksReport> {
     // What planLinks reads: configuration, networks (bridges, addresses, VXLAN peers), floating IPs.
-    const key = JSON.stringify([d.config, d.networks, d.floatingIps]);
+    const key = JSON.stringify([d.config, d.networks, d.standby, d.floatingIps]);
     const now = this.#now();
     if (key === this.#applied.key && now - this.#applied.at < this.#recheckMs) return { ran: [], skipped: [] };
     const steps = planLinks(d, await readLinks(this.#exec, d), this.#floating);
@@ -107,25 +106,4 @@ export class Links {
     this.#applied = { key, at: now };
     return report;
   }
-}
-
-/**
- * Fill in missing bridge ports from the FDB (`bridge -j fdb show br <bridge>`): the port that
- * learned the VIF's MAC. VIFs whose MAC was not seen yet keep `port: null`.
- */
-export async function resolvePorts(d: DesiredState, exec: Exec = spawnExec()): Promise<DesiredState> {
-  const bridges = new Set(d.instances.flatMap((i) => i.vifs.filter((v) => !v.port).map((v) => v.bridge)));
-  if (bridges.size === 0) return d;
-  const byMac = new Map<string, string>();
-  for (const br of bridges) {
-    for (const e of await json<{ mac: string; ifname: string; flags?: string[] }>(exec, ["bridge", "-j", "fdb", "show", "br", br])) {
-      if (!e.flags?.includes("self")) byMac.set(`${br}|${e.mac.toLowerCase()}`, e.ifname);
-    }
-  }
-  // Instances that need no port keep their identity (the renderers remember work per object).
-  const fill = (i: DesiredState["instances"][number]) =>
-    i.vifs.some((v) => !v.port && byMac.has(`${v.bridge}|${v.mac}`))
-      ? { ...i, vifs: i.vifs.map((v) => (v.port ? v : { ...v, port: byMac.get(`${v.bridge}|${v.mac}`) ?? null })) }
-      : i;
-  return { ...d, instances: d.instances.map(fill) };
 }

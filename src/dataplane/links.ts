@@ -95,13 +95,20 @@ function bridgeSteps(d: DesiredState, n: NetworkOnHost, cur: LinkSnapshot): Step
   const link = (name: string) => cur.links.find((l) => l.ifname === name);
   const br = link(n.bridge);
   const mtu = n.mtu ?? d.config.networkDeviceMtu;
-  if (!br) steps.push({ argv: ["ip", "link", "add", n.bridge, "type", "bridge", "forward_delay", "0", "stp_state", "0"], why: `bridge ${n.bridge} is missing` });
-  else {
+  const up = uplinkOf(d, n);
+  // The gateway's MAC is pinned: a bridge left to itself takes its lowest port's MAC, so the
+  // guests' gateway would change MAC when that guest goes away. With an uplink, nova's rule
+  // holds: the bridge keeps the uplink's MAC (see uplinkSteps).
+  const mac = up ? null : n.bridgeMac;
+  if (!br) {
+    steps.push({ argv: ["ip", "link", "add", n.bridge, ...(mac ? ["address", mac] : []), "type", "bridge", "forward_delay", "0", "stp_state", "0"],
+      why: `bridge ${n.bridge} is missing` });
+  } else if (mac && br.address !== mac) steps.push({ argv: ["ip", "link", "set", n.bridge, "address", mac], why: `${n.bridge} has its pinned MAC ${mac}` });
+  if (br) {
     const data = br.linkinfo?.info_data ?? {};
     if (data.forward_delay !== 0 || data.stp_state !== 0) steps.push({ argv: ["ip", "link", "set", n.bridge, "type", "bridge", "forward_delay", "0", "stp_state", "0"], why: `bridge ${n.bridge} has STP or a forward delay` });
   }
   if (mtu && br?.mtu !== mtu) steps.push({ argv: ["ip", "link", "set", n.bridge, "mtu", String(mtu)], why: `MTU of ${n.bridge} must be ${mtu}` });
-  const up = uplinkOf(d, n);
   const routes: Step[] = [];
   const moved: string[] = [];
   if (up) steps.push(...uplinkSteps(d, n, up, mtu, cur, routes, moved));
@@ -205,5 +212,5 @@ function floatingSteps(d: DesiredState, prev: FloatingOnHost[], cur: LinkSnapsho
 
 /** Commands that bring the host's links from `cur` to `d` (empty when nothing differs). */
 export function planLinks(d: DesiredState, cur: LinkSnapshot, prevFloating: FloatingOnHost[] = []): Step[] {
-  return [...sysctlSteps(d, cur), ...d.networks.flatMap((n) => bridgeSteps(d, n, cur)), ...floatingSteps(d, prevFloating, cur)];
+  return [...sysctlSteps(d, cur), ...[...d.networks, ...d.standby].flatMap((n) => bridgeSteps(d, n, cur)), ...floatingSteps(d, prevFloating, cur)];
 }

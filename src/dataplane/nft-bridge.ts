@@ -1,13 +1,25 @@
 /**
- * Anti-spoofing in table `bridge netlet` (what libvirt's nwfilter `nova-base` did with ebtables):
- * each VM port is bound to its VIF's MAC, IPv4, IPv6 (EUI-64 and link-local), ARP sender and
- * neighbour-advertisement target. The rules are fixed; a port binding is set elements only.
+ * The L2 guard in table `bridge netlet` (what libvirt's nwfilter `nova-base` and its
+ * clean-traffic filter did with ebtables), bound to declared ports only:
+ * - default deny on every bridge netlet manages: a port that is neither a declared VIF port nor
+ *   an uplink netlet enslaved itself (flat_interface, vlan<N>, vxlan<N>) sends nothing, and
+ *   nothing is sent to it;
+ * - a declared port may use only its VIF's MAC, IPv4, IPv6 (link-local and EUI-64) as sources,
+ *   ARP and neighbour-advertisement claims, and its own MAC as a DHCP client's chaddr;
+ * - guests never act as DHCP servers or IPv6 routers.
+ * The rules are fixed; a binding is set elements only, so a plug is an element update.
  */
 import ipaddr from "ipaddr.js";
 import type { DesiredState, InstanceOnHost, VifOnHost } from "./desired.ts";
+import { uplinkOf } from "./links.ts";
 import { addChain, addSet, newTable, type Table } from "./nft-model.ts";
+import { addUplinkFilter } from "./nft-uplink.ts";
 
 export const BRIDGE_TABLE = "netlet";
+
+/** Drop counters of the guard, one per reason (`netlet dataplane show`, metrics). */
+export const GUARD_COUNTERS = ["undeclared-port", "spoof-mac", "spoof-ethertype", "spoof-arp", "spoof-ip4", "spoof-dhcp", "rogue-dhcp",
+  "drop-ra", "spoof-ip6", "spoof-nd"] as const;
 
 /** IPv6 address as the 128-bit integer nft expects for a raw-payload set key. */
 function ip6Hex(a: string): string {
@@ -18,22 +30,43 @@ function ip6Of(v: VifOnHost): string[] {
   return [v.ipv6LinkLocal, v.ipv6].filter((x): x is string => !!x);
 }
 
-const RULES = [
-  "iifname != @vm-ports accept",
+/**
+ * Which frames the guard looks at. With `meta ibrname` the bridge says whether a frame is ours;
+ * without it (kernels lacking CONFIG_NFT_BRIDGE_META) the ports of other bridges are listed and
+ * every other port is treated as one of ours: an unknown port is refused rather than trusted.
+ */
+function scope(d: DesiredState, dir: "i" | "o"): string[] {
+  return d.config.bridgeMeta ? [`meta ${dir}brname != @bridges accept`] : [`${dir}ifname @foreign-ports accept`];
+}
+
+// chaddr sits 28 bytes into the DHCP message, after the 8-byte UDP header: bits 288..335.
+const CHADDR = "@th,288,48";
+// The ND target sits at byte 8 of the ICMPv6 header (nft 1.0.6 has no `icmpv6 taddr`).
+const ND_TARGET = "@th,64,128";
+
+const GUARD = [
+  "iifname != @vm-ports counter name undeclared-port drop",
   "iifname . ether saddr != @bind-mac counter name spoof-mac drop",
   "ether type != ip ether type != ip6 ether type != arp counter name spoof-ethertype drop",
   "ether type arp iifname . arp saddr ether != @bind-mac counter name spoof-arp drop",
   // ARP probes (RFC 5227) carry sender address 0.0.0.0.
   "ether type arp arp saddr ip 0.0.0.0 accept",
   "ether type arp iifname . ether saddr . arp saddr ip != @bind-ip4 counter name spoof-arp drop",
+  "ether type ip udp sport 67 counter name rogue-dhcp drop",
+  // A client message may only speak for the port's own MAC: DECLINE, RELEASE and REQUEST
+  // can then only ever touch the sender's own lease.
+  `ether type ip udp dport 67 iifname . ${CHADDR} != @bind-chaddr counter name spoof-dhcp drop`,
   "ether type ip ip saddr 0.0.0.0 ip daddr 255.255.255.255 udp sport 68 udp dport 67 accept",
   "ether type ip iifname . ether saddr . ip saddr != @bind-ip4 counter name spoof-ip4 drop",
-  "ether type ip6 icmpv6 type nd-router-advert counter name drop-ra drop",
-  // Duplicate address detection and MLD use the unspecified source address.
-  "ether type ip6 ip6 saddr :: meta l4proto ipv6-icmp accept",
+  "ether type ip6 icmpv6 type { nd-router-advert, nd-redirect } counter name drop-ra drop",
+  "ether type ip6 udp sport 547 counter name rogue-dhcp drop",
+  // Duplicate address detection: an NS from :: for the VIF's own addresses only; MLD reports
+  // may also come from :: before a link-local address exists. Nothing else (no NA) from ::.
+  `ether type ip6 ip6 saddr :: icmpv6 type nd-neighbor-solicit iifname . ${ND_TARGET} != @bind-nd counter name spoof-nd drop`,
+  "ether type ip6 ip6 saddr :: icmpv6 type { nd-neighbor-solicit, mld-listener-report, mld2-listener-report } accept",
+  "ether type ip6 ip6 saddr :: counter name spoof-ip6 drop",
   "ether type ip6 iifname . ether saddr . ip6 saddr != @bind-ip6 counter name spoof-ip6 drop",
-  // The ND target sits at byte 8 of the ICMPv6 header (nft 1.0.6 has no `icmpv6 taddr`).
-  "ether type ip6 icmpv6 type nd-neighbor-advert iifname . @th,64,128 != @bind-nd counter name spoof-nd drop",
+  `ether type ip6 icmpv6 type nd-neighbor-advert iifname . ${ND_TARGET} != @bind-nd counter name spoof-nd drop`,
 ];
 
 export interface Binding {
@@ -42,6 +75,7 @@ export interface Binding {
   ip4: string[];
   ip6: string[];
   nd: string[];
+  chaddr: string[];
 }
 
 /** Bindings are remembered per instance object (they depend on nothing else). */
@@ -50,12 +84,13 @@ const bindings = new WeakMap<InstanceOnHost, Binding>();
 export function binding(inst: InstanceOnHost): Binding {
   const hit = bindings.get(inst);
   if (hit) return hit;
-  const b: Binding = { ports: [], mac: [], ip4: [], ip6: [], nd: [] };
+  const b: Binding = { ports: [], mac: [], ip4: [], ip6: [], nd: [], chaddr: [] };
   for (const v of inst.vifs) {
     if (!v.port) continue;
     const p = `"${v.port}"`;
     b.ports.push(p);
     b.mac.push(`${p} . ${v.mac}`);
+    b.chaddr.push(`${p} . 0x${v.mac.replaceAll(":", "")}`);
     if (v.ipv4) b.ip4.push(`${p} . ${v.mac} . ${v.ipv4}`);
     for (const a of ip6Of(v)) {
       b.ip6.push(`${p} . ${v.mac} . ${a}`);
@@ -66,24 +101,44 @@ export function binding(inst: InstanceOnHost): Binding {
   return b;
 }
 
-/** Build table `bridge netlet` for every VIF whose bridge port is known. */
+/** The sets that hold bindings, as [Binding key, set name]. */
+export const BINDING_SETS: [keyof Binding, string][] = [["ports", "vm-ports"], ["mac", "bind-mac"], ["ip4", "bind-ip4"], ["ip6", "bind-ip6"],
+  ["nd", "bind-nd"], ["chaddr", "bind-chaddr"]];
+
+const quote = (n: string) => `"${n}"`;
+
+/** Bridges netlet manages and the ports it enslaved itself. */
+export function managedLinks(d: DesiredState): { bridges: string[]; uplinks: string[] } {
+  const nets = [...d.networks, ...d.standby];
+  const uplinks = nets.flatMap((n) => [uplinkOf(d, n), n.vxlan ? `vxlan${n.vxlan.vni}` : null]).filter((x): x is string => !!x);
+  return { bridges: [...new Set(nets.map((n) => n.bridge))], uplinks: [...new Set(uplinks)] };
+}
+
+/** Build table `bridge netlet`. */
 export function bridgeTable(d: DesiredState): Table {
   const t = newTable("bridge", BRIDGE_TABLE);
-  t.counters.push("spoof-mac", "spoof-ethertype", "spoof-arp", "spoof-ip4", "drop-ra", "spoof-ip6", "spoof-nd");
-  const all: Binding = { ports: [], mac: [], ip4: [], ip6: [], nd: [] };
+  t.counters.push(...GUARD_COUNTERS);
+  const all: Binding = { ports: [], mac: [], ip4: [], ip6: [], nd: [], chaddr: [] };
   for (const inst of d.instances) {
     const b = binding(inst);
-    all.ports.push(...b.ports);
-    all.mac.push(...b.mac);
-    all.ip4.push(...b.ip4);
-    all.ip6.push(...b.ip6);
-    all.nd.push(...b.nd);
+    for (const [k] of BINDING_SETS) all[k].push(...b[k]);
   }
+  const { bridges, uplinks } = managedLinks(d);
+  if (d.config.bridgeMeta) addSet(t, "bridges", "type ifname;", bridges.map(quote));
+  else addSet(t, "foreign-ports", "type ifname;", d.foreignPorts.filter((p) => !uplinks.includes(p)).map(quote));
+  addSet(t, "uplinks", "type ifname;", uplinks.map(quote));
   addSet(t, "vm-ports", "type ifname;", all.ports);
   addSet(t, "bind-mac", "type ifname . ether_addr;", all.mac);
   addSet(t, "bind-ip4", "type ifname . ether_addr . ipv4_addr;", all.ip4);
   addSet(t, "bind-ip6", "type ifname . ether_addr . ipv6_addr;", all.ip6);
-  addSet(t, "bind-nd", "typeof iifname . @th,64,128;", all.nd);
-  addChain(t, "prerouting", RULES, "type filter hook prerouting priority -300; policy accept;");
+  addSet(t, "bind-nd", `typeof iifname . ${ND_TARGET};`, all.nd);
+  addSet(t, "bind-chaddr", `typeof iifname . ${CHADDR};`, all.chaddr);
+  addChain(t, "prerouting", [...scope(d, "i"), "iifname @uplinks accept", ...GUARD],
+    "type filter hook prerouting priority -300; policy accept;");
+  // Nothing reaches an undeclared port either: not another guest's broadcasts, not the host's.
+  const egress = [...scope(d, "o"), "oifname @uplinks accept", "oifname != @vm-ports counter name undeclared-port drop"];
+  addChain(t, "forward", egress, "type filter hook forward priority -300; policy accept;");
+  addChain(t, "output", egress, "type filter hook output priority -300; policy accept;");
+  addUplinkFilter(t, d);
   return t;
 }

@@ -15,8 +15,8 @@ export interface ShownVif {
   ipv4: string | null;
   ipv6: string | null;
   ipv6LinkLocal: string;
-  /** "bound" when the bridge table pins this port to the addresses above. */
-  antiSpoofing: "bound" | "port unknown" | "off";
+  /** "bound" when the bridge table pins this port to the addresses above; "not plugged": no traffic passes. */
+  antiSpoofing: "bound" | "not plugged" | "off";
 }
 
 export interface ShownGroup {
@@ -75,7 +75,7 @@ export function dataplaneShow(d: DesiredState, drops: Record<string, number> = {
       name: inst.name,
       vifs: inst.vifs.map((v) => ({
         mac: v.mac, bridge: v.bridge, port: v.port, ipv4: v.ipv4, ipv6: v.ipv6, ipv6LinkLocal: v.ipv6LinkLocal,
-        antiSpoofing: driver === "noop" ? "off" : v.port ? "bound" : "port unknown",
+        antiSpoofing: driver === "noop" ? "off" : v.port ? "bound" : "not plugged",
       })),
       groups: gs.map(showGroup),
       egressFiltered,

@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { LAB_DIR, ns, sh, type LabVm } from "./lab.ts";
 
 /** Tools the lab runs; on Debian they come from these packages. */
-const TOOLS: Record<string, string> = { ip: "iproute2", nft: "nftables", busybox: "busybox", curl: "curl" };
+const TOOLS: Record<string, string> = { ip: "iproute2", nft: "nftables", busybox: "busybox", curl: "curl", ping: "iputils-ping" };
 
 /** Install missing tools with apt-get (the lab runs as root on Debian); fail naming them otherwise. */
 export function ensureTools(say: (s: string) => void): void {
@@ -26,6 +26,7 @@ const UDHCPC_SCRIPT = `#!/bin/sh
 case "$1" in
   deconfig) ip addr flush dev "$interface" scope global; ip link set "$interface" up ;;
   bound|renew)
+    echo "lease: serverid=$serverid"
     ip addr flush dev "$interface" scope global
     ip addr add "$ip/\${mask:-24}" dev "$interface"
     [ -n "$mtu" ] && ip link set "$interface" mtu "$mtu"
@@ -43,11 +44,31 @@ export function udhcpcScript(): string {
   return path;
 }
 
-/** Run one DHCP exchange; returns the address the VM holds afterwards (or null). */
-export function dhcp(vm: LabVm, script: string): string | null {
-  ns(vm.ns, ["busybox", "udhcpc", "-i", "eth0", "-n", "-q", "-t", "5", "-T", "1", "-s", script, "-O", "staticroutes", "-O", "mtu", "-O", "search"], { check: false });
+/**
+ * Run one DHCP exchange; returns the address the VM holds afterwards (or null) and the server
+ * identifier of the lease it got in this exchange (null when none came).
+ */
+export function dhcp(vm: LabVm, script: string): { address: string | null; serverId: string | null } {
+  const r = ns(vm.ns, ["busybox", "udhcpc", "-i", "eth0", "-n", "-q", "-t", "5", "-T", "1", "-s", script, "-O", "staticroutes", "-O", "mtu", "-O", "search"], { check: false });
+  const sid = /^lease: serverid=(\d+\.\d+\.\d+\.\d+)$/m.exec(r.out);
   const m = /inet (\d+\.\d+\.\d+\.\d+)\//.exec(ns(vm.ns, ["ip", "-4", "addr", "show", "dev", "eth0"], { check: false }).out);
-  return m ? m[1] : null;
+  return { address: m ? m[1] : null, serverId: sid ? sid[1] : null };
+}
+
+/** The IPv6 default routers the VM's kernel learned from RAs (their link-local addresses). */
+export function ipv6Routers(vm: LabVm): string[] {
+  const r = ns(vm.ns, ["ip", "-6", "-j", "route", "show", "default", "dev", "eth0"], { check: false });
+  if (r.code !== 0 || !r.out.trim()) return [];
+  const routes = JSON.parse(r.out) as { gateway?: string; nexthops?: { gateway?: string }[] }[];
+  return [...new Set(routes.flatMap((x) => [x.gateway, ...(x.nexthops ?? []).map((h) => h.gateway)]).filter((g): g is string => !!g))].sort();
+}
+
+/** Ping `to` from the VM (IPv4 or IPv6 by the address); a few tries, as the first ARP/ND may be slow. */
+export function pings(vm: LabVm, to: string, tries = 3): boolean {
+  for (let i = 0; i < tries; i++) {
+    if (ns(vm.ns, ["ping", "-c", "1", "-W", "2", to], { check: false }).code === 0) return true;
+  }
+  return false;
 }
 
 /** Let the kernel do SLAAC on eth0 (accept RAs although forwarding is off in the VM). */

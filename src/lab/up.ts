@@ -1,26 +1,30 @@
 /**
- * `netlet lab up`: an underlay bridge joining host namespaces (each running the real agent) and
- * an "internet" namespace behind public_interface; a flat DHCP network; instances booted through
- * the CLI; VM namespaces wired to the hosts' bridges with the instances' MACs that configure
- * themselves as guests do (DHCP client, SLAAC, metadata); a floating IP associated and reached
- * from the internet namespace.
+ * `netlet lab up`: the seed's multi_host FlatDHCP picture in namespaces. An underlay namespace
+ * is the switch: bridge `under0` joins the hosts (each running the real agent) and an "internet"
+ * namespace behind public_interface; bridge `flat` is the shared flat segment, on which each
+ * host's `flat0` (flat_interface, enslaved to br100 by netlet) sits — with `--vxlan`, VXLAN over
+ * the underlay replaces it. One DHCP network; instances booted through the CLI; VM namespaces
+ * wired to the hosts' bridges with the instances' MACs that configure themselves as guests do
+ * (DHCP client, SLAAC, metadata); a VM on the first host pings a VM on every other host; a
+ * floating IP associated and reached from the internet namespace.
  */
 import { mkdirSync, openSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { LAB_DIR, LAB_PREFIX, labDown, labNamespaces, ns, saveState, sh, type LabHost, type LabState, type LabVm } from "./lab.ts";
-import { dhcp, enableSlaac, ensureTools, metadataInstanceId, slaacAddress, udhcpcScript } from "./guests.ts";
+import { dhcp, enableSlaac, ensureTools, ipv6Routers, metadataInstanceId, pings, slaacAddress, udhcpcScript } from "./guests.ts";
 import { keygen } from "../cluster/keyring.ts";
+import { FLAT_IF, addNs, hostConfig, makeNetworks } from "./topology.ts";
 
 export interface LabUpOptions {
   hosts: number;
   vms: number;
   ipv6: boolean;
   vxlan: boolean;
+  /** Every host uses the network's gateway address (share_dhcp_address). */
+  shareDhcpAddress: boolean;
 }
 
-/** The internet namespace's address on the underlay, and a "public server" behind it. */
-const INTERNET_IP = "10.254.0.1";
-export const PUBLIC_SERVER = "198.51.100.1";
+/** Floating IPs come from this part of the underlay. */
 const FLOATING_RANGE = "10.254.0.128/28";
 
 /** How to run this same netlet: the compiled binary itself, or bun + the entry script. */
@@ -30,26 +34,6 @@ export function selfArgv(): string[] {
 
 export function netlet(host: LabHost, args: string[], check = true) {
   return sh([...selfArgv(), ...args, "--socket", host.socket], { check });
-}
-
-function hostConfig(h: LabHost, peers: LabHost[], opts: LabUpOptions): string {
-  return [
-    "[DEFAULT]",
-    `host = ${h.name}`,
-    `my_ip = ${h.underlayIp}`,
-    `state_path = ${h.stateDir}`,
-    "public_interface = under0",
-    "flat_network_bridge = br100",
-    "multi_host = true",
-    `use_ipv6 = ${opts.ipv6}`,
-    "send_arp_for_ha = true",
-    "",
-    "[cluster]",
-    `bind = ${h.underlayIp}:7946`,
-    // The first host founds the cluster; the others join through it.
-    `join = ${h === peers[0] ? "" : `${peers[0].underlayIp}:7946`}`,
-    "",
-  ].join("\n");
 }
 
 async function waitForNetwork(h: LabHost, timeoutMs = 10000): Promise<void> {
@@ -71,36 +55,6 @@ async function waitForAgent(h: LabHost, timeoutMs = 15000): Promise<void> {
   throw new Error(`the agent of ${h.name} did not answer on ${h.socket} within ${timeoutMs} ms; see ${join(h.stateDir, "agent.log")}`);
 }
 
-function addNs(name: string): void {
-  sh(["ip", "netns", "add", name]);
-  ns(name, ["ip", "link", "set", "lo", "up"]);
-}
-
-/** veth from `name` (ifname `inside`) to the underlay bridge. */
-function plugUnderlay(state: LabState, name: string, inside: string, peer: string, addr: string): void {
-  ns(name, ["ip", "link", "add", inside, "type", "veth", "peer", "name", peer]);
-  ns(name, ["ip", "link", "set", peer, "netns", state.underlayNs]);
-  ns(state.underlayNs, ["ip", "link", "set", peer, "master", "under0", "up"]);
-  ns(name, ["ip", "addr", "add", `${addr}/24`, "dev", inside]);
-  ns(name, ["ip", "link", "set", inside, "up"]);
-}
-
-function makeNetworks(state: LabState, hosts: LabHost[]): void {
-  addNs(state.underlayNs);
-  ns(state.underlayNs, ["ip", "link", "add", "under0", "type", "bridge", "forward_delay", "0", "stp_state", "0"]);
-  ns(state.underlayNs, ["ip", "link", "set", "under0", "up"]);
-  addNs(state.internetNs!);
-  plugUnderlay(state, state.internetNs!, "eth0", "nlu0", INTERNET_IP);
-  ns(state.internetNs!, ["ip", "addr", "add", `${PUBLIC_SERVER}/32`, "dev", "lo"]);
-  for (const [i, h] of hosts.entries()) {
-    addNs(h.ns);
-    plugUnderlay(state, h.ns, "under0", `nlu${i + 1}`, h.underlayIp);
-    ns(h.ns, ["ip", "route", "add", "default", "via", INTERNET_IP]);
-    ns(h.ns, ["ip", "link", "add", "br100", "type", "bridge", "forward_delay", "0", "stp_state", "0"]);
-    ns(h.ns, ["ip", "link", "set", "br100", "up"]);
-  }
-}
-
 function startAgent(h: LabHost, peers: LabHost[], opts: LabUpOptions, key: string): void {
   mkdirSync(h.stateDir, { recursive: true });
   writeFileSync(h.config, hostConfig(h, peers, opts));
@@ -113,7 +67,8 @@ function startAgent(h: LabHost, peers: LabHost[], opts: LabUpOptions, key: strin
   h.pid = p.pid;
 }
 
-function attachVm(vm: LabVm, host: LabHost, index: number): void {
+/** The VM's veth into br100; returns the host-side end (the VIF's port). */
+function attachVm(vm: LabVm, host: LabHost, index: number): string {
   addNs(vm.ns);
   const hostIf = `nlv${index}`;
   ns(host.ns, ["ip", "link", "add", hostIf, "type", "veth", "peer", "name", "eth0"]);
@@ -121,6 +76,7 @@ function attachVm(vm: LabVm, host: LabHost, index: number): void {
   ns(vm.ns, ["ip", "link", "set", "eth0", "address", vm.mac]);
   ns(host.ns, ["ip", "link", "set", hostIf, "master", "br100", "up"]);
   ns(vm.ns, ["ip", "link", "set", "eth0", "up"]);
+  return hostIf;
 }
 
 async function bootVms(state: LabState, opts: LabUpOptions, say: (s: string) => void): Promise<void> {
@@ -130,14 +86,18 @@ async function bootVms(state: LabState, opts: LabUpOptions, say: (s: string) => 
       n += 1;
       const name = `vm${n}`;
       const inst = JSON.parse(netlet(h, ["boot", name, "--network", "private", "--json"]).out);
-      const port = inst.ports[0];
-      const vm: LabVm = { name, ns: `${LAB_PREFIX}${name}`, host: h.name, mac: port.mac, fixedIp: port.address, ipv6: port.addressV6,
-        floatingIp: null, leased: null, metadata: null };
-      attachVm(vm, h, n);
+      const vif = inst.ports[0];
+      const vm: LabVm = { name, ns: `${LAB_PREFIX}${name}`, host: h.name, mac: vif.mac, fixedIp: vif.address, ipv6: vif.addressV6,
+        floatingIp: null, leased: null, dhcpServer: null, routers: [], metadata: null };
+      // As a hypervisor does: create the guest's port, then declare it (netlet binds its rules to
+      // declared ports only; the plug returns once they are applied).
+      const port = attachVm(vm, h, n);
+      netlet(h, ["plug", name, "--port", port]);
+      vm.port = port;
       if (opts.ipv6) enableSlaac(vm);
       state.vms.push(vm);
       saveState(state);
-      say(`      ${name} on ${h.name}: MAC ${vm.mac}, fixed IP ${vm.fixedIp}`);
+      say(`      ${name} on ${h.name}: MAC ${vm.mac}, fixed IP ${vm.fixedIp}, plugged as ${port}`);
     }
   }
 }
@@ -145,10 +105,19 @@ async function bootVms(state: LabState, opts: LabUpOptions, say: (s: string) => 
 async function configureGuests(state: LabState, opts: LabUpOptions): Promise<void> {
   const script = udhcpcScript();
   for (const vm of state.vms) {
-    vm.leased = dhcp(vm, script);
-    if (opts.ipv6) vm.ipv6 = await slaacAddress(vm);
-    vm.metadata = metadataInstanceId(vm);
+    const lease = dhcp(vm, script);
+    vm.leased = lease.address;
+    vm.dhcpServer = lease.serverId;
   }
+  // SLAAC runs in every VM's kernel at once: wait for all of them together.
+  if (opts.ipv6) {
+    const addrs = await Promise.all(state.vms.map((vm) => slaacAddress(vm)));
+    for (const [i, vm] of state.vms.entries()) {
+      vm.ipv6 = addrs[i];
+      vm.routers = ipv6Routers(vm);
+    }
+  }
+  for (const vm of state.vms) vm.metadata = metadataInstanceId(vm);
 }
 
 /** The seed's first step: let ICMP and SSH into the default group, then reach a floating IP. */
@@ -168,6 +137,21 @@ async function floatingIp(state: LabState): Promise<void> {
   }
 }
 
+/** A VM of the first host pings one VM of every other host, by fixed IPv4 and (dual-stack) IPv6. */
+function crossHost(state: LabState, opts: LabUpOptions): void {
+  const first = state.hosts[0];
+  const from = state.vms.find((v) => v.host === first.name);
+  state.crossHost = [];
+  if (!from) return;
+  for (const h of state.hosts.slice(1)) {
+    const to = state.vms.find((v) => v.host === h.name);
+    if (!to) continue;
+    for (const address of [to.fixedIp, opts.ipv6 ? to.ipv6 : null]) {
+      if (address) state.crossHost.push({ from: from.name, to: to.name, address, ok: pings(from, address) });
+    }
+  }
+}
+
 export async function labUp(opts: LabUpOptions, say: (s: string) => void): Promise<LabState> {
   ensureTools(say);
   if (labNamespaces().length) {
@@ -180,27 +164,30 @@ export async function labUp(opts: LabUpOptions, say: (s: string) => void): Promi
     const dir = join(LAB_DIR, name);
     return { name, ns: `${LAB_PREFIX}${name}`, underlayIp: `10.254.0.${11 + i}`, socket: join(dir, "netlet.sock"), config: join(dir, "netlet.conf"), stateDir: dir, pid: null };
   });
-  const state: LabState = { hosts, vms: [], underlayNs: `${LAB_PREFIX}underlay`, internetNs: `${LAB_PREFIX}internet`, floatingReachable: false };
+  const state: LabState = { segment: opts.vxlan ? "vxlan" : "flat", binary: selfArgv().join(" "), hosts, vms: [], underlayNs: `${LAB_PREFIX}underlay`, internetNs: `${LAB_PREFIX}internet`, floatingReachable: false };
   saveState(state);
-  say(`[1/5] underlay bridge, internet namespace and ${opts.hosts} host namespace(s)`);
-  makeNetworks(state, hosts);
+  say(`[1/6] underlay switch (${opts.vxlan ? "VXLAN between the hosts" : `flat segment: ${FLAT_IF} of each host`}), internet namespace and ${opts.hosts} host namespace(s)`);
+  makeNetworks(state, hosts, opts);
   saveState(state);
-  say(`[2/5] starting the agents${opts.hosts > 1 ? ", joined into one encrypted cluster" : ""}`);
+  say(`[2/6] starting the agents${opts.hosts > 1 ? ", joined into one encrypted cluster" : ""}`);
   const key = keygen();
   for (const h of hosts) startAgent(h, hosts, opts, key);
   saveState(state);
   for (const h of hosts) await waitForAgent(h);
-  say(`[3/5] network private (10.0.0.0/24${opts.ipv6 ? ", fd00:10::/64" : ""}) and ${opts.vms * opts.hosts} instance(s) through the CLI`);
+  say(`[3/6] network private (10.0.0.0/24${opts.ipv6 ? ", fd00:10::/64" : ""}) and ${opts.vms * opts.hosts} instance(s) through the CLI`);
   const v6 = opts.ipv6 ? ["--fixed-range-v6", "fd00:10::/64"] : [];
   const vx = opts.vxlan ? ["--vxlan", "100"] : [];
   // Created once, on the first host: the cluster carries it to the others.
   netlet(hosts[0], ["network-create", "private", "--fixed-range-v4", "10.0.0.0/24", "--bridge", "br100", "--multi-host", "T", ...v6, ...vx]);
   for (const h of hosts) await waitForNetwork(h);
   await bootVms(state, opts, say);
-  say(`[4/5] guests configure themselves: DHCP${opts.ipv6 ? ", SLAAC" : ""}, metadata through 169.254.169.254`);
+  say(`[4/6] guests configure themselves: DHCP${opts.ipv6 ? ", SLAAC" : ""}, metadata through 169.254.169.254`);
   await configureGuests(state, opts);
-  say("[5/5] default group allows ICMP and SSH; floating IP from pool nova, pinged from the internet namespace");
+  say("[5/6] default group allows ICMP and SSH; floating IP from pool nova, pinged from the internet namespace");
   await floatingIp(state);
+  saveState(state);
+  if (opts.hosts > 1) say(`[6/6] cross-host: a VM on ${hosts[0].name} pings a VM on every other host${opts.ipv6 ? " (IPv4 and IPv6)" : ""}`);
+  crossHost(state, opts);
   saveState(state);
   return state;
 }

@@ -1,18 +1,41 @@
 /** lab up|down|status|exec. */
-import { UsageError } from "../cli/errors.ts";
+import { RuntimeError, UsageError } from "../cli/errors.ts";
 import { table } from "../cli/table.ts";
 import { intOpt, print, type Verb } from "../cli/verb.ts";
-import { labDown, labNamespaces, loadState, type LabState } from "./lab.ts";
+import { labDown, labNamespaces, loadState, type LabState, type LabVm } from "./lab.ts";
 import { labUp } from "./up.ts";
+
+function leaseText(v: LabVm): string {
+  if (!v.leased) return "none";
+  return v.dhcpServer ? `leased ${v.leased} from ${v.dhcpServer}` : `leased ${v.leased}`;
+}
+
+/** Cross-host pings, one line per check; empty for a one-host lab. */
+function crossHostText(s: LabState): string {
+  return (s.crossHost ?? []).map((c) => `\ncross-host: ${c.from} -> ${c.to} ${c.address}: ${c.ok ? "answers ping" : "NO ANSWER"}`).join("");
+}
 
 function labTable(s: LabState): string {
   const hosts = table(["host", "namespace", "underlay IP", "agent pid"], s.hosts.map((h) => [h.name, h.ns, h.underlayIp, h.pid]));
-  const vms = table(["VM", "host", "MAC", "fixed IP", "IPv6", "floating IP", "lease", "metadata"],
-    s.vms.map((v) => [v.name, v.host, v.mac, v.fixedIp, v.ipv6 ?? "-", v.floatingIp ?? "-", v.leased ? `leased ${v.leased}` : "none", v.metadata ? `ok (${v.metadata})` : "unreachable"]));
+  const v6 = s.vms.some((v) => v.routers?.length);
+  // Cross-host reachability next to lease and metadata: did the first host's VM reach this one?
+  const from = s.crossHost?.[0]?.from;
+  const reached = (v: LabVm) => (s.crossHost ?? []).filter((c) => c.to === v.name).map((c) => `${c.ok ? "ok" : "NO ANSWER"} (${c.address.includes(":") ? "IPv6" : "IPv4"})`).join(", ") || "-";
+  const vms = table(["VM", "host", "MAC", "fixed IP", "IPv6", "floating IP", "lease", ...(v6 ? ["IPv6 routers"] : []), "metadata", ...(from ? [`ping from ${from}`] : [])],
+    s.vms.map((v) => [v.name, v.host, v.mac, v.fixedIp, v.ipv6 ?? "-", v.floatingIp ?? "-", leaseText(v), ...(v6 ? [(v.routers ?? []).join(" ") || "none"] : []),
+      v.metadata ? `ok (${v.metadata})` : "unreachable", ...(from ? [reached(v)] : [])]));
   const fip = s.vms.find((v) => v.floatingIp);
   const reach = fip ? `\nfloating IP ${fip.floatingIp} (${fip.name}) from the internet namespace: ${s.floatingReachable ? "answers ping" : "NO ANSWER"}` : "";
-  const hint = fip && s.internetNs ? `${reach}\ntry: ip netns exec ${s.internetNs} ping -c 1 ${fip.floatingIp}    (floating IP of ${fip.name})\n     netlet lab exec ${fip.name} -- curl -s http://169.254.169.254/openstack/latest/meta_data.json` : "";
-  return `${hosts}\n${vms}${hint}`;
+  const tryIt = fip && s.internetNs ? `\ntry: ip netns exec ${s.internetNs} ping -c 1 ${fip.floatingIp}    (floating IP of ${fip.name})\n     netlet lab exec ${fip.name} -- curl -s http://169.254.169.254/openstack/latest/meta_data.json` : "";
+  const use = s.hosts.length ? `\nnetlet: ${s.binary ?? "netlet"}\nexport NETLET_SOCKET=${s.hosts[0].socket}    (the agent of ${s.hosts[0].name}; netlet list, netlet status)` : "";
+  return `${hosts}\n${vms}${reach}${crossHostText(s)}${tryIt}${use}`;
+}
+
+/** What of the lab does not hold, one reason per line (empty when it all works). */
+function failures(s: LabState): string[] {
+  const out = (s.crossHost ?? []).filter((c) => !c.ok).map((c) => `${c.from} cannot reach ${c.to} at ${c.address} across hosts`);
+  if (out.length) out.push("see each host's agent.log and `netlet status` there; `netlet lab down` removes the lab");
+  return out;
 }
 
 export const labVerbs: Verb[] = [
@@ -23,14 +46,18 @@ export const labVerbs: Verb[] = [
       hosts: { type: "string", arg: "N", help: "host namespaces, each running an agent, joined into one cluster (default 2)" },
       vms: { type: "string", arg: "M", help: "VM namespaces per host (default 2)" },
       ipv6: { type: "boolean", help: "dual-stack network (SLAAC)" },
-      vxlan: { type: "boolean", help: "join hosts with VXLAN instead of a shared flat uplink" },
+      vxlan: { type: "boolean", help: "join the hosts' bridges with VXLAN instead of the flat segment (flat_interface on a switch)" },
+      "share-dhcp-address": { type: "boolean", help: "every host uses the network's gateway address (share_dhcp_address)" },
     },
     read: true,
     async run(ctx) {
       const hosts = intOpt(ctx, "hosts", 1, 8) ?? 2;
       const vms = intOpt(ctx, "vms", 0, 16) ?? 2;
-      const state = await labUp({ hosts, vms, ipv6: !!ctx.opts.ipv6, vxlan: !!ctx.opts.vxlan }, (s) => process.stderr.write(`${s}\n`));
+      const state = await labUp({ hosts, vms, ipv6: !!ctx.opts.ipv6, vxlan: !!ctx.opts.vxlan, shareDhcpAddress: !!ctx.opts["share-dhcp-address"] },
+        (s) => process.stderr.write(`${s}\n`));
       print(ctx, state, () => labTable(state));
+      const bad = failures(state);
+      if (bad.length) throw new RuntimeError(`lab up: ${bad.join("; ")}`);
     },
   },
   {
@@ -48,7 +75,9 @@ export const labVerbs: Verb[] = [
     async run(ctx) {
       const s = loadState();
       if (!s) {
-        ctx.out(labNamespaces().length ? "no lab state, but lab namespaces exist: run `netlet lab down`" : "no lab is running");
+        const left = labNamespaces();
+        if (ctx.json) ctx.out(JSON.stringify({ running: false, leftoverNamespaces: left }, null, 2));
+        else ctx.out(left.length ? "no lab state, but lab namespaces exist: run `netlet lab down`" : "no lab is running");
         return;
       }
       print(ctx, s, () => labTable(s));
@@ -56,14 +85,18 @@ export const labVerbs: Verb[] = [
   },
   {
     name: "lab exec",
-    summary: "Run a command inside a lab VM or host namespace: netlet lab exec vm1 -- ip addr.",
+    summary: "Run a command inside a lab VM or host namespace (netlet lab exec vm1 -- ip addr); without CMD, a shell there.",
     args: ["NAME", "CMD..."],
     async run(ctx) {
       const s = loadState();
       const [name, ...cmd] = ctx.args;
       const target = s?.vms.find((v) => v.name === name)?.ns ?? s?.hosts.find((h) => h.name === name)?.ns;
       if (!target) throw new UsageError(`no lab VM or host named ${name}; see \`netlet lab status\``);
-      if (cmd.length === 0) throw new UsageError("netlet lab exec: missing CMD (netlet lab exec NAME -- CMD ...)");
+      if (cmd.length === 0) {
+        // An interactive shell in the namespace, as `ip netns exec NS` with no command would not give.
+        cmd.push(process.env.SHELL || "/bin/sh");
+        process.stderr.write(`shell in ${name} (namespace ${target}); exit to leave\n`);
+      }
       const p = Bun.spawnSync(["ip", "netns", "exec", target, ...cmd], { stdio: ["inherit", "inherit", "inherit"] });
       if (p.exitCode !== 0) process.exitCode = p.exitCode ?? 1;
     },

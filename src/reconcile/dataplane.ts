@@ -1,10 +1,23 @@
 /** HostView → the dataplane's DesiredState (NAT, floating IPs, security groups, anti-spoofing, links). */
 import type { DesiredState, GroupMembers, InstanceOnHost } from "../dataplane/desired.ts";
+import { createHash } from "node:crypto";
 import { linkLocal } from "../ipam/eui64.ts";
 import type { HostView } from "./host-view.ts";
 
-export function desiredState(view: HostView): DesiredState {
+/** A locally administered MAC from the host and the bridge name: the same after every restart. */
+export function bridgeMac(nodeId: string, bridge: string): string {
+  const h = createHash("sha256").update(`${nodeId}/${bridge}`).digest();
+  h[0] = (h[0] & 0xfc) | 0x02; // unicast, locally administered
+  return [...h.subarray(0, 6)].map((b) => b.toString(16).padStart(2, "0")).join(":");
+}
+
+export function desiredState(view: HostView, bridgeMeta = false): DesiredState {
   const c = view.config;
+  const links = (n: HostView["standby"][number]) => ({
+    id: n.id, bridge: n.bridge, mtu: n.mtu, vlan: n.vlan,
+    vxlan: n.vxlan === null ? null : { vni: n.vxlan, peers: view.peers, local: c.myIp, underlay: null },
+    uplink: n.bridgeInterface, bridgeMac: bridgeMac(view.nodeId, n.bridge),
+  });
   const served = new Map(view.served.map((s) => [s.network.id, s]));
   const groupIds = new Map(view.groups.map((g) => [`${g.group.projectId}/${g.group.name}`, g.group.id]));
   const idsOf = (projectId: string, names: string[]) => names.map((n) => groupIds.get(`${projectId}/${n}`)).filter((x): x is string => !!x);
@@ -14,7 +27,7 @@ export function desiredState(view: HostView): DesiredState {
     groups: idsOf(instance.projectId, instance.securityGroups),
     vifs: vifs.filter((v) => served.has(v.networkId)).map((v) => ({
       mac: v.mac, networkId: v.networkId, bridge: served.get(v.networkId)!.network.bridge, ipv4: v.address, ipv6: v.addressV6,
-      ipv6LinkLocal: linkLocal(v.mac), port: null,
+      ipv6LinkLocal: linkLocal(v.mac), port: view.ports.get(v.id) ?? null,
     })),
   }));
   // Membership is cluster-wide: a source-group rule admits the group's instances on every host.
@@ -34,16 +47,18 @@ export function desiredState(view: HostView): DesiredState {
       publicInterface: c.publicInterface, routingSourceIp: c.routingSourceIp, dmzCidr: c.dmzCidr, forceSnatRange: c.forceSnatRange,
       metadataHost: c.metadataHost, metadataPort: c.metadataPort, allowSameNetTraffic: c.allowSameNetTraffic, firewallDriver: c.firewallDriver,
       flatInterface: c.flatInterface, vlanInterface: c.vlanInterface, networkDeviceMtu: c.networkDeviceMtu, sendArpForHa: c.sendArpForHa,
-      sendArpForHaCount: c.sendArpForHaCount,
+      sendArpForHaCount: c.sendArpForHaCount, bridgeMeta,
     },
     networks: view.served.map((s) => ({
-      id: s.network.id, bridge: s.network.bridge, cidr: s.network.cidr, cidrV6: s.network.cidrV6,
+      ...links(s.network),
+      cidr: s.network.cidr, cidrV6: s.network.cidrV6,
       hostAddress: s.hostAddress,
+      hostAddressShared: !s.network.multiHost || s.network.shareAddress,
+      dhcp: s.network.enableDhcp,
       hostAddressV6: c.useIpv6 ? s.network.gatewayV6 : null,
-      mtu: s.network.mtu, vlan: s.network.vlan,
-      vxlan: s.network.vxlan === null ? null : { vni: s.network.vxlan, peers: view.peers, local: c.myIp, underlay: null },
-      uplink: s.network.bridgeInterface,
     })),
+    standby: view.standby.map((n) => ({ ...links(n), cidr: null, cidrV6: null, hostAddress: null, hostAddressShared: false, dhcp: false, hostAddressV6: null })),
+    foreignPorts: [],
     instances,
     groups: view.groups.map(({ group, rules }) => ({
       id: group.id, name: group.name,

@@ -10,6 +10,7 @@ import { findHostAddress } from "../store/fixed-ips.ts";
 import { listFloatingIps } from "../store/floating.ts";
 import { listInstances, listVifs } from "../store/instances.ts";
 import { listNetworks } from "../store/networks.ts";
+import { portsByVif } from "../store/ports.ts";
 import { listRules, listSecurityGroups } from "../store/secgroups.ts";
 
 export interface ServedNetwork {
@@ -23,6 +24,13 @@ export interface HostView {
   nodeId: string;
   config: Config;
   served: ServedNetwork[];
+  /**
+   * Networks this host does not serve yet but may: their bridges exist (no address, no DHCP or
+   * RA), so a hypervisor can attach a guest's tap before the instance is registered.
+   */
+  standby: Network[];
+  /** Declared host-side ports of this host's VIFs, by VIF id. */
+  ports: Map<string, string>;
   /** Instances hosted here, with their VIFs in NIC order. */
   local: { instance: Instance; vifs: Vif[] }[];
   /** Every live VIF in the cluster (security-group membership is cluster-wide). */
@@ -61,6 +69,8 @@ export function readHostView(store: Store, config: Config, cluster: ClusterView 
     hostAddress: servedAddress(store, network, nodeId),
     prefixLength: network.cidr ? Number(network.cidr.split("/")[1]) : null,
   }));
+  const servedBridges = new Set(served.map((s) => s.network.bridge));
+  const standby = networks.filter((n) => !servedIds.has(n.id) && !servedBridges.has(n.bridge));
   const vifsOf = Map.groupBy(localVifs, (v) => v.instanceUuid);
   const local = allInstances.filter((i) => i.host === nodeId).map((instance) => ({
     instance,
@@ -71,6 +81,6 @@ export function readHostView(store: Store, config: Config, cluster: ClusterView 
   // In a cluster exactly one host serves a floating IP: the one holding its IPAM slot.
   const held = cluster ? new Set(cluster.syncFloating(assigned.map((f) => f.address))) : null;
   const floating = held ? assigned.filter((f) => held.has(f.address)) : assigned;
-  return { nodeId, config, served, local, allVifs, allInstances, groups, floating, floatingPending: assigned.length - floating.length,
+  return { nodeId, config, served, standby, ports: portsByVif(store), local, allVifs, allInstances, groups, floating, floatingPending: assigned.length - floating.length,
     peers: cluster?.peerAddresses() ?? [] };
 }

@@ -35,6 +35,9 @@ export class Reconciler {
   #dirty = false;
   #unsubscribe: () => void;
   #timer: ReturnType<typeof setInterval> | null = null;
+  /** Store commits the last completed pass had seen, and callers waiting for a newer one. */
+  #doneAt = 0;
+  #waiters: { want: number; resolve: () => void }[] = [];
 
   constructor(
     readonly store: Store,
@@ -66,6 +69,18 @@ export class Reconciler {
     return this.#running;
   }
 
+  /**
+   * Resolves once a pass that read the store after every commit so far has finished (a plug
+   * waits for its own binding, not for every pass a busy host runs after it).
+   */
+  applied(): Promise<void> {
+    const want = this.store.commits;
+    if (this.#doneAt >= want) return Promise.resolve();
+    const p = new Promise<void>((resolve) => this.#waiters.push({ want, resolve }));
+    if (!this.#running) void this.kick();
+    return p;
+  }
+
   #onChange(events: readonly ChangeEvent[]): void {
     // Leases change on every DHCP exchange but alter nothing the reconcilers render.
     if (events.every((e) => e.entity === "lease")) return;
@@ -87,6 +102,7 @@ export class Reconciler {
   async #pass(events: readonly ChangeEvent[]): Promise<void> {
     const t0 = performance.now();
     const t = this.targets;
+    const seen = this.store.commits;
     try {
       const view = readHostView(this.store, this.config, this.cluster);
       // A floating IP's serving slot is granted by the cluster's majority: look again shortly.
@@ -104,6 +120,10 @@ export class Reconciler {
     this.status.passes += 1;
     this.status.lastPassMs = Math.round((performance.now() - t0) * 10) / 10;
     this.status.lastAt = Date.now();
+    this.#doneAt = Math.max(this.#doneAt, seen);
+    const ready = this.#waiters.filter((w) => w.want <= seen);
+    this.#waiters = this.#waiters.filter((w) => w.want > seen);
+    for (const w of ready) w.resolve();
   }
 
   stop(): void {

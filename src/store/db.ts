@@ -25,6 +25,7 @@ export class Store {
   readonly now: () => number;
   readonly #listeners = new Set<ChangeListener>();
   #pending: ChangeEvent[] | null = null;
+  #commits = 0;
 
   constructor(path: string, opts: StoreOptions) {
     if (path !== ":memory:") mkdirSync(dirname(path), { recursive: true });
@@ -51,6 +52,11 @@ export class Store {
     }
   }
 
+  /** How many transactions with changes have committed: a reader that saw N has seen them all. */
+  get commits(): number {
+    return this.#commits;
+  }
+
   /** Subscribe to committed changes; returns the unsubscribe function. */
   subscribe(listener: ChangeListener): () => void {
     this.#listeners.add(listener);
@@ -72,7 +78,10 @@ export class Store {
     } finally {
       this.#pending = null;
     }
-    if (events.length) this.#emit(events);
+    if (events.length) {
+      this.#commits += 1;
+      this.#emit(events);
+    }
     return result;
   }
 

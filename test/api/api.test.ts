@@ -94,3 +94,55 @@ describe("auto_assign_floating_ip", () => {
     expect((await call("GET", "/v1/floating-ips")).json[0]).toMatchObject({ address: "203.0.113.5", projectId: null, instanceUuid: null });
   });
 });
+
+describe("ports", () => {
+  test("boot --port and plug bind a port; a port of another VIF, a bad name or an unknown MAC are refused and change nothing", async () => {
+    const { store, call } = setup();
+    await call("POST", "/v1/networks", { label: "a", fixed_range_v4: "10.0.0.0/24", bridge: "bra" });
+    await call("POST", "/v1/networks", { label: "b", fixed_range_v4: "10.1.0.0/24", bridge: "brb" });
+    const one = await call("POST", "/v1/instances", { name: "one", networks: ["a"], ports: ["tap1"] });
+    expect(one.status).toBe(201);
+    expect(one.json.ports.map((p: { port: string }) => p.port)).toEqual(["tap1"]);
+    const two = await call("POST", "/v1/instances", { name: "two", networks: ["a", "b"] });
+    expect(two.json.ports.map((p: { port: string | null }) => p.port)).toEqual([null, null]);
+    const before = snapshot(store);
+    const cases: [string, unknown, number, string][] = [
+      ["/v1/instances/two/plug", { port: "tap1", network: "a" }, 409, "port"],
+      ["/v1/instances/two/plug", { port: "tap2" }, 400, "port"],
+      ["/v1/instances/two/plug", { port: "bad name", network: "a" }, 400, "port"],
+      ["/v1/instances/two/plug", { port: "tap2", mac: "fa:16:3e:99:99:99" }, 400, "mac"],
+      ["/v1/instances/two/plug", { port: "tap2", network: "nope" }, 404, "network"],
+      ["/v1/instances/ghost/plug", { port: "tap2" }, 404, "instance"],
+      ["/v1/instances/two/unplug", {}, 409, "port"],
+      ["/v1/instances/one/unplug", { port: "tap9" }, 409, "port"],
+    ];
+    for (const [path, body, status, field] of cases) {
+      const r = await call("POST", path, body);
+      expect([path, JSON.stringify(body), r.status, r.json.field]).toEqual([path, JSON.stringify(body), status, field]);
+      expect(snapshot(store)).toBe(before);
+    }
+    const boot = await call("POST", "/v1/instances", { name: "three", networks: ["a"], ports: ["tap1"] });
+    expect([boot.status, boot.json.field]).toEqual([409, "port"]);
+    expect((await call("GET", "/v1/instances")).json.map((i: { name: string }) => i.name)).toEqual(["one", "two"]);
+    const p = await call("POST", "/v1/instances/two/plug", { port: "tap2", network: "b" });
+    expect(p.json.ports.map((x: { port: string | null }) => x.port)).toEqual([null, "tap2"]);
+    const u = await call("POST", "/v1/instances/one/unplug", {});
+    expect([u.status, u.json.unplugged]).toEqual([200, [{ port: "tap1", mac: one.json.ports[0].mac }]]);
+    // The name is free again once its VIF is unplugged or deleted.
+    expect((await call("POST", "/v1/instances/two/plug", { port: "tap1", network: "a" })).status).toBe(200);
+    await call("DELETE", "/v1/instances/two");
+    expect((await call("POST", "/v1/instances/one/plug", { port: "tap1" })).status).toBe(200);
+  });
+
+  test("a plug waits for the dataplane and fails with its reason", async () => {
+    const store = memStore();
+    let waited = 0;
+    const app = createAdminApp({ store, config: defaultConfig(), portsApplied: async () => (++waited > 1 ? "nft -f - exited 1: boom" : null) });
+    const call = (path: string, body: unknown) => app.request(path, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+    await call("/v1/networks", { label: "a", fixed_range_v4: "10.0.0.0/24" });
+    expect((await call("/v1/instances", { name: "one", ports: ["tap1"] })).status).toBe(201);
+    const r = await call("/v1/instances/one/unplug", {});
+    expect([r.status, ((await r.json()) as { error: string }).error]).toEqual([503, "the rules for the port are not applied: nft -f - exited 1: boom"]);
+    expect(waited).toBe(2);
+  });
+});

@@ -37,6 +37,19 @@ describe("CLI parsing", () => {
     }
   });
 
+  test("a verb group's --help lists its verbs (netlet lab --help, netlet cluster key -h)", async () => {
+    const out: string[] = [];
+    expect(await runCli(["lab", "--help"], (s) => out.push(s))).toBe(0);
+    const text = out.join("\n");
+    expect(text).toContain("usage: netlet lab VERB");
+    for (const v of VERBS.filter((v) => v.name.startsWith("lab "))) expect(text).toContain(`  ${v.name}`);
+    expect(text).not.toContain("network-create");
+    out.length = 0;
+    expect(await runCli(["cluster", "key", "-h"], (s) => out.push(s))).toBe(0);
+    expect(out.join("\n")).toContain("cluster key install");
+    expect(await runCli(["lab", "nonsense"], () => {})).toBe(2);
+  });
+
   test("exit codes: 2 for usage, 1 when no agent runs", async () => {
     expect(await runCli(["network-create"], () => {})).toBe(2);
     expect(await runCli(["network-list", "--socket", "/tmp/netlet-no-such.sock"], () => {})).toBe(1);

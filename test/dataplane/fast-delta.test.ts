@@ -46,6 +46,7 @@ describe("fastDelta", () => {
       'add element bridge netlet bind-ip4 { "vnet30" . fa:16:3e:00:01:1e . 10.0.0.30 }',
       'add element bridge netlet bind-ip6 { "vnet30" . fa:16:3e:00:01:1e . fe80::f816:3eff:fe00:11e, "vnet30" . fa:16:3e:00:01:1e . fd00:1::f816:3eff:fe00:11e }',
       'add element bridge netlet bind-nd { "vnet30" . 0xfe80000000000000f8163efffe00011e, "vnet30" . 0xfd00000100000000f8163efffe00011e }',
+      'add element bridge netlet bind-chaddr { "vnet30" . 0xfa163e00011e }',
     ].join("\n") + "\n");
     expect(st.profiles.get("p-0861560679-in")).toBe(1); // the input summary is untouched
     expect(r.state.profiles.get("p-0861560679-in")).toBe(2);

@@ -2,7 +2,7 @@ import { describe, expect, test, afterAll } from "bun:test";
 import { desiredFromFixture } from "../../src/dataplane/desired.ts";
 import { spawnExec } from "../../src/dataplane/exec.ts";
 import { planLinks, type LinkSnapshot } from "../../src/dataplane/links.ts";
-import { Links, resolvePorts } from "../../src/dataplane/links-apply.ts";
+import { Links } from "../../src/dataplane/links-apply.ts";
 import { Lab, nsRun, requireNetns, waitFor } from "../harness/netns.ts";
 
 const empty = (): LinkSnapshot => ({ links: [], addrs: [], routes: [], flood: {}, sysctl: {} });
@@ -115,14 +115,18 @@ describe.skipIf(!requireNetns())("Links in a namespace", () => {
     expect(nsRun(host, ["ip", "addr", "show", "nlbrv"]).stdout).toContain("10.0.0.1/24");
   });
 
-  test("resolvePorts finds a VIF's bridge port from the FDB", async () => {
+  test("a standby bridge exists before its first instance, with its pinned MAC that a guest's tap never changes", async () => {
     const host = lab.addNamespace("nldlr");
-    lab.addBridge(host, "nlbrr", ["10.0.0.1/24"]);
-    const vm = lab.addVm(host, { bridge: "nlbrr", mac: "fa:16:3e:00:00:21" });
-    nsRun(vm.ns, ["ip", "addr", "add", "10.0.0.21/24", "dev", "eth0"]);
-    nsRun(vm.ns, ["ping", "-c1", "-W2", "10.0.0.1"], { check: false });
-    const d = desiredFromFixture({ networks: [{ id: "n", bridge: "nlbrr", cidr: "10.0.0.0/24" }], instances: [{ uuid: "u", vifs: [{ mac: "fa:16:3e:00:00:21", network: "n", ipv4: "10.0.0.21" }] }] });
-    const got = await waitFor(async () => (await resolvePorts(d, spawnExec(["ip", "netns", "exec", host]))).instances[0].vifs[0].port, 3000);
-    expect(got).toBe(vm.hostIf);
+    const exec = spawnExec(["ip", "netns", "exec", host]);
+    const mac = "02:aa:bb:cc:dd:01";
+    const d = desiredFromFixture({ networks: [], standby: [{ id: "n", bridge: "nlbrr", bridgeMac: mac }] });
+    await new Links({ exec, log: () => {} }).apply(d);
+    const show = () => JSON.parse(nsRun(host, ["ip", "-j", "addr", "show", "nlbrr"]).stdout)[0];
+    expect(show().address).toBe(mac);
+    expect(show().addr_info.filter((a: { family: string }) => a.family === "inet")).toEqual([]);
+    // A port with a lower MAC joins: an unpinned bridge would take its MAC.
+    lab.addVm(host, { bridge: "nlbrr", mac: "00:00:00:00:00:01" });
+    await new Links({ exec, log: () => {} }).apply(d);
+    expect(show().address).toBe(mac);
   });
 });

@@ -3,6 +3,7 @@ import { desiredFromFixture } from "../../src/dataplane/desired.ts";
 import { eui64, linkLocal } from "../../src/ipam/eui64.ts";
 import { renderTables } from "../../src/dataplane/nft-model.ts";
 import { natTable } from "../../src/dataplane/nft-nat.ts";
+import { bridgeTable } from "../../src/dataplane/nft-bridge.ts";
 import { nftGroupRule } from "../../src/dataplane/nft-filter.ts";
 import { render, renderChunks, renderDelta } from "../../src/dataplane/nft-render.ts";
 import { emptyExisting, parseSave, renderIptables, renderIptablesTeardown } from "../../src/dataplane/iptables-render.ts";
@@ -200,5 +201,36 @@ describe.skipIf(!requireNetns())("kernel accepts the rendered text", () => {
     const p = renderIptables(small(), emptyExisting(), emptyExisting());
     nsRun(ns, ["iptables-restore", "--noflush", "--test"], { input: p.v4 });
     nsRun(ns, ["ip6tables-restore", "--noflush", "--test"], { input: p.v6 });
+  });
+});
+
+describe("bridge table (L2 guard)", () => {
+  const fx = (bridgeMeta: boolean) => desiredFromFixture({
+    config: { bridgeMeta, flatInterface: "eth1" },
+    networks: [{ id: "n", bridge: "br100", cidr: "10.0.0.0/24" }, { id: "x", bridge: "br200", vxlan: { vni: 42, peers: [], local: null, underlay: null } }],
+    standby: [{ id: "s", bridge: "br300", uplink: "bond0" }],
+    instances: [{ uuid: "a", vifs: [{ mac: "fa:16:3e:00:00:0a", network: "n", ipv4: "10.0.0.10", port: "vnet0" }] },
+      { uuid: "b", vifs: [{ mac: "fa:16:3e:00:00:0b", network: "n", ipv4: "10.0.0.11" }] }],
+    foreignPorts: ["veth-docker", "eth1"],
+  });
+
+  test("only declared ports are bound; uplinks, VXLAN devices and standby bridges' uplinks pass; a VIF without a port has no element", () => {
+    const t = bridgeTable(fx(false));
+    expect(t.sets.get("vm-ports")!.elements).toEqual(['"vnet0"']);
+    expect(t.sets.get("bind-chaddr")!.elements).toEqual(['"vnet0" . 0xfa163e00000a']);
+    expect(t.sets.get("uplinks")!.elements.sort()).toEqual(['"bond0"', '"eth1"', '"vxlan42"']);
+    // A port of another bridge is listed, unless netlet enslaved it itself.
+    expect(t.sets.get("foreign-ports")!.elements).toEqual(['"veth-docker"']);
+    expect(t.chains.get("prerouting")!.rules.slice(0, 3)).toEqual([
+      "iifname @foreign-ports accept", "iifname @uplinks accept", "iifname != @vm-ports counter name undeclared-port drop"]);
+    expect(t.chains.get("forward")!.rules.at(-1)).toBe("oifname != @vm-ports counter name undeclared-port drop");
+  });
+
+  test("with meta ibrname the rules match the bridges themselves", () => {
+    const t = bridgeTable(fx(true));
+    expect(t.sets.get("bridges")!.elements.sort()).toEqual(['"br100"', '"br200"', '"br300"']);
+    expect(t.sets.has("foreign-ports")).toBe(false);
+    expect(t.chains.get("prerouting")!.rules[0]).toBe("meta ibrname != @bridges accept");
+    expect(t.chains.get("output")!.rules[0]).toBe("meta obrname != @bridges accept");
   });
 });

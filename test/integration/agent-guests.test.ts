@@ -42,6 +42,8 @@ describe.skipIf(!requireNetns())("agent with real guests (DHCP, SLAAC, cloud-ini
     writeFileSync(join(dir, "user-data"), "#cloud-config\nhostname: from-user-data\n");
     inst = JSON.parse(cli("boot", "web-1", "--key-name", "demo", "--user-data", join(dir, "user-data"), "--json").stdout);
     vm = lab.addVm(host, { bridge: "br100", mac: inst.ports[0].mac });
+    // The guest's veth passes traffic only once it is declared as the VIF's port.
+    cli("plug", "web-1", "--port", vm.hostIf);
     nsRun(vm.ns, ["sysctl", "-qw", "net.ipv6.conf.eth0.accept_ra=1"]);
     // cloud-init probes DNS; a resolver that answers "refused" at once keeps the crawl fast.
     mkdirSync(`/etc/netns/${vm.ns}`, { recursive: true });

@@ -109,7 +109,9 @@ export const dataplaneVerbs: Verb[] = [
         const rows = d.instances.flatMap((i) => i.vifs.map((v) => [i.name, v.mac, v.port, v.ipv4, v.ipv6, v.antiSpoofing,
           i.groups.map((g) => `${g.name}: ${[...g.ingress.map((r) => `in ${r}`), ...g.egress.map((r) => `out ${r}`)].join("; ") || "(no rules)"}`).join(" | "),
           i.floatingIps.map((f) => f.address)]));
-        return `driver ${d.driver}, SNAT: ${d.snat}\n${table(["instance", "MAC", "port", "IPv4", "IPv6", "anti-spoofing", "security groups", "floating"], rows)}`;
+        const drops = Object.entries(d.drops ?? {}).filter(([, n]) => n > 0).map(([k, n]) => `${k} ${n}`).join(", ") || "none";
+        return `driver ${d.driver}, SNAT: ${d.snat}\n${table(["instance", "MAC", "port", "IPv4", "IPv6", "anti-spoofing", "security groups", "floating"], rows)}\n`
+          + `drops by reason: ${drops}`;
       });
     },
   },
