@@ -7,6 +7,7 @@
  */
 import { existsSync } from "node:fs";
 import type { Logger } from "../log.ts";
+import { counter, gauge, registry, type Registry } from "../metrics.ts";
 import type { Store } from "../store/db.ts";
 import { listInstances } from "../store/instances.ts";
 import { listTrackedDomains, markDomainMissing, trackDomain, untrackDomain } from "../store/libvirt-domains.ts";
@@ -24,6 +25,7 @@ export interface WatchOptions {
   now?: () => number;
   /** Runs virsh; injected by tests. */
   virsh?: (args: string[]) => Promise<string>;
+  registry?: Registry;
 }
 
 const MAX_ALARMS = 20;
@@ -50,10 +52,15 @@ export class LibvirtWatch {
   #busy: Promise<void> | null = null;
   readonly #virsh: (args: string[]) => Promise<string>;
   readonly #now: () => number;
+  readonly #alarmGauge;
+  readonly #deleted;
 
   constructor(private readonly store: Store, private readonly o: WatchOptions) {
     this.#virsh = o.virsh ?? ((args) => runVirsh(o.uri, args));
     this.#now = o.now ?? Date.now;
+    const reg = o.registry ?? registry;
+    this.#alarmGauge = gauge("netlet_libvirt_alarms", "libvirt domains (or the listing itself) netlet could not serve at the last reconciliation", reg);
+    this.#deleted = counter("netlet_libvirt_undefined_deleted_total", "Instances deleted because their libvirt domain was undefined", reg);
   }
 
   start(): void {
@@ -84,6 +91,7 @@ export class LibvirtWatch {
       listed = await this.#list();
     } catch (err) {
       this.alarms = [`libvirt: cannot list domains on ${this.o.uri}: ${(err as Error).message}`];
+      this.#alarmGauge.set(1);
       return;
     }
     const instances = new Set(listInstances(this.store, { host: this.store.nodeId }).map((i) => i.uuid));
@@ -106,11 +114,13 @@ export class LibvirtWatch {
       try {
         await call("DELETE", `/v1/instances/${u}`);
         this.o.log.info("libvirt domain undefined: instance deleted", { uuid: u });
+        this.#deleted.inc();
         untrackDomain(this.store, u);
       } catch (err) {
         alarms.push(`libvirt: deleting the instance of undefined domain ${u}: ${(err as Error).message}`);
       }
     }
+    this.#alarmGauge.set(alarms.length);
     this.alarms = alarms.length > MAX_ALARMS ? [...alarms.slice(0, MAX_ALARMS), `libvirt: and ${alarms.length - MAX_ALARMS} more`] : alarms;
   }
 
