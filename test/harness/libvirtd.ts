@@ -6,7 +6,7 @@
  * (a test's kernel and console files need no relabelling). `stop()` ends it all; Lab.cleanup()
  * kills whatever is left in the namespace if a test fails first.
  */
-import { appendFileSync, cpSync, existsSync, mkdirSync, readFileSync, rmSync } from "node:fs";
+import { appendFileSync, cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import type { Subprocess } from "bun";
 import { GUEST_CACHE } from "./tiny-guest.ts";
@@ -29,8 +29,11 @@ export interface Libvirtd {
 export function libvirtEtc(dir: string): string {
   const etc = join(dir, "etc");
   cpSync("/etc/libvirt", etc, { recursive: true });
-  // libvirt's default NAT network would build virbr0 and its firewall in the test's namespace.
+  // libvirt's default NAT network would build virbr0 and its firewall in the test's namespace;
+  // domains and hooks of the machine are none of the test's business.
   rmSync(join(etc, "qemu", "networks", "autostart"), { recursive: true, force: true });
+  rmSync(join(etc, "hooks"), { recursive: true, force: true });
+  for (const f of readdirSync(join(etc, "qemu")).filter((f) => f.endsWith(".xml"))) rmSync(join(etc, "qemu", f));
   appendFileSync(join(etc, "qemu.conf"), '\nuser = "root"\ngroup = "root"\ndynamic_ownership = 0\nremember_owner = 0\nsecurity_driver = "none"\n');
   appendFileSync(join(etc, "libvirtd.conf"), `\nlog_outputs = "3:file:/var/log/libvirt/libvirtd.log"\nunix_sock_dir = "${join(dir, "sock")}"\n`);
   mkdirSync(join(etc, "hooks"), { recursive: true });
