@@ -22,9 +22,14 @@ i=0; while [ ! -e /sys/class/net/eth0 ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i+
 ip link set eth0 up
 echo "NETLET-GUEST up mac=$(cat /sys/class/net/eth0/address)"
 echo "NETLET-GUEST smbios product=$(cat /sys/class/dmi/id/product_name) serial=$(cat /sys/class/dmi/id/product_serial)"
+# Guest uptimes (seconds) around DHCP and the metadata fetch: netlet's share of a start, apart from the boot.
+t() { echo "NETLET-GUEST t-$1=$(cut -d' ' -f1 /proc/uptime)"; }
+t dhcp-start
 udhcpc -i eth0 -s /udhcpc.sh -t 60 -T 1 -A 1 -n -O staticroutes || echo "NETLET-GUEST no-lease"
+t dhcp-done
 # (busybox 1.35's wget -T crashes: the timeout applet bounds it instead)
 echo "NETLET-GUEST meta-begin"; timeout 10 wget -q -O - http://169.254.169.254/openstack/latest/meta_data.json; echo; echo "NETLET-GUEST meta-end"
+t meta-done
 echo "NETLET-GUEST userdata-begin"; timeout 10 wget -q -O - http://169.254.169.254/openstack/latest/user_data; echo; echo "NETLET-GUEST userdata-end"
 # Stay up and keep the lease, as a guest does.
 while true; do sleep 3600; done
