@@ -15,7 +15,7 @@ import { registerHost } from "./store/hosts.ts";
 import { createAdminApp } from "./api/app.ts";
 import { VERSION, commit } from "./version.ts";
 import { Reconciler } from "./reconcile/reconciler.ts";
-import { startDataplane, startDhcp, startMetadata, startRa } from "./modules.ts";
+import { startDataplane, startDhcp, startDns, startMetadata, startRa } from "./modules.ts";
 import { statusReport } from "./status.ts";
 import { startCluster } from "./cluster-agent.ts";
 import { planReload, type ReloadPlan } from "./config/reload.ts";
@@ -89,6 +89,7 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
   const dhcp = config.networkManager === "flat" ? null : startDhcp(store, config, log);
   const ra = startRa(config, log);
   const metadata = startMetadata(store, config, log);
+  const dns = startDns(store, config, log);
   let onMembership = () => {};
   const cluster = await startCluster(store, config, myIp, log, () => onMembership());
   const reconciler = new Reconciler(store, config, {
@@ -96,6 +97,7 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
     dhcp: dhcp?.target,
     ra: ra?.target,
     metadata: metadata.target,
+    dns: dns?.target,
     firewall: dataplane.target.firewall,
   }, log.child({ component: "reconcile" }), cluster);
   onMembership = () => void reconciler.kick();
@@ -108,16 +110,17 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
     lastApply: () => dataplane.lastApply(),
     ra: () => ra?.ra.status() ?? null,
     metadataSeen: (uuid) => metadata.seen(uuid),
+    dns: () => dns?.dns.status() ?? null,
     peers: () => cluster?.members().filter((m) => m.id !== nodeId).map((m) => ({ id: m.id, address: m.addr, state: m.state, incarnation: m.incarnation, rttMs: m.rttMs })) ?? null,
     voters: () => cluster?.voters() ?? null,
-    alarms: () => [...(reconciler.status.lastError ? [`reconcile: ${reconciler.status.lastError}`] : []), ...(cluster?.alarms() ?? []), ...(libvirt?.alarms ?? [])],
+    alarms: () => [...(reconciler.status.lastError ? [`reconcile: ${reconciler.status.lastError}`] : []), ...(cluster?.alarms() ?? []), ...(dns?.alarms() ?? []), ...(libvirt?.alarms ?? [])],
   });
   // A plug returns once a pass that saw it has applied the rules (or with the reason it could not).
   const portsApplied = async () => {
     await reconciler.applied();
     return reconciler.status.lastError ?? dataplane.firewallError();
   };
-  const admin = createAdminApp({ store, config, status, cluster, dataplaneShow: () => dataplane.show(), portsApplied });
+  const admin = createAdminApp({ store, config, status, cluster, dataplaneShow: () => dataplane.show(), portsApplied, dnsQuery: dns?.query });
   // Reconciliation with libvirt's domains when virsh is here and libvirt_uri is set.
   const libvirt = config.libvirtUri && Bun.which("virsh") ? new LibvirtWatch(store, {
     uri: config.libvirtUri, pollMs: config.libvirtPollInterval * 1000, graceMs: config.libvirtUndefineGrace * 1000, fetch: admin.fetch,
@@ -148,7 +151,7 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
       await cluster?.stop();
       ops?.stop(true);
       // Final RAs withdraw the router; the dataplane stays so instances keep working.
-      await Promise.allSettled([ra?.stop(), dhcp?.stop(), metadata.stop()]);
+      await Promise.allSettled([ra?.stop(), dhcp?.stop(), metadata.stop(), dns?.stop()]);
       dataplane.stop();
       rmSync(opts.socket, { force: true });
       store.close();

@@ -40,6 +40,11 @@ export class Counter extends Instrument {
     const k = labelKey(labels);
     this.values.set(k, (this.values.get(k) ?? 0) + n);
   }
+  /** The counter for fixed labels, for hot paths: the label key is built once, not per increment. */
+  with(labels: Labels): { inc(n?: number): void } {
+    const k = labelKey(labels);
+    return { inc: (n = 1) => void this.values.set(k, (this.values.get(k) ?? 0) + n) };
+  }
 }
 
 export class Gauge extends Instrument {

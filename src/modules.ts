@@ -28,6 +28,10 @@ import { desiredState } from "./reconcile/dataplane.ts";
 import { createInterner } from "./reconcile/intern.ts";
 import type { HostView } from "./reconcile/host-view.ts";
 import type { ChangeEvent } from "./model.ts";
+import { DnsService } from "./dns/service.ts";
+import { createDnsPlanner } from "./reconcile/dns.ts";
+import { parseQueryInput, queryJson } from "./dns/diagnose.ts";
+import { listFloatingIps } from "./store/floating.ts";
 
 export function startDhcp(store: Store, config: Config, log: Logger) {
   const l = log.child({ component: "dhcp" });
@@ -51,6 +55,35 @@ export function startRa(config: Config, log: Logger) {
     ra.setBridges(bridges);
   };
   return { ra, target, stop: () => ra.stop() };
+}
+
+export function startDns(store: Store, config: Config, log: Logger) {
+  // flat mode hands out no DHCP and owns no bridge address to listen on, as nova's had no dnsmasq.
+  if (!config.dnsService || config.networkManager === "flat") return null;
+  const l = log.child({ component: "dns" });
+  const rate = config.dnsRateLimit;
+  const dns = new DnsService({ log: (level, msg, fields) => l[level](msg, fields), rateLimit: { perSecond: rate, burst: rate * 2, maxSources: 4096 } });
+  const plan = createDnsPlanner();
+  // Floating IPs of the whole cluster name their instances in PTR answers (the view has this host's only).
+  let planError: string | null = null;
+  const target = (view: HostView) => {
+    // A bad row costs the DNS plan of this pass, never the firewall that follows it.
+    try {
+      dns.setPlan(plan(view, listFloatingIps(store)));
+      planError = null;
+    } catch (err) {
+      planError = String(err instanceof Error ? err.message : err);
+      l.error("DNS plan failed; keeping the previous one", { err: planError });
+    }
+  };
+  const alarms = () => [...(planError ? [`dns: ${planError}`] : []),
+    ...dns.status().filter((x) => x.state.startsWith("not listening")).map((x) => `dns: ${x.address} (${x.bridge}) ${x.state}`)];
+  const query = async (name: string | undefined, type: string | undefined) => {
+    const input = parseQueryInput(name, type);
+    if (!input.ok) return { status: 400 as const, body: { error: input.error, field: input.error.split(" ")[0].replace(/:$/, "") } };
+    return { status: 200 as const, body: queryJson(input.name, input.type, await dns.query(input.name, input.type)) };
+  };
+  return { dns, target, query, alarms, stop: () => dns.stop() };
 }
 
 function vendordata(config: Config, log: Logger): unknown {

@@ -18,6 +18,8 @@ export interface StatusSources {
   ra: () => { bridge: string; state: string }[] | null;
   dhcpOn: boolean;
   metadataSeen: (uuid: string) => number | null;
+  /** DNS listeners and their state; null when dns_service is off. */
+  dns?: () => { address: string; bridge: string; state: string }[] | null;
   peers: () => unknown[] | null;
   /** IPAM voters when clustered. */
   voters: () => string[] | null;
@@ -43,6 +45,7 @@ export function statusReport(store: Store, config: Config, src: StatusSources): 
       floating: floating.filter((f) => f.instanceUuid === instance.uuid && f.fixedAddress === v.address).map((f) => f.address),
       metadataLastSeen: src.metadataSeen(instance.uuid),
     }))),
+    dns: src.dns?.() ?? `off (${config.networkManager === "flat" ? "network_manager = flat" : "dns_service = false"})`,
     dataplane: { driver: src.driver, lastApply: src.lastApply() },
     reconcile: src.reconcile(),
     alarms: src.alarms(),

@@ -33,6 +33,8 @@ export interface AdminDeps {
   status?: () => Record<string, unknown>;
   /** What the dataplane programs per instance (`netlet dataplane show`). */
   dataplaneShow?: () => Promise<unknown>;
+  /** The DNS service's answer to one question (`netlet dns query`); absent when dns_service is off. */
+  dnsQuery?: (name: string | undefined, type: string | undefined) => Promise<{ status: 200 | 400; body: unknown }>;
   /** Present when the node is in a cluster: addresses come from its IPAM blocks. */
   cluster?: ClusterAgent | null;
   /** Waits for the dataplane to apply the current port bindings (absent: nothing to wait for). */
@@ -170,6 +172,11 @@ export function createAdminApp(deps: AdminDeps): Hono {
   app.get("/v1/vifs", (c) => c.json(listVifs(store, { host: c.req.query("host") })));
   clusterRoutes(app, () => deps.cluster ?? null);
   app.get("/v1/dataplane", async (c) => c.json((await deps.dataplaneShow?.()) ?? null));
+  app.get("/v1/dns/query", async (c) => {
+    if (!deps.dnsQuery) return c.json({ error: "the DNS service is off (dns_service = false)", field: "dns_service" }, 409);
+    const r = await deps.dnsQuery(c.req.query("name"), c.req.query("type"));
+    return c.json(r.body as object, r.status);
+  });
   app.get("/v1/status", (c) => c.json(deps.status?.() ?? { node: { id: store.nodeId } }));
   return app;
 }

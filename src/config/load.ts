@@ -22,6 +22,8 @@ export interface Config {
   dhcpLeaseTime: number;
   dhcpDomain: string;
   dnsServer: string[];
+  dnsService: boolean;
+  dnsRateLimit: number;
   useSingleDefaultGateway: boolean;
   forceDhcpRelease: boolean;
   shareDhcpAddress: boolean;

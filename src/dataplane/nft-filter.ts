@@ -9,6 +9,7 @@
 import type { DesiredState, GroupSpec, InstanceOnHost, NetworkOnHost, RuleSpec } from "./desired.ts";
 import { shortKey } from "./desired.ts";
 import { addChain, addSet, newTable, type Table } from "./nft-model.ts";
+import { addDnsGuard } from "./nft-dns.ts";
 import { familyOf, groupIndex, hasEgress, isAnyCidr, nftPorts, profileKey, ruleValid, sourceGroups } from "./sg-rules.ts";
 
 export const FILTER_TABLE = "netlet";
@@ -218,5 +219,6 @@ export function* filterTableSteps(d: DesiredState, slice = 500): Generator<void,
     base("ingress", "forward", 10, "in"),
     base("host-out", "output", 10, "in"),
   ]) addChain(t, name, rules, spec);
+  addDnsGuard(t, d);
   return t;
 }

@@ -23,7 +23,7 @@ export const isNovaNetwork = (p: ProcessFact) => p.argv.slice(0, 3).some((a) => 
 export const isOtherDhcp = (p: ProcessFact) => ["dhcpd", "kea-dhcp4"].includes(program(p));
 
 /** Values of an option in argv: --long=V, --long V, -sV, -s V. */
-function optionValues(argv: string[], long: string, short: string): string[] {
+export function optionValues(argv: string[], long: string, short: string): string[] {
   const out: string[] = [];
   for (let i = 1; i < argv.length; i++) {
     const a = argv[i];
@@ -37,7 +37,7 @@ function optionValues(argv: string[], long: string, short: string): string[] {
 }
 
 /** `key=value` lines of a dnsmasq configuration file. */
-function confValues(text: string | null, key: string): string[] {
+export function confValues(text: string | null, key: string): string[] {
   if (!text) return [];
   return text.split("\n").map((l) => l.replace(/#.*/, "").trim()).filter((l) => l.startsWith(`${key}=`) || l === key).map((l) => l.slice(key.length + 1));
 }

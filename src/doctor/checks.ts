@@ -1,5 +1,6 @@
 /** Every doctor check in display order, the summary and the text rendering. */
 import { checkConflicts } from "./check-conflicts.ts";
+import { checkDnsPort } from "./check-dns.ts";
 import { checkBridgeFilter, checkIpForward, checkIpv6Forwarding, checkPublicInterface, checkRpFilter } from "./check-sysctl.ts";
 import { checkIproute2, checkKernelKinds, checkNftables } from "./check-tools.ts";
 import type { CheckResult, DoctorTarget, HostFacts, PathFact, Status } from "./types.ts";
@@ -23,6 +24,7 @@ export function runChecks(f: HostFacts, t: DoctorTarget): CheckResult[] {
     ...checkRpFilter(f, t),
     ...checkBridgeFilter(f, t),
     ...checkConflicts(f, t),
+    ...checkDnsPort(f, t),
     checkWritableDir("state_path", "state_path", f.statePath),
     checkWritableDir("admin_socket", "admin socket directory", f.socketDir),
   ];

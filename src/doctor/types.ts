@@ -79,6 +79,8 @@ export interface DoctorTarget {
   publicInterface: string;
   /** Bridges netlet serves (or will serve) here. */
   bridges: string[];
+  /** dns_service: netlet listens on port 53 of its bridge addresses (default true). */
+  dnsService?: boolean;
   /** Where the bridge list came from, for the messages: "the agent", "the configuration". */
   bridgesFrom: string;
   statePath: string;

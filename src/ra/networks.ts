@@ -16,6 +16,8 @@ export interface RaNetworkOptions {
   /** Must match the service's MaxRtrAdvInterval so lifetimes are checked the same way. @default 10000 */
   maxIntervalMs?: number;
   lifetimes?: Lifetimes;
+  /** The host's own resolver on the network (the DNS service), advertised instead of dns1/dns2. */
+  resolverOf?: (n: Network) => string | null;
 }
 
 export interface Refused {
@@ -36,7 +38,7 @@ export function bridgeConfigsFor(networks: Network[], opts: RaNetworkOptions): {
       prefix: n.cidrV6,
       mtu: n.mtu ?? opts.defaultMtu,
       // RDNSS carries IPv6 servers only; IPv4 dns1/dns2 reach guests through DHCPv4.
-      rdnss: [n.dns1, n.dns2].filter((d): d is string => d !== null && ipaddr.IPv6.isValid(d)),
+      rdnss: (opts.resolverOf ? [opts.resolverOf(n)] : [n.dns1, n.dns2]).filter((d): d is string => !!d && ipaddr.IPv6.isValid(d)),
       dnssl: opts.dhcpDomain ? [opts.dhcpDomain] : [],
       lifetimes: opts.lifetimes,
       removed: n.deleted,

@@ -19,7 +19,9 @@ export function dhcpBridges(view: HostView): BridgeHosts[] {
       const net = s.network;
       const primary = vif.index === 0;
       const router = config.useSingleDefaultGateway && !primary ? null : s.hostAddress;
-      const dns = config.dnsServer.length ? config.dnsServer : [net.dns1, net.dns2].filter((d): d is string => !!d);
+      // With the DNS service on, the guest asks this host, which forwards to those servers.
+      const upstream = config.dnsServer.length ? config.dnsServer : [net.dns1, net.dns2].filter((d): d is string => !!d);
+      const dns = config.dnsService ? [s.hostAddress] : upstream;
       const hosts = byBridge.get(net.bridge) ?? [];
       hosts.push({
         mac: vif.mac,

@@ -14,6 +14,8 @@ export function createRaPlanner() {
     const served = new Map(view.served.filter((s) => s.network.cidrV6).map((s) => [s.network.id, s.network]));
     const gone = [...previous.values()].filter((n) => !served.has(n.id)).map((n) => ({ ...n, deleted: true }));
     previous = served;
-    return bridgeConfigsFor([...served.values(), ...gone], { dhcpDomain: view.config.dhcpDomain || null, defaultMtu: view.config.networkDeviceMtu });
+    // With the DNS service on, RDNSS names this host's address on the bridge (the gateway).
+    const resolverOf = view.config.dnsService && view.config.networkManager !== "flat" ? (n: Network) => n.gatewayV6 : undefined;
+    return bridgeConfigsFor([...served.values(), ...gone], { dhcpDomain: view.config.dhcpDomain || null, defaultMtu: view.config.networkDeviceMtu, resolverOf });
   };
 }

@@ -17,6 +17,7 @@ export interface ReconcileTargets {
   dhcp?: (view: HostView) => void;
   ra?: (view: HostView) => void;
   metadata?: (view: HostView, events: readonly ChangeEvent[]) => void;
+  dns?: (view: HostView) => void;
   /** nft/iptables rules. */
   firewall?: (view: HostView) => Promise<void>;
 }
@@ -111,6 +112,7 @@ export class Reconciler {
       t.dhcp?.(view);
       t.ra?.(view);
       t.metadata?.(view, events);
+      t.dns?.(view);
       await t.firewall?.(view);
       this.status.lastError = null;
     } catch (err) {

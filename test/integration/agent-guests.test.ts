@@ -58,7 +58,7 @@ describe.skipIf(!requireNetns())("agent with real guests (DHCP, SLAAC, cloud-ini
 
   test("busybox udhcpc gets the stored address, router, DNS, domain, hostname and the metadata route", () => {
     const r = nsRun(vm.ns, ["busybox", "udhcpc", "-i", "eth0", "-n", "-q", "-t", "5", "-T", "1", "-s", join(dir, "udhcpc.sh"), "-O", "staticroutes", "-O", "search"], { check: false });
-    expect(r.stdout).toContain(`lease ip=${inst.ports[0].address} router=10.20.0.2 dns=8.8.4.4 domain=novalocal hostname=web-1.novalocal search=novalocal`);
+    expect(r.stdout).toContain(`lease ip=${inst.ports[0].address} router=10.20.0.2 dns=10.20.0.2 domain=novalocal hostname=web-1.novalocal search=novalocal`);
     expect(nsRun(vm.ns, ["ip", "route", "get", "169.254.169.254"]).stdout).toContain("via 10.20.0.2");
     const leases = JSON.parse(cli("dhcp", "leases", "--json").stdout);
     expect(leases.map((l: { mac: string; state: string }) => [l.mac, l.state])).toEqual([[inst.ports[0].mac, "leased"]]);

@@ -24,14 +24,17 @@ describe("host view → module configuration", () => {
     const bridges = dhcpBridges(readHostView(store, config));
     expect(bridges.map((b) => b.bridge)).toEqual(["br100", "br101"]);
     const [h] = bridges[0].hosts;
-    expect(h).toMatchObject({ address: "10.0.0.3", prefixLength: 24, router: "10.0.0.2", serverId: "10.0.0.2", dnsServers: ["8.8.4.4", "192.0.2.53"],
+    expect(h).toMatchObject({ address: "10.0.0.3", prefixLength: 24, router: "10.0.0.2", serverId: "10.0.0.2", dnsServers: ["10.0.0.2"],
       hostname: "web", domain: "novalocal", searchDomains: ["novalocal"], mtu: 1450, leaseTime: 86400, primary: true });
     expect(h.classlessRoutes).toEqual([{ destination: "169.254.169.254/32", gateway: "10.0.0.2" }]);
-    expect(bridges[1].hosts[0]).toMatchObject({ router: "10.1.0.2", primary: false });
+    expect(bridges[1].hosts[0]).toMatchObject({ router: "10.1.0.2", primary: false, dnsServers: ["10.1.0.2"] });
+    // dns_service = false: the network's own servers, as before the DNS service.
+    const off = setup("dns_service = false\n");
+    expect(dhcpBridges(readHostView(off.store, off.config))[0].hosts[0].dnsServers).toEqual(["8.8.4.4", "192.0.2.53"]);
   });
 
   test("DHCP: use_single_default_gateway gives no router to the second NIC; dns_server replaces the network's", () => {
-    const { store, config } = setup("use_single_default_gateway = true\ndns_server = 192.0.2.1\n");
+    const { store, config } = setup("use_single_default_gateway = true\ndns_server = 192.0.2.1\ndns_service = false\n");
     const bridges = dhcpBridges(readHostView(store, config));
     expect(bridges[0].hosts[0].router).toBe("10.0.0.2");
     expect(bridges[1].hosts[0].router).toBeNull();
@@ -44,7 +47,7 @@ describe("host view → module configuration", () => {
     const b = setup("use_ipv6 = true\n");
     const plan = createRaPlanner();
     const first = plan(readHostView(b.store, b.config)).bridges;
-    expect(first.map((x) => [x.bridge, x.prefix, x.mtu, x.dnssl, x.removed])).toEqual([["br100", "fd00:1::/64", 1450, ["novalocal"], false]]);
+    expect(first.map((x) => [x.bridge, x.prefix, x.mtu, x.rdnss, x.dnssl, x.removed])).toEqual([["br100", "fd00:1::/64", 1450, ["fd00:1::1"], ["novalocal"], false]]);
     deleteInstance(b.store, "web");
     const after = plan(readHostView(b.store, b.config)).bridges;
     expect(after.map((x) => [x.bridge, x.removed])).toEqual([["br100", true]]);

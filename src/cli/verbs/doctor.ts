@@ -37,6 +37,7 @@ export async function doctorTarget(ctx: VerbContext, config: Config): Promise<Do
   return {
     firewallDriver: config.firewallDriver,
     useIpv6: config.useIpv6,
+    dnsService: config.dnsService && config.networkManager !== "flat",
     sendArpForHa: config.sendArpForHa,
     publicInterface: config.publicInterface,
     bridges,

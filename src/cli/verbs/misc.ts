@@ -124,6 +124,7 @@ interface StatusJson {
   networks: { label: string; cidr: string | null; cidrV6: string | null; bridge: string; hostAddress: string | null; dhcp: string; ra: string }[];
   instances: { name: string; mac: string; fixedIp: string | null; ipv6: string | null; lease: string; floating: string[]; metadataLastSeen: number | null }[];
   dataplane: { driver: string; lastApply: { kind: string; ms: number; at: number } | null };
+  dns?: { address: string; bridge: string; state: string }[] | string;
   alarms: string[];
 }
 
@@ -141,6 +142,7 @@ function statusScreen(st: StatusJson): string {
     "instances on this host:",
     table(["instance", "MAC", "fixed IP", "IPv6", "lease", "floating IP", "metadata last seen"],
       st.instances.map((i) => [i.name, i.mac, i.fixedIp, i.ipv6, i.lease, i.floating, ago(i.metadataLastSeen)])),
+    `dns: ${typeof st.dns === "string" ? st.dns : st.dns?.length ? st.dns.map((l) => `${l.address} (${l.bridge}) ${l.state}`).join(", ") : "no served network"}`,
     `dataplane (${st.dataplane.driver}): ${apply ? `last apply ${apply.kind} in ${apply.ms} ms, ${ago(apply.at)}` : "not applied yet"}`,
     `alarms: ${st.alarms.length ? st.alarms.join("; ") : "none"}`,
   ].join("\n");
