@@ -70,6 +70,8 @@ describe.skipIf(!requireLibvirt())("libvirt domains become netlet instances thro
       + `libvirt_uri = qemu:///system?socket=${dir}/sock/libvirt-sock\nlibvirt_poll_interval = 1\nlibvirt_undefine_grace = 0\n`);
     await startAgent();
     cli("network-create", "private", "--fixed-range-v4", "10.30.0.0/24", "--bridge", "br100");
+    cli("secgroup-create", "web");
+    cli("secgroup-add-rule", "web", "tcp", "22", "22", "0.0.0.0/0");
     const etc = libvirtEtc(dir);
     cli("libvirt", "install", "--hooks-dir", join(etc, "hooks"), "--binary", netletBinary(), "--timeout", "20");
     libvirt = await startLibvirtd(lab, host, dir);
@@ -83,10 +85,13 @@ describe.skipIf(!requireLibvirt())("libvirt domains become netlet instances thro
   }
 
   afterAll(async () => {
-    await libvirt?.stop();
-    await lab.cleanup();
-    rmSync(dir, { recursive: true, force: true });
-  });
+    try {
+      await libvirt?.stop();
+    } finally {
+      await lab.cleanup();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 60_000);
 
   const consoleOf = (name: string) => join(dir, `console-${name}.log`);
   const consoleText = (name: string) => (existsSync(consoleOf(name)) ? readFileSync(consoleOf(name), "utf8").replace(/\r/g, "") : "");
@@ -95,14 +100,14 @@ describe.skipIf(!requireLibvirt())("libvirt domains become netlet instances thro
   test("virsh define + start, no netlet verb: the guest gets its lease and its metadata (key, user data, meta) for the domain's uuid", async () => {
     const uuid = "5e1f0c3a-7b2d-4c8e-9a01-23456789abcd";
     const md = `<netlet:instance xmlns:netlet="urn:netlet:libvirt:1"><netlet:key>${KEY}</netlet:key>
-      <netlet:user-data>#cloud-config&#10;hostname: from-libvirt</netlet:user-data><netlet:meta key="role">db</netlet:meta></netlet:instance>`;
+      <netlet:user-data>#cloud-config&#10;hostname: from-libvirt</netlet:user-data><netlet:meta key="role">db</netlet:meta><netlet:security-group>web</netlet:security-group></netlet:instance>`;
     writeFileSync(join(dir, "g1.xml"), domainXml({ name: "nvg1", uuid, mac: "52:54:00:30:00:01", ...guest, console: consoleOf("nvg1"), metadata: md }));
     libvirt!.virsh(["define", join(dir, "g1.xml")]);
     const t0 = performance.now();
     const started = libvirt!.virsh(["start", "nvg1"], { check: false });
     expect(started.code === 0 ? "started" : `${started.stderr} ${libvirtdLog(dir)}`).toBe("started");
     const inst = show(uuid);
-    expect(inst).toMatchObject({ uuid, name: "nvg1", keyData: KEY, meta: { role: "db" } });
+    expect(inst).toMatchObject({ uuid, name: "nvg1", keyData: KEY, meta: { role: "db" }, securityGroups: ["web"] });
     const tap = libvirt!.virsh(["domiflist", "nvg1"]).stdout.trim().split(/\s+/)[0];
     expect(inst.ports[0]).toMatchObject({ mac: "52:54:00:30:00:01", port: tap });
     const text = await waitFor(() => (consoleText("nvg1").includes("NETLET-GUEST userdata-end") ? consoleText("nvg1") : ""), 90_000, 250);

@@ -53,9 +53,12 @@ describe.skipIf(!requireQemu())("plain QEMU with netlet qemu-ifup / qemu-ifdown"
   }, 120_000);
 
   afterAll(async () => {
-    await lab.cleanup();
-    rmSync(dir, { recursive: true, force: true });
-  });
+    try {
+      await lab.cleanup();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 30_000);
 
   test("ifup bridges and declares QEMU's tap; the guest gets its lease and its metadata", async () => {
     const tap = `tap${inst.uuid.slice(0, 8)}-0`;
