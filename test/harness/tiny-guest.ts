@@ -31,8 +31,9 @@ t dhcp-done
 echo "NETLET-GUEST meta-begin"; timeout 10 wget -q -O - http://169.254.169.254/openstack/latest/meta_data.json; echo; echo "NETLET-GUEST meta-end"
 t meta-done
 echo "NETLET-GUEST userdata-begin"; timeout 10 wget -q -O - http://169.254.169.254/openstack/latest/user_data; echo; echo "NETLET-GUEST userdata-end"
-# Stay up and keep the lease, as a guest does.
-while true; do sleep 3600; done
+# Stay up and ping the router every 0.2 s, so a test can count what the guest lost and when.
+router=$(ip route | awk '/^default/ {print $3}')
+while true; do ping -i 0.2 "$router" 2>&1 | while read -r l; do echo "NETLET-GUEST ping $l"; done; sleep 1; done
 `;
 
 const UDHCPC = `#!/bin/sh
