@@ -13,6 +13,7 @@ PREFIX=/usr/local
 FROM=
 MODE=install
 PURGE=0
+LIBVIRT_HOOK=0
 DESTDIR=${DESTDIR:-}
 BASE_URL=${NETLET_BASE_URL:-}
 CHANGED=0
@@ -23,7 +24,7 @@ die() { printf '%s\n' "netlet-install: error: $*" >&2; exit 1; }
 
 usage() {
 	cat <<'EOF'
-usage: install.sh [--from FILE] [--prefix DIR] [--uninstall [--purge]] [--help]
+usage: install.sh [--from FILE] [--prefix DIR] [--libvirt-hook] [--uninstall [--purge]] [--help]
 
 Installs netlet on Linux (x86_64 or aarch64):
   PREFIX/bin/netlet                      the binary (default PREFIX /usr/local)
@@ -37,8 +38,12 @@ instead; FILE.sha256 next to it is checked when it exists.
 options:
   --from FILE     install this binary instead of downloading one
   --prefix DIR    install the binary to DIR/bin (default /usr/local)
+  --libvirt-hook  also install netlet's libvirt hook (/etc/libvirt/hooks/qemu, chaining an
+                  existing one), so libvirt domains on netlet bridges become instances by
+                  themselves; without it the installer names the command when libvirt is present
   --uninstall     stop the agent, remove what it added to the host (netlet dataplane flush),
-                  the binary and the unit; keep /etc/netlet and /var/lib/netlet
+                  the binary, the unit and netlet's libvirt hook (restoring a hook it chained);
+                  keep /etc/netlet and /var/lib/netlet
   --purge         with --uninstall: also remove /etc/netlet and /var/lib/netlet
   --help          show this help
 
@@ -54,6 +59,7 @@ while [ $# -gt 0 ]; do
 	--from=*) FROM=${1#--from=}; shift ;;
 	--prefix) [ $# -ge 2 ] || die "--prefix needs a DIR"; PREFIX=$2; shift 2 ;;
 	--prefix=*) PREFIX=${1#--prefix=}; shift ;;
+	--libvirt-hook) LIBVIRT_HOOK=1; shift ;;
 	--uninstall) MODE=uninstall; shift ;;
 	--purge) PURGE=1; shift ;;
 	-h | --help) usage; exit 0 ;;
@@ -68,6 +74,7 @@ CONF_DIR=$DESTDIR/etc/netlet
 CONF=$CONF_DIR/netlet.conf
 UNIT=$DESTDIR/etc/systemd/system/netlet.service
 STATE_DIR=$DESTDIR/var/lib/netlet
+HOOKS_DIR=$DESTDIR/etc/libvirt/hooks
 
 cleanup() { [ -z "$TMP" ] || rm -rf "$TMP"; }
 trap cleanup EXIT
@@ -210,10 +217,31 @@ install_all() {
 		say "systemctl daemon-reload done"
 	fi
 	[ "$before" = 0 ] || CHANGED=1
+	libvirt_hook
 	if [ "$CHANGED" = 0 ]; then
 		say "$version is already installed; nothing changed"
 	else
 		say "done. Edit $CONF, then run: netlet config check; netlet doctor; systemctl enable --now netlet"
+	fi
+}
+
+# libvirt's hook: installed by the binary itself (`netlet libvirt install`, idempotent).
+libvirt_hook() {
+	if [ "$LIBVIRT_HOOK" = 1 ]; then
+		out=$("$BIN" libvirt install --hooks-dir "$HOOKS_DIR" --binary "$PREFIX/bin/netlet") || die "netlet libvirt install failed"
+		printf '%s\n' "$out" | while IFS= read -r line; do say "libvirt: $line"; done
+		case $out in *"already installed"*) ;; *) CHANGED=1 ;; esac
+	elif [ -d "$DESTDIR/etc/libvirt" ] && ! grep -qs '^# netlet-libvirt-hook' "$HOOKS_DIR/qemu"; then
+		say "libvirt is present: run install.sh --libvirt-hook (or netlet libvirt install) so its domains on netlet bridges become instances"
+	fi
+}
+
+remove_libvirt_hook() {
+	grep -qs '^# netlet-libvirt-hook' "$HOOKS_DIR/qemu" || return 0
+	remove "$HOOKS_DIR/qemu"
+	if [ -e "$HOOKS_DIR/qemu.pre-netlet" ]; then
+		mv "$HOOKS_DIR/qemu.pre-netlet" "$HOOKS_DIR/qemu"
+		say "restored the hook netlet had chained as $HOOKS_DIR/qemu"
 	fi
 }
 
@@ -235,6 +263,7 @@ uninstall_all() {
 	if [ -z "$DESTDIR" ] && [ -x "$BIN" ]; then
 		"$BIN" dataplane flush >/dev/null 2>&1 || echo "warning: netlet dataplane flush failed; run it by hand before removing state" >&2
 	fi
+	remove_libvirt_hook
 	remove "$BIN"
 	remove "$UNIT"
 	if systemd_live; then systemctl daemon-reload; fi

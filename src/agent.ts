@@ -25,6 +25,7 @@ import { planReload, type ReloadPlan } from "./config/reload.ts";
 import { claimSocket, lockStateDir, socketInode } from "./agent-lock.ts";
 
 const alarmGauge = gauge("netlet_alarm", "1 while the named alarm is raised (see netlet status), 0 once it cleared");
+import { LibvirtWatch } from "./libvirt/watch.ts";
 
 export interface AgentOptions {
   config: Config;
@@ -132,7 +133,8 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
   onMembership = () => void reconciler.kick();
   kick = () => void reconciler.kick();
   reconciler.onStep = (step, err) => (err === null ? alarms.clear(`reconcile.${step}`) : alarms.set(`reconcile.${step}`, err));
-  const alarmLines = () => [...alarms.lines(), ...(cluster?.alarms() ?? []), ...(dns?.alarms() ?? [])];
+  let libvirt: LibvirtWatch | null = null;
+  const alarmLines = () => [...alarms.lines(), ...(cluster?.alarms() ?? []), ...(dns?.alarms() ?? []), ...(libvirt?.alarms ?? [])];
 
   const startedAt = Date.now();
   const status = () => statusReport(store, config, {
@@ -155,11 +157,17 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
   };
   const admin = createAdminApp({ store, config, log: log.child({ component: "api" }), configPath: opts.configPath ?? null, shutdown: opts.onShutdownRequest,
     status, cluster, hostSubnets, dataplaneShow: () => dataplane.show(), portsApplied, dnsQuery: dns?.query });
+  // Reconciliation with libvirt's domains when virsh is here and libvirt_uri is set.
+  libvirt = config.libvirtUri && Bun.which("virsh") ? new LibvirtWatch(store, {
+    uri: config.libvirtUri, pollMs: config.libvirtPollInterval * 1000, graceMs: config.libvirtUndefineGrace * 1000, fetch: admin.fetch,
+    log: log.child({ component: "libvirt" }),
+  }) : null;
   const apiServer = serveAdminSocket(opts.socket, admin.fetch);
   const socketIno = socketInode(opts.socket);
   const ops = serveOps(config.adminListen, store, log, alarmLines);
   await reconciler.kick();
   reconciler.every(30_000);
+  libvirt?.start();
   log.info("agent started", { node: nodeId, my_ip: myIp, socket: opts.socket, version: VERSION, commit: commit() });
 
   let running = config;
@@ -174,6 +182,7 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
       return plan;
     },
     async stop(o: { withdraw?: boolean } = {}) {
+      libvirt?.stop();
       reconciler.stop();
       apiServer.stop(true);
       await cluster?.stop();

@@ -19,6 +19,7 @@ import {
 } from "../store/floating.ts";
 import { listLeases } from "../store/leases.ts";
 import { addInstanceSecurityGroup, removeInstanceSecurityGroup } from "../store/instance-secgroups.ts";
+import { updateInstance } from "../store/instance-update.ts";
 import * as S from "./schemas.ts";
 import { instanceJson, instancesJson, networkParams } from "./convert.ts";
 import { body } from "./body.ts";
@@ -117,7 +118,7 @@ export function createAdminApp(deps: AdminDeps): Hono {
     const b = await body(c, S.Boot);
     const userData = b.user_data === null ? null : new Uint8Array(Buffer.from(b.user_data, "base64"));
     const params = {
-      name: b.name, networks: b.networks, macs: b.macs, fixedIps: b.fixed_ips, keyName: b.key_name, userData, meta: b.meta,
+      uuid: b.uuid, keyData: b.key_data, name: b.name, networks: b.networks, macs: b.macs, fixedIps: b.fixed_ips, keyName: b.key_name, userData, meta: b.meta,
       securityGroups: b.security_groups, availabilityZone: b.availability_zone, flavor: b.flavor, projectId: b.project_id, userId: b.user_id,
     };
     checkBootPorts(store, b.ports, bootNetworks(store, params).length);
@@ -136,6 +137,14 @@ export function createAdminApp(deps: AdminDeps): Hono {
     b.ports.forEach((port, i) => plugPort(store, inst.uuid, { port, mac: vifs[i].mac }));
     if (b.ports.length) await settled(deps.portsApplied);
     return c.json(instanceJson(store, getInstance(store, inst.uuid)), 201);
+  });
+  app.patch("/v1/instances/:ref", async (c) => {
+    const b = await body(c, S.InstanceUpdate);
+    const inst = updateInstance(store, c.req.param("ref"), {
+      name: b.name, keyName: b.key_name, keyData: b.key_data, meta: b.meta, securityGroups: b.security_groups,
+      userData: b.user_data === undefined ? undefined : b.user_data === null ? null : new Uint8Array(Buffer.from(b.user_data, "base64")),
+    });
+    return c.json(instanceJson(store, inst));
   });
   portRoutes(app, store, deps.portsApplied);
   app.delete("/v1/instances/:ref", (c) => {

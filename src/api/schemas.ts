@@ -35,6 +35,8 @@ export const KeypairAdd = v.strictObject({
 });
 
 export const Boot = v.strictObject({
+  /** Given by a hypervisor integration: the domain's own uuid becomes the instance's. */
+  uuid: v.optional(v.pipe(v.string(), v.maxLength(36))),
   name: v.pipe(v.string(), v.minLength(1), v.maxLength(255)),
   networks: v.optional(v.array(v.pipe(v.string(), v.maxLength(255))), []),
   macs: v.optional(v.array(v.pipe(v.string(), v.maxLength(17))), []),
@@ -42,6 +44,8 @@ export const Boot = v.strictObject({
   /** Host-side port of each VIF, in the order of `networks`. */
   ports: v.optional(v.array(v.pipe(v.string(), v.maxLength(64))), []),
   key_name: optStr,
+  /** An OpenSSH public key line, served under key_name (default the instance's name). */
+  key_data: v.optional(v.nullable(v.pipe(v.string(), v.maxLength(16384))), null),
   /** base64 of the user data bytes */
   user_data: v.optional(v.nullable(v.pipe(v.string(), v.maxLength(90_000))), null),
   meta: v.optional(v.record(v.pipe(v.string(), v.minLength(1), v.maxLength(255)), v.pipe(v.string(), v.maxLength(255))), {}),
@@ -50,6 +54,16 @@ export const Boot = v.strictObject({
   flavor: v.optional(v.pipe(v.string(), v.minLength(1), v.maxLength(255)), "m1.small"),
   project_id: v.optional(v.pipe(v.string(), v.minLength(1), v.maxLength(255)), "admin"),
   user_id: v.optional(v.pipe(v.string(), v.minLength(1), v.maxLength(255)), "admin"),
+});
+
+/** PATCH /v1/instances/:ref: absent fields stay; key_name/key_data null remove the key. */
+export const InstanceUpdate = v.strictObject({
+  name: v.optional(v.pipe(v.string(), v.minLength(1), v.maxLength(255))),
+  key_name: v.optional(v.nullable(v.pipe(v.string(), v.maxLength(255)))),
+  key_data: v.optional(v.nullable(v.pipe(v.string(), v.maxLength(16384)))),
+  user_data: v.optional(v.nullable(v.pipe(v.string(), v.maxLength(90_000)))),
+  meta: v.optional(v.record(v.pipe(v.string(), v.minLength(1), v.maxLength(255)), v.pipe(v.string(), v.maxLength(255)))),
+  security_groups: v.optional(v.array(v.pipe(v.string(), v.maxLength(255)))),
 });
 
 export const SecgroupCreate = v.strictObject({

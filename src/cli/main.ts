@@ -18,9 +18,10 @@ import { dnsVerbs } from "./verbs/dns.ts";
 import { labVerbs } from "../lab/verbs.ts";
 import { clusterVerbs } from "./verbs/cluster.ts";
 import { doctorVerbs } from "./verbs/doctor.ts";
+import { libvirtVerbs } from "../libvirt/verbs.ts";
 import { VERSION, commit } from "../version.ts";
 
-export const VERBS: Verb[] = [...miscVerbs, ...networkVerbs, ...instanceVerbs, ...portVerbs, ...secgroupVerbs, ...floatingVerbs, ...dataplaneVerbs, ...dnsVerbs, ...clusterVerbs, ...doctorVerbs, ...labVerbs];
+export const VERBS: Verb[] = [...miscVerbs, ...networkVerbs, ...instanceVerbs, ...portVerbs, ...secgroupVerbs, ...floatingVerbs, ...dataplaneVerbs, ...dnsVerbs, ...clusterVerbs, ...doctorVerbs, ...libvirtVerbs, ...labVerbs];
 
 export const DEFAULT_SOCKET = "/run/netlet/netlet.sock";
 

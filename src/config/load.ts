@@ -52,6 +52,9 @@ export interface Config {
   firewallDriver: "nftables" | "iptables" | "noop";
   allowSameNetTraffic: boolean;
   adminListen: string;
+  libvirtUri: string;
+  libvirtPollInterval: number;
+  libvirtUndefineGrace: number;
   adminSocket: string;
   logLevel: "debug" | "info" | "warn" | "error";
   cluster: {

@@ -8,7 +8,7 @@ import { isMac, normalizeMac, randomMac } from "../ipam/mac.ts";
 import { conflict, invalid, notFound, type Store } from "./db.ts";
 import { allocateFixedIp, hostAddress, releaseInstanceIps } from "./fixed-ips.ts";
 import { getNetwork, listNetworks } from "./networks.ts";
-import { getKeypair } from "./keypairs.ts";
+import { getKeypair, parsePublicKey } from "./keypairs.ts";
 import { ensureDefaultGroup, getSecurityGroupByName } from "./secgroups.ts";
 import { releaseInstanceFloating } from "./floating.ts";
 
@@ -18,11 +18,15 @@ type Row = Record<string, unknown>;
 export const MAX_USER_DATA = 65535;
 
 export interface BootParams {
+  /** The instance's uuid when the hypervisor already named it (a libvirt domain's uuid); else a new one. */
+  uuid?: string;
   name: string;
   networks: string[];
   macs: string[];
   fixedIps: string[];
   keyName: string | null;
+  /** An OpenSSH public key given inline (served under `keyName`, default the instance's name). */
+  keyData?: string | null;
   userData: Uint8Array | null;
   meta: Record<string, string>;
   securityGroups: string[];
@@ -78,7 +82,13 @@ export function listVifs(store: Store, opts: { instanceUuid?: string; host?: str
   return store.db.query<Row, []>("SELECT * FROM vifs WHERE deleted = 0 ORDER BY instance_uuid, idx").all().map(vifFromRow);
 }
 
+const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
 function validateBoot(store: Store, p: BootParams): void {
+  if (p.uuid !== undefined) {
+    if (!UUID_RE.test(p.uuid)) throw invalid(`uuid ${p.uuid} is not a lower-case RFC 4122 uuid (xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx)`, "uuid");
+    if (store.db.query("SELECT 1 FROM instances WHERE deleted = 0 AND uuid = ?").get(p.uuid)) throw conflict(`an instance with uuid ${p.uuid} already exists`, "uuid");
+  }
   if (!p.name || p.name.length > 255) throw invalid("name must be 1 to 255 characters", "name");
   if (store.db.query("SELECT 1 FROM instances WHERE deleted = 0 AND name = ?").get(p.name)) throw conflict(`an instance named ${p.name} already exists`, "name");
   if (p.userData && p.userData.length > MAX_USER_DATA) throw invalid(`user data is ${p.userData.length} bytes; at most ${MAX_USER_DATA} are allowed`, "user_data");
@@ -99,15 +109,18 @@ export function bootNetworks(store: Store, p: Pick<BootParams, "networks" | "pro
 export function bootInstance(store: Store, p: BootParams, randomBytes: (n: number) => Uint8Array = (n) => crypto.getRandomValues(new Uint8Array(n))): Instance {
   return store.write(() => {
     validateBoot(store, p);
-    const key = p.keyName ? getKeypair(store, p.keyName, "key_name") : null;
+    const key = instanceKey(store, p);
     const groups = (p.securityGroups.length ? p.securityGroups : ["default"]).map((g) =>
       g === "default" ? ensureDefaultGroup(store, p.projectId) : getSecurityGroupByName(store, g, p.projectId));
     const nets = bootNetworks(store, p);
     if (nets.length === 0) throw invalid("no network to attach the instance to: create one with network-create", "network");
     if (p.macs.length > nets.length) throw invalid(`${p.macs.length} --mac values for ${nets.length} network(s)`, "mac");
     if (p.fixedIps.length > nets.length) throw invalid(`${p.fixedIps.length} --fixed-ip values for ${nets.length} network(s)`, "fixed_ip");
-    const uuid = crypto.randomUUID();
+    const uuid = p.uuid ?? crypto.randomUUID();
     const v = store.version();
+    // A uuid given back after its instance was deleted (a libvirt domain undefined and defined
+    // again) revives the tombstone rather than colliding with it.
+    store.db.query("DELETE FROM instances WHERE uuid = ? AND deleted = 1").run(uuid);
     store.db.query(`INSERT INTO instances (uuid, name, hostname, host, project_id, user_id, key_name, key_data, user_data, meta,
       launch_index, availability_zone, flavor, security_groups, reservation_id, password, created_at, origin, hlc, deleted)
       VALUES (?,?,?,?,?,?,?,?,?,?,0,?,?,?,?,NULL,?,?,?,0)`).run(
@@ -118,6 +131,12 @@ export function bootInstance(store: Store, p: BootParams, randomBytes: (n: numbe
     store.changed("instance", "put", uuid);
     return getInstance(store, uuid);
   });
+}
+
+/** The key an instance carries: a named keypair, or key text given inline (validated as a keypair's). */
+function instanceKey(store: Store, p: Pick<BootParams, "keyName" | "keyData" | "name">): { name: string; publicKey: string } | null {
+  if (p.keyData) return { name: p.keyName ?? p.name, publicKey: parsePublicKey(p.keyData).normalized };
+  return p.keyName ? getKeypair(store, p.keyName, "key_name") : null;
 }
 
 export function addVif(store: Store, uuid: string, networkId: string, idx: number, mac: string | undefined, fixedIp: string | undefined, randomBytes: (n: number) => Uint8Array): void {

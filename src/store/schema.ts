@@ -123,4 +123,7 @@ export const MIGRATIONS: readonly string[] = [
      vif_id TEXT PRIMARY KEY, port TEXT NOT NULL, plugged_at INTEGER NOT NULL
    ) WITHOUT ROWID;
    CREATE UNIQUE INDEX vif_ports_port ON vif_ports(port);`,
+  // Local, not replicated: which instances are libvirt domains of this host, and since when a
+  // domain has been missing from libvirt (an undefined domain's instance goes after a grace).
+  `CREATE TABLE libvirt_domains (uuid TEXT PRIMARY KEY, name TEXT NOT NULL, missing_since INTEGER);`,
 ];

@@ -245,6 +245,26 @@ describe("install.sh", () => {
     expect((await sh(["--uninstall"], { destdir: dest })).stdout).toContain("nothing changed");
   }, 60_000);
 
+  test("libvirt present: the installer names --libvirt-hook; with it the hook is installed, chaining the existing one, and --uninstall restores it", async () => {
+    const dest = newRoot();
+    mkdirSync(join(dest, "etc/libvirt/hooks"), { recursive: true });
+    writeFileSync(join(dest, "etc/libvirt/hooks/qemu"), "#!/bin/sh\nexit 0\n", { mode: 0o755 });
+    const plain = await sh([], { destdir: dest, baseUrl: `${base}/good` });
+    expect(plain.stdout).toContain("libvirt is present: run install.sh --libvirt-hook");
+    expect(readFileSync(join(dest, "etc/libvirt/hooks/qemu"), "utf8")).toBe("#!/bin/sh\nexit 0\n");
+
+    const r = await sh(["--libvirt-hook"], { destdir: dest, baseUrl: `${base}/good` });
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain(`libvirt: kept the existing hook as ${dest}/etc/libvirt/hooks/qemu.pre-netlet`);
+    const hook = readFileSync(join(dest, "etc/libvirt/hooks/qemu"), "utf8");
+    expect(hook).toContain("exec '/usr/local/bin/netlet' libvirt hook --socket '/run/netlet/netlet.sock'");
+    expect((await sh(["--libvirt-hook"], { destdir: dest, baseUrl: `${base}/good` })).stdout).toContain("nothing changed");
+
+    expect((await sh(["--uninstall"], { destdir: dest })).code).toBe(0);
+    expect(readFileSync(join(dest, "etc/libvirt/hooks/qemu"), "utf8")).toBe("#!/bin/sh\nexit 0\n");
+    expect(existsSync(join(dest, "etc/libvirt/hooks/qemu.pre-netlet"))).toBe(false);
+  }, 60_000);
+
   test("refuses other operating systems and unknown architectures", async () => {
     const fake = (s: string, m: string) => {
       const dir = mkdtempSync(join(work, "bin-"));
