@@ -206,10 +206,13 @@ describe.skipIf(!requireNetns())("instance DNS with real clients", () => {
   });
 
   test("port 53 taken on a bridge address: that listener shows as failing in status, alarms and metrics; the others keep serving", async () => {
-    lab.addBridge(host, "br300", ["10.50.0.2/24"]);
+    // The network first (a fixed network may not overlap an address the host already has), then
+    // another server takes port 53 on the address netlet will give this host on its bridge.
+    cli("network-create", "third", "--fixed-range-v4", "10.50.0.0/24", "--bridge", "br300");
+    expect(await waitFor(() => nsRun(host, ["ip", "link", "show", "br300"], { check: false }).code === 0, 5000)).toBe(true);
+    nsRun(host, ["ip", "addr", "add", "10.50.0.2/24", "dev", "br300"]);
     lab.spawn(host, ["dnsmasq", "--keep-in-foreground", "--no-resolv", "--no-hosts", "--listen-address=10.50.0.2", "--bind-interfaces", "--port=53"]);
     expect(await waitFor(() => nsRun(host, ["ss", "-uln"]).stdout.includes("10.50.0.2:53 "), 5000)).toBe(true);
-    cli("network-create", "third", "--fixed-range-v4", "10.50.0.0/24", "--bridge", "br300");
     cli("boot", "third-1", "--network", "third");
     const st = await waitFor(() => {
       const j = JSON.parse(cli("status", "--json").stdout);
