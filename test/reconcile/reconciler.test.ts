@@ -65,7 +65,7 @@ test("a failing step holds back no other step; its failure is named until it suc
   expect(ran).toEqual(["links", "dhcp", "ra", "metadata", "firewall"]);
   expect(r.status.failing).toEqual({ links: 'Cannot find device "eth9"', ra: "no such bridge" });
   expect(r.status.lastError).toBe('links: Cannot find device "eth9"; ra: no such bridge');
-  expect(steps).toEqual([["view", null], ["links", 'Cannot find device "eth9"'], ["dhcp", null], ["ra", "no such bridge"], ["metadata", null], ["firewall", null]]);
+  expect(steps).toEqual([["view", null], ["links", 'Cannot find device "eth9"'], ["dhcp", null], ["ra", "no such bridge"], ["metadata", null], ["dns", null], ["firewall", null]]);
   linksFail = false;
   await r.kick();
   expect(r.status.failing).toEqual({ ra: "no such bridge" });
