@@ -14,6 +14,8 @@ import { resolvConfServers } from "../../src/reconcile/dns.ts";
 import { Admission } from "../../src/dns/admission.ts";
 import { parseQueryInput } from "../../src/dns/diagnose.ts";
 import { ReplyMemo, ttlOffsets } from "../../src/dns/memo.ts";
+// A seeded PRNG, so a failing fuzz case can be reproduced from its seed.
+import { mulberry32 } from "../../src/cluster/sim/prng.ts";
 
 const zone = buildZone("novalocal", [
   { hostname: "web-1", project: "demo", v4: ["10.20.0.5"], v6: ["fd00:20::5"], floating: ["203.0.113.7"] },
@@ -178,18 +180,6 @@ describe("rate limit and resolv.conf", () => {
     expect(resolvConfServers("# x\nnameserver 192.0.2.53\nsearch a\n nameserver fd00::53\n")).toEqual(["192.0.2.53", "fd00::53"]);
   });
 });
-
-/** A small deterministic PRNG so a failing fuzz case can be reproduced from its seed. */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 describe("fuzz: the decoder path never throws", () => {
   test("120k mutated real queries through replay lookup → decode → decide → encode → replay store", () => {
