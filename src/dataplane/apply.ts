@@ -48,6 +48,10 @@ export class Dataplane {
   #fast: FastState | null = null;
   #iptablesChecked = false;
   #queue: Promise<unknown> = Promise.resolve();
+  /** Applies finished, applies running, and when the last one finished (for drift checks). */
+  #appliesDone = 0;
+  #inFlight = 0;
+  #lastDoneAt = -Infinity;
 
   constructor(opts: DataplaneOptions = {}) {
     this.#exec = opts.exec ?? spawnExec();
@@ -120,14 +124,26 @@ export class Dataplane {
   async reconcile(): Promise<boolean> {
     const d = this.#applied;
     if (!d) return false;
-    // Checked between applies, never during one: a half-applied change is not drift.
-    const found = await this.#serial(() => this.drift());
-    if (found.length === 0) return false;
-    this.#log(`dataplane: drift detected (${found.slice(0, 5).join("; ")}${found.length > 5 ? `; +${found.length - 5} more` : ""}), repairing with a full sync`);
-    this.#repairs.inc();
-    await this.sync(this.#applied ?? d);
-    return true;
+    // The check reads the kernel outside the apply queue, so a plug never waits behind it; an
+    // apply that ran meanwhile may make the listing mix two states, so the check is repeated.
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const before = this.#appliesDone;
+      const found = await this.drift();
+      if (found.length === 0) return false;
+      if (this.#appliesDone !== before || this.#inFlight > 0) continue;
+      this.#log(`dataplane: drift detected (${found.slice(0, 5).join("; ")}${found.length > 5 ? `; +${found.length - 5} more` : ""}), repairing with a full sync`);
+      this.#repairs.inc();
+      await this.sync(this.#applied ?? d);
+      return true;
+    }
+    return false;
   }
+
+  /** Milliseconds since the last apply finished (0 while one runs): kernel events now are likely our own. */
+  quietMs(): number {
+    return this.#inFlight > 0 ? 0 : this.#clock() - this.#lastDoneAt;
+  }
+
 
   /** Run `reconcile` and `readDrops` every `intervalMs`; returns a stop function. */
   startReconcile(intervalMs: number): () => void {
@@ -250,8 +266,19 @@ export class Dataplane {
 
   /** Applies never interleave: each waits for the previous one. */
   #serial<T>(fn: () => Promise<T>): Promise<T> {
-    const run = this.#queue.then(fn, fn);
+    const counted = async () => {
+      this.#inFlight += 1;
+      try {
+        return await fn();
+      } finally {
+        this.#inFlight -= 1;
+        this.#appliesDone += 1;
+        this.#lastDoneAt = this.#clock();
+      }
+    };
+    const run = this.#queue.then(counted, counted);
     this.#queue = run.catch(() => undefined);
     return run;
   }
+
 }
