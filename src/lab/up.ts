@@ -14,6 +14,7 @@ import { LAB_DIR, LAB_PREFIX, labDown, labNamespaces, ns, saveState, sh, type La
 import { dhcp, enableSlaac, ensureTools, ipv6Routers, metadataInstanceId, pings, slaacAddress, udhcpcScript } from "./guests.ts";
 import { keygen } from "../cluster/keyring.ts";
 import { FLAT_IF, addNs, hostConfig, makeNetworks } from "./topology.ts";
+import { GUEST_CACHE, guestImage, readGuests, startQemu } from "./qemu-vms.ts";
 
 export interface LabUpOptions {
   hosts: number;
@@ -22,6 +23,8 @@ export interface LabUpOptions {
   vxlan: boolean;
   /** Every host uses the network's gateway address (share_dhcp_address). */
   shareDhcpAddress: boolean;
+  /** VMs as network namespaces (fast, default) or as real QEMU guests (TCG). */
+  guests?: "netns" | "qemu";
 }
 
 /** Floating IPs come from this part of the underlay. */
@@ -79,7 +82,19 @@ function attachVm(vm: LabVm, host: LabHost, index: number): string {
   return hostIf;
 }
 
+/** Until the host's agent shows the VM's port declared (QEMU's ifup script does it). */
+async function waitForPlug(h: LabHost, vm: LabVm, timeoutMs = 15000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const r = netlet(h, ["show", vm.name, "--json"], false);
+    if (r.code === 0 && JSON.parse(r.out).ports[0]?.port === vm.port) return;
+    await Bun.sleep(100);
+  }
+  throw new Error(`QEMU of ${vm.name} did not plug ${vm.port} within ${timeoutMs} ms; see ${join(h.stateDir, `${vm.name}.qemu.log`)}`);
+}
+
 async function bootVms(state: LabState, opts: LabUpOptions, say: (s: string) => void): Promise<void> {
+  const image = opts.guests === "qemu" ? guestImage() : null;
   let n = 0;
   for (const h of state.hosts) {
     for (let j = 0; j < opts.vms; j++) {
@@ -88,7 +103,17 @@ async function bootVms(state: LabState, opts: LabUpOptions, say: (s: string) => 
       const inst = JSON.parse(netlet(h, ["boot", name, "--network", "private", "--json"]).out);
       const vif = inst.ports[0];
       const vm: LabVm = { name, ns: `${LAB_PREFIX}${name}`, host: h.name, mac: vif.mac, fixedIp: vif.address, ipv6: vif.addressV6,
-        floatingIp: null, leased: null, dhcpServer: null, routers: [], metadata: null };
+        floatingIp: null, leased: null, dhcpServer: null, routers: [], metadata: null, guest: opts.guests ?? "netns", uuid: inst.uuid };
+      if (image) {
+        // A real guest: QEMU in the host's namespace; its ifup script bridges and plugs the tap.
+        startQemu(vm, h, image, selfArgv());
+        vm.ns = h.ns;
+        state.vms.push(vm);
+        saveState(state);
+        await waitForPlug(h, vm);
+        say(`      ${name} on ${h.name}: QEMU pid ${vm.pid}, MAC ${vm.mac}, fixed IP ${vm.fixedIp}, plugged as ${vm.port} (qemu-ifup)`);
+        continue;
+      }
       // As a hypervisor does: create the guest's port, then declare it (netlet binds its rules to
       // declared ports only; the plug returns once they are applied).
       const port = attachVm(vm, h, n);
@@ -103,6 +128,8 @@ async function bootVms(state: LabState, opts: LabUpOptions, say: (s: string) => 
 }
 
 async function configureGuests(state: LabState, opts: LabUpOptions): Promise<void> {
+  // Real guests configure themselves; what they got is on their consoles.
+  if (opts.guests === "qemu") return readGuests(state.vms);
   const script = udhcpcScript();
   for (const vm of state.vms) {
     const lease = dhcp(vm, script);
@@ -142,7 +169,8 @@ function crossHost(state: LabState, opts: LabUpOptions): void {
   const first = state.hosts[0];
   const from = state.vms.find((v) => v.host === first.name);
   state.crossHost = [];
-  if (!from) return;
+  // A QEMU guest has no namespace to run ping in: the floating IP check reaches it instead.
+  if (!from || opts.guests === "qemu") return;
   for (const h of state.hosts.slice(1)) {
     const to = state.vms.find((v) => v.host === h.name);
     if (!to) continue;
@@ -153,7 +181,7 @@ function crossHost(state: LabState, opts: LabUpOptions): void {
 }
 
 export async function labUp(opts: LabUpOptions, say: (s: string) => void): Promise<LabState> {
-  ensureTools(say);
+  ensureTools(say, opts.guests === "qemu");
   if (labNamespaces().length) {
     say("removing the previous lab first");
     await labDown();
@@ -180,13 +208,14 @@ export async function labUp(opts: LabUpOptions, say: (s: string) => void): Promi
   // Created once, on the first host: the cluster carries it to the others.
   netlet(hosts[0], ["network-create", "private", "--fixed-range-v4", "10.0.0.0/24", "--bridge", "br100", "--multi-host", "T", ...v6, ...vx]);
   for (const h of hosts) await waitForNetwork(h);
+  if (opts.guests === "qemu") say(`      QEMU guests (TCG): image cached under ${GUEST_CACHE} (built from Debian packages at first use)`);
   await bootVms(state, opts, say);
-  say(`[4/6] guests configure themselves: DHCP${opts.ipv6 ? ", SLAAC" : ""}, metadata through 169.254.169.254`);
+  say(`[4/6] guests configure themselves: DHCP${opts.ipv6 && opts.guests !== "qemu" ? ", SLAAC" : ""}, metadata through 169.254.169.254${opts.guests === "qemu" ? " (read from their consoles)" : ""}`);
   await configureGuests(state, opts);
   say("[5/6] default group allows ICMP and SSH; floating IP from pool nova, pinged from the internet namespace");
   await floatingIp(state);
   saveState(state);
-  if (opts.hosts > 1) say(`[6/6] cross-host: a VM on ${hosts[0].name} pings a VM on every other host${opts.ipv6 ? " (IPv4 and IPv6)" : ""}`);
+  if (opts.hosts > 1 && opts.guests !== "qemu") say(`[6/6] cross-host: a VM on ${hosts[0].name} pings a VM on every other host${opts.ipv6 ? " (IPv4 and IPv6)" : ""}`);
   crossHost(state, opts);
   saveState(state);
   return state;
