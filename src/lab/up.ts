@@ -93,8 +93,9 @@ async function waitForPlug(h: LabHost, vm: LabVm, timeoutMs = 15000): Promise<vo
   throw new Error(`QEMU of ${vm.name} did not plug ${vm.port} within ${timeoutMs} ms; see ${join(h.stateDir, `${vm.name}.qemu.log`)}`);
 }
 
-async function bootVms(state: LabState, opts: LabUpOptions, say: (s: string) => void): Promise<void> {
-  const image = opts.guests === "qemu" ? guestImage() : null;
+type Image = { kernel: string; initrd: string } | null;
+
+async function bootVms(state: LabState, opts: LabUpOptions, image: Image, say: (s: string) => void): Promise<void> {
   let n = 0;
   for (const h of state.hosts) {
     for (let j = 0; j < opts.vms; j++) {
@@ -186,6 +187,12 @@ export async function labUp(opts: LabUpOptions, say: (s: string) => void): Promi
     say("removing the previous lab first");
     await labDown();
   }
+  // Before anything runs, so a failed image build leaves nothing to clean up.
+  let image: Image = null;
+  if (opts.guests === "qemu") {
+    say(`QEMU guests (TCG): the tiny guest image, built from Debian packages at first use and cached under ${GUEST_CACHE}`);
+    image = guestImage();
+  }
   mkdirSync(LAB_DIR, { recursive: true });
   const hosts: LabHost[] = Array.from({ length: opts.hosts }, (_, i) => {
     const name = `host${i + 1}`;
@@ -208,8 +215,7 @@ export async function labUp(opts: LabUpOptions, say: (s: string) => void): Promi
   // Created once, on the first host: the cluster carries it to the others.
   netlet(hosts[0], ["network-create", "private", "--fixed-range-v4", "10.0.0.0/24", "--bridge", "br100", "--multi-host", "T", ...v6, ...vx]);
   for (const h of hosts) await waitForNetwork(h);
-  if (opts.guests === "qemu") say(`      QEMU guests (TCG): image cached under ${GUEST_CACHE} (built from Debian packages at first use)`);
-  await bootVms(state, opts, say);
+  await bootVms(state, opts, image, say);
   say(`[4/6] guests configure themselves: DHCP${opts.ipv6 && opts.guests !== "qemu" ? ", SLAAC" : ""}, metadata through 169.254.169.254${opts.guests === "qemu" ? " (read from their consoles)" : ""}`);
   await configureGuests(state, opts);
   say("[5/6] default group allows ICMP and SSH; floating IP from pool nova, pinged from the internet namespace");
