@@ -6,14 +6,16 @@
  * the underlay replaces it. One DHCP network; instances booted through the CLI; VM namespaces
  * wired to the hosts' bridges with the instances' MACs that configure themselves as guests do
  * (DHCP client, SLAAC, metadata); a VM on the first host pings a VM on every other host; a
- * floating IP associated and reached from the internet namespace.
+ * floating IP associated and reached from the internet namespace. With `--guests qemu` the VMs
+ * are real QEMU guests plugged by qemu-ifup instead (qemu-vms.ts).
  */
-import { mkdirSync, openSync, writeFileSync } from "node:fs";
+import { mkdirSync } from "node:fs";
 import { join } from "node:path";
-import { LAB_DIR, LAB_PREFIX, labDown, labNamespaces, ns, saveState, sh, type LabHost, type LabState, type LabVm } from "./lab.ts";
+import { LAB_DIR, LAB_PREFIX, labDown, labNamespaces, ns, saveState, type LabHost, type LabState, type LabVm } from "./lab.ts";
+import { netlet, selfArgv, startAgent, waitForAgent, waitForNetwork, waitForPlug } from "./agents.ts";
 import { dhcp, enableSlaac, ensureTools, ipv6Routers, metadataInstanceId, pings, slaacAddress, udhcpcScript } from "./guests.ts";
 import { keygen } from "../cluster/keyring.ts";
-import { FLAT_IF, addNs, hostConfig, makeNetworks } from "./topology.ts";
+import { FLAT_IF, addNs, makeNetworks } from "./topology.ts";
 import { GUEST_CACHE, guestImage, readGuests, startQemu } from "./qemu-vms.ts";
 
 export interface LabUpOptions {
@@ -30,46 +32,6 @@ export interface LabUpOptions {
 /** Floating IPs come from this part of the underlay. */
 const FLOATING_RANGE = "10.254.0.128/28";
 
-/** How to run this same netlet: the compiled binary itself, or bun + the entry script. */
-export function selfArgv(): string[] {
-  return Bun.main.startsWith("/$bunfs/") ? [process.execPath] : [process.execPath, Bun.main];
-}
-
-export function netlet(host: LabHost, args: string[], check = true) {
-  return sh([...selfArgv(), ...args, "--socket", host.socket], { check });
-}
-
-async function waitForNetwork(h: LabHost, timeoutMs = 10000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    const r = netlet(h, ["network-list", "--json"], false);
-    if (r.code === 0 && JSON.parse(r.out).some((n: { label: string }) => n.label === "private")) return;
-    await Bun.sleep(100);
-  }
-  throw new Error(`network private did not reach ${h.name} within ${timeoutMs} ms; see ${join(h.stateDir, "agent.log")}`);
-}
-
-async function waitForAgent(h: LabHost, timeoutMs = 15000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (netlet(h, ["status", "--json"], false).code === 0) return;
-    await Bun.sleep(100);
-  }
-  throw new Error(`the agent of ${h.name} did not answer on ${h.socket} within ${timeoutMs} ms; see ${join(h.stateDir, "agent.log")}`);
-}
-
-function startAgent(h: LabHost, peers: LabHost[], opts: LabUpOptions, key: string): void {
-  mkdirSync(h.stateDir, { recursive: true });
-  writeFileSync(h.config, hostConfig(h, peers, opts));
-  writeFileSync(join(h.stateDir, "cluster.keys"), `${key}\n`, { mode: 0o600 });
-  const logFd = openSync(join(h.stateDir, "agent.log"), "a");
-  const p = Bun.spawn(["ip", "netns", "exec", h.ns, ...selfArgv(), "agent", "--config", h.config, "--socket", h.socket], {
-    stdin: "ignore", stdout: logFd, stderr: logFd,
-  });
-  p.unref();
-  h.pid = p.pid;
-}
-
 /** The VM's veth into br100; returns the host-side end (the VIF's port). */
 function attachVm(vm: LabVm, host: LabHost, index: number): string {
   addNs(vm.ns);
@@ -80,17 +42,6 @@ function attachVm(vm: LabVm, host: LabHost, index: number): string {
   ns(host.ns, ["ip", "link", "set", hostIf, "master", "br100", "up"]);
   ns(vm.ns, ["ip", "link", "set", "eth0", "up"]);
   return hostIf;
-}
-
-/** Until the host's agent shows the VM's port declared (QEMU's ifup script does it). */
-async function waitForPlug(h: LabHost, vm: LabVm, timeoutMs = 15000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    const r = netlet(h, ["show", vm.name, "--json"], false);
-    if (r.code === 0 && JSON.parse(r.out).ports[0]?.port === vm.port) return;
-    await Bun.sleep(100);
-  }
-  throw new Error(`QEMU of ${vm.name} did not plug ${vm.port} within ${timeoutMs} ms; see ${join(h.stateDir, `${vm.name}.qemu.log`)}`);
 }
 
 type Image = { kernel: string; initrd: string } | null;
