@@ -83,6 +83,18 @@ describe.skipIf(!requireQemu())("netlet lab up --guests qemu", () => {
     expect([exec.code, exec.stderr.trim()]).toEqual([2, `netlet: vm1 is a QEMU guest, with no namespace to enter: its serial console is logged in ${state.vms[0].console}`]);
     expect(ourQemus().sort()).toEqual(state.vms.map((v) => v.pid).sort());
 
+    // What lab down relies on: a QEMU stopped with SIGTERM runs qemu-ifdown (the port is
+    // withdrawn, the address kept) and its tap goes with it.
+    const vm2 = state.vms[1];
+    const host2 = state.hosts[1];
+    process.kill(vm2.pid, "SIGTERM");
+    const unplugged = await waitFor(() => {
+      const i = JSON.parse(run([netletBinary(), "show", "vm2", "--json", "--socket", host2.socket]).stdout);
+      return i.ports[0].port === null ? i.ports[0] : null;
+    }, 10_000);
+    expect(unplugged).toMatchObject({ port: null, address: vm2.fixedIp });
+    expect(run(["ip", "netns", "exec", host2.ns, "ip", "link", "show", vm2.port], { check: false }).code).not.toBe(0);
+
     expect(lab("down").code).toBe(0);
     expect(mine()).toEqual([]);
     const pids = [...state.vms.map((v) => v.pid), ...state.hosts.map((h) => h.pid)];
