@@ -8,12 +8,15 @@ import { LAB_DIR, ns, sh, type LabVm } from "./lab.ts";
 
 /** Tools the lab runs; on Debian they come from these packages. */
 const TOOLS: Record<string, string> = { ip: "iproute2", nft: "nftables", busybox: "busybox", curl: "curl", ping: "iputils-ping" };
+/** And for QEMU guests (the image is built from Debian packages with apt-get download and dpkg-deb). */
+const QEMU_TOOLS: Record<string, string> = { "qemu-system-x86_64": "qemu-system-x86", cpio: "cpio", gzip: "gzip" };
 
 /** Install missing tools with apt-get (the lab runs as root on Debian); fail naming them otherwise. */
-export function ensureTools(say: (s: string) => void): void {
-  const missing = Object.keys(TOOLS).filter((t) => sh(["sh", "-c", `command -v ${t}`], { check: false }).code !== 0);
+export function ensureTools(say: (s: string) => void, qemu = false): void {
+  const tools = { ...TOOLS, ...(qemu ? QEMU_TOOLS : {}) };
+  const missing = Object.keys(tools).filter((t) => sh(["sh", "-c", `command -v ${t}`], { check: false }).code !== 0);
   if (!missing.length) return;
-  const pkgs = missing.map((t) => TOOLS[t]);
+  const pkgs = missing.map((t) => tools[t]);
   if (sh(["sh", "-c", "command -v apt-get"], { check: false }).code !== 0) {
     throw new Error(`the lab needs ${missing.join(", ")}: install the packages ${pkgs.join(" ")}`);
   }

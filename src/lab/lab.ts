@@ -1,10 +1,12 @@
 /**
  * `netlet lab`: a multi_host cloud in network namespaces on one machine. Every object it makes
  * carries the prefix `nlab-` and is recorded in $NETLET_LAB_DIR/state.json, so `lab down` can
- * remove everything — also after `lab up` crashed half-way (it then sweeps by prefix).
+ * remove everything — also after `lab up` crashed half-way (it then sweeps by prefix; QEMU
+ * guests run in their host's namespace, so the sweep stops them too).
  */
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { stopQemus } from "./qemu-vms.ts";
 
 export const LAB_PREFIX = process.env.NETLET_LAB_PREFIX ?? "nlab-";
 export const LAB_DIR = process.env.NETLET_LAB_DIR ?? "/run/netlet-lab";
@@ -37,6 +39,14 @@ export interface LabVm {
   routers?: string[];
   /** The instance-id the VM read from 169.254.169.254, or null. */
   metadata: string | null;
+  /** A network namespace (default), or a real QEMU guest on a tap in its host's namespace. */
+  guest?: "netns" | "qemu";
+  uuid?: string;
+  /** QEMU guests: the process, the file its serial console is logged to, and the uuid in the
+   * OpenStack meta_data.json it read. */
+  pid?: number | null;
+  console?: string;
+  metadataUuid?: string | null;
 }
 
 /** One cross-host reachability check: a VM pinged another host's VM. */
@@ -92,6 +102,8 @@ export function labNamespaces(): string[] {
 /** Remove every lab process and namespace, known or left behind by a crash. */
 export async function labDown(say: (s: string) => void = () => {}): Promise<void> {
   const state = loadState();
+  // QEMUs first, while the agents can still take their ports back.
+  await stopQemus(state?.vms ?? []);
   for (const h of state?.hosts ?? []) {
     if (h.pid) {
       try {

@@ -6,14 +6,17 @@
  * the underlay replaces it. One DHCP network; instances booted through the CLI; VM namespaces
  * wired to the hosts' bridges with the instances' MACs that configure themselves as guests do
  * (DHCP client, SLAAC, metadata); a VM on the first host pings a VM on every other host; a
- * floating IP associated and reached from the internet namespace.
+ * floating IP associated and reached from the internet namespace. With `--guests qemu` the VMs
+ * are real QEMU guests plugged by qemu-ifup instead (qemu-vms.ts).
  */
-import { mkdirSync, openSync, writeFileSync } from "node:fs";
+import { mkdirSync } from "node:fs";
 import { join } from "node:path";
-import { LAB_DIR, LAB_PREFIX, labDown, labNamespaces, ns, saveState, sh, type LabHost, type LabState, type LabVm } from "./lab.ts";
+import { LAB_DIR, LAB_PREFIX, labDown, labNamespaces, ns, saveState, type LabHost, type LabState, type LabVm } from "./lab.ts";
+import { netlet, selfArgv, startAgent, waitForAgent, waitForNetwork, waitForPlug } from "./agents.ts";
 import { dhcp, enableSlaac, ensureTools, ipv6Routers, metadataInstanceId, pings, slaacAddress, udhcpcScript } from "./guests.ts";
 import { keygen } from "../cluster/keyring.ts";
-import { FLAT_IF, addNs, hostConfig, makeNetworks } from "./topology.ts";
+import { FLAT_IF, addNs, makeNetworks } from "./topology.ts";
+import { GUEST_CACHE, guestImage, readGuests, startQemu } from "./qemu-vms.ts";
 
 export interface LabUpOptions {
   hosts: number;
@@ -22,50 +25,12 @@ export interface LabUpOptions {
   vxlan: boolean;
   /** Every host uses the network's gateway address (share_dhcp_address). */
   shareDhcpAddress: boolean;
+  /** VMs as network namespaces (fast, default) or as real QEMU guests (TCG). */
+  guests?: "netns" | "qemu";
 }
 
 /** Floating IPs come from this part of the underlay. */
 const FLOATING_RANGE = "10.254.0.128/28";
-
-/** How to run this same netlet: the compiled binary itself, or bun + the entry script. */
-export function selfArgv(): string[] {
-  return Bun.main.startsWith("/$bunfs/") ? [process.execPath] : [process.execPath, Bun.main];
-}
-
-export function netlet(host: LabHost, args: string[], check = true) {
-  return sh([...selfArgv(), ...args, "--socket", host.socket], { check });
-}
-
-async function waitForNetwork(h: LabHost, timeoutMs = 10000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    const r = netlet(h, ["network-list", "--json"], false);
-    if (r.code === 0 && JSON.parse(r.out).some((n: { label: string }) => n.label === "private")) return;
-    await Bun.sleep(100);
-  }
-  throw new Error(`network private did not reach ${h.name} within ${timeoutMs} ms; see ${join(h.stateDir, "agent.log")}`);
-}
-
-async function waitForAgent(h: LabHost, timeoutMs = 15000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (netlet(h, ["status", "--json"], false).code === 0) return;
-    await Bun.sleep(100);
-  }
-  throw new Error(`the agent of ${h.name} did not answer on ${h.socket} within ${timeoutMs} ms; see ${join(h.stateDir, "agent.log")}`);
-}
-
-function startAgent(h: LabHost, peers: LabHost[], opts: LabUpOptions, key: string): void {
-  mkdirSync(h.stateDir, { recursive: true });
-  writeFileSync(h.config, hostConfig(h, peers, opts));
-  writeFileSync(join(h.stateDir, "cluster.keys"), `${key}\n`, { mode: 0o600 });
-  const logFd = openSync(join(h.stateDir, "agent.log"), "a");
-  const p = Bun.spawn(["ip", "netns", "exec", h.ns, ...selfArgv(), "agent", "--config", h.config, "--socket", h.socket], {
-    stdin: "ignore", stdout: logFd, stderr: logFd,
-  });
-  p.unref();
-  h.pid = p.pid;
-}
 
 /** The VM's veth into br100; returns the host-side end (the VIF's port). */
 function attachVm(vm: LabVm, host: LabHost, index: number): string {
@@ -79,7 +44,9 @@ function attachVm(vm: LabVm, host: LabHost, index: number): string {
   return hostIf;
 }
 
-async function bootVms(state: LabState, opts: LabUpOptions, say: (s: string) => void): Promise<void> {
+type Image = { kernel: string; initrd: string } | null;
+
+async function bootVms(state: LabState, opts: LabUpOptions, image: Image, say: (s: string) => void): Promise<void> {
   let n = 0;
   for (const h of state.hosts) {
     for (let j = 0; j < opts.vms; j++) {
@@ -88,7 +55,17 @@ async function bootVms(state: LabState, opts: LabUpOptions, say: (s: string) => 
       const inst = JSON.parse(netlet(h, ["boot", name, "--network", "private", "--json"]).out);
       const vif = inst.ports[0];
       const vm: LabVm = { name, ns: `${LAB_PREFIX}${name}`, host: h.name, mac: vif.mac, fixedIp: vif.address, ipv6: vif.addressV6,
-        floatingIp: null, leased: null, dhcpServer: null, routers: [], metadata: null };
+        floatingIp: null, leased: null, dhcpServer: null, routers: [], metadata: null, guest: opts.guests ?? "netns", uuid: inst.uuid };
+      if (image) {
+        // A real guest: QEMU in the host's namespace; its ifup script bridges and plugs the tap.
+        startQemu(vm, h, image, selfArgv());
+        vm.ns = h.ns;
+        state.vms.push(vm);
+        saveState(state);
+        await waitForPlug(h, vm);
+        say(`      ${name} on ${h.name}: QEMU pid ${vm.pid}, MAC ${vm.mac}, fixed IP ${vm.fixedIp}, plugged as ${vm.port} (qemu-ifup)`);
+        continue;
+      }
       // As a hypervisor does: create the guest's port, then declare it (netlet binds its rules to
       // declared ports only; the plug returns once they are applied).
       const port = attachVm(vm, h, n);
@@ -103,6 +80,8 @@ async function bootVms(state: LabState, opts: LabUpOptions, say: (s: string) => 
 }
 
 async function configureGuests(state: LabState, opts: LabUpOptions): Promise<void> {
+  // Real guests configure themselves; what they got is on their consoles.
+  if (opts.guests === "qemu") return readGuests(state.vms);
   const script = udhcpcScript();
   for (const vm of state.vms) {
     const lease = dhcp(vm, script);
@@ -142,7 +121,8 @@ function crossHost(state: LabState, opts: LabUpOptions): void {
   const first = state.hosts[0];
   const from = state.vms.find((v) => v.host === first.name);
   state.crossHost = [];
-  if (!from) return;
+  // A QEMU guest has no namespace to run ping in: the floating IP check reaches it instead.
+  if (!from || opts.guests === "qemu") return;
   for (const h of state.hosts.slice(1)) {
     const to = state.vms.find((v) => v.host === h.name);
     if (!to) continue;
@@ -153,10 +133,16 @@ function crossHost(state: LabState, opts: LabUpOptions): void {
 }
 
 export async function labUp(opts: LabUpOptions, say: (s: string) => void): Promise<LabState> {
-  ensureTools(say);
+  ensureTools(say, opts.guests === "qemu");
   if (labNamespaces().length) {
     say("removing the previous lab first");
     await labDown();
+  }
+  // Before anything runs, so a failed image build leaves nothing to clean up.
+  let image: Image = null;
+  if (opts.guests === "qemu") {
+    say(`QEMU guests (TCG): the tiny guest image, built from Debian packages at first use and cached under ${GUEST_CACHE}`);
+    image = guestImage();
   }
   mkdirSync(LAB_DIR, { recursive: true });
   const hosts: LabHost[] = Array.from({ length: opts.hosts }, (_, i) => {
@@ -180,13 +166,13 @@ export async function labUp(opts: LabUpOptions, say: (s: string) => void): Promi
   // Created once, on the first host: the cluster carries it to the others.
   netlet(hosts[0], ["network-create", "private", "--fixed-range-v4", "10.0.0.0/24", "--bridge", "br100", "--multi-host", "T", ...v6, ...vx]);
   for (const h of hosts) await waitForNetwork(h);
-  await bootVms(state, opts, say);
-  say(`[4/6] guests configure themselves: DHCP${opts.ipv6 ? ", SLAAC" : ""}, metadata through 169.254.169.254`);
+  await bootVms(state, opts, image, say);
+  say(`[4/6] guests configure themselves: DHCP${opts.ipv6 && opts.guests !== "qemu" ? ", SLAAC" : ""}, metadata through 169.254.169.254${opts.guests === "qemu" ? " (read from their consoles)" : ""}`);
   await configureGuests(state, opts);
   say("[5/6] default group allows ICMP and SSH; floating IP from pool nova, pinged from the internet namespace");
   await floatingIp(state);
   saveState(state);
-  if (opts.hosts > 1) say(`[6/6] cross-host: a VM on ${hosts[0].name} pings a VM on every other host${opts.ipv6 ? " (IPv4 and IPv6)" : ""}`);
+  if (opts.hosts > 1 && opts.guests !== "qemu") say(`[6/6] cross-host: a VM on ${hosts[0].name} pings a VM on every other host${opts.ipv6 ? " (IPv4 and IPv6)" : ""}`);
   crossHost(state, opts);
   saveState(state);
   return state;
