@@ -87,7 +87,7 @@ async function bootVms(state: LabState, opts: LabUpOptions, say: (s: string) => 
       const name = `vm${n}`;
       const inst = JSON.parse(netlet(h, ["boot", name, "--network", "private", "--json"]).out);
       const vif = inst.ports[0];
-      const vm: LabVm = { name, ns: `${LAB_PREFIX}${name}`, host: h.name, mac: vif.mac, fixedIp: vif.address, ipv6: vif.addressV6,
+      const vm: LabVm = { name, ns: `${LAB_PREFIX}${name}`, host: h.name, mac: vif.mac, fixedIp: vif.address, ipv6: vif.address_v6,
         floatingIp: null, leased: null, dhcpServer: null, routers: [], metadata: null };
       // As a hypervisor does: create the guest's port, then declare it (netlet binds its rules to
       // declared ports only; the plug returns once they are applied).
