@@ -49,7 +49,7 @@ describe.skipIf(!requireNetns())("netlet CLI against a running agent", () => {
     const fip = JSON.parse(cli("floating-ip-create", "nova", "--json").stdout);
     expect(cli("floating-ip-associate", "vm1", fip.address).code).toBe(0);
     const floating = JSON.parse(cli("floating", "list", "--json").stdout);
-    expect(floating.find((f: { address: string }) => f.address === fip.address).fixedAddress).toBe("10.0.0.3");
+    expect(floating.find((f: { address: string }) => f.address === fip.address).fixed_address).toBe("10.0.0.3");
     expect(JSON.parse(cli("list", "--json").stdout).map((i: { name: string }) => i.name)).toEqual(["vm1"]);
   });
 
