@@ -69,7 +69,7 @@ describe("nova's verbs", () => {
     expect([bad.code, bad.err]).toEqual([2, "netlet: --nic net-id=private,v6-fixed-ip=fd00::5: expected net-id=NETWORK or net-name=NETWORK, optionally ,v4-fixed-ip=IP (IPv6 addresses are EUI-64, not chosen)\n"]);
     expect((await cli("boot", "x", "--nic", "net-id=private", "--network", "private")).code).toBe(2);
     expect((await json("network-show", "second")).project_id).toBe("demo");
-    expect((await cli("network-disassociate", "second")).out).toBe("network second disassociated from its project");
+    expect((await cli("network-disassociate", "second")).out).toBe("network second disassociated from project demo");
     expect((await json("network-show", "second")).project_id).toBeNull();
     expect((await cli("network-disassociate", "second")).code).toBe(1);
   });
@@ -100,6 +100,33 @@ describe("nova's verbs", () => {
     const servers = [...(await cli("list")).out.matchAll(/^\| ([0-9a-f-]{36}) \|/gm)].map((m) => m[1]);
     expect(servers.length).toBeGreaterThan(0);
     for (const id of servers) expect((await cli("show", id)).code).toBe(0);
+  });
+
+  test("network-associate-host NETWORK HOST and network-disassociate [--host-only|--project-only], as nova", async () => {
+    expect((await cli("network-create", "single", "--fixed-range-v4", "10.7.0.0/24", "--bridge", "br107", "--multi-host", "F", "--project-id", "demo")).code).toBe(0);
+    const r = await cli("network-associate-host", "single", "node-a");
+    expect([r.code, r.out]).toEqual([0, "network single associated with host node-a"]);
+    expect(r.err).toStartWith("netlet: warning: network single is recorded as associated with host node-a; serving does not follow it yet");
+    expect(await json("network-show", "single")).toMatchObject({ host: "node-a", project_id: "demo", multi_host: false });
+    expect((await cli("network-list")).out).toMatch(/\| single .*\| demo\s+\| node-a\s+\|/);
+    const before = await json("network-list");
+    for (const [argv, err] of [
+      [["network-associate-host", "nope", "node-a"], "netlet: network nope not found (network)\n"],
+      [["network-associate-host", "single", "ghost"], "netlet: host ghost not found; known hosts: node-a (host)\n"],
+      [["network-associate-host", "private", "node-a"], "netlet: network private is multi_host: every host serves its own instances; network-associate-host is for a network created with --multi-host F (network)\n"],
+    ] as [string[], string][]) {
+      const bad = await cli(...argv);
+      expect([argv.join(" "), bad.code, bad.out, bad.err]).toEqual([argv.join(" "), 1, "", err]);
+    }
+    expect((await cli("network-associate-host", "single")).code).toBe(2);
+    expect(await json("network-list")).toEqual(before);
+    expect((await cli("network-disassociate", "single", "--host-only")).out).toBe("network single disassociated from host node-a");
+    expect((await json("network-show", "single")).project_id).toBe("demo");
+    await cli("network-associate-host", "single", "node-a");
+    expect((await cli("network-disassociate", "single")).out).toBe("network single disassociated from project demo and host node-a");
+    const none = await cli("network-disassociate", "single", "--project-only");
+    expect([none.code, none.err]).toEqual([1, "netlet: network single is not associated with a project (network)\n"]);
+    expect((await cli("network-disassociate", "single", "--host-only", "--project-only")).code).toBe(2);
   });
 
   test("service-list: a standalone host lists itself, up", async () => {
