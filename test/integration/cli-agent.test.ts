@@ -41,7 +41,7 @@ describe.skipIf(!requireNetns())("netlet CLI against a running agent", () => {
     expect(boot.code).toBe(0);
     const inst = JSON.parse(boot.stdout);
     expect(inst.ports[0].address).toBe("10.0.0.3");
-    expect(inst.keyName).toBe("mykey");
+    expect(inst.key_name).toBe("mykey");
     const rules = cli("secgroup-list-rules", "default").stdout;
     expect(rules).toMatch(/\| icmp\s+\| -1\s+\| -1\s+\| 0\.0\.0\.0\/0/);
     expect(rules).toMatch(/\| tcp\s+\| 22\s+\| 22\s+\| 0\.0\.0\.0\/0/);
