@@ -202,6 +202,8 @@ export function createAdminApp(deps: AdminDeps): Hono {
       direction: b.direction, protocol: b.ip_protocol, fromPort: b.from_port, toPort: b.to_port, cidr: b.cidr, sourceGroup: b.source_group,
     }), 201);
   });
+  app.delete("/v1/secgroups/:ref/rules/:id", (c) =>
+    c.json(deleteRule(store, c.req.param("ref"), c.req.query("project_id") ?? "admin", { id: c.req.param("id") })));
   app.post("/v1/secgroups/:ref/rules/delete", async (c) => {
     const b = await body(c, S.RuleBody);
     return c.json(deleteRule(store, c.req.param("ref"), b.project_id, {

@@ -88,6 +88,8 @@ describe("--json output", () => {
     await ok("secgroup-list-rules", rule.group_id);
     await ok("secgroup-delete-rule", web.id, rule.id);
     expect(await json("secgroup-list-rules", "web")).toEqual([]);
+    const gone = await cli("secgroup-delete-rule", "web", rule.id);
+    expect([gone.code, gone.err]).toEqual([1, "netlet: matching rule not found (rule)\n"]);
     const [fip] = await json("floating-ip-list");
     expect(fip.instance_uuid).toBe(vm.uuid);
     await ok("floating-ip-disassociate", "vm1", fip.address);

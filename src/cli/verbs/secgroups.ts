@@ -111,7 +111,7 @@ export const secgroupVerbs: Verb[] = [
     async run(ctx) {
       const [group, proto, from, to, cidr] = ctx.args;
       if (ctx.args.length === 2) {
-        await ctx.api.call("POST", `/v1/secgroups/${encodeURIComponent(group)}/rules/delete`, { ip_protocol: "any", from_port: 0, to_port: 0, id: proto, project_id: pid(ctx) });
+        await ctx.api.call("DELETE", `/v1/secgroups/${encodeURIComponent(group)}/rules/${encodeURIComponent(proto)}?project_id=${encodeURIComponent(pid(ctx))}`);
         return ctx.out("rule deleted");
       }
       if (to === undefined) throw new UsageError("secgroup-delete-rule: expected GROUP RULE_ID or GROUP PROTO FROM TO [CIDR]");
