@@ -219,5 +219,5 @@ describe.skipIf(!requireLibvirt())("libvirt domains become netlet instances thro
     expect(await waitFor(() => run([netletBinary(), "show", "nvg1", "--socket", socket], { check: false }).code !== 0, 10_000)).toBe(true);
     const ip = JSON.parse(cli("fixed", "list", "--json").stdout).find((f: { address: string }) => f.address === address);
     expect(ip?.instance_uuid ?? null).toBeNull();
-  });
+  }, 20_000);
 });
