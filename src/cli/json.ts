@@ -5,8 +5,11 @@
  * place where they become what an operator's scripts read.
  */
 
-/** Written by the cluster's replication for its own use; meaningless to an operator. */
-const INTERNAL = new Set(["origin", "hlc", "deleted"]);
+/**
+ * Written by the cluster's replication for its own use, or a reference no verb takes (a fixed
+ * IP's VIF is named by its MAC or address): meaningless to an operator.
+ */
+const INTERNAL = new Set(["origin", "hlc", "deleted", "vifId"]);
 
 /** Maps whose keys are names chosen by users or modules (metadata keys, drop reasons, steps): copied as they are. */
 const NAMED_KEYS = new Set(["meta", "drops", "failing", "stepMs", "counts"]);

@@ -77,6 +77,8 @@ describe("--json output", () => {
     await ok("interface-list", vm.uuid);
     await ok("network-show", vm.ports[0].network_id);
     const fixed = (await json("fixed", "list")).find((f: { instance_uuid: string | null }) => f.instance_uuid);
+    // Its port is named by the MAC interface-list shows; the internal VIF id is not printed.
+    expect(Object.keys(fixed)).not.toContain("vif_id");
     await ok("show", fixed.instance_uuid);
     await ok("network-show", fixed.network_id);
     await ok("fixed", "reserve", "--address", (await json("fixed", "list")).at(-1).address);
