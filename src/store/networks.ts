@@ -133,7 +133,11 @@ export function associateHost(store: Store, ref: string, host: string, hosts: re
   return store.write(() => {
     const n = getNetwork(store, ref);
     if (n.multiHost) throw conflict(`network ${n.label} is multi_host: every host serves its own instances; network-associate-host is for a network created with --multi-host F`, "network");
-    if (!hosts.includes(host)) throw new StoreError(`host ${host} not found; known hosts: ${[...new Set(hosts)].sort().join(", ")}`, "host", 404);
+    if (!hosts.includes(host)) {
+      const known = [...new Set(hosts)].sort();
+      const shown = known.length > 10 ? `${known.slice(0, 10).join(", ")}, … (${known.length} in all)` : known.join(", ");
+      throw new StoreError(`host ${host} not found; known hosts: ${shown}`, "host", 404);
+    }
     if (n.host === host) return n;
     const v = store.version();
     store.db.query("UPDATE networks SET host = ?, origin = ?, hlc = ? WHERE id = ?").run(host, v.origin, v.hlc, n.id);
@@ -142,6 +146,7 @@ export function associateHost(store: Store, ref: string, host: string, hosts: re
   });
 }
 
+/** `project scrub`: networks of the project lose their project (nova also cleared host). */
 export function disassociateProject(store: Store, projectId: string): Network[] {
   const nets = listNetworks(store).filter((n) => n.projectId === projectId);
   for (const n of nets) {
