@@ -46,6 +46,8 @@ export interface Network extends Version {
   allowedEnd: string | null;
   vpnPrivateAddress: string | null;
   priority: number | null;
+  /** A network that is not multi_host: the one host associated with it (nova network-associate-host). */
+  host: string | null;
   createdAt: number;
 }
 

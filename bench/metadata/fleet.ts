@@ -17,7 +17,7 @@ const network: Network = {
   ...V, id: "net-bench", label: "bench", cidr: "127.0.0.0/8", cidrV6: null, fixedCidr: null, netmask: "255.0.0.0",
   broadcast: null, gateway: "127.0.0.254", gatewayV6: null, dhcpServer: "127.0.0.254", dhcpStart: null, bridge: "lo",
   bridgeInterface: null, vlan: null, vxlan: null, dns1: "192.0.2.53", dns2: null, mtu: 1500, multiHost: true,
-  projectId: null, enableDhcp: true, shareAddress: false, allowedStart: null, allowedEnd: null, vpnPrivateAddress: null,
+  projectId: null, enableDhcp: true, shareAddress: false, allowedStart: null, allowedEnd: null, vpnPrivateAddress: null, host: null,
   priority: null, createdAt: 0,
 };
 

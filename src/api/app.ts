@@ -8,7 +8,8 @@ import type { Config } from "../config/load.ts";
 import type { Logger } from "../log.ts";
 import { StoreError, type Store } from "../store/db.ts";
 import { listFixedIps, getFixedIp, setReserved } from "../store/fixed-ips.ts";
-import { createNetworks, deleteNetwork, disassociateNetwork, disassociateProject, getNetwork, listNetworks } from "../store/networks.ts";
+import { listHosts } from "../store/hosts.ts";
+import { associateHost, createNetworks, deleteNetwork, disassociateNetwork, disassociateProject, getNetwork, listNetworks } from "../store/networks.ts";
 import { addKeypair, deleteKeypair, listKeypairs } from "../store/keypairs.ts";
 import { bootInstance, bootNetworks, deleteInstance, getInstance, listInstances, listVifs } from "../store/instances.ts";
 import { checkBootPorts, plugPort } from "../store/ports.ts";
@@ -22,7 +23,7 @@ import { addInstanceSecurityGroup, removeInstanceSecurityGroup } from "../store/
 import { updateInstance } from "../store/instance-update.ts";
 import * as S from "./schemas.ts";
 import { instanceJson, instancesJson, networkParams } from "./convert.ts";
-import { body } from "./body.ts";
+import { body, optionalBody } from "./body.ts";
 import { encodeWarnings, networkCreateWarnings, WARNING_HEADER } from "./warnings.ts";
 import type { HostSubnet } from "../ipam/host-subnets.ts";
 import { clusterAttach, clusterBoot, clusterDelete } from "./cluster-boot.ts";
@@ -89,7 +90,17 @@ export function createAdminApp(deps: AdminDeps): Hono {
     return c.json(nets, 201);
   });
   app.delete("/v1/networks/:ref", (c) => c.json(deleteNetwork(store, c.req.param("ref"))));
-  app.post("/v1/networks/:ref/disassociate", (c) => c.json(disassociateNetwork(store, c.req.param("ref"))));
+  app.post("/v1/networks/:ref/disassociate", async (c) => {
+    const b = await optionalBody(c, S.NetworkDisassociate);
+    return c.json(disassociateNetwork(store, c.req.param("ref"), b));
+  });
+  app.post("/v1/networks/:ref/associate-host", async (c) => {
+    const b = await body(c, S.NetworkAssociateHost);
+    const hosts = [store.nodeId, ...listHosts(store).map((h) => h.id)];
+    const net = associateHost(store, c.req.param("ref"), b.host, hosts);
+    warn(c, [`network ${net.label} is recorded as associated with host ${b.host}; serving does not follow it yet: every host with instances on the network serves them, at the network's DHCP address`], deps.log);
+    return c.json(net);
+  });
 
   app.get("/v1/fixed-ips", (c) => {
     const net = c.req.query("network");
@@ -191,6 +202,8 @@ export function createAdminApp(deps: AdminDeps): Hono {
       direction: b.direction, protocol: b.ip_protocol, fromPort: b.from_port, toPort: b.to_port, cidr: b.cidr, sourceGroup: b.source_group,
     }), 201);
   });
+  app.delete("/v1/secgroups/:ref/rules/:id", (c) =>
+    c.json(deleteRule(store, c.req.param("ref"), c.req.query("project_id") ?? "admin", { id: c.req.param("id") })));
   app.post("/v1/secgroups/:ref/rules/delete", async (c) => {
     const b = await body(c, S.RuleBody);
     return c.json(deleteRule(store, c.req.param("ref"), b.project_id, {

@@ -18,3 +18,9 @@ export async function body<T extends v.GenericSchema>(c: Context, schema: T): Pr
   }
   return r.output;
 }
+
+/** A body that may be left out: absent or empty, it is the schema's defaults. */
+export async function optionalBody<T extends v.GenericSchema>(c: Context, schema: T): Promise<v.InferOutput<T>> {
+  if (!(await c.req.text()).trim()) return v.parse(schema, {});
+  return body(c, schema);
+}

@@ -94,6 +94,16 @@ export const InterfaceDetach = v.pipe(
   v.check((b) => (b.mac === null) !== (b.address === null), "give mac or address"),
 );
 
+/** nova network-disassociate: both by default; --host-only or --project-only clears one. */
+export const NetworkDisassociate = v.strictObject({
+  host: v.optional(v.boolean(), true),
+  project: v.optional(v.boolean(), true),
+});
+
+export const NetworkAssociateHost = v.strictObject({
+  host: v.pipe(v.string(), v.minLength(1), v.maxLength(128)),
+});
+
 export const InstanceGroup = v.strictObject({
   name: v.pipe(v.string(), v.minLength(1), v.maxLength(255)),
 });

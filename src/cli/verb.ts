@@ -3,6 +3,7 @@ import { parseArgs } from "node:util";
 import { UsageError } from "./errors.ts";
 import { didYouMean } from "./suggest.ts";
 import type { ApiClient } from "./client.ts";
+import { toApiJson } from "./json.ts";
 
 export interface OptionDef {
   type: "string" | "boolean";
@@ -139,6 +140,7 @@ export function listOpt(ctx: VerbContext, name: string): string[] {
   return (Array.isArray(v) ? v : [String(v)]).flatMap((x) => x.split(",")).map((x) => x.trim()).filter(Boolean);
 }
 
+/** The table, or with --json the data as nova's API spelled it (src/cli/json.ts). */
 export function print(ctx: VerbContext, data: unknown, render: () => string): void {
-  ctx.out(ctx.json ? JSON.stringify(data, null, 2) : render());
+  ctx.out(ctx.json ? JSON.stringify(toApiJson(data), null, 2) : render());
 }

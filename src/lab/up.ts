@@ -54,7 +54,7 @@ async function bootVms(state: LabState, opts: LabUpOptions, image: Image, say: (
       const name = `vm${n}`;
       const inst = JSON.parse(netlet(h, ["boot", name, "--network", "private", "--json"]).out);
       const vif = inst.ports[0];
-      const vm: LabVm = { name, ns: `${LAB_PREFIX}${name}`, host: h.name, mac: vif.mac, fixedIp: vif.address, ipv6: vif.addressV6,
+      const vm: LabVm = { name, ns: `${LAB_PREFIX}${name}`, host: h.name, mac: vif.mac, fixedIp: vif.address, ipv6: vif.address_v6,
         floatingIp: null, leased: null, dhcpServer: null, routers: [], metadata: null, guest: opts.guests ?? "netns", uuid: inst.uuid };
       if (image) {
         // A real guest: QEMU in the host's namespace; its ifup script bridges and plugs the tap.

@@ -85,7 +85,7 @@ export const labVerbs: Verb[] = [
       const s = loadState();
       if (!s) {
         const left = labNamespaces();
-        if (ctx.json) ctx.out(JSON.stringify({ running: false, leftoverNamespaces: left }, null, 2));
+        if (ctx.json) print(ctx, { running: false, leftoverNamespaces: left }, () => "");
         else ctx.out(left.length ? "no lab state, but lab namespaces exist: run `netlet lab down`" : "no lab is running");
         return;
       }

@@ -3,7 +3,7 @@ import type { Network } from "../model.ts";
 import { planNetworks, reservedOf, type NetworkCreateParams } from "../ipam/network-plan.ts";
 import { numToIp4, parseCidr4 } from "../ipam/addr.ts";
 import { hostClash4, hostClash6, type HostSubnet } from "../ipam/host-subnets.ts";
-import { conflict, notFound, type Store } from "./db.ts";
+import { conflict, notFound, StoreError, type Store } from "./db.ts";
 
 type Row = Record<string, unknown>;
 
@@ -16,7 +16,7 @@ export function networkFromRow(r: Row): Network {
     vlan: r.vlan as number | null, vxlan: r.vxlan as number | null, dns1: r.dns1 as string | null, dns2: r.dns2 as string | null,
     mtu: r.mtu as number | null, multiHost: !!r.multi_host, projectId: r.project_id as string | null, enableDhcp: !!r.enable_dhcp,
     shareAddress: !!r.share_address, allowedStart: r.allowed_start as string | null, allowedEnd: r.allowed_end as string | null,
-    vpnPrivateAddress: r.vpn_private_address as string | null, priority: r.priority as number | null,
+    vpnPrivateAddress: r.vpn_private_address as string | null, priority: r.priority as number | null, host: (r.host ?? null) as string | null,
     createdAt: r.created_at as number, origin: r.origin as string, hlc: r.hlc as string, deleted: !!r.deleted,
   };
 }
@@ -104,19 +104,49 @@ export function deleteNetwork(store: Store, ref: string): Network {
   });
 }
 
-/** `project scrub`: networks of the project lose their project (nova also cleared host). */
-/** nova network-disassociate: the network no longer belongs to a project (every project sees it). */
-export function disassociateNetwork(store: Store, ref: string): Network {
+/**
+ * nova network-disassociate: the network loses its project (every project sees it) and its host;
+ * `what` limits it to one of them (nova's --project-only, --host-only).
+ */
+export function disassociateNetwork(store: Store, ref: string, what: { project: boolean; host: boolean } = { project: true, host: true }): Network {
   return store.write(() => {
     const n = getNetwork(store, ref);
-    if (n.projectId === null) throw conflict(`network ${n.label} is not associated with a project`, "network");
+    const project = what.project && n.projectId !== null;
+    const host = what.host && n.host !== null;
+    if (!project && !host) {
+      const from = what.project && what.host ? "a project or a host" : what.project ? "a project" : "a host";
+      throw conflict(`network ${n.label} is not associated with ${from}`, "network");
+    }
     const v = store.version();
-    store.db.query("UPDATE networks SET project_id = NULL, origin = ?, hlc = ? WHERE id = ?").run(v.origin, v.hlc, n.id);
+    store.db.query("UPDATE networks SET project_id = ?, host = ?, origin = ?, hlc = ? WHERE id = ?")
+      .run(project ? null : n.projectId, host ? null : n.host, v.origin, v.hlc, n.id);
     store.changed("network", "put", n.id);
     return getNetwork(store, n.id);
   });
 }
 
+/**
+ * nova network-associate-host: a network that is not multi_host gets the one host that serves it.
+ * `hosts` are the hosts this node knows (its own id and the cluster's registered hosts).
+ */
+export function associateHost(store: Store, ref: string, host: string, hosts: readonly string[]): Network {
+  return store.write(() => {
+    const n = getNetwork(store, ref);
+    if (n.multiHost) throw conflict(`network ${n.label} is multi_host: every host serves its own instances; network-associate-host is for a network created with --multi-host F`, "network");
+    if (!hosts.includes(host)) {
+      const known = [...new Set(hosts)].sort();
+      const shown = known.length > 10 ? `${known.slice(0, 10).join(", ")}, … (${known.length} in all)` : known.join(", ");
+      throw new StoreError(`host ${host} not found; known hosts: ${shown}`, "host", 404);
+    }
+    if (n.host === host) return n;
+    const v = store.version();
+    store.db.query("UPDATE networks SET host = ?, origin = ?, hlc = ? WHERE id = ?").run(host, v.origin, v.hlc, n.id);
+    store.changed("network", "put", n.id);
+    return getNetwork(store, n.id);
+  });
+}
+
+/** `project scrub`: networks of the project lose their project (nova also cleared host). */
 export function disassociateProject(store: Store, projectId: string): Network[] {
   const nets = listNetworks(store).filter((n) => n.projectId === projectId);
   for (const n of nets) {

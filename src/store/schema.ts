@@ -126,4 +126,6 @@ export const MIGRATIONS: readonly string[] = [
   // Local, not replicated: which instances are libvirt domains of this host, and since when a
   // domain has been missing from libvirt (an undefined domain's instance goes after a grace).
   `CREATE TABLE libvirt_domains (uuid TEXT PRIMARY KEY, name TEXT NOT NULL, missing_since INTEGER);`,
+  // nova's networks.host: the one host associated with a network that is not multi_host.
+  `ALTER TABLE networks ADD COLUMN host TEXT;`,
 ];

@@ -24,12 +24,12 @@ describe("nova's verbs", () => {
   test("add-secgroup and remove-secgroup change a booted instance's groups", async () => {
     expect((await cli("secgroup-create", "web", "web servers")).code).toBe(0);
     expect((await cli("boot", "vm1", "--network", "private")).code).toBe(0);
-    expect((await json("show", "vm1")).securityGroups).toEqual(["default"]);
+    expect((await json("show", "vm1")).security_groups).toEqual(["default"]);
     expect(await cli("add-secgroup", "vm1", "web")).toEqual({ code: 0, out: "instance vm1: security groups default, web", err: "" });
     const again = await cli("add-secgroup", "vm1", "web");
     expect([again.code, again.err]).toEqual([1, "netlet: instance vm1 is already in security group web (group)\n"]);
     expect((await cli("remove-secgroup", "vm1", "default")).out).toBe("instance vm1: security groups web");
-    expect((await json("show", "vm1")).securityGroups).toEqual(["web"]);
+    expect((await json("show", "vm1")).security_groups).toEqual(["web"]);
     const ghost = await cli("remove-secgroup", "vm1", "default");
     expect([ghost.code, ghost.err]).toEqual([1, "netlet: security group default on instance vm1 not found (group)\n"]);
     // The group is in use now: deleting it is refused, as nova did.
@@ -49,8 +49,8 @@ describe("nova's verbs", () => {
   test("fixed list --host H lists H's instances with their hostname, as nova-manage did", async () => {
     expect((await cli("boot", "Web Server 2", "--network", "private")).code).toBe(0);
     const ips = await json("fixed", "list", "--host", "node-a");
-    const mine = ips.filter((f: { instanceUuid: string | null }) => f.instanceUuid);
-    expect(mine.map((f: { hostname: string; instanceHost: string }) => [f.hostname, f.instanceHost])).toEqual([["vm1", "node-a"], ["web-server-2", "node-a"]]);
+    const mine = ips.filter((f: { instance_uuid: string | null }) => f.instance_uuid);
+    expect(mine.map((f: { hostname: string; instance_host: string }) => [f.hostname, f.instance_host])).toEqual([["vm1", "node-a"], ["web-server-2", "node-a"]]);
     const table = (await cli("fixed", "list", "--host", "node-a")).out;
     expect(table).toMatch(/\| network\s+\| IP address\s+\| hostname\s+\| host\s+\|/);
     expect(table).toMatch(/\| 10\.0\.0\.0\/24\s+\| 10\.0\.0\.\d+\s+\| web-server-2\s+\| node-a\s+\|/);
@@ -68,9 +68,9 @@ describe("nova's verbs", () => {
     const bad = await cli("boot", "x", "--nic", "net-id=private,v6-fixed-ip=fd00::5");
     expect([bad.code, bad.err]).toEqual([2, "netlet: --nic net-id=private,v6-fixed-ip=fd00::5: expected net-id=NETWORK or net-name=NETWORK, optionally ,v4-fixed-ip=IP (IPv6 addresses are EUI-64, not chosen)\n"]);
     expect((await cli("boot", "x", "--nic", "net-id=private", "--network", "private")).code).toBe(2);
-    expect((await json("network-show", "second")).projectId).toBe("demo");
-    expect((await cli("network-disassociate", "second")).out).toBe("network second disassociated from its project");
-    expect((await json("network-show", "second")).projectId).toBeNull();
+    expect((await json("network-show", "second")).project_id).toBe("demo");
+    expect((await cli("network-disassociate", "second")).out).toBe("network second disassociated from project demo");
+    expect((await json("network-show", "second")).project_id).toBeNull();
     expect((await cli("network-disassociate", "second")).code).toBe(1);
   });
 
@@ -83,7 +83,7 @@ describe("nova's verbs", () => {
     expect([taken.code, taken.err]).toEqual([1, "netlet: fixed IP 10.5.0.60 is already in use (address)\n"]);
     expect((await cli("interface-detach", "nic1", "fa:16:3e:00:00:60")).code).toBe(0);
     expect((await json("show", "nic1")).ports).toHaveLength(1);
-    expect((await json("fixed", "list", "--network", "second")).find((f: { address: string }) => f.address === "10.5.0.60").instanceUuid).toBeNull();
+    expect((await json("fixed", "list", "--network", "second")).find((f: { address: string }) => f.address === "10.5.0.60").instance_uuid).toBeNull();
     // nova-network's add-fixed-ip / remove-fixed-ip: a port on the network, and away again.
     expect((await cli("add-fixed-ip", "nic1", "second")).out).toMatch(/^instance nic1: private=10\.0\.0\.\d+; second=10\.5\.0\.\d+$/);
     const addr = (await json("show", "nic1")).ports[1].address;
@@ -100,6 +100,33 @@ describe("nova's verbs", () => {
     const servers = [...(await cli("list")).out.matchAll(/^\| ([0-9a-f-]{36}) \|/gm)].map((m) => m[1]);
     expect(servers.length).toBeGreaterThan(0);
     for (const id of servers) expect((await cli("show", id)).code).toBe(0);
+  });
+
+  test("network-associate-host NETWORK HOST and network-disassociate [--host-only|--project-only], as nova", async () => {
+    expect((await cli("network-create", "single", "--fixed-range-v4", "10.7.0.0/24", "--bridge", "br107", "--multi-host", "F", "--project-id", "demo")).code).toBe(0);
+    const r = await cli("network-associate-host", "single", "node-a");
+    expect([r.code, r.out]).toEqual([0, "network single associated with host node-a"]);
+    expect(r.err).toStartWith("netlet: warning: network single is recorded as associated with host node-a; serving does not follow it yet");
+    expect(await json("network-show", "single")).toMatchObject({ host: "node-a", project_id: "demo", multi_host: false });
+    expect((await cli("network-list")).out).toMatch(/\| single .*\| demo\s+\| node-a\s+\|/);
+    const before = await json("network-list");
+    for (const [argv, err] of [
+      [["network-associate-host", "nope", "node-a"], "netlet: network nope not found (network)\n"],
+      [["network-associate-host", "single", "ghost"], "netlet: host ghost not found; known hosts: node-a (host)\n"],
+      [["network-associate-host", "private", "node-a"], "netlet: network private is multi_host: every host serves its own instances; network-associate-host is for a network created with --multi-host F (network)\n"],
+    ] as [string[], string][]) {
+      const bad = await cli(...argv);
+      expect([argv.join(" "), bad.code, bad.out, bad.err]).toEqual([argv.join(" "), 1, "", err]);
+    }
+    expect((await cli("network-associate-host", "single")).code).toBe(2);
+    expect(await json("network-list")).toEqual(before);
+    expect((await cli("network-disassociate", "single", "--host-only")).out).toBe("network single disassociated from host node-a");
+    expect((await json("network-show", "single")).project_id).toBe("demo");
+    await cli("network-associate-host", "single", "node-a");
+    expect((await cli("network-disassociate", "single")).out).toBe("network single disassociated from project demo and host node-a");
+    const none = await cli("network-disassociate", "single", "--project-only");
+    expect([none.code, none.err]).toEqual([1, "netlet: network single is not associated with a project (network)\n"]);
+    expect((await cli("network-disassociate", "single", "--host-only", "--project-only")).code).toBe(2);
   });
 
   test("service-list: a standalone host lists itself, up", async () => {

@@ -25,7 +25,7 @@ esac
 /** 90 A records: more than fit in dnsmasq's 1232-byte EDNS0 answer, so we must ask it over TCP. */
 const BIG = Array.from({ length: 90 }, (_, i) => `host-record=big.outside.example,198.51.100.${i + 1},300`).join("\n");
 
-interface Booted { uuid: string; hostname: string; ports: { mac: string; address: string; addressV6: string }[] }
+interface Booted { uuid: string; hostname: string; ports: { mac: string; address: string; address_v6: string }[] }
 
 describe.skipIf(!requireNetns())("instance DNS with real clients", () => {
   const lab = new Lab();
@@ -91,9 +91,9 @@ describe.skipIf(!requireNetns())("instance DNS with real clients", () => {
   test("another instance by name (dig, host, glibc through the search domain), A, AAAA and PTR", async () => {
     const a = await waitFor(() => short(vm1, "@10.20.0.2", "web-2.novalocal", "A").join(), 5000);
     expect(a).toBe(web2.ports[0].address);
-    expect(short(vm1, "@10.20.0.2", "web-2.novalocal", "AAAA")).toEqual([web2.ports[0].addressV6]);
+    expect(short(vm1, "@10.20.0.2", "web-2.novalocal", "AAAA")).toEqual([web2.ports[0].address_v6]);
     expect(short(vm1, "@10.20.0.2", "-x", web2.ports[0].address)).toEqual(["web-2.novalocal."]);
-    expect(short(vm1, "@10.20.0.2", "-x", web2.ports[0].addressV6)).toEqual(["web-2.novalocal."]);
+    expect(short(vm1, "@10.20.0.2", "-x", web2.ports[0].address_v6)).toEqual(["web-2.novalocal."]);
     expect(nsRun(vm1.ns, ["host", "-W", "3", "web-2.novalocal", "10.20.0.2"], { check: false }).stdout).toContain(`web-2.novalocal has address ${web2.ports[0].address}`);
     // glibc with the resolv.conf the DHCP client wrote: a bare name, completed by the search domain.
     expect(nsRun(vm1.ns, ["getent", "ahostsv4", "web-2"], { check: false }).stdout).toContain(web2.ports[0].address);
@@ -173,11 +173,11 @@ describe.skipIf(!requireNetns())("instance DNS with real clients", () => {
   test("IPv6: the RA's RDNSS names the host's bridge address, which answers AAAA over IPv6", async () => {
     const addr = await waitFor(() => {
       const out = nsRun(vm1.ns, ["ip", "-6", "addr", "show", "dev", "eth0", "scope", "global"]).stdout;
-      return out.includes(web1.ports[0].addressV6) && !out.includes("tentative");
+      return out.includes(web1.ports[0].address_v6) && !out.includes("tentative");
     }, 20000);
     expect(addr).toBe(true);
     expect(nsRun(vm1.ns, ["rdisc6", "-1", "-w", "3000", "eth0"], { check: false }).stdout).toMatch(/Recursive DNS server\s*:\s*fd00:20::1/);
-    expect(await waitFor(() => short(vm1, "@fd00:20::1", "web-2.novalocal", "AAAA").join(), 8000)).toBe(web2.ports[0].addressV6);
+    expect(await waitFor(() => short(vm1, "@fd00:20::1", "web-2.novalocal", "AAAA").join(), 8000)).toBe(web2.ports[0].address_v6);
   }, 40_000);
 
   test("a deleted instance stops resolving, a new one resolves, within one reconcile pass", async () => {

@@ -21,7 +21,7 @@ case "$1" in bound|renew)
 esac
 `;
 
-interface Booted { uuid: string; ports: { mac: string; address: string; addressV6: string }[] }
+interface Booted { uuid: string; ports: { mac: string; address: string; address_v6: string }[] }
 
 describe.skipIf(!requireNetns())("instance DNS across two cluster hosts", () => {
   const lab = new Lab();
@@ -64,7 +64,7 @@ describe.skipIf(!requireNetns())("instance DNS across two cluster hosts", () => 
     expect(resolver).toMatch(/^10\.31\.0\.\d+$/);
     const a = await waitFor(() => dig("+short", "far.novalocal", "A").trim(), 10000);
     expect(a).toBe(onB.ports[0].address);
-    expect(dig("+short", "far.novalocal", "AAAA").trim()).toBe(onB.ports[0].addressV6);
+    expect(dig("+short", "far.novalocal", "AAAA").trim()).toBe(onB.ports[0].address_v6);
     expect(dig("+short", "-x", onB.ports[0].address).trim()).toBe("far.novalocal.");
     expect(nsRun(vm.ns, ["getent", "ahostsv4", "far"], { check: false }).stdout).toContain(onB.ports[0].address);
   }, 30_000);

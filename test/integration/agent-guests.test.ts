@@ -27,7 +27,7 @@ describe.skipIf(!requireNetns())("agent with real guests (DHCP, SLAAC, cloud-ini
   const cli = (...a: string[]) => run([netletBinary(), ...a, "--socket", socket]);
   let host = "";
   let vm: Vm;
-  let inst: { uuid: string; hostname: string; ports: { mac: string; address: string; addressV6: string }[] };
+  let inst: { uuid: string; hostname: string; ports: { mac: string; address: string; address_v6: string }[] };
 
   beforeAll(async () => {
     host = lab.addNamespace("nlgh");
@@ -65,7 +65,7 @@ describe.skipIf(!requireNetns())("agent with real guests (DHCP, SLAAC, cloud-ini
   });
 
   test("the kernel forms exactly the EUI-64 address netlet stored, with a default route via the bridge's link-local", async () => {
-    const want = inst.ports[0].addressV6;
+    const want = inst.ports[0].address_v6;
     const got = await waitFor(() => {
       const out = nsRun(vm.ns, ["ip", "-6", "addr", "show", "dev", "eth0", "scope", "global"]).stdout;
       return out.includes(`${want}/64`) && !out.includes("tentative") ? out : "";

@@ -45,7 +45,7 @@ describe.skipIf(!requireNetns())("a failing step raises its alarm and holds back
   test("the other steps are applied: bridge address, RA, DHCP and the nft tables", async () => {
     expect(await waitFor(() => JSON.parse(cli("status", "--json").stdout).alarms.length > 0, 10000)).toBe(true);
     const st = JSON.parse(cli("status", "--json").stdout);
-    expect(nsRun(ns, ["ip", "-o", "addr", "show", "dev", "br100"]).stdout).toContain(`${st.networks[0].hostAddress}/24`);
+    expect(nsRun(ns, ["ip", "-o", "addr", "show", "dev", "br100"]).stdout).toContain(`${st.networks[0].host_address}/24`);
     expect(nsRun(ns, ["nft", "list", "tables"]).stdout).toContain("netlet");
     expect(st.networks[0]).toMatchObject({ label: "private", dhcp: "serving" });
     expect(st.networks[0].ra).not.toMatch(/^off/);

@@ -41,7 +41,7 @@ describe.skipIf(!requireNetns())("netlet CLI against a running agent", () => {
     expect(boot.code).toBe(0);
     const inst = JSON.parse(boot.stdout);
     expect(inst.ports[0].address).toBe("10.0.0.3");
-    expect(inst.keyName).toBe("mykey");
+    expect(inst.key_name).toBe("mykey");
     const rules = cli("secgroup-list-rules", "default").stdout;
     expect(rules).toMatch(/\| icmp\s+\| -1\s+\| -1\s+\| 0\.0\.0\.0\/0/);
     expect(rules).toMatch(/\| tcp\s+\| 22\s+\| 22\s+\| 0\.0\.0\.0\/0/);
@@ -49,7 +49,7 @@ describe.skipIf(!requireNetns())("netlet CLI against a running agent", () => {
     const fip = JSON.parse(cli("floating-ip-create", "nova", "--json").stdout);
     expect(cli("floating-ip-associate", "vm1", fip.address).code).toBe(0);
     const floating = JSON.parse(cli("floating", "list", "--json").stdout);
-    expect(floating.find((f: { address: string }) => f.address === fip.address).fixedAddress).toBe("10.0.0.3");
+    expect(floating.find((f: { address: string }) => f.address === fip.address).fixed_address).toBe("10.0.0.3");
     expect(JSON.parse(cli("list", "--json").stdout).map((i: { name: string }) => i.name)).toEqual(["vm1"]);
   });
 

@@ -30,7 +30,7 @@ function alive(pid: number): boolean {
 }
 
 interface Vm { name: string; host: string; ns: string; guest: string; uuid: string; mac: string; port: string; pid: number; console: string;
-  fixedIp: string; leased: string | null; dhcpServer: string | null; metadata: string | null; metadataUuid: string | null; floatingIp: string | null }
+  fixed_ip: string; leased: string | null; dhcp_server: string | null; metadata: string | null; metadata_uuid: string | null; floating_ip: string | null }
 interface Host { name: string; ns: string; socket: string; pid: number }
 
 describe.skipIf(!requireQemu())("netlet lab up --guests qemu", () => {
@@ -45,7 +45,7 @@ describe.skipIf(!requireQemu())("netlet lab up --guests qemu", () => {
     tinyGuest(); // built (or found) in the cache the lab is pointed at
     const up = lab("up", "--hosts", "2", "--vms", "1", "--guests", "qemu", "--json");
     expect(up.code, up.stderr).toBe(0);
-    const state = JSON.parse(up.stdout) as { hosts: Host[]; vms: Vm[]; floatingReachable: boolean };
+    const state = JSON.parse(up.stdout) as { hosts: Host[]; vms: Vm[]; floating_reachable: boolean };
     expect(state.vms.map((v) => [v.name, v.host, v.guest])).toEqual([["vm1", "host1", "qemu"], ["vm2", "host2", "qemu"]]);
     // No VM namespaces: the guests are QEMU processes in their hosts' namespaces.
     expect(mine()).toHaveLength(4);
@@ -56,26 +56,26 @@ describe.skipIf(!requireQemu())("netlet lab up --guests qemu", () => {
       // The tap is QEMU's, on the host's bridge, and declared as the VIF's port.
       expect(run(["ip", "netns", "exec", host.ns, "ip", "-o", "link", "show", vm.port]).stdout).toContain("master br100");
       const shown = JSON.parse(run([netletBinary(), "show", vm.name, "--json", "--socket", host.socket]).stdout);
-      expect(shown.ports[0]).toMatchObject({ port: vm.port, mac: vm.mac, address: vm.fixedIp });
+      expect(shown.ports[0]).toMatchObject({ port: vm.port, mac: vm.mac, address: vm.fixed_ip });
       expect(shown.uuid).toBe(vm.uuid);
       // What the guest itself printed: its lease came from its own host's address on br100 ...
       const br = JSON.parse(run(["ip", "netns", "exec", host.ns, "ip", "-j", "-4", "addr", "show", "dev", "br100"]).stdout);
       const hostAddr = br[0].addr_info[0].local;
       const text = readFileSync(vm.console, "utf8").replace(/\r/g, "");
-      expect(text).toContain(`NETLET-GUEST lease ip=${vm.fixedIp} router=${hostAddr} hostname=${vm.name}`);
+      expect(text).toContain(`NETLET-GUEST lease ip=${vm.fixed_ip} router=${hostAddr} hostname=${vm.name}`);
       expect(text).toContain(`serverid=${hostAddr}`);
-      expect([vm.leased, vm.dhcpServer]).toEqual([vm.fixedIp, hostAddr]);
+      expect([vm.leased, vm.dhcp_server]).toEqual([vm.fixed_ip, hostAddr]);
       // ... and the metadata it read is its own instance's.
       expect(JSON.parse(/NETLET-GUEST meta-begin\n(.*)\n/.exec(text)![1])).toMatchObject({ uuid: vm.uuid, name: vm.name });
-      expect(vm.metadataUuid).toBe(vm.uuid);
+      expect(vm.metadata_uuid).toBe(vm.uuid);
       expect(text).toContain(`NETLET-GUEST instance-id=${vm.metadata}`);
       expect(vm.metadata).toMatch(/^i-[0-9a-f]{8}$/);
     }
-    expect(new Set(state.vms.map((v) => v.dhcpServer)).size).toBe(2);
+    expect(new Set(state.vms.map((v) => v.dhcp_server)).size).toBe(2);
     expect(new Set(state.vms.map((v) => v.metadata)).size).toBe(2);
     // The real guest answers on its floating IP from the internet namespace.
-    expect(state.vms[0].floatingIp).toMatch(/^10\.254\.0\.\d+$/);
-    expect(state.floatingReachable).toBe(true);
+    expect(state.vms[0].floating_ip).toMatch(/^10\.254\.0\.\d+$/);
+    expect(state.floating_reachable).toBe(true);
     const status = lab("status").stdout;
     expect(status).toContain("QEMU pid");
     expect(status).toContain(state.vms[1].console);
@@ -92,7 +92,7 @@ describe.skipIf(!requireQemu())("netlet lab up --guests qemu", () => {
       const i = JSON.parse(run([netletBinary(), "show", "vm2", "--json", "--socket", host2.socket]).stdout);
       return i.ports[0].port === null ? i.ports[0] : null;
     }, 10_000);
-    expect(unplugged).toMatchObject({ port: null, address: vm2.fixedIp });
+    expect(unplugged).toMatchObject({ port: null, address: vm2.fixed_ip });
     expect(run(["ip", "netns", "exec", host2.ns, "ip", "link", "show", vm2.port], { check: false }).code).not.toBe(0);
 
     expect(lab("down").code).toBe(0);

@@ -14,9 +14,9 @@ import { nsRun, requireNetns, run, uniqueName } from "../harness/netns.ts";
 
 type Result = { code: number; stdout: string; stderr: string };
 
-interface Vm { name: string; ns: string; host: string; mac: string; fixedIp: string; ipv6: string; dhcpServer: string | null; routers: string[] }
+interface Vm { name: string; ns: string; host: string; mac: string; fixed_ip: string; ipv6: string; dhcp_server: string | null; routers: string[] }
 interface Host { name: string; ns: string; pid: number }
-interface State { hosts: Host[]; vms: Vm[]; crossHost: { ok: boolean }[] }
+interface State { hosts: Host[]; vms: Vm[]; cross_host: { ok: boolean }[] }
 
 const sh = (ns: string, argv: string[]) => nsRun(ns, argv, { check: false });
 
@@ -91,15 +91,15 @@ function labSuite(title: string, o: { vxlan: boolean; v6: boolean; share: boolea
       expect(up.stderr).not.toContain("netlet: ");
       expect(up.code).toBe(0);
       expect(s.vms.map((v) => v.host)).toEqual(["host1", "host2", "host3"]);
-      expect(s.crossHost.length).toBe(o.v6 ? 4 : 2);
-      expect(s.crossHost.every((c) => c.ok)).toBe(true);
+      expect(s.cross_host.length).toBe(o.v6 ? 4 : 2);
+      expect(s.cross_host.every((c) => c.ok)).toBe(true);
     });
 
     test(`every VM reaches every VM on the other hosts, by fixed IPv4${o.v6 ? " and IPv6" : ""}`, () => {
       const missed: string[] = [];
       for (const a of s.vms) for (const b of s.vms) {
         if (a === b) continue;
-        for (const to of o.v6 ? [b.fixedIp, b.ipv6] : [b.fixedIp]) if (!pings(a, to)) missed.push(`${a.name} -> ${b.name} ${to}`);
+        for (const to of o.v6 ? [b.fixed_ip, b.ipv6] : [b.fixed_ip]) if (!pings(a, to)) missed.push(`${a.name} -> ${b.name} ${to}`);
       }
       expect(missed).toEqual([]);
     });
@@ -109,7 +109,7 @@ function labSuite(title: string, o: { vxlan: boolean; v6: boolean; share: boolea
       const seen = await Promise.all(s.vms.map(async (vm) => [await dhcpServerId(vm), o.v6 ? await routersAnswering(vm) : []] as const));
       for (const [i, vm] of s.vms.entries()) {
         const br = bridgeOf(hostOf(vm));
-        expect(vm.dhcpServer).toBe(br.ip4);
+        expect(vm.dhcp_server).toBe(br.ip4);
         expect(seen[i][0]).toBe(br.ip4);
         if (!o.v6) continue;
         // Solicited: every router on the segment that can hear the VM answers it.
@@ -147,7 +147,7 @@ function labSuite(title: string, o: { vxlan: boolean; v6: boolean; share: boolea
       await unserved();
       const others = await Promise.all([vm1, vm2].map(async (vm) => [await dhcpServerId(vm), o.v6 ? await routersAnswering(vm) : null]));
       expect(others).toEqual([vm1, vm2].map((vm) => [bridgeOf(hostOf(vm)).ip4, o.v6 ? [bridgeOf(hostOf(vm)).ll] : null]));
-      expect(pings(vm1, vm2.fixedIp)).toBe(true);
+      expect(pings(vm1, vm2.fixed_ip)).toBe(true);
     }, 60_000);
   });
 }

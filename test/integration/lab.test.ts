@@ -40,20 +40,20 @@ describe.skipIf(!requireNetns())("netlet lab", () => {
       expect(run(["ip", "netns", "exec", host.ns, "ip", "-br", "link", "show", "master", "br100"]).stdout).toContain(vm.port);
       // IPv4-only flat segment: the lease came from the VM's own host (its first address on br100).
       const br = JSON.parse(run(["ip", "netns", "exec", host.ns, "ip", "-j", "-4", "addr", "show", "dev", "br100"]).stdout);
-      expect(vm.dhcpServer).toBe(br[0].addr_info[0].local);
-      expect(vm.fixedIp).toMatch(/^10\.0\.0\.\d+$/);
+      expect(vm.dhcp_server).toBe(br[0].addr_info[0].local);
+      expect(vm.fixed_ip).toMatch(/^10\.0\.0\.\d+$/);
       // The guest's own DHCP client got its fixed IP from netlet, and it read its own instance-id.
-      expect(vm.leased).toBe(vm.fixedIp);
+      expect(vm.leased).toBe(vm.fixed_ip);
       expect(vm.metadata).toMatch(/^i-[0-9a-f]{8}$/);
     }
     expect(new Set(state.vms.map((v: { metadata: string }) => v.metadata)).size).toBe(4);
-    expect(new Set(state.vms.map((v: { fixedIp: string }) => v.fixedIp)).size).toBe(4);
-    expect(new Set(state.vms.map((v: { dhcpServer: string }) => v.dhcpServer)).size).toBe(2);
-    expect(state.vms[0].floatingIp).toMatch(/^10\.254\.0\.\d+$/);
-    expect(state.floatingReachable).toBe(true);
+    expect(new Set(state.vms.map((v: { fixed_ip: string }) => v.fixed_ip)).size).toBe(4);
+    expect(new Set(state.vms.map((v: { dhcp_server: string }) => v.dhcp_server)).size).toBe(2);
+    expect(state.vms[0].floating_ip).toMatch(/^10\.254\.0\.\d+$/);
+    expect(state.floating_reachable).toBe(true);
     // The seed's topology: both br100s share the flat segment, so vm1 on host1 reaches host2's VMs.
     expect(state.segment).toBe("flat");
-    expect(state.crossHost).toEqual([{ from: "vm1", to: "vm3", address: state.vms[2].fixedIp, ok: true }]);
+    expect(state.cross_host).toEqual([{ from: "vm1", to: "vm3", address: state.vms[2].fixed_ip, ok: true }]);
     expect(run(["ip", "netns", "exec", state.hosts[1].ns, "ip", "-br", "link", "show", "master", "br100"]).stdout).toContain("flat0");
     // What the Quick start needs: the socket to export and the binary.
     const text = lab("status").stdout;
@@ -67,14 +67,14 @@ describe.skipIf(!requireNetns())("netlet lab", () => {
     const status = JSON.parse(run([netletBinary(), "status", "--json", "--socket", state.hosts[0].socket]).stdout);
     expect(status.instances.map((i: { lease: string }) => i.lease)).toEqual(["leased", "leased"]);
     expect(status.peers.map((p: { id: string; state: string }) => [p.id, p.state])).toEqual([["host2", "alive"]]);
-    expect(status.instances.every((i: { metadataLastSeen: number | null }) => i.metadataLastSeen !== null)).toBe(true);
+    expect(status.instances.every((i: { metadata_last_seen: number | null }) => i.metadata_last_seen !== null)).toBe(true);
     expect(status.networks[0]).toMatchObject({ label: "private", bridge: "br100", dhcp: "serving" });
-    expect(status.dataplane.lastApply).not.toBeNull();
+    expect(status.dataplane.last_apply).not.toBeNull();
     const pids = state.hosts.map((h: { pid: number }) => h.pid);
     for (const pid of pids) expect(alive(pid)).toBe(true);
     expect(lab("down").code).toBe(0);
     expect(mine()).toEqual([]);
-    expect(JSON.parse(lab("status", "--json").stdout)).toEqual({ running: false, leftoverNamespaces: [] });
+    expect(JSON.parse(lab("status", "--json").stdout)).toEqual({ running: false, leftover_namespaces: [] });
     expect(await waitFor(() => pids.every((pid: number) => !alive(pid)), 3000)).toBe(true);
   }, 90_000);
 

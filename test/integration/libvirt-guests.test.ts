@@ -114,7 +114,7 @@ describe.skipIf(!requireLibvirt())("libvirt domains become netlet instances thro
     const started = libvirt!.virsh(["start", "nvg1"], { check: false });
     expect(started.code === 0 ? "started" : `${started.stderr} ${libvirtdLog(dir)}`).toBe("started");
     const inst = show(uuid);
-    expect(inst).toMatchObject({ uuid, name: "nvg1", keyData: KEY, meta: { role: "db" }, securityGroups: ["web"] });
+    expect(inst).toMatchObject({ uuid, name: "nvg1", key_data: KEY, meta: { role: "db" }, security_groups: ["web"] });
     const tap = libvirt!.virsh(["domiflist", "nvg1"]).stdout.trim().split(/\s+/)[0];
     expect(inst.ports[0]).toMatchObject({ mac: "52:54:00:30:00:01", port: tap });
     const text = await waitFor(() => (consoleText("nvg1").includes("NETLET-GUEST userdata-end") ? consoleText("nvg1") : ""), 90_000, 250);
@@ -218,6 +218,6 @@ describe.skipIf(!requireLibvirt())("libvirt domains become netlet instances thro
     libvirt!.virsh(["undefine", "nvg1"]);
     expect(await waitFor(() => run([netletBinary(), "show", "nvg1", "--socket", socket], { check: false }).code !== 0, 10_000)).toBe(true);
     const ip = JSON.parse(cli("fixed", "list", "--json").stdout).find((f: { address: string }) => f.address === address);
-    expect(ip?.instanceUuid ?? null).toBeNull();
-  });
+    expect(ip?.instance_uuid ?? null).toBeNull();
+  }, 20_000);
 });

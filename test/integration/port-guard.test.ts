@@ -22,7 +22,7 @@ case "$1" in bound|renew)
 esac
 `;
 
-interface Inst { uuid: string; name: string; ports: { mac: string; address: string; addressV6: string; port: string | null }[] }
+interface Inst { uuid: string; name: string; ports: { mac: string; address: string; address_v6: string; port: string | null }[] }
 
 /**
  * The guard is the same nft bridge table under both firewall drivers; metadata DNAT and security
@@ -101,7 +101,7 @@ function guardSuite(driver: "nftables" | "iptables", full: boolean) {
     test("legitimate traffic passes: lease, metadata of the guest's own instance, SLAAC address, guest to guest", async () => {
       expect(instanceId(victim)).toBe(vi.uuid);
       expect(instanceId(attacker)).toBe(ai.uuid);
-      const v6 = await waitFor(() => nsRun(victim.ns, ["ip", "-6", "addr", "show", "dev", "eth0", "scope", "global"]).stdout.includes(vi.ports[0].addressV6), 15000);
+      const v6 = await waitFor(() => nsRun(victim.ns, ["ip", "-6", "addr", "show", "dev", "eth0", "scope", "global"]).stdout.includes(vi.ports[0].address_v6), 15000);
       expect(v6).toBe(true);
       expect(nsRun(attacker.ns, ["ping", "-c1", "-W2", vi.ports[0].address], { check: false }).code).toBe(0);
     }, 30_000);
@@ -138,7 +138,7 @@ function guardSuite(driver: "nftables" | "iptables", full: boolean) {
     }, 30_000);
 
     only("neighbour advertisements: none from ::, none for another guest's address", () => {
-      const target = vi.ports[0].addressV6;
+      const target = vi.ports[0].address_v6;
       nsRun(host, ["ping", "-6", "-c1", "-W2", target], { check: false });
       expect(neigh(target)).toContain(vi.ports[0].mac);
       const before = counter("spoof-ip6") + counter("spoof-nd");

@@ -33,6 +33,7 @@ export function network(over: Partial<Network> = {}): Network {
     allowedEnd: null,
     vpnPrivateAddress: null,
     priority: null,
+    host: null,
     createdAt: 0,
     ...over,
   };

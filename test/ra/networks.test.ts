@@ -7,7 +7,7 @@ function net(id: string, over: Partial<Network>): Network {
     origin: "n1", hlc: "0", deleted: false, id, label: id, cidr: "10.0.0.0/24", cidrV6: "fd00::/64", fixedCidr: null, netmask: null,
     broadcast: null, gateway: null, gatewayV6: null, dhcpServer: null, dhcpStart: null, bridge: "br100", bridgeInterface: null,
     vlan: null, vxlan: null, dns1: "8.8.4.4", dns2: null, mtu: null, multiHost: true, projectId: null, enableDhcp: true,
-    shareAddress: false, allowedStart: null, allowedEnd: null, vpnPrivateAddress: null, priority: null, createdAt: 0, ...over,
+    shareAddress: false, allowedStart: null, allowedEnd: null, vpnPrivateAddress: null, priority: null, host: null, createdAt: 0, ...over,
   };
 }
 

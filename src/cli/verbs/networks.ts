@@ -10,11 +10,26 @@ const b = (help: string) => ({ type: "boolean" as const, help });
 export const networkVerbs: Verb[] = [
   {
     name: "network-disassociate",
-    summary: "Disassociate a network from its project (nova network-disassociate): every project may use it again.",
+    summary: "Disassociate a network from its project and its host (nova network-disassociate): every project may use it again.",
     args: ["NETWORK"],
+    options: { "host-only": b("only forget the network's host"), "project-only": b("only forget the network's project") },
     async run(ctx) {
-      const n = await ctx.api.call<Network>("POST", `/v1/networks/${encodeURIComponent(ctx.args[0])}/disassociate`);
-      ctx.out(`network ${n.label} disassociated from its project`);
+      const hostOnly = !!ctx.opts["host-only"];
+      const projectOnly = !!ctx.opts["project-only"];
+      if (hostOnly && projectOnly) throw new UsageError("network-disassociate: --host-only and --project-only exclude each other");
+      const before = await ctx.api.call<Network>("GET", `/v1/networks/${encodeURIComponent(ctx.args[0])}`);
+      const n = await ctx.api.call<Network>("POST", `/v1/networks/${encodeURIComponent(ctx.args[0])}/disassociate`, { host: !projectOnly, project: !hostOnly });
+      const gone = [before.projectId !== n.projectId ? `project ${before.projectId}` : "", before.host !== n.host ? `host ${before.host}` : ""].filter(Boolean);
+      ctx.out(`network ${n.label} disassociated from ${gone.join(" and ")}`);
+    },
+  },
+  {
+    name: "network-associate-host",
+    summary: "Associate a network that is not multi_host with the one host that serves it (nova network-associate-host).",
+    args: ["NETWORK", "HOST"],
+    async run(ctx) {
+      const n = await ctx.api.call<Network>("POST", `/v1/networks/${encodeURIComponent(ctx.args[0])}/associate-host`, { host: ctx.args[1] });
+      ctx.out(`network ${n.label} associated with host ${n.host}`);
     },
   },
   {
@@ -135,6 +150,6 @@ function fixedVerb(action: "reserve" | "unreserve"): Verb {
 }
 
 function networkTable(nets: Network[]): string {
-  return table(["id", "label", "IPv4", "IPv6", "start address", "DNS1", "DNS2", "VlanID", "vxlan", "bridge", "multi_host", "project"],
-    nets.map((n) => [n.id, n.label, n.cidr, n.cidrV6, n.dhcpStart, n.dns1, n.dns2, n.vlan, n.vxlan, n.bridge, n.multiHost, n.projectId]));
+  return table(["id", "label", "IPv4", "IPv6", "start address", "DNS1", "DNS2", "VlanID", "vxlan", "bridge", "multi_host", "project", "host"],
+    nets.map((n) => [n.id, n.label, n.cidr, n.cidrV6, n.dhcpStart, n.dns1, n.dns2, n.vlan, n.vxlan, n.bridge, n.multiHost, n.projectId, n.host]));
 }

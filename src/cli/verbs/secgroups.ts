@@ -1,6 +1,7 @@
 /** secgroup-create|list|delete, secgroup-add-rule, secgroup-add-group-rule, secgroup-list-rules, secgroup-delete-rule. */
 import type { SecurityGroup, SecurityGroupRule } from "../../model.ts";
 import { table } from "../table.ts";
+import { UsageError } from "../errors.ts";
 import { intArg, print, strOpt, type Verb, type VerbContext } from "../verb.ts";
 
 const project = { "project-id": { type: "string" as const, arg: "ID", help: "project (default admin)" } };
@@ -104,11 +105,16 @@ export const secgroupVerbs: Verb[] = [
   },
   {
     name: "secgroup-delete-rule",
-    summary: "Delete the rule matching PROTO FROM TO CIDR (or SOURCE_GROUP with --source-group).",
-    args: ["GROUP", "PROTO", "FROM", "TO", "CIDR?"],
+    summary: "Delete the rule matching PROTO FROM TO CIDR (or SOURCE_GROUP with --source-group), or the rule RULE_ID (its id in secgroup-list-rules).",
+    args: ["GROUP", "PROTO|RULE_ID", "FROM?", "TO?", "CIDR?"],
     options: { ...project, ...egress, "source-group": { type: "string", arg: "GROUP", help: "match a group rule instead of a CIDR" } },
     async run(ctx) {
       const [group, proto, from, to, cidr] = ctx.args;
+      if (ctx.args.length === 2) {
+        await ctx.api.call("DELETE", `/v1/secgroups/${encodeURIComponent(group)}/rules/${encodeURIComponent(proto)}?project_id=${encodeURIComponent(pid(ctx))}`);
+        return ctx.out("rule deleted");
+      }
+      if (to === undefined) throw new UsageError("secgroup-delete-rule: expected GROUP RULE_ID or GROUP PROTO FROM TO [CIDR]");
       const [f, t] = ports(proto, from, to);
       await ctx.api.call("POST", `/v1/secgroups/${encodeURIComponent(group)}/rules/delete`, {
         direction: ctx.opts.egress ? "egress" : "ingress", ip_protocol: proto, from_port: f, to_port: t, cidr: cidr ?? null,

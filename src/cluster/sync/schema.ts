@@ -35,6 +35,8 @@ const network = v.object({
   dhcpServer: nip, dhcpStart: nip, bridge: str(15), bridgeInterface: nstr(15), vlan: v.nullable(int(1, 4094)), vxlan: v.nullable(int(1, 16_777_215)),
   dns1: nip, dns2: nip, mtu: v.nullable(int(576, 65_535)), multiHost: v.boolean(), projectId: nstr(), enableDhcp: v.boolean(),
   shareAddress: v.boolean(), allowedStart: nip, allowedEnd: nip, vpnPrivateAddress: nip, priority: v.nullable(int()), createdAt: int(),
+  // Peers older than network-associate-host send no host: their networks have none.
+  host: v.optional(v.nullable(id), null),
 });
 const instance = v.object({
   uuid: id, name: str(), hostname: str(), host: id, projectId: str(), userId: str(), keyName: nstr(), keyData: nstr(16_384),
