@@ -4,7 +4,7 @@
  */
 import { XMLParser } from "fast-xml-parser";
 import { isIfName } from "../ipam/ifname.ts";
-import { isMac, normalizeMac } from "../ipam/mac.ts";
+import { isMac, normalizeMac } from "../net/mac.ts";
 import { parseNetletMetadata, type NetletMetadata } from "./metadata.ts";
 
 export class HookError extends Error {}

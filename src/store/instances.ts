@@ -4,7 +4,7 @@
  */
 import type { Instance, Vif } from "../model.ts";
 import { eui64 } from "../ipam/eui64.ts";
-import { isMac, normalizeMac, randomMac } from "../ipam/mac.ts";
+import { isMac, normalizeMac, randomMac } from "../net/mac.ts";
 import { conflict, invalid, notFound, type Store } from "./db.ts";
 import { allocateFixedIp, hostAddress, releaseInstanceIps } from "./fixed-ips.ts";
 import { getNetwork, listNetworks } from "./networks.ts";

@@ -1,4 +1,4 @@
-/** MAC addresses: nova's fa:16:3e prefix with three random octets. */
+/** MAC addresses: parsing, formatting, and nova's fa:16:3e prefix with three random octets. */
 
 const MAC_RE = /^([0-9a-f]{2}:){5}[0-9a-f]{2}$/;
 
@@ -19,4 +19,18 @@ export function randomMac(randomBytes: (n: number) => Uint8Array): string {
 export function macBytes(mac: string): number[] {
   if (!isMac(mac)) throw new TypeError(`"${mac}" is not a MAC address (expected xx:xx:xx:xx:xx:xx)`);
   return mac.split(":").map((h) => parseInt(h, 16));
+}
+
+/** "02:00:00:00:00:10" from bytes (a DHCP chaddr). */
+export function macText(chaddr: Uint8Array): string {
+  let s = "";
+  for (let i = 0; i < chaddr.length; i++) s += (i ? ":" : "") + chaddr[i].toString(16).padStart(2, "0");
+  return s;
+}
+
+/** Six bytes of a MAC written as hex pairs separated by ':' or '-'; null if it is not one. */
+export function tryMacBytes(mac: string): Uint8Array | null {
+  const parts = mac.split(/[:-]/);
+  if (parts.length !== 6 || !parts.every((p) => /^[0-9a-fA-F]{2}$/.test(p))) return null;
+  return Uint8Array.from(parts.map((p) => parseInt(p, 16)));
 }
