@@ -9,6 +9,16 @@ import { join } from "node:path";
 export const LAB_PREFIX = process.env.NETLET_LAB_PREFIX ?? "nlab-";
 export const LAB_DIR = process.env.NETLET_LAB_DIR ?? "/run/netlet-lab";
 
+/** What `netlet lab up` builds. */
+export interface LabUpOptions {
+  hosts: number;
+  vms: number;
+  ipv6: boolean;
+  vxlan: boolean;
+  /** Every host uses the network's gateway address (share_dhcp_address). */
+  shareDhcpAddress: boolean;
+}
+
 export interface LabHost {
   name: string;
   ns: string;

@@ -10,19 +10,10 @@
  */
 import { mkdirSync, openSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { LAB_DIR, LAB_PREFIX, labDown, labNamespaces, ns, saveState, sh, type LabHost, type LabState, type LabVm } from "./lab.ts";
+import { LAB_DIR, LAB_PREFIX, labDown, labNamespaces, ns, saveState, sh, type LabHost, type LabState, type LabUpOptions, type LabVm } from "./lab.ts";
 import { dhcp, enableSlaac, ensureTools, ipv6Routers, metadataInstanceId, pings, slaacAddress, udhcpcScript } from "./guests.ts";
 import { keygen } from "../cluster/keyring.ts";
 import { FLAT_IF, addNs, hostConfig, makeNetworks } from "./topology.ts";
-
-export interface LabUpOptions {
-  hosts: number;
-  vms: number;
-  ipv6: boolean;
-  vxlan: boolean;
-  /** Every host uses the network's gateway address (share_dhcp_address). */
-  shareDhcpAddress: boolean;
-}
 
 /** Floating IPs come from this part of the underlay. */
 const FLOATING_RANGE = "10.254.0.128/28";
