@@ -15,18 +15,12 @@ import { handlePasswordPost } from "./password.ts";
 import { pathSegments } from "./paths.ts";
 import { randomSeed } from "./openstack.ts";
 import { RateLimiter } from "./rate-limit.ts";
-import { identify, type Requester } from "./requester.ts";
+import { type ConnInfo, identify, type Requester } from "./requester.ts";
 import type { MetadataSource } from "./source.ts";
 import { checkToken, handleTokenPut, isTokenPath } from "./imds.ts";
 import { type FetchLike, parseTargets } from "./vendordata.ts";
 
-/** Where a request came from; the shell passes it as the `env` of `app.fetch(req, env)`. */
-export interface ConnInfo {
-  /** Peer address (any textual form; IPv4-mapped IPv6 is folded to IPv4). */
-  address: string;
-  /** Network the request arrived on (the listener's network), null when not known. */
-  networkId: string | null;
-}
+export type { ConnInfo };
 
 export interface MetadataDeps {
   source: MetadataSource;
