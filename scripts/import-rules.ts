@@ -10,8 +10,8 @@ export interface ImportRules {
   exceptions: Record<string, string>;
 }
 
-/** Leaf modules anything may use: shared types, metrics, logging, address helpers. */
-const LEAVES = ["model.ts", "metrics.ts", "log.ts", "version.ts", "net"] as const;
+/** Leaf modules anything may use: shared types, metrics, logging, address helpers, plumbing. */
+const LEAVES = ["model.ts", "metrics.ts", "log.ts", "version.ts", "net", "util"] as const;
 
 export const RULES: ImportRules = {
   allow: {
@@ -21,6 +21,7 @@ export const RULES: ImportRules = {
     "log.ts": [],
     "version.ts": [],
     net: [],
+    util: [],
     replication: [],
     "alarms.ts": ["metrics.ts"],
     // The only exec/FFI surface for sockets and ioctls.

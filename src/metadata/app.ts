@@ -14,7 +14,7 @@ import { type AccessLogger, accessLog, batchedLineLogger, bodyLimit, rateLimit, 
 import { handlePasswordPost } from "./password.ts";
 import { pathSegments } from "./paths.ts";
 import { randomSeed } from "./openstack.ts";
-import { RateLimiter } from "./rate-limit.ts";
+import { KeyedTokenBuckets } from "../util/token-buckets.ts";
 import { type ConnInfo, identify, type Requester } from "./requester.ts";
 import type { MetadataSource } from "./source.ts";
 import { checkToken, handleTokenPut, isTokenPath } from "./imds.ts";
@@ -62,7 +62,7 @@ export function createMetadataApp(deps: MetadataDeps): MetadataApp {
   const connInfo = deps.connInfo ?? ((c: Context) => (c.env?.address ? (c.env as ConnInfo) : null));
   const reg = deps.registry ?? defaultRegistry;
   const cache = new DocumentCache(config.cacheExpiration * 1000, config.cacheInstances);
-  const limiter = new RateLimiter(config.rateLimitPerSecond, config.rateLimitBurst, config.rateLimitSources);
+  const limiter = new KeyedTokenBuckets(config.rateLimitPerSecond, config.rateLimitBurst, config.rateLimitSources);
   const tokenKey = deps.tokenKey ?? randomBytes(32);
   const targets = parseTargets(config.vendordataDynamicTargets);
   const fetchFn = deps.fetch ?? ((url, init) => fetch(url, init));
