@@ -1,4 +1,8 @@
-/** MAC addresses: parsing, formatting, and nova's fa:16:3e prefix with three random octets. */
+/**
+ * MAC addresses: validation, formatting, parsing, and nova's fa:16:3e prefix with three random
+ * octets. The parsers keep the contracts their callers rely on: `macBytes` and `parseMac` throw
+ * (with the messages their callers report), `tryMacBytes` returns null and also accepts '-'.
+ */
 
 const MAC_RE = /^([0-9a-f]{2}:){5}[0-9a-f]{2}$/;
 
@@ -33,4 +37,11 @@ export function tryMacBytes(mac: string): Uint8Array | null {
   const parts = mac.split(/[:-]/);
   if (parts.length !== 6 || !parts.every((p) => /^[0-9a-fA-F]{2}$/.test(p))) return null;
   return Uint8Array.from(parts.map((p) => parseInt(p, 16)));
+}
+
+/** "02:00:00:00:00:10" → 6 bytes. */
+export function parseMac(mac: string): Uint8Array {
+  const m = /^([0-9a-f]{2})(?::([0-9a-f]{2})){5}$/i.test(mac) ? mac.split(":") : null;
+  if (!m) throw new TypeError(`Cannot parse MAC address '${mac}'`);
+  return Uint8Array.from(m.map((h) => parseInt(h, 16)));
 }
