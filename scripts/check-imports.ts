@@ -45,7 +45,7 @@ export function readEdges(root: string): Edge[] {
 
 function resolveTs(root: string, from: string, spec: string): string {
   const p = relative(root, resolve(root, dirname(from), spec)).split("\\").join("/");
-  if (p.endsWith(".ts") || existsSync(join(root, p))) return p;
+  if (p.endsWith(".ts")) return p;
   return existsSync(join(root, `${p}.ts`)) ? `${p}.ts` : `${p}/index.ts`;
 }
 
