@@ -23,7 +23,7 @@ import { ClusterNode } from "./cluster/node.ts";
 import { ClusterShell, splitHostPort } from "./cluster/shell.ts";
 import { Ipam } from "./cluster/ipam/ipam.ts";
 import type { MemberView } from "./cluster/swim/members.ts";
-import type { ReplicaTable } from "./cluster/sync/replica-store.ts";
+import type { ReplicaTable } from "./replication/replica-store.ts";
 
 /** Entities whose rows the cluster replicates (fixed IPs travel as IPAM allocations instead). */
 const REPLICATED = new Set<string>(["network", "instance", "vif", "lease", "host", "keypair", "security_group", "security_group_rule", "floating_ip"]);

@@ -4,7 +4,7 @@
  * never write them back except through the store's own functions.
  *
  * Every record the cluster replicates carries a `Version`: the node that wrote it (`origin`), a
- * hybrid logical clock (`hlc`, a fixed-width sortable string, see src/store/hlc.ts) and a
+ * hybrid logical clock (`hlc`, a fixed-width sortable string, see src/replication/hlc.ts) and a
  * tombstone flag (`deleted`). Rows with `deleted = true` are never returned by ordinary reads.
  */
 

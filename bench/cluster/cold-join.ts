@@ -14,7 +14,7 @@ import { PacketCrypto } from "../../src/cluster/crypto.ts";
 import { Keyring, keygen } from "../../src/cluster/keyring.ts";
 import { ClusterNode } from "../../src/cluster/node.ts";
 import { ClusterShell } from "../../src/cluster/shell.ts";
-import type { ReplicaRow } from "../../src/cluster/sync/replica-store.ts";
+import type { ReplicaRow } from "../../src/replication/replica-store.ts";
 import { Store } from "../../src/store/db.ts";
 import { SqliteReplicaStore } from "../../src/store/replica.ts";
 

@@ -13,7 +13,7 @@
  * piggybacked message is charged its own length.
  */
 import { SimCluster } from "../../src/cluster/sim/cluster.ts";
-import type { ReplicaRow } from "../../src/cluster/sync/replica-store.ts";
+import type { ReplicaRow } from "../../src/replication/replica-store.ts";
 
 const SEED = Number(process.env.SEED ?? 1);
 const sizes = process.argv.slice(2).map(Number).filter((n) => n > 0);

@@ -16,7 +16,8 @@ import { SIM_EPOCH_MS, SimCluster } from "../../src/cluster/sim/cluster.ts";
 import type { SwimEvent } from "../../src/cluster/swim/core.ts";
 import { DEFAULT_SWIM_CONFIG } from "../../src/cluster/swim/config.ts";
 import { pushPullInterval } from "../../src/cluster/swim/math.ts";
-import { MemoryReplicaStore, type ReplicaRow } from "../../src/cluster/sync/replica-store.ts";
+import { MemoryReplicaStore } from "../../src/cluster/sync/replica-store.ts";
+import type { ReplicaRow } from "../../src/replication/replica-store.ts";
 
 const SEED = Number(process.env.SEED ?? 1);
 const sizes = process.argv.slice(2).map(Number).filter((n) => n > 0);

@@ -8,7 +8,7 @@
  */
 import { SimCluster } from "../../src/cluster/sim/cluster.ts";
 import type { SwimEvent } from "../../src/cluster/swim/core.ts";
-import type { ReplicaRow } from "../../src/cluster/sync/replica-store.ts";
+import type { ReplicaRow } from "../../src/replication/replica-store.ts";
 
 const N = Number(process.argv[2] ?? 300);
 const SEED = Number(process.env.SEED ?? 1);

@@ -15,10 +15,10 @@ import { secgroupVerbs } from "./verbs/secgroups.ts";
 import { floatingVerbs } from "./verbs/floating.ts";
 import { dataplaneVerbs, miscVerbs } from "./verbs/misc.ts";
 import { dnsVerbs } from "./verbs/dns.ts";
-import { labVerbs } from "../lab/verbs.ts";
+import { labVerbs } from "./verbs/lab.ts";
 import { clusterVerbs } from "./verbs/cluster.ts";
 import { doctorVerbs } from "./verbs/doctor.ts";
-import { libvirtVerbs } from "../libvirt/verbs.ts";
+import { libvirtVerbs } from "./verbs/libvirt.ts";
 import { VERSION, commit } from "../version.ts";
 
 export const VERBS: Verb[] = [...miscVerbs, ...networkVerbs, ...instanceVerbs, ...portVerbs, ...secgroupVerbs, ...floatingVerbs, ...dataplaneVerbs, ...dnsVerbs, ...clusterVerbs, ...doctorVerbs, ...libvirtVerbs, ...labVerbs];

@@ -6,7 +6,7 @@
  * answer on that key, and send it the current document, so it switches without manual steps.
  */
 import * as v from "valibot";
-import type { HlcClock } from "../store/hlc.ts";
+import type { HlcClock } from "../replication/hlc.ts";
 import type { Keyring } from "./keyring.ts";
 import type { Layer } from "./node.ts";
 

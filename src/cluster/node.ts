@@ -3,13 +3,13 @@
  * receive/tick/drain interface. The simulator drives it directly; the UDP shell drives it with
  * encryption in between. Payloads for the layers above membership are routed here by shape.
  */
-import type { HlcClock } from "../store/hlc.ts";
+import type { HlcClock } from "../replication/hlc.ts";
 import type { SimNode } from "./sim/simulator.ts";
 import { type SwimConfig } from "./swim/config.ts";
 import { type Packet, SwimCore, type SwimEvent, type SwimOptions } from "./swim/core.ts";
 import { type SyncConfig, SyncEngine } from "./sync/engine.ts";
 import { isSyncPayload } from "./sync/messages.ts";
-import type { ReplicaRow, ReplicaStore } from "./sync/replica-store.ts";
+import type { ReplicaRow, ReplicaStore } from "../replication/replica-store.ts";
 
 /** A layer above membership (IPAM) that gets its own payloads and timers. */
 export interface Layer {

@@ -5,6 +5,7 @@
  */
 import { createHash } from "node:crypto";
 import { eui64, linkLocal } from "../ipam/eui64.ts";
+import { BoundedCache } from "../util/bounded-cache.ts";
 
 export type FirewallDriver = "nftables" | "iptables" | "noop";
 
@@ -152,14 +153,13 @@ export function shortKey(id: string): string {
   let k = keyCache.get(id);
   if (k === undefined) {
     // A hash per name costs more than the rest of a 10,000-instance render; remember them.
-    if (keyCache.size >= 200_000) keyCache.clear();
     k = createHash("sha256").update(id).digest("hex").slice(0, 10);
     keyCache.set(id, k);
   }
   return k;
 }
 
-const keyCache = new Map<string, string>();
+const keyCache = new BoundedCache<string, string>(200_000);
 
 export interface FixtureVif {
   mac: string;

@@ -43,17 +43,3 @@ export function dhcpHostname(hostname: string, domain: string | null): string {
   const short = hostname.length > 63 ? `${hostname.slice(0, 2)}-${hostname.slice(-60)}` : hostname;
   return domain ? `${short}.${domain}` : short;
 }
-
-/** "02:00:00:00:00:10" from chaddr bytes. */
-export function macText(chaddr: Uint8Array): string {
-  let s = "";
-  for (let i = 0; i < chaddr.length; i++) s += (i ? ":" : "") + chaddr[i].toString(16).padStart(2, "0");
-  return s;
-}
-
-/** Six bytes of a MAC written as hex pairs separated by ':' or '-'; null if it is not one. */
-export function macBytes(mac: string): Uint8Array | null {
-  const parts = mac.split(/[:-]/);
-  if (parts.length !== 6 || !parts.every((p) => /^[0-9a-fA-F]{2}$/.test(p))) return null;
-  return Uint8Array.from(parts.map((p) => parseInt(p, 16)));
-}

@@ -2,10 +2,10 @@
  * IPv4 text <-> wire bytes, through ipaddr.js so that no address text is parsed by hand.
  */
 import ipaddr from "ipaddr.js";
+import { BoundedCache } from "../util/bounded-cache.ts";
 
 /** Parsed addresses: replies repeat the same few (server ids, gateways, relays) constantly. */
-const parsed = new Map<string, number[]>();
-const PARSED_MAX = 8192;
+const parsed = new BoundedCache<string, number[]>(8192);
 
 /** Four octets of a dotted-quad address; throws on anything that is not one. */
 export function ip4Bytes(text: string): number[] {
@@ -13,7 +13,6 @@ export function ip4Bytes(text: string): number[] {
   if (hit) return hit;
   if (!ipaddr.IPv4.isValidFourPartDecimal(text)) throw new TypeError(`not an IPv4 address: ${text}`);
   const bytes = ipaddr.IPv4.parse(text).toByteArray();
-  if (parsed.size >= PARSED_MAX) parsed.clear();
   parsed.set(text, bytes);
   return bytes;
 }

@@ -1,8 +1,9 @@
 /**
  * Token-bucket rate limits, global and per MAC, with an injected clock. The per-MAC table is
- * bounded: when full, the least recently refilled entries are forgotten first (Map order), which
- * at worst gives a flooding MAC a fresh bucket, never unbounded memory.
+ * bounded (src/util/token-buckets.ts): when full, the least recently seen MAC is forgotten
+ * first, which at worst gives a flooding MAC a fresh bucket, never unbounded memory.
  */
+import { type Bucket, KeyedTokenBuckets, takeToken } from "../util/token-buckets.ts";
 
 export interface RateLimits {
   /** Packets per second over all clients of one bridge, and the burst allowed above it. */
@@ -23,43 +24,23 @@ export const DEFAULT_LIMITS: RateLimits = {
   maxMacs: 16_384,
 };
 
-interface Bucket {
-  tokens: number;
-  at: number;
-}
-
-function take(b: Bucket, now: number, rate: number, burst: number): boolean {
-  b.tokens = Math.min(burst, b.tokens + (Math.max(0, now - b.at) / 1000) * rate);
-  b.at = now;
-  if (b.tokens < 1) return false;
-  b.tokens -= 1;
-  return true;
-}
-
 export class RateLimiter {
   readonly #global: Bucket;
-  readonly #macs = new Map<string, Bucket>();
+  readonly #macs: KeyedTokenBuckets;
 
   constructor(readonly limits: RateLimits = DEFAULT_LIMITS, now = 0) {
     this.#global = { tokens: limits.globalBurst, at: now };
+    this.#macs = new KeyedTokenBuckets(limits.macRate, limits.macBurst, limits.maxMacs);
   }
 
   /** One packet, before decoding. */
   allowGlobal(now: number): boolean {
-    return take(this.#global, now, this.limits.globalRate, this.limits.globalBurst);
+    return takeToken(this.#global, now, this.limits.globalRate, this.limits.globalBurst);
   }
 
   /** One packet from `mac`. */
   allowMac(mac: string, now: number): boolean {
-    let b = this.#macs.get(mac);
-    if (b) this.#macs.delete(mac);
-    else {
-      b = { tokens: this.limits.macBurst, at: now };
-      if (this.#macs.size >= this.limits.maxMacs) this.#macs.delete(this.#macs.keys().next().value as string);
-    }
-    // Re-insert so that Map order is least-recently-seen first.
-    this.#macs.set(mac, b);
-    return take(b, now, this.limits.macRate, this.limits.macBurst);
+    return this.#macs.take(mac, now);
   }
 
   get trackedMacs(): number {

@@ -5,7 +5,8 @@
  * to raise, or why the packet is dropped.
  */
 import { BOOTREQUEST, decode, type DecodeError, type DhcpMessage } from "./codec.ts";
-import { macText, type DhcpHost } from "./host.ts";
+import type { DhcpHost } from "./host.ts";
+import { macText } from "../net/mac.ts";
 import { ANY } from "./ip4.ts";
 import type { LeaseEvent, LeaseOp, LeaseRecord, LeaseStore } from "./leases.ts";
 import { MessageType, Opt, readIp, readU8 } from "./options.ts";

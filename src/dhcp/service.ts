@@ -12,7 +12,8 @@
  * event-loop turn (lease-batch.ts, bounded too).
  */
 import { decode } from "./codec.ts";
-import { macText, type DhcpHost } from "./host.ts";
+import type { DhcpHost } from "./host.ts";
+import { macText } from "../net/mac.ts";
 import { BatchedLeaseStore } from "./lease-batch.ts";
 import type { LeaseEvent, LeaseOp, LeaseRecord, LeaseStore } from "./leases.ts";
 import { DEFAULT_LIMITS, RateLimiter, type RateLimits } from "./limits.ts";

@@ -5,6 +5,7 @@
  * networks change.
  */
 import ipaddr from "ipaddr.js";
+import { BoundedCache } from "../util/bounded-cache.ts";
 
 export type Verdict = "serve" | "refuse" | "drop";
 type Prefix = [ipaddr.IPv4 | ipaddr.IPv6, number];
@@ -23,12 +24,12 @@ export function parsePrefixes(cidrs: readonly string[]): Prefix[] {
 
 export class Admission {
   #own = new Map<string, Prefix[]>();
-  #verdicts = new Map<string, Map<string, Verdict>>();
+  #verdicts = new Map<string, BoundedCache<string, Verdict>>();
 
   /** Listener address → the CIDRs it serves. */
   setNetworks(byListener: ReadonlyMap<string, readonly string[]>): void {
     this.#own = new Map([...byListener].map(([k, v]) => [k, parsePrefixes(v)]));
-    this.#verdicts = new Map([...byListener.keys()].map((k) => [k, new Map()]));
+    this.#verdicts = new Map([...byListener.keys()].map((k) => [k, new BoundedCache<string, Verdict>(MAX_REMEMBERED)]));
   }
 
   verdict(listener: string, from: string): Verdict {
@@ -36,10 +37,7 @@ export class Admission {
     let v = memo?.get(from);
     if (v !== undefined) return v;
     v = this.#decide(listener, from);
-    if (memo) {
-      if (memo.size >= MAX_REMEMBERED) memo.clear();
-      memo.set(from, v);
-    }
+    memo?.set(from, v);
     return v;
   }
 

@@ -3,7 +3,7 @@
  * half with ff:fe inserted and the universal/local bit flipped, placed in a /64 prefix.
  */
 import ipaddr from "ipaddr.js";
-import { macBytes } from "./mac.ts";
+import { macBytes } from "../net/mac.ts";
 import { parseCidr6 } from "./addr.ts";
 
 export function interfaceId(mac: string): number[] {

@@ -1,9 +1,8 @@
 /** The lab's agents: how each is started in its host namespace, and how the lab calls it. */
 import { mkdirSync, openSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { sh, type LabHost, type LabVm } from "./lab.ts";
+import { sh, type LabHost, type LabUpOptions, type LabVm } from "./lab.ts";
 import { hostConfig } from "./topology.ts";
-import type { LabUpOptions } from "./up.ts";
 
 /** How to run this same netlet: the compiled binary itself, or bun + the entry script. */
 export function selfArgv(): string[] {

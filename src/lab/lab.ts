@@ -7,69 +7,13 @@
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { stopQemus } from "./qemu-vms.ts";
+import type { LabHost, LabState, LabVm } from "./model.ts";
+
+export type { CrossHostCheck, LabHost, LabState, LabUpOptions, LabVm } from "./model.ts";
 
 export const LAB_PREFIX = process.env.NETLET_LAB_PREFIX ?? "nlab-";
 export const LAB_DIR = process.env.NETLET_LAB_DIR ?? "/run/netlet-lab";
 
-export interface LabHost {
-  name: string;
-  ns: string;
-  underlayIp: string;
-  socket: string;
-  config: string;
-  stateDir: string;
-  pid: number | null;
-}
-
-export interface LabVm {
-  name: string;
-  ns: string;
-  host: string;
-  mac: string;
-  /** Host-side end of the VM's veth, declared to netlet as the VIF's port. */
-  port?: string;
-  fixedIp: string | null;
-  ipv6: string | null;
-  floatingIp: string | null;
-  /** Lease state as the VM's DHCP client saw it: the address it got, or null. */
-  leased: string | null;
-  /** The DHCP server identifier of that lease (its host's address on the bridge). */
-  dhcpServer?: string | null;
-  /** IPv6 default routers the VM learned from RAs (link-local addresses). */
-  routers?: string[];
-  /** The instance-id the VM read from 169.254.169.254, or null. */
-  metadata: string | null;
-  /** A network namespace (default), or a real QEMU guest on a tap in its host's namespace. */
-  guest?: "netns" | "qemu";
-  uuid?: string;
-  /** QEMU guests: the process, the file its serial console is logged to, and the uuid in the
-   * OpenStack meta_data.json it read. */
-  pid?: number | null;
-  console?: string;
-  metadataUuid?: string | null;
-}
-
-/** One cross-host reachability check: a VM pinged another host's VM. */
-export interface CrossHostCheck {
-  from: string;
-  to: string;
-  address: string;
-  ok: boolean;
-}
-
-export interface LabState {
-  /** How the hosts' bridges share one segment: flat_interface on a switch, or VXLAN. */
-  segment?: "flat" | "vxlan";
-  /** The netlet command the lab runs (binary path, or bun and the entry script). */
-  binary?: string;
-  hosts: LabHost[];
-  vms: LabVm[];
-  underlayNs: string;
-  internetNs: string | null;
-  /** The internet namespace got an answer from the floating IP. */
-  floatingReachable: boolean;
-  crossHost?: CrossHostCheck[];
-}
 
 export function sh(argv: string[], opts: { check?: boolean; input?: string } = {}): { code: number; out: string; err: string } {
   const p = Bun.spawnSync(argv, { stdin: opts.input === undefined ? "ignore" : Buffer.from(opts.input), stdout: "pipe", stderr: "pipe" });

@@ -7,7 +7,7 @@
  */
 import { existsSync, openSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import type { LabHost, LabVm } from "./lab.ts";
+import type { LabHost, LabVm } from "./model.ts";
 import { tinyGuestImage } from "./qemu-guest.ts";
 
 /** Where the guest image is built at first use and kept. */

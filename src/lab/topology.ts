@@ -4,8 +4,7 @@
  * segment, on which each host's `flat0` sits — netlet enslaves it to br100 as flat_interface.
  * With VXLAN there is no `flat` bridge: the hosts' br100s meet over `under0`.
  */
-import { ns, sh, type LabHost, type LabState } from "./lab.ts";
-import type { LabUpOptions } from "./up.ts";
+import { ns, sh, type LabHost, type LabState, type LabUpOptions } from "./lab.ts";
 
 /** flat_interface of every lab host: its end of the veth to the switch's `flat` bridge. */
 export const FLAT_IF = "flat0";

@@ -11,23 +11,12 @@
  */
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
-import { LAB_DIR, LAB_PREFIX, labDown, labNamespaces, ns, saveState, type LabHost, type LabState, type LabVm } from "./lab.ts";
+import { LAB_DIR, LAB_PREFIX, labDown, labNamespaces, ns, saveState, type LabHost, type LabState, type LabUpOptions, type LabVm } from "./lab.ts";
 import { netlet, selfArgv, startAgent, waitForAgent, waitForNetwork, waitForPlug } from "./agents.ts";
 import { dhcp, enableSlaac, ensureTools, ipv6Routers, metadataInstanceId, pings, slaacAddress, udhcpcScript } from "./guests.ts";
 import { keygen } from "../cluster/keyring.ts";
 import { FLAT_IF, addNs, makeNetworks } from "./topology.ts";
 import { GUEST_CACHE, guestImage, readGuests, startQemu } from "./qemu-vms.ts";
-
-export interface LabUpOptions {
-  hosts: number;
-  vms: number;
-  ipv6: boolean;
-  vxlan: boolean;
-  /** Every host uses the network's gateway address (share_dhcp_address). */
-  shareDhcpAddress: boolean;
-  /** VMs as network namespaces (fast, default) or as real QEMU guests (TCG). */
-  guests?: "netns" | "qemu";
-}
 
 /** Floating IPs come from this part of the underlay. */
 const FLOATING_RANGE = "10.254.0.128/28";

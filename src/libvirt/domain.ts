@@ -4,10 +4,11 @@
  */
 import { XMLParser } from "fast-xml-parser";
 import { isIfName } from "../ipam/ifname.ts";
-import { isMac, normalizeMac } from "../ipam/mac.ts";
+import { isMac, normalizeMac } from "../net/mac.ts";
 import { parseNetletMetadata, type NetletMetadata } from "./metadata.ts";
+import { attr, HookError, nodeText as text, type Node } from "./xml-nodes.ts";
 
-export class HookError extends Error {}
+export { HookError };
 
 export interface DomainInterface {
   /** "bridge" or "network" (a libvirt network that is a plain bridge shows its bridge in the live XML). */
@@ -36,13 +37,6 @@ const parser = new XMLParser({
   isArray: (_name, path, _leaf, isAttribute) => !isAttribute && typeof path === "string" && (path === "domain.devices.interface" || /^domain\.metadata\.[^.]+\.[^.]+$/.test(path)),
 });
 
-type Node = Record<string, unknown>;
-export const attr = (n: unknown, name: string): string | null => {
-  const v = n && typeof n === "object" ? (n as Node)[`@${name}`] : undefined;
-  return typeof v === "string" ? v : null;
-};
-const text = (n: unknown): string | null => (typeof n === "string" ? n : n && typeof n === "object" && typeof (n as Node)["#text"] === "string" ? (n as Node)["#text"] as string : null);
-export { text as nodeText };
 
 export function parseDomain(xml: string): Domain {
   if (xml.length > MAX_DOMAIN_XML) throw new HookError(`domain XML is ${xml.length} bytes; at most ${MAX_DOMAIN_XML} are accepted`);

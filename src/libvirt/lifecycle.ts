@@ -10,8 +10,10 @@
  *   deleted once it has been missing for `graceMs`, releasing its addresses; a domain that comes
  *   back within the grace keeps its instance.
  */
+import type { TrackedDomain } from "../store/libvirt-domains.ts";
+
 export interface ListedDomain { uuid: string; name: string; running: boolean; xml: string }
-export interface TrackedDomain { uuid: string; name: string; missingSince: number | null }
+export type { TrackedDomain };
 
 export interface LifecyclePlan {
   /** Domains to run through the hook's plan: `reconnect` (running) or `stopped`. */

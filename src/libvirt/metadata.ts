@@ -15,7 +15,7 @@
  * instead of starting the guest without what its owner wrote.
  */
 import ipaddr from "ipaddr.js";
-import { attr, HookError, nodeText } from "./domain.ts";
+import { attr, HookError, nodeText } from "./xml-nodes.ts";
 
 export const NETLET_XMLNS = "urn:netlet:libvirt:1";
 export const MAX_USER_DATA = 65535;

@@ -14,19 +14,13 @@ import { type AccessLogger, accessLog, batchedLineLogger, bodyLimit, rateLimit, 
 import { handlePasswordPost } from "./password.ts";
 import { pathSegments } from "./paths.ts";
 import { randomSeed } from "./openstack.ts";
-import { RateLimiter } from "./rate-limit.ts";
-import { identify, type Requester } from "./requester.ts";
+import { KeyedTokenBuckets } from "../util/token-buckets.ts";
+import { type ConnInfo, identify, type Requester } from "./requester.ts";
 import type { MetadataSource } from "./source.ts";
 import { checkToken, handleTokenPut, isTokenPath } from "./imds.ts";
 import { type FetchLike, parseTargets } from "./vendordata.ts";
 
-/** Where a request came from; the shell passes it as the `env` of `app.fetch(req, env)`. */
-export interface ConnInfo {
-  /** Peer address (any textual form; IPv4-mapped IPv6 is folded to IPv4). */
-  address: string;
-  /** Network the request arrived on (the listener's network), null when not known. */
-  networkId: string | null;
-}
+export type { ConnInfo };
 
 export interface MetadataDeps {
   source: MetadataSource;
@@ -68,7 +62,7 @@ export function createMetadataApp(deps: MetadataDeps): MetadataApp {
   const connInfo = deps.connInfo ?? ((c: Context) => (c.env?.address ? (c.env as ConnInfo) : null));
   const reg = deps.registry ?? defaultRegistry;
   const cache = new DocumentCache(config.cacheExpiration * 1000, config.cacheInstances);
-  const limiter = new RateLimiter(config.rateLimitPerSecond, config.rateLimitBurst, config.rateLimitSources);
+  const limiter = new KeyedTokenBuckets(config.rateLimitPerSecond, config.rateLimitBurst, config.rateLimitSources);
   const tokenKey = deps.tokenKey ?? randomBytes(32);
   const targets = parseTargets(config.vendordataDynamicTargets);
   const fetchFn = deps.fetch ?? ((url, init) => fetch(url, init));

@@ -4,7 +4,7 @@
  */
 import type { Context, MiddlewareHandler } from "hono";
 import type { Counter } from "../metrics.ts";
-import type { RateLimiter } from "./rate-limit.ts";
+import type { KeyedTokenBuckets } from "../util/token-buckets.ts";
 
 export interface AccessLogEntry {
   source: string;
@@ -76,7 +76,7 @@ export function accessLog(
   };
 }
 
-export function rateLimit(limiter: RateLimiter, now: () => number, source: (c: Context) => string, limited: Counter): MiddlewareHandler {
+export function rateLimit(limiter: KeyedTokenBuckets, now: () => number, source: (c: Context) => string, limited: Counter): MiddlewareHandler {
   return async function rateLimit(c, next) {
     if (!limiter.take(source(c), now())) {
       limited.inc();

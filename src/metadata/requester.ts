@@ -4,11 +4,18 @@
  * on, so two instances sharing an address on two networks never see each other's documents.
  */
 import type { Context } from "hono";
-import type { ConnInfo } from "./app.ts";
 import type { CacheEntry, DocumentCache } from "./cache.ts";
 import type { MetadataConfig } from "./config.ts";
 import { checkProxyHeaders, tenantMatches } from "./identity.ts";
 import { canonicalIp, type InstanceView, type MetadataSource } from "./source.ts";
+
+/** Where a request came from; the shell passes it as the `env` of `app.fetch(req, env)`. */
+export interface ConnInfo {
+  /** Peer address (any textual form; IPv4-mapped IPv6 is folded to IPv4). */
+  address: string;
+  /** Network the request arrived on (the listener's network), null when not known. */
+  networkId: string | null;
+}
 
 export type Requester =
   | { ok: true; view: InstanceView; entry: CacheEntry; address: string }

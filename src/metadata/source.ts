@@ -6,6 +6,7 @@
  */
 import ipaddr from "ipaddr.js";
 import type { Instance, Keypair, Network, Vif } from "../model.ts";
+import { BoundedCache } from "../util/bounded-cache.ts";
 
 /** One NIC of the instance together with the network it is plugged into. */
 export interface VifView {
@@ -48,8 +49,7 @@ export interface MetadataSource {
 }
 
 /** Parsing with ipaddr.js costs microseconds and peers repeat: remember recent answers. */
-const canonical = new Map<string, string | null>();
-const CANONICAL_MEMO = 65536;
+const canonical = new BoundedCache<string, string | null>(65536);
 
 /** Canonical text of an address (IPv4-mapped IPv6 becomes IPv4); null when not an address. */
 export function canonicalIp(text: string | null | undefined): string | null {
@@ -57,7 +57,6 @@ export function canonicalIp(text: string | null | undefined): string | null {
   let out = canonical.get(text);
   if (out !== undefined) return out;
   out = ipaddr.isValid(text) ? ipaddr.process(text).toString() : null;
-  if (canonical.size >= CANONICAL_MEMO) canonical.clear();
   canonical.set(text, out);
   return out;
 }

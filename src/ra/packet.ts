@@ -5,6 +5,7 @@
  * always fills it in (the pseudo-header needs the source address the kernel picks).
  */
 import ipaddr from "ipaddr.js";
+import { macText, parseMac } from "../net/mac.ts";
 
 export type RouterPreference = "high" | "medium" | "low";
 
@@ -70,17 +71,6 @@ export function buildRa(ra: RouterAdvert): Uint8Array {
   if (ra.rdnss && ra.rdnss.servers.length > 0) parts.push(rdnssOption(ra.rdnss.servers, ra.rdnss.lifetime));
   if (ra.dnssl && ra.dnssl.domains.length > 0) parts.push(dnsslOption(ra.dnssl.domains, ra.dnssl.lifetime));
   return concat(parts);
-}
-
-/** "02:00:00:00:00:10" → 6 bytes. A MAC is not an IP address, so a small parser is fine here. */
-export function parseMac(mac: string): Uint8Array {
-  const m = /^([0-9a-f]{2})(?::([0-9a-f]{2})){5}$/i.test(mac) ? mac.split(":") : null;
-  if (!m) throw new TypeError(`Cannot parse MAC address '${mac}'`);
-  return Uint8Array.from(m.map((h) => parseInt(h, 16)));
-}
-
-function formatMac(b: Uint8Array): string {
-  return [...b].map((x) => x.toString(16).padStart(2, "0")).join(":");
 }
 
 function sllaOption(mac: string): Uint8Array {
@@ -224,7 +214,7 @@ export function parseRs(bytes: Uint8Array, meta: { hopLimit: number | null; sour
     if (at + len > bytes.length) return { ok: false, reason: "option-overrun" };
     if (bytes[at] === 1) {
       if (len !== 8) return { ok: false, reason: "bad-sllao" };
-      sourceMac = formatMac(bytes.subarray(at + 2, at + 8));
+      sourceMac = macText(bytes.subarray(at + 2, at + 8));
     }
     at += len;
   }

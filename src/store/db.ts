@@ -7,7 +7,7 @@ import { Database } from "bun:sqlite";
 import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import type { ChangeEvent, Entity } from "../model.ts";
-import { HlcClock } from "./hlc.ts";
+import { HlcClock } from "../replication/hlc.ts";
 import { MIGRATIONS } from "./schema.ts";
 
 export type ChangeListener = (events: readonly ChangeEvent[]) => void;

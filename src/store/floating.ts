@@ -5,7 +5,7 @@ import { checkIfName } from "../ipam/ifname.ts";
 import { hostAddressIn4, type HostSubnet } from "../ipam/host-subnets.ts";
 import { listNetworks } from "./networks.ts";
 import { conflict, invalid, notFound, type Store } from "./db.ts";
-import { getInstance, listVifs } from "./instances.ts";
+import { getInstance, listVifs } from "./instance-rows.ts";
 
 type Row = Record<string, unknown>;
 

@@ -1,6 +1,8 @@
 /** Which instances are libvirt domains of this host (local table, never replicated). */
-import type { TrackedDomain } from "../libvirt/lifecycle.ts";
 import type { Store } from "./db.ts";
+
+/** A libvirt domain netlet tracks; `missingSince` is set while libvirt no longer lists it. */
+export interface TrackedDomain { uuid: string; name: string; missingSince: number | null }
 
 export function listTrackedDomains(store: Store): TrackedDomain[] {
   return store.db.query<{ uuid: string; name: string; missing_since: number | null }, []>("SELECT uuid, name, missing_since FROM libvirt_domains ORDER BY uuid")

@@ -4,7 +4,7 @@
  * to these names only: nothing is inferred from the traffic a port sends.
  */
 import { checkIfName } from "../ipam/ifname.ts";
-import { isMac, normalizeMac } from "../ipam/mac.ts";
+import { isMac, normalizeMac } from "../net/mac.ts";
 import type { Instance, Vif } from "../model.ts";
 import { conflict, invalid, type Store } from "./db.ts";
 import { getInstance, listVifs } from "./instances.ts";

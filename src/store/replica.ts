@@ -3,9 +3,9 @@
  * reader sees replicated rows exactly like local ones); remote applies run in one store
  * transaction and raise the same change events as local writes, marked `remote`.
  */
-import type { ReplicaRow, ReplicaStore, ReplicaTable, RowRef } from "../cluster/sync/replica-store.ts";
-import type { PromiseStore, SlotPromise } from "../cluster/ipam/promises.ts";
-import { newerThan } from "./hlc.ts";
+import type { ReplicaRow, ReplicaStore, ReplicaTable, RowRef } from "../replication/replica-store.ts";
+import type { PromiseStore, SlotPromise } from "../replication/promise-store.ts";
+import { newerThan } from "../replication/hlc.ts";
 import type { Store } from "./db.ts";
 import { TYPED, type TypedTable } from "./replica-tables.ts";
 import { materializeFixedIps, networkFromRow } from "./networks.ts";

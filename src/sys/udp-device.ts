@@ -9,7 +9,7 @@
  * iptables CHECKSUM rule for this).
  */
 import ipaddr from "ipaddr.js";
-import { macBytes } from "../dhcp/host.ts";
+import { tryMacBytes } from "../net/mac.ts";
 import * as libc from "./libc.ts";
 
 const AF_INET = 2;
@@ -82,7 +82,7 @@ function setReceiveBuffer(fd: number): void {
  * can be unicast to a client that has no address yet (RFC 2131 §4.1), as dnsmasq does.
  */
 export function setArpEntry(fd: number, device: string, address: string, mac: string): void {
-  const hw = macBytes(mac);
+  const hw = tryMacBytes(mac);
   if (!hw) throw new TypeError(`not a MAC address: ${mac}`);
   const req = new Uint8Array(68);
   const v = new DataView(req.buffer);

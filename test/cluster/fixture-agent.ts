@@ -10,7 +10,7 @@ import { Keyring } from "../../src/cluster/keyring.ts";
 import { ClusterNode } from "../../src/cluster/node.ts";
 import { ClusterShell } from "../../src/cluster/shell.ts";
 import { MemoryReplicaStore } from "../../src/cluster/sync/replica-store.ts";
-import { HlcClock } from "../../src/store/hlc.ts";
+import { HlcClock } from "../../src/replication/hlc.ts";
 
 const env = process.env;
 const id = env.NL_ID!;

@@ -6,7 +6,7 @@ import { ClusterNode } from "../../src/cluster/node.ts";
 import { ClusterShell, splitHostPort } from "../../src/cluster/shell.ts";
 import { MemoryReplicaStore } from "../../src/cluster/sync/replica-store.ts";
 import { waitFor } from "../harness/netns.ts";
-import { HlcClock } from "../../src/store/hlc.ts";
+import { HlcClock } from "../../src/replication/hlc.ts";
 
 const KEY = keygen();
 const shells: ClusterShell[] = [];

@@ -4,7 +4,7 @@
  * only the later one must not believe it holds the earlier one: repair has to bring it.
  */
 import { describe, expect, test } from "bun:test";
-import type { ReplicaRow } from "../../src/cluster/sync/replica-store.ts";
+import type { ReplicaRow } from "../../src/replication/replica-store.ts";
 import { keypair, syncPair } from "./sync-pair.ts";
 
 describe("announcement order of local writes", () => {

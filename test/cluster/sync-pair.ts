@@ -2,7 +2,7 @@
 import { type SyncConfig, SyncEngine } from "../../src/cluster/sync/engine.ts";
 import { MemoryReplicaStore } from "../../src/cluster/sync/replica-store.ts";
 import type { SyncTransport } from "../../src/cluster/sync/transport.ts";
-import { HlcClock } from "../../src/store/hlc.ts";
+import { HlcClock } from "../../src/replication/hlc.ts";
 
 export const keypair = (name: string) => ({ table: "keypair" as const, key: name, deleted: false, data: { name, publicKey: "ssh-ed25519 AAAA", fingerprint: "ff", type: "ssh" } });
 

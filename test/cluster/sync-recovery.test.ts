@@ -4,7 +4,8 @@
  * not after the 30 s give-up.
  */
 import { describe, expect, test } from "bun:test";
-import { MemoryReplicaStore, type ReplicaRow } from "../../src/cluster/sync/replica-store.ts";
+import { MemoryReplicaStore } from "../../src/cluster/sync/replica-store.ts";
+import type { ReplicaRow } from "../../src/replication/replica-store.ts";
 import { keypair, syncPair } from "./sync-pair.ts";
 
 describe("recovery of a new state directory", () => {

@@ -1,9 +1,10 @@
 import { describe, expect, test } from "bun:test";
 import { SIM_EPOCH_MS, SimCluster } from "../../src/cluster/sim/cluster.ts";
 import { parseSyncMsg } from "../../src/cluster/sync/messages.ts";
-import { MemoryReplicaStore, type ReplicaRow } from "../../src/cluster/sync/replica-store.ts";
+import { MemoryReplicaStore } from "../../src/cluster/sync/replica-store.ts";
+import type { ReplicaRow } from "../../src/replication/replica-store.ts";
 import { fromWire, hlcFromWire, hlcToWire, toWire, validateRow } from "../../src/cluster/sync/schema.ts";
-import { encodeHlc } from "../../src/store/hlc.ts";
+import { encodeHlc } from "../../src/replication/hlc.ts";
 
 const keypair = (name: string) => ({ table: "keypair" as const, key: name, deleted: false, data: { name, publicKey: "ssh-ed25519 AAAA", fingerprint: "ff", type: "ssh" } });
 

@@ -1,8 +1,9 @@
 import { describe, expect, test } from "bun:test";
 import { SimCluster } from "../../src/cluster/sim/cluster.ts";
-import { MemoryReplicaStore, type ReplicaRow } from "../../src/cluster/sync/replica-store.ts";
+import { MemoryReplicaStore } from "../../src/cluster/sync/replica-store.ts";
+import type { ReplicaRow } from "../../src/replication/replica-store.ts";
 import { validateRow } from "../../src/cluster/sync/schema.ts";
-import { encodeHlc } from "../../src/store/hlc.ts";
+import { encodeHlc } from "../../src/replication/hlc.ts";
 
 const keypair = (name: string, publicKey = "ssh-ed25519 AAAA") => ({ table: "keypair" as const, key: name, deleted: false, data: { name, publicKey, fingerprint: "ff", type: "ssh" } });
 const hlc = (ms: number, c = 0) => encodeHlc({ ms, counter: c });

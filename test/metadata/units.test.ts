@@ -7,7 +7,7 @@ import { batchedLineLogger, rawPath } from "../../src/metadata/guards.ts";
 import { listeningInodes } from "../../src/metadata/hop-limit.ts";
 import { openstackVersion, openstackVersionList } from "../../src/metadata/openstack.ts";
 import { pathSegments, renderText, walk } from "../../src/metadata/paths.ts";
-import { RateLimiter } from "../../src/metadata/rate-limit.ts";
+import { KeyedTokenBuckets as RateLimiter } from "../../src/util/token-buckets.ts";
 import { issueToken, parseTokenTtl, verifyToken } from "../../src/metadata/token.ts";
 
 describe("paths", () => {
@@ -69,6 +69,13 @@ describe("rate limiter", () => {
     rl.take("b", 100);
     rl.take("c", 100); // evicts a (least recently seen)
     expect([rl.take("a", 100), rl.take("a", 100), rl.take("a", 100)]).toEqual([true, true, false]);
+  });
+
+  test("a wall clock stepped back neither refills nor drains a bucket", () => {
+    const rl = new RateLimiter(10, 2, 2);
+    expect([rl.take("a", 10_000), rl.take("a", 10_000)]).toEqual([true, true]);
+    expect(rl.take("a", 0)).toBe(false); // 10 s back: no token appears...
+    expect(rl.take("a", 100)).toBe(true); // ...and 0.1 s after the step, one has come back
   });
 });
 

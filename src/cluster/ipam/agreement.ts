@@ -5,7 +5,8 @@
  * `decideVote`, persisting the promise before the answer leaves.
  */
 import { createHash } from "node:crypto";
-import { type PromiseStore, type SlotRecord, decideVote } from "./promises.ts";
+import type { PromiseStore } from "../../replication/promise-store.ts";
+import { type SlotRecord, decideVote } from "./promises.ts";
 import type { IpamMsg } from "./messages.ts";
 
 export interface AgreementPeers {

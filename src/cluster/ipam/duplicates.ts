@@ -2,7 +2,7 @@
  * The backstop: scan the replicated allocations for any address held by two hosts at once.
  * It must never find anything; when it does, an alarm is raised (counter + callback).
  */
-import type { ReplicaRow } from "../sync/replica-store.ts";
+import type { ReplicaRow } from "../../replication/replica-store.ts";
 
 export interface Duplicate {
   networkId: string;

@@ -10,7 +10,7 @@
  * Until then it does not vote. Pages are small and pulled one at a time, so a large table
  * costs round trips, not big datagrams.
  */
-import type { PromiseStore, SlotPromise } from "./promises.ts";
+import type { PromiseStore, SlotPromise } from "../../replication/promise-store.ts";
 
 /** Promises per answer: ~110 bytes each keeps a page inside one datagram. */
 export const PAGE = 8;

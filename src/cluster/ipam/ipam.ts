@@ -9,14 +9,15 @@
  */
 import type { Layer } from "../node.ts";
 import type { SwimEvent } from "../swim/core.ts";
-import type { ReplicaRow, ReplicaStore } from "../sync/replica-store.ts";
+import type { ReplicaRow, ReplicaStore } from "../../replication/replica-store.ts";
 import { Agreement, type ClaimOutcome } from "./agreement.ts";
 import { blockAddresses, splitBlocks } from "./blocks.ts";
 import { reservedOf, type ReservationFields } from "../../ipam/network-plan.ts";
 import { ip4ToNum } from "../../ipam/addr.ts";
 import { type Duplicate, findDuplicates } from "./duplicates.ts";
 import { type IpamMsg, isIpamPayload, parseIpamMsg } from "./messages.ts";
-import type { PromiseStore, SlotRecord } from "./promises.ts";
+import type { PromiseStore } from "../../replication/promise-store.ts";
+import type { SlotRecord } from "./promises.ts";
 import { Inheritance, servePromises } from "./inherit.ts";
 import { SlotViews } from "./slot-views.ts";
 

@@ -5,21 +5,7 @@
  * restarted voter never agrees twice. A new epoch is granted only after the holder released
  * the previous one (or the operator forgot that host).
  */
-export interface SlotPromise {
-  owner: string;
-  epoch: number;
-  released: boolean;
-}
-
-/** Persisted promises (SQLite in the agent: write and fsync before the vote leaves). */
-export interface PromiseStore {
-  get(slot: string): SlotPromise | undefined;
-  put(slot: string, p: SlotPromise): void;
-  /** True when nothing was ever stored (a new or wiped state directory). */
-  empty(): boolean;
-  /** Up to `limit` promises with slots sorted after `slot` ("" = from the start). */
-  after(slot: string, limit: number): [string, SlotPromise][];
-}
+import type { PromiseStore, SlotPromise } from "../../replication/promise-store.ts";
 
 export class MemoryPromiseStore implements PromiseStore {
   readonly map = new Map<string, SlotPromise>();

@@ -1,12 +1,13 @@
 /** Simulated clusters of full nodes (membership + sync + optional layers), for tests and bench. */
-import { HlcClock } from "../../store/hlc.ts";
+import { HlcClock } from "../../replication/hlc.ts";
 import { type IpamConfig, Ipam } from "../ipam/ipam.ts";
 import { MemoryPromiseStore } from "../ipam/promises.ts";
 import { ClusterNode } from "../node.ts";
 import type { SwimConfig } from "../swim/config.ts";
 import type { SwimEvent } from "../swim/core.ts";
 import type { SyncConfig } from "../sync/engine.ts";
-import { MemoryReplicaStore, type ReplicaRow } from "../sync/replica-store.ts";
+import { MemoryReplicaStore } from "../sync/replica-store.ts";
+import type { ReplicaRow } from "../../replication/replica-store.ts";
 import { mulberry32 } from "./prng.ts";
 import { Simulator } from "./simulator.ts";
 

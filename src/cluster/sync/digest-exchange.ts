@@ -5,7 +5,7 @@
  * showing (a write burst), rounds come every `busyDigestIntervalMs` and carry the marks at
  * once: one round trip, not three, which under heavy loss is the one that completes.
  */
-import { type HlcClock, encodeHlc } from "../../store/hlc.ts";
+import { type HlcClock, encodeHlc } from "../../replication/hlc.ts";
 import type { SyncConfig, SyncStats } from "./config.ts";
 import { MarkHasher, bucketOf, fnv1a } from "./digest.ts";
 import type { MarkBook, MarkEntry } from "./marks.ts";

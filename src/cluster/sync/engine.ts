@@ -13,7 +13,7 @@
  * This file composes them: deadlines, dispatch of messages, tombstone collection, saving marks,
  * and pulling our own rows back into a new state directory (`recoverOwnRows`).
  */
-import { type HlcClock, encodeHlc } from "../../store/hlc.ts";
+import { type HlcClock, encodeHlc } from "../../replication/hlc.ts";
 import { DEFAULT_SYNC_CONFIG, type SyncConfig, type SyncStats, newSyncStats } from "./config.ts";
 import { DigestExchange } from "./digest-exchange.ts";
 import { Reassembler, isFragment } from "./fragments.ts";
@@ -23,7 +23,7 @@ import { parseSyncMsg } from "./messages.ts";
 import { PageReceiver } from "./page-receiver.ts";
 import { PageServer } from "./page-server.ts";
 import { PushQueue } from "./push.ts";
-import type { ReplicaRow, ReplicaStore } from "./replica-store.ts";
+import type { ReplicaRow, ReplicaStore } from "../../replication/replica-store.ts";
 import { StreamClaims } from "./stream-claims.ts";
 import { FragmentingSender, type SyncTransport } from "./transport.ts";
 

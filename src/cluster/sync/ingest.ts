@@ -3,9 +3,9 @@
  * would take a single-writer row from its writer, is quarantined (counted and kept, bounded,
  * for diagnostics); a row from too far in the future is refused and retried later.
  */
-import type { HlcClock } from "../../store/hlc.ts";
+import type { HlcClock } from "../../replication/hlc.ts";
 import type { SyncStats } from "./config.ts";
-import { HOST_TABLES, type ReplicaRow, type ReplicaStore } from "./replica-store.ts";
+import { HOST_TABLES, type ReplicaRow, type ReplicaStore } from "../../replication/replica-store.ts";
 import { validateRow } from "./schema.ts";
 
 export interface Quarantined {

@@ -5,7 +5,7 @@
  * kept as `prev → hlc` links until the gap before them fills.
  */
 import { MAX_HELD, type SyncMsg } from "./messages.ts";
-import type { ReplicaStore } from "./replica-store.ts";
+import type { ReplicaStore } from "../../replication/replica-store.ts";
 
 /** One origin in a marks message: its mark, and the versions held beyond it. */
 export type MarkEntry = Extract<SyncMsg, { s: "w" }>["w"][number];

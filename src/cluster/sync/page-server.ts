@@ -6,7 +6,7 @@
  */
 import type { SyncConfig, SyncStats } from "./config.ts";
 import type { Segment } from "./messages.ts";
-import type { ReplicaStore } from "./replica-store.ts";
+import type { ReplicaStore } from "../../replication/replica-store.ts";
 import { type WireRow, hlcToWire, toWire } from "./schema.ts";
 import type { FragmentingSender, SyncTransport } from "./transport.ts";
 

@@ -6,7 +6,7 @@
  */
 import type { SyncConfig, SyncStats } from "./config.ts";
 import { PAGE_HEADER } from "./page-server.ts";
-import type { ReplicaRow } from "./replica-store.ts";
+import type { ReplicaRow } from "../../replication/replica-store.ts";
 import { hlcToWire, toWire } from "./schema.ts";
 import type { SyncTransport } from "./transport.ts";
 

@@ -5,8 +5,8 @@
  */
 import ipaddr from "ipaddr.js";
 import * as v from "valibot";
-import { decodeHlc, encodeHlc } from "../../store/hlc.ts";
-import { ADMIN_TABLES, HOST_TABLES, type ReplicaRow, type ReplicaTable } from "./replica-store.ts";
+import { decodeHlc, encodeHlc } from "../../replication/hlc.ts";
+import { ADMIN_TABLES, HOST_TABLES, type ReplicaRow, type ReplicaTable } from "../../replication/replica-store.ts";
 
 const HLC_RE = /^\d{15}\.\d{5}$/;
 const str = (max = 255) => v.pipe(v.string(), v.maxLength(max));

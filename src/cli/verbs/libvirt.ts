@@ -1,13 +1,13 @@
 /** libvirt hook|install|xml and qemu-ifup|qemu-ifdown. */
 import { spawnSync } from "bun";
 import { realpathSync } from "node:fs";
-import { RuntimeError, UsageError } from "../cli/errors.ts";
-import { intOpt, strOpt, type Verb, type VerbContext } from "../cli/verb.ts";
-import { resolveTap, type IfupInstance } from "../qemu/ifup.ts";
-import { HookError } from "./domain.ts";
-import { readStdin, runHook } from "./hook.ts";
-import { installHook } from "./install.ts";
-import { renderDomainXml, type RenderInstance } from "./render.ts";
+import { RuntimeError, UsageError } from "../errors.ts";
+import { intOpt, strOpt, type Verb, type VerbContext } from "../verb.ts";
+import { resolveTap, type IfupInstance } from "../../qemu/ifup.ts";
+import { HookError } from "../../libvirt/domain.ts";
+import { readStdin, runHook } from "../../libvirt/hook.ts";
+import { installHook } from "../../libvirt/install.ts";
+import { renderDomainXml, type RenderInstance } from "../../libvirt/render.ts";
 
 const s = (help: string, arg = "VALUE") => ({ type: "string" as const, help, arg });
 

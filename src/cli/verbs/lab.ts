@@ -1,10 +1,10 @@
 /** lab up|down|status|exec. */
-import { RuntimeError, UsageError } from "../cli/errors.ts";
-import { table } from "../cli/table.ts";
-import { intOpt, print, strOpt, type Verb } from "../cli/verb.ts";
-import { labDown, labNamespaces, loadState, type LabState, type LabVm } from "./lab.ts";
-import { guestFailures } from "./qemu-vms.ts";
-import { labUp } from "./up.ts";
+import { RuntimeError, UsageError } from "../errors.ts";
+import { table } from "../table.ts";
+import { intOpt, print, strOpt, type Verb } from "../verb.ts";
+import { labDown, labNamespaces, loadState, type LabState, type LabVm } from "../../lab/lab.ts";
+import { guestFailures } from "../../lab/qemu-vms.ts";
+import { labUp } from "../../lab/up.ts";
 
 function leaseText(v: LabVm): string {
   if (!v.leased) return "none";

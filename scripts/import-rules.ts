@@ -1,0 +1,68 @@
+/**
+ * The one place where the folders of src/ and their allowed dependencies are declared (drawn in
+ * docs/architecture.md). A unit is a folder under src/ or a file directly in src/. An arrow
+ * a -> b lets files of a import files of b; "*" is for the composition root only. The arrows
+ * must not form a cycle: state flows one way, store -> reconcile -> modules.
+ */
+export interface ImportRules {
+  allow: Record<string, readonly string[]>;
+  /** "src/a/x.ts -> src/b/y.ts": why it is tolerated until it is moved. */
+  exceptions: Record<string, string>;
+}
+
+/** Leaf modules anything may use: shared types, metrics, logging, address helpers, plumbing. */
+const LEAVES = ["model.ts", "metrics.ts", "log.ts", "version.ts", "net", "util"] as const;
+
+export const RULES: ImportRules = {
+  allow: {
+    // Leaves.
+    "model.ts": [],
+    "metrics.ts": [],
+    "log.ts": [],
+    "version.ts": [],
+    net: [],
+    util: [],
+    replication: [],
+    "alarms.ts": ["metrics.ts"],
+    // The only exec/FFI surface for sockets and ioctls.
+    sys: ["net"],
+    "agent-lock.ts": ["sys"],
+    // Domain: address management and the store (SQLite, the one source of truth).
+    ipam: [...LEAVES],
+    store: [...LEAVES, "ipam", "replication"],
+    config: [...LEAVES, "ipam"],
+    // Protocol modules and pure cores: they never import the store or one another.
+    dhcp: [...LEAVES, "sys"],
+    ra: [...LEAVES, "sys"],
+    dns: [...LEAVES],
+    metadata: [...LEAVES, "sys"],
+    dataplane: [...LEAVES, "ipam", "agent-lock.ts"],
+    cluster: [...LEAVES, "replication", "ipam"],
+    qemu: [...LEAVES],
+    doctor: [...LEAVES],
+    libvirt: [...LEAVES, "ipam", "store", "qemu"],
+    lab: [...LEAVES, "cluster"],
+    // The reconciler: store -> module inputs.
+    reconcile: [...LEAVES, "store", "ipam", "config", "dataplane", "dhcp", "ra", "dns", "metadata"],
+    // The admin API and the CLI (a client of the API).
+    api: [...LEAVES, "store", "ipam", "config", "cluster"],
+    cli: [...LEAVES, "api", "config", "cluster", "dataplane", "doctor", "lab", "libvirt", "qemu", "agent-lock.ts"],
+    // The composition root builds and wires everything.
+    "agent.ts": ["*"],
+    "modules.ts": ["*"],
+    "cluster-agent.ts": ["*"],
+    "status.ts": ["*"],
+    "main.ts": ["*"],
+  },
+  exceptions: {
+    "src/cli/verbs/misc.ts -> src/agent.ts": "the CLI starts the agent; main.ts should dispatch to it",
+    "src/api/app.ts -> src/cluster-agent.ts": "cluster boot types live in the root; they belong to the IPAM",
+    "src/api/cluster-boot.ts -> src/cluster-agent.ts": "cluster boot types live in the root; they belong to the IPAM",
+    "src/api/cluster-routes.ts -> src/cluster-agent.ts": "cluster boot types live in the root; they belong to the IPAM",
+    "src/ipam/ifname.ts -> src/store/db.ts": "StoreError is thrown from ipam; domain errors belong below the store",
+    "src/ipam/network-plan.ts -> src/store/db.ts": "StoreError is thrown from ipam; domain errors belong below the store",
+    "src/dhcp/store-leases.ts -> src/store/db.ts": "lease persistence adapter lives in the DHCP module",
+    "src/dhcp/store-leases.ts -> src/store/leases.ts": "lease persistence adapter lives in the DHCP module",
+    "src/dataplane/flush.ts -> src/store/db.ts": "flush reads the store to refuse while an agent runs",
+  },
+};
