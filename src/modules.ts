@@ -228,16 +228,14 @@ export function startDataplane(config: Config, log: Logger, store: Store, kick: 
     firewall,
   };
   const stopReconcile = dataplane.startReconcile(30_000);
-  const check = () => void dataplane.reconcile().catch((e) => l.warn("drift repair failed", { err: String(e) }));
-  // A removal right after one of netlet's own applies is most likely that apply's (a plug
-  // replaces elements): checked once things are quiet, not once per plug.
-  const repair = debounce(check, 250);
-  const repairLater = debounce(check, 1500);
+  const repair = debounce(() => void dataplane.reconcile().catch((e) => l.warn("drift repair failed", { err: String(e) })), 250);
   const watches = watch
     ? [
       // Only removals: what drift looks like (a deleted element, a flushed chain, a dropped table),
       // and quiet during netlet's own full syncs, which print every added element.
-      watchLines(["nft", "monitor", "destroy"], () => (dataplane.quietMs() < 500 ? repairLater.poke() : repair.poke())),
+      watchLines(["nft", "monitor", "destroy"], (line) => {
+        if (!dataplane.ownEvent(line)) repair.poke();
+      }),
       watchLines(["ip", "-o", "monitor", "link"], () => {
         foreignStale = true;
         kick();
@@ -250,7 +248,6 @@ export function startDataplane(config: Config, log: Logger, store: Store, kick: 
     stop: () => {
       stopReconcile();
       repair.cancel();
-      repairLater.cancel();
       for (const w of watches) w.stop();
     },
   };

@@ -13,6 +13,10 @@ import { iptablesChains, JUMPS, parseSave, renderIptables, renderIptablesTeardow
 import { renderTables, type Table } from "./nft-model.ts";
 import { buildTables, OWNED_TABLES, render, renderChunks, renderTableDelta } from "./nft-render.ts";
 
+const MARK_TABLE = "netlet-mark";
+/** Appended to every nft transaction netlet sends (see Dataplane.ownEvent). */
+export const MARK_TEXT = `add table inet ${MARK_TABLE}\ndelete table inet ${MARK_TABLE}\n`;
+
 export interface ApplyReport {
   kind: "full" | "delta" | "none";
   /** Wall time of the whole apply, milliseconds. */
@@ -48,10 +52,11 @@ export class Dataplane {
   #fast: FastState | null = null;
   #iptablesChecked = false;
   #queue: Promise<unknown> = Promise.resolve();
-  /** Applies finished, applies running, and when the last one finished (for drift checks). */
+  /** When each transaction whose marker removal has not been seen yet was sent. */
+  #marks: number[] = [];
+  /** Applies finished and applies running (a drift check that overlapped one looks again). */
   #appliesDone = 0;
   #inFlight = 0;
-  #lastDoneAt = -Infinity;
 
   constructor(opts: DataplaneOptions = {}) {
     this.#exec = opts.exec ?? spawnExec();
@@ -139,10 +144,6 @@ export class Dataplane {
     return false;
   }
 
-  /** Milliseconds since the last apply finished (0 while one runs): kernel events now are likely our own. */
-  quietMs(): number {
-    return this.#inFlight > 0 ? 0 : this.#clock() - this.#lastDoneAt;
-  }
 
 
   /** Run `reconcile` and `readDrops` every `intervalMs`; returns a stop function. */
@@ -235,7 +236,30 @@ export class Dataplane {
   }
 
   async #nft(text: string | string[]): Promise<void> {
-    check(["nft", "-f", "-"], await this.#exec(["nft", "-f", "-"], text));
+    // Each transaction ends by adding and removing a marker table: in the kernel's event stream
+    // its removal follows every removal the transaction made, so a watcher can tell them apart
+    // from someone else's (see ownEvent).
+    const pieces = [...(Array.isArray(text) ? text : [text]), MARK_TEXT];
+    this.#marks.push(this.#clock());
+    const r = await this.#exec(["nft", "-f", "-"], pieces);
+    if (r.code !== 0) this.#marks.pop(); // aborted: the kernel announced nothing
+    check(["nft", "-f", "-"], r);
+  }
+
+  /**
+   * Feed one `nft monitor destroy` line; true when it belongs to one of netlet's own
+   * transactions (a plug replaces elements, a full sync replaces tables), false when someone
+   * else removed something and a drift check is due.
+   */
+  ownEvent(line: string): boolean {
+    // A marker the watcher never saw (it was restarting) is given up after a few seconds.
+    const now = this.#clock();
+    while (this.#marks.length && now - this.#marks[0] > 5000) this.#marks.shift();
+    if (line.includes(MARK_TABLE)) {
+      this.#marks.shift();
+      return true;
+    }
+    return this.#marks.length > 0;
   }
 
   async #save(bin: string): Promise<string> {
@@ -273,7 +297,6 @@ export class Dataplane {
       } finally {
         this.#inFlight -= 1;
         this.#appliesDone += 1;
-        this.#lastDoneAt = this.#clock();
       }
     };
     const run = this.#queue.then(counted, counted);

@@ -1,6 +1,6 @@
 import { describe, expect, test, afterAll } from "bun:test";
 import { Registry } from "../../src/metrics.ts";
-import { Dataplane } from "../../src/dataplane/apply.ts";
+import { Dataplane, MARK_TEXT } from "../../src/dataplane/apply.ts";
 import { desiredFromFixture } from "../../src/dataplane/desired.ts";
 import { spawnExec, type Exec, type ExecResult } from "../../src/dataplane/exec.ts";
 import { render, renderDelta } from "../../src/dataplane/nft-render.ts";
@@ -26,7 +26,7 @@ describe("Dataplane with a scripted exec", () => {
     const r1 = await dp.update(d1);
     expect(r1.kind).toBe("full");
     // One nft transaction; iptables-save only to look for another driver's leftovers.
-    expect(calls.filter((c) => c.argv[0] === "nft")).toEqual([{ argv: ["nft", "-f", "-"], stdin: render(small()) }]);
+    expect(calls.filter((c) => c.argv[0] === "nft")).toEqual([{ argv: ["nft", "-f", "-"], stdin: render(small()) + MARK_TEXT }]);
     expect(calls.filter((c) => c.argv[0] !== "nft").map((c) => c.argv[0])).toEqual(["iptables-save", "ip6tables-save"]);
     calls.length = 0;
     // The composition root reuses unchanged objects: only the floating IP maps change.
@@ -34,7 +34,7 @@ describe("Dataplane with a scripted exec", () => {
     const r2 = await dp.update(d2);
     expect(r2.kind).toBe("delta");
     expect(calls.map((c) => c.argv.join(" "))).toEqual(["nft -f -"]);
-    expect(calls[0].stdin).toBe(renderDelta(d1, d2));
+    expect(calls[0].stdin).toBe(renderDelta(d1, d2) + MARK_TEXT);
     expect(calls[0].stdin).toStartWith("delete element ip netlet-nat fip-dnat { 203.0.113.10 }\n");
     calls.length = 0;
     expect((await dp.update({ ...d2 })).kind).toBe("none");
@@ -73,7 +73,7 @@ describe("one bad table does not hold back the others", () => {
     // Not recorded as applied: the next update tries a full sync again.
     calls.length = 0;
     await dp.update(small()).catch(() => undefined);
-    expect(calls.find((c) => c.argv[0] === "nft")!.stdin).toBe(render(small()));
+    expect(calls.find((c) => c.argv[0] === "nft")!.stdin).toBe(render(small()) + MARK_TEXT);
   });
 });
 
@@ -129,5 +129,27 @@ describe.skipIf(!requireNetns())("Dataplane against the kernel", () => {
     const after = nsRun(ns, ["iptables-save"]).stdout;
     expect(after).not.toContain("netlet-");
     expect(after).toContain("-A foreign -p tcp -m tcp --dport 9 -j ACCEPT");
+  });
+});
+
+describe("kernel events of netlet's own transactions", () => {
+  test("removals up to a transaction's marker are its own; later ones are someone else's; an aborted one leaves no marker", async () => {
+    let now = 0;
+    let fail = false;
+    const { exec } = fakeExec((argv) => (argv[0] === "nft" && fail ? { code: 1, stderr: "Error" } : argv[0].endsWith("-save") ? { code: 1 } : {}));
+    const dp = new Dataplane({ exec, registry: new Registry(), log: () => {}, clock: () => now });
+    expect(dp.ownEvent("delete element bridge netlet vm-ports { \"tap1\" }")).toBe(false);
+    await dp.update(small());
+    expect(dp.ownEvent("delete table inet netlet")).toBe(true);
+    expect(dp.ownEvent("delete table inet netlet-mark")).toBe(true);
+    expect(dp.ownEvent("delete element bridge netlet vm-ports { \"tap1\" }")).toBe(false);
+    fail = true;
+    await dp.sync(small()).catch(() => undefined);
+    expect(dp.ownEvent("delete chain bridge netlet prerouting")).toBe(false);
+    // A marker the watcher missed is given up after 5 s.
+    fail = false;
+    await dp.sync(small());
+    now += 6000;
+    expect(dp.ownEvent("delete chain bridge netlet prerouting")).toBe(false);
   });
 });
