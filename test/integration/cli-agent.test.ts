@@ -73,7 +73,7 @@ describe.skipIf(!requireNetns())("netlet CLI against a running agent", () => {
       expect(r.stderr).toMatch(msg);
     }
     expect([cli("network-list", "--json").stdout, cli("list", "--json").stdout, cli("floating", "list", "--json").stdout]).toEqual(before);
-  });
+  }, 30_000);
 
   test("a second agent on the same state_path or socket is refused, and the first keeps its socket", async () => {
     const pid = agent.pid;
@@ -89,7 +89,7 @@ describe.skipIf(!requireNetns())("netlet CLI against a running agent", () => {
     // The first agent still answers on its socket.
     const st = JSON.parse(cli("status", "--json").stdout);
     expect(st.node.id).toBe("cli-node");
-  }, 20000);
+  }, 30_000);
 
   test("SIGHUP reloads the file: live options apply, restart-only ones are named in the log", async () => {
     writeFileSync(join(dir, "netlet.conf"), `[DEFAULT]\nhost = cli-node\nstate_path = ${dir}/state\nmy_ip = 192.0.2.10\ndhcp_lease_time = 600\nmetadata_listen_port = 9999\n`);
