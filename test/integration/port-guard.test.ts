@@ -151,8 +151,9 @@ function guardSuite(driver: "nftables" | "iptables", full: boolean) {
     }, 30_000);
 
     only("a guest is no DHCP server and no router: rogue OFFERs and RAs never reach the victim", async () => {
+      // DHCP server replies and RAs (ICMPv6 type 134) from the attacker; its router solicitations are legitimate.
       const cap = Bun.spawn(["ip", "netns", "exec", victim.ns, "timeout", "4", "tcpdump", "-l", "-n", "-e", "-i", "eth0",
-        `ether src ${ai.ports[0].mac} and (udp src port 67 or icmp6)`], { stdout: "pipe", stderr: "pipe" });
+        `ether src ${ai.ports[0].mac} and (udp src port 67 or (icmp6 and ip6[40] == 134))`], { stdout: "pipe", stderr: "pipe" });
       await Bun.sleep(800);
       const before = counter("rogue-dhcp") + counter("drop-ra");
       forge(attacker, "dhcp-offer", { src: ai.ports[0].mac, ip: ai.ports[0].address });
