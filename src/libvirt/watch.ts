@@ -133,9 +133,18 @@ export class LibvirtWatch {
       const xml = await this.#virsh(["dumpxml", uuid]).catch(() => null);
       if (xml === null) continue;
       const name = /<name>([^<]{1,255})<\/name>/.exec(xml)?.[1] ?? uuid;
-      out.push({ uuid: uuid.toLowerCase(), name, running: running.has(uuid), xml });
+      out.push({ uuid: uuid.toLowerCase(), name, running: running.has(uuid) || !(await this.#shutOff(uuid)), xml });
     }
     return out;
+  }
+
+  /**
+   * Whether a domain missing from `virsh list` really is shut off. Right after libvirtd
+   * restarts, a domain it is still reconnecting to can be missing from the list for a moment;
+   * withdrawing its port then would cut a running guest off. A failed query aborts the pass.
+   */
+  async #shutOff(uuid: string): Promise<boolean> {
+    return /^(shut off|crashed)\b/.test((await this.#virsh(["domstate", uuid])).trim());
   }
 
   #caller(): ApiCaller {

@@ -13,12 +13,17 @@ async function setup() {
   const store = memStore();
   const app = createAdminApp({ store, config: defaultConfig() });
   await app.request("/v1/networks", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ label: "private", fixed_range_v4: "10.0.0.0/24", bridge: "br100" }) });
-  const libvirt = { domains: new Map<string, { xml: string; running: boolean }>() };
+  // `reconnecting`: libvirtd just restarted and has not listed the running domain as running yet.
+  const libvirt = { domains: new Map<string, { xml: string; running: boolean; reconnecting?: boolean }>() };
   let now = 1_000_000;
   const reg = new Registry();
   const virsh = async (args: string[]) => {
     if (args[0] === "list") return [...libvirt.domains].filter(([, d]) => args.includes("--all") || d.running).map(([u]) => `${u}\n`).join("");
     if (args[0] === "dumpxml") return libvirt.domains.get(args[1])?.xml ?? Promise.reject(new Error("no domain"));
+    if (args[0] === "domstate") {
+      const d = libvirt.domains.get(args[1]);
+      return d ? (d.running || d.reconnecting ? "running\n" : "shut off\n") : Promise.reject(new Error("no domain"));
+    }
     throw new Error(`unexpected virsh ${args.join(" ")}`);
   };
   const watch = new LibvirtWatch(store, { uri: "test:///", pollMs: 1000, graceMs: 60_000, fetch: app.fetch, log: createLogger({ write: () => {} }), now: () => now, virsh, registry: reg });
@@ -38,6 +43,15 @@ describe("agent reconciliation with libvirt", () => {
     await watch.pass();
     expect((await inst())?.ports.map((p) => p.port)).toEqual(["vnet4"]);
     expect(watch.alarms).toEqual([]);
+  });
+
+  test("a running domain libvirtd has not listed as running yet (it is reconnecting) keeps its port", async () => {
+    const { libvirt, watch, inst } = await setup();
+    libvirt.domains.set(UUID, { xml: live("vnet4"), running: true });
+    await watch.pass();
+    libvirt.domains.set(UUID, { xml: live("vnet4"), running: false, reconnecting: true });
+    await watch.pass();
+    expect((await inst())?.ports.map((p) => p.port)).toEqual(["vnet4"]);
   });
 
   test("a domain stopped while the agent was away has its port withdrawn; the address stays", async () => {
