@@ -7,36 +7,6 @@
 import type { IptablesExisting } from "./iptables-render.ts";
 import type { Table } from "./nft-model.ts";
 
-/** Rule count per chain from `nft list table …` text. */
-export function nftRuleCounts(listing: string): Map<string, number> {
-  const counts = new Map<string, number>();
-  let chain: string | null = null;
-  for (const line of listing.split("\n")) {
-    const m = /^\tchain (\S+) \{$/.exec(line);
-    if (m) {
-      chain = m[1];
-      counts.set(chain, 0);
-    } else if (line === "\t}") chain = null;
-    else if (chain && line.startsWith("\t\t") && !line.startsWith("\t\ttype ") && line.trim() !== "") {
-      counts.set(chain, (counts.get(chain) ?? 0) + 1);
-    }
-  }
-  return counts;
-}
-
-/** Differences between a table's expected chains and the listing's rule counts. */
-export function nftDrift(t: Table, listing: string | null): string[] {
-  if (listing === null) return [`table ${t.family} ${t.name} is missing`];
-  const actual = nftRuleCounts(listing);
-  const out: string[] = [];
-  for (const [name, c] of t.chains) {
-    const n = actual.get(name);
-    if (n === undefined) out.push(`chain ${t.family} ${t.name} ${name} is missing`);
-    else if (n !== c.rules.length) out.push(`chain ${t.family} ${t.name} ${name} has ${n} rules, expected ${c.rules.length}`);
-  }
-  return out;
-}
-
 /** Differences between expected iptables chains (per table) and `iptables-save` contents. */
 export function iptablesDrift(expected: Record<string, Map<string, string[]>>, ex: IptablesExisting, jumps: Record<string, [string, string][]>, fam: string): string[] {
   const out: string[] = [];

@@ -1,13 +1,13 @@
 import { describe, expect, test, afterAll } from "bun:test";
 import { desiredFromFixture } from "../../src/dataplane/desired.ts";
 import { eui64, linkLocal } from "../../src/ipam/eui64.ts";
-import { renderTables } from "../../src/dataplane/nft-model.ts";
+import { addChain, addSet, newTable, renderTables } from "../../src/dataplane/nft-model.ts";
 import { natTable } from "../../src/dataplane/nft-nat.ts";
 import { bridgeTable } from "../../src/dataplane/nft-bridge.ts";
 import { nftGroupRule } from "../../src/dataplane/nft-filter.ts";
 import { render, renderChunks, renderDelta } from "../../src/dataplane/nft-render.ts";
 import { emptyExisting, parseSave, renderIptables, renderIptablesTeardown } from "../../src/dataplane/iptables-render.ts";
-import { nftRuleCounts, parseIptablesDrops } from "../../src/dataplane/drift.ts";
+import { nftJsonCounts, nftJsonDrift, parseIptablesDrops } from "../../src/dataplane/drift.ts";
 import { Lab, nsRun, requireNetns } from "../harness/netns.ts";
 import { DB, small, smallFixture, WEB } from "./fixture.ts";
 
@@ -181,9 +181,22 @@ describe("iptables render", () => {
 });
 
 describe("drift parsing", () => {
-  test("nftRuleCounts counts rules per chain, not headers", () => {
-    const listing = "table inet netlet {\n\tset s {\n\t\ttype ipv4_addr\n\t}\n\n\tchain a {\n\t\ttype filter hook forward priority 0; policy accept;\n\t\tct state established accept\n\t\tdrop\n\t}\n\n\tchain b {\n\t}\n}\n";
-    expect([...nftRuleCounts(listing)]).toEqual([["a", 2], ["b", 0]]);
+  test("nftJsonCounts counts rules per chain (not headers) and elements per set; nftJsonDrift names what differs", () => {
+    const listing = JSON.stringify({ nftables: [
+      { metainfo: { version: "1.0.6" } }, { table: { family: "bridge", name: "netlet" } },
+      { set: { family: "bridge", table: "netlet", name: "vm-ports", type: "ifname", elem: ["vnet0"] } },
+      { chain: { family: "bridge", table: "netlet", name: "a", type: "filter", hook: "prerouting", prio: -300, policy: "accept" } },
+      { chain: { family: "bridge", table: "netlet", name: "b" } },
+      { rule: { family: "bridge", table: "netlet", chain: "a", expr: [] } }, { rule: { family: "bridge", table: "netlet", chain: "a", expr: [] } },
+    ] });
+    const got = nftJsonCounts(listing)!;
+    expect([[...got.chains], [...got.sets]]).toEqual([[["a", 2], ["b", 0]], [["vm-ports", 1]]]);
+    const t = newTable("bridge", "netlet");
+    addSet(t, "vm-ports", "type ifname;", ['"vnet0"', '"vnet1"']);
+    addChain(t, "a", ["accept", "drop"]);
+    addChain(t, "b", ["accept"]);
+    expect(nftJsonDrift(t, listing)).toEqual(["chain bridge netlet b has 0 rules, expected 1", "set bridge netlet vm-ports has 1 elements, expected 2"]);
+    expect(nftJsonDrift(t, null)).toEqual(["table bridge netlet is missing"]);
   });
   test("parseIptablesDrops reads the DROP rule counters", () => {
     expect([...parseIptablesDrops("[7:420] -A netlet-drop-ingress -j DROP\n[1:2] -A netlet-FORWARD -j ACCEPT\n")]).toEqual([["drop-ingress", 7]]);
