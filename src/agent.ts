@@ -23,9 +23,9 @@ import { statusReport } from "./status.ts";
 import { startCluster } from "./cluster-agent.ts";
 import { planReload, type ReloadPlan } from "./config/reload.ts";
 import { claimSocket, lockStateDir, socketInode } from "./agent-lock.ts";
+import { LibvirtWatch } from "./libvirt/watch.ts";
 
 const alarmGauge = gauge("netlet_alarm", "1 while the named alarm is raised (see netlet status), 0 once it cleared");
-import { LibvirtWatch } from "./libvirt/watch.ts";
 
 export interface AgentOptions {
   config: Config;

@@ -144,8 +144,6 @@ export class Dataplane {
     return false;
   }
 
-
-
   /** Run `reconcile` and `readDrops` every `intervalMs`; returns a stop function. */
   startReconcile(intervalMs: number): () => void {
     let running = false;
@@ -303,5 +301,4 @@ export class Dataplane {
     this.#queue = run.catch(() => undefined);
     return run;
   }
-
 }
