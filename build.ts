@@ -22,7 +22,9 @@ function newestSource(dir: string): number {
 
 function gitCommit(): string {
   const r = Bun.spawnSync(["git", "rev-parse", "--short", "HEAD"], { cwd: root, stderr: "ignore" });
-  const dirty = Bun.spawnSync(["git", "status", "--porcelain", "--", "src"], { cwd: root, stderr: "ignore" }).stdout.toString().trim();
+  const dirty = Bun.spawnSync(["git", "status", "--porcelain", "--", "src"], { cwd: root, stderr: "ignore" })
+    .stdout.toString()
+    .trim();
   return r.exitCode === 0 ? `${r.stdout.toString().trim()}${dirty ? "-dirty" : ""}` : "unknown";
 }
 
@@ -31,15 +33,28 @@ export async function build(): Promise<string> {
   mkdirSync(join(root, "dist"), { recursive: true });
   const version = JSON.parse(readFileSync(join(root, "package.json"), "utf8")).version as string;
   const t0 = performance.now();
-  const r = Bun.spawnSync([process.execPath, "build", "--compile", "--minify-syntax", "--minify-whitespace",
-    `--define=NETLET_VERSION=${JSON.stringify(JSON.stringify(version)).slice(1, -1)}`,
-    `--define=NETLET_COMMIT=${JSON.stringify(JSON.stringify(gitCommit())).slice(1, -1)}`,
-    join(root, "src", "main.ts"), "--outfile", out], { cwd: root, stdout: "pipe", stderr: "pipe" });
+  const r = Bun.spawnSync(
+    [
+      process.execPath,
+      "build",
+      "--compile",
+      "--minify-syntax",
+      "--minify-whitespace",
+      `--define=NETLET_VERSION=${JSON.stringify(JSON.stringify(version)).slice(1, -1)}`,
+      `--define=NETLET_COMMIT=${JSON.stringify(JSON.stringify(gitCommit())).slice(1, -1)}`,
+      join(root, "src", "main.ts"),
+      "--outfile",
+      out,
+    ],
+    { cwd: root, stdout: "pipe", stderr: "pipe" },
+  );
   if (r.exitCode !== 0) {
     process.stderr.write(r.stderr.toString() + r.stdout.toString());
     throw new Error("bun build --compile failed");
   }
-  process.stderr.write(`built ${out} (${(statSync(out).size / 1e6).toFixed(1)} MB) in ${Math.round(performance.now() - t0)} ms\n`);
+  process.stderr.write(
+    `built ${out} (${(statSync(out).size / 1e6).toFixed(1)} MB) in ${Math.round(performance.now() - t0)} ms\n`,
+  );
   if (args.has("--release")) {
     const arch = process.arch === "arm64" ? "arm64" : "x64";
     const rel = join(root, "dist", `netlet-linux-${arch}`);

@@ -44,7 +44,9 @@ export function readEdges(root: string): Edge[] {
 }
 
 function resolveTs(root: string, from: string, spec: string): string {
-  const p = relative(root, resolve(root, dirname(from), spec)).split("\\").join("/");
+  const p = relative(root, resolve(root, dirname(from), spec))
+    .split("\\")
+    .join("/");
   if (p.endsWith(".ts")) return p;
   return existsSync(join(root, `${p}.ts`)) ? `${p}.ts` : `${p}/index.ts`;
 }
@@ -130,10 +132,13 @@ if (import.meta.main) {
   const i = process.argv.indexOf("--root");
   const root = i > 0 ? resolve(process.argv[i + 1] ?? ".") : resolve(import.meta.dir, "..");
   const { violations, stale } = checkEdges(readEdges(root), RULES);
-  for (const s of stale) console.error(`note: exception no longer needed, remove it from scripts/import-rules.ts: ${s}`);
+  for (const s of stale)
+    console.error(`note: exception no longer needed, remove it from scripts/import-rules.ts: ${s}`);
   for (const v of violations) console.error(v);
   if (violations.length > 0) {
-    console.error(`import-boundary check failed: ${violations.length} violation(s); the arrows are in scripts/import-rules.ts and docs/architecture.md`);
+    console.error(
+      `import-boundary check failed: ${violations.length} violation(s); the arrows are in scripts/import-rules.ts and docs/architecture.md`,
+    );
     process.exit(1);
   }
   console.log("import-boundary check passed");

@@ -22,7 +22,9 @@ export function lockStateDir(statePath: string): StateLock {
   if (!tryLockExclusive(fd)) {
     closeSync(fd);
     const pid = readFileSync(path, "utf8").trim() || "unknown";
-    throw new AgentConflict(`another agent (pid ${pid}) serves ${statePath}: stop it first, or give this one another state_path`);
+    throw new AgentConflict(
+      `another agent (pid ${pid}) serves ${statePath}: stop it first, or give this one another state_path`,
+    );
   }
   ftruncateSync(fd, 0);
   writeSync(fd, `${process.pid}\n`);
@@ -55,7 +57,9 @@ export async function socketServed(path: string, timeoutMs = 1000): Promise<bool
  */
 export async function claimSocket(path: string): Promise<(boundIno: number | null) => void> {
   if (await socketServed(path)) {
-    throw new AgentConflict(`another agent serves the admin socket ${path}: stop it first, or set admin_socket / --socket to another path`);
+    throw new AgentConflict(
+      `another agent serves the admin socket ${path}: stop it first, or set admin_socket / --socket to another path`,
+    );
   }
   rmSync(path, { force: true });
   return (boundIno) => {

@@ -82,7 +82,8 @@ function serveOps(listen: string, store: Store, log: Logger, alarms: () => strin
         if (path === "/readyz") {
           store.db.query("SELECT 1").get();
           const raised = alarms();
-          if (raised.length) return new Response(`not ready\n${raised.map((a) => `alarm ${a}`).join("\n")}\n`, { status: 503 });
+          if (raised.length)
+            return new Response(`not ready\n${raised.map((a) => `alarm ${a}`).join("\n")}\n`, { status: 503 });
           return new Response("ready\n");
         }
         return new Response("not found\n", { status: 404 });
@@ -122,46 +123,85 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
   const dns = startDns(store, config, log);
   let onMembership = () => {};
   const cluster = await startCluster(store, config, myIp, log, () => onMembership());
-  const reconciler = new Reconciler(store, config, {
-    links: dataplane.target.links,
-    dhcp: dhcp?.target,
-    ra: ra?.target,
-    metadata: metadata.target,
-    dns: dns?.target,
-    firewall: dataplane.target.firewall,
-  }, log.child({ component: "reconcile" }), cluster);
+  const reconciler = new Reconciler(
+    store,
+    config,
+    {
+      links: dataplane.target.links,
+      dhcp: dhcp?.target,
+      ra: ra?.target,
+      metadata: metadata.target,
+      dns: dns?.target,
+      firewall: dataplane.target.firewall,
+    },
+    log.child({ component: "reconcile" }),
+    cluster,
+  );
   onMembership = () => void reconciler.kick();
   kick = () => void reconciler.kick();
-  reconciler.onStep = (step, err) => (err === null ? alarms.clear(`reconcile.${step}`) : alarms.set(`reconcile.${step}`, err));
+  reconciler.onStep = (step, err) =>
+    err === null ? alarms.clear(`reconcile.${step}`) : alarms.set(`reconcile.${step}`, err);
   let libvirt: LibvirtWatch | null = null;
-  const alarmLines = () => [...alarms.lines(), ...(cluster?.alarms() ?? []), ...(dns?.alarms() ?? []), ...(libvirt?.alarms ?? [])];
+  const alarmLines = () => [
+    ...alarms.lines(),
+    ...(cluster?.alarms() ?? []),
+    ...(dns?.alarms() ?? []),
+    ...(libvirt?.alarms ?? []),
+  ];
 
   const startedAt = Date.now();
-  const status = () => statusReport(store, config, {
-    startedAt, myIp, driver: config.firewallDriver, dhcpOn: !!dhcp,
-    reconcile: () => reconciler.status,
-    lastApply: () => dataplane.lastApply(),
-    ra: () => ra?.ra.status() ?? null,
-    metadataSeen: (uuid) => metadata.seen(uuid),
-    dns: () => dns?.dns.status() ?? null,
-    peers: () => cluster?.members().filter((m) => m.id !== nodeId).map((m) => ({ id: m.id, address: m.addr, state: m.state, incarnation: m.incarnation, rttMs: m.rttMs })) ?? null,
-    voters: () => cluster?.voters() ?? null,
-    alarms: alarmLines,
-  });
+  const status = () =>
+    statusReport(store, config, {
+      startedAt,
+      myIp,
+      driver: config.firewallDriver,
+      dhcpOn: !!dhcp,
+      reconcile: () => reconciler.status,
+      lastApply: () => dataplane.lastApply(),
+      ra: () => ra?.ra.status() ?? null,
+      metadataSeen: (uuid) => metadata.seen(uuid),
+      dns: () => dns?.dns.status() ?? null,
+      peers: () =>
+        cluster
+          ?.members()
+          .filter((m) => m.id !== nodeId)
+          .map((m) => ({ id: m.id, address: m.addr, state: m.state, incarnation: m.incarnation, rttMs: m.rttMs })) ??
+        null,
+      voters: () => cluster?.voters() ?? null,
+      alarms: alarmLines,
+    });
   // The bridges netlet addresses itself carry its networks' gateways, not the host's subnets.
-  const hostSubnets = () => readHostSubnets(new Set([config.flatNetworkBridge, ...listNetworks(store).map((n) => n.bridge)]));
+  const hostSubnets = () =>
+    readHostSubnets(new Set([config.flatNetworkBridge, ...listNetworks(store).map((n) => n.bridge)]));
   // A plug returns once a pass that saw it has applied the rules (or with the reason it could not).
   const portsApplied = async () => {
     await reconciler.applied();
     return reconciler.status.failing.view ?? reconciler.status.failing.firewall ?? null;
   };
-  const admin = createAdminApp({ store, config, log: log.child({ component: "api" }), configPath: opts.configPath ?? null, shutdown: opts.onShutdownRequest,
-    status, cluster, hostSubnets, dataplaneShow: () => dataplane.show(), portsApplied, dnsQuery: dns?.query });
+  const admin = createAdminApp({
+    store,
+    config,
+    log: log.child({ component: "api" }),
+    configPath: opts.configPath ?? null,
+    shutdown: opts.onShutdownRequest,
+    status,
+    cluster,
+    hostSubnets,
+    dataplaneShow: () => dataplane.show(),
+    portsApplied,
+    dnsQuery: dns?.query,
+  });
   // Reconciliation with libvirt's domains when virsh is here and libvirt_uri is set.
-  libvirt = config.libvirtUri && Bun.which("virsh") ? new LibvirtWatch(store, {
-    uri: config.libvirtUri, pollMs: config.libvirtPollInterval * 1000, graceMs: config.libvirtUndefineGrace * 1000, fetch: admin.fetch,
-    log: log.child({ component: "libvirt" }),
-  }) : null;
+  libvirt =
+    config.libvirtUri && Bun.which("virsh")
+      ? new LibvirtWatch(store, {
+          uri: config.libvirtUri,
+          pollMs: config.libvirtPollInterval * 1000,
+          graceMs: config.libvirtUndefineGrace * 1000,
+          fetch: admin.fetch,
+          log: log.child({ component: "libvirt" }),
+        })
+      : null;
   const apiServer = serveAdminSocket(opts.socket, admin.fetch);
   const socketIno = socketInode(opts.socket);
   const ops = serveOps(config.adminListen, store, log, alarmLines);
@@ -178,7 +218,10 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
       running = plan.config;
       reconciler.config = plan.config;
       await reconciler.kick();
-      log.info("config reloaded", { applied: plan.applied.join(",") || "nothing", needs_restart: plan.needsRestart.join(",") || "nothing" });
+      log.info("config reloaded", {
+        applied: plan.applied.join(",") || "nothing",
+        needs_restart: plan.needsRestart.join(",") || "nothing",
+      });
       return plan;
     },
     async stop(o: { withdraw?: boolean } = {}) {
@@ -188,7 +231,12 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
       await cluster?.stop();
       ops?.stop(true);
       // The dataplane stays so instances keep working; final RAs only when we stop serving for good.
-      await Promise.allSettled([ra?.stop({ withdraw: o.withdraw === true }), dhcp?.stop(), metadata.stop(), dns?.stop()]);
+      await Promise.allSettled([
+        ra?.stop({ withdraw: o.withdraw === true }),
+        dhcp?.stop(),
+        metadata.stop(),
+        dns?.stop(),
+      ]);
       dataplane.stop();
       unlinkSocket(socketIno);
       store.close();

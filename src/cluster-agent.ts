@@ -26,7 +26,17 @@ import type { MemberView } from "./cluster/swim/members.ts";
 import type { ReplicaTable } from "./replication/replica-store.ts";
 
 /** Entities whose rows the cluster replicates (fixed IPs travel as IPAM allocations instead). */
-const REPLICATED = new Set<string>(["network", "instance", "vif", "lease", "host", "keypair", "security_group", "security_group_rule", "floating_ip"]);
+const REPLICATED = new Set<string>([
+  "network",
+  "instance",
+  "vif",
+  "lease",
+  "host",
+  "keypair",
+  "security_group",
+  "security_group_rule",
+  "floating_ip",
+]);
 
 export interface ClusterAgent {
   members(): MemberView[];
@@ -68,8 +78,11 @@ function namesakeText(id: string, addr: string, refused: boolean): string {
 }
 
 /** Time from asking for a fixed address to getting one, waits for a new block included (T10). */
-const allocSeconds = histogram("netlet_cluster_allocation_seconds", "time to allocate a fixed IP from this host's blocks, waits for a new block included",
-  [0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5]);
+const allocSeconds = histogram(
+  "netlet_cluster_allocation_seconds",
+  "time to allocate a fixed IP from this host's blocks, waits for a new block included",
+  [0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+);
 
 function keyFile(config: Config): string {
   return config.cluster.keyFile ?? join(config.statePath, "cluster.keys");
@@ -97,7 +110,13 @@ function generation(store: Store): number {
  * `onMembership` runs after a member joins, dies or leaves (VXLAN flood lists and floating-IP
  * serving depend on who is alive).
  */
-export async function startCluster(store: Store, config: Config, myIp: string, log: Logger, onMembership: () => void = () => {}): Promise<ClusterAgent | null> {
+export async function startCluster(
+  store: Store,
+  config: Config,
+  myIp: string,
+  log: Logger,
+  onMembership: () => void = () => {},
+): Promise<ClusterAgent | null> {
   const l = log.child({ component: "cluster" });
   const path = keyFile(config);
   if (!existsSync(path)) {
@@ -113,7 +132,9 @@ export async function startCluster(store: Store, config: Config, myIp: string, l
   const fresh = store.getMeta("cluster_generation") === null;
   const gen = generation(store);
   const founding = fresh && config.cluster.join.length === 0;
-  const keys = new KeyringLayer(ring, store.clock, () => writeFileSync(path, JSON.stringify(ring.toJSON()), { mode: 0o600 }));
+  const keys = new KeyringLayer(ring, store.clock, () =>
+    writeFileSync(path, JSON.stringify(ring.toJSON()), { mode: 0o600 }),
+  );
   const crypto = new PacketCrypto(ring, config.cluster.name, store.nodeId, gen, bootEpoch(store, Date.now()));
   // Datagrams captured before a restart stay refused after it.
   crypto.restoreMarks(loadMarks(store));
@@ -122,7 +143,9 @@ export async function startCluster(store: Store, config: Config, myIp: string, l
   const namesakes = new Map<string, number>();
   let refused: string | null = null;
   // A host that has not joined anyone yet is the newcomer: it steps back, the cluster keeps its member.
-  const isNewcomer = () => config.cluster.join.length > 0 && !shell.node.swim.members().some((m) => m.id !== store.nodeId && m.state === "alive");
+  const isNewcomer = () =>
+    config.cluster.join.length > 0 &&
+    !shell.node.swim.members().some((m) => m.id !== store.nodeId && m.state === "alive");
   const onNamesake = (addr: string) => {
     namesakes.set(addr, Date.now());
     if (refused === null && isNewcomer()) {
@@ -132,18 +155,33 @@ export async function startCluster(store: Store, config: Config, myIp: string, l
     } else l.error("node name conflict", { name: store.nodeId, other: addr });
   };
   const shell: ClusterShell = await ClusterShell.start({
-    host, port: bind.port, crypto, keyring: keys, metrics: registry,
+    host,
+    port: bind.port,
+    crypto,
+    keyring: keys,
+    metrics: registry,
     makeNode: (addr) => {
       const node = new ClusterNode({
-        id: store.nodeId, addr, generation: gen, incarnation: Number(store.getMeta("cluster_incarnation") ?? 0), now: Date.now(),
-        random: Math.random, clock: store.clock, store: replica,
+        id: store.nodeId,
+        addr,
+        generation: gen,
+        incarnation: Number(store.getMeta("cluster_incarnation") ?? 0),
+        now: Date.now(),
+        random: Math.random,
+        clock: store.clock,
+        store: replica,
         // A fresh state directory that joins may be a rebuilt host: pull its own rows back first.
         sync: { recoverOwnRows: fresh && !founding },
         onEvent: (e) => {
           if (e.type === "incarnation") store.setMeta("cluster_incarnation", String(e.value));
           if (e.type === "namesake") onNamesake(e.addr);
           if (e.type === "member") {
-            l.info(`member ${e.change}`, { id: e.member.id, addr: e.member.addr, state: e.member.state, ...(e.was ? { was: e.was } : {}) });
+            l.info(`member ${e.change}`, {
+              id: e.member.id,
+              addr: e.member.addr,
+              state: e.member.state,
+              ...(e.was ? { was: e.was } : {}),
+            });
             queueMicrotask(onMembership);
           }
         },
@@ -151,9 +189,19 @@ export async function startCluster(store: Store, config: Config, myIp: string, l
       ipam = new Ipam({
         // A fresh state directory that founds a new cluster has no older state to wait for; any
         // other fresh one may be a rebuilt host and waits (warm-up) for the cluster's state.
-        self: store.nodeId, generation: founding ? 1 : gen, now: Date.now(), random: Math.random, store: replica, promises,
-        peers: { isReachable: (id) => node.swim.isReachable(id), addressOf: (id) => node.swim.addressOf(id), sendUser: (a, d) => node.swim.sendUser(a, d) },
-        write: (row) => node.write(row), caughtUp: () => node.sync.caughtUp(),
+        self: store.nodeId,
+        generation: founding ? 1 : gen,
+        now: Date.now(),
+        random: Math.random,
+        store: replica,
+        promises,
+        peers: {
+          isReachable: (id) => node.swim.isReachable(id),
+          addressOf: (id) => node.swim.addressOf(id),
+          sendUser: (a, d) => node.swim.sendUser(a, d),
+        },
+        write: (row) => node.write(row),
+        caughtUp: () => node.sync.caughtUp(),
         bootstrap: config.cluster.join.length === 0,
         config: { blockPrefix: config.cluster.blockPrefix },
         onDuplicate: (d) => l.error("DUPLICATE ADDRESS ALARM", { duplicates: JSON.stringify(d) }),
@@ -164,8 +212,14 @@ export async function startCluster(store: Store, config: Config, myIp: string, l
   });
   // Publish every committed local write of a replicated row.
   const unsubscribe = store.subscribe((events: readonly ChangeEvent[]) => {
-    const rows = events.filter((e) => !e.remote && REPLICATED.has(e.entity)).map((e) => replica.get(e.entity as ReplicaTable, e.key)).filter((r) => !!r);
-    if (rows.length) shell.act((n) => rows.forEach((r) => n.sync.publish(r!)));
+    const rows = events
+      .filter((e) => !e.remote && REPLICATED.has(e.entity))
+      .map((e) => replica.get(e.entity as ReplicaTable, e.key))
+      .filter((r) => !!r);
+    if (rows.length)
+      shell.act((n) => {
+        for (const r of rows) n.sync.publish(r!);
+      });
   });
   if (config.cluster.join.length) shell.act((n, now) => n.swim.join(now, config.cluster.join));
   // Address agreement steps, as operators follow them in the log: the voter set as this host
@@ -177,10 +231,15 @@ export async function startCluster(store: Store, config: Config, myIp: string, l
     const list = voters.join(",");
     if (list !== saidVoters) l.info("ipam voters", { voters: (saidVoters = list) || "none" });
     const voting = voters.includes(store.nodeId) && ipam.inheritance.complete;
-    if (voting && !saidVoting) l.info("ipam voting", { note: "admitted and promises copied: this host now votes on new blocks" });
+    if (voting && !saidVoting)
+      l.info("ipam voting", { note: "admitted and promises copied: this host now votes on new blocks" });
     saidVoting = voting;
   }, 500);
-  l.info("cluster started", { addr: shell.addr, generation: gen, peers: config.cluster.join.join(",") || "none (first node)" });
+  l.info("cluster started", {
+    addr: shell.addr,
+    generation: gen,
+    peers: config.cluster.join.join(",") || "none (first node)",
+  });
   if (config.cluster.join.length) {
     // Learn before serving whether the name is taken: a joined peer, a conflict, or the timeout.
     const deadline = Date.now() + NAME_CHECK_MS;
@@ -211,7 +270,8 @@ export async function startCluster(store: Store, config: Config, myIp: string, l
         if (Date.now() >= start + timeoutMs) throw new Error(r.error);
         // Say once per reason why an allocation waits (a boot that takes seconds is explained).
         const why = r.error.replace(/\d+ ms/, "N ms");
-        if (why !== said) l.info("allocation waiting", { network: networkId, owner, waited_ms: Date.now() - start, why: (said = why) });
+        if (why !== said)
+          l.info("allocation waiting", { network: networkId, owner, waited_ms: Date.now() - start, why: (said = why) });
         // A block claim takes a round trip to the voters: look again soon, then less often.
         await Bun.sleep(Math.min(50, 2 + (Date.now() - start) / 4));
       }
@@ -225,8 +285,12 @@ export async function startCluster(store: Store, config: Config, myIp: string, l
       });
       return ipam.serving().filter((a) => want.has(a));
     },
-    peerAddresses: () => shell.node.swim.members().filter((m) => m.state === "alive" && m.id !== store.nodeId)
-      .map((m) => splitHostPort(m.addr)?.host).filter((h): h is string => !!h),
+    peerAddresses: () =>
+      shell.node.swim
+        .members()
+        .filter((m) => m.state === "alive" && m.id !== store.nodeId)
+        .map((m) => splitHostPort(m.addr)?.host)
+        .filter((h): h is string => !!h),
     join: (addrs) => shell.act((n, now) => n.swim.join(now, addrs)),
     leave: () => shell.act((n, now) => n.swim.leave(now)),
     forget: (h) => {
@@ -245,8 +309,12 @@ export async function startCluster(store: Store, config: Config, myIp: string, l
       });
     },
     alarms: () => [
-      ...(ipam.stats.duplicateAlarms > 0 ? [`duplicate address alarm raised ${ipam.stats.duplicateAlarms} time(s)`] : []),
-      ...(refused !== null ? [`cluster.node_name: ${refused}`] : [...namesakes.keys()].map((a) => `cluster.node_name: ${namesakeText(store.nodeId, a, false)}`)),
+      ...(ipam.stats.duplicateAlarms > 0
+        ? [`duplicate address alarm raised ${ipam.stats.duplicateAlarms} time(s)`]
+        : []),
+      ...(refused !== null
+        ? [`cluster.node_name: ${refused}`]
+        : [...namesakes.keys()].map((a) => `cluster.node_name: ${namesakeText(store.nodeId, a, false)}`)),
     ],
     namesakes: () => [...namesakes].map(([addr, since]) => ({ addr, since })),
     async stop() {

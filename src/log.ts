@@ -14,11 +14,18 @@ export interface Logger {
 }
 
 function logfmtValue(v: unknown): string {
-  const s = typeof v === "string" ? v : v instanceof Error ? v.message : JSON.stringify(v) ?? "null";
+  const s = typeof v === "string" ? v : v instanceof Error ? v.message : (JSON.stringify(v) ?? "null");
   return /^[A-Za-z0-9_.:/@+-]+$/.test(s) ? s : JSON.stringify(s);
 }
 
-export function createLogger(opts: { format?: "logfmt" | "json"; level?: Level; write?: (line: string) => void; base?: Record<string, unknown> } = {}): Logger {
+export function createLogger(
+  opts: {
+    format?: "logfmt" | "json";
+    level?: Level;
+    write?: (line: string) => void;
+    base?: Record<string, unknown>;
+  } = {},
+): Logger {
   const format = opts.format ?? "logfmt";
   const min = ORDER[opts.level ?? "info"];
   const write = opts.write ?? ((line: string) => process.stderr.write(`${line}\n`));

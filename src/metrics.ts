@@ -18,7 +18,11 @@ function labelKey(labels: Labels | undefined): string {
 
 abstract class Instrument {
   readonly values = new Map<string, number>();
-  constructor(readonly name: string, readonly help: string, readonly type: "counter" | "gauge" | "histogram") {}
+  constructor(
+    readonly name: string,
+    readonly help: string,
+    readonly type: "counter" | "gauge" | "histogram",
+  ) {}
 
   get(labels?: Labels): number {
     return this.values.get(labelKey(labels)) ?? 0;
@@ -61,7 +65,11 @@ export class Histogram extends Instrument {
   readonly counts: number[];
   sum = 0;
   count = 0;
-  constructor(name: string, help: string, readonly bounds: readonly number[]) {
+  constructor(
+    name: string,
+    help: string,
+    readonly bounds: readonly number[],
+  ) {
     super(name, help, "histogram");
     this.counts = bounds.map(() => 0);
   }
@@ -72,8 +80,14 @@ export class Histogram extends Instrument {
   }
   override render(): string {
     const lines = [`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} histogram`];
-    this.bounds.forEach((b, i) => lines.push(`${this.name}_bucket{le="${b}"} ${this.counts[i]}`));
-    lines.push(`${this.name}_bucket{le="+Inf"} ${this.count}`, `${this.name}_sum ${this.sum}`, `${this.name}_count ${this.count}`);
+    this.bounds.forEach((b, i) => {
+      lines.push(`${this.name}_bucket{le="${b}"} ${this.counts[i]}`);
+    });
+    lines.push(
+      `${this.name}_bucket{le="+Inf"} ${this.count}`,
+      `${this.name}_sum ${this.sum}`,
+      `${this.name}_count ${this.count}`,
+    );
     return lines.join("\n");
   }
 }
@@ -95,7 +109,7 @@ export class Registry {
 
   /** Prometheus text exposition format. */
   render(): string {
-    return [...this.#items.values()].map((i) => i.render()).join("\n") + "\n";
+    return `${[...this.#items.values()].map((i) => i.render()).join("\n")}\n`;
   }
 
   #get<T extends Instrument>(name: string, make: () => T, cls: new (...a: never[]) => T): T {

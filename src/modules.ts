@@ -48,7 +48,12 @@ export function startDhcp(store: Store, config: Config, log: Logger, alarms?: Al
     log: (level, msg, fields) => {
       l[level](msg, fields);
       // A request the server could not answer: the client gets no lease, so say so where operators look.
-      if (level === "error") alarms?.event("dhcp.internal_error", `${msg} on ${String(fields?.bridge ?? "?")}: ${String(fields?.err ?? "")}`, DHCP_ALARM_TTL_MS);
+      if (level === "error")
+        alarms?.event(
+          "dhcp.internal_error",
+          `${msg} on ${String(fields?.bridge ?? "?")}: ${String(fields?.err ?? "")}`,
+          DHCP_ALARM_TTL_MS,
+        );
     },
     onEvent: (e) => l.info(e.type, { mac: e.mac, ip: e.address, network: e.networkId }),
   });
@@ -73,7 +78,10 @@ export function startDns(store: Store, config: Config, log: Logger) {
   if (!config.dnsService || config.networkManager === "flat") return null;
   const l = log.child({ component: "dns" });
   const rate = config.dnsRateLimit;
-  const dns = new DnsService({ log: (level, msg, fields) => l[level](msg, fields), rateLimit: { perSecond: rate, burst: rate * 2, maxSources: 4096 } });
+  const dns = new DnsService({
+    log: (level, msg, fields) => l[level](msg, fields),
+    rateLimit: { perSecond: rate, burst: rate * 2, maxSources: 4096 },
+  });
   const plan = createDnsPlanner();
   // Floating IPs of the whole cluster name their instances in PTR answers (the view has this host's only).
   let planError: string | null = null;
@@ -87,11 +95,17 @@ export function startDns(store: Store, config: Config, log: Logger) {
       l.error("DNS plan failed; keeping the previous one", { err: planError });
     }
   };
-  const alarms = () => [...(planError ? [`dns: ${planError}`] : []),
-    ...dns.status().filter((x) => x.state.startsWith("not listening")).map((x) => `dns: ${x.address} (${x.bridge}) ${x.state}`)];
+  const alarms = () => [
+    ...(planError ? [`dns: ${planError}`] : []),
+    ...dns
+      .status()
+      .filter((x) => x.state.startsWith("not listening"))
+      .map((x) => `dns: ${x.address} (${x.bridge}) ${x.state}`),
+  ];
   const query = async (name: string | undefined, type: string | undefined) => {
     const input = parseQueryInput(name, type);
-    if (!input.ok) return { status: 400 as const, body: { error: input.error, field: input.error.split(" ")[0].replace(/:$/, "") } };
+    if (!input.ok)
+      return { status: 400 as const, body: { error: input.error, field: input.error.split(" ")[0].replace(/:$/, "") } };
     return { status: 200 as const, body: queryJson(input.name, input.type, await dns.query(input.name, input.type)) };
   };
   return { dns, target, query, alarms, stop: () => dns.stop() };
@@ -102,7 +116,10 @@ function vendordata(config: Config, log: Logger): unknown {
   try {
     return JSON.parse(readFileSync(config.vendordataJsonfilePath, "utf8"));
   } catch (err) {
-    log.warn("vendordata_jsonfile_path unreadable; serving {}", { path: config.vendordataJsonfilePath, err: String(err) });
+    log.warn("vendordata_jsonfile_path unreadable; serving {}", {
+      path: config.vendordataJsonfilePath,
+      err: String(err),
+    });
     return null;
   }
 }
@@ -110,7 +127,11 @@ function vendordata(config: Config, log: Logger): unknown {
 /** The instance a VIF or fixed-IP event touches, so only its cached documents are dropped. */
 function ownerOf(store: Store) {
   return (e: ChangeEvent): string | null => {
-    if (e.entity === "vif") return store.db.query<{ u: string }, [string]>("SELECT instance_uuid AS u FROM vifs WHERE id = ?").get(e.key)?.u ?? null;
+    if (e.entity === "vif")
+      return (
+        store.db.query<{ u: string }, [string]>("SELECT instance_uuid AS u FROM vifs WHERE id = ?").get(e.key)?.u ??
+        null
+      );
     // A fixed IP changes together with its VIF, whose own event carries the instance.
     if (e.entity === "fixed_ip") return "-";
     return null;
@@ -131,8 +152,15 @@ export function startMetadata(store: Store, config: Config, log: Logger) {
       if (line.kind === "request") l.info("request", { ...line.entry });
       else {
         const s = line.summary;
-        l.warn("more requests refused", { source: s.source, instance: s.instance, count: s.count, interval_s: ACCESS_LOG_INTERVAL_MS / 1000,
-          statuses: Object.entries(s.statuses).map(([k, n]) => `${k}:${n}`).join(",") });
+        l.warn("more requests refused", {
+          source: s.source,
+          instance: s.instance,
+          count: s.count,
+          interval_s: ACCESS_LOG_INTERVAL_MS / 1000,
+          statuses: Object.entries(s.statuses)
+            .map(([k, n]) => `${k}:${n}`)
+            .join(","),
+        });
       }
     }
   };
@@ -140,8 +168,12 @@ export function startMetadata(store: Store, config: Config, log: Logger) {
   flushTimer.unref?.();
   const app: MetadataApp = createMetadataApp({
     source: new StoreMetadataSource(store),
-    config: { dhcpDomain: config.dhcpDomain, cacheExpiration: config.metadataCacheExpiration, vendordataStatic: vendordata(config, l),
-      vendordataDynamicTargets: config.vendordataDynamicTargets },
+    config: {
+      dhcpDomain: config.dhcpDomain,
+      cacheExpiration: config.metadataCacheExpiration,
+      vendordataStatic: vendordata(config, l),
+      vendordataDynamicTargets: config.vendordataDynamicTargets,
+    },
     log: (entry) => {
       if (entry.instance) lastSeen.set(entry.instance, Date.now());
       write(access.record(entry, Date.now()));
@@ -157,10 +189,18 @@ export function startMetadata(store: Store, config: Config, log: Logger) {
     }
     networkOfAddress.clear();
     for (const s of view.served) if (s.hostAddress) networkOfAddress.set(s.hostAddress, s.network.id);
-    const wanted = config.metadataListen === "0.0.0.0" || config.metadataListen === "::" ? [...networkOfAddress.keys()] : [config.metadataListen];
+    const wanted =
+      config.metadataListen === "0.0.0.0" || config.metadataListen === "::"
+        ? [...networkOfAddress.keys()]
+        : [config.metadataListen];
     if (!server) {
       if (wanted.length === 0) return;
-      server = startMetadataServer({ app, listen: wanted, port: config.metadataListenPort, networkOf: (a) => networkOfAddress.get(a) ?? null });
+      server = startMetadataServer({
+        app,
+        listen: wanted,
+        port: config.metadataListenPort,
+        networkOf: (a) => networkOfAddress.get(a) ?? null,
+      });
     } else server.setListen(wanted);
   };
   const seen = (uuid: string) => lastSeen.get(uuid) ?? null;
@@ -174,7 +214,10 @@ export function startMetadata(store: Store, config: Config, log: Logger) {
 
 /** The record of what netlet added to the host's links, in the store's local meta table. */
 export function ownedStore(store: Store): OwnedStore {
-  return { load: () => parseOwned(store.getMeta(OWNED_META_KEY)), save: (o) => store.setMeta(OWNED_META_KEY, JSON.stringify(o)) };
+  return {
+    load: () => parseOwned(store.getMeta(OWNED_META_KEY)),
+    save: (o) => store.setMeta(OWNED_META_KEY, JSON.stringify(o)),
+  };
 }
 
 /**
@@ -228,23 +271,29 @@ export function startDataplane(config: Config, log: Logger, store: Store, kick: 
     firewall,
   };
   const stopReconcile = dataplane.startReconcile(30_000);
-  const repair = debounce(() => void dataplane.reconcile().catch((e) => l.warn("drift repair failed", { err: String(e) })), 250);
+  const repair = debounce(
+    () => void dataplane.reconcile().catch((e) => l.warn("drift repair failed", { err: String(e) })),
+    250,
+  );
   const watches = watch
     ? [
-      // Only removals: what drift looks like (a deleted element, a flushed chain, a dropped table),
-      // and quiet during netlet's own full syncs, which print every added element.
-      watchLines(["nft", "monitor", "destroy"], (line) => {
-        if (!dataplane.ownEvent(line)) repair.poke();
-      }),
-      watchLines(["ip", "-o", "monitor", "link"], () => {
-        foreignStale = true;
-        kick();
-      }),
-    ]
+        // Only removals: what drift looks like (a deleted element, a flushed chain, a dropped table),
+        // and quiet during netlet's own full syncs, which print every added element.
+        watchLines(["nft", "monitor", "destroy"], (line) => {
+          if (!dataplane.ownEvent(line)) repair.poke();
+        }),
+        watchLines(["ip", "-o", "monitor", "link"], () => {
+          foreignStale = true;
+          kick();
+        }),
+      ]
     : [];
   const show = async () => (last ? dataplaneShow(last, await dataplane.readDrops().catch(() => ({}))) : null);
   return {
-    dataplane, target, show, lastApply: () => lastApply,
+    dataplane,
+    target,
+    show,
+    lastApply: () => lastApply,
     stop: () => {
       stopReconcile();
       repair.cancel();

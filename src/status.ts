@@ -32,19 +32,37 @@ export function statusReport(store: Store, config: Config, src: StatusSources): 
   const floating = listFloatingIps(store);
   const ra = new Map((src.ra() ?? []).map((b) => [b.bridge, b.state]));
   return {
-    node: { id: store.nodeId, address: src.myIp, version: `${VERSION} (${commit()})`, uptimeS: Math.round((Date.now() - src.startedAt) / 1000) },
+    node: {
+      id: store.nodeId,
+      address: src.myIp,
+      version: `${VERSION} (${commit()})`,
+      uptimeS: Math.round((Date.now() - src.startedAt) / 1000),
+    },
     peers: src.peers(),
     voters: src.voters(),
     networks: view.served.map((s) => ({
-      label: s.network.label, cidr: s.network.cidr, cidrV6: s.network.cidrV6, bridge: s.network.bridge, hostAddress: s.hostAddress,
-      dhcp: src.dhcpOn && s.network.enableDhcp ? "serving" : "off", ra: ra.get(s.network.bridge) ?? (s.network.cidrV6 ? "off (use_ipv6 = false)" : "-"),
+      label: s.network.label,
+      cidr: s.network.cidr,
+      cidrV6: s.network.cidrV6,
+      bridge: s.network.bridge,
+      hostAddress: s.hostAddress,
+      dhcp: src.dhcpOn && s.network.enableDhcp ? "serving" : "off",
+      ra: ra.get(s.network.bridge) ?? (s.network.cidrV6 ? "off (use_ipv6 = false)" : "-"),
     })),
-    instances: view.local.flatMap(({ instance, vifs }) => vifs.map((v) => ({
-      name: instance.name, uuid: instance.uuid, mac: v.mac, fixedIp: v.address, ipv6: v.addressV6,
-      lease: leases.get(`${v.networkId}/${v.mac}`)?.state ?? "none",
-      floating: floating.filter((f) => f.instanceUuid === instance.uuid && f.fixedAddress === v.address).map((f) => f.address),
-      metadataLastSeen: src.metadataSeen(instance.uuid),
-    }))),
+    instances: view.local.flatMap(({ instance, vifs }) =>
+      vifs.map((v) => ({
+        name: instance.name,
+        uuid: instance.uuid,
+        mac: v.mac,
+        fixedIp: v.address,
+        ipv6: v.addressV6,
+        lease: leases.get(`${v.networkId}/${v.mac}`)?.state ?? "none",
+        floating: floating
+          .filter((f) => f.instanceUuid === instance.uuid && f.fixedAddress === v.address)
+          .map((f) => f.address),
+        metadataLastSeen: src.metadataSeen(instance.uuid),
+      })),
+    ),
     dns: src.dns?.() ?? `off (${config.networkManager === "flat" ? "network_manager = flat" : "dns_service = false"})`,
     dataplane: { driver: src.driver, lastApply: src.lastApply() },
     reconcile: src.reconcile(),

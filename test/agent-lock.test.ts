@@ -23,7 +23,10 @@ describe("one agent per state directory", () => {
     const lock = lockStateDir(state);
     expect(readFileSync(join(state, "agent.lock"), "utf8").trim()).toBe(String(process.pid));
     const second = otherProcessLocks(state);
-    expect(second).toEqual({ code: 1, out: `another agent (pid ${process.pid}) serves ${state}: stop it first, or give this one another state_path` });
+    expect(second).toEqual({
+      code: 1,
+      out: `another agent (pid ${process.pid}) serves ${state}: stop it first, or give this one another state_path`,
+    });
     lock.release();
     expect(otherProcessLocks(state)).toEqual({ code: 0, out: "locked" });
   });
@@ -45,7 +48,9 @@ describe("the admin socket", () => {
     try {
       const err = await claimSocket(path).catch((e) => e);
       expect(err).toBeInstanceOf(AgentConflict);
-      expect(err.message).toBe(`another agent serves the admin socket ${path}: stop it first, or set admin_socket / --socket to another path`);
+      expect(err.message).toBe(
+        `another agent serves the admin socket ${path}: stop it first, or set admin_socket / --socket to another path`,
+      );
       const res = await fetch("http://x/", { unix: path } as RequestInit);
       expect(await res.text()).toBe("first");
     } finally {

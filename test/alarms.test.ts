@@ -12,7 +12,10 @@ test("conditions hold until cleared; events count and expire after their quiet s
   a.event("dhcp.internal_error", "packet handling failed on br100", 60_000);
   now += 30_000;
   a.event("dhcp.internal_error", "packet handling failed on br100", 60_000);
-  expect(a.lines()).toEqual(["reconcile.links: cannot add br100", "dhcp.internal_error: packet handling failed on br100 (2 times)"]);
+  expect(a.lines()).toEqual([
+    "reconcile.links: cannot add br100",
+    "dhcp.internal_error: packet handling failed on br100 (2 times)",
+  ]);
   expect(g.get({ name: "dhcp.internal_error" })).toBe(1);
   now += 60_001;
   expect(a.list().map((x) => x.name)).toEqual(["reconcile.links"]);

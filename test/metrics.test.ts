@@ -9,7 +9,9 @@ test("a histogram renders cumulative buckets, +Inf, sum and count in Prometheus 
   expect(() => reg.counter("netlet_x_seconds", "x")).toThrow(/another type/);
   const text = reg.render();
   expect(text).toContain("# TYPE netlet_x_seconds histogram");
-  expect(text).toContain('netlet_x_seconds_bucket{le="0.001"} 1\nnetlet_x_seconds_bucket{le="0.01"} 3\nnetlet_x_seconds_bucket{le="+Inf"} 4');
+  expect(text).toContain(
+    'netlet_x_seconds_bucket{le="0.001"} 1\nnetlet_x_seconds_bucket{le="0.01"} 3\nnetlet_x_seconds_bucket{le="+Inf"} 4',
+  );
   expect(text).toContain("netlet_x_seconds_sum 3.0045");
   expect(text).toContain("netlet_x_seconds_count 4");
 });

@@ -49,5 +49,7 @@ try {
 }
 times.sort((a, b) => a - b);
 console.log(`binary: ${(statSync(bin).size / 1e6).toFixed(1)} MB`);
-console.log(`start-to-serving (exec → admin API answers), ${runs} runs: median ${times[Math.floor(runs / 2)].toFixed(0)} ms, min ${times[0].toFixed(0)} ms, max ${times[runs - 1].toFixed(0)} ms (target ≤ 300 ms)`);
+console.log(
+  `start-to-serving (exec → admin API answers), ${runs} runs: median ${times[Math.floor(runs / 2)].toFixed(0)} ms, min ${times[0].toFixed(0)} ms, max ${times[runs - 1].toFixed(0)} ms (target ≤ 300 ms)`,
+);
 console.log(`idle RSS with 1 network and 2 instances after 5 s: ${rssMb.toFixed(1)} MB (target ≤ 80 MB)`);

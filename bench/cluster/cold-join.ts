@@ -30,9 +30,20 @@ function open(id: string, dir: string) {
 /** The node loads its progress marks when it starts: fill the store first. */
 async function shellFor(id: string, key: string, port: number, { store, replica }: ReturnType<typeof open>) {
   const shell = await ClusterShell.start({
-    host: "127.0.0.1", port,
+    host: "127.0.0.1",
+    port,
     crypto: new PacketCrypto(new Keyring(key), "coldjoin", id, 1, Date.now()),
-    makeNode: (addr) => new ClusterNode({ id, addr, generation: 1, incarnation: 0, now: Date.now(), random: Math.random, clock: store.clock, store: replica }),
+    makeNode: (addr) =>
+      new ClusterNode({
+        id,
+        addr,
+        generation: 1,
+        incarnation: 0,
+        now: Date.now(),
+        random: Math.random,
+        clock: store.clock,
+        store: replica,
+      }),
   });
   return { store, replica, shell };
 }
@@ -50,8 +61,19 @@ if (role === "source") {
     for (let o = 0; o < ORIGINS; o++) {
       for (let k = 0; k < ROWS / ORIGINS; k++) {
         const hlc = `${String(base + k).padStart(15, "0")}.${String(o).padStart(5, "0")}`;
-        const row: ReplicaRow = { table: "keypair", key: `o${o}k${k}`, origin: `origin-${o}`, hlc, deleted: false,
-          data: { name: `o${o}k${k}`, publicKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOperatorKeyMaterial", fingerprint: "ab:cd:ef", type: "ssh" } };
+        const row: ReplicaRow = {
+          table: "keypair",
+          key: `o${o}k${k}`,
+          origin: `origin-${o}`,
+          hlc,
+          deleted: false,
+          data: {
+            name: `o${o}k${k}`,
+            publicKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOperatorKeyMaterial",
+            fingerprint: "ab:cd:ef",
+            type: "ssh",
+          },
+        };
         replica.apply(row);
         marks[row.origin] = hlc;
       }
@@ -74,7 +96,15 @@ if (role === "source") {
     peak = Math.max(peak, process.memoryUsage().rss);
     const n = count(store);
     if (n >= ROWS || performance.now() - t0 > 120_000) {
-      console.log(JSON.stringify({ rows: n, seconds: (performance.now() - t0) / 1000, rssMB: process.memoryUsage().rss / 1e6, peakRssMB: peak / 1e6, stats: shell.node.sync.stats }));
+      console.log(
+        JSON.stringify({
+          rows: n,
+          seconds: (performance.now() - t0) / 1000,
+          rssMB: process.memoryUsage().rss / 1e6,
+          peakRssMB: peak / 1e6,
+          stats: shell.node.sync.stats,
+        }),
+      );
       process.exit(0);
     }
   }
@@ -83,15 +113,25 @@ if (role === "source") {
   const key = keygen();
   const ports = [17_000 + Math.floor(Math.random() * 20_000)];
   ports.push(ports[0] + 1);
-  const src = Bun.spawn([process.execPath, import.meta.path, "source", dir, key, String(ports[0])], { stdout: "pipe", stderr: "inherit" });
+  const src = Bun.spawn([process.execPath, import.meta.path, "source", dir, key, String(ports[0])], {
+    stdout: "pipe",
+    stderr: "inherit",
+  });
   const reader = src.stdout.getReader();
   const t0 = performance.now();
   let out = "";
   while (!out.includes("ready")) out += new TextDecoder().decode((await reader.read()).value);
-  console.log(`source holds ${out.trim().split(" ")[1]} rows from ${ORIGINS} origins (written in ${((performance.now() - t0) / 1000).toFixed(1)} s)`);
-  const joiner = Bun.spawn([process.execPath, import.meta.path, "joiner", dir, key, String(ports[1]), `127.0.0.1:${ports[0]}`], { stdout: "pipe", stderr: "inherit" });
+  console.log(
+    `source holds ${out.trim().split(" ")[1]} rows from ${ORIGINS} origins (written in ${((performance.now() - t0) / 1000).toFixed(1)} s)`,
+  );
+  const joiner = Bun.spawn(
+    [process.execPath, import.meta.path, "joiner", dir, key, String(ports[1]), `127.0.0.1:${ports[0]}`],
+    { stdout: "pipe", stderr: "inherit" },
+  );
   const r = JSON.parse(await new Response(joiner.stdout).text());
   src.kill();
   rmSync(dir, { recursive: true, force: true });
-  console.log(`cold join, real UDP + AES-GCM + SQLite on loopback: ${r.rows}/${ROWS} rows in ${r.seconds.toFixed(2)} s; joiner RSS ${r.rssMB.toFixed(0)} MB (peak ${r.peakRssMB.toFixed(0)} MB); pages received ${r.stats.pageRows} rows, applied ${r.stats.applied}   | target < 10 s, RSS < 200 MB (T8)`);
+  console.log(
+    `cold join, real UDP + AES-GCM + SQLite on loopback: ${r.rows}/${ROWS} rows in ${r.seconds.toFixed(2)} s; joiner RSS ${r.rssMB.toFixed(0)} MB (peak ${r.peakRssMB.toFixed(0)} MB); pages received ${r.stats.pageRows} rows, applied ${r.stats.applied}   | target < 10 s, RSS < 200 MB (T8)`,
+  );
 }

@@ -16,7 +16,10 @@ import { SimCluster } from "../../src/cluster/sim/cluster.ts";
 import type { ReplicaRow } from "../../src/replication/replica-store.ts";
 
 const SEED = Number(process.env.SEED ?? 1);
-const sizes = process.argv.slice(2).map(Number).filter((n) => n > 0);
+const sizes = process.argv
+  .slice(2)
+  .map(Number)
+  .filter((n) => n > 0);
 const SIZES = sizes.length ? sizes : [100];
 const LOSSES = (process.env.LOSSES ?? "0,0.1,0.3").split(",").map(Number);
 const RATE = Number(process.env.RATE ?? 100);
@@ -75,7 +78,12 @@ class Tally {
 }
 
 function keypair(k: string) {
-  return { table: "keypair" as const, key: k, deleted: false, data: { name: k, publicKey: "ssh-ed25519 AAAAC3Nza", fingerprint: "ab:cd", type: "ssh" } };
+  return {
+    table: "keypair" as const,
+    key: k,
+    deleted: false,
+    data: { name: k, publicKey: "ssh-ed25519 AAAAC3Nza", fingerprint: "ab:cd", type: "ssh" },
+  };
 }
 
 function runCell(n: number, loss: number): string[] {
@@ -131,14 +139,15 @@ function runCell(n: number, loss: number): string[] {
   sim.runUntil(() => [...track.values()].every((e) => e.t100 >= 0), 60_000, 100);
   const tailMs = sim.now - t1;
   const dropped = c.members.reduce((a, m) => a + m.node.swim.queueDropped, 0) - dropped0;
-  const st = (k: "applied" | "stale" | "pageRows" | "pageStale") => c.members.reduce((a, m) => a + m.node.sync.stats[k], 0);
+  const st = (k: "applied" | "stale" | "pageRows" | "pageStale") =>
+    c.members.reduce((a, m) => a + m.node.sync.stats[k], 0);
   const t100 = [...track.values()].map((e) => (e.t100 >= 0 ? e.t100 : Infinity));
   const unreached = t100.filter((x) => !Number.isFinite(x)).length;
   return [
     `== N=${n} loss=${loss * 100}% seed ${SEED} (${((performance.now() - t0) / 1000).toFixed(0)} s wall)`,
     `  single updates → 100 %: p50 ${sec(pct(single, 50))}  p99 ${sec(pct(single, 99))}  max ${sec(Math.max(...single))}`,
     `  ${RATE} upd/s for ${LOAD_MS / 1000} s → 100 %: p50 ${sec(pct(t100, 50))}  p99 ${sec(pct(t100, 99))}  max ${sec(Math.max(...t100))}  unreached ${unreached}/${t100.length}; queue drops ${dropped}, max queue ${maxQueue}`,
-    `  p99 by write time: ${[0, 1, 2, 3, 4].map((q) => sec(pct(t100.slice(q * t100.length / 5, (q + 1) * t100.length / 5), 99))).join(" · ")} (fifths of the load phase)`,
+    `  p99 by write time: ${[0, 1, 2, 3, 4].map((q) => sec(pct(t100.slice((q * t100.length) / 5, ((q + 1) * t100.length) / 5), 99))).join(" · ")} (fifths of the load phase)`,
     `  rows received: applied ${st("applied")}, already held ${st("stale")} (of those in pages: ${st("pageRows")} rows, ${st("pageStale")} already held)`,
     `  idle:      ${idle}`,
     `  load:      ${load}`,

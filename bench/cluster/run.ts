@@ -20,7 +20,10 @@ import { MemoryReplicaStore } from "../../src/cluster/sync/replica-store.ts";
 import type { ReplicaRow } from "../../src/replication/replica-store.ts";
 
 const SEED = Number(process.env.SEED ?? 1);
-const sizes = process.argv.slice(2).map(Number).filter((n) => n > 0);
+const sizes = process.argv
+  .slice(2)
+  .map(Number)
+  .filter((n) => n > 0);
 const SIZES = sizes.length ? sizes : [100, 1000];
 const LOSSES = (process.env.LOSSES ?? "0,0.1,0.3").split(",").map(Number);
 
@@ -50,12 +53,18 @@ interface Cell {
 }
 
 function keypair(k: string) {
-  return { table: "keypair" as const, key: k, deleted: false, data: { name: k, publicKey: "ssh-ed25519 AAAAC3Nza", fingerprint: "ab:cd", type: "ssh" } };
+  return {
+    table: "keypair" as const,
+    key: k,
+    deleted: false,
+    data: { name: k, publicKey: "ssh-ed25519 AAAAC3Nza", fingerprint: "ab:cd", type: "ssh" },
+  };
 }
 
 function runCell(n: number, loss: number): Cell {
   const t0 = performance.now();
-  const phase = (name: string) => process.stderr.write(`[N=${n} loss=${loss}] ${name} at ${((performance.now() - t0) / 1000).toFixed(0)} s wall\n`);
+  const phase = (name: string) =>
+    process.stderr.write(`[N=${n} loss=${loss}] ${name} at ${((performance.now() - t0) / 1000).toFixed(0)} s wall\n`);
   const killed = new Set<string>();
   let fpCount = 0;
   const fpSeen = new Set<string>();
@@ -155,11 +164,16 @@ function runCell(n: number, loss: number): Cell {
   const stalls = (ms: number) => {
     fpCount = 0;
     fpSeen.clear();
-    const victims = c.running().slice(1).filter(() => sim.random() < 0.1);
+    const victims = c
+      .running()
+      .slice(1)
+      .filter(() => sim.random() < 0.1);
     const horizon = 80_000;
     const plan: { at: number; addr: string }[] = [];
     // One stall per 20 s window, so two stalls never merge into one longer one.
-    for (const v of victims) for (let r = 0; r < 4; r++) plan.push({ at: sim.now + r * 20_000 + sim.random() * (15_000 - ms), addr: v.node.addr });
+    for (const v of victims)
+      for (let r = 0; r < 4; r++)
+        plan.push({ at: sim.now + r * 20_000 + sim.random() * (15_000 - ms), addr: v.node.addr });
     plan.sort((a, b) => a.at - b.at);
     const end = sim.now + horizon + 20_000;
     for (const p of plan) {
@@ -186,11 +200,31 @@ function runCell(n: number, loss: number): Cell {
   sim.runFor(10_000);
   sim.heal();
   const healAt = sim.now;
-  const membersAt = sim.runUntil(() => c.running().every((m) => m.node.swim.liveCount === run.length - 1), 120_000, 250);
+  const membersAt = sim.runUntil(
+    () => c.running().every((m) => m.node.swim.liveCount === run.length - 1),
+    120_000,
+    250,
+  );
   sim.runUntil(() => [...track.values()].every((e) => e.t100 >= 0), 120_000, 250);
   const heal100 = [...track.values()].map((e) => (e.t100 >= 0 ? Math.max(0, e.t0 + e.t100 - healAt) : Infinity));
   const healMembers = membersAt === null ? Infinity : membersAt - healAt;
-  return { n, loss, reach999, reach100, unreached, detect, fp2, fp5, idleBps, loadBps, load999, load100, heal100, healMembers, wallS: (performance.now() - t0) / 1000 };
+  return {
+    n,
+    loss,
+    reach999,
+    reach100,
+    unreached,
+    detect,
+    fp2,
+    fp5,
+    idleBps,
+    loadBps,
+    load999,
+    load100,
+    heal100,
+    healMembers,
+    wallS: (performance.now() - t0) / 1000,
+  };
 }
 
 /** T8: a new node pulls the whole state (default 50,000 rows from 100 origins) from a 20-node cluster. */
@@ -203,7 +237,9 @@ function coldJoin(rows = 50_000, origins = 100): string {
       all.push({ ...keypair(`o${o}k${k}`), origin: `src${o}`, hlc });
     }
   }
-  const marks = Object.fromEntries([...new Set(all.map((r) => r.origin))].map((o) => [o, all.filter((r) => r.origin === o).at(-1)!.hlc]));
+  const marks = Object.fromEntries(
+    [...new Set(all.map((r) => r.origin))].map((o) => [o, all.filter((r) => r.origin === o).at(-1)!.hlc]),
+  );
   const makeStore = () => {
     const s = new MemoryReplicaStore();
     for (const r of all) s.apply(r);
@@ -235,12 +271,26 @@ for (const n of SIZES) {
     const r = runCell(n, loss);
     const kbps = (bps: number) => `${((bps * 8) / 1000).toFixed(1)} kbps`;
     console.log(`\n== N=${n} loss=${loss * 100}%  (simulated in ${r.wallS.toFixed(0)} s wall)`);
-    console.log(`  update → 99.9 %  p50 ${sec(pct(r.reach999, 50))}  p99 ${sec(pct(r.reach999, 99))}   | Serf model ${ANCHOR_999[n]?.[loss] ?? "-"}; target p99 ≤ 1.5 s (N=100) / 2.5 s (N=1000)`);
-    console.log(`  update → 100 %   p50 ${sec(pct(r.reach100, 50))}  p99 ${sec(pct(r.reach100, 99))}  max ${sec(Math.max(...r.reach100))}  unreached ${r.unreached}/${r.reach100.length}   | memberlist tail: push-pull 90–180 s; target p99 ≤ 5 s`);
-    console.log(`  at 100 upd/s: → 99.9 % p99 ${sec(pct(r.load999, 99))}, → 100 % p99 ${sec(pct(r.load100, 99))} (${r.load100.length} updates)`);
-    console.log(`  killed node dead everywhere  p50 ${sec(pct(r.detect, 50))}  p99 ${sec(pct(r.detect, 99))}  (${r.detect.length} kills)   | memberlist ${ANCHOR_DETECT[n] ?? "-"}; target p99 ≤ 8 s / 10 s`);
-    console.log(`  healthy nodes declared dead: 2 s stalls ${r.fp2}, 5 s stalls ${r.fp5}   | target 0 below min suspicion`);
-    console.log(`  after a 20 s partition into halves heals: writes of both sides everywhere p50 ${sec(pct(r.heal100, 50))}  p99 ${sec(pct(r.heal100, 99))}  max ${sec(Math.max(...r.heal100))}; every node sees every other alive after ${sec(r.healMembers)}   | memberlist: push-pull, 90–180 s; target ≤ 5 s p99 (T3)`);
-    console.log(`  bytes sent per node: idle ${kbps(r.idleBps)}, at 100 upd/s ${kbps(r.loadBps)}   | memberlist idle ≈3 kbps + 25–30 kbps push-pull (N=1000); Serf ceiling 328 kbps; target idle ≤ 8 kbps`);
+    console.log(
+      `  update → 99.9 %  p50 ${sec(pct(r.reach999, 50))}  p99 ${sec(pct(r.reach999, 99))}   | Serf model ${ANCHOR_999[n]?.[loss] ?? "-"}; target p99 ≤ 1.5 s (N=100) / 2.5 s (N=1000)`,
+    );
+    console.log(
+      `  update → 100 %   p50 ${sec(pct(r.reach100, 50))}  p99 ${sec(pct(r.reach100, 99))}  max ${sec(Math.max(...r.reach100))}  unreached ${r.unreached}/${r.reach100.length}   | memberlist tail: push-pull 90–180 s; target p99 ≤ 5 s`,
+    );
+    console.log(
+      `  at 100 upd/s: → 99.9 % p99 ${sec(pct(r.load999, 99))}, → 100 % p99 ${sec(pct(r.load100, 99))} (${r.load100.length} updates)`,
+    );
+    console.log(
+      `  killed node dead everywhere  p50 ${sec(pct(r.detect, 50))}  p99 ${sec(pct(r.detect, 99))}  (${r.detect.length} kills)   | memberlist ${ANCHOR_DETECT[n] ?? "-"}; target p99 ≤ 8 s / 10 s`,
+    );
+    console.log(
+      `  healthy nodes declared dead: 2 s stalls ${r.fp2}, 5 s stalls ${r.fp5}   | target 0 below min suspicion`,
+    );
+    console.log(
+      `  after a 20 s partition into halves heals: writes of both sides everywhere p50 ${sec(pct(r.heal100, 50))}  p99 ${sec(pct(r.heal100, 99))}  max ${sec(Math.max(...r.heal100))}; every node sees every other alive after ${sec(r.healMembers)}   | memberlist: push-pull, 90–180 s; target ≤ 5 s p99 (T3)`,
+    );
+    console.log(
+      `  bytes sent per node: idle ${kbps(r.idleBps)}, at 100 upd/s ${kbps(r.loadBps)}   | memberlist idle ≈3 kbps + 25–30 kbps push-pull (N=1000); Serf ceiling 328 kbps; target idle ≤ 8 kbps`,
+    );
   }
 }

@@ -44,7 +44,12 @@ for (const m of c.members) {
 for (let k = 0; k < 5; k++) {
   const i = Math.floor(sim.random() * N);
   reach.set(`u${k}`, { t0: sim.now, n: 0, t100: -1 });
-  c.write(i, { table: "keypair", key: `u${k}`, deleted: false, data: { name: `u${k}`, publicKey: "ssh-ed25519 AAAAC3Nza", fingerprint: "ab:cd", type: "ssh" } });
+  c.write(i, {
+    table: "keypair",
+    key: `u${k}`,
+    deleted: false,
+    data: { name: `u${k}`, publicKey: "ssh-ed25519 AAAAC3Nza", fingerprint: "ab:cd", type: "ssh" },
+  });
   sim.runFor(250);
 }
 sim.runFor(10_000);
@@ -57,7 +62,12 @@ const start = sim.now;
 const at = sim.runUntil(() => c.running().every((m) => m.node.swim.stateOf(victim) === "dead"), 60_000, 250);
 out.push(`kill ${victim}: all dead after ${at === null ? "never" : at - start} ms`);
 out.push(`bytes total ${bytes()}`);
-out.push(`events ${[...events].sort().map(([k, v]) => `${k}=${v}`).join(" ")}`);
+out.push(
+  `events ${[...events]
+    .sort()
+    .map(([k, v]) => `${k}=${v}`)
+    .join(" ")}`,
+);
 process.stderr.write(`kill ${wall()} s wall\n`);
 console.log(out.join("\n"));
 console.error(`total ${wall()} s wall (N=${N} seed=${SEED} loss=${LOSS})`);

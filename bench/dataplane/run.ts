@@ -18,7 +18,11 @@ import { render } from "../../src/dataplane/nft-render.ts";
 import { groupId, instance, scaled } from "./scale.ts";
 
 const args = process.argv.slice(2);
-const sizes = (args[args.indexOf("--sizes") + 1] && args.includes("--sizes") ? args[args.indexOf("--sizes") + 1] : "1000,10000").split(",").map(Number);
+const sizes = (
+  args[args.indexOf("--sizes") + 1] && args.includes("--sizes") ? args[args.indexOf("--sizes") + 1] : "1000,10000"
+)
+  .split(",")
+  .map(Number);
 const ruleByRule = !args.includes("--no-rule-by-rule");
 
 function sh(argv: string[], input?: string): void {
@@ -54,7 +58,8 @@ function perRuleCommands(payload: string, bin: string): string[][] {
   for (const line of payload.split("\n")) {
     if (line.startsWith("*")) table = line.slice(1);
     else if (line.startsWith(":")) cmds.push([bin, "-t", table, "-N", line.slice(1).split(" ")[0]]);
-    else if (line.startsWith("-A ") || line.startsWith("-I ")) cmds.push([bin, "-t", table, ...line.match(/(?:[^\s"]+|"[^"]*")+/g)!.map((x) => x.replace(/^"|"$/g, ""))]);
+    else if (line.startsWith("-A ") || line.startsWith("-I "))
+      cmds.push([bin, "-t", table, ...line.match(/(?:[^\s"]+|"[^"]*")+/g)!.map((x) => x.replace(/^"|"$/g, ""))]);
   }
   return cmds;
 }
@@ -91,7 +96,9 @@ async function bench(n: number, tmp: string): Promise<void> {
   last = performance.now();
   const replace = await timed(() => dp.sync(fresh));
   clearInterval(probe);
-  console.log(`netlet full sync      initial ${ms(init)} (${(init / rawInit).toFixed(2)}x raw)   replace ${ms(replace)} (${(replace / rawReplace).toFixed(2)}x raw)`);
+  console.log(
+    `netlet full sync      initial ${ms(init)} (${(init / rawInit).toFixed(2)}x raw)   replace ${ms(replace)} (${(replace / rawReplace).toFixed(2)}x raw)`,
+  );
   console.log(`longest event-loop stall: initial sync ${ms(initStall)}, replace ${ms(stall)}`);
 
   if (n >= 10000) {
@@ -103,16 +110,27 @@ async function bench(n: number, tmp: string): Promise<void> {
     plusOne.floatingIps = fresh.floatingIps;
     const add = await timed(() => dp.update(plusOne));
     // Single member change: one more address in a source group's member set.
-    const members = { ...plusOne.members, [groupId(1)]: { v4: [...plusOne.members[groupId(1)].v4, "10.200.0.1"], v6: plusOne.members[groupId(1)].v6 } };
+    const members = {
+      ...plusOne.members,
+      [groupId(1)]: { v4: [...plusOne.members[groupId(1)].v4, "10.200.0.1"], v6: plusOne.members[groupId(1)].v6 },
+    };
     const member = await timed(() => dp.update({ ...plusOne, members }));
     const remove = await timed(() => dp.update({ ...plusOne, members, instances: plusOne.instances.slice(0, -1) }));
-    console.log(`single-instance add ${ms(add)}, single member add ${ms(member)}, single-instance remove ${ms(remove)}`);
+    console.log(
+      `single-instance add ${ms(add)}, single member add ${ms(member)}, single-instance remove ${ms(remove)}`,
+    );
   }
   sh(["ip", "netns", "del", ns]);
 
   // iptables-restore of the iptables driver's payload (filter + nat, v4 and v6).
-  const ipt = renderIptables({ ...d, config: { ...d.config, firewallDriver: "iptables" } }, emptyExisting(), emptyExisting());
-  const rules = ipt.v4.split("\n").filter((l) => l.startsWith("-A") || l.startsWith("-I")).length + ipt.v6.split("\n").filter((l) => l.startsWith("-A")).length;
+  const ipt = renderIptables(
+    { ...d, config: { ...d.config, firewallDriver: "iptables" } },
+    emptyExisting(),
+    emptyExisting(),
+  );
+  const rules =
+    ipt.v4.split("\n").filter((l) => l.startsWith("-A") || l.startsWith("-I")).length +
+    ipt.v6.split("\n").filter((l) => l.startsWith("-A")).length;
   for (const bin of ["iptables-nft", "iptables-legacy"]) {
     ns = freshNs();
     const t = await timed(async () => {
@@ -150,7 +168,9 @@ async function idleGap(durationMs: number): Promise<number> {
 
 const tmp = mkdtempSync(join(tmpdir(), "netlet-bench-"));
 try {
-  console.log(`nft ${Bun.spawnSync(["nft", "--version"]).stdout.toString().trim()}; kernel ${Bun.spawnSync(["uname", "-r"]).stdout.toString().trim()}; load ${Bun.spawnSync(["cat", "/proc/loadavg"]).stdout.toString().trim()}`);
+  console.log(
+    `nft ${Bun.spawnSync(["nft", "--version"]).stdout.toString().trim()}; kernel ${Bun.spawnSync(["uname", "-r"]).stdout.toString().trim()}; load ${Bun.spawnSync(["cat", "/proc/loadavg"]).stdout.toString().trim()}`,
+  );
   console.log(`idle event-loop baseline: longest gap ${ms(await idleGap(2000))} over 2 s with nothing running`);
   for (const n of sizes) await bench(n, tmp);
 } finally {

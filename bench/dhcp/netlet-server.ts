@@ -22,7 +22,10 @@ service.setBridges(JSON.parse(readFileSync(tablePath, "utf8")) as BridgeHosts[])
 setTimeout(() => console.log("ready"), 50);
 process.on("SIGTERM", async () => {
   await service.stop();
-  const counters = registry.render().split("\n").filter((l) => l && !l.startsWith("#") && !l.endsWith(" 0"));
+  const counters = registry
+    .render()
+    .split("\n")
+    .filter((l) => l && !l.startsWith("#") && !l.endsWith(" 0"));
   console.log(JSON.stringify({ counters, leases: store ? storeLeaseStore(store).list().length : null }));
   store?.close();
   process.exit(0);

@@ -60,23 +60,48 @@ function hosts(): DhcpHost[] {
 function prepare(dir: string): void {
   const list = hosts();
   writeFileSync(`${dir}/hosts.json`, JSON.stringify([{ bridge: BRIDGE, hosts: list }]));
-  writeFileSync(`${dir}/dnsmasq.hosts`, list.map((h) => `${h.mac},${h.hostname}.novalocal,${h.address}`).join("\n") + "\n");
-  writeFileSync(`${dir}/macs.txt`, list.map((h) => h.mac).join("\n") + "\n");
+  writeFileSync(
+    `${dir}/dnsmasq.hosts`,
+    `${list.map((h) => `${h.mac},${h.hostname}.novalocal,${h.address}`).join("\n")}\n`,
+  );
+  writeFileSync(`${dir}/macs.txt`, `${list.map((h) => h.mac).join("\n")}\n`);
 }
 
 function serverArgv(name: string, dir: string): string[] {
   const pin = ["taskset", "-c", "1"];
   const dnsmasq = [
-    ...pin, "dnsmasq", "--keep-in-foreground", "--port=0", "--bind-interfaces", `--interface=${BRIDGE}`, "--except-interface=lo",
-    `--listen-address=${SERVER_IP}`, "--dhcp-range=set:bench,10.99.0.2,static,255.255.0.0,86400s", `--dhcp-hostsfile=${dir}/dnsmasq.hosts`,
-    "--dhcp-lease-max=65536", `--pid-file=${dir}/dnsmasq.pid`, "--quiet-dhcp", `--log-facility=${dir}/dnsmasq.log`, "--no-hosts", "--no-resolv", "--no-ping", "--user=root",
+    ...pin,
+    "dnsmasq",
+    "--keep-in-foreground",
+    "--port=0",
+    "--bind-interfaces",
+    `--interface=${BRIDGE}`,
+    "--except-interface=lo",
+    `--listen-address=${SERVER_IP}`,
+    "--dhcp-range=set:bench,10.99.0.2,static,255.255.0.0,86400s",
+    `--dhcp-hostsfile=${dir}/dnsmasq.hosts`,
+    "--dhcp-lease-max=65536",
+    `--pid-file=${dir}/dnsmasq.pid`,
+    "--quiet-dhcp",
+    `--log-facility=${dir}/dnsmasq.log`,
+    "--no-hosts",
+    "--no-resolv",
+    "--no-ping",
+    "--user=root",
   ];
   switch (name) {
     case "netlet":
       rmSync(`${dir}/netlet.db`, { force: true });
       rmSync(`${dir}/netlet.db-wal`, { force: true });
       rmSync(`${dir}/netlet.db-shm`, { force: true });
-      return [...pin, process.execPath, `${import.meta.dir}/netlet-server.ts`, `${dir}/hosts.json`, "--db", `${dir}/netlet.db`];
+      return [
+        ...pin,
+        process.execPath,
+        `${import.meta.dir}/netlet-server.ts`,
+        `${dir}/hosts.json`,
+        "--db",
+        `${dir}/netlet.db`,
+      ];
     case "netlet-mem":
       return [...pin, process.execPath, `${import.meta.dir}/netlet-server.ts`, `${dir}/hosts.json`, "--memory"];
     case "dnsmasq-ro":
@@ -121,11 +146,40 @@ function parse(server: string, offered: number, out: string): Result {
   };
 }
 
-async function runOne(lab: Lab, srvNs: string, cliNs: string, dir: string, server: string, rate: number): Promise<Result> {
+async function runOne(
+  lab: Lab,
+  srvNs: string,
+  cliNs: string,
+  dir: string,
+  server: string,
+  rate: number,
+): Promise<Result> {
   const proc: Subprocess = lab.spawn(srvNs, serverArgv(server, dir), { stdout: "ignore" });
   await waitFor(() => nsRun(srvNs, ["ss", "-uln"]).stdout.includes(":67 "), 5000, 50);
   const perf = (r: number, p: number, extra: string[] = []) =>
-    nsRun(cliNs, ["taskset", "-c", "0", "perfdhcp", "-4", "-g", "single", "-l", CLIENT_IP, "-r", String(r), "-M", `${dir}/macs.txt`, "-p", String(p), ...extra, SERVER_IP], { check: false }).stdout;
+    nsRun(
+      cliNs,
+      [
+        "taskset",
+        "-c",
+        "0",
+        "perfdhcp",
+        "-4",
+        "-g",
+        "single",
+        "-l",
+        CLIENT_IP,
+        "-r",
+        String(r),
+        "-M",
+        `${dir}/macs.txt`,
+        "-p",
+        String(p),
+        ...extra,
+        SERVER_IP,
+      ],
+      { check: false },
+    ).stdout;
   perf(200, 3); // warm-up: JIT, caches, ARP
   const out = perf(rate, PERIOD, ["-x", "t"]);
   writeFileSync(`${dir}/${server}-${rate}.out`, out);
@@ -156,7 +210,12 @@ function report(results: Result[]): void {
   for (const s of SERVERS) {
     const mine = results.filter((r) => r.server === s);
     const ok = mine.filter((r) => r.dropDO < 1 && r.dropRA < 1).map((r) => r.rate);
-    best.set(s, ok.length ? { rate: Math.max(...ok), clean: true } : { rate: Math.max(0, ...mine.map((r) => r.rate)), clean: false });
+    best.set(
+      s,
+      ok.length
+        ? { rate: Math.max(...ok), clean: true }
+        : { rate: Math.max(0, ...mine.map((r) => r.rate)), clean: false },
+    );
   }
   const show = (s: string) => `${f(best.get(s)!.rate)}${best.get(s)!.clean ? "" : "*"}`;
   console.log("\nbest DORA/s with < 1 % drops in both exchanges (* = never under 1 %: highest achieved):");
@@ -165,7 +224,8 @@ function report(results: Result[]): void {
   console.log(`ratio netlet / dnsmasq --leasefile-ro: ${f(rate("netlet") / rate("dnsmasq-ro"), 2)}x`);
   console.log(`ratio netlet / dnsmasq + lease file:   ${f(rate("netlet") / rate("dnsmasq-file"), 2)}x`);
   const at500 = results.filter((r) => r.server === "netlet" && r.offered === 500).map((r) => r.p99Ms);
-  if (at500.length) console.log(`netlet p99 reply latency at 500 DORA/s offered: ${at500.map((x) => f(x, 2)).join(", ")} ms`);
+  if (at500.length)
+    console.log(`netlet p99 reply latency at 500 DORA/s offered: ${at500.map((x) => f(x, 2)).join(", ")} ms`);
 }
 
 async function main(): Promise<void> {
@@ -187,7 +247,9 @@ async function main(): Promise<void> {
       for (const rate of RATES) {
         for (const server of SERVERS) {
           const r = await runOne(lab, srvNs, vm.ns, dir, server, rate);
-          console.log(`${LABELS[server].padEnd(26)} offered ${rate}: ${f(r.rate)} DORA/s, drops ${f(r.dropDO, 2)}/${f(r.dropRA, 2)} %, p99 ${f(r.p99Ms, 2)} ms`);
+          console.log(
+            `${LABELS[server].padEnd(26)} offered ${rate}: ${f(r.rate)} DORA/s, drops ${f(r.dropDO, 2)}/${f(r.dropRA, 2)} %, p99 ${f(r.p99Ms, 2)} ms`,
+          );
           results.push(r);
         }
       }

@@ -11,11 +11,21 @@ import { dnsMetrics } from "../../src/dns/metrics.ts";
 import { DnsService } from "../../src/dns/service.ts";
 import { buildZone, type ZoneInstance } from "../../src/dns/zone.ts";
 
-const spec = JSON.parse(readFileSync(process.argv[2], "utf8")) as { address: string; allowed: string[]; upstreams: string[]; domain: string; instances: ZoneInstance[] };
+const spec = JSON.parse(readFileSync(process.argv[2], "utf8")) as {
+  address: string;
+  allowed: string[];
+  upstreams: string[];
+  domain: string;
+  instances: ZoneInstance[];
+};
 const registry = new Registry();
 const service = new DnsService({ metrics: dnsMetrics(registry), rateLimit: { perSecond: 0, burst: 0, maxSources: 1 } });
-service.setPlan({ listeners: [{ address: spec.address, bridge: "bench", allowed: spec.allowed, upstreams: spec.upstreams, project: null }],
-  zone: buildZone(spec.domain, spec.instances, spec.allowed, 1) });
+service.setPlan({
+  listeners: [
+    { address: spec.address, bridge: "bench", allowed: spec.allowed, upstreams: spec.upstreams, project: null },
+  ],
+  zone: buildZone(spec.domain, spec.instances, spec.allowed, 1),
+});
 const ready = setInterval(() => {
   if (service.status()[0]?.state !== "serving") return;
   clearInterval(ready);
@@ -27,7 +37,10 @@ process.on("SIGUSR2", () => {
 });
 process.on("SIGTERM", async () => {
   await service.stop();
-  const counters = registry.render().split("\n").filter((l) => l && !l.startsWith("#") && !l.endsWith(" 0"));
+  const counters = registry
+    .render()
+    .split("\n")
+    .filter((l) => l && !l.startsWith("#") && !l.endsWith(" 0"));
   console.log(JSON.stringify({ counters, cache: service.cacheSize }));
   process.exit(0);
 });

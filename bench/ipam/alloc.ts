@@ -12,9 +12,29 @@ const dir = `/tmp/netlet-bench-ipam-${process.pid}`;
 const store = new Store(`${dir}/netlet.db`, { nodeId: "bench" });
 let t = performance.now();
 createNetworks(store, {
-  label: "big", cidr: "10.0.0.0/16", cidrV6: "fd00:99::/64", numNetworks: 1, networkSize: null, fixedCidr: null, bridge: "br100",
-  bridgeInterface: null, vlan: null, vxlan: null, gateway: null, gatewayV6: null, dns1: null, dns2: null, mtu: null, multiHost: true,
-  projectId: null, dhcpServer: null, allowedStart: null, allowedEnd: null, enableDhcp: true, shareAddress: false, vlanMode: false,
+  label: "big",
+  cidr: "10.0.0.0/16",
+  cidrV6: "fd00:99::/64",
+  numNetworks: 1,
+  networkSize: null,
+  fixedCidr: null,
+  bridge: "br100",
+  bridgeInterface: null,
+  vlan: null,
+  vxlan: null,
+  gateway: null,
+  gatewayV6: null,
+  dns1: null,
+  dns2: null,
+  mtu: null,
+  multiHost: true,
+  projectId: null,
+  dhcpServer: null,
+  allowedStart: null,
+  allowedEnd: null,
+  enableDhcp: true,
+  shareAddress: false,
+  vlanMode: false,
 });
 console.log(`network-create /16 (65,536 fixed-IP rows): ${(performance.now() - t).toFixed(0)} ms`);
 
@@ -22,13 +42,27 @@ const marks = new Set([1, 1000, 30000, N]);
 const window: number[] = [];
 for (let i = 1; i <= N; i++) {
   t = performance.now();
-  bootInstance(store, { name: `vm${i}`, networks: ["big"], macs: [], fixedIps: [], keyName: null, userData: null, meta: {}, securityGroups: [],
-    availabilityZone: "nova", flavor: "m1.small", projectId: "admin", userId: "admin" });
+  bootInstance(store, {
+    name: `vm${i}`,
+    networks: ["big"],
+    macs: [],
+    fixedIps: [],
+    keyName: null,
+    userData: null,
+    meta: {},
+    securityGroups: [],
+    availabilityZone: "nova",
+    flavor: "m1.small",
+    projectId: "admin",
+    userId: "admin",
+  });
   const dt = performance.now() - t;
   if (i <= 100 || i > N - 100) window.push(dt);
   if (marks.has(i)) console.log(`boot #${i}: ${dt.toFixed(3)} ms`);
 }
 const median = (a: number[]) => [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)];
-console.log(`median of boots 1-100: ${median(window.slice(0, 100)).toFixed(3)} ms; median of the last 100: ${median(window.slice(100)).toFixed(3)} ms; ratio ${(median(window.slice(100)) / median(window.slice(0, 100))).toFixed(2)}`);
+console.log(
+  `median of boots 1-100: ${median(window.slice(0, 100)).toFixed(3)} ms; median of the last 100: ${median(window.slice(100)).toFixed(3)} ms; ratio ${(median(window.slice(100)) / median(window.slice(0, 100))).toFixed(2)}`,
+);
 store.close();
 Bun.spawnSync(["rm", "-rf", dir]);

@@ -24,10 +24,26 @@ try {
   const store = new Store(join(dir, "state.db"), { nodeId: "h1" });
   const replica = new SqliteReplicaStore(store);
   const [net] = createNetworks(store, netParams({ cidr: "10.64.0.0/16" }));
-  const node = new ClusterNode({ id: "h1", addr: "127.0.0.1:1", generation: 1, incarnation: 0, now: Date.now(), random: Math.random, clock: store.clock, store: replica });
+  const node = new ClusterNode({
+    id: "h1",
+    addr: "127.0.0.1:1",
+    generation: 1,
+    incarnation: 0,
+    now: Date.now(),
+    random: Math.random,
+    clock: store.clock,
+    store: replica,
+  });
   const ipam = new Ipam({
-    self: "h1", generation: 1, now: Date.now(), random: Math.random, store: replica, promises: new SqlitePromiseStore(store), bootstrap: true,
-    peers: { isReachable: (id) => id === "h1", addressOf: () => undefined, sendUser: () => true }, write: (row) => node.write(row),
+    self: "h1",
+    generation: 1,
+    now: Date.now(),
+    random: Math.random,
+    store: replica,
+    promises: new SqlitePromiseStore(store),
+    bootstrap: true,
+    peers: { isReachable: (id) => id === "h1", addressOf: () => undefined, sendUser: () => true },
+    write: (row) => node.write(row),
   });
   node.layers.push(ipam);
   node.act(Date.now(), () => ipam.tick(Date.now()));
@@ -47,11 +63,14 @@ try {
     }
     if (!ok) throw new Error(`allocation ${k} failed`);
   }
-  const pct = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.ceil((p / 100) * xs.length) - 1)];
+  const pct = (xs: number[], p: number) =>
+    [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.ceil((p / 100) * xs.length) - 1)];
   const slice = Math.ceil(ALLOCS / 5);
   for (let i = 0; i < ALLOCS; i += slice) {
     const xs = times.slice(i, i + slice);
-    console.log(`allocations ${i + 1}–${i + xs.length}: p50 ${pct(xs, 50).toFixed(3)} ms  p99 ${pct(xs, 99).toFixed(3)} ms  max ${Math.max(...xs).toFixed(3)} ms`);
+    console.log(
+      `allocations ${i + 1}–${i + xs.length}: p50 ${pct(xs, 50).toFixed(3)} ms  p99 ${pct(xs, 99).toFixed(3)} ms  max ${Math.max(...xs).toFixed(3)} ms`,
+    );
   }
   store.db.close();
 } finally {

@@ -23,8 +23,15 @@ function run(label: string, put: (i: number) => void): number {
 }
 
 const plain = run("synchronous = NORMAL (before)", (i) =>
-  store.db.query("INSERT OR REPLACE INTO ipam_promises (slot, owner, epoch, released) VALUES (?,?,?,?)").run(`p/${i}`, "n2", 1, 0));
-const durable = run("durable (fsync per vote)     ", (i) => promises.put(`d/${i}`, { owner: "n2", epoch: 1, released: false }));
-console.log(`ratio durable / NORMAL: ${(durable / plain).toFixed(1)}x; ${Math.round(1000 / durable)} votes/s on this disk`);
+  store.db
+    .query("INSERT OR REPLACE INTO ipam_promises (slot, owner, epoch, released) VALUES (?,?,?,?)")
+    .run(`p/${i}`, "n2", 1, 0),
+);
+const durable = run("durable (fsync per vote)     ", (i) =>
+  promises.put(`d/${i}`, { owner: "n2", epoch: 1, released: false }),
+);
+console.log(
+  `ratio durable / NORMAL: ${(durable / plain).toFixed(1)}x; ${Math.round(1000 / durable)} votes/s on this disk`,
+);
 store.close();
 rmSync(dir, { recursive: true, force: true });

@@ -22,7 +22,8 @@ const dir = mkdtempSync(join(tmpdir(), "netlet-hookbench-"));
 const socket = join(dir, "s.sock");
 
 const uuid = (i: number) => `b0000000-0000-4000-8000-${i.toString(16).padStart(12, "0")}`;
-const mac = (i: number) => `52:54:00:${((i >> 16) & 255).toString(16).padStart(2, "0")}:${((i >> 8) & 255).toString(16).padStart(2, "0")}:${(i & 255).toString(16).padStart(2, "0")}`;
+const mac = (i: number) =>
+  `52:54:00:${((i >> 16) & 255).toString(16).padStart(2, "0")}:${((i >> 8) & 255).toString(16).padStart(2, "0")}:${(i & 255).toString(16).padStart(2, "0")}`;
 const xml = (i: number, tap?: string) => `<domain type='qemu'><name>bench-${i}</name><uuid>${uuid(i)}</uuid><devices>
 <interface type='bridge'><mac address='${mac(i)}'/><source bridge='br100'/>${tap ? `<target dev='${tap}'/>` : ""}</interface></devices></domain>`;
 
@@ -32,20 +33,39 @@ function timed(argv: string[], input?: string): number {
   return performance.now() - t0;
 }
 
-const pct = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))];
+const pct = (xs: number[], p: number) =>
+  [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))];
 
 try {
   const ns = lab.addNamespace("nvhb");
   lab.addBridge(ns, "br100");
-  writeFileSync(join(dir, "c.conf"), `[DEFAULT]\nhost = bench\nstate_path = ${dir}\nmy_ip = 192.0.2.1\npublic_interface = lo\nlibvirt_uri =\n`);
+  writeFileSync(
+    join(dir, "c.conf"),
+    `[DEFAULT]\nhost = bench\nstate_path = ${dir}\nmy_ip = 192.0.2.1\npublic_interface = lo\nlibvirt_uri =\n`,
+  );
   lab.spawn(ns, [bin, "agent", "--config", join(dir, "c.conf"), "--socket", socket]);
   await waitFor(() => run([bin, "status", "--socket", socket], { check: false }).code === 0, 10_000);
   run([bin, "network-create", "private", "--fixed-range-v4", "10.64.0.0/16", "--bridge", "br100", "--socket", socket]);
   // The existing instances: registered and plugged through the same hook, as libvirt would have.
-  const hook = (i: number, op: string, tap?: string) => [bin, "libvirt", "hook", "--socket", socket, "--", `bench-${i}`, op, "begin", "-"];
+  const hook = (i: number, op: string, tap?: string) => [
+    bin,
+    "libvirt",
+    "hook",
+    "--socket",
+    socket,
+    "--",
+    `bench-${i}`,
+    op,
+    "begin",
+    "-",
+  ];
   for (let i = 0; i < instances; i++) {
-    await fetch(`http://x/v1/instances`, { method: "POST", unix: socket, headers: { "content-type": "application/json" },
-      body: JSON.stringify({ uuid: uuid(i), name: `bench-${i}`, macs: [mac(i)] }) } as RequestInit);
+    await fetch(`http://x/v1/instances`, {
+      method: "POST",
+      unix: socket,
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ uuid: uuid(i), name: `bench-${i}`, macs: [mac(i)] }),
+    } as RequestInit);
   }
   const prepare: number[] = [];
   const started: number[] = [];
@@ -61,14 +81,17 @@ try {
     status.push(timed([bin, "status", "--socket", socket]));
     version.push(timed([bin, "--version"]));
   }
-  const row = (name: string, xs: number[]) => `| ${name} | ${pct(xs, 50).toFixed(1)} | ${pct(xs, 99).toFixed(1)} | ${(pct(xs, 50) / pct(status, 50)).toFixed(2)} |`;
+  const row = (name: string, xs: number[]) =>
+    `| ${name} | ${pct(xs, 50).toFixed(1)} | ${pct(xs, 99).toFixed(1)} | ${(pct(xs, 50) / pct(status, 50)).toFixed(2)} |`;
   console.log(`hook latency with ${instances} instances on the host, ${samples} samples each (ms)`);
   console.log("| call | p50 | p99 | p50 / `netlet status` p50 |\n| --- | --- | --- | --- |");
   console.log(row("`libvirt hook … prepare` (register + address)", prepare));
   console.log(row("`libvirt hook … started` (plug, rules applied)", started));
   console.log(row("`netlet status` (peer: process start + one call)", status));
   console.log(row("`netlet --version` (process start alone)", version));
-  console.log(`netlet's own share at p50 (hook − process start): prepare ${(pct(prepare, 50) - pct(version, 50)).toFixed(1)} ms, started ${(pct(started, 50) - pct(version, 50)).toFixed(1)} ms; load average ${loadavg()[0].toFixed(1)}`);
+  console.log(
+    `netlet's own share at p50 (hook − process start): prepare ${(pct(prepare, 50) - pct(version, 50)).toFixed(1)} ms, started ${(pct(started, 50) - pct(version, 50)).toFixed(1)} ms; load average ${loadavg()[0].toFixed(1)}`,
+  );
 } finally {
   await lab.cleanup();
   rmSync(dir, { recursive: true, force: true });

@@ -14,24 +14,79 @@ export function addressOf(i: number): string {
 }
 
 const network: Network = {
-  ...V, id: "net-bench", label: "bench", cidr: "127.0.0.0/8", cidrV6: null, fixedCidr: null, netmask: "255.0.0.0",
-  broadcast: null, gateway: "127.0.0.254", gatewayV6: null, dhcpServer: "127.0.0.254", dhcpStart: null, bridge: "lo",
-  bridgeInterface: null, vlan: null, vxlan: null, dns1: "192.0.2.53", dns2: null, mtu: 1500, multiHost: true,
-  projectId: null, enableDhcp: true, shareAddress: false, allowedStart: null, allowedEnd: null, vpnPrivateAddress: null, host: null,
-  priority: null, createdAt: 0,
+  ...V,
+  id: "net-bench",
+  label: "bench",
+  cidr: "127.0.0.0/8",
+  cidrV6: null,
+  fixedCidr: null,
+  netmask: "255.0.0.0",
+  broadcast: null,
+  gateway: "127.0.0.254",
+  gatewayV6: null,
+  dhcpServer: "127.0.0.254",
+  dhcpStart: null,
+  bridge: "lo",
+  bridgeInterface: null,
+  vlan: null,
+  vxlan: null,
+  dns1: "192.0.2.53",
+  dns2: null,
+  mtu: 1500,
+  multiHost: true,
+  projectId: null,
+  enableDhcp: true,
+  shareAddress: false,
+  allowedStart: null,
+  allowedEnd: null,
+  vpnPrivateAddress: null,
+  host: null,
+  priority: null,
+  createdAt: 0,
 };
 
 export function fleetView(i: number): InstanceView {
   const hex = i.toString(16).padStart(8, "0");
   const uuid = `${hex}-0000-4000-8000-000000000000`;
   const instance: Instance = {
-    ...V, uuid, name: `vm${i}`, hostname: `vm${i}`, host: "bench", projectId: "p-bench", userId: "u", keyName: "k",
-    keyData: `ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAI${hex} vm${i}`, userData: new TextEncoder().encode(`#cloud-config\nhostname: vm${i}\n`),
-    meta: { role: "bench" }, launchIndex: 0, availabilityZone: "nova", flavor: "m1.small", securityGroups: ["default"],
-    reservationId: `r-${hex}`, password: null, createdAt: 0,
+    ...V,
+    uuid,
+    name: `vm${i}`,
+    hostname: `vm${i}`,
+    host: "bench",
+    projectId: "p-bench",
+    userId: "u",
+    keyName: "k",
+    keyData: `ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAI${hex} vm${i}`,
+    userData: new TextEncoder().encode(`#cloud-config\nhostname: vm${i}\n`),
+    meta: { role: "bench" },
+    launchIndex: 0,
+    availabilityZone: "nova",
+    flavor: "m1.small",
+    securityGroups: ["default"],
+    reservationId: `r-${hex}`,
+    password: null,
+    createdAt: 0,
   };
-  const vif = { ...V, id: `vif-${i}`, mac: `fa:16:3e:00:${hex.slice(4, 6)}:${hex.slice(6, 8)}`, instanceUuid: uuid, networkId: network.id, address: addressOf(i), addressV6: null, host: "bench", index: 0 };
-  return { instance, vifs: [{ vif, network }], floatingIps: ["203.0.113.1"], keypairs: [], securityGroups: ["default"], rootDeviceName: "/dev/vda" };
+  const vif = {
+    ...V,
+    id: `vif-${i}`,
+    mac: `fa:16:3e:00:${hex.slice(4, 6)}:${hex.slice(6, 8)}`,
+    instanceUuid: uuid,
+    networkId: network.id,
+    address: addressOf(i),
+    addressV6: null,
+    host: "bench",
+    index: 0,
+  };
+  return {
+    instance,
+    vifs: [{ vif, network }],
+    floatingIps: ["203.0.113.1"],
+    keypairs: [],
+    securityGroups: ["default"],
+    rootDeviceName: "/dev/vda",
+  };
 }
 
 export const CRAWL_PATHS = [

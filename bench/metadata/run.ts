@@ -59,7 +59,10 @@ http {
 
 async function waitListening(port: number): Promise<void> {
   for (let i = 0; i < 100; i++) {
-    const ok = await fetch(`http://127.0.0.1:${port}/`).then(() => true, () => false);
+    const ok = await fetch(`http://127.0.0.1:${port}/`).then(
+      () => true,
+      () => false,
+    );
     if (ok) return;
     await Bun.sleep(100);
   }
@@ -74,7 +77,19 @@ interface WrkResult {
 
 function wrk(port: number, connections: number, lua: string): WrkResult {
   const threads = Math.min(2, connections);
-  const p = Bun.spawnSync(["wrk", "-t", String(threads), "-c", String(connections), "-d", `${SECONDS}s`, "--latency", "-s", lua, `http://127.0.0.1:${port}`]);
+  const p = Bun.spawnSync([
+    "wrk",
+    "-t",
+    String(threads),
+    "-c",
+    String(connections),
+    "-d",
+    `${SECONDS}s`,
+    "--latency",
+    "-s",
+    lua,
+    `http://127.0.0.1:${port}`,
+  ]);
   const out = p.stdout.toString();
   const ms = (label: string) => {
     const m = new RegExp(`\\s${label}\\s+([0-9.]+)(us|ms|s)`).exec(out);
@@ -94,12 +109,20 @@ function oneRequest(port: number, local: string, path: string): Promise<number> 
     const sock = net.connect({ host: "127.0.0.1", port, localAddress: local });
     let head = "";
     sock.setTimeout(10000, () => sock.destroy(new Error("timeout")));
-    sock.on("connect", () => sock.write(`GET ${path} HTTP/1.1\r\nHost: 169.254.169.254\r\nUser-Agent: Cloud-Init/22.4.2\r\nConnection: close\r\n\r\n`));
+    sock.on("connect", () =>
+      sock.write(
+        `GET ${path} HTTP/1.1\r\nHost: 169.254.169.254\r\nUser-Agent: Cloud-Init/22.4.2\r\nConnection: close\r\n\r\n`,
+      ),
+    );
     sock.on("data", (d) => {
       if (head.length < 16) head += d.toString("latin1");
     });
     sock.on("error", reject);
-    sock.on("close", () => (head.startsWith("HTTP/1.1 200") ? resolve(performance.now() - started) : reject(new Error(`${path}: ${head.slice(0, 20)}`))));
+    sock.on("close", () =>
+      head.startsWith("HTTP/1.1 200")
+        ? resolve(performance.now() - started)
+        : reject(new Error(`${path}: ${head.slice(0, 20)}`)),
+    );
   });
 }
 
@@ -125,28 +148,46 @@ async function main(): Promise<void> {
   mkdirSync(join(dir, "tmp"));
   writeFileSync(join(dir, "nginx.conf"), nginxConfig(root));
   const lua = join(dir, "crawl.lua");
-  writeFileSync(lua, `local paths = {${CRAWL_PATHS.map((p) => JSON.stringify(p)).join(",")}}\nlocal i = 0\nrequest = function()\n  i = i % #paths + 1\n  return wrk.format("GET", paths[i])\nend\n`);
+  writeFileSync(
+    lua,
+    `local paths = {${CRAWL_PATHS.map((p) => JSON.stringify(p)).join(",")}}\nlocal i = 0\nrequest = function()\n  i = i % #paths + 1\n  return wrk.format("GET", paths[i])\nend\n`,
+  );
 
   // WORKERS=n runs n server processes sharing the port (SO_REUSEPORT), to measure metadata_workers.
   const workers = Number(process.env.WORKERS ?? 1);
   const env = { ...process.env, REUSEPORT: workers > 1 ? "1" : "0" };
   const netlets = Array.from({ length: workers }, () =>
-    Bun.spawn([process.execPath, join(import.meta.dir, "server.ts"), String(NETLET_PORT), String(STORM)], { stdout: "ignore", stderr: "inherit", env }),
+    Bun.spawn([process.execPath, join(import.meta.dir, "server.ts"), String(NETLET_PORT), String(STORM)], {
+      stdout: "ignore",
+      stderr: "inherit",
+      env,
+    }),
   );
-  const nginx = Bun.spawn(["nginx", "-c", join(dir, "nginx.conf"), "-g", "daemon off;"], { stdout: "ignore", stderr: "inherit" });
+  const nginx = Bun.spawn(["nginx", "-c", join(dir, "nginx.conf"), "-g", "daemon off;"], {
+    stdout: "ignore",
+    stderr: "inherit",
+  });
   try {
     await waitListening(NETLET_PORT);
     await waitListening(NGINX_PORT);
-    console.log(`cpus=${navigator.hardwareConcurrency} netlet processes=${workers} wrk ${SECONDS}s per run; storm ${STORM} crawls x ${CRAWL_PATHS.length} requests`);
-    console.log(`${"test".padEnd(16)}${"netlet req/s".padStart(14)}${"p50 ms".padStart(10)}${"p99 ms".padStart(10)}${"nginx req/s".padStart(14)}${"p50 ms".padStart(10)}${"p99 ms".padStart(10)}${"ratio".padStart(8)}`);
+    console.log(
+      `cpus=${navigator.hardwareConcurrency} netlet processes=${workers} wrk ${SECONDS}s per run; storm ${STORM} crawls x ${CRAWL_PATHS.length} requests`,
+    );
+    console.log(
+      `${"test".padEnd(16)}${"netlet req/s".padStart(14)}${"p50 ms".padStart(10)}${"p99 ms".padStart(10)}${"nginx req/s".padStart(14)}${"p50 ms".padStart(10)}${"p99 ms".padStart(10)}${"ratio".padStart(8)}`,
+    );
     for (const c of [1, 50, 200]) {
       const a = wrk(NETLET_PORT, c, lua);
       const b = wrk(NGINX_PORT, c, lua);
-      console.log(`${`wrk -c${c}`.padEnd(16)}${fmt(a.rps, 0)}    ${fmt(a.p50)}${fmt(a.p99)}${fmt(b.rps, 0)}    ${fmt(b.p50)}${fmt(b.p99)}${(a.rps / b.rps).toFixed(2).padStart(8)}`);
+      console.log(
+        `${`wrk -c${c}`.padEnd(16)}${fmt(a.rps, 0)}    ${fmt(a.p50)}${fmt(a.p99)}${fmt(b.rps, 0)}    ${fmt(b.p50)}${fmt(b.p99)}${(a.rps / b.rps).toFixed(2).padStart(8)}`,
+      );
     }
     const a = await storm(NETLET_PORT);
     const b = await storm(NGINX_PORT);
-    console.log(`${`storm ${STORM}`.padEnd(16)}${fmt(a.rps, 0)}    ${fmt(a.p50)}${fmt(a.p99)}${fmt(b.rps, 0)}    ${fmt(b.p50)}${fmt(b.p99)}${(a.rps / b.rps).toFixed(2).padStart(8)}`);
+    console.log(
+      `${`storm ${STORM}`.padEnd(16)}${fmt(a.rps, 0)}    ${fmt(a.p50)}${fmt(a.p99)}${fmt(b.rps, 0)}    ${fmt(b.p50)}${fmt(b.p99)}${(a.rps / b.rps).toFixed(2).padStart(8)}`,
+    );
     console.log(`storm wall time: netlet ${a.wallMs.toFixed(0)} ms, nginx ${b.wallMs.toFixed(0)} ms`);
   } finally {
     for (const n of netlets) n.kill();

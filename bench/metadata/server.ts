@@ -12,6 +12,16 @@ const port = Number(process.argv[2]);
 const count = Number(process.argv[3]);
 const source = new MemorySource();
 for (let i = 0; i <= count; i++) source.put(fleetView(i));
-const app = createMetadataApp({ source, config: { rateLimitPerSecond: 1e9, rateLimitBurst: 1e9 }, log: process.env.NOLOG ? () => {} : undefined });
-startMetadataServer({ app, listen: ["127.0.0.1"], port, networkOf: () => null, reusePort: process.env.REUSEPORT === "1" });
+const app = createMetadataApp({
+  source,
+  config: { rateLimitPerSecond: 1e9, rateLimitBurst: 1e9 },
+  log: process.env.NOLOG ? () => {} : undefined,
+});
+startMetadataServer({
+  app,
+  listen: ["127.0.0.1"],
+  port,
+  networkOf: () => null,
+  reusePort: process.env.REUSEPORT === "1",
+});
 console.error("ready");

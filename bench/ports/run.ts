@@ -25,10 +25,21 @@ const bin = netletBinary();
 
 /** Median duration of each reconcile step during the measured plugs, per host size. */
 const stepsOf = new Map<number, string>();
-const pct = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))];
+const pct = (xs: number[], p: number) =>
+  [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))];
 
-async function api(socket: string, method: string, path: string, body?: unknown): Promise<{ status: number; json: any }> {
-  const r = await fetch(`http://x${path}`, { method, unix: socket, headers: { "content-type": "application/json" }, body: body === undefined ? undefined : JSON.stringify(body) } as RequestInit);
+async function api(
+  socket: string,
+  method: string,
+  path: string,
+  body?: unknown,
+): Promise<{ status: number; json: any }> {
+  const r = await fetch(`http://x${path}`, {
+    method,
+    unix: socket,
+    headers: { "content-type": "application/json" },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  } as RequestInit);
   return { status: r.status, json: await r.json() };
 }
 
@@ -38,24 +49,35 @@ async function plugLatency(n: number): Promise<{ p50: number; p99: number; max: 
   const socket = join(dir, "s.sock");
   try {
     const ns = lab.addNamespace("nlbpl");
-    writeFileSync(join(dir, "c.conf"), `[DEFAULT]\nhost = bench\nstate_path = ${dir}\nmy_ip = 192.0.2.1\npublic_interface = lo\n`);
-    const agent = lab.spawn(ns, [bin, "agent", "--config", join(dir, "c.conf"), "--socket", socket], { stdout: "ignore" });
-    if (!(await waitFor(async () => (await api(socket, "GET", "/v1/status").catch(() => null))?.status === 200, 10000))) throw new Error(lab.logOf(agent));
+    writeFileSync(
+      join(dir, "c.conf"),
+      `[DEFAULT]\nhost = bench\nstate_path = ${dir}\nmy_ip = 192.0.2.1\npublic_interface = lo\n`,
+    );
+    const agent = lab.spawn(ns, [bin, "agent", "--config", join(dir, "c.conf"), "--socket", socket], {
+      stdout: "ignore",
+    });
+    if (!(await waitFor(async () => (await api(socket, "GET", "/v1/status").catch(() => null))?.status === 200, 10000)))
+      throw new Error(lab.logOf(agent));
     await api(socket, "POST", "/v1/networks", { label: "bench", fixed_range_v4: "10.128.0.0/16", bridge: "brbench" });
     const t0 = performance.now();
     // The host's instances: booted, then plugged, 64 requests at a time (the reconciler folds
     // concurrent changes into shared passes).
     const batch = async (make: (i: number) => Promise<{ status: number; json: unknown }>, ok: number) => {
       for (let i = 0; i < n; i += 64) {
-        await Promise.all(Array.from({ length: Math.min(64, n - i) }, (_, k) => make(i + k).then((r) => {
-          if (r.status !== ok) throw new Error(JSON.stringify(r.json));
-        })));
+        await Promise.all(
+          Array.from({ length: Math.min(64, n - i) }, (_, k) =>
+            make(i + k).then((r) => {
+              if (r.status !== ok) throw new Error(JSON.stringify(r.json));
+            }),
+          ),
+        );
       }
     };
     await batch((i) => api(socket, "POST", "/v1/instances", { name: `vm${i}`, networks: ["bench"] }), 201);
     await batch((i) => api(socket, "POST", `/v1/instances/vm${i}/plug`, { port: `bp${i}` }), 200);
     const bootS = (performance.now() - t0) / 1000;
-    for (let j = 0; j < plugs; j++) await api(socket, "POST", "/v1/instances", { name: `late${j}`, networks: ["bench"] });
+    for (let j = 0; j < plugs; j++)
+      await api(socket, "POST", "/v1/instances", { name: `late${j}`, networks: ["bench"] });
     const ms: number[] = [];
     const steps: Record<string, number[]> = {};
     for (let j = 0; j < plugs; j++) {
@@ -68,7 +90,12 @@ async function plugLatency(n: number): Promise<{ p50: number; p99: number; max: 
       const st = (await api(socket, "GET", "/v1/status")).json as { reconcile: { stepMs: Record<string, number> } };
       for (const [k, v] of Object.entries(st.reconcile.stepMs)) (steps[k] ??= []).push(v);
     }
-    stepsOf.set(n, Object.entries(steps).map(([k, v]) => `${k} ${pct(v, 50).toFixed(0)}`).join(", "));
+    stepsOf.set(
+      n,
+      Object.entries(steps)
+        .map(([k, v]) => `${k} ${pct(v, 50).toFixed(0)}`)
+        .join(", "),
+    );
     const set = nsRun(ns, ["nft", "list", "set", "bridge", "netlet", "vm-ports"]).stdout;
     if (!set.includes(`"lp${plugs - 1}"`)) throw new Error("the last plug is not in vm-ports");
     await stopProcess(agent);
@@ -92,10 +119,34 @@ async function throughput(): Promise<{ with: number[]; without: number[] }> {
     });
     const d = desiredFromFixture({
       networks: [{ id: "n", bridge: "brpt", cidr: "10.9.0.0/24", hostAddress: "10.9.0.1" }],
-      instances: vms.map((vm, i) => ({ uuid: `vm${i}`, groups: ["g"], vifs: [{ mac: macs[i], network: "n", ipv4: `10.9.0.${10 + i}`, port: vm.hostIf }] })),
-      groups: [{ id: "g", name: "g", rules: [{ direction: "ingress", ethertype: "IPv4", protocol: "tcp", fromPort: 1, toPort: 65535, cidr: "0.0.0.0/0", sourceGroupId: null }] }],
+      instances: vms.map((vm, i) => ({
+        uuid: `vm${i}`,
+        groups: ["g"],
+        vifs: [{ mac: macs[i], network: "n", ipv4: `10.9.0.${10 + i}`, port: vm.hostIf }],
+      })),
+      groups: [
+        {
+          id: "g",
+          name: "g",
+          rules: [
+            {
+              direction: "ingress",
+              ethertype: "IPv4",
+              protocol: "tcp",
+              fromPort: 1,
+              toPort: 65535,
+              cidr: "0.0.0.0/0",
+              sourceGroupId: null,
+            },
+          ],
+        },
+      ],
     });
-    const dp = new Dataplane({ exec: spawnExec(["ip", "netns", "exec", host]), log: () => {}, registry: new Registry() });
+    const dp = new Dataplane({
+      exec: spawnExec(["ip", "netns", "exec", host]),
+      log: () => {},
+      registry: new Registry(),
+    });
     nsRun(host, ["sysctl", "-qw", "net.bridge.bridge-nf-call-iptables=1"], { check: false });
     lab.spawn(vms[1].ns, ["iperf3", "-s"], { stdout: "ignore" });
     await Bun.sleep(300);
@@ -118,8 +169,12 @@ async function throughput(): Promise<{ with: number[]; without: number[] }> {
 
 for (const n of sizes) {
   const r = await plugLatency(n);
-  console.log(`plug-to-protected with ${n} plugged instances on the host (${plugs} plugs): p50 ${r.p50.toFixed(1)} ms, p99 ${r.p99.toFixed(1)} ms, max ${r.max.toFixed(1)} ms (set-up: ${n} boots and plugs in ${r.bootS.toFixed(1)} s); median pass steps (ms): ${stepsOf.get(n)}`);
+  console.log(
+    `plug-to-protected with ${n} plugged instances on the host (${plugs} plugs): p50 ${r.p50.toFixed(1)} ms, p99 ${r.p99.toFixed(1)} ms, max ${r.max.toFixed(1)} ms (set-up: ${n} boots and plugs in ${r.bootS.toFixed(1)} s); median pass steps (ms): ${stepsOf.get(n)}`,
+  );
 }
 const t = await throughput();
 const med = (xs: number[]) => pct(xs, 50);
-console.log(`iperf3 guest→guest, ${rounds} interleaved rounds of 4 s: with the guard ${t.with.map((x) => x.toFixed(2)).join("/")} Gbit/s, without ${t.without.map((x) => x.toFixed(2)).join("/")} Gbit/s; median ratio ${(med(t.with) / med(t.without)).toFixed(2)}× (target ≥ 0.9×)`);
+console.log(
+  `iperf3 guest→guest, ${rounds} interleaved rounds of 4 s: with the guard ${t.with.map((x) => x.toFixed(2)).join("/")} Gbit/s, without ${t.without.map((x) => x.toFixed(2)).join("/")} Gbit/s; median ratio ${(med(t.with) / med(t.without)).toFixed(2)}× (target ≥ 0.9×)`,
+);

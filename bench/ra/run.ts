@@ -76,7 +76,9 @@ async function trial(host: string, bridge: string, mac: string) {
   await Bun.sleep(300);
   const t0 = performance.now();
   nsRun(vm.ns, ["ip", "link", "set", vm.ifname, "up"]);
-  let seen = NaN, ready = NaN, route = NaN;
+  let seen = NaN,
+    ready = NaN,
+    route = NaN;
   while (performance.now() - t0 < 20_000 && (Number.isNaN(ready) || Number.isNaN(route))) {
     const s = globalState(vm);
     const t = performance.now() - t0;
@@ -103,7 +105,13 @@ function rdiscFields(out: string): Map<string, string> {
   for (const line of out.split("\n")) {
     const i = line.indexOf(":");
     if (i < 0 || line.startsWith("Soliciting") || line.startsWith(" from")) continue;
-    m.set(line.slice(0, i).trim(), line.slice(i + 1).trim().replace(/\s+/g, " "));
+    m.set(
+      line.slice(0, i).trim(),
+      line
+        .slice(i + 1)
+        .trim()
+        .replace(/\s+/g, " "),
+    );
   }
   return m;
 }
@@ -120,7 +128,9 @@ function emptyRecvCost(): string {
 
 function startNetlet(host: string, r: Router, options: Record<string, number>): Subprocess {
   const cfg = join(tmp, `${r.bridge}.json`);
-  const bridges = [{ bridge: r.bridge, prefix: r.prefix, mtu: 1450, rdnss: [r.prefix.replace("::/64", "::1")], dnssl: ["novalocal"] }];
+  const bridges = [
+    { bridge: r.bridge, prefix: r.prefix, mtu: 1450, rdnss: [r.prefix.replace("::/64", "::1")], dnssl: ["novalocal"] },
+  ];
   writeFileSync(cfg, JSON.stringify({ bridges, options }));
   return lab.spawn(host, [process.execPath, FIXTURE, cfg, join(tmp, `${r.bridge}.metrics`)]);
 }
@@ -180,12 +190,18 @@ function compareFields(vms: Vm[]) {
 
 async function idleCost(slow: Subprocess) {
   console.log("\n== idle cost over 20 s (1 bridge each, RAs every 3–10 s included) ==");
-  const procs: [string, Subprocess][] = [["netlet, 100 ms poll", routers[0].proc!], ["netlet, 1000 ms poll", slow], ["radvd", routers[2].proc!]];
+  const procs: [string, Subprocess][] = [
+    ["netlet, 100 ms poll", routers[0].proc!],
+    ["netlet, 1000 ms poll", slow],
+    ["radvd", routers[2].proc!],
+  ];
   const c0 = procs.map(([, p]) => cpuMs(p.pid));
   await Bun.sleep(20_000);
   for (const [k, [name, p]] of procs.entries()) {
     const ms = cpuMs(p.pid) - c0[k];
-    console.log(`${name.padEnd(22)} ${ms} ms CPU (${((ms / 20_000) * 100).toFixed(2)} % of a core), RSS ${rssKb(p.pid)} kB`);
+    console.log(
+      `${name.padEnd(22)} ${ms} ms CPU (${((ms / 20_000) * 100).toFixed(2)} % of a core), RSS ${rssKb(p.pid)} kB`,
+    );
   }
   console.log(`polling primitive: ${emptyRecvCost()}`);
 }

@@ -9,14 +9,45 @@ import type { Logger } from "../log.ts";
 import { StoreError, type Store } from "../store/db.ts";
 import { listFixedIps, getFixedIp, setReserved } from "../store/fixed-ips.ts";
 import { listHosts } from "../store/hosts.ts";
-import { associateHost, createNetworks, deleteNetwork, disassociateNetwork, disassociateProject, getNetwork, listNetworks } from "../store/networks.ts";
-import { addKeypair, deleteKeypair, listKeypairs } from "../store/keypairs.ts";
-import { bootInstance, bootNetworks, deleteInstance, getInstance, listInstances, listVifs } from "../store/instances.ts";
-import { checkBootPorts, plugPort } from "../store/ports.ts";
-import { addRule, createSecurityGroup, deleteRule, deleteSecurityGroup, ensureDefaultGroup, listRules, listSecurityGroups, resolveGroup } from "../store/secgroups.ts";
 import {
-  allocateFloatingIp, associateFloatingIp, autoAssignFloatingIp, createFloatingRange, deallocateFloatingIp, deleteFloatingRange,
-  disassociateFloatingIp, getFloatingIp, listFloatingIps,
+  associateHost,
+  createNetworks,
+  deleteNetwork,
+  disassociateNetwork,
+  disassociateProject,
+  getNetwork,
+  listNetworks,
+} from "../store/networks.ts";
+import { addKeypair, deleteKeypair, listKeypairs } from "../store/keypairs.ts";
+import {
+  bootInstance,
+  bootNetworks,
+  deleteInstance,
+  getInstance,
+  listInstances,
+  listVifs,
+} from "../store/instances.ts";
+import { checkBootPorts, plugPort } from "../store/ports.ts";
+import {
+  addRule,
+  createSecurityGroup,
+  deleteRule,
+  deleteSecurityGroup,
+  ensureDefaultGroup,
+  listRules,
+  listSecurityGroups,
+  resolveGroup,
+} from "../store/secgroups.ts";
+import {
+  allocateFloatingIp,
+  associateFloatingIp,
+  autoAssignFloatingIp,
+  createFloatingRange,
+  deallocateFloatingIp,
+  deleteFloatingRange,
+  disassociateFloatingIp,
+  getFloatingIp,
+  listFloatingIps,
 } from "../store/floating.ts";
 import { listLeases } from "../store/leases.ts";
 import { addInstanceSecurityGroup, removeInstanceSecurityGroup } from "../store/instance-secgroups.ts";
@@ -60,11 +91,13 @@ function warn(c: Context, lines: string[], log: Logger | undefined): void {
   if (!lines.length) return;
   for (const l of lines) {
     if (log) log.warn("admin request accepted with a warning", { path: c.req.path, warning: l });
-    else console.error(`level=warn msg="admin request accepted with a warning" path=${c.req.path} warning=${JSON.stringify(l)}`);
+    else
+      console.error(
+        `level=warn msg="admin request accepted with a warning" path=${c.req.path} warning=${JSON.stringify(l)}`,
+      );
   }
   c.header(WARNING_HEADER, encodeWarnings(lines));
 }
-
 
 export function createAdminApp(deps: AdminDeps): Hono {
   const { store, config } = deps;
@@ -98,19 +131,30 @@ export function createAdminApp(deps: AdminDeps): Hono {
     const b = await body(c, S.NetworkAssociateHost);
     const hosts = [store.nodeId, ...listHosts(store).map((h) => h.id)];
     const net = associateHost(store, c.req.param("ref"), b.host, hosts);
-    warn(c, [`network ${net.label} is recorded as associated with host ${b.host}; serving does not follow it yet: every host with instances on the network serves them, at the network's DHCP address`], deps.log);
+    warn(
+      c,
+      [
+        `network ${net.label} is recorded as associated with host ${b.host}; serving does not follow it yet: every host with instances on the network serves them, at the network's DHCP address`,
+      ],
+      deps.log,
+    );
     return c.json(net);
   });
 
   app.get("/v1/fixed-ips", (c) => {
     const net = c.req.query("network");
-    const ips = listFixedIps(store, { networkId: net ? getNetwork(store, net).id : undefined, onHost: c.req.query("host") });
+    const ips = listFixedIps(store, {
+      networkId: net ? getNetwork(store, net).id : undefined,
+      onHost: c.req.query("host"),
+    });
     // nova-manage showed the instance's hostname and host next to each address.
     const insts = new Map(listInstances(store).map((i) => [i.uuid, i]));
-    return c.json(ips.map((f) => {
-      const i = f.instanceUuid ? insts.get(f.instanceUuid) : undefined;
-      return { ...f, hostname: i?.hostname ?? null, instanceHost: i?.host ?? null };
-    }));
+    return c.json(
+      ips.map((f) => {
+        const i = f.instanceUuid ? insts.get(f.instanceUuid) : undefined;
+        return { ...f, hostname: i?.hostname ?? null, instanceHost: i?.host ?? null };
+      }),
+    );
   });
   app.get("/v1/fixed-ips/:address", (c) => c.json(getFixedIp(store, c.req.param("address"))));
   app.post("/v1/fixed-ips/:address/reserve", (c) => c.json(setReserved(store, c.req.param("address"), true)));
@@ -129,8 +173,20 @@ export function createAdminApp(deps: AdminDeps): Hono {
     const b = await body(c, S.Boot);
     const userData = b.user_data === null ? null : new Uint8Array(Buffer.from(b.user_data, "base64"));
     const params = {
-      uuid: b.uuid, keyData: b.key_data, name: b.name, networks: b.networks, macs: b.macs, fixedIps: b.fixed_ips, keyName: b.key_name, userData, meta: b.meta,
-      securityGroups: b.security_groups, availabilityZone: b.availability_zone, flavor: b.flavor, projectId: b.project_id, userId: b.user_id,
+      uuid: b.uuid,
+      keyData: b.key_data,
+      name: b.name,
+      networks: b.networks,
+      macs: b.macs,
+      fixedIps: b.fixed_ips,
+      keyName: b.key_name,
+      userData,
+      meta: b.meta,
+      securityGroups: b.security_groups,
+      availabilityZone: b.availability_zone,
+      flavor: b.flavor,
+      projectId: b.project_id,
+      userId: b.user_id,
     };
     checkBootPorts(store, b.ports, bootNetworks(store, params).length);
     const inst = deps.cluster ? await clusterBoot(store, deps.cluster, params) : bootInstance(store, params);
@@ -141,37 +197,81 @@ export function createAdminApp(deps: AdminDeps): Hono {
         // As in nova, a boot that cannot get its automatic floating IP fails as a whole.
         if (deps.cluster) clusterDelete(store, deps.cluster, inst.uuid);
         else deleteInstance(store, inst.uuid);
-        throw new StoreError(`auto_assign_floating_ip: ${(err as Error).message}`, "floating_ip", err instanceof StoreError ? err.status : 409);
+        throw new StoreError(
+          `auto_assign_floating_ip: ${(err as Error).message}`,
+          "floating_ip",
+          err instanceof StoreError ? err.status : 409,
+        );
       }
     }
     const vifs = listVifs(store, { instanceUuid: inst.uuid });
-    b.ports.forEach((port, i) => plugPort(store, inst.uuid, { port, mac: vifs[i].mac }));
+    b.ports.forEach((port, i) => {
+      plugPort(store, inst.uuid, { port, mac: vifs[i].mac });
+    });
     if (b.ports.length) await settled(deps.portsApplied);
     return c.json(instanceJson(store, getInstance(store, inst.uuid)), 201);
   });
   app.patch("/v1/instances/:ref", async (c) => {
     const b = await body(c, S.InstanceUpdate);
     const inst = updateInstance(store, c.req.param("ref"), {
-      name: b.name, keyName: b.key_name, keyData: b.key_data, meta: b.meta, securityGroups: b.security_groups,
-      userData: b.user_data === undefined ? undefined : b.user_data === null ? null : new Uint8Array(Buffer.from(b.user_data, "base64")),
+      name: b.name,
+      keyName: b.key_name,
+      keyData: b.key_data,
+      meta: b.meta,
+      securityGroups: b.security_groups,
+      userData:
+        b.user_data === undefined
+          ? undefined
+          : b.user_data === null
+            ? null
+            : new Uint8Array(Buffer.from(b.user_data, "base64")),
     });
     return c.json(instanceJson(store, inst));
   });
   portRoutes(app, store, deps.portsApplied);
   app.delete("/v1/instances/:ref", (c) => {
     const ref = c.req.param("ref");
-    return c.json(instanceJson(store, deps.cluster ? clusterDelete(store, deps.cluster, ref) : deleteInstance(store, ref)));
+    return c.json(
+      instanceJson(store, deps.cluster ? clusterDelete(store, deps.cluster, ref) : deleteInstance(store, ref)),
+    );
   });
 
   app.post("/v1/instances/:ref/interfaces", async (c) => {
     const b = await body(c, S.InterfaceAttach);
     const ref = c.req.param("ref");
-    if (!deps.cluster) return c.json(instanceJson(store, getInstance(store, attachInterface(store, ref, { network: b.network, mac: b.mac ?? undefined, fixedIp: b.fixed_ip ?? undefined }).instanceUuid)), 201);
-    return c.json(instanceJson(store, await clusterAttach(store, deps.cluster, ref, { network: b.network, mac: b.mac ?? undefined, fixedIp: b.fixed_ip ?? undefined })), 201);
+    if (!deps.cluster)
+      return c.json(
+        instanceJson(
+          store,
+          getInstance(
+            store,
+            attachInterface(store, ref, {
+              network: b.network,
+              mac: b.mac ?? undefined,
+              fixedIp: b.fixed_ip ?? undefined,
+            }).instanceUuid,
+          ),
+        ),
+        201,
+      );
+    return c.json(
+      instanceJson(
+        store,
+        await clusterAttach(store, deps.cluster, ref, {
+          network: b.network,
+          mac: b.mac ?? undefined,
+          fixedIp: b.fixed_ip ?? undefined,
+        }),
+      ),
+      201,
+    );
   });
   app.post("/v1/instances/:ref/interfaces/detach", async (c) => {
     const b = await body(c, S.InterfaceDetach);
-    const vif = detachInterface(store, c.req.param("ref"), { mac: b.mac ?? undefined, address: b.address ?? undefined });
+    const vif = detachInterface(store, c.req.param("ref"), {
+      mac: b.mac ?? undefined,
+      address: b.address ?? undefined,
+    });
     if (deps.cluster && vif.address) deps.cluster.release(vif.networkId, vif.address);
     return c.json(instanceJson(store, getInstance(store, vif.instanceUuid)));
   });
@@ -180,7 +280,8 @@ export function createAdminApp(deps: AdminDeps): Hono {
     return c.json(instanceJson(store, addInstanceSecurityGroup(store, c.req.param("ref"), b.name)));
   });
   app.delete("/v1/instances/:ref/security-groups/:name", (c) =>
-    c.json(instanceJson(store, removeInstanceSecurityGroup(store, c.req.param("ref"), c.req.param("name")))));
+    c.json(instanceJson(store, removeInstanceSecurityGroup(store, c.req.param("ref"), c.req.param("name")))),
+  );
 
   app.get("/v1/secgroups", (c) => {
     ensureDefaultGroup(store, c.req.query("project_id") ?? "admin");
@@ -190,34 +291,71 @@ export function createAdminApp(deps: AdminDeps): Hono {
     const b = await body(c, S.SecgroupCreate);
     return c.json(createSecurityGroup(store, b.name, b.description, b.project_id), 201);
   });
-  app.delete("/v1/secgroups/:ref", (c) => c.json(deleteSecurityGroup(store, c.req.param("ref"), c.req.query("project_id") ?? "admin")));
+  app.delete("/v1/secgroups/:ref", (c) =>
+    c.json(deleteSecurityGroup(store, c.req.param("ref"), c.req.query("project_id") ?? "admin")),
+  );
   app.get("/v1/secgroups/:ref/rules", (c) => {
     const g = resolveGroup(store, c.req.param("ref"), c.req.query("project_id") ?? "admin", "group");
     const names = new Map(listSecurityGroups(store).map((x) => [x.id, x.name]));
-    return c.json(listRules(store, g.id).map((r) => ({ ...r, sourceGroup: r.sourceGroupId ? names.get(r.sourceGroupId) ?? null : null })));
+    return c.json(
+      listRules(store, g.id).map((r) => ({
+        ...r,
+        sourceGroup: r.sourceGroupId ? (names.get(r.sourceGroupId) ?? null) : null,
+      })),
+    );
   });
   app.post("/v1/secgroups/:ref/rules", async (c) => {
     const b = await body(c, S.RuleBody);
-    return c.json(addRule(store, c.req.param("ref"), b.project_id, {
-      direction: b.direction, protocol: b.ip_protocol, fromPort: b.from_port, toPort: b.to_port, cidr: b.cidr, sourceGroup: b.source_group,
-    }), 201);
+    return c.json(
+      addRule(store, c.req.param("ref"), b.project_id, {
+        direction: b.direction,
+        protocol: b.ip_protocol,
+        fromPort: b.from_port,
+        toPort: b.to_port,
+        cidr: b.cidr,
+        sourceGroup: b.source_group,
+      }),
+      201,
+    );
   });
   app.delete("/v1/secgroups/:ref/rules/:id", (c) =>
-    c.json(deleteRule(store, c.req.param("ref"), c.req.query("project_id") ?? "admin", { id: c.req.param("id") })));
+    c.json(deleteRule(store, c.req.param("ref"), c.req.query("project_id") ?? "admin", { id: c.req.param("id") })),
+  );
   app.post("/v1/secgroups/:ref/rules/delete", async (c) => {
     const b = await body(c, S.RuleBody);
-    return c.json(deleteRule(store, c.req.param("ref"), b.project_id, {
-      id: b.id, direction: b.direction, protocol: b.ip_protocol, fromPort: b.from_port, toPort: b.to_port, cidr: b.cidr, sourceGroup: b.source_group,
-    }));
+    return c.json(
+      deleteRule(store, c.req.param("ref"), b.project_id, {
+        id: b.id,
+        direction: b.direction,
+        protocol: b.ip_protocol,
+        fromPort: b.from_port,
+        toPort: b.to_port,
+        cidr: b.cidr,
+        sourceGroup: b.source_group,
+      }),
+    );
   });
 
   app.get("/v1/floating-ips", (c) => c.json(listFloatingIps(store, { host: c.req.query("host") })));
-  app.get("/v1/floating-ip-pools", (c) => c.json([...new Set(listFloatingIps(store).map((f) => f.pool))].sort().map((name) => ({ name }))));
+  app.get("/v1/floating-ip-pools", (c) =>
+    c.json([...new Set(listFloatingIps(store).map((f) => f.pool))].sort().map((name) => ({ name }))),
+  );
   app.post("/v1/floating-ranges", async (c) => {
     const b = await body(c, S.FloatingRange);
-    return c.json(createFloatingRange(store, b.pool ?? config.defaultFloatingPool, b.ip_range, b.interface ?? config.publicInterface, hostSubnets()), 201);
+    return c.json(
+      createFloatingRange(
+        store,
+        b.pool ?? config.defaultFloatingPool,
+        b.ip_range,
+        b.interface ?? config.publicInterface,
+        hostSubnets(),
+      ),
+      201,
+    );
   });
-  app.post("/v1/floating-ranges/delete", async (c) => c.json({ deleted: deleteFloatingRange(store, (await body(c, S.FloatingRange)).ip_range) }));
+  app.post("/v1/floating-ranges/delete", async (c) =>
+    c.json({ deleted: deleteFloatingRange(store, (await body(c, S.FloatingRange)).ip_range) }),
+  );
   app.post("/v1/floating-ips", async (c) => {
     const b = await body(c, S.FloatingAllocate);
     return c.json(allocateFloatingIp(store, b.pool ?? config.defaultFloatingPool, b.project_id), 201);
@@ -228,15 +366,21 @@ export function createAdminApp(deps: AdminDeps): Hono {
     const b = await body(c, S.FloatingAssociate);
     return c.json(associateFloatingIp(store, b.instance, c.req.param("address"), b.fixed_address ?? undefined));
   });
-  app.post("/v1/floating-ips/:address/disassociate", (c) => c.json(disassociateFloatingIp(store, c.req.param("address"))));
+  app.post("/v1/floating-ips/:address/disassociate", (c) =>
+    c.json(disassociateFloatingIp(store, c.req.param("address"))),
+  );
 
   app.post("/v1/projects/:id/scrub", (c) => {
     const project = c.req.param("id");
-    return c.json(store.write(() => {
-      const networks = disassociateProject(store, project).map((n) => n.label);
-      const groups = listSecurityGroups(store, project).map((g) => deleteSecurityGroup(store, g.id, project, { force: true }).name);
-      return { networks, security_groups: groups };
-    }));
+    return c.json(
+      store.write(() => {
+        const networks = disassociateProject(store, project).map((n) => n.label);
+        const groups = listSecurityGroups(store, project).map(
+          (g) => deleteSecurityGroup(store, g.id, project, { force: true }).name,
+        );
+        return { networks, security_groups: groups };
+      }),
+    );
   });
 
   app.get("/v1/leases", (c) => {
@@ -247,7 +391,8 @@ export function createAdminApp(deps: AdminDeps): Hono {
   clusterRoutes(app, () => deps.cluster ?? null);
   app.get("/v1/dataplane", async (c) => c.json((await deps.dataplaneShow?.()) ?? null));
   app.get("/v1/dns/query", async (c) => {
-    if (!deps.dnsQuery) return c.json({ error: "the DNS service is off (dns_service = false)", field: "dns_service" }, 409);
+    if (!deps.dnsQuery)
+      return c.json({ error: "the DNS service is off (dns_service = false)", field: "dns_service" }, 409);
     const r = await deps.dnsQuery(c.req.query("name"), c.req.query("type"));
     return c.json(r.body as object, r.status);
   });

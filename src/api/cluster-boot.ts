@@ -5,14 +5,26 @@
 import type { ClusterAgent } from "../cluster-agent.ts";
 import type { Store } from "../store/db.ts";
 import { StoreError } from "../store/db.ts";
-import { bootInstance, bootNetworks, deleteInstance, getInstance, listVifs, type BootParams } from "../store/instances.ts";
+import {
+  bootInstance,
+  bootNetworks,
+  deleteInstance,
+  getInstance,
+  listVifs,
+  type BootParams,
+} from "../store/instances.ts";
 import { claimHostAddress, findHostAddress } from "../store/fixed-ips.ts";
 import type { Instance } from "../model.ts";
 import { attachInterface, type AttachParams } from "../store/interfaces.ts";
 import { getNetwork } from "../store/networks.ts";
 
 export async function clusterBoot(store: Store, cluster: ClusterAgent, p: BootParams): Promise<Instance> {
-  if (p.fixedIps.length) throw new StoreError("--fixed-ip cannot be honoured in a cluster: addresses come from this host's blocks", "fixed_ip", 400);
+  if (p.fixedIps.length)
+    throw new StoreError(
+      "--fixed-ip cannot be honoured in a cluster: addresses come from this host's blocks",
+      "fixed_ip",
+      400,
+    );
   const taken: [string, string][] = [];
   const allocate = async (networkId: string, owner: string) => {
     try {
@@ -20,7 +32,11 @@ export async function clusterBoot(store: Store, cluster: ClusterAgent, p: BootPa
       taken.push([networkId, a]);
       return a;
     } catch (err) {
-      throw new StoreError(`no address for this host on network ${networkId}: ${(err as Error).message}`, "network", 409);
+      throw new StoreError(
+        `no address for this host on network ${networkId}: ${(err as Error).message}`,
+        "network",
+        409,
+      );
     }
   };
   try {
@@ -44,8 +60,18 @@ export async function clusterBoot(store: Store, cluster: ClusterAgent, p: BootPa
 }
 
 /** interface-attach in a cluster: the new port's address comes from this host's blocks too. */
-export async function clusterAttach(store: Store, cluster: ClusterAgent, ref: string, p: AttachParams): Promise<Instance> {
-  if (p.fixedIp) throw new StoreError("--fixed-ip cannot be honoured in a cluster: addresses come from this host's blocks", "fixed_ip", 400);
+export async function clusterAttach(
+  store: Store,
+  cluster: ClusterAgent,
+  ref: string,
+  p: AttachParams,
+): Promise<Instance> {
+  if (p.fixedIp)
+    throw new StoreError(
+      "--fixed-ip cannot be honoured in a cluster: addresses come from this host's blocks",
+      "fixed_ip",
+      400,
+    );
   const inst = getInstance(store, ref);
   const net = getNetwork(store, p.network, "network");
   if (!net.cidr) return getInstance(store, attachInterface(store, ref, p).instanceUuid);
@@ -68,7 +94,8 @@ export async function clusterAttach(store: Store, cluster: ClusterAgent, ref: st
 
 export function clusterDelete(store: Store, cluster: ClusterAgent, ref: string): Instance {
   const inst = getInstance(store, ref);
-  if (inst.host !== store.nodeId) throw new StoreError(`instance ${inst.name} runs on ${inst.host}; delete it there`, "instance", 409);
+  if (inst.host !== store.nodeId)
+    throw new StoreError(`instance ${inst.name} runs on ${inst.host}; delete it there`, "instance", 409);
   const vifs = listVifs(store, { instanceUuid: inst.uuid });
   const gone = deleteInstance(store, inst.uuid);
   for (const v of vifs) if (v.address) cluster.release(v.networkId, v.address);

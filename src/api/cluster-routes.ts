@@ -6,14 +6,23 @@ import { StoreError } from "../store/db.ts";
 import { decodeKey } from "../cluster/keyring.ts";
 import { body } from "./body.ts";
 
-const Join = v.strictObject({ addrs: v.pipe(v.array(v.pipe(v.string(), v.regex(/^[^\s]+:\d{1,5}$/))), v.minLength(1), v.maxLength(64)) });
-const KeyOp = v.strictObject({ op: v.picklist(["install", "use", "remove"]), key: v.pipe(v.string(), v.maxLength(64)) });
+const Join = v.strictObject({
+  addrs: v.pipe(v.array(v.pipe(v.string(), v.regex(/^[^\s]+:\d{1,5}$/))), v.minLength(1), v.maxLength(64)),
+});
+const KeyOp = v.strictObject({
+  op: v.picklist(["install", "use", "remove"]),
+  key: v.pipe(v.string(), v.maxLength(64)),
+});
 
 function need(c: ClusterAgent | null): ClusterAgent {
-  if (!c) throw new StoreError("this node runs standalone: put a key from `netlet cluster keygen` in the cluster key file and restart the agent", "cluster", 409);
+  if (!c)
+    throw new StoreError(
+      "this node runs standalone: put a key from `netlet cluster keygen` in the cluster key file and restart the agent",
+      "cluster",
+      409,
+    );
   return c;
 }
-
 
 export function clusterRoutes(app: Hono, cluster: () => ClusterAgent | null): void {
   app.get("/v1/members", (c) => c.json(need(cluster()).members()));

@@ -58,7 +58,11 @@ export function instancesJson(store: Store, insts: Instance[]): Record<string, u
       passwordSet: !!password,
       floatingIps: floating.filter((f) => f.instanceUuid === inst.uuid).map((f) => f.address),
       ports: listVifs(store, { instanceUuid: inst.uuid }).map((x) => ({
-        mac: x.mac, network: nets.get(x.networkId)?.label ?? x.networkId, networkId: x.networkId, address: x.address, addressV6: x.addressV6,
+        mac: x.mac,
+        network: nets.get(x.networkId)?.label ?? x.networkId,
+        networkId: x.networkId,
+        address: x.address,
+        addressV6: x.addressV6,
         lease: leases.get(`${x.networkId}/${x.mac}`) ?? null,
         port: ports.get(x.id) ?? null,
       })),

@@ -32,6 +32,9 @@ export function portRoutes(app: Hono, store: Store, applied: PortsApplied | unde
     const b = await body(c, S.Unplug);
     const r = unplugPort(store, c.req.param("ref"), b.port);
     await settled(applied);
-    return c.json({ ...instanceJson(store, r[0].instance), unplugged: r.map((x) => ({ port: x.port, mac: x.vif.mac })) });
+    return c.json({
+      ...instanceJson(store, r[0].instance),
+      unplugged: r.map((x) => ({ port: x.port, mac: x.vif.mac })),
+    });
   });
 }

@@ -2,7 +2,8 @@
 import * as v from "valibot";
 
 const optStr = v.optional(v.nullable(v.pipe(v.string(), v.maxLength(255))), null);
-const optInt = (min: number, max: number) => v.optional(v.nullable(v.pipe(v.number(), v.integer(), v.minValue(min), v.maxValue(max))), null);
+const optInt = (min: number, max: number) =>
+  v.optional(v.nullable(v.pipe(v.number(), v.integer(), v.minValue(min), v.maxValue(max))), null);
 
 export const NetworkCreate = v.strictObject({
   label: v.pipe(v.string(), v.minLength(1), v.maxLength(255)),
@@ -48,7 +49,10 @@ export const Boot = v.strictObject({
   key_data: v.optional(v.nullable(v.pipe(v.string(), v.maxLength(16384))), null),
   /** base64 of the user data bytes */
   user_data: v.optional(v.nullable(v.pipe(v.string(), v.maxLength(90_000))), null),
-  meta: v.optional(v.record(v.pipe(v.string(), v.minLength(1), v.maxLength(255)), v.pipe(v.string(), v.maxLength(255))), {}),
+  meta: v.optional(
+    v.record(v.pipe(v.string(), v.minLength(1), v.maxLength(255)), v.pipe(v.string(), v.maxLength(255))),
+    {},
+  ),
   security_groups: v.optional(v.array(v.pipe(v.string(), v.maxLength(255))), []),
   availability_zone: v.optional(v.pipe(v.string(), v.minLength(1), v.maxLength(255)), "nova"),
   flavor: v.optional(v.pipe(v.string(), v.minLength(1), v.maxLength(255)), "m1.small"),
@@ -62,7 +66,9 @@ export const InstanceUpdate = v.strictObject({
   key_name: v.optional(v.nullable(v.pipe(v.string(), v.maxLength(255)))),
   key_data: v.optional(v.nullable(v.pipe(v.string(), v.maxLength(16384)))),
   user_data: v.optional(v.nullable(v.pipe(v.string(), v.maxLength(90_000)))),
-  meta: v.optional(v.record(v.pipe(v.string(), v.minLength(1), v.maxLength(255)), v.pipe(v.string(), v.maxLength(255)))),
+  meta: v.optional(
+    v.record(v.pipe(v.string(), v.minLength(1), v.maxLength(255)), v.pipe(v.string(), v.maxLength(255))),
+  ),
   security_groups: v.optional(v.array(v.pipe(v.string(), v.maxLength(255)))),
 });
 

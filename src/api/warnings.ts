@@ -10,17 +10,28 @@ import type { NetworkCreate } from "./schemas.ts";
 
 export const WARNING_HEADER = "Netlet-Warning";
 
-export function networkCreateWarnings(b: v.InferOutput<typeof NetworkCreate>, bridge: string, config: Config, existing: readonly Network[]): string[] {
+export function networkCreateWarnings(
+  b: v.InferOutput<typeof NetworkCreate>,
+  bridge: string,
+  config: Config,
+  existing: readonly Network[],
+): string[] {
   const out: string[] = [];
   if (b.fixed_range_v6 && !config.useIpv6) {
-    out.push(`--fixed-range-v6 ${b.fixed_range_v6} is stored but not served: use_ipv6 = false in the configuration, so no router advertisements are sent`);
+    out.push(
+      `--fixed-range-v6 ${b.fixed_range_v6} is stored but not served: use_ipv6 = false in the configuration, so no router advertisements are sent`,
+    );
   }
   if (b.vlan !== null && config.networkManager !== "vlan") {
-    out.push(`--vlan ${b.vlan} is stored but no VLAN device is made: network_manager = ${config.networkManager}, not vlan`);
+    out.push(
+      `--vlan ${b.vlan} is stored but no VLAN device is made: network_manager = ${config.networkManager}, not vlan`,
+    );
   }
   const sharing = existing.filter((n) => n.bridge === bridge).map((n) => n.label);
   if (b.bridge === null && sharing.length) {
-    out.push(`network ${b.label} shares bridge ${bridge} with ${sharing.join(", ")} because --bridge was not given: their instances see each other's traffic; pass --bridge NAME for a bridge of its own`);
+    out.push(
+      `network ${b.label} shares bridge ${bridge} with ${sharing.join(", ")} because --bridge was not given: their instances see each other's traffic; pass --bridge NAME for a bridge of its own`,
+    );
   }
   return out;
 }

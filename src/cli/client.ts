@@ -12,12 +12,15 @@ export class ApiClient {
 
   async call<T = unknown>(method: string, path: string, body?: unknown): Promise<T> {
     if (!existsSync(this.socket)) {
-      throw new RuntimeError(`no netlet agent is listening on ${this.socket}: start one with \`netlet agent\` (or pass --socket PATH / set NETLET_SOCKET)`);
+      throw new RuntimeError(
+        `no netlet agent is listening on ${this.socket}: start one with \`netlet agent\` (or pass --socket PATH / set NETLET_SOCKET)`,
+      );
     }
     try {
       accessSync(this.socket, constants.R_OK | constants.W_OK);
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === "EACCES") throw new RuntimeError(`the agent's socket ${this.socket} is root-only: run as root (e.g. sudo netlet …)`);
+      if ((err as NodeJS.ErrnoException).code === "EACCES")
+        throw new RuntimeError(`the agent's socket ${this.socket} is root-only: run as root (e.g. sudo netlet …)`);
     }
     let res: Response;
     try {
@@ -28,11 +31,17 @@ export class ApiClient {
         body: body === undefined ? undefined : JSON.stringify(body),
       } as RequestInit);
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === "EACCES") throw new RuntimeError(`the agent's socket ${this.socket} is root-only: run as root (e.g. sudo netlet …)`);
-      throw new RuntimeError(`cannot reach the netlet agent on ${this.socket}: ${(err as Error).message}; is \`netlet agent\` running?`);
+      if ((err as NodeJS.ErrnoException).code === "EACCES")
+        throw new RuntimeError(`the agent's socket ${this.socket} is root-only: run as root (e.g. sudo netlet …)`);
+      throw new RuntimeError(
+        `cannot reach the netlet agent on ${this.socket}: ${(err as Error).message}; is \`netlet agent\` running?`,
+      );
     }
     for (const w of decodeWarnings(res.headers.get(WARNING_HEADER))) this.onWarning(w);
-    const data = (await res.json().catch(() => ({ error: `agent answered ${res.status} without JSON` }))) as Record<string, unknown>;
+    const data = (await res.json().catch(() => ({ error: `agent answered ${res.status} without JSON` }))) as Record<
+      string,
+      unknown
+    >;
     if (!res.ok) {
       const field = data.field ? ` (${String(data.field)})` : "";
       const msg = `${String(data.error ?? res.statusText)}${field}`;

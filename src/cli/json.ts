@@ -15,9 +15,14 @@ const INTERNAL = new Set(["origin", "hlc", "deleted", "vifId"]);
 const NAMED_KEYS = new Set(["meta", "drops", "failing", "stepMs", "counts"]);
 
 /** Epoch-millisecond fields: `createdAt`, `expiresAt`, `lastAt`, …, and a few named otherwise. */
-const isTime = (key: string) => /^[a-z][A-Za-z0-9]*At$/.test(key) || key === "at" || key === "since" || key === "metadataLastSeen";
+const isTime = (key: string) =>
+  /^[a-z][A-Za-z0-9]*At$/.test(key) || key === "at" || key === "since" || key === "metadataLastSeen";
 
-export const snakeCase = (key: string) => key.replace(/([a-z0-9])([A-Z])/g, "$1_$2").replace(/([A-Z])([A-Z][a-z])/g, "$1_$2").toLowerCase();
+export const snakeCase = (key: string) =>
+  key
+    .replace(/([a-z0-9])([A-Z])/g, "$1_$2")
+    .replace(/([A-Z])([A-Z][a-z])/g, "$1_$2")
+    .toLowerCase();
 
 /** 0 is what a never-set clock reads; it becomes null rather than 1970. */
 function isoTime(v: unknown): unknown {

@@ -21,14 +21,33 @@ import { doctorVerbs } from "./verbs/doctor.ts";
 import { libvirtVerbs } from "./verbs/libvirt.ts";
 import { VERSION, commit } from "../version.ts";
 
-export const VERBS: Verb[] = [...miscVerbs, ...networkVerbs, ...instanceVerbs, ...portVerbs, ...secgroupVerbs, ...floatingVerbs, ...dataplaneVerbs, ...dnsVerbs, ...clusterVerbs, ...doctorVerbs, ...libvirtVerbs, ...labVerbs];
+export const VERBS: Verb[] = [
+  ...miscVerbs,
+  ...networkVerbs,
+  ...instanceVerbs,
+  ...portVerbs,
+  ...secgroupVerbs,
+  ...floatingVerbs,
+  ...dataplaneVerbs,
+  ...dnsVerbs,
+  ...clusterVerbs,
+  ...doctorVerbs,
+  ...libvirtVerbs,
+  ...labVerbs,
+];
 
 export const DEFAULT_SOCKET = "/run/netlet/netlet.sock";
 
 function usage(): string {
   const width = Math.max(...VERBS.map((v) => v.name.length));
-  return ["usage: netlet VERB [arguments] [--socket PATH] [--config PATH] [--json]", "", "verbs:",
-    ...VERBS.map((v) => `  ${v.name.padEnd(width)}  ${v.summary}`), "", "netlet VERB --help shows a verb's options; netlet --version its version."].join("\n");
+  return [
+    "usage: netlet VERB [arguments] [--socket PATH] [--config PATH] [--json]",
+    "",
+    "verbs:",
+    ...VERBS.map((v) => `  ${v.name.padEnd(width)}  ${v.summary}`),
+    "",
+    "netlet VERB --help shows a verb's options; netlet --version its version.",
+  ].join("\n");
 }
 
 const HELP = ["--help", "-h", "help"];
@@ -43,12 +62,19 @@ export function findVerb(argv: string[]): { verb: Verb; rest: string[] } {
   }
   for (let n = 2; n >= 1; n--) {
     const prefix = `${argv.slice(0, n).join(" ")} `;
-    const next = [...new Set(VERBS.filter((v) => v.name.startsWith(prefix)).map((v) => v.name.slice(prefix.length).split(" ")[0]))];
-    if (next.length) throw new UsageError(`${prefix.trim()}: expected one of ${next.join(", ")}${argv[n] ? `, not "${argv[n]}"` : ""}`);
+    const next = [
+      ...new Set(VERBS.filter((v) => v.name.startsWith(prefix)).map((v) => v.name.slice(prefix.length).split(" ")[0])),
+    ];
+    if (next.length)
+      throw new UsageError(
+        `${prefix.trim()}: expected one of ${next.join(", ")}${argv[n] ? `, not "${argv[n]}"` : ""}`,
+      );
   }
   const names = [...new Set(VERBS.flatMap((v) => [v.name, v.name.split(" ")[0]]))];
   const guess = closest(argv.slice(0, 2).join(" "), names) ?? closest(argv[0] ?? "", names);
-  throw new UsageError(`unknown verb "${argv[0]}"${guess ? `; did you mean ${guess}?` : ""}; run \`netlet --help\` for the list`);
+  throw new UsageError(
+    `unknown verb "${argv[0]}"${guess ? `; did you mean ${guess}?` : ""}; run \`netlet --help\` for the list`,
+  );
 }
 
 /** `netlet lab --help`: the verbs of a group ("lab", "cluster key"), when no verb of that name exists. */
@@ -62,8 +88,14 @@ export function groupUsage(argv: string[]): string | null {
     const sub = VERBS.filter((v) => v.name.startsWith(`${prefix} `));
     if (sub.length) {
       const width = Math.max(...sub.map((v) => v.name.length));
-      return [`usage: netlet ${prefix} VERB [arguments]`, "", "verbs:", ...sub.map((v) => `  ${v.name.padEnd(width)}  ${v.summary}`), "",
-        `netlet ${prefix} VERB --help shows a verb's options.`].join("\n");
+      return [
+        `usage: netlet ${prefix} VERB [arguments]`,
+        "",
+        "verbs:",
+        ...sub.map((v) => `  ${v.name.padEnd(width)}  ${v.summary}`),
+        "",
+        `netlet ${prefix} VERB --help shows a verb's options.`,
+      ].join("\n");
     }
   }
   return null;
@@ -117,7 +149,11 @@ export async function runCli(argv: string[], out: (s: string) => void = (s) => c
       return 0;
     }
     const configPath = (opts.config as string | undefined) ?? process.env.NETLET_CONFIG ?? null;
-    const socket = (opts.socket as string | undefined) ?? process.env.NETLET_SOCKET ?? (await configuredSocket(configPath)) ?? DEFAULT_SOCKET;
+    const socket =
+      (opts.socket as string | undefined) ??
+      process.env.NETLET_SOCKET ??
+      (await configuredSocket(configPath)) ??
+      DEFAULT_SOCKET;
     await verb.run({ opts, args, api: new ApiClient(socket), json: !!opts.json, socket, configPath, out });
     return 0;
   } catch (err) {

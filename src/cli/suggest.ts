@@ -29,7 +29,11 @@ export function closest(word: string, candidates: readonly string[]): string | n
   return best;
 }
 
-export function didYouMean(word: string, candidates: readonly string[], render: (c: string) => string = (c) => c): string {
+export function didYouMean(
+  word: string,
+  candidates: readonly string[],
+  render: (c: string) => string = (c) => c,
+): string {
   const c = closest(word, candidates);
   return c ? `; did you mean ${render(c)}?` : "";
 }

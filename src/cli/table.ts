@@ -17,5 +17,8 @@ export function table(headers: string[], rows: unknown[][]): string {
 
 /** Two-column "Property | Value" table for show commands. */
 export function propertyTable(obj: Record<string, unknown>): string {
-  return table(["Property", "Value"], Object.entries(obj).map(([k, v]) => [k, v]));
+  return table(
+    ["Property", "Value"],
+    Object.entries(obj).map(([k, v]) => [k, v]),
+  );
 }

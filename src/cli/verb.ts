@@ -76,7 +76,9 @@ export function normalizeOptions(v: Verb, argv: string[]): string[] {
       out.push(`--${known}${m[2] ?? ""}`);
       continue;
     }
-    throw new UsageError(`${v.name}: unknown option --${m[1]}${didYouMean(m[1], names, (c) => `--${c}`)}; see \`netlet ${v.name} --help\``);
+    throw new UsageError(
+      `${v.name}: unknown option --${m[1]}${didYouMean(m[1], names, (c) => `--${c}`)}; see \`netlet ${v.name} --help\``,
+    );
   }
   return out;
 }
@@ -85,19 +87,33 @@ export function normalizeOptions(v: Verb, argv: string[]): string[] {
 export function parseVerbArgs(v: Verb, argvIn: string[]): { opts: VerbContext["opts"]; args: string[] } {
   const argv = normalizeOptions(v, argvIn);
   const all = { ...(v.options ?? {}), ...GLOBAL_OPTIONS };
-  const options = Object.fromEntries(Object.entries(all).map(([k, o]) => [k, {
-    type: o.type, ...(o.multiple ? { multiple: true } : {}), ...(o.short ? { short: o.short } : {}) }]));
+  const options = Object.fromEntries(
+    Object.entries(all).map(([k, o]) => [
+      k,
+      {
+        type: o.type,
+        ...(o.multiple ? { multiple: true } : {}),
+        ...(o.short ? { short: o.short } : {}),
+      },
+    ]),
+  );
   // parseArgs would read "-1" (an ICMP type or port meaning "any") as a short option: mark
   // negative numbers so they stay positional, and unmark them afterwards.
   const MARK = "\u0000";
   const unmark = (x: string) => (x.startsWith(MARK) ? x.slice(1) : x);
-  let parsed;
+  let parsed: ReturnType<typeof parseArgs>;
   try {
-    parsed = parseArgs({ args: argv.map((a) => (/^-\d+$/.test(a) ? MARK + a : a)), options, allowPositionals: true, strict: true });
+    parsed = parseArgs({
+      args: argv.map((a) => (/^-\d+$/.test(a) ? MARK + a : a)),
+      options,
+      allowPositionals: true,
+      strict: true,
+    });
     parsed.positionals = parsed.positionals.map(unmark);
     for (const [k, val] of Object.entries(parsed.values)) {
       if (typeof val === "string") (parsed.values as Record<string, unknown>)[k] = unmark(val);
-      else if (Array.isArray(val)) (parsed.values as Record<string, unknown>)[k] = val.map((x) => (typeof x === "string" ? unmark(x) : x));
+      else if (Array.isArray(val))
+        (parsed.values as Record<string, unknown>)[k] = val.map((x) => (typeof x === "string" ? unmark(x) : x));
     }
   } catch (err) {
     const msg = (err as Error).message.replace(/\. To specify a positional.*$/s, "");
@@ -109,7 +125,9 @@ export function parseVerbArgs(v: Verb, argvIn: string[]): { opts: VerbContext["o
   const rest = specs.some((a) => a.endsWith("..."));
   const pos = parsed.positionals;
   if (!parsed.values.help && pos.length < required) {
-    throw new UsageError(`${v.name}: missing ${specs[pos.length].replace(/[?.]+$/, "")}; usage: netlet ${v.name} ${specs.join(" ")}`);
+    throw new UsageError(
+      `${v.name}: missing ${specs[pos.length].replace(/[?.]+$/, "")}; usage: netlet ${v.name} ${specs.join(" ")}`,
+    );
   }
   if (!rest && pos.length > specs.length) throw new UsageError(`${v.name}: unexpected argument "${pos[specs.length]}"`);
   return { opts: parsed.values as VerbContext["opts"], args: pos };
@@ -120,12 +138,14 @@ export function intOpt(ctx: VerbContext, name: string, min: number, max: number)
   const raw = ctx.opts[name];
   if (raw === undefined) return null;
   const s = String(raw);
-  if (!/^-?\d+$/.test(s) || Number(s) < min || Number(s) > max) throw new UsageError(`--${name} ${s}: expected an integer from ${min} to ${max}`);
+  if (!/^-?\d+$/.test(s) || Number(s) < min || Number(s) > max)
+    throw new UsageError(`--${name} ${s}: expected an integer from ${min} to ${max}`);
   return Number(s);
 }
 
 export function intArg(name: string, s: string, min: number, max: number): number {
-  if (!/^-?\d+$/.test(s) || Number(s) < min || Number(s) > max) throw new UsageError(`${name} ${s}: expected an integer from ${min} to ${max}`);
+  if (!/^-?\d+$/.test(s) || Number(s) < min || Number(s) > max)
+    throw new UsageError(`${name} ${s}: expected an integer from ${min} to ${max}`);
   return Number(s);
 }
 
@@ -137,7 +157,10 @@ export function strOpt(ctx: VerbContext, name: string): string | null {
 export function listOpt(ctx: VerbContext, name: string): string[] {
   const v = ctx.opts[name];
   if (v === undefined) return [];
-  return (Array.isArray(v) ? v : [String(v)]).flatMap((x) => x.split(",")).map((x) => x.trim()).filter(Boolean);
+  return (Array.isArray(v) ? v : [String(v)])
+    .flatMap((x) => x.split(","))
+    .map((x) => x.trim())
+    .filter(Boolean);
 }
 
 /** The table, or with --json the data as nova's API spelled it (src/cli/json.ts). */

@@ -20,7 +20,9 @@ export const MAX_PACKET = 1472;
 const WINDOW = 1024;
 
 export type OpenError = "short" | "version" | "unknown-key" | "auth" | "replay" | "stale-generation" | "oversize";
-export type Opened = { ok: true; sender: string; generation: number; keyId: number; plain: Buffer } | { ok: false; error: OpenError };
+export type Opened =
+  | { ok: true; sender: string; generation: number; keyId: number; plain: Buffer }
+  | { ok: false; error: OpenError };
 
 export interface HighWater {
   sender: string;
@@ -44,7 +46,15 @@ export class PacketCrypto {
   #epoch: number;
   #counter = 0;
   /** Rejections by reason, for the metrics registry. */
-  readonly rejected: Record<OpenError, number> = { short: 0, version: 0, "unknown-key": 0, auth: 0, replay: 0, "stale-generation": 0, oversize: 0 };
+  readonly rejected: Record<OpenError, number> = {
+    short: 0,
+    version: 0,
+    "unknown-key": 0,
+    auth: 0,
+    replay: 0,
+    "stale-generation": 0,
+    oversize: 0,
+  };
 
   /**
    * `bootMs` seeds the nonce epoch: it must be above any epoch this sender used before with
@@ -77,8 +87,13 @@ export class PacketCrypto {
     }
     const counter = this.#counter++;
     const header = this.#header(k.id, this.#epoch, counter);
-    if (header.length + plain.length + TAG > MAX_PACKET) throw new RangeError(`Cannot seal ${plain.length} bytes: the packet limit is ${MAX_PACKET}`);
-    const c = createCipheriv("aes-256-gcm", this.#subkey(k.key, this.sender, this.generation), nonceOf(this.#epoch, counter));
+    if (header.length + plain.length + TAG > MAX_PACKET)
+      throw new RangeError(`Cannot seal ${plain.length} bytes: the packet limit is ${MAX_PACKET}`);
+    const c = createCipheriv(
+      "aes-256-gcm",
+      this.#subkey(k.key, this.sender, this.generation),
+      nonceOf(this.#epoch, counter),
+    );
     c.setAAD(Buffer.concat([this.#name, header]));
     const body = c.update(plain);
     c.final();
@@ -111,7 +126,15 @@ export class PacketCrypto {
     return { ok: true, sender, generation, keyId: b[1], plain };
   }
 
-  #decrypt(key: Buffer, b: Buffer, hlen: number, sender: string, gen: number, epoch: number, counter: number): Buffer | null {
+  #decrypt(
+    key: Buffer,
+    b: Buffer,
+    hlen: number,
+    sender: string,
+    gen: number,
+    epoch: number,
+    counter: number,
+  ): Buffer | null {
     try {
       const d = createDecipheriv("aes-256-gcm", this.#subkey(key, sender, gen), nonceOf(epoch, counter));
       d.setAAD(Buffer.concat([this.#name, b.subarray(0, hlen)]));
@@ -137,7 +160,12 @@ export class PacketCrypto {
     for (const m of marks.slice(0, this.maxSenders)) {
       const w = this.#windows.get(m.sender);
       if (w && (w.generation > m.generation || (w.generation === m.generation && w.epoch >= m.epoch))) continue;
-      this.#windows.set(m.sender, { generation: m.generation, epoch: m.epoch, top: m.top, seen: new Uint8Array(WINDOW / 8).fill(0xff) });
+      this.#windows.set(m.sender, {
+        generation: m.generation,
+        epoch: m.epoch,
+        top: m.top,
+        seen: new Uint8Array(WINDOW / 8).fill(0xff),
+      });
     }
   }
 

@@ -66,7 +66,13 @@ export class KeyringLayer implements Layer {
 
   doc(): KeyringDoc {
     const live = this.keyring.list().filter((k) => k.retireAt === null);
-    return { k: "keyring", v: this.#version || "000000000000000.00000", primary: this.keyring.primary().key.toString("base64"), keys: live.map((k) => k.key), removed: this.#removed };
+    return {
+      k: "keyring",
+      v: this.#version || "000000000000000.00000",
+      primary: this.keyring.primary().key.toString("base64"),
+      keys: live.map((k) => k.key),
+      removed: this.#removed,
+    };
   }
 
   /** A peer at `addr` spoke a non-primary key: send it our document (at most once a second). */
@@ -101,7 +107,8 @@ export class KeyringLayer implements Layer {
     try {
       for (const k of d.keys) this.keyring.install(k);
       this.keyring.use(d.primary);
-      for (const k of d.removed) if (k !== d.primary && this.keyring.list().some((x) => x.key === k)) this.keyring.remove(k, now);
+      for (const k of d.removed)
+        if (k !== d.primary && this.keyring.list().some((x) => x.key === k)) this.keyring.remove(k, now);
     } catch {
       this.stats.rejected++;
       return;

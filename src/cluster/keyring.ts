@@ -44,7 +44,10 @@ export class Keyring {
   #primary: number;
 
   /** `graceMs`: how long a removed key still decrypts. */
-  constructor(primary: string, readonly graceMs = 24 * 3600_000) {
+  constructor(
+    primary: string,
+    readonly graceMs = 24 * 3600_000,
+  ) {
     const k = decodeKey(primary);
     this.#primary = keyId(k);
     this.#keys.set(this.#primary, { key: k, retireAt: null });
@@ -69,7 +72,8 @@ export class Keyring {
     const k = decodeKey(b64);
     const id = keyId(k);
     const cur = this.#keys.get(id);
-    if (cur && !cur.key.equals(k)) throw new RangeError(`Cannot install key: its id ${id} collides with an installed key; generate another`);
+    if (cur && !cur.key.equals(k))
+      throw new RangeError(`Cannot install key: its id ${id} collides with an installed key; generate another`);
     this.#keys.set(id, { key: k, retireAt: null });
     return id;
   }
@@ -94,12 +98,20 @@ export class Keyring {
   }
 
   list(): KeyInfo[] {
-    return [...this.#keys].map(([id, e]) => ({ id, key: e.key.toString("base64"), primary: id === this.#primary, retireAt: e.retireAt }));
+    return [...this.#keys].map(([id, e]) => ({
+      id,
+      key: e.key.toString("base64"),
+      primary: id === this.#primary,
+      retireAt: e.retireAt,
+    }));
   }
 
   /** Persisted form (the caller writes it to the state directory with mode 0600). */
   toJSON(): { primary: string; keys: { key: string; retireAt: number | null }[] } {
-    return { primary: this.primary().key.toString("base64"), keys: this.list().map((k) => ({ key: k.key, retireAt: k.retireAt })) };
+    return {
+      primary: this.primary().key.toString("base64"),
+      keys: this.list().map((k) => ({ key: k.key, retireAt: k.retireAt })),
+    };
   }
 
   static fromJSON(j: { primary: string; keys: { key: string; retireAt: number | null }[] }, graceMs?: number): Keyring {

@@ -8,12 +8,21 @@ import type { ClusterNode } from "./node.ts";
 import type { Ipam } from "./ipam/ipam.ts";
 
 export function clusterMetrics(reg: Registry, node: ClusterNode, ipam?: Ipam): { collect(): void } {
-  const swim = reg.gauge("netlet_cluster_swim_total", "Membership counters since start (packets, malformed, refutes, ...)");
+  const swim = reg.gauge(
+    "netlet_cluster_swim_total",
+    "Membership counters since start (packets, malformed, refutes, ...)",
+  );
   const members = reg.gauge("netlet_cluster_members", "Members by state as seen by this node");
   const health = reg.gauge("netlet_cluster_local_health", "Lifeguard local health score (0 = healthy)");
   const queue = reg.gauge("netlet_cluster_broadcast_queue", "Queued broadcasts and drops of the bounded queue");
-  const sync = reg.gauge("netlet_cluster_sync_total", "State sync counters since start (applied, quarantined, future, resets, ...)");
-  const ipamG = reg.gauge("netlet_cluster_ipam_total", "IPAM counters since start (claims, votes, allocations, duplicate alarms)");
+  const sync = reg.gauge(
+    "netlet_cluster_sync_total",
+    "State sync counters since start (applied, quarantined, future, resets, ...)",
+  );
+  const ipamG = reg.gauge(
+    "netlet_cluster_ipam_total",
+    "IPAM counters since start (claims, votes, allocations, duplicate alarms)",
+  );
   return {
     collect() {
       for (const [k, v] of Object.entries(node.swim.stats)) swim.set(v, { counter: k });

@@ -5,7 +5,7 @@
  */
 import type { HlcClock } from "../replication/hlc.ts";
 import type { SimNode } from "./sim/simulator.ts";
-import { type SwimConfig } from "./swim/config.ts";
+import type { SwimConfig } from "./swim/config.ts";
 import { type Packet, SwimCore, type SwimEvent, type SwimOptions } from "./swim/core.ts";
 import { type SyncConfig, SyncEngine } from "./sync/engine.ts";
 import { isSyncPayload } from "./sync/messages.ts";
@@ -19,7 +19,8 @@ export interface Layer {
   onMember?(e: Extract<SwimEvent, { type: "member" }>, now: number): void;
 }
 
-export interface ClusterNodeOptions extends Pick<SwimOptions, "id" | "addr" | "generation" | "incarnation" | "now" | "random"> {
+export interface ClusterNodeOptions
+  extends Pick<SwimOptions, "id" | "addr" | "generation" | "incarnation" | "now" | "random"> {
   clock: HlcClock;
   store: ReplicaStore;
   swim?: Partial<SwimConfig>;
@@ -40,8 +41,23 @@ export class ClusterNode implements SimNode {
 
   constructor(o: ClusterNodeOptions) {
     this.#now = o.now;
-    this.swim = new SwimCore({ id: o.id, addr: o.addr, generation: o.generation, incarnation: o.incarnation, now: o.now, random: o.random, config: o.swim });
-    this.sync = new SyncEngine({ self: o.id, store: o.store, clock: o.clock, transport: this.swim, now: o.now, config: o.sync });
+    this.swim = new SwimCore({
+      id: o.id,
+      addr: o.addr,
+      generation: o.generation,
+      incarnation: o.incarnation,
+      now: o.now,
+      random: o.random,
+      config: o.swim,
+    });
+    this.sync = new SyncEngine({
+      self: o.id,
+      store: o.store,
+      clock: o.clock,
+      transport: this.swim,
+      now: o.now,
+      config: o.sync,
+    });
     this.#onEvent = o.onEvent;
     this.store = o.store;
     this.clock = o.clock;

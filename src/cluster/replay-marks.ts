@@ -19,7 +19,15 @@ const EPOCH_KEY = "cluster_epoch";
 export function loadMarks(store: MetaStore): HighWater[] {
   try {
     const v = JSON.parse(store.getMeta(MARKS_KEY) ?? "[]");
-    return Array.isArray(v) ? v.filter((m) => typeof m?.sender === "string" && Number.isFinite(m.generation) && Number.isFinite(m.epoch) && Number.isFinite(m.top)) : [];
+    return Array.isArray(v)
+      ? v.filter(
+          (m) =>
+            typeof m?.sender === "string" &&
+            Number.isFinite(m.generation) &&
+            Number.isFinite(m.epoch) &&
+            Number.isFinite(m.top),
+        )
+      : [];
   } catch {
     return [];
   }

@@ -59,12 +59,18 @@ export class ClusterShell {
     this.#o = o;
     this.#now = o.now ?? Date.now;
     const reg = o.metrics ?? new Registry();
-    this.#rejected = reg.counter("netlet_cluster_packets_rejected_total", "Datagrams dropped before the core: bad key, failed authentication, replay, malformed");
+    this.#rejected = reg.counter(
+      "netlet_cluster_packets_rejected_total",
+      "Datagrams dropped before the core: bad key, failed authentication, replay, malformed",
+    );
     this.#sent = reg.counter("netlet_cluster_bytes_sent_total", "Encrypted gossip bytes sent");
     this.#received = reg.counter("netlet_cluster_bytes_received_total", "Gossip bytes received");
     this.#lag = reg.gauge("netlet_cluster_event_loop_lag_ms", "Last measured event-loop lag");
-    this.#lagSeconds = reg.histogram("netlet_cluster_event_loop_lag_seconds", "Event-loop lag, measured every 100 ms (T12: p99 < 20 ms)",
-      [0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5]);
+    this.#lagSeconds = reg.histogram(
+      "netlet_cluster_event_loop_lag_seconds",
+      "Event-loop lag, measured every 100 ms (T12: p99 < 20 ms)",
+      [0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+    );
   }
 
   static async start(o: ShellOptions): Promise<ClusterShell> {

@@ -68,12 +68,20 @@ export interface Config {
 }
 
 export class ConfigError extends Error {
-  constructor(readonly key: string, readonly value: string, readonly allowed: string) {
+  constructor(
+    readonly key: string,
+    readonly value: string,
+    readonly allowed: string,
+  ) {
     super(`config: ${key} = ${value}: ${allowed}`);
   }
 }
 
-const list = (s: string) => s.split(",").map((x) => x.trim()).filter(Boolean);
+const list = (s: string) =>
+  s
+    .split(",")
+    .map((x) => x.trim())
+    .filter(Boolean);
 const isCidr = (s: string) => {
   try {
     ipaddr.parseCIDR(s);
@@ -86,38 +94,74 @@ const isCidr = (s: string) => {
 /** What the value must look like, in words, for the error message. */
 function allowedText(t: OptionType): string {
   switch (t.kind) {
-    case "bool": return "expected true or false";
-    case "int": return `expected an integer from ${t.min} to ${t.max}`;
-    case "enum": return `expected one of ${t.values.join(", ")}`;
-    case "ipv4": return "expected an IPv4 address";
-    case "ip": return "expected an IPv4 or IPv6 address";
-    case "ipv6": return "expected an IPv6 address";
-    case "ip-list": return "expected a comma-separated list of IP addresses";
-    case "cidr-list": return "expected a comma-separated list of CIDRs (e.g. 10.0.0.0/8)";
-    case "iface": return "expected an interface name (1-15 bytes, no '/', ':', quotes, whitespace or control characters, not . or ..)";
-    case "path": return "expected an absolute path";
-    case "peer-list": return "expected a comma-separated list of host:port";
-    case "target-list": return "expected a comma-separated list of name@url";
-    case "string": return "expected a non-empty string";
+    case "bool":
+      return "expected true or false";
+    case "int":
+      return `expected an integer from ${t.min} to ${t.max}`;
+    case "enum":
+      return `expected one of ${t.values.join(", ")}`;
+    case "ipv4":
+      return "expected an IPv4 address";
+    case "ip":
+      return "expected an IPv4 or IPv6 address";
+    case "ipv6":
+      return "expected an IPv6 address";
+    case "ip-list":
+      return "expected a comma-separated list of IP addresses";
+    case "cidr-list":
+      return "expected a comma-separated list of CIDRs (e.g. 10.0.0.0/8)";
+    case "iface":
+      return "expected an interface name (1-15 bytes, no '/', ':', quotes, whitespace or control characters, not . or ..)";
+    case "path":
+      return "expected an absolute path";
+    case "peer-list":
+      return "expected a comma-separated list of host:port";
+    case "target-list":
+      return "expected a comma-separated list of name@url";
+    case "string":
+      return "expected a non-empty string";
   }
 }
 
 function schemaFor(t: OptionType): v.GenericSchema<string, unknown> {
   switch (t.kind) {
     case "bool":
-      return v.pipe(v.string(), v.toLowerCase(), v.picklist(["true", "false", "1", "0", "yes", "no", "on", "off"]), v.transform((s) => ["true", "1", "yes", "on"].includes(s)));
+      return v.pipe(
+        v.string(),
+        v.toLowerCase(),
+        v.picklist(["true", "false", "1", "0", "yes", "no", "on", "off"]),
+        v.transform((s) => ["true", "1", "yes", "on"].includes(s)),
+      );
     case "int":
       return v.pipe(v.string(), v.regex(/^-?\d+$/), v.transform(Number), v.minValue(t.min), v.maxValue(t.max));
     case "enum":
       return v.pipe(v.string(), v.toLowerCase(), v.picklist(t.values as string[]));
     case "ipv4":
-      return v.pipe(v.string(), v.check((s) => ipaddr.IPv4.isValidFourPartDecimal(s)));
+      return v.pipe(
+        v.string(),
+        v.check((s) => ipaddr.IPv4.isValidFourPartDecimal(s)),
+      );
     case "ip":
-      return v.pipe(v.string(), v.check((s) => ipaddr.isValid(s)));
+      return v.pipe(
+        v.string(),
+        v.check((s) => ipaddr.isValid(s)),
+      );
     case "ipv6":
-      return v.pipe(v.string(), v.check((s) => ipaddr.IPv6.isValid(s) && !ipaddr.IPv4.isValid(s)));
+      return v.pipe(
+        v.string(),
+        v.check((s) => ipaddr.IPv6.isValid(s) && !ipaddr.IPv4.isValid(s)),
+      );
     case "ip-list":
-      return v.pipe(v.string(), v.transform(list), v.array(v.pipe(v.string(), v.check((s) => ipaddr.isValid(s)))));
+      return v.pipe(
+        v.string(),
+        v.transform(list),
+        v.array(
+          v.pipe(
+            v.string(),
+            v.check((s) => ipaddr.isValid(s)),
+          ),
+        ),
+      );
     case "cidr-list":
       return v.pipe(v.string(), v.transform(list), v.array(v.pipe(v.string(), v.check(isCidr))));
     case "iface":
@@ -125,7 +169,11 @@ function schemaFor(t: OptionType): v.GenericSchema<string, unknown> {
     case "path":
       return v.pipe(v.string(), v.startsWith("/"));
     case "peer-list":
-      return v.pipe(v.string(), v.transform(list), v.array(v.pipe(v.string(), v.regex(/^[^\s:]+:\d{1,5}$|^\[[0-9a-fA-F:]+\]:\d{1,5}$/))));
+      return v.pipe(
+        v.string(),
+        v.transform(list),
+        v.array(v.pipe(v.string(), v.regex(/^[^\s:]+:\d{1,5}$|^\[[0-9a-fA-F:]+\]:\d{1,5}$/))),
+      );
     case "target-list":
       return v.pipe(v.string(), v.transform(list), v.array(v.pipe(v.string(), v.regex(/^[^@\s]+@https?:\/\/\S+$/))));
     case "string":
@@ -184,7 +232,8 @@ export function parseConfig(text: string): LoadResult {
   const out: Record<string, unknown> = { cluster: {} };
   for (const [section, values] of Object.entries(sections)) {
     for (const key of Object.keys(values)) {
-      if (!OPTIONS.some((o) => o.key === key && o.section === section)) warnings.push(`config: unknown key ${key} in [${section}] ignored`);
+      if (!OPTIONS.some((o) => o.key === key && o.section === section))
+        warnings.push(`config: unknown key ${key} in [${section}] ignored`);
     }
   }
   for (const spec of OPTIONS) {

@@ -7,10 +7,31 @@ import { OPTIONS } from "./options.ts";
 import type { Config } from "./load.ts";
 
 const RESTART_ONLY = new Set([
-  "host", "my_ip", "state_path", "admin_socket", "admin_listen", "log_level", "network_manager", "use_ipv6", "metadata_listen",
-  "metadata_listen_port", "metadata_cache_expiration", "dns_service", "dns_rate_limit", "metadata_workers", "vendordata_jsonfile_path",
+  "host",
+  "my_ip",
+  "state_path",
+  "admin_socket",
+  "admin_listen",
+  "log_level",
+  "network_manager",
+  "use_ipv6",
+  "metadata_listen",
+  "metadata_listen_port",
+  "metadata_cache_expiration",
+  "dns_service",
+  "dns_rate_limit",
+  "metadata_workers",
+  "vendordata_jsonfile_path",
   "vendordata_dynamic_targets",
-  "bind", "advertise", "join", "name", "key_file", "block_prefix", "libvirt_uri", "libvirt_poll_interval", "libvirt_undefine_grace",
+  "bind",
+  "advertise",
+  "join",
+  "name",
+  "key_file",
+  "block_prefix",
+  "libvirt_uri",
+  "libvirt_poll_interval",
+  "libvirt_undefine_grace",
 ]);
 
 const camel = (k: string) => k.replace(/_([a-z0-9])/g, (_, c: string) => c.toUpperCase());

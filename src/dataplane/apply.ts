@@ -92,7 +92,10 @@ export class Dataplane {
       if (fast) text = fast.text;
       else {
         tables = buildTables(d);
-        text = prev.config.firewallDriver === d.config.firewallDriver ? renderTableDelta(this.#tables ?? buildTables(prev), tables) : render(d);
+        text =
+          prev.config.firewallDriver === d.config.firewallDriver
+            ? renderTableDelta(this.#tables ?? buildTables(prev), tables)
+            : render(d);
       }
       try {
         if (text) await this.#nft(text);
@@ -136,7 +139,9 @@ export class Dataplane {
       const found = await this.drift();
       if (found.length === 0) return false;
       if (this.#appliesDone !== before || this.#inFlight > 0) continue;
-      this.#log(`dataplane: drift detected (${found.slice(0, 5).join("; ")}${found.length > 5 ? `; +${found.length - 5} more` : ""}), repairing with a full sync`);
+      this.#log(
+        `dataplane: drift detected (${found.slice(0, 5).join("; ")}${found.length > 5 ? `; +${found.length - 5} more` : ""}), repairing with a full sync`,
+      );
       this.#repairs.inc();
       await this.sync(this.#applied ?? d);
       return true;
@@ -203,7 +208,9 @@ export class Dataplane {
       this.#tables = null;
       this.#fast = null;
       if (failed.length === 0) throw e; // every table applied alone: the failure was elsewhere (iptables)
-      throw new Error(`nft table(s) ${failed.map((f) => f.table).join(", ")} could not be applied (the other tables were): ${failed[0].error}`);
+      throw new Error(
+        `nft table(s) ${failed.map((f) => f.table).join(", ")} could not be applied (the other tables were): ${failed[0].error}`,
+      );
     }
     this.#applied = d;
     this.#tables = tables;
@@ -222,7 +229,10 @@ export class Dataplane {
         failed.push({ table: `${t.family} ${t.name}`, error: (e as Error).message });
       }
     }
-    if (failed.length < tables.length) this.#log(`dataplane: applied ${tables.length - failed.length} of ${tables.length} tables one by one; failing: ${failed.map((f) => f.table).join(", ")}`);
+    if (failed.length < tables.length)
+      this.#log(
+        `dataplane: applied ${tables.length - failed.length} of ${tables.length} tables one by one; failing: ${failed.map((f) => f.table).join(", ")}`,
+      );
     return failed;
   }
 
@@ -277,7 +287,10 @@ export class Dataplane {
   /** Remove netlet's iptables chains once after switching away from the iptables driver. */
   async #iptablesTeardown(): Promise<void> {
     if (this.#iptablesChecked) return;
-    for (const [save, restore, tables] of [["iptables-save", "iptables-restore", ["nat", "filter"]], ["ip6tables-save", "ip6tables-restore", ["filter"]]] as const) {
+    for (const [save, restore, tables] of [
+      ["iptables-save", "iptables-restore", ["nat", "filter"]],
+      ["ip6tables-save", "ip6tables-restore", ["filter"]],
+    ] as const) {
       const r = await this.#exec([save]);
       if (r.code !== 0) continue; // iptables absent: nothing of ours can be there
       const text = renderIptablesTeardown(parseSave(r.stdout), [...tables]);

@@ -186,7 +186,19 @@ export interface Fixture {
   foreignPorts?: string[];
 }
 
-const networkDefaults = { cidr: null, cidrV6: null, hostAddress: null, hostAddressShared: false, dhcp: true, hostAddressV6: null, mtu: null, vlan: null, vxlan: null, uplink: null, bridgeMac: null };
+const networkDefaults = {
+  cidr: null,
+  cidrV6: null,
+  hostAddress: null,
+  hostAddressShared: false,
+  dhcp: true,
+  hostAddressV6: null,
+  mtu: null,
+  vlan: null,
+  vxlan: null,
+  uplink: null,
+  bridgeMac: null,
+};
 
 /**
  * Build a DesiredState from a compact description: fills defaults and derives each VIF's
@@ -204,8 +216,13 @@ export function desiredFromFixture(f: Fixture): DesiredState {
       const net = byId.get(v.network);
       if (!net) throw new RangeError(`Cannot build VIF ${v.mac} as network "${v.network}" is unknown`);
       return {
-        mac: v.mac.toLowerCase(), networkId: net.id, bridge: net.bridge, ipv4: v.ipv4 ?? null,
-        ipv6: net.cidrV6 ? eui64(v.mac, net.cidrV6) : null, ipv6LinkLocal: linkLocal(v.mac), port: v.port ?? null,
+        mac: v.mac.toLowerCase(),
+        networkId: net.id,
+        bridge: net.bridge,
+        ipv4: v.ipv4 ?? null,
+        ipv6: net.cidrV6 ? eui64(v.mac, net.cidrV6) : null,
+        ipv6LinkLocal: linkLocal(v.mac),
+        port: v.port ?? null,
       };
     }),
   }));

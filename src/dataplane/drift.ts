@@ -8,16 +8,23 @@ import type { IptablesExisting } from "./iptables-render.ts";
 import type { Table } from "./nft-model.ts";
 
 /** Differences between expected iptables chains (per table) and `iptables-save` contents. */
-export function iptablesDrift(expected: Record<string, Map<string, string[]>>, ex: IptablesExisting, jumps: Record<string, [string, string][]>, fam: string): string[] {
+export function iptablesDrift(
+  expected: Record<string, Map<string, string[]>>,
+  ex: IptablesExisting,
+  jumps: Record<string, [string, string][]>,
+  fam: string,
+): string[] {
   const out: string[] = [];
   for (const [table, chains] of Object.entries(expected)) {
     for (const [name, rules] of chains) {
       const key = `${table} ${name}`;
       if (!ex.chains.has(key)) out.push(`${fam} ${key} is missing`);
-      else if ((ex.rules.get(key) ?? 0) !== rules.length) out.push(`${fam} ${key} has ${ex.rules.get(key) ?? 0} rules, expected ${rules.length}`);
+      else if ((ex.rules.get(key) ?? 0) !== rules.length)
+        out.push(`${fam} ${key} has ${ex.rules.get(key) ?? 0} rules, expected ${rules.length}`);
     }
     for (const [builtin, target] of jumps[table] ?? []) {
-      if (chains.has(target) && !ex.jumps.has(`${table} ${builtin} ${target}`)) out.push(`${fam} ${table} ${builtin} lacks its jump to ${target}`);
+      if (chains.has(target) && !ex.jumps.has(`${table} ${builtin} ${target}`))
+        out.push(`${fam} ${table} ${builtin} lacks its jump to ${target}`);
     }
   }
   return out;
@@ -76,14 +83,16 @@ export function nftJsonDrift(t: Table, json: string | null): string[] {
   for (const [name, c] of t.chains) {
     const n = got.chains.get(name);
     if (n === undefined) out.push(`chain ${t.family} ${t.name} ${name} is missing`);
-    else if (n !== c.rules.length) out.push(`chain ${t.family} ${t.name} ${name} has ${n} rules, expected ${c.rules.length}`);
+    else if (n !== c.rules.length)
+      out.push(`chain ${t.family} ${t.name} ${name} has ${n} rules, expected ${c.rules.length}`);
   }
   for (const [name, s] of t.sets) {
     // Interval sets may merge adjacent ranges: their counts are not comparable.
     if (/\binterval\b/.test(s.spec)) continue;
     const n = got.sets.get(name);
     if (n === undefined) out.push(`set ${t.family} ${t.name} ${name} is missing`);
-    else if (n !== new Set(s.elements).size) out.push(`set ${t.family} ${t.name} ${name} has ${n} elements, expected ${new Set(s.elements).size}`);
+    else if (n !== new Set(s.elements).size)
+      out.push(`set ${t.family} ${t.name} ${name} has ${n} elements, expected ${new Set(s.elements).size}`);
   }
   return out;
 }

@@ -47,6 +47,7 @@ export function spawnExec(prefix: string[] = []): Exec {
 
 /** Throws with the command's stderr when it failed. */
 export function check(argv: string[], r: ExecResult): ExecResult {
-  if (r.code !== 0) throw new Error(`Cannot run "${argv.join(" ")}": exit ${r.code}: ${(r.stderr || r.stdout).trim().slice(0, 2000)}`);
+  if (r.code !== 0)
+    throw new Error(`Cannot run "${argv.join(" ")}": exit ${r.code}: ${(r.stderr || r.stdout).trim().slice(0, 2000)}`);
   return r;
 }

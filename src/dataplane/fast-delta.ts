@@ -66,11 +66,19 @@ function elements(out: string[], verb: string, table: string, set: string, elems
 }
 
 /** Filter-table lines for removed/added instances; false when the fast path cannot apply. */
-function filterLines(prev: DesiredState, next: DesiredState, removed: InstanceOnHost[], added: InstanceOnHost[], st: FastState, l: Lines): boolean {
+function filterLines(
+  prev: DesiredState,
+  next: DesiredState,
+  removed: InstanceOnHost[],
+  added: InstanceOnHost[],
+  st: FastState,
+  l: Lines,
+): boolean {
   const T = `inet ${FILTER_TABLE}`;
   const groups = new Map(next.groups.map((g) => [g.id, g]));
   const maps = { in4: [[], []], in6: [[], []], out4: [[], []], out6: [[], []] } as Record<string, [string[], string[]]>;
-  const before = fragmenter(prev), after = fragmenter(next);
+  const before = fragmenter(prev),
+    after = fragmenter(next);
   const fragmentOf = (d: DesiredState, inst: InstanceOnHost) => (d === prev ? before : after)(inst);
   for (const inst of removed) {
     const f = fragmentOf(prev, inst);
@@ -115,25 +123,51 @@ function memberLines(prev: DesiredState, next: DesiredState, st: FastState, l: L
   if (prev.members === next.members) return;
   const ids = new Set([...Object.keys(prev.members), ...Object.keys(next.members)]);
   for (const id of ids) {
-    const a = prev.members[id], b = next.members[id];
+    const a = prev.members[id],
+      b = next.members[id];
     if (a === b) continue;
     for (const fam of [4, 6] as const) {
       const set = memberSet(id, fam);
       if (!st.sets.has(set)) continue;
       const before = new Set(fam === 4 ? a?.v4 : a?.v6);
       const after = new Set(fam === 4 ? b?.v4 : b?.v6);
-      elements(l.del, "delete", `inet ${FILTER_TABLE}`, set, [...before].filter((x) => !after.has(x)));
-      elements(l.add, "add", `inet ${FILTER_TABLE}`, set, [...after].filter((x) => !before.has(x)));
+      elements(
+        l.del,
+        "delete",
+        `inet ${FILTER_TABLE}`,
+        set,
+        [...before].filter((x) => !after.has(x)),
+      );
+      elements(
+        l.add,
+        "add",
+        `inet ${FILTER_TABLE}`,
+        set,
+        [...after].filter((x) => !before.has(x)),
+      );
     }
   }
 }
 
 function bridgeLines(removed: InstanceOnHost[], added: InstanceOnHost[], l: Lines): void {
   const T = `bridge ${BRIDGE_TABLE}`;
-  const gone = removed.map(binding), fresh = added.map(binding);
+  const gone = removed.map(binding),
+    fresh = added.map(binding);
   for (const [k, set] of BINDING_SETS) {
-    elements(l.del, "delete", T, set, gone.flatMap((b) => b[k]));
-    elements(l.add, "add", T, set, fresh.flatMap((b) => b[k]));
+    elements(
+      l.del,
+      "delete",
+      T,
+      set,
+      gone.flatMap((b) => b[k]),
+    );
+    elements(
+      l.add,
+      "add",
+      T,
+      set,
+      fresh.flatMap((b) => b[k]),
+    );
   }
 }
 
@@ -141,12 +175,17 @@ function bridgeLines(removed: InstanceOnHost[], added: InstanceOnHost[], l: Line
  * Transaction text from `prev` to `next` and the updated summary, or null when the change is
  * not one the fast path handles. `st` is not modified.
  */
-export function fastDelta(prev: DesiredState, next: DesiredState, st: FastState): { text: string; state: FastState } | null {
+export function fastDelta(
+  prev: DesiredState,
+  next: DesiredState,
+  st: FastState,
+): { text: string; state: FastState } | null {
   const driver = next.config.firewallDriver;
   if (prev.config.firewallDriver !== driver || !sameJson(prev.config, next.config)) return null;
   if (!sameJson(prev.networks, next.networks) || !sameGroups(prev.groups, next.groups)) return null;
   if (!sameJson(prev.standby, next.standby) || !sameJson(prev.foreignPorts, next.foreignPorts)) return null;
-  const inNext = new Set(next.instances), inPrev = new Set(prev.instances);
+  const inNext = new Set(next.instances),
+    inPrev = new Set(prev.instances);
   const removed = prev.instances.filter((i) => !inNext.has(i));
   const added = next.instances.filter((i) => !inPrev.has(i));
   if (removed.length + added.length > MAX_CHANGES) return null;
@@ -163,6 +202,6 @@ export function fastDelta(prev: DesiredState, next: DesiredState, st: FastState)
     state.nat = t;
   }
   // Deletes before adds: a changed instance deletes its old elements and adds its new ones.
-  const text = [...l.chains, ...l.del, ...l.add, ...l.drop].map((x) => x + "\n").join("") + nat;
+  const text = [...l.chains, ...l.del, ...l.add, ...l.drop].map((x) => `${x}\n`).join("") + nat;
   return { text, state };
 }

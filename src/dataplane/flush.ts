@@ -24,7 +24,7 @@ export interface FlushReport {
 export function netletTables(json: string): { family: string; name: string }[] {
   try {
     const doc = JSON.parse(json) as { nftables?: { table?: { family: string; name: string } }[] };
-    return (doc.nftables ?? []).flatMap((e) => (e.table && e.table.name.startsWith("netlet") ? [e.table] : []));
+    return (doc.nftables ?? []).flatMap((e) => (e.table?.name.startsWith("netlet") ? [e.table] : []));
   } catch {
     return [];
   }
@@ -41,7 +41,10 @@ export function iptablesFlushSteps(tool: string, dump: string): Step[] {
     if (decl) chains.push({ table, chain: decl[1] });
     const jump = /^-A (\S+) (.*-j netlet-\S+.*)$/.exec(line);
     if (jump && !jump[1].startsWith("netlet-")) {
-      jumps.push({ argv: [tool, "-t", table, "-D", jump[1], ...jump[2].split(" ")], why: `jump from ${table} ${jump[1]} to netlet` });
+      jumps.push({
+        argv: [tool, "-t", table, "-D", jump[1], ...jump[2].split(" ")],
+        why: `jump from ${table} ${jump[1]} to netlet`,
+      });
     }
   }
   return [
@@ -60,7 +63,13 @@ async function snapshot(exec: Exec): Promise<LinkSnapshot> {
       return [];
     }
   };
-  return { links: await j(["ip", "-j", "-d", "link", "show"]), addrs: await j(["ip", "-j", "addr", "show"]), routes: [], flood: {}, sysctl: {} };
+  return {
+    links: await j(["ip", "-j", "-d", "link", "show"]),
+    addrs: await j(["ip", "-j", "addr", "show"]),
+    routes: [],
+    flood: {},
+    sysctl: {},
+  };
 }
 
 export async function flushDataplane(statePath: string, exec: Exec, say: (line: string) => void): Promise<FlushReport> {
@@ -71,7 +80,8 @@ export async function flushDataplane(statePath: string, exec: Exec, say: (line: 
     const owned = parseOwned(store?.getMeta(OWNED_META_KEY) ?? null);
     const steps: Step[] = [];
     const tables = await exec(["nft", "-j", "list", "tables"]);
-    for (const t of netletTables(tables.stdout)) steps.push({ argv: ["nft", "delete", "table", t.family, t.name], why: `nft table ${t.family} ${t.name}` });
+    for (const t of netletTables(tables.stdout))
+      steps.push({ argv: ["nft", "delete", "table", t.family, t.name], why: `nft table ${t.family} ${t.name}` });
     for (const tool of ["iptables", "ip6tables"]) {
       const dump = await exec([`${tool}-save`]);
       if (dump.code === 0) steps.push(...iptablesFlushSteps(tool, dump.stdout));

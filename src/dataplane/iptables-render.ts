@@ -9,7 +9,16 @@
 import type { DesiredState, GroupSpec, InstanceOnHost, RuleSpec } from "./desired.ts";
 import { shortKey } from "./desired.ts";
 import { METADATA_IP } from "./nft-nat.ts";
-import { addrFamily, familyOf, groupIndex, hasEgress, isAnyCidr, profileKey, ruleValid, usedGroups } from "./sg-rules.ts";
+import {
+  addrFamily,
+  familyOf,
+  groupIndex,
+  hasEgress,
+  isAnyCidr,
+  profileKey,
+  ruleValid,
+  usedGroups,
+} from "./sg-rules.ts";
 
 export const PREFIX = "netlet-";
 
@@ -27,8 +36,15 @@ export interface IptablesExisting {
 type Chains = Map<string, string[]>;
 
 export const JUMPS: Record<string, [string, string][]> = {
-  nat: [["PREROUTING", "netlet-PREROUTING"], ["OUTPUT", "netlet-OUTPUT"], ["POSTROUTING", "netlet-POSTROUTING"]],
-  filter: [["FORWARD", "netlet-FORWARD"], ["OUTPUT", "netlet-OUTPUT"]],
+  nat: [
+    ["PREROUTING", "netlet-PREROUTING"],
+    ["OUTPUT", "netlet-OUTPUT"],
+    ["POSTROUTING", "netlet-POSTROUTING"],
+  ],
+  filter: [
+    ["FORWARD", "netlet-FORWARD"],
+    ["OUTPUT", "netlet-OUTPUT"],
+  ],
 };
 
 const v4 = (a: string | null): a is string => !!a && addrFamily(a) === 4;
@@ -42,12 +58,19 @@ const ipGroupChain = (id: string) => `${PREFIX}g-${shortKey(id)}-i`;
 function natChains(d: DesiredState): Chains {
   const c = d.config;
   const snat = c.routingSourceIp ? `-j SNAT --to-source ${c.routingSourceIp}` : "-j MASQUERADE";
-  const pre: string[] = [], out: string[] = [], post: string[] = [], sn: string[] = ["-j netlet-float-snat"], fs: string[] = [];
+  const pre: string[] = [],
+    out: string[] = [],
+    post: string[] = [],
+    sn: string[] = ["-j netlet-float-snat"],
+    fs: string[] = [];
   const nets = d.networks.filter((n) => v4(n.cidr));
   for (const n of nets) {
     const target = c.metadataHost ?? n.hostAddress;
     if (!target) continue;
-    const verdict = target === "127.0.0.1" ? `-j REDIRECT --to-ports ${c.metadataPort}` : `-j DNAT --to-destination ${target}:${c.metadataPort}`;
+    const verdict =
+      target === "127.0.0.1"
+        ? `-j REDIRECT --to-ports ${c.metadataPort}`
+        : `-j DNAT --to-destination ${target}:${c.metadataPort}`;
     pre.push(`-i ${n.bridge} -d ${METADATA_IP}/32 -p tcp -m tcp --dport 80 ${verdict}`);
   }
   for (const n of nets) {
@@ -66,7 +89,13 @@ function natChains(d: DesiredState): Chains {
     for (const r of c.forceSnatRange.filter(v4)) sn.push(`-s ${n.cidr} -d ${r} ${snat}`);
     sn.push(`-s ${n.cidr}${c.publicInterface ? ` -o ${c.publicInterface}` : ""} ${snat}`);
   }
-  return new Map([["netlet-PREROUTING", pre], ["netlet-OUTPUT", out], ["netlet-POSTROUTING", post], ["netlet-snat", sn], ["netlet-float-snat", fs]]);
+  return new Map([
+    ["netlet-PREROUTING", pre],
+    ["netlet-OUTPUT", out],
+    ["netlet-POSTROUTING", post],
+    ["netlet-snat", sn],
+    ["netlet-float-snat", fs],
+  ]);
 }
 
 /** One group rule as iptables match text (without target), or null when it cannot apply. */
@@ -113,11 +142,17 @@ function filterChains(d: DesiredState, fam: 4 | 6): Chains {
   const head = ["-m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT"];
   // Neighbour discovery is untracked by conntrack.
   if (fam === 6) head.push("-p ipv6-icmp -m conntrack --ctstate UNTRACKED -j ACCEPT");
-  const fwd = [...head], out = [...head];
+  const fwd = [...head],
+    out = [...head];
   chains.set("netlet-FORWARD", fwd).set("netlet-OUTPUT", out);
-  chains.set("netlet-drop-invalid", ["-j DROP"]).set("netlet-drop-ingress", ["-j DROP"]).set("netlet-drop-egress", ["-j DROP"]);
-  for (const g of usedGroups(d.instances, groups)) chains.set(ipGroupChain(g.id), groupRules(d, g, "ingress", fam, "-j ACCEPT"));
-  const egress: string[] = [], ingress: string[] = [];
+  chains
+    .set("netlet-drop-invalid", ["-j DROP"])
+    .set("netlet-drop-ingress", ["-j DROP"])
+    .set("netlet-drop-egress", ["-j DROP"]);
+  for (const g of usedGroups(d.instances, groups))
+    chains.set(ipGroupChain(g.id), groupRules(d, g, "ingress", fam, "-j ACCEPT"));
+  const egress: string[] = [],
+    ingress: string[] = [];
   for (const inst of d.instances) {
     const addrs = addrsOf(inst, fam);
     if (chains.has(ipChainIn(inst))) {
@@ -131,7 +166,8 @@ function filterChains(d: DesiredState, fam: 4 | 6): Chains {
     for (const v of inst.vifs) {
       const n = nets.get(v.networkId);
       if (!n) continue;
-      if (fam === 4 && v4(n.hostAddress)) inRules.push(`-s ${n.hostAddress}/32 -p udp -m udp --sport 67 --dport 68 -j ACCEPT`);
+      if (fam === 4 && v4(n.hostAddress))
+        inRules.push(`-s ${n.hostAddress}/32 -p udp -m udp --sport 67 --dport 68 -j ACCEPT`);
       const cidr = fam === 4 ? n.cidr : n.cidrV6;
       if (d.config.allowSameNetTraffic && cidr) inRules.push(`-s ${cidr} -j ACCEPT`);
     }
@@ -140,7 +176,11 @@ function filterChains(d: DesiredState, fam: 4 | 6): Chains {
     chains.set(ipChainIn(inst), inRules);
     const eg = inst.groups.map((id) => groups.get(id)).filter((g): g is GroupSpec => !!g && hasEgress(g));
     // Egress rules RETURN to netlet-FORWARD so that the destination's ingress check still runs.
-    if (eg.length > 0 && !chains.has(ipChainOut(inst))) chains.set(ipChainOut(inst), [...eg.flatMap((g) => groupRules(d, g, "egress", fam, "-j RETURN")), "-j netlet-drop-egress"]);
+    if (eg.length > 0 && !chains.has(ipChainOut(inst)))
+      chains.set(ipChainOut(inst), [
+        ...eg.flatMap((g) => groupRules(d, g, "egress", fam, "-j RETURN")),
+        "-j netlet-drop-egress",
+      ]);
     for (const a of addrs) {
       if (eg.length > 0) egress.push(`-s ${host(a, fam)} -j ${ipChainOut(inst)}`);
       ingress.push(`-d ${host(a, fam)} -j ${ipChainIn(inst)}`);
@@ -155,7 +195,10 @@ function filterChains(d: DesiredState, fam: 4 | 6): Chains {
 function renderTable(table: string, chains: Chains, ex: IptablesExisting, out: string[]): void {
   out.push(`*${table}`);
   for (const name of chains.keys()) out.push(`:${name} - [0:0]`);
-  const stale = [...ex.chains].filter((c) => c.startsWith(`${table} `)).map((c) => c.slice(table.length + 1)).filter((c) => !chains.has(c));
+  const stale = [...ex.chains]
+    .filter((c) => c.startsWith(`${table} `))
+    .map((c) => c.slice(table.length + 1))
+    .filter((c) => !chains.has(c));
   for (const name of stale) out.push(`:${name} - [0:0]`);
   for (const [builtin, target] of JUMPS[table] ?? []) {
     if (chains.has(target) && !ex.jumps.has(`${table} ${builtin} ${target}`)) out.push(`-I ${builtin} 1 -j ${target}`);
@@ -180,11 +223,12 @@ export function iptablesChains(d: DesiredState): { v4: Record<string, Chains>; v
 /** Full sync for the iptables driver, given what iptables-save / ip6tables-save show. */
 export function renderIptables(d: DesiredState, ex4: IptablesExisting, ex6: IptablesExisting): IptablesPayload {
   const c = iptablesChains(d);
-  const v4: string[] = [], v6: string[] = [];
+  const v4: string[] = [],
+    v6: string[] = [];
   renderTable("nat", c.v4.nat, ex4, v4);
   renderTable("filter", c.v4.filter, ex4, v4);
   renderTable("filter", c.v6.filter, ex6, v6);
-  return { v4: v4.join("\n") + "\n", v6: v6.join("\n") + "\n" };
+  return { v4: `${v4.join("\n")}\n`, v6: `${v6.join("\n")}\n` };
 }
 
 /** Remove every netlet chain and jump (driver switched away from iptables). */
@@ -202,7 +246,7 @@ export function renderIptablesTeardown(ex: IptablesExisting, tables: string[]): 
     for (const name of mine) out.push(`-X ${name}`);
     out.push("COMMIT");
   }
-  return out.length ? out.join("\n") + "\n" : "";
+  return out.length ? `${out.join("\n")}\n` : "";
 }
 
 /** Parse `iptables-save` output into what netlet owns there. */
@@ -215,7 +259,8 @@ export function parseSave(text: string): IptablesExisting {
     else if (line.startsWith("-A ")) {
       const [, chain, ...rest] = line.split(" ");
       if (chain.startsWith(PREFIX)) ex.rules.set(`${table} ${chain}`, (ex.rules.get(`${table} ${chain}`) ?? 0) + 1);
-      else if (rest.length === 2 && rest[0] === "-j" && rest[1].startsWith(PREFIX)) ex.jumps.add(`${table} ${chain} ${rest[1]}`);
+      else if (rest.length === 2 && rest[0] === "-j" && rest[1].startsWith(PREFIX))
+        ex.jumps.add(`${table} ${chain} ${rest[1]}`);
     }
   }
   return ex;

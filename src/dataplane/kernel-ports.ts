@@ -21,7 +21,10 @@ export function foreignPortsOf(linksJson: string, managed: readonly string[]): s
     return [];
   }
   const ours = new Set(managed);
-  return links.filter((l) => l.master && !ours.has(l.master)).map((l) => l.ifname).sort();
+  return links
+    .filter((l) => l.master && !ours.has(l.master))
+    .map((l) => l.ifname)
+    .sort();
 }
 
 export async function readForeignPorts(exec: Exec, managed: readonly string[]): Promise<string[]> {

@@ -7,7 +7,6 @@ import { spawnExec, type Exec } from "./exec.ts";
 import { planLinks, wantedSysctls, type LinkSnapshot, type Step } from "./links.ts";
 import { EMPTY_OWNED, nextOwned, planWithdraw, type Owned } from "./owned.ts";
 
-
 async function json<T>(exec: Exec, argv: string[]): Promise<T[]> {
   const r = await exec(argv);
   if (r.code !== 0 || !r.stdout.trim()) return [];
@@ -96,7 +95,9 @@ export class Links {
     const owned = this.#owned?.load() ?? null;
     // What this host no longer serves goes last: new networks never wait for an old one's cleanup.
     const served = new Set(d.networks.map((n) => n.bridge));
-    const withdraw = owned ? planWithdraw(owned, served, cur, false, new Set([...served, ...d.standby.map((n) => n.bridge)])) : [];
+    const withdraw = owned
+      ? planWithdraw(owned, served, cur, false, new Set([...served, ...d.standby.map((n) => n.bridge)]))
+      : [];
     const steps = [...planLinks(d, cur, this.#floating), ...withdraw];
     const report: LinksReport = { ran: [], skipped: [] };
     const missing = new Map<string, string>();
@@ -125,7 +126,9 @@ export class Links {
     this.#owned?.save(nextOwned(owned ?? EMPTY_OWNED, d, report.ran, failed.length === 0));
     if (failed.length) {
       // Not recorded as applied: the next pass plans again against the host.
-      throw new Error(`${failed.length} link step(s) failed: ${failed.slice(0, 3).join("; ")}${failed.length > 3 ? "; …" : ""}`);
+      throw new Error(
+        `${failed.length} link step(s) failed: ${failed.slice(0, 3).join("; ")}${failed.length > 3 ? "; …" : ""}`,
+      );
     }
     this.#floating = d.floatingIps;
     this.#applied = { key, at: now };

@@ -71,7 +71,9 @@ export function wantedSysctls(d: DesiredState): Record<string, string> {
 
 function sysctlSteps(d: DesiredState, cur: LinkSnapshot): Step[] {
   const want = wantedSysctls(d);
-  return Object.entries(want).filter(([k, v]) => cur.sysctl[k] !== v).map(([k, v]) => ({ argv: ["sysctl", "-w", `${k}=${v}`], why: `${k} must be ${v}` }));
+  return Object.entries(want)
+    .filter(([k, v]) => cur.sysctl[k] !== v)
+    .map(([k, v]) => ({ argv: ["sysctl", "-w", `${k}=${v}`], why: `${k} must be ${v}` }));
 }
 
 /** Uplink device of a network: explicit, vlan<N> in VLAN mode, or flat_interface. */
@@ -82,7 +84,9 @@ export function uplinkOf(d: DesiredState, n: NetworkOnHost): string | null {
 }
 
 function v4addrs(cur: LinkSnapshot, dev: string): { local: string; prefixlen: number }[] {
-  return (cur.addrs.find((a) => a.ifname === dev)?.addr_info ?? []).filter((a) => a.family === "inet" && (a.scope ?? "global") === "global");
+  return (cur.addrs.find((a) => a.ifname === dev)?.addr_info ?? []).filter(
+    (a) => a.family === "inet" && (a.scope ?? "global") === "global",
+  );
 }
 
 function hostCidr(n: NetworkOnHost): string | null {
@@ -101,41 +105,85 @@ function bridgeSteps(d: DesiredState, n: NetworkOnHost, cur: LinkSnapshot): Step
   // holds: the bridge keeps the uplink's MAC (see uplinkSteps).
   const mac = up ? null : n.bridgeMac;
   if (!br) {
-    steps.push({ argv: ["ip", "link", "add", n.bridge, ...(mac ? ["address", mac] : []), "type", "bridge", "forward_delay", "0", "stp_state", "0"],
-      why: `bridge ${n.bridge} is missing` });
-  } else if (mac && br.address !== mac) steps.push({ argv: ["ip", "link", "set", n.bridge, "address", mac], why: `${n.bridge} has its pinned MAC ${mac}` });
+    steps.push({
+      argv: [
+        "ip",
+        "link",
+        "add",
+        n.bridge,
+        ...(mac ? ["address", mac] : []),
+        "type",
+        "bridge",
+        "forward_delay",
+        "0",
+        "stp_state",
+        "0",
+      ],
+      why: `bridge ${n.bridge} is missing`,
+    });
+  } else if (mac && br.address !== mac)
+    steps.push({ argv: ["ip", "link", "set", n.bridge, "address", mac], why: `${n.bridge} has its pinned MAC ${mac}` });
   if (br) {
     const data = br.linkinfo?.info_data ?? {};
-    if (data.forward_delay !== 0 || data.stp_state !== 0) steps.push({ argv: ["ip", "link", "set", n.bridge, "type", "bridge", "forward_delay", "0", "stp_state", "0"], why: `bridge ${n.bridge} has STP or a forward delay` });
+    if (data.forward_delay !== 0 || data.stp_state !== 0)
+      steps.push({
+        argv: ["ip", "link", "set", n.bridge, "type", "bridge", "forward_delay", "0", "stp_state", "0"],
+        why: `bridge ${n.bridge} has STP or a forward delay`,
+      });
   }
-  if (mtu && br?.mtu !== mtu) steps.push({ argv: ["ip", "link", "set", n.bridge, "mtu", String(mtu)], why: `MTU of ${n.bridge} must be ${mtu}` });
+  if (mtu && br?.mtu !== mtu)
+    steps.push({ argv: ["ip", "link", "set", n.bridge, "mtu", String(mtu)], why: `MTU of ${n.bridge} must be ${mtu}` });
   const routes: Step[] = [];
   const moved: string[] = [];
   if (up) steps.push(...uplinkSteps(d, n, up, mtu, cur, routes, moved));
   if (n.vxlan) steps.push(...vxlanSteps(n, mtu, cur));
   steps.push(...addressSteps(n, cur, moved));
-  if (!br?.flags?.includes("UP")) steps.push({ argv: ["ip", "link", "set", n.bridge, "up"], why: `bridge ${n.bridge} is down` });
+  if (!br?.flags?.includes("UP"))
+    steps.push({ argv: ["ip", "link", "set", n.bridge, "up"], why: `bridge ${n.bridge} is down` });
   // Gateway routes need the moved addresses and a running bridge.
   return [...steps, ...routes];
 }
 
-function uplinkSteps(d: DesiredState, n: NetworkOnHost, up: string, mtu: number | null, cur: LinkSnapshot, routes: Step[], moved: string[]): Step[] {
+function uplinkSteps(
+  d: DesiredState,
+  n: NetworkOnHost,
+  up: string,
+  mtu: number | null,
+  cur: LinkSnapshot,
+  routes: Step[],
+  moved: string[],
+): Step[] {
   const steps: Step[] = [];
   const dev = cur.links.find((l) => l.ifname === up);
   if (!dev && n.vlan !== null && d.config.vlanInterface && !n.uplink) {
-    steps.push({ argv: ["ip", "link", "add", "link", d.config.vlanInterface, "name", up, "type", "vlan", "id", String(n.vlan)], why: `VLAN device ${up} is missing`, needsKind: "vlan" });
+    steps.push({
+      argv: ["ip", "link", "add", "link", d.config.vlanInterface, "name", up, "type", "vlan", "id", String(n.vlan)],
+      why: `VLAN device ${up} is missing`,
+      needsKind: "vlan",
+    });
   }
-  if (mtu && dev?.mtu !== mtu) steps.push({ argv: ["ip", "link", "set", up, "mtu", String(mtu)], why: `MTU of ${up} must be ${mtu}` });
+  if (mtu && dev?.mtu !== mtu)
+    steps.push({ argv: ["ip", "link", "set", up, "mtu", String(mtu)], why: `MTU of ${up} must be ${mtu}` });
   if (dev?.master !== n.bridge) {
     steps.push({ argv: ["ip", "link", "set", up, "master", n.bridge], why: `${up} must be enslaved to ${n.bridge}` });
     // nova: the bridge takes the uplink's MAC, addresses and gateway routes.
-    if (dev?.address) steps.push({ argv: ["ip", "link", "set", n.bridge, "address", dev.address], why: `${n.bridge} keeps ${up}'s MAC` });
+    if (dev?.address)
+      steps.push({
+        argv: ["ip", "link", "set", n.bridge, "address", dev.address],
+        why: `${n.bridge} keeps ${up}'s MAC`,
+      });
     for (const a of v4addrs(cur, up)) {
-      steps.push({ argv: ["ip", "addr", "del", `${a.local}/${a.prefixlen}`, "dev", up], why: `move ${a.local} from ${up}` });
+      steps.push({
+        argv: ["ip", "addr", "del", `${a.local}/${a.prefixlen}`, "dev", up],
+        why: `move ${a.local} from ${up}`,
+      });
       moved.push(`${a.local}/${a.prefixlen}`);
     }
     for (const r of cur.routes.filter((r) => r.dev === up && r.gateway)) {
-      routes.push({ argv: ["ip", "route", "replace", r.dst, "via", r.gateway!, "dev", n.bridge], why: `move route ${r.dst} to ${n.bridge}` });
+      routes.push({
+        argv: ["ip", "route", "replace", r.dst, "via", r.gateway!, "dev", n.bridge],
+        why: `move route ${r.dst} to ${n.bridge}`,
+      });
     }
   }
   if (!dev?.flags?.includes("UP")) steps.push({ argv: ["ip", "link", "set", up, "up"], why: `${up} is down` });
@@ -148,16 +196,37 @@ function vxlanSteps(n: NetworkOnHost, mtu: number | null, cur: LinkSnapshot): St
   const dev = cur.links.find((l) => l.ifname === name);
   const steps: Step[] = [];
   if (!dev) {
-    const argv = ["ip", "link", "add", name, "type", "vxlan", "id", String(vx.vni), "dstport", String(VXLAN_PORT), "nolearning"];
+    const argv = [
+      "ip",
+      "link",
+      "add",
+      name,
+      "type",
+      "vxlan",
+      "id",
+      String(vx.vni),
+      "dstport",
+      String(VXLAN_PORT),
+      "nolearning",
+    ];
     if (vx.local) argv.push("local", vx.local);
     if (vx.underlay) argv.push("dev", vx.underlay);
     steps.push({ argv, why: `VXLAN device ${name} is missing` });
   }
-  if (mtu && dev?.mtu !== mtu) steps.push({ argv: ["ip", "link", "set", name, "mtu", String(mtu)], why: `MTU of ${name} must be ${mtu}` });
-  if (dev?.master !== n.bridge) steps.push({ argv: ["ip", "link", "set", name, "master", n.bridge], why: `${name} must be in ${n.bridge}` });
+  if (mtu && dev?.mtu !== mtu)
+    steps.push({ argv: ["ip", "link", "set", name, "mtu", String(mtu)], why: `MTU of ${name} must be ${mtu}` });
+  if (dev?.master !== n.bridge)
+    steps.push({ argv: ["ip", "link", "set", name, "master", n.bridge], why: `${name} must be in ${n.bridge}` });
   const have = new Set(cur.flood[name] ?? []);
-  for (const p of vx.peers) if (!have.has(p)) steps.push({ argv: ["bridge", "fdb", "append", "00:00:00:00:00:00", "dev", name, "dst", p], why: `flood to peer ${p}` });
-  for (const p of have) if (!vx.peers.includes(p)) steps.push({ argv: ["bridge", "fdb", "del", "00:00:00:00:00:00", "dev", name, "dst", p], why: `peer ${p} left` });
+  for (const p of vx.peers)
+    if (!have.has(p))
+      steps.push({
+        argv: ["bridge", "fdb", "append", "00:00:00:00:00:00", "dev", name, "dst", p],
+        why: `flood to peer ${p}`,
+      });
+  for (const p of have)
+    if (!vx.peers.includes(p))
+      steps.push({ argv: ["bridge", "fdb", "del", "00:00:00:00:00:00", "dev", name, "dst", p], why: `peer ${p} left` });
   if (!dev?.flags?.includes("UP")) steps.push({ argv: ["ip", "link", "set", name, "up"], why: `${name} is down` });
   return steps;
 }
@@ -169,42 +238,79 @@ function addressSteps(n: NetworkOnHost, cur: LinkSnapshot, moved: string[]): Ste
   const have = v4addrs(cur, n.bridge).map((a) => `${a.local}/${a.prefixlen}`);
   const reorder = want !== null && have[0] !== want;
   if (reorder) {
-    for (const a of have) steps.push({ argv: ["ip", "addr", "del", a, "dev", n.bridge], why: `re-order addresses of ${n.bridge}` });
-    steps.push({ argv: ["ip", "addr", "add", want, "dev", n.bridge], why: `host address ${want} first on ${n.bridge}` });
+    for (const a of have)
+      steps.push({ argv: ["ip", "addr", "del", a, "dev", n.bridge], why: `re-order addresses of ${n.bridge}` });
+    steps.push({
+      argv: ["ip", "addr", "add", want, "dev", n.bridge],
+      why: `host address ${want} first on ${n.bridge}`,
+    });
   }
   const readd = reorder ? have.filter((a) => a !== want) : [];
   for (const a of [...readd, ...moved.filter((m) => !readd.includes(m) && (reorder || !have.includes(m)))]) {
-    steps.push({ argv: ["ip", "addr", "add", a, "dev", n.bridge], why: `${a} on ${n.bridge} after the host address`, tolerate: [2] });
+    steps.push({
+      argv: ["ip", "addr", "add", a, "dev", n.bridge],
+      why: `${a} on ${n.bridge} after the host address`,
+      tolerate: [2],
+    });
   }
   if (n.hostAddressV6 && n.cidrV6) {
     const plen = ipaddr.parseCIDR(n.cidrV6)[1];
-    const have = (cur.addrs.find((a) => a.ifname === n.bridge)?.addr_info ?? []).some((a) => a.family === "inet6" && a.local === n.hostAddressV6);
-    if (!have) steps.push({ argv: ["ip", "-6", "addr", "add", `${n.hostAddressV6}/${plen}`, "dev", n.bridge], why: `host IPv6 address on ${n.bridge}` });
+    const have = (cur.addrs.find((a) => a.ifname === n.bridge)?.addr_info ?? []).some(
+      (a) => a.family === "inet6" && a.local === n.hostAddressV6,
+    );
+    if (!have)
+      steps.push({
+        argv: ["ip", "-6", "addr", "add", `${n.hostAddressV6}/${plen}`, "dev", n.bridge],
+        why: `host IPv6 address on ${n.bridge}`,
+      });
   }
   return steps;
 }
 
 function floatingSteps(d: DesiredState, prev: FloatingOnHost[], cur: LinkSnapshot): Step[] {
   const steps: Step[] = [];
-  const has = (dev: string, a: string) => (cur.addrs.find((x) => x.ifname === dev)?.addr_info ?? []).some((i) => i.local === a && i.prefixlen === 32);
+  const has = (dev: string, a: string) =>
+    (cur.addrs.find((x) => x.ifname === dev)?.addr_info ?? []).some((i) => i.local === a && i.prefixlen === 32);
   const key = (f: FloatingOnHost) => `${f.address}|${f.fixedAddress}|${f.interface}`;
   const wanted = new Set(d.floatingIps.map(key));
   for (const f of prev) {
     if (wanted.has(key(f))) continue;
-    if (!d.floatingIps.some((g) => g.address === f.address && g.interface === f.interface) && has(f.interface, f.address)) {
-      steps.push({ argv: ["ip", "addr", "del", `${f.address}/32`, "dev", f.interface], why: `floating ${f.address} disassociated` });
+    if (
+      !d.floatingIps.some((g) => g.address === f.address && g.interface === f.interface) &&
+      has(f.interface, f.address)
+    ) {
+      steps.push({
+        argv: ["ip", "addr", "del", `${f.address}/32`, "dev", f.interface],
+        why: `floating ${f.address} disassociated`,
+      });
     }
     // Established flows would keep using the old translation; nova: conntrack -D -r <fixed>.
-    steps.push({ argv: ["conntrack", "-D", "-r", f.fixedAddress], why: `flush flows DNATed to ${f.fixedAddress}`, tolerate: [1] });
-    steps.push({ argv: ["conntrack", "-D", "-q", f.address], why: `flush flows SNATed to ${f.address}`, tolerate: [1] });
+    steps.push({
+      argv: ["conntrack", "-D", "-r", f.fixedAddress],
+      why: `flush flows DNATed to ${f.fixedAddress}`,
+      tolerate: [1],
+    });
+    steps.push({
+      argv: ["conntrack", "-D", "-q", f.address],
+      why: `flush flows SNATed to ${f.address}`,
+      tolerate: [1],
+    });
   }
   for (const f of d.floatingIps) {
     if (has(f.interface, f.address)) continue;
-    steps.push({ argv: ["ip", "addr", "add", `${f.address}/32`, "dev", f.interface], why: `floating ${f.address} served here`, tolerate: [2] });
+    steps.push({
+      argv: ["ip", "addr", "add", `${f.address}/32`, "dev", f.interface],
+      why: `floating ${f.address} served here`,
+      tolerate: [2],
+    });
     if (d.config.sendArpForHa) {
       // Debian's arping (Habets): -U -P = unsolicited ARP reply, nova's `arping -U -A` (iputils).
       const n = String(d.config.sendArpForHaCount);
-      steps.push({ argv: ["arping", "-U", "-P", "-q", "-c", n, "-w", n, "-i", f.interface, "-S", f.address, f.address], why: `gratuitous ARP for ${f.address}`, tolerate: [1] });
+      steps.push({
+        argv: ["arping", "-U", "-P", "-q", "-c", n, "-w", n, "-i", f.interface, "-S", f.address, f.address],
+        why: `gratuitous ARP for ${f.address}`,
+        tolerate: [1],
+      });
     }
   }
   return steps;
@@ -212,5 +318,9 @@ function floatingSteps(d: DesiredState, prev: FloatingOnHost[], cur: LinkSnapsho
 
 /** Commands that bring the host's links from `cur` to `d` (empty when nothing differs). */
 export function planLinks(d: DesiredState, cur: LinkSnapshot, prevFloating: FloatingOnHost[] = []): Step[] {
-  return [...sysctlSteps(d, cur), ...[...d.networks, ...d.standby].flatMap((n) => bridgeSteps(d, n, cur)), ...floatingSteps(d, prevFloating, cur)];
+  return [
+    ...sysctlSteps(d, cur),
+    ...[...d.networks, ...d.standby].flatMap((n) => bridgeSteps(d, n, cur)),
+    ...floatingSteps(d, prevFloating, cur),
+  ];
 }

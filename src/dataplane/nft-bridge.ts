@@ -18,12 +18,22 @@ import { addUplinkFilter } from "./nft-uplink.ts";
 export const BRIDGE_TABLE = "netlet";
 
 /** Drop counters of the guard, one per reason (`netlet dataplane show`, metrics). */
-export const GUARD_COUNTERS = ["undeclared-port", "spoof-mac", "spoof-ethertype", "spoof-arp", "spoof-ip4", "spoof-dhcp", "rogue-dhcp",
-  "drop-ra", "spoof-ip6", "spoof-nd"] as const;
+export const GUARD_COUNTERS = [
+  "undeclared-port",
+  "spoof-mac",
+  "spoof-ethertype",
+  "spoof-arp",
+  "spoof-ip4",
+  "spoof-dhcp",
+  "rogue-dhcp",
+  "drop-ra",
+  "spoof-ip6",
+  "spoof-nd",
+] as const;
 
 /** IPv6 address as the 128-bit integer nft expects for a raw-payload set key. */
 function ip6Hex(a: string): string {
-  return "0x" + Buffer.from(ipaddr.IPv6.parse(a).toByteArray()).toString("hex");
+  return `0x${Buffer.from(ipaddr.IPv6.parse(a).toByteArray()).toString("hex")}`;
 }
 
 function ip6Of(v: VifOnHost): string[] {
@@ -102,15 +112,23 @@ export function binding(inst: InstanceOnHost): Binding {
 }
 
 /** The sets that hold bindings, as [Binding key, set name]. */
-export const BINDING_SETS: [keyof Binding, string][] = [["ports", "vm-ports"], ["mac", "bind-mac"], ["ip4", "bind-ip4"], ["ip6", "bind-ip6"],
-  ["nd", "bind-nd"], ["chaddr", "bind-chaddr"]];
+export const BINDING_SETS: [keyof Binding, string][] = [
+  ["ports", "vm-ports"],
+  ["mac", "bind-mac"],
+  ["ip4", "bind-ip4"],
+  ["ip6", "bind-ip6"],
+  ["nd", "bind-nd"],
+  ["chaddr", "bind-chaddr"],
+];
 
 const quote = (n: string) => `"${n}"`;
 
 /** Bridges netlet manages and the ports it enslaved itself. */
 export function managedLinks(d: DesiredState): { bridges: string[]; uplinks: string[] } {
   const nets = [...d.networks, ...d.standby];
-  const uplinks = nets.flatMap((n) => [uplinkOf(d, n), n.vxlan ? `vxlan${n.vxlan.vni}` : null]).filter((x): x is string => !!x);
+  const uplinks = nets
+    .flatMap((n) => [uplinkOf(d, n), n.vxlan ? `vxlan${n.vxlan.vni}` : null])
+    .filter((x): x is string => !!x);
   return { bridges: [...new Set(nets.map((n) => n.bridge))], uplinks: [...new Set(uplinks)] };
 }
 
@@ -133,10 +151,18 @@ export function bridgeTable(d: DesiredState): Table {
   addSet(t, "bind-ip6", "type ifname . ether_addr . ipv6_addr;", all.ip6);
   addSet(t, "bind-nd", `typeof iifname . ${ND_TARGET};`, all.nd);
   addSet(t, "bind-chaddr", `typeof iifname . ${CHADDR};`, all.chaddr);
-  addChain(t, "prerouting", [...scope(d, "i"), "iifname @uplinks accept", ...GUARD],
-    "type filter hook prerouting priority -300; policy accept;");
+  addChain(
+    t,
+    "prerouting",
+    [...scope(d, "i"), "iifname @uplinks accept", ...GUARD],
+    "type filter hook prerouting priority -300; policy accept;",
+  );
   // Nothing reaches an undeclared port either: not another guest's broadcasts, not the host's.
-  const egress = [...scope(d, "o"), "oifname @uplinks accept", "oifname != @vm-ports counter name undeclared-port drop"];
+  const egress = [
+    ...scope(d, "o"),
+    "oifname @uplinks accept",
+    "oifname != @vm-ports counter name undeclared-port drop",
+  ];
   addChain(t, "forward", egress, "type filter hook forward priority -300; policy accept;");
   addChain(t, "output", egress, "type filter hook output priority -300; policy accept;");
   addUplinkFilter(t, d);

@@ -13,7 +13,8 @@ export function addDnsGuard(t: Table, d: DesiredState): void {
   addSet(t, "dns-if", "type ifname;", [...new Set(served.map((n) => `"${n.bridge}"`))]);
   addSet(t, "dns4", "type ipv4_addr;", [...new Set(served.flatMap((n) => (n.hostAddress ? [n.hostAddress] : [])))]);
   addSet(t, "dns6", "type ipv6_addr;", [...new Set(served.flatMap((n) => (n.hostAddressV6 ? [n.hostAddressV6] : [])))]);
-  const rules = ["ip daddr @dns4", "ip6 daddr @dns6"].flatMap((dst) => ["udp", "tcp"].map((p) =>
-    `${dst} ${p} dport 53 iifname != @dns-if counter name drop-dns drop`));
+  const rules = ["ip daddr @dns4", "ip6 daddr @dns6"].flatMap((dst) =>
+    ["udp", "tcp"].map((p) => `${dst} ${p} dport 53 iifname != @dns-if counter name drop-dns drop`),
+  );
   addChain(t, "dns-guard", rules, "type filter hook input priority 0; policy accept;");
 }

@@ -10,7 +10,16 @@ import type { DesiredState, GroupSpec, InstanceOnHost, NetworkOnHost, RuleSpec }
 import { shortKey } from "./desired.ts";
 import { addChain, addSet, newTable, type Table } from "./nft-model.ts";
 import { addDnsGuard } from "./nft-dns.ts";
-import { familyOf, groupIndex, hasEgress, isAnyCidr, nftPorts, profileKey, ruleValid, sourceGroups } from "./sg-rules.ts";
+import {
+  familyOf,
+  groupIndex,
+  hasEgress,
+  isAnyCidr,
+  nftPorts,
+  profileKey,
+  ruleValid,
+  sourceGroups,
+} from "./sg-rules.ts";
 
 export const FILTER_TABLE = "netlet";
 
@@ -41,7 +50,11 @@ export function nftGroupRule(r: RuleSpec): string | null {
 function groupRules(g: GroupSpec, dir: "ingress" | "egress"): string[] {
   let m = ruleMemo.get(g);
   if (!m) {
-    const of = (want: string) => g.rules.filter((r) => r.direction === want).map(nftGroupRule).filter((x): x is string => x !== null);
+    const of = (want: string) =>
+      g.rules
+        .filter((r) => r.direction === want)
+        .map(nftGroupRule)
+        .filter((x): x is string => x !== null);
     m = { ingress: of("ingress"), egress: of("egress") };
     ruleMemo.set(g, m);
   }
@@ -90,15 +103,28 @@ export interface Fragment {
 }
 
 function fragment(d: DesiredState, inst: InstanceOnHost, groups: Map<string, GroupSpec>): Fragment {
-  const cin = chainIn(inst), cout = chainOut(inst);
+  const cin = chainIn(inst),
+    cout = chainOut(inst);
   // The closures capture only small values, never `d`: remembered fragments must not keep old
   // desired states alive.
-  const nets = d.networks, same = d.config.allowSameNetTraffic;
+  const nets = d.networks,
+    same = d.config.allowSameNetTraffic;
   const netIds = [...new Set(inst.vifs.map((v) => v.networkId))].sort();
   const groupIds = inst.groups.filter((id) => groups.has(id));
-  const f: Fragment = { chains: [[cin, () => profileInRules(nets, same, netIds, groupIds)]], groups: groupIds, in4: [], in6: [], out4: [], out6: [] };
-  const eg = inst.groups.map((id) => groups.get(id)).filter((g): g is GroupSpec => !!g && hasEgress(g)).map((g) => g.id);
-  if (eg.length > 0) f.chains.push([cout, () => [...eg.map((id) => `jump ${groupChain(id, "out")}`), "counter name drop-egress drop"]]);
+  const f: Fragment = {
+    chains: [[cin, () => profileInRules(nets, same, netIds, groupIds)]],
+    groups: groupIds,
+    in4: [],
+    in6: [],
+    out4: [],
+    out6: [],
+  };
+  const eg = inst.groups
+    .map((id) => groups.get(id))
+    .filter((g): g is GroupSpec => !!g && hasEgress(g))
+    .map((g) => g.id);
+  if (eg.length > 0)
+    f.chains.push([cout, () => [...eg.map((id) => `jump ${groupChain(id, "out")}`), "counter name drop-egress drop"]]);
   for (const v of inst.vifs) {
     if (v.ipv4) f.in4.push(`${v.ipv4} : goto ${cin}`);
     if (v.ipv6) f.in6.push(`${v.ipv6} : goto ${cin}`);
@@ -136,13 +162,17 @@ function cachedFragment(d: DesiredState, inst: InstanceOnHost, groups: Map<strin
 
 function base(name: string, hook: string, prio: number, dir: "in" | "out"): [string, string[], string] {
   const a = dir === "in" ? "daddr" : "saddr";
-  return [name, [
-    "ct state established,related accept",
-    // Neighbour discovery is untracked by conntrack; RAs from VMs are dropped in the bridge table.
-    "meta l4proto ipv6-icmp ct state untracked accept",
-    `ip ${a} vmap @${dir}4`,
-    `ip6 ${a} vmap @${dir}6`,
-  ], `type filter hook ${hook} priority ${prio}; policy accept;`];
+  return [
+    name,
+    [
+      "ct state established,related accept",
+      // Neighbour discovery is untracked by conntrack; RAs from VMs are dropped in the bridge table.
+      "meta l4proto ipv6-icmp ct state untracked accept",
+      `ip ${a} vmap @${dir}4`,
+      `ip6 ${a} vmap @${dir}6`,
+    ],
+    `type filter hook ${hook} priority ${prio}; policy accept;`,
+  ];
 }
 
 /** The (remembered) fragment of one instance under `d`. */
@@ -218,7 +248,8 @@ export function* filterTableSteps(d: DesiredState, slice = 500): Generator<void,
     base("egress", "forward", 0, "out"),
     base("ingress", "forward", 10, "in"),
     base("host-out", "output", 10, "in"),
-  ]) addChain(t, name, rules, spec);
+  ])
+    addChain(t, name, rules, spec);
   addDnsGuard(t, d);
   return t;
 }

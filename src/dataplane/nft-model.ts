@@ -69,7 +69,7 @@ export function* tableChunks(tables: Table[], lines = 500): Generator<string> {
   let out: string[] = [];
   const flush = function* (force: boolean) {
     if (out.length >= lines || (force && out.length > 0)) {
-      yield out.join("\n") + "\n";
+      yield `${out.join("\n")}\n`;
       out = [];
     }
   };
@@ -122,7 +122,10 @@ function sameList(a: string[], b: string[]): boolean {
  * changes, a delta is not attempted and the table is replaced whole.
  */
 function skeleton(t: Table): string {
-  const base = [...t.chains].filter(([, c]) => c.spec).map(([n, c]) => `${n}{${c.spec}}${c.rules.join(";")}`).join(";");
+  const base = [...t.chains]
+    .filter(([, c]) => c.spec)
+    .map(([n, c]) => `${n}{${c.spec}}${c.rules.join(";")}`)
+    .join(";");
   return `${t.counters.join(",")}|${base}`;
 }
 
@@ -160,7 +163,12 @@ export function diffTable(prev: Table, next: Table): string | null {
     let head = 0;
     while (head < old.length && head < cur.length && old[head] === cur[head]) head++;
     let tail = 0;
-    while (tail < old.length - head && tail < cur.length - head && old[old.length - 1 - tail] === cur[cur.length - 1 - tail]) tail++;
+    while (
+      tail < old.length - head &&
+      tail < cur.length - head &&
+      old[old.length - 1 - tail] === cur[cur.length - 1 - tail]
+    )
+      tail++;
     const oldMid = old.slice(head, old.length - tail);
     const curMid = cur.slice(head, cur.length - tail);
     const before = new Set(oldMid);
@@ -174,9 +182,10 @@ export function diffTable(prev: Table, next: Table): string | null {
   for (const [name, c] of prev.chains) {
     if (!c.spec && !next.chains.has(name)) drops.push(`flush chain ${r} ${name}`);
   }
-  for (const [name, s] of prev.sets) if (!next.sets.has(name)) drops.push(`delete ${s.map ? "map" : "set"} ${r} ${name}`);
+  for (const [name, s] of prev.sets)
+    if (!next.sets.has(name)) drops.push(`delete ${s.map ? "map" : "set"} ${r} ${name}`);
   for (const [name, c] of prev.chains) if (!c.spec && !next.chains.has(name)) drops.push(`delete chain ${r} ${name}`);
   // Order matters: new chains before rules that jump to them; old map elements (gotos) and
   // rules referencing a chain are gone before the chain is deleted.
-  return [...adds, ...fills, ...elemDel, ...elemAdd, ...drops].map((l) => l + "\n").join("");
+  return [...adds, ...fills, ...elemDel, ...elemAdd, ...drops].map((l) => `${l}\n`).join("");
 }

@@ -54,14 +54,36 @@ function postroutingRules(d: DesiredState): string[] {
 export function natTable(d: DesiredState): Table {
   const t = newTable("ip", NAT_TABLE);
   const interval = "type ipv4_addr; flags interval; auto-merge;";
-  addSet(t, "fixed", interval, d.networks.map((n) => n.cidr).filter((x): x is string => !!x && v4(x)));
+  addSet(
+    t,
+    "fixed",
+    interval,
+    d.networks.map((n) => n.cidr).filter((x): x is string => !!x && v4(x)),
+  );
   addSet(t, "dmz", interval, d.config.dmzCidr.filter(v4));
   addSet(t, "force-snat", interval, d.config.forceSnatRange.filter(v4));
   const fips = d.floatingIps.filter((f) => v4(f.address) && v4(f.fixedAddress));
-  addSet(t, "fip-dnat", "type ipv4_addr : ipv4_addr;", fips.map((f) => `${f.address} : ${f.fixedAddress}`), true);
-  addSet(t, "fip-snat", "type ipv4_addr : ipv4_addr;", fips.map((f) => `${f.fixedAddress} : ${f.address}`), true);
-  addSet(t, "fip-snat-oif", "type ifname . ipv4_addr : ipv4_addr;",
-    fips.map((f) => `"${f.interface}" . ${f.fixedAddress} : ${f.address}`), true);
+  addSet(
+    t,
+    "fip-dnat",
+    "type ipv4_addr : ipv4_addr;",
+    fips.map((f) => `${f.address} : ${f.fixedAddress}`),
+    true,
+  );
+  addSet(
+    t,
+    "fip-snat",
+    "type ipv4_addr : ipv4_addr;",
+    fips.map((f) => `${f.fixedAddress} : ${f.address}`),
+    true,
+  );
+  addSet(
+    t,
+    "fip-snat-oif",
+    "type ifname . ipv4_addr : ipv4_addr;",
+    fips.map((f) => `"${f.interface}" . ${f.fixedAddress} : ${f.address}`),
+    true,
+  );
   addChain(t, "prerouting", preroutingRules(d), "type nat hook prerouting priority dstnat; policy accept;");
   // The symbolic priority dstnat is rejected on the output hook by nft 1.0.6.
   addChain(t, "output", ["dnat to ip daddr map @fip-dnat"], "type nat hook output priority -100; policy accept;");

@@ -68,7 +68,11 @@ const nextTurn: Pause = () => new Promise((r) => setImmediate(r));
  * `render(d)` as pieces, yielding to the event loop between slices of instances and between
  * pieces of text, so that a 10,000-instance full sync never stalls the agent for long.
  */
-export async function renderChunks(d: DesiredState, turn: Pause = nextTurn, budgetMs = 4): Promise<{ text: string[]; tables: Table[] }> {
+export async function renderChunks(
+  d: DesiredState,
+  turn: Pause = nextTurn,
+  budgetMs = 4,
+): Promise<{ text: string[]; tables: Table[] }> {
   // Yield only once the current slice of work has used its time budget: yielding after every
   // piece would cost more than the rendering itself on small hosts.
   let since = performance.now();
@@ -105,7 +109,11 @@ export async function renderChunks(d: DesiredState, turn: Pause = nextTurn, budg
       await pause();
     }
   }
-  out.push(KINDS.filter((k) => !used.includes(k)).map((k) => renderRemoval(k.family, k.name)).join(""));
+  out.push(
+    KINDS.filter((k) => !used.includes(k))
+      .map((k) => renderRemoval(k.family, k.name))
+      .join(""),
+  );
   return { text: coalesce(out, 1 << 20), tables };
 }
 

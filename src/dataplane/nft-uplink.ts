@@ -67,11 +67,17 @@ export function uplinkPorts(d: DesiredState): UplinkPorts {
     if (n.hostAddress && n.hostAddressShared) sharedIp4.add(n.hostAddress);
     if (n.hostAddressV6) sharedIp6.add(n.hostAddressV6);
   }
-  return { ports: [...ports].sort(), dhcpPorts: [...dhcpPorts].sort(), raPorts: [...raPorts].sort(), sharedIp4: [...sharedIp4].sort(), sharedIp6: [...sharedIp6].sort() };
+  return {
+    ports: [...ports].sort(),
+    dhcpPorts: [...dhcpPorts].sort(),
+    raPorts: [...raPorts].sort(),
+    sharedIp4: [...sharedIp4].sort(),
+    sharedIp6: [...sharedIp6].sort(),
+  };
 }
 
 function ip6Hex(a: string): string {
-  return "0x" + Buffer.from(ipaddr.IPv6.parse(a).toByteArray()).toString("hex");
+  return `0x${Buffer.from(ipaddr.IPv6.parse(a).toByteArray()).toString("hex")}`;
 }
 
 /**

@@ -65,10 +65,11 @@ export function groupIndex(groups: GroupSpec[]): Map<string, GroupSpec> {
 /** Groups used by local instances, in first-use order. */
 export function usedGroups(instances: InstanceOnHost[], groups: Map<string, GroupSpec>): GroupSpec[] {
   const seen = new Map<string, GroupSpec>();
-  for (const i of instances) for (const id of i.groups) {
-    const g = groups.get(id);
-    if (g && !seen.has(id)) seen.set(id, g);
-  }
+  for (const i of instances)
+    for (const id of i.groups) {
+      const g = groups.get(id);
+      if (g && !seen.has(id)) seen.set(id, g);
+    }
   return [...seen.values()];
 }
 

@@ -47,7 +47,9 @@ export interface DataplaneShow {
 
 /** Human-readable text of one rule (nft syntax, or a note when it is invalid). */
 function ruleText(r: RuleSpec): string {
-  return nftGroupRule(r) ?? `ignored: ${r.protocol} ${r.fromPort}:${r.toPort} ${r.cidr ?? r.sourceGroupId ?? ""}`.trim();
+  return (
+    nftGroupRule(r) ?? `ignored: ${r.protocol} ${r.fromPort}:${r.toPort} ${r.cidr ?? r.sourceGroupId ?? ""}`.trim()
+  );
 }
 
 function showGroup(g: GroupSpec): ShownGroup {
@@ -68,13 +70,20 @@ export function dataplaneShow(d: DesiredState, drops: Record<string, number> = {
     const egressFiltered = gs.some(hasEgress);
     const fixed = new Set(inst.vifs.map((v) => v.ipv4).filter(Boolean));
     let chains: string[] = [];
-    if (driver === "nftables") chains = [`inet netlet ${chainIn(inst)}`, ...(egressFiltered ? [`inet netlet ${chainOut(inst)}`] : [])];
-    if (driver === "iptables") chains = [`filter ${ipChainIn(inst)}`, ...(egressFiltered ? [`filter ${ipChainOut(inst)}`] : [])];
+    if (driver === "nftables")
+      chains = [`inet netlet ${chainIn(inst)}`, ...(egressFiltered ? [`inet netlet ${chainOut(inst)}`] : [])];
+    if (driver === "iptables")
+      chains = [`filter ${ipChainIn(inst)}`, ...(egressFiltered ? [`filter ${ipChainOut(inst)}`] : [])];
     return {
       uuid: inst.uuid,
       name: inst.name,
       vifs: inst.vifs.map((v) => ({
-        mac: v.mac, bridge: v.bridge, port: v.port, ipv4: v.ipv4, ipv6: v.ipv6, ipv6LinkLocal: v.ipv6LinkLocal,
+        mac: v.mac,
+        bridge: v.bridge,
+        port: v.port,
+        ipv4: v.ipv4,
+        ipv6: v.ipv6,
+        ipv6LinkLocal: v.ipv6LinkLocal,
         antiSpoofing: driver === "noop" ? "off" : v.port ? "bound" : "not plugged",
       })),
       groups: gs.map(showGroup),

@@ -42,13 +42,7 @@ export interface DhcpMessage {
   options: Map<number, Uint8Array>;
 }
 
-export type DecodeError =
-  | "truncated"
-  | "oversized"
-  | "bad_cookie"
-  | "bad_hlen"
-  | "option_overrun"
-  | "bad_overload";
+export type DecodeError = "truncated" | "oversized" | "bad_cookie" | "bad_hlen" | "option_overrun" | "bad_overload";
 
 export type Decoded = { ok: true; message: DhcpMessage } | { ok: false; error: DecodeError };
 
@@ -182,6 +176,7 @@ function put(buf: Uint8Array, at: number, code: number, value: Uint8Array): numb
 
 /** RFC 3396: a value longer than 255 bytes goes out as consecutive instances of the option. */
 function putLong(buf: Uint8Array, at: number, code: number, value: Uint8Array): number {
-  for (let off = 0; off < value.length; off += 255) at = put(buf, at, code, value.subarray(off, Math.min(value.length, off + 255)));
+  for (let off = 0; off < value.length; off += 255)
+    at = put(buf, at, code, value.subarray(off, Math.min(value.length, off + 255)));
   return at;
 }

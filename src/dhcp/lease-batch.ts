@@ -28,7 +28,10 @@ export class BatchedLeaseStore implements LeaseStore {
   readonly #schedule: (fn: () => void) => void;
   #scheduled = false;
 
-  constructor(readonly inner: LeaseStore, opts: BatchOptions = {}) {
+  constructor(
+    readonly inner: LeaseStore,
+    opts: BatchOptions = {},
+  ) {
     this.#max = opts.maxPending ?? 512;
     this.#onError = opts.onError ?? ((err) => console.error(err));
     this.#schedule = opts.schedule ?? ((fn) => setImmediate(fn));

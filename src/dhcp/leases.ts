@@ -8,9 +8,7 @@ import type { Lease, LeaseState } from "../model.ts";
 
 export type LeaseRecord = Omit<Lease, "origin" | "hlc" | "deleted">;
 
-export type LeaseOp =
-  | { op: "put"; lease: LeaseRecord }
-  | { op: "delete"; networkId: string; mac: string };
+export type LeaseOp = { op: "put"; lease: LeaseRecord } | { op: "delete"; networkId: string; mac: string };
 
 export interface LeaseStore {
   get(networkId: string, mac: string): LeaseRecord | null;

@@ -28,7 +28,10 @@ export class RateLimiter {
   readonly #global: Bucket;
   readonly #macs: KeyedTokenBuckets;
 
-  constructor(readonly limits: RateLimits = DEFAULT_LIMITS, now = 0) {
+  constructor(
+    readonly limits: RateLimits = DEFAULT_LIMITS,
+    now = 0,
+  ) {
     this.#global = { tokens: limits.globalBurst, at: now };
     this.#macs = new KeyedTokenBuckets(limits.macRate, limits.macBurst, limits.maxMacs);
   }

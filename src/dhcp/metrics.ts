@@ -23,6 +23,10 @@ export function dhcpMetrics(reg: Registry = registry): DhcpMetrics {
     dropped: counter("netlet_dhcp_dropped_total", "DHCP packets dropped, by reason", reg),
     sendErrors: counter("netlet_dhcp_send_errors_total", "DHCP replies that could not be sent, by error", reg),
     leaseEvents: counter("netlet_dhcp_lease_events_total", "DHCP lease events, by type", reg),
-    optionsOmitted: counter("netlet_dhcp_options_omitted_total", "DHCP options left out of replies for lack of room, by option code", reg),
+    optionsOmitted: counter(
+      "netlet_dhcp_options_omitted_total",
+      "DHCP options left out of replies for lack of room, by option code",
+      reg,
+    ),
   };
 }

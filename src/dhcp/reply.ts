@@ -7,7 +7,19 @@
 import { BOOTREPLY, encode, MAX_LEN, type DhcpMessage, type Encoded } from "./codec.ts";
 import { dhcpHostname, type DhcpHost } from "./host.ts";
 import { ANY, broadcastOf, ip4Bytes, maskOf } from "./ip4.ts";
-import { classlessRoutes, domainSearch, ips, MessageType, Opt, readU16, str, u32, u8, u16, type Route } from "./options.ts";
+import {
+  classlessRoutes,
+  domainSearch,
+  ips,
+  MessageType,
+  Opt,
+  readU16,
+  str,
+  u32,
+  u8,
+  u16,
+  type Route,
+} from "./options.ts";
 
 export const BROADCAST_FLAG = 0x8000;
 /** IP + UDP headers, subtracted from option 57 to get the room for the DHCP message. */
@@ -114,12 +126,19 @@ export interface ReplySpec {
 }
 
 export function buildReply(req: DhcpMessage, spec: ReplySpec): Encoded {
-  const opts: [number, Uint8Array][] = [[Opt.MessageType, u8(spec.type)], [Opt.ServerId, ips([spec.serverId])]];
+  const opts: [number, Uint8Array][] = [
+    [Opt.MessageType, u8(spec.type)],
+    [Opt.ServerId, ips([spec.serverId])],
+  ];
   if (spec.type === MessageType.Nak || !spec.host) {
     if (spec.message) opts.push([Opt.Message, str(spec.message)]);
   } else {
     if (spec.times) {
-      opts.push([Opt.LeaseTime, u32(spec.times.lease)], [Opt.RenewalTime, u32(spec.times.t1)], [Opt.RebindingTime, u32(spec.times.t2)]);
+      opts.push(
+        [Opt.LeaseTime, u32(spec.times.lease)],
+        [Opt.RenewalTime, u32(spec.times.t1)],
+        [Opt.RebindingTime, u32(spec.times.t2)],
+      );
     }
     const encoded = hostOptions(spec.host);
     opts.push([Opt.SubnetMask, encoded.mask], [Opt.Broadcast, encoded.broadcast]);

@@ -114,7 +114,12 @@ function discover(req: DhcpMessage, mac: string, ctx: HandleContext): HandleResu
     return drop("declined_backoff");
   }
   const times = leaseTimes(host.leaseTime, ctx.random);
-  return reply(req, { type: MessageType.Offer, serverId: host.serverId, host, yiaddr: host.address, ciaddr: ANY, times }, [], []);
+  return reply(
+    req,
+    { type: MessageType.Offer, serverId: host.serverId, host, yiaddr: host.address, ciaddr: ANY, times },
+    [],
+    [],
+  );
 }
 
 /** REQUEST: the client state follows from which of server-id, requested-ip and ciaddr are set. */
@@ -127,7 +132,9 @@ function request(req: DhcpMessage, mac: string, ctx: HandleContext): HandleResul
     if (!host) return drop("unknown_mac");
     if (serverId !== host.serverId) return drop("other_server");
     const wanted = requested ?? (req.ciaddr !== ANY ? req.ciaddr : null);
-    return wanted === host.address ? ack(req, host, mac, ctx) : nak(req, host.serverId, "requested address not offered");
+    return wanted === host.address
+      ? ack(req, host, mac, ctx)
+      : nak(req, host.serverId, "requested address not offered");
   }
   if (requested !== null && req.ciaddr === ANY) {
     // INIT-REBOOT: "if the server has no record of this client, it MUST remain silent".
@@ -139,7 +146,8 @@ function request(req: DhcpMessage, mac: string, ctx: HandleContext): HandleResul
     if (host) return req.ciaddr === host.address ? ack(req, host, mac, ctx) : nak(req, host.serverId, "wrong address");
     // A host this node served until it was removed (instance deleted): refuse its lease.
     const gone = ctx.retired.get(mac);
-    if (gone && gone.address === req.ciaddr && gone.until > ctx.now && ctx.serverId) return nak(req, ctx.serverId, "lease no longer valid");
+    if (gone && gone.address === req.ciaddr && gone.until > ctx.now && ctx.serverId)
+      return nak(req, ctx.serverId, "lease no longer valid");
     return drop("unknown_mac");
   }
   return drop("bad_request");
@@ -148,7 +156,8 @@ function request(req: DhcpMessage, mac: string, ctx: HandleContext): HandleResul
 function ack(req: DhcpMessage, host: DhcpHost, mac: string, ctx: HandleContext): HandleResult {
   const times = leaseTimes(host.leaseTime, ctx.random);
   const prior = ctx.leases.get(host.networkId, mac);
-  const renewed = prior !== null && prior.state === "leased" && prior.address === host.address && prior.expiresAt > ctx.now;
+  const renewed =
+    prior !== null && prior.state === "leased" && prior.address === host.address && prior.expiresAt > ctx.now;
   const clientId = req.options.get(Opt.ClientId);
   const lease: LeaseRecord = {
     networkId: host.networkId,
@@ -161,11 +170,21 @@ function ack(req: DhcpMessage, host: DhcpHost, mac: string, ctx: HandleContext):
     updatedAt: ctx.now,
   };
   const event = leaseEvent(renewed ? "lease.renewed" : "lease.added", lease, ctx.now);
-  return reply(req, { type: MessageType.Ack, serverId: host.serverId, host, yiaddr: host.address, ciaddr: ANY, times }, [{ op: "put", lease }], [event]);
+  return reply(
+    req,
+    { type: MessageType.Ack, serverId: host.serverId, host, yiaddr: host.address, ciaddr: ANY, times },
+    [{ op: "put", lease }],
+    [event],
+  );
 }
 
 function nak(req: DhcpMessage, serverId: string, message: string): HandleResult {
-  return reply(req, { type: MessageType.Nak, serverId, host: null, yiaddr: ANY, ciaddr: ANY, times: null, message }, [], []);
+  return reply(
+    req,
+    { type: MessageType.Nak, serverId, host: null, yiaddr: ANY, ciaddr: ANY, times: null, message },
+    [],
+    [],
+  );
 }
 
 function decline(req: DhcpMessage, mac: string, ctx: HandleContext): HandleResult {
@@ -194,12 +213,25 @@ function inform(req: DhcpMessage, mac: string, ctx: HandleContext): HandleResult
   const host = ctx.hosts.get(mac);
   if (!host) return drop("unknown_mac");
   if (req.ciaddr === ANY) return drop("bad_request");
-  return reply(req, { type: MessageType.Ack, serverId: host.serverId, host, yiaddr: ANY, ciaddr: req.ciaddr, times: null }, [], []);
+  return reply(
+    req,
+    { type: MessageType.Ack, serverId: host.serverId, host, yiaddr: ANY, ciaddr: req.ciaddr, times: null },
+    [],
+    [],
+  );
 }
 
 function reply(req: DhcpMessage, spec: ReplySpec, leaseOps: LeaseOp[], events: LeaseEvent[]): HandleResult {
   const encoded = buildReply(req, spec);
-  return { kind: "reply", reply: encoded.bytes, type: spec.type, destination: destination(req, spec), leaseOps, events, omitted: encoded.dropped };
+  return {
+    kind: "reply",
+    reply: encoded.bytes,
+    type: spec.type,
+    destination: destination(req, spec),
+    leaseOps,
+    events,
+    omitted: encoded.dropped,
+  };
 }
 
 /** RFC 2131 §4.1, in order: relay, NAK broadcast, ciaddr, broadcast flag, then yiaddr at L2. */
@@ -211,7 +243,14 @@ export function destination(req: DhcpMessage, spec: Pick<ReplySpec, "type" | "yi
   return { kind: "unicast-hw", address: spec.yiaddr, mac: macText(req.chaddr), port: 68 };
 }
 
-function endLease(networkId: string, mac: string, address: string, hostname: string | null, state: "released" | "declined", now: number): LeaseRecord {
+function endLease(
+  networkId: string,
+  mac: string,
+  address: string,
+  hostname: string | null,
+  state: "released" | "declined",
+  now: number,
+): LeaseRecord {
   return { networkId, mac, address, hostname, clientId: null, state, expiresAt: now, updatedAt: now };
 }
 

@@ -128,11 +128,16 @@ export class DhcpService {
       }
       if (index === 0) continue;
       try {
-        b.socket = this.#opts.openSocket(b.name, (p) => this.#receive(b, p), (err) => this.#opts.log("error", "socket error", { bridge: b.name, err: String(err) }));
+        b.socket = this.#opts.openSocket(
+          b.name,
+          (p) => this.#receive(b, p),
+          (err) => this.#opts.log("error", "socket error", { bridge: b.name, err: String(err) }),
+        );
         b.openError = null;
       } catch (err) {
         // e.g. EADDRINUSE while dnsmasq still serves the bridge; retried on every check.
-        if (b.openError !== String(err)) this.#opts.log("warn", "cannot open DHCP socket", { bridge: b.name, err: String(err) });
+        if (b.openError !== String(err))
+          this.#opts.log("warn", "cannot open DHCP socket", { bridge: b.name, err: String(err) });
         b.openError = String(err);
       }
     }
@@ -167,7 +172,15 @@ export class DhcpService {
   }
 
   #addBridge(name: string): Bridge {
-    const b: Bridge = { name, hosts: new Map(), networkIds: new Set(), retired: new Map(), serverId: null, socket: null, openError: null };
+    const b: Bridge = {
+      name,
+      hosts: new Map(),
+      networkIds: new Set(),
+      retired: new Map(),
+      serverId: null,
+      socket: null,
+      openError: null,
+    };
     this.#bridges.set(name, b);
     return b;
   }
@@ -188,7 +201,14 @@ export class DhcpService {
       const type = readU8(d.message.options.get(Opt.MessageType));
       m.received.inc({ type: MESSAGE_NAMES[type ?? 0] ?? "unknown" });
       if (!this.#limiter.allowMac(macText(d.message.chaddr), now)) return this.#drop("rate_mac");
-      const ctx = { now, random: this.#opts.random, hosts: b.hosts, retired: b.retired, leases: this.#leases, serverId: b.serverId };
+      const ctx = {
+        now,
+        random: this.#opts.random,
+        hosts: b.hosts,
+        retired: b.retired,
+        leases: this.#leases,
+        serverId: b.serverId,
+      };
       const res = handle(d.message, ctx);
       if (res.kind === "drop") return this.#drop(res.reason);
       this.#commit(res.leaseOps, res.events);

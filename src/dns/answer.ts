@@ -35,8 +35,11 @@ export interface Self {
   project: string | null;
 }
 
-const reply = (rcode: Rcode, answers: Answer[] = [], authorities: Answer[] = [], aa = false): Decision =>
-  ({ kind: "reply", reply: { rcode, answers, authorities, aa }, source: aa ? "zone" : "policy" });
+const reply = (rcode: Rcode, answers: Answer[] = [], authorities: Answer[] = [], aa = false): Decision => ({
+  kind: "reply",
+  reply: { rcode, answers, authorities, aa },
+  source: aa ? "zone" : "policy",
+});
 
 export const normalName = (name: string) => name.toLowerCase().replace(/\.$/, "");
 
@@ -56,13 +59,19 @@ export function decide(q: DecodedPacket, zone: Zone, self: Self): Decision {
   if (inZone(zone, name)) return fromZone(zone, name, question, self);
   if (name !== "" && !name.includes(".")) {
     // A bare name: answered when it is an instance, never leaked to the upstreams.
-    if (zone.names.get(name)?.some((r) => visible(self.project, r.project))) return fromZone(zone, name, question, self);
+    if (zone.names.get(name)?.some((r) => visible(self.project, r.project)))
+      return fromZone(zone, name, question, self);
     return reply("NXDOMAIN", [], [soa(zone)], true);
   }
   if (type === "PTR" || type === "ANY") {
     const p = zone.ptr.get(name);
     if (p !== undefined && visible(self.project, p.project)) {
-      return reply("NOERROR", [{ name: question.name, type: "PTR", class: "IN", ttl: LOCAL_TTL, data: p.target }], [], true);
+      return reply(
+        "NOERROR",
+        [{ name: question.name, type: "PTR", class: "IN", ttl: LOCAL_TTL, data: p.target }],
+        [],
+        true,
+      );
     }
   }
   if (inReverse(zone, name)) {
@@ -71,15 +80,29 @@ export function decide(q: DecodedPacket, zone: Zone, self: Self): Decision {
     return reply(known ? "NOERROR" : "NXDOMAIN", [], [soa(zone)], true);
   }
   // RFC 8482: a minimal answer instead of everything the upstreams know about the name.
-  if (type === "ANY") return reply("NOERROR", [{ name: question.name, type: "HINFO", class: "IN", ttl: 3600, data: { cpu: "RFC8482", os: "" } }]);
+  if (type === "ANY")
+    return reply("NOERROR", [
+      { name: question.name, type: "HINFO", class: "IN", ttl: 3600, data: { cpu: "RFC8482", os: "" } },
+    ]);
   return { kind: "forward", question: { name: question.name, type: question.type, class: "IN" } };
 }
 
 function soa(zone: Zone): Answer {
   const apex = zone.domain || ".";
   return {
-    name: apex, type: "SOA", class: "IN", ttl: NEGATIVE_TTL,
-    data: { mname: nsName(zone), rname: `hostmaster.${zone.domain || "invalid"}`, serial: zone.serial >>> 0, refresh: 3600, retry: 600, expire: 86400, minimum: NEGATIVE_TTL },
+    name: apex,
+    type: "SOA",
+    class: "IN",
+    ttl: NEGATIVE_TTL,
+    data: {
+      mname: nsName(zone),
+      rname: `hostmaster.${zone.domain || "invalid"}`,
+      serial: zone.serial >>> 0,
+      refresh: 3600,
+      retry: 600,
+      expire: 86400,
+      minimum: NEGATIVE_TTL,
+    },
   };
 }
 
@@ -87,7 +110,13 @@ const nsName = (zone: Zone) => (zone.domain ? `ns.${zone.domain}` : "ns.invalid"
 
 function fromZone(zone: Zone, name: string, question: Question, self: Self): Decision {
   const t = question.type as string;
-  const rr = (type: "A" | "AAAA" | "NS", data: string): Answer => ({ name: question.name, type, class: "IN", ttl: LOCAL_TTL, data });
+  const rr = (type: "A" | "AAAA" | "NS", data: string): Answer => ({
+    name: question.name,
+    type,
+    class: "IN",
+    ttl: LOCAL_TTL,
+    data,
+  });
   if (name === zone.domain) {
     if (t === "SOA") return reply("NOERROR", [{ ...soa(zone), name: question.name }], [], true);
     if (t === "NS" || t === "ANY") return reply("NOERROR", [rr("NS", nsName(zone))], [], true);

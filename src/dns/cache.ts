@@ -60,7 +60,8 @@ export class DnsCache {
     this.#entries.delete(key);
     this.#entries.set(key, e);
     const age = Math.floor((now - e.storedAt) / 1000);
-    const down = (list: Answer[]) => (age === 0 ? list : list.map((a) => ({ ...a, ttl: Math.max(0, ttlOf(a) - age) }) as Answer));
+    const down = (list: Answer[]) =>
+      age === 0 ? list : list.map((a) => ({ ...a, ttl: Math.max(0, ttlOf(a) - age) }) as Answer);
     return { ...e.reply, answers: down(e.reply.answers), authorities: down(e.reply.authorities) };
   }
 
@@ -69,8 +70,13 @@ export class DnsCache {
     if (ttl <= 0) return;
     this.#entries.delete(key);
     while (this.#entries.size >= this.opts.maxEntries) this.#entries.delete(this.#entries.keys().next().value!);
-    const cap = (list: Answer[]) => list.map((a) => (ttlOf(a) > this.opts.maxTtl ? ({ ...a, ttl: this.opts.maxTtl } as Answer) : a));
-    this.#entries.set(key, { reply: { ...reply, answers: cap(reply.answers), authorities: cap(reply.authorities) }, storedAt: now, expiresAt: now + ttl * 1000 });
+    const cap = (list: Answer[]) =>
+      list.map((a) => (ttlOf(a) > this.opts.maxTtl ? ({ ...a, ttl: this.opts.maxTtl } as Answer) : a));
+    this.#entries.set(key, {
+      reply: { ...reply, answers: cap(reply.answers), authorities: cap(reply.authorities) },
+      storedAt: now,
+      expiresAt: now + ttl * 1000,
+    });
   }
 
   clear(): void {

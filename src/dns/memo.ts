@@ -40,7 +40,9 @@ function skipName(b: Uint8Array, i: number): number {
 /** Offsets of the TTLs of the answer and authority records of an encoded message. */
 export function ttlOffsets(b: Uint8Array): number[] | null {
   if (b.length < 12) return null;
-  const qd = (b[4] << 8) | b[5], an = (b[6] << 8) | b[7], ns = (b[8] << 8) | b[9];
+  const qd = (b[4] << 8) | b[5],
+    an = (b[6] << 8) | b[7],
+    ns = (b[8] << 8) | b[9];
   let i = 12;
   for (let q = 0; q < qd; q++) {
     i = skipName(b, i);
@@ -115,8 +117,17 @@ export class ReplyMemo {
     const own = new Uint8Array(bytes);
     const v = new DataView(own.buffer);
     const ttls = ttlAt.map((at) => v.getUint32(at));
-    if (!this.#entries.has(key) && this.#entries.size >= this.maxEntries) this.#entries.delete(this.#entries.keys().next().value!);
-    this.#entries.set(key, { query: new Uint8Array(query), bytes: own, ttlAt, ttls, storedAt: now, expiresAt: now + ttlMs, labels });
+    if (!this.#entries.has(key) && this.#entries.size >= this.maxEntries)
+      this.#entries.delete(this.#entries.keys().next().value!);
+    this.#entries.set(key, {
+      query: new Uint8Array(query),
+      bytes: own,
+      ttlAt,
+      ttls,
+      storedAt: now,
+      expiresAt: now + ttlMs,
+      labels,
+    });
   }
 
   clear(): void {

@@ -36,7 +36,11 @@ export function udpLimit(q: DecodedPacket): number {
   return opt ? Math.max(512, Math.min(opt.udpPayloadSize, EDNS_SIZE)) : 512;
 }
 
-const FLAG_AA = 1 << 10, FLAG_TC = 1 << 9, FLAG_RD = 1 << 8, FLAG_RA = 1 << 7, FLAG_CD = 1 << 4;
+const FLAG_AA = 1 << 10,
+  FLAG_TC = 1 << 9,
+  FLAG_RD = 1 << 8,
+  FLAG_RA = 1 << 7,
+  FLAG_CD = 1 << 4;
 
 /** Encodes `r` as the answer to `q`; within `limit` bytes, else truncated with TC set. */
 export function encodeReply(q: DecodedPacket, r: Reply, limit: number): Uint8Array {

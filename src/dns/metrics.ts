@@ -1,5 +1,14 @@
 /** DNS counters, in the agent's one registry (rendered on /metrics). */
-import { counter, gauge, histogram, registry, type Counter, type Gauge, type Histogram, type Registry } from "../metrics.ts";
+import {
+  counter,
+  gauge,
+  histogram,
+  registry,
+  type Counter,
+  type Gauge,
+  type Histogram,
+  type Registry,
+} from "../metrics.ts";
 
 export interface DnsMetrics {
   /** Answered queries by `type` (A, AAAA, PTR, …), `rcode` and `source` (zone, cache, upstream, policy). */
@@ -24,8 +33,17 @@ export function dnsMetrics(reg: Registry = registry): DnsMetrics {
     cacheHits: counter("netlet_dns_cache_hits_total", "Forwarded questions answered from the cache", reg),
     cacheMisses: counter("netlet_dns_cache_misses_total", "Forwarded questions not in the cache", reg),
     cacheEntries: gauge("netlet_dns_cache_entries", "Entries in the DNS cache", reg),
-    upstreamLatency: histogram("netlet_dns_upstream_latency_seconds", "Upstream DNS round trip", [0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2], reg),
-    upstreamFailures: counter("netlet_dns_upstream_failures_total", "Forwarded questions without an upstream answer, by reason", reg),
+    upstreamLatency: histogram(
+      "netlet_dns_upstream_latency_seconds",
+      "Upstream DNS round trip",
+      [0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2],
+      reg,
+    ),
+    upstreamFailures: counter(
+      "netlet_dns_upstream_failures_total",
+      "Forwarded questions without an upstream answer, by reason",
+      reg,
+    ),
     listeners: gauge("netlet_dns_listeners", "DNS listeners by state (serving, failing)", reg),
   };
 }

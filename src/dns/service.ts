@@ -125,8 +125,16 @@ export class DnsService {
         if (changed || l.plan.upstreams.join() !== p.upstreams.join() || l.plan.project !== p.project) l.memo.clear();
         Object.assign(l, { plan: p, self });
       } else {
-        this.#listeners.set(p.address, { plan: p, self, memo: new ReplyMemo(this.#opts.cache.maxEntries),
-          udp: null, tcp: null, opening: false, openError: null, closed: false });
+        this.#listeners.set(p.address, {
+          plan: p,
+          self,
+          memo: new ReplyMemo(this.#opts.cache.maxEntries),
+          udp: null,
+          tcp: null,
+          opening: false,
+          openError: null,
+          closed: false,
+        });
       }
     }
     this.#admission.setNetworks(new Map(plan.listeners.map((p) => [p.address, p.allowed])));
@@ -142,14 +150,26 @@ export class DnsService {
   /** `netlet dns query`: what a guest on that listener's network (default: the first) would get, and from where. */
   async query(name: string, type: string, address?: string): Promise<Answered & { listener: string | null }> {
     const l = (address ? this.#listeners.get(address) : [...this.#listeners.values()][0]) ?? null;
-    const packet = { id: 0, flag_qr: false, opcode: "QUERY", flag_rd: true, questions: [{ name, type, class: "IN" }], additionals: [] } as unknown as DecodedPacket;
+    const packet = {
+      id: 0,
+      flag_qr: false,
+      opcode: "QUERY",
+      flag_rd: true,
+      questions: [{ name, type, class: "IN" }],
+      additionals: [],
+    } as unknown as DecodedPacket;
     const a = await this.#answer(packet, l?.plan.upstreams ?? [], l?.self ?? { v4: null, v6: null, project: null });
-    return { ...(a ?? { reply: { rcode: "SERVFAIL", answers: [], authorities: [], aa: false }, source: "policy" }), listener: l?.plan.address ?? null };
+    return {
+      ...(a ?? { reply: { rcode: "SERVFAIL", answers: [], authorities: [], aa: false }, source: "policy" }),
+      listener: l?.plan.address ?? null,
+    };
   }
 
   status(): { address: string; bridge: string; state: string; upstreams: string[] }[] {
     return [...this.#listeners.values()].map((l) => ({
-      address: l.plan.address, bridge: l.plan.bridge, upstreams: l.plan.upstreams,
+      address: l.plan.address,
+      bridge: l.plan.bridge,
+      upstreams: l.plan.upstreams,
       state: l.udp && l.tcp ? "serving" : l.openError ? `not listening: ${l.openError}` : "opening",
     }));
   }
@@ -192,7 +212,8 @@ export class DnsService {
       l.openError = null;
     } catch (err) {
       const msg = String((err as Error).message ?? err);
-      if (l.openError !== msg) this.#opts.log("warn", "cannot listen for DNS", { address, bridge: l.plan.bridge, err: msg });
+      if (l.openError !== msg)
+        this.#opts.log("warn", "cannot listen for DNS", { address, bridge: l.plan.bridge, err: msg });
       l.openError = msg;
     } finally {
       l.opening = false;
@@ -219,7 +240,12 @@ export class DnsService {
    * Admission, rate limit and the memo, synchronously: the reply (or null for none), or the memo
    * key when the query must be answered the slow way.
    */
-  #front(l: Listener, bytes: Uint8Array, from: string, tcp: boolean): { out: Uint8Array | null } | { key: number; refuse: boolean } {
+  #front(
+    l: Listener,
+    bytes: Uint8Array,
+    from: string,
+    tcp: boolean,
+  ): { out: Uint8Array | null } | { key: number; refuse: boolean } {
     const m = this.#opts.metrics;
     const admit = this.#admission.verdict(l.plan.address, from);
     if (admit === "drop") {
@@ -242,7 +268,13 @@ export class DnsService {
   }
 
   /** The slow way: decode, decide, forward, encode; and remember the reply for the next time. */
-  async #handle(l: Listener, bytes: Uint8Array, key: number, refuse: boolean, tcp: boolean): Promise<Uint8Array | null> {
+  async #handle(
+    l: Listener,
+    bytes: Uint8Array,
+    key: number,
+    refuse: boolean,
+    tcp: boolean,
+  ): Promise<Uint8Array | null> {
     const m = this.#opts.metrics;
     const d = decodeMessage(bytes);
     if (!d.ok) {
@@ -265,7 +297,12 @@ export class DnsService {
     const out = encodeReply(q, a.reply, limit);
     // Replays of a forwarded answer are cache hits.
     const source = a.source === "upstream" ? "cache" : a.source;
-    const replay: MemoLabels = { type, rcode: a.reply.rcode, source, count: this.#counter(type, a.reply.rcode, source) };
+    const replay: MemoLabels = {
+      type,
+      rcode: a.reply.rcode,
+      source,
+      count: this.#counter(type, a.reply.rcode, source),
+    };
     if (key >= 0 && a.keepMs && !l.closed) l.memo.put(key, bytes, out, replay, this.#opts.now(), a.keepMs);
     return out;
   }

@@ -22,7 +22,12 @@ interface Conn {
 
 const IDLE_S = 10;
 
-export function listenTcp(address: string, port: number, maxConnections: number, h: TcpHandlers): TCPSocketListener<Conn> {
+export function listenTcp(
+  address: string,
+  port: number,
+  maxConnections: number,
+  h: TcpHandlers,
+): TCPSocketListener<Conn> {
   let connections = 0;
   const write = (s: Socket<Conn>, bytes: Uint8Array) => {
     const pending = s.data.out;

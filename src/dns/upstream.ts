@@ -36,8 +36,13 @@ const RCODES = new Set<Rcode>(["NOERROR", "FORMERR", "SERVFAIL", "NXDOMAIN", "NO
 
 function sameQuestion(p: DecodedPacket, q: Question): boolean {
   const a = p.questions?.[0];
-  return p.questions?.length === 1 && !!a && a.type === q.type && (a.class ?? "IN") === (q.class ?? "IN") &&
-    a.name.toLowerCase().replace(/\.$/, "") === q.name.toLowerCase().replace(/\.$/, "");
+  return (
+    p.questions?.length === 1 &&
+    !!a &&
+    a.type === q.type &&
+    (a.class ?? "IN") === (q.class ?? "IN") &&
+    a.name.toLowerCase().replace(/\.$/, "") === q.name.toLowerCase().replace(/\.$/, "")
+  );
 }
 
 function toReply(p: DecodedPacket): Reply {
@@ -51,8 +56,13 @@ function toReply(p: DecodedPacket): Reply {
 }
 
 function queryBytes(q: Question, id: number): Buffer {
-  return dnsPacket.encode({ type: "query", id, flags: dnsPacket.RECURSION_DESIRED, questions: [q],
-    additionals: [{ type: "OPT", name: ".", udpPayloadSize: EDNS_SIZE, flags: 0 } as dnsPacket.Answer] });
+  return dnsPacket.encode({
+    type: "query",
+    id,
+    flags: dnsPacket.RECURSION_DESIRED,
+    questions: [q],
+    additionals: [{ type: "OPT", name: ".", udpPayloadSize: EDNS_SIZE, flags: 0 } as dnsPacket.Answer],
+  });
 }
 
 /** Sockets in the pool per address family, and questions each asks before it is replaced. */
@@ -137,9 +147,18 @@ export class Upstreams {
     const i = randomInt(0, POOL_SIZE);
     let ps = pool[i];
     if (!ps) {
-      const opening: Promise<udp.Socket<"buffer">> = Bun.udpSocket({ hostname: v6 ? "::" : "0.0.0.0", socket: { data: (_s, buf, port, addr) => this.#receive(entry, buf, port, addr) } });
+      const opening: Promise<udp.Socket<"buffer">> = Bun.udpSocket({
+        hostname: v6 ? "::" : "0.0.0.0",
+        socket: { data: (_s, buf, port, addr) => this.#receive(entry, buf, port, addr) },
+      });
       // Until it is open, questions drawing this slot wait for the same socket.
-      const entry: PooledSocket = { sock: null as unknown as udp.Socket<"buffer">, waiting: new Map(), uses: 0, retired: false, opening };
+      const entry: PooledSocket = {
+        sock: null as unknown as udp.Socket<"buffer">,
+        waiting: new Map(),
+        uses: 0,
+        retired: false,
+        opening,
+      };
       pool[i] = ps = entry;
       try {
         entry.sock = await opening;

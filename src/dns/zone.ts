@@ -49,7 +49,11 @@ export function dnsLabel(hostname: string): string | null {
 export function reverseName(address: string): string {
   const a = ipaddr.parse(address);
   if (a.kind() === "ipv4") return `${a.toByteArray().reverse().join(".")}.in-addr.arpa`;
-  const hex = a.toByteArray().flatMap((b) => [b >> 4, b & 15]).reverse().map((n) => n.toString(16));
+  const hex = a
+    .toByteArray()
+    .flatMap((b) => [b >> 4, b & 15])
+    .reverse()
+    .map((n) => n.toString(16));
   return `${hex.join(".")}.ip6.arpa`;
 }
 
@@ -71,7 +75,12 @@ export function addressOfReverse(name: string): ipaddr.IPv4 | ipaddr.IPv6 | null
   return null;
 }
 
-export function buildZone(domain: string, instances: readonly ZoneInstance[], networks: readonly string[], serial: number): Zone {
+export function buildZone(
+  domain: string,
+  instances: readonly ZoneInstance[],
+  networks: readonly string[],
+  serial: number,
+): Zone {
   const d = domain.toLowerCase().replace(/\.$/, "");
   const names = new Map<string, ZoneRecord[]>();
   const ptr = new Map<string, { target: string; project: string }>();

@@ -1,16 +1,32 @@
 /** Every doctor check in display order, the summary and the text rendering. */
 import { checkConflicts } from "./check-conflicts.ts";
 import { checkDnsPort } from "./check-dns.ts";
-import { checkBridgeFilter, checkIpForward, checkIpv6Forwarding, checkPublicInterface, checkRpFilter } from "./check-sysctl.ts";
+import {
+  checkBridgeFilter,
+  checkIpForward,
+  checkIpv6Forwarding,
+  checkPublicInterface,
+  checkRpFilter,
+} from "./check-sysctl.ts";
 import { checkIproute2, checkKernelKinds, checkNftables } from "./check-tools.ts";
 import type { CheckResult, DoctorTarget, HostFacts, PathFact, Status } from "./types.ts";
 
 /** A directory the agent writes: fine if writable, or absent under a writable parent (it is created). */
 export function checkWritableDir(id: string, what: string, p: PathFact): CheckResult {
   if (p.exists && p.writable) return { id, status: "ok", summary: `${what} ${p.path} is writable` };
-  if (!p.exists && p.parentWritable) return { id, status: "ok", summary: `${what} ${p.path} does not exist yet; the agent creates it under ${p.parent}` };
+  if (!p.exists && p.parentWritable)
+    return {
+      id,
+      status: "ok",
+      summary: `${what} ${p.path} does not exist yet; the agent creates it under ${p.parent}`,
+    };
   const where = p.exists ? p.path : `${p.parent ?? "/"} (${p.path} does not exist)`;
-  return { id, status: "fail", summary: `${what} ${p.path} is not writable: ${where} refuses writes`, fix: `mkdir -p ${p.path} and run the agent as root (the systemd unit does), or point the option at a writable directory` };
+  return {
+    id,
+    status: "fail",
+    summary: `${what} ${p.path} is not writable: ${where} refuses writes`,
+    fix: `mkdir -p ${p.path} and run the agent as root (the systemd unit does), or point the option at a writable directory`,
+  };
 }
 
 export function runChecks(f: HostFacts, t: DoctorTarget): CheckResult[] {

@@ -6,7 +6,16 @@
 import { accessSync, constants, existsSync, readdirSync, readFileSync, readlinkSync } from "node:fs";
 import { dirname } from "node:path";
 import { configFilesOf, isDnsmasq, isNovaNetwork, isOtherDhcp, isRadvd } from "./check-conflicts.ts";
-import { sysctlPath, wantedSysctls, type CommandFact, type DoctorTarget, type HostFacts, type KindFact, type PathFact, type ProcessFact } from "./types.ts";
+import {
+  sysctlPath,
+  wantedSysctls,
+  type CommandFact,
+  type DoctorTarget,
+  type HostFacts,
+  type KindFact,
+  type PathFact,
+  type ProcessFact,
+} from "./types.ts";
 
 /** Configuration files larger than this are read only up to it. */
 const MAX_FILE = 256 * 1024;
@@ -14,7 +23,11 @@ const MAX_FILE = 256 * 1024;
 async function run(argv: string[]): Promise<CommandFact | null> {
   if (!Bun.which(argv[0])) return null;
   const p = Bun.spawn(argv, { stdin: "ignore", stdout: "pipe", stderr: "pipe" });
-  const [stdout, stderr, code] = await Promise.all([new Response(p.stdout).text(), new Response(p.stderr).text(), p.exited]);
+  const [stdout, stderr, code] = await Promise.all([
+    new Response(p.stdout).text(),
+    new Response(p.stderr).text(),
+    p.exited,
+  ]);
   return { code, stdout, stderr };
 }
 
@@ -58,7 +71,11 @@ export function scanProcesses(proc = "/proc"): ProcessFact[] {
   for (const pid of readdirSync(proc).filter((d) => /^\d+$/.test(d))) {
     const raw = readText(`${proc}/${pid}/cmdline`, 64 * 1024);
     if (!raw) continue;
-    const p: ProcessFact = { pid: Number(pid), argv: raw.split("\0").filter((a, i, all) => a !== "" || i < all.length - 1), files: {} };
+    const p: ProcessFact = {
+      pid: Number(pid),
+      argv: raw.split("\0").filter((a, i, all) => a !== "" || i < all.length - 1),
+      files: {},
+    };
     if (!isDnsmasq(p) && !isRadvd(p) && !isNovaNetwork(p) && !isOtherDhcp(p)) continue;
     try {
       if (self && readlinkSync(`${proc}/${pid}/ns/net`) !== self) continue;
@@ -73,7 +90,12 @@ export function scanProcesses(proc = "/proc"): ProcessFact[] {
 
 function moduleState(mod: string): KindFact | null {
   if (existsSync(`/sys/module/${mod}`)) return { state: "loaded" };
-  if (readText("/proc/modules")?.split("\n").some((l) => l.startsWith(`${mod} `))) return { state: "loaded" };
+  if (
+    readText("/proc/modules")
+      ?.split("\n")
+      .some((l) => l.startsWith(`${mod} `))
+  )
+    return { state: "loaded" };
   const release = readText("/proc/sys/kernel/osrelease")?.trim();
   const builtin = release ? readText(`/lib/modules/${release}/modules.builtin`, 4 * 1024 * 1024) : null;
   if (builtin?.split("\n").some((l) => l.endsWith(`/${mod}.ko`))) return { state: "builtin" };
@@ -92,7 +114,11 @@ async function probeKinds(kinds: ("bridge" | "veth" | "vxlan")[]): Promise<Recor
   const ns = `netlet-doctor-${process.pid}`;
   const add = await run(["ip", "netns", "add", ns]);
   if (!add || add.code !== 0) {
-    for (const k of kinds) out[k] = { state: "unknown", detail: `no module list shows it and a test namespace could not be created: ${add?.stderr.trim() || "ip not installed"}` };
+    for (const k of kinds)
+      out[k] = {
+        state: "unknown",
+        detail: `no module list shows it and a test namespace could not be created: ${add?.stderr.trim() || "ip not installed"}`,
+      };
     return out;
   }
   try {
@@ -138,11 +164,25 @@ function interfaces(ipJson: CommandFact | null): string[] {
 /** Reads everything the checks need for `target`. */
 export async function gatherFacts(t: DoctorTarget): Promise<HostFacts> {
   const [nftVersion, nftList, ipVersion, ipJson, kinds] = await Promise.all([
-    run(["nft", "--version"]), run(["nft", "list", "tables"]), run(["ip", "-V"]), run(["ip", "-j", "link", "show"]), kindFacts(),
+    run(["nft", "--version"]),
+    run(["nft", "list", "tables"]),
+    run(["ip", "-V"]),
+    run(["ip", "-j", "link", "show"]),
+    kindFacts(),
   ]);
-  const tools = Object.fromEntries(["bridge", "sysctl", "conntrack", "arping", "iptables-restore", "ip6tables-restore"].map((x) => [x, Bun.which(x) !== null]));
+  const tools = Object.fromEntries(
+    ["bridge", "sysctl", "conntrack", "arping", "iptables-restore", "ip6tables-restore"].map((x) => [
+      x,
+      Bun.which(x) !== null,
+    ]),
+  );
   return {
-    nftVersion, nftList, ipVersion, ipJson, tools, kinds,
+    nftVersion,
+    nftList,
+    ipVersion,
+    ipJson,
+    tools,
+    kinds,
     sysctl: readSysctls(wantedSysctls(t)),
     interfaces: interfaces(ipJson),
     processes: scanProcesses(),

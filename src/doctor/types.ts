@@ -97,7 +97,10 @@ export function sysctlName(parts: string[]): string {
 
 /** /proc/sys path of a sysctl name (the inverse of `sysctlName`). */
 export function sysctlPath(name: string): string {
-  return `/proc/sys/${name.split(".").map((p) => p.replaceAll("/", ".")).join("/")}`;
+  return `/proc/sys/${name
+    .split(".")
+    .map((p) => p.replaceAll("/", "."))
+    .join("/")}`;
 }
 
 export const rpFilterKey = (iface: string) => sysctlName(["net", "ipv4", "conf", iface, "rp_filter"]);
@@ -108,7 +111,14 @@ export const BRIDGE_NF_IP6TABLES = "net.bridge.bridge-nf-call-ip6tables";
 
 /** The sysctl keys the checks read for a target; the shell reads exactly these. */
 export function wantedSysctls(t: DoctorTarget): string[] {
-  const keys = [IP_FORWARD, IPV6_FORWARDING, BRIDGE_NF_IPTABLES, BRIDGE_NF_IP6TABLES, rpFilterKey("all"), rpFilterKey("default")];
+  const keys = [
+    IP_FORWARD,
+    IPV6_FORWARDING,
+    BRIDGE_NF_IPTABLES,
+    BRIDGE_NF_IP6TABLES,
+    rpFilterKey("all"),
+    rpFilterKey("default"),
+  ];
   for (const i of [t.publicInterface, ...t.bridges]) keys.push(rpFilterKey(i));
   return [...new Set(keys)];
 }

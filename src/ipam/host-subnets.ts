@@ -4,7 +4,18 @@
  * management subnet would hand out, or plumb, addresses that already belong to someone.
  */
 import { networkInterfaces } from "node:os";
-import { cidr4Contains, cidr4Overlaps, ip4ToNum, cidr6Overlaps, formatCidr4, formatCidr6, isIpv4, parseCidr4, parseCidr6, type Cidr4 } from "./addr.ts";
+import {
+  cidr4Contains,
+  cidr4Overlaps,
+  ip4ToNum,
+  cidr6Overlaps,
+  formatCidr4,
+  formatCidr6,
+  isIpv4,
+  parseCidr4,
+  parseCidr6,
+  type Cidr4,
+} from "./addr.ts";
 
 export interface HostSubnet {
   iface: string;

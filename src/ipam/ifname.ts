@@ -15,6 +15,9 @@ export function isIfName(name: string): boolean {
 /** Throw the store's invalid-input error naming `field` unless `value` is an interface name. */
 export function checkIfName(field: string, value: string): void {
   if (!isIfName(value)) {
-    throw invalid(`${field} ${JSON.stringify(value)} is not a valid interface name: 1-15 bytes of A-Z a-z 0-9 _ . @ + = -, not "." or ".."`, field);
+    throw invalid(
+      `${field} ${JSON.stringify(value)} is not a valid interface name: 1-15 bytes of A-Z a-z 0-9 _ . @ + = -, not "." or ".."`,
+      field,
+    );
   }
 }

@@ -8,8 +8,22 @@
 import type { Network } from "../model.ts";
 import { StoreError } from "../store/db.ts";
 import {
-  cidr4Contains, cidr4Overlaps, cidr6Contains, cidr6Overlaps, formatCidr4, formatCidr6, ip4ToNum, ip6Offset, isIpv4,
-  isIpv6, netmask4, numToIp4, parseCidr4, parseCidr6, type Cidr4, type Cidr6,
+  cidr4Contains,
+  cidr4Overlaps,
+  cidr6Contains,
+  cidr6Overlaps,
+  formatCidr4,
+  formatCidr6,
+  ip4ToNum,
+  ip6Offset,
+  isIpv4,
+  isIpv6,
+  netmask4,
+  numToIp4,
+  parseCidr4,
+  parseCidr6,
+  type Cidr4,
+  type Cidr6,
 } from "./addr.ts";
 import { checkIfName } from "./ifname.ts";
 
@@ -49,8 +63,22 @@ export interface ExistingNetwork {
 }
 
 /** The address layout network-create decides for one subnet (the rest comes from the request). */
-export interface PlannedNetwork extends Pick<Network, "label" | "cidr" | "cidrV6" | "fixedCidr" | "netmask" | "broadcast" | "gateway" |
-  "gatewayV6" | "dhcpServer" | "dhcpStart" | "vpnPrivateAddress" | "vlan"> {
+export interface PlannedNetwork
+  extends Pick<
+    Network,
+    | "label"
+    | "cidr"
+    | "cidrV6"
+    | "fixedCidr"
+    | "netmask"
+    | "broadcast"
+    | "gateway"
+    | "gatewayV6"
+    | "dhcpServer"
+    | "dhcpStart"
+    | "vpnPrivateAddress"
+    | "vlan"
+  > {
   /** First and last address (numbers) that become fixed-IP rows. */
   fixedFirst: number;
   fixedLast: number;
@@ -138,18 +166,24 @@ export function isReserved(r: ReservedInput): (n: number) => boolean {
   for (const n of [r.gateway, r.dhcpServer, r.vpn]) if (n !== null) fixed.add(n);
   const bottom = r.vpn !== null ? 3 : 2;
   return (n) =>
-    fixed.has(n) || n < r.first + bottom || n >= r.last ||
-    (r.allowedStart !== null && n < r.allowedStart) || (r.allowedEnd !== null && n > r.allowedEnd);
+    fixed.has(n) ||
+    n < r.first + bottom ||
+    n >= r.last ||
+    (r.allowedStart !== null && n < r.allowedStart) ||
+    (r.allowedEnd !== null && n > r.allowedEnd);
 }
 
 function planV6(p: NetworkCreateParams, taken: Cidr6[]): { cidrV6: string; gatewayV6: string } | null {
   if (!p.cidrV6) return null;
   const c = parseCidr6(p.cidrV6);
-  if (c.prefix !== 64) throw bad(`--fixed-range-v6 ${p.cidrV6} must be a /64: SLAAC (EUI-64) needs a 64-bit prefix`, "fixed_range_v6");
+  if (c.prefix !== 64)
+    throw bad(`--fixed-range-v6 ${p.cidrV6} must be a /64: SLAAC (EUI-64) needs a 64-bit prefix`, "fixed_range_v6");
   const clash = taken.find((t) => cidr6Overlaps(t, c));
-  if (clash) throw bad(`--fixed-range-v6 ${p.cidrV6} overlaps an existing network's ${formatCidr6(clash)}`, "fixed_range_v6");
+  if (clash)
+    throw bad(`--fixed-range-v6 ${p.cidrV6} overlaps an existing network's ${formatCidr6(clash)}`, "fixed_range_v6");
   // A link-local gateway (fe80::/10) is what radvd users often announce; anything else must be on-link.
-  if (p.gatewayV6 !== null && !cidr6Contains(c, p.gatewayV6) && !cidr6Contains(parseCidr6("fe80::/10"), p.gatewayV6)) throw bad(`--gateway-v6 ${p.gatewayV6} is outside --fixed-range-v6 ${formatCidr6(c)}`, "gateway_v6");
+  if (p.gatewayV6 !== null && !cidr6Contains(c, p.gatewayV6) && !cidr6Contains(parseCidr6("fe80::/10"), p.gatewayV6))
+    throw bad(`--gateway-v6 ${p.gatewayV6} is outside --fixed-range-v6 ${formatCidr6(c)}`, "gateway_v6");
   return { cidrV6: formatCidr6(c), gatewayV6: p.gatewayV6 ?? ip6Offset(c, 1) };
 }
 
@@ -157,13 +191,24 @@ function planV6(p: NetworkCreateParams, taken: Cidr6[]): { cidrV6: string; gatew
 function checkFields(p: NetworkCreateParams): void {
   checkIfName("bridge", p.bridge);
   if (p.bridgeInterface !== null) checkIfName("bridge_interface", p.bridgeInterface);
-  for (const [field, value] of [["dns1", p.dns1], ["dns2", p.dns2]] as const) {
-    if (value !== null && !isIpv4(value) && !isIpv6(value)) throw bad(`--${field} ${value} is not an IPv4 or IPv6 address`, field);
+  for (const [field, value] of [
+    ["dns1", p.dns1],
+    ["dns2", p.dns2],
+  ] as const) {
+    if (value !== null && !isIpv4(value) && !isIpv6(value))
+      throw bad(`--${field} ${value} is not an IPv4 or IPv6 address`, field);
   }
-  for (const [field, value] of [["gateway", p.gateway], ["dhcp-server", p.dhcpServer], ["allowed-start", p.allowedStart], ["allowed-end", p.allowedEnd]] as const) {
-    if (value !== null && !isIpv4(value)) throw bad(`--${field} ${value} is not an IPv4 address`, field.replace("-", "_"));
+  for (const [field, value] of [
+    ["gateway", p.gateway],
+    ["dhcp-server", p.dhcpServer],
+    ["allowed-start", p.allowedStart],
+    ["allowed-end", p.allowedEnd],
+  ] as const) {
+    if (value !== null && !isIpv4(value))
+      throw bad(`--${field} ${value} is not an IPv4 address`, field.replace("-", "_"));
   }
-  if (p.gatewayV6 !== null && !isIpv6(p.gatewayV6)) throw bad(`--gateway-v6 ${p.gatewayV6} is not an IPv6 address`, "gateway_v6");
+  if (p.gatewayV6 !== null && !isIpv6(p.gatewayV6))
+    throw bad(`--gateway-v6 ${p.gatewayV6} is not an IPv6 address`, "gateway_v6");
 }
 
 export function planNetworks(p: NetworkCreateParams, existing: ExistingNetwork[]): PlannedNetwork[] {
@@ -171,14 +216,33 @@ export function planNetworks(p: NetworkCreateParams, existing: ExistingNetwork[]
   checkFields(p);
   if (!p.cidr && !p.cidrV6) throw bad("--fixed-range-v4 or --fixed-range-v6 is required", "fixed_range_v4");
   if (p.numNetworks < 1 || p.numNetworks > 4094) throw bad("--num-networks must be from 1 to 4094", "num_networks");
-  if (p.vlan !== null && existing.some((e) => e.vlan === p.vlan)) throw bad(`vlan ${p.vlan} is already used by another network`, "vlan");
-  if (p.vxlan !== null && existing.some((e) => e.vxlan === p.vxlan)) throw bad(`vxlan ${p.vxlan} is already used by another network`, "vxlan");
+  if (p.vlan !== null && existing.some((e) => e.vlan === p.vlan))
+    throw bad(`vlan ${p.vlan} is already used by another network`, "vlan");
+  if (p.vxlan !== null && existing.some((e) => e.vxlan === p.vxlan))
+    throw bad(`vxlan ${p.vxlan} is already used by another network`, "vxlan");
   const taken4 = existing.filter((e) => e.cidr).map((e) => parseCidr4(e.cidr!));
   const taken6 = existing.filter((e) => e.cidrV6).map((e) => parseCidr6(e.cidrV6!));
   const v6 = planV6(p, taken6);
   if (!p.cidr) {
-    return [{ label: p.label, cidr: null, cidrV6: v6!.cidrV6, gatewayV6: v6!.gatewayV6, fixedCidr: null, netmask: null, broadcast: null,
-      gateway: null, dhcpServer: null, dhcpStart: null, vpnPrivateAddress: null, vlan: p.vlan, fixedFirst: 1, fixedLast: 0, reserved: () => true }];
+    return [
+      {
+        label: p.label,
+        cidr: null,
+        cidrV6: v6!.cidrV6,
+        gatewayV6: v6!.gatewayV6,
+        fixedCidr: null,
+        netmask: null,
+        broadcast: null,
+        gateway: null,
+        dhcpServer: null,
+        dhcpStart: null,
+        vpnPrivateAddress: null,
+        vlan: p.vlan,
+        fixedFirst: 1,
+        fixedLast: 0,
+        reserved: () => true,
+      },
+    ];
   }
   let range: Cidr4;
   try {
@@ -186,7 +250,8 @@ export function planNetworks(p: NetworkCreateParams, existing: ExistingNetwork[]
   } catch (e) {
     throw bad(`--fixed-range-v4 ${(e as Error).message}`, "fixed_range_v4");
   }
-  if (range.prefix > 30) throw bad(`--fixed-range-v4 ${p.cidr} is too small: at least a /30 is needed`, "fixed_range_v4");
+  if (range.prefix > 30)
+    throw bad(`--fixed-range-v4 ${p.cidr} is too small: at least a /30 is needed`, "fixed_range_v4");
   const size = p.networkSize ?? Math.floor(range.size / p.numNetworks);
   if (size < 4 || size * p.numNetworks > range.size) {
     throw bad(`--fixed-range-v4 ${p.cidr} cannot hold ${p.numNetworks} networks of ${size} addresses`, "network_size");
@@ -194,7 +259,11 @@ export function planNetworks(p: NetworkCreateParams, existing: ExistingNetwork[]
   const subnets = pickSubnets(range, p.numNetworks, size, taken4);
   if (subnets.length < p.numNetworks) {
     const clash = taken4.find((t) => cidr4Overlaps(t, range))!;
-    throw new StoreError(`--fixed-range-v4 ${p.cidr} overlaps existing network ${formatCidr4(clash)}`, "fixed_range_v4", 409);
+    throw new StoreError(
+      `--fixed-range-v4 ${p.cidr} overlaps existing network ${formatCidr4(clash)}`,
+      "fixed_range_v4",
+      409,
+    );
   }
   return subnets.map((s, i) => ({
     label: p.numNetworks > 1 ? `${p.label}_${i}` : p.label,
@@ -221,7 +290,12 @@ export function reservedOf(net: ReservationFields): (n: number) => boolean {
   const c = parseCidr4(net.fixedCidr);
   const num = (a: string | null) => (a ? ip4ToNum(a) : null);
   return isReserved({
-    first: c.base, last: c.base + c.size - 1, gateway: num(net.gateway), dhcpServer: num(net.dhcpServer),
-    vpn: num(net.vpnPrivateAddress), allowedStart: num(net.allowedStart), allowedEnd: num(net.allowedEnd),
+    first: c.base,
+    last: c.base + c.size - 1,
+    gateway: num(net.gateway),
+    dhcpServer: num(net.dhcpServer),
+    vpn: num(net.vpnPrivateAddress),
+    allowedStart: num(net.allowedStart),
+    allowedEnd: num(net.allowedEnd),
   });
 }

@@ -20,7 +20,9 @@ export async function waitForNetwork(h: LabHost, timeoutMs = 10000): Promise<voi
     if (r.code === 0 && JSON.parse(r.out).some((n: { label: string }) => n.label === "private")) return;
     await Bun.sleep(100);
   }
-  throw new Error(`network private did not reach ${h.name} within ${timeoutMs} ms; see ${join(h.stateDir, "agent.log")}`);
+  throw new Error(
+    `network private did not reach ${h.name} within ${timeoutMs} ms; see ${join(h.stateDir, "agent.log")}`,
+  );
 }
 
 export async function waitForAgent(h: LabHost, timeoutMs = 15000): Promise<void> {
@@ -29,7 +31,9 @@ export async function waitForAgent(h: LabHost, timeoutMs = 15000): Promise<void>
     if (netlet(h, ["status", "--json"], false).code === 0) return;
     await Bun.sleep(100);
   }
-  throw new Error(`the agent of ${h.name} did not answer on ${h.socket} within ${timeoutMs} ms; see ${join(h.stateDir, "agent.log")}`);
+  throw new Error(
+    `the agent of ${h.name} did not answer on ${h.socket} within ${timeoutMs} ms; see ${join(h.stateDir, "agent.log")}`,
+  );
 }
 
 export function startAgent(h: LabHost, peers: LabHost[], opts: LabUpOptions, key: string): void {
@@ -37,9 +41,14 @@ export function startAgent(h: LabHost, peers: LabHost[], opts: LabUpOptions, key
   writeFileSync(h.config, hostConfig(h, peers, opts));
   writeFileSync(join(h.stateDir, "cluster.keys"), `${key}\n`, { mode: 0o600 });
   const logFd = openSync(join(h.stateDir, "agent.log"), "a");
-  const p = Bun.spawn(["ip", "netns", "exec", h.ns, ...selfArgv(), "agent", "--config", h.config, "--socket", h.socket], {
-    stdin: "ignore", stdout: logFd, stderr: logFd,
-  });
+  const p = Bun.spawn(
+    ["ip", "netns", "exec", h.ns, ...selfArgv(), "agent", "--config", h.config, "--socket", h.socket],
+    {
+      stdin: "ignore",
+      stdout: logFd,
+      stderr: logFd,
+    },
+  );
   p.unref();
   h.pid = p.pid;
 }
@@ -52,5 +61,7 @@ export async function waitForPlug(h: LabHost, vm: LabVm, timeoutMs = 15000): Pro
     if (r.code === 0 && JSON.parse(r.out).ports[0]?.port === vm.port) return;
     await Bun.sleep(100);
   }
-  throw new Error(`QEMU of ${vm.name} did not plug ${vm.port} within ${timeoutMs} ms; see ${join(h.stateDir, `${vm.name}.qemu.log`)}`);
+  throw new Error(
+    `QEMU of ${vm.name} did not plug ${vm.port} within ${timeoutMs} ms; see ${join(h.stateDir, `${vm.name}.qemu.log`)}`,
+  );
 }

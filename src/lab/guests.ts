@@ -7,7 +7,13 @@ import { join } from "node:path";
 import { LAB_DIR, ns, sh, type LabVm } from "./lab.ts";
 
 /** Tools the lab runs; on Debian they come from these packages. */
-const TOOLS: Record<string, string> = { ip: "iproute2", nft: "nftables", busybox: "busybox", curl: "curl", ping: "iputils-ping" };
+const TOOLS: Record<string, string> = {
+  ip: "iproute2",
+  nft: "nftables",
+  busybox: "busybox",
+  curl: "curl",
+  ping: "iputils-ping",
+};
 /** And for QEMU guests (the image is built from Debian packages with apt-get download and dpkg-deb). */
 const QEMU_TOOLS: Record<string, string> = { "qemu-system-x86_64": "qemu-system-x86", cpio: "cpio", gzip: "gzip" };
 
@@ -52,9 +58,34 @@ export function udhcpcScript(): string {
  * identifier of the lease it got in this exchange (null when none came).
  */
 export function dhcp(vm: LabVm, script: string): { address: string | null; serverId: string | null } {
-  const r = ns(vm.ns, ["busybox", "udhcpc", "-i", "eth0", "-n", "-q", "-t", "5", "-T", "1", "-s", script, "-O", "staticroutes", "-O", "mtu", "-O", "search"], { check: false });
+  const r = ns(
+    vm.ns,
+    [
+      "busybox",
+      "udhcpc",
+      "-i",
+      "eth0",
+      "-n",
+      "-q",
+      "-t",
+      "5",
+      "-T",
+      "1",
+      "-s",
+      script,
+      "-O",
+      "staticroutes",
+      "-O",
+      "mtu",
+      "-O",
+      "search",
+    ],
+    { check: false },
+  );
   const sid = /^lease: serverid=(\d+\.\d+\.\d+\.\d+)$/m.exec(r.out);
-  const m = /inet (\d+\.\d+\.\d+\.\d+)\//.exec(ns(vm.ns, ["ip", "-4", "addr", "show", "dev", "eth0"], { check: false }).out);
+  const m = /inet (\d+\.\d+\.\d+\.\d+)\//.exec(
+    ns(vm.ns, ["ip", "-4", "addr", "show", "dev", "eth0"], { check: false }).out,
+  );
   return { address: m ? m[1] : null, serverId: sid ? sid[1] : null };
 }
 
@@ -63,7 +94,11 @@ export function ipv6Routers(vm: LabVm): string[] {
   const r = ns(vm.ns, ["ip", "-6", "-j", "route", "show", "default", "dev", "eth0"], { check: false });
   if (r.code !== 0 || !r.out.trim()) return [];
   const routes = JSON.parse(r.out) as { gateway?: string; nexthops?: { gateway?: string }[] }[];
-  return [...new Set(routes.flatMap((x) => [x.gateway, ...(x.nexthops ?? []).map((h) => h.gateway)]).filter((g): g is string => !!g))].sort();
+  return [
+    ...new Set(
+      routes.flatMap((x) => [x.gateway, ...(x.nexthops ?? []).map((h) => h.gateway)]).filter((g): g is string => !!g),
+    ),
+  ].sort();
 }
 
 /** Ping `to` from the VM (IPv4 or IPv6 by the address); a few tries, as the first ARP/ND may be slow. */
@@ -82,7 +117,9 @@ export function enableSlaac(vm: LabVm): void {
 export async function slaacAddress(vm: LabVm, timeoutMs = 20000): Promise<string | null> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
-    const m = /inet6 ([0-9a-f:]+)\/64 scope global/.exec(ns(vm.ns, ["ip", "-6", "addr", "show", "dev", "eth0"], { check: false }).out);
+    const m = /inet6 ([0-9a-f:]+)\/64 scope global/.exec(
+      ns(vm.ns, ["ip", "-6", "addr", "show", "dev", "eth0"], { check: false }).out,
+    );
     if (m && !/tentative/.test(m[0])) return m[1];
     await Bun.sleep(200);
   }
@@ -91,6 +128,8 @@ export async function slaacAddress(vm: LabVm, timeoutMs = 20000): Promise<string
 
 /** The instance-id the metadata service returns to this VM (proves DNAT + identity). */
 export function metadataInstanceId(vm: LabVm): string | null {
-  const r = ns(vm.ns, ["curl", "-s", "-m", "3", "http://169.254.169.254/latest/meta-data/instance-id"], { check: false });
+  const r = ns(vm.ns, ["curl", "-s", "-m", "3", "http://169.254.169.254/latest/meta-data/instance-id"], {
+    check: false,
+  });
   return r.code === 0 && /^i-[0-9a-f]{8}$/.test(r.out.trim()) ? r.out.trim() : null;
 }

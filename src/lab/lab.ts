@@ -7,22 +7,30 @@
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { stopQemus } from "./qemu-vms.ts";
-import type { LabHost, LabState, LabVm } from "./model.ts";
+import type { LabState } from "./model.ts";
 
 export type { CrossHostCheck, LabHost, LabState, LabUpOptions, LabVm } from "./model.ts";
 
 export const LAB_PREFIX = process.env.NETLET_LAB_PREFIX ?? "nlab-";
 export const LAB_DIR = process.env.NETLET_LAB_DIR ?? "/run/netlet-lab";
 
-
-export function sh(argv: string[], opts: { check?: boolean; input?: string } = {}): { code: number; out: string; err: string } {
-  const p = Bun.spawnSync(argv, { stdin: opts.input === undefined ? "ignore" : Buffer.from(opts.input), stdout: "pipe", stderr: "pipe" });
+export function sh(
+  argv: string[],
+  opts: { check?: boolean; input?: string } = {},
+): { code: number; out: string; err: string } {
+  const p = Bun.spawnSync(argv, {
+    stdin: opts.input === undefined ? "ignore" : Buffer.from(opts.input),
+    stdout: "pipe",
+    stderr: "pipe",
+  });
   const r = { code: p.exitCode ?? -1, out: p.stdout.toString(), err: p.stderr.toString() };
-  if (opts.check !== false && r.code !== 0) throw new Error(`${argv.join(" ")}: ${r.err.trim() || r.out.trim() || `exit ${r.code}`}`);
+  if (opts.check !== false && r.code !== 0)
+    throw new Error(`${argv.join(" ")}: ${r.err.trim() || r.out.trim() || `exit ${r.code}`}`);
   return r;
 }
 
-export const ns = (name: string, argv: string[], opts: { check?: boolean; input?: string } = {}) => sh(["ip", "netns", "exec", name, ...argv], opts);
+export const ns = (name: string, argv: string[], opts: { check?: boolean; input?: string } = {}) =>
+  sh(["ip", "netns", "exec", name, ...argv], opts);
 
 export function loadState(): LabState | null {
   const f = join(LAB_DIR, "state.json");
@@ -40,7 +48,10 @@ export function saveState(s: LabState): void {
 }
 
 export function labNamespaces(): string[] {
-  return sh(["ip", "netns", "list"], { check: false }).out.split("\n").map((l) => l.split(" ")[0]).filter((n) => n.startsWith(LAB_PREFIX));
+  return sh(["ip", "netns", "list"], { check: false })
+    .out.split("\n")
+    .map((l) => l.split(" ")[0])
+    .filter((n) => n.startsWith(LAB_PREFIX));
 }
 
 /** Remove every lab process and namespace, known or left behind by a crash. */

@@ -5,11 +5,31 @@
  * Built from Debian packages at first use (apt-get download) and cached; never shipped.
  */
 import { spawnSync } from "bun";
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync, writeFileSync, copyFileSync, symlinkSync } from "node:fs";
+import {
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+  copyFileSync,
+  symlinkSync,
+} from "node:fs";
 import { join } from "node:path";
 
 // In dependency order (modinfo -F depends): insmod resolves nothing by itself.
-const MODULES = ["virtio_ring", "virtio", "virtio_pci_legacy_dev", "virtio_pci_modern_dev", "virtio_pci", "failover", "net_failover", "virtio_net"];
+const MODULES = [
+  "virtio_ring",
+  "virtio",
+  "virtio_pci_legacy_dev",
+  "virtio_pci_modern_dev",
+  "virtio_pci",
+  "failover",
+  "net_failover",
+  "virtio_net",
+];
 
 const INIT = `#!/bin/sh
 /bin/busybox --install -s /bin
@@ -47,7 +67,8 @@ esac
 
 function sh(argv: string[], cwd?: string): string {
   const r = spawnSync(argv, { cwd, stdout: "pipe", stderr: "pipe" });
-  if (r.exitCode !== 0) throw new Error(`${argv.join(" ")} exited ${r.exitCode}: ${r.stderr.toString().trim().slice(-500)}`);
+  if (r.exitCode !== 0)
+    throw new Error(`${argv.join(" ")} exited ${r.exitCode}: ${r.stderr.toString().trim().slice(-500)}`);
   return r.stdout.toString();
 }
 
@@ -63,7 +84,8 @@ export function tinyGuestImage(cache: string): { kernel: string; initrd: string 
   const work = mkdtempSync(join(cache, ".build-"));
   try {
     const kpkg = /Depends: (linux-image-\S+)/.exec(sh(["apt-cache", "depends", "linux-image-cloud-amd64"]))?.[1];
-    if (!kpkg) throw new Error("apt-cache depends linux-image-cloud-amd64 names no kernel package (run apt-get update)");
+    if (!kpkg)
+      throw new Error("apt-cache depends linux-image-cloud-amd64 names no kernel package (run apt-get update)");
     chmodSync(work, 0o755); // apt's _apt user writes the download here
     sh(["apt-get", "download", "-q", kpkg, "busybox-static"], work);
     const ex = join(work, "x");

@@ -48,8 +48,13 @@ export function parseConsole(text: string): ConsoleReport {
 function ifScripts(h: LabHost, netlet: string[]): { up: string; down: string } {
   const q = (s: string) => `'${s.replace(/'/g, "'\\''")}'`;
   const out = { up: join(h.stateDir, "qemu-ifup"), down: join(h.stateDir, "qemu-ifdown") };
-  for (const [path, verb] of [[out.up, "qemu-ifup"], [out.down, "qemu-ifdown"]]) {
-    writeFileSync(path, `#!/bin/sh\nexec ${netlet.map(q).join(" ")} ${verb} --socket ${q(h.socket)} "$@"\n`, { mode: 0o755 });
+  for (const [path, verb] of [
+    [out.up, "qemu-ifup"],
+    [out.down, "qemu-ifdown"],
+  ]) {
+    writeFileSync(path, `#!/bin/sh\nexec ${netlet.map(q).join(" ")} ${verb} --socket ${q(h.socket)} "$@"\n`, {
+      mode: 0o755,
+    });
   }
   return out;
 }
@@ -70,13 +75,44 @@ export function startQemu(vm: LabVm, h: LabHost, image: { kernel: string; initrd
   vm.port = tap;
   writeFileSync(vm.console, "");
   const log = openSync(join(h.stateDir, `${vm.name}.qemu.log`), "a");
-  const p = Bun.spawn(["ip", "netns", "exec", h.ns, "qemu-system-x86_64", "-name", vm.ns, "-M", "pc", "-accel", "tcg", "-m", "160",
-    "-display", "none", "-monitor", "none", "-no-reboot", "-serial", `file:${vm.console}`,
-    "-kernel", image.kernel, "-initrd", image.initrd, "-append", "console=ttyS0 quiet panic=-1",
-    // nova's SMBIOS identity, as a cloud guest expects it.
-    "-smbios", `type=1,product=OpenStack Nova,serial=${vm.uuid}`,
-    "-netdev", `tap,id=n0,ifname=${tap},script=${s.up},downscript=${s.down}`,
-    "-device", `virtio-net-pci,netdev=n0,mac=${vm.mac}`], { stdin: "ignore", stdout: log, stderr: log });
+  const p = Bun.spawn(
+    [
+      "ip",
+      "netns",
+      "exec",
+      h.ns,
+      "qemu-system-x86_64",
+      "-name",
+      vm.ns,
+      "-M",
+      "pc",
+      "-accel",
+      "tcg",
+      "-m",
+      "160",
+      "-display",
+      "none",
+      "-monitor",
+      "none",
+      "-no-reboot",
+      "-serial",
+      `file:${vm.console}`,
+      "-kernel",
+      image.kernel,
+      "-initrd",
+      image.initrd,
+      "-append",
+      "console=ttyS0 quiet panic=-1",
+      // nova's SMBIOS identity, as a cloud guest expects it.
+      "-smbios",
+      `type=1,product=OpenStack Nova,serial=${vm.uuid}`,
+      "-netdev",
+      `tap,id=n0,ifname=${tap},script=${s.up},downscript=${s.down}`,
+      "-device",
+      `virtio-net-pci,netdev=n0,mac=${vm.mac}`,
+    ],
+    { stdin: "ignore", stdout: log, stderr: log },
+  );
   p.unref();
   vm.pid = p.pid;
 }
@@ -85,8 +121,16 @@ export function startQemu(vm: LabVm, h: LabHost, image: { kernel: string; initrd
 export async function readGuests(vms: LabVm[], timeoutMs = 90_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const reports = vms.map((vm) => parseConsole(vm.console && existsSync(vm.console) ? readFileSync(vm.console, "utf8") : ""));
-    for (const [i, vm] of vms.entries()) Object.assign(vm, { leased: reports[i].leased, dhcpServer: reports[i].dhcpServer, metadata: reports[i].metadata, metadataUuid: reports[i].metadataUuid });
+    const reports = vms.map((vm) =>
+      parseConsole(vm.console && existsSync(vm.console) ? readFileSync(vm.console, "utf8") : ""),
+    );
+    for (const [i, vm] of vms.entries())
+      Object.assign(vm, {
+        leased: reports[i].leased,
+        dhcpServer: reports[i].dhcpServer,
+        metadata: reports[i].metadata,
+        metadataUuid: reports[i].metadataUuid,
+      });
     if (reports.every((r) => r.done) || Date.now() >= deadline) return;
     await Bun.sleep(250);
   }
@@ -118,6 +162,7 @@ export async function stopQemus(vms: LabVm[], timeoutMs = 5000): Promise<void> {
 
 /** Why a QEMU guest of the lab is not served, one line each (empty when all are). */
 export function guestFailures(vms: LabVm[]): string[] {
-  return vms.filter((v) => v.guest === "qemu" && (!v.leased || !v.metadata)).map((v) =>
-    `${v.name} (QEMU) ${!v.leased ? "got no lease" : "read no metadata"}; its console: ${v.console}`);
+  return vms
+    .filter((v) => v.guest === "qemu" && (!v.leased || !v.metadata))
+    .map((v) => `${v.name} (QEMU) ${!v.leased ? "got no lease" : "read no metadata"}; its console: ${v.console}`);
 }

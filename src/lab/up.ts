@@ -11,9 +11,29 @@
  */
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
-import { LAB_DIR, LAB_PREFIX, labDown, labNamespaces, ns, saveState, type LabHost, type LabState, type LabUpOptions, type LabVm } from "./lab.ts";
+import {
+  LAB_DIR,
+  LAB_PREFIX,
+  labDown,
+  labNamespaces,
+  ns,
+  saveState,
+  type LabHost,
+  type LabState,
+  type LabUpOptions,
+  type LabVm,
+} from "./lab.ts";
 import { netlet, selfArgv, startAgent, waitForAgent, waitForNetwork, waitForPlug } from "./agents.ts";
-import { dhcp, enableSlaac, ensureTools, ipv6Routers, metadataInstanceId, pings, slaacAddress, udhcpcScript } from "./guests.ts";
+import {
+  dhcp,
+  enableSlaac,
+  ensureTools,
+  ipv6Routers,
+  metadataInstanceId,
+  pings,
+  slaacAddress,
+  udhcpcScript,
+} from "./guests.ts";
 import { keygen } from "../cluster/keyring.ts";
 import { FLAT_IF, addNs, makeNetworks } from "./topology.ts";
 import { GUEST_CACHE, guestImage, readGuests, startQemu } from "./qemu-vms.ts";
@@ -43,8 +63,21 @@ async function bootVms(state: LabState, opts: LabUpOptions, image: Image, say: (
       const name = `vm${n}`;
       const inst = JSON.parse(netlet(h, ["boot", name, "--network", "private", "--json"]).out);
       const vif = inst.ports[0];
-      const vm: LabVm = { name, ns: `${LAB_PREFIX}${name}`, host: h.name, mac: vif.mac, fixedIp: vif.address, ipv6: vif.address_v6,
-        floatingIp: null, leased: null, dhcpServer: null, routers: [], metadata: null, guest: opts.guests ?? "netns", uuid: inst.uuid };
+      const vm: LabVm = {
+        name,
+        ns: `${LAB_PREFIX}${name}`,
+        host: h.name,
+        mac: vif.mac,
+        fixedIp: vif.address,
+        ipv6: vif.address_v6,
+        floatingIp: null,
+        leased: null,
+        dhcpServer: null,
+        routers: [],
+        metadata: null,
+        guest: opts.guests ?? "netns",
+        uuid: inst.uuid,
+      };
       if (image) {
         // A real guest: QEMU in the host's namespace; its ifup script bridges and plugs the tap.
         startQemu(vm, h, image, selfArgv());
@@ -52,7 +85,9 @@ async function bootVms(state: LabState, opts: LabUpOptions, image: Image, say: (
         state.vms.push(vm);
         saveState(state);
         await waitForPlug(h, vm);
-        say(`      ${name} on ${h.name}: QEMU pid ${vm.pid}, MAC ${vm.mac}, fixed IP ${vm.fixedIp}, plugged as ${vm.port} (qemu-ifup)`);
+        say(
+          `      ${name} on ${h.name}: QEMU pid ${vm.pid}, MAC ${vm.mac}, fixed IP ${vm.fixedIp}, plugged as ${vm.port} (qemu-ifup)`,
+        );
         continue;
       }
       // As a hypervisor does: create the guest's port, then declare it (netlet binds its rules to
@@ -101,7 +136,8 @@ async function floatingIp(state: LabState): Promise<void> {
   vm.floatingIp = fip.address;
   const deadline = Date.now() + 5000;
   while (Date.now() < deadline && !state.floatingReachable) {
-    state.floatingReachable = ns(state.internetNs!, ["ping", "-c", "1", "-W", "1", fip.address], { check: false }).code === 0;
+    state.floatingReachable =
+      ns(state.internetNs!, ["ping", "-c", "1", "-W", "1", fip.address], { check: false }).code === 0;
   }
 }
 
@@ -130,18 +166,38 @@ export async function labUp(opts: LabUpOptions, say: (s: string) => void): Promi
   // Before anything runs, so a failed image build leaves nothing to clean up.
   let image: Image = null;
   if (opts.guests === "qemu") {
-    say(`QEMU guests (TCG): the tiny guest image, built from Debian packages at first use and cached under ${GUEST_CACHE}`);
+    say(
+      `QEMU guests (TCG): the tiny guest image, built from Debian packages at first use and cached under ${GUEST_CACHE}`,
+    );
     image = guestImage();
   }
   mkdirSync(LAB_DIR, { recursive: true });
   const hosts: LabHost[] = Array.from({ length: opts.hosts }, (_, i) => {
     const name = `host${i + 1}`;
     const dir = join(LAB_DIR, name);
-    return { name, ns: `${LAB_PREFIX}${name}`, underlayIp: `10.254.0.${11 + i}`, socket: join(dir, "netlet.sock"), config: join(dir, "netlet.conf"), stateDir: dir, pid: null };
+    return {
+      name,
+      ns: `${LAB_PREFIX}${name}`,
+      underlayIp: `10.254.0.${11 + i}`,
+      socket: join(dir, "netlet.sock"),
+      config: join(dir, "netlet.conf"),
+      stateDir: dir,
+      pid: null,
+    };
   });
-  const state: LabState = { segment: opts.vxlan ? "vxlan" : "flat", binary: selfArgv().join(" "), hosts, vms: [], underlayNs: `${LAB_PREFIX}underlay`, internetNs: `${LAB_PREFIX}internet`, floatingReachable: false };
+  const state: LabState = {
+    segment: opts.vxlan ? "vxlan" : "flat",
+    binary: selfArgv().join(" "),
+    hosts,
+    vms: [],
+    underlayNs: `${LAB_PREFIX}underlay`,
+    internetNs: `${LAB_PREFIX}internet`,
+    floatingReachable: false,
+  };
   saveState(state);
-  say(`[1/6] underlay switch (${opts.vxlan ? "VXLAN between the hosts" : `flat segment: ${FLAT_IF} of each host`}), internet namespace and ${opts.hosts} host namespace(s)`);
+  say(
+    `[1/6] underlay switch (${opts.vxlan ? "VXLAN between the hosts" : `flat segment: ${FLAT_IF} of each host`}), internet namespace and ${opts.hosts} host namespace(s)`,
+  );
   makeNetworks(state, hosts, opts);
   saveState(state);
   say(`[2/6] starting the agents${opts.hosts > 1 ? ", joined into one encrypted cluster" : ""}`);
@@ -149,19 +205,37 @@ export async function labUp(opts: LabUpOptions, say: (s: string) => void): Promi
   for (const h of hosts) startAgent(h, hosts, opts, key);
   saveState(state);
   for (const h of hosts) await waitForAgent(h);
-  say(`[3/6] network private (10.0.0.0/24${opts.ipv6 ? ", fd00:10::/64" : ""}) and ${opts.vms * opts.hosts} instance(s) through the CLI`);
+  say(
+    `[3/6] network private (10.0.0.0/24${opts.ipv6 ? ", fd00:10::/64" : ""}) and ${opts.vms * opts.hosts} instance(s) through the CLI`,
+  );
   const v6 = opts.ipv6 ? ["--fixed-range-v6", "fd00:10::/64"] : [];
   const vx = opts.vxlan ? ["--vxlan", "100"] : [];
   // Created once, on the first host: the cluster carries it to the others.
-  netlet(hosts[0], ["network-create", "private", "--fixed-range-v4", "10.0.0.0/24", "--bridge", "br100", "--multi-host", "T", ...v6, ...vx]);
+  netlet(hosts[0], [
+    "network-create",
+    "private",
+    "--fixed-range-v4",
+    "10.0.0.0/24",
+    "--bridge",
+    "br100",
+    "--multi-host",
+    "T",
+    ...v6,
+    ...vx,
+  ]);
   for (const h of hosts) await waitForNetwork(h);
   await bootVms(state, opts, image, say);
-  say(`[4/6] guests configure themselves: DHCP${opts.ipv6 && opts.guests !== "qemu" ? ", SLAAC" : ""}, metadata through 169.254.169.254${opts.guests === "qemu" ? " (read from their consoles)" : ""}`);
+  say(
+    `[4/6] guests configure themselves: DHCP${opts.ipv6 && opts.guests !== "qemu" ? ", SLAAC" : ""}, metadata through 169.254.169.254${opts.guests === "qemu" ? " (read from their consoles)" : ""}`,
+  );
   await configureGuests(state, opts);
   say("[5/6] default group allows ICMP and SSH; floating IP from pool nova, pinged from the internet namespace");
   await floatingIp(state);
   saveState(state);
-  if (opts.hosts > 1 && opts.guests !== "qemu") say(`[6/6] cross-host: a VM on ${hosts[0].name} pings a VM on every other host${opts.ipv6 ? " (IPv4 and IPv6)" : ""}`);
+  if (opts.hosts > 1 && opts.guests !== "qemu")
+    say(
+      `[6/6] cross-host: a VM on ${hosts[0].name} pings a VM on every other host${opts.ipv6 ? " (IPv4 and IPv6)" : ""}`,
+    );
   crossHost(state, opts);
   saveState(state);
   return state;

@@ -31,15 +31,25 @@ export const MAX_DOMAIN_XML = 4 * 1024 * 1024;
 const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 const parser = new XMLParser({
-  ignoreAttributes: false, attributeNamePrefix: "@", parseTagValue: false, parseAttributeValue: false,
-  htmlEntities: false, trimValues: true, textNodeName: "#text", jPath: true, maxNestedTags: 64,
+  ignoreAttributes: false,
+  attributeNamePrefix: "@",
+  parseTagValue: false,
+  parseAttributeValue: false,
+  htmlEntities: false,
+  trimValues: true,
+  textNodeName: "#text",
+  jPath: true,
+  maxNestedTags: 64,
   // Elements netlet reads that may repeat: always arrays, so one and many look alike.
-  isArray: (_name, path, _leaf, isAttribute) => !isAttribute && typeof path === "string" && (path === "domain.devices.interface" || /^domain\.metadata\.[^.]+\.[^.]+$/.test(path)),
+  isArray: (_name, path, _leaf, isAttribute) =>
+    !isAttribute &&
+    typeof path === "string" &&
+    (path === "domain.devices.interface" || /^domain\.metadata\.[^.]+\.[^.]+$/.test(path)),
 });
 
-
 export function parseDomain(xml: string): Domain {
-  if (xml.length > MAX_DOMAIN_XML) throw new HookError(`domain XML is ${xml.length} bytes; at most ${MAX_DOMAIN_XML} are accepted`);
+  if (xml.length > MAX_DOMAIN_XML)
+    throw new HookError(`domain XML is ${xml.length} bytes; at most ${MAX_DOMAIN_XML} are accepted`);
   let doc: Node;
   try {
     doc = parser.parse(xml, true) as Node;
@@ -62,8 +72,10 @@ export function parseDomain(xml: string): Domain {
 function parseInterface(domain: string, i: Node, n: number): DomainInterface {
   const type = attr(i, "type") ?? "";
   const mac = attr(i.mac, "address");
-  if (mac !== null && !isMac(mac)) throw new HookError(`domain ${domain}: interface ${n + 1}: <mac address='${mac}'> is not a MAC address`);
+  if (mac !== null && !isMac(mac))
+    throw new HookError(`domain ${domain}: interface ${n + 1}: <mac address='${mac}'> is not a MAC address`);
   const target = attr(i.target, "dev");
-  if (target !== null && !isIfName(target)) throw new HookError(`domain ${domain}: interface ${n + 1}: <target dev='${target}'> is not an interface name`);
+  if (target !== null && !isIfName(target))
+    throw new HookError(`domain ${domain}: interface ${n + 1}: <target dev='${target}'> is not an interface name`);
   return { type, bridge: attr(i.source, "bridge"), mac: mac === null ? null : normalizeMac(mac), target };
 }

@@ -50,7 +50,12 @@ export async function runHook(op: string, xml: string, o: HookOptions): Promise<
 }
 
 /** The hook's work through any admin API caller (the socket for libvirt, in-process for the agent's reconciler). */
-export async function applyHook(op: string, xml: string, call: ApiCaller, o: Pick<HookOptions, "startWhenAgentDown" | "warn">): Promise<void> {
+export async function applyHook(
+  op: string,
+  xml: string,
+  call: ApiCaller,
+  o: Pick<HookOptions, "startWhenAgentDown" | "warn">,
+): Promise<void> {
   const acting = REGISTER_OPS.has(op) || PLUG_OPS.has(op) || UNPLUG_OPS.has(op);
   if (!acting) return;
   const dom = parseDomain(xml);
@@ -69,7 +74,15 @@ export async function applyHook(op: string, xml: string, call: ApiCaller, o: Pic
         await call(c.method, c.path, c.body);
       } catch (err) {
         if (c.allowMissing && err instanceof AgentRefused && (err.status === 404 || err.status === 409)) continue;
-        if (!(c.path.endsWith("/plug") && err instanceof AgentRefused && err.status === 409 && (await releaseStaleTap(call, c.body?.port as string)))) throw err;
+        if (
+          !(
+            c.path.endsWith("/plug") &&
+            err instanceof AgentRefused &&
+            err.status === 409 &&
+            (await releaseStaleTap(call, c.body?.port as string))
+          )
+        )
+          throw err;
         await call(c.method, c.path, c.body);
       }
     }
@@ -77,7 +90,10 @@ export async function applyHook(op: string, xml: string, call: ApiCaller, o: Pic
     if (err instanceof HookError) throw err;
     const msg = `domain ${dom.name}: ${(err as Error).message}`;
     if (UNPLUG_OPS.has(op)) return o.warn(`warning: ${msg}`);
-    if (err instanceof AgentDown && o.startWhenAgentDown) return o.warn(`warning: ${msg}; the domain starts unserved and is registered when the agent reconciles`);
-    throw new HookError(err instanceof AgentDown ? `${msg}; start the agent, or install the hook with --on-agent-down start` : msg);
+    if (err instanceof AgentDown && o.startWhenAgentDown)
+      return o.warn(`warning: ${msg}; the domain starts unserved and is registered when the agent reconciles`);
+    throw new HookError(
+      err instanceof AgentDown ? `${msg}; start the agent, or install the hook with --on-agent-down start` : msg,
+    );
   }
 }

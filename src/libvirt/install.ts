@@ -42,7 +42,8 @@ export function installHook(o: InstallOptions): string[] {
   const existing = existsSync(path) ? readFileSync(path, "utf8") : null;
   const ours = existing?.includes(HOOK_MARK) ?? false;
   if (existing !== null && !ours) {
-    if (existsSync(chained)) throw new Error(`${path} is not netlet's and ${chained} already exists: merge them by hand, then run this again`);
+    if (existsSync(chained))
+      throw new Error(`${path} is not netlet's and ${chained} already exists: merge them by hand, then run this again`);
     renameSync(path, chained);
     notes.push(`kept the existing hook as ${chained}; netlet's hook runs it first`);
   }

@@ -12,7 +12,12 @@
  */
 import type { TrackedDomain } from "../store/libvirt-domains.ts";
 
-export interface ListedDomain { uuid: string; name: string; running: boolean; xml: string }
+export interface ListedDomain {
+  uuid: string;
+  name: string;
+  running: boolean;
+  xml: string;
+}
 export type { TrackedDomain };
 
 export interface LifecyclePlan {
@@ -28,7 +33,13 @@ export interface LifecyclePlan {
   untrack: string[];
 }
 
-export function planLifecycle(now: number, graceMs: number, listed: ListedDomain[], tracked: TrackedDomain[], instances: Set<string>): LifecyclePlan {
+export function planLifecycle(
+  now: number,
+  graceMs: number,
+  listed: ListedDomain[],
+  tracked: TrackedDomain[],
+  instances: Set<string>,
+): LifecyclePlan {
   const plan: LifecyclePlan = { hook: [], track: [], missing: [], delete: [], untrack: [] };
   const present = new Set(listed.map((d) => d.uuid));
   const trackedBy = new Map(tracked.map((t) => [t.uuid, t]));
@@ -38,7 +49,8 @@ export function planLifecycle(now: number, graceMs: number, listed: ListedDomain
     const t = trackedBy.get(d.uuid);
     // Tracked from the moment an instance with the domain's uuid exists (the hook made it, or an
     // operator pasted `netlet libvirt xml` into the domain).
-    if (instances.has(d.uuid) && (!t || t.missingSince !== null || t.name !== d.name)) plan.track.push({ uuid: d.uuid, name: d.name });
+    if (instances.has(d.uuid) && (!t || t.missingSince !== null || t.name !== d.name))
+      plan.track.push({ uuid: d.uuid, name: d.name });
   }
   for (const t of tracked) {
     if (present.has(t.uuid)) continue;

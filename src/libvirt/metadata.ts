@@ -42,7 +42,8 @@ function findNetletElement(metadata: unknown): { node: Node; prefix: string } | 
     const nodes = Array.isArray(value) ? value : [value];
     for (const n of nodes) {
       if (attr(n, prefix ? `xmlns:${prefix}` : "xmlns") !== NETLET_XMLNS) continue;
-      if (tag.slice(colon + 1) !== "instance") throw new HookError(`<${tag}> in netlet's namespace: expected <${prefix ? `${prefix}:` : ""}instance>`);
+      if (tag.slice(colon + 1) !== "instance")
+        throw new HookError(`<${tag}> in netlet's namespace: expected <${prefix ? `${prefix}:` : ""}instance>`);
       return { node: (typeof n === "object" ? n : {}) as Node, prefix: prefix ? `${prefix}:` : "" };
     }
   }
@@ -50,7 +51,10 @@ function findNetletElement(metadata: unknown): { node: Node; prefix: string } | 
 }
 
 const one = (domain: string, what: string, list: unknown[]): unknown => {
-  if (list.length > 1) throw new HookError(`domain ${domain}: netlet metadata: <${what}> appears ${list.length} times; at most once is allowed`);
+  if (list.length > 1)
+    throw new HookError(
+      `domain ${domain}: netlet metadata: <${what}> appears ${list.length} times; at most once is allowed`,
+    );
   return list[0];
 };
 
@@ -58,20 +62,41 @@ export function parseNetletMetadata(domain: string, metadata: unknown): NetletMe
   const found = findNetletElement(metadata);
   if (!found) return null;
   const bad = (msg: string) => new HookError(`domain ${domain}: netlet metadata: ${msg}`);
-  const m: NetletMetadata = { project: null, keyName: null, keyData: null, userData: null, securityGroups: [], meta: {}, networks: [] };
+  const m: NetletMetadata = {
+    project: null,
+    keyName: null,
+    keyData: null,
+    userData: null,
+    securityGroups: [],
+    meta: {},
+    networks: [],
+  };
   for (const [tag, value] of Object.entries(found.node)) {
     if (tag.startsWith("@")) continue;
     if (tag === "#text") throw bad(`<instance> holds text; expected only elements`);
     const local = found.prefix && tag.startsWith(found.prefix) ? tag.slice(found.prefix.length) : null;
     const list = Array.isArray(value) ? value : [value];
     switch (local) {
-      case "project": m.project = textOf(bad, "project", one(domain, "project", list), 255); break;
-      case "key": parseKey(bad, one(domain, "key", list), m); break;
-      case "user-data": m.userData = parseUserData(bad, one(domain, "user-data", list)); break;
-      case "security-group": m.securityGroups = list.map((n) => textOf(bad, "security-group", n, 255)); break;
-      case "meta": for (const n of list) parseMeta(bad, n, m.meta); break;
-      case "network": m.networks = list.map((n) => parseNetwork(bad, n)); break;
-      default: throw bad(`unknown element <${tag}>; allowed: project, key, user-data, security-group, meta, network`);
+      case "project":
+        m.project = textOf(bad, "project", one(domain, "project", list), 255);
+        break;
+      case "key":
+        parseKey(bad, one(domain, "key", list), m);
+        break;
+      case "user-data":
+        m.userData = parseUserData(bad, one(domain, "user-data", list));
+        break;
+      case "security-group":
+        m.securityGroups = list.map((n) => textOf(bad, "security-group", n, 255));
+        break;
+      case "meta":
+        for (const n of list) parseMeta(bad, n, m.meta);
+        break;
+      case "network":
+        m.networks = list.map((n) => parseNetwork(bad, n));
+        break;
+      default:
+        throw bad(`unknown element <${tag}>; allowed: project, key, user-data, security-group, meta, network`);
     }
   }
   return m;
@@ -90,8 +115,12 @@ function parseKey(bad: Bad, n: unknown, m: NetletMetadata): void {
   m.keyName = attr(n, "name");
   m.keyData = nodeText(n) || null;
   if (!m.keyName && !m.keyData) throw bad("<key> needs a name='KEYPAIR' attribute or the public key line as its text");
-  if (m.keyName !== null && !/^[A-Za-z0-9 _.@-]{1,255}$/.test(m.keyName)) throw bad(`<key name='${m.keyName}'>: a keypair name is 1 to 255 of letters, digits, space, _ . @ -`);
-  if (m.keyData && !/^(ssh-(rsa|ed25519|dss)|ecdsa-sha2-nistp(256|384|521)) [A-Za-z0-9+/]+={0,2}( .*)?$/.test(m.keyData)) {
+  if (m.keyName !== null && !/^[A-Za-z0-9 _.@-]{1,255}$/.test(m.keyName))
+    throw bad(`<key name='${m.keyName}'>: a keypair name is 1 to 255 of letters, digits, space, _ . @ -`);
+  if (
+    m.keyData &&
+    !/^(ssh-(rsa|ed25519|dss)|ecdsa-sha2-nistp(256|384|521)) [A-Za-z0-9+/]+={0,2}( .*)?$/.test(m.keyData)
+  ) {
     throw bad(`<key> text is not an OpenSSH public key line (expected "ssh-ed25519 AAAA… comment")`);
   }
 }
@@ -102,14 +131,16 @@ function parseUserData(bad: Bad, n: unknown): string {
   let bytes: Buffer;
   if (enc === "base64") {
     const b64 = t.replace(/\s+/g, "");
-    if (!/^[A-Za-z0-9+/]*={0,2}$/.test(b64) || b64.length % 4 !== 0) throw bad("<user-data encoding='base64'> is not valid base64");
+    if (!/^[A-Za-z0-9+/]*={0,2}$/.test(b64) || b64.length % 4 !== 0)
+      throw bad("<user-data encoding='base64'> is not valid base64");
     bytes = Buffer.from(b64, "base64");
   } else if (enc === null) {
     bytes = Buffer.from(t);
   } else {
     throw bad(`<user-data encoding='${enc}'>: allowed encodings are base64 or none (the text itself)`);
   }
-  if (bytes.length > MAX_USER_DATA) throw bad(`<user-data> is ${bytes.length} bytes; at most ${MAX_USER_DATA} are allowed`);
+  if (bytes.length > MAX_USER_DATA)
+    throw bad(`<user-data> is ${bytes.length} bytes; at most ${MAX_USER_DATA} are allowed`);
   return bytes.toString("base64");
 }
 
@@ -126,6 +157,7 @@ function parseNetwork(bad: Bad, n: unknown): { label: string; fixedIp: string | 
   const label = attr(n, "label");
   if (!label || label.length > 255) throw bad("<network> needs a label='NETWORK' attribute (a network's label or id)");
   const fixedIp = attr(n, "fixed-ip");
-  if (fixedIp !== null && !ipaddr.IPv4.isValidFourPartDecimal(fixedIp)) throw bad(`<network label='${label}' fixed-ip='${fixedIp}'>: not an IPv4 address`);
+  if (fixedIp !== null && !ipaddr.IPv4.isValidFourPartDecimal(fixedIp))
+    throw bad(`<network label='${label}' fixed-ip='${fixedIp}'>: not an IPv4 address`);
   return { label, fixedIp };
 }

@@ -12,9 +12,16 @@
  */
 import { HookError, type Domain, type DomainInterface } from "./domain.ts";
 
-export interface NetworkView { id: string; label: string; bridge: string; projectId: string | null }
+export interface NetworkView {
+  id: string;
+  label: string;
+  bridge: string;
+  projectId: string | null;
+}
 export interface InstanceView {
-  uuid: string; name: string; projectId: string;
+  uuid: string;
+  name: string;
+  projectId: string;
   ports: { mac: string; networkId: string; address: string | null; port?: string | null }[];
 }
 export interface ApiCall {
@@ -30,12 +37,18 @@ export const PLUG_OPS = new Set(["started", "reconnect", "attach"]);
 export const UNPLUG_OPS = new Set(["stopped", "release"]);
 
 /** One netlet VIF of the domain: the interface and the network it is on. */
-export interface Attachment { iface: DomainInterface; network: NetworkView; fixedIp: string | null }
+export interface Attachment {
+  iface: DomainInterface;
+  network: NetworkView;
+  fixedIp: string | null;
+}
 
 /** Interfaces on a bridge of some netlet network: the only ones netlet acts on. */
 export function netletInterfaces(dom: Domain, networks: NetworkView[]): DomainInterface[] {
   const bridges = new Set(networks.map((n) => n.bridge));
-  return dom.interfaces.filter((i) => (i.type === "bridge" || i.type === "network") && i.bridge !== null && bridges.has(i.bridge));
+  return dom.interfaces.filter(
+    (i) => (i.type === "bridge" || i.type === "network") && i.bridge !== null && bridges.has(i.bridge),
+  );
 }
 
 /** Pair each netlet interface with its network: `<netlet:network>` elements in order, else the bridge's only network. */
@@ -44,7 +57,9 @@ export function attachments(dom: Domain, networks: NetworkView[], project: strin
   const wanted = dom.metadata?.networks ?? [];
   const bad = (msg: string) => new HookError(`domain ${dom.name}: ${msg}`);
   if (wanted.length > ifaces.length) {
-    throw bad(`netlet metadata names ${wanted.length} network(s) but only ${ifaces.length} interface(s) are on a netlet bridge (${[...new Set(networks.map((n) => n.bridge))].join(", ") || "none"})`);
+    throw bad(
+      `netlet metadata names ${wanted.length} network(s) but only ${ifaces.length} interface(s) are on a netlet bridge (${[...new Set(networks.map((n) => n.bridge))].join(", ") || "none"})`,
+    );
   }
   return ifaces.map((iface, i) => {
     if (!iface.mac) throw bad(`interface on ${iface.bridge} has no <mac address>`);
@@ -52,12 +67,18 @@ export function attachments(dom: Domain, networks: NetworkView[], project: strin
     if (w) {
       const net = networks.find((n) => n.id === w.label) ?? networks.find((n) => n.label === w.label);
       if (!net) throw bad(`netlet metadata: <network label='${w.label}'>: no such network`);
-      if (net.bridge !== iface.bridge) throw bad(`netlet metadata: network ${net.label} is on bridge ${net.bridge}, but interface ${i + 1} (${iface.mac}) is on ${iface.bridge}`);
+      if (net.bridge !== iface.bridge)
+        throw bad(
+          `netlet metadata: network ${net.label} is on bridge ${net.bridge}, but interface ${i + 1} (${iface.mac}) is on ${iface.bridge}`,
+        );
       return { iface, network: net, fixedIp: w.fixedIp };
     }
     const on = networks.filter((n) => n.bridge === iface.bridge && (n.projectId === null || n.projectId === project));
     if (on.length === 0) throw bad(`bridge ${iface.bridge} carries no network of project ${project}`);
-    if (on.length > 1) throw bad(`bridge ${iface.bridge} carries networks ${on.map((n) => n.label).join(", ")}: name one with <netlet:network label='…'/> in the domain's netlet metadata`);
+    if (on.length > 1)
+      throw bad(
+        `bridge ${iface.bridge} carries networks ${on.map((n) => n.label).join(", ")}: name one with <netlet:network label='…'/> in the domain's netlet metadata`,
+      );
     return { iface, network: on[0], fixedIp: null };
   });
 }
@@ -68,10 +89,17 @@ const projectOf = (dom: Domain, inst: InstanceView | null) => dom.metadata?.proj
 function bootBody(dom: Domain, atts: Attachment[], project: string): Record<string, unknown> {
   const m = dom.metadata;
   return {
-    uuid: dom.uuid, name: dom.name, networks: atts.map((a) => a.network.id), macs: atts.map((a) => a.iface.mac),
+    uuid: dom.uuid,
+    name: dom.name,
+    networks: atts.map((a) => a.network.id),
+    macs: atts.map((a) => a.iface.mac),
     fixed_ips: atts.some((a) => a.fixedIp) ? atts.map((a) => a.fixedIp ?? "") : [],
-    key_name: m?.keyName ?? null, key_data: m?.keyData ?? null, user_data: m?.userData ?? null, meta: m?.meta ?? {},
-    security_groups: m?.securityGroups ?? [], project_id: project,
+    key_name: m?.keyName ?? null,
+    key_data: m?.keyData ?? null,
+    user_data: m?.userData ?? null,
+    meta: m?.meta ?? {},
+    security_groups: m?.securityGroups ?? [],
+    project_id: project,
   };
 }
 
@@ -96,25 +124,42 @@ export function planRegister(dom: Domain, networks: NetworkView[], inst: Instanc
   const project = projectOf(dom, inst);
   const atts = attachments(dom, networks, project);
   if (atts.length === 0) {
-    if (dom.metadata) throw new HookError(`domain ${dom.name}: has netlet metadata but no interface on a netlet bridge (${[...new Set(networks.map((n) => n.bridge))].join(", ") || "no network exists"})`);
+    if (dom.metadata)
+      throw new HookError(
+        `domain ${dom.name}: has netlet metadata but no interface on a netlet bridge (${[...new Set(networks.map((n) => n.bridge))].join(", ") || "no network exists"})`,
+      );
     // Moved off netlet's bridges: the instance goes, as nova's would when its last port went.
     return inst ? [{ method: "DELETE", path: `/v1/instances/${inst.uuid}` }] : [];
   }
   const boot = bootBody(dom, atts, project);
   if (!inst) return [{ method: "POST", path: "/v1/instances", body: boot }];
-  const have = inst.ports.map((p) => `${p.mac}/${p.networkId}`).sort().join(",");
-  const want = atts.map((a) => `${a.iface.mac}/${a.network.id}`).sort().join(",");
-  const fixedMoved = atts.some((a) => a.fixedIp && !inst.ports.some((p) => p.mac === a.iface.mac && p.address === a.fixedIp));
+  const have = inst.ports
+    .map((p) => `${p.mac}/${p.networkId}`)
+    .sort()
+    .join(",");
+  const want = atts
+    .map((a) => `${a.iface.mac}/${a.network.id}`)
+    .sort()
+    .join(",");
+  const fixedMoved = atts.some(
+    (a) => a.fixedIp && !inst.ports.some((p) => p.mac === a.iface.mac && p.address === a.fixedIp),
+  );
   if (have !== want || inst.projectId !== boot.project_id || fixedMoved) {
     // Interfaces, project or a fixed IP changed while the domain was off: register it anew.
-    return [{ method: "DELETE", path: `/v1/instances/${inst.uuid}` }, { method: "POST", path: "/v1/instances", body: boot }];
+    return [
+      { method: "DELETE", path: `/v1/instances/${inst.uuid}` },
+      { method: "POST", path: "/v1/instances", body: boot },
+    ];
   }
   return [{ method: "PATCH", path: `/v1/instances/${inst.uuid}`, body: patchBody(dom) }];
 }
 
 export function planPlug(dom: Domain, networks: NetworkView[], inst: InstanceView | null): ApiCall[] {
   return attachments(dom, networks, projectOf(dom, inst)).map(({ iface }) => {
-    if (!iface.target) throw new HookError(`domain ${dom.name}: interface ${iface.mac} has no <target dev> in the live XML; cannot declare its port`);
+    if (!iface.target)
+      throw new HookError(
+        `domain ${dom.name}: interface ${iface.mac} has no <target dev> in the live XML; cannot declare its port`,
+      );
     return { method: "POST", path: `/v1/instances/${dom.uuid}/plug`, body: { port: iface.target, mac: iface.mac } };
   });
 }
@@ -122,9 +167,14 @@ export function planPlug(dom: Domain, networks: NetworkView[], inst: InstanceVie
 export function planUnplug(dom: Domain, networks: NetworkView[], inst: InstanceView | null): ApiCall[] {
   if (!inst) return [];
   const macs = new Set(inst.ports.map((p) => p.mac));
-  return netletInterfaces(dom, networks).filter((i) => i.mac && macs.has(i.mac)).map((i) => ({
-    method: "POST" as const, path: `/v1/instances/${dom.uuid}/unplug`, body: i.target ? { port: i.target } : {}, allowMissing: true,
-  }));
+  return netletInterfaces(dom, networks)
+    .filter((i) => i.mac && macs.has(i.mac))
+    .map((i) => ({
+      method: "POST" as const,
+      path: `/v1/instances/${dom.uuid}/unplug`,
+      body: i.target ? { port: i.target } : {},
+      allowMissing: true,
+    }));
 }
 
 /** The whole plan for one hook invocation. */

@@ -6,12 +6,18 @@
 import { NETLET_XMLNS } from "./metadata.ts";
 
 export interface RenderInstance {
-  uuid: string; name: string; projectId: string; keyName: string | null; meta: Record<string, string>;
-  securityGroups: string[]; userDataBytes: number;
+  uuid: string;
+  name: string;
+  projectId: string;
+  keyName: string | null;
+  meta: Record<string, string>;
+  securityGroups: string[];
+  userDataBytes: number;
   ports: { mac: string; network: string; networkId: string; address: string | null; port?: string | null }[];
 }
 
-const esc = (s: string) => s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/'/g, "&apos;").replace(/"/g, "&quot;");
+const esc = (s: string) =>
+  s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/'/g, "&apos;").replace(/"/g, "&quot;");
 
 /** A tap name for port `idx`: stable, ≤ 15 characters, not libvirt's reserved vnet/vif prefixes. */
 export const tapName = (uuid: string, idx: number) => `tap${uuid.slice(0, 8)}-${idx}`;
@@ -22,7 +28,9 @@ export function renderDomainXml(inst: RenderInstance, bridges: Map<string, strin
     ...(inst.keyName ? [`    <netlet:key name='${esc(inst.keyName)}'/>`] : []),
     ...inst.securityGroups.map((g) => `    <netlet:security-group>${esc(g)}</netlet:security-group>`),
     ...Object.entries(inst.meta).map(([k, v]) => `    <netlet:meta key='${esc(k)}'>${esc(v)}</netlet:meta>`),
-    ...inst.ports.map((p) => `    <netlet:network label='${esc(p.network)}'${p.address ? ` fixed-ip='${p.address}'` : ""}/>`),
+    ...inst.ports.map(
+      (p) => `    <netlet:network label='${esc(p.network)}'${p.address ? ` fixed-ip='${p.address}'` : ""}/>`,
+    ),
   ];
   const ifaces = inst.ports.flatMap((p, i) => [
     "<interface type='bridge'>",
@@ -38,7 +46,11 @@ export function renderDomainXml(inst: RenderInstance, bridges: Map<string, strin
     "<metadata>",
     `  <netlet:instance xmlns:netlet='${NETLET_XMLNS}'>`,
     ...md,
-    ...(inst.userDataBytes ? [`    <!-- user data (${inst.userDataBytes} bytes) is stored in netlet; a <netlet:user-data> here would replace it -->`] : []),
+    ...(inst.userDataBytes
+      ? [
+          `    <!-- user data (${inst.userDataBytes} bytes) is stored in netlet; a <netlet:user-data> here would replace it -->`,
+        ]
+      : []),
     "  </netlet:instance>",
     "</metadata>",
     "<sysinfo type='smbios'>",

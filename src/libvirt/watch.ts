@@ -55,12 +55,23 @@ export class LibvirtWatch {
   readonly #alarmGauge;
   readonly #deleted;
 
-  constructor(private readonly store: Store, private readonly o: WatchOptions) {
+  constructor(
+    private readonly store: Store,
+    private readonly o: WatchOptions,
+  ) {
     this.#virsh = o.virsh ?? ((args) => runVirsh(o.uri, args));
     this.#now = o.now ?? Date.now;
     const reg = o.registry ?? registry;
-    this.#alarmGauge = gauge("netlet_libvirt_alarms", "libvirt domains (or the listing itself) netlet could not serve at the last reconciliation", reg);
-    this.#deleted = counter("netlet_libvirt_undefined_deleted_total", "Instances deleted because their libvirt domain was undefined", reg);
+    this.#alarmGauge = gauge(
+      "netlet_libvirt_alarms",
+      "libvirt domains (or the listing itself) netlet could not serve at the last reconciliation",
+      reg,
+    );
+    this.#deleted = counter(
+      "netlet_libvirt_undefined_deleted_total",
+      "Instances deleted because their libvirt domain was undefined",
+      reg,
+    );
   }
 
   start(): void {
@@ -99,14 +110,18 @@ export class LibvirtWatch {
     const call = this.#caller();
     for (const h of plan.hook) {
       try {
-        await applyHook(h.op, h.domain.xml, call, { startWhenAgentDown: false, warn: (l) => alarms.push(`libvirt: ${l}`) });
+        await applyHook(h.op, h.domain.xml, call, {
+          startWhenAgentDown: false,
+          warn: (l) => alarms.push(`libvirt: ${l}`),
+        });
       } catch (err) {
         alarms.push(`libvirt: ${(err as Error).message}`);
       }
     }
     // Instances the hook steps just registered count as libvirt's too.
     const now = new Set(listInstances(this.store, { host: this.store.nodeId }).map((i) => i.uuid));
-    for (const d of listed) if (now.has(d.uuid) && !instances.has(d.uuid)) plan.track.push({ uuid: d.uuid, name: d.name });
+    for (const d of listed)
+      if (now.has(d.uuid) && !instances.has(d.uuid)) plan.track.push({ uuid: d.uuid, name: d.name });
     for (const t of plan.track) trackDomain(this.store, t.uuid, t.name);
     for (const u of plan.untrack) untrackDomain(this.store, u);
     for (const u of plan.missing) markDomainMissing(this.store, u, this.#now());
@@ -121,12 +136,23 @@ export class LibvirtWatch {
       }
     }
     this.#alarmGauge.set(alarms.length);
-    this.alarms = alarms.length > MAX_ALARMS ? [...alarms.slice(0, MAX_ALARMS), `libvirt: and ${alarms.length - MAX_ALARMS} more`] : alarms;
+    this.alarms =
+      alarms.length > MAX_ALARMS
+        ? [...alarms.slice(0, MAX_ALARMS), `libvirt: and ${alarms.length - MAX_ALARMS} more`]
+        : alarms;
   }
 
   async #list(): Promise<ListedDomain[]> {
-    const all = (await this.#virsh(["list", "--all", "--uuid"])).split("\n").map((l) => l.trim()).filter(Boolean);
-    const running = new Set((await this.#virsh(["list", "--uuid"])).split("\n").map((l) => l.trim()).filter(Boolean));
+    const all = (await this.#virsh(["list", "--all", "--uuid"]))
+      .split("\n")
+      .map((l) => l.trim())
+      .filter(Boolean);
+    const running = new Set(
+      (await this.#virsh(["list", "--uuid"]))
+        .split("\n")
+        .map((l) => l.trim())
+        .filter(Boolean),
+    );
     const out: ListedDomain[] = [];
     for (const uuid of all) {
       // A domain undefined between the two calls is simply not listed this time.
@@ -149,9 +175,13 @@ export class LibvirtWatch {
 
   #caller(): ApiCaller {
     return async <T>(method: string, path: string, body?: unknown): Promise<T> => {
-      const res = await this.o.fetch(new Request(`http://netlet${path}`, {
-        method, headers: body === undefined ? {} : { "content-type": "application/json" }, body: body === undefined ? undefined : JSON.stringify(body),
-      }));
+      const res = await this.o.fetch(
+        new Request(`http://netlet${path}`, {
+          method,
+          headers: body === undefined ? {} : { "content-type": "application/json" },
+          body: body === undefined ? undefined : JSON.stringify(body),
+        }),
+      );
       const data = (await res.json().catch(() => ({}))) as Record<string, unknown>;
       if (!res.ok) throw new AgentRefused(`${String(data.error ?? res.statusText)}`, res.status);
       return data as T;

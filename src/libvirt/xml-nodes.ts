@@ -9,5 +9,10 @@ export const attr = (n: unknown, name: string): string | null => {
   const v = n && typeof n === "object" ? (n as Node)[`@${name}`] : undefined;
   return typeof v === "string" ? v : null;
 };
-const text = (n: unknown): string | null => (typeof n === "string" ? n : n && typeof n === "object" && typeof (n as Node)["#text"] === "string" ? (n as Node)["#text"] as string : null);
+const text = (n: unknown): string | null =>
+  typeof n === "string"
+    ? n
+    : n && typeof n === "object" && typeof (n as Node)["#text"] === "string"
+      ? ((n as Node)["#text"] as string)
+      : null;
 export { text as nodeText };

@@ -68,7 +68,11 @@ export function createMetadataApp(deps: MetadataDeps): MetadataApp {
   const fetchFn = deps.fetch ?? ((url, init) => fetch(url, init));
   const metrics = {
     requests: counter("netlet_metadata_requests_total", "Metadata requests answered, by status", reg),
-    limited: counter("netlet_metadata_rate_limited_total", "Metadata requests refused by the per-source rate limit", reg),
+    limited: counter(
+      "netlet_metadata_rate_limited_total",
+      "Metadata requests refused by the per-source rate limit",
+      reg,
+    ),
     hits: counter("netlet_metadata_cache_hits_total", "Metadata documents served from the cache", reg),
     misses: counter("netlet_metadata_cache_misses_total", "Metadata documents rendered", reg),
     errors: counter("netlet_metadata_errors_total", "Metadata requests that failed with an internal error", reg),

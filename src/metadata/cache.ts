@@ -20,7 +20,10 @@ export class DocumentCache {
   readonly #entries = new Map<string, CacheEntry>();
   readonly #keysByUuid = new Map<string, Set<string>>();
 
-  constructor(readonly ttlMs: number, readonly maxEntries: number) {}
+  constructor(
+    readonly ttlMs: number,
+    readonly maxEntries: number,
+  ) {}
 
   get size(): number {
     return this.#entries.size;

@@ -70,7 +70,9 @@ export function metadataConfig(partial: Partial<MetadataConfig> = {}): MetadataC
     }
   }
   if (cfg.imdsMode !== "optional" && cfg.imdsMode !== "required") {
-    throw new TypeError(`Cannot configure metadata as 'imdsMode' must be optional or required: current value is ${cfg.imdsMode}`);
+    throw new TypeError(
+      `Cannot configure metadata as 'imdsMode' must be optional or required: current value is ${cfg.imdsMode}`,
+    );
   }
   return cfg;
 }

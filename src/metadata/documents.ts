@@ -78,7 +78,13 @@ async function renderOpenstack(view: InstanceView, rest: string[], ctx: RenderCo
     case "vendor_data2.json":
       if (version < NEWTON_TWO) return null;
       return json(
-        await vendorData2Json(view, ctx.config.vendordataStatic, ctx.targets, ctx.fetch, ctx.config.vendordataTimeoutMs),
+        await vendorData2Json(
+          view,
+          ctx.config.vendordataStatic,
+          ctx.targets,
+          ctx.fetch,
+          ctx.config.vendordataTimeoutMs,
+        ),
       );
     default:
       return null;

@@ -27,11 +27,14 @@ export function formatAccessLine(e: AccessLogEntry): string {
  * turn instead of one per request; a boot storm is thousands of requests a second). At most
  * `maxPending` lines wait; beyond that lines are dropped and counted, never buffered unbounded.
  */
-export function batchedLineLogger(write: (text: string) => void, maxPending = 10000): AccessLogger & { dropped: () => number } {
+export function batchedLineLogger(
+  write: (text: string) => void,
+  maxPending = 10000,
+): AccessLogger & { dropped: () => number } {
   let pending: string[] = [];
   let dropped = 0;
   const flush = () => {
-    const text = pending.join("\n") + "\n";
+    const text = `${pending.join("\n")}\n`;
     pending = [];
     write(text);
   };
@@ -76,7 +79,12 @@ export function accessLog(
   };
 }
 
-export function rateLimit(limiter: KeyedTokenBuckets, now: () => number, source: (c: Context) => string, limited: Counter): MiddlewareHandler {
+export function rateLimit(
+  limiter: KeyedTokenBuckets,
+  now: () => number,
+  source: (c: Context) => string,
+  limited: Counter,
+): MiddlewareHandler {
   return async function rateLimit(c, next) {
     if (!limiter.take(source(c), now())) {
       limited.inc();

@@ -18,11 +18,13 @@ const IPPROTO_IPV6 = 41;
 const IPV6_UNICAST_HOPS = 16;
 const TCP_LISTEN = "0A";
 
-
 /** Inodes of sockets listening on `port`, with whether they are IPv6 sockets. */
 export function listeningInodes(port: number, procNet = "/proc/net"): Map<string, boolean> {
   const out = new Map<string, boolean>();
-  for (const [file, v6] of [["tcp", false], ["tcp6", true]] as const) {
+  for (const [file, v6] of [
+    ["tcp", false],
+    ["tcp6", true],
+  ] as const) {
     let text = "";
     try {
       text = readFileSync(`${procNet}/${file}`, "utf8");
@@ -40,7 +42,8 @@ export function listeningInodes(port: number, procNet = "/proc/net"): Map<string
 
 /** Sets the TTL/hop limit on this process's listeners on `port`; returns how many were set. */
 export function limitHops(port: number, hops: number): number {
-  if (!Number.isInteger(hops) || hops < 1 || hops > 255) throw new RangeError(`Cannot limit hops as 'hops' must be 1-255: current value is ${hops}`);
+  if (!Number.isInteger(hops) || hops < 1 || hops > 255)
+    throw new RangeError(`Cannot limit hops as 'hops' must be 1-255: current value is ${hops}`);
   const inodes = listeningInodes(port);
   const value = new Int32Array([hops]);
   let set = 0;

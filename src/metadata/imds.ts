@@ -29,7 +29,13 @@ export function handleTokenPut(c: Context, who: Requester & { ok: true }, key: U
  * A 401 response when the request may not proceed: a token that is present but invalid,
  * expired or issued to another instance (in both modes), or no token in `required` mode.
  */
-export function checkToken(c: Context, mode: ImdsMode, key: Uint8Array, uuid: string, nowMs: number): Response | undefined {
+export function checkToken(
+  c: Context,
+  mode: ImdsMode,
+  key: Uint8Array,
+  uuid: string,
+  nowMs: number,
+): Response | undefined {
   const token = c.req.header(TOKEN_HEADER);
   if (token === undefined) return mode === "required" ? c.text("Unauthorized", 401) : undefined;
   return verifyToken(key, token, uuid, nowMs) ? undefined : c.text("Unauthorized", 401);

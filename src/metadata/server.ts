@@ -68,7 +68,9 @@ export function startMetadataServer(opts: MetadataServerOptions): MetadataServer
     // Set after every open: applies to the new listener (others already carry it).
     if (hopLimit !== null && limitHops(server.port!, hopLimit) === 0) {
       server.stop(true);
-      throw new Error(`Cannot limit the hop count of metadata responses: no listener on port ${server.port} found in /proc/self/fd`);
+      throw new Error(
+        `Cannot limit the hop count of metadata responses: no listener on port ${server.port} found in /proc/self/fd`,
+      );
     }
     servers.set(address, server);
   }

@@ -49,7 +49,11 @@ async function callTarget(fetchFn: FetchLike, url: string, body: string, timeout
     const res = await fetchFn(url, {
       method: "POST",
       body,
-      headers: { "Content-Type": "application/json", Accept: "application/json", "User-Agent": "openstack-nova-vendordata" },
+      headers: {
+        "Content-Type": "application/json",
+        Accept: "application/json",
+        "User-Agent": "openstack-nova-vendordata",
+      },
       signal: AbortSignal.timeout(timeoutMs),
     });
     if (![200, 201, 202].includes(res.status)) return {};

@@ -14,7 +14,10 @@ import { RaScheduler } from "./scheduler.ts";
 export interface Icmp6Port {
   readonly ifindex: number;
   send(data: Uint8Array, dst: string, src?: string): number;
-  receive(): { data: Uint8Array; source: string; hopLimit: number | null; truncated: boolean } | null | { error: number };
+  receive():
+    | { data: Uint8Array; source: string; hopLimit: number | null; truncated: boolean }
+    | null
+    | { error: number };
   close(): void;
 }
 
@@ -60,7 +63,13 @@ export class BridgeAdvertiser {
 
   get state(): "waiting-link-local" | "advertising" | "withdrawing" | "done" {
     const p = this.#scheduler.phase;
-    return p === "idle" ? "waiting-link-local" : p === "running" ? "advertising" : p === "stopping" ? "withdrawing" : "done";
+    return p === "idle"
+      ? "waiting-link-local"
+      : p === "running"
+        ? "advertising"
+        : p === "stopping"
+          ? "withdrawing"
+          : "done";
   }
 
   get linkLocal(): string | null {
@@ -126,7 +135,12 @@ export class BridgeAdvertiser {
   }
 
   #newScheduler(): RaScheduler {
-    return new RaScheduler({ random: this.#deps.random, minIntervalMs: this.#deps.minIntervalMs, maxIntervalMs: this.#deps.maxIntervalMs, maxSolicitedDelayMs: this.#deps.maxSolicitedDelayMs });
+    return new RaScheduler({
+      random: this.#deps.random,
+      minIntervalMs: this.#deps.minIntervalMs,
+      maxIntervalMs: this.#deps.maxIntervalMs,
+      maxSolicitedDelayMs: this.#deps.maxSolicitedDelayMs,
+    });
   }
 
   #followLink(now: number, link: LinkLocal | null): void {
@@ -141,7 +155,11 @@ export class BridgeAdvertiser {
     if (this.#port || phase === "running") {
       // The bridge lost its address or was re-created (new ifindex): the socket is bound to a
       // dead interface, so start over as if the bridge were new.
-      this.#deps.log("ra.link-changed", { bridge: this.bridge, from: this.#link?.address ?? null, to: link?.address ?? null });
+      this.#deps.log("ra.link-changed", {
+        bridge: this.bridge,
+        from: this.#link?.address ?? null,
+        to: link?.address ?? null,
+      });
       this.close();
       this.#scheduler = this.#newScheduler();
     }

@@ -47,23 +47,38 @@ export function checkBridgeConfig(cfg: BridgeConfig, maxIntervalMs: number): Req
   requireSlaacPrefix(cfg.prefix);
   const max = Math.ceil(maxIntervalMs / 1000);
   const l = cfg.lifetimes ?? {};
-  const lt: Required<Lifetimes> = { valid: l.valid ?? 86400, preferred: l.preferred ?? 14400, router: l.router ?? 3 * max, dns: l.dns ?? 3 * max };
-  if (lt.preferred > lt.valid) throw new RangeError(`${where} as the preferred lifetime ${lt.preferred} exceeds the valid lifetime ${lt.valid}`);
+  const lt: Required<Lifetimes> = {
+    valid: l.valid ?? 86400,
+    preferred: l.preferred ?? 14400,
+    router: l.router ?? 3 * max,
+    dns: l.dns ?? 3 * max,
+  };
+  if (lt.preferred > lt.valid)
+    throw new RangeError(`${where} as the preferred lifetime ${lt.preferred} exceeds the valid lifetime ${lt.valid}`);
   if (lt.router !== 0 && (lt.router < max || lt.router > MAX_ROUTER_LIFETIME)) {
-    throw new RangeError(`${where} as the router lifetime must be 0 or ${max}–${MAX_ROUTER_LIFETIME} s: current value is ${lt.router}`);
+    throw new RangeError(
+      `${where} as the router lifetime must be 0 or ${max}–${MAX_ROUTER_LIFETIME} s: current value is ${lt.router}`,
+    );
   }
-  if (lt.dns < 3 * max) throw new RangeError(`${where} as the RDNSS/DNSSL lifetime must be at least 3 × MaxRtrAdvInterval (${3 * max} s): current value is ${lt.dns}`);
+  if (lt.dns < 3 * max)
+    throw new RangeError(
+      `${where} as the RDNSS/DNSSL lifetime must be at least 3 × MaxRtrAdvInterval (${3 * max} s): current value is ${lt.dns}`,
+    );
   if (cfg.mtu !== null && !(Number.isInteger(cfg.mtu) && cfg.mtu >= 1280 && cfg.mtu <= 65535)) {
     throw new RangeError(`${where} as the MTU must be 1280–65535: current value is ${cfg.mtu}`);
   }
-  for (const s of cfg.rdnss) if (!ipaddr.IPv6.isValid(s)) throw new RangeError(`${where} as DNS server '${s}' is not an IPv6 address`);
-  for (const r of cfg.routes ?? []) if (!ipaddr.IPv6.isValidCIDR(r.prefix)) throw new RangeError(`${where} as route '${r.prefix}' is not an IPv6 prefix`);
+  for (const s of cfg.rdnss)
+    if (!ipaddr.IPv6.isValid(s)) throw new RangeError(`${where} as DNS server '${s}' is not an IPv6 address`);
+  for (const r of cfg.routes ?? [])
+    if (!ipaddr.IPv6.isValidCIDR(r.prefix))
+      throw new RangeError(`${where} as route '${r.prefix}' is not an IPv6 prefix`);
   return lt;
 }
 
 /** Refuses prefixes hosts cannot autoconfigure from: anything but an IPv6 /64. */
 export function requireSlaacPrefix(prefix: string): void {
-  if (!ipaddr.IPv6.isValidCIDR(prefix)) throw new RangeError(`Cannot use '${prefix}' as an IPv6 prefix: it is not an IPv6 CIDR`);
+  if (!ipaddr.IPv6.isValidCIDR(prefix))
+    throw new RangeError(`Cannot use '${prefix}' as an IPv6 prefix: it is not an IPv6 CIDR`);
   const [, len] = ipaddr.IPv6.parseCIDR(prefix);
   if (len !== 64) throw new RangeError(`Cannot use '${prefix}' for SLAAC as it needs a /64: current length is ${len}`);
 }
@@ -74,7 +89,12 @@ export function requireSlaacPrefix(prefix: string): void {
  * zero preferred lifetime at once, but RFC 4862 §5.5.3(e) keeps an address valid for up to
  * two more hours whatever the RA says; that is the protocol's protection, not a bug.
  */
-export function advertFor(cfg: BridgeConfig, lt: Required<Lifetimes>, sourceMac: string | null, final: boolean): RouterAdvert {
+export function advertFor(
+  cfg: BridgeConfig,
+  lt: Required<Lifetimes>,
+  sourceMac: string | null,
+  final: boolean,
+): RouterAdvert {
   const zero = final && cfg.removed === true;
   const prefix: PrefixInfo = {
     prefix: cfg.prefix,

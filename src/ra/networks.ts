@@ -26,7 +26,10 @@ export interface Refused {
   error: string;
 }
 
-export function bridgeConfigsFor(networks: Network[], opts: RaNetworkOptions): { bridges: BridgeConfig[]; refused: Refused[] } {
+export function bridgeConfigsFor(
+  networks: Network[],
+  opts: RaNetworkOptions,
+): { bridges: BridgeConfig[]; refused: Refused[] } {
   const bridges: BridgeConfig[] = [];
   const refused: Refused[] = [];
   const owner = new Map<string, string>();
@@ -38,7 +41,9 @@ export function bridgeConfigsFor(networks: Network[], opts: RaNetworkOptions): {
       prefix: n.cidrV6,
       mtu: n.mtu ?? opts.defaultMtu,
       // RDNSS carries IPv6 servers only; IPv4 dns1/dns2 reach guests through DHCPv4.
-      rdnss: (opts.resolverOf ? [opts.resolverOf(n)] : [n.dns1, n.dns2]).filter((d): d is string => !!d && ipaddr.IPv6.isValid(d)),
+      rdnss: (opts.resolverOf ? [opts.resolverOf(n)] : [n.dns1, n.dns2]).filter(
+        (d): d is string => !!d && ipaddr.IPv6.isValid(d),
+      ),
       dnssl: opts.dhcpDomain ? [opts.dhcpDomain] : [],
       lifetimes: opts.lifetimes,
       removed: n.deleted,
@@ -46,7 +51,11 @@ export function bridgeConfigsFor(networks: Network[], opts: RaNetworkOptions): {
     const other = owner.get(n.bridge);
     if (other !== undefined) {
       if (n.deleted) continue;
-      refused.push({ networkId: n.id, bridge: n.bridge, error: `Cannot advertise '${n.cidrV6}' on '${n.bridge}' as network ${other} already advertises there` });
+      refused.push({
+        networkId: n.id,
+        bridge: n.bridge,
+        error: `Cannot advertise '${n.cidrV6}' on '${n.bridge}' as network ${other} already advertises there`,
+      });
       continue;
     }
     try {

@@ -54,7 +54,8 @@ const PRF_BITS: Record<RouterPreference, number> = { high: 0b01, medium: 0b00, l
 
 /** Encodes an RA as ICMPv6 bytes (checksum zero, filled by the kernel). Throws on bad config. */
 export function buildRa(ra: RouterAdvert): Uint8Array {
-  if (ra.routerLifetime < 0 || ra.routerLifetime > 0xffff) throw new RangeError(`Cannot build RA as router lifetime must fit 16 bits: current value is ${ra.routerLifetime}`);
+  if (ra.routerLifetime < 0 || ra.routerLifetime > 0xffff)
+    throw new RangeError(`Cannot build RA as router lifetime must fit 16 bits: current value is ${ra.routerLifetime}`);
   const header = new Uint8Array(16);
   const v = new DataView(header.buffer);
   header[0] = ICMP6_RA;
@@ -83,7 +84,8 @@ function sllaOption(mac: string): Uint8Array {
 
 function mtuOption(mtu: number): Uint8Array {
   // 1280 is the IPv6 minimum link MTU (RFC 8200 §5); Linux ignores smaller values anyway.
-  if (!Number.isInteger(mtu) || mtu < 1280) throw new RangeError(`Cannot advertise MTU as it must be at least 1280: current value is ${mtu}`);
+  if (!Number.isInteger(mtu) || mtu < 1280)
+    throw new RangeError(`Cannot advertise MTU as it must be at least 1280: current value is ${mtu}`);
   const o = new Uint8Array(8);
   o[0] = 5;
   o[1] = 1;
@@ -102,7 +104,10 @@ function prefixBytes(cidr: string): { bytes: number[]; len: number } {
 }
 
 function prefixOption(p: PrefixInfo): Uint8Array {
-  if (p.preferredLifetime > p.validLifetime) throw new RangeError(`Cannot advertise prefix '${p.prefix}' as preferred lifetime ${p.preferredLifetime} exceeds valid lifetime ${p.validLifetime}`);
+  if (p.preferredLifetime > p.validLifetime)
+    throw new RangeError(
+      `Cannot advertise prefix '${p.prefix}' as preferred lifetime ${p.preferredLifetime} exceeds valid lifetime ${p.validLifetime}`,
+    );
   const { bytes, len } = prefixBytes(p.prefix);
   const o = new Uint8Array(32);
   const v = new DataView(o.buffer);
@@ -135,7 +140,9 @@ function rdnssOption(servers: string[], lifetime: number): Uint8Array {
   o[0] = 25;
   o[1] = 1 + 2 * servers.length;
   new DataView(o.buffer).setUint32(4, lifetime);
-  servers.forEach((s, i) => o.set(ipaddr.IPv6.parse(s).toByteArray(), 8 + 16 * i));
+  servers.forEach((s, i) => {
+    o.set(ipaddr.IPv6.parse(s).toByteArray(), 8 + 16 * i);
+  });
   return o;
 }
 
@@ -146,11 +153,13 @@ export function encodeDomains(domains: string[]): Uint8Array {
     const start = out.length;
     const labels = d.replace(/\.$/, "").split(".");
     for (const l of labels) {
-      if (!/^[A-Za-z0-9_-]{1,63}$/.test(l)) throw new RangeError(`Cannot encode search domain '${d}' as label '${l}' is not a valid DNS label`);
+      if (!/^[A-Za-z0-9_-]{1,63}$/.test(l))
+        throw new RangeError(`Cannot encode search domain '${d}' as label '${l}' is not a valid DNS label`);
       out.push(l.length, ...Buffer.from(l, "ascii"));
     }
     out.push(0);
-    if (out.length - start > 255) throw new RangeError(`Cannot encode search domain '${d}' as it is longer than 255 bytes`);
+    if (out.length - start > 255)
+      throw new RangeError(`Cannot encode search domain '${d}' as it is longer than 255 bytes`);
   }
   while (out.length % 8 !== 0) out.push(0);
   return Uint8Array.from(out);

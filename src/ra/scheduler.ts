@@ -73,12 +73,16 @@ export class RaScheduler {
     this.#random = opts.random;
     this.#finalCount = opts.finalCount ?? 1;
     if (!(this.#finalCount >= 1 && this.#finalCount <= MAX_FINAL_RTR_ADVERTISEMENTS)) {
-      throw new RangeError(`Cannot schedule final RAs as 'finalCount' must be 1..3: current value is ${this.#finalCount}`);
+      throw new RangeError(
+        `Cannot schedule final RAs as 'finalCount' must be 1..3: current value is ${this.#finalCount}`,
+      );
     }
     this.#maxPending = opts.maxPendingUnicast ?? 16;
     this.#maxDelay = opts.maxSolicitedDelayMs ?? MAX_RA_DELAY_TIME_MS;
     if (!(this.#maxDelay >= 0 && this.#maxDelay <= MAX_RA_DELAY_TIME_MS)) {
-      throw new RangeError(`Cannot schedule RAs as 'maxSolicitedDelayMs' must be 0–500: current value is ${this.#maxDelay}`);
+      throw new RangeError(
+        `Cannot schedule RAs as 'maxSolicitedDelayMs' must be 0–500: current value is ${this.#maxDelay}`,
+      );
     }
   }
 
@@ -183,9 +187,13 @@ export class RaScheduler {
 /** RFC 4861 §6.2.1 bounds: 4 s ≤ Max ≤ 1800 s, 3 s ≤ Min ≤ 0.75 × Max. */
 export function validateIntervals(minMs: number, maxMs: number): void {
   if (!(maxMs >= 4_000 && maxMs <= 1_800_000)) {
-    throw new RangeError(`Cannot schedule RAs as MaxRtrAdvInterval must be 4–1800 s: current value is ${maxMs / 1000} s`);
+    throw new RangeError(
+      `Cannot schedule RAs as MaxRtrAdvInterval must be 4–1800 s: current value is ${maxMs / 1000} s`,
+    );
   }
   if (!(minMs >= 3_000 && minMs <= 0.75 * maxMs)) {
-    throw new RangeError(`Cannot schedule RAs as MinRtrAdvInterval must be 3 s to 0.75 × Max (${(0.75 * maxMs) / 1000} s): current value is ${minMs / 1000} s`);
+    throw new RangeError(
+      `Cannot schedule RAs as MinRtrAdvInterval must be 3 s to 0.75 × Max (${(0.75 * maxMs) / 1000} s): current value is ${minMs / 1000} s`,
+    );
   }
 }

@@ -123,7 +123,8 @@ export class RaService {
     if (this.#stopped) throw new Error("Cannot set bridges as the RA service is stopped");
     const seen = new Set<string>();
     const checked = list.map((cfg) => {
-      if (seen.has(cfg.bridge)) throw new RangeError(`Cannot advertise on '${cfg.bridge}' twice: it appears more than once`);
+      if (seen.has(cfg.bridge))
+        throw new RangeError(`Cannot advertise on '${cfg.bridge}' twice: it appears more than once`);
       seen.add(cfg.bridge);
       return { cfg, lt: checkBridgeConfig(cfg, this.#deps.maxIntervalMs) };
     });
@@ -137,7 +138,8 @@ export class RaService {
         this.#advertisers.set(cfg.bridge, new BridgeAdvertiser(cfg, lt, this.#deps));
       }
     }
-    for (const [name, adv] of this.#advertisers) if (!seen.has(name)) adv.withdraw(now, false, MAX_FINAL_RTR_ADVERTISEMENTS);
+    for (const [name, adv] of this.#advertisers)
+      if (!seen.has(name)) adv.withdraw(now, false, MAX_FINAL_RTR_ADVERTISEMENTS);
     this.#lastLinkCheck = -Infinity; // look at new bridges on the next tick
     this.#ensureTimer();
     this.#ensureLinkWatch();
@@ -229,11 +231,14 @@ export class RaService {
     if (this.#soon && this.#soonAt <= at) return;
     if (this.#soon) clearTimeout(this.#soon);
     this.#soonAt = at;
-    this.#soon = setTimeout(() => {
-      this.#soon = null;
-      this.#soonAt = Infinity;
-      if (!this.#stopped) this.tick();
-    }, Math.max(0, at - now));
+    this.#soon = setTimeout(
+      () => {
+        this.#soon = null;
+        this.#soonAt = Infinity;
+        if (!this.#stopped) this.tick();
+      },
+      Math.max(0, at - now),
+    );
   }
 
   #ensureLinkWatch(): void {

@@ -14,21 +14,33 @@ export function bridgeMac(nodeId: string, bridge: string): string {
 export function desiredState(view: HostView, bridgeMeta = false): DesiredState {
   const c = view.config;
   const links = (n: HostView["standby"][number]) => ({
-    id: n.id, bridge: n.bridge, mtu: n.mtu, vlan: n.vlan,
+    id: n.id,
+    bridge: n.bridge,
+    mtu: n.mtu,
+    vlan: n.vlan,
     vxlan: n.vxlan === null ? null : { vni: n.vxlan, peers: view.peers, local: c.myIp, underlay: null },
-    uplink: n.bridgeInterface, bridgeMac: bridgeMac(view.nodeId, n.bridge),
+    uplink: n.bridgeInterface,
+    bridgeMac: bridgeMac(view.nodeId, n.bridge),
   });
   const served = new Map(view.served.map((s) => [s.network.id, s]));
   const groupIds = new Map(view.groups.map((g) => [`${g.group.projectId}/${g.group.name}`, g.group.id]));
-  const idsOf = (projectId: string, names: string[]) => names.map((n) => groupIds.get(`${projectId}/${n}`)).filter((x): x is string => !!x);
+  const idsOf = (projectId: string, names: string[]) =>
+    names.map((n) => groupIds.get(`${projectId}/${n}`)).filter((x): x is string => !!x);
   const instances: InstanceOnHost[] = view.local.map(({ instance, vifs }) => ({
     uuid: instance.uuid,
     name: instance.name,
     groups: idsOf(instance.projectId, instance.securityGroups),
-    vifs: vifs.filter((v) => served.has(v.networkId)).map((v) => ({
-      mac: v.mac, networkId: v.networkId, bridge: served.get(v.networkId)!.network.bridge, ipv4: v.address, ipv6: v.addressV6,
-      ipv6LinkLocal: linkLocal(v.mac), port: view.ports.get(v.id) ?? null,
-    })),
+    vifs: vifs
+      .filter((v) => served.has(v.networkId))
+      .map((v) => ({
+        mac: v.mac,
+        networkId: v.networkId,
+        bridge: served.get(v.networkId)!.network.bridge,
+        ipv4: v.address,
+        ipv6: v.addressV6,
+        ipv6LinkLocal: linkLocal(v.mac),
+        port: view.ports.get(v.id) ?? null,
+      })),
   }));
   // Membership is cluster-wide: a source-group rule admits the group's instances on every host.
   const members: Record<string, GroupMembers> = {};
@@ -44,27 +56,59 @@ export function desiredState(view: HostView, bridgeMeta = false): DesiredState {
   }
   return {
     config: {
-      publicInterface: c.publicInterface, routingSourceIp: c.routingSourceIp, dmzCidr: c.dmzCidr, forceSnatRange: c.forceSnatRange,
-      metadataHost: c.metadataHost, metadataPort: c.metadataPort, allowSameNetTraffic: c.allowSameNetTraffic, firewallDriver: c.firewallDriver,
-      flatInterface: c.flatInterface, vlanInterface: c.vlanInterface, networkDeviceMtu: c.networkDeviceMtu, sendArpForHa: c.sendArpForHa,
-      sendArpForHaCount: c.sendArpForHaCount, bridgeMeta,
+      publicInterface: c.publicInterface,
+      routingSourceIp: c.routingSourceIp,
+      dmzCidr: c.dmzCidr,
+      forceSnatRange: c.forceSnatRange,
+      metadataHost: c.metadataHost,
+      metadataPort: c.metadataPort,
+      allowSameNetTraffic: c.allowSameNetTraffic,
+      firewallDriver: c.firewallDriver,
+      flatInterface: c.flatInterface,
+      vlanInterface: c.vlanInterface,
+      networkDeviceMtu: c.networkDeviceMtu,
+      sendArpForHa: c.sendArpForHa,
+      sendArpForHaCount: c.sendArpForHaCount,
+      bridgeMeta,
     },
     networks: view.served.map((s) => ({
       ...links(s.network),
-      cidr: s.network.cidr, cidrV6: s.network.cidrV6,
+      cidr: s.network.cidr,
+      cidrV6: s.network.cidrV6,
       hostAddress: s.hostAddress,
       hostAddressShared: !s.network.multiHost || s.network.shareAddress,
       dhcp: s.network.enableDhcp,
       hostAddressV6: c.useIpv6 ? s.network.gatewayV6 : null,
     })),
-    standby: view.standby.map((n) => ({ ...links(n), cidr: null, cidrV6: null, hostAddress: null, hostAddressShared: false, dhcp: false, hostAddressV6: null })),
+    standby: view.standby.map((n) => ({
+      ...links(n),
+      cidr: null,
+      cidrV6: null,
+      hostAddress: null,
+      hostAddressShared: false,
+      dhcp: false,
+      hostAddressV6: null,
+    })),
     foreignPorts: [],
     instances,
     groups: view.groups.map(({ group, rules }) => ({
-      id: group.id, name: group.name,
-      rules: rules.map((r) => ({ direction: r.direction, ethertype: r.ethertype, protocol: r.protocol, fromPort: r.fromPort, toPort: r.toPort, cidr: r.cidr, sourceGroupId: r.sourceGroupId })),
+      id: group.id,
+      name: group.name,
+      rules: rules.map((r) => ({
+        direction: r.direction,
+        ethertype: r.ethertype,
+        protocol: r.protocol,
+        fromPort: r.fromPort,
+        toPort: r.toPort,
+        cidr: r.cidr,
+        sourceGroupId: r.sourceGroupId,
+      })),
     })),
     members,
-    floatingIps: view.floating.map((f) => ({ address: f.address, fixedAddress: f.fixedAddress!, interface: f.interface })),
+    floatingIps: view.floating.map((f) => ({
+      address: f.address,
+      fixedAddress: f.fixedAddress!,
+      interface: f.interface,
+    })),
   };
 }

@@ -22,7 +22,9 @@ export function dhcpBridges(view: HostView): BridgeHosts[] {
       const router = config.useSingleDefaultGateway && !primary ? null : s.hostAddress;
       // With the DNS service on, the guest asks this host, which forwards to those servers.
       // DHCPv4 option 6 carries IPv4 servers only; IPv6 ones reach guests through RDNSS.
-      const upstream = (config.dnsServer.length ? config.dnsServer : [net.dns1, net.dns2]).filter((d): d is string => !!d && isIpv4(d));
+      const upstream = (config.dnsServer.length ? config.dnsServer : [net.dns1, net.dns2]).filter(
+        (d): d is string => !!d && isIpv4(d),
+      );
       const dns = config.dnsService ? [s.hostAddress] : upstream;
       const hosts = byBridge.get(net.bridge) ?? [];
       hosts.push({

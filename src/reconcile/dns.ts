@@ -12,7 +12,10 @@ import type { HostView } from "./host-view.ts";
 
 /** nameserver lines of a resolv.conf text. */
 export function resolvConfServers(text: string): string[] {
-  return text.split("\n").map((l) => /^\s*nameserver\s+(\S+)/.exec(l)?.[1]).filter((s): s is string => !!s);
+  return text
+    .split("\n")
+    .map((l) => /^\s*nameserver\s+(\S+)/.exec(l)?.[1])
+    .filter((s): s is string => !!s);
 }
 
 export function hostResolvers(path = "/etc/resolv.conf"): string[] {
@@ -41,7 +44,13 @@ export function createDnsPlanner(resolvers: () => string[] = hostResolvers) {
       const own = dnsAddresses(view, n.id);
       const add = (address: string | null, cidr: string | null) => {
         if (!address || !cidr) return;
-        const l = listeners.get(address) ?? { address, bridge: n.bridge, allowed: [], upstreams: [], project: n.projectId };
+        const l = listeners.get(address) ?? {
+          address,
+          bridge: n.bridge,
+          allowed: [],
+          upstreams: [],
+          project: n.projectId,
+        };
         l.allowed.push(cidr);
         const configured = c.dnsServer.length ? c.dnsServer : [n.dns1, n.dns2].filter((d): d is string => !!d);
         if (l.upstreams.length === 0) l.upstreams = configured;
@@ -54,10 +63,13 @@ export function createDnsPlanner(resolvers: () => string[] = hostResolvers) {
     let fallback: string[] | null = null;
     for (const l of listeners.values()) {
       l.upstreams = l.upstreams.filter((u) => !mine.has(u));
-      if (l.upstreams.length === 0) l.upstreams = (fallback ??= resolvers().filter((u) => !mine.has(u)));
+      if (l.upstreams.length === 0) l.upstreams = fallback ??= resolvers().filter((u) => !mine.has(u));
     }
     const vifsOf = Map.groupBy(view.allVifs, (v) => v.instanceUuid);
-    const floatOf = Map.groupBy(floating.filter((f) => f.instanceUuid), (f) => f.instanceUuid!);
+    const floatOf = Map.groupBy(
+      floating.filter((f) => f.instanceUuid),
+      (f) => f.instanceUuid!,
+    );
     const instances: ZoneInstance[] = view.allInstances.map((i) => {
       const vifs = (vifsOf.get(i.uuid) ?? []).sort((a, b) => a.index - b.index);
       return {

@@ -64,23 +64,39 @@ export function readHostView(store: Store, config: Config, cluster: ClusterView 
   const localVifs = allVifs.filter((v) => v.host === nodeId);
   const servedIds = new Set(localVifs.map((v) => v.networkId));
   const networks = listNetworks(store);
-  const served = networks.filter((n) => servedIds.has(n.id)).map((network) => ({
-    network,
-    hostAddress: servedAddress(store, network, nodeId),
-    prefixLength: network.cidr ? Number(network.cidr.split("/")[1]) : null,
-  }));
+  const served = networks
+    .filter((n) => servedIds.has(n.id))
+    .map((network) => ({
+      network,
+      hostAddress: servedAddress(store, network, nodeId),
+      prefixLength: network.cidr ? Number(network.cidr.split("/")[1]) : null,
+    }));
   const servedBridges = new Set(served.map((s) => s.network.bridge));
   const standby = networks.filter((n) => !servedIds.has(n.id) && !servedBridges.has(n.bridge));
   const vifsOf = Map.groupBy(localVifs, (v) => v.instanceUuid);
-  const local = allInstances.filter((i) => i.host === nodeId).map((instance) => ({
-    instance,
-    vifs: (vifsOf.get(instance.uuid) ?? []).sort((a, b) => a.index - b.index),
-  }));
+  const local = allInstances
+    .filter((i) => i.host === nodeId)
+    .map((instance) => ({
+      instance,
+      vifs: (vifsOf.get(instance.uuid) ?? []).sort((a, b) => a.index - b.index),
+    }));
   const groups = listSecurityGroups(store).map((group) => ({ group, rules: listRules(store, group.id) }));
   const assigned = listFloatingIps(store, { host: nodeId }).filter((f) => f.fixedAddress);
   // In a cluster exactly one host serves a floating IP: the one holding its IPAM slot.
   const held = cluster ? new Set(cluster.syncFloating(assigned.map((f) => f.address))) : null;
   const floating = held ? assigned.filter((f) => held.has(f.address)) : assigned;
-  return { nodeId, config, served, standby, ports: portsByVif(store), local, allVifs, allInstances, groups, floating, floatingPending: assigned.length - floating.length,
-    peers: cluster?.peerAddresses() ?? [] };
+  return {
+    nodeId,
+    config,
+    served,
+    standby,
+    ports: portsByVif(store),
+    local,
+    allVifs,
+    allInstances,
+    groups,
+    floating,
+    floatingPending: assigned.length - floating.length,
+    peers: cluster?.peerAddresses() ?? [],
+  };
 }

@@ -25,7 +25,11 @@ export function createInterner() {
       members: Object.fromEntries(Object.entries(d.members).map(([k, m]) => [k, reuse(members, k, m)])),
     };
     // Forget what is gone, so the maps stay as large as the host's state.
-    for (const [map, live] of [[instances, d.instances.map((i) => i.uuid)], [groups, d.groups.map((g) => g.id)], [members, Object.keys(d.members)]] as const) {
+    for (const [map, live] of [
+      [instances, d.instances.map((i) => i.uuid)],
+      [groups, d.groups.map((g) => g.id)],
+      [members, Object.keys(d.members)],
+    ] as const) {
       const keep = new Set(live);
       for (const k of map.keys()) if (!keep.has(k)) map.delete(k);
     }

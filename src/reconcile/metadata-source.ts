@@ -30,7 +30,7 @@ export class StoreMetadataSource implements MetadataSource {
   }
 
   byUuid(uuid: string): InstanceView | null {
-    let instance;
+    let instance: ReturnType<typeof getInstance>;
     try {
       instance = getInstance(this.store, uuid);
     } catch (err) {
@@ -38,7 +38,10 @@ export class StoreMetadataSource implements MetadataSource {
       throw err;
     }
     if (instance.uuid !== uuid) return null;
-    const vifs = listVifs(this.store, { instanceUuid: uuid }).map((vif) => ({ vif, network: getNetwork(this.store, vif.networkId) }));
+    const vifs = listVifs(this.store, { instanceUuid: uuid }).map((vif) => ({
+      vif,
+      network: getNetwork(this.store, vif.networkId),
+    }));
     const floatingIps = floatingOfInstance(this.store, uuid).map((f) => f.address);
     const keypairs = instance.keyName ? listKeypairs(this.store).filter((k) => k.name === instance.keyName) : [];
     return { instance, vifs, floatingIps, keypairs, securityGroups: instance.securityGroups };

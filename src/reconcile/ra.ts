@@ -15,10 +15,14 @@ export function createRaPlanner() {
     const gone = [...previous.values()].filter((n) => !served.has(n.id)).map((n) => ({ ...n, deleted: true }));
     previous = served;
     // With the DNS service on, RDNSS names this host's address on the bridge (the gateway).
-    const resolverOf = view.config.dnsService && view.config.networkManager !== "flat" ? (n: Network) => n.gatewayV6 : undefined;
+    const resolverOf =
+      view.config.dnsService && view.config.networkManager !== "flat" ? (n: Network) => n.gatewayV6 : undefined;
     const router = view.config.raRouterLifetime;
     return bridgeConfigsFor([...served.values(), ...gone], {
-      dhcpDomain: view.config.dhcpDomain || null, defaultMtu: view.config.networkDeviceMtu, resolverOf, lifetimes: router === null ? undefined : { router },
+      dhcpDomain: view.config.dhcpDomain || null,
+      defaultMtu: view.config.networkDeviceMtu,
+      resolverOf,
+      lifetimes: router === null ? undefined : { router },
     });
   };
 }

@@ -39,7 +39,14 @@ export const RECONCILE_STEPS = ["view", "links", "dhcp", "ra", "metadata", "dns"
 export type ReconcileStep = (typeof RECONCILE_STEPS)[number];
 
 export class Reconciler {
-  readonly status: ReconcileStatus = { passes: 0, lastPassMs: null, lastError: null, lastAt: null, failing: {}, stepMs: {} };
+  readonly status: ReconcileStatus = {
+    passes: 0,
+    lastPassMs: null,
+    lastError: null,
+    lastAt: null,
+    failing: {},
+    stepMs: {},
+  };
   /** Told after every step whether it failed (null: it succeeded), to raise or clear its alarm. */
   onStep: (step: ReconcileStep, error: string | null) => void = () => {};
   #pending: ChangeEvent[] = [];
@@ -124,7 +131,10 @@ export class Reconciler {
       const msg = String(err instanceof Error ? err.message : err);
       this.status.failing[name] = msg;
       this.onStep(name, msg);
-      this.log.error("reconcile step failed; the other steps were applied, retrying on the next change or periodic pass", { step: name, err: msg });
+      this.log.error(
+        "reconcile step failed; the other steps were applied, retrying on the next change or periodic pass",
+        { step: name, err: msg },
+      );
       return false;
     }
   }

@@ -20,14 +20,20 @@ export function encodeHlc(h: Hlc): string {
 
 export function decodeHlc(s: string): Hlc {
   const m = /^(\d{15})\.(\d{5})$/.exec(s);
-  if (!m) throw new SyntaxError(`Cannot decode HLC: "${s}" is not of the form ${"0".repeat(MS_WIDTH)}.${"0".repeat(COUNTER_WIDTH)}`);
+  if (!m)
+    throw new SyntaxError(
+      `Cannot decode HLC: "${s}" is not of the form ${"0".repeat(MS_WIDTH)}.${"0".repeat(COUNTER_WIDTH)}`,
+    );
   return { ms: Number(m[1]), counter: Number(m[2]) };
 }
 
 /** A node's clock. `now` is injected so tests and the simulator are deterministic. */
 export class HlcClock {
   #last: Hlc = { ms: 0, counter: 0 };
-  constructor(readonly now: () => number = Date.now, readonly maxDriftMs = 60_000) {}
+  constructor(
+    readonly now: () => number = Date.now,
+    readonly maxDriftMs = 60_000,
+  ) {}
 
   /** A fresh version for a local write. */
   tick(): string {

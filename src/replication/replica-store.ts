@@ -12,7 +12,15 @@
  *    written on any node, last writer wins by (hlc, origin).
  */
 export const HOST_TABLES = ["instance", "vif", "lease", "host", "ip_alloc", "ipam_slot"] as const;
-export const ADMIN_TABLES = ["network", "security_group", "security_group_rule", "keypair", "floating_pool", "floating_ip", "host_forgotten"] as const;
+export const ADMIN_TABLES = [
+  "network",
+  "security_group",
+  "security_group_rule",
+  "keypair",
+  "floating_pool",
+  "floating_ip",
+  "host_forgotten",
+] as const;
 export type HostTable = (typeof HOST_TABLES)[number];
 export type AdminTable = (typeof ADMIN_TABLES)[number];
 export type ReplicaTable = HostTable | AdminTable;

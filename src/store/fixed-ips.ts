@@ -11,9 +11,15 @@ type Row = Record<string, unknown>;
 
 function fromRow(r: Row): FixedIp {
   return {
-    networkId: r.network_id as string, address: r.address as string, reserved: !!r.reserved, allocated: !!r.allocated,
-    leased: !!r.leased, instanceUuid: r.instance_uuid as string | null, vifId: r.vif_id as string | null,
-    host: r.host as string | null, updatedAt: r.updated_at as number,
+    networkId: r.network_id as string,
+    address: r.address as string,
+    reserved: !!r.reserved,
+    allocated: !!r.allocated,
+    leased: !!r.leased,
+    instanceUuid: r.instance_uuid as string | null,
+    vifId: r.vif_id as string | null,
+    host: r.host as string | null,
+    updatedAt: r.updated_at as number,
   };
 }
 
@@ -22,14 +28,19 @@ export function getFixedIp(store: Store, address: string, networkId?: string): F
   if (!isIpv4(address)) throw invalid(`--address ${address} is not an IPv4 address`, "address");
   const a = normalizeIp(address);
   const r = networkId
-    ? store.db.query<Row, [string, string]>("SELECT * FROM fixed_ips WHERE network_id = ? AND address = ?").get(networkId, a)
+    ? store.db
+        .query<Row, [string, string]>("SELECT * FROM fixed_ips WHERE network_id = ? AND address = ?")
+        .get(networkId, a)
     : store.db.query<Row, [string]>("SELECT * FROM fixed_ips WHERE address = ? LIMIT 1").get(a);
   if (!r) throw notFound(`fixed IP ${address}`, "address");
   return fromRow(r);
 }
 
 /** `host`: addresses the host claimed itself; `onHost`: those and its instances' (nova-manage's `fixed list --host`). */
-export function listFixedIps(store: Store, opts: { networkId?: string; host?: string; onHost?: string } = {}): FixedIp[] {
+export function listFixedIps(
+  store: Store,
+  opts: { networkId?: string; host?: string; onHost?: string } = {},
+): FixedIp[] {
   const where: string[] = [];
   const args: string[] = [];
   if (opts.networkId) {
@@ -45,14 +56,18 @@ export function listFixedIps(store: Store, opts: { networkId?: string; host?: st
     args.push(opts.onHost, opts.onHost);
   }
   const sql = `SELECT * FROM fixed_ips ${where.length ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY network_id, address_num`;
-  return store.db.query<Row, string[]>(sql).all(...args).map(fromRow);
+  return store.db
+    .query<Row, string[]>(sql)
+    .all(...args)
+    .map(fromRow);
 }
 
 /** `fixed reserve|unreserve`: flips the flag only; an address in use stays with its instance. */
 export function setReserved(store: Store, address: string, reserved: boolean): FixedIp {
   return store.write(() => {
     const ip = getFixedIp(store, address);
-    store.db.query("UPDATE fixed_ips SET reserved = ?, updated_at = ? WHERE network_id = ? AND address = ?")
+    store.db
+      .query("UPDATE fixed_ips SET reserved = ?, updated_at = ? WHERE network_id = ? AND address = ?")
       .run(reserved ? 1 : 0, store.now(), ip.networkId, ip.address);
     store.changed("fixed_ip", "put", `${ip.networkId}/${ip.address}`);
     return { ...ip, reserved };
@@ -63,7 +78,12 @@ export function setReserved(store: Store, address: string, reserved: boolean): F
  * Take an address for a VIF: the requested one (must be free and unreserved) or the least
  * recently used free one. The partial index `fixed_ips_free` makes this O(log n).
  */
-export function allocateFixedIp(store: Store, networkId: string, owner: { instanceUuid: string; vifId: string }, requested?: string): string {
+export function allocateFixedIp(
+  store: Store,
+  networkId: string,
+  owner: { instanceUuid: string; vifId: string },
+  requested?: string,
+): string {
   let address: string;
   if (requested) {
     const ip = getFixedIp(store, requested, networkId);
@@ -71,13 +91,19 @@ export function allocateFixedIp(store: Store, networkId: string, owner: { instan
     if (ip.instanceUuid || ip.host || ip.leased) throw conflict(`fixed IP ${requested} is already in use`, "address");
     address = ip.address;
   } else {
-    const r = store.db.query<{ address: string }, [string]>(
-      `SELECT address FROM fixed_ips WHERE network_id = ? AND instance_uuid IS NULL AND reserved = 0 AND leased = 0 AND host IS NULL
-       ORDER BY updated_at, address_num LIMIT 1`).get(networkId);
+    const r = store.db
+      .query<{ address: string }, [string]>(
+        `SELECT address FROM fixed_ips WHERE network_id = ? AND instance_uuid IS NULL AND reserved = 0 AND leased = 0 AND host IS NULL
+       ORDER BY updated_at, address_num LIMIT 1`,
+      )
+      .get(networkId);
     if (!r) throw conflict("no more fixed IPs in this network", "network");
     address = r.address;
   }
-  store.db.query("UPDATE fixed_ips SET instance_uuid = ?, vif_id = ?, allocated = 1, updated_at = ? WHERE network_id = ? AND address = ?")
+  store.db
+    .query(
+      "UPDATE fixed_ips SET instance_uuid = ?, vif_id = ?, allocated = 1, updated_at = ? WHERE network_id = ? AND address = ?",
+    )
     .run(owner.instanceUuid, owner.vifId, store.now(), networkId, address);
   store.changed("fixed_ip", "put", `${networkId}/${address}`);
   return address;
@@ -86,7 +112,10 @@ export function allocateFixedIp(store: Store, networkId: string, owner: { instan
 /** Return an instance's addresses to the pool (updated_at makes them least-recently-used last). */
 export function releaseInstanceIps(store: Store, instanceUuid: string): void {
   const rows = store.db.query<Row, [string]>("SELECT * FROM fixed_ips WHERE instance_uuid = ?").all(instanceUuid);
-  store.db.query("UPDATE fixed_ips SET instance_uuid = NULL, vif_id = NULL, allocated = 0, leased = 0, updated_at = ? WHERE instance_uuid = ?")
+  store.db
+    .query(
+      "UPDATE fixed_ips SET instance_uuid = NULL, vif_id = NULL, allocated = 0, leased = 0, updated_at = ? WHERE instance_uuid = ?",
+    )
     .run(store.now(), instanceUuid);
   for (const r of rows) store.changed("fixed_ip", "put", `${r.network_id}/${r.address}`);
 }
@@ -96,30 +125,54 @@ export function releaseInstanceIps(store: Store, instanceUuid: string): void {
  * DHCP server. Claimed once from the pool (nova `host` column); with share_address every host
  * uses the network's own DHCP server address.
  */
-export function hostAddress(store: Store, networkId: string, host: string, share: boolean, sharedAddress: string | null): string | null {
+export function hostAddress(
+  store: Store,
+  networkId: string,
+  host: string,
+  share: boolean,
+  sharedAddress: string | null,
+): string | null {
   if (share) return sharedAddress;
-  const have = store.db.query<{ address: string }, [string, string]>("SELECT address FROM fixed_ips WHERE network_id = ? AND host = ? LIMIT 1").get(networkId, host);
+  const have = store.db
+    .query<{ address: string }, [string, string]>(
+      "SELECT address FROM fixed_ips WHERE network_id = ? AND host = ? LIMIT 1",
+    )
+    .get(networkId, host);
   if (have) return have.address;
-  const r = store.db.query<{ address: string }, [string]>(
-    `SELECT address FROM fixed_ips WHERE network_id = ? AND instance_uuid IS NULL AND reserved = 0 AND leased = 0 AND host IS NULL
-     ORDER BY address_num LIMIT 1`).get(networkId);
+  const r = store.db
+    .query<{ address: string }, [string]>(
+      `SELECT address FROM fixed_ips WHERE network_id = ? AND instance_uuid IS NULL AND reserved = 0 AND leased = 0 AND host IS NULL
+     ORDER BY address_num LIMIT 1`,
+    )
+    .get(networkId);
   if (!r) throw conflict("no free fixed IP left for this host's gateway address", "network");
-  store.db.query("UPDATE fixed_ips SET host = ?, updated_at = ? WHERE network_id = ? AND address = ?").run(host, store.now(), networkId, r.address);
+  store.db
+    .query("UPDATE fixed_ips SET host = ?, updated_at = ? WHERE network_id = ? AND address = ?")
+    .run(host, store.now(), networkId, r.address);
   store.changed("fixed_ip", "put", `${networkId}/${r.address}`);
   return r.address;
 }
 
 /** This host's claimed address on a network, without claiming one. */
 export function findHostAddress(store: Store, networkId: string, host: string): string | null {
-  return store.db.query<{ address: string }, [string, string]>("SELECT address FROM fixed_ips WHERE network_id = ? AND host = ? LIMIT 1").get(networkId, host)?.address ?? null;
+  return (
+    store.db
+      .query<{ address: string }, [string, string]>(
+        "SELECT address FROM fixed_ips WHERE network_id = ? AND host = ? LIMIT 1",
+      )
+      .get(networkId, host)?.address ?? null
+  );
 }
 
 /** Record an address the cluster allocated to this host as its gateway/DHCP address on a network. */
 export function claimHostAddress(store: Store, networkId: string, host: string, address: string): void {
   store.write(() => {
     const ip = getFixedIp(store, address, networkId);
-    if (ip.instanceUuid || (ip.host && ip.host !== host)) throw conflict(`fixed IP ${address} is already in use`, "address");
-    store.db.query("UPDATE fixed_ips SET host = ?, updated_at = ? WHERE network_id = ? AND address = ?").run(host, store.now(), networkId, ip.address);
+    if (ip.instanceUuid || (ip.host && ip.host !== host))
+      throw conflict(`fixed IP ${address} is already in use`, "address");
+    store.db
+      .query("UPDATE fixed_ips SET host = ?, updated_at = ? WHERE network_id = ? AND address = ?")
+      .run(host, store.now(), networkId, ip.address);
     store.changed("fixed_ip", "put", `${networkId}/${ip.address}`);
   });
 }

@@ -5,8 +5,15 @@ import type { Store } from "./db.ts";
 type Row = Record<string, unknown>;
 
 export function hostFromRow(r: Row): Host {
-  return { id: r.id as string, hostname: r.hostname as string, address: r.address as string, generation: r.generation as number,
-    origin: r.origin as string, hlc: r.hlc as string, deleted: !!r.deleted };
+  return {
+    id: r.id as string,
+    hostname: r.hostname as string,
+    address: r.address as string,
+    generation: r.generation as number,
+    origin: r.origin as string,
+    hlc: r.hlc as string,
+    deleted: !!r.deleted,
+  };
 }
 
 export function listHosts(store: Store): Host[] {
@@ -20,7 +27,8 @@ export function registerHost(store: Store, hostname: string, address: string): H
     const generation = old ? (old.generation as number) : 1;
     if (old && old.address === address && old.hostname === hostname && !old.deleted) return hostFromRow(old);
     const v = store.version();
-    store.db.query(`INSERT INTO hosts (id, hostname, address, generation, origin, hlc, deleted) VALUES (?,?,?,?,?,?,0)
+    store.db
+      .query(`INSERT INTO hosts (id, hostname, address, generation, origin, hlc, deleted) VALUES (?,?,?,?,?,?,0)
       ON CONFLICT(id) DO UPDATE SET hostname = excluded.hostname, address = excluded.address, origin = excluded.origin, hlc = excluded.hlc, deleted = 0`)
       .run(store.nodeId, hostname, address, generation, v.origin, v.hlc);
     store.changed("host", "put", store.nodeId);

@@ -6,7 +6,9 @@ import { resolveGroup } from "./secgroups.ts";
 
 function setGroups(store: Store, inst: Instance, groups: string[]): Instance {
   const v = store.version();
-  store.db.query("UPDATE instances SET security_groups = ?, origin = ?, hlc = ? WHERE uuid = ?").run(JSON.stringify(groups), v.origin, v.hlc, inst.uuid);
+  store.db
+    .query("UPDATE instances SET security_groups = ?, origin = ?, hlc = ? WHERE uuid = ?")
+    .run(JSON.stringify(groups), v.origin, v.hlc, inst.uuid);
   // The instance's rules are re-rendered from this event like any other instance change.
   store.changed("instance", "put", inst.uuid);
   return getInstance(store, inst.uuid);
@@ -16,7 +18,8 @@ export function addInstanceSecurityGroup(store: Store, ref: string, group: strin
   return store.write(() => {
     const inst = getInstance(store, ref);
     const g = resolveGroup(store, group, inst.projectId, "group");
-    if (inst.securityGroups.includes(g.name)) throw conflict(`instance ${inst.name} is already in security group ${g.name}`, "group");
+    if (inst.securityGroups.includes(g.name))
+      throw conflict(`instance ${inst.name} is already in security group ${g.name}`, "group");
     return setGroups(store, inst, [...inst.securityGroups, g.name]);
   });
 }
@@ -25,7 +28,12 @@ export function removeInstanceSecurityGroup(store: Store, ref: string, group: st
   return store.write(() => {
     const inst = getInstance(store, ref);
     const g = resolveGroup(store, group, inst.projectId, "group");
-    if (!inst.securityGroups.includes(g.name)) throw notFound(`security group ${g.name} on instance ${inst.name}`, "group");
-    return setGroups(store, inst, inst.securityGroups.filter((n) => n !== g.name));
+    if (!inst.securityGroups.includes(g.name))
+      throw notFound(`security group ${g.name} on instance ${inst.name}`, "group");
+    return setGroups(
+      store,
+      inst,
+      inst.securityGroups.filter((n) => n !== g.name),
+    );
   });
 }

@@ -40,20 +40,45 @@ export function updateInstance(store: Store, ref: string, u: InstanceUpdate): In
     if (name !== inst.name && store.db.query("SELECT 1 FROM instances WHERE deleted = 0 AND name = ?").get(name)) {
       throw conflict(`an instance named ${name} already exists`, "name");
     }
-    if (u.userData && u.userData.length > MAX_USER_DATA) throw invalid(`user data is ${u.userData.length} bytes; at most ${MAX_USER_DATA} are allowed`, "user_data");
+    if (u.userData && u.userData.length > MAX_USER_DATA)
+      throw invalid(`user data is ${u.userData.length} bytes; at most ${MAX_USER_DATA} are allowed`, "user_data");
     const key = resolveKey(store, inst, u);
-    const groups = u.securityGroups === undefined ? inst.securityGroups
-      : (u.securityGroups.length ? u.securityGroups : ["default"]).map((g) =>
-        (g === "default" ? ensureDefaultGroup(store, inst.projectId) : getSecurityGroupByName(store, g, inst.projectId)).name);
+    const groups =
+      u.securityGroups === undefined
+        ? inst.securityGroups
+        : (u.securityGroups.length ? u.securityGroups : ["default"]).map(
+            (g) =>
+              (g === "default"
+                ? ensureDefaultGroup(store, inst.projectId)
+                : getSecurityGroupByName(store, g, inst.projectId)
+              ).name,
+          );
     const userData = u.userData === undefined ? inst.userData : u.userData;
     const meta = u.meta ?? inst.meta;
-    const same = name === inst.name && key.name === inst.keyName && key.data === inst.keyData && sameBytes(userData, inst.userData)
-      && JSON.stringify(meta) === JSON.stringify(inst.meta) && JSON.stringify(groups) === JSON.stringify(inst.securityGroups);
+    const same =
+      name === inst.name &&
+      key.name === inst.keyName &&
+      key.data === inst.keyData &&
+      sameBytes(userData, inst.userData) &&
+      JSON.stringify(meta) === JSON.stringify(inst.meta) &&
+      JSON.stringify(groups) === JSON.stringify(inst.securityGroups);
     if (same) return inst;
     const v = store.version();
-    store.db.query(`UPDATE instances SET name = ?, hostname = ?, key_name = ?, key_data = ?, user_data = ?, meta = ?, security_groups = ?,
-      origin = ?, hlc = ? WHERE uuid = ?`).run(name, sanitizeHostname(name), key.name, key.data, userData, JSON.stringify(meta),
-      JSON.stringify(groups), v.origin, v.hlc, inst.uuid);
+    store.db
+      .query(`UPDATE instances SET name = ?, hostname = ?, key_name = ?, key_data = ?, user_data = ?, meta = ?, security_groups = ?,
+      origin = ?, hlc = ? WHERE uuid = ?`)
+      .run(
+        name,
+        sanitizeHostname(name),
+        key.name,
+        key.data,
+        userData,
+        JSON.stringify(meta),
+        JSON.stringify(groups),
+        v.origin,
+        v.hlc,
+        inst.uuid,
+      );
     store.changed("instance", "put", inst.uuid);
     return getInstance(store, inst.uuid);
   });

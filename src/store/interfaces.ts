@@ -16,11 +16,17 @@ export interface AttachParams {
 
 function local(store: Store, ref: string): Instance {
   const inst = getInstance(store, ref);
-  if (inst.host !== store.nodeId) throw conflict(`instance ${inst.name} runs on ${inst.host}; change its ports there`, "instance");
+  if (inst.host !== store.nodeId)
+    throw conflict(`instance ${inst.name} runs on ${inst.host}; change its ports there`, "instance");
   return inst;
 }
 
-export function attachInterface(store: Store, ref: string, p: AttachParams, randomBytes: (n: number) => Uint8Array = (n) => crypto.getRandomValues(new Uint8Array(n))): Vif {
+export function attachInterface(
+  store: Store,
+  ref: string,
+  p: AttachParams,
+  randomBytes: (n: number) => Uint8Array = (n) => crypto.getRandomValues(new Uint8Array(n)),
+): Vif {
   return store.write(() => {
     const inst = local(store, ref);
     const net = getNetwork(store, p.network, "network");
@@ -37,14 +43,29 @@ export function attachInterface(store: Store, ref: string, p: AttachParams, rand
 export function detachInterface(store: Store, ref: string, match: { mac?: string; address?: string }): Vif {
   return store.write(() => {
     const inst = local(store, ref);
-    const vif = listVifs(store, { instanceUuid: inst.uuid }).find((v) =>
-      (match.mac !== undefined && v.mac === match.mac.toLowerCase()) || (match.address !== undefined && v.address === match.address));
-    if (!vif) throw notFound(`port ${match.mac ?? match.address} on instance ${inst.name}`, match.mac !== undefined ? "mac" : "address");
+    const vif = listVifs(store, { instanceUuid: inst.uuid }).find(
+      (v) =>
+        (match.mac !== undefined && v.mac === match.mac.toLowerCase()) ||
+        (match.address !== undefined && v.address === match.address),
+    );
+    if (!vif)
+      throw notFound(
+        `port ${match.mac ?? match.address} on instance ${inst.name}`,
+        match.mac !== undefined ? "mac" : "address",
+      );
     const v = store.version();
     store.db.query("UPDATE vifs SET deleted = 1, origin = ?, hlc = ? WHERE id = ?").run(v.origin, v.hlc, vif.id);
     store.changed("vif", "delete", vif.id);
-    const rows = store.db.query<{ network_id: string; address: string }, [string]>("SELECT network_id, address FROM fixed_ips WHERE vif_id = ?").all(vif.id);
-    store.db.query("UPDATE fixed_ips SET instance_uuid = NULL, vif_id = NULL, allocated = 0, leased = 0, updated_at = ? WHERE vif_id = ?").run(store.now(), vif.id);
+    const rows = store.db
+      .query<{ network_id: string; address: string }, [string]>(
+        "SELECT network_id, address FROM fixed_ips WHERE vif_id = ?",
+      )
+      .all(vif.id);
+    store.db
+      .query(
+        "UPDATE fixed_ips SET instance_uuid = NULL, vif_id = NULL, allocated = 0, leased = 0, updated_at = ? WHERE vif_id = ?",
+      )
+      .run(store.now(), vif.id);
     for (const r of rows) store.changed("fixed_ip", "put", `${r.network_id}/${r.address}`);
     store.changed("instance", "put", inst.uuid);
     return vif;

@@ -38,7 +38,11 @@ function chooseVif(store: Store, inst: Instance, vifs: Vif[], p: PlugParams): Vi
     if (!isMac(p.mac)) throw invalid(`mac ${p.mac} is not a MAC address (expected xx:xx:xx:xx:xx:xx)`, "mac");
     const mac = normalizeMac(p.mac);
     const v = vifs.find((x) => x.mac === mac);
-    if (!v) throw invalid(`MAC ${mac} is not a port of instance ${inst.name} (its MACs: ${vifs.map((x) => x.mac).join(", ")})`, "mac");
+    if (!v)
+      throw invalid(
+        `MAC ${mac} is not a port of instance ${inst.name} (its MACs: ${vifs.map((x) => x.mac).join(", ")})`,
+        "mac",
+      );
     return v;
   }
   if (p.network) {
@@ -55,7 +59,9 @@ function chooseVif(store: Store, inst: Instance, vifs: Vif[], p: PlugParams): Vi
 function holder(store: Store, port: string): string | null {
   const row = portRow(store, port);
   if (!row) return null;
-  return store.db.query("SELECT 1 FROM vifs WHERE id = ? AND deleted = 0 AND host = ?").get(row.vif_id, store.nodeId) ? row.vif_id : null;
+  return store.db.query("SELECT 1 FROM vifs WHERE id = ? AND deleted = 0 AND host = ?").get(row.vif_id, store.nodeId)
+    ? row.vif_id
+    : null;
 }
 
 /** Declare `p.port` as the host-side port of one of the instance's VIFs. */
@@ -64,19 +70,28 @@ export function plugPort(store: Store, ref: string, p: PlugParams): PortBinding 
     checkIfName("port", p.port);
     if (p.mac && p.network) throw invalid("name the VIF by --mac or by --network, not both", "mac");
     const inst = getInstance(store, ref);
-    if (inst.host !== store.nodeId) throw conflict(`instance ${inst.name} runs on host ${inst.host}: plug its port there`, "instance");
+    if (inst.host !== store.nodeId)
+      throw conflict(`instance ${inst.name} runs on host ${inst.host}: plug its port there`, "instance");
     const vifs = listVifs(store, { instanceUuid: inst.uuid });
     if (vifs.length === 0) throw invalid(`instance ${inst.name} has no VIF to plug`, "instance");
     const vif = chooseVif(store, inst, vifs, p);
     const held = holder(store, p.port);
     if (held && held !== vif.id) {
-      const owner = store.db.query<{ name: string; mac: string }, [string]>(
-        "SELECT i.name AS name, v.mac AS mac FROM vifs v JOIN instances i ON i.uuid = v.instance_uuid WHERE v.id = ?").get(held);
-      throw conflict(`port ${p.port} is already plugged for instance ${owner?.name ?? "?"} (MAC ${owner?.mac ?? "?"})`, "port");
+      const owner = store.db
+        .query<{ name: string; mac: string }, [string]>(
+          "SELECT i.name AS name, v.mac AS mac FROM vifs v JOIN instances i ON i.uuid = v.instance_uuid WHERE v.id = ?",
+        )
+        .get(held);
+      throw conflict(
+        `port ${p.port} is already plugged for instance ${owner?.name ?? "?"} (MAC ${owner?.mac ?? "?"})`,
+        "port",
+      );
     }
     if (!held) {
       store.db.query("DELETE FROM vif_ports WHERE port = ?").run(p.port);
-      store.db.query("INSERT OR REPLACE INTO vif_ports (vif_id, port, plugged_at) VALUES (?,?,?)").run(vif.id, p.port, store.now());
+      store.db
+        .query("INSERT OR REPLACE INTO vif_ports (vif_id, port, plugged_at) VALUES (?,?,?)")
+        .run(vif.id, p.port, store.now());
       store.changed("vif", "put", vif.id);
     }
     return { instance: inst, vif, port: p.port };
@@ -89,9 +104,16 @@ export function unplugPort(store: Store, ref: string, port: string | null = null
     if (port !== null) checkIfName("port", port);
     const inst = getInstance(store, ref);
     const ports = portsByVif(store);
-    const vifs = listVifs(store, { instanceUuid: inst.uuid }).filter((v) => ports.has(v.id) && (port === null || ports.get(v.id) === port));
+    const vifs = listVifs(store, { instanceUuid: inst.uuid }).filter(
+      (v) => ports.has(v.id) && (port === null || ports.get(v.id) === port),
+    );
     if (vifs.length === 0) {
-      throw conflict(port === null ? `instance ${inst.name} has no plugged port` : `port ${port} is not plugged for instance ${inst.name}`, "port");
+      throw conflict(
+        port === null
+          ? `instance ${inst.name} has no plugged port`
+          : `port ${port} is not plugged for instance ${inst.name}`,
+        "port",
+      );
     }
     for (const v of vifs) {
       store.db.query("DELETE FROM vif_ports WHERE vif_id = ?").run(v.id);

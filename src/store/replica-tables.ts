@@ -46,8 +46,13 @@ function plainColumns(data: Data, rename: Record<string, string> = {}): Data {
 }
 
 const byId = (sql: string, entity: Entity, from: (r: Row) => object, idField = "id", column = "id"): TypedTable => ({
-  sql, entity, where: `${column} = ?`, keyArgs: (k) => [k], keyOf: (d) => String(d[idField]),
-  toData: (r) => strip(from(r)), columns: (d) => plainColumns(d),
+  sql,
+  entity,
+  where: `${column} = ?`,
+  keyArgs: (k) => [k],
+  keyOf: (d) => String(d[idField]),
+  toData: (r) => strip(from(r)),
+  columns: (d) => plainColumns(d),
 });
 
 export const TYPED: Record<string, TypedTable> = {
@@ -66,13 +71,22 @@ export const TYPED: Record<string, TypedTable> = {
     // host, which alone serves its metadata: a gossiped row must fit one datagram, and peers
     // need the rest (name, host, project, groups) for listings and security-group membership.
     toData: (r) => ({ ...strip(instanceFromRow(r)), userData: null, keyData: null, password: null }),
-    columns: (d) => plainColumns({ ...d, userData: d.userData ? Buffer.from(String(d.userData), "base64") : null,
-      meta: JSON.stringify(d.meta ?? {}), securityGroups: JSON.stringify(d.securityGroups ?? []) }),
+    columns: (d) =>
+      plainColumns({
+        ...d,
+        userData: d.userData ? Buffer.from(String(d.userData), "base64") : null,
+        meta: JSON.stringify(d.meta ?? {}),
+        securityGroups: JSON.stringify(d.securityGroups ?? []),
+      }),
   },
   lease: {
-    sql: "leases", entity: "lease", where: "network_id = ? AND mac = ?",
-    keyArgs: (k) => k.split("/"), keyOf: (d) => `${d.networkId}/${d.mac}`,
-    toData: (r) => strip(leaseFromRow(r)), columns: (d) => plainColumns(d),
+    sql: "leases",
+    entity: "lease",
+    where: "network_id = ? AND mac = ?",
+    keyArgs: (k) => k.split("/"),
+    keyOf: (d) => `${d.networkId}/${d.mac}`,
+    toData: (r) => strip(leaseFromRow(r)),
+    columns: (d) => plainColumns(d),
   },
   floating_ip: {
     ...byId("floating_ips", "floating_ip", floatingFromRow, "address", "address"),

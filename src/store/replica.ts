@@ -33,25 +33,38 @@ export class SqliteReplicaStore implements ReplicaStore {
 
   /** Every replicated row's (table, key, origin, hlc) as one SQL source. */
   #union(where: string): string {
-    return SOURCES.map((s) => `SELECT ${s.tbl} AS tbl, ${s.key} AS key, ${VERSION_COLS} FROM ${s.from} ${where}`).join(" UNION ALL ");
+    return SOURCES.map((s) => `SELECT ${s.tbl} AS tbl, ${s.key} AS key, ${VERSION_COLS} FROM ${s.from} ${where}`).join(
+      " UNION ALL ",
+    );
   }
 
   heads(): Map<string, string> {
     if (this.#heads) return new Map(this.#heads);
-    const rows = this.#db.query<{ origin: string; h: string }, []>(`SELECT origin, max(hlc) AS h FROM (${this.#union("")}) GROUP BY origin`).all();
+    const rows = this.#db
+      .query<{ origin: string; h: string }, []>(
+        `SELECT origin, max(hlc) AS h FROM (${this.#union("")}) GROUP BY origin`,
+      )
+      .all();
     this.#heads = new Map(rows.map((r) => [r.origin, r.h]));
     return new Map(this.#heads);
   }
 
   changedSince(origin: string, after: string, limit: number): ReplicaRow[] {
-    return this.refsSince(origin, after, limit).map((r) => this.get(r.table, r.key)).filter((r): r is ReplicaRow => !!r);
+    return this.refsSince(origin, after, limit)
+      .map((r) => this.get(r.table, r.key))
+      .filter((r): r is ReplicaRow => !!r);
   }
 
   refsSince(origin: string, after: string, limit: number): RowRef[] {
     // Each table through its (origin, hlc) index, then merged: SQLite does not push the filter
     // into a UNION ALL of the tables, and scanned every replicated row for every repair page.
-    const refs = SOURCES.flatMap((s) => this.#db.query<{ tbl: string; key: string; hlc: string }, [string, string, number]>(
-      `SELECT ${s.tbl} AS tbl, ${s.key} AS key, hlc FROM ${s.from} WHERE origin = ? AND hlc > ? ORDER BY hlc LIMIT ?`).all(origin, after, limit));
+    const refs = SOURCES.flatMap((s) =>
+      this.#db
+        .query<{ tbl: string; key: string; hlc: string }, [string, string, number]>(
+          `SELECT ${s.tbl} AS tbl, ${s.key} AS key, hlc FROM ${s.from} WHERE origin = ? AND hlc > ? ORDER BY hlc LIMIT ?`,
+        )
+        .all(origin, after, limit),
+    );
     refs.sort((a, b) => (a.hlc < b.hlc ? -1 : a.hlc > b.hlc ? 1 : 0));
     return refs.slice(0, limit).map((r) => ({ table: r.tbl as ReplicaTable, key: r.key, hlc: r.hlc }));
   }
@@ -61,7 +74,11 @@ export class SqliteReplicaStore implements ReplicaStore {
     // a local write (every allocation) asks this.
     let max = "";
     for (const s of SOURCES) {
-      const h = this.#db.query<{ h: string | null }, [string, string]>(`SELECT max(hlc) AS h FROM ${s.from} WHERE origin = ? AND hlc < ?`).get(origin, hlc)?.h;
+      const h = this.#db
+        .query<{ h: string | null }, [string, string]>(
+          `SELECT max(hlc) AS h FROM ${s.from} WHERE origin = ? AND hlc < ?`,
+        )
+        .get(origin, hlc)?.h;
       if (h && h > max) max = h;
     }
     return max;
@@ -70,10 +87,14 @@ export class SqliteReplicaStore implements ReplicaStore {
   get(table: ReplicaTable, key: string): ReplicaRow | undefined {
     const t = TYPED[table];
     if (t) {
-      const r = this.#db.query<Row, string[]>(`SELECT * FROM ${t.sql} WHERE ${t.where}`).get(...(t.keyArgs(key) as string[]));
+      const r = this.#db
+        .query<Row, string[]>(`SELECT * FROM ${t.sql} WHERE ${t.where}`)
+        .get(...(t.keyArgs(key) as string[]));
       if (r) return typedRow(table, t, r);
     }
-    const e = this.#db.query<Row, [string, string]>("SELECT * FROM replica_extra WHERE tbl = ? AND key = ?").get(table, key);
+    const e = this.#db
+      .query<Row, [string, string]>("SELECT * FROM replica_extra WHERE tbl = ? AND key = ?")
+      .get(table, key);
     return e ? extraRow(e) : undefined;
   }
 
@@ -87,13 +108,17 @@ export class SqliteReplicaStore implements ReplicaStore {
       return;
     }
     // The primary key (tbl, key) serves the range; "\uffff" sorts after any key character.
-    for (const e of this.#db.query<Row, [string, string, string]>("SELECT * FROM replica_extra WHERE tbl = ? AND key >= ? AND key < ?").all(table, prefix, `${prefix}\uffff`)) yield extraRow(e);
+    for (const e of this.#db
+      .query<Row, [string, string, string]>("SELECT * FROM replica_extra WHERE tbl = ? AND key >= ? AND key < ?")
+      .all(table, prefix, `${prefix}\uffff`))
+      yield extraRow(e);
   }
 
   *scan(table: ReplicaTable): Iterable<ReplicaRow> {
     const t = TYPED[table];
     if (t) for (const r of this.#db.query<Row, []>(`SELECT * FROM ${t.sql}`).all()) yield typedRow(table, t, r);
-    for (const e of this.#db.query<Row, [string]>("SELECT * FROM replica_extra WHERE tbl = ?").all(table)) yield extraRow(e);
+    for (const e of this.#db.query<Row, [string]>("SELECT * FROM replica_extra WHERE tbl = ?").all(table))
+      yield extraRow(e);
   }
 
   put(row: ReplicaRow): void {
@@ -103,12 +128,15 @@ export class SqliteReplicaStore implements ReplicaStore {
   }
 
   apply(row: ReplicaRow): boolean {
-    return this.store.write(() => {
-      const cur = this.get(row.table, row.key);
-      if (cur && !newerThan(row, cur)) return false;
-      this.#write(row);
-      return true;
-    }, { remote: true });
+    return this.store.write(
+      () => {
+        const cur = this.get(row.table, row.key);
+        if (cur && !newerThan(row, cur)) return false;
+        this.#write(row);
+        return true;
+      },
+      { remote: true },
+    );
   }
 
   #write(row: ReplicaRow): void {
@@ -116,18 +144,23 @@ export class SqliteReplicaStore implements ReplicaStore {
     this.#changes.set(row.table, (this.#changes.get(row.table) ?? 0) + 1);
     const t = TYPED[row.table];
     if (!t) {
-      this.#db.query(`INSERT OR REPLACE INTO replica_extra (tbl, key, ${VERSION_COLS}, data) VALUES (?,?,?,?,?,?)`)
+      this.#db
+        .query(`INSERT OR REPLACE INTO replica_extra (tbl, key, ${VERSION_COLS}, data) VALUES (?,?,?,?,?,?)`)
         .run(row.table, row.key, row.origin, row.hlc, row.deleted ? 1 : 0, row.data ? JSON.stringify(row.data) : null);
       return;
     }
     const exists = !!this.#db.query(`SELECT 1 FROM ${t.sql} WHERE ${t.where}`).get(...(t.keyArgs(row.key) as string[]));
     if (row.deleted || !row.data) {
       if (exists) {
-        this.#db.query(`UPDATE ${t.sql} SET deleted = 1, origin = ?, hlc = ? WHERE ${t.where}`).run(row.origin, row.hlc, ...(t.keyArgs(row.key) as string[]));
+        this.#db
+          .query(`UPDATE ${t.sql} SET deleted = 1, origin = ?, hlc = ? WHERE ${t.where}`)
+          .run(row.origin, row.hlc, ...(t.keyArgs(row.key) as string[]));
         if (row.table === "network") this.#db.query("DELETE FROM fixed_ips WHERE network_id = ?").run(row.key);
       } else {
         // A tombstone for a row we never had: kept so an older put cannot resurrect it.
-        this.#db.query(`INSERT OR REPLACE INTO replica_extra (tbl, key, ${VERSION_COLS}, data) VALUES (?,?,?,?,1,NULL)`).run(row.table, row.key, row.origin, row.hlc);
+        this.#db
+          .query(`INSERT OR REPLACE INTO replica_extra (tbl, key, ${VERSION_COLS}, data) VALUES (?,?,?,?,1,NULL)`)
+          .run(row.table, row.key, row.origin, row.hlc);
       }
       this.store.changed(t.entity, "delete", row.key);
       return;
@@ -135,11 +168,15 @@ export class SqliteReplicaStore implements ReplicaStore {
     const cols = { ...t.columns(row.data), origin: row.origin, hlc: row.hlc, deleted: 0 };
     if (row.table === "instance" && exists) keepHostOnly(this.#db, row.key, cols);
     const names = Object.keys(cols);
-    this.#db.query(`INSERT OR REPLACE INTO ${t.sql} (${names.join(", ")}) VALUES (${names.map(() => "?").join(", ")})`)
+    this.#db
+      .query(`INSERT OR REPLACE INTO ${t.sql} (${names.join(", ")}) VALUES (${names.map(() => "?").join(", ")})`)
       .run(...(Object.values(cols) as string[]));
     this.#db.query("DELETE FROM replica_extra WHERE tbl = ? AND key = ?").run(row.table, row.key);
     if (row.table === "network" && !exists) {
-      materializeFixedIps(this.store, networkFromRow(this.#db.query<Row, [string]>("SELECT * FROM networks WHERE id = ?").get(row.key)!));
+      materializeFixedIps(
+        this.store,
+        networkFromRow(this.#db.query<Row, [string]>("SELECT * FROM networks WHERE id = ?").get(row.key)!),
+      );
     }
     this.store.changed(t.entity, "put", row.key);
   }
@@ -149,7 +186,8 @@ export class SqliteReplicaStore implements ReplicaStore {
     this.#bulk++;
     return this.store.write(() => {
       let n = 0;
-      for (const t of Object.values(TYPED)) n += this.#db.query(`DELETE FROM ${t.sql} WHERE deleted = 1 AND hlc < ?`).run(before).changes;
+      for (const t of Object.values(TYPED))
+        n += this.#db.query(`DELETE FROM ${t.sql} WHERE deleted = 1 AND hlc < ?`).run(before).changes;
       n += this.#db.query("DELETE FROM replica_extra WHERE deleted = 1 AND hlc < ?").run(before).changes;
       return n;
     });
@@ -160,7 +198,8 @@ export class SqliteReplicaStore implements ReplicaStore {
     this.#bulk++;
     return this.store.write(() => {
       let n = 0;
-      for (const t of Object.values(TYPED)) n += this.#db.query(`DELETE FROM ${t.sql} WHERE origin = ?`).run(origin).changes;
+      for (const t of Object.values(TYPED))
+        n += this.#db.query(`DELETE FROM ${t.sql} WHERE origin = ?`).run(origin).changes;
       n += this.#db.query("DELETE FROM replica_extra WHERE origin = ?").run(origin).changes;
       return n;
     });
@@ -178,8 +217,11 @@ export class SqliteReplicaStore implements ReplicaStore {
 
 /** Columns that never travel (see replica-tables.ts): a newer row from a peer keeps ours. */
 function keepHostOnly(db: Store["db"], uuid: string, cols: Record<string, unknown>): void {
-  const cur = db.query<{ user_data: Uint8Array | null; key_data: string | null; password: string | null }, [string]>(
-    "SELECT user_data, key_data, password FROM instances WHERE uuid = ?").get(uuid);
+  const cur = db
+    .query<{ user_data: Uint8Array | null; key_data: string | null; password: string | null }, [string]>(
+      "SELECT user_data, key_data, password FROM instances WHERE uuid = ?",
+    )
+    .get(uuid);
   if (!cur) return;
   cols.user_data = cur.user_data;
   cols.key_data = cur.key_data;
@@ -207,12 +249,25 @@ const SOURCES: { from: string; tbl: string; key: string }[] = [
 function typedRow(table: ReplicaTable, t: TypedTable, r: Row): ReplicaRow {
   const deleted = !!r.deleted;
   const data = t.toData(r);
-  return { table, key: t.keyOf(data), origin: r.origin as string, hlc: r.hlc as string, deleted, data: deleted ? null : data };
+  return {
+    table,
+    key: t.keyOf(data),
+    origin: r.origin as string,
+    hlc: r.hlc as string,
+    deleted,
+    data: deleted ? null : data,
+  };
 }
 
 function extraRow(e: Row): ReplicaRow {
-  return { table: e.tbl as ReplicaTable, key: e.key as string, origin: e.origin as string, hlc: e.hlc as string, deleted: !!e.deleted,
-    data: e.data ? (JSON.parse(e.data as string) as Record<string, unknown>) : null };
+  return {
+    table: e.tbl as ReplicaTable,
+    key: e.key as string,
+    origin: e.origin as string,
+    hlc: e.hlc as string,
+    deleted: !!e.deleted,
+    data: e.data ? (JSON.parse(e.data as string) as Record<string, unknown>) : null,
+  };
 }
 
 /** IPAM promises, written (and committed) before a vote leaves this node. */
@@ -223,14 +278,20 @@ export class SqlitePromiseStore implements PromiseStore {
   constructor(readonly store: Store) {}
 
   get(slot: string): SlotPromise | undefined {
-    const r = this.store.db.query<{ owner: string; epoch: number; released: number }, [string]>("SELECT owner, epoch, released FROM ipam_promises WHERE slot = ?").get(slot);
+    const r = this.store.db
+      .query<{ owner: string; epoch: number; released: number }, [string]>(
+        "SELECT owner, epoch, released FROM ipam_promises WHERE slot = ?",
+      )
+      .get(slot);
     return r ? { owner: r.owner, epoch: r.epoch, released: !!r.released } : undefined;
   }
 
   put(slot: string, p: SlotPromise): void {
     // A vote: on disk before the answer leaves, or a power cut could let us promise the slot twice.
     this.store.durable(() => {
-      this.store.db.query("INSERT OR REPLACE INTO ipam_promises (slot, owner, epoch, released) VALUES (?,?,?,?)").run(slot, p.owner, p.epoch, p.released ? 1 : 0);
+      this.store.db
+        .query("INSERT OR REPLACE INTO ipam_promises (slot, owner, epoch, released) VALUES (?,?,?,?)")
+        .run(slot, p.owner, p.epoch, p.released ? 1 : 0);
     });
   }
 
@@ -240,7 +301,9 @@ export class SqlitePromiseStore implements PromiseStore {
 
   after(slot: string, limit: number): [string, SlotPromise][] {
     const rows = this.store.db
-      .query<{ slot: string; owner: string; epoch: number; released: number }, [string, number]>("SELECT slot, owner, epoch, released FROM ipam_promises WHERE slot > ? ORDER BY slot LIMIT ?")
+      .query<{ slot: string; owner: string; epoch: number; released: number }, [string, number]>(
+        "SELECT slot, owner, epoch, released FROM ipam_promises WHERE slot > ? ORDER BY slot LIMIT ?",
+      )
       .all(slot, limit);
     return rows.map((r) => [r.slot, { owner: r.owner, epoch: r.epoch, released: !!r.released }]);
   }

@@ -22,8 +22,20 @@ export const lib = dlopen("libc.so.6", {
 }).symbols;
 
 const ERRNO_NAMES: Record<number, string> = {
-  1: "EPERM", 2: "ENOENT", 6: "ENXIO", 9: "EBADF", 11: "EAGAIN", 13: "EACCES", 19: "ENODEV", 22: "EINVAL",
-  90: "EMSGSIZE", 98: "EADDRINUSE", 99: "EADDRNOTAVAIL", 100: "ENETDOWN", 101: "ENETUNREACH", 105: "ENOBUFS",
+  1: "EPERM",
+  2: "ENOENT",
+  6: "ENXIO",
+  9: "EBADF",
+  11: "EAGAIN",
+  13: "EACCES",
+  19: "ENODEV",
+  22: "EINVAL",
+  90: "EMSGSIZE",
+  98: "EADDRINUSE",
+  99: "EADDRNOTAVAIL",
+  100: "ENETDOWN",
+  101: "ENETUNREACH",
+  105: "ENOBUFS",
   113: "EHOSTUNREACH",
 };
 
@@ -34,7 +46,10 @@ export function errnoName(e: number): string {
 
 /** A failed libc call, with the errno name in `code` (e.g. "ENODEV"). */
 export class SysError extends Error {
-  constructor(readonly call: string, readonly errno: number) {
+  constructor(
+    readonly call: string,
+    readonly errno: number,
+  ) {
     const name = ERRNO_NAMES[errno] ?? `errno ${errno}`;
     super(`${call} failed: ${name}`);
     this.code = name;

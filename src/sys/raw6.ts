@@ -219,7 +219,11 @@ function findHopLimit(ctl: Uint8Array): number | null {
   for (let at = 0; at + 16 <= ctl.length; ) {
     const len = Number(v.getBigUint64(at, true));
     if (len < 16) return null;
-    if (v.getInt32(at + 8, true) === IPPROTO_IPV6 && v.getInt32(at + 12, true) === IPV6_HOPLIMIT && at + 20 <= ctl.length) {
+    if (
+      v.getInt32(at + 8, true) === IPPROTO_IPV6 &&
+      v.getInt32(at + 12, true) === IPV6_HOPLIMIT &&
+      at + 20 <= ctl.length
+    ) {
       return v.getInt32(at + 16, true);
     }
     at += (len + 7) & ~7;

@@ -23,7 +23,11 @@ export function takeToken(b: Bucket, now: number, perSecond: number, burst: numb
 export class KeyedTokenBuckets {
   readonly #buckets = new Map<string, Bucket>();
 
-  constructor(readonly perSecond: number, readonly burst: number, readonly maxKeys: number) {}
+  constructor(
+    readonly perSecond: number,
+    readonly burst: number,
+    readonly maxKeys: number,
+  ) {}
 
   /** Takes one token for `key` at `now` (ms); false means the caller must refuse or drop. */
   take(key: string, now: number): boolean {

@@ -9,8 +9,16 @@ function setup(deps: Partial<AdminDeps> = {}) {
   const store = memStore();
   const app = createAdminApp({ store, config: defaultConfig(), ...deps });
   const call = async (method: string, path: string, body?: unknown) => {
-    const res = await app.request(path, { method, headers: { "content-type": "application/json" }, body: body === undefined ? undefined : typeof body === "string" ? body : JSON.stringify(body) });
-    return { status: res.status, json: (await res.json()) as any, warnings: decodeWarnings(res.headers.get(WARNING_HEADER)) };
+    const res = await app.request(path, {
+      method,
+      headers: { "content-type": "application/json" },
+      body: body === undefined ? undefined : typeof body === "string" ? body : JSON.stringify(body),
+    });
+    return {
+      status: res.status,
+      json: (await res.json()) as any,
+      warnings: decodeWarnings(res.headers.get(WARNING_HEADER)),
+    };
   };
   return { store, call };
 }
@@ -20,7 +28,13 @@ describe("admin API", () => {
     const { call } = setup();
     const r = await call("POST", "/v1/networks", { label: "private", fixed_range_v4: "10.0.0.0/24" });
     expect(r.status).toBe(201);
-    expect(r.json[0]).toMatchObject({ label: "private", bridge: "br100", dns1: "8.8.4.4", gateway: "10.0.0.1", multiHost: true });
+    expect(r.json[0]).toMatchObject({
+      label: "private",
+      bridge: "br100",
+      dns1: "8.8.4.4",
+      gateway: "10.0.0.1",
+      multiHost: true,
+    });
     expect((await call("GET", "/v1/networks")).json.map((n: { label: string }) => n.label)).toEqual(["private"]);
     expect((await call("GET", "/v1/networks/private")).json.cidr).toBe("10.0.0.0/24");
   });
@@ -40,8 +54,20 @@ describe("admin API", () => {
       ["POST", "/v1/fixed-ips/10.0.9.9/reserve", undefined, 404, "address"],
       ["POST", "/v1/keypairs", { name: "k", public_key: "not a key" }, 400, "public_key"],
       ["DELETE", "/v1/instances/ghost", undefined, 404, "instance"],
-      ["POST", "/v1/secgroups/default/rules", { ip_protocol: "tcp", from_port: 1, to_port: 70000, cidr: "0.0.0.0/0" }, 400, "to_port"],
-      ["POST", "/v1/secgroups/ghosts/rules", { ip_protocol: "tcp", from_port: 22, to_port: 22, cidr: "0.0.0.0/0" }, 404, "group"],
+      [
+        "POST",
+        "/v1/secgroups/default/rules",
+        { ip_protocol: "tcp", from_port: 1, to_port: 70000, cidr: "0.0.0.0/0" },
+        400,
+        "to_port",
+      ],
+      [
+        "POST",
+        "/v1/secgroups/ghosts/rules",
+        { ip_protocol: "tcp", from_port: 22, to_port: 22, cidr: "0.0.0.0/0" },
+        404,
+        "group",
+      ],
     ];
     for (const [method, path, body, status, field] of cases) {
       const r = await call(method, path, body);
@@ -55,12 +81,28 @@ describe("admin API", () => {
   test("every project has its default security group before any boot: rules can be added, listed and deleted", async () => {
     const { call } = setup();
     expect((await call("GET", "/v1/secgroups")).json.map((g: { name: string }) => g.name)).toEqual(["default"]);
-    const add = await call("POST", "/v1/secgroups/default/rules", { ip_protocol: "icmp", from_port: -1, to_port: -1, cidr: "0.0.0.0/0" });
+    const add = await call("POST", "/v1/secgroups/default/rules", {
+      ip_protocol: "icmp",
+      from_port: -1,
+      to_port: -1,
+      cidr: "0.0.0.0/0",
+    });
     expect(add.status).toBe(201);
-    expect((await call("GET", "/v1/secgroups/default/rules")).json.map((r: { protocol: string }) => r.protocol)).toEqual(["icmp"]);
+    expect(
+      (await call("GET", "/v1/secgroups/default/rules")).json.map((r: { protocol: string }) => r.protocol),
+    ).toEqual(["icmp"]);
     // Another project's default group exists too, separate and empty.
     expect((await call("GET", "/v1/secgroups/default/rules?project_id=demo")).json).toEqual([]);
-    expect((await call("POST", "/v1/secgroups/default/rules/delete", { ip_protocol: "icmp", from_port: -1, to_port: -1, cidr: "0.0.0.0/0" })).status).toBe(200);
+    expect(
+      (
+        await call("POST", "/v1/secgroups/default/rules/delete", {
+          ip_protocol: "icmp",
+          from_port: -1,
+          to_port: -1,
+          cidr: "0.0.0.0/0",
+        })
+      ).status,
+    ).toBe(200);
     // A boot afterwards uses that same group, not a second one.
     await call("POST", "/v1/networks", { label: "private", fixed_range_v4: "10.0.0.0/24" });
     expect((await call("POST", "/v1/instances", { name: "vm1" })).status).toBe(201);
@@ -69,7 +111,10 @@ describe("admin API", () => {
 
   test("input refused at the door: addresses, interface names, overlapping ranges; one line naming the field, store unchanged", async () => {
     // This host: 192.0.2.10/24 on eth0 and 2001:db8:1::10/64 on eth1.
-    const hostSubnets = () => [{ iface: "eth0", address: "192.0.2.10", cidr: "192.0.2.0/24" }, { iface: "eth1", address: "2001:db8:1::10", cidr: "2001:db8:1::/64" }];
+    const hostSubnets = () => [
+      { iface: "eth0", address: "192.0.2.10", cidr: "192.0.2.0/24" },
+      { iface: "eth1", address: "2001:db8:1::10", cidr: "2001:db8:1::/64" },
+    ];
     const { store, call } = setup({ hostSubnets });
     expect((await call("POST", "/v1/networks", { label: "private", fixed_range_v4: "10.0.0.0/24" })).status).toBe(201);
     expect((await call("POST", "/v1/floating-ranges", { pool: "nova", ip_range: "203.0.113.0/29" })).status).toBe(201);
@@ -80,20 +125,86 @@ describe("admin API", () => {
       ["/v1/networks", net({ dns2: "8.8.8" }), 400, "dns2", /--dns2 8\.8\.8 is not/],
       ["/v1/networks", net({ gateway: "fd00::1" }), 400, "gateway", /--gateway fd00::1 is not an IPv4 address/],
       ["/v1/networks", net({ dhcp_server: "x" }), 400, "dhcp_server", /--dhcp-server x is not an IPv4 address/],
-      ["/v1/networks", net({ fixed_range_v6: "fd00:9::/64", gateway_v6: "10.1.0.1" }), 400, "gateway_v6", /--gateway-v6 10\.1\.0\.1 is not an IPv6 address/],
-      ["/v1/networks", net({ fixed_range_v6: "fd00:9::/64", gateway_v6: "fd00:8::1" }), 400, "gateway_v6", /outside --fixed-range-v6/],
-      ["/v1/networks", net({ bridge: 'b"r' }), 400, "bridge", /bridge "b\\"r" is not a valid interface name: 1-15 bytes/],
+      [
+        "/v1/networks",
+        net({ fixed_range_v6: "fd00:9::/64", gateway_v6: "10.1.0.1" }),
+        400,
+        "gateway_v6",
+        /--gateway-v6 10\.1\.0\.1 is not an IPv6 address/,
+      ],
+      [
+        "/v1/networks",
+        net({ fixed_range_v6: "fd00:9::/64", gateway_v6: "fd00:8::1" }),
+        400,
+        "gateway_v6",
+        /outside --fixed-range-v6/,
+      ],
+      [
+        "/v1/networks",
+        net({ bridge: 'b"r' }),
+        400,
+        "bridge",
+        /bridge "b\\"r" is not a valid interface name: 1-15 bytes/,
+      ],
       ["/v1/networks", net({ bridge: "a-bridge-name-too-long" }), 400, "bridge", /not a valid interface name/],
       ["/v1/networks", net({ bridge: ".." }), 400, "bridge", /not a valid interface name/],
       ["/v1/networks", net({ bridge_interface: "eth0:1" }), 400, "bridge_interface", /not a valid interface name/],
-      ["/v1/networks", net({ fixed_range_v4: "192.0.2.0/25" }), 409, "fixed_range_v4", /overlaps this host's subnet 192\.0\.2\.0\/24 on eth0/],
-      ["/v1/networks", net({ fixed_range_v4: "203.0.113.0/24" }), 409, "fixed_range_v4", /contains floating IP 203\.0\.113\.1/],
-      ["/v1/networks", net({ fixed_range_v6: "2001:db8:1::/64" }), 409, "fixed_range_v6", /overlaps this host's subnet 2001:db8:1::\/64 on eth1/],
-      ["/v1/floating-ranges", { pool: "nova", ip_range: "10.0.0.0/28" }, 409, "ip_range", /overlaps fixed network private \(10\.0\.0\.0\/24\)/],
-      ["/v1/floating-ranges", { pool: "nova", ip_range: "10.0.0.1" }, 409, "ip_range", /overlaps fixed network private/],
-      ["/v1/floating-ranges", { pool: "other", ip_range: "203.0.113.4/30" }, 409, "ip_range", /overlaps pool nova: floating IP 203\.0\.113\.5 already exists/],
-      ["/v1/floating-ranges", { pool: "nova", ip_range: "192.0.2.8/29" }, 409, "ip_range", /contains this host's own address 192\.0\.2\.10 on eth0/],
-      ["/v1/floating-ranges", { pool: "nova", ip_range: "198.51.100.0/29", interface: "eth 0" }, 400, "interface", /not a valid interface name/],
+      [
+        "/v1/networks",
+        net({ fixed_range_v4: "192.0.2.0/25" }),
+        409,
+        "fixed_range_v4",
+        /overlaps this host's subnet 192\.0\.2\.0\/24 on eth0/,
+      ],
+      [
+        "/v1/networks",
+        net({ fixed_range_v4: "203.0.113.0/24" }),
+        409,
+        "fixed_range_v4",
+        /contains floating IP 203\.0\.113\.1/,
+      ],
+      [
+        "/v1/networks",
+        net({ fixed_range_v6: "2001:db8:1::/64" }),
+        409,
+        "fixed_range_v6",
+        /overlaps this host's subnet 2001:db8:1::\/64 on eth1/,
+      ],
+      [
+        "/v1/floating-ranges",
+        { pool: "nova", ip_range: "10.0.0.0/28" },
+        409,
+        "ip_range",
+        /overlaps fixed network private \(10\.0\.0\.0\/24\)/,
+      ],
+      [
+        "/v1/floating-ranges",
+        { pool: "nova", ip_range: "10.0.0.1" },
+        409,
+        "ip_range",
+        /overlaps fixed network private/,
+      ],
+      [
+        "/v1/floating-ranges",
+        { pool: "other", ip_range: "203.0.113.4/30" },
+        409,
+        "ip_range",
+        /overlaps pool nova: floating IP 203\.0\.113\.5 already exists/,
+      ],
+      [
+        "/v1/floating-ranges",
+        { pool: "nova", ip_range: "192.0.2.8/29" },
+        409,
+        "ip_range",
+        /contains this host's own address 192\.0\.2\.10 on eth0/,
+      ],
+      [
+        "/v1/floating-ranges",
+        { pool: "nova", ip_range: "198.51.100.0/29", interface: "eth 0" },
+        400,
+        "interface",
+        /not a valid interface name/,
+      ],
     ];
     for (const [path, b, status, field, msg] of cases) {
       const r = await call("POST", path, b);
@@ -111,7 +222,12 @@ describe("admin API", () => {
     const { call } = setup({ log: createLogger({ write: (l) => logged.push(l) }) });
     const a = await call("POST", "/v1/networks", { label: "a", fixed_range_v4: "10.0.0.0/24" });
     expect([a.status, a.warnings]).toEqual([201, []]);
-    const b = await call("POST", "/v1/networks", { label: "b", fixed_range_v4: "10.1.0.0/24", fixed_range_v6: "fd00:2::/64", vlan: 42 });
+    const b = await call("POST", "/v1/networks", {
+      label: "b",
+      fixed_range_v4: "10.1.0.0/24",
+      fixed_range_v6: "fd00:2::/64",
+      vlan: 42,
+    });
     expect(b.status).toBe(201);
     expect(b.warnings).toHaveLength(3);
     expect(b.warnings[0]).toMatch(/--fixed-range-v6 fd00:2::\/64 is stored but not served: use_ipv6 = false/);
@@ -120,17 +236,33 @@ describe("admin API", () => {
     const c = await call("POST", "/v1/networks", { label: "c", fixed_range_v4: "10.2.0.0/24", bridge: "br101" });
     expect([c.status, c.warnings]).toEqual([201, []]);
     expect(logged).toHaveLength(3);
-    expect(logged[1]).toMatch(/level=warn msg="admin request accepted with a warning" path=\/v1\/networks warning="--vlan 42 is stored/);
+    expect(logged[1]).toMatch(
+      /level=warn msg="admin request accepted with a warning" path=\/v1\/networks warning="--vlan 42 is stored/,
+    );
   });
 
   test("boot with user data and meta, show with ports, delete", async () => {
     const { call } = setup();
-    await call("POST", "/v1/networks", { label: "private", fixed_range_v4: "10.0.0.0/24", fixed_range_v6: "fd00:5::/64" });
-    const r = await call("POST", "/v1/instances", { name: "vm1", user_data: Buffer.from("#!/bin/sh\necho hi\n").toString("base64"), meta: { role: "web" }, macs: ["fa:16:3e:00:00:09"] });
+    await call("POST", "/v1/networks", {
+      label: "private",
+      fixed_range_v4: "10.0.0.0/24",
+      fixed_range_v6: "fd00:5::/64",
+    });
+    const r = await call("POST", "/v1/instances", {
+      name: "vm1",
+      user_data: Buffer.from("#!/bin/sh\necho hi\n").toString("base64"),
+      meta: { role: "web" },
+      macs: ["fa:16:3e:00:00:09"],
+    });
     expect(r.status).toBe(201);
     expect(r.json.userDataBytes).toBe(18);
     expect(r.json.meta).toEqual({ role: "web" });
-    expect(r.json.ports[0]).toMatchObject({ mac: "fa:16:3e:00:00:09", network: "private", address: "10.0.0.3", addressV6: "fd00:5::f816:3eff:fe00:9" });
+    expect(r.json.ports[0]).toMatchObject({
+      mac: "fa:16:3e:00:00:09",
+      network: "private",
+      address: "10.0.0.3",
+      addressV6: "fd00:5::f816:3eff:fe00:9",
+    });
     expect((await call("GET", "/v1/instances/vm1")).json.uuid).toBe(r.json.uuid);
     expect((await call("DELETE", "/v1/instances/vm1")).status).toBe(200);
     expect((await call("GET", "/v1/instances")).json).toEqual([]);
@@ -150,7 +282,11 @@ describe("auto_assign_floating_ip", () => {
     const config = { ...defaultConfig(), autoAssignFloatingIp: true };
     const app = createAdminApp({ store, config });
     const call = async (method: string, path: string, body?: unknown) => {
-      const res = await app.request(path, { method, headers: { "content-type": "application/json" }, body: body === undefined ? undefined : JSON.stringify(body) });
+      const res = await app.request(path, {
+        method,
+        headers: { "content-type": "application/json" },
+        body: body === undefined ? undefined : JSON.stringify(body),
+      });
       return { status: res.status, json: (await res.json()) as any };
     };
     await call("POST", "/v1/networks", { label: "private", fixed_range_v4: "10.0.0.0/24" });
@@ -164,7 +300,11 @@ describe("auto_assign_floating_ip", () => {
     expect((await call("GET", "/v1/instances")).json.map((i: { name: string }) => i.name)).toEqual(["a"]);
     // Deleting the instance releases its auto-assigned address back to the pool.
     await call("DELETE", "/v1/instances/a");
-    expect((await call("GET", "/v1/floating-ips")).json[0]).toMatchObject({ address: "203.0.113.5", projectId: null, instanceUuid: null });
+    expect((await call("GET", "/v1/floating-ips")).json[0]).toMatchObject({
+      address: "203.0.113.5",
+      projectId: null,
+      instanceUuid: null,
+    });
   });
 });
 
@@ -210,12 +350,24 @@ describe("ports", () => {
   test("a plug waits for the dataplane and fails with its reason", async () => {
     const store = memStore();
     let waited = 0;
-    const app = createAdminApp({ store, config: defaultConfig(), portsApplied: async () => (++waited > 1 ? "nft -f - exited 1: boom" : null) });
-    const call = (path: string, body: unknown) => app.request(path, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+    const app = createAdminApp({
+      store,
+      config: defaultConfig(),
+      portsApplied: async () => (++waited > 1 ? "nft -f - exited 1: boom" : null),
+    });
+    const call = (path: string, body: unknown) =>
+      app.request(path, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify(body),
+      });
     await call("/v1/networks", { label: "a", fixed_range_v4: "10.0.0.0/24" });
     expect((await call("/v1/instances", { name: "one", ports: ["tap1"] })).status).toBe(201);
     const r = await call("/v1/instances/one/unplug", {});
-    expect([r.status, ((await r.json()) as { error: string }).error]).toEqual([503, "the rules for the port are not applied: nft -f - exited 1: boom"]);
+    expect([r.status, ((await r.json()) as { error: string }).error]).toEqual([
+      503,
+      "the rules for the port are not applied: nft -f - exited 1: boom",
+    ]);
     expect(waited).toBe(2);
   });
 });

@@ -19,7 +19,13 @@ describe("CLI parsing", () => {
 
   test("negative ICMP type/code stay positional", () => {
     const v = VERBS.find((x) => x.name === "secgroup-add-rule")!;
-    expect(parseVerbArgs(v, ["default", "icmp", "-1", "-1", "0.0.0.0/0"]).args).toEqual(["default", "icmp", "-1", "-1", "0.0.0.0/0"]);
+    expect(parseVerbArgs(v, ["default", "icmp", "-1", "-1", "0.0.0.0/0"]).args).toEqual([
+      "default",
+      "icmp",
+      "-1",
+      "-1",
+      "0.0.0.0/0",
+    ]);
   });
 
   test("usage errors name the argument", () => {
@@ -63,14 +69,26 @@ describe("CLI parsing", () => {
 describe("where the CLI finds the agent", () => {
   test("--socket, --config and --json are accepted before the verb as well as after it", () => {
     expect(hoistGlobals(["--socket", "/s", "network-list"])).toEqual(["network-list", "--socket", "/s"]);
-    expect(hoistGlobals(["--socket=/s", "--json", "fixed", "list"])).toEqual(["fixed", "list", "--socket=/s", "--json"]);
+    expect(hoistGlobals(["--socket=/s", "--json", "fixed", "list"])).toEqual([
+      "fixed",
+      "list",
+      "--socket=/s",
+      "--json",
+    ]);
     expect(hoistGlobals(["network-list", "--socket", "/s"])).toEqual(["network-list", "--socket", "/s"]);
   });
 
   test("the verb reaches the agent whichever side of it --socket stands, and admin_socket from the configuration is honoured", async () => {
     const app = servedApp();
     try {
-      const before = await app.cli("--socket", app.socket, "network-create", "private", "--fixed-range-v4", "10.0.0.0/24");
+      const before = await app.cli(
+        "--socket",
+        app.socket,
+        "network-create",
+        "private",
+        "--fixed-range-v4",
+        "10.0.0.0/24",
+      );
       expect([before.code, before.err]).toEqual([0, ""]);
       const after = await app.cli("network-list", "--json", "--socket", app.socket);
       expect(JSON.parse(after.out).map((n: { label: string }) => n.label)).toEqual(["private"]);
@@ -92,7 +110,9 @@ describe("where the CLI finds the agent", () => {
       await app.cli("network-create", "a", "--fixed-range-v4", "10.0.0.0/24", "--socket", app.socket);
       const r = await app.cli("network-create", "b", "--fixed-range-v4", "10.1.0.0/24", "--socket", app.socket);
       expect(r.code).toBe(0);
-      expect(r.err).toMatch(/^netlet: warning: network b shares bridge br100 with a because --bridge was not given.*\n$/);
+      expect(r.err).toMatch(
+        /^netlet: warning: network b shares bridge br100 with a because --bridge was not given.*\n$/,
+      );
     } finally {
       app.close();
     }

@@ -11,7 +11,10 @@ const ISO = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/;
 
 /** Every key snake_case, no replication field, every *_at time ISO-8601; `meta` holds the user's own keys. */
 function checkShape(where: string, data: unknown, path = ""): void {
-  if (Array.isArray(data)) return data.forEach((x, i) => checkShape(where, x, `${path}[${i}]`));
+  if (Array.isArray(data)) {
+    for (const [i, x] of data.entries()) checkShape(where, x, `${path}[${i}]`);
+    return;
+  }
   if (data === null || typeof data !== "object") return;
   for (const [k, v] of Object.entries(data)) {
     const at = `${where}: ${path}.${k}`;
@@ -39,18 +42,49 @@ describe("--json output", () => {
   afterAll(() => app.close());
 
   beforeAll(async () => {
-    await ok("network-create", "private", "--fixed-range-v4", "10.0.0.0/24", "--fixed-range-v6", "fd00:7::/64", "--bridge", "br100");
-    writeFileSync(join(app.dir, "k.pub"), "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOmvh1Vq1m0Bx3a0aSxRKmHbTEJpDxkOuDZUF5xdZ3oE demo\n");
+    await ok(
+      "network-create",
+      "private",
+      "--fixed-range-v4",
+      "10.0.0.0/24",
+      "--fixed-range-v6",
+      "fd00:7::/64",
+      "--bridge",
+      "br100",
+    );
+    writeFileSync(
+      join(app.dir, "k.pub"),
+      "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOmvh1Vq1m0Bx3a0aSxRKmHbTEJpDxkOuDZUF5xdZ3oE demo\n",
+    );
     await ok("keypair-add", "demo", "--pub-key", join(app.dir, "k.pub"));
     await ok("secgroup-create", "web", "web servers");
     await ok("secgroup-add-rule", "web", "tcp", "80", "80", "0.0.0.0/0");
-    await ok("boot", "vm1", "--network", "private", "--security-groups", "web", "--meta", "camelKey=1", "--key-name", "demo");
+    await ok(
+      "boot",
+      "vm1",
+      "--network",
+      "private",
+      "--security-groups",
+      "web",
+      "--meta",
+      "camelKey=1",
+      "--key-name",
+      "demo",
+    );
     await ok("floating-ip-bulk-create", "203.0.113.0/30", "--pool", "nova");
     const fip = JSON.parse(await ok("floating-ip-create", "nova", "--json")).address;
     await ok("floating-ip-associate", "vm1", fip);
     const net = getNetwork(app.store, "private");
-    putLease(app.store, { networkId: net.id, mac: "fa:16:3e:00:00:01", address: "10.0.0.9", hostname: "x", clientId: null, state: "leased",
-      expiresAt: Date.parse("2026-12-08T02:00:00Z"), updatedAt: Date.parse("2026-12-08T01:00:00Z") });
+    putLease(app.store, {
+      networkId: net.id,
+      mac: "fa:16:3e:00:00:01",
+      address: "10.0.0.9",
+      hostname: "x",
+      clientId: null,
+      state: "leased",
+      expiresAt: Date.parse("2026-12-08T02:00:00Z"),
+      updatedAt: Date.parse("2026-12-08T01:00:00Z"),
+    });
   });
 
   test("snake_case keys, ISO-8601 times, no origin/hlc/deleted; the user's metadata keys are kept as given", async () => {
@@ -58,13 +92,31 @@ describe("--json output", () => {
     expect(n).toMatchObject({ label: "private", cidr_v6: "fd00:7::/64", multi_host: true });
     expect(n.created_at).toMatch(ISO);
     const vm = await json("show", "vm1");
-    expect(vm).toMatchObject({ name: "vm1", security_groups: ["web"], meta: { camelKey: "1" }, key_name: "demo", user_data_bytes: 0 });
+    expect(vm).toMatchObject({
+      name: "vm1",
+      security_groups: ["web"],
+      meta: { camelKey: "1" },
+      key_name: "demo",
+      user_data_bytes: 0,
+    });
     expect(vm.ports[0].address_v6).toMatch(/^fd00:7::/);
     expect(vm.floating_ips).toHaveLength(1);
     const [lease] = await json("dhcp", "leases");
     expect([lease.expires_at, lease.updated_at]).toEqual(["2026-12-08T02:00:00.000Z", "2026-12-08T01:00:00.000Z"]);
-    for (const argv of [["list"], ["fixed", "list"], ["keypair-list"], ["secgroup-list"], ["secgroup-list-rules", "web"], ["floating", "list"],
-      ["floating-ip-bulk-list"], ["floating-ip-list"], ["floating-ip-pool-list"], ["interface-list", "vm1"], ["service-list"], ["status"]]) {
+    for (const argv of [
+      ["list"],
+      ["fixed", "list"],
+      ["keypair-list"],
+      ["secgroup-list"],
+      ["secgroup-list-rules", "web"],
+      ["floating", "list"],
+      ["floating-ip-bulk-list"],
+      ["floating-ip-list"],
+      ["floating-ip-pool-list"],
+      ["interface-list", "vm1"],
+      ["service-list"],
+      ["status"],
+    ]) {
       await json(...argv);
     }
   });
@@ -111,7 +163,21 @@ describe("--json output", () => {
   });
 
   test("the conversion: nested records, names that are not fields, and a clock never set", () => {
-    expect(toApiJson({ node: { uptimeS: 3, lastApply: { at: 1000 } }, drops: { "spoof-dhcp": 2 }, meta: { myKey: "v" }, since: 0, origin: "a", hlc: "x", deleted: false }))
-      .toEqual({ node: { uptime_s: 3, last_apply: { at: "1970-01-01T00:00:01.000Z" } }, drops: { "spoof-dhcp": 2 }, meta: { myKey: "v" }, since: null });
+    expect(
+      toApiJson({
+        node: { uptimeS: 3, lastApply: { at: 1000 } },
+        drops: { "spoof-dhcp": 2 },
+        meta: { myKey: "v" },
+        since: 0,
+        origin: "a",
+        hlc: "x",
+        deleted: false,
+      }),
+    ).toEqual({
+      node: { uptime_s: 3, last_apply: { at: "1970-01-01T00:00:01.000Z" } },
+      drops: { "spoof-dhcp": 2 },
+      meta: { myKey: "v" },
+      since: null,
+    });
   });
 });

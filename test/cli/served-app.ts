@@ -31,4 +31,3 @@ export function servedApp() {
   };
   return { dir, socket, store, cli, close };
 }
-

@@ -148,7 +148,11 @@ describe("keyring", () => {
     const hello = stale.seal(Buffer.from("back"), 10);
     expect(cluster.open(hello, 10).ok).toBe(true);
     // The cluster answers on the old key so the returning node can read the new keyring.
-    const reply = cluster.seal(Buffer.from("keys"), 10, (cluster.open(stale.seal(Buffer.from("2"), 10), 10) as { keyId: number }).keyId);
+    const reply = cluster.seal(
+      Buffer.from("keys"),
+      10,
+      (cluster.open(stale.seal(Buffer.from("2"), 10), 10) as { keyId: number }).keyId,
+    );
     expect(stale.open(reply, 10).ok).toBe(true);
     // After the grace window the old key is gone.
     expect(cluster.open(stale.seal(Buffer.from("late"), 70_000), 70_000)).toEqual({ ok: false, error: "unknown-key" });

@@ -23,13 +23,28 @@ const shell = await ClusterShell.start({
   crypto: new PacketCrypto(new Keyring(env.NL_KEY!), env.NL_CLUSTER ?? "nstest", id, 1, Date.now()),
   makeNode: (addr) => {
     const node = new ClusterNode({
-      id, addr, generation: 1, incarnation: 0, now: Date.now(), random: Math.random, clock, store,
+      id,
+      addr,
+      generation: 1,
+      incarnation: 0,
+      now: Date.now(),
+      random: Math.random,
+      clock,
+      store,
       swim: { probeIntervalMs: 500, probeTimeoutMs: 200, gossipIntervalMs: 100, lagThresholdMs: 1000 },
       sync: { digestIntervalMs: 300 },
     });
     ipam = new Ipam({
-      self: id, generation: 1, now: Date.now(), random: Math.random, peers: node.swim, store, write: (r) => node.write(r),
-      promises: new MemoryPromiseStore(), bootstrap: env.NL_BOOTSTRAP === "1", config: { claimTimeoutMs: 1000 },
+      self: id,
+      generation: 1,
+      now: Date.now(),
+      random: Math.random,
+      peers: node.swim,
+      store,
+      write: (r) => node.write(r),
+      promises: new MemoryPromiseStore(),
+      bootstrap: env.NL_BOOTSTRAP === "1",
+      config: { claimTimeoutMs: 1000 },
     });
     node.layers.push(ipam);
     return node;
@@ -38,10 +53,33 @@ const shell = await ClusterShell.start({
 if (env.NL_SEEDS) shell.act((n, now) => n.swim.join(now, env.NL_SEEDS!.split(",")));
 
 const NET = {
-  id: "net1", label: "private", cidr: "10.20.0.0/25", cidrV6: null, fixedCidr: null, netmask: "255.255.255.128", broadcast: "10.20.0.127",
-  gateway: "10.20.0.1", gatewayV6: null, dhcpServer: "10.20.0.1", dhcpStart: null, bridge: "br100", bridgeInterface: null, vlan: null,
-  vxlan: null, dns1: null, dns2: null, mtu: null, multiHost: true, projectId: null, enableDhcp: true, shareAddress: false, allowedStart: null,
-  allowedEnd: null, vpnPrivateAddress: null, priority: null, createdAt: 0,
+  id: "net1",
+  label: "private",
+  cidr: "10.20.0.0/25",
+  cidrV6: null,
+  fixedCidr: null,
+  netmask: "255.255.255.128",
+  broadcast: "10.20.0.127",
+  gateway: "10.20.0.1",
+  gatewayV6: null,
+  dhcpServer: "10.20.0.1",
+  dhcpStart: null,
+  bridge: "br100",
+  bridgeInterface: null,
+  vlan: null,
+  vxlan: null,
+  dns1: null,
+  dns2: null,
+  mtu: null,
+  multiHost: true,
+  projectId: null,
+  enableDhcp: true,
+  shareAddress: false,
+  allowedStart: null,
+  allowedEnd: null,
+  vpnPrivateAddress: null,
+  priority: null,
+  createdAt: 0,
 };
 
 function answer(cmd: Record<string, unknown>): unknown {

@@ -6,10 +6,33 @@ import { describe, expect, test } from "bun:test";
 import { SimCluster } from "../../src/cluster/sim/cluster.ts";
 
 const NET = {
-  id: "net1", label: "private", cidr: "10.2.0.0/26", cidrV6: null, fixedCidr: null, netmask: "255.255.255.192", broadcast: "10.2.0.63",
-  gateway: "10.2.0.1", gatewayV6: null, dhcpServer: "10.2.0.1", dhcpStart: null, bridge: "br100", bridgeInterface: null, vlan: null, vxlan: null,
-  dns1: null, dns2: null, mtu: null, multiHost: true, projectId: null, enableDhcp: true, shareAddress: false, allowedStart: null, allowedEnd: null,
-  vpnPrivateAddress: null, priority: null, createdAt: 0,
+  id: "net1",
+  label: "private",
+  cidr: "10.2.0.0/26",
+  cidrV6: null,
+  fixedCidr: null,
+  netmask: "255.255.255.192",
+  broadcast: "10.2.0.63",
+  gateway: "10.2.0.1",
+  gatewayV6: null,
+  dhcpServer: "10.2.0.1",
+  dhcpStart: null,
+  bridge: "br100",
+  bridgeInterface: null,
+  vlan: null,
+  vxlan: null,
+  dns1: null,
+  dns2: null,
+  mtu: null,
+  multiHost: true,
+  projectId: null,
+  enableDhcp: true,
+  shareAddress: false,
+  allowedStart: null,
+  allowedEnd: null,
+  vpnPrivateAddress: null,
+  priority: null,
+  createdAt: 0,
 };
 
 function allocate(c: SimCluster, i: number, owner: string): boolean {
@@ -61,13 +84,20 @@ describe("ipam voter views", () => {
     c.spawn(3, 1, ["n0"]);
     c.spawn(4, 1, ["n0"]);
     c.sim.partition([["n2"], ["n0", "n1", "n3", "n4"]]);
-    const grown = c.sim.runUntil(() => ["n0", "n1", "n3", "n4"].every((id) => c.members[Number(id.slice(1))].ipam!.voters().length === 5), 60_000, 250);
+    const grown = c.sim.runUntil(
+      () => ["n0", "n1", "n3", "n4"].every((id) => c.members[Number(id.slice(1))].ipam!.voters().length === 5),
+      60_000,
+      250,
+    );
     expect(grown).not.toBeNull();
     expect(c.members[2].ipam!.voters()).toEqual(["n0", "n1", "n2"]);
 
     // New cut: n2 (stale view, 3 voters) with n1; n0 with the two newcomers (5 voters). Both
     // sides run out of addresses at once and go for the last free block.
-    c.sim.partition([["n1", "n2"], ["n0", "n3", "n4"]]);
+    c.sim.partition([
+      ["n1", "n2"],
+      ["n0", "n3", "n4"],
+    ]);
     for (let k = 0; k < 14; k++) {
       allocate(c, 2, `stale${k}`);
       allocate(c, 0, `fresh${k}`);
@@ -91,7 +121,12 @@ describe("ipam voter views", () => {
     expect(c.members[2].ipam!.ownedBlocks(NET.id).length).toBe(1);
 
     // Two newcomers are admitted on the other side; then n2 runs out and goes for "the" free block.
-    const grown = c.sim.runUntil(() => [1, 2, 3, 4].every((i) => c.members[i].ipam!.voters().length === 5 && c.members[i].ipam!.inheritance.complete), 60_000, 250);
+    const grown = c.sim.runUntil(
+      () =>
+        [1, 2, 3, 4].every((i) => c.members[i].ipam!.voters().length === 5 && c.members[i].ipam!.inheritance.complete),
+      60_000,
+      250,
+    );
     expect(grown).not.toBeNull();
     // It keeps trying for a while: claims may time out or meet a busy voter and go again.
     for (let k = 0; k < 30; k++) {

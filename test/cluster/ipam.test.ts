@@ -9,10 +9,33 @@ import { Inheritance, servePromises } from "../../src/cluster/ipam/inherit.ts";
 import { SimCluster } from "../../src/cluster/sim/cluster.ts";
 
 const NET = {
-  id: "net1", label: "private", cidr: "10.1.0.0/25", cidrV6: null, fixedCidr: null, netmask: "255.255.255.128", broadcast: "10.1.0.127",
-  gateway: "10.1.0.1", gatewayV6: null, dhcpServer: "10.1.0.1", dhcpStart: null, bridge: "br100", bridgeInterface: null, vlan: null, vxlan: null,
-  dns1: null, dns2: null, mtu: null, multiHost: true, projectId: null, enableDhcp: true, shareAddress: false, allowedStart: null, allowedEnd: null,
-  vpnPrivateAddress: null, priority: null, createdAt: 0,
+  id: "net1",
+  label: "private",
+  cidr: "10.1.0.0/25",
+  cidrV6: null,
+  fixedCidr: null,
+  netmask: "255.255.255.128",
+  broadcast: "10.1.0.127",
+  gateway: "10.1.0.1",
+  gatewayV6: null,
+  dhcpServer: "10.1.0.1",
+  dhcpStart: null,
+  bridge: "br100",
+  bridgeInterface: null,
+  vlan: null,
+  vxlan: null,
+  dns1: null,
+  dns2: null,
+  mtu: null,
+  multiHost: true,
+  projectId: null,
+  enableDhcp: true,
+  shareAddress: false,
+  allowedStart: null,
+  allowedEnd: null,
+  vpnPrivateAddress: null,
+  priority: null,
+  createdAt: 0,
 };
 
 function cluster(n: number, seed: number, loss = 0) {
@@ -54,8 +77,17 @@ describe("ipam pure parts", () => {
     expect(blockAddresses("10.1.0.16/28")).toHaveLength(16);
     expect(blockAddresses("10.1.0.16/28")[15]).toBe("10.1.0.31");
     // Blocks hand out only what nova's reservation rule leaves free (network-create's rule).
-    const r = reservedOf({ fixedCidr: "10.1.0.0/24", gateway: "10.1.0.1", dhcpServer: "10.1.0.1", vpnPrivateAddress: null, allowedStart: null, allowedEnd: "10.1.0.200" });
-    expect(["10.1.0.0", "10.1.0.1", "10.1.0.2", "10.1.0.200", "10.1.0.201", "10.1.0.255"].map((a) => r(ip4ToNum(a)))).toEqual([true, true, false, false, true, true]);
+    const r = reservedOf({
+      fixedCidr: "10.1.0.0/24",
+      gateway: "10.1.0.1",
+      dhcpServer: "10.1.0.1",
+      vpnPrivateAddress: null,
+      allowedStart: null,
+      allowedEnd: "10.1.0.200",
+    });
+    expect(
+      ["10.1.0.0", "10.1.0.1", "10.1.0.2", "10.1.0.200", "10.1.0.201", "10.1.0.255"].map((a) => r(ip4ToNum(a))),
+    ).toEqual([true, true, false, false, true, true]);
     expect(() => splitBlocks("fd00::/64")).toThrow(RangeError);
   });
 
@@ -80,7 +112,12 @@ describe("ipam pure parts", () => {
     const sent: { to: string; m: Msg }[] = [];
     const voters = ["a", "b", "c"];
     const view = { voters: () => voters, record: () => undefined, forgotten: () => false, mayVote: () => true };
-    const a = new Agreement({ self: "a", isReachable: () => true, send: (to, m) => sent.push({ to, m }) }, view, new MemoryPromiseStore(), 1000);
+    const a = new Agreement(
+      { self: "a", isReachable: () => true, send: (to, m) => sent.push({ to, m }) },
+      view,
+      new MemoryPromiseStore(),
+      1000,
+    );
     const outcomes: boolean[] = [];
     a.claim("block:x", 0, (o) => outcomes.push(o.ok));
     // Both requests are lost; a fifth of the timeout later they go again.
@@ -99,13 +136,17 @@ describe("ipam pure parts", () => {
     a.claim("block:y", 1000, (o) => outcomes.push(o.ok));
     a.tick(2000);
     expect(outcomes).toEqual([true, false]);
-    const releases = sent.filter((x) => x.m.i === "l").map((x) => x.to).sort();
+    const releases = sent
+      .filter((x) => x.m.i === "l")
+      .map((x) => x.to)
+      .sort();
     expect(releases).toEqual(["b", "c"]);
   });
 
   test("a voter copies unreleased promises page by page, asks again when a page is lost, and remembers it finished", () => {
     const source = new MemoryPromiseStore();
-    for (let i = 0; i < 20; i++) source.put(`block:n:10.0.${i}.0/28`, { owner: `h${i % 3}`, epoch: 2, released: i % 5 === 0 });
+    for (let i = 0; i < 20; i++)
+      source.put(`block:n:10.0.${i}.0/28`, { owner: `h${i % 3}`, epoch: 2, released: i % 5 === 0 });
     const mine = new MemoryPromiseStore();
     mine.put("block:n:10.0.1.0/28", { owner: "h1", epoch: 3, released: true });
     const asked: string[] = [];
@@ -140,9 +181,19 @@ describe("ipam pure parts", () => {
     const promises = new MemoryPromiseStore();
     promises.put("voter:d", { owner: "d", epoch: 1, released: false });
     const records = new Map<string, { owner: string; epoch: number; released: boolean }>();
-    const view = { voters: () => ["a", "b", "c"], record: (slot: string) => records.get(slot), forgotten: () => false, mayVote: () => true };
+    const view = {
+      voters: () => ["a", "b", "c"],
+      record: (slot: string) => records.get(slot),
+      forgotten: () => false,
+      mayVote: () => true,
+    };
     const sent: { to: string; m: Parameters<Agreement["handle"]>[1] }[] = [];
-    const a = new Agreement({ self: "a", isReachable: () => true, send: (to, m) => sent.push({ to, m }) }, view, promises, 1000);
+    const a = new Agreement(
+      { self: "a", isReachable: () => true, send: (to, m) => sent.push({ to, m }) },
+      view,
+      promises,
+      1000,
+    );
     const vs = votersFingerprint(["a", "b", "c"]);
     a.handle("b", { i: "c", k: 1, slot: "block:n:10.0.0.0/28", e: 1, vs }, 0);
     expect(sent.at(-1)!.m).toMatchObject({ i: "v", ok: false, why: "busy" });
@@ -152,9 +203,18 @@ describe("ipam pure parts", () => {
   });
 
   test("duplicate detector", () => {
-    const row = (host: string, address: string, deleted = false) => ({ table: "ip_alloc" as const, key: `${host}/${address}`, origin: host, hlc: "", deleted, data: deleted ? null : { networkId: "n", address, host } });
+    const row = (host: string, address: string, deleted = false) => ({
+      table: "ip_alloc" as const,
+      key: `${host}/${address}`,
+      origin: host,
+      hlc: "",
+      deleted,
+      data: deleted ? null : { networkId: "n", address, host },
+    });
     expect(findDuplicates([row("a", "10.0.0.2"), row("b", "10.0.0.3"), row("b", "10.0.0.2", true)])).toEqual([]);
-    expect(findDuplicates([row("a", "10.0.0.2"), row("b", "10.0.0.2")])).toEqual([{ networkId: "n", address: "10.0.0.2", hosts: ["a", "b"] }]);
+    expect(findDuplicates([row("a", "10.0.0.2"), row("b", "10.0.0.2")])).toEqual([
+      { networkId: "n", address: "10.0.0.2", hosts: ["a", "b"] },
+    ]);
   });
 });
 
@@ -229,7 +289,10 @@ describe("simulated ipam", () => {
     const c = cluster(5, 23);
     for (let i = 0; i < 5; i++) allocate(c, i, `warm${i}`);
     c.sim.runFor(3000);
-    c.sim.partition([["n0", "n1", "n2"], ["n3", "n4"]]);
+    c.sim.partition([
+      ["n0", "n1", "n2"],
+      ["n3", "n4"],
+    ]);
     c.sim.runFor(15_000);
     const minority: Alloc[] = [];
     for (let k = 0; k < 20; k++) {
@@ -258,7 +321,9 @@ describe("simulated ipam", () => {
     const serving = () => c.members.filter((m) => m.ipam!.serving().includes("192.0.2.10")).map((m) => m.node.id);
     const serve = (i: number) => {
       let r: unknown;
-      c.sim.poke(`n${i}`, () => c.members[i].node.act(c.sim.now, () => (r = c.members[i].ipam!.serveFloating("192.0.2.10", c.sim.now))));
+      c.sim.poke(`n${i}`, () =>
+        c.members[i].node.act(c.sim.now, () => (r = c.members[i].ipam!.serveFloating("192.0.2.10", c.sim.now))),
+      );
       return r;
     };
     serve(1);
@@ -274,12 +339,17 @@ describe("simulated ipam", () => {
     }
     expect(serving()).toEqual([`n${other}`]);
     // From a minority side the transfer cannot happen.
-    c.sim.partition([["n0", "n1", "n2"], ["n3", "n4"]]);
+    c.sim.partition([
+      ["n0", "n1", "n2"],
+      ["n3", "n4"],
+    ]);
     c.sim.runFor(40_000);
     expect(serve(3)).toEqual({ ok: false, error: expect.stringMatching(/unreachable/) });
     // A fresh address cannot be claimed from the minority either.
     let fresh: unknown;
-    c.sim.poke("n3", () => c.members[3].node.act(c.sim.now, () => (fresh = c.members[3].ipam!.serveFloating("192.0.2.99", c.sim.now))));
+    c.sim.poke("n3", () =>
+      c.members[3].node.act(c.sim.now, () => (fresh = c.members[3].ipam!.serveFloating("192.0.2.99", c.sim.now))),
+    );
     expect(fresh).toEqual({ ok: true, state: "pending" });
     c.sim.runFor(5000);
     expect(serving()).toEqual([`n${other}`]);
@@ -304,7 +374,12 @@ describe("simulated ipam", () => {
     c.sim.runFor(5000);
     // The four remaining voters (of five, n4 forgotten) still allocate; n4's addresses stay taken.
     for (const m of c.members.slice(0, 4)) expect(m.ipam!.voters()).toEqual(["n0", "n1", "n2", "n3"]);
-    const n4addrs = new Set(c.members[0].store.rows().filter((r) => r.table === "ip_alloc" && r.origin === "n4" && !r.deleted).map((r) => String(r.data!.address)));
+    const n4addrs = new Set(
+      c.members[0].store
+        .rows()
+        .filter((r) => r.table === "ip_alloc" && r.origin === "n4" && !r.deleted)
+        .map((r) => String(r.data!.address)),
+    );
     expect(n4addrs.size).toBe(1);
     for (let k = 0; k < 60; k++) {
       const r = allocate(c, k % 4, `z${k}`);
@@ -330,7 +405,9 @@ describe("simulated ipam", () => {
     expect(allocate(c, 2, "too-early")).toEqual({ ok: false, error: expect.stringMatching(/not ready/) });
     // Ready as soon as state sync holds what a peer holds: well inside the 5 s warm-up.
     const t0 = c.sim.now;
-    expect(c.sim.runUntil(() => !/not ready/.test(String((allocate(c, 2, "probe") as { error?: string }).error)), 8000, 100)).not.toBeNull();
+    expect(
+      c.sim.runUntil(() => !/not ready/.test(String((allocate(c, 2, "probe") as { error?: string }).error)), 8000, 100),
+    ).not.toBeNull();
     expect(c.sim.now - t0).toBeLessThan(3000);
     c.sim.runFor(8000);
     for (let k = 0; k < 20; k++) {

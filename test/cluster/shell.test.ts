@@ -14,7 +14,10 @@ afterAll(() => {
   for (const s of shells) s.stop();
 });
 
-async function start(id: string, key = KEY): Promise<{ shell: ClusterShell; store: MemoryReplicaStore; keys: KeyringLayer }> {
+async function start(
+  id: string,
+  key = KEY,
+): Promise<{ shell: ClusterShell; store: MemoryReplicaStore; keys: KeyringLayer }> {
   const store = new MemoryReplicaStore();
   const ring = new Keyring(key, 60_000);
   const crypto = new PacketCrypto(ring, "loopback-test", id, 1, Date.now());
@@ -27,8 +30,22 @@ async function start(id: string, key = KEY): Promise<{ shell: ClusterShell; stor
     // Fast timers so the test takes seconds: 200 ms probes, 100 ms ack timeout.
     makeNode: (addr) =>
       new ClusterNode({
-        id, addr, generation: 1, incarnation: 0, now: Date.now(), random: Math.random, clock: new HlcClock(), store,
-        swim: { probeIntervalMs: 300, probeTimeoutMs: 150, gossipIntervalMs: 50, suspicionStallMs: 400, suspicionSpreadMs: 100, lagThresholdMs: 1000 },
+        id,
+        addr,
+        generation: 1,
+        incarnation: 0,
+        now: Date.now(),
+        random: Math.random,
+        clock: new HlcClock(),
+        store,
+        swim: {
+          probeIntervalMs: 300,
+          probeTimeoutMs: 150,
+          gossipIntervalMs: 50,
+          suspicionStallMs: 400,
+          suspicionSpreadMs: 100,
+          lagThresholdMs: 1000,
+        },
         sync: { digestIntervalMs: 200 },
       }),
   });
@@ -36,7 +53,12 @@ async function start(id: string, key = KEY): Promise<{ shell: ClusterShell; stor
   return { shell, store, keys };
 }
 
-const alive = (s: ClusterShell) => s.node.swim.members().filter((m) => m.state === "alive").map((m) => m.id).sort();
+const alive = (s: ClusterShell) =>
+  s.node.swim
+    .members()
+    .filter((m) => m.state === "alive")
+    .map((m) => m.id)
+    .sort();
 
 describe("UDP shell on loopback", () => {
   test("address parsing", () => {
@@ -55,7 +77,14 @@ describe("UDP shell on loopback", () => {
     await waitFor(() => [a, b, c].every((x) => alive(x.shell).length === 3), 5000);
     expect(alive(a.shell)).toEqual(["host-a", "host-b", "host-c"]);
 
-    a.shell.act((n) => n.write({ table: "keypair", key: "k1", deleted: false, data: { name: "k1", publicKey: "ssh-ed25519 AAAA", fingerprint: "ff", type: "ssh" } }));
+    a.shell.act((n) =>
+      n.write({
+        table: "keypair",
+        key: "k1",
+        deleted: false,
+        data: { name: "k1", publicKey: "ssh-ed25519 AAAA", fingerprint: "ff", type: "ssh" },
+      }),
+    );
     await waitFor(() => c.store.get("keypair", "k1") !== undefined, 5000);
 
     // A node with another key cannot talk its way in; its packets are counted as rejected.
@@ -67,7 +96,10 @@ describe("UDP shell on loopback", () => {
     intruder.shell.stop();
 
     c.shell.stop();
-    await waitFor(() => [a, b].every((x) => x.shell.node.swim.members().find((m) => m.id === "host-c")?.state === "dead"), 10_000);
+    await waitFor(
+      () => [a, b].every((x) => x.shell.node.swim.members().find((m) => m.id === "host-c")?.state === "dead"),
+      10_000,
+    );
     // (With 100 ms probe timeouts a busy CI box can briefly suspect b; wait that out.)
     await waitFor(() => alive(a.shell).join() === "host-a,host-b", 5000);
     expect(alive(a.shell)).toEqual(["host-a", "host-b"]);
@@ -95,10 +127,20 @@ describe("UDP shell on loopback", () => {
     const keys = new KeyringLayer(ring, new HlcClock());
     const store = new MemoryReplicaStore();
     const c2 = await ClusterShell.start({
-      host: "127.0.0.1", port: cAddrPort, crypto: new PacketCrypto(ring, "loopback-test", "rot-c", 1, Date.now() + 1), keyring: keys,
+      host: "127.0.0.1",
+      port: cAddrPort,
+      crypto: new PacketCrypto(ring, "loopback-test", "rot-c", 1, Date.now() + 1),
+      keyring: keys,
       makeNode: (addr) =>
         new ClusterNode({
-          id: "rot-c", addr, generation: 1, incarnation: 5, now: Date.now(), random: Math.random, clock: new HlcClock(), store,
+          id: "rot-c",
+          addr,
+          generation: 1,
+          incarnation: 5,
+          now: Date.now(),
+          random: Math.random,
+          clock: new HlcClock(),
+          store,
           swim: { probeIntervalMs: 200, probeTimeoutMs: 100, gossipIntervalMs: 50, lagThresholdMs: 1000 },
         }),
     });

@@ -2,7 +2,8 @@ import { describe, expect, test } from "bun:test";
 import { converged, swimCluster } from "../../src/cluster/sim/swim-cluster.ts";
 import type { SwimEvent } from "../../src/cluster/swim/core.ts";
 
-const stateOf = (n: { core: { members(): { id: string; state: string }[] } }, id: string) => n.core.members().find((m) => m.id === id)?.state;
+const stateOf = (n: { core: { members(): { id: string; state: string }[] } }, id: string) =>
+  n.core.members().find((m) => m.id === id)?.state;
 
 describe("simulated membership", () => {
   test("the simulator is deterministic for a seed", () => {
@@ -71,7 +72,10 @@ describe("simulated membership", () => {
     const left = nodes.slice(0, 12).map((n) => n.addr);
     const right = nodes.slice(12).map((n) => n.addr);
     sim.partition([left, right]);
-    const split = sim.runUntil(() => nodes.slice(0, 12).every((n) => right.every((r) => stateOf(n, r) === "dead")), 60_000);
+    const split = sim.runUntil(
+      () => nodes.slice(0, 12).every((n) => right.every((r) => stateOf(n, r) === "dead")),
+      60_000,
+    );
     expect(split).not.toBeNull();
     sim.heal();
     // Dead members are learnt back through push-pull and refutation.

@@ -4,7 +4,15 @@ import { mulberry32 } from "../../src/cluster/sim/prng.ts";
 import { decodeEnvelope } from "../../src/cluster/swim/messages.ts";
 
 function core(id: string, extra: Partial<ConstructorParameters<typeof SwimCore>[0]> = {}) {
-  return new SwimCore({ id, addr: id, generation: 1, incarnation: 0, now: 0, random: mulberry32(id.length * 31 + id.charCodeAt(0)), ...extra });
+  return new SwimCore({
+    id,
+    addr: id,
+    generation: 1,
+    incarnation: 0,
+    now: 0,
+    random: mulberry32(id.length * 31 + id.charCodeAt(0)),
+    ...extra,
+  });
 }
 
 /** Deliver everything between cores until quiet (no loss, no delay). */
@@ -49,7 +57,12 @@ describe("swim core", () => {
 
   test("join exchanges member lists", () => {
     const [a, b] = joinedPair();
-    expect(a.members().map((m) => m.id).sort()).toEqual(["a", "b"]);
+    expect(
+      a
+        .members()
+        .map((m) => m.id)
+        .sort(),
+    ).toEqual(["a", "b"]);
     expect(b.members().find((m) => m.id === "a")?.state).toBe("alive");
   });
 
@@ -125,18 +138,22 @@ describe("swim core", () => {
   test("a full table spans several packets but asks for the peer's table once", () => {
     const a = core("a");
     const tuples = Array.from({ length: 200 }, (_, i) => [`member-${i}`, `10.0.${i >> 8}.${i & 255}:7946`, 1, 1, 0]);
-    for (let i = 0; i < 200; i += 20) a.receive(0, "x", JSON.stringify({ f: "x", m: [{ t: "M", r: 0, m: tuples.slice(i, i + 20) }] }));
+    for (let i = 0; i < 200; i += 20)
+      a.receive(0, "x", JSON.stringify({ f: "x", m: [{ t: "M", r: 0, m: tuples.slice(i, i + 20) }] }));
     a.drain();
     a.join(1, ["seed"]);
     const sent = a.drain().packets.filter((p) => p.to === "seed");
     expect(sent.length).toBeGreaterThan(3);
     expect(sent.filter((p) => p.data.includes('"r":1')).length).toBe(1);
-    expect(sent.reduce((n, p) => n + decodeEnvelope(p.data)!.m.reduce((k, m) => k + (m.t === "M" ? m.m.length : 0), 0), 0)).toBe(201);
+    expect(
+      sent.reduce((n, p) => n + decodeEnvelope(p.data)!.m.reduce((k, m) => k + (m.t === "M" ? m.m.length : 0), 0), 0),
+    ).toBe(201);
   });
 
   test("malformed and misaddressed packets are counted, never thrown", () => {
     const a = core("a");
-    for (const junk of ["", "{", "null", '{"f":"x","m":[{"t":"zz"}]}', '{"f":"x","m":[]}', "x".repeat(70000)]) a.receive(0, "x", junk);
+    for (const junk of ["", "{", "null", '{"f":"x","m":[{"t":"zz"}]}', '{"f":"x","m":[]}', "x".repeat(70000)])
+      a.receive(0, "x", junk);
     expect(a.stats.malformed).toBe(6);
     a.receive(0, "x", JSON.stringify({ f: "x", m: [{ t: "p", q: 1, n: "not-a" }] }));
     expect(a.stats.misdirected).toBe(1);
@@ -155,7 +172,7 @@ describe("swim core", () => {
   });
 
   test("a higher generation replaces a member at once, even a live one", () => {
-    const [a, b] = joinedPair();
+    const [a, _b] = joinedPair();
     const b2 = core("b", { generation: 2 });
     b2.join(10, ["a"]);
     const ev = pump([a, b2], 10);
@@ -174,7 +191,7 @@ describe("swim core", () => {
   });
 
   test("unanswered probe leads to suspect, then dead after the suspicion timeout", () => {
-    const [a, b] = joinedPair();
+    const [a, _b] = joinedPair();
     const events: SwimEvent[] = [];
     // b is gone: a's packets go nowhere.
     for (let t = 0; t < 30_000; t = Math.max(t + 1, a.nextDeadline())) {
@@ -214,7 +231,10 @@ describe("two hosts with one node name", () => {
     const a = core("twin", { addr: "10.0.0.1:7946" });
     const b = core("twin", { addr: "10.0.0.2:7946" });
     b.join(0, ["10.0.0.1:7946"]);
-    const byAddr = new Map([[a.addr, a], [b.addr, b]]);
+    const byAddr = new Map([
+      [a.addr, a],
+      [b.addr, b],
+    ]);
     const seen: [string, SwimEvent][] = [];
     let sent = 0;
     for (let round = 0; round < 10; round++) {
@@ -228,7 +248,10 @@ describe("two hosts with one node name", () => {
       }
     }
     const namesakes = seen.filter(([, e]) => e.type === "namesake");
-    expect(namesakes).toEqual([["10.0.0.1:7946", { type: "namesake", addr: "10.0.0.2:7946" }], ["10.0.0.2:7946", { type: "namesake", addr: "10.0.0.1:7946" }]]);
+    expect(namesakes).toEqual([
+      ["10.0.0.1:7946", { type: "namesake", addr: "10.0.0.2:7946" }],
+      ["10.0.0.2:7946", { type: "namesake", addr: "10.0.0.1:7946" }],
+    ]);
     // The join and one answer each way, then nothing more within 5 s.
     expect(sent).toBeLessThanOrEqual(3);
     expect(a.members().map((m) => m.addr)).toEqual(["10.0.0.1:7946"]);

@@ -1,5 +1,12 @@
 import { describe, expect, test } from "bun:test";
-import { pushPullInterval, remainingSuspicion, retransmitLimit, scaledProbeInterval, suspicionConfirmations, suspicionTimeout } from "../../src/cluster/swim/math.ts";
+import {
+  pushPullInterval,
+  remainingSuspicion,
+  retransmitLimit,
+  scaledProbeInterval,
+  suspicionConfirmations,
+  suspicionTimeout,
+} from "../../src/cluster/swim/math.ts";
 import { Awareness } from "../../src/cluster/swim/awareness.ts";
 import { TransmitQueue } from "../../src/cluster/swim/queue.ts";
 

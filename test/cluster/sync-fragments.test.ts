@@ -30,7 +30,10 @@ function shuffle<T>(a: T[], rnd: () => number): T[] {
   return b;
 }
 
-const textOf = (len: number): string => JSON.stringify({ k: "x".repeat(Math.max(0, len - 8)) }).slice(0, len).padEnd(len, " ");
+const textOf = (len: number): string =>
+  JSON.stringify({ k: "x".repeat(Math.max(0, len - 8)) })
+    .slice(0, len)
+    .padEnd(len, " ");
 
 describe("splitPayload", () => {
   test("round trip at 1 char, one chunk, many chunks and 64 KiB", () => {
@@ -75,11 +78,24 @@ describe("isFragment", () => {
   test("accepts a well-formed fragment and rejects each bad field", () => {
     expect(isFragment(ok)).toBe(true);
     for (const bad of [
-      null, 3, "f", [], {},
-      { ...ok, s: "x" }, { ...ok, id: "" }, { ...ok, id: "i".repeat(201) }, { ...ok, id: 7 },
-      { ...ok, n: -1 }, { ...ok, n: 2 }, { ...ok, n: 0.5 }, { ...ok, n: "0" },
-      { ...ok, of: 0 }, { ...ok, of: MAX_PARTS + 1 }, { ...ok, of: Number.NaN },
-      { ...ok, d: 1 }, { ...ok, d: "x".repeat(2001) },
+      null,
+      3,
+      "f",
+      [],
+      {},
+      { ...ok, s: "x" },
+      { ...ok, id: "" },
+      { ...ok, id: "i".repeat(201) },
+      { ...ok, id: 7 },
+      { ...ok, n: -1 },
+      { ...ok, n: 2 },
+      { ...ok, n: 0.5 },
+      { ...ok, n: "0" },
+      { ...ok, of: 0 },
+      { ...ok, of: MAX_PARTS + 1 },
+      { ...ok, of: Number.NaN },
+      { ...ok, d: 1 },
+      { ...ok, d: "x".repeat(2001) },
     ]) {
       expect(isFragment(bad)).toBe(false);
     }
@@ -96,7 +112,9 @@ describe("Reassembler", () => {
       const r = new Reassembler();
       const deliveries = shuffle([...fs, ...fs.filter(() => rnd() < 0.5)], rnd);
       // Duplicates after completion start a fresh partial; only the first completion counts here.
-      const first = deliveries.findIndex((_, i) => new Set(deliveries.slice(0, i + 1).map((f) => f.n)).size === fs.length);
+      const first = deliveries.findIndex(
+        (_, i) => new Set(deliveries.slice(0, i + 1).map((f) => f.n)).size === fs.length,
+      );
       expect(feed(r, "a", deliveries.slice(0, first + 1))).toEqual([text]);
       expect(r.stats.completed).toBe(1);
     }
@@ -212,7 +230,8 @@ describe("Reassembler", () => {
     let now = 0;
     let accepted = 0;
     for (let i = 0; i < 20_000; i++) {
-      const obj: Record<string, unknown> = rnd() < 0.1 ? {} : { s: rnd() < 0.9 ? "f" : value(), id: pick(["a", "b", "c", value()]) };
+      const obj: Record<string, unknown> =
+        rnd() < 0.1 ? {} : { s: rnd() < 0.9 ? "f" : value(), id: pick(["a", "b", "c", value()]) };
       // Mostly small counts and short strings, so a good share passes the check and completes.
       if (rnd() < 0.95) obj.n = rnd() < 0.8 ? Math.floor(rnd() * 3) : value();
       if (rnd() < 0.95) obj.of = rnd() < 0.8 ? 1 + Math.floor(rnd() * 3) : value();

@@ -12,7 +12,11 @@ describe("announcement order of local writes", () => {
     let pushes = 0;
     // Push batches from a: only the first gets through; digest repair is never dropped.
     const p = syncPair({ drop: (m) => m.s === "e" && ++pushes > 1 });
-    const rows: ReplicaRow[] = ["instance-row", "port-row"].map((k) => ({ ...keypair(k), origin: "a", hlc: p.clocks.a.tick() }));
+    const rows: ReplicaRow[] = ["instance-row", "port-row"].map((k) => ({
+      ...keypair(k),
+      origin: "a",
+      hlc: p.clocks.a.tick(),
+    }));
     for (const r of rows) p.stores.a.put(r);
     // The later row is announced (and pushed) first; the earlier one goes out in a batch that is lost.
     p.engines.a.publish(rows[1]);

@@ -4,7 +4,12 @@ import { MemoryReplicaStore } from "../../src/cluster/sync/replica-store.ts";
 import type { SyncTransport } from "../../src/cluster/sync/transport.ts";
 import { HlcClock } from "../../src/replication/hlc.ts";
 
-export const keypair = (name: string) => ({ table: "keypair" as const, key: name, deleted: false, data: { name, publicKey: "ssh-ed25519 AAAA", fingerprint: "ff", type: "ssh" } });
+export const keypair = (name: string) => ({
+  table: "keypair" as const,
+  key: name,
+  deleted: false,
+  data: { name, publicKey: "ssh-ed25519 AAAA", fingerprint: "ff", type: "ssh" },
+});
 
 export interface PairOptions {
   /** Messages from a to b for which this returns true are lost. */
@@ -25,8 +30,22 @@ export function syncPair(o: PairOptions = {}) {
   const stores = { a: o.stores?.a ?? new MemoryReplicaStore(), b: o.stores?.b ?? new MemoryReplicaStore() };
   const clocks = { a: new HlcClock(clock), b: new HlcClock(clock) };
   const engines = {
-    a: new SyncEngine({ self: "a", store: stores.a, clock: clocks.a, transport: link("a", "b"), now, config: o.config?.a }),
-    b: new SyncEngine({ self: "b", store: stores.b, clock: clocks.b, transport: link("b", "a"), now, config: o.config?.b }),
+    a: new SyncEngine({
+      self: "a",
+      store: stores.a,
+      clock: clocks.a,
+      transport: link("a", "b"),
+      now,
+      config: o.config?.a,
+    }),
+    b: new SyncEngine({
+      self: "b",
+      store: stores.b,
+      clock: clocks.b,
+      transport: link("b", "a"),
+      now,
+      config: o.config?.b,
+    }),
   };
   /** Run both engines for `ms`, delivering messages every 10 ms; stops early when `until` holds. */
   const run = (ms: number, until: () => boolean = () => false) => {

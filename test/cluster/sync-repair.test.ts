@@ -6,7 +6,12 @@ import type { ReplicaRow } from "../../src/replication/replica-store.ts";
 import { fromWire, hlcFromWire, hlcToWire, toWire, validateRow } from "../../src/cluster/sync/schema.ts";
 import { encodeHlc } from "../../src/replication/hlc.ts";
 
-const keypair = (name: string) => ({ table: "keypair" as const, key: name, deleted: false, data: { name, publicKey: "ssh-ed25519 AAAA", fingerprint: "ff", type: "ssh" } });
+const keypair = (name: string) => ({
+  table: "keypair" as const,
+  key: name,
+  deleted: false,
+  data: { name, publicKey: "ssh-ed25519 AAAA", fingerprint: "ff", type: "ssh" },
+});
 
 describe("wire forms", () => {
   test("versions shrink to base 36 and read back to the sortable form; junk is refused", () => {
@@ -18,7 +23,12 @@ describe("wire forms", () => {
     expect(hlcFromWire(h)).toBe(h);
     for (const bad of ["NaN", "zzzzzzzzzz.zz", "1.", ".1", "1.zzzzz", "-1.0"]) expect(hlcFromWire(bad)).toBeNull();
     expect(parseSyncMsg({ s: "d", r: null, p: "not a version" })).toBeNull();
-    expect(parseSyncMsg({ s: "w", bk: [], w: [["n1", w, [w]]], q: 0 })).toEqual({ s: "w", bk: [], w: [["n1", h, [h]]], q: 0 });
+    expect(parseSyncMsg({ s: "w", bk: [], w: [["n1", w, [w]]], q: 0 })).toEqual({
+      s: "w",
+      bk: [],
+      w: [["n1", h, [h]]],
+      q: 0,
+    });
   });
 
   test("rows travel as tuples and are validated exactly like objects", () => {
@@ -39,7 +49,12 @@ describe("repair", () => {
     // 300 origins: one node's marks for the differing buckets need several packets.
     const rows: ReplicaRow[] = [];
     for (let o = 0; o < 300; o++) {
-      for (let k = 0; k < 3; k++) rows.push({ ...keypair(`o${o}k${k}`), origin: `src${o}`, hlc: encodeHlc({ ms: SIM_EPOCH_MS - 60_000 + k, counter: o }) });
+      for (let k = 0; k < 3; k++)
+        rows.push({
+          ...keypair(`o${o}k${k}`),
+          origin: `src${o}`,
+          hlc: encodeHlc({ ms: SIM_EPOCH_MS - 60_000 + k, counter: o }),
+        });
     }
     const full = (skipLast: boolean) => {
       const s = new MemoryReplicaStore();
@@ -91,7 +106,27 @@ describe("marks messages", () => {
     const base = SIM_EPOCH_MS;
     const rel = hlcToWire(h, base);
     expect(rel).toBe(`${(5_000).toString(36)}.3`);
-    expect(parseSyncMsg({ s: "w", bk: [], w: [["n1", rel, [rel]], ["n2", ""]], q: 0, b: base })).toEqual({ s: "w", bk: [], w: [["n1", h, [h]], ["n2", ""]], q: 0, b: base });
+    expect(
+      parseSyncMsg({
+        s: "w",
+        bk: [],
+        w: [
+          ["n1", rel, [rel]],
+          ["n2", ""],
+        ],
+        q: 0,
+        b: base,
+      }),
+    ).toEqual({
+      s: "w",
+      bk: [],
+      w: [
+        ["n1", h, [h]],
+        ["n2", ""],
+      ],
+      q: 0,
+      b: base,
+    });
     expect(parseSyncMsg({ s: "w", bk: [], w: [["n1", "zzzzzzzzz.0"]], q: 0, b: 10 ** 15 - 1 })).toBeNull();
     expect(parseSyncMsg({ s: "w", bk: [], w: [], q: 0, b: -1 })).toBeNull();
   });

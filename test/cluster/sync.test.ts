@@ -5,7 +5,12 @@ import type { ReplicaRow } from "../../src/replication/replica-store.ts";
 import { validateRow } from "../../src/cluster/sync/schema.ts";
 import { encodeHlc } from "../../src/replication/hlc.ts";
 
-const keypair = (name: string, publicKey = "ssh-ed25519 AAAA") => ({ table: "keypair" as const, key: name, deleted: false, data: { name, publicKey, fingerprint: "ff", type: "ssh" } });
+const keypair = (name: string, publicKey = "ssh-ed25519 AAAA") => ({
+  table: "keypair" as const,
+  key: name,
+  deleted: false,
+  data: { name, publicKey, fingerprint: "ff", type: "ssh" },
+});
 const hlc = (ms: number, c = 0) => encodeHlc({ ms, counter: c });
 
 describe("replica rows", () => {
@@ -23,7 +28,14 @@ describe("replica rows", () => {
   });
 
   test("validation rejects bad shapes, bad addresses and foreign writers", () => {
-    const host = { table: "host", key: "h1", origin: "h1", hlc: hlc(1), deleted: false, data: { id: "h1", hostname: "a", address: "10.0.0.1", generation: 1 } };
+    const host = {
+      table: "host",
+      key: "h1",
+      origin: "h1",
+      hlc: hlc(1),
+      deleted: false,
+      data: { id: "h1", hostname: "a", address: "10.0.0.1", generation: 1 },
+    };
     expect(validateRow(host).ok).toBe(true);
     expect(validateRow({ ...host, data: { ...host.data, address: "10.0.0.256" } }).ok).toBe(false);
     expect(validateRow({ ...host, origin: "h2" }).ok).toBe(false);
@@ -33,7 +45,14 @@ describe("replica rows", () => {
     expect(validateRow({ ...host, deleted: true, data: null }).ok).toBe(true);
     expect(validateRow({ ...host, data: null }).ok).toBe(false);
     expect(validateRow(null).ok).toBe(false);
-    const net = validateRow({ table: "network", key: "n", origin: "x", hlc: hlc(1), deleted: false, data: { id: "n", cidr: "10.0.0.0/33" } });
+    const net = validateRow({
+      table: "network",
+      key: "n",
+      origin: "x",
+      hlc: hlc(1),
+      deleted: false,
+      data: { id: "n", cidr: "10.0.0.0/33" },
+    });
     expect(net.ok).toBe(false);
   });
 });
@@ -84,12 +103,30 @@ describe("simulated state sync", () => {
     const c = new SimCluster({ n: 10, seed: 13 });
     c.sim.run(5000);
     const bad = [
-      { table: "host", key: "n9", origin: "n3", hlc: hlc(1_763_000_004_000), deleted: false, data: { id: "n9", hostname: "x", address: "10.0.0.9", generation: 1 } },
-      { table: "network", key: "evil", origin: "n3", hlc: hlc(1_763_000_004_000), deleted: false, data: { id: "evil", cidr: "not-a-cidr" } },
+      {
+        table: "host",
+        key: "n9",
+        origin: "n3",
+        hlc: hlc(1_763_000_004_000),
+        deleted: false,
+        data: { id: "n9", hostname: "x", address: "10.0.0.9", generation: 1 },
+      },
+      {
+        table: "network",
+        key: "evil",
+        origin: "n3",
+        hlc: hlc(1_763_000_004_000),
+        deleted: false,
+        data: { id: "evil", cidr: "not-a-cidr" },
+      },
       { table: "keypair", key: "k", origin: "n3", hlc: "NaN", deleted: false, data: {} },
     ];
     const liar = c.members[3].node;
-    c.sim.poke("n3", () => liar.act(c.sim.now, (n) => bad.forEach((r, i) => n.swim.broadcast(`bad${i}`, { s: "d", r, p: "" }))));
+    c.sim.poke("n3", () =>
+      liar.act(c.sim.now, (n) => {
+        for (const [i, r] of bad.entries()) n.swim.broadcast(`bad${i}`, { s: "d", r, p: "" });
+      }),
+    );
     c.sim.runFor(5000);
     const good = c.write(5, keypair("after"));
     c.sim.runFor(5000);
@@ -141,7 +178,10 @@ describe("healed partition", () => {
     c.sim.run(8000);
     const addrs = c.members.map((m) => m.node.addr);
     c.sim.partition([addrs.slice(0, 20), addrs.slice(20)]);
-    const split = c.sim.runUntil(() => c.members[0].node.swim.stateOf("n39") === "dead" && c.members[39].node.swim.stateOf("n0") === "dead", 30_000);
+    const split = c.sim.runUntil(
+      () => c.members[0].node.swim.stateOf("n39") === "dead" && c.members[39].node.swim.stateOf("n0") === "dead",
+      30_000,
+    );
     expect(split).not.toBeNull();
     // Writes on both sides, then long enough for push to be over (only repair can carry them).
     const rows = [0, 5, 25, 35].map((i, k) => c.write(i, keypair(`split${k}`)));

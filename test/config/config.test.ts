@@ -21,7 +21,8 @@ describe("config", () => {
   });
 
   test("a nova.conf [DEFAULT] section is read with its own names and types", () => {
-    const { config, warnings } = parseConfig(`
+    const { config, warnings } = parseConfig(
+      `
 [DEFAULT]
 my_ip = 192.0.2.10
 public_interface = eth1
@@ -30,7 +31,8 @@ dmz_cidr = 10.128.0.0/24, 10.129.0.0/24
 dns_server = 192.0.2.53
 use_ipv6 = True
 network_manager = nova.network.manager.FlatDHCPManager
-`.replace("nova.network.manager.FlatDHCPManager", "flatdhcp"));
+`.replace("nova.network.manager.FlatDHCPManager", "flatdhcp"),
+    );
     expect(warnings).toEqual([]);
     expect(config.myIp).toBe("192.0.2.10");
     expect(config.publicInterface).toBe("eth1");
@@ -45,10 +47,16 @@ network_manager = nova.network.manager.FlatDHCPManager
       ["dhcp_lease_time = soon", "config: dhcp_lease_time = soon: expected an integer from 60 to 31536000"],
       ["firewall_driver = pf", "config: firewall_driver = pf: expected one of nftables, iptables, noop"],
       ["my_ip = 300.1.1.1", "config: my_ip = 300.1.1.1: expected an IPv4 address"],
-      ["dmz_cidr = 10.0.0.0/33", "config: dmz_cidr = 10.0.0.0/33: expected a comma-separated list of CIDRs (e.g. 10.0.0.0/8)"],
+      [
+        "dmz_cidr = 10.0.0.0/33",
+        "config: dmz_cidr = 10.0.0.0/33: expected a comma-separated list of CIDRs (e.g. 10.0.0.0/8)",
+      ],
       ["use_ipv6 = maybe", "config: use_ipv6 = maybe: expected true or false"],
-      ["public_interface = a very long interface", "config: public_interface = a very long interface: expected an interface name (1-15 bytes, no '/', ':', quotes, whitespace or control characters, not . or ..)"],
-      ["flat_network_bridge = b\"r", "config: flat_network_bridge = b\"r: expected an interface name"],
+      [
+        "public_interface = a very long interface",
+        "config: public_interface = a very long interface: expected an interface name (1-15 bytes, no '/', ':', quotes, whitespace or control characters, not . or ..)",
+      ],
+      ['flat_network_bridge = b"r', 'config: flat_network_bridge = b"r: expected an interface name'],
       ["flat_interface = eth0:1", "config: flat_interface = eth0:1: expected an interface name"],
       ["vlan_interface = ..", "config: vlan_interface = ..: expected an interface name"],
       ["log_level = chatty", "config: log_level = chatty: expected one of debug, info, warn, error"],
@@ -56,7 +64,10 @@ network_manager = nova.network.manager.FlatDHCPManager
       ["gateway_v6 = 10.0.0.1", "config: gateway_v6 = 10.0.0.1: expected an IPv6 address"],
       ["metadata_host = notanip", "config: metadata_host = notanip: expected an IPv4 address"],
       ["routing_source_ip = fd00::1", "config: routing_source_ip = fd00::1: expected an IPv4 address"],
-      ["dns_server = 8.8.8.8,notanip", "config: dns_server = 8.8.8.8,notanip: expected a comma-separated list of IP addresses"],
+      [
+        "dns_server = 8.8.8.8,notanip",
+        "config: dns_server = 8.8.8.8,notanip: expected a comma-separated list of IP addresses",
+      ],
       ["[cluster]\njoin = nohostport", "config: join = nohostport: expected a comma-separated list of host:port"],
     ];
     for (const [text, msg] of cases) {
@@ -67,7 +78,10 @@ network_manager = nova.network.manager.FlatDHCPManager
 
   test("unknown keys and sections warn and are otherwise ignored", () => {
     const { config, warnings } = parseConfig("[DEFAULT]\nrabbit_host = mq\n[libvirt]\nvirt_type = kvm\n");
-    expect(warnings).toEqual(["config: unknown section [libvirt] ignored", "config: unknown key rabbit_host in [DEFAULT] ignored"]);
+    expect(warnings).toEqual([
+      "config: unknown section [libvirt] ignored",
+      "config: unknown key rabbit_host in [DEFAULT] ignored",
+    ]);
     expect(config.dhcpDomain).toBe("novalocal");
   });
 
@@ -98,10 +112,14 @@ describe("config reload (SIGHUP)", () => {
 
 describe("nova.conf class names", () => {
   test("network_manager and firewall_driver accept nova's class paths", () => {
-    const { config } = parseConfig("network_manager = nova.network.manager.FlatDHCPManager\nfirewall_driver = nova.virt.libvirt.firewall.IptablesFirewallDriver\n");
+    const { config } = parseConfig(
+      "network_manager = nova.network.manager.FlatDHCPManager\nfirewall_driver = nova.virt.libvirt.firewall.IptablesFirewallDriver\n",
+    );
     expect(config.networkManager).toBe("flatdhcp");
     expect(config.firewallDriver).toBe("iptables");
     expect(parseConfig("network_manager = nova.network.manager.VlanManager").config.networkManager).toBe("vlan");
-    expect(() => parseConfig("network_manager = nova.network.manager.Bogus")).toThrow("expected one of flat, flatdhcp, vlan");
+    expect(() => parseConfig("network_manager = nova.network.manager.Bogus")).toThrow(
+      "expected one of flat, flatdhcp, vlan",
+    );
   });
 });

@@ -26,7 +26,9 @@ describe("Dataplane with a scripted exec", () => {
     const r1 = await dp.update(d1);
     expect(r1.kind).toBe("full");
     // One nft transaction; iptables-save only to look for another driver's leftovers.
-    expect(calls.filter((c) => c.argv[0] === "nft")).toEqual([{ argv: ["nft", "-f", "-"], stdin: render(small()) + MARK_TEXT }]);
+    expect(calls.filter((c) => c.argv[0] === "nft")).toEqual([
+      { argv: ["nft", "-f", "-"], stdin: render(small()) + MARK_TEXT },
+    ]);
     expect(calls.filter((c) => c.argv[0] !== "nft").map((c) => c.argv[0])).toEqual(["iptables-save", "ip6tables-save"]);
     calls.length = 0;
     // The composition root reuses unchanged objects: only the floating IP maps change.
@@ -46,7 +48,13 @@ describe("Dataplane with a scripted exec", () => {
 
   test("a failed delta falls back to a full sync and a failed full sync throws with nft's error", async () => {
     let fail = 0;
-    const { exec, calls } = fakeExec((argv, stdin) => (argv[0] === "nft" && fail-- > 0 ? { code: 1, stderr: "Error: No such file or directory" } : argv[0].endsWith("-save") ? { code: 1 } : {}));
+    const { exec, calls } = fakeExec((argv, stdin) =>
+      argv[0] === "nft" && fail-- > 0
+        ? { code: 1, stderr: "Error: No such file or directory" }
+        : argv[0].endsWith("-save")
+          ? { code: 1 }
+          : {},
+    );
     const lines: string[] = [];
     const dp = new Dataplane({ exec, registry: new Registry(), log: (l) => lines.push(l) });
     await dp.sync(small());
@@ -63,11 +71,21 @@ describe("one bad table does not hold back the others", () => {
   test("a full sync that nft refuses is retried table by table; the failing table is named", async () => {
     // nft refuses any transaction that touches the bridge table (as a bad line in it would).
     const { exec, calls } = fakeExec((argv, stdin) =>
-      argv[0] === "nft" && stdin?.includes("table bridge netlet") ? { code: 1, stderr: "Error: syntax error, unexpected string" } : argv[0].endsWith("-save") ? { code: 1 } : {});
+      argv[0] === "nft" && stdin?.includes("table bridge netlet")
+        ? { code: 1, stderr: "Error: syntax error, unexpected string" }
+        : argv[0].endsWith("-save")
+          ? { code: 1 }
+          : {},
+    );
     const lines: string[] = [];
     const dp = new Dataplane({ exec, registry: new Registry(), log: (l) => lines.push(l) });
-    await expect(dp.sync(small())).rejects.toThrow("nft table(s) bridge netlet could not be applied (the other tables were): ");
-    const applied = calls.filter((c) => c.argv[0] === "nft").slice(1).map((c) => /table (\w+ [\w-]+)/.exec(c.stdin ?? "")![1]);
+    await expect(dp.sync(small())).rejects.toThrow(
+      "nft table(s) bridge netlet could not be applied (the other tables were): ",
+    );
+    const applied = calls
+      .filter((c) => c.argv[0] === "nft")
+      .slice(1)
+      .map((c) => /table (\w+ [\w-]+)/.exec(c.stdin ?? "")![1]);
     expect(applied).toEqual(["inet netlet", "bridge netlet", "ip netlet-nat"]);
     expect(lines.at(-1)).toBe("dataplane: applied 2 of 3 tables one by one; failing: bridge netlet");
     // Not recorded as applied: the next update tries a full sync again.
@@ -83,10 +101,17 @@ describe.skipIf(!requireNetns())("Dataplane against the kernel", () => {
 
   test("foreign tables survive every sync; a flushed or deleted netlet table is repaired", async () => {
     const ns = lab.addNamespace("nldpa");
-    nsRun(ns, ["nft", "-f", "-"], { input: "add table inet foreign\nadd chain inet foreign c { type filter hook forward priority 5; }\nadd rule inet foreign c tcp dport 9 counter accept\n" });
+    nsRun(ns, ["nft", "-f", "-"], {
+      input:
+        "add table inet foreign\nadd chain inet foreign c { type filter hook forward priority 5; }\nadd rule inet foreign c tcp dport 9 counter accept\n",
+    });
     const lines: string[] = [];
     const reg = new Registry();
-    const dp = new Dataplane({ exec: spawnExec(["ip", "netns", "exec", ns]), registry: reg, log: (l) => lines.push(l) });
+    const dp = new Dataplane({
+      exec: spawnExec(["ip", "netns", "exec", ns]),
+      registry: reg,
+      log: (l) => lines.push(l),
+    });
     await dp.sync(small());
     await dp.update(small({ floatingIps: [] }));
     await dp.sync(small());
@@ -112,11 +137,19 @@ describe.skipIf(!requireNetns())("Dataplane against the kernel", () => {
     nsRun(ns, ["iptables", "-A", "FORWARD", "-j", "foreign"]);
     nsRun(ns, ["iptables", "-A", "foreign", "-p", "tcp", "--dport", "9", "-j", "ACCEPT"]);
     const lines: string[] = [];
-    const dp = new Dataplane({ exec: spawnExec(["ip", "netns", "exec", ns]), registry: new Registry(), log: (l) => lines.push(l) });
+    const dp = new Dataplane({
+      exec: spawnExec(["ip", "netns", "exec", ns]),
+      registry: new Registry(),
+      log: (l) => lines.push(l),
+    });
     const ipt = desiredFromFixture(smallFixture({ config: { ...smallFixture().config, firewallDriver: "iptables" } }));
     await dp.sync(ipt);
     await dp.sync(ipt);
-    await dp.update(desiredFromFixture(smallFixture({ config: { ...smallFixture().config, firewallDriver: "iptables" }, floatingIps: [] })));
+    await dp.update(
+      desiredFromFixture(
+        smallFixture({ config: { ...smallFixture().config, firewallDriver: "iptables" }, floatingIps: [] }),
+      ),
+    );
     const save = nsRun(ns, ["iptables-save"]).stdout;
     expect(save.match(/-A FORWARD -j netlet-FORWARD/g)?.length).toBe(1);
     expect(save).toContain("-A foreign -p tcp -m tcp --dport 9 -j ACCEPT");
@@ -136,13 +169,15 @@ describe("kernel events of netlet's own transactions", () => {
   test("removals up to a transaction's marker are its own; later ones are someone else's; an aborted one leaves no marker", async () => {
     let now = 0;
     let fail = false;
-    const { exec } = fakeExec((argv) => (argv[0] === "nft" && fail ? { code: 1, stderr: "Error" } : argv[0].endsWith("-save") ? { code: 1 } : {}));
+    const { exec } = fakeExec((argv) =>
+      argv[0] === "nft" && fail ? { code: 1, stderr: "Error" } : argv[0].endsWith("-save") ? { code: 1 } : {},
+    );
     const dp = new Dataplane({ exec, registry: new Registry(), log: () => {}, clock: () => now });
-    expect(dp.ownEvent("delete element bridge netlet vm-ports { \"tap1\" }")).toBe(false);
+    expect(dp.ownEvent('delete element bridge netlet vm-ports { "tap1" }')).toBe(false);
     await dp.update(small());
     expect(dp.ownEvent("delete table inet netlet")).toBe(true);
     expect(dp.ownEvent("delete table inet netlet-mark")).toBe(true);
-    expect(dp.ownEvent("delete element bridge netlet vm-ports { \"tap1\" }")).toBe(false);
+    expect(dp.ownEvent('delete element bridge netlet vm-ports { "tap1" }')).toBe(false);
     fail = true;
     await dp.sync(small()).catch(() => undefined);
     expect(dp.ownEvent("delete chain bridge netlet prerouting")).toBe(false);

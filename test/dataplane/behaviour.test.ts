@@ -9,7 +9,12 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { join } from "node:path";
 import { Registry } from "../../src/metrics.ts";
 import { Dataplane } from "../../src/dataplane/apply.ts";
-import { desiredFromFixture, type DesiredState, type FirewallDriver, type Fixture } from "../../src/dataplane/desired.ts";
+import {
+  desiredFromFixture,
+  type DesiredState,
+  type FirewallDriver,
+  type Fixture,
+} from "../../src/dataplane/desired.ts";
 import { eui64 } from "../../src/ipam/eui64.ts";
 import { spawnExec } from "../../src/dataplane/exec.ts";
 import { Links } from "../../src/dataplane/links-apply.ts";
@@ -24,8 +29,20 @@ const MAC2 = "fa:16:3e:00:00:0b";
 const V6NET = "fd00:1::/64";
 
 /** TCP probe from `ns`: the listener's view of our address, or "TIMEOUT"/"ERROR …". */
-async function probe(ns: string, host: string, port: number, opts: { source?: string; timeout?: number } = {}): Promise<string> {
-  const r = await spawnExec(["ip", "netns", "exec", ns])([BUN, PROBE, host, String(port), opts.source ?? "", String(opts.timeout ?? 1000)]);
+async function probe(
+  ns: string,
+  host: string,
+  port: number,
+  opts: { source?: string; timeout?: number } = {},
+): Promise<string> {
+  const r = await spawnExec(["ip", "netns", "exec", ns])([
+    BUN,
+    PROBE,
+    host,
+    String(port),
+    opts.source ?? "",
+    String(opts.timeout ?? 1000),
+  ]);
   return r.stdout.trim();
 }
 
@@ -43,7 +60,11 @@ async function listen(lab: Lab, ns: string, ports: number[]): Promise<void> {
 function behaviourSuite(driver: FirewallDriver) {
   describe.skipIf(!requireNetns())(`dataplane behaviour (${driver})`, () => {
     const lab = new Lab();
-    let host = "", inet = "", host2 = "", pub = "", br = "";
+    let host = "",
+      inet = "",
+      host2 = "",
+      pub = "",
+      br = "";
     let vm1: Vm, vm2: Vm;
     let dp: Dataplane, links: Links;
     const lines: string[] = [];
@@ -67,34 +88,103 @@ function behaviourSuite(driver: FirewallDriver) {
       nsRun(host2, ["ip", "route", "add", "10.0.0.0/24", "via", "192.168.50.1"]);
       vm1 = lab.addVm(host, { bridge: br, mac: MAC1 });
       vm2 = lab.addVm(host, { bridge: br, mac: MAC2 });
-      for (const [vm, ip, mac] of [[vm1, "10.0.0.10", MAC1], [vm2, "10.0.0.11", MAC2]] as const) {
+      for (const [vm, ip, mac] of [
+        [vm1, "10.0.0.10", MAC1],
+        [vm2, "10.0.0.11", MAC2],
+      ] as const) {
         nsRun(vm.ns, ["ip", "addr", "add", `${ip}/24`, "dev", "eth0"]);
         nsRun(vm.ns, ["ip", "route", "add", "default", "via", "10.0.0.1"]);
         nsRun(vm.ns, ["ip", "-6", "addr", "add", `${eui64(mac, V6NET)}/64`, "dev", "eth0", "nodad"]);
       }
       fixture = {
-        config: { publicInterface: pub, routingSourceIp: "203.0.113.1", dmzCidr: ["192.168.50.0/24"], allowSameNetTraffic: false, firewallDriver: driver },
-        networks: [{ id: "n1", bridge: br, cidr: "10.0.0.0/24", cidrV6: V6NET, hostAddress: "10.0.0.1", hostAddressV6: "fd00:1::1" }],
+        config: {
+          publicInterface: pub,
+          routingSourceIp: "203.0.113.1",
+          dmzCidr: ["192.168.50.0/24"],
+          allowSameNetTraffic: false,
+          firewallDriver: driver,
+        },
+        networks: [
+          {
+            id: "n1",
+            bridge: br,
+            cidr: "10.0.0.0/24",
+            cidrV6: V6NET,
+            hostAddress: "10.0.0.1",
+            hostAddressV6: "fd00:1::1",
+          },
+        ],
         instances: [
           { uuid: "vm1", groups: ["web"], vifs: [{ mac: MAC1, network: "n1", ipv4: "10.0.0.10", port: vm1.hostIf }] },
-          { uuid: "vm2", groups: ["db", "out"], vifs: [{ mac: MAC2, network: "n1", ipv4: "10.0.0.11", port: vm2.hostIf }] },
+          {
+            uuid: "vm2",
+            groups: ["db", "out"],
+            vifs: [{ mac: MAC2, network: "n1", ipv4: "10.0.0.11", port: vm2.hostIf }],
+          },
         ],
         groups: [
-          { id: "web", name: "web", rules: [
-            { direction: "ingress", ethertype: "IPv4", protocol: "tcp", fromPort: 22, toPort: 22, cidr: "0.0.0.0/0", sourceGroupId: null },
-            { direction: "ingress", ethertype: "IPv4", protocol: "icmp", fromPort: -1, toPort: -1, cidr: "0.0.0.0/0", sourceGroupId: null },
-          ] },
-          { id: "db", name: "db", rules: [
-            { direction: "ingress", ethertype: "IPv4", protocol: "tcp", fromPort: 5432, toPort: 5432, cidr: null, sourceGroupId: "web" },
-          ] },
-          { id: "out", name: "out", rules: [
-            { direction: "egress", ethertype: "IPv4", protocol: "tcp", fromPort: 7000, toPort: 7000, cidr: "0.0.0.0/0", sourceGroupId: null },
-          ] },
+          {
+            id: "web",
+            name: "web",
+            rules: [
+              {
+                direction: "ingress",
+                ethertype: "IPv4",
+                protocol: "tcp",
+                fromPort: 22,
+                toPort: 22,
+                cidr: "0.0.0.0/0",
+                sourceGroupId: null,
+              },
+              {
+                direction: "ingress",
+                ethertype: "IPv4",
+                protocol: "icmp",
+                fromPort: -1,
+                toPort: -1,
+                cidr: "0.0.0.0/0",
+                sourceGroupId: null,
+              },
+            ],
+          },
+          {
+            id: "db",
+            name: "db",
+            rules: [
+              {
+                direction: "ingress",
+                ethertype: "IPv4",
+                protocol: "tcp",
+                fromPort: 5432,
+                toPort: 5432,
+                cidr: null,
+                sourceGroupId: "web",
+              },
+            ],
+          },
+          {
+            id: "out",
+            name: "out",
+            rules: [
+              {
+                direction: "egress",
+                ethertype: "IPv4",
+                protocol: "tcp",
+                fromPort: 7000,
+                toPort: 7000,
+                cidr: "0.0.0.0/0",
+                sourceGroupId: null,
+              },
+            ],
+          },
         ],
         floatingIps: [{ address: FIP, fixedAddress: "10.0.0.10", interface: pub }],
       };
       // A foreign table / chain that every sync must leave alone.
-      nsRun(host, ["nft", "-f", "-"], { input: "add table inet foreign\nadd chain inet foreign c { type filter hook input priority 5; }\nadd rule inet foreign c tcp dport 9 counter accept\n" });
+      nsRun(host, ["nft", "-f", "-"], {
+        input:
+          "add table inet foreign\nadd chain inet foreign c { type filter hook input priority 5; }\nadd rule inet foreign c tcp dport 9 counter accept\n",
+      });
       nsRun(host, ["iptables", "-N", "foreign"]);
       nsRun(host, ["iptables", "-A", "foreign", "-p", "tcp", "--dport", "9", "-j", "ACCEPT"]);
       const exec = spawnExec(["ip", "netns", "exec", host]);
@@ -154,7 +244,9 @@ function behaviourSuite(driver: FirewallDriver) {
       nsRun(vm1.ns, ["ip", "-6", "addr", "del", "fd00:1::99/64", "dev", "eth0"]);
       // ARP: vm1 claims vm2's address; the host's neighbour entry must not move to vm1's MAC.
       await ping(host, "10.0.0.11");
-      nsRun(vm1.ns, ["arping", "-U", "-P", "-q", "-c", "1", "-i", "eth0", "-S", "10.0.0.11", "10.0.0.11"], { check: false });
+      nsRun(vm1.ns, ["arping", "-U", "-P", "-q", "-c", "1", "-i", "eth0", "-S", "10.0.0.11", "10.0.0.11"], {
+        check: false,
+      });
       expect(nsRun(host, ["ip", "neigh", "show", "10.0.0.11"]).stdout).not.toContain(MAC1);
       // MAC
       nsRun(vm1.ns, ["ip", "link", "set", "eth0", "address", "fa:16:3e:00:00:99"]);
@@ -164,7 +256,8 @@ function behaviourSuite(driver: FirewallDriver) {
       // A router advertisement from a VM never reaches the bridge.
       nsRun(vm1.ns, ["/usr/bin/python3", join(import.meta.dir, "send-ra.py"), "eth0"]);
       const drops = await dp.readDrops();
-      for (const reason of ["spoof-ip4", "spoof-ip6", "spoof-arp", "spoof-mac", "drop-ra", "drop-ingress"]) expect(`${reason} ${drops[reason] > 0}`).toBe(`${reason} true`);
+      for (const reason of ["spoof-ip4", "spoof-ip6", "spoof-arp", "spoof-mac", "drop-ra", "drop-ingress"])
+        expect(`${reason} ${drops[reason] > 0}`).toBe(`${reason} true`);
     }, 30000);
 
     test("disassociating the floating IP stops it at once", async () => {
@@ -180,7 +273,9 @@ function behaviourSuite(driver: FirewallDriver) {
     test("foreign rules survive every sync; a flushed netlet table is restored", async () => {
       await dp.sync(desired());
       expect(nsRun(host, ["nft", "list", "table", "inet", "foreign"]).stdout).toContain("tcp dport 9 counter");
-      expect(nsRun(host, ["iptables-save", "-t", "filter"]).stdout).toContain("-A foreign -p tcp -m tcp --dport 9 -j ACCEPT");
+      expect(nsRun(host, ["iptables-save", "-t", "filter"]).stdout).toContain(
+        "-A foreign -p tcp -m tcp --dport 9 -j ACCEPT",
+      );
       nsRun(host, ["nft", "flush", "table", "bridge", "netlet"]);
       if (driver === "nftables") nsRun(host, ["nft", "flush", "table", "inet", "netlet"]);
       else nsRun(host, ["iptables", "-F", "netlet-FORWARD"]);

@@ -18,10 +18,11 @@ function canonical(ns: string): string[] {
       const c = `${o.rule.family} ${o.rule.table} ${o.rule.chain}`;
       pos.set(c, (pos.get(c) ?? 0) + 1);
       out.push(`rule ${c} #${pos.get(c)} ${JSON.stringify(o.rule.expr)}`);
-    }
-    else if (o.set || o.map) {
+    } else if (o.set || o.map) {
       const s = o.set ?? o.map;
-      out.push(`set ${s.family} ${s.table} ${s.name} ${JSON.stringify((s.elem ?? []).map((e: unknown) => JSON.stringify(e)).sort())}`);
+      out.push(
+        `set ${s.family} ${s.table} ${s.name} ${JSON.stringify((s.elem ?? []).map((e: unknown) => JSON.stringify(e)).sort())}`,
+      );
     } else if (o.chain) out.push(`chain ${o.chain.family} ${o.chain.table} ${o.chain.name}`);
   }
   return out.sort();
@@ -29,7 +30,10 @@ function canonical(ns: string): string[] {
 
 function vm(uuid: string, groups: string[], n: number) {
   const mac = `fa:16:3e:00:01:${n.toString(16).padStart(2, "0")}`;
-  return desiredFromFixture({ networks: small().networks, instances: [{ uuid, groups, vifs: [{ mac, network: "net1", ipv4: `10.0.0.${n}`, port: `vnet${n}` }] }] }).instances[0];
+  return desiredFromFixture({
+    networks: small().networks,
+    instances: [{ uuid, groups, vifs: [{ mac, network: "net1", ipv4: `10.0.0.${n}`, port: `vnet${n}` }] }],
+  }).instances[0];
 }
 
 describe("fastDelta", () => {
@@ -38,16 +42,18 @@ describe("fastDelta", () => {
     const st = fastStateOf(buildTables(a), a);
     const b: DesiredState = { ...a, instances: [...a.instances, vm("vm-c", [WEB], 30)] };
     const r = fastDelta(a, b, st)!;
-    expect(r.text).toBe([
-      "add element inet netlet in4 { 10.0.0.30 : goto p-0861560679-in }",
-      "add element inet netlet in6 { fd00:1::f816:3eff:fe00:11e : goto p-0861560679-in }",
-      'add element bridge netlet vm-ports { "vnet30" }',
-      'add element bridge netlet bind-mac { "vnet30" . fa:16:3e:00:01:1e }',
-      'add element bridge netlet bind-ip4 { "vnet30" . fa:16:3e:00:01:1e . 10.0.0.30 }',
-      'add element bridge netlet bind-ip6 { "vnet30" . fa:16:3e:00:01:1e . fe80::f816:3eff:fe00:11e, "vnet30" . fa:16:3e:00:01:1e . fd00:1::f816:3eff:fe00:11e }',
-      'add element bridge netlet bind-nd { "vnet30" . 0xfe80000000000000f8163efffe00011e, "vnet30" . 0xfd00000100000000f8163efffe00011e }',
-      'add element bridge netlet bind-chaddr { "vnet30" . 0xfa163e00011e }',
-    ].join("\n") + "\n");
+    expect(r.text).toBe(
+      `${[
+        "add element inet netlet in4 { 10.0.0.30 : goto p-0861560679-in }",
+        "add element inet netlet in6 { fd00:1::f816:3eff:fe00:11e : goto p-0861560679-in }",
+        'add element bridge netlet vm-ports { "vnet30" }',
+        'add element bridge netlet bind-mac { "vnet30" . fa:16:3e:00:01:1e }',
+        'add element bridge netlet bind-ip4 { "vnet30" . fa:16:3e:00:01:1e . 10.0.0.30 }',
+        'add element bridge netlet bind-ip6 { "vnet30" . fa:16:3e:00:01:1e . fe80::f816:3eff:fe00:11e, "vnet30" . fa:16:3e:00:01:1e . fd00:1::f816:3eff:fe00:11e }',
+        'add element bridge netlet bind-nd { "vnet30" . 0xfe80000000000000f8163efffe00011e, "vnet30" . 0xfd00000100000000f8163efffe00011e }',
+        'add element bridge netlet bind-chaddr { "vnet30" . 0xfa163e00011e }',
+      ].join("\n")}\n`,
+    );
     expect(st.profiles.get("p-0861560679-in")).toBe(1); // the input summary is untouched
     expect(r.state.profiles.get("p-0861560679-in")).toBe(2);
     const groups = a.groups.map((g) => (g.id === DB ? { ...g, rules: [] } : g));
@@ -62,7 +68,13 @@ describe.skipIf(!requireNetns())("fast path against the kernel", () => {
   test("a series of fast deltas leaves exactly what a full sync of the final state does", async () => {
     const nsA = lab.addNamespace("nldfa");
     const nsB = lab.addNamespace("nldfb");
-    const dp = new Dataplane({ exec: spawnExec(["ip", "netns", "exec", nsA]), registry: new Registry(), log: (l) => { throw new Error(l); } });
+    const dp = new Dataplane({
+      exec: spawnExec(["ip", "netns", "exec", nsA]),
+      registry: new Registry(),
+      log: (l) => {
+        throw new Error(l);
+      },
+    });
     const s0 = small();
     await dp.sync(s0);
     const s1 = { ...s0, instances: [...s0.instances, vm("vm-c", [WEB, DB], 30)] }; // new profile
@@ -72,7 +84,11 @@ describe.skipIf(!requireNetns())("fast path against the kernel", () => {
     const moved = { ...s4.instances[0], vifs: [{ ...s4.instances[0].vifs[0], port: "vnet9" }] };
     const s5 = { ...s4, instances: [moved, ...s4.instances.slice(1)] }; // port changed
     for (const s of [s1, s2, s3, s4, s5]) expect((await dp.update(s)).kind).toBe("delta");
-    const full = new Dataplane({ exec: spawnExec(["ip", "netns", "exec", nsB]), registry: new Registry(), log: () => {} });
+    const full = new Dataplane({
+      exec: spawnExec(["ip", "netns", "exec", nsB]),
+      registry: new Registry(),
+      log: () => {},
+    });
     await full.sync(s5);
     expect(canonical(nsA)).toEqual(canonical(nsB));
     expect(await dp.drift()).toEqual([]);

@@ -3,7 +3,7 @@ import { desiredFromFixture } from "../../src/dataplane/desired.ts";
 import { spawnExec } from "../../src/dataplane/exec.ts";
 import { planLinks, type LinkSnapshot } from "../../src/dataplane/links.ts";
 import { Links } from "../../src/dataplane/links-apply.ts";
-import { Lab, nsRun, requireNetns, waitFor } from "../harness/netns.ts";
+import { Lab, nsRun, requireNetns } from "../harness/netns.ts";
 
 const empty = (): LinkSnapshot => ({ links: [], addrs: [], routes: [], flood: {}, sysctl: {} });
 const argv = (s: { argv: string[] }[]) => s.map((x) => x.argv.join(" "));
@@ -30,24 +30,51 @@ describe("planLinks", () => {
   test("a dual-stack network turns on IPv6 forwarding and keeps the uplink accepting RAs (accept_ra 2)", () => {
     const d = desiredFromFixture({
       config: { firewallDriver: "noop", publicInterface: "eth0" },
-      networks: [{ id: "n", bridge: "br1", cidr: "10.0.0.0/24", cidrV6: "fd00:1::/64", hostAddress: "10.0.0.1", hostAddressV6: "fd00:1::1" }],
+      networks: [
+        {
+          id: "n",
+          bridge: "br1",
+          cidr: "10.0.0.0/24",
+          cidrV6: "fd00:1::/64",
+          hostAddress: "10.0.0.1",
+          hostAddressV6: "fd00:1::1",
+        },
+      ],
     });
     const steps = argv(planLinks(d, { ...empty(), sysctl: { "net.ipv4.ip_forward": "1" } }));
     expect(steps).toContain("sysctl -w net.ipv6.conf.all.forwarding=1");
     expect(steps).toContain("sysctl -w net.ipv6.conf.eth0.accept_ra=2");
-    const v4only = desiredFromFixture({ config: { firewallDriver: "noop" }, networks: [{ id: "n", bridge: "br1", cidr: "10.0.0.0/24", hostAddress: "10.0.0.1" }] });
-    expect(argv(planLinks(v4only, { ...empty(), sysctl: { "net.ipv4.ip_forward": "1" } })).some((x) => x.includes("ipv6"))).toBe(false);
+    const v4only = desiredFromFixture({
+      config: { firewallDriver: "noop" },
+      networks: [{ id: "n", bridge: "br1", cidr: "10.0.0.0/24", hostAddress: "10.0.0.1" }],
+    });
+    expect(
+      argv(planLinks(v4only, { ...empty(), sysctl: { "net.ipv4.ip_forward": "1" } })).some((x) => x.includes("ipv6")),
+    ).toBe(false);
   });
 
   test("the host address is moved first; other addresses are kept after it", () => {
-    const d = desiredFromFixture({ config: { firewallDriver: "noop" }, networks: [{ id: "n", bridge: "br1", cidr: "10.0.0.0/24", hostAddress: "10.0.0.1" }] });
+    const d = desiredFromFixture({
+      config: { firewallDriver: "noop" },
+      networks: [{ id: "n", bridge: "br1", cidr: "10.0.0.0/24", hostAddress: "10.0.0.1" }],
+    });
     const cur: LinkSnapshot = {
-      ...empty(), sysctl: { "net.ipv4.ip_forward": "1" },
-      links: [{ ifname: "br1", mtu: 1500, flags: ["UP"], linkinfo: { info_kind: "bridge", info_data: { forward_delay: 0, stp_state: 0 } } }],
+      ...empty(),
+      sysctl: { "net.ipv4.ip_forward": "1" },
+      links: [
+        {
+          ifname: "br1",
+          mtu: 1500,
+          flags: ["UP"],
+          linkinfo: { info_kind: "bridge", info_data: { forward_delay: 0, stp_state: 0 } },
+        },
+      ],
       addrs: [{ ifname: "br1", addr_info: [{ family: "inet", local: "192.0.2.5", prefixlen: 24 }] }],
     };
     expect(argv(planLinks(d, cur))).toEqual([
-      "ip addr del 192.0.2.5/24 dev br1", "ip addr add 10.0.0.1/24 dev br1", "ip addr add 192.0.2.5/24 dev br1",
+      "ip addr del 192.0.2.5/24 dev br1",
+      "ip addr add 10.0.0.1/24 dev br1",
+      "ip addr add 192.0.2.5/24 dev br1",
     ]);
   });
 });
@@ -66,7 +93,13 @@ describe.skipIf(!requireNetns())("Links in a namespace", () => {
       config: { publicInterface: pub, networkDeviceMtu: 1450, sendArpForHa: true, sendArpForHaCount: 1 },
       networks: [
         { id: "n1", bridge: "nlbr1", cidr: "10.0.0.0/24", hostAddress: "10.0.0.1", uplink: up },
-        { id: "n2", bridge: "nlbr2", cidr: "10.2.0.0/24", hostAddress: "10.2.0.1", vxlan: { vni: 42, peers: ["192.0.2.2", "192.0.2.3"], local: "192.0.2.1", underlay: null } },
+        {
+          id: "n2",
+          bridge: "nlbr2",
+          cidr: "10.2.0.0/24",
+          hostAddress: "10.2.0.1",
+          vxlan: { vni: 42, peers: ["192.0.2.2", "192.0.2.3"], local: "192.0.2.1", underlay: null },
+        },
       ],
       floatingIps: [{ address: "203.0.113.10", fixedAddress: "10.0.0.10", interface: pub }],
     };
@@ -75,7 +108,9 @@ describe.skipIf(!requireNetns())("Links in a namespace", () => {
     const first = await links.apply(d);
     expect(first.ran.length).toBeGreaterThan(10);
     expect(argv(first.ran)).toContain(`arping -U -P -q -c 1 -w 1 -i ${pub} -S 203.0.113.10 203.0.113.10`);
-    const addrs = JSON.parse(nsRun(host, ["ip", "-j", "addr", "show", "nlbr1"]).stdout)[0].addr_info.filter((a: { family: string }) => a.family === "inet");
+    const addrs = JSON.parse(nsRun(host, ["ip", "-j", "addr", "show", "nlbr1"]).stdout)[0].addr_info.filter(
+      (a: { family: string }) => a.family === "inet",
+    );
     expect(addrs.map((a: { local: string }) => a.local)).toEqual(["10.0.0.1", "192.0.2.1"]);
     const link = JSON.parse(nsRun(host, ["ip", "-j", "-d", "link", "show", up]).stdout)[0];
     expect(link.master).toBe("nlbr1");
@@ -90,7 +125,11 @@ describe.skipIf(!requireNetns())("Links in a namespace", () => {
 
     expect((await links.apply(d)).ran).toEqual([]);
 
-    const next = { ...d, floatingIps: [], networks: d.networks.map((n) => (n.vxlan ? { ...n, vxlan: { ...n.vxlan, peers: ["192.0.2.2"] } } : n)) };
+    const next = {
+      ...d,
+      floatingIps: [],
+      networks: d.networks.map((n) => (n.vxlan ? { ...n, vxlan: { ...n.vxlan, peers: ["192.0.2.2"] } } : n)),
+    };
     const third = await links.apply(next);
     expect(argv(third.ran)).toContain("bridge fdb del 00:00:00:00:00:00 dev vxlan42 dst 192.0.2.3");
     expect(argv(third.ran)).toContain(`ip addr del 203.0.113.10/32 dev ${pub}`);
@@ -100,9 +139,14 @@ describe.skipIf(!requireNetns())("Links in a namespace", () => {
   test("VLAN device creation is skipped with a stated reason on a kernel without VLAN support", async () => {
     const host = lab.addNamespace("nldlv");
     nsRun(host, ["ip", "link", "add", "nldummy0", "type", "bridge"]);
-    const d = desiredFromFixture({ config: { vlanInterface: "nldummy0", firewallDriver: "noop" }, networks: [{ id: "n", bridge: "nlbrv", cidr: "10.0.0.0/24", hostAddress: "10.0.0.1", vlan: 7 }] });
+    const d = desiredFromFixture({
+      config: { vlanInterface: "nldummy0", firewallDriver: "noop" },
+      networks: [{ id: "n", bridge: "nlbrv", cidr: "10.0.0.0/24", hostAddress: "10.0.0.1", vlan: 7 }],
+    });
     const links = new Links({ exec: spawnExec(["ip", "netns", "exec", host]), log: () => {} });
-    const probe = nsRun(host, ["ip", "link", "add", "link", "nldummy0", "name", "vprobe", "type", "vlan", "id", "9"], { check: false });
+    const probe = nsRun(host, ["ip", "link", "add", "link", "nldummy0", "name", "vprobe", "type", "vlan", "id", "9"], {
+      check: false,
+    });
     if (probe.code === 0) {
       nsRun(host, ["ip", "link", "del", "vprobe"]);
       await links.apply(d);

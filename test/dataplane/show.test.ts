@@ -9,7 +9,10 @@ describe("dataplaneShow", () => {
     expect(s.snat).toBe("snat to 203.0.113.1 out eth0");
     const a = s.instances.find((i) => i.uuid === "vm-a")!;
     expect(a.vifs[0]).toMatchObject({ port: "vnet0", ipv4: "10.0.0.10", antiSpoofing: "bound" });
-    expect(a.groups[0].ingress).toEqual(["meta nfproto ipv4 tcp dport 22 accept", "meta nfproto ipv4 meta l4proto icmp accept"]);
+    expect(a.groups[0].ingress).toEqual([
+      "meta nfproto ipv4 tcp dport 22 accept",
+      "meta nfproto ipv4 meta l4proto icmp accept",
+    ]);
     expect(a.egressFiltered).toBe(false);
     expect(a.floatingIps.map((f) => f.address)).toEqual(["203.0.113.10"]);
     expect(a.chains).toEqual(["inet netlet p-0861560679-in"]);

@@ -27,13 +27,25 @@ describe("uplink filter", () => {
       networks: [
         { ...net, cidrV6: "fd00:10::/64", hostAddressV6: "fd00:10::1" },
         { id: "n2", bridge: "br102", cidr: "10.2.0.0/24", hostAddress: "10.2.0.1", hostAddressShared: true, vlan: 102 },
-        { id: "n3", bridge: "br103", cidr: "10.3.0.0/24", hostAddress: "10.3.0.1", hostAddressShared: true, uplink: null,
-          vxlan: { vni: 103, peers: ["192.0.2.2"], local: null, underlay: null } },
+        {
+          id: "n3",
+          bridge: "br103",
+          cidr: "10.3.0.0/24",
+          hostAddress: "10.3.0.1",
+          hostAddressShared: true,
+          uplink: null,
+          vxlan: { vni: 103, peers: ["192.0.2.2"], local: null, underlay: null },
+        },
       ],
     });
     // n3 has no explicit uplink: flat_interface applies to it as well, and its VXLAN device.
-    expect(uplinkPorts(d)).toEqual({ ports: ["eth1", "vlan102", "vxlan103"], dhcpPorts: ["eth1", "vlan102", "vxlan103"], raPorts: ["eth1"],
-      sharedIp4: ["10.2.0.1", "10.3.0.1"], sharedIp6: ["fd00:10::1"] });
+    expect(uplinkPorts(d)).toEqual({
+      ports: ["eth1", "vlan102", "vxlan103"],
+      dhcpPorts: ["eth1", "vlan102", "vxlan103"],
+      raPorts: ["eth1"],
+      sharedIp4: ["10.2.0.1", "10.3.0.1"],
+      sharedIp6: ["fd00:10::1"],
+    });
     const text = renderTables([bridgeTable(d)]);
     expect(text).toContain('add element bridge netlet uplink-ports { "eth1", "vlan102", "vxlan103" }');
     expect(text).toContain("add element bridge netlet shared-ip4 { 10.2.0.1, 10.3.0.1 }");
@@ -43,8 +55,12 @@ describe("uplink filter", () => {
     expect(text).toContain("add rule bridge netlet uplink-out oifname != @uplink-ports accept");
     for (const chain of ["uplink-in", "uplink-out"]) {
       const dir = chain === "uplink-in" ? "iifname" : "oifname";
-      expect(text).toContain(`add rule bridge netlet ${chain} ${dir} @dhcp-ports ether type ip udp dport 67-68 counter name uplink-dhcp drop`);
-      expect(text).toContain(`add rule bridge netlet ${chain} ${dir} @ra-ports ether type ip6 icmpv6 type { nd-router-solicit, nd-router-advert } counter name uplink-ra drop`);
+      expect(text).toContain(
+        `add rule bridge netlet ${chain} ${dir} @dhcp-ports ether type ip udp dport 67-68 counter name uplink-dhcp drop`,
+      );
+      expect(text).toContain(
+        `add rule bridge netlet ${chain} ${dir} @ra-ports ether type ip6 icmpv6 type { nd-router-solicit, nd-router-advert } counter name uplink-ra drop`,
+      );
     }
   });
 
@@ -66,10 +82,12 @@ describe.skipIf(!requireNetns())("uplink filter in the kernel", () => {
   test("nft accepts the rendered tables with uplink chains, under both firewall drivers", () => {
     const ns = lab.addNamespace("nlup");
     for (const firewallDriver of ["nftables", "iptables"] as const) {
-      const d = desiredFromFixture(fixture({
-        config: { flatInterface: "eth1", firewallDriver },
-        networks: [{ ...net, hostAddressShared: true, cidrV6: "fd00:10::/64", hostAddressV6: "fd00:10::1" }],
-      }));
+      const d = desiredFromFixture(
+        fixture({
+          config: { flatInterface: "eth1", firewallDriver },
+          networks: [{ ...net, hostAddressShared: true, cidrV6: "fd00:10::/64", hostAddressV6: "fd00:10::1" }],
+        }),
+      );
       nsRun(ns, ["nft", "-f", "-"], { input: render(d) });
       const listing = nsRun(ns, ["nft", "list", "table", "bridge", "netlet"]).stdout;
       expect(listing).toContain("chain uplink-in");

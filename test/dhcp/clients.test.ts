@@ -8,7 +8,16 @@ import { writeFileSync, rmSync } from "node:fs";
 import type { Subprocess } from "bun";
 import type { DhcpHost } from "../../src/dhcp/host.ts";
 import { Lab, nsRun, requireNetns, stopProcess, uniqueName, waitFor, type Vm } from "../harness/netns.ts";
-import { dhclientScript, dhcpcdConf, dhcpcdScript, events, Lines, tempDir, udhcpcScript, writeTable } from "./clients.ts";
+import {
+  dhclientScript,
+  dhcpcdConf,
+  dhcpcdScript,
+  events,
+  Lines,
+  tempDir,
+  udhcpcScript,
+  writeTable,
+} from "./clients.ts";
 
 const BUN = process.execPath;
 const SERVER = `${import.meta.dir}/fixture-server.ts`;
@@ -16,9 +25,20 @@ const SERVER = `${import.meta.dir}/fixture-server.ts`;
 function host(mac: string, address: string, hostname: string, net: 77 | 78): DhcpHost {
   const gw = `10.${net}.0.1`;
   return {
-    mac, networkId: `net-${net}`, address, prefixLength: 24, router: gw, dnsServers: [gw, `10.${net}.0.2`], hostname,
-    domain: "novalocal", searchDomains: ["novalocal", "example.org"], mtu: 1450, serverId: gw, leaseTime: 3600,
-    classlessRoutes: [{ destination: "169.254.169.254/32", gateway: gw }], primary: true,
+    mac,
+    networkId: `net-${net}`,
+    address,
+    prefixLength: 24,
+    router: gw,
+    dnsServers: [gw, `10.${net}.0.2`],
+    hostname,
+    domain: "novalocal",
+    searchDomains: ["novalocal", "example.org"],
+    mtu: 1450,
+    serverId: gw,
+    leaseTime: 3600,
+    classlessRoutes: [{ destination: "169.254.169.254/32", gateway: gw }],
+    primary: true,
   };
 }
 
@@ -31,7 +51,10 @@ const X = host("02:00:00:77:00:13", "10.77.0.13", "vmx", 77);
 /** Known on br1 only, but plugged into br0. */
 const W = host("02:00:00:78:00:21", "10.78.0.21", "vmw", 78);
 
-const table = (br0: DhcpHost[]) => [{ bridge: "br0", hosts: br0 }, { bridge: "br1", hosts: [R, W] }];
+const table = (br0: DhcpHost[]) => [
+  { bridge: "br0", hosts: br0 },
+  { bridge: "br1", hosts: [R, W] },
+];
 
 function expectFullConfig(vars: Record<string, string>, h: DhcpHost) {
   expect(vars.ip).toBe(h.address);
@@ -64,13 +87,21 @@ describe.skipIf(!requireNetns())("real DHCP clients against DhcpService", () => 
     expect(ready?.ready.sort()).toEqual(["br0", "br1"]);
   }
 
-  const leaseEvent = (type: string, mac: string) => serverOut.waitJson((o) => o.event?.type === type && o.event?.mac === mac);
+  const leaseEvent = (type: string, mac: string) =>
+    serverOut.waitJson((o) => o.event?.type === type && o.event?.mac === mac);
 
   beforeAll(async () => {
     hostNs = lab.addNamespace("nldh");
     lab.addBridge(hostNs, "br0", ["10.77.0.1/24"]);
     lab.addBridge(hostNs, "br1", ["10.78.0.1/24"]);
-    for (const [name, h, br] of [["U", U, "br0"], ["D", D, "br0"], ["C", C, "br0"], ["X", X, "br0"], ["R", R, "br1"], ["W", W, "br0"]] as const) {
+    for (const [name, h, br] of [
+      ["U", U, "br0"],
+      ["D", D, "br0"],
+      ["C", C, "br0"],
+      ["X", X, "br0"],
+      ["R", R, "br1"],
+      ["W", W, "br0"],
+    ] as const) {
       vms[name] = lab.addVm(hostNs, { bridge: br, mac: h.mac, ifname: uniqueName("vc") });
     }
     writeTable(tablePath, table([U, D, C, X]));
@@ -84,7 +115,23 @@ describe.skipIf(!requireNetns())("real DHCP clients against DhcpService", () => 
 
   test("busybox udhcpc gets address, mask, router, DNS, domain, search, MTU, hostname and classless routes", async () => {
     const vm = vms.U;
-    udhcpcU = lab.spawn(vm.ns, ["busybox", "udhcpc", "-f", "-i", vm.ifname, "-T", "1", "-s", udhcpcScript(dir, outU), "-O", "mtu", "-O", "search", "-O", "staticroutes"]);
+    udhcpcU = lab.spawn(vm.ns, [
+      "busybox",
+      "udhcpc",
+      "-f",
+      "-i",
+      vm.ifname,
+      "-T",
+      "1",
+      "-s",
+      udhcpcScript(dir, outU),
+      "-O",
+      "mtu",
+      "-O",
+      "search",
+      "-O",
+      "staticroutes",
+    ]);
     const bound = await waitFor(() => events(outU).find((e) => e.event === "bound"), 10_000);
     expect(bound).toBeDefined();
     expectFullConfig(bound!.vars, U);
@@ -97,7 +144,19 @@ describe.skipIf(!requireNetns())("real DHCP clients against DhcpService", () => 
   test("ISC dhclient gets the same configuration", async () => {
     const vm = vms.D;
     const out = `${dir}/d.out`;
-    const p = lab.spawn(vm.ns, ["dhclient", "-4", "-d", "-1", "-sf", dhclientScript(dir, out), "-lf", `${dir}/d.leases`, "-pf", `${dir}/d.pid`, vm.ifname]);
+    const p = lab.spawn(vm.ns, [
+      "dhclient",
+      "-4",
+      "-d",
+      "-1",
+      "-sf",
+      dhclientScript(dir, out),
+      "-lf",
+      `${dir}/d.leases`,
+      "-pf",
+      `${dir}/d.pid`,
+      vm.ifname,
+    ]);
     const bound = await waitFor(() => events(out).find((e) => e.event === "BOUND"), 15_000);
     await stopProcess(p);
     expect(bound).toBeDefined();
@@ -141,7 +200,11 @@ describe.skipIf(!requireNetns())("real DHCP clients against DhcpService", () => 
   test("a MAC this bridge does not serve (known only on br1) gets nothing", () => {
     const vm = vms.W;
     const out = `${dir}/w.out`;
-    const r = nsRun(vm.ns, ["busybox", "udhcpc", "-f", "-q", "-n", "-i", vm.ifname, "-t", "2", "-T", "1", "-s", udhcpcScript(dir, out)], { check: false });
+    const r = nsRun(
+      vm.ns,
+      ["busybox", "udhcpc", "-f", "-q", "-n", "-i", vm.ifname, "-t", "2", "-T", "1", "-s", udhcpcScript(dir, out)],
+      { check: false },
+    );
     expect(r.code).not.toBe(0);
     expect(events(out).some((e) => e.event === "bound")).toBe(false);
   }, 15_000);
@@ -161,7 +224,13 @@ describe.skipIf(!requireNetns())("real DHCP clients against DhcpService", () => 
   test("renew (unicast to the server id) is ACKed", async () => {
     const before = events(outU).length;
     udhcpcU.kill("SIGUSR1");
-    const renewed = await waitFor(() => events(outU).slice(before).find((e) => e.event === "renew"), 10_000);
+    const renewed = await waitFor(
+      () =>
+        events(outU)
+          .slice(before)
+          .find((e) => e.event === "renew"),
+      10_000,
+    );
     expect(renewed?.vars.ip).toBe("10.77.0.10");
     expect(await leaseEvent("lease.renewed", U.mac)).toBeDefined();
   }, 15_000);
@@ -177,7 +246,13 @@ describe.skipIf(!requireNetns())("real DHCP clients against DhcpService", () => 
       udhcpcU.kill("SIGUSR1");
       // Sending the unicast renewal fails, so udhcpc goes straight to REBINDING (broadcast with
       // ciaddr); an ACK there is reported as "renew", a fresh DISCOVER would end in "bound".
-      const again = await waitFor(() => events(outU).slice(before).find((e) => e.event === "renew" || e.event === "bound"), 15_000);
+      const again = await waitFor(
+        () =>
+          events(outU)
+            .slice(before)
+            .find((e) => e.event === "renew" || e.event === "bound"),
+        15_000,
+      );
       expect(again?.event).toBe("renew");
       expect(again?.vars.ip).toBe("10.77.0.10");
       // The unicast attempt really was blocked, so the answer came through the broadcast path.
@@ -192,7 +267,13 @@ describe.skipIf(!requireNetns())("real DHCP clients against DhcpService", () => 
     await startServer();
     const before = events(outU).length;
     udhcpcU.kill("SIGUSR1");
-    const renewed = await waitFor(() => events(outU).slice(before).find((e) => e.event === "renew"), 10_000);
+    const renewed = await waitFor(
+      () =>
+        events(outU)
+          .slice(before)
+          .find((e) => e.event === "renew"),
+      10_000,
+    );
     expect(renewed?.vars.ip).toBe("10.77.0.10");
     expect(await leaseEvent("lease.added", U.mac)).toBeDefined();
   }, 20_000);
@@ -206,7 +287,24 @@ describe.skipIf(!requireNetns())("real DHCP clients against DhcpService", () => 
       `lease {\n  interface "${vm.ifname}";\n  fixed-address 10.77.0.99;\n  option subnet-mask 255.255.255.0;\n  option dhcp-server-identifier 10.77.0.1;\n  renew 4 2037/01/01 00:00:00;\n  rebind 4 2037/01/01 00:00:00;\n  expire 4 2037/01/01 00:00:00;\n}\n`,
     );
     nsRun(vm.ns, ["ip", "-4", "addr", "flush", "dev", vm.ifname]);
-    const p = lab.spawn(vm.ns, ["dhclient", "-4", "-d", "-v", "-1", "-sf", dhclientScript(dir, out), "-lf", lf, "-pf", `${dir}/d2.pid`, vm.ifname], { stderr: "pipe" });
+    const p = lab.spawn(
+      vm.ns,
+      [
+        "dhclient",
+        "-4",
+        "-d",
+        "-v",
+        "-1",
+        "-sf",
+        dhclientScript(dir, out),
+        "-lf",
+        lf,
+        "-pf",
+        `${dir}/d2.pid`,
+        vm.ifname,
+      ],
+      { stderr: "pipe" },
+    );
     const bound = await waitFor(() => events(out).find((e) => e.event === "BOUND"), 20_000);
     await stopProcess(p);
     const stderr = await new Response(p.stderr as ReadableStream).text();
@@ -223,7 +321,11 @@ describe.skipIf(!requireNetns())("real DHCP clients against DhcpService", () => 
     // The fixture checks ifindexes every 500 ms; wait until the new socket is bound.
     expect(await waitFor(() => nsRun(hostNs, ["ss", "-ulpn"]).stdout.includes("0.0.0.0%br1:67"), 5000)).toBe(true);
     const out = `${dir}/r2.out`;
-    const r = nsRun(vm.ns, ["busybox", "udhcpc", "-f", "-q", "-n", "-i", vm.ifname, "-t", "4", "-T", "1", "-s", udhcpcScript(dir, out)], { check: false });
+    const r = nsRun(
+      vm.ns,
+      ["busybox", "udhcpc", "-f", "-q", "-n", "-i", vm.ifname, "-t", "4", "-T", "1", "-s", udhcpcScript(dir, out)],
+      { check: false },
+    );
     expect(r.code).toBe(0);
     expect(events(out).find((e) => e.event === "bound")?.vars.ip).toBe("10.78.0.20");
   }, 20_000);
@@ -235,8 +337,18 @@ describe.skipIf(!requireNetns())("real DHCP clients against DhcpService", () => 
     expect(await leaseEvent("lease.released", U.mac)).toBeDefined();
     const before = events(outU).length;
     udhcpcU.kill("SIGUSR1");
-    const nak = await waitFor(() => events(outU).slice(before).find((e) => e.event === "nak"), 10_000);
+    const nak = await waitFor(
+      () =>
+        events(outU)
+          .slice(before)
+          .find((e) => e.event === "nak"),
+      10_000,
+    );
     expect(nak).toBeDefined();
-    expect(events(outU).slice(before).some((e) => e.event === "bound")).toBe(false);
+    expect(
+      events(outU)
+        .slice(before)
+        .some((e) => e.event === "bound"),
+    ).toBe(false);
   }, 20_000);
 });

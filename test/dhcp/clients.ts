@@ -35,7 +35,10 @@ export class Lines {
       }
     });
   }
-  async waitJson(pred: (o: Record<string, any>) => boolean, timeoutMs = 10_000): Promise<Record<string, any> | undefined> {
+  async waitJson(
+    pred: (o: Record<string, any>) => boolean,
+    timeoutMs = 10_000,
+  ): Promise<Record<string, any> | undefined> {
     return waitFor(() => this.json().find(pred), timeoutMs, 50);
   }
 }
@@ -95,7 +98,15 @@ export function dhcpcdConf(dir: string): string {
   const p = `${dir}/dhcpcd.conf`;
   writeFileSync(
     p,
-    ["option domain_name_servers, domain_name, domain_search, host_name", "option classless_static_routes", "option interface_mtu", "require dhcp_server_identifier", "noipv6rs", "noarp", ""].join("\n"),
+    [
+      "option domain_name_servers, domain_name, domain_search, host_name",
+      "option classless_static_routes",
+      "option interface_mtu",
+      "require dhcp_server_identifier",
+      "noipv6rs",
+      "noarp",
+      "",
+    ].join("\n"),
   );
   return p;
 }

@@ -18,9 +18,19 @@ import { realPackets, dhcpcdDiscover, udhcpcDiscover } from "./fixtures/real-pac
 
 function reply(options: [number, Uint8Array][]): OutMessage {
   return {
-    op: 2, htype: 1, hlen: 6, hops: 0, xid: 0xdeadbeef, secs: 0, flags: 0x8000,
-    ciaddr: "0.0.0.0", yiaddr: "10.0.0.5", siaddr: "0.0.0.0", giaddr: "10.0.0.1",
-    chaddr: Uint8Array.of(2, 0, 0, 0, 0, 0x42), options,
+    op: 2,
+    htype: 1,
+    hlen: 6,
+    hops: 0,
+    xid: 0xdeadbeef,
+    secs: 0,
+    flags: 0x8000,
+    ciaddr: "0.0.0.0",
+    yiaddr: "10.0.0.5",
+    siaddr: "0.0.0.0",
+    giaddr: "10.0.0.1",
+    chaddr: Uint8Array.of(2, 0, 0, 0, 0, 0x42),
+    options,
   };
 }
 
@@ -94,7 +104,13 @@ describe("decode errors", () => {
 
 describe("encode", () => {
   test("round trip, padded to 300 bytes", () => {
-    const out = encode(reply([[53, Uint8Array.of(5)], [54, Uint8Array.of(10, 0, 0, 1)], [51, u32(86400)]]));
+    const out = encode(
+      reply([
+        [53, Uint8Array.of(5)],
+        [54, Uint8Array.of(10, 0, 0, 1)],
+        [51, u32(86400)],
+      ]),
+    );
     expect(out.bytes.length).toBe(PAD_TO);
     expect(out.dropped).toEqual([]);
     const d = decode(out.bytes);
@@ -114,7 +130,14 @@ describe("encode", () => {
     expect(d.ok && d.message.options.get(43)).toEqual(long);
   });
   test("options that do not fit the client's limit are left out, later ones still go in", () => {
-    const out = encode(reply([[53, Uint8Array.of(5)], [43, new Uint8Array(400)], [12, str("vm1")]]), 548);
+    const out = encode(
+      reply([
+        [53, Uint8Array.of(5)],
+        [43, new Uint8Array(400)],
+        [12, str("vm1")],
+      ]),
+      548,
+    );
     expect(out.dropped).toEqual([43]);
     expect(out.bytes.length).toBeLessThanOrEqual(548);
     const d = decode(out.bytes);
@@ -138,7 +161,18 @@ describe("option values", () => {
   });
   test("domain search RFC 3397 wire format, with compression on read", () => {
     const v = domainSearch(["novalocal", "example.org."]);
-    expect([...v]).toEqual([9, ...new TextEncoder().encode("novalocal"), 0, 7, ...new TextEncoder().encode("example"), 3, 111, 114, 103, 0]);
+    expect([...v]).toEqual([
+      9,
+      ...new TextEncoder().encode("novalocal"),
+      0,
+      7,
+      ...new TextEncoder().encode("example"),
+      3,
+      111,
+      114,
+      103,
+      0,
+    ]);
     expect(readDomainSearch(v)).toEqual(["novalocal", "example.org"]);
     // "a.example.org" as label "a" + pointer to offset 11 ("example.org").
     const c = Uint8Array.from([...v, 1, 97, 0xc0, 11]);

@@ -3,7 +3,14 @@ import { BatchedLeaseStore } from "../../src/dhcp/lease-batch.ts";
 import { MemoryLeaseStore, type LeaseOp, type LeaseRecord } from "../../src/dhcp/leases.ts";
 
 const lease = (mac: string, state: LeaseRecord["state"] = "leased"): LeaseRecord => ({
-  networkId: "n", mac, address: "10.0.0.1", hostname: null, clientId: null, state, expiresAt: 10, updatedAt: 1,
+  networkId: "n",
+  mac,
+  address: "10.0.0.1",
+  hostname: null,
+  clientId: null,
+  state,
+  expiresAt: 10,
+  updatedAt: 1,
 });
 
 class CountingStore extends MemoryLeaseStore {
@@ -20,13 +27,19 @@ describe("BatchedLeaseStore", () => {
     const queued: (() => void)[] = [];
     const b = new BatchedLeaseStore(inner, { schedule: (fn) => queued.push(fn) });
     b.apply([{ op: "put", lease: lease("a") }]);
-    b.apply([{ op: "put", lease: lease("b") }, { op: "put", lease: lease("a", "released") }]);
+    b.apply([
+      { op: "put", lease: lease("b") },
+      { op: "put", lease: lease("a", "released") },
+    ]);
     expect(inner.get("n", "a")).toBeNull();
     expect(b.get("n", "a")?.state).toBe("released");
     expect(queued).toHaveLength(1);
     queued[0]();
     expect(inner.batches).toHaveLength(1);
-    expect(inner.batches[0].map((o) => (o.op === "put" ? `${o.lease.mac}:${o.lease.state}` : o.mac))).toEqual(["b:leased", "a:released"]);
+    expect(inner.batches[0].map((o) => (o.op === "put" ? `${o.lease.mac}:${o.lease.state}` : o.mac))).toEqual([
+      "b:leased",
+      "a:released",
+    ]);
     expect(inner.get("n", "a")?.state).toBe("released");
   });
 

@@ -17,7 +17,13 @@ import {
   readU8,
 } from "../../src/dhcp/options.ts";
 import { leaseTimes } from "../../src/dhcp/reply.ts";
-import { DECLINE_BACKOFF_MS, handle, handlePacket, type HandleContext, type HandleResult } from "../../src/dhcp/server.ts";
+import {
+  DECLINE_BACKOFF_MS,
+  handle,
+  handlePacket,
+  type HandleContext,
+  type HandleResult,
+} from "../../src/dhcp/server.ts";
 
 const MAC = "02:00:00:00:00:10";
 const T0 = 1_800_000_000_000;
@@ -68,9 +74,19 @@ function req(r: Req): DhcpMessage {
   const options = new Map<number, Uint8Array>([[Opt.MessageType, Uint8Array.of(r.type)]]);
   for (const [code, v] of r.opts ?? []) options.set(code, Uint8Array.from(v));
   return {
-    op: 1, htype: 1, hlen: 6, hops: 0, xid: 0x1234, secs: 0, flags: r.flags ?? 0,
-    ciaddr: r.ciaddr ?? "0.0.0.0", yiaddr: "0.0.0.0", siaddr: "0.0.0.0", giaddr: r.giaddr ?? "0.0.0.0",
-    chaddr: Uint8Array.from(mac), options,
+    op: 1,
+    htype: 1,
+    hlen: 6,
+    hops: 0,
+    xid: 0x1234,
+    secs: 0,
+    flags: r.flags ?? 0,
+    ciaddr: r.ciaddr ?? "0.0.0.0",
+    yiaddr: "0.0.0.0",
+    siaddr: "0.0.0.0",
+    giaddr: r.giaddr ?? "0.0.0.0",
+    chaddr: Uint8Array.from(mac),
+    options,
   };
 }
 
@@ -113,14 +129,19 @@ describe("DISCOVER", () => {
   });
 
   test("option 55 limits the configurable options and orders them", () => {
-    const { msg, res } = replyOf(handle(req({ type: MessageType.Discover, opts: [[Opt.ParameterList, [6, 3, 1]]] }), ctx()));
+    const { msg, res } = replyOf(
+      handle(req({ type: MessageType.Discover, opts: [[Opt.ParameterList, [6, 3, 1]]] }), ctx()),
+    );
     expect(res.reply.length).toBe(300); // padded to the BOOTP minimum
     const codes = [...msg.options.keys()];
     expect(codes).toEqual([53, 54, 51, 58, 59, 1, 28, 6, 3]);
   });
 
   test("unknown MAC: silence", () => {
-    expect(handle(req({ type: MessageType.Discover, mac: "02:00:00:00:00:99" }), ctx())).toEqual({ kind: "drop", reason: "unknown_mac" });
+    expect(handle(req({ type: MessageType.Discover, mac: "02:00:00:00:00:99" }), ctx())).toEqual({
+      kind: "drop",
+      reason: "unknown_mac",
+    });
   });
 
   test("broadcast flag: broadcast reply", () => {
@@ -131,7 +152,17 @@ describe("DISCOVER", () => {
 
   test("echoes option 61; relayed: reply to giaddr:67 with option 82 last", () => {
     const { res, msg, opt } = replyOf(
-      handle(req({ type: MessageType.Discover, giaddr: "10.77.0.254", opts: [[Opt.ClientId, [1, 2, 3]], [Opt.RelayAgentInfo, [1, 2, 0x61, 0x62]]] }), ctx()),
+      handle(
+        req({
+          type: MessageType.Discover,
+          giaddr: "10.77.0.254",
+          opts: [
+            [Opt.ClientId, [1, 2, 3]],
+            [Opt.RelayAgentInfo, [1, 2, 0x61, 0x62]],
+          ],
+        }),
+        ctx(),
+      ),
     );
     expect(res.destination).toEqual({ kind: "relay", address: "10.77.0.254", port: 67 });
     expect(msg.giaddr).toBe("10.77.0.254");
@@ -143,11 +174,15 @@ describe("DISCOVER", () => {
   test("use_single_default_gateway: a NIC given no router gets neither option 3 nor a default route", () => {
     const { opt } = replyOf(handle(req({ type: MessageType.Discover }), ctx([host({ primary: false, router: null })])));
     expect(opt(Opt.Router)).toBeUndefined();
-    expect(readClasslessRoutes(opt(Opt.ClasslessRoutes))).toEqual([{ destination: "169.254.169.254/32", gateway: "10.77.0.1" }]);
+    expect(readClasslessRoutes(opt(Opt.ClasslessRoutes))).toEqual([
+      { destination: "169.254.169.254/32", gateway: "10.77.0.1" },
+    ]);
   });
 
   test("no router, no extra routes, no MTU: options 3, 121 and 26 are absent", () => {
-    const { opt } = replyOf(handle(req({ type: MessageType.Discover }), ctx([host({ router: null, classlessRoutes: [], mtu: null })])));
+    const { opt } = replyOf(
+      handle(req({ type: MessageType.Discover }), ctx([host({ router: null, classlessRoutes: [], mtu: null })])),
+    );
     expect(opt(Opt.Router)).toBeUndefined();
     expect(opt(Opt.ClasslessRoutes)).toBeUndefined();
     expect(opt(Opt.InterfaceMtu)).toBeUndefined();
@@ -161,7 +196,10 @@ describe("DISCOVER", () => {
     expect(opt(Opt.DomainSearch)).toBeUndefined();
     expect(res.kind === "reply" && res.omitted).toEqual([Opt.DomainSearch]);
     expect(readString(opt(Opt.Hostname))).toBe("vm1.novalocal");
-    const big = handle(req({ type: MessageType.Discover, opts: [[Opt.MaxMessageSize, [5, 192]]] }), ctx([host({ searchDomains: many })]));
+    const big = handle(
+      req({ type: MessageType.Discover, opts: [[Opt.MaxMessageSize, [5, 192]]] }),
+      ctx([host({ searchDomains: many })]),
+    );
     expect(readDomainSearch(replyOf(big).opt(Opt.DomainSearch))).toHaveLength(40);
   });
 
@@ -174,7 +212,13 @@ describe("DISCOVER", () => {
 
 describe("REQUEST", () => {
   const selecting = (addr: string, sid = "10.77.0.1") =>
-    req({ type: MessageType.Request, opts: [[Opt.ServerId, ip(sid)], [Opt.RequestedAddress, ip(addr)]] });
+    req({
+      type: MessageType.Request,
+      opts: [
+        [Opt.ServerId, ip(sid)],
+        [Opt.RequestedAddress, ip(addr)],
+      ],
+    });
 
   test("SELECTING for us with the offered address: ACK, lease written, lease.added then lease.renewed", () => {
     const c = ctx();
@@ -184,7 +228,16 @@ describe("REQUEST", () => {
     expect(res.leaseOps).toEqual([
       {
         op: "put",
-        lease: { networkId: "net-1", mac: MAC, address: "10.77.0.10", hostname: "vm1", clientId: null, state: "leased", expiresAt: T0 + 86400_000, updatedAt: T0 },
+        lease: {
+          networkId: "net-1",
+          mac: MAC,
+          address: "10.77.0.10",
+          hostname: "vm1",
+          clientId: null,
+          state: "leased",
+          expiresAt: T0 + 86400_000,
+          updatedAt: T0,
+        },
       },
     ]);
     expect(res.events.map((e) => e.type)).toEqual(["lease.added"]);
@@ -207,7 +260,8 @@ describe("REQUEST", () => {
   });
 
   test("INIT-REBOOT: right address ACK, wrong address NAK, unknown client silence", () => {
-    const reboot = (addr: string, mac?: string) => req({ type: MessageType.Request, mac, opts: [[Opt.RequestedAddress, ip(addr)]] });
+    const reboot = (addr: string, mac?: string) =>
+      req({ type: MessageType.Request, mac, opts: [[Opt.RequestedAddress, ip(addr)]] });
     expect(replyOf(handle(reboot("10.77.0.10"), ctx())).res.type).toBe(MessageType.Ack);
     expect(replyOf(handle(reboot("10.77.0.99"), ctx())).res.type).toBe(MessageType.Nak);
     expect(handle(reboot("10.77.0.10", "02:00:00:00:00:99"), ctx())).toEqual({ kind: "drop", reason: "unknown_mac" });
@@ -218,7 +272,9 @@ describe("REQUEST", () => {
     expect(res.type).toBe(MessageType.Ack);
     expect(res.destination).toEqual({ kind: "unicast", address: "10.77.0.10", port: 68 });
     expect(res.events.map((e) => e.type)).toEqual(["lease.added"]);
-    expect(replyOf(handle(req({ type: MessageType.Request, ciaddr: "10.77.0.12" }), ctx())).res.type).toBe(MessageType.Nak);
+    expect(replyOf(handle(req({ type: MessageType.Request, ciaddr: "10.77.0.12" }), ctx())).res.type).toBe(
+      MessageType.Nak,
+    );
   });
 
   test("a host this node removed from its table: NAK until its lease would have expired; other unknown MACs: silence", () => {
@@ -234,7 +290,16 @@ describe("REQUEST", () => {
     expect(handle(renew, { ...c, now: T0 + 1000 }).kind).toBe("drop");
     // A lease row alone (e.g. replicated from another node) is not enough.
     const withRow = ctx([]);
-    withRow.leases.put({ networkId: "net-1", mac: MAC, address: "10.77.0.10", hostname: null, clientId: null, state: "leased", expiresAt: T0 + 9e6, updatedAt: T0 });
+    withRow.leases.put({
+      networkId: "net-1",
+      mac: MAC,
+      address: "10.77.0.10",
+      hostname: null,
+      clientId: null,
+      state: "leased",
+      expiresAt: T0 + 9e6,
+      updatedAt: T0,
+    });
     expect(handle(renew, withRow).kind).toBe("drop");
   });
 
@@ -243,7 +308,11 @@ describe("REQUEST", () => {
   });
 
   test("a relayed NAK sets the broadcast flag", () => {
-    const r = req({ type: MessageType.Request, giaddr: "10.77.0.254", opts: [[Opt.RequestedAddress, ip("10.77.0.99")]] });
+    const r = req({
+      type: MessageType.Request,
+      giaddr: "10.77.0.254",
+      opts: [[Opt.RequestedAddress, ip("10.77.0.99")]],
+    });
     const { res, msg } = replyOf(handle(r, ctx()));
     expect(res.destination).toEqual({ kind: "relay", address: "10.77.0.254", port: 67 });
     expect(msg.flags & 0x8000).toBe(0x8000);
@@ -259,28 +328,56 @@ describe("REQUEST", () => {
 describe("DECLINE, RELEASE, INFORM", () => {
   test("DECLINE marks the lease declined, raises an event, and DISCOVER backs off", () => {
     const c = ctx();
-    const res = handle(req({ type: MessageType.Decline, opts: [[Opt.ServerId, ip("10.77.0.1")], [Opt.RequestedAddress, ip("10.77.0.10")]] }), c);
+    const res = handle(
+      req({
+        type: MessageType.Decline,
+        opts: [
+          [Opt.ServerId, ip("10.77.0.1")],
+          [Opt.RequestedAddress, ip("10.77.0.10")],
+        ],
+      }),
+      c,
+    );
     expect(res.kind).toBe("silent");
     if (res.kind !== "silent") return;
     expect(res.events.map((e) => e.type)).toEqual(["lease.declined"]);
     c.leases.apply(res.leaseOps);
     expect(c.leases.get("net-1", MAC)?.state).toBe("declined");
-    expect(handle(req({ type: MessageType.Discover }), { ...c, now: T0 + 1000 })).toEqual({ kind: "drop", reason: "declined_backoff" });
-    expect(replyOf(handle(req({ type: MessageType.Discover }), { ...c, now: T0 + DECLINE_BACKOFF_MS })).res.type).toBe(MessageType.Offer);
+    expect(handle(req({ type: MessageType.Discover }), { ...c, now: T0 + 1000 })).toEqual({
+      kind: "drop",
+      reason: "declined_backoff",
+    });
+    expect(replyOf(handle(req({ type: MessageType.Discover }), { ...c, now: T0 + DECLINE_BACKOFF_MS })).res.type).toBe(
+      MessageType.Offer,
+    );
   });
 
   test("DECLINE of another address or from an unknown MAC is dropped", () => {
-    expect(handle(req({ type: MessageType.Decline, opts: [[Opt.RequestedAddress, ip("10.77.0.11")]] }), ctx()).kind).toBe("drop");
-    expect(handle(req({ type: MessageType.Decline, mac: "02:00:00:00:00:99", opts: [[Opt.RequestedAddress, ip("10.77.0.10")]] }), ctx()).kind).toBe("drop");
+    expect(
+      handle(req({ type: MessageType.Decline, opts: [[Opt.RequestedAddress, ip("10.77.0.11")]] }), ctx()).kind,
+    ).toBe("drop");
+    expect(
+      handle(
+        req({ type: MessageType.Decline, mac: "02:00:00:00:00:99", opts: [[Opt.RequestedAddress, ip("10.77.0.10")]] }),
+        ctx(),
+      ).kind,
+    ).toBe("drop");
   });
 
   test("RELEASE frees the lease with an event; wrong server or unknown MAC is ignored", () => {
     const c = ctx();
-    const res = handle(req({ type: MessageType.Release, ciaddr: "10.77.0.10", opts: [[Opt.ServerId, ip("10.77.0.1")]] }), c);
+    const res = handle(
+      req({ type: MessageType.Release, ciaddr: "10.77.0.10", opts: [[Opt.ServerId, ip("10.77.0.1")]] }),
+      c,
+    );
     expect(res.kind === "silent" && res.events.map((e) => e.type)).toEqual(["lease.released"]);
     expect(res.kind === "silent" && res.leaseOps[0].op === "put" && res.leaseOps[0].lease.state).toBe("released");
-    expect(handle(req({ type: MessageType.Release, ciaddr: "10.77.0.10", opts: [[Opt.ServerId, ip("10.77.0.2")]] }), c).kind).toBe("drop");
-    expect(handle(req({ type: MessageType.Release, mac: "02:00:00:00:00:99", ciaddr: "10.77.0.10" }), c).kind).toBe("drop");
+    expect(
+      handle(req({ type: MessageType.Release, ciaddr: "10.77.0.10", opts: [[Opt.ServerId, ip("10.77.0.2")]] }), c).kind,
+    ).toBe("drop");
+    expect(handle(req({ type: MessageType.Release, mac: "02:00:00:00:00:99", ciaddr: "10.77.0.10" }), c).kind).toBe(
+      "drop",
+    );
   });
 
   test("INFORM: ACK to ciaddr with ciaddr set, no yiaddr and no lease times", () => {

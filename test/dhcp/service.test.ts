@@ -12,8 +12,21 @@ const T0 = 1_800_000_000_000;
 
 function host(mac: string, address: string, over: Partial<DhcpHost> = {}): DhcpHost {
   return {
-    mac, networkId: "net-1", address, prefixLength: 24, router: "10.77.0.1", dnsServers: [], hostname: "vm",
-    domain: null, searchDomains: [], mtu: null, serverId: "10.77.0.1", leaseTime: 3600, classlessRoutes: [], primary: true, ...over,
+    mac,
+    networkId: "net-1",
+    address,
+    prefixLength: 24,
+    router: "10.77.0.1",
+    dnsServers: [],
+    hostname: "vm",
+    domain: null,
+    searchDomains: [],
+    mtu: null,
+    serverId: "10.77.0.1",
+    leaseTime: 3600,
+    classlessRoutes: [],
+    primary: true,
+    ...over,
   };
 }
 
@@ -25,7 +38,10 @@ interface Sent {
 }
 
 class FakeNet {
-  ifindex = new Map<string, number>([["br0", 10], ["br1", 11]]);
+  ifindex = new Map<string, number>([
+    ["br0", 10],
+    ["br1", 11],
+  ]);
   open = new Map<string, { sock: BridgeSocket; receive: Receive }>();
   opened: string[] = [];
   sent: Sent[] = [];
@@ -59,14 +75,23 @@ class FakeNet {
 
 function packet(type: number, mac: string, opts: { ciaddr?: string; extra?: [number, Uint8Array][] } = {}): Uint8Array {
   return encode({
-    op: 1, htype: 1, hlen: 6, hops: 0, xid: 7, secs: 0, flags: 0,
-    ciaddr: opts.ciaddr ?? "0.0.0.0", yiaddr: "0.0.0.0", siaddr: "0.0.0.0", giaddr: "0.0.0.0",
+    op: 1,
+    htype: 1,
+    hlen: 6,
+    hops: 0,
+    xid: 7,
+    secs: 0,
+    flags: 0,
+    ciaddr: opts.ciaddr ?? "0.0.0.0",
+    yiaddr: "0.0.0.0",
+    siaddr: "0.0.0.0",
+    giaddr: "0.0.0.0",
     chaddr: Uint8Array.from(mac.split(":").map((x) => parseInt(x, 16))),
     options: [[Opt.MessageType, Uint8Array.of(type)], ...(opts.extra ?? [])],
   }).bytes;
 }
 
-let services: DhcpService[] = [];
+const services: DhcpService[] = [];
 afterEach(async () => {
   for (const s of services.splice(0)) await s.stop();
 });
@@ -98,7 +123,10 @@ const B = "02:00:00:00:00:0b";
 describe("DhcpService", () => {
   test("opens one socket per bridge, answers on the bridge the packet came in on, unicasts after ARP", () => {
     const { net, svc, reg } = setup();
-    svc.setBridges([{ bridge: "br0", hosts: [host(A, "10.77.0.10")] }, { bridge: "br1", hosts: [host(B, "10.78.0.10", { networkId: "net-2", serverId: "10.78.0.1" })] }]);
+    svc.setBridges([
+      { bridge: "br0", hosts: [host(A, "10.77.0.10")] },
+      { bridge: "br1", hosts: [host(B, "10.78.0.10", { networkId: "net-2", serverId: "10.78.0.1" })] },
+    ]);
     expect(svc.servedBridges.sort()).toEqual(["br0", "br1"]);
     net.open.get("br0")!.receive(packet(MessageType.Discover, A));
     net.open.get("br0")!.receive(packet(MessageType.Discover, B)); // B lives on br1
@@ -121,7 +149,10 @@ describe("DhcpService", () => {
 
   test("host table replaced without reopening; a removed bridge's socket closes; a re-created bridge gets a new socket", () => {
     const { net, svc } = setup();
-    svc.setBridges([{ bridge: "br0", hosts: [host(A, "10.77.0.10")] }, { bridge: "br1", hosts: [] }]);
+    svc.setBridges([
+      { bridge: "br0", hosts: [host(A, "10.77.0.10")] },
+      { bridge: "br1", hosts: [] },
+    ]);
     svc.setBridges([{ bridge: "br0", hosts: [host(A, "10.77.0.10"), host(B, "10.77.0.11")] }]);
     expect(net.opened).toEqual(["br0#10", "br1#11"]);
     expect([...net.open.keys()]).toEqual(["br0"]);
@@ -217,7 +248,16 @@ describe("DhcpService", () => {
   test("another node's expired lease is left to that node for an hour, then expired here", () => {
     const { svc, leases, events, advance } = setup();
     svc.setBridges([{ bridge: "br0", hosts: [host(A, "10.77.0.10")] }]);
-    leases.put({ networkId: "net-1", mac: B, address: "10.77.0.50", hostname: null, clientId: null, state: "leased", expiresAt: T0, updatedAt: T0 });
+    leases.put({
+      networkId: "net-1",
+      mac: B,
+      address: "10.77.0.50",
+      hostname: null,
+      clientId: null,
+      state: "leased",
+      expiresAt: T0,
+      updatedAt: T0,
+    });
     advance(1000);
     svc.sweep();
     svc.flushLeases();

@@ -9,7 +9,14 @@ describe("LeaseStore over the SQLite store", () => {
     const seen: ChangeEvent[] = [];
     store.subscribe((evs) => seen.push(...evs));
     const leases = storeLeaseStore(store);
-    const base = { networkId: "n1", address: "10.0.0.5", hostname: "vm", clientId: null, expiresAt: 5_000, updatedAt: 1_000 };
+    const base = {
+      networkId: "n1",
+      address: "10.0.0.5",
+      hostname: "vm",
+      clientId: null,
+      expiresAt: 5_000,
+      updatedAt: 1_000,
+    };
     leases.apply([
       { op: "put", lease: { ...base, mac: "02:00:00:00:00:01", state: "leased" } },
       { op: "put", lease: { ...base, mac: "02:00:00:00:00:02", address: "10.0.0.6", state: "leased" } },
@@ -19,7 +26,12 @@ describe("LeaseStore over the SQLite store", () => {
     expect(seen.filter((e) => e.entity === "lease")).toHaveLength(2);
     leases.apply([{ op: "delete", networkId: "n1", mac: "02:00:00:00:00:02" }]);
     expect(leases.get("n1", "02:00:00:00:00:02")).toBeNull();
-    expect(() => leases.apply([{ op: "put", lease: { ...base, mac: "x", state: "bogus" as never } }, { op: "put", lease: null as never }])).toThrow();
+    expect(() =>
+      leases.apply([
+        { op: "put", lease: { ...base, mac: "x", state: "bogus" as never } },
+        { op: "put", lease: null as never },
+      ]),
+    ).toThrow();
     // The failed batch left nothing behind.
     expect(leases.get("n1", "x")).toBeNull();
     store.close();

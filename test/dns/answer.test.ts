@@ -17,17 +17,28 @@ import { ReplyMemo, ttlOffsets } from "../../src/dns/memo.ts";
 // A seeded PRNG, so a failing fuzz case can be reproduced from its seed.
 import { mulberry32 } from "../../src/cluster/sim/prng.ts";
 
-const zone = buildZone("novalocal", [
-  { hostname: "web-1", project: "demo", v4: ["10.20.0.5"], v6: ["fd00:20::5"], floating: ["203.0.113.7"] },
-  { hostname: "db", project: "demo", v4: ["10.20.0.6", "10.30.0.6"], v6: [], floating: [] },
-  { hostname: "Not_A_Name", project: "demo", v4: ["10.20.0.9"], v6: [], floating: [] },
-  { hostname: "secret", project: "other", v4: ["10.20.0.10"], v6: [], floating: [] },
-  { hostname: "db", project: "other", v4: ["10.20.0.11"], v6: [], floating: [] },
-], ["10.20.0.0/24", "fd00:20::/64"], 42);
+const zone = buildZone(
+  "novalocal",
+  [
+    { hostname: "web-1", project: "demo", v4: ["10.20.0.5"], v6: ["fd00:20::5"], floating: ["203.0.113.7"] },
+    { hostname: "db", project: "demo", v4: ["10.20.0.6", "10.30.0.6"], v6: [], floating: [] },
+    { hostname: "Not_A_Name", project: "demo", v4: ["10.20.0.9"], v6: [], floating: [] },
+    { hostname: "secret", project: "other", v4: ["10.20.0.10"], v6: [], floating: [] },
+    { hostname: "db", project: "other", v4: ["10.20.0.11"], v6: [], floating: [] },
+  ],
+  ["10.20.0.0/24", "fd00:20::/64"],
+  42,
+);
 const self = { v4: "10.20.0.2", v6: null, project: "demo" };
 
 function query(name: string, type: string, extra: Partial<dnsPacket.Packet> = {}): DecodedPacket {
-  const bytes = dnsPacket.encode({ type: "query", id: 7, flags: dnsPacket.RECURSION_DESIRED, questions: [{ name, type: type as "A" }], ...extra });
+  const bytes = dnsPacket.encode({
+    type: "query",
+    id: 7,
+    flags: dnsPacket.RECURSION_DESIRED,
+    questions: [{ name, type: type as "A" }],
+    ...extra,
+  });
   const d = decodeMessage(bytes);
   if (!d.ok) throw new Error(d.error);
   return d.packet;
@@ -90,14 +101,23 @@ describe("zone answers", () => {
 
   test("bare unknown names are not leaked upstream; outside names are forwarded; ANY gets RFC 8482's minimal answer", () => {
     expect(replyOf("wpad", "A").rcode).toBe("NXDOMAIN");
-    expect(decide(query("example.org", "A"), zone, self)).toEqual({ kind: "forward", question: { name: "example.org", type: "A", class: "IN" } });
+    expect(decide(query("example.org", "A"), zone, self)).toEqual({
+      kind: "forward",
+      question: { name: "example.org", type: "A", class: "IN" },
+    });
     const any = replyOf("example.org", "ANY");
     expect(any.answers.map((a) => a.type)).toEqual(["HINFO"]);
   });
 
   test("refusals: zone transfers, other classes, other opcodes, responses are dropped", () => {
     expect(replyOf("novalocal", "AXFR").rcode).toBe("REFUSED");
-    expect(decide(query("version.bind", "TXT", { questions: [{ name: "version.bind", type: "TXT", class: "CH" }] }), zone, self)).toMatchObject({ kind: "reply", reply: { rcode: "REFUSED" } });
+    expect(
+      decide(
+        query("version.bind", "TXT", { questions: [{ name: "version.bind", type: "TXT", class: "CH" }] }),
+        zone,
+        self,
+      ),
+    ).toMatchObject({ kind: "reply", reply: { rcode: "REFUSED" } });
     const resp = decodeMessage(dnsPacket.encode({ type: "response", id: 1, questions: [{ name: "a", type: "A" }] }));
     expect(resp.ok && decide(resp.packet, zone, self).kind).toBe("drop");
   });
@@ -111,15 +131,24 @@ describe("zone answers", () => {
 });
 
 describe("encoding", () => {
-  const big: Reply = { rcode: "NOERROR", aa: true, authorities: [],
-    answers: Array.from({ length: 30 }, (_, i) => ({ name: "many.novalocal", type: "A", class: "IN", ttl: 5, data: `10.0.0.${i}` }) as Answer) };
+  const big: Reply = {
+    rcode: "NOERROR",
+    aa: true,
+    authorities: [],
+    answers: Array.from(
+      { length: 30 },
+      (_, i) => ({ name: "many.novalocal", type: "A", class: "IN", ttl: 5, data: `10.0.0.${i}` }) as Answer,
+    ),
+  };
 
   test("a reply larger than 512 bytes is truncated (TC, no records) for a plain query and fits with EDNS0", () => {
     const q = query("many.novalocal", "A");
     expect(udpLimit(q)).toBe(512);
     const small = dnsPacket.decode(Buffer.from(encodeReply(q, big, udpLimit(q))));
     expect([small.flag_tc, small.answers?.length, small.id]).toEqual([true, 0, 7]);
-    const e = query("many.novalocal", "A", { additionals: [{ type: "OPT", name: ".", udpPayloadSize: 4096 } as Answer] });
+    const e = query("many.novalocal", "A", {
+      additionals: [{ type: "OPT", name: ".", udpPayloadSize: 4096 } as Answer],
+    });
     expect(udpLimit(e)).toBe(1232);
     const full = dnsPacket.decode(Buffer.from(encodeReply(e, big, udpLimit(e))));
     expect([full.flag_tc, full.answers?.length]).toEqual([false, 30]);
@@ -135,9 +164,20 @@ describe("encoding", () => {
 });
 
 describe("cache", () => {
-  const a = (ttl: number): Reply => ({ rcode: "NOERROR", aa: false, authorities: [], answers: [{ name: "x.org", type: "A", class: "IN", ttl, data: "192.0.2.1" }] });
-  const soa = (ttl: number, minimum: number) => ({ name: "org", type: "SOA", class: "IN", ttl,
-    data: { mname: "a", rname: "b", serial: 1, refresh: 1, retry: 1, expire: 1, minimum } }) as Answer;
+  const a = (ttl: number): Reply => ({
+    rcode: "NOERROR",
+    aa: false,
+    authorities: [],
+    answers: [{ name: "x.org", type: "A", class: "IN", ttl, data: "192.0.2.1" }],
+  });
+  const soa = (ttl: number, minimum: number) =>
+    ({
+      name: "org",
+      type: "SOA",
+      class: "IN",
+      ttl,
+      data: { mname: "a", rname: "b", serial: 1, refresh: 1, retry: 1, expire: 1, minimum },
+    }) as Answer;
 
   test("TTLs count down and the entry expires with its smallest TTL", () => {
     const c = new DnsCache({ maxEntries: 10, maxTtl: 86400 });
@@ -160,7 +200,12 @@ describe("cache", () => {
     c.put("b", a(60), 0);
     c.get("a", 1);
     c.put("c", a(60), 2);
-    expect([c.get("a", 3) !== null, c.get("b", 3) !== null, c.get("c", 3) !== null, c.size]).toEqual([true, false, true, 2]);
+    expect([c.get("a", 3) !== null, c.get("b", 3) !== null, c.get("c", 3) !== null, c.size]).toEqual([
+      true,
+      false,
+      true,
+      2,
+    ]);
   });
 });
 
@@ -177,21 +222,43 @@ describe("rate limit and resolv.conf", () => {
   });
 
   test("nameserver lines", () => {
-    expect(resolvConfServers("# x\nnameserver 192.0.2.53\nsearch a\n nameserver fd00::53\n")).toEqual(["192.0.2.53", "fd00::53"]);
+    expect(resolvConfServers("# x\nnameserver 192.0.2.53\nsearch a\n nameserver fd00::53\n")).toEqual([
+      "192.0.2.53",
+      "fd00::53",
+    ]);
   });
 });
 
 describe("fuzz: the decoder path never throws", () => {
   test("120k mutated real queries through replay lookup → decode → decide → encode → replay store", () => {
     const seeds = [
-      dnsPacket.encode({ type: "query", id: 1, flags: dnsPacket.RECURSION_DESIRED, questions: [{ name: "web-1.novalocal", type: "A" }] }),
-      dnsPacket.encode({ type: "query", id: 2, questions: [{ name: "5.0.20.10.in-addr.arpa", type: "PTR" }], additionals: [{ type: "OPT", name: ".", udpPayloadSize: 1232 } as Answer] }),
+      dnsPacket.encode({
+        type: "query",
+        id: 1,
+        flags: dnsPacket.RECURSION_DESIRED,
+        questions: [{ name: "web-1.novalocal", type: "A" }],
+      }),
+      dnsPacket.encode({
+        type: "query",
+        id: 2,
+        questions: [{ name: "5.0.20.10.in-addr.arpa", type: "PTR" }],
+        additionals: [{ type: "OPT", name: ".", udpPayloadSize: 1232 } as Answer],
+      }),
       dnsPacket.encode({ type: "query", id: 3, questions: [{ name: "example.org", type: "AAAA" }] }),
-      dnsPacket.encode({ type: "response", id: 4, questions: [{ name: "x.org", type: "A" }], answers: [{ name: "x.org", type: "A", ttl: 5, data: "192.0.2.1" }, { name: "x.org", type: "TXT", ttl: 5, data: "hello" }] }),
+      dnsPacket.encode({
+        type: "response",
+        id: 4,
+        questions: [{ name: "x.org", type: "A" }],
+        answers: [
+          { name: "x.org", type: "A", ttl: 5, data: "192.0.2.1" },
+          { name: "x.org", type: "TXT", ttl: 5, data: "hello" },
+        ],
+      }),
     ];
     const rnd = mulberry32(0xd15);
     const byte = () => (rnd() * 256) | 0;
-    let decoded = 0, replies = 0;
+    let decoded = 0,
+      replies = 0;
     const memo = new ReplyMemo(100);
     for (let n = 0; n < 120_000; n++) {
       let b = Uint8Array.from(seeds[n % seeds.length]);
@@ -216,10 +283,17 @@ describe("fuzz: the decoder path never throws", () => {
         continue;
       }
       decoded++;
-        const r = decide(d.packet, zone, self);
+      const r = decide(d.packet, zone, self);
       if (r.kind === "reply") {
         const out = encodeReply(d.packet, r.reply, udpLimit(d.packet));
-        memo.put(memo.key(b, false), b, out, { type: "A", rcode: r.reply.rcode, source: "zone", count: { inc() {} } }, n, n % 2 ? Infinity : 5000);
+        memo.put(
+          memo.key(b, false),
+          b,
+          out,
+          { type: "A", rcode: r.reply.rcode, source: "zone", count: { inc() {} } },
+          n,
+          n % 2 ? Infinity : 5000,
+        );
         replies++;
       }
     }
@@ -232,9 +306,22 @@ describe("fuzz: the decoder path never throws", () => {
 describe("admission and replayed replies", () => {
   test("own network served, another served network refused, anyone else dropped", () => {
     const a = new Admission();
-    a.setNetworks(new Map([["10.20.0.2", ["10.20.0.0/24", "fd00:20::/64"]], ["10.40.0.2", ["10.40.0.0/24"]]]));
-    expect([a.verdict("10.20.0.2", "10.20.0.9"), a.verdict("10.20.0.2", "fd00:20::9"), a.verdict("10.20.0.2", "::ffff:10.20.0.9")]).toEqual(["serve", "serve", "serve"]);
-    expect([a.verdict("10.20.0.2", "10.40.0.9"), a.verdict("10.20.0.2", "192.0.2.1"), a.verdict("10.20.0.2", "not-an-address")]).toEqual(["refuse", "drop", "drop"]);
+    a.setNetworks(
+      new Map([
+        ["10.20.0.2", ["10.20.0.0/24", "fd00:20::/64"]],
+        ["10.40.0.2", ["10.40.0.0/24"]],
+      ]),
+    );
+    expect([
+      a.verdict("10.20.0.2", "10.20.0.9"),
+      a.verdict("10.20.0.2", "fd00:20::9"),
+      a.verdict("10.20.0.2", "::ffff:10.20.0.9"),
+    ]).toEqual(["serve", "serve", "serve"]);
+    expect([
+      a.verdict("10.20.0.2", "10.40.0.9"),
+      a.verdict("10.20.0.2", "192.0.2.1"),
+      a.verdict("10.20.0.2", "not-an-address"),
+    ]).toEqual(["refuse", "drop", "drop"]);
     a.setNetworks(new Map([["10.20.0.2", ["10.20.0.0/24"]]]));
     expect(a.verdict("10.20.0.2", "10.40.0.9")).toBe("drop");
   });
@@ -242,8 +329,13 @@ describe("admission and replayed replies", () => {
   test("a replayed reply carries the new ID and TTLs counted down; other bytes, other transport or expiry miss", () => {
     const memo = new ReplyMemo(10);
     const q = dnsPacket.encode({ type: "query", id: 1, questions: [{ name: "x.org", type: "A" }] });
-    const reply = dnsPacket.encode({ type: "response", id: 1, questions: [{ name: "x.org", type: "A" }],
-      answers: [{ name: "x.org", type: "A", ttl: 60, data: "192.0.2.1" }], authorities: [{ name: "org", type: "NS", ttl: 100, data: "ns.org" }] });
+    const reply = dnsPacket.encode({
+      type: "response",
+      id: 1,
+      questions: [{ name: "x.org", type: "A" }],
+      answers: [{ name: "x.org", type: "A", ttl: 60, data: "192.0.2.1" }],
+      authorities: [{ name: "org", type: "NS", ttl: 100, data: "ns.org" }],
+    });
     const labels = { type: "A", rcode: "NOERROR" as const, source: "cache" as const, count: { inc() {} } };
     memo.put(memo.key(q, false), q, reply, labels, 0, 60_000);
     const again = Uint8Array.from(q);
@@ -251,7 +343,9 @@ describe("admission and replayed replies", () => {
     again[1] = 0xcd;
     const hit = memo.get(memo.key(again, false), again, 10_500)!;
     const d = dnsPacket.decode(Buffer.from(hit.bytes));
-    expect([d.id, (d.answers![0] as { ttl: number }).ttl, (d.authorities![0] as { ttl: number }).ttl]).toEqual([0xabcd, 50, 90]);
+    expect([d.id, (d.answers![0] as { ttl: number }).ttl, (d.authorities![0] as { ttl: number }).ttl]).toEqual([
+      0xabcd, 50, 90,
+    ]);
     expect(memo.get(memo.key(again, true), again, 10_500)).toBeNull();
     const other = dnsPacket.encode({ type: "query", id: 1, questions: [{ name: "y.org", type: "A" }] });
     expect(memo.get(memo.key(other, false), other, 10_500)).toBeNull();
@@ -269,8 +363,14 @@ describe("netlet dns query input", () => {
     expect(parseQueryInput("vm1.novalocal", undefined)).toEqual({ ok: true, name: "vm1.novalocal", type: "A" });
     expect(parseQueryInput("10.20.0.5", undefined)).toEqual({ ok: true, name: "5.0.20.10.in-addr.arpa", type: "PTR" });
     expect(parseQueryInput("vm1", "aaaa")).toEqual({ ok: true, name: "vm1", type: "AAAA" });
-    expect(parseQueryInput("vm1", "AXFR")).toEqual({ ok: false, error: expect.stringContaining("type = AXFR: expected one of A, AAAA") });
-    expect(parseQueryInput("bad name", undefined)).toEqual({ ok: false, error: expect.stringContaining("name = bad name: expected a DNS name") });
+    expect(parseQueryInput("vm1", "AXFR")).toEqual({
+      ok: false,
+      error: expect.stringContaining("type = AXFR: expected one of A, AAAA"),
+    });
+    expect(parseQueryInput("bad name", undefined)).toEqual({
+      ok: false,
+      error: expect.stringContaining("name = bad name: expected a DNS name"),
+    });
     expect(parseQueryInput(`${"a".repeat(64)}.org`, undefined).ok).toBe(false);
     expect(parseQueryInput(undefined, undefined).ok).toBe(false);
   });

@@ -25,25 +25,54 @@ esac
 /** 90 A records: more than fit in dnsmasq's 1232-byte EDNS0 answer, so we must ask it over TCP. */
 const BIG = Array.from({ length: 90 }, (_, i) => `host-record=big.outside.example,198.51.100.${i + 1},300`).join("\n");
 
-interface Booted { uuid: string; hostname: string; ports: { mac: string; address: string; address_v6: string }[] }
+interface Booted {
+  uuid: string;
+  hostname: string;
+  ports: { mac: string; address: string; address_v6: string }[];
+}
 
 describe.skipIf(!requireNetns())("instance DNS with real clients", () => {
   const lab = new Lab();
   const dir = mkdtempSync(join(tmpdir(), "netlet-dns-"));
   const socket = join(dir, "netlet.sock");
   const cli = (...a: string[]) => run([netletBinary(), ...a, "--socket", socket]);
-  let host = "", internet = "";
+  let host = "",
+    internet = "";
   const vms: Vm[] = [];
   let web1: Booted, web2: Booted, other: Booted;
   let vm1: Vm, vm2: Vm, vm3: Vm;
 
   const dig = (vm: Vm, ...args: string[]) => nsRun(vm.ns, ["dig", "+time=3", "+tries=1", ...args], { check: false });
-  const short = (vm: Vm, ...args: string[]) => dig(vm, "+short", ...args).stdout.trim().split("\n").filter(Boolean).sort();
+  const short = (vm: Vm, ...args: string[]) =>
+    dig(vm, "+short", ...args)
+      .stdout.trim()
+      .split("\n")
+      .filter(Boolean)
+      .sort();
 
   function dhcp(vm: Vm): string {
     mkdirSync(`/etc/netns/${vm.ns}`, { recursive: true });
     writeFileSync(`/etc/netns/${vm.ns}/resolv.conf`, "");
-    return nsRun(vm.ns, ["busybox", "udhcpc", "-i", "eth0", "-n", "-q", "-t", "5", "-T", "1", "-s", join(dir, "udhcpc.sh"), "-O", "search"], { check: false }).stdout;
+    return nsRun(
+      vm.ns,
+      [
+        "busybox",
+        "udhcpc",
+        "-i",
+        "eth0",
+        "-n",
+        "-q",
+        "-t",
+        "5",
+        "-T",
+        "1",
+        "-s",
+        join(dir, "udhcpc.sh"),
+        "-O",
+        "search",
+      ],
+      { check: false },
+    ).stdout;
   }
 
   beforeAll(async () => {
@@ -52,17 +81,53 @@ describe.skipIf(!requireNetns())("instance DNS with real clients", () => {
     const [pub] = lab.link(host, internet, { addrA: "192.0.2.10/24", addrB: "192.0.2.1/24" });
     lab.addBridge(host, "br100");
     lab.addBridge(host, "br200");
-    writeFileSync(join(dir, "upstream.conf"), `no-resolv\nno-hosts\nlisten-address=192.0.2.1\nbind-interfaces\nhost-record=www.outside.example,198.51.100.80,300\n${BIG}\n`);
-    lab.spawn(internet, ["dnsmasq", "--no-daemon", "--conf-file=" + join(dir, "upstream.conf"), "--pid-file=" + join(dir, "dnsmasq.pid")]);
+    writeFileSync(
+      join(dir, "upstream.conf"),
+      `no-resolv\nno-hosts\nlisten-address=192.0.2.1\nbind-interfaces\nhost-record=www.outside.example,198.51.100.80,300\n${BIG}\n`,
+    );
+    lab.spawn(internet, [
+      "dnsmasq",
+      "--no-daemon",
+      `--conf-file=${join(dir, "upstream.conf")}`,
+      `--pid-file=${join(dir, "dnsmasq.pid")}`,
+    ]);
     const conf = join(dir, "netlet.conf");
-    writeFileSync(conf, `[DEFAULT]\nhost = dh\nstate_path = ${dir}/state\nmy_ip = 192.0.2.10\nuse_ipv6 = true\npublic_interface = ${pub}\n`);
+    writeFileSync(
+      conf,
+      `[DEFAULT]\nhost = dh\nstate_path = ${dir}/state\nmy_ip = 192.0.2.10\nuse_ipv6 = true\npublic_interface = ${pub}\n`,
+    );
     lab.spawn(host, [netletBinary(), "agent", "--config", conf, "--socket", socket]);
-    expect(await waitFor(() => run([netletBinary(), "status", "--socket", socket], { check: false }).code === 0, 10000)).toBe(true);
-    cli("network-create", "private", "--fixed-range-v4", "10.20.0.0/24", "--fixed-range-v6", "fd00:20::/64", "--bridge", "br100", "--dns1", "192.0.2.1");
+    expect(
+      await waitFor(() => run([netletBinary(), "status", "--socket", socket], { check: false }).code === 0, 10000),
+    ).toBe(true);
+    cli(
+      "network-create",
+      "private",
+      "--fixed-range-v4",
+      "10.20.0.0/24",
+      "--fixed-range-v6",
+      "fd00:20::/64",
+      "--bridge",
+      "br100",
+      "--dns1",
+      "192.0.2.1",
+    );
     // Its upstream is an address where nothing answers.
     // A project's own network; "private" is shared (no project).
-    cli("network-create", "other", "--fixed-range-v4", "10.40.0.0/24", "--bridge", "br200", "--dns1", "192.0.2.99", "--project-id", "tenant");
-    const boot = (name: string, net: string, ...more: string[]) => JSON.parse(cli("boot", name, "--network", net, "--json", ...more).stdout) as Booted;
+    cli(
+      "network-create",
+      "other",
+      "--fixed-range-v4",
+      "10.40.0.0/24",
+      "--bridge",
+      "br200",
+      "--dns1",
+      "192.0.2.99",
+      "--project-id",
+      "tenant",
+    );
+    const boot = (name: string, net: string, ...more: string[]) =>
+      JSON.parse(cli("boot", name, "--network", net, "--json", ...more).stdout) as Booted;
     web1 = boot("web-1", "private");
     web2 = boot("web-2", "private");
     other = boot("other-1", "other", "--project-id", "tenant");
@@ -71,7 +136,12 @@ describe.skipIf(!requireNetns())("instance DNS with real clients", () => {
     vm2 = lab.addVm(host, { bridge: "br100", mac: web2.ports[0].mac });
     vm3 = lab.addVm(host, { bridge: "br200", mac: other.ports[0].mac });
     // Each guest's veth passes traffic once declared as its VIF's port.
-    for (const [vm, inst] of [[vm1, web1], [vm2, web2], [vm3, other]] as const) cli("plug", inst.uuid, "--port", vm.hostIf);
+    for (const [vm, inst] of [
+      [vm1, web1],
+      [vm2, web2],
+      [vm3, other],
+    ] as const)
+      cli("plug", inst.uuid, "--port", vm.hostIf);
     vms.push(vm1, vm2, vm3);
     nsRun(vm1.ns, ["sysctl", "-qw", "net.ipv6.conf.eth0.accept_ra=1"]);
   }, 60_000);
@@ -85,7 +155,9 @@ describe.skipIf(!requireNetns())("instance DNS with real clients", () => {
   test("DHCP hands out this host's bridge address as the resolver and the search domain", () => {
     expect(dhcp(vm1)).toContain(`lease ip=${web1.ports[0].address} dns=10.20.0.2 search=novalocal`);
     expect(dhcp(vm3)).toContain(`dns=10.40.0.2`);
-    expect(readFileSync(`/etc/netns/${vm1.ns}/resolv.conf`, "utf8")).toContain("nameserver 10.20.0.2\nsearch novalocal");
+    expect(readFileSync(`/etc/netns/${vm1.ns}/resolv.conf`, "utf8")).toContain(
+      "nameserver 10.20.0.2\nsearch novalocal",
+    );
   });
 
   test("another instance by name (dig, host, glibc through the search domain), A, AAAA and PTR", async () => {
@@ -94,10 +166,14 @@ describe.skipIf(!requireNetns())("instance DNS with real clients", () => {
     expect(short(vm1, "@10.20.0.2", "web-2.novalocal", "AAAA")).toEqual([web2.ports[0].address_v6]);
     expect(short(vm1, "@10.20.0.2", "-x", web2.ports[0].address)).toEqual(["web-2.novalocal."]);
     expect(short(vm1, "@10.20.0.2", "-x", web2.ports[0].address_v6)).toEqual(["web-2.novalocal."]);
-    expect(nsRun(vm1.ns, ["host", "-W", "3", "web-2.novalocal", "10.20.0.2"], { check: false }).stdout).toContain(`web-2.novalocal has address ${web2.ports[0].address}`);
+    expect(nsRun(vm1.ns, ["host", "-W", "3", "web-2.novalocal", "10.20.0.2"], { check: false }).stdout).toContain(
+      `web-2.novalocal has address ${web2.ports[0].address}`,
+    );
     // glibc with the resolv.conf the DHCP client wrote: a bare name, completed by the search domain.
     expect(nsRun(vm1.ns, ["getent", "ahostsv4", "web-2"], { check: false }).stdout).toContain(web2.ports[0].address);
-    expect(nsRun(vm1.ns, ["getent", "hosts", web2.ports[0].address], { check: false }).stdout).toContain("web-2.novalocal");
+    expect(nsRun(vm1.ns, ["getent", "hosts", web2.ports[0].address], { check: false }).stdout).toContain(
+      "web-2.novalocal",
+    );
     // Its own name too (the "sudo: unable to resolve host" case).
     expect(nsRun(vm1.ns, ["getent", "ahostsv4", "web-1"], { check: false }).stdout).toContain(web1.ports[0].address);
   });
@@ -112,25 +188,41 @@ describe.skipIf(!requireNetns())("instance DNS with real clients", () => {
     const first = dig(vm1, "@10.20.0.2", "www.outside.example", "A", "+noall", "+answer").stdout;
     expect(first).toMatch(/www\.outside\.example\.\s+300\s+IN\s+A\s+198\.51\.100\.80/);
     // Polling, not sleeping: the TTL drops once a whole second has passed.
-    const later = await waitFor(() => {
-      const o = dig(vm1, "@10.20.0.2", "www.outside.example", "A", "+noall", "+answer").stdout;
-      const ttl = Number(/\s(\d+)\s+IN\s+A/.exec(o)?.[1] ?? 300);
-      return ttl < 300 ? ttl : 0;
-    }, 5000, 250);
+    const later = await waitFor(
+      () => {
+        const o = dig(vm1, "@10.20.0.2", "www.outside.example", "A", "+noall", "+answer").stdout;
+        const ttl = Number(/\s(\d+)\s+IN\s+A/.exec(o)?.[1] ?? 300);
+        return ttl < 300 ? ttl : 0;
+      },
+      5000,
+      250,
+    );
     expect(later).toBeGreaterThan(290);
     // Identical queries (+nocookie: dig otherwise adds a fresh cookie) are answered from the stored
     // reply: over 2.5 s of asking, the TTL falls by the time that passed, not once per answer.
-    const ttlNow = () => Number(/\s(\d+)\s+IN\s+A/.exec(dig(vm1, "@10.20.0.2", "+nocookie", "www.outside.example", "A", "+noall", "+answer").stdout)?.[1]);
-    const t0 = Date.now(), start = ttlNow();
+    const ttlNow = () =>
+      Number(
+        /\s(\d+)\s+IN\s+A/.exec(
+          dig(vm1, "@10.20.0.2", "+nocookie", "www.outside.example", "A", "+noall", "+answer").stdout,
+        )?.[1],
+      );
+    const t0 = Date.now(),
+      start = ttlNow();
     let last = start;
-    await waitFor(() => {
-      last = ttlNow();
-      return Date.now() - t0 >= 2500;
-    }, 5000, 200);
+    await waitFor(
+      () => {
+        last = ttlNow();
+        return Date.now() - t0 >= 2500;
+      },
+      5000,
+      200,
+    );
     const elapsed = Math.ceil((Date.now() - t0) / 1000);
     expect(start - last).toBeGreaterThanOrEqual(elapsed - 2);
     expect(start - last).toBeLessThanOrEqual(elapsed + 1);
-    expect(nsRun(vm1.ns, ["getent", "ahostsv4", "www.outside.example"], { check: false }).stdout).toContain("198.51.100.80");
+    expect(nsRun(vm1.ns, ["getent", "ahostsv4", "www.outside.example"], { check: false }).stdout).toContain(
+      "198.51.100.80",
+    );
   });
 
   test("an answer too large for UDP: TC to the client, which retries over TCP; the upstream was asked over TCP too", () => {
@@ -140,7 +232,9 @@ describe.skipIf(!requireNetns())("instance DNS with real clients", () => {
     expect(out.stdout).toContain("Truncated, retrying in TCP mode");
     // 90 records do not fit dnsmasq's 1232-byte UDP answer either: they arrive only if we re-asked over TCP.
     expect(out.stdout).toContain("ANSWER: 90");
-    expect(dig(vm1, "@10.20.0.2", "+tcp", "big.outside.example", "A", "+short").stdout.trim().split("\n").length).toBe(90);
+    expect(dig(vm1, "@10.20.0.2", "+tcp", "big.outside.example", "A", "+short").stdout.trim().split("\n").length).toBe(
+      90,
+    );
   });
 
   test("the upstream is down: SERVFAIL in well under dig's timeout", () => {
@@ -176,15 +270,23 @@ describe.skipIf(!requireNetns())("instance DNS with real clients", () => {
       return out.includes(web1.ports[0].address_v6) && !out.includes("tentative");
     }, 20000);
     expect(addr).toBe(true);
-    expect(nsRun(vm1.ns, ["rdisc6", "-1", "-w", "3000", "eth0"], { check: false }).stdout).toMatch(/Recursive DNS server\s*:\s*fd00:20::1/);
-    expect(await waitFor(() => short(vm1, "@fd00:20::1", "web-2.novalocal", "AAAA").join(), 8000)).toBe(web2.ports[0].address_v6);
+    expect(nsRun(vm1.ns, ["rdisc6", "-1", "-w", "3000", "eth0"], { check: false }).stdout).toMatch(
+      /Recursive DNS server\s*:\s*fd00:20::1/,
+    );
+    expect(await waitFor(() => short(vm1, "@fd00:20::1", "web-2.novalocal", "AAAA").join(), 8000)).toBe(
+      web2.ports[0].address_v6,
+    );
   }, 40_000);
 
   test("a deleted instance stops resolving, a new one resolves, within one reconcile pass", async () => {
     cli("delete", web2.uuid);
-    expect(await waitFor(() => dig(vm1, "@10.20.0.2", "web-2.novalocal", "A").stdout.includes("NXDOMAIN"), 5000)).toBe(true);
+    expect(await waitFor(() => dig(vm1, "@10.20.0.2", "web-2.novalocal", "A").stdout.includes("NXDOMAIN"), 5000)).toBe(
+      true,
+    );
     const fresh = JSON.parse(cli("boot", "web-3", "--network", "private", "--json").stdout) as Booted;
-    expect(await waitFor(() => short(vm1, "@10.20.0.2", "web-3.novalocal", "A").join(), 5000)).toBe(fresh.ports[0].address);
+    expect(await waitFor(() => short(vm1, "@10.20.0.2", "web-3.novalocal", "A").join(), 5000)).toBe(
+      fresh.ports[0].address,
+    );
   });
 
   test("netlet dns query, status and metrics report what the server does", () => {
@@ -209,9 +311,19 @@ describe.skipIf(!requireNetns())("instance DNS with real clients", () => {
     // The network first (a fixed network may not overlap an address the host already has), then
     // another server takes port 53 on the address netlet will give this host on its bridge.
     cli("network-create", "third", "--fixed-range-v4", "10.50.0.0/24", "--bridge", "br300");
-    expect(await waitFor(() => nsRun(host, ["ip", "link", "show", "br300"], { check: false }).code === 0, 5000)).toBe(true);
+    expect(await waitFor(() => nsRun(host, ["ip", "link", "show", "br300"], { check: false }).code === 0, 5000)).toBe(
+      true,
+    );
     nsRun(host, ["ip", "addr", "add", "10.50.0.2/24", "dev", "br300"]);
-    lab.spawn(host, ["dnsmasq", "--keep-in-foreground", "--no-resolv", "--no-hosts", "--listen-address=10.50.0.2", "--bind-interfaces", "--port=53"]);
+    lab.spawn(host, [
+      "dnsmasq",
+      "--keep-in-foreground",
+      "--no-resolv",
+      "--no-hosts",
+      "--listen-address=10.50.0.2",
+      "--bind-interfaces",
+      "--port=53",
+    ]);
     expect(await waitFor(() => nsRun(host, ["ss", "-uln"]).stdout.includes("10.50.0.2:53 "), 5000)).toBe(true);
     cli("boot", "third-1", "--network", "third");
     const st = await waitFor(() => {
@@ -219,7 +331,9 @@ describe.skipIf(!requireNetns())("instance DNS with real clients", () => {
       return j.alarms.some((a: string) => a.includes("10.50.0.2")) ? j : null;
     }, 8000);
     expect(st.dns.find((l: { address: string }) => l.address === "10.50.0.2").state).toMatch(/^not listening/);
-    expect(nsRun(host, ["curl", "-s", "http://127.0.0.1:9775/metrics"]).stdout).toMatch(/netlet_dns_listeners\{state="failing"\} 1/);
+    expect(nsRun(host, ["curl", "-s", "http://127.0.0.1:9775/metrics"]).stdout).toMatch(
+      /netlet_dns_listeners\{state="failing"\} 1/,
+    );
     expect(short(vm1, "@10.20.0.2", "web-1.novalocal", "A")).toEqual([web1.ports[0].address]);
   });
 });

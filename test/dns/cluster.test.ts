@@ -21,7 +21,10 @@ case "$1" in bound|renew)
 esac
 `;
 
-interface Booted { uuid: string; ports: { mac: string; address: string; address_v6: string }[] }
+interface Booted {
+  uuid: string;
+  ports: { mac: string; address: string; address_v6: string }[];
+}
 
 describe.skipIf(!requireNetns())("instance DNS across two cluster hosts", () => {
   const lab = new Lab();
@@ -31,17 +34,36 @@ describe.skipIf(!requireNetns())("instance DNS across two cluster hosts", () => 
   let resolver = "";
   let onA: Booted, onB: Booted;
   const cli = (h: AgentHost, ...a: string[]) => run([netletBinary(), ...a, "--socket", h.socket]);
-  const dig = (...a: string[]) => nsRun(vm.ns, ["dig", "+time=2", "+tries=1", `@${resolver}`, ...a], { check: false }).stdout;
+  const dig = (...a: string[]) =>
+    nsRun(vm.ns, ["dig", "+time=2", "+tries=1", `@${resolver}`, ...a], { check: false }).stdout;
 
   beforeAll(async () => {
     hosts.push(...underlayHosts(lab, ["da", "db"], { net: "10.252.0", root, nsPrefix: "nd" }));
     for (const h of hosts) lab.addBridge(h.ns, "br100");
     startAgent(lab, hosts[0], KEY, "");
     startAgent(lab, hosts[1], KEY, `${hosts[0].ip}:7946`);
-    for (const h of hosts) expect(await waitFor(() => run([netletBinary(), "status", "--socket", h.socket], { check: false }).code === 0, 15000)).toBe(true);
-    const joined = await waitFor(() => JSON.parse(cli(hosts[0], "members", "--json").stdout).filter((m: { state: string }) => m.state === "alive").length === 2, 15000);
+    for (const h of hosts)
+      expect(
+        await waitFor(() => run([netletBinary(), "status", "--socket", h.socket], { check: false }).code === 0, 15000),
+      ).toBe(true);
+    const joined = await waitFor(
+      () =>
+        JSON.parse(cli(hosts[0], "members", "--json").stdout).filter((m: { state: string }) => m.state === "alive")
+          .length === 2,
+      15000,
+    );
     expect(joined).toBe(true);
-    cli(hosts[0], "network-create", "private", "--fixed-range-v4", "10.31.0.0/24", "--fixed-range-v6", "fd00:31::/64", "--bridge", "br100");
+    cli(
+      hosts[0],
+      "network-create",
+      "private",
+      "--fixed-range-v4",
+      "10.31.0.0/24",
+      "--fixed-range-v6",
+      "fd00:31::/64",
+      "--bridge",
+      "br100",
+    );
     expect(await waitFor(() => cli(hosts[1], "network-list", "--json").stdout.includes("private"), 10000)).toBe(true);
     onA = JSON.parse(cli(hosts[0], "boot", "near", "--network", "private", "--json").stdout);
     onB = JSON.parse(cli(hosts[1], "boot", "far", "--network", "private", "--json").stdout);
@@ -59,7 +81,30 @@ describe.skipIf(!requireNetns())("instance DNS across two cluster hosts", () => 
   });
 
   test("a guest on A resolves an instance of B through A (A, AAAA, PTR, glibc)", async () => {
-    const lease = await waitFor(() => nsRun(vm.ns, ["busybox", "udhcpc", "-i", "eth0", "-n", "-q", "-t", "3", "-T", "1", "-s", join(root, "udhcpc.sh"), "-O", "search"], { check: false }).stdout, 15000);
+    const lease = await waitFor(
+      () =>
+        nsRun(
+          vm.ns,
+          [
+            "busybox",
+            "udhcpc",
+            "-i",
+            "eth0",
+            "-n",
+            "-q",
+            "-t",
+            "3",
+            "-T",
+            "1",
+            "-s",
+            join(root, "udhcpc.sh"),
+            "-O",
+            "search",
+          ],
+          { check: false },
+        ).stdout,
+      15000,
+    );
     resolver = /dns=(\S+)/.exec(lease)![1];
     expect(resolver).toMatch(/^10\.31\.0\.\d+$/);
     const a = await waitFor(() => dig("+short", "far.novalocal", "A").trim(), 10000);

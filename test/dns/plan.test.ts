@@ -38,17 +38,25 @@ describe("DNS plan", () => {
 
   test("upstreams: dns_server, else dns1/dns2, else resolv.conf; our own addresses never", () => {
     const resolv = () => ["10.0.0.2", "192.0.2.53"];
-    expect(createDnsPlanner(resolv)(setup("dns_server = 198.51.100.1").view, []).listeners[0].upstreams).toEqual(["198.51.100.1"]);
-    expect(createDnsPlanner(resolv)(setup("", { dns1: "8.8.4.4", dns2: "10.0.0.2" }).view, []).listeners[0].upstreams).toEqual(["8.8.4.4"]);
+    expect(createDnsPlanner(resolv)(setup("dns_server = 198.51.100.1").view, []).listeners[0].upstreams).toEqual([
+      "198.51.100.1",
+    ]);
+    expect(
+      createDnsPlanner(resolv)(setup("", { dns1: "8.8.4.4", dns2: "10.0.0.2" }).view, []).listeners[0].upstreams,
+    ).toEqual(["8.8.4.4"]);
     expect(createDnsPlanner(resolv)(setup("", { dns1: null }).view, []).listeners[0].upstreams).toEqual(["192.0.2.53"]);
   });
 
   test("the zone has every instance with its project, floating IPs as PTR; the serial moves only with the content", () => {
     const { view, vm } = setup("");
     const planner = createDnsPlanner(() => []);
-    const fip = { address: "203.0.113.5", instanceUuid: vm.uuid } as Parameters<ReturnType<typeof createDnsPlanner>>[1][number];
+    const fip = { address: "203.0.113.5", instanceUuid: vm.uuid } as Parameters<
+      ReturnType<typeof createDnsPlanner>
+    >[1][number];
     const a = planner(view, [fip]);
-    expect(a.zone.names.get("web.novalocal")).toEqual([{ project: vm.projectId, v4: [view.allVifs[0].address!], v6: [view.allVifs[0].addressV6!] }]);
+    expect(a.zone.names.get("web.novalocal")).toEqual([
+      { project: vm.projectId, v4: [view.allVifs[0].address!], v6: [view.allVifs[0].addressV6!] },
+    ]);
     expect(a.zone.ptr.get("5.113.0.203.in-addr.arpa")?.target).toBe("web.novalocal");
     expect(planner(view, [fip]).zone.serial).toBe(a.zone.serial);
     expect(planner(view, []).zone.serial).toBeGreaterThan(a.zone.serial);

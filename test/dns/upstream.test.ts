@@ -17,7 +17,11 @@ afterEach(() => {
 type Reply = (p: dnsPacket.Packet, from?: udp.Socket<"buffer">) => void;
 
 /** A UDP "upstream" on `host` that hands each query to `script`; `forger` can send from 127.0.0.2. */
-async function upstream(script: (q: DecodedPacket, reply: Reply, forger: udp.Socket<"buffer">) => void, host = "127.0.0.1", port = 0) {
+async function upstream(
+  script: (q: DecodedPacket, reply: Reply, forger: udp.Socket<"buffer">) => void,
+  host = "127.0.0.1",
+  port = 0,
+) {
   const forger = await Bun.udpSocket({ hostname: "127.0.0.2" });
   const sock = await Bun.udpSocket({
     hostname: host,
@@ -33,12 +37,17 @@ async function upstream(script: (q: DecodedPacket, reply: Reply, forger: udp.Soc
 }
 
 const answer = (q: DecodedPacket, data: string[], over: Partial<dnsPacket.Packet> = {}): dnsPacket.Packet => ({
-  type: "response", id: q.id, flags: dnsPacket.RECURSION_AVAILABLE, questions: q.questions,
-  answers: data.map((d) => ({ name: q.questions![0].name, type: "A", class: "IN", ttl: 60, data: d }) as Answer), ...over,
+  type: "response",
+  id: q.id,
+  flags: dnsPacket.RECURSION_AVAILABLE,
+  questions: q.questions,
+  answers: data.map((d) => ({ name: q.questions![0].name, type: "A", class: "IN", ttl: 60, data: d }) as Answer),
+  ...over,
 });
 
 const ask = { name: "www.example.org", type: "A" as const, class: "IN" as const };
-const datas = (r: Awaited<ReturnType<Upstreams["resolve"]>>) => (r.ok ? r.reply.answers.map((a) => (a as { data: string }).data) : r.reason);
+const datas = (r: Awaited<ReturnType<Upstreams["resolve"]>>) =>
+  r.ok ? r.reply.answers.map((a) => (a as { data: string }).data) : r.reason;
 
 describe("upstream answers are checked (RFC 5452)", () => {
   test("forged source, ID and question are ignored and counted; the real answer wins", async () => {
@@ -49,7 +58,13 @@ describe("upstream answers are checked (RFC 5452)", () => {
       setTimeout(() => reply(answer(q, ["192.0.2.7"])), 20);
     });
     const mismatches: string[] = [];
-    const u = new Upstreams({ tryMs: 1000, deadlineMs: 1500, maxInFlight: 10, port, onMismatch: (r) => mismatches.push(r) });
+    const u = new Upstreams({
+      tryMs: 1000,
+      deadlineMs: 1500,
+      maxInFlight: 10,
+      port,
+      onMismatch: (r) => mismatches.push(r),
+    });
     expect(datas(await u.resolve(ask, ["127.0.0.1"]))).toEqual(["192.0.2.7"]);
     u.close();
     expect(mismatches.sort()).toEqual(["upstream_id", "upstream_question", "upstream_source"]);
@@ -71,7 +86,9 @@ describe("upstream answers are checked (RFC 5452)", () => {
     });
     open.push(sock);
     const u = new Upstreams({ tryMs: 1000, deadlineMs: 1500, maxInFlight: 100, port: sock.port });
-    await Promise.all(Array.from({ length: 64 }, (_, i) => u.resolve({ ...ask, name: `n${i}.example.org` }, ["127.0.0.1"])));
+    await Promise.all(
+      Array.from({ length: 64 }, (_, i) => u.resolve({ ...ask, name: `n${i}.example.org` }, ["127.0.0.1"])),
+    );
     u.close();
     expect(ids.size).toBeGreaterThan(60);
     expect(ports.size).toBeGreaterThan(8);
@@ -110,7 +127,9 @@ describe("upstream answers are checked (RFC 5452)", () => {
     expect(performance.now() - t0).toBeLessThan(1200);
     // Four silent servers at 400 ms each would take 1.6 s: the whole-question deadline stops at 0.6 s.
     t0 = performance.now();
-    expect(datas(await u.resolve({ ...ask, name: "other.example" }, ["127.0.0.1", "127.0.0.1", "127.0.0.1", "127.0.0.1"]))).toBe("timeout");
+    expect(
+      datas(await u.resolve({ ...ask, name: "other.example" }, ["127.0.0.1", "127.0.0.1", "127.0.0.1", "127.0.0.1"])),
+    ).toBe("timeout");
     expect(performance.now() - t0).toBeLessThan(1200);
     u.close();
   });

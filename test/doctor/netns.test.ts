@@ -22,9 +22,16 @@ describe.skipIf(!requireNetns())("netlet doctor in a namespace", () => {
   beforeAll(() => {
     ns = lab.addNamespace("nldoc");
     lab.addBridge(ns, bridge, ["10.77.0.1/24"]);
-    writeFileSync(join(dir, "netlet.conf"), [
-      "[DEFAULT]", `state_path = ${join(dir, "state")}`, `flat_network_bridge = ${bridge}`, `public_interface = ${bridge}`, "",
-    ].join("\n"));
+    writeFileSync(
+      join(dir, "netlet.conf"),
+      [
+        "[DEFAULT]",
+        `state_path = ${join(dir, "state")}`,
+        `flat_network_bridge = ${bridge}`,
+        `public_interface = ${bridge}`,
+        "",
+      ].join("\n"),
+    );
   });
 
   afterAll(async () => {
@@ -33,9 +40,27 @@ describe.skipIf(!requireNetns())("netlet doctor in a namespace", () => {
   });
 
   async function doctor(): Promise<{ code: number; report: DoctorReport; stderr: string }> {
-    const p = Bun.spawn(["ip", "netns", "exec", ns, process.execPath, RUNNER, "--json", "--config", join(dir, "netlet.conf"), "--socket", join(dir, "run", "netlet.sock")],
-      { stdin: "ignore", stdout: "pipe", stderr: "pipe" });
-    const [stdout, stderr, code] = await Promise.all([new Response(p.stdout).text(), new Response(p.stderr).text(), p.exited]);
+    const p = Bun.spawn(
+      [
+        "ip",
+        "netns",
+        "exec",
+        ns,
+        process.execPath,
+        RUNNER,
+        "--json",
+        "--config",
+        join(dir, "netlet.conf"),
+        "--socket",
+        join(dir, "run", "netlet.sock"),
+      ],
+      { stdin: "ignore", stdout: "pipe", stderr: "pipe" },
+    );
+    const [stdout, stderr, code] = await Promise.all([
+      new Response(p.stdout).text(),
+      new Response(p.stderr).text(),
+      p.exited,
+    ]);
     return { code, report: JSON.parse(stdout) as DoctorReport, stderr };
   }
   const find = (r: DoctorReport, id: string) => r.checks.find((c) => c.id === id);
@@ -55,7 +80,18 @@ describe.skipIf(!requireNetns())("netlet doctor in a namespace", () => {
     expect(find(report, "conflicts")?.summary).toContain(bridge);
     expect(find(report, "state_path")?.status).toBe("ok");
     // The text report carries the same finding with a copyable fix line.
-    const text = Bun.spawnSync(["ip", "netns", "exec", ns, process.execPath, RUNNER, "--config", join(dir, "netlet.conf"), "--socket", join(dir, "run", "netlet.sock")]);
+    const text = Bun.spawnSync([
+      "ip",
+      "netns",
+      "exec",
+      ns,
+      process.execPath,
+      RUNNER,
+      "--config",
+      join(dir, "netlet.conf"),
+      "--socket",
+      join(dir, "run", "netlet.sock"),
+    ]);
     expect(text.exitCode).toBe(1);
     expect(text.stdout.toString()).toMatch(/^fail +ip_forward +net\.ipv4\.ip_forward = 0/m);
     expect(text.stdout.toString()).toMatch(/^ +fix: sysctl -w net\.ipv4\.ip_forward=1 && /m);
@@ -70,8 +106,17 @@ describe.skipIf(!requireNetns())("netlet doctor in a namespace", () => {
   }, 30_000);
 
   test("a dnsmasq answering DHCP on the bridge is found, with its pid", async () => {
-    const dnsmasq = lab.spawn(ns, ["dnsmasq", "--keep-in-foreground", "--conf-file=/dev/null", "--port=0", `--interface=${bridge}`, "--bind-interfaces",
-      "--dhcp-range=10.77.0.10,10.77.0.20,1h", `--dhcp-leasefile=${join(dir, "leases")}`, `--pid-file=${join(dir, "dnsmasq.pid")}`]);
+    const dnsmasq = lab.spawn(ns, [
+      "dnsmasq",
+      "--keep-in-foreground",
+      "--conf-file=/dev/null",
+      "--port=0",
+      `--interface=${bridge}`,
+      "--bind-interfaces",
+      "--dhcp-range=10.77.0.10,10.77.0.20,1h",
+      `--dhcp-leasefile=${join(dir, "leases")}`,
+      `--pid-file=${join(dir, "dnsmasq.pid")}`,
+    ]);
     // Listening on UDP 67 inside the namespace means it is up.
     await waitFor(() => nsRun(ns, ["ss", "-Hlun", "sport = :67"], { check: false }).stdout.trim() !== "", 5000);
     const { code, report } = await doctor();

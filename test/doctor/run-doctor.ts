@@ -11,7 +11,15 @@ const verb = doctorVerbs[0];
 const { opts, args } = parseVerbArgs(verb, process.argv.slice(2));
 const socket = String(opts.socket ?? "/run/netlet/netlet.sock");
 try {
-  await verb.run({ opts, args, api: new ApiClient(socket), json: !!opts.json, socket, configPath: (opts.config as string | undefined) ?? null, out: (s) => console.log(s) });
+  await verb.run({
+    opts,
+    args,
+    api: new ApiClient(socket),
+    json: !!opts.json,
+    socket,
+    configPath: (opts.config as string | undefined) ?? null,
+    out: (s) => console.log(s),
+  });
   process.exit(0);
 } catch (err) {
   process.stderr.write(`netlet: ${(err as Error).message}\n`);

@@ -21,7 +21,11 @@ export interface AgentHost {
  * One namespace per name (prefix `nsPrefix`), linked to a new underlay bridge; each end inside
  * is renamed under0 and gets `${net}.${11 + i}/24`. State directories go below `root`.
  */
-export function underlayHosts(lab: Lab, names: string[], o: { net: string; root: string; nsPrefix: string }): AgentHost[] {
+export function underlayHosts(
+  lab: Lab,
+  names: string[],
+  o: { net: string; root: string; nsPrefix: string },
+): AgentHost[] {
   const underlay = lab.addNamespace(`${o.nsPrefix}u`);
   lab.addBridge(underlay, "under0");
   return names.map((name, i) => {
@@ -40,7 +44,10 @@ export function underlayHosts(lab: Lab, names: string[], o: { net: string; root:
 export function startAgent(lab: Lab, h: AgentHost, key: string, join_: string): void {
   mkdirSync(h.dir, { recursive: true });
   const conf = join(h.dir, "netlet.conf");
-  writeFileSync(conf, `[DEFAULT]\nhost = ${h.name}\nmy_ip = ${h.ip}\nstate_path = ${h.dir}\npublic_interface = under0\n[cluster]\nbind = ${h.ip}:7946\njoin = ${join_}\n`);
+  writeFileSync(
+    conf,
+    `[DEFAULT]\nhost = ${h.name}\nmy_ip = ${h.ip}\nstate_path = ${h.dir}\npublic_interface = under0\n[cluster]\nbind = ${h.ip}:7946\njoin = ${join_}\n`,
+  );
   writeFileSync(join(h.dir, "cluster.keys"), `${key}\n`, { mode: 0o600 });
   h.proc = lab.spawn(h.ns, [netletBinary(), "agent", "--config", conf, "--socket", h.socket], { stdout: "ignore" });
 }

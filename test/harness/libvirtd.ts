@@ -34,8 +34,14 @@ export function libvirtEtc(dir: string): string {
   rmSync(join(etc, "qemu", "networks", "autostart"), { recursive: true, force: true });
   rmSync(join(etc, "hooks"), { recursive: true, force: true });
   for (const f of readdirSync(join(etc, "qemu")).filter((f) => f.endsWith(".xml"))) rmSync(join(etc, "qemu", f));
-  appendFileSync(join(etc, "qemu.conf"), '\nuser = "root"\ngroup = "root"\ndynamic_ownership = 0\nremember_owner = 0\nsecurity_driver = "none"\n');
-  appendFileSync(join(etc, "libvirtd.conf"), `\nlog_outputs = "3:file:/var/log/libvirt/libvirtd.log"\nunix_sock_dir = "${join(dir, "sock")}"\n`);
+  appendFileSync(
+    join(etc, "qemu.conf"),
+    '\nuser = "root"\ngroup = "root"\ndynamic_ownership = 0\nremember_owner = 0\nsecurity_driver = "none"\n',
+  );
+  appendFileSync(
+    join(etc, "libvirtd.conf"),
+    `\nlog_outputs = "3:file:/var/log/libvirt/libvirtd.log"\nunix_sock_dir = "${join(dir, "sock")}"\n`,
+  );
   mkdirSync(join(etc, "hooks"), { recursive: true });
   return etc;
 }
@@ -57,23 +63,45 @@ virtlogd -d -p /run/libvirt/virtlogd.pid
 libvirtd -d -p /run/libvirt/libvirtd.pid
 exec sleep infinity`;
   const holder: Subprocess = lab.spawn(ns, ["unshare", "-m", "--propagation", "private", "bash", "-c", script]);
-  const exec = (argv: string[], opts: { check?: boolean; input?: string } = {}) => run(["nsenter", "-t", String(holder.pid), "-m", "-n", ...argv], opts);
+  const exec = (argv: string[], opts: { check?: boolean; input?: string } = {}) =>
+    run(["nsenter", "-t", String(holder.pid), "-m", "-n", ...argv], opts);
   const uri = `qemu:///system?socket=${join(dir, "sock", "libvirt-sock")}`;
-  const virsh = (args: string[], opts: { check?: boolean; input?: string } = {}) => exec(["virsh", "-q", "-c", uri, ...args], opts);
-  const up = await waitFor(() => holder.exitCode === null && virsh(["version"], { check: false }).code === 0, 30_000, 200);
+  const virsh = (args: string[], opts: { check?: boolean; input?: string } = {}) =>
+    exec(["virsh", "-q", "-c", uri, ...args], opts);
+  const up = await waitFor(
+    () => holder.exitCode === null && virsh(["version"], { check: false }).code === 0,
+    30_000,
+    200,
+  );
   if (!up) throw new Error(`libvirtd did not come up in namespace ${ns}: ${lab.logOf(holder)} ${libvirtdLog(dir)}`);
   return {
-    etc, uri, virsh, exec,
+    etc,
+    uri,
+    virsh,
+    exec,
     async restart() {
-      exec(["sh", "-c", `p=$(cat /run/libvirt/libvirtd.pid); kill $p; i=0; while kill -0 $p 2>/dev/null && [ $i -lt 100 ]; do sleep 0.1; i=$((i+1)); done`]);
+      exec([
+        "sh",
+        "-c",
+        `p=$(cat /run/libvirt/libvirtd.pid); kill $p; i=0; while kill -0 $p 2>/dev/null && [ $i -lt 100 ]; do sleep 0.1; i=$((i+1)); done`,
+      ]);
       exec(["libvirtd", "-d", "-p", "/run/libvirt/libvirtd.pid"]);
-      if (!(await waitFor(() => virsh(["version"], { check: false }).code === 0, 30_000, 200))) throw new Error(`libvirtd did not come back: ${libvirtdLog(dir)}`);
+      if (!(await waitFor(() => virsh(["version"], { check: false }).code === 0, 30_000, 200)))
+        throw new Error(`libvirtd did not come back: ${libvirtdLog(dir)}`);
     },
     async stop() {
       if (holder.exitCode !== null) return;
-      for (const d of virsh(["list", "--name"], { check: false }).stdout.split("\n").filter(Boolean)) virsh(["destroy", d], { check: false });
-      exec(["sh", "-c", `for f in libvirtd virtlogd; do p=$(cat /run/libvirt/$f.pid) || continue; kill $p
-        i=0; while kill -0 $p 2>/dev/null && [ $i -lt 50 ]; do sleep 0.1; i=$((i+1)); done; done`], { check: false });
+      for (const d of virsh(["list", "--name"], { check: false }).stdout.split("\n").filter(Boolean))
+        virsh(["destroy", d], { check: false });
+      exec(
+        [
+          "sh",
+          "-c",
+          `for f in libvirtd virtlogd; do p=$(cat /run/libvirt/$f.pid) || continue; kill $p
+        i=0; while kill -0 $p 2>/dev/null && [ $i -lt 50 ]; do sleep 0.1; i=$((i+1)); done; done`,
+        ],
+        { check: false },
+      );
       holder.kill("SIGKILL");
       await holder.exited;
     },
@@ -85,4 +113,3 @@ export function libvirtdLog(dir: string, bytes = 3000): string {
   const path = join(dir, "log", "libvirtd.log");
   return existsSync(path) ? readFileSync(path, "utf8").slice(-bytes) : "";
 }
-

@@ -28,7 +28,10 @@ export interface RunResult {
 }
 
 /** Run a command synchronously; throws with its stderr when it fails and `check` is set. */
-export function run(argv: string[], opts: { check?: boolean; input?: string; env?: Record<string, string> } = {}): RunResult {
+export function run(
+  argv: string[],
+  opts: { check?: boolean; input?: string; env?: Record<string, string> } = {},
+): RunResult {
   const p = spawnSync(argv, {
     stdin: opts.input === undefined ? "ignore" : Buffer.from(opts.input),
     env: opts.env ? { ...process.env, ...opts.env } : process.env,
@@ -41,7 +44,11 @@ export function run(argv: string[], opts: { check?: boolean; input?: string; env
 }
 
 /** Run a command inside a namespace. */
-export function nsRun(ns: string, argv: string[], opts: { check?: boolean; input?: string; env?: Record<string, string> } = {}): RunResult {
+export function nsRun(
+  ns: string,
+  argv: string[],
+  opts: { check?: boolean; input?: string; env?: Record<string, string> } = {},
+): RunResult {
   return run(["ip", "netns", "exec", ns, ...argv], opts);
 }
 
@@ -144,7 +151,11 @@ export class Lab {
    * file (read it with `logOf`) unless the caller asks for a pipe and reads it: an undrained pipe
    * fills at 64 kB and a chatty process then blocks on its next log line.
    */
-  spawn(ns: string, argv: string[], opts: { env?: Record<string, string>; stdout?: "pipe" | "ignore" | "inherit"; stderr?: "pipe" | "log" } = {}): Subprocess {
+  spawn(
+    ns: string,
+    argv: string[],
+    opts: { env?: Record<string, string>; stdout?: "pipe" | "ignore" | "inherit"; stderr?: "pipe" | "log" } = {},
+  ): Subprocess {
     const log = opts.stderr === "pipe" ? null : join(this.logDir(), `${this.procs.length}-${basename(argv[0])}.log`);
     const p = Bun.spawn(["ip", "netns", "exec", ns, ...argv], {
       stdin: "ignore",

@@ -21,17 +21,32 @@ describe("operator docs", () => {
     const text = await Bun.file(join(docs, "operations.md")).text();
     // Facts under which every check reports something (most of them failing).
     const facts: HostFacts = {
-      nftVersion: { code: 0, stdout: "nftables v1.0.6", stderr: "" }, nftList: { code: 0, stdout: "", stderr: "" },
-      ipVersion: { code: 0, stdout: "iproute2-6.1.0", stderr: "" }, ipJson: { code: 0, stdout: "[]", stderr: "" },
+      nftVersion: { code: 0, stdout: "nftables v1.0.6", stderr: "" },
+      nftList: { code: 0, stdout: "", stderr: "" },
+      ipVersion: { code: 0, stdout: "iproute2-6.1.0", stderr: "" },
+      ipJson: { code: 0, stdout: "[]", stderr: "" },
       tools: { bridge: true, sysctl: true, conntrack: true, arping: true },
       kinds: { bridge: { state: "loaded" }, veth: { state: "loaded" }, vxlan: { state: "loaded" } },
-      sysctl: { "net.bridge.bridge-nf-call-iptables": "1", "net.bridge.bridge-nf-call-ip6tables": "1" }, interfaces: [],
-      processes: [{ pid: 1, argv: ["nova-network"], files: {} }, { pid: 2, argv: ["dnsmasq", "--dhcp-range=a"], files: {} },
-        { pid: 3, argv: ["radvd"], files: { "/etc/radvd.conf": "interface br100 {};" } }],
-      statePath: { path: "/x", exists: true, writable: true }, socketDir: { path: "/y", exists: true, writable: true },
+      sysctl: { "net.bridge.bridge-nf-call-iptables": "1", "net.bridge.bridge-nf-call-ip6tables": "1" },
+      interfaces: [],
+      processes: [
+        { pid: 1, argv: ["nova-network"], files: {} },
+        { pid: 2, argv: ["dnsmasq", "--dhcp-range=a"], files: {} },
+        { pid: 3, argv: ["radvd"], files: { "/etc/radvd.conf": "interface br100 {};" } },
+      ],
+      statePath: { path: "/x", exists: true, writable: true },
+      socketDir: { path: "/y", exists: true, writable: true },
     };
-    const t: DoctorTarget = { firewallDriver: "nftables", useIpv6: true, sendArpForHa: true, publicInterface: "eth0", bridges: ["br100"],
-      bridgesFrom: "flat_network_bridge", statePath: "/x", adminSocket: "/y/s" };
+    const t: DoctorTarget = {
+      firewallDriver: "nftables",
+      useIpv6: true,
+      sendArpForHa: true,
+      publicInterface: "eth0",
+      bridges: ["br100"],
+      bridgesFrom: "flat_network_bridge",
+      statePath: "/x",
+      adminSocket: "/y/s",
+    };
     const ids = new Set(["config", "iptables", "tools", "conflicts", ...runChecks(facts, t).map((c) => c.id)]);
     for (const id of ids) {
       if (id.startsWith("tool-")) continue; // covered by the `tools` row

@@ -5,7 +5,18 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { createHash } from "node:crypto";
-import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import {
+  chmodSync,
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
@@ -27,7 +38,11 @@ function sha256(path: string): string {
 function ensureRelease(): void {
   const bin = join(root, "dist", NAME);
   if (existsSync(bin) && existsSync(`${bin}.sha256`)) return;
-  const r = Bun.spawnSync([process.execPath, join(root, "build.ts"), "--release"], { cwd: root, stdout: "pipe", stderr: "pipe" });
+  const r = Bun.spawnSync([process.execPath, join(root, "build.ts"), "--release"], {
+    cwd: root,
+    stdout: "pipe",
+    stderr: "pipe",
+  });
   if (r.exitCode !== 0) throw new Error(`bun build.ts --release failed: ${r.stderr.toString()}`);
 }
 
@@ -39,12 +54,25 @@ interface Run {
 
 /** Runs install.sh. Asynchronous on purpose: the HTTP server lives in this process's event loop. */
 async function sh(args: string[], opts: { destdir?: string; baseUrl?: string; path?: string } = {}): Promise<Run> {
-  const env: Record<string, string> = { PATH: opts.path ?? process.env.PATH ?? "/usr/bin:/bin", TMPDIR: tmp, HOME: work };
+  const env: Record<string, string> = {
+    PATH: opts.path ?? process.env.PATH ?? "/usr/bin:/bin",
+    TMPDIR: tmp,
+    HOME: work,
+  };
   if (opts.destdir !== undefined) env.DESTDIR = opts.destdir;
   if (opts.baseUrl !== undefined) env.NETLET_BASE_URL = opts.baseUrl;
   // dash: /bin/sh on Debian, and strict about POSIX.
-  const p = Bun.spawn(["dash", join(root, "install.sh"), ...args], { env, stdin: "ignore", stdout: "pipe", stderr: "pipe" });
-  const [stdout, stderr, code] = await Promise.all([new Response(p.stdout).text(), new Response(p.stderr).text(), p.exited]);
+  const p = Bun.spawn(["dash", join(root, "install.sh"), ...args], {
+    env,
+    stdin: "ignore",
+    stdout: "pipe",
+    stderr: "pipe",
+  });
+  const [stdout, stderr, code] = await Promise.all([
+    new Response(p.stdout).text(),
+    new Response(p.stderr).text(),
+    p.exited,
+  ]);
   return { code, stdout, stderr };
 }
 
@@ -55,8 +83,10 @@ function newRoot(): string {
 /** Every file under dir, relative. */
 function files(dir: string): string[] {
   if (!existsSync(dir)) return [];
-  return readdirSync(dir, { recursive: true, withFileTypes: true }).filter((e) => !e.isDirectory())
-    .map((e) => join(e.parentPath, e.name).slice(dir.length + 1)).sort();
+  return readdirSync(dir, { recursive: true, withFileTypes: true })
+    .filter((e) => !e.isDirectory())
+    .map((e) => join(e.parentPath, e.name).slice(dir.length + 1))
+    .sort();
 }
 
 beforeAll(() => {
@@ -80,7 +110,8 @@ beforeAll(() => {
       const path = new URL(req.url).pathname;
       requests.push(path);
       const file = join(served, path);
-      if (path.includes("..") || !existsSync(file) || statSync(file).isDirectory()) return new Response("not found", { status: 404 });
+      if (path.includes("..") || !existsSync(file) || statSync(file).isDirectory())
+        return new Response("not found", { status: 404 });
       return new Response(Bun.file(file));
     },
   });
@@ -118,9 +149,16 @@ describe("install.sh", () => {
     // The unit written for the default prefix is the one kept in packaging/.
     const unit = readFileSync(join(dest, "etc/systemd/system/netlet.service"), "utf8");
     expect(unit).toBe(readFileSync(join(root, "packaging/netlet.service"), "utf8"));
-    for (const line of ["Type=simple", "ExecStart=/usr/local/bin/netlet agent", "Restart=on-failure", "StateDirectory=netlet",
-      "RuntimeDirectory=netlet", "AmbientCapabilities=CAP_NET_ADMIN CAP_NET_RAW CAP_NET_BIND_SERVICE",
-      "CapabilityBoundingSet=CAP_NET_ADMIN CAP_NET_RAW CAP_NET_BIND_SERVICE"]) expect(unit.split("\n")).toContain(line);
+    for (const line of [
+      "Type=simple",
+      "ExecStart=/usr/local/bin/netlet agent",
+      "Restart=on-failure",
+      "StateDirectory=netlet",
+      "RuntimeDirectory=netlet",
+      "AmbientCapabilities=CAP_NET_ADMIN CAP_NET_RAW CAP_NET_BIND_SERVICE",
+      "CapabilityBoundingSet=CAP_NET_ADMIN CAP_NET_RAW CAP_NET_BIND_SERVICE",
+    ])
+      expect(unit.split("\n")).toContain(line);
     expect(unit).toMatch(/^LimitNOFILE=\d+$/m);
 
     const before = files(dest).map((f) => [f, statSync(join(dest, f)).mtimeMs]);
@@ -135,8 +173,16 @@ describe("install.sh", () => {
   test("curl | sh: the script read from a pipe installs from NETLET_BASE_URL", async () => {
     const dest = newRoot();
     const script = `curl -fsS ${base}/install.sh | sh -s -- --prefix /opt/nl`;
-    const p = Bun.spawn(["sh", "-c", script], { env: { PATH: process.env.PATH ?? "", TMPDIR: tmp, DESTDIR: dest, NETLET_BASE_URL: `${base}/good` }, stdout: "pipe", stderr: "pipe" });
-    const [out, err, code] = await Promise.all([new Response(p.stdout).text(), new Response(p.stderr).text(), p.exited]);
+    const p = Bun.spawn(["sh", "-c", script], {
+      env: { PATH: process.env.PATH ?? "", TMPDIR: tmp, DESTDIR: dest, NETLET_BASE_URL: `${base}/good` },
+      stdout: "pipe",
+      stderr: "pipe",
+    });
+    const [out, err, code] = await Promise.all([
+      new Response(p.stdout).text(),
+      new Response(p.stderr).text(),
+      p.exited,
+    ]);
     expect(err).toBe("");
     expect(code).toBe(0);
     expect(out).toContain("checksum ok");
@@ -148,10 +194,16 @@ describe("install.sh", () => {
     if (which.exitCode !== 0) return;
     const dir = mkdtempSync(join(work, "unit-"));
     // verify wants ExecStart to exist: point it at the release binary.
-    const unit = readFileSync(join(root, "packaging/netlet.service"), "utf8").replace("/usr/local/bin/netlet", join(served, "good", NAME));
+    const unit = readFileSync(join(root, "packaging/netlet.service"), "utf8").replace(
+      "/usr/local/bin/netlet",
+      join(served, "good", NAME),
+    );
     chmodSync(join(served, "good", NAME), 0o755);
     writeFileSync(join(dir, "netlet.service"), unit);
-    const r = Bun.spawnSync(["systemd-analyze", "verify", join(dir, "netlet.service")], { stdout: "pipe", stderr: "pipe" });
+    const r = Bun.spawnSync(["systemd-analyze", "verify", join(dir, "netlet.service")], {
+      stdout: "pipe",
+      stderr: "pipe",
+    });
     expect(r.stderr.toString()).toBe("");
     expect(r.exitCode).toBe(0);
   });
@@ -170,7 +222,9 @@ describe("install.sh", () => {
     const dest = newRoot();
     const r = await sh([], { destdir: dest, baseUrl: `${base}/bad` });
     expect(r.code).toBe(1);
-    expect(r.stderr).toContain(`checksum mismatch for ${NAME}: expected ${"0".repeat(64)}, got ${sha256(join(served, "bad", NAME))}; nothing installed`);
+    expect(r.stderr).toContain(
+      `checksum mismatch for ${NAME}: expected ${"0".repeat(64)}, got ${sha256(join(served, "bad", NAME))}; nothing installed`,
+    );
     expect(files(dest)).toEqual([]);
     expect(readdirSync(tmp)).toEqual([]);
   }, 60_000);
@@ -218,7 +272,9 @@ describe("install.sh", () => {
     const r = await sh(["--prefix", "/opt/netlet", "--from", join(served, "good", NAME)], { destdir: dest });
     expect(r.code).toBe(0);
     expect(existsSync(join(dest, "opt/netlet/bin/netlet"))).toBe(true);
-    expect(readFileSync(join(dest, "etc/systemd/system/netlet.service"), "utf8")).toContain("ExecStart=/opt/netlet/bin/netlet agent\n");
+    expect(readFileSync(join(dest, "etc/systemd/system/netlet.service"), "utf8")).toContain(
+      "ExecStart=/opt/netlet/bin/netlet agent\n",
+    );
   }, 60_000);
 
   test("--uninstall keeps configuration and state; --purge removes them", async () => {
@@ -258,7 +314,9 @@ describe("install.sh", () => {
     expect(r.stdout).toContain(`libvirt: kept the existing hook as ${dest}/etc/libvirt/hooks/qemu.pre-netlet`);
     const hook = readFileSync(join(dest, "etc/libvirt/hooks/qemu"), "utf8");
     expect(hook).toContain("exec '/usr/local/bin/netlet' libvirt hook --socket '/run/netlet/netlet.sock'");
-    expect((await sh(["--libvirt-hook"], { destdir: dest, baseUrl: `${base}/good` })).stdout).toContain("nothing changed");
+    expect((await sh(["--libvirt-hook"], { destdir: dest, baseUrl: `${base}/good` })).stdout).toContain(
+      "nothing changed",
+    );
 
     expect((await sh(["--uninstall"], { destdir: dest })).code).toBe(0);
     expect(readFileSync(join(dest, "etc/libvirt/hooks/qemu"), "utf8")).toBe("#!/bin/sh\nexit 0\n");

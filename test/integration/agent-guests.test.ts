@@ -33,14 +33,30 @@ describe.skipIf(!requireNetns())("agent with real guests (DHCP, SLAAC, cloud-ini
     host = lab.addNamespace("nlgh");
     lab.addBridge(host, "br100");
     const conf = join(dir, "netlet.conf");
-    writeFileSync(conf, `[DEFAULT]\nhost = gh\nstate_path = ${dir}/state\nmy_ip = 192.0.2.10\nuse_ipv6 = true\npublic_interface = lo\n`);
+    writeFileSync(
+      conf,
+      `[DEFAULT]\nhost = gh\nstate_path = ${dir}/state\nmy_ip = 192.0.2.10\nuse_ipv6 = true\npublic_interface = lo\n`,
+    );
     lab.spawn(host, [netletBinary(), "agent", "--config", conf, "--socket", socket]);
-    expect(await waitFor(() => run([netletBinary(), "status", "--socket", socket], { check: false }).code === 0, 10000)).toBe(true);
-    cli("network-create", "private", "--fixed-range-v4", "10.20.0.0/24", "--fixed-range-v6", "fd00:20::/64", "--bridge", "br100");
+    expect(
+      await waitFor(() => run([netletBinary(), "status", "--socket", socket], { check: false }).code === 0, 10000),
+    ).toBe(true);
+    cli(
+      "network-create",
+      "private",
+      "--fixed-range-v4",
+      "10.20.0.0/24",
+      "--fixed-range-v6",
+      "fd00:20::/64",
+      "--bridge",
+      "br100",
+    );
     writeFileSync(join(dir, "key.pub"), `${KEY}\n`);
     cli("keypair-add", "demo", "--pub-key", join(dir, "key.pub"));
     writeFileSync(join(dir, "user-data"), "#cloud-config\nhostname: from-user-data\n");
-    inst = JSON.parse(cli("boot", "web-1", "--key-name", "demo", "--user-data", join(dir, "user-data"), "--json").stdout);
+    inst = JSON.parse(
+      cli("boot", "web-1", "--key-name", "demo", "--user-data", join(dir, "user-data"), "--json").stdout,
+    );
     vm = lab.addVm(host, { bridge: "br100", mac: inst.ports[0].mac });
     // The guest's veth passes traffic only once it is declared as the VIF's port.
     cli("plug", "web-1", "--port", vm.hostIf);
@@ -57,11 +73,36 @@ describe.skipIf(!requireNetns())("agent with real guests (DHCP, SLAAC, cloud-ini
   });
 
   test("busybox udhcpc gets the stored address, router, DNS, domain, hostname and the metadata route", () => {
-    const r = nsRun(vm.ns, ["busybox", "udhcpc", "-i", "eth0", "-n", "-q", "-t", "5", "-T", "1", "-s", join(dir, "udhcpc.sh"), "-O", "staticroutes", "-O", "search"], { check: false });
-    expect(r.stdout).toContain(`lease ip=${inst.ports[0].address} router=10.20.0.2 dns=10.20.0.2 domain=novalocal hostname=web-1.novalocal search=novalocal`);
+    const r = nsRun(
+      vm.ns,
+      [
+        "busybox",
+        "udhcpc",
+        "-i",
+        "eth0",
+        "-n",
+        "-q",
+        "-t",
+        "5",
+        "-T",
+        "1",
+        "-s",
+        join(dir, "udhcpc.sh"),
+        "-O",
+        "staticroutes",
+        "-O",
+        "search",
+      ],
+      { check: false },
+    );
+    expect(r.stdout).toContain(
+      `lease ip=${inst.ports[0].address} router=10.20.0.2 dns=10.20.0.2 domain=novalocal hostname=web-1.novalocal search=novalocal`,
+    );
     expect(nsRun(vm.ns, ["ip", "route", "get", "169.254.169.254"]).stdout).toContain("via 10.20.0.2");
     const leases = JSON.parse(cli("dhcp", "leases", "--json").stdout);
-    expect(leases.map((l: { mac: string; state: string }) => [l.mac, l.state])).toEqual([[inst.ports[0].mac, "leased"]]);
+    expect(leases.map((l: { mac: string; state: string }) => [l.mac, l.state])).toEqual([
+      [inst.ports[0].mac, "leased"],
+    ]);
   });
 
   test("the kernel forms exactly the EUI-64 address netlet stored, with a default route via the bridge's link-local", async () => {
@@ -71,7 +112,9 @@ describe.skipIf(!requireNetns())("agent with real guests (DHCP, SLAAC, cloud-ini
       return out.includes(`${want}/64`) && !out.includes("tentative") ? out : "";
     }, 20000);
     expect(got).toContain(want);
-    const hostLl = /inet6 (fe80::[0-9a-f:]+)\/64/.exec(nsRun(host, ["ip", "-6", "addr", "show", "dev", "br100"]).stdout)![1];
+    const hostLl = /inet6 (fe80::[0-9a-f:]+)\/64/.exec(
+      nsRun(host, ["ip", "-6", "addr", "show", "dev", "br100"]).stdout,
+    )![1];
     expect(nsRun(vm.ns, ["ip", "-6", "route", "show", "default"]).stdout).toContain(`via ${hostLl}`);
   });
 

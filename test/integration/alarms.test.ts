@@ -24,16 +24,31 @@ describe.skipIf(!requireNetns())("a failing step raises its alarm and holds back
   let ns = "";
   let agent: Subprocess;
   const cli = (...args: string[]) => run([bin, ...args, "--socket", socket], { check: false });
-  const http = (path: string) => nsRun(ns, ["curl", "-s", "-w", "\n%{http_code}", `http://127.0.0.1:9775${path}`], { check: false }).stdout;
+  const http = (path: string) =>
+    nsRun(ns, ["curl", "-s", "-w", "\n%{http_code}", `http://127.0.0.1:9775${path}`], { check: false }).stdout;
 
   beforeAll(async () => {
     bin = netletBinary();
     ns = lab.addNamespace("nlalarm");
     // admin_socket from the file, no --socket: the agent listens where the configuration says.
-    writeFileSync(conf, `[DEFAULT]\nhost = alarm-node\nstate_path = ${dir}/state\nmy_ip = 192.0.2.10\nuse_ipv6 = true\npublic_interface = nlnothere0\nadmin_socket = ${socket}\n`);
+    writeFileSync(
+      conf,
+      `[DEFAULT]\nhost = alarm-node\nstate_path = ${dir}/state\nmy_ip = 192.0.2.10\nuse_ipv6 = true\npublic_interface = nlnothere0\nadmin_socket = ${socket}\n`,
+    );
     agent = lab.spawn(ns, [bin, "agent", "--config", conf], { stderr: "pipe" });
     expect(await waitFor(() => cli("status").code === 0, 10000)).toBe(true);
-    expect(cli("network-create", "private", "--fixed-range-v4", "10.0.0.0/24", "--fixed-range-v6", "fd00:7::/64", "--bridge", "br100").code).toBe(0);
+    expect(
+      cli(
+        "network-create",
+        "private",
+        "--fixed-range-v4",
+        "10.0.0.0/24",
+        "--fixed-range-v6",
+        "fd00:7::/64",
+        "--bridge",
+        "br100",
+      ).code,
+    ).toBe(0);
     expect(cli("boot", "vm1", "--network", "private").code).toBe(0);
   }, 60000);
   afterAll(async () => {
@@ -45,7 +60,9 @@ describe.skipIf(!requireNetns())("a failing step raises its alarm and holds back
   test("the other steps are applied: bridge address, RA, DHCP and the nft tables", async () => {
     expect(await waitFor(() => JSON.parse(cli("status", "--json").stdout).alarms.length > 0, 10000)).toBe(true);
     const st = JSON.parse(cli("status", "--json").stdout);
-    expect(nsRun(ns, ["ip", "-o", "addr", "show", "dev", "br100"]).stdout).toContain(`${st.networks[0].host_address}/24`);
+    expect(nsRun(ns, ["ip", "-o", "addr", "show", "dev", "br100"]).stdout).toContain(
+      `${st.networks[0].host_address}/24`,
+    );
     expect(nsRun(ns, ["nft", "list", "tables"]).stdout).toContain("netlet");
     expect(st.networks[0]).toMatchObject({ label: "private", dhcp: "serving" });
     expect(st.networks[0].ra).not.toMatch(/^off/);
@@ -64,7 +81,11 @@ describe.skipIf(!requireNetns())("a failing step raises its alarm and holds back
   }, 15000);
 
   test("doctor reads the running agent's configuration and reports its alarms", async () => {
-    const p = Bun.spawn(["ip", "netns", "exec", ns, process.execPath, DOCTOR, "--json", "--socket", socket], { stdin: "ignore", stdout: "pipe", stderr: "pipe" });
+    const p = Bun.spawn(["ip", "netns", "exec", ns, process.execPath, DOCTOR, "--json", "--socket", socket], {
+      stdin: "ignore",
+      stdout: "pipe",
+      stderr: "pipe",
+    });
     const [stdout, code] = await Promise.all([new Response(p.stdout).text(), p.exited]);
     const report = JSON.parse(stdout) as DoctorReport;
     expect(code).toBe(1);

@@ -29,7 +29,10 @@ describe.skipIf(!requireNetns())("cleaning up what netlet added", () => {
     nsRun(ns, ["ip", "link", "add", "eth0", "type", "veth", "peer", "name", "eth0p"]);
     nsRun(ns, ["ip", "link", "set", "eth0", "up"]);
     lab.addBridge(ns, "nlbrop"); // the operator's bridge
-    writeFileSync(conf, `[DEFAULT]\nhost = clean-node\nstate_path = ${dir}/state\nmy_ip = 192.0.2.10\npublic_interface = eth0\n`);
+    writeFileSync(
+      conf,
+      `[DEFAULT]\nhost = clean-node\nstate_path = ${dir}/state\nmy_ip = 192.0.2.10\npublic_interface = eth0\n`,
+    );
     agent = lab.spawn(ns, [bin, "agent", "--config", conf, "--socket", socket], { stderr: "pipe" });
     expect(await waitFor(() => cli("status").code === 0, 10000)).toBe(true);
   }, 60000);
@@ -44,10 +47,17 @@ describe.skipIf(!requireNetns())("cleaning up what netlet added", () => {
     expect(cli("network-create", "b", "--fixed-range-v4", "10.2.0.0/24", "--bridge", "nlbrop").code).toBe(0);
     expect(cli("boot", "vm1", "--network", "a").code).toBe(0);
     expect(cli("boot", "vm2", "--network", "b").code).toBe(0);
-    expect(await waitFor(() => link("nlbra").stdout.includes("10.1.0.2/24") && link("nlbrop").stdout.includes("10.2.0.2/24"), 10000)).toBe(true);
+    expect(
+      await waitFor(
+        () => link("nlbra").stdout.includes("10.1.0.2/24") && link("nlbrop").stdout.includes("10.2.0.2/24"),
+        10000,
+      ),
+    ).toBe(true);
     for (const vm of ["vm1", "vm2"]) expect(cli("delete", vm).code).toBe(0);
     for (const net of ["a", "b"]) expect(cli("network-delete", net).code).toBe(0);
-    expect(await waitFor(() => link("nlbra").code !== 0 && !link("nlbrop").stdout.includes("10.2.0."), 10000)).toBe(true);
+    expect(await waitFor(() => link("nlbra").code !== 0 && !link("nlbrop").stdout.includes("10.2.0."), 10000)).toBe(
+      true,
+    );
     // The operator's bridge stays, without netlet's address.
     expect(link("nlbrop").code).toBe(0);
   }, 30000);
@@ -58,10 +68,17 @@ describe.skipIf(!requireNetns())("cleaning up what netlet added", () => {
     expect(cli("floating", "create", "--ip_range", "203.0.113.8/29").code).toBe(0);
     const fip = JSON.parse(cli("floating-ip-create", "--json").stdout).address;
     expect(cli("floating-ip-associate", "vm3", fip).code).toBe(0);
-    expect(await waitFor(() => link("nlbrc").stdout.includes("10.3.0.2/24") && link("eth0").stdout.includes(`${fip}/32`), 10000)).toBe(true);
+    expect(
+      await waitFor(
+        () => link("nlbrc").stdout.includes("10.3.0.2/24") && link("eth0").stdout.includes(`${fip}/32`),
+        10000,
+      ),
+    ).toBe(true);
     const busy = nsRun(ns, [bin, "dataplane", "flush", "--config", conf], { check: false });
     expect(busy.code).toBe(1);
-    expect(busy.stderr).toContain(`netlet: another agent (pid ${agent.pid}) serves ${dir}/state: stop it first (systemctl stop netlet)`);
+    expect(busy.stderr).toContain(
+      `netlet: another agent (pid ${agent.pid}) serves ${dir}/state: stop it first (systemctl stop netlet)`,
+    );
     await stopProcess(agent);
     expect(tables()).toContain("netlet");
     expect(link("nlbrc").stdout).toContain("10.3.0.2/24");
@@ -73,6 +90,8 @@ describe.skipIf(!requireNetns())("cleaning up what netlet added", () => {
     expect(link("eth0").stdout).not.toContain(fip);
     expect(link("nlbrop").code).toBe(0);
     // Nothing left: a second flush removes nothing.
-    expect(nsRun(ns, [bin, "dataplane", "flush", "--config", conf]).stdout).toContain("dataplane flush: 0 removed, 0 failed");
+    expect(nsRun(ns, [bin, "dataplane", "flush", "--config", conf]).stdout).toContain(
+      "dataplane flush: 0 removed, 0 failed",
+    );
   }, 30000);
 });

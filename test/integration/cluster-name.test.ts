@@ -23,7 +23,10 @@ describe.skipIf(!requireNetns())("two hosts with the same node name", () => {
     mkdirSync(h.dir, { recursive: true });
     const conf = join(h.dir, "netlet.conf");
     // Both call themselves "twin", as two hosts cloned from one image would.
-    writeFileSync(conf, `[DEFAULT]\nhost = twin\nmy_ip = ${h.ip}\nstate_path = ${h.dir}\npublic_interface = under0\n[cluster]\nbind = ${h.ip}:7946\njoin = ${joinAddr}\n`);
+    writeFileSync(
+      conf,
+      `[DEFAULT]\nhost = twin\nmy_ip = ${h.ip}\nstate_path = ${h.dir}\npublic_interface = under0\n[cluster]\nbind = ${h.ip}:7946\njoin = ${joinAddr}\n`,
+    );
     writeFileSync(join(h.dir, "cluster.keys"), `${key}\n`, { mode: 0o600 });
     h.proc = lab.spawn(h.ns, [bin, "agent", "--config", conf, "--socket", h.socket], { stderr: "pipe" });
   }
@@ -47,7 +50,9 @@ describe.skipIf(!requireNetns())("two hosts with the same node name", () => {
     const b = hosts[1];
     expect(await b.proc!.exited).toBe(1);
     const err = await new Response(b.proc!.stderr as ReadableStream).text();
-    expect(err).toContain(`netlet: another host at ${hosts[0].ip}:7946 already uses the node name twin: this host refused to join; give it a unique name (host = … in netlet.conf) and restart`);
+    expect(err).toContain(
+      `netlet: another host at ${hosts[0].ip}:7946 already uses the node name twin: this host refused to join; give it a unique name (host = … in netlet.conf) and restart`,
+    );
   }, 15000);
 
   test("the running host shows the conflict in members, status and doctor", async () => {
@@ -56,10 +61,20 @@ describe.skipIf(!requireNetns())("two hosts with the same node name", () => {
     expect(members.code).toBe(0);
     expect(members.stdout).toContain(`CONFLICT: the host at ${hosts[1].ip}:7946 also uses the node name twin`);
     const alarms: string[] = JSON.parse(cli(a, "status", "--json").stdout).alarms;
-    expect(alarms.some((x) => x.startsWith(`cluster.node_name: the host at ${hosts[1].ip}:7946 also uses this node name twin`))).toBe(true);
-    const p = Bun.spawn(["ip", "netns", "exec", a.ns, process.execPath, DOCTOR, "--json", "--socket", a.socket], { stdin: "ignore", stdout: "pipe", stderr: "pipe" });
+    expect(
+      alarms.some((x) =>
+        x.startsWith(`cluster.node_name: the host at ${hosts[1].ip}:7946 also uses this node name twin`),
+      ),
+    ).toBe(true);
+    const p = Bun.spawn(["ip", "netns", "exec", a.ns, process.execPath, DOCTOR, "--json", "--socket", a.socket], {
+      stdin: "ignore",
+      stdout: "pipe",
+      stderr: "pipe",
+    });
     const report = JSON.parse(await new Response(p.stdout).text());
     await p.exited;
-    expect(report.checks.find((c: { id: string }) => c.id === "alarms").summary).toContain("also uses this node name twin");
+    expect(report.checks.find((c: { id: string }) => c.id === "alarms").summary).toContain(
+      "also uses this node name twin",
+    );
   }, 15000);
 });

@@ -14,8 +14,11 @@ import { netletBinary } from "../harness/binary.ts";
 import { GUEST_CACHE, tinyGuest } from "../harness/tiny-guest.ts";
 
 function requireQemu(): boolean {
-  const missing = ["qemu-system-x86_64", "cpio"].filter((t) => spawnSync(["sh", "-c", `command -v ${t}`]).exitCode !== 0);
-  if (missing.length && process.env.CI === "true") throw new Error(`the QEMU lab test needs ${missing.join(", ")} under CI=true (Debian: qemu-system-x86 cpio)`);
+  const missing = ["qemu-system-x86_64", "cpio"].filter(
+    (t) => spawnSync(["sh", "-c", `command -v ${t}`]).exitCode !== 0,
+  );
+  if (missing.length && process.env.CI === "true")
+    throw new Error(`the QEMU lab test needs ${missing.join(", ")} under CI=true (Debian: qemu-system-x86 cpio)`);
   return requireNetns() && missing.length === 0;
 }
 
@@ -29,16 +32,48 @@ function alive(pid: number): boolean {
   }
 }
 
-interface Vm { name: string; host: string; ns: string; guest: string; uuid: string; mac: string; port: string; pid: number; console: string;
-  fixed_ip: string; leased: string | null; dhcp_server: string | null; metadata: string | null; metadata_uuid: string | null; floating_ip: string | null }
-interface Host { name: string; ns: string; socket: string; pid: number }
+interface Vm {
+  name: string;
+  host: string;
+  ns: string;
+  guest: string;
+  uuid: string;
+  mac: string;
+  port: string;
+  pid: number;
+  console: string;
+  fixed_ip: string;
+  leased: string | null;
+  dhcp_server: string | null;
+  metadata: string | null;
+  metadata_uuid: string | null;
+  floating_ip: string | null;
+}
+interface Host {
+  name: string;
+  ns: string;
+  socket: string;
+  pid: number;
+}
 
 describe.skipIf(!requireQemu())("netlet lab up --guests qemu", () => {
-  const env = { NETLET_LAB_DIR: mkdtempSync(join(tmpdir(), "netlet-labq-")), NETLET_LAB_PREFIX: `${uniqueName("tq")}-`, NETLET_GUEST_CACHE: GUEST_CACHE };
+  const env = {
+    NETLET_LAB_DIR: mkdtempSync(join(tmpdir(), "netlet-labq-")),
+    NETLET_LAB_PREFIX: `${uniqueName("tq")}-`,
+    NETLET_GUEST_CACHE: GUEST_CACHE,
+  };
   const lab = (...args: string[]) => run([netletBinary(), "lab", ...args], { check: false, env });
-  const mine = () => run(["ip", "netns", "list"]).stdout.split("\n").filter((l) => l.startsWith(env.NETLET_LAB_PREFIX));
+  const mine = () =>
+    run(["ip", "netns", "list"])
+      .stdout.split("\n")
+      .filter((l) => l.startsWith(env.NETLET_LAB_PREFIX));
   // QEMUs of this lab, found by their -name (the lab's prefix), whatever their pid.
-  const ourQemus = () => run(["pgrep", "-f", `qemu-system-x86_64 -name ${env.NETLET_LAB_PREFIX}`], { check: false }).stdout.split("\n").filter(Boolean).map(Number).filter(alive);
+  const ourQemus = () =>
+    run(["pgrep", "-f", `qemu-system-x86_64 -name ${env.NETLET_LAB_PREFIX}`], { check: false })
+      .stdout.split("\n")
+      .filter(Boolean)
+      .map(Number)
+      .filter(alive);
   afterAll(() => lab("down"), 30_000);
 
   test("two hosts, one real guest each: lease from its own host, its own metadata, floating IP answers; lab down leaves nothing", async () => {
@@ -46,7 +81,10 @@ describe.skipIf(!requireQemu())("netlet lab up --guests qemu", () => {
     const up = lab("up", "--hosts", "2", "--vms", "1", "--guests", "qemu", "--json");
     expect(up.code, up.stderr).toBe(0);
     const state = JSON.parse(up.stdout) as { hosts: Host[]; vms: Vm[]; floating_reachable: boolean };
-    expect(state.vms.map((v) => [v.name, v.host, v.guest])).toEqual([["vm1", "host1", "qemu"], ["vm2", "host2", "qemu"]]);
+    expect(state.vms.map((v) => [v.name, v.host, v.guest])).toEqual([
+      ["vm1", "host1", "qemu"],
+      ["vm2", "host2", "qemu"],
+    ]);
     // No VM namespaces: the guests are QEMU processes in their hosts' namespaces.
     expect(mine()).toHaveLength(4);
     for (const vm of state.vms) {
@@ -54,19 +92,26 @@ describe.skipIf(!requireQemu())("netlet lab up --guests qemu", () => {
       expect(alive(vm.pid)).toBe(true);
       expect(readFileSync(`/proc/${vm.pid}/cmdline`, "utf8")).toContain("qemu-system-x86_64");
       // The tap is QEMU's, on the host's bridge, and declared as the VIF's port.
-      expect(run(["ip", "netns", "exec", host.ns, "ip", "-o", "link", "show", vm.port]).stdout).toContain("master br100");
+      expect(run(["ip", "netns", "exec", host.ns, "ip", "-o", "link", "show", vm.port]).stdout).toContain(
+        "master br100",
+      );
       const shown = JSON.parse(run([netletBinary(), "show", vm.name, "--json", "--socket", host.socket]).stdout);
       expect(shown.ports[0]).toMatchObject({ port: vm.port, mac: vm.mac, address: vm.fixed_ip });
       expect(shown.uuid).toBe(vm.uuid);
       // What the guest itself printed: its lease came from its own host's address on br100 ...
-      const br = JSON.parse(run(["ip", "netns", "exec", host.ns, "ip", "-j", "-4", "addr", "show", "dev", "br100"]).stdout);
+      const br = JSON.parse(
+        run(["ip", "netns", "exec", host.ns, "ip", "-j", "-4", "addr", "show", "dev", "br100"]).stdout,
+      );
       const hostAddr = br[0].addr_info[0].local;
       const text = readFileSync(vm.console, "utf8").replace(/\r/g, "");
       expect(text).toContain(`NETLET-GUEST lease ip=${vm.fixed_ip} router=${hostAddr} hostname=${vm.name}`);
       expect(text).toContain(`serverid=${hostAddr}`);
       expect([vm.leased, vm.dhcp_server]).toEqual([vm.fixed_ip, hostAddr]);
       // ... and the metadata it read is its own instance's.
-      expect(JSON.parse(/NETLET-GUEST meta-begin\n(.*)\n/.exec(text)![1])).toMatchObject({ uuid: vm.uuid, name: vm.name });
+      expect(JSON.parse(/NETLET-GUEST meta-begin\n(.*)\n/.exec(text)![1])).toMatchObject({
+        uuid: vm.uuid,
+        name: vm.name,
+      });
       expect(vm.metadata_uuid).toBe(vm.uuid);
       expect(text).toContain(`NETLET-GUEST instance-id=${vm.metadata}`);
       expect(vm.metadata).toMatch(/^i-[0-9a-f]{8}$/);
@@ -80,7 +125,10 @@ describe.skipIf(!requireQemu())("netlet lab up --guests qemu", () => {
     expect(status).toContain("QEMU pid");
     expect(status).toContain(state.vms[1].console);
     const exec = lab("exec", "vm1", "--", "true");
-    expect([exec.code, exec.stderr.trim()]).toEqual([2, `netlet: vm1 is a QEMU guest, with no namespace to enter: its serial console is logged in ${state.vms[0].console}`]);
+    expect([exec.code, exec.stderr.trim()]).toEqual([
+      2,
+      `netlet: vm1 is a QEMU guest, with no namespace to enter: its serial console is logged in ${state.vms[0].console}`,
+    ]);
     expect(ourQemus().sort()).toEqual(state.vms.map((v) => v.pid).sort());
 
     // What lab down relies on: a QEMU stopped with SIGTERM runs qemu-ifdown (the port is
@@ -103,7 +151,11 @@ describe.skipIf(!requireQemu())("netlet lab up --guests qemu", () => {
   }, 120_000);
 
   test("lab down after lab up was killed while its guest booted: no namespace, no QEMU", async () => {
-    const p = Bun.spawn([netletBinary(), "lab", "up", "--hosts", "1", "--vms", "1", "--guests", "qemu"], { env: { ...process.env, ...env }, stdout: "ignore", stderr: "ignore" });
+    const p = Bun.spawn([netletBinary(), "lab", "up", "--hosts", "1", "--vms", "1", "--guests", "qemu"], {
+      env: { ...process.env, ...env },
+      stdout: "ignore",
+      stderr: "ignore",
+    });
     const started = await waitFor(() => ourQemus().length > 0, 30_000);
     p.kill("SIGKILL");
     await p.exited;

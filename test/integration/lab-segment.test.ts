@@ -14,23 +14,46 @@ import { nsRun, requireNetns, run, uniqueName } from "../harness/netns.ts";
 
 type Result = { code: number; stdout: string; stderr: string };
 
-interface Vm { name: string; ns: string; host: string; mac: string; fixed_ip: string; ipv6: string; dhcp_server: string | null; routers: string[] }
-interface Host { name: string; ns: string; pid: number }
-interface State { hosts: Host[]; vms: Vm[]; cross_host: { ok: boolean }[] }
+interface Vm {
+  name: string;
+  ns: string;
+  host: string;
+  mac: string;
+  fixed_ip: string;
+  ipv6: string;
+  dhcp_server: string | null;
+  routers: string[];
+}
+interface Host {
+  name: string;
+  ns: string;
+  pid: number;
+}
+interface State {
+  hosts: Host[];
+  vms: Vm[];
+  cross_host: { ok: boolean }[];
+}
 
 const sh = (ns: string, argv: string[]) => nsRun(ns, argv, { check: false });
 
 /** The same, without blocking: the VMs' clients wait for answers in parallel. */
 async function ash(ns: string, argv: string[]): Promise<Result> {
   const p = Bun.spawn(["ip", "netns", "exec", ns, ...argv], { stdin: "ignore", stdout: "pipe", stderr: "pipe" });
-  const [stdout, stderr, code] = await Promise.all([new Response(p.stdout).text(), new Response(p.stderr).text(), p.exited]);
+  const [stdout, stderr, code] = await Promise.all([
+    new Response(p.stdout).text(),
+    new Response(p.stderr).text(),
+    p.exited,
+  ]);
   return { code, stdout, stderr };
 }
 
 /** The host's side of the segment: br100's MAC, first IPv4 address and link-local address. */
 function bridgeOf(h: Host): { mac: string; ip4: string; ll: string } {
-  const [a] = JSON.parse(sh(h.ns, ["ip", "-j", "addr", "show", "dev", "br100"]).stdout) as
-    { address: string; addr_info: { family: string; local: string; scope: string }[] }[];
+  const [a] = JSON.parse(sh(h.ns, ["ip", "-j", "addr", "show", "dev", "br100"]).stdout) as {
+    address: string;
+    addr_info: { family: string; local: string; scope: string }[];
+  }[];
   const ip4 = a.addr_info.find((i) => i.family === "inet")!.local;
   const ll = a.addr_info.find((i) => i.family === "inet6" && i.scope === "link")!.local;
   return { mac: a.address, ip4, ll };
@@ -60,15 +83,31 @@ const pings = (vm: Vm, to: string) => [1, 2, 3].some(() => sh(vm.ns, ["ping", "-
 const starts: (() => void)[] = [];
 
 async function spawnLab(args: string[], env: Record<string, string>): Promise<Result> {
-  const p = Bun.spawn([netletBinary(), "lab", ...args], { env: { ...process.env, ...env }, stdin: "ignore", stdout: "pipe", stderr: "pipe" });
-  const [stdout, stderr, code] = await Promise.all([new Response(p.stdout).text(), new Response(p.stderr).text(), p.exited]);
+  const p = Bun.spawn([netletBinary(), "lab", ...args], {
+    env: { ...process.env, ...env },
+    stdin: "ignore",
+    stdout: "pipe",
+    stderr: "pipe",
+  });
+  const [stdout, stderr, code] = await Promise.all([
+    new Response(p.stdout).text(),
+    new Response(p.stderr).text(),
+    p.exited,
+  ]);
   return { code, stdout, stderr };
 }
 
 function labSuite(title: string, o: { vxlan: boolean; v6: boolean; share: boolean }) {
-  const flags = [...(o.v6 ? ["--ipv6"] : []), ...(o.vxlan ? ["--vxlan"] : []), ...(o.share ? ["--share-dhcp-address"] : [])];
+  const flags = [
+    ...(o.v6 ? ["--ipv6"] : []),
+    ...(o.vxlan ? ["--vxlan"] : []),
+    ...(o.share ? ["--share-dhcp-address"] : []),
+  ];
   describe(title, () => {
-    const env = { NETLET_LAB_DIR: mkdtempSync(join(tmpdir(), "netlet-lab-")), NETLET_LAB_PREFIX: `${uniqueName("ts")}-` };
+    const env = {
+      NETLET_LAB_DIR: mkdtempSync(join(tmpdir(), "netlet-lab-")),
+      NETLET_LAB_PREFIX: `${uniqueName("ts")}-`,
+    };
     const lab = (...args: string[]) => run([netletBinary(), "lab", ...args], { check: false, env });
     let s: State;
     let up: Result;
@@ -97,16 +136,20 @@ function labSuite(title: string, o: { vxlan: boolean; v6: boolean; share: boolea
 
     test(`every VM reaches every VM on the other hosts, by fixed IPv4${o.v6 ? " and IPv6" : ""}`, () => {
       const missed: string[] = [];
-      for (const a of s.vms) for (const b of s.vms) {
-        if (a === b) continue;
-        for (const to of o.v6 ? [b.fixed_ip, b.ipv6] : [b.fixed_ip]) if (!pings(a, to)) missed.push(`${a.name} -> ${b.name} ${to}`);
-      }
+      for (const a of s.vms)
+        for (const b of s.vms) {
+          if (a === b) continue;
+          for (const to of o.v6 ? [b.fixed_ip, b.ipv6] : [b.fixed_ip])
+            if (!pings(a, to)) missed.push(`${a.name} -> ${b.name} ${to}`);
+        }
       expect(missed).toEqual([]);
     });
 
     test(`each VM's DHCP server is its own host${o.v6 ? "; its only IPv6 router is its own host's link-local" : ""}`, async () => {
       // All VMs at once: each asks the whole segment (broadcast DHCP, multicast RS).
-      const seen = await Promise.all(s.vms.map(async (vm) => [await dhcpServerId(vm), o.v6 ? await routersAnswering(vm) : []] as const));
+      const seen = await Promise.all(
+        s.vms.map(async (vm) => [await dhcpServerId(vm), o.v6 ? await routersAnswering(vm) : []] as const),
+      );
       for (const [i, vm] of s.vms.entries()) {
         const br = bridgeOf(hostOf(vm));
         expect(vm.dhcp_server).toBe(br.ip4);
@@ -137,16 +180,22 @@ function labSuite(title: string, o: { vxlan: boolean; v6: boolean; share: boolea
       const [vm1, vm2, vm3] = s.vms;
       process.kill(s.hosts[2].pid, "SIGTERM");
       const gone = async () => {
-        for (let i = 0; i < 50 && sh(s.hosts[2].ns, ["sh", "-c", `kill -0 ${s.hosts[2].pid}`]).code === 0; i++) await Bun.sleep(100);
+        for (let i = 0; i < 50 && sh(s.hosts[2].ns, ["sh", "-c", `kill -0 ${s.hosts[2].pid}`]).code === 0; i++)
+          await Bun.sleep(100);
       };
       await gone();
-      const unserved = async () => expect(await Promise.all([dhcpServerId(vm3), o.v6 ? routersAnswering(vm3) : []])).toEqual([null, []]);
+      const unserved = async () =>
+        expect(await Promise.all([dhcpServerId(vm3), o.v6 ? routersAnswering(vm3) : []])).toEqual([null, []]);
       await unserved();
       // Even with that host's own rules gone, the neighbours keep its guest's requests out.
       sh(s.hosts[2].ns, ["nft", "delete", "table", "bridge", "netlet"]);
       await unserved();
-      const others = await Promise.all([vm1, vm2].map(async (vm) => [await dhcpServerId(vm), o.v6 ? await routersAnswering(vm) : null]));
-      expect(others).toEqual([vm1, vm2].map((vm) => [bridgeOf(hostOf(vm)).ip4, o.v6 ? [bridgeOf(hostOf(vm)).ll] : null]));
+      const others = await Promise.all(
+        [vm1, vm2].map(async (vm) => [await dhcpServerId(vm), o.v6 ? await routersAnswering(vm) : null]),
+      );
+      expect(others).toEqual(
+        [vm1, vm2].map((vm) => [bridgeOf(hostOf(vm)).ip4, o.v6 ? [bridgeOf(hostOf(vm)).ll] : null]),
+      );
       expect(pings(vm1, vm2.fixed_ip)).toBe(true);
     }, 60_000);
   });

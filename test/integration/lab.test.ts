@@ -18,9 +18,16 @@ describe.skipIf(!requireNetns())("netlet lab", () => {
   const lab = (...args: (string | { input: string })[]) => {
     const input = args.find((a) => typeof a !== "string") as { input: string } | undefined;
     // `lab exec` without a command runs $SHELL: make it a plain shell reading the test's input.
-    return run([netletBinary(), "lab", ...args.filter((a): a is string => typeof a === "string")], { check: false, input: input?.input, env: { ...env, SHELL: "/bin/sh" } });
+    return run([netletBinary(), "lab", ...args.filter((a): a is string => typeof a === "string")], {
+      check: false,
+      input: input?.input,
+      env: { ...env, SHELL: "/bin/sh" },
+    });
   };
-  const mine = () => run(["ip", "netns", "list"]).stdout.split("\n").filter((l) => l.startsWith(env.NETLET_LAB_PREFIX));
+  const mine = () =>
+    run(["ip", "netns", "list"])
+      .stdout.split("\n")
+      .filter((l) => l.startsWith(env.NETLET_LAB_PREFIX));
   afterAll(() => lab("down"));
 
   test("lab up (the README's main job): a 2-host cluster whose four VMs get leases and metadata from netlet, the floating IP answers the internet namespace; lab down removes all", async () => {
@@ -37,9 +44,13 @@ describe.skipIf(!requireNetns())("netlet lab", () => {
       const host = state.hosts.find((h: { name: string }) => h.name === vm.host);
       const shown = JSON.parse(run([netletBinary(), "show", vm.name, "--json", "--socket", host.socket]).stdout);
       expect(shown.ports[0].port).toBe(vm.port);
-      expect(run(["ip", "netns", "exec", host.ns, "ip", "-br", "link", "show", "master", "br100"]).stdout).toContain(vm.port);
+      expect(run(["ip", "netns", "exec", host.ns, "ip", "-br", "link", "show", "master", "br100"]).stdout).toContain(
+        vm.port,
+      );
       // IPv4-only flat segment: the lease came from the VM's own host (its first address on br100).
-      const br = JSON.parse(run(["ip", "netns", "exec", host.ns, "ip", "-j", "-4", "addr", "show", "dev", "br100"]).stdout);
+      const br = JSON.parse(
+        run(["ip", "netns", "exec", host.ns, "ip", "-j", "-4", "addr", "show", "dev", "br100"]).stdout,
+      );
       expect(vm.dhcp_server).toBe(br[0].addr_info[0].local);
       expect(vm.fixed_ip).toMatch(/^10\.0\.0\.\d+$/);
       // The guest's own DHCP client got its fixed IP from netlet, and it read its own instance-id.
@@ -54,7 +65,9 @@ describe.skipIf(!requireNetns())("netlet lab", () => {
     // The seed's topology: both br100s share the flat segment, so vm1 on host1 reaches host2's VMs.
     expect(state.segment).toBe("flat");
     expect(state.cross_host).toEqual([{ from: "vm1", to: "vm3", address: state.vms[2].fixed_ip, ok: true }]);
-    expect(run(["ip", "netns", "exec", state.hosts[1].ns, "ip", "-br", "link", "show", "master", "br100"]).stdout).toContain("flat0");
+    expect(
+      run(["ip", "netns", "exec", state.hosts[1].ns, "ip", "-br", "link", "show", "master", "br100"]).stdout,
+    ).toContain("flat0");
     // What the Quick start needs: the socket to export and the binary.
     const text = lab("status").stdout;
     expect(text).toContain(`export NETLET_SOCKET=${state.hosts[0].socket}`);
@@ -67,7 +80,9 @@ describe.skipIf(!requireNetns())("netlet lab", () => {
     const status = JSON.parse(run([netletBinary(), "status", "--json", "--socket", state.hosts[0].socket]).stdout);
     expect(status.instances.map((i: { lease: string }) => i.lease)).toEqual(["leased", "leased"]);
     expect(status.peers.map((p: { id: string; state: string }) => [p.id, p.state])).toEqual([["host2", "alive"]]);
-    expect(status.instances.every((i: { metadata_last_seen: number | null }) => i.metadata_last_seen !== null)).toBe(true);
+    expect(status.instances.every((i: { metadata_last_seen: number | null }) => i.metadata_last_seen !== null)).toBe(
+      true,
+    );
     expect(status.networks[0]).toMatchObject({ label: "private", bridge: "br100", dhcp: "serving" });
     expect(status.dataplane.last_apply).not.toBeNull();
     const pids = state.hosts.map((h: { pid: number }) => h.pid);

@@ -22,11 +22,23 @@ const TOOLS = ["libvirtd", "virtlogd", "virsh", "qemu-system-x86_64", "cpio", "n
 /** Like requireNetns: under CI=true missing libvirt/QEMU is a failure, elsewhere a stated skip. */
 function requireLibvirt(): boolean {
   const missing = TOOLS.filter((t) => spawnSync(["sh", "-c", `command -v ${t}`]).exitCode !== 0);
-  if (missing.length && process.env.CI === "true") throw new Error(`libvirt tests need ${missing.join(", ")} under CI=true (Debian: libvirt-daemon-system libvirt-clients qemu-system-x86 cpio)`);
+  if (missing.length && process.env.CI === "true")
+    throw new Error(
+      `libvirt tests need ${missing.join(", ")} under CI=true (Debian: libvirt-daemon-system libvirt-clients qemu-system-x86 cpio)`,
+    );
   return requireNetns() && missing.length === 0;
 }
 
-function domainXml(o: { name: string; uuid?: string; mac?: string; kernel: string; initrd: string; console: string; metadata?: string; pasted?: string }): string {
+function domainXml(o: {
+  name: string;
+  uuid?: string;
+  mac?: string;
+  kernel: string;
+  initrd: string;
+  console: string;
+  metadata?: string;
+  pasted?: string;
+}): string {
   // `pasted`: what `netlet libvirt xml` printed, split where its comments say each piece goes.
   const [top, os, devices] = o.pasted ? o.pasted.split(/<!-- inside <(?:os|devices)>: -->/) : ["", "", ""];
   return `<domain type='qemu'>
@@ -66,8 +78,11 @@ describe.skipIf(!requireLibvirt())("libvirt domains become netlet instances thro
     const conf = join(dir, "netlet.conf");
     // The agent reaches libvirtd through the test's socket directory; it reconciles every second
     // and deletes an undefined domain's instance at once.
-    writeFileSync(conf, `[DEFAULT]\nhost = lh\nstate_path = ${dir}/state\nmy_ip = 192.0.2.10\npublic_interface = lo\n`
-      + `libvirt_uri = qemu:///system?socket=${dir}/sock/libvirt-sock\nlibvirt_poll_interval = 1\nlibvirt_undefine_grace = 0\n`);
+    writeFileSync(
+      conf,
+      `[DEFAULT]\nhost = lh\nstate_path = ${dir}/state\nmy_ip = 192.0.2.10\npublic_interface = lo\n` +
+        `libvirt_uri = qemu:///system?socket=${dir}/sock/libvirt-sock\nlibvirt_poll_interval = 1\nlibvirt_undefine_grace = 0\n`,
+    );
     await startAgent();
     cli("network-create", "private", "--fixed-range-v4", "10.30.0.0/24", "--bridge", "br100");
     cli("secgroup-create", "web");
@@ -81,7 +96,9 @@ describe.skipIf(!requireLibvirt())("libvirt domains become netlet instances thro
   let agent: Subprocess | null = null;
   async function startAgent() {
     agent = lab.spawn(hostNs, [netletBinary(), "agent", "--config", join(dir, "netlet.conf"), "--socket", socket]);
-    expect(await waitFor(() => run([netletBinary(), "status", "--socket", socket], { check: false }).code === 0, 10000)).toBe(true);
+    expect(
+      await waitFor(() => run([netletBinary(), "status", "--socket", socket], { check: false }).code === 0, 10000),
+    ).toBe(true);
   }
 
   afterAll(async () => {
@@ -94,21 +111,27 @@ describe.skipIf(!requireLibvirt())("libvirt domains become netlet instances thro
   }, 60_000);
 
   const consoleOf = (name: string) => join(dir, `console-${name}.log`);
-  const consoleText = (name: string) => (existsSync(consoleOf(name)) ? readFileSync(consoleOf(name), "utf8").replace(/\r/g, "") : "");
+  const consoleText = (name: string) =>
+    existsSync(consoleOf(name)) ? readFileSync(consoleOf(name), "utf8").replace(/\r/g, "") : "";
   /** seq numbers of the replies to the guest's 0.2 s pings to its router, and how many of the last `window` are missing. */
-  const seqs = () => [...consoleText("nvg1").matchAll(/NETLET-GUEST ping 64 bytes from [0-9.]+: seq=(\d+)/g)].map((m) => Number(m[1]));
+  const seqs = () =>
+    [...consoleText("nvg1").matchAll(/NETLET-GUEST ping 64 bytes from [0-9.]+: seq=(\d+)/g)].map((m) => Number(m[1]));
   const lostSince = (first: number) => {
     const got = new Set(seqs());
     const last = seqs().at(-1)!;
     return [...Array(last - first).keys()].map((i) => first + i).filter((q) => !got.has(q)).length;
   };
-  const between = (text: string, what: string) => new RegExp(`NETLET-GUEST ${what}-begin\\n([^]*?)\\nNETLET-GUEST ${what}-end`).exec(text)?.[1] ?? null;
+  const between = (text: string, what: string) =>
+    new RegExp(`NETLET-GUEST ${what}-begin\\n([^]*?)\\nNETLET-GUEST ${what}-end`).exec(text)?.[1] ?? null;
 
   test("virsh define + start, no netlet verb: the guest gets its lease and its metadata (key, user data, meta) for the domain's uuid", async () => {
     const uuid = "5e1f0c3a-7b2d-4c8e-9a01-23456789abcd";
     const md = `<netlet:instance xmlns:netlet="urn:netlet:libvirt:1"><netlet:key>${KEY}</netlet:key>
       <netlet:user-data>#cloud-config&#10;hostname: from-libvirt</netlet:user-data><netlet:meta key="role">db</netlet:meta><netlet:security-group>web</netlet:security-group></netlet:instance>`;
-    writeFileSync(join(dir, "g1.xml"), domainXml({ name: "nvg1", uuid, mac: "52:54:00:30:00:01", ...guest, console: consoleOf("nvg1"), metadata: md }));
+    writeFileSync(
+      join(dir, "g1.xml"),
+      domainXml({ name: "nvg1", uuid, mac: "52:54:00:30:00:01", ...guest, console: consoleOf("nvg1"), metadata: md }),
+    );
     libvirt!.virsh(["define", join(dir, "g1.xml")]);
     const t0 = performance.now();
     const started = libvirt!.virsh(["start", "nvg1"], { check: false });
@@ -117,9 +140,15 @@ describe.skipIf(!requireLibvirt())("libvirt domains become netlet instances thro
     expect(inst).toMatchObject({ uuid, name: "nvg1", key_data: KEY, meta: { role: "db" }, security_groups: ["web"] });
     const tap = libvirt!.virsh(["domiflist", "nvg1"]).stdout.trim().split(/\s+/)[0];
     expect(inst.ports[0]).toMatchObject({ mac: "52:54:00:30:00:01", port: tap });
-    const text = await waitFor(() => (consoleText("nvg1").includes("NETLET-GUEST userdata-end") ? consoleText("nvg1") : ""), 90_000, 250);
+    const text = await waitFor(
+      () => (consoleText("nvg1").includes("NETLET-GUEST userdata-end") ? consoleText("nvg1") : ""),
+      90_000,
+      250,
+    );
     const leaseAt = performance.now() - t0;
-    expect(text || consoleText("nvg1").slice(-3000)).toContain(`NETLET-GUEST lease ip=${inst.ports[0].address} router=10.30.0.2 hostname=nvg1`);
+    expect(text || consoleText("nvg1").slice(-3000)).toContain(
+      `NETLET-GUEST lease ip=${inst.ports[0].address} router=10.30.0.2 hostname=nvg1`,
+    );
     const meta = JSON.parse(between(text, "meta") ?? "{}");
     expect(meta).toMatchObject({ uuid, name: "nvg1", public_keys: { nvg1: KEY }, meta: { role: "db" } });
     expect(between(text, "userdata")).toBe("#cloud-config\nhostname: from-libvirt");
@@ -132,8 +161,14 @@ describe.skipIf(!requireLibvirt())("libvirt domains become netlet instances thro
     writeFileSync(join(dir, "g3.xml"), domainXml({ name: "nvg3", ...guest, console: consoleOf("nvg3"), pasted }));
     libvirt!.virsh(["define", join(dir, "g3.xml")]);
     libvirt!.virsh(["start", "nvg3"]);
-    const text = await waitFor(() => (consoleText("nvg3").includes("NETLET-GUEST meta-end") ? consoleText("nvg3") : ""), 90_000, 250);
-    expect(text || consoleText("nvg3").slice(-3000)).toContain(`NETLET-GUEST smbios product=OpenStack Nova serial=${booted.uuid}`);
+    const text = await waitFor(
+      () => (consoleText("nvg3").includes("NETLET-GUEST meta-end") ? consoleText("nvg3") : ""),
+      90_000,
+      250,
+    );
+    expect(text || consoleText("nvg3").slice(-3000)).toContain(
+      `NETLET-GUEST smbios product=OpenStack Nova serial=${booted.uuid}`,
+    );
     expect(text).toContain(`NETLET-GUEST lease ip=${booted.ports[0].address} `);
     expect(show("nvg3").ports[0]).toMatchObject({ mac: booted.ports[0].mac, port: `tap${booted.uuid.slice(0, 8)}-0` });
     expect(JSON.parse(cli("list", "--json").stdout).filter((i: { name: string }) => i.name === "nvg3")).toHaveLength(1);
@@ -141,19 +176,34 @@ describe.skipIf(!requireLibvirt())("libvirt domains become netlet instances thro
   }, 120_000);
 
   test("type='network' on a libvirt network that is a plain bridge netlet serves: registered at start, its tap declared", () => {
-    writeFileSync(join(dir, "net.xml"), "<network><name>nvbr</name><forward mode='bridge'/><bridge name='br100'/></network>");
+    writeFileSync(
+      join(dir, "net.xml"),
+      "<network><name>nvbr</name><forward mode='bridge'/><bridge name='br100'/></network>",
+    );
     libvirt!.virsh(["net-define", join(dir, "net.xml")]);
     libvirt!.virsh(["net-start", "nvbr"]);
     const uuid = "5e1f0c3a-7b2d-4c8e-9a01-23456789abcf";
-    const xml = domainXml({ name: "nvg4", uuid, mac: "52:54:00:30:00:04", ...guest, console: consoleOf("nvg4"),
-      metadata: `<netlet:instance xmlns:netlet="urn:netlet:libvirt:1"><netlet:meta key="via">network</netlet:meta></netlet:instance>` })
-      .replace("<interface type='bridge'><mac address='52:54:00:30:00:04'/><source bridge='br100'/>", "<interface type='network'><mac address='52:54:00:30:00:04'/><source network='nvbr'/>");
+    const xml = domainXml({
+      name: "nvg4",
+      uuid,
+      mac: "52:54:00:30:00:04",
+      ...guest,
+      console: consoleOf("nvg4"),
+      metadata: `<netlet:instance xmlns:netlet="urn:netlet:libvirt:1"><netlet:meta key="via">network</netlet:meta></netlet:instance>`,
+    }).replace(
+      "<interface type='bridge'><mac address='52:54:00:30:00:04'/><source bridge='br100'/>",
+      "<interface type='network'><mac address='52:54:00:30:00:04'/><source network='nvbr'/>",
+    );
     writeFileSync(join(dir, "g4.xml"), xml);
     libvirt!.virsh(["define", join(dir, "g4.xml")]);
     const r = libvirt!.virsh(["start", "nvg4"], { check: false });
     expect(r.code === 0 ? "started" : r.stderr).toBe("started");
     const tap = libvirt!.virsh(["domiflist", "nvg4"]).stdout.trim().split(/\s+/)[0];
-    expect(show(uuid)).toMatchObject({ name: "nvg4", meta: { via: "network" }, ports: [{ mac: "52:54:00:30:00:04", port: tap }] });
+    expect(show(uuid)).toMatchObject({
+      name: "nvg4",
+      meta: { via: "network" },
+      ports: [{ mac: "52:54:00:30:00:04", port: tap }],
+    });
     libvirt!.virsh(["destroy", "nvg4"]);
     libvirt!.virsh(["undefine", "nvg4"]);
   }, 30_000);
@@ -161,11 +211,16 @@ describe.skipIf(!requireLibvirt())("libvirt domains become netlet instances thro
   test("invalid netlet metadata: virsh start fails with netlet's one line and nothing is registered", () => {
     const uuid = "5e1f0c3a-7b2d-4c8e-9a01-23456789abce";
     const md = `<netlet:instance xmlns:netlet="urn:netlet:libvirt:1"><netlet:network label="private" fixed-ip="10.30.0.999"/></netlet:instance>`;
-    writeFileSync(join(dir, "g2.xml"), domainXml({ name: "nvg2", uuid, mac: "52:54:00:30:00:02", ...guest, console: consoleOf("nvg2"), metadata: md }));
+    writeFileSync(
+      join(dir, "g2.xml"),
+      domainXml({ name: "nvg2", uuid, mac: "52:54:00:30:00:02", ...guest, console: consoleOf("nvg2"), metadata: md }),
+    );
     libvirt!.virsh(["define", join(dir, "g2.xml")]);
     const r = libvirt!.virsh(["start", "nvg2"], { check: false });
     expect(r.code).not.toBe(0);
-    expect(r.stderr).toContain("domain nvg2: netlet metadata: <network label='private' fixed-ip='10.30.0.999'>: not an IPv4 address");
+    expect(r.stderr).toContain(
+      "domain nvg2: netlet metadata: <network label='private' fixed-ip='10.30.0.999'>: not an IPv4 address",
+    );
     expect(libvirt!.virsh(["domstate", "nvg2"]).stdout.trim()).toBe("shut off");
     expect(run([netletBinary(), "show", uuid, "--socket", socket], { check: false }).code).not.toBe(0);
   });
@@ -182,7 +237,9 @@ describe.skipIf(!requireLibvirt())("libvirt domains become netlet instances thro
     const before = seqs().at(-1)!;
     expect(await waitFor(() => seqs().at(-1)! > before + 10, 20_000)).toBe(true);
     const lost = lostSince(before - 10);
-    console.log(`libvirt: agent restart took ${restartS.toFixed(1)} s; the guest lost ${lost} of its 0.2 s pings to the router meanwhile`);
+    console.log(
+      `libvirt: agent restart took ${restartS.toFixed(1)} s; the guest lost ${lost} of its 0.2 s pings to the router meanwhile`,
+    );
     expect(lost * 0.2).toBeLessThanOrEqual(restartS);
     // A binding withdrawn by hand while libvirt still runs the guest is restored by the agent.
     cli("unplug", "nvg1");
@@ -216,8 +273,15 @@ describe.skipIf(!requireLibvirt())("libvirt domains become netlet instances thro
   test("virsh undefine: the agent deletes the instance (grace 0 here) and its address returns to the pool", async () => {
     const address = show("nvg1").ports[0].address;
     libvirt!.virsh(["undefine", "nvg1"]);
-    expect(await waitFor(() => run([netletBinary(), "show", "nvg1", "--socket", socket], { check: false }).code !== 0, 10_000)).toBe(true);
-    const ip = JSON.parse(cli("fixed", "list", "--json").stdout).find((f: { address: string }) => f.address === address);
+    expect(
+      await waitFor(
+        () => run([netletBinary(), "show", "nvg1", "--socket", socket], { check: false }).code !== 0,
+        10_000,
+      ),
+    ).toBe(true);
+    const ip = JSON.parse(cli("fixed", "list", "--json").stdout).find(
+      (f: { address: string }) => f.address === address,
+    );
     expect(ip?.instance_uuid ?? null).toBeNull();
   }, 20_000);
 });

@@ -14,8 +14,11 @@ import { netletBinary } from "../harness/binary.ts";
 import { tinyGuest } from "../harness/tiny-guest.ts";
 
 function requireQemu(): boolean {
-  const missing = ["qemu-system-x86_64", "cpio"].filter((t) => spawnSync(["sh", "-c", `command -v ${t}`]).exitCode !== 0);
-  if (missing.length && process.env.CI === "true") throw new Error(`the QEMU test needs ${missing.join(", ")} under CI=true (Debian: qemu-system-x86 cpio)`);
+  const missing = ["qemu-system-x86_64", "cpio"].filter(
+    (t) => spawnSync(["sh", "-c", `command -v ${t}`]).exitCode !== 0,
+  );
+  if (missing.length && process.env.CI === "true")
+    throw new Error(`the QEMU test needs ${missing.join(", ")} under CI=true (Debian: qemu-system-x86 cpio)`);
   return requireNetns() && missing.length === 0;
 }
 
@@ -35,21 +38,52 @@ describe.skipIf(!requireQemu())("plain QEMU with netlet qemu-ifup / qemu-ifdown"
     host = lab.addNamespace("nvqh");
     lab.addBridge(host, "br100");
     const conf = join(dir, "netlet.conf");
-    writeFileSync(conf, `[DEFAULT]\nhost = qh\nstate_path = ${dir}/state\nmy_ip = 192.0.2.10\npublic_interface = lo\nlibvirt_uri =\n`);
+    writeFileSync(
+      conf,
+      `[DEFAULT]\nhost = qh\nstate_path = ${dir}/state\nmy_ip = 192.0.2.10\npublic_interface = lo\nlibvirt_uri =\n`,
+    );
     lab.spawn(host, [netletBinary(), "agent", "--config", conf, "--socket", socket]);
-    expect(await waitFor(() => run([netletBinary(), "status", "--socket", socket], { check: false }).code === 0, 10000)).toBe(true);
+    expect(
+      await waitFor(() => run([netletBinary(), "status", "--socket", socket], { check: false }).code === 0, 10000),
+    ).toBe(true);
     cli("network-create", "private", "--fixed-range-v4", "10.40.0.0/24", "--bridge", "br100", "--mtu", "1400");
     inst = JSON.parse(cli("boot", "vmq", "--json").stdout);
-    for (const [name, verb] of [["ifup", "qemu-ifup"], ["ifdown", "qemu-ifdown"]]) {
-      writeFileSync(join(dir, name), `#!/bin/sh\nexec ${netletBinary()} ${verb} --socket ${socket} "$@"\n`, { mode: 0o755 });
+    for (const [name, verb] of [
+      ["ifup", "qemu-ifup"],
+      ["ifdown", "qemu-ifdown"],
+    ]) {
+      writeFileSync(join(dir, name), `#!/bin/sh\nexec ${netletBinary()} ${verb} --socket ${socket} "$@"\n`, {
+        mode: 0o755,
+      });
     }
     // The tap name netlet libvirt xml and the docs use: tap<first 8 of the uuid>-<port index>.
     const tap = `tap${inst.uuid.slice(0, 8)}-0`;
-    qemu = lab.spawn(host, ["qemu-system-x86_64", "-M", "pc", "-m", "160", "-display", "none", "-monitor", "none", "-no-reboot",
-      "-serial", `file:${consoleLog}`, "-kernel", guest.kernel, "-initrd", guest.initrd, "-append", "console=ttyS0 quiet panic=-1",
-      "-smbios", `type=1,product=OpenStack Nova,serial=${inst.uuid}`,
-      "-netdev", `tap,id=n0,ifname=${tap},script=${join(dir, "ifup")},downscript=${join(dir, "ifdown")}`,
-      "-device", `virtio-net-pci,netdev=n0,mac=${inst.ports[0].mac}`]);
+    qemu = lab.spawn(host, [
+      "qemu-system-x86_64",
+      "-M",
+      "pc",
+      "-m",
+      "160",
+      "-display",
+      "none",
+      "-monitor",
+      "none",
+      "-no-reboot",
+      "-serial",
+      `file:${consoleLog}`,
+      "-kernel",
+      guest.kernel,
+      "-initrd",
+      guest.initrd,
+      "-append",
+      "console=ttyS0 quiet panic=-1",
+      "-smbios",
+      `type=1,product=OpenStack Nova,serial=${inst.uuid}`,
+      "-netdev",
+      `tap,id=n0,ifname=${tap},script=${join(dir, "ifup")},downscript=${join(dir, "ifdown")}`,
+      "-device",
+      `virtio-net-pci,netdev=n0,mac=${inst.ports[0].mac}`,
+    ]);
   }, 120_000);
 
   afterAll(async () => {
@@ -62,8 +96,14 @@ describe.skipIf(!requireQemu())("plain QEMU with netlet qemu-ifup / qemu-ifdown"
 
   test("ifup bridges and declares QEMU's tap; the guest gets its lease and its metadata", async () => {
     const tap = `tap${inst.uuid.slice(0, 8)}-0`;
-    const text = await waitFor(() => (consoleText().includes("NETLET-GUEST meta-end") ? consoleText() : ""), 90_000, 250);
-    expect(text || `${consoleText().slice(-2000)}\n${lab.logOf(qemu!)}`).toContain(`NETLET-GUEST lease ip=${inst.ports[0].address} router=10.40.0.2`);
+    const text = await waitFor(
+      () => (consoleText().includes("NETLET-GUEST meta-end") ? consoleText() : ""),
+      90_000,
+      250,
+    );
+    expect(text || `${consoleText().slice(-2000)}\n${lab.logOf(qemu!)}`).toContain(
+      `NETLET-GUEST lease ip=${inst.ports[0].address} router=10.40.0.2`,
+    );
     expect(JSON.parse(/meta-begin\n(.*)\n/.exec(text)![1])).toMatchObject({ uuid: inst.uuid, name: "vmq" });
     const link = nsRun(host, ["ip", "-o", "link", "show", tap]).stdout;
     expect(link).toContain("master br100");

@@ -36,10 +36,24 @@ describe.skipIf(!requireNetns())("router advertisements across agent restarts", 
     lab.addBridge(ns, "br100");
     nsRun(ns, ["ip", "link", "add", "nlpub0", "type", "veth", "peer", "name", "nlpub1"]);
     nsRun(ns, ["ip", "link", "set", "nlpub0", "up"]);
-    writeFileSync(conf, `[DEFAULT]\nhost = ra-node\nstate_path = ${dir}/state\nmy_ip = 192.0.2.10\nuse_ipv6 = true\npublic_interface = nlpub0\nra_router_lifetime = 120\n`);
+    writeFileSync(
+      conf,
+      `[DEFAULT]\nhost = ra-node\nstate_path = ${dir}/state\nmy_ip = 192.0.2.10\nuse_ipv6 = true\npublic_interface = nlpub0\nra_router_lifetime = 120\n`,
+    );
     vm = lab.addVm(ns, { bridge: "br100", mac: "fa:16:3e:00:00:21" });
     await startAgent();
-    expect(cli("network-create", "private", "--fixed-range-v4", "10.0.0.0/24", "--fixed-range-v6", "fd00:7::/64", "--bridge", "br100").code).toBe(0);
+    expect(
+      cli(
+        "network-create",
+        "private",
+        "--fixed-range-v4",
+        "10.0.0.0/24",
+        "--fixed-range-v6",
+        "fd00:7::/64",
+        "--bridge",
+        "br100",
+      ).code,
+    ).toBe(0);
     // A host serves a multi_host network once one of its instances is on it.
     expect(cli("boot", "vm1", "--network", "private", "--mac", vm.mac, "--port", vm.hostIf).code).toBe(0);
   }, 60000);
@@ -66,7 +80,10 @@ describe.skipIf(!requireNetns())("router advertisements across agent restarts", 
   test("netlet agent --shutdown withdraws the router: the guest drops the route at once", async () => {
     await startAgent();
     const r = cli("agent", "--shutdown");
-    expect([r.code, r.stdout.trim()]).toEqual([0, "agent stopped; its networks' routers were withdrawn (router lifetime 0)"]);
+    expect([r.code, r.stdout.trim()]).toEqual([
+      0,
+      "agent stopped; its networks' routers were withdrawn (router lifetime 0)",
+    ]);
     expect(await agent.exited).toBe(0);
     expect(await waitFor(() => defaultRoute() === "", 5000, 100)).toBe(true);
   }, 30000);

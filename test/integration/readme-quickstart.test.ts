@@ -15,7 +15,10 @@ import type { Subprocess } from "bun";
 export function quickStart(readme: string): string[] {
   const section = readme.slice(readme.indexOf("## Quick start"));
   const block = /```sh\n([\s\S]*?)```/.exec(section)![1];
-  return block.split("\n").map((l) => l.replace(/\s+#.*$/, "").trim()).filter(Boolean);
+  return block
+    .split("\n")
+    .map((l) => l.replace(/\s+#.*$/, "").trim())
+    .filter(Boolean);
 }
 
 describe.skipIf(!requireNetns())("README Quick start", () => {
@@ -34,7 +37,10 @@ describe.skipIf(!requireNetns())("README Quick start", () => {
     ns = lab.addNamespace("nlreadme");
     nsRun(ns, ["ip", "link", "add", "eth0", "type", "veth", "peer", "name", "eth0p"]);
     nsRun(ns, ["ip", "link", "set", "eth0", "up"]);
-    writeFileSync(join(dir, "key.pub"), "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl demo@host\n");
+    writeFileSync(
+      join(dir, "key.pub"),
+      "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl demo@host\n",
+    );
     writeFileSync(join(dir, "cloud-config"), "#cloud-config\n");
   }, 60000);
   afterAll(async () => {
@@ -52,13 +58,20 @@ describe.skipIf(!requireNetns())("README Quick start", () => {
       if (argv[1] === "config" && argv[2] === "sample") {
         // The sample, with this test's state directory and address, is the agent's configuration.
         const sample = run([bin, "config", "sample"]).stdout;
-        writeFileSync(join(dir, "netlet.conf"), `${sample}\n[DEFAULT]\nstate_path = ${dir}/state\nmy_ip = 192.0.2.10\nhost = readme-node\n`);
+        writeFileSync(
+          join(dir, "netlet.conf"),
+          `${sample}\n[DEFAULT]\nstate_path = ${dir}/state\nmy_ip = 192.0.2.10\nhost = readme-node\n`,
+        );
         expect(run([bin, "config", "check", "--config", join(dir, "netlet.conf")], { check: false }).code).toBe(0);
         continue;
       }
       if (argv[1] === "agent") {
-        agent = lab.spawn(ns, [bin, "agent", "--config", join(dir, "netlet.conf"), "--socket", socket], { stderr: "pipe" });
-        expect(await waitFor(() => run([bin, "status", "--socket", socket], { check: false }).code === 0, 10000)).toBe(true);
+        agent = lab.spawn(ns, [bin, "agent", "--config", join(dir, "netlet.conf"), "--socket", socket], {
+          stderr: "pipe",
+        });
+        expect(await waitFor(() => run([bin, "status", "--socket", socket], { check: false }).code === 0, 10000)).toBe(
+          true,
+        );
         continue;
       }
       const args = argv.slice(1).map(swap);

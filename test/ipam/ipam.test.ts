@@ -7,9 +7,29 @@ import { checkIfName, isIfName } from "../../src/ipam/ifname.ts";
 import { StoreError } from "../../src/store/db.ts";
 
 const base: NetworkCreateParams = {
-  label: "private", cidr: "10.0.0.0/24", cidrV6: null, numNetworks: 1, networkSize: null, fixedCidr: null, bridge: "br100",
-  bridgeInterface: null, vlan: null, vxlan: null, gateway: null, gatewayV6: null, dns1: null, dns2: null, mtu: null, multiHost: true,
-  projectId: null, dhcpServer: null, allowedStart: null, allowedEnd: null, enableDhcp: true, shareAddress: false, vlanMode: false,
+  label: "private",
+  cidr: "10.0.0.0/24",
+  cidrV6: null,
+  numNetworks: 1,
+  networkSize: null,
+  fixedCidr: null,
+  bridge: "br100",
+  bridgeInterface: null,
+  vlan: null,
+  vxlan: null,
+  gateway: null,
+  gatewayV6: null,
+  dns1: null,
+  dns2: null,
+  mtu: null,
+  multiHost: true,
+  projectId: null,
+  dhcpServer: null,
+  allowedStart: null,
+  allowedEnd: null,
+  enableDhcp: true,
+  shareAddress: false,
+  vlanMode: false,
 };
 
 describe("EUI-64 (rfc2462 backend)", () => {
@@ -86,11 +106,17 @@ describe("network-create plan (nova semantics)", () => {
     const plans = planNetworks({ ...base, cidr: "10.0.0.0/22", numNetworks: 3, networkSize: 256 }, [
       { label: "x", cidr: "10.0.1.0/24", cidrV6: null, bridge: "br1", vlan: null, vxlan: null },
     ]);
-    expect(plans.map((p) => [p.label, p.cidr])).toEqual([["private_0", "10.0.0.0/24"], ["private_1", "10.0.2.0/24"], ["private_2", "10.0.3.0/24"]]);
+    expect(plans.map((p) => [p.label, p.cidr])).toEqual([
+      ["private_0", "10.0.0.0/24"],
+      ["private_1", "10.0.2.0/24"],
+      ["private_2", "10.0.3.0/24"],
+    ]);
   });
 
   test("overlap, bad CIDRs, non-/64 IPv6 and used VLAN/VNI are refused with the field named", () => {
-    const existing = [{ label: "a", cidr: "10.0.0.0/16", cidrV6: "fd00:1::/64", bridge: "br100", vlan: 100, vxlan: 42 }];
+    const existing = [
+      { label: "a", cidr: "10.0.0.0/16", cidrV6: "fd00:1::/64", bridge: "br100", vlan: 100, vxlan: 42 },
+    ];
     const err = (p: Partial<NetworkCreateParams>) => {
       try {
         planNetworks({ ...base, ...p }, existing);
@@ -99,21 +125,50 @@ describe("network-create plan (nova semantics)", () => {
       }
       return null;
     };
-    expect(err({ cidr: "10.0.3.0/24" })).toEqual(["fixed_range_v4", "--fixed-range-v4 10.0.3.0/24 overlaps existing network 10.0.0.0/16"]);
+    expect(err({ cidr: "10.0.3.0/24" })).toEqual([
+      "fixed_range_v4",
+      "--fixed-range-v4 10.0.3.0/24 overlaps existing network 10.0.0.0/16",
+    ]);
     expect(err({ cidr: "10.1.0.0/33" })?.[0]).toBe("fixed_range_v4");
-    expect(err({ cidr: "10.1.0.0/24", cidrV6: "fd00:2::/48" })).toEqual(["fixed_range_v6", "--fixed-range-v6 fd00:2::/48 must be a /64: SLAAC (EUI-64) needs a 64-bit prefix"]);
+    expect(err({ cidr: "10.1.0.0/24", cidrV6: "fd00:2::/48" })).toEqual([
+      "fixed_range_v6",
+      "--fixed-range-v6 fd00:2::/48 must be a /64: SLAAC (EUI-64) needs a 64-bit prefix",
+    ]);
     expect(err({ cidr: "10.1.0.0/24", cidrV6: "fd00:1::/64" })?.[0]).toBe("fixed_range_v6");
     expect(err({ cidr: "10.1.0.0/24", vlan: 100 })?.[0]).toBe("vlan");
     expect(err({ cidr: "10.1.0.0/24", vxlan: 42 })?.[0]).toBe("vxlan");
-    expect(err({ cidr: "10.1.0.0/24", gateway: "10.2.0.1" })).toEqual(["gateway", "--gateway 10.2.0.1 is outside 10.1.0.0/24"]);
+    expect(err({ cidr: "10.1.0.0/24", gateway: "10.2.0.1" })).toEqual([
+      "gateway",
+      "--gateway 10.2.0.1 is outside 10.1.0.0/24",
+    ]);
     expect(err({ cidr: null, cidrV6: null })?.[0]).toBe("fixed_range_v4");
   });
 });
 
 describe("interface names", () => {
   test("isIfName accepts what Linux and nft accept and refuses the rest; checkIfName names the field", () => {
-    for (const ok of ["br100", "eth0", "eth0.100", "tap-1_a", "vnet0", "a", "x".repeat(15), "br@1", "a+b=c"]) expect([ok, isIfName(ok)]).toEqual([ok, true]);
-    for (const bad of ["", ".", "..", "x".repeat(16), "brü", "a{b}", "a;b", "b\"r", "a/b", "eth0:1", "a b", "a\tb", "a\nb", "a\x00", "a\x7f", "'x'", "a\\b", "ü".repeat(8)]) {
+    for (const ok of ["br100", "eth0", "eth0.100", "tap-1_a", "vnet0", "a", "x".repeat(15), "br@1", "a+b=c"])
+      expect([ok, isIfName(ok)]).toEqual([ok, true]);
+    for (const bad of [
+      "",
+      ".",
+      "..",
+      "x".repeat(16),
+      "brü",
+      "a{b}",
+      "a;b",
+      'b"r',
+      "a/b",
+      "eth0:1",
+      "a b",
+      "a\tb",
+      "a\nb",
+      "a\x00",
+      "a\x7f",
+      "'x'",
+      "a\\b",
+      "ü".repeat(8),
+    ]) {
       expect([bad, isIfName(bad)]).toEqual([bad, false]);
     }
     expect(() => checkIfName("port", "a/b")).toThrow(StoreError);

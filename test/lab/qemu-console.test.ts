@@ -14,20 +14,41 @@ const SERVED = [
 
 describe("parseConsole", () => {
   test("a served guest: its lease, the server that gave it, its metadata", () => {
-    expect(parseConsole(SERVED)).toEqual({ leased: "10.0.0.33", dhcpServer: "10.0.0.32", metadata: "i-e1bba77f", metadataUuid: UUID, done: true });
+    expect(parseConsole(SERVED)).toEqual({
+      leased: "10.0.0.33",
+      dhcpServer: "10.0.0.32",
+      metadata: "i-e1bba77f",
+      metadataUuid: UUID,
+      done: true,
+    });
   });
 
   test("still booting: nothing yet, not done", () => {
-    expect(parseConsole("Linux version 6.1\nNETLET-GUEST up mac=fa:16:3e:4e:0a:1f\n")).toEqual({ leased: null, dhcpServer: null, metadata: null, metadataUuid: null, done: false });
+    expect(parseConsole("Linux version 6.1\nNETLET-GUEST up mac=fa:16:3e:4e:0a:1f\n")).toEqual({
+      leased: null,
+      dhcpServer: null,
+      metadata: null,
+      metadataUuid: null,
+      done: false,
+    });
   });
 
   test("no lease and no metadata: done, with nothing to show", () => {
     const text = "NETLET-GUEST no-lease\nNETLET-GUEST meta-begin\n\nNETLET-GUEST meta-end\nNETLET-GUEST instance-id=\n";
-    expect(parseConsole(text)).toEqual({ leased: null, dhcpServer: null, metadata: null, metadataUuid: null, done: true });
+    expect(parseConsole(text)).toEqual({
+      leased: null,
+      dhcpServer: null,
+      metadata: null,
+      metadataUuid: null,
+      done: true,
+    });
   });
 
   test("an error page instead of metadata is not metadata", () => {
-    const text = SERVED.replace(JSON.stringify({ uuid: UUID, name: "vm1" }), "<html>404</html>").replace("instance-id=i-e1bba77f", "instance-id=<html>");
+    const text = SERVED.replace(JSON.stringify({ uuid: UUID, name: "vm1" }), "<html>404</html>").replace(
+      "instance-id=i-e1bba77f",
+      "instance-id=<html>",
+    );
     expect(parseConsole(text)).toMatchObject({ leased: "10.0.0.33", metadata: null, metadataUuid: null, done: true });
   });
 });

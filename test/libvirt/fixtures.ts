@@ -11,7 +11,9 @@ export const UUID = "0c0ffee0-1111-4222-8333-444455556666";
 export const KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl demo@host";
 
 export function domainXml(o: { name?: string; uuid?: string; ifaces?: string[]; metadata?: string } = {}): string {
-  const ifaces = o.ifaces ?? [`<interface type='bridge'><mac address='52:54:00:12:34:56'/><source bridge='br100'/><model type='virtio'/></interface>`];
+  const ifaces = o.ifaces ?? [
+    `<interface type='bridge'><mac address='52:54:00:12:34:56'/><source bridge='br100'/><model type='virtio'/></interface>`,
+  ];
   return `<domain type='qemu'>
   <name>${o.name ?? "vm1"}</name>
   <uuid>${o.uuid ?? UUID}</uuid>
@@ -21,14 +23,19 @@ export function domainXml(o: { name?: string; uuid?: string; ifaces?: string[]; 
 </domain>`;
 }
 
-export const netletMeta = (inner: string, prefix = "netlet") => `<${prefix}:instance xmlns:${prefix}="urn:netlet:libvirt:1">${inner}</${prefix}:instance>`;
+export const netletMeta = (inner: string, prefix = "netlet") =>
+  `<${prefix}:instance xmlns:${prefix}="urn:netlet:libvirt:1">${inner}</${prefix}:instance>`;
 
 /** The admin API on an in-memory store; `hook` plans an operation and makes its calls, as the shell does. */
 export function apiSetup() {
   const store = memStore();
   const app = createAdminApp({ store, config: defaultConfig() });
   const call = async (method: string, path: string, body?: unknown) => {
-    const res = await app.request(path, { method, headers: { "content-type": "application/json" }, body: body === undefined ? undefined : JSON.stringify(body) });
+    const res = await app.request(path, {
+      method,
+      headers: { "content-type": "application/json" },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
     return { status: res.status, json: (await res.json()) as any };
   };
   // The hook's real shell logic (applyHook), with the admin app in-process instead of the socket.

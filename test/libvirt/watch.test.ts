@@ -12,13 +12,21 @@ import { domainXml, netletMeta, UUID } from "./fixtures.ts";
 async function setup() {
   const store = memStore();
   const app = createAdminApp({ store, config: defaultConfig() });
-  await app.request("/v1/networks", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ label: "private", fixed_range_v4: "10.0.0.0/24", bridge: "br100" }) });
+  await app.request("/v1/networks", {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ label: "private", fixed_range_v4: "10.0.0.0/24", bridge: "br100" }),
+  });
   // `reconnecting`: libvirtd just restarted and has not listed the running domain as running yet.
   const libvirt = { domains: new Map<string, { xml: string; running: boolean; reconnecting?: boolean }>() };
   let now = 1_000_000;
   const reg = new Registry();
   const virsh = async (args: string[]) => {
-    if (args[0] === "list") return [...libvirt.domains].filter(([, d]) => args.includes("--all") || d.running).map(([u]) => `${u}\n`).join("");
+    if (args[0] === "list")
+      return [...libvirt.domains]
+        .filter(([, d]) => args.includes("--all") || d.running)
+        .map(([u]) => `${u}\n`)
+        .join("");
     if (args[0] === "dumpxml") return libvirt.domains.get(args[1])?.xml ?? Promise.reject(new Error("no domain"));
     if (args[0] === "domstate") {
       const d = libvirt.domains.get(args[1]);
@@ -26,7 +34,16 @@ async function setup() {
     }
     throw new Error(`unexpected virsh ${args.join(" ")}`);
   };
-  const watch = new LibvirtWatch(store, { uri: "test:///", pollMs: 1000, graceMs: 60_000, fetch: app.fetch, log: createLogger({ write: () => {} }), now: () => now, virsh, registry: reg });
+  const watch = new LibvirtWatch(store, {
+    uri: "test:///",
+    pollMs: 1000,
+    graceMs: 60_000,
+    fetch: app.fetch,
+    log: createLogger({ write: () => {} }),
+    now: () => now,
+    virsh,
+    registry: reg,
+  });
   const inst = async () => {
     const r = await app.request(`/v1/instances/${UUID}`);
     return r.status === 404 ? null : ((await r.json()) as { ports: { port: string | null; address: string }[] });
@@ -34,7 +51,13 @@ async function setup() {
   return { store, app, libvirt, watch, inst, reg, tick: (ms: number) => (now += ms) };
 }
 
-const live = (tap: string, metadata?: string) => domainXml({ metadata, ifaces: [`<interface type='bridge'><mac address='52:54:00:12:34:56'/><source bridge='br100'/><target dev='${tap}'/></interface>`] });
+const live = (tap: string, metadata?: string) =>
+  domainXml({
+    metadata,
+    ifaces: [
+      `<interface type='bridge'><mac address='52:54:00:12:34:56'/><source bridge='br100'/><target dev='${tap}'/></interface>`,
+    ],
+  });
 
 describe("agent reconciliation with libvirt", () => {
   test("a domain that started while the agent was away is registered and its tap plugged at the next pass", async () => {
@@ -83,10 +106,22 @@ describe("agent reconciliation with libvirt", () => {
 
   test("instances netlet did not get from libvirt are never deleted; domains it cannot register are alarms", async () => {
     const { app, libvirt, watch, tick, reg } = await setup();
-    await app.request("/v1/instances", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ name: "booted" }) });
-    const other = "<interface type='bridge'><mac address='52:54:00:00:00:07'/><source bridge='br100'/><target dev='vnet9'/></interface>";
+    await app.request("/v1/instances", {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ name: "booted" }),
+    });
+    const other =
+      "<interface type='bridge'><mac address='52:54:00:00:00:07'/><source bridge='br100'/><target dev='vnet9'/></interface>";
     libvirt.domains.set("11111111-2222-4333-8444-555555555555", {
-      xml: domainXml({ name: "bad", uuid: "11111111-2222-4333-8444-555555555555", ifaces: [other], metadata: netletMeta("<netlet:network label='nope'/>") }), running: true });
+      xml: domainXml({
+        name: "bad",
+        uuid: "11111111-2222-4333-8444-555555555555",
+        ifaces: [other],
+        metadata: netletMeta("<netlet:network label='nope'/>"),
+      }),
+      running: true,
+    });
     await watch.pass();
     expect(watch.alarms).toEqual(["libvirt: domain bad: netlet metadata: <network label='nope'>: no such network"]);
     expect(reg.render()).toContain("netlet_libvirt_alarms 1");

@@ -3,7 +3,14 @@ import { expect, test } from "bun:test";
 import { AccessAggregator, type AccessLine } from "../../src/metadata/access-aggregate.ts";
 import type { AccessLogEntry } from "../../src/metadata/guards.ts";
 
-const req = (source: string, status: number): AccessLogEntry => ({ source, instance: null, method: "GET", path: "/latest/meta-data/", status, micros: 10 });
+const req = (source: string, status: number): AccessLogEntry => ({
+  source,
+  instance: null,
+  method: "GET",
+  path: "/latest/meta-data/",
+  status,
+  micros: 10,
+});
 
 test("a flood of refused requests from one VM costs two lines per interval; answered requests one line each", () => {
   let now = 0;
@@ -19,7 +26,12 @@ test("a flood of refused requests from one VM costs two lines per interval; answ
   expect(lines[0]).toEqual({ kind: "request", entry: req("10.0.0.3", 404) });
   expect(lines[1]).toEqual({ kind: "request", entry: req("10.0.0.4", 200) });
   now = 10_000;
-  expect(a.flush(now)).toEqual([{ kind: "refused", summary: { source: "10.0.0.3", count: 99_999, statuses: { 404: 49_999, 429: 50_000 }, instance: null } }]);
+  expect(a.flush(now)).toEqual([
+    {
+      kind: "refused",
+      summary: { source: "10.0.0.3", count: 99_999, statuses: { 404: 49_999, 429: 50_000 }, instance: null },
+    },
+  ]);
   // A new interval: the next refusal is logged at once again.
   expect(a.record(req("10.0.0.3", 429), now + 1)).toEqual([{ kind: "request", entry: req("10.0.0.3", 429) }]);
   expect(a.flush(now + 5_000)).toEqual([]);
@@ -31,5 +43,7 @@ test("the per-source table is bounded: sources beyond it are summed into one lin
   for (let s = 0; s < 1000; s++) logged += a.record(req(`10.0.${s >> 8}.${s & 255}`, 403), 1).length;
   expect(logged).toBe(3);
   const summary = a.flush(10_000);
-  expect(summary).toEqual([{ kind: "refused", summary: { source: "other", count: 997, statuses: { 403: 997 }, instance: null } }]);
+  expect(summary).toEqual([
+    { kind: "refused", summary: { source: "other", count: 997, statuses: { 403: 997 }, instance: null } },
+  ]);
 });

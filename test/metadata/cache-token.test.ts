@@ -75,7 +75,8 @@ describe("IMDSv2 tokens", () => {
 
   test("TTL outside 1..21600 or missing is 400; X-Forwarded-For is 403; GET on the token path is 405", async () => {
     const { req } = makeApp();
-    for (const ttl of [undefined, "0", "21601", "abc", "-5", "1.5", ""]) expect([ttl, (await req("/latest/api/token", put(ttl))).status]).toEqual([ttl, 400]);
+    for (const ttl of [undefined, "0", "21601", "abc", "-5", "1.5", ""])
+      expect([ttl, (await req("/latest/api/token", put(ttl))).status]).toEqual([ttl, 400]);
     expect((await req("/latest/api/token", put("1"))).status).toBe(200);
     expect((await req("/latest/api/token", put("60", { "X-Forwarded-For": "10.0.0.5" }))).status).toBe(403);
     expect((await req("/latest/api/token")).status).toBe(405);

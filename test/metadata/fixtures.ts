@@ -79,11 +79,20 @@ export function vif(over: Partial<Vif> = {}): Vif {
 }
 
 export function keypair(over: Partial<Keypair> = {}): Keypair {
-  return { ...V, name: "mykey", publicKey: "ssh-rsa AAAAB3NzaC1yc2E mykey@host", fingerprint: "aa:bb", type: "ssh", ...over };
+  return {
+    ...V,
+    name: "mykey",
+    publicKey: "ssh-rsa AAAAB3NzaC1yc2E mykey@host",
+    fingerprint: "aa:bb",
+    type: "ssh",
+    ...over,
+  };
 }
 
 /** A complete view: one NIC on `net`, one floating IP, the keypair, group `default`. */
-export function view(over: { instance?: Partial<Instance>; vif?: Partial<Vif>; net?: Partial<Network> } = {}): InstanceView {
+export function view(
+  over: { instance?: Partial<Instance>; vif?: Partial<Vif>; net?: Partial<Network> } = {},
+): InstanceView {
   const inst = instance(over.instance);
   return {
     instance: inst,

@@ -56,7 +56,10 @@ describe("methods and guards", () => {
 
   test("declared bodies over the bound are refused with 413", async () => {
     const { req } = makeApp({ maxBodyBytes: 100 });
-    expect((await req("/latest/api/token", { method: "PUT", body: "z".repeat(101), headers: { "Content-Length": "101" } })).status).toBe(413);
+    expect(
+      (await req("/latest/api/token", { method: "PUT", body: "z".repeat(101), headers: { "Content-Length": "101" } }))
+        .status,
+    ).toBe(413);
   });
 
   test("per-source token bucket refuses with 429 and refills with the clock", async () => {
@@ -76,7 +79,14 @@ describe("methods and guards", () => {
     await get("/latest/meta-data/instance-id");
     await get("/nope", "10.9.9.9");
     expect(logs).toEqual([
-      { source: "10.0.0.5", instance: "d8e02d56-2648-49a3-bf97-6be8f1204f38", method: "GET", path: "/latest/meta-data/instance-id", status: 200, micros: 0 },
+      {
+        source: "10.0.0.5",
+        instance: "d8e02d56-2648-49a3-bf97-6be8f1204f38",
+        method: "GET",
+        path: "/latest/meta-data/instance-id",
+        status: 200,
+        micros: 0,
+      },
       { source: "10.9.9.9", instance: null, method: "GET", path: "/nope", status: 404, micros: 0 },
     ]);
     void clock;
@@ -86,7 +96,13 @@ describe("methods and guards", () => {
 describe("identity", () => {
   test("two instances sharing an address on two networks each get their own data", async () => {
     const { get, source } = makeApp();
-    source.put(view({ instance: { uuid: "22222222-2222-4222-8222-222222222222", hostname: "other" }, vif: { id: "vif-2", networkId: "net-2" }, net: { id: "net-2", bridge: "br200" } }));
+    source.put(
+      view({
+        instance: { uuid: "22222222-2222-4222-8222-222222222222", hostname: "other" },
+        vif: { id: "vif-2", networkId: "net-2" },
+        net: { id: "net-2", bridge: "br200" },
+      }),
+    );
     expect((await get("/latest/meta-data/hostname", "10.0.0.5", "net-1")).body).toBe("test.novalocal");
     expect((await get("/latest/meta-data/hostname", "10.0.0.5", "net-2")).body).toBe("other.novalocal");
     expect((await get("/latest/meta-data/hostname", "10.0.0.5", "net-1")).body).toBe("test.novalocal");
@@ -124,7 +140,9 @@ describe("neutron-style proxy mode", () => {
     const p = "/latest/meta-data/instance-id";
     expect((await req(p, {}, "192.0.2.1")).status).toBe(400);
     expect((await req(p, { headers: { "X-Instance-ID": uuid } }, "192.0.2.1")).status).toBe(400);
-    expect((await req(p, { headers: headers({ "X-Instance-ID-Signature": "00".repeat(32) }) }, "192.0.2.1")).status).toBe(403);
+    expect(
+      (await req(p, { headers: headers({ "X-Instance-ID-Signature": "00".repeat(32) }) }, "192.0.2.1")).status,
+    ).toBe(403);
     expect((await req(p, { headers: headers({ "X-Instance-ID-Signature": "short" }) }, "192.0.2.1")).status).toBe(403);
     expect((await req(p, { headers: headers({ "X-Tenant-ID": "other" }) }, "192.0.2.1")).status).toBe(404);
     const other = "99999999-2222-4222-8222-222222222222";

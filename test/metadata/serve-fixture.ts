@@ -21,9 +21,17 @@ const spec: Spec = JSON.parse(readFileSync(process.argv[2], "utf8"));
 const source = new MemorySource();
 for (const v of spec.views) {
   const { userDataText, ...instance } = v.instance;
-  source.put({ ...v, instance: { ...instance, userData: userDataText ? new TextEncoder().encode(userDataText) : null } });
+  source.put({
+    ...v,
+    instance: { ...instance, userData: userDataText ? new TextEncoder().encode(userDataText) : null },
+  });
 }
 const app = createMetadataApp({ source, config: spec.config, log: spec.quiet ? () => {} : undefined });
-const server = startMetadataServer({ app, listen: spec.listen, port: spec.port, networkOf: (a) => spec.networks[a] ?? null });
+const server = startMetadataServer({
+  app,
+  listen: spec.listen,
+  port: spec.port,
+  networkOf: (a) => spec.networks[a] ?? null,
+});
 console.log(`ready ${server.port}`);
 process.on("SIGTERM", () => void server.stop().then(() => process.exit(0)));

@@ -2,13 +2,19 @@ import { describe, expect, test } from "bun:test";
 import { view } from "./fixtures.ts";
 import { makeApp } from "./helpers.ts";
 
-const EC2_VERSIONS = "1.0\n2007-01-19\n2007-03-01\n2007-08-29\n2007-10-10\n2007-12-15\n2008-02-01\n2008-09-01\n2009-04-04\nlatest";
-const OS_VERSIONS = "2012-08-10\n2013-04-04\n2013-10-17\n2015-10-15\n2016-06-30\n2016-10-06\n2017-02-22\n2018-08-27\nlatest";
+const EC2_VERSIONS =
+  "1.0\n2007-01-19\n2007-03-01\n2007-08-29\n2007-10-10\n2007-12-15\n2008-02-01\n2008-09-01\n2009-04-04\nlatest";
+const OS_VERSIONS =
+  "2012-08-10\n2013-04-04\n2013-10-17\n2015-10-15\n2016-06-30\n2016-10-06\n2017-02-22\n2018-08-27\nlatest";
 
 describe("EC2 tree", () => {
   test("/ lists the EC2 versions before identifying the caller", async () => {
     const { get } = makeApp();
-    expect(await get("/", "192.0.2.99")).toEqual({ status: 200, body: EC2_VERSIONS, type: "text/plain; charset=utf-8" });
+    expect(await get("/", "192.0.2.99")).toEqual({
+      status: 200,
+      body: EC2_VERSIONS,
+      type: "text/plain; charset=utf-8",
+    });
     expect((await get("/ec2")).body).toBe(EC2_VERSIONS);
     expect((await get("/foo/..//")).body).toBe(EC2_VERSIONS);
   });
@@ -17,7 +23,12 @@ describe("EC2 tree", () => {
     const { get, source } = makeApp();
     expect((await get("/2009-04-04")).body).toBe("meta-data/\nuser-data");
     expect((await get("/ec2/latest/")).body).toBe("meta-data/\nuser-data");
-    source.put(view({ instance: { userData: null, uuid: "11111111-2222-4333-8444-555555555555" }, vif: { address: "10.0.0.6" } }));
+    source.put(
+      view({
+        instance: { userData: null, uuid: "11111111-2222-4333-8444-555555555555" },
+        vif: { address: "10.0.0.6" },
+      }),
+    );
     expect((await get("/ec2/latest/", "10.0.0.6")).body).toBe("meta-data/");
   });
 
@@ -90,7 +101,9 @@ describe("EC2 tree", () => {
   test("user-data is byte-exact; unknown paths are 404, never 500", async () => {
     const { get, req } = makeApp();
     const ud = await req("/2009-04-04/user-data");
-    expect(new Uint8Array(await ud.arrayBuffer())).toEqual(new TextEncoder().encode("#!/bin/bash\necho 'Extra user data here'\n"));
+    expect(new Uint8Array(await ud.arrayBuffer())).toEqual(
+      new TextEncoder().encode("#!/bin/bash\necho 'Extra user data here'\n"),
+    );
     for (const p of [
       "/2009-04-04/meta-data/nope",
       "/2009-04-04/meta-data/security-groups/default",
@@ -131,7 +144,8 @@ describe("OpenStack tree", () => {
       "meta_data.json\nuser_data\npassword\nvendor_data.json\nnetwork_data.json",
     );
     const all = "meta_data.json\nuser_data\npassword\nvendor_data.json\nnetwork_data.json\nvendor_data2.json";
-    for (const v of ["2016-10-06", "2017-02-22", "2018-08-27", "latest"]) expect((await get(`/openstack/${v}`)).body).toBe(all);
+    for (const v of ["2016-10-06", "2017-02-22", "2018-08-27", "latest"])
+      expect((await get(`/openstack/${v}`)).body).toBe(all);
     expect((await get("/openstack/2019-01-01")).status).toBe(404);
     expect((await get("/openstack/latest/nope")).status).toBe(404);
     expect((await get("/openstack/latest/meta_data.json/x")).status).toBe(404);
@@ -140,7 +154,16 @@ describe("OpenStack tree", () => {
   test("meta_data.json carries nova's keys per version", async () => {
     const { get } = makeApp();
     const folsom = JSON.parse((await get("/openstack/2012-08-10/meta_data.json")).body);
-    expect(Object.keys(folsom)).toEqual(["uuid", "meta", "public_keys", "keys", "hostname", "name", "launch_index", "availability_zone"]);
+    expect(Object.keys(folsom)).toEqual([
+      "uuid",
+      "meta",
+      "public_keys",
+      "keys",
+      "hostname",
+      "name",
+      "launch_index",
+      "availability_zone",
+    ]);
     expect(folsom).toMatchObject({
       uuid: "d8e02d56-2648-49a3-bf97-6be8f1204f38",
       hostname: "test.novalocal",
@@ -159,7 +182,9 @@ describe("OpenStack tree", () => {
     expect(latest.project_id).toBe("f7ac731cc11f40efbc03a9f9e1d1d21f");
     expect(latest.devices).toEqual([]);
     expect(Object.keys(JSON.parse((await get("/openstack/2013-04-04/meta_data.json")).body))).toContain("random_seed");
-    expect(Object.keys(JSON.parse((await get("/openstack/2013-10-17/meta_data.json")).body))).not.toContain("project_id");
+    expect(Object.keys(JSON.parse((await get("/openstack/2013-10-17/meta_data.json")).body))).not.toContain(
+      "project_id",
+    );
   });
 
   test("random_seed is fresh on every request even when the document is cached", async () => {
@@ -178,7 +203,12 @@ describe("OpenStack tree", () => {
   test("user_data is raw, served for any valid version, 404 when absent", async () => {
     const { get, source } = makeApp();
     expect((await get("/openstack/2012-08-10/user_data")).body).toBe("#!/bin/bash\necho 'Extra user data here'\n");
-    source.put(view({ instance: { userData: null, uuid: "11111111-2222-4333-8444-555555555555" }, vif: { address: "10.0.0.6" } }));
+    source.put(
+      view({
+        instance: { userData: null, uuid: "11111111-2222-4333-8444-555555555555" },
+        vif: { address: "10.0.0.6" },
+      }),
+    );
     expect((await get("/openstack/latest/user_data", "10.0.0.6")).status).toBe(404);
     expect((await get("/openstack/latest", "10.0.0.6")).body.split("\n")).not.toContain("user_data");
     expect((await get("/2009-04-04", "10.0.0.6")).body).toBe("meta-data/");
@@ -199,7 +229,9 @@ describe("OpenStack tree", () => {
     const res = await get("/openstack/latest/network_data.json");
     expect(res.type).toBe("text/plain; charset=utf-8");
     expect(JSON.parse(res.body)).toEqual({
-      links: [{ id: "interface0", vif_id: "vif-1", type: "bridge", mtu: 1450, ethernet_mac_address: "fa:16:3e:00:00:01" }],
+      links: [
+        { id: "interface0", vif_id: "vif-1", type: "bridge", mtu: 1450, ethernet_mac_address: "fa:16:3e:00:00:01" },
+      ],
       networks: [
         { id: "network0", link: "interface0", network_id: "net-1", type: "ipv4_dhcp" },
         { id: "network1", link: "interface0", network_id: "net-1", type: "ipv6_slaac" },

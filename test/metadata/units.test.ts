@@ -36,7 +36,13 @@ describe("paths", () => {
 
 describe("OpenStack versions", () => {
   test("versions dated after today are hidden from the list but still served", () => {
-    expect(openstackVersionList(Date.UTC(2016, 0, 1))).toEqual(["2012-08-10", "2013-04-04", "2013-10-17", "2015-10-15", "latest"]);
+    expect(openstackVersionList(Date.UTC(2016, 0, 1))).toEqual([
+      "2012-08-10",
+      "2013-04-04",
+      "2013-10-17",
+      "2015-10-15",
+      "latest",
+    ]);
     expect(openstackVersion("2018-08-27")).toBe("2018-08-27");
     expect(openstackVersion("latest")).toBe("2018-08-27");
     expect(openstackVersion("2020-10-14")).toBeNull();
@@ -47,7 +53,8 @@ describe("tokens", () => {
   const key = new Uint8Array(32).fill(1);
   test("TTL parsing", () => {
     expect([parseTokenTtl("1"), parseTokenTtl("21600"), parseTokenTtl(" 60 ")]).toEqual([1, 21600, 60]);
-    for (const bad of [null, undefined, "", "0", "21601", "1e3", "0x10", "-1", "99999999"]) expect(parseTokenTtl(bad)).toBeNull();
+    for (const bad of [null, undefined, "", "0", "21601", "1e3", "0x10", "-1", "99999999"])
+      expect(parseTokenTtl(bad)).toBeNull();
   });
   test("issued tokens verify for their instance until expiry; tampering fails", () => {
     const t = issueToken(key, "uuid-a", 1000, 10);
@@ -114,7 +121,14 @@ describe("hop limit", () => {
         "   1: 0100000A:2247 0500000A:D000 01 00000000:00000000 00:00000000 00000000     0        0 222 1 0 100 0 0 10 0\n" +
         "   2: 0100000A:0050 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 333 1 0 100 0 0 10 0\n",
     );
-    writeFileSync(join(dir, "tcp6"), head + "   0: 00000000000000000000000000000000:2247 00000000000000000000000000000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 444 1 0 100 0 0 10 0\n");
-    expect([...listeningInodes(8775, dir)]).toEqual([["111", false], ["444", true]]);
+    writeFileSync(
+      join(dir, "tcp6"),
+      head +
+        "   0: 00000000000000000000000000000000:2247 00000000000000000000000000000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 444 1 0 100 0 0 10 0\n",
+    );
+    expect([...listeningInodes(8775, dir)]).toEqual([
+      ["111", false],
+      ["444", true],
+    ]);
   });
 });

@@ -26,17 +26,35 @@ describe("vendordata", () => {
       if (url.endsWith("/empty")) return new Response(null, { status: 204 });
       return new Promise((_, reject) => init.signal!.addEventListener("abort", () => reject(new Error("timeout"))));
     };
-    const targets = ["ok@http://t/ok", "err@http://t/500", "bad@http://t/badjson", "empty@http://t/empty", "slow@http://t/slow", "static@http://t/ok"];
+    const targets = [
+      "ok@http://t/ok",
+      "err@http://t/500",
+      "bad@http://t/badjson",
+      "empty@http://t/empty",
+      "slow@http://t/slow",
+      "static@http://t/ok",
+    ];
     const { get } = makeApp(
       { vendordataStatic: { s: 1 }, vendordataDynamicTargets: targets, vendordataTimeoutMs: 50 },
       { fetch: fakeFetch },
     );
     const res = await get("/openstack/latest/vendor_data2.json");
     expect(res.type).toBe("application/json");
-    expect(JSON.parse(res.body)).toEqual({ static: { s: 1 }, ok: { hello: "world" }, err: {}, bad: {}, empty: {}, slow: {} });
+    expect(JSON.parse(res.body)).toEqual({
+      static: { s: 1 },
+      ok: { hello: "world" },
+      err: {},
+      bad: {},
+      empty: {},
+      slow: {},
+    });
     const first = calls[0];
     expect(first.init.method).toBe("POST");
-    expect(first.init.headers).toMatchObject({ "Content-Type": "application/json", Accept: "application/json", "User-Agent": "openstack-nova-vendordata" });
+    expect(first.init.headers).toMatchObject({
+      "Content-Type": "application/json",
+      Accept: "application/json",
+      "User-Agent": "openstack-nova-vendordata",
+    });
     expect(JSON.parse(String(first.init.body))).toEqual({
       "project-id": "f7ac731cc11f40efbc03a9f9e1d1d21f",
       "instance-id": "d8e02d56-2648-49a3-bf97-6be8f1204f38",

@@ -17,7 +17,8 @@ if (!configPath || !metricsPath) {
 }
 const read = () => JSON.parse(readFileSync(configPath, "utf8"));
 const reg = new Registry();
-const print = (event: string, fields: Record<string, unknown> = {}) => console.log(JSON.stringify({ event, ...fields }));
+const print = (event: string, fields: Record<string, unknown> = {}) =>
+  console.log(JSON.stringify({ event, ...fields }));
 const svc = new RaService({ ...(read().options ?? {}), registry: reg, log: print });
 const dump = () => writeFileSync(metricsPath, reg.render());
 

@@ -44,7 +44,13 @@ describe.skipIf(!requireNetns())("RaService in namespaces", () => {
     { bridge: "br-a", prefix: "fd00:a1::/64", mtu: 1450, rdnss: ["fd00:a1::1"], dnssl: ["novalocal", "example.org"] },
     { bridge: "br-b", prefix: "fd00:b2::/64", mtu: 1400, rdnss: ["fd00:b2::1"], dnssl: ["novalocal"] },
   ];
-  const metrics = () => { try { return readFileSync(metricsPath, "utf8"); } catch { return ""; } };
+  const metrics = () => {
+    try {
+      return readFileSync(metricsPath, "utf8");
+    } catch {
+      return "";
+    }
+  };
 
   beforeAll(async () => {
     host = lab.addNamespace("nlrah");
@@ -73,7 +79,13 @@ describe.skipIf(!requireNetns())("RaService in namespaces", () => {
     const want = "fd00:a1::ff:fe00:a01";
     expect(eui64(vmA.mac, "fd00:a1::/64")).toBe(want); // the address IPAM stores for this VIF
     // Wait for DAD on both the link-local and the SLAAC address (rdisc6 needs a usable source).
-    const got = await waitFor(() => addrs(vmA).includes(`${want}/64 scope global`) && !addrs(vmA).includes("tentative") && /default via/.test(routes(vmA)), 15_000);
+    const got = await waitFor(
+      () =>
+        addrs(vmA).includes(`${want}/64 scope global`) &&
+        !addrs(vmA).includes("tentative") &&
+        /default via/.test(routes(vmA)),
+      15_000,
+    );
     expect(got).toBe(true);
     const global = [...addrs(vmA).matchAll(/inet6 ([0-9a-f:]+)\/64 scope global/g)].map((m) => m[1]);
     expect(global).toEqual([want]);
@@ -106,14 +118,18 @@ describe.skipIf(!requireNetns())("RaService in namespaces", () => {
 
   test("two bridges advertise only their own prefixes; an unserved bridge gets nothing", async () => {
     const wantB = "fd00:b2::ff:fe00:b01";
-    expect(await waitFor(() => addrs(vmB).includes(`${wantB}/64`) && !addrs(vmB).includes("tentative"), 15_000)).toBe(true);
+    expect(await waitFor(() => addrs(vmB).includes(`${wantB}/64`) && !addrs(vmB).includes("tentative"), 15_000)).toBe(
+      true,
+    );
     expect(addrs(vmB)).not.toContain("fd00:a1:");
     expect(addrs(vmA)).not.toContain("fd00:b2:");
     expect(routes(vmB)).toMatch(/mtu 1400/);
     const rdB = nsRun(vmB.ns, ["rdisc6", "-r", "2", "-w", "1000", vmB.ifname], { check: false }).stdout;
     expect(rdB).toContain("fd00:b2::/64");
     expect(rdB).not.toContain("fd00:a1::");
-    expect(await waitFor(() => addrs(vmC).includes("scope link") && !addrs(vmC).includes("tentative"), 10_000)).toBe(true);
+    expect(await waitFor(() => addrs(vmC).includes("scope link") && !addrs(vmC).includes("tentative"), 10_000)).toBe(
+      true,
+    );
     const rdC = nsRun(vmC.ns, ["rdisc6", "-1", "-r", "1", "-w", "1000", vmC.ifname], { check: false });
     expect(rdC.code).not.toBe(0);
     expect(rdC.stdout + rdC.stderr).toContain("Timed out"); // the RS went out and nobody answered
@@ -129,8 +145,16 @@ describe.skipIf(!requireNetns())("RaService in namespaces", () => {
     ];
     nsRun(vmA.ns, [BUN, SEND, vmA.ifname, "ff02::2", "255", ...bad]);
     nsRun(vmA.ns, [BUN, SEND, vmA.ifname, "ff02::2", "64", "8500000000000000"]); // hop limit 64
-    const reasons = ['reason="bad-code"', 'reason="zero-length-option"', 'reason="option-overrun"', 'reason="hop-limit"'];
-    const counted = await waitFor(() => reasons.every((r) => metric(metrics(), "netlet_ra_dropped_total", `bridge="br-a",${r}`) === 1), 5_000);
+    const reasons = [
+      'reason="bad-code"',
+      'reason="zero-length-option"',
+      'reason="option-overrun"',
+      'reason="hop-limit"',
+    ];
+    const counted = await waitFor(
+      () => reasons.every((r) => metric(metrics(), "netlet_ra_dropped_total", `bridge="br-a",${r}`) === 1),
+      5_000,
+    );
     expect(counted).toBe(true);
     const answered = nsRun(vmA.ns, ["rdisc6", "-1", "-r", "1", "-w", "1000", vmA.ifname], { check: false });
     expect(answered.code).toBe(0);
@@ -144,11 +168,17 @@ describe.skipIf(!requireNetns())("RaService in namespaces", () => {
     nsRun(vm.ns, ["sysctl", "-qw", `net.ipv6.conf.${vm.ifname}.accept_ra=1`]);
     await Bun.sleep(200);
     nsRun(vm.ns, ["ip", "link", "set", vm.ifname, "up"]);
-    const port = await waitFor(() => agentOut.split("\n").some((l) => l.includes('"ra.port-up"') && l.includes(vm.hostIf)), 3_000);
+    const port = await waitFor(
+      () => agentOut.split("\n").some((l) => l.includes('"ra.port-up"') && l.includes(vm.hostIf)),
+      3_000,
+    );
     expect(port).toBe(true);
     // An RA follows within the 3 s multicast limit, so the address appears before any
     // unsolicited RA would be guaranteed (Max 10 s).
-    const addr = await waitFor(() => nsRun(vm.ns, ["ip", "-6", "addr", "show", "dev", vm.ifname]).stdout.includes("fd00:a1::ff:fe00:a02/64"), 4_000);
+    const addr = await waitFor(
+      () => nsRun(vm.ns, ["ip", "-6", "addr", "show", "dev", vm.ifname]).stdout.includes("fd00:a1::ff:fe00:a02/64"),
+      4_000,
+    );
     expect(addr).toBe(true);
   });
 
@@ -159,7 +189,9 @@ describe.skipIf(!requireNetns())("RaService in namespaces", () => {
     expect(gone).toBe(true);
     // preferred lifetime 0 deprecates the address at once (RFC 4862 keeps it valid for 2 h).
     expect(addrs(vmB)).toMatch(/fd00:b2::ff:fe00:b01\/64 scope global deprecated/);
-    expect(await waitFor(() => metric(metrics(), "netlet_ra_sent_total", 'bridge="br-b",kind="final"') >= 1, 2_000)).toBe(true);
+    expect(
+      await waitFor(() => metric(metrics(), "netlet_ra_sent_total", 'bridge="br-b",kind="final"') >= 1, 2_000),
+    ).toBe(true);
     // Still served bridge is untouched.
     expect(routes(vmA)).toContain("default");
   });

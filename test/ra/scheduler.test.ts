@@ -2,7 +2,6 @@ import { describe, expect, test } from "bun:test";
 import { MIN_DELAY_BETWEEN_RAS_MS, RaScheduler, type RaSend } from "../../src/ra/scheduler.ts";
 import { mulberry32 as seeded } from "../../src/cluster/sim/prng.ts";
 
-
 type Sent = RaSend & { at: number };
 
 /** Drives the scheduler with a fake clock until `until`, calling `events[t]` hooks on the way. */
@@ -53,8 +52,12 @@ describe("RaScheduler unsolicited RAs", () => {
   });
 
   test("interval bounds outside RFC 4861 are refused at construction", () => {
-    expect(() => new RaScheduler({ minIntervalMs: 2000, maxIntervalMs: 10000, random: Math.random })).toThrow(RangeError);
-    expect(() => new RaScheduler({ minIntervalMs: 9000, maxIntervalMs: 10000, random: Math.random })).toThrow(RangeError);
+    expect(() => new RaScheduler({ minIntervalMs: 2000, maxIntervalMs: 10000, random: Math.random })).toThrow(
+      RangeError,
+    );
+    expect(() => new RaScheduler({ minIntervalMs: 9000, maxIntervalMs: 10000, random: Math.random })).toThrow(
+      RangeError,
+    );
     expect(() => new RaScheduler({ maxIntervalMs: 2_000_000, random: Math.random })).toThrow(RangeError);
     expect(() => new RaScheduler({ random: Math.random, finalCount: 4 })).toThrow(RangeError);
   });
@@ -87,14 +90,22 @@ describe("RaScheduler solicited RAs", () => {
     const hooks: [number, () => void][] = [];
     for (let i = 1; i <= 200; i++) {
       const at = 100 + i * 37;
-      hooks.push([at, () => { s.solicit(at, `fe80::${i.toString(16)}`); asked.set(`fe80::${i.toString(16)}`, at); }]);
+      hooks.push([
+        at,
+        () => {
+          s.solicit(at, `fe80::${i.toString(16)}`);
+          asked.set(`fe80::${i.toString(16)}`, at);
+        },
+      ]);
     }
     const sent = runUntil(s, 10_000, hooks);
     const unicast = sent.filter((x) => x.kind === "unicast") as (Sent & { to: string })[];
     expect(unicast.length).toBeGreaterThan(30);
     // Every solicitation is answered: by unicast within 0.5 s or by a multicast RA within 3.5 s.
     for (const [src, at] of asked) {
-      const answer = sent.find((x) => x.at >= at && (x.kind === "multicast" ? x.at - at <= 3500 : x.to === src && x.at - at <= 500));
+      const answer = sent.find(
+        (x) => x.at >= at && (x.kind === "multicast" ? x.at - at <= 3500 : x.to === src && x.at - at <= 500),
+      );
       expect(answer).toBeDefined();
     }
     for (const x of unicast) {
@@ -143,7 +154,10 @@ describe("RaScheduler solicited RAs", () => {
   test("an RS from :: pulls the multicast RA forward but not closer than 3 s to the last one", () => {
     const s = new RaScheduler({ random: () => 0.99 }); // unsolicited interval ~9.9 s, delay ~495 ms
     s.start(0);
-    const sent = runUntil(s, 9000, [[1000, () => s.solicit(1000, "::")], [5000, () => s.solicit(5000, "::")]]);
+    const sent = runUntil(s, 9000, [
+      [1000, () => s.solicit(1000, "::")],
+      [5000, () => s.solicit(5000, "::")],
+    ]);
     expect(sent.map((x) => x.at)).toEqual([0, 3495, 6990]); // second RS: 3495 + 3000 + 495
   });
 

@@ -6,7 +6,12 @@ import { usableLinkLocal } from "../../src/ra/link.ts";
 import { RaService } from "../../src/ra/service.ts";
 
 const PROC = (lines: [string, number, number, string][]) =>
-  lines.map(([hex, idx, flags, name]) => `${hex} ${idx.toString(16).padStart(2, "0")} 40 20 ${flags.toString(16).padStart(2, "0")} ${name}`).join("\n") + "\n";
+  `${lines
+    .map(
+      ([hex, idx, flags, name]) =>
+        `${hex} ${idx.toString(16).padStart(2, "0")} 40 20 ${flags.toString(16).padStart(2, "0")} ${name}`,
+    )
+    .join("\n")}\n`;
 const LL_A = "fe800000000000000000000000000a0a";
 const LL_B = "fe800000000000000000000000000b0b";
 
@@ -27,7 +32,13 @@ describe("usableLinkLocal", () => {
   });
 });
 
-const cfgA: BridgeConfig = { bridge: "br-a", prefix: "fd00:a1::/64", mtu: 1450, rdnss: ["fd00:a1::1"], dnssl: ["novalocal"] };
+const cfgA: BridgeConfig = {
+  bridge: "br-a",
+  prefix: "fd00:a1::/64",
+  mtu: 1450,
+  rdnss: ["fd00:a1::1"],
+  dnssl: ["novalocal"],
+};
 
 describe("checkBridgeConfig and advertFor", () => {
   test("defaults follow radvd as nova ran it, with RFC 8106 DNS lifetimes", () => {
@@ -36,7 +47,9 @@ describe("checkBridgeConfig and advertFor", () => {
   test("refuses prefixes that cannot do SLAAC and lifetimes outside the RFCs", () => {
     expect(() => requireSlaacPrefix("fd00::/48")).toThrow("needs a /64: current length is 48");
     expect(() => requireSlaacPrefix("10.0.0.0/24")).toThrow(RangeError);
-    expect(() => checkBridgeConfig({ ...cfgA, lifetimes: { dns: 20 } }, 10_000)).toThrow("at least 3 × MaxRtrAdvInterval");
+    expect(() => checkBridgeConfig({ ...cfgA, lifetimes: { dns: 20 } }, 10_000)).toThrow(
+      "at least 3 × MaxRtrAdvInterval",
+    );
     expect(() => checkBridgeConfig({ ...cfgA, lifetimes: { router: 5 } }, 10_000)).toThrow(RangeError);
     expect(() => checkBridgeConfig({ ...cfgA, lifetimes: { preferred: 10, valid: 5 } }, 10_000)).toThrow(RangeError);
     expect(() => checkBridgeConfig({ ...cfgA, mtu: 1000 }, 10_000)).toThrow(RangeError);
@@ -125,7 +138,12 @@ describe("RaService reconciliation", () => {
 
   test("never opens a socket for an interface outside the list, and withdraws dropped bridges", async () => {
     const h = harness();
-    h.setProc(PROC([[LL_A, 5, 0x80, "br-a"], [LL_B, 6, 0x80, "br-b"]]));
+    h.setProc(
+      PROC([
+        [LL_A, 5, 0x80, "br-a"],
+        [LL_B, 6, 0x80, "br-b"],
+      ]),
+    );
     h.svc.setBridges([cfgA]);
     h.advance(30_000);
     expect(h.opened).toEqual(["br-a"]);
@@ -171,8 +189,18 @@ describe("RaService reconciliation", () => {
     h.svc.setBridges([cfgA]);
     h.advance(1000);
     const p = h.ports.get("br-a")!;
-    p.inbox.push({ data: Uint8Array.from([133, 0, 0, 0, 0, 0, 0, 0]), source: "fe80::99", hopLimit: 255, truncated: false });
-    p.inbox.push({ data: Uint8Array.from([133, 0, 0, 0, 0, 0, 0, 0]), source: "fe80::98", hopLimit: 64, truncated: false });
+    p.inbox.push({
+      data: Uint8Array.from([133, 0, 0, 0, 0, 0, 0, 0]),
+      source: "fe80::99",
+      hopLimit: 255,
+      truncated: false,
+    });
+    p.inbox.push({
+      data: Uint8Array.from([133, 0, 0, 0, 0, 0, 0, 0]),
+      source: "fe80::98",
+      hopLimit: 64,
+      truncated: false,
+    });
     p.inbox.push({ data: new Uint8Array(2048), source: "fe80::97", hopLimit: 255, truncated: true });
     h.advance(600);
     expect(p.sent.filter((s) => s.dst === "fe80::99").length).toBe(1);
@@ -189,7 +217,12 @@ describe("RaService reconciliation", () => {
     h.svc.setBridges([cfgA]);
     h.advance(200);
     const p = h.ports.get("br-a")!;
-    p.inbox.push({ data: Uint8Array.from([133, 0, 0, 0, 0, 0, 0, 0]), source: "fe80::77", hopLimit: 255, truncated: false });
+    p.inbox.push({
+      data: Uint8Array.from([133, 0, 0, 0, 0, 0, 0, 0]),
+      source: "fe80::77",
+      hopLimit: 255,
+      truncated: false,
+    });
     h.wakes.get("br-a")!();
     h.wakes.get("br-a")!(); // coalesced into one pass
     await Bun.sleep(30); // real time for the 0–5 ms timer; the fake clock does not move

@@ -46,26 +46,41 @@ test("a failing step holds back no other step; its failure is named until it suc
   createNetworks(store, netParams({ label: "one", cidr: "10.0.0.0/24" }));
   const ran: string[] = [];
   let linksFail = true;
-  const r = new Reconciler(store, parseConfig("").config, {
-    links: async () => {
-      ran.push("links");
-      if (linksFail) throw new Error("Cannot find device \"eth9\"");
+  const r = new Reconciler(
+    store,
+    parseConfig("").config,
+    {
+      links: async () => {
+        ran.push("links");
+        if (linksFail) throw new Error('Cannot find device "eth9"');
+      },
+      dhcp: () => void ran.push("dhcp"),
+      ra: () => {
+        ran.push("ra");
+        throw new Error("no such bridge");
+      },
+      metadata: () => void ran.push("metadata"),
+      firewall: async () => void ran.push("firewall"),
     },
-    dhcp: () => void ran.push("dhcp"),
-    ra: () => {
-      ran.push("ra");
-      throw new Error("no such bridge");
-    },
-    metadata: () => void ran.push("metadata"),
-    firewall: async () => void ran.push("firewall"),
-  }, createLogger({ write: () => {} }), null, 0);
+    createLogger({ write: () => {} }),
+    null,
+    0,
+  );
   const steps: [string, string | null][] = [];
   r.onStep = (step, err) => steps.push([step, err]);
   await r.kick();
   expect(ran).toEqual(["links", "dhcp", "ra", "metadata", "firewall"]);
   expect(r.status.failing).toEqual({ links: 'Cannot find device "eth9"', ra: "no such bridge" });
   expect(r.status.lastError).toBe('links: Cannot find device "eth9"; ra: no such bridge');
-  expect(steps).toEqual([["view", null], ["links", 'Cannot find device "eth9"'], ["dhcp", null], ["ra", "no such bridge"], ["metadata", null], ["dns", null], ["firewall", null]]);
+  expect(steps).toEqual([
+    ["view", null],
+    ["links", 'Cannot find device "eth9"'],
+    ["dhcp", null],
+    ["ra", "no such bridge"],
+    ["metadata", null],
+    ["dns", null],
+    ["firewall", null],
+  ]);
   linksFail = false;
   await r.kick();
   expect(r.status.failing).toEqual({ ra: "no such bridge" });

@@ -12,7 +12,10 @@ import { eui64 } from "../../src/ipam/eui64.ts";
 
 function setup(conf = "") {
   const store = memStore("node-a");
-  createNetworks(store, netParams({ label: "one", cidr: "10.0.0.0/24", cidrV6: "fd00:1::/64", mtu: 1450, dns2: "192.0.2.53" }));
+  createNetworks(
+    store,
+    netParams({ label: "one", cidr: "10.0.0.0/24", cidrV6: "fd00:1::/64", mtu: 1450, dns2: "192.0.2.53" }),
+  );
   createNetworks(store, netParams({ label: "two", cidr: "10.1.0.0/24", bridge: "br101" }));
   bootInstance(store, bootParams({ name: "web", networks: ["one", "two"] }));
   return { store, config: parseConfig(conf).config };
@@ -24,8 +27,19 @@ describe("host view → module configuration", () => {
     const bridges = dhcpBridges(readHostView(store, config));
     expect(bridges.map((b) => b.bridge)).toEqual(["br100", "br101"]);
     const [h] = bridges[0].hosts;
-    expect(h).toMatchObject({ address: "10.0.0.3", prefixLength: 24, router: "10.0.0.2", serverId: "10.0.0.2", dnsServers: ["10.0.0.2"],
-      hostname: "web", domain: "novalocal", searchDomains: ["novalocal"], mtu: 1450, leaseTime: 86400, primary: true });
+    expect(h).toMatchObject({
+      address: "10.0.0.3",
+      prefixLength: 24,
+      router: "10.0.0.2",
+      serverId: "10.0.0.2",
+      dnsServers: ["10.0.0.2"],
+      hostname: "web",
+      domain: "novalocal",
+      searchDomains: ["novalocal"],
+      mtu: 1450,
+      leaseTime: 86400,
+      primary: true,
+    });
     expect(h.classlessRoutes).toEqual([{ destination: "169.254.169.254/32", gateway: "10.0.0.2" }]);
     expect(bridges[1].hosts[0]).toMatchObject({ router: "10.1.0.2", primary: false, dnsServers: ["10.1.0.2"] });
     // dns_service = false: the network's own servers, as before the DNS service.
@@ -47,7 +61,9 @@ describe("host view → module configuration", () => {
     const b = setup("use_ipv6 = true\n");
     const plan = createRaPlanner();
     const first = plan(readHostView(b.store, b.config)).bridges;
-    expect(first.map((x) => [x.bridge, x.prefix, x.mtu, x.rdnss, x.dnssl, x.removed])).toEqual([["br100", "fd00:1::/64", 1450, ["fd00:1::1"], ["novalocal"], false]]);
+    expect(first.map((x) => [x.bridge, x.prefix, x.mtu, x.rdnss, x.dnssl, x.removed])).toEqual([
+      ["br100", "fd00:1::/64", 1450, ["fd00:1::1"], ["novalocal"], false],
+    ]);
     deleteInstance(b.store, "web");
     const after = plan(readHostView(b.store, b.config)).bridges;
     expect(after.map((x) => [x.bridge, x.removed])).toEqual([["br100", true]]);
@@ -56,10 +72,20 @@ describe("host view → module configuration", () => {
 
   test("dataplane: config, served networks with host addresses, instances with groups, cluster-wide members", () => {
     const { store, config } = setup("dmz_cidr = 10.128.0.0/24\n");
-    addRule(store, "default", "admin", { direction: "ingress", protocol: "tcp", fromPort: 22, toPort: 22, cidr: null, sourceGroup: "default" });
+    addRule(store, "default", "admin", {
+      direction: "ingress",
+      protocol: "tcp",
+      fromPort: 22,
+      toPort: 22,
+      cidr: null,
+      sourceGroup: "default",
+    });
     const d = desiredState(readHostView(store, config));
     expect(d.config.dmzCidr).toEqual(["10.128.0.0/24"]);
-    expect(d.networks.map((n) => [n.bridge, n.hostAddress])).toEqual([["br100", "10.0.0.2"], ["br101", "10.1.0.2"]]);
+    expect(d.networks.map((n) => [n.bridge, n.hostAddress])).toEqual([
+      ["br100", "10.0.0.2"],
+      ["br101", "10.1.0.2"],
+    ]);
     expect(d.instances[0].groups).toEqual(["default-admin"]);
     expect(d.instances[0].vifs.map((v) => v.ipv6)).toEqual([eui64(d.instances[0].vifs[0].mac, "fd00:1::/64"), null]);
     expect(d.members["default-admin"].v4).toEqual(["10.0.0.3", "10.1.0.3"]);

@@ -15,7 +15,10 @@ describe("import-boundary check", () => {
   });
 
   test("the command exits 1 and names the forbidden import", () => {
-    const p = Bun.spawnSync([process.execPath, SCRIPT, "--root", join(FIXTURES, "forbidden")], { stderr: "pipe", stdout: "pipe" });
+    const p = Bun.spawnSync([process.execPath, SCRIPT, "--root", join(FIXTURES, "forbidden")], {
+      stderr: "pipe",
+      stdout: "pipe",
+    });
     expect(p.exitCode).toBe(1);
     const err = p.stderr.toString();
     expect(err).toContain("src/store/replica.ts imports src/cluster/node.ts");

@@ -14,8 +14,24 @@ const replica = new SqliteReplicaStore(store);
 for (let i = 0; i < Number(n); i++) {
   const v = store.version();
   if (kind === "promise") promises.put(`net/10.0.${i}.0`, { owner: "n2", epoch: i + 1, released: false });
-  else if (kind === "slot") replica.put({ table: "ipam_slot", key: `net/10.0.${i}.0@1`, origin: v.origin, hlc: v.hlc, deleted: false, data: { slot: `net/10.0.${i}.0`, owner: "n1", epoch: 1, released: false } });
+  else if (kind === "slot")
+    replica.put({
+      table: "ipam_slot",
+      key: `net/10.0.${i}.0@1`,
+      origin: v.origin,
+      hlc: v.hlc,
+      deleted: false,
+      data: { slot: `net/10.0.${i}.0`, owner: "n1", epoch: 1, released: false },
+    });
   // A replicated row whose loss breaks nothing (an IPAM progress note, kept like any other).
-  else replica.put({ table: "ipam_note" as never, key: `n${i}`, origin: v.origin, hlc: v.hlc, deleted: false, data: { i } });
+  else
+    replica.put({
+      table: "ipam_note" as never,
+      key: `n${i}`,
+      origin: v.origin,
+      hlc: v.hlc,
+      deleted: false,
+      data: { i },
+    });
 }
 store.close();

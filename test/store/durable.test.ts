@@ -15,10 +15,16 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 function syncs(kind: string, n: number): number {
   const d = mkdtempSync(join(dir, `${kind}-`));
-  const r = Bun.spawnSync(["strace", "-f", "-qq", "-c", "-e", "trace=fsync,fdatasync", process.execPath, WRITER, d, kind, String(n)], { stdout: "pipe", stderr: "pipe" });
+  const r = Bun.spawnSync(
+    ["strace", "-f", "-qq", "-c", "-e", "trace=fsync,fdatasync", process.execPath, WRITER, d, kind, String(n)],
+    { stdout: "pipe", stderr: "pipe" },
+  );
   const text = r.stderr.toString();
   if (r.exitCode !== 0) throw new Error(`writer failed: ${text}`);
-  return text.split("\n").filter((l) => /\s(fsync|fdatasync)$/.test(l)).reduce((sum, l) => sum + Number(l.trim().split(/\s+/)[3]), 0);
+  return text
+    .split("\n")
+    .filter((l) => /\s(fsync|fdatasync)$/.test(l))
+    .reduce((sum, l) => sum + Number(l.trim().split(/\s+/)[3]), 0);
 }
 
 test("votes and block grants are synced per commit; ordinary rows are not", () => {

@@ -24,12 +24,31 @@ function populated() {
   const store = memStore("node-a");
   createNetworks(store, netParams({ cidrV6: "fd00:3::/64" }));
   addKeypair(store, "k", KEY);
-  bootInstance(store, bootParams({ keyName: "k", userData: new TextEncoder().encode("#!/bin/sh\n"), meta: { a: "b" } }));
-  addRule(store, "default", "admin", { direction: "ingress", protocol: "icmp", fromPort: -1, toPort: -1, cidr: "0.0.0.0/0", sourceGroup: null });
+  bootInstance(
+    store,
+    bootParams({ keyName: "k", userData: new TextEncoder().encode("#!/bin/sh\n"), meta: { a: "b" } }),
+  );
+  addRule(store, "default", "admin", {
+    direction: "ingress",
+    protocol: "icmp",
+    fromPort: -1,
+    toPort: -1,
+    cidr: "0.0.0.0/0",
+    sourceGroup: null,
+  });
   createFloatingRange(store, "nova", "203.0.113.0/30", "eth0");
   allocateFloatingIp(store, "nova", "admin");
   const vif = listVifs(store)[0];
-  putLease(store, { networkId: vif.networkId, mac: vif.mac, address: vif.address!, hostname: "vm1", clientId: null, state: "leased", expiresAt: 5, updatedAt: 4 });
+  putLease(store, {
+    networkId: vif.networkId,
+    mac: vif.mac,
+    address: vif.address!,
+    hostname: "vm1",
+    clientId: null,
+    state: "leased",
+    expiresAt: 5,
+    updatedAt: 4,
+  });
   return { store, replica: new SqliteReplicaStore(store) };
 }
 
@@ -44,14 +63,33 @@ describe("SQLite replica store", () => {
         tables.add(row.table);
       }
     }
-    expect([...tables].sort()).toEqual(["floating_ip", "host", "instance", "keypair", "lease", "network", "security_group", "security_group_rule", "vif"].filter((t) => t !== "host"));
+    expect([...tables].sort()).toEqual(
+      [
+        "floating_ip",
+        "host",
+        "instance",
+        "keypair",
+        "lease",
+        "network",
+        "security_group",
+        "security_group_rule",
+        "vif",
+      ].filter((t) => t !== "host"),
+    );
   });
 
   test("instance rows travel without user data, key text and password, and fit one datagram", () => {
     const { store, replica } = populated();
     const inst = listInstances(store)[0];
     const row = replica.get("instance", inst.uuid)!;
-    expect(row.data).toMatchObject({ uuid: inst.uuid, name: "vm1", keyName: "k", userData: null, keyData: null, password: null });
+    expect(row.data).toMatchObject({
+      uuid: inst.uuid,
+      name: "vm1",
+      keyName: "k",
+      userData: null,
+      keyData: null,
+      password: null,
+    });
     expect(JSON.stringify(row).length).toBeLessThan(1000);
     // The host keeps them locally.
     expect(inst.userData?.length).toBe(10);
@@ -66,10 +104,19 @@ describe("SQLite replica store", () => {
     b.subscribe((e) => events.push(...e));
     expect(replicate(a.replica, bReplica)).toBeGreaterThan(5);
     expect(listNetworks(b)).toEqual(listNetworks(a.store));
-    const hostOnly = <T extends { userData: unknown; keyData: unknown; password: unknown }>(i: T): T => ({ ...i, userData: null, keyData: null, password: null });
+    const hostOnly = <T extends { userData: unknown; keyData: unknown; password: unknown }>(i: T): T => ({
+      ...i,
+      userData: null,
+      keyData: null,
+      password: null,
+    });
     expect(listInstances(b)).toEqual(listInstances(a.store).map(hostOnly));
     expect(listVifs(b)).toEqual(listVifs(a.store));
-    expect(listFixedIps(b).filter((f) => f.reserved).map((f) => f.address)).toEqual(["10.0.0.0", "10.0.0.1", "10.0.0.255"]);
+    expect(
+      listFixedIps(b)
+        .filter((f) => f.reserved)
+        .map((f) => f.address),
+    ).toEqual(["10.0.0.0", "10.0.0.1", "10.0.0.255"]);
     expect(bReplica.heads()).toEqual(a.replica.heads());
     expect(events.length).toBeGreaterThan(0);
     expect(events.every((e) => e.remote)).toBe(true);
@@ -97,13 +144,21 @@ describe("SQLite replica store", () => {
     const { store, replica } = populated();
     const own = replica.changedSince(store.nodeId, "", 1000);
     expect(own.length).toBeGreaterThan(5);
-    for (const [i, row] of own.entries()) expect(replica.before(store.nodeId, row.hlc)).toBe(i === 0 ? "" : own[i - 1].hlc);
+    for (const [i, row] of own.entries())
+      expect(replica.before(store.nodeId, row.hlc)).toBe(i === 0 ? "" : own[i - 1].hlc);
     expect(replica.before("another-node", own.at(-1)!.hlc)).toBe("");
   });
 
   test("scanPrefix reads one key range; changes() moves with every write of its table only", () => {
     const r = new SqliteReplicaStore(memStore("node-e"));
-    const alloc = (key: string, hlc: string) => ({ table: "ip_alloc" as const, key, origin: key.split("/")[0], hlc, deleted: false, data: { address: key.split("/")[2] } });
+    const alloc = (key: string, hlc: string) => ({
+      table: "ip_alloc" as const,
+      key,
+      origin: key.split("/")[0],
+      hlc,
+      deleted: false,
+      data: { address: key.split("/")[2] },
+    });
     const slots = r.changes("ipam_slot");
     const allocs = r.changes("ip_alloc");
     r.apply(alloc("h1/net/10.0.0.2", "000000000000001.00000"));
@@ -121,9 +176,25 @@ describe("SQLite replica store", () => {
   test("bookkeeping rows and tombstones of unknown rows live in replica_extra; marks persist", () => {
     const s = memStore("node-c");
     const r = new SqliteReplicaStore(s);
-    r.put({ table: "ipam_slot", key: "block:n:10.0.0.0/28@1", origin: "node-c", hlc: "000000000000001.00000", deleted: false, data: { slot: "block:n:10.0.0.0/28", owner: "node-c", epoch: 1, released: false } });
+    r.put({
+      table: "ipam_slot",
+      key: "block:n:10.0.0.0/28@1",
+      origin: "node-c",
+      hlc: "000000000000001.00000",
+      deleted: false,
+      data: { slot: "block:n:10.0.0.0/28", owner: "node-c", epoch: 1, released: false },
+    });
     expect([...r.scan("ipam_slot")].map((x) => x.data?.owner)).toEqual(["node-c"]);
-    expect(r.apply({ table: "instance", key: "ghost", origin: "node-d", hlc: "000000000000002.00000", deleted: true, data: null })).toBe(true);
+    expect(
+      r.apply({
+        table: "instance",
+        key: "ghost",
+        origin: "node-d",
+        hlc: "000000000000002.00000",
+        deleted: true,
+        data: null,
+      }),
+    ).toBe(true);
     expect(r.get("instance", "ghost")?.deleted).toBe(true);
     expect(r.heads().get("node-d")).toBe("000000000000002.00000");
     r.saveMarks({ "node-d": "000000000000002.00000" });

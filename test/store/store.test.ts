@@ -5,7 +5,13 @@ import { bootInstance, deleteInstance, listVifs } from "../../src/store/instance
 import { getFixedIp, listFixedIps, setReserved } from "../../src/store/fixed-ips.ts";
 import { addKeypair } from "../../src/store/keypairs.ts";
 import { addRule, createSecurityGroup, deleteSecurityGroup, listRules } from "../../src/store/secgroups.ts";
-import { allocateFloatingIp, associateFloatingIp, createFloatingRange, deallocateFloatingIp, listFloatingIps } from "../../src/store/floating.ts";
+import {
+  allocateFloatingIp,
+  associateFloatingIp,
+  createFloatingRange,
+  deallocateFloatingIp,
+  listFloatingIps,
+} from "../../src/store/floating.ts";
 import { Store } from "../../src/store/db.ts";
 import { bootParams, memStore, netParams, snapshot } from "./fixtures.ts";
 
@@ -47,7 +53,9 @@ describe("store", () => {
     expect(inst.origin).toBe("node-x");
     expect(inst.hlc).toMatch(/^\d{15}\.\d{5}$/);
     deleteInstance(s, "vm1");
-    const row = s.db.query<{ deleted: number; hlc: string }, [string]>("SELECT deleted, hlc FROM instances WHERE uuid = ?").get(inst.uuid)!;
+    const row = s.db
+      .query<{ deleted: number; hlc: string }, [string]>("SELECT deleted, hlc FROM instances WHERE uuid = ?")
+      .get(inst.uuid)!;
     expect(row.deleted).toBe(1);
     expect(row.hlc > inst.hlc).toBe(true);
   });
@@ -70,7 +78,10 @@ describe("store", () => {
   test("a requested fixed IP, a chosen MAC, EUI-64 IPv6 and nova-style hostname", () => {
     const s = memStore();
     createNetworks(s, netParams({ cidrV6: "fd00:1::/64" }));
-    const i = bootInstance(s, bootParams({ name: "Web Server_1", fixedIps: ["10.0.0.50"], macs: ["FA:16:3E:00:00:01"] }));
+    const i = bootInstance(
+      s,
+      bootParams({ name: "Web Server_1", fixedIps: ["10.0.0.50"], macs: ["FA:16:3E:00:00:01"] }),
+    );
     const [vif] = listVifs(s, { instanceUuid: i.uuid });
     expect(vif.address).toBe("10.0.0.50");
     expect(vif.mac).toBe("fa:16:3e:00:00:01");
@@ -98,7 +109,10 @@ describe("store", () => {
     const before = snapshot(s);
     const rejects: [() => unknown, string][] = [
       [() => createNetworks(s, netParams({ label: "two", cidr: "10.0.0.0/25" })), "overlaps"],
-      [() => createNetworks(s, netParams({ label: "three", cidr: "10.9.0.0/24", fixedCidr: "10.8.0.0/24" })), "is not inside"],
+      [
+        () => createNetworks(s, netParams({ label: "three", cidr: "10.9.0.0/24", fixedCidr: "10.8.0.0/24" })),
+        "is not inside",
+      ],
       [() => bootInstance(s, bootParams({ name: "x", macs: ["fa:16:3e:00:00:01"] })), "already in use"],
       [() => bootInstance(s, bootParams({ name: "x", fixedIps: ["10.0.0.3"] })), "already in use"],
       [() => bootInstance(s, bootParams({ name: "x", fixedIps: ["10.0.0.1"] })), "is reserved"],
@@ -122,10 +136,38 @@ describe("store", () => {
     const s = memStore();
     createNetworks(s, netParams());
     createSecurityGroup(s, "web", "web servers", "admin");
-    addRule(s, "web", "admin", { direction: "ingress", protocol: "tcp", fromPort: 80, toPort: 80, cidr: "0.0.0.0/0", sourceGroup: null });
-    addRule(s, "web", "admin", { direction: "ingress", protocol: "icmp", fromPort: -1, toPort: -1, cidr: null, sourceGroup: null });
-    addRule(s, "web", "admin", { direction: "ingress", protocol: "tcp", fromPort: 22, toPort: 22, cidr: null, sourceGroup: "web" });
-    addRule(s, "web", "admin", { direction: "egress", protocol: "udp", fromPort: 53, toPort: 53, cidr: "::/0", sourceGroup: null });
+    addRule(s, "web", "admin", {
+      direction: "ingress",
+      protocol: "tcp",
+      fromPort: 80,
+      toPort: 80,
+      cidr: "0.0.0.0/0",
+      sourceGroup: null,
+    });
+    addRule(s, "web", "admin", {
+      direction: "ingress",
+      protocol: "icmp",
+      fromPort: -1,
+      toPort: -1,
+      cidr: null,
+      sourceGroup: null,
+    });
+    addRule(s, "web", "admin", {
+      direction: "ingress",
+      protocol: "tcp",
+      fromPort: 22,
+      toPort: 22,
+      cidr: null,
+      sourceGroup: "web",
+    });
+    addRule(s, "web", "admin", {
+      direction: "egress",
+      protocol: "udp",
+      fromPort: 53,
+      toPort: 53,
+      cidr: "::/0",
+      sourceGroup: null,
+    });
     const rules = listRules(s, createSecurityGroupId(s, "web"));
     expect(rules.map((r) => [r.direction, r.protocol, r.fromPort, r.toPort, r.cidr, r.ethertype])).toEqual([
       ["egress", "udp", 53, 53, "::/0", "IPv6"],
@@ -133,9 +175,36 @@ describe("store", () => {
       ["ingress", "tcp", 22, 22, null, "IPv4"],
       ["ingress", "tcp", 80, 80, "0.0.0.0/0", "IPv4"],
     ]);
-    expect(() => addRule(s, "web", "admin", { direction: "ingress", protocol: "tcp", fromPort: 90, toPort: 80, cidr: null, sourceGroup: null })).toThrow("greater than");
-    expect(() => addRule(s, "web", "admin", { direction: "ingress", protocol: "gre", fromPort: 1, toPort: 1, cidr: null, sourceGroup: null })).toThrow("use tcp, udp or icmp");
-    expect(() => addRule(s, "web", "admin", { direction: "ingress", protocol: "icmp", fromPort: 256, toPort: 0, cidr: null, sourceGroup: null })).toThrow("out of range");
+    expect(() =>
+      addRule(s, "web", "admin", {
+        direction: "ingress",
+        protocol: "tcp",
+        fromPort: 90,
+        toPort: 80,
+        cidr: null,
+        sourceGroup: null,
+      }),
+    ).toThrow("greater than");
+    expect(() =>
+      addRule(s, "web", "admin", {
+        direction: "ingress",
+        protocol: "gre",
+        fromPort: 1,
+        toPort: 1,
+        cidr: null,
+        sourceGroup: null,
+      }),
+    ).toThrow("use tcp, udp or icmp");
+    expect(() =>
+      addRule(s, "web", "admin", {
+        direction: "ingress",
+        protocol: "icmp",
+        fromPort: 256,
+        toPort: 0,
+        cidr: null,
+        sourceGroup: null,
+      }),
+    ).toThrow("out of range");
     bootInstance(s, bootParams({ securityGroups: ["web"] }));
     expect(() => deleteSecurityGroup(s, "web", "admin")).toThrow("in use by vm1");
   });
@@ -144,7 +213,10 @@ describe("store", () => {
     const s = memStore();
     createNetworks(s, netParams());
     const i = bootInstance(s, bootParams());
-    expect(createFloatingRange(s, "nova", "203.0.113.0/30", "eth0").map((f) => f.address)).toEqual(["203.0.113.1", "203.0.113.2"]);
+    expect(createFloatingRange(s, "nova", "203.0.113.0/30", "eth0").map((f) => f.address)).toEqual([
+      "203.0.113.1",
+      "203.0.113.2",
+    ]);
     const f = allocateFloatingIp(s, "nova", "admin");
     expect(f.address).toBe("203.0.113.1");
     const a = associateFloatingIp(s, "vm1", f.address);
@@ -158,5 +230,7 @@ describe("store", () => {
 });
 
 function createSecurityGroupId(s: Store, name: string): string {
-  return s.db.query<{ id: string }, [string]>("SELECT id FROM security_groups WHERE name = ? AND deleted = 0").get(name)!.id;
+  return s.db
+    .query<{ id: string }, [string]>("SELECT id FROM security_groups WHERE name = ? AND deleted = 0")
+    .get(name)!.id;
 }

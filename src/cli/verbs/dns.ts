@@ -16,7 +16,8 @@ interface QueryJson {
 export const dnsVerbs: Verb[] = [
   {
     name: "dns query",
-    summary: "Resolve NAME (or the PTR of an IP address) through this host's instance DNS service: zone, cache or upstream.",
+    summary:
+      "Resolve NAME (or the PTR of an IP address) through this host's instance DNS service: zone, cache or upstream.",
     args: ["NAME"],
     options: { type: { type: "string", arg: "TYPE", help: "record type (default A; PTR for an IP address)" } },
     read: true,
@@ -24,12 +25,30 @@ export const dnsVerbs: Verb[] = [
       const name = ctx.args[0];
       if (!name) throw new UsageError("netlet dns query: NAME is required");
       const type = strOpt(ctx, "type");
-      const r = await ctx.api.call<QueryJson>("GET", `/v1/dns/query?name=${encodeURIComponent(name)}${type ? `&type=${encodeURIComponent(type)}` : ""}`);
-      print(ctx, r, () => [
-        `${r.name} ${r.type}: ${r.rcode} from ${r.source}${r.listener ? ` (as seen on ${r.listener})` : ""}`,
-        r.records.length ? table(["name", "type", "TTL", "data"], r.records.map((x) => [x.name, x.type, String(x.ttl), x.data])) : "(no records)",
-        ...(r.authority.length ? ["authority:", table(["name", "type", "TTL", "data"], r.authority.map((x) => [x.name, x.type, String(x.ttl), x.data]))] : []),
-      ].join("\n"));
+      const r = await ctx.api.call<QueryJson>(
+        "GET",
+        `/v1/dns/query?name=${encodeURIComponent(name)}${type ? `&type=${encodeURIComponent(type)}` : ""}`,
+      );
+      print(ctx, r, () =>
+        [
+          `${r.name} ${r.type}: ${r.rcode} from ${r.source}${r.listener ? ` (as seen on ${r.listener})` : ""}`,
+          r.records.length
+            ? table(
+                ["name", "type", "TTL", "data"],
+                r.records.map((x) => [x.name, x.type, String(x.ttl), x.data]),
+              )
+            : "(no records)",
+          ...(r.authority.length
+            ? [
+                "authority:",
+                table(
+                  ["name", "type", "TTL", "data"],
+                  r.authority.map((x) => [x.name, x.type, String(x.ttl), x.data]),
+                ),
+              ]
+            : []),
+        ].join("\n"),
+      );
     },
   },
 ];

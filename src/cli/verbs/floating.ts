@@ -12,12 +12,20 @@ const rangeVerbs = (create: string, list: string, del: string): Verb[] => [
     name: create,
     summary: "Create floating IPs: one address or a CIDR's host addresses.",
     args: ["IP_RANGE?"],
-    options: { pool: s("pool name (default default_floating_pool)", "POOL"), ip_range: s("address or CIDR", "CIDR"), interface: s("interface the addresses are added to (default public_interface)", "IFACE") },
+    options: {
+      pool: s("pool name (default default_floating_pool)", "POOL"),
+      ip_range: s("address or CIDR", "CIDR"),
+      interface: s("interface the addresses are added to (default public_interface)", "IFACE"),
+    },
     read: true,
     async run(ctx) {
       const range = strOpt(ctx, "ip_range") ?? ctx.args[0];
       if (!range) throw new UsageError(`${create}: --ip_range CIDR is required`);
-      const ips = await ctx.api.call<FloatingIp[]>("POST", "/v1/floating-ranges", { pool: strOpt(ctx, "pool") ?? undefined, ip_range: range, interface: strOpt(ctx, "interface") });
+      const ips = await ctx.api.call<FloatingIp[]>("POST", "/v1/floating-ranges", {
+        pool: strOpt(ctx, "pool") ?? undefined,
+        ip_range: range,
+        interface: strOpt(ctx, "interface"),
+      });
       print(ctx, ips, () => `created ${ips.length} floating IP(s) in pool ${ips[0]?.pool}`);
     },
   },
@@ -56,8 +64,15 @@ export const floatingVerbs: Verb[] = [
     read: true,
     async run(ctx) {
       const p = strOpt(ctx, "project-id");
-      const ips = (await ctx.api.call<FloatingIp[]>("GET", "/v1/floating-ips")).filter((f) => f.projectId !== null && (p === null || f.projectId === p));
-      print(ctx, ips, () => table(["Id", "IP", "Server Id", "Fixed IP", "Pool"], ips.map((f) => [f.address, f.address, f.instanceUuid ?? "-", f.fixedAddress ?? "-", f.pool])));
+      const ips = (await ctx.api.call<FloatingIp[]>("GET", "/v1/floating-ips")).filter(
+        (f) => f.projectId !== null && (p === null || f.projectId === p),
+      );
+      print(ctx, ips, () =>
+        table(
+          ["Id", "IP", "Server Id", "Fixed IP", "Pool"],
+          ips.map((f) => [f.address, f.address, f.instanceUuid ?? "-", f.fixedAddress ?? "-", f.pool]),
+        ),
+      );
     },
   },
   {
@@ -66,7 +81,12 @@ export const floatingVerbs: Verb[] = [
     read: true,
     async run(ctx) {
       const pools = await ctx.api.call<{ name: string }[]>("GET", "/v1/floating-ip-pools");
-      print(ctx, pools, () => table(["name"], pools.map((p) => [p.name])));
+      print(ctx, pools, () =>
+        table(
+          ["name"],
+          pools.map((p) => [p.name]),
+        ),
+      );
     },
   },
   {
@@ -76,7 +96,10 @@ export const floatingVerbs: Verb[] = [
     options: { "project-id": s("project (default admin)", "ID") },
     read: true,
     async run(ctx) {
-      const f = await ctx.api.call<FloatingIp>("POST", "/v1/floating-ips", { pool: ctx.args[0] ?? null, project_id: strOpt(ctx, "project-id") ?? undefined });
+      const f = await ctx.api.call<FloatingIp>("POST", "/v1/floating-ips", {
+        pool: ctx.args[0] ?? null,
+        project_id: strOpt(ctx, "project-id") ?? undefined,
+      });
       print(ctx, f, () => floatingTable([f]));
     },
   },
@@ -95,7 +118,11 @@ export const floatingVerbs: Verb[] = [
     args: ["INSTANCE", "IP"],
     options: { "fixed-address": s("which of the instance's fixed IPs", "IP") },
     async run(ctx) {
-      const f = await ctx.api.call<FloatingIp>("POST", `/v1/floating-ips/${encodeURIComponent(ctx.args[1])}/associate`, { instance: ctx.args[0], fixed_address: strOpt(ctx, "fixed-address") });
+      const f = await ctx.api.call<FloatingIp>(
+        "POST",
+        `/v1/floating-ips/${encodeURIComponent(ctx.args[1])}/associate`,
+        { instance: ctx.args[0], fixed_address: strOpt(ctx, "fixed-address") },
+      );
       ctx.out(`${f.address} → ${f.fixedAddress} (${ctx.args[0]})`);
     },
   },
@@ -111,6 +138,8 @@ export const floatingVerbs: Verb[] = [
 ];
 
 function floatingTable(ips: FloatingIp[]): string {
-  return table(["project", "address", "instance", "fixed address", "pool", "interface", "host"],
-    ips.map((f) => [f.projectId, f.address, f.instanceUuid, f.fixedAddress, f.pool, f.interface, f.host]));
+  return table(
+    ["project", "address", "instance", "fixed address", "pool", "interface", "host"],
+    ips.map((f) => [f.projectId, f.address, f.instanceUuid, f.fixedAddress, f.pool, f.interface, f.host]),
+  );
 }

@@ -25,7 +25,11 @@ function ip(argv: string[]): void {
 async function tapTarget(ctx: VerbContext) {
   const list = await ctx.api.call<IfupInstance[]>("GET", "/v1/instances");
   try {
-    return resolveTap(ctx.args[0], { instance: process.env.NETLET_INSTANCE || undefined, mac: process.env.NETLET_MAC || undefined }, list);
+    return resolveTap(
+      ctx.args[0],
+      { instance: process.env.NETLET_INSTANCE || undefined, mac: process.env.NETLET_MAC || undefined },
+      list,
+    );
   } catch (err) {
     throw new UsageError((err as Error).message);
   }
@@ -34,15 +38,23 @@ async function tapTarget(ctx: VerbContext) {
 export const libvirtVerbs: Verb[] = [
   {
     name: "libvirt hook",
-    summary: "The program libvirt runs as /etc/libvirt/hooks/qemu (domain XML on stdin); installed by `netlet libvirt install`.",
+    summary:
+      "The program libvirt runs as /etc/libvirt/hooks/qemu (domain XML on stdin); installed by `netlet libvirt install`.",
     args: ["DOMAIN", "OPERATION", "SUB-OPERATION?", "EXTRA?"],
     options: {
-      "on-agent-down": s("refuse (default): a start fails while the agent is unreachable; start: let it start unserved", "refuse|start"),
+      "on-agent-down": s(
+        "refuse (default): a start fails while the agent is unreachable; start: let it start unserved",
+        "refuse|start",
+      ),
       timeout: s("seconds to wait for the agent (default 10)", "SECONDS"),
     },
     async run(ctx) {
-      const opts = { socket: ctx.socket, timeoutMs: (intOpt(ctx, "timeout", 1, 120) ?? 10) * 1000, startWhenAgentDown: onAgentDown(ctx) === "start",
-        warn: (l: string) => process.stderr.write(`netlet: ${l}\n`) };
+      const opts = {
+        socket: ctx.socket,
+        timeoutMs: (intOpt(ctx, "timeout", 1, 120) ?? 10) * 1000,
+        startWhenAgentDown: onAgentDown(ctx) === "start",
+        warn: (l: string) => process.stderr.write(`netlet: ${l}\n`),
+      };
       try {
         await runHook(ctx.args[1], await readStdin(), opts);
       } catch (err) {
@@ -57,14 +69,22 @@ export const libvirtVerbs: Verb[] = [
     options: {
       "hooks-dir": s("libvirt's hook directory (default /etc/libvirt/hooks)", "DIR"),
       binary: s("netlet binary the hook runs (default this one)", "PATH"),
-      "on-agent-down": s("refuse (default) or start: what a domain start does while the agent is unreachable", "refuse|start"),
+      "on-agent-down": s(
+        "refuse (default) or start: what a domain start does while the agent is unreachable",
+        "refuse|start",
+      ),
       timeout: s("seconds the hook waits for the agent (default 10)", "SECONDS"),
     },
     async run(ctx) {
       const binary = strOpt(ctx, "binary") ?? realpathSync(process.execPath);
       if (!binary.startsWith("/")) throw new UsageError(`--binary ${binary}: expected an absolute path`);
-      const notes = installHook({ hooksDir: strOpt(ctx, "hooks-dir") ?? "/etc/libvirt/hooks", binary, socket: ctx.socket,
-        onAgentDown: onAgentDown(ctx), timeoutSeconds: intOpt(ctx, "timeout", 1, 120) ?? 10 });
+      const notes = installHook({
+        hooksDir: strOpt(ctx, "hooks-dir") ?? "/etc/libvirt/hooks",
+        binary,
+        socket: ctx.socket,
+        onAgentDown: onAgentDown(ctx),
+        timeoutSeconds: intOpt(ctx, "timeout", 1, 120) ?? 10,
+      });
       for (const n of notes) ctx.out(n);
     },
   },

@@ -33,26 +33,38 @@ export const miscVerbs: Verb[] = [
     summary: "Run the netlet daemon (DHCP, RA, metadata, dataplane, gossip) in the foreground.",
     options: {
       "log-format": { type: "string", arg: "logfmt|json", help: "log line format on stderr (default logfmt)" },
-      shutdown: { type: "boolean", help: "tell the running agent to stop serving for good: final router advertisements withdraw its IPv6 routes, then it exits (a plain SIGTERM, as a restart sends, keeps them)" },
+      shutdown: {
+        type: "boolean",
+        help: "tell the running agent to stop serving for good: final router advertisements withdraw its IPv6 routes, then it exits (a plain SIGTERM, as a restart sends, keeps them)",
+      },
     },
     async run(ctx) {
       if (ctx.opts.shutdown) return shutdownAgent(ctx);
       const format = strOpt(ctx, "log-format") ?? "logfmt";
-      if (format !== "logfmt" && format !== "json") throw new UsageError(`--log-format ${format}: expected logfmt or json`);
+      if (format !== "logfmt" && format !== "json")
+        throw new UsageError(`--log-format ${format}: expected logfmt or json`);
       const path = ctx.configPath ?? DEFAULT_CONFIG;
       const { config, warnings } = await loadConfigFile(path, ctx.configPath !== null);
       const log = createLogger({ format, level: config.logLevel });
       for (const w of warnings) log.warn(w);
       const configPath = (await Bun.file(path).exists()) ? path : null;
       let finish: (withdraw: boolean) => void = () => {};
-      const agent = await startAgent({ config, socket: ctx.socket, log, configPath, onShutdownRequest: () => finish(true) });
+      const agent = await startAgent({
+        config,
+        socket: ctx.socket,
+        log,
+        configPath,
+        onShutdownRequest: () => finish(true),
+      });
       process.on("SIGHUP", () => {
         loadConfigFile(path, ctx.configPath !== null)
           .then(({ config: next, warnings: ws }) => {
             for (const w of ws) log.warn(w);
             return agent.reload(next);
           })
-          .catch((err) => log.error("config reload refused; keeping the running configuration", { err: String(err.message ?? err) }));
+          .catch((err) =>
+            log.error("config reload refused; keeping the running configuration", { err: String(err.message ?? err) }),
+          );
       });
       await new Promise<void>((resolve) => {
         let stopping = false;
@@ -99,8 +111,16 @@ export const miscVerbs: Verb[] = [
     async run(ctx) {
       const p = strOpt(ctx, "project");
       if (!p) throw new UsageError("project scrub: --project ID is required");
-      const r = await ctx.api.call<{ networks: string[]; security_groups: string[] }>("POST", `/v1/projects/${encodeURIComponent(p)}/scrub`);
-      print(ctx, r, () => `project ${p}: disassociated networks [${r.networks.join(", ")}], deleted security groups [${r.security_groups.join(", ")}]`);
+      const r = await ctx.api.call<{ networks: string[]; security_groups: string[] }>(
+        "POST",
+        `/v1/projects/${encodeURIComponent(p)}/scrub`,
+      );
+      print(
+        ctx,
+        r,
+        () =>
+          `project ${p}: disassociated networks [${r.networks.join(", ")}], deleted security groups [${r.security_groups.join(", ")}]`,
+      );
     },
   },
   {
@@ -112,8 +132,19 @@ export const miscVerbs: Verb[] = [
       const n = strOpt(ctx, "network");
       const leases = await ctx.api.call<Lease[]>("GET", `/v1/leases${n ? `?network=${encodeURIComponent(n)}` : ""}`);
       const nets = new Map((await ctx.api.call<Network[]>("GET", "/v1/networks")).map((x) => [x.id, x.label]));
-      print(ctx, leases, () => table(["network", "MAC", "address", "hostname", "state", "expires"],
-        leases.map((l) => [nets.get(l.networkId) ?? l.networkId, l.mac, l.address, l.hostname, l.state, new Date(l.expiresAt).toISOString()])));
+      print(ctx, leases, () =>
+        table(
+          ["network", "MAC", "address", "hostname", "state", "expires"],
+          leases.map((l) => [
+            nets.get(l.networkId) ?? l.networkId,
+            l.mac,
+            l.address,
+            l.hostname,
+            l.state,
+            new Date(l.expiresAt).toISOString(),
+          ]),
+        ),
+      );
     },
   },
 ];
@@ -121,20 +152,30 @@ export const miscVerbs: Verb[] = [
 interface ShownDataplane {
   driver: string;
   snat: string;
-  instances: { name: string; uuid: string; vifs: { mac: string; port: string | null; ipv4: string | null; ipv6: string | null; antiSpoofing: string }[];
-    groups: { name: string; ingress: string[]; egress: string[] }[]; floatingIps: { address: string }[]; chains: string[] }[];
+  instances: {
+    name: string;
+    uuid: string;
+    vifs: { mac: string; port: string | null; ipv4: string | null; ipv6: string | null; antiSpoofing: string }[];
+    groups: { name: string; ingress: string[]; egress: string[] }[];
+    floatingIps: { address: string }[];
+    chains: string[];
+  }[];
   drops?: Record<string, number>;
 }
 
 export const dataplaneVerbs: Verb[] = [
   {
     name: "dataplane flush",
-    summary: "Remove every nft table, iptables chain, address, device and bridge netlet added to this host (the agent must be stopped).",
+    summary:
+      "Remove every nft table, iptables chain, address, device and bridge netlet added to this host (the agent must be stopped).",
     async run(ctx) {
       const path = ctx.configPath ?? DEFAULT_CONFIG;
       const { config } = await loadConfigFile(path, ctx.configPath !== null);
       const r = await flushDataplane(config.statePath, spawnExec(), (line) => ctx.out(line)).catch((err) => {
-        if (err instanceof AgentConflict) throw new RuntimeError(`${err.message.replace(/: stop it first.*$/, "")}: stop it first (systemctl stop netlet); a running agent would program everything again`);
+        if (err instanceof AgentConflict)
+          throw new RuntimeError(
+            `${err.message.replace(/: stop it first.*$/, "")}: stop it first (systemctl stop netlet); a running agent would program everything again`,
+          );
         throw err;
       });
       ctx.out(`dataplane flush: ${r.ran.length} removed, ${r.failed.length} failed`);
@@ -149,12 +190,32 @@ export const dataplaneVerbs: Verb[] = [
       const d = await ctx.api.call<ShownDataplane | null>("GET", "/v1/dataplane");
       print(ctx, d, () => {
         if (!d) return "nothing applied yet";
-        const rows = d.instances.flatMap((i) => i.vifs.map((v) => [i.name, v.mac, v.port, v.ipv4, v.ipv6, v.antiSpoofing,
-          i.groups.map((g) => `${g.name}: ${[...g.ingress.map((r) => `in ${r}`), ...g.egress.map((r) => `out ${r}`)].join("; ") || "(no rules)"}`).join(" | "),
-          i.floatingIps.map((f) => f.address)]));
-        const drops = Object.entries(d.drops ?? {}).filter(([, n]) => n > 0).map(([k, n]) => `${k} ${n}`).join(", ") || "none";
-        return `driver ${d.driver}, SNAT: ${d.snat}\n${table(["instance", "MAC", "port", "IPv4", "IPv6", "anti-spoofing", "security groups", "floating"], rows)}\n`
-          + `drops by reason: ${drops}`;
+        const rows = d.instances.flatMap((i) =>
+          i.vifs.map((v) => [
+            i.name,
+            v.mac,
+            v.port,
+            v.ipv4,
+            v.ipv6,
+            v.antiSpoofing,
+            i.groups
+              .map(
+                (g) =>
+                  `${g.name}: ${[...g.ingress.map((r) => `in ${r}`), ...g.egress.map((r) => `out ${r}`)].join("; ") || "(no rules)"}`,
+              )
+              .join(" | "),
+            i.floatingIps.map((f) => f.address),
+          ]),
+        );
+        const drops =
+          Object.entries(d.drops ?? {})
+            .filter(([, n]) => n > 0)
+            .map(([k, n]) => `${k} ${n}`)
+            .join(", ") || "none";
+        return (
+          `driver ${d.driver}, SNAT: ${d.snat}\n${table(["instance", "MAC", "port", "IPv4", "IPv6", "anti-spoofing", "security groups", "floating"], rows)}\n` +
+          `drops by reason: ${drops}`
+        );
       });
     },
   },
@@ -164,8 +225,24 @@ interface StatusJson {
   node: { id: string; address: string; version: string; uptimeS: number };
   peers: { id: string; address: string; state: string }[] | null;
   voters: string[] | null;
-  networks: { label: string; cidr: string | null; cidrV6: string | null; bridge: string; hostAddress: string | null; dhcp: string; ra: string }[];
-  instances: { name: string; mac: string; fixedIp: string | null; ipv6: string | null; lease: string; floating: string[]; metadataLastSeen: number | null }[];
+  networks: {
+    label: string;
+    cidr: string | null;
+    cidrV6: string | null;
+    bridge: string;
+    hostAddress: string | null;
+    dhcp: string;
+    ra: string;
+  }[];
+  instances: {
+    name: string;
+    mac: string;
+    fixedIp: string | null;
+    ipv6: string | null;
+    lease: string;
+    floating: string[];
+    metadataLastSeen: number | null;
+  }[];
   dataplane: { driver: string; lastApply: { kind: string; ms: number; at: number } | null };
   dns?: { address: string; bridge: string; state: string }[] | string;
   alarms: string[];
@@ -174,17 +251,27 @@ interface StatusJson {
 const ago = (t: number | null) => (t === null ? "never" : `${Math.max(0, Math.round((Date.now() - t) / 1000))} s ago`);
 
 function statusScreen(st: StatusJson): string {
-  const peers = st.peers === null ? "peers: none (standalone: no cluster key)" :
-    `${table(["peer", "address", "state"], st.peers.map((p) => [p.id, p.address, p.state]))}\nIPAM voters: ${st.voters?.join(", ") || "none yet"}`;
+  const peers =
+    st.peers === null
+      ? "peers: none (standalone: no cluster key)"
+      : `${table(
+          ["peer", "address", "state"],
+          st.peers.map((p) => [p.id, p.address, p.state]),
+        )}\nIPAM voters: ${st.voters?.join(", ") || "none yet"}`;
   const apply = st.dataplane.lastApply;
   return [
     `node ${st.node.id} (${st.node.address}), netlet ${st.node.version}, up ${st.node.uptimeS} s`,
     peers,
     "networks served by this host:",
-    table(["network", "IPv4", "IPv6", "bridge", "host address", "DHCP", "RA"], st.networks.map((n) => [n.label, n.cidr, n.cidrV6, n.bridge, n.hostAddress, n.dhcp, n.ra])),
+    table(
+      ["network", "IPv4", "IPv6", "bridge", "host address", "DHCP", "RA"],
+      st.networks.map((n) => [n.label, n.cidr, n.cidrV6, n.bridge, n.hostAddress, n.dhcp, n.ra]),
+    ),
     "instances on this host:",
-    table(["instance", "MAC", "fixed IP", "IPv6", "lease", "floating IP", "metadata last seen"],
-      st.instances.map((i) => [i.name, i.mac, i.fixedIp, i.ipv6, i.lease, i.floating, ago(i.metadataLastSeen)])),
+    table(
+      ["instance", "MAC", "fixed IP", "IPv6", "lease", "floating IP", "metadata last seen"],
+      st.instances.map((i) => [i.name, i.mac, i.fixedIp, i.ipv6, i.lease, i.floating, ago(i.metadataLastSeen)]),
+    ),
     `dns: ${typeof st.dns === "string" ? st.dns : st.dns?.length ? st.dns.map((l) => `${l.address} (${l.bridge}) ${l.state}`).join(", ") : "no served network"}`,
     `dataplane (${st.dataplane.driver}): ${apply ? `last apply ${apply.kind} in ${apply.ms} ms, ${ago(apply.at)}` : "not applied yet"}`,
     `alarms: ${st.alarms.length ? st.alarms.join("; ") : "none"}`,

@@ -10,25 +10,39 @@ const b = (help: string) => ({ type: "boolean" as const, help });
 export const networkVerbs: Verb[] = [
   {
     name: "network-disassociate",
-    summary: "Disassociate a network from its project and its host (nova network-disassociate): every project may use it again.",
+    summary:
+      "Disassociate a network from its project and its host (nova network-disassociate): every project may use it again.",
     args: ["NETWORK"],
-    options: { "host-only": b("only forget the network's host"), "project-only": b("only forget the network's project") },
+    options: {
+      "host-only": b("only forget the network's host"),
+      "project-only": b("only forget the network's project"),
+    },
     async run(ctx) {
       const hostOnly = !!ctx.opts["host-only"];
       const projectOnly = !!ctx.opts["project-only"];
-      if (hostOnly && projectOnly) throw new UsageError("network-disassociate: --host-only and --project-only exclude each other");
+      if (hostOnly && projectOnly)
+        throw new UsageError("network-disassociate: --host-only and --project-only exclude each other");
       const before = await ctx.api.call<Network>("GET", `/v1/networks/${encodeURIComponent(ctx.args[0])}`);
-      const n = await ctx.api.call<Network>("POST", `/v1/networks/${encodeURIComponent(ctx.args[0])}/disassociate`, { host: !projectOnly, project: !hostOnly });
-      const gone = [before.projectId !== n.projectId ? `project ${before.projectId}` : "", before.host !== n.host ? `host ${before.host}` : ""].filter(Boolean);
+      const n = await ctx.api.call<Network>("POST", `/v1/networks/${encodeURIComponent(ctx.args[0])}/disassociate`, {
+        host: !projectOnly,
+        project: !hostOnly,
+      });
+      const gone = [
+        before.projectId !== n.projectId ? `project ${before.projectId}` : "",
+        before.host !== n.host ? `host ${before.host}` : "",
+      ].filter(Boolean);
       ctx.out(`network ${n.label} disassociated from ${gone.join(" and ")}`);
     },
   },
   {
     name: "network-associate-host",
-    summary: "Associate a network that is not multi_host with the one host that serves it (nova network-associate-host).",
+    summary:
+      "Associate a network that is not multi_host with the one host that serves it (nova network-associate-host).",
     args: ["NETWORK", "HOST"],
     async run(ctx) {
-      const n = await ctx.api.call<Network>("POST", `/v1/networks/${encodeURIComponent(ctx.args[0])}/associate-host`, { host: ctx.args[1] });
+      const n = await ctx.api.call<Network>("POST", `/v1/networks/${encodeURIComponent(ctx.args[0])}/associate-host`, {
+        host: ctx.args[1],
+      });
       ctx.out(`network ${n.label} associated with host ${n.host}`);
     },
   },
@@ -69,16 +83,32 @@ export const networkVerbs: Verb[] = [
         if (/^(f|false|0|no)$/i.test(v)) return false;
         throw new UsageError(`--${name} ${v}: expected T or F`);
       };
-      if (ctx.opts["enable-dhcp"] && ctx.opts["disable-dhcp"]) throw new UsageError("--enable-dhcp and --disable-dhcp exclude each other");
-      if (!strOpt(ctx, "fixed-range-v4") && !strOpt(ctx, "fixed-range-v6")) throw new UsageError("network-create: --fixed-range-v4 CIDR (or --fixed-range-v6) is required");
+      if (ctx.opts["enable-dhcp"] && ctx.opts["disable-dhcp"])
+        throw new UsageError("--enable-dhcp and --disable-dhcp exclude each other");
+      if (!strOpt(ctx, "fixed-range-v4") && !strOpt(ctx, "fixed-range-v6"))
+        throw new UsageError("network-create: --fixed-range-v4 CIDR (or --fixed-range-v6) is required");
       const body = {
-        label: ctx.args[0], fixed_range_v4: strOpt(ctx, "fixed-range-v4"), fixed_range_v6: strOpt(ctx, "fixed-range-v6"),
-        fixed_cidr: strOpt(ctx, "fixed-cidr"), num_networks: intOpt(ctx, "num-networks", 1, 4094) ?? 1,
-        network_size: intOpt(ctx, "network-size", 4, 2 ** 24), bridge: strOpt(ctx, "bridge"), bridge_interface: strOpt(ctx, "bridge-interface"),
-        vlan: intOpt(ctx, "vlan", 1, 4094), vxlan: intOpt(ctx, "vxlan", 1, 16_777_215), gateway: strOpt(ctx, "gateway"),
-        gateway_v6: strOpt(ctx, "gateway-v6"), dns1: strOpt(ctx, "dns1"), dns2: strOpt(ctx, "dns2"), mtu: intOpt(ctx, "mtu", 576, 65535),
-        multi_host: flag("multi-host"), project_id: strOpt(ctx, "project-id"), dhcp_server: strOpt(ctx, "dhcp-server"),
-        allowed_start: strOpt(ctx, "allowed-start"), allowed_end: strOpt(ctx, "allowed-end"), enable_dhcp: !ctx.opts["disable-dhcp"],
+        label: ctx.args[0],
+        fixed_range_v4: strOpt(ctx, "fixed-range-v4"),
+        fixed_range_v6: strOpt(ctx, "fixed-range-v6"),
+        fixed_cidr: strOpt(ctx, "fixed-cidr"),
+        num_networks: intOpt(ctx, "num-networks", 1, 4094) ?? 1,
+        network_size: intOpt(ctx, "network-size", 4, 2 ** 24),
+        bridge: strOpt(ctx, "bridge"),
+        bridge_interface: strOpt(ctx, "bridge-interface"),
+        vlan: intOpt(ctx, "vlan", 1, 4094),
+        vxlan: intOpt(ctx, "vxlan", 1, 16_777_215),
+        gateway: strOpt(ctx, "gateway"),
+        gateway_v6: strOpt(ctx, "gateway-v6"),
+        dns1: strOpt(ctx, "dns1"),
+        dns2: strOpt(ctx, "dns2"),
+        mtu: intOpt(ctx, "mtu", 576, 65535),
+        multi_host: flag("multi-host"),
+        project_id: strOpt(ctx, "project-id"),
+        dhcp_server: strOpt(ctx, "dhcp-server"),
+        allowed_start: strOpt(ctx, "allowed-start"),
+        allowed_end: strOpt(ctx, "allowed-end"),
+        enable_dhcp: !ctx.opts["disable-dhcp"],
         share_address: flag("share-address"),
       };
       const nets = await ctx.api.call<Network[]>("POST", "/v1/networks", body);
@@ -124,13 +154,30 @@ export const networkVerbs: Verb[] = [
       const q = new URLSearchParams();
       if (strOpt(ctx, "network")) q.set("network", strOpt(ctx, "network")!);
       if (strOpt(ctx, "host")) q.set("host", strOpt(ctx, "host")!);
-      const ips = await ctx.api.call<(FixedIp & { hostname: string | null; instanceHost: string | null })[]>("GET", `/v1/fixed-ips?${q}`);
+      const ips = await ctx.api.call<(FixedIp & { hostname: string | null; instanceHost: string | null })[]>(
+        "GET",
+        `/v1/fixed-ips?${q}`,
+      );
       const nets = new Map((await ctx.api.call<Network[]>("GET", "/v1/networks")).map((n) => [n.id, n.cidr]));
       const used = ips.filter((i) => i.instanceUuid || i.reserved || i.host || i.leased);
       // nova-manage's columns first: network, IP address, hostname, host.
-      print(ctx, ips, () => table(["network", "IP address", "hostname", "host", "instance", "reserved", "leased"],
-        used.map((i) => [nets.get(i.networkId), i.address, i.hostname ?? "", i.instanceHost ?? i.host ?? "", i.instanceUuid ?? "", i.reserved, i.leased])) +
-        `\n${ips.length} addresses, ${ips.length - used.length} free`);
+      print(
+        ctx,
+        ips,
+        () =>
+          `${table(
+            ["network", "IP address", "hostname", "host", "instance", "reserved", "leased"],
+            used.map((i) => [
+              nets.get(i.networkId),
+              i.address,
+              i.hostname ?? "",
+              i.instanceHost ?? i.host ?? "",
+              i.instanceUuid ?? "",
+              i.reserved,
+              i.leased,
+            ]),
+          )}\n${ips.length} addresses, ${ips.length - used.length} free`,
+      );
     },
   },
 ];
@@ -150,6 +197,36 @@ function fixedVerb(action: "reserve" | "unreserve"): Verb {
 }
 
 function networkTable(nets: Network[]): string {
-  return table(["id", "label", "IPv4", "IPv6", "start address", "DNS1", "DNS2", "VlanID", "vxlan", "bridge", "multi_host", "project", "host"],
-    nets.map((n) => [n.id, n.label, n.cidr, n.cidrV6, n.dhcpStart, n.dns1, n.dns2, n.vlan, n.vxlan, n.bridge, n.multiHost, n.projectId, n.host]));
+  return table(
+    [
+      "id",
+      "label",
+      "IPv4",
+      "IPv6",
+      "start address",
+      "DNS1",
+      "DNS2",
+      "VlanID",
+      "vxlan",
+      "bridge",
+      "multi_host",
+      "project",
+      "host",
+    ],
+    nets.map((n) => [
+      n.id,
+      n.label,
+      n.cidr,
+      n.cidrV6,
+      n.dhcpStart,
+      n.dns1,
+      n.dns2,
+      n.vlan,
+      n.vxlan,
+      n.bridge,
+      n.multiHost,
+      n.projectId,
+      n.host,
+    ]),
+  );
 }

@@ -4,12 +4,18 @@ import { print, strOpt, type Verb } from "../verb.ts";
 
 const s = (help: string, arg = "VALUE") => ({ type: "string" as const, help, arg });
 
-interface Plugged { name: string; uuid: string; plugged?: { port: string; mac: string }; unplugged?: { port: string; mac: string }[] }
+interface Plugged {
+  name: string;
+  uuid: string;
+  plugged?: { port: string; mac: string };
+  unplugged?: { port: string; mac: string }[];
+}
 
 export const portVerbs: Verb[] = [
   {
     name: "plug",
-    summary: "Declare IFNAME (the guest's tap, vnet or veth) as the port of an instance's VIF; returns once its rules are applied.",
+    summary:
+      "Declare IFNAME (the guest's tap, vnet or veth) as the port of an instance's VIF; returns once its rules are applied.",
     args: ["INSTANCE"],
     options: {
       port: s("host-side interface of the VIF (required)", "IFNAME"),
@@ -19,8 +25,11 @@ export const portVerbs: Verb[] = [
     async run(ctx) {
       const port = strOpt(ctx, "port");
       if (!port) throw new UsageError("netlet plug: --port IFNAME is required");
-      const r = await ctx.api.call<Plugged>("POST", `/v1/instances/${encodeURIComponent(ctx.args[0])}/plug`,
-        { port, mac: strOpt(ctx, "mac"), network: strOpt(ctx, "network") });
+      const r = await ctx.api.call<Plugged>("POST", `/v1/instances/${encodeURIComponent(ctx.args[0])}/plug`, {
+        port,
+        mac: strOpt(ctx, "mac"),
+        network: strOpt(ctx, "network"),
+      });
       print(ctx, r, () => `plugged ${r.plugged!.port} as the port of ${r.name} (MAC ${r.plugged!.mac})`);
     },
   },
@@ -30,7 +39,9 @@ export const portVerbs: Verb[] = [
     args: ["INSTANCE"],
     options: { port: s("only this port (default: every port of the instance)", "IFNAME") },
     async run(ctx) {
-      const r = await ctx.api.call<Plugged>("POST", `/v1/instances/${encodeURIComponent(ctx.args[0])}/unplug`, { port: strOpt(ctx, "port") });
+      const r = await ctx.api.call<Plugged>("POST", `/v1/instances/${encodeURIComponent(ctx.args[0])}/unplug`, {
+        port: strOpt(ctx, "port"),
+      });
       print(ctx, r, () => r.unplugged!.map((u) => `unplugged ${u.port} from ${r.name} (MAC ${u.mac})`).join("\n"));
     },
   },

@@ -24,7 +24,9 @@ export interface AgreementView {
   mayVote(now: number): boolean;
 }
 
-export type ClaimOutcome = { ok: true; slot: string; epoch: number } | { ok: false; slot: string; error: string; state?: SlotRecord };
+export type ClaimOutcome =
+  | { ok: true; slot: string; epoch: number }
+  | { ok: false; slot: string; error: string; state?: SlotRecord };
 
 interface Claim {
   k: number;
@@ -60,7 +62,10 @@ const heldText = (r: SlotRecord): string => `held by ${r.owner} at epoch ${r.epo
 
 /** A short, order-independent fingerprint of a voter set, carried by every claim. */
 export function votersFingerprint(voters: readonly string[]): string {
-  return createHash("sha256").update([...voters].sort().join("\n")).digest("base64url").slice(0, 16);
+  return createHash("sha256")
+    .update([...voters].sort().join("\n"))
+    .digest("base64url")
+    .slice(0, 16);
 }
 
 export class Agreement {
@@ -102,12 +107,30 @@ export class Agreement {
     const reachable = voters.filter((v) => this.peers.isReachable(v)).length;
     if (voters.length === 0 || reachable < need) {
       this.stats.claimsFailed++;
-      return done({ ok: false, slot, error: `no majority reachable: ${reachable} of ${voters.length} voters, ${need} needed` });
+      return done({
+        ok: false,
+        slot,
+        error: `no majority reachable: ${reachable} of ${voters.length} voters, ${need} needed`,
+      });
     }
     const known = this.view.record(slot);
     const promised = this.promises.get(slot);
     const epoch = Math.max(known?.epoch ?? 0, promised?.epoch ?? 0, minEpoch - 1) + 1;
-    const c: Claim = { k: ++this.#k, slot, epoch, voters, vs: votersFingerprint(voters), why: new Set(), need, grants: new Set(), refusals: new Set(), deadline: now + this.timeoutMs, resendAt: now + this.#resendMs(), retries, done };
+    const c: Claim = {
+      k: ++this.#k,
+      slot,
+      epoch,
+      voters,
+      vs: votersFingerprint(voters),
+      why: new Set(),
+      need,
+      grants: new Set(),
+      refusals: new Set(),
+      deadline: now + this.timeoutMs,
+      resendAt: now + this.#resendMs(),
+      retries,
+      done,
+    };
     this.#claims.set(c.k, c);
     this.#bySlot.set(slot, c);
     for (const v of voters) {
@@ -126,12 +149,16 @@ export class Agreement {
     switch (m.i) {
       case "c": {
         const r = this.#vote(from, m.slot, m.e, m.vs, now);
-        this.peers.send(from, r.grant ? { i: "v", k: m.k, ok: true } : { i: "v", k: m.k, ok: false, st: r.state, why: r.why });
+        this.peers.send(
+          from,
+          r.grant ? { i: "v", k: m.k, ok: true } : { i: "v", k: m.k, ok: false, st: r.state, why: r.why },
+        );
         return;
       }
       case "v": {
         const c = this.#claims.get(m.k);
-        if (c && c.voters.includes(from)) this.#onVote(c, from, m.ok ? { grant: true } : { grant: false, state: m.st, why: m.why }, now);
+        if (c?.voters.includes(from))
+          this.#onVote(c, from, m.ok ? { grant: true } : { grant: false, state: m.st, why: m.why }, now);
         return;
       }
       case "l":
@@ -151,7 +178,12 @@ export class Agreement {
 
   tick(now: number): void {
     for (const c of [...this.#claims.values()]) {
-      if (now >= c.deadline) this.#fail(c, `timed out after ${this.timeoutMs} ms with ${c.grants.size} of ${c.need} grants${this.#refusals(c)}`, now);
+      if (now >= c.deadline)
+        this.#fail(
+          c,
+          `timed out after ${this.timeoutMs} ms with ${c.grants.size} of ${c.need} grants${this.#refusals(c)}`,
+          now,
+        );
       else if (now >= c.resendAt) this.#resend(c);
     }
   }
@@ -193,7 +225,9 @@ export class Agreement {
       this.stats.votesRefused++;
       return { grant: false, why: "busy" };
     }
-    const d = decideVote(this.promises.get(slot), this.view.record(slot), claimant, epoch, (h) => this.view.forgotten(h));
+    const d = decideVote(this.promises.get(slot), this.view.record(slot), claimant, epoch, (h) =>
+      this.view.forgotten(h),
+    );
     if (!d.grant) {
       this.stats.votesRefused++;
       return d;
@@ -215,7 +249,8 @@ export class Agreement {
       const page = this.promises.after(after, 64);
       for (const [slot, p] of page) {
         if (!slot.startsWith("voter:")) return;
-        if (!p.released && !this.view.record(slot) && !this.view.forgotten(p.owner)) this.#admitting = { slot, host: p.owner };
+        if (!p.released && !this.view.record(slot) && !this.view.forgotten(p.owner))
+          this.#admitting = { slot, host: p.owner };
       }
       if (page.length < 64) return;
       after = page[page.length - 1][0];
@@ -258,10 +293,17 @@ export class Agreement {
     // a grant whose answer was lost is still a promise at that voter. Only when every voter
     // refused is there nothing to hand back.
     if (c.refusals.size < c.voters.length) this.release(c.slot, c.epoch, c.voters);
-    if (c.seen?.released && c.retries < this.maxRetries) return this.claim(c.slot, now, c.done, c.retries + 1, Math.max(c.seen.epoch, c.epoch) + 1);
+    if (c.seen?.released && c.retries < this.maxRetries)
+      return this.claim(c.slot, now, c.done, c.retries + 1, Math.max(c.seen.epoch, c.epoch) + 1);
     // A voter still holds an earlier attempt of ours (its release was lost): that epoch is
     // ours to finish, and voting on it again is idempotent.
-    if (c.seen && c.seen.owner === this.peers.self && !c.seen.released && c.seen.epoch !== c.epoch && c.retries < this.maxRetries) {
+    if (
+      c.seen &&
+      c.seen.owner === this.peers.self &&
+      !c.seen.released &&
+      c.seen.epoch !== c.epoch &&
+      c.retries < this.maxRetries
+    ) {
       return this.claim(c.slot, now, c.done, c.retries + 1, c.seen.epoch);
     }
     this.stats.claimsFailed++;

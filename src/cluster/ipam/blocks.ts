@@ -19,7 +19,8 @@ export function splitBlocks(cidr: string, blockPrefix = DEFAULT_BLOCK_PREFIX): s
   const { base, prefix } = parseV4Cidr(cidr);
   if (blockPrefix < prefix) return [`${intToV4(base)}/${prefix}`];
   const count = 2 ** (blockPrefix - prefix);
-  if (count > 65_536) throw new RangeError(`Cannot split ${cidr} into /${blockPrefix}: ${count} blocks is more than 65536`);
+  if (count > 65_536)
+    throw new RangeError(`Cannot split ${cidr} into /${blockPrefix}: ${count} blocks is more than 65536`);
   const size = 2 ** (32 - blockPrefix);
   return Array.from({ length: count }, (_, i) => `${intToV4(base + i * size)}/${blockPrefix}`);
 }

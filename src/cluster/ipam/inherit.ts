@@ -26,7 +26,9 @@ export interface InheritPeers {
 /** Answer a request for promises after `after`: the next page and where to go on from. */
 export function servePromises(promises: PromiseStore, after: string): { ps: PromiseEntry[]; nx: string | null } {
   const page = promises.after(after, PAGE);
-  const ps = page.filter(([slot, p]) => !p.released && !slot.startsWith("inherit:")).map(([slot, p]) => [slot, p.owner, p.epoch] as PromiseEntry);
+  const ps = page
+    .filter(([slot, p]) => !p.released && !slot.startsWith("inherit:"))
+    .map(([slot, p]) => [slot, p.owner, p.epoch] as PromiseEntry);
   return { ps, nx: page.length < PAGE ? null : page[page.length - 1][0] };
 }
 

@@ -37,7 +37,13 @@ export interface IpamConfig {
   duplicateCheckIntervalMs: number;
 }
 
-export const DEFAULT_IPAM_CONFIG: IpamConfig = { blockPrefix: 28, headroom: 8, claimTimeoutMs: 2000, warmupMs: 10_000, duplicateCheckIntervalMs: 10_000 };
+export const DEFAULT_IPAM_CONFIG: IpamConfig = {
+  blockPrefix: 28,
+  headroom: 8,
+  claimTimeoutMs: 2000,
+  warmupMs: 10_000,
+  duplicateCheckIntervalMs: 10_000,
+};
 
 export interface IpamPeers {
   isReachable(id: string): boolean;
@@ -118,11 +124,21 @@ export class Ipam implements Layer {
     this.#nextCheckAt = o.now + this.config.duplicateCheckIntervalMs;
     this.#nextAdmitAt = o.now;
     this.#now = o.now;
-    const peers = { self: o.self, isReachable: (id: string) => o.peers.isReachable(id), send: (id: string, d: IpamMsg) => this.#send(id, d) };
+    const peers = {
+      self: o.self,
+      isReachable: (id: string) => o.peers.isReachable(id),
+      send: (id: string, d: IpamMsg) => this.#send(id, d),
+    };
     // Our own promises are intact unless the directory is new or wiped; then we copy others'
     // before the first vote (inherit.ts). The first host of a cluster has nothing to copy.
-    const inherited = o.bootstrap === true || o.promises.get(`inherit:${o.self}`) !== undefined || (!wiped && !o.promises.empty());
-    this.inheritance = new Inheritance({ self: o.self, send: (id, m) => this.#send(id, m) }, o.promises, Math.floor(this.config.claimTimeoutMs / 4), inherited);
+    const inherited =
+      o.bootstrap === true || o.promises.get(`inherit:${o.self}`) !== undefined || (!wiped && !o.promises.empty());
+    this.inheritance = new Inheritance(
+      { self: o.self, send: (id, m) => this.#send(id, m) },
+      o.promises,
+      Math.floor(this.config.claimTimeoutMs / 4),
+      inherited,
+    );
     const view = {
       voters: () => this.voters(),
       record: (slot: string) => this.record(slot),
@@ -154,7 +170,8 @@ export class Ipam implements Layer {
 
   voters(): string[] {
     const out: string[] = [];
-    for (const [slot, r] of this.#slots.latest()) if (slot.startsWith("voter:") && !r.released && !this.forgotten(r.owner)) out.push(r.owner);
+    for (const [slot, r] of this.#slots.latest())
+      if (slot.startsWith("voter:") && !r.released && !this.forgotten(r.owner)) out.push(r.owner);
     return out.sort();
   }
 
@@ -174,7 +191,11 @@ export class Ipam implements Layer {
     for (const r of this.#o.store.scanPrefix("ip_alloc", `${this.#o.self}/`)) {
       const d = r.data;
       if (r.deleted || !d || d.host !== this.#o.self || (networkId && d.networkId !== networkId)) continue;
-      out.push({ networkId: String(d.networkId), address: String(d.address), owner: (d.owner as string | null) ?? null });
+      out.push({
+        networkId: String(d.networkId),
+        address: String(d.address),
+        owner: (d.owner as string | null) ?? null,
+      });
     }
     return out;
   }
@@ -183,19 +204,29 @@ export class Ipam implements Layer {
 
   /** Hand out one address of `networkId` to `owner` (a VIF id), from our own blocks only. */
   allocate(networkId: string, owner: string, now: number): AllocResult {
-    if (!this.#ready(now)) return this.#allocFail(`not ready: this host's state directory is new; learning the cluster's state (at most ${this.#readyAt - now} ms more)`);
+    if (!this.#ready(now))
+      return this.#allocFail(
+        `not ready: this host's state directory is new; learning the cluster's state (at most ${this.#readyAt - now} ms more)`,
+      );
     const net = this.#network(networkId);
     if (!net) return this.#allocFail(`unknown network ${networkId}`);
     this.#demand.add(networkId);
     const a = this.#freeAddresses(networkId, net, 1)[0];
     if (a) {
-      this.#o.write({ table: "ip_alloc", key: `${this.#o.self}/${networkId}/${a}`, deleted: false, data: { networkId, address: a, host: this.#o.self, owner } });
+      this.#o.write({
+        table: "ip_alloc",
+        key: `${this.#o.self}/${networkId}/${a}`,
+        deleted: false,
+        data: { networkId, address: a, host: this.#o.self, owner },
+      });
       this.stats.allocations++;
     }
     this.#keepHeadroom(networkId, now);
     if (a) return { ok: true, address: a };
     const why = this.#lastError.get(networkId);
-    return this.#allocFail(`network ${networkId}: no free address in this host's blocks; a new block needs a majority of voters${why ? ` (${why})` : " (claim in progress)"}`);
+    return this.#allocFail(
+      `network ${networkId}: no free address in this host's blocks; a new block needs a majority of voters${why ? ` (${why})` : " (claim in progress)"}`,
+    );
   }
 
   release(networkId: string, address: string): boolean {
@@ -266,7 +297,12 @@ export class Ipam implements Layer {
   /** Claim the next block while we still have `headroom` addresses left. */
   #keepHeadroom(networkId: string, now: number): void {
     const net = this.#network(networkId);
-    if (!net || !this.#ready(now) || this.#freeAddresses(networkId, net, this.config.headroom).length >= this.config.headroom) return;
+    if (
+      !net ||
+      !this.#ready(now) ||
+      this.#freeAddresses(networkId, net, this.config.headroom).length >= this.config.headroom
+    )
+      return;
     if (this.agreement.anyPending(`block:${networkId}:`)) return;
     const gone = new Set<string>();
     for (const r of this.#o.store.scan("host_forgotten")) if (!r.deleted) gone.add(r.key);
@@ -292,18 +328,25 @@ export class Ipam implements Layer {
     if (!o.ok) {
       if (ctx.networkId) this.#lastError.set(ctx.networkId, o.error);
       // A voter told us who holds it (its record has not reached us): pick other blocks.
-      if (o.state && o.state.owner !== this.#o.self && !o.state.released) this.#heldElsewhere.set(o.slot, this.#now + HELD_ELSEWHERE_MS);
+      if (o.state && o.state.owner !== this.#o.self && !o.state.released)
+        this.#heldElsewhere.set(o.slot, this.#now + HELD_ELSEWHERE_MS);
       if (ctx.address) this.#retryFloating(ctx.address);
       // An admission refused for a passing reason (another one in flight, a voter still
       // copying promises): try again after a short random pause, not a whole admit round.
-      if (o.slot === voterSlot(this.#o.self)) this.#nextAdmitAt = this.#now + Math.floor(this.config.claimTimeoutMs * (0.1 + 0.3 * this.#o.random()));
+      if (o.slot === voterSlot(this.#o.self))
+        this.#nextAdmitAt = this.#now + Math.floor(this.config.claimTimeoutMs * (0.1 + 0.3 * this.#o.random()));
       return;
     }
     if (ctx.networkId) this.#lastError.delete(ctx.networkId);
     if (ctx.address) this.#fipRetries.delete(ctx.address);
     // Admitted: start copying promises on the next tick rather than the next admit round.
     if (o.slot === voterSlot(this.#o.self)) this.#nextAdmitAt = this.#now;
-    this.#o.write({ table: "ipam_slot", key: `${o.slot}@${o.epoch}`, deleted: false, data: { slot: o.slot, owner: this.#o.self, epoch: o.epoch, released: false } });
+    this.#o.write({
+      table: "ipam_slot",
+      key: `${o.slot}@${o.epoch}`,
+      deleted: false,
+      data: { slot: o.slot, owner: this.#o.self, epoch: o.epoch, released: false },
+    });
     if (ctx.address) this.#o.onServe?.(ctx.address, true);
   }
 
@@ -313,12 +356,19 @@ export class Ipam implements Layer {
    * Start serving a floating IP here. If another reachable host serves it, it is asked to
    * hand it over and the claim follows its release; the result then says "pending".
    */
-  serveFloating(address: string, now: number): { ok: true; state: "serving" | "pending" } | { ok: false; error: string } {
+  serveFloating(
+    address: string,
+    now: number,
+  ): { ok: true; state: "serving" | "pending" } | { ok: false; error: string } {
     const slot = fipSlot(address);
     const rec = this.record(slot);
     if (rec && !rec.released && rec.owner === this.#o.self) return { ok: true, state: "serving" };
     if (rec && !rec.released && !this.forgotten(rec.owner)) {
-      if (!this.#o.peers.isReachable(rec.owner)) return { ok: false, error: `floating IP ${address} is served by ${rec.owner}, which is unreachable; run "netlet host forget ${rec.owner}" if it is gone` };
+      if (!this.#o.peers.isReachable(rec.owner))
+        return {
+          ok: false,
+          error: `floating IP ${address} is served by ${rec.owner}, which is unreachable; run "netlet host forget ${rec.owner}" if it is gone`,
+        };
       this.#send(rec.owner, { i: "t", slot });
       this.#transfers.set(address, now + 3 * this.config.claimTimeoutMs);
       return { ok: true, state: "pending" };
@@ -334,7 +384,12 @@ export class Ipam implements Layer {
     if (!rec || rec.released || rec.owner !== this.#o.self) return false;
     // Stop serving first, then persist and announce: never two servers, at worst none briefly.
     this.#o.onServe?.(address, false);
-    this.#o.write({ table: "ipam_slot", key: `${slot}@${rec.epoch}`, deleted: false, data: { slot, owner: this.#o.self, epoch: rec.epoch, released: true } });
+    this.#o.write({
+      table: "ipam_slot",
+      key: `${slot}@${rec.epoch}`,
+      deleted: false,
+      data: { slot, owner: this.#o.self, epoch: rec.epoch, released: true },
+    });
     this.agreement.release(slot, rec.epoch);
     return true;
   }
@@ -344,7 +399,8 @@ export class Ipam implements Layer {
   /** `netlet host forget HOST`: reclaim a dead host's slots; refused while it is reachable. */
   forget(host: string): { ok: true } | { ok: false; error: string } {
     if (host === this.#o.self) return { ok: false, error: "cannot forget this host itself" };
-    if (this.#o.peers.isReachable(host)) return { ok: false, error: `refusing to forget ${host}: it is reachable (alive or suspect)` };
+    if (this.#o.peers.isReachable(host))
+      return { ok: false, error: `refusing to forget ${host}: it is reachable (alive or suspect)` };
     this.#o.write({ table: "host_forgotten", key: host, deleted: false, data: { host, generation: 0 } });
     return { ok: true };
   }
@@ -379,7 +435,8 @@ export class Ipam implements Layer {
     if (m.i === "t") {
       // Hand over: stop serving, then tell the asker too so it can claim at once.
       const rec = this.record(m.slot);
-      if (this.releaseFloating(m.slot.slice(4)) && rec && !this.voters().includes(from)) this.#send(from, { i: "l", slot: m.slot, e: rec.epoch });
+      if (this.releaseFloating(m.slot.slice(4)) && rec && !this.voters().includes(from))
+        this.#send(from, { i: "l", slot: m.slot, e: rec.epoch });
       return true;
     }
     this.agreement.handle(from, m, now);
@@ -395,7 +452,12 @@ export class Ipam implements Layer {
 
   nextDeadline(): number {
     // Pending hand-overs are looked at on the periodic admit/headroom tick.
-    let d = Math.min(this.agreement.nextDeadline(), this.inheritance.nextDeadline(), this.#nextCheckAt, this.#nextAdmitAt);
+    let d = Math.min(
+      this.agreement.nextDeadline(),
+      this.inheritance.nextDeadline(),
+      this.#nextCheckAt,
+      this.#nextAdmitAt,
+    );
     for (const r of this.#fipRetries.values()) d = Math.min(d, r.at);
     return d;
   }
@@ -461,7 +523,8 @@ export class Ipam implements Layer {
       if (now < r.at) continue;
       r.at = Infinity;
       const rec = this.record(fipSlot(address));
-      if ((rec && !rec.released && !this.forgotten(rec.owner)) || this.agreement.pending(fipSlot(address))) this.#fipRetries.delete(address);
+      if ((rec && !rec.released && !this.forgotten(rec.owner)) || this.agreement.pending(fipSlot(address)))
+        this.#fipRetries.delete(address);
       else this.serveFloating(address, now);
     }
   }

@@ -4,13 +4,29 @@ import { PAGE } from "./inherit.ts";
 
 const slot = v.pipe(v.string(), v.minLength(1), v.maxLength(200));
 const epoch = v.pipe(v.number(), v.integer(), v.minValue(1));
-const record = v.object({ owner: v.pipe(v.string(), v.maxLength(128)), epoch: v.pipe(v.number(), v.integer(), v.minValue(0)), released: v.boolean() });
+const record = v.object({
+  owner: v.pipe(v.string(), v.maxLength(128)),
+  epoch: v.pipe(v.number(), v.integer(), v.minValue(0)),
+  released: v.boolean(),
+});
 
 export const IpamMsg = v.variant("i", [
   /** Claim `slot` at `e`; `k` identifies the attempt; `vs` fingerprints the claimant's voter set. */
-  v.object({ i: v.literal("c"), k: v.pipe(v.number(), v.integer()), slot, e: epoch, vs: v.optional(v.pipe(v.string(), v.maxLength(64))) }),
+  v.object({
+    i: v.literal("c"),
+    k: v.pipe(v.number(), v.integer()),
+    slot,
+    e: epoch,
+    vs: v.optional(v.pipe(v.string(), v.maxLength(64))),
+  }),
   /** Vote on attempt `k`; a refusal carries what the voter knows about the slot. */
-  v.object({ i: v.literal("v"), k: v.pipe(v.number(), v.integer()), ok: v.boolean(), st: v.optional(record), why: v.optional(v.picklist(["view", "busy", "novote"])) }),
+  v.object({
+    i: v.literal("v"),
+    k: v.pipe(v.number(), v.integer()),
+    ok: v.boolean(),
+    st: v.optional(record),
+    why: v.optional(v.picklist(["view", "busy", "novote"])),
+  }),
   /** The holder (or an abandoning claimant) releases `slot` at `e`. */
   v.object({ i: v.literal("l"), slot, e: epoch }),
   /** Please hand over `slot` (a floating IP being associated elsewhere). */
@@ -21,13 +37,17 @@ export const IpamMsg = v.variant("i", [
   v.object({
     i: v.literal("p"),
     a: v.pipe(v.string(), v.maxLength(200)),
-    ps: v.pipe(v.array(v.tuple([slot, v.pipe(v.string(), v.minLength(1), v.maxLength(128)), epoch])), v.maxLength(PAGE)),
+    ps: v.pipe(
+      v.array(v.tuple([slot, v.pipe(v.string(), v.minLength(1), v.maxLength(128)), epoch])),
+      v.maxLength(PAGE),
+    ),
     nx: v.nullable(v.pipe(v.string(), v.maxLength(200))),
   }),
 ]);
 export type IpamMsg = v.InferOutput<typeof IpamMsg>;
 
-export const isIpamPayload = (d: unknown): boolean => typeof d === "object" && d !== null && typeof (d as { i?: unknown }).i === "string";
+export const isIpamPayload = (d: unknown): boolean =>
+  typeof d === "object" && d !== null && typeof (d as { i?: unknown }).i === "string";
 
 export function parseIpamMsg(d: unknown): IpamMsg | null {
   const r = v.safeParse(IpamMsg, d);

@@ -19,7 +19,10 @@ export class MemoryPromiseStore implements PromiseStore {
     return this.map.size === 0;
   }
   after(slot: string, limit: number): [string, SlotPromise][] {
-    const keys = [...this.map.keys()].filter((k) => k > slot).sort().slice(0, limit);
+    const keys = [...this.map.keys()]
+      .filter((k) => k > slot)
+      .sort()
+      .slice(0, limit);
     return keys.map((k) => [k, { ...this.map.get(k)! }]);
   }
 }

@@ -39,7 +39,8 @@ export class SlotViews {
     let out = view.held.get(prefix);
     if (!out) {
       out = [];
-      for (const [slot, r] of view.latest) if (r.owner === this.self && !r.released && slot.startsWith(prefix)) out.push(slot.slice(prefix.length));
+      for (const [slot, r] of view.latest)
+        if (r.owner === this.self && !r.released && slot.startsWith(prefix)) out.push(slot.slice(prefix.length));
       view.held.set(prefix, out.sort());
     }
     return [...out];
@@ -55,7 +56,8 @@ export class SlotViews {
       if (r.deleted || !d) continue;
       const slot = String(d.slot);
       const cur = latest.get(slot);
-      if (!cur || Number(d.epoch) > cur.epoch) latest.set(slot, { owner: String(d.owner), epoch: Number(d.epoch), released: Boolean(d.released) });
+      if (!cur || Number(d.epoch) > cur.epoch)
+        latest.set(slot, { owner: String(d.owner), epoch: Number(d.epoch), released: Boolean(d.released) });
       owners.set(slot, (owners.get(slot) ?? new Set<string>()).add(String(d.owner)));
     }
     return (this.#view = { at, latest, owners, held: new Map() });

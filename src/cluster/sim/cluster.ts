@@ -43,24 +43,48 @@ export class SimCluster {
   readonly members: SimMember[] = [];
   constructor(readonly o: ClusterOptions) {
     this.sim = new Simulator({ seed: o.seed, loss: o.loss });
-    for (let i = 0; i < o.n; i++) this.spawn(i, 1, i > 0 ? ["n0", `n${Math.floor(this.sim.random() * i)}`] : [], o.makeStore?.(i));
+    for (let i = 0; i < o.n; i++)
+      this.spawn(i, 1, i > 0 ? ["n0", `n${Math.floor(this.sim.random() * i)}`] : [], o.makeStore?.(i));
   }
 
   /** Start (or restart, with a given generation and store) node i and join it through `via`. */
-  spawn(i: number, generation: number, via: string[], store = new MemoryReplicaStore(), promises = new MemoryPromiseStore()): SimMember {
+  spawn(
+    i: number,
+    generation: number,
+    via: string[],
+    store = new MemoryReplicaStore(),
+    promises = new MemoryPromiseStore(),
+  ): SimMember {
     const skew = this.o.skew?.(i) ?? 0;
     const clock = new HlcClock(() => Math.floor(SIM_EPOCH_MS + this.sim.now + skew), 5_000);
     const node = new ClusterNode({
-      id: `n${i}`, addr: `n${i}`, generation, incarnation: 0, now: this.sim.now,
-      random: mulberry32(this.o.seed * 7919 + i * 31 + generation), clock, store, swim: this.o.swim, sync: this.o.sync,
+      id: `n${i}`,
+      addr: `n${i}`,
+      generation,
+      incarnation: 0,
+      now: this.sim.now,
+      random: mulberry32(this.o.seed * 7919 + i * 31 + generation),
+      clock,
+      store,
+      swim: this.o.swim,
+      sync: this.o.sync,
       onEvent: this.o.onEvent ? (e, now) => this.o.onEvent!(i, e, now) : undefined,
     });
     if (via.length) node.swim.join(this.sim.now, via);
     const m: SimMember = { node, store, clock, promises };
     if (this.o.ipam) {
       m.ipam = new Ipam({
-        self: node.id, generation, now: this.sim.now, random: mulberry32(this.o.seed * 104_729 + i * 7 + generation), peers: node.swim,
-        store, write: (r) => node.write(r), caughtUp: () => node.sync.caughtUp(), promises, bootstrap: i === 0 && generation === 1, config: this.o.ipam,
+        self: node.id,
+        generation,
+        now: this.sim.now,
+        random: mulberry32(this.o.seed * 104_729 + i * 7 + generation),
+        peers: node.swim,
+        store,
+        write: (r) => node.write(r),
+        caughtUp: () => node.sync.caughtUp(),
+        promises,
+        bootstrap: i === 0 && generation === 1,
+        config: this.o.ipam,
       });
       node.layers.push(m.ipam);
     }
@@ -94,7 +118,12 @@ export class SimCluster {
   /** True when every running node's store holds the same rows at the same versions. */
   storesAgree(): boolean {
     const run = this.running();
-    const sig = (s: MemoryReplicaStore) => s.rows().map((r) => `${r.table}/${r.key}@${r.hlc}/${r.origin}`).sort().join("\n");
+    const sig = (s: MemoryReplicaStore) =>
+      s
+        .rows()
+        .map((r) => `${r.table}/${r.key}@${r.hlc}/${r.origin}`)
+        .sort()
+        .join("\n");
     const first = sig(run[0].store);
     return run.every((m) => sig(m.store) === first);
   }

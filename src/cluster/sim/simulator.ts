@@ -87,7 +87,16 @@ export class Simulator {
   }
 
   add(node: SimNode): void {
-    const e: Entry = { node, alive: true, pausedUntil: -1, held: [], armedAt: Infinity, group: 0, bytesOut: 0, packetsOut: 0 };
+    const e: Entry = {
+      node,
+      alive: true,
+      pausedUntil: -1,
+      held: [],
+      armedAt: Infinity,
+      group: 0,
+      bytesOut: 0,
+      packetsOut: 0,
+    };
     this.#nodes.set(node.addr, e);
     this.#flush(e);
   }

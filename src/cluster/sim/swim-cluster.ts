@@ -1,5 +1,5 @@
 /** Helpers that build simulated clusters of bare membership cores (tests and bench). */
-import { type SwimConfig } from "../swim/config.ts";
+import type { SwimConfig } from "../swim/config.ts";
 import { type SwimCore as Core, SwimCore, type SwimEvent } from "../swim/core.ts";
 import { mulberry32 } from "./prng.ts";
 import { type SimNode, type SimPacket, Simulator } from "./simulator.ts";
@@ -49,7 +49,15 @@ export function swimCluster(o: SwimClusterOptions): { sim: Simulator; nodes: Swi
   const sim = new Simulator({ seed: o.seed, loss: o.loss });
   const nodes: SwimSimNode[] = [];
   for (let i = 0; i < o.n; i++) {
-    const core = new SwimCore({ id: `n${i}`, addr: `n${i}`, generation: 1, incarnation: 0, now: sim.now, random: mulberry32(o.seed * 7919 + i), config: o.config });
+    const core = new SwimCore({
+      id: `n${i}`,
+      addr: `n${i}`,
+      generation: 1,
+      incarnation: 0,
+      now: sim.now,
+      random: mulberry32(o.seed * 7919 + i),
+      config: o.config,
+    });
     const node = new SwimSimNode(core, o.onEvent);
     if (i > 0) core.join(sim.now, ["n0", `n${Math.floor(sim.random() * i)}`]);
     sim.add(node);

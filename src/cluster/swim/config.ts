@@ -78,8 +78,11 @@ export const DEFAULT_SWIM_CONFIG: SwimConfig = {
 export function swimConfig(over: Partial<SwimConfig> = {}): SwimConfig {
   const c = { ...DEFAULT_SWIM_CONFIG, ...over };
   if (c.probeTimeoutMs >= c.probeIntervalMs) {
-    throw new RangeError(`Cannot use probeTimeoutMs ${c.probeTimeoutMs}: it must be below probeIntervalMs ${c.probeIntervalMs}`);
+    throw new RangeError(
+      `Cannot use probeTimeoutMs ${c.probeTimeoutMs}: it must be below probeIntervalMs ${c.probeIntervalMs}`,
+    );
   }
-  if (c.maxPacketBytes < 256) throw new RangeError(`Cannot use maxPacketBytes ${c.maxPacketBytes}: at least 256 needed`);
+  if (c.maxPacketBytes < 256)
+    throw new RangeError(`Cannot use maxPacketBytes ${c.maxPacketBytes}: at least 256 needed`);
   return c;
 }

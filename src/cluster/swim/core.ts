@@ -82,12 +82,24 @@ export class SwimCore {
     // Our own verdict on a member: a failed probe accuses it, unanswered final checks kill it.
     const accuse = (m: Member) => ({ n: m.id, g: m.generation, i: m.incarnation, f: o.id });
     // Construction order is the order of random draws: first probe time, then push-pull place.
-    this.#prober = new Prober({ ...base, awareness: this.awareness, failed: (m, now) => this.#news.onSuspect(accuse(m), now) }, o.now);
+    this.#prober = new Prober(
+      { ...base, awareness: this.awareness, failed: (m, now) => this.#news.onSuspect(accuse(m), now) },
+      o.now,
+    );
     this.#nextGossipAt = o.now + config.gossipIntervalMs;
     this.#exchanges = new Exchanges({ config, self: this.#self, table, out, random: o.random }, o.now);
     this.#relays = new Relays(base);
     this.#suspicions = new Suspicions({ ...base, expired: (m, now) => this.#news.onDead(accuse(m), now) });
-    this.#news = new News({ config, self: this.#self, table, suspicions: this.#suspicions, prober: this.#prober, out, stats: this.stats, awareness: this.awareness });
+    this.#news = new News({
+      config,
+      self: this.#self,
+      table,
+      suspicions: this.#suspicions,
+      prober: this.#prober,
+      out,
+      stats: this.stats,
+      awareness: this.awareness,
+    });
     this.#strangers = new Strangers({ config, table, exchanges: this.#exchanges });
     out.queue.push(`m:${o.id}`, this.#self.aliveText());
   }

@@ -120,7 +120,10 @@ export class Exchanges {
   }
 
   #nextPushPullAt(): number {
-    return this.#lastPushPullAt + Math.floor(this.#pushPullJitter * pushPullInterval(this.d.config.pushPullIntervalMs, this.d.table.size()));
+    return (
+      this.#lastPushPullAt +
+      Math.floor(this.#pushPullJitter * pushPullInterval(this.d.config.pushPullIntervalMs, this.d.table.size()))
+    );
   }
 
   #reconnect(): void {

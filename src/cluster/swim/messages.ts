@@ -48,7 +48,13 @@ const isNat = (v: unknown): v is number => typeof v === "number" && Number.isSaf
 function isTuple(v: unknown): v is MemberTuple {
   if (!Array.isArray(v) || v.length !== 5) return false;
   const [id, addr, g, i, s] = v;
-  return isStr(id, MAX_ID_LEN) && isStr(addr, MAX_ADDR_LEN) && isNat(g) && isNat(i) && (s === 0 || s === 1 || s === 2 || s === 3);
+  return (
+    isStr(id, MAX_ID_LEN) &&
+    isStr(addr, MAX_ADDR_LEN) &&
+    isNat(g) &&
+    isNat(i) &&
+    (s === 0 || s === 1 || s === 2 || s === 3)
+  );
 }
 
 export function isMsg(v: unknown): v is Msg {
@@ -68,7 +74,9 @@ export function isMsg(v: unknown): v is Msg {
     case "D":
       return isStr(m.n, MAX_ID_LEN) && isNat(m.g) && isNat(m.i) && isStr(m.f, MAX_ID_LEN);
     case "M":
-      return Array.isArray(m.m) && m.m.length <= MAX_MSGS && m.m.every(isTuple) && (m.r === 0 || m.r === 1 || m.r === 2);
+      return (
+        Array.isArray(m.m) && m.m.length <= MAX_MSGS && m.m.every(isTuple) && (m.r === 0 || m.r === 1 || m.r === 2)
+      );
     case "u":
       return "d" in m;
     default:

@@ -95,7 +95,8 @@ export class News {
     if (!cur || m.g !== cur.generation || m.i < cur.incarnation || isGone(cur)) return;
     if (cur.state === SUSPECT) {
       // Re-gossip only new, independent confirmations (Lifeguard dogpile).
-      if (m.i === cur.incarnation && suspicions.get(m.n)?.confirm(m.f)) out.queue.push(`m:${m.n}`, suspectText(m.n, m.g, m.i, m.f));
+      if (m.i === cur.incarnation && suspicions.get(m.n)?.confirm(m.f))
+        out.queue.push(`m:${m.n}`, suspectText(m.n, m.g, m.i, m.f));
       return;
     }
     cur.incarnation = m.i;

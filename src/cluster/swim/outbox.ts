@@ -46,7 +46,16 @@ export interface SwimStats {
   oversize: number;
 }
 
-export const newStats = (): SwimStats => ({ packetsIn: 0, packetsOut: 0, bytesOut: 0, malformed: 0, misdirected: 0, conflicts: 0, refutes: 0, oversize: 0 });
+export const newStats = (): SwimStats => ({
+  packetsIn: 0,
+  packetsOut: 0,
+  bytesOut: 0,
+  malformed: 0,
+  misdirected: 0,
+  conflicts: 0,
+  refutes: 0,
+  oversize: 0,
+});
 
 export class Outbox {
   /** Broadcasts waiting to ride on packets, each sent a limited number of times. */

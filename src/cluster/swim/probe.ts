@@ -52,7 +52,7 @@ export class Prober {
   tick(now: number): void {
     const p = this.#probe;
     if (p && !p.indirect && now >= p.sentAt + this.d.config.probeTimeoutMs) this.#sendIndirect(p);
-    if (p && p.indirect && now >= p.retryAt) {
+    if (p?.indirect && now >= p.retryAt) {
       p.retryAt = Infinity;
       this.#retryDirect(p);
     }
@@ -88,7 +88,16 @@ export class Prober {
     const m = this.#nextTarget();
     if (!m) return;
     const seq = this.d.nextSeq();
-    this.#probe = { target: m.id, seq, sentAt: now, deadline: now + interval, indirect: false, retryAt: Infinity, expectedNacks: 0, nacks: 0 };
+    this.#probe = {
+      target: m.id,
+      seq,
+      sentAt: now,
+      deadline: now + interval,
+      indirect: false,
+      retryAt: Infinity,
+      expectedNacks: 0,
+      nacks: 0,
+    };
     const parts = [pingText(seq, m.id)];
     // Buddy system: tell a suspect member directly so it can refute at once.
     if (m.state === SUSPECT) parts.push(stateText(m, this.d.selfId));

@@ -31,7 +31,13 @@ export class Relays {
   /** `requester` asks us to ping member `n` at `a`; its probe is `q`. */
   request(requester: string, m: { q: number; n: string; a: string }, now: number): void {
     const seq = this.d.nextSeq();
-    this.#bySeq.set(seq, { requester, seq: m.q, nackAt: now + this.d.config.probeTimeoutMs, expireAt: now + this.d.config.probeIntervalMs, nacked: false });
+    this.#bySeq.set(seq, {
+      requester,
+      seq: m.q,
+      nackAt: now + this.d.config.probeTimeoutMs,
+      expireAt: now + this.d.config.probeIntervalMs,
+      nacked: false,
+    });
     this.d.out.send(m.a, [pingText(seq, m.n)]);
   }
 

@@ -33,6 +33,14 @@ export class Self {
   }
 
   view(): MemberView {
-    return { id: this.id, addr: this.addr, generation: this.generation, incarnation: this.incarnation, state: this.leaving ? "left" : "alive", since: 0, rttMs: 0 };
+    return {
+      id: this.id,
+      addr: this.addr,
+      generation: this.generation,
+      incarnation: this.incarnation,
+      state: this.leaving ? "left" : "alive",
+      since: 0,
+      rttMs: 0,
+    };
   }
 }

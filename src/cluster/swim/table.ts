@@ -48,6 +48,14 @@ export class MemberTable {
   }
 
   view(m: Member): MemberView {
-    return { id: m.id, addr: m.addr, generation: m.generation, incarnation: m.incarnation, state: STATE_NAMES[m.state], since: m.since, rttMs: this.rtt.get(m.id) ?? null };
+    return {
+      id: m.id,
+      addr: m.addr,
+      generation: m.generation,
+      incarnation: m.incarnation,
+      state: STATE_NAMES[m.state],
+      since: m.since,
+      rttMs: this.rtt.get(m.id) ?? null,
+    };
   }
 }

@@ -11,7 +11,8 @@ export const nackText = (q: number): string => JSON.stringify({ t: "n", q });
 /** Ask a helper to ping member `n` at `a` for us. */
 export const relayText = (q: number, n: string, a: string): string => JSON.stringify({ t: "r", q, n, a });
 export const aliveText = (n: string, a: string, g: number, i: number): string => JSON.stringify({ t: "A", n, a, g, i });
-export const suspectText = (n: string, g: number, i: number, f: string): string => JSON.stringify({ t: "S", n, g, i, f });
+export const suspectText = (n: string, g: number, i: number, f: string): string =>
+  JSON.stringify({ t: "S", n, g, i, f });
 export const deadText = (n: string, g: number, i: number, f: string): string => JSON.stringify({ t: "D", n, g, i, f });
 export const userText = (d: unknown): string => JSON.stringify({ t: "u", d });
 
@@ -19,7 +20,8 @@ export const userText = (d: unknown): string => JSON.stringify({ t: "u", d });
  * A member table message around JSON tuple texts. Reply 1 asks for the peer's whole table,
  * 2 for its own entry only, 0 for nothing.
  */
-export const tableText = (reply: 0 | 1 | 2, tuples: string[]): string => `{"t":"M","r":${reply},"m":[${tuples.join(",")}]}`;
+export const tableText = (reply: 0 | 1 | 2, tuples: string[]): string =>
+  `{"t":"M","r":${reply},"m":[${tuples.join(",")}]}`;
 
 /** A member's current state as news; `by` is the accuser of a suspect or dead member. */
 export function stateText(m: Member, by: string): string {

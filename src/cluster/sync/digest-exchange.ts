@@ -91,7 +91,12 @@ export class DigestExchange {
     const c = this.#cutoff();
     // Until a first match, ask the peer to answer a match with its own digest: a new host
     // learns it has caught up in one round trip instead of waiting for someone's digest.
-    this.#d.t.sendUser(addr, { s: "g", c, h: this.#hashes(c)[this.#config.buckets], ...(this.matched ? {} : { q: 1 }) });
+    this.#d.t.sendUser(addr, {
+      s: "g",
+      c,
+      h: this.#hashes(c)[this.#config.buckets],
+      ...(this.matched ? {} : { q: 1 }),
+    });
   }
 
   #sendDirectMarks(addr: string, now: number): void {
@@ -112,7 +117,11 @@ export class DigestExchange {
       for (const o of byBucket.get(b) ?? []) bytes += o.length + 16;
     }
     this.#rotor = (this.#rotor + bk.length) % buckets;
-    this.#sendBucketMarks(addr, bk.sort((a, b) => a - b), now);
+    this.#sendBucketMarks(
+      addr,
+      bk.sort((a, b) => a - b),
+      now,
+    );
   }
 
   onDigest(m: { c: number; h: number; q?: 1 }, addr: string, now: number): void {

@@ -80,14 +80,34 @@ export class SyncEngine {
     this.#push = new PushQueue(config, t, stats, now);
     // Conservative until our first collection: anyone further behind than the grace is reset.
     const horizon = this.#hlcAgo(config.tombstoneGraceMs);
-    this.#pages = new PageServer(config, store, t, new FragmentingSender(t, config.maxFragmentedRowBytes, stats), stats, now, horizon);
+    this.#pages = new PageServer(
+      config,
+      store,
+      t,
+      new FragmentingSender(t, config.maxFragmentedRowBytes, stats),
+      stats,
+      now,
+      horizon,
+    );
     const claims = new StreamClaims(config.streamHoldMs);
     const [book, intake] = [this.#book, this.#intake];
-    this.#receiver = new PageReceiver({ config, self, t, stats, intake, book, claims, ownRowsBack: () => this.#endRecovery() });
+    this.#receiver = new PageReceiver({
+      config,
+      self,
+      t,
+      stats,
+      intake,
+      book,
+      claims,
+      ownRowsBack: () => this.#endRecovery(),
+    });
     // A peer whose digest equals ours while our own mark is still empty holds no rows of ours
     // either: there is nothing to pull back (a host new to the cluster).
     const onMatch = () => this.#endRecovery();
-    this.#exchange = new DigestExchange({ config, self, clock, t, stats, book, claims, pages: this.#pages, onMatch }, now);
+    this.#exchange = new DigestExchange(
+      { config, self, clock, t, stats, book, claims, pages: this.#pages, onMatch },
+      now,
+    );
     this.#nextGcAt = now + config.gcIntervalMs;
     this.#nextSaveAt = now + config.marksSaveIntervalMs;
     this.#now = now;

@@ -25,7 +25,13 @@ export const MAX_CHUNK_CHARS = 2000;
 export const MAX_PARTS = Math.ceil(MAX_REASSEMBLED_CHARS / MIN_CHUNK_CHARS);
 export const FRAGMENT_TAG = "f";
 
-export interface FragmentMsg { s: typeof FRAGMENT_TAG; id: string; n: number; of: number; d: string }
+export interface FragmentMsg {
+  s: typeof FRAGMENT_TAG;
+  id: string;
+  n: number;
+  of: number;
+  d: string;
+}
 
 /** Cut serialised `text` into fragments of `chunkChars` units. Throws RangeError on bad arguments (caller bugs). */
 export function splitPayload(id: string, text: string, chunkChars: number): FragmentMsg[] {
@@ -39,7 +45,8 @@ export function splitPayload(id: string, text: string, chunkChars: number): Frag
   // An empty text still yields one (empty) part so the receiver sees the message.
   const of = Math.max(1, Math.ceil(text.length / chunkChars));
   const out: FragmentMsg[] = [];
-  for (let n = 0; n < of; n++) out.push({ s: FRAGMENT_TAG, id, n, of, d: text.slice(n * chunkChars, (n + 1) * chunkChars) });
+  for (let n = 0; n < of; n++)
+    out.push({ s: FRAGMENT_TAG, id, n, of, d: text.slice(n * chunkChars, (n + 1) * chunkChars) });
   return out;
 }
 
@@ -49,10 +56,17 @@ export function isFragment(data: unknown): data is FragmentMsg {
   const f = data as Record<string, unknown>;
   return (
     f.s === FRAGMENT_TAG &&
-    typeof f.id === "string" && f.id.length >= 1 && f.id.length <= MAX_ID_CHARS &&
-    Number.isInteger(f.of) && (f.of as number) >= 1 && (f.of as number) <= MAX_PARTS &&
-    Number.isInteger(f.n) && (f.n as number) >= 0 && (f.n as number) < (f.of as number) &&
-    typeof f.d === "string" && f.d.length <= MAX_CHUNK_CHARS
+    typeof f.id === "string" &&
+    f.id.length >= 1 &&
+    f.id.length <= MAX_ID_CHARS &&
+    Number.isInteger(f.of) &&
+    (f.of as number) >= 1 &&
+    (f.of as number) <= MAX_PARTS &&
+    Number.isInteger(f.n) &&
+    (f.n as number) >= 0 &&
+    (f.n as number) < (f.of as number) &&
+    typeof f.d === "string" &&
+    f.d.length <= MAX_CHUNK_CHARS
   );
 }
 
@@ -65,9 +79,20 @@ export interface ReassemblerLimits {
   ttlMs?: number;
 }
 
-export interface ReassemblerStats { completed: number; malformed: number; expired: number; evicted: number }
+export interface ReassemblerStats {
+  completed: number;
+  malformed: number;
+  expired: number;
+  evicted: number;
+}
 
-interface Partial { readonly of: number; readonly parts: (string | undefined)[]; readonly born: number; got: number; chars: number }
+interface Partial {
+  readonly of: number;
+  readonly parts: (string | undefined)[];
+  readonly born: number;
+  got: number;
+  chars: number;
+}
 
 /**
  * Joins fragments back into texts, per (sender, id). Memory is bounded by maxInFlight and
@@ -91,8 +116,12 @@ export class Reassembler {
   }
 
   /** Partial messages currently buffered, and their chars (for gauges and tests). */
-  get inFlight(): number { return this.#partials.size; }
-  get bufferedChars(): number { return this.#chars; }
+  get inFlight(): number {
+    return this.#partials.size;
+  }
+  get bufferedChars(): number {
+    return this.#chars;
+  }
 
   /** Feed one received fragment (validated here: `f` may be anything); the whole text once complete. */
   add(from: string, f: FragmentMsg, now: number): string | null {

@@ -42,7 +42,13 @@ export class RowIntake {
     }
     const cur = this.#store.get(row.table, row.key);
     // Single-writer rows without an owner field (leases) stay with their first writer.
-    if (cur && !cur.deleted && !row.deleted && cur.origin !== row.origin && (HOST_TABLES as readonly string[]).includes(row.table)) {
+    if (
+      cur &&
+      !cur.deleted &&
+      !row.deleted &&
+      cur.origin !== row.origin &&
+      (HOST_TABLES as readonly string[]).includes(row.table)
+    ) {
       return [this.#reject(`${row.table} ${row.key} owned by ${cur.origin}`, from, raw), undefined];
     }
     if (this.#store.apply(row)) {

@@ -27,10 +27,17 @@ export interface MarksLayout {
  * when `head.bk` lists buckets). Entries for which `skip` holds are flagged as not to be
  * served; `skip` is called once per entry, in order.
  */
-export function marksPackets(head: MarksMsg, canonical: MarkEntry[], layout: MarksLayout, skip?: (o: string) => boolean): MarksMsg[] {
+export function marksPackets(
+  head: MarksMsg,
+  canonical: MarkEntry[],
+  layout: MarksLayout,
+  skip?: (o: string) => boolean,
+): MarksMsg[] {
   const base = oldestMs(canonical);
   const rel = (h: string) => (h ? hlcToWire(h, base) : "");
-  const entries = canonical.map((e): MarkEntry => (e.length === 3 ? [e[0], rel(e[1]), e[2].map(rel)] : [e[0], rel(e[1])]));
+  const entries = canonical.map(
+    (e): MarkEntry => (e.length === 3 ? [e[0], rel(e[1]), e[2].map(rel)] : [e[0], rel(e[1])]),
+  );
   if (base) head = { ...head, b: base };
   const parts = splitEntries(entries, layout.pageBytes, skip);
   const out: MarksMsg[] = [];
@@ -58,7 +65,11 @@ function oldestMs(canonical: MarkEntry[]): number {
 const hlcMs = (h: string): number => Number(h.slice(0, h.indexOf(".")));
 
 /** Entries in runs of at most `pageBytes` (and 512 entries), each with its skipped indexes. */
-function splitEntries(entries: MarkEntry[], pageBytes: number, skip?: (o: string) => boolean): { w: MarkEntry[]; sk: number[] }[] {
+function splitEntries(
+  entries: MarkEntry[],
+  pageBytes: number,
+  skip?: (o: string) => boolean,
+): { w: MarkEntry[]; sk: number[] }[] {
   const parts: { w: MarkEntry[]; sk: number[] }[] = [{ w: [], sk: [] }];
   let bytes = 0;
   for (const e of entries) {
@@ -76,6 +87,13 @@ function splitEntries(entries: MarkEntry[], pageBytes: number, skip?: (o: string
 }
 
 /** Send the packets of one marks message (see `marksPackets`). */
-export function sendMarks(t: SyncTransport, addr: string, head: MarksMsg, canonical: MarkEntry[], layout: MarksLayout, skip?: (o: string) => boolean): void {
+export function sendMarks(
+  t: SyncTransport,
+  addr: string,
+  head: MarksMsg,
+  canonical: MarkEntry[],
+  layout: MarksLayout,
+  skip?: (o: string) => boolean,
+): void {
   for (const msg of marksPackets(head, canonical, layout, skip)) t.sendUser(addr, msg);
 }

@@ -118,7 +118,10 @@ export class MarkBook {
     const mark = this.get(origin);
     const links = this.#pending.get(origin);
     if (!links?.size) return [origin, mark];
-    const held = [...links.values()].filter((h) => h > mark).sort().slice(0, MAX_HELD);
+    const held = [...links.values()]
+      .filter((h) => h > mark)
+      .sort()
+      .slice(0, MAX_HELD);
     return held.length ? [origin, mark, held] : [origin, mark];
   }
 }

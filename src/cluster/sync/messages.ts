@@ -26,7 +26,13 @@ const bucket = v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(255));
 const u32 = v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(0xffff_ffff));
 
 /** Rows of origin `o` after `f`, complete up to `u` (held rows skipped); `m` = 1 when more follow. */
-const Segment = v.object({ o: origin, f: mark, u: mark, m: v.picklist([0, 1]), rows: v.pipe(v.array(v.unknown()), v.maxLength(256)) });
+const Segment = v.object({
+  o: origin,
+  f: mark,
+  u: mark,
+  m: v.picklist([0, 1]),
+  rows: v.pipe(v.array(v.unknown()), v.maxLength(256)),
+});
 export type Segment = v.InferOutput<typeof Segment>;
 
 export const SyncMsg = v.variant("s", [

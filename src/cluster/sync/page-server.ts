@@ -33,7 +33,15 @@ export class PageServer {
   #tokens: number;
   #tokensAt: number;
 
-  constructor(config: SyncConfig, store: ReplicaStore, t: SyncTransport, sender: FragmentingSender, stats: SyncStats, now: number, gcHorizon: string) {
+  constructor(
+    config: SyncConfig,
+    store: ReplicaStore,
+    t: SyncTransport,
+    sender: FragmentingSender,
+    stats: SyncStats,
+    now: number,
+    gcHorizon: string,
+  ) {
     this.#config = config;
     this.#store = store;
     this.#t = t;

@@ -1,6 +1,12 @@
 /** An in-memory `ReplicaStore` for tests and the simulator (the agent uses the SQLite one). */
 import { newerThan } from "../../replication/hlc.ts";
-import type { ChangeListener, ReplicaRow, ReplicaStore, ReplicaTable, RowRef } from "../../replication/replica-store.ts";
+import type {
+  ChangeListener,
+  ReplicaRow,
+  ReplicaStore,
+  ReplicaTable,
+  RowRef,
+} from "../../replication/replica-store.ts";
 
 export class MemoryReplicaStore implements ReplicaStore {
   readonly #rows = new Map<string, ReplicaRow>();
