@@ -28,7 +28,6 @@ import { StoreMetadataSource } from "./reconcile/metadata-source.ts";
 import { dhcpBridges } from "./reconcile/dhcp.ts";
 import { createRaPlanner } from "./reconcile/ra.ts";
 import { desiredState } from "./reconcile/dataplane.ts";
-import { createInterner } from "./reconcile/intern.ts";
 import type { HostView } from "./reconcile/host-view.ts";
 import type { ChangeEvent } from "./model.ts";
 import { DnsService } from "./dns/service.ts";
@@ -233,7 +232,6 @@ export function startDataplane(config: Config, log: Logger, store: Store, kick: 
   const dataplane = new Dataplane({ log: (line) => l.info(line) });
   let last: DesiredState | null = null;
   let lastApply: { kind: string; ms: number; at: number } | null = null;
-  const intern = createInterner();
   const bridgeMeta = probeBridgeMeta(exec).catch(() => false);
   let meta: boolean | null = null;
   // links and firewall run in the same pass on the same view: build its desired state once.
@@ -258,7 +256,7 @@ export function startDataplane(config: Config, log: Logger, store: Store, kick: 
   };
   const firewall = async (view: HostView) => {
     meta ??= await bridgeMeta;
-    const d = intern(await withForeign(desiredOf(view)));
+    const d = await withForeign(desiredOf(view));
     const r = await dataplane.update(d);
     last = d;
     lastApply = { kind: r.kind, ms: Math.round(r.ms * 10) / 10, at: Date.now() };

@@ -7,13 +7,14 @@
 import { counter, gauge, registry as defaultRegistry, type Registry } from "../metrics.ts";
 import type { DesiredState } from "./desired.ts";
 import { iptablesDrift, nftJsonDrift, parseIptablesDrops, parseNftCounters } from "./drift.ts";
-import { check, spawnExec, type Exec } from "./exec.ts";
-import { fastDelta, fastStateOf, type FastState } from "./fast-delta.ts";
+import { check, spawnExec, type Exec, type Stdin } from "./exec.ts";
 import { iptablesChains, JUMPS, parseSave, renderIptables, renderIptablesTeardown } from "./iptables-render.ts";
-import { renderTables, type Table } from "./nft-model.ts";
-import { buildTables, OWNED_TABLES, render, renderChunks, renderTableDelta } from "./nft-render.ts";
+import { renderTables, tableChunks, type Table } from "./nft-model.ts";
+import { OWNED_TABLES, renderTableDelta, renderUnused, TableBuilder } from "./nft-render.ts";
 
 const MARK_TABLE = "netlet-mark";
+/** Longest piece of synchronous work in a sync before the event loop gets a turn. */
+const SLICE_BUDGET_MS = 8;
 /** Appended to every nft transaction netlet sends (see Dataplane.ownEvent). */
 export const MARK_TEXT = `add table inet ${MARK_TABLE}\ndelete table inet ${MARK_TABLE}\n`;
 
@@ -46,10 +47,10 @@ export class Dataplane {
   readonly #repairs;
   readonly #lastDrops = new Map<string, number>();
   #applied: DesiredState | null = null;
-  /** Tables built for `#applied` (null after a fast-path delta: rebuilt when needed). */
+  /** The tables of `#applied`, as programmed: the next delta is their diff with the new ones. */
   #tables: Table[] | null = null;
-  /** Summary for the fast path, kept in step with `#applied`. */
-  #fast: FastState | null = null;
+  /** Builds tables, remembering each instance's share of them between passes. */
+  readonly #builder = new TableBuilder();
   #iptablesChecked = false;
   #queue: Promise<unknown> = Promise.resolve();
   /** When each transaction whose marker removal has not been seen yet was sent. */
@@ -83,20 +84,11 @@ export class Dataplane {
   update(d: DesiredState): Promise<ApplyReport> {
     return this.#serial(async () => {
       const prev = this.#applied;
-      if (!prev) return this.#full(d);
+      const before = this.#tables;
+      if (!prev || !before || prev.config.firewallDriver !== d.config.firewallDriver) return this.#full(d);
       const t0 = this.#clock();
-      // Fast path: O(changed objects). General path: rebuild and diff whole tables.
-      const fast = this.#fast ? fastDelta(prev, d, this.#fast) : null;
-      let tables: Table[] | null = null;
-      let text: string;
-      if (fast) text = fast.text;
-      else {
-        tables = buildTables(d);
-        text =
-          prev.config.firewallDriver === d.config.firewallDriver
-            ? renderTableDelta(this.#tables ?? buildTables(prev), tables)
-            : render(d);
-      }
+      const tables = await this.#build(d);
+      const text = renderTableDelta(before, tables);
       try {
         if (text) await this.#nft(text);
         if (d.config.firewallDriver === "iptables") await this.#iptables(d);
@@ -106,7 +98,6 @@ export class Dataplane {
       }
       this.#applied = d;
       this.#tables = tables;
-      this.#fast = fast ? fast.state : fastStateOf(tables!, d);
       return this.#done("delta", t0, text.length);
     });
   }
@@ -116,7 +107,7 @@ export class Dataplane {
     const d = this.#applied;
     if (!d) return [];
     const out: string[] = [];
-    for (const t of this.#tables ?? buildTables(d)) {
+    for (const t of this.#tables ?? []) {
       const r = await this.#exec(["nft", "-j", "list", "table", t.family, t.name]);
       out.push(...nftJsonDrift(t, r.code === 0 ? r.stdout : null));
     }
@@ -192,21 +183,21 @@ export class Dataplane {
     // Looking for leftover iptables chains (another driver) runs while the ruleset renders.
     const teardown = d.config.firewallDriver === "iptables" ? Promise.resolve() : this.#iptablesTeardown();
     teardown.catch(() => undefined);
-    const { text: chunks, tables } = await renderChunks(d);
-    const bytes = chunks.reduce((n, c) => n + c.length, 0);
+    const tables: Table[] = [];
+    const size = { bytes: 0 };
     try {
-      await this.#nft(chunks);
+      await this.#nft(this.#fullText(d, tables, size));
       if (d.config.firewallDriver === "iptables") await this.#iptables(d);
       await teardown;
     } catch (e) {
       this.#applies.inc({ kind: "full", result: "error" });
       this.#log(`dataplane: full sync failed: ${(e as Error).message}`);
-      // One bad line must not hold back every rule: apply each table in its own transaction.
-      const failed = await this.#perTable(tables);
+      // One bad line must not hold back every rule: apply each table in its own transaction
+      // (nft may have stopped reading before every table was built).
+      const failed = await this.#perTable(this.#builder.build(d));
       // Not recorded as applied: the next update is a full sync again.
       this.#applied = null;
       this.#tables = null;
-      this.#fast = null;
       if (failed.length === 0) throw e; // every table applied alone: the failure was elsewhere (iptables)
       throw new Error(
         `nft table(s) ${failed.map((f) => f.table).join(", ")} could not be applied (the other tables were): ${failed[0].error}`,
@@ -214,9 +205,58 @@ export class Dataplane {
     }
     this.#applied = d;
     this.#tables = tables;
-    this.#fast = fastStateOf(tables, d);
     this.#lastDrops.clear();
-    return this.#done("full", t0, bytes);
+    return this.#done("full", t0, size.bytes);
+  }
+
+  /**
+   * The full sync's transaction, produced while nft reads it: each table is rendered as soon as
+   * it is built, and the work pauses for the event loop whenever a slice has used its budget, so
+   * a 10,000-instance sync never stalls the agent for long. Still one transaction: nft commits
+   * only once it has read everything. Built tables are appended to `tables`.
+   */
+  async *#fullText(d: DesiredState, tables: Table[], size: { bytes: number }): AsyncGenerator<string> {
+    const pause = this.#pacer();
+    const ready: Table[] = [];
+    const steps = this.#builder.steps(d, (t) => ready.push(t));
+    for (let r = steps.next(); ; r = steps.next()) {
+      for (let t = ready.shift(); t; t = ready.shift()) {
+        tables.push(t);
+        for (const chunk of tableChunks([t])) {
+          size.bytes += chunk.length;
+          yield chunk;
+          await pause();
+        }
+      }
+      if (r.done) break;
+      await pause();
+    }
+    const removal = renderUnused(d);
+    size.bytes += removal.length;
+    yield removal;
+  }
+
+  /** `#builder.steps(d)` with pauses for the event loop (see `#pacer`). */
+  async #build(d: DesiredState): Promise<Table[]> {
+    const pause = this.#pacer();
+    const steps = this.#builder.steps(d);
+    for (let r = steps.next(); ; r = steps.next()) {
+      if (r.done) return r.value;
+      await pause();
+    }
+  }
+
+  /**
+   * A pause that lets pending I/O and timers run once the current slice of work has used its
+   * budget: yielding after every slice would cost more than the work on small hosts.
+   */
+  #pacer(budgetMs = SLICE_BUDGET_MS): () => Promise<void> {
+    let since = this.#clock();
+    return async () => {
+      if (this.#clock() - since < budgetMs) return;
+      await new Promise((r) => setImmediate(r));
+      since = this.#clock();
+    };
   }
 
   /** Each table alone; returns the ones nft refused, with its error. */
@@ -243,11 +283,11 @@ export class Dataplane {
     return { kind: bytes === 0 && kind === "delta" ? "none" : kind, ms, bytes };
   }
 
-  async #nft(text: string | string[]): Promise<void> {
+  async #nft(text: string | AsyncIterable<string>): Promise<void> {
     // Each transaction ends by adding and removing a marker table: in the kernel's event stream
     // its removal follows every removal the transaction made, so a watcher can tell them apart
     // from someone else's (see ownEvent).
-    const pieces = [...(Array.isArray(text) ? text : [text]), MARK_TEXT];
+    const pieces: Stdin = typeof text === "string" ? text + MARK_TEXT : withMark(text);
     this.#marks.push(this.#clock());
     const r = await this.#exec(["nft", "-f", "-"], pieces);
     if (r.code !== 0) this.#marks.pop(); // aborted: the kernel announced nothing
@@ -314,4 +354,9 @@ export class Dataplane {
     this.#queue = run.catch(() => undefined);
     return run;
   }
+}
+
+async function* withMark(text: AsyncIterable<string>): AsyncGenerator<string> {
+  yield* text;
+  yield MARK_TEXT;
 }

@@ -5,7 +5,6 @@
  */
 import { createHash } from "node:crypto";
 import { eui64, linkLocal } from "../ipam/eui64.ts";
-import { BoundedCache } from "../util/bounded-cache.ts";
 
 export type FirewallDriver = "nftables" | "iptables" | "noop";
 
@@ -150,16 +149,28 @@ export const DEFAULT_CONFIG: DataplaneConfig = {
 
 /** Short stable name part for an id: iptables chain names are limited to 28 characters. */
 export function shortKey(id: string): string {
-  let k = keyCache.get(id);
-  if (k === undefined) {
-    // A hash per name costs more than the rest of a 10,000-instance render; remember them.
-    k = createHash("sha256").update(id).digest("hex").slice(0, 10);
-    keyCache.set(id, k);
-  }
-  return k;
+  return createHash("sha256").update(id).digest("hex").slice(0, 10);
 }
 
-const keyCache = new BoundedCache<string, string>(200_000);
+/**
+ * `shortKey` remembered in `memo`: a hash per name costs more than the rest of a 10,000-instance
+ * render, and a host has few distinct profiles. The caller owns the memo (one per render, or one
+ * per Dataplane kept between renders).
+ */
+export function shortKeys(memo: Map<string, string> = new Map()): (id: string) => string {
+  return (id) => {
+    let k = memo.get(id);
+    if (k === undefined) {
+      k = shortKey(id);
+      // Bounded: names of profiles and groups no longer in use are forgotten all at once.
+      if (memo.size >= MAX_NAMES) memo.clear();
+      memo.set(id, k);
+    }
+    return k;
+  };
+}
+
+const MAX_NAMES = 50_000;
 
 export interface FixtureVif {
   mac: string;

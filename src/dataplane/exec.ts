@@ -11,10 +11,21 @@ export interface ExecResult {
 }
 
 /**
- * Runs argv with optional stdin text, given whole or in pieces (written one by one, so a large
- * input never blocks the event loop); never throws for a non-zero exit.
+ * Stdin text: whole, or in pieces written one by one (so a large input never blocks the event
+ * loop), possibly produced while the command already reads the first ones.
  */
-export type Exec = (argv: string[], stdin?: string | string[]) => Promise<ExecResult>;
+export type Stdin = string | Iterable<string> | AsyncIterable<string>;
+
+/** Runs argv with optional stdin text; never throws for a non-zero exit. */
+export type Exec = (argv: string[], stdin?: Stdin) => Promise<ExecResult>;
+
+/** The whole text of a stdin (for fakes and logs). */
+export async function stdinText(stdin: Stdin | undefined): Promise<string | undefined> {
+  if (stdin === undefined || typeof stdin === "string") return stdin;
+  let out = "";
+  for await (const piece of stdin) out += piece;
+  return out;
+}
 
 /**
  * The real exec. `prefix` is prepended to every argv, e.g. `["ip", "netns", "exec", ns]` to
@@ -28,13 +39,18 @@ export function spawnExec(prefix: string[] = []): Exec {
       stderr: "pipe",
     });
     const out = Promise.all([new Response(p.stdout).text(), new Response(p.stderr).text(), p.exited]);
-    if (Array.isArray(stdin)) {
+    if (stdin !== undefined && typeof stdin !== "string") {
       const sink = p.stdin as import("bun").FileSink;
       try {
-        for (const piece of stdin) {
+        // One write in flight while the next piece is produced: the command reads (nft parses)
+        // one piece while the caller renders the next.
+        let pending: unknown = null;
+        for await (const piece of stdin) {
+          await pending;
           sink.write(piece);
-          await sink.flush();
+          pending = sink.flush();
         }
+        await pending;
         await sink.end();
       } catch {
         // The process exited early; its exit code and stderr say why.

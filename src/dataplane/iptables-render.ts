@@ -7,7 +7,7 @@
  * table under this driver (iptables cannot see ARP), as libvirt's nwfilter used ebtables.
  */
 import type { DesiredState, GroupSpec, InstanceOnHost, RuleSpec } from "./desired.ts";
-import { shortKey } from "./desired.ts";
+import { shortKey, shortKeys } from "./desired.ts";
 import { METADATA_IP } from "./nft-nat.ts";
 import {
   addrFamily,
@@ -51,8 +51,8 @@ const v4 = (a: string | null): a is string => !!a && addrFamily(a) === 4;
 const host = (a: string, fam: 4 | 6) => (a.includes("/") ? a : `${a}/${fam === 4 ? 32 : 128}`);
 
 /** Per-profile chains (groups + networks), shared by the instances with that profile. */
-export const ipChainIn = (inst: InstanceOnHost) => `${PREFIX}p-${shortKey(profileKey(inst))}-i`;
-export const ipChainOut = (inst: InstanceOnHost) => `${PREFIX}p-${shortKey(profileKey(inst))}-o`;
+export const ipChainIn = (inst: InstanceOnHost, key = shortKey) => `${PREFIX}p-${key(profileKey(inst))}-i`;
+export const ipChainOut = (inst: InstanceOnHost, key = shortKey) => `${PREFIX}p-${key(profileKey(inst))}-o`;
 const ipGroupChain = (id: string) => `${PREFIX}g-${shortKey(id)}-i`;
 
 function natChains(d: DesiredState): Chains {
@@ -153,12 +153,15 @@ function filterChains(d: DesiredState, fam: 4 | 6): Chains {
     chains.set(ipGroupChain(g.id), groupRules(d, g, "ingress", fam, "-j ACCEPT"));
   const egress: string[] = [],
     ingress: string[] = [];
+  const key = shortKeys();
   for (const inst of d.instances) {
     const addrs = addrsOf(inst, fam);
-    if (chains.has(ipChainIn(inst))) {
+    const cin = ipChainIn(inst, key),
+      cout = ipChainOut(inst, key);
+    if (chains.has(cin)) {
       for (const a of addrs) {
-        if (chains.has(ipChainOut(inst))) egress.push(`-s ${host(a, fam)} -j ${ipChainOut(inst)}`);
-        ingress.push(`-d ${host(a, fam)} -j ${ipChainIn(inst)}`);
+        if (chains.has(cout)) egress.push(`-s ${host(a, fam)} -j ${cout}`);
+        ingress.push(`-d ${host(a, fam)} -j ${cin}`);
       }
       continue;
     }
@@ -173,17 +176,14 @@ function filterChains(d: DesiredState, fam: 4 | 6): Chains {
     }
     for (const id of inst.groups) if (groups.has(id)) inRules.push(`-j ${ipGroupChain(id)}`);
     inRules.push("-j netlet-drop-ingress");
-    chains.set(ipChainIn(inst), inRules);
+    chains.set(cin, inRules);
     const eg = inst.groups.map((id) => groups.get(id)).filter((g): g is GroupSpec => !!g && hasEgress(g));
     // Egress rules RETURN to netlet-FORWARD so that the destination's ingress check still runs.
-    if (eg.length > 0 && !chains.has(ipChainOut(inst)))
-      chains.set(ipChainOut(inst), [
-        ...eg.flatMap((g) => groupRules(d, g, "egress", fam, "-j RETURN")),
-        "-j netlet-drop-egress",
-      ]);
+    if (eg.length > 0 && !chains.has(cout))
+      chains.set(cout, [...eg.flatMap((g) => groupRules(d, g, "egress", fam, "-j RETURN")), "-j netlet-drop-egress"]);
     for (const a of addrs) {
-      if (eg.length > 0) egress.push(`-s ${host(a, fam)} -j ${ipChainOut(inst)}`);
-      ingress.push(`-d ${host(a, fam)} -j ${ipChainIn(inst)}`);
+      if (eg.length > 0) egress.push(`-s ${host(a, fam)} -j ${cout}`);
+      ingress.push(`-d ${host(a, fam)} -j ${cin}`);
     }
   }
   // Every egress check comes before any ingress jump: an ACCEPT ends the whole chain.

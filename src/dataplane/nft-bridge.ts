@@ -31,8 +31,25 @@ export const GUARD_COUNTERS = [
   "spoof-nd",
 ] as const;
 
-/** IPv6 address as the 128-bit integer nft expects for a raw-payload set key. */
-function ip6Hex(a: string): string {
+const HEX_GROUP = /^[0-9a-fA-F]{1,4}$/;
+
+/**
+ * IPv6 address as the 128-bit integer nft expects for a raw-payload set key. The common form
+ * (hex groups, at most one `::`) is expanded by hand: parsing every address of a 10,000-instance
+ * host with ipaddr.js costs more than the rest of the bridge table. Anything else (an embedded
+ * IPv4 address, a zone, a malformed text) goes through ipaddr.js, which also rejects bad input.
+ */
+export function ip6Hex(a: string): string {
+  const halves = a.split("::");
+  if (halves.length <= 2) {
+    const head = halves[0] ? halves[0].split(":") : [];
+    const tail = halves.length === 2 && halves[1] ? halves[1].split(":") : [];
+    const fill = halves.length === 2 ? 8 - head.length - tail.length : 0;
+    const groups = [...head, ...Array<string>(Math.max(fill, 0)).fill("0"), ...tail];
+    const ok = halves.length === 2 ? fill >= 1 : head.length === 8;
+    if (ok && groups.length === 8 && groups.every((g) => HEX_GROUP.test(g)))
+      return `0x${groups.map((g) => g.padStart(4, "0")).join("")}`.toLowerCase();
+  }
   return `0x${Buffer.from(ipaddr.IPv6.parse(a).toByteArray()).toString("hex")}`;
 }
 
@@ -88,12 +105,8 @@ export interface Binding {
   chaddr: string[];
 }
 
-/** Bindings are remembered per instance object (they depend on nothing else). */
-const bindings = new WeakMap<InstanceOnHost, Binding>();
-
+/** An instance's set elements in the bridge table (they depend on nothing else). */
 export function binding(inst: InstanceOnHost): Binding {
-  const hit = bindings.get(inst);
-  if (hit) return hit;
   const b: Binding = { ports: [], mac: [], ip4: [], ip6: [], nd: [], chaddr: [] };
   for (const v of inst.vifs) {
     if (!v.port) continue;
@@ -107,7 +120,6 @@ export function binding(inst: InstanceOnHost): Binding {
       b.nd.push(`${p} . ${ip6Hex(a)}`);
     }
   }
-  bindings.set(inst, b);
   return b;
 }
 
@@ -132,15 +144,12 @@ export function managedLinks(d: DesiredState): { bridges: string[]; uplinks: str
   return { bridges: [...new Set(nets.map((n) => n.bridge))], uplinks: [...new Set(uplinks)] };
 }
 
-/** Build table `bridge netlet`. */
-export function bridgeTable(d: DesiredState): Table {
+/** Build table `bridge netlet`; `bindings[i]` is `binding(d.instances[i])` (a caller may remember them). */
+export function bridgeTable(d: DesiredState, bindings: Binding[] = d.instances.map(binding)): Table {
   const t = newTable("bridge", BRIDGE_TABLE);
   t.counters.push(...GUARD_COUNTERS);
   const all: Binding = { ports: [], mac: [], ip4: [], ip6: [], nd: [], chaddr: [] };
-  for (const inst of d.instances) {
-    const b = binding(inst);
-    for (const [k] of BINDING_SETS) all[k].push(...b[k]);
-  }
+  for (const b of bindings) for (const [k] of BINDING_SETS) for (const e of b[k]) all[k].push(e);
   const { bridges, uplinks } = managedLinks(d);
   if (d.config.bridgeMeta) addSet(t, "bridges", "type ifname;", bridges.map(quote));
   else addSet(t, "foreign-ports", "type ifname;", d.foreignPorts.filter((p) => !uplinks.includes(p)).map(quote));

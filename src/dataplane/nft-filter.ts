@@ -7,7 +7,7 @@
  * Rule texts contain no anonymous sets (they make large loads quadratic in the kernel).
  */
 import type { DesiredState, GroupSpec, InstanceOnHost, NetworkOnHost, RuleSpec } from "./desired.ts";
-import { shortKey } from "./desired.ts";
+import { shortKey, shortKeys } from "./desired.ts";
 import { addChain, addSet, newTable, type Table } from "./nft-model.ts";
 import { addDnsGuard } from "./nft-dns.ts";
 import {
@@ -24,9 +24,9 @@ import {
 export const FILTER_TABLE = "netlet";
 
 /** The instance's ingress chain (shared by its profile). */
-export const chainIn = (inst: InstanceOnHost) => `p-${shortKey(profileKey(inst))}-in`;
+export const chainIn = (inst: InstanceOnHost, key = shortKey) => `p-${key(profileKey(inst))}-in`;
 /** The instance's egress chain (shared by its profile; present only when a group has egress rules). */
-export const chainOut = (inst: InstanceOnHost) => `p-${shortKey(profileKey(inst))}-out`;
+export const chainOut = (inst: InstanceOnHost, key = shortKey) => `p-${key(profileKey(inst))}-out`;
 export const groupChain = (id: string, dir: "in" | "out") => `g-${shortKey(id)}-${dir}`;
 export const memberSet = (id: string, fam: 4 | 6) => `m${fam}-${shortKey(id)}`;
 
@@ -48,30 +48,11 @@ export function nftGroupRule(r: RuleSpec): string | null {
 }
 
 function groupRules(g: GroupSpec, dir: "ingress" | "egress"): string[] {
-  let m = ruleMemo.get(g);
-  if (!m) {
-    const of = (want: string) =>
-      g.rules
-        .filter((r) => r.direction === want)
-        .map(nftGroupRule)
-        .filter((x): x is string => x !== null);
-    m = { ingress: of("ingress"), egress: of("egress") };
-    ruleMemo.set(g, m);
-  }
-  return m[dir];
+  return g.rules
+    .filter((r) => r.direction === dir)
+    .map(nftGroupRule)
+    .filter((x): x is string => x !== null);
 }
-
-/** Rendered rules per group object (a composition root that reuses unchanged groups skips work). */
-const ruleMemo = new WeakMap<GroupSpec, { ingress: string[]; egress: string[] }>();
-
-/** De-duplicated member list, remembered per list object. */
-function unique(list: string[]): string[] {
-  let u = uniqueMemo.get(list);
-  if (!u) uniqueMemo.set(list, (u = [...new Set(list)]));
-  return u;
-}
-
-const uniqueMemo = new WeakMap<string[], string[]>();
 
 /** Ingress chain of a profile: its networks' DHCP/same-net accepts, then its groups. */
 function profileInRules(nets: NetworkOnHost[], allowSameNet: boolean, netIds: string[], groupIds: string[]): string[] {
@@ -102,10 +83,20 @@ export interface Fragment {
   out6: string[];
 }
 
-function fragment(d: DesiredState, inst: InstanceOnHost, groups: Map<string, GroupSpec>): Fragment {
-  const cin = chainIn(inst),
-    cout = chainOut(inst);
-  // The closures capture only small values, never `d`: remembered fragments must not keep old
+/**
+ * One instance's fragment. `groups` indexes `d.groups`; `key` is `shortKey`, possibly remembered.
+ * The fragment depends on the instance and on `filterContext(d)` only, so a caller may keep it
+ * while both are unchanged.
+ */
+export function fragment(
+  d: DesiredState,
+  inst: InstanceOnHost,
+  groups: Map<string, GroupSpec>,
+  key: (id: string) => string = shortKey,
+): Fragment {
+  const cin = chainIn(inst, key),
+    cout = chainOut(inst, key);
+  // The closures capture only small values, never `d`: kept fragments must not keep old
   // desired states alive.
   const nets = d.networks,
     same = d.config.allowSameNetTraffic;
@@ -135,29 +126,11 @@ function fragment(d: DesiredState, inst: InstanceOnHost, groups: Map<string, Gro
   return f;
 }
 
-/**
- * Fragments are remembered per instance object and context, so that a composition root that
- * reuses unchanged instance objects pays only for the instances that changed.
- */
-const fragments = new WeakMap<InstanceOnHost, { ctx: string; frag: Fragment }>();
-
-/** Everything outside the instance that its fragment depends on. */
-function contextKey(d: DesiredState): string {
-  const key = JSON.stringify([d.networks, d.config.allowSameNetTraffic, d.groups.map((g) => [g.id, hasEgress(g)])]);
-  // Hand out the same string object while the context is unchanged: the per-instance cache
-  // check is then a pointer comparison, not 10,000 comparisons of a long string.
-  if (key !== lastContext) lastContext = key;
-  return lastContext;
-}
-
-let lastContext = "";
-
-function cachedFragment(d: DesiredState, inst: InstanceOnHost, groups: Map<string, GroupSpec>, ctx: string): Fragment {
-  const hit = fragments.get(inst);
-  if (hit && hit.ctx === ctx) return hit.frag;
-  const frag = fragment(d, inst, groups);
-  fragments.set(inst, { ctx, frag });
-  return frag;
+/** Everything outside the instance that its fragment depends on, as a comparable text. */
+export function filterContext(d: DesiredState): string {
+  const nets = d.networks.map((n) => `${n.id} ${n.hostAddress} ${n.cidr} ${n.cidrV6}`);
+  const groups = d.groups.map((g) => `${g.id} ${hasEgress(g)}`);
+  return [String(d.config.allowSameNetTraffic), ...nets, "", ...groups].join("\n");
 }
 
 function base(name: string, hook: string, prio: number, dir: "in" | "out"): [string, string[], string] {
@@ -175,28 +148,11 @@ function base(name: string, hook: string, prio: number, dir: "in" | "out"): [str
   ];
 }
 
-/** The (remembered) fragment of one instance under `d`. */
-export function fragmentOf(d: DesiredState, inst: InstanceOnHost): Fragment {
-  return fragmenter(d)(inst);
-}
-
-/** `fragmentOf` for many instances of one `d` (the context is computed once). */
-export function fragmenter(d: DesiredState): (inst: InstanceOnHost) => Fragment {
-  const groups = groupIndex(d.groups);
-  const ctx = contextKey(d);
-  return (inst) => cachedFragment(d, inst, groups, ctx);
-}
-
-/** Compute (and remember) the fragments of instances [from, to), to spread a cold render. */
-export function warmFilter(d: DesiredState, from: number, to: number): void {
-  const groups = groupIndex(d.groups);
-  const ctx = contextKey(d);
-  for (const inst of d.instances.slice(from, to)) cachedFragment(d, inst, groups, ctx);
-}
-
 /** Build table `inet netlet` (security groups) from the desired state. */
 export function filterTable(d: DesiredState): Table {
-  return drain(filterTableSteps(d));
+  const groups = groupIndex(d.groups);
+  const key = shortKeys();
+  return drain(filterTableSteps(d, (i) => fragment(d, d.instances[i], groups, key)));
 }
 
 /** Runs a build generator to completion. */
@@ -207,27 +163,32 @@ export function drain<T>(g: Generator<void, T>): T {
   }
 }
 
-/** `filterTable` as steps: yields every `slice` instances so a caller can pause between. */
-export function* filterTableSteps(d: DesiredState, slice = 500): Generator<void, Table> {
+/**
+ * `filterTable` as steps: yields every `slice` instances so a caller can pause between.
+ * `fragmentAt(i)` is the fragment of `d.instances[i]` (a caller may remember fragments).
+ */
+export function* filterTableSteps(
+  d: DesiredState,
+  fragmentAt: (i: number) => Fragment,
+  slice = 500,
+): Generator<void, Table> {
   const t = newTable("inet", FILTER_TABLE);
   t.counters.push("drop-invalid", "drop-ingress", "drop-egress");
   const groups = groupIndex(d.groups);
   const maps = { in4: [] as string[], in6: [] as string[], out4: [] as string[], out6: [] as string[] };
   const used = new Set<string>();
-  const ctx = contextKey(d);
-  let n = 0;
-  for (const inst of d.instances) {
-    if (++n % slice === 0) yield;
-    const f = cachedFragment(d, inst, groups, ctx);
+  for (let i = 0; i < d.instances.length; i++) {
+    if ((i + 1) % slice === 0) yield;
+    const f = fragmentAt(i);
     // Chains and group use are per profile: only the first instance of a profile adds them.
     if (!t.chains.has(f.chains[0][0])) {
       for (const [name, rules] of f.chains) addChain(t, name, rules());
       for (const id of f.groups) used.add(id);
     }
-    maps.in4.push(...f.in4);
-    maps.in6.push(...f.in6);
-    maps.out4.push(...f.out4);
-    maps.out6.push(...f.out6);
+    for (const e of f.in4) maps.in4.push(e);
+    for (const e of f.in6) maps.in6.push(e);
+    for (const e of f.out4) maps.out4.push(e);
+    for (const e of f.out6) maps.out6.push(e);
   }
   yield;
   const usedSpecs = [...used].map((id) => groups.get(id)!);
@@ -237,8 +198,8 @@ export function* filterTableSteps(d: DesiredState, slice = 500): Generator<void,
   }
   for (const id of sourceGroups(usedSpecs)) {
     const m = d.members[id] ?? { v4: [], v6: [] };
-    addSet(t, memberSet(id, 4), "type ipv4_addr;", unique(m.v4));
-    addSet(t, memberSet(id, 6), "type ipv6_addr;", unique(m.v6));
+    addSet(t, memberSet(id, 4), "type ipv4_addr;", [...new Set(m.v4)]);
+    addSet(t, memberSet(id, 6), "type ipv6_addr;", [...new Set(m.v6)]);
   }
   addSet(t, "in4", "type ipv4_addr : verdict;", maps.in4, true);
   addSet(t, "in6", "type ipv6_addr : verdict;", maps.in6, true);

@@ -5,7 +5,7 @@ import { addChain, addSet, newTable, renderTables } from "../../src/dataplane/nf
 import { natTable } from "../../src/dataplane/nft-nat.ts";
 import { bridgeTable } from "../../src/dataplane/nft-bridge.ts";
 import { nftGroupRule } from "../../src/dataplane/nft-filter.ts";
-import { render, renderChunks, renderDelta } from "../../src/dataplane/nft-render.ts";
+import { render, renderDelta, renderUnused, TableBuilder } from "../../src/dataplane/nft-render.ts";
 import {
   emptyExisting,
   parseSave,
@@ -114,13 +114,24 @@ describe("nft render", () => {
     for (const l of perVm) expect(l).not.toMatch(/\{/);
   });
 
-  test("renderChunks (the applier's path, with yields) produces exactly render()", async () => {
-    for (const driver of ["nftables", "iptables", "noop"] as const) {
-      const d = desiredFromFixture(smallFixture({ config: { ...smallFixture().config, firewallDriver: driver } }));
-      const { text, tables } = await renderChunks(d, async () => {}, 0);
-      expect(text.join("")).toBe(render(d));
-      expect(tables.length).toBe(driver === "nftables" ? 3 : 1);
-    }
+  test("a builder kept between builds renders each state exactly as a fresh one", () => {
+    const f = smallFixture();
+    const moved = f.instances!.map((i) => (i.uuid === "vm-a" ? { ...i, vifs: [{ ...i.vifs[0], port: "vnet7" }] } : i));
+    const regrouped = f.instances!.map((i) => (i.uuid === "vm-b" ? { ...i, groups: [WEB, DB] } : i));
+    const states = [
+      small(),
+      desiredFromFixture({ ...f, instances: moved }), // a binding changed
+      desiredFromFixture({ ...f, instances: regrouped }), // a profile changed
+      desiredFromFixture({ ...f, networks: [{ ...f.networks[0], hostAddress: "10.0.0.2" }] }), // the context changed
+      desiredFromFixture({ ...f, config: { ...f.config, allowSameNetTraffic: false } }),
+      desiredFromFixture({ ...f, instances: f.instances!.slice(1) }),
+      small(),
+      ...(["iptables", "noop", "nftables"] as const).map((firewallDriver) =>
+        desiredFromFixture({ ...f, config: { ...f.config, firewallDriver } }),
+      ),
+    ];
+    const kept = new TableBuilder();
+    for (const d of states) expect(renderTables(kept.build(d)) + renderUnused(d)).toBe(render(d));
   });
 
   test("noop driver renders NAT only and removes the filter tables", () => {
