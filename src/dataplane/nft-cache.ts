@@ -1,29 +1,37 @@
 /**
  * What a Dataplane remembers between two builds of its tables: each instance's share of them
- * (filter fragment, bridge binding), keyed by the instance's id and checked against a text of its
- * content, so that a pass in which one instance changed recomputes that one only. The element
+ * (filter fragment, bridge binding), keyed by the instance's id and kept while the instance's
+ * content is the same (compared field by field: no object identity needed, nothing serialised),
+ * so that a pass in which one instance changed recomputes that one only. The element
  * texts kept here are then the very strings of the last build, which makes the diff between two
  * builds compare pointers rather than characters. Entries of instances that left are dropped at
  * the end of each build: the cache is never larger than the host's state.
  */
-import type { InstanceOnHost } from "./desired.ts";
+import type { InstanceOnHost, VifOnHost } from "./desired.ts";
 import type { Binding } from "./nft-bridge.ts";
 import type { Fragment } from "./nft-filter.ts";
 
 export interface Pieces {
-  /** The instance's content as text: an entry is reused only while it is the same. */
-  key: string;
+  /** The instance the pieces were computed from (its latest equal copy). */
+  instance: InstanceOnHost;
   fragment: Fragment | null;
   binding: Binding | null;
   build: number;
 }
 
-/** Everything of an instance that the nft tables read (not its display name). */
-export function contentKey(inst: InstanceOnHost): string {
-  let k = `${inst.uuid}|${inst.groups.join(",")}`;
-  for (const v of inst.vifs)
-    k += `|${v.mac} ${v.networkId} ${v.bridge} ${v.ipv4} ${v.ipv6} ${v.ipv6LinkLocal} ${v.port}`;
-  return k;
+/** Same VIF: every field equal (generic, so a field added to VifOnHost is compared too). */
+function sameVif(a: VifOnHost, b: VifOnHost): boolean {
+  for (const k in a) if (a[k as keyof VifOnHost] !== b[k as keyof VifOnHost]) return false;
+  return Object.keys(a).length === Object.keys(b).length;
+}
+
+/** Same content in everything the nft tables read of an instance (not its display name). */
+export function sameInstance(a: InstanceOnHost, b: InstanceOnHost): boolean {
+  if (a === b) return true;
+  if (a.uuid !== b.uuid || a.groups.length !== b.groups.length || a.vifs.length !== b.vifs.length) return false;
+  for (let i = 0; i < a.groups.length; i++) if (a.groups[i] !== b.groups[i]) return false;
+  for (let i = 0; i < a.vifs.length; i++) if (!sameVif(a.vifs[i], b.vifs[i])) return false;
+  return true;
 }
 
 export class PiecesCache {
@@ -44,12 +52,13 @@ export class PiecesCache {
 
   /** The entry of `inst` for the current build (emptied when its content changed). */
   of(inst: InstanceOnHost): Pieces {
-    const key = contentKey(inst);
     let p = this.#byId.get(inst.uuid);
-    if (!p || p.key !== key) {
-      p = { key, fragment: null, binding: null, build: this.#build };
+    if (!p || !sameInstance(p.instance, inst)) {
+      p = { instance: inst, fragment: null, binding: null, build: this.#build };
       this.#byId.set(inst.uuid, p);
     }
+    // The newest copy: the next pass's state most likely shares its objects with this one.
+    p.instance = inst;
     p.build = this.#build;
     return p;
   }

@@ -15,6 +15,7 @@ import {
   groupIndex,
   hasEgress,
   isAnyCidr,
+  networksOf,
   nftPorts,
   profileKey,
   ruleValid,
@@ -27,8 +28,8 @@ export const FILTER_TABLE = "netlet";
 export const chainIn = (inst: InstanceOnHost, key = shortKey) => `p-${key(profileKey(inst))}-in`;
 /** The instance's egress chain (shared by its profile; present only when a group has egress rules). */
 export const chainOut = (inst: InstanceOnHost, key = shortKey) => `p-${key(profileKey(inst))}-out`;
-export const groupChain = (id: string, dir: "in" | "out") => `g-${shortKey(id)}-${dir}`;
-export const memberSet = (id: string, fam: 4 | 6) => `m${fam}-${shortKey(id)}`;
+export const groupChain = (id: string, dir: "in" | "out", key = shortKey) => `g-${key(id)}-${dir}`;
+export const memberSet = (id: string, fam: 4 | 6, key = shortKey) => `m${fam}-${key(id)}`;
 
 /** One group rule as nft rule text, or null when it cannot apply. */
 export function nftGroupRule(r: RuleSpec): string | null {
@@ -94,13 +95,14 @@ export function fragment(
   groups: Map<string, GroupSpec>,
   key: (id: string) => string = shortKey,
 ): Fragment {
-  const cin = chainIn(inst, key),
-    cout = chainOut(inst, key);
+  const netIds = networksOf(inst);
+  const profile = key(`${inst.groups.join(",")}|${netIds.join(",")}`); // profileKey(inst)
+  const cin = `p-${profile}-in`,
+    cout = `p-${profile}-out`;
   // The closures capture only small values, never `d`: kept fragments must not keep old
   // desired states alive.
   const nets = d.networks,
     same = d.config.allowSameNetTraffic;
-  const netIds = [...new Set(inst.vifs.map((v) => v.networkId))].sort();
   const groupIds = inst.groups.filter((id) => groups.has(id));
   const f: Fragment = {
     chains: [[cin, () => profileInRules(nets, same, netIds, groupIds)]],
@@ -152,7 +154,8 @@ function base(name: string, hook: string, prio: number, dir: "in" | "out"): [str
 export function filterTable(d: DesiredState): Table {
   const groups = groupIndex(d.groups);
   const key = shortKeys();
-  return drain(filterTableSteps(d, (i) => fragment(d, d.instances[i], groups, key)));
+  const distinct = (_: string, list: string[]) => [...new Set(list)];
+  return drain(filterTableSteps(d, { fragmentAt: (i) => fragment(d, d.instances[i], groups, key), key, distinct }));
 }
 
 /** Runs a build generator to completion. */
@@ -163,15 +166,19 @@ export function drain<T>(g: Generator<void, T>): T {
   }
 }
 
-/**
- * `filterTable` as steps: yields every `slice` instances so a caller can pause between.
- * `fragmentAt(i)` is the fragment of `d.instances[i]` (a caller may remember fragments).
- */
-export function* filterTableSteps(
-  d: DesiredState,
-  fragmentAt: (i: number) => Fragment,
-  slice = 500,
-): Generator<void, Table> {
+/** What a caller of `filterTableSteps` may remember between builds. */
+export interface FilterMemo {
+  /** The fragment of `d.instances[i]`. */
+  fragmentAt: (i: number) => Fragment;
+  /** `shortKey`. */
+  key: (id: string) => string;
+  /** The distinct addresses of `list`, the member list of set `set`. */
+  distinct: (set: string, list: string[]) => string[];
+}
+
+/** `filterTable` as steps: yields every `slice` instances so a caller can pause between. */
+export function* filterTableSteps(d: DesiredState, memo: FilterMemo, slice = 500): Generator<void, Table> {
+  const { fragmentAt, key, distinct } = memo;
   const t = newTable("inet", FILTER_TABLE);
   t.counters.push("drop-invalid", "drop-ingress", "drop-egress");
   const groups = groupIndex(d.groups);
@@ -193,13 +200,15 @@ export function* filterTableSteps(
   yield;
   const usedSpecs = [...used].map((id) => groups.get(id)!);
   for (const g of usedSpecs) {
-    addChain(t, groupChain(g.id, "in"), groupRules(g, "ingress"));
-    if (hasEgress(g)) addChain(t, groupChain(g.id, "out"), groupRules(g, "egress"));
+    addChain(t, groupChain(g.id, "in", key), groupRules(g, "ingress"));
+    if (hasEgress(g)) addChain(t, groupChain(g.id, "out", key), groupRules(g, "egress"));
   }
   for (const id of sourceGroups(usedSpecs)) {
     const m = d.members[id] ?? { v4: [], v6: [] };
-    addSet(t, memberSet(id, 4), "type ipv4_addr;", [...new Set(m.v4)]);
-    addSet(t, memberSet(id, 6), "type ipv6_addr;", [...new Set(m.v6)]);
+    const v4 = memberSet(id, 4, key),
+      v6 = memberSet(id, 6, key);
+    addSet(t, v4, "type ipv4_addr;", distinct(v4, m.v4));
+    addSet(t, v6, "type ipv6_addr;", distinct(v6, m.v6));
   }
   addSet(t, "in4", "type ipv4_addr : verdict;", maps.in4, true);
   addSet(t, "in6", "type ipv6_addr : verdict;", maps.in6, true);

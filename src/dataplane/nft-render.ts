@@ -47,6 +47,9 @@ const SLICE = 250;
 export class TableBuilder {
   readonly #pieces = new PiecesCache();
   readonly #names = new Map<string, string>();
+  /** Member sets of the last build: their source list and its distinct addresses. */
+  #members = new Map<string, { list: string[]; distinct: string[] }>();
+  #membersNext = new Map<string, { list: string[]; distinct: string[] }>();
 
   /**
    * The tables `d`'s driver uses, in transaction order, one at a time (`onTable` sees each as
@@ -68,7 +71,8 @@ export class TableBuilder {
     for (const k of kinds) {
       let t: Table;
       if (k.name === FILTER_TABLE && k.family === "inet") {
-        t = yield* filterTableSteps(d, (i) => (pieces[i].fragment ??= fragment(d, d.instances[i], groups, key)), SLICE);
+        const fragmentAt = (i: number) => (pieces[i].fragment ??= fragment(d, d.instances[i], groups, key));
+        t = yield* filterTableSteps(d, { fragmentAt, key, distinct: (set, list) => this.#distinct(set, list) }, SLICE);
       } else if (k.family === "bridge") {
         const bindings: Binding[] = [];
         for (let i = 0; i < pieces.length; i++) {
@@ -81,13 +85,34 @@ export class TableBuilder {
       onTable(t);
       yield;
     }
+    // Member sets not in this build are forgotten.
+    this.#members = this.#membersNext;
+    this.#membersNext = new Map();
     return out;
+  }
+
+  /**
+   * `list` without repeats; the previous answer while the list is the same (comparing is much
+   * cheaper than hashing every address of every source group on every pass).
+   */
+  #distinct(set: string, list: string[]): string[] {
+    const last = this.#members.get(set);
+    const same = last && (last.list === list || sameList(last.list, list));
+    const entry = same ? last : { list, distinct: [...new Set(list)] };
+    this.#membersNext.set(set, entry);
+    return entry.distinct;
   }
 
   /** `steps` run to completion. */
   build(d: DesiredState): Table[] {
     return drain(this.steps(d));
   }
+}
+
+function sameList(a: string[], b: string[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }
 
 /** The tables the desired state's driver uses, built. */

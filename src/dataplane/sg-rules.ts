@@ -9,6 +9,9 @@ import type { GroupSpec, InstanceOnHost, RuleSpec } from "./desired.ts";
 
 export type IpFamily = 4 | 6;
 
+const OCTET = "(?:25[0-5]|2[0-4]\\d|1\\d\\d|[1-9]?\\d)";
+const DOTTED_QUAD = new RegExp(`^${OCTET}\\.${OCTET}\\.${OCTET}\\.${OCTET}$`);
+
 export function familyOf(rule: RuleSpec): IpFamily {
   return rule.ethertype === "IPv6" ? 6 : 4;
 }
@@ -16,6 +19,9 @@ export function familyOf(rule: RuleSpec): IpFamily {
 /** Family of an address or CIDR text, or null when it does not parse. */
 export function addrFamily(text: string): IpFamily | null {
   const bare = text.split("/")[0];
+  // Plain dotted-quad text is decided without a parse (floating IPs of a large host are checked on
+  // every pass); anything else, e.g. leading zeros or IPv6, goes to ipaddr.js.
+  if (DOTTED_QUAD.test(bare)) return 4;
   if (!ipaddr.isValid(bare)) return null;
   return ipaddr.parse(bare).kind() === "ipv6" ? 6 : 4;
 }
@@ -90,6 +96,12 @@ export function sourceGroups(groups: GroupSpec[]): string[] {
  * adding an instance of a known profile is map elements only.
  */
 export function profileKey(inst: InstanceOnHost): string {
-  const nets = [...new Set(inst.vifs.map((v) => v.networkId))].sort();
-  return `${inst.groups.join(",")}|${nets.join(",")}`;
+  return `${inst.groups.join(",")}|${networksOf(inst).join(",")}`;
+}
+
+/** The instance's network ids, sorted, each once. */
+export function networksOf(inst: InstanceOnHost): string[] {
+  // Most instances have one VIF: no set, no sort (this runs for every instance of a cold render).
+  if (inst.vifs.length === 1) return [inst.vifs[0].networkId];
+  return [...new Set(inst.vifs.map((v) => v.networkId))].sort();
 }
