@@ -12,7 +12,7 @@
 import ipaddr from "ipaddr.js";
 import type { DesiredState, InstanceOnHost, VifOnHost } from "./desired.ts";
 import { uplinkOf } from "./links.ts";
-import { addChain, addSet, newTable, type Table } from "./nft-model.ts";
+import { addChain, addSet, gather, newTable, type Table } from "./nft-model.ts";
 import { addUplinkFilter } from "./nft-uplink.ts";
 
 export const BRIDGE_TABLE = "netlet";
@@ -135,10 +135,6 @@ export const BINDING_SETS: [keyof Binding, string][] = [
 
 const quote = (n: string) => `"${n}"`;
 
-function append(to: string[], from: string[]): void {
-  for (let i = 0; i < from.length; i++) to.push(from[i]);
-}
-
 /** Bridges netlet manages and the ports it enslaved itself. */
 export function managedLinks(d: DesiredState): { bridges: string[]; uplinks: string[] } {
   const nets = [...d.networks, ...d.standby];
@@ -152,16 +148,14 @@ export function managedLinks(d: DesiredState): { bridges: string[]; uplinks: str
 export function bridgeTable(d: DesiredState, bindings: Binding[] = d.instances.map(binding)): Table {
   const t = newTable("bridge", BRIDGE_TABLE);
   t.counters.push(...GUARD_COUNTERS);
-  const all: Binding = { ports: [], mac: [], ip4: [], ip6: [], nd: [], chaddr: [] };
-  // Plain index loops: this runs over every element of a 10,000-instance host on every pass.
-  for (const b of bindings) {
-    append(all.ports, b.ports);
-    append(all.mac, b.mac);
-    append(all.ip4, b.ip4);
-    append(all.ip6, b.ip6);
-    append(all.nd, b.nd);
-    append(all.chaddr, b.chaddr);
-  }
+  const all: Binding = {
+    ports: gather(bindings, (b) => b.ports),
+    mac: gather(bindings, (b) => b.mac),
+    ip4: gather(bindings, (b) => b.ip4),
+    ip6: gather(bindings, (b) => b.ip6),
+    nd: gather(bindings, (b) => b.nd),
+    chaddr: gather(bindings, (b) => b.chaddr),
+  };
   const { bridges, uplinks } = managedLinks(d);
   if (d.config.bridgeMeta) addSet(t, "bridges", "type ifname;", bridges.map(quote));
   else addSet(t, "foreign-ports", "type ifname;", d.foreignPorts.filter((p) => !uplinks.includes(p)).map(quote));

@@ -38,6 +38,8 @@ export class PiecesCache {
   readonly #byId = new Map<string, Pieces>();
   #build = 0;
   #context = "";
+  /** Entries the current build used. */
+  #used = 0;
 
   /**
    * Start a build. `context` is what fragments depend on besides the instance; when it changed,
@@ -45,6 +47,7 @@ export class PiecesCache {
    */
   begin(context: string): void {
     this.#build += 1;
+    this.#used = 0;
     if (context === this.#context) return;
     this.#context = context;
     for (const p of this.#byId.values()) p.fragment = null;
@@ -54,17 +57,19 @@ export class PiecesCache {
   of(inst: InstanceOnHost): Pieces {
     let p = this.#byId.get(inst.uuid);
     if (!p || !sameInstance(p.instance, inst)) {
-      p = { instance: inst, fragment: null, binding: null, build: this.#build };
+      p = { instance: inst, fragment: null, binding: null, build: 0 };
       this.#byId.set(inst.uuid, p);
     }
     // The newest copy: the next pass's state most likely shares its objects with this one.
     p.instance = inst;
+    if (p.build !== this.#build) this.#used += 1;
     p.build = this.#build;
     return p;
   }
 
   /** End a build: forget instances it did not contain. */
   end(): void {
+    if (this.#used === this.#byId.size) return; // nothing left: no need to look
     for (const [id, p] of this.#byId) if (p.build !== this.#build) this.#byId.delete(id);
   }
 

@@ -8,7 +8,7 @@
  */
 import type { DesiredState, GroupSpec, InstanceOnHost, NetworkOnHost, RuleSpec } from "./desired.ts";
 import { shortKey, shortKeys } from "./desired.ts";
-import { addChain, addSet, newTable, type Table } from "./nft-model.ts";
+import { addChain, addSet, gather, newTable, type Table } from "./nft-model.ts";
 import { addDnsGuard } from "./nft-dns.ts";
 import {
   familyOf,
@@ -182,22 +182,24 @@ export function* filterTableSteps(d: DesiredState, memo: FilterMemo, slice = 500
   const t = newTable("inet", FILTER_TABLE);
   t.counters.push("drop-invalid", "drop-ingress", "drop-egress");
   const groups = groupIndex(d.groups);
-  const maps = { in4: [] as string[], in6: [] as string[], out4: [] as string[], out6: [] as string[] };
+  const frags = new Array<Fragment>(d.instances.length);
   const used = new Set<string>();
   for (let i = 0; i < d.instances.length; i++) {
     if ((i + 1) % slice === 0) yield;
-    const f = fragmentAt(i);
+    const f = (frags[i] = fragmentAt(i));
     // Chains and group use are per profile: only the first instance of a profile adds them.
     if (!t.chains.has(f.chains[0][0])) {
       for (const [name, rules] of f.chains) addChain(t, name, rules());
       for (const id of f.groups) used.add(id);
     }
-    for (const e of f.in4) maps.in4.push(e);
-    for (const e of f.in6) maps.in6.push(e);
-    for (const e of f.out4) maps.out4.push(e);
-    for (const e of f.out6) maps.out6.push(e);
   }
   yield;
+  const maps = {
+    in4: gather(frags, (f) => f.in4),
+    in6: gather(frags, (f) => f.in6),
+    out4: gather(frags, (f) => f.out4),
+    out6: gather(frags, (f) => f.out6),
+  };
   const usedSpecs = [...used].map((id) => groups.get(id)!);
   for (const g of usedSpecs) {
     addChain(t, groupChain(g.id, "in", key), groupRules(g, "ingress"));

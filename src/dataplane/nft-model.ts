@@ -41,6 +41,23 @@ export function addSet(t: Table, name: string, spec: string, elements: string[] 
   t.sets.set(name, { spec, elements, map });
 }
 
+/**
+ * The lists `pick(item)` of every item, concatenated into one array sized up front: it runs over
+ * every element of a 10,000-instance host on every pass, where growing an array by `push` cost
+ * several times more.
+ */
+export function gather<T>(items: readonly T[], pick: (item: T) => readonly string[]): string[] {
+  let n = 0;
+  for (let i = 0; i < items.length; i++) n += pick(items[i]).length;
+  const out = new Array<string>(n);
+  let k = 0;
+  for (let i = 0; i < items.length; i++) {
+    const list = pick(items[i]);
+    for (let j = 0; j < list.length; j++) out[k++] = list[j];
+  }
+  return out;
+}
+
 function ref(t: Table): string {
   return `${t.family} ${t.name}`;
 }
