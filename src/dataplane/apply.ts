@@ -11,6 +11,7 @@ import { check, spawnExec, type Exec, type Stdin } from "./exec.ts";
 import { iptablesChains, JUMPS, parseSave, renderIptables, renderIptablesTeardown } from "./iptables-render.ts";
 import { renderTables, tableChunks, type Table } from "./nft-model.ts";
 import { OWNED_TABLES, renderTableDelta, renderUnused, TableBuilder } from "./nft-render.ts";
+import { Pacer } from "./pace.ts";
 
 const MARK_TABLE = "netlet-mark";
 /** Longest piece of synchronous work in a sync before the event loop gets a turn. */
@@ -24,6 +25,8 @@ export interface ApplyReport {
   ms: number;
   /** Size of the nft transaction text. */
   bytes: number;
+  /** Longest stretch of work between two turns of the event loop, milliseconds. */
+  longestSliceMs: number;
 }
 
 export interface DataplaneOptions {
@@ -87,8 +90,10 @@ export class Dataplane {
       const before = this.#tables;
       if (!prev || !before || prev.config.firewallDriver !== d.config.firewallDriver) return this.#full(d);
       const t0 = this.#clock();
-      const tables = await this.#build(d);
+      const pace = new Pacer(this.#clock, SLICE_BUDGET_MS);
+      const tables = await this.#build(d, pace);
       const text = renderTableDelta(before, tables);
+      pace.handOff(); // what follows waits for nft
       try {
         if (text) await this.#nft(text);
         if (d.config.firewallDriver === "iptables") await this.#iptables(d);
@@ -98,7 +103,7 @@ export class Dataplane {
       }
       this.#applied = d;
       this.#tables = tables;
-      return this.#done("delta", t0, text.length);
+      return this.#done("delta", t0, text.length, pace);
     });
   }
 
@@ -185,8 +190,9 @@ export class Dataplane {
     teardown.catch(() => undefined);
     const tables: Table[] = [];
     const size = { bytes: 0 };
+    const pace = new Pacer(this.#clock, SLICE_BUDGET_MS);
     try {
-      await this.#nft(this.#fullText(d, tables, size));
+      await this.#nft(this.#fullText(d, tables, size, pace));
       if (d.config.firewallDriver === "iptables") await this.#iptables(d);
       await teardown;
     } catch (e) {
@@ -206,7 +212,7 @@ export class Dataplane {
     this.#applied = d;
     this.#tables = tables;
     this.#lastDrops.clear();
-    return this.#done("full", t0, size.bytes);
+    return this.#done("full", t0, size.bytes, pace);
   }
 
   /**
@@ -215,8 +221,7 @@ export class Dataplane {
    * a 10,000-instance sync never stalls the agent for long. Still one transaction: nft commits
    * only once it has read everything. Built tables are appended to `tables`.
    */
-  async *#fullText(d: DesiredState, tables: Table[], size: { bytes: number }): AsyncGenerator<string> {
-    const pause = this.#pacer();
+  async *#fullText(d: DesiredState, tables: Table[], size: { bytes: number }, pace: Pacer): AsyncGenerator<string> {
     const ready: Table[] = [];
     const steps = this.#builder.steps(d, (t) => ready.push(t));
     for (let r = steps.next(); ; r = steps.next()) {
@@ -224,39 +229,28 @@ export class Dataplane {
         tables.push(t);
         for (const chunk of tableChunks([t])) {
           size.bytes += chunk.length;
+          pace.handOff();
           yield chunk;
-          await pause();
+          pace.resume();
+          await pace.pause();
         }
       }
       if (r.done) break;
-      await pause();
+      await pace.pause();
     }
     const removal = renderUnused(d);
     size.bytes += removal.length;
+    pace.handOff();
     yield removal;
   }
 
-  /** `#builder.steps(d)` with pauses for the event loop (see `#pacer`). */
-  async #build(d: DesiredState): Promise<Table[]> {
-    const pause = this.#pacer();
+  /** `#builder.steps(d)` with pauses for the event loop. */
+  async #build(d: DesiredState, pace: Pacer): Promise<Table[]> {
     const steps = this.#builder.steps(d);
     for (let r = steps.next(); ; r = steps.next()) {
       if (r.done) return r.value;
-      await pause();
+      await pace.pause();
     }
-  }
-
-  /**
-   * A pause that lets pending I/O and timers run once the current slice of work has used its
-   * budget: yielding after every slice would cost more than the work on small hosts.
-   */
-  #pacer(budgetMs = SLICE_BUDGET_MS): () => Promise<void> {
-    let since = this.#clock();
-    return async () => {
-      if (this.#clock() - since < budgetMs) return;
-      await new Promise((r) => setImmediate(r));
-      since = this.#clock();
-    };
   }
 
   /** Each table alone; returns the ones nft refused, with its error. */
@@ -276,11 +270,11 @@ export class Dataplane {
     return failed;
   }
 
-  #done(kind: "full" | "delta", t0: number, bytes: number): ApplyReport {
+  #done(kind: "full" | "delta", t0: number, bytes: number, pace: Pacer): ApplyReport {
     const ms = this.#clock() - t0;
     this.#applies.inc({ kind, result: "ok" });
     this.#applyMs.set(ms, { kind });
-    return { kind: bytes === 0 && kind === "delta" ? "none" : kind, ms, bytes };
+    return { kind: bytes === 0 && kind === "delta" ? "none" : kind, ms, bytes, longestSliceMs: pace.longestMs };
   }
 
   async #nft(text: string | AsyncIterable<string>): Promise<void> {

@@ -206,6 +206,7 @@ export function* filterTableSteps(d: DesiredState, memo: FilterMemo, slice = 500
     if (hasEgress(g)) addChain(t, groupChain(g.id, "out", key), groupRules(g, "egress"));
   }
   for (const id of sourceGroups(usedSpecs)) {
+    yield; // de-duplicating a large group's members is a slice of its own
     const m = d.members[id] ?? { v4: [], v6: [] };
     const v4 = memberSet(id, 4, key),
       v6 = memberSet(id, 6, key);

@@ -82,7 +82,7 @@ const ELEMENTS_PER_LINE = 1000;
  * Whole-table replace of each table as transaction text, in pieces of about `lines` lines, so
  * that a caller can yield to the event loop between pieces of a 10,000-instance ruleset.
  */
-export function* tableChunks(tables: Table[], lines = 500): Generator<string> {
+export function* tableChunks(tables: Table[], lines = 200): Generator<string> {
   let out: string[] = [];
   const flush = function* (force: boolean) {
     if (out.length >= lines || (force && out.length > 0)) {

@@ -41,7 +41,7 @@ export function renderUnused(d: DesiredState): string {
 }
 
 /** Instances per slice of work between two yields of a build. */
-const SLICE = 250;
+const SLICE = 100;
 
 /** Builds the tables of a desired state, remembering per-instance pieces between builds. */
 export class TableBuilder {
