@@ -19,10 +19,22 @@ export interface Pieces {
   build: number;
 }
 
-/** Same VIF: every field equal (generic, so a field added to VifOnHost is compared too). */
+/** Every field of a VIF; the check below fails to compile when VifOnHost gains one not listed. */
+const VIF_FIELDS = ["mac", "networkId", "bridge", "ipv4", "ipv6", "ipv6LinkLocal", "port"] as const;
+const everyVifField: Exclude<keyof VifOnHost, (typeof VIF_FIELDS)[number]> extends never ? true : false = true;
+
+/** Same VIF: every field equal (explicit fields: a generic loop over keys cost twice as much). */
 function sameVif(a: VifOnHost, b: VifOnHost): boolean {
-  for (const k in a) if (a[k as keyof VifOnHost] !== b[k as keyof VifOnHost]) return false;
-  return Object.keys(a).length === Object.keys(b).length;
+  return (
+    everyVifField &&
+    a.mac === b.mac &&
+    a.networkId === b.networkId &&
+    a.bridge === b.bridge &&
+    a.ipv4 === b.ipv4 &&
+    a.ipv6 === b.ipv6 &&
+    a.ipv6LinkLocal === b.ipv6LinkLocal &&
+    a.port === b.port
+  );
 }
 
 /** Same content in everything the nft tables read of an instance (not its display name). */
