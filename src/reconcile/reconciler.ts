@@ -30,7 +30,7 @@ export interface ReconcileStatus {
   lastAt: number | null;
   /** Each failing step of the last pass and why: the others were applied regardless. */
   failing: Record<string, string>;
-  /** How long each step of the last pass took (ms): where a slow pass spends its time. */
+  /** How long each step of the last pass took (ms), for the steps it ran: where a slow pass spends its time. */
   stepMs: Partial<Record<ReconcileStep, number>>;
 }
 
@@ -160,6 +160,8 @@ export class Reconciler {
     const t0 = performance.now();
     const t = this.targets;
     const seen = this.store.commits;
+    // Only the steps this pass runs are timed (a plug's pass runs two of them).
+    this.status.stepMs = {};
     let view: HostView | null = null;
     await this.#step("view", () => {
       view = readHostView(this.store, this.config, this.cluster);

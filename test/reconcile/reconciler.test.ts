@@ -134,8 +134,8 @@ test("a pass caused only by port plugs runs the rules alone; any other change, a
 });
 
 test("stepsFor: only port events narrow a pass", () => {
-  const port = { entity: "vif_port", op: "put", key: "v1" } as const;
-  const vif = { entity: "vif", op: "put", key: "v1" } as const;
+  const port = { entity: "vif_port", op: "put", key: "v1", remote: false } as const;
+  const vif = { entity: "vif", op: "put", key: "v1", remote: false } as const;
   expect([...stepsFor([port], {})]).toEqual(["view", "firewall"]);
   expect([...stepsFor([port], { dns: "x" })]).toEqual(["view", "firewall", "dns"]);
   expect(stepsFor([port, vif], {}).size).toBe(7);
