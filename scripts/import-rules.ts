@@ -8,6 +8,8 @@ export interface ImportRules {
   allow: Record<string, readonly string[]>;
   /** "src/a/x.ts -> src/b/y.ts": why it is tolerated until it is moved. */
   exceptions: Record<string, string>;
+  /** Runtime modules only some units may import (the FFI stays in sys/). */
+  restricted: Record<string, readonly string[]>;
 }
 
 /** Leaf modules anything may use: shared types, metrics, logging, address helpers, plumbing. */
@@ -48,6 +50,9 @@ export const RULES: ImportRules = {
     // The composition root builds and wires everything.
     agent: ["*"],
     "main.ts": ["*"],
+  },
+  restricted: {
+    "bun:ffi": ["sys"],
   },
   exceptions: {
     "src/api/app.ts -> src/agent/cluster.ts": "cluster boot types live in the root; they belong to the IPAM",
