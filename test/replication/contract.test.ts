@@ -11,6 +11,7 @@ import type { PromiseStore } from "../../src/replication/promise-store.ts";
 import type { ReplicaRow, ReplicaStore, ReplicaTable } from "../../src/replication/replica-store.ts";
 import { SqlitePromiseStore, SqliteReplicaStore } from "../../src/store/replica.ts";
 import { memStore } from "../store/fixtures.ts";
+import { rowsSince } from "./rows.ts";
 
 const IMPLEMENTATIONS: [string, () => ReplicaStore][] = [
   ["memory", () => new MemoryReplicaStore()],
@@ -77,21 +78,21 @@ for (const [name, make] of IMPLEMENTATIONS) {
       ] as const)
         s.apply(slot(k, o, t));
       expect(Object.fromEntries(s.heads())).toEqual({ "node-a": hlc(7), "node-b": hlc(9) });
-      expect(keys(s.changedSince("node-a", "", 10))).toEqual(["a2", "a1", "a3"]);
-      expect(keys(s.changedSince("node-a", hlc(1), 10))).toEqual(["a1", "a3"]);
-      expect(keys(s.changedSince("node-a", "", 2))).toEqual(["a2", "a1"]);
+      expect(keys(rowsSince(s, "node-a", "", 10))).toEqual(["a2", "a1", "a3"]);
+      expect(keys(rowsSince(s, "node-a", hlc(1), 10))).toEqual(["a1", "a3"]);
+      expect(keys(rowsSince(s, "node-a", "", 2))).toEqual(["a2", "a1"]);
       expect(s.refsSince("node-a", hlc(1), 10)).toEqual([
         { table: "ipam_slot", key: "a1", hlc: hlc(3) },
         { table: "ipam_slot", key: "a3", hlc: hlc(7) },
       ]);
-      expect(s.changedSince("node-z", "", 10)).toEqual([]);
+      expect(rowsSince(s, "node-z", "", 10)).toEqual([]);
       expect(s.before("node-a", hlc(7))).toBe(hlc(3));
       expect(s.before("node-a", hlc(1))).toBe("");
       expect(s.before("node-b", hlc(100))).toBe(hlc(9));
       // A row taken over by another origin leaves its old origin's versions.
       s.apply(slot("a3", "node-b", 10));
       expect(s.heads().get("node-a")).toBe(hlc(3));
-      expect(keys(s.changedSince("node-b", "", 10))).toEqual(["b1", "b2", "a3"]);
+      expect(keys(rowsSince(s, "node-b", "", 10))).toEqual(["b1", "b2", "a3"]);
     });
 
     test("changes() moves with the writes of its own table only", () => {
@@ -116,7 +117,7 @@ for (const [name, make] of IMPLEMENTATIONS) {
       expect(s.apply(tombstone("instance", "ghost", "node-c", 5))).toBe(true);
       expect(s.apply({ ...tombstone("instance", "ghost", "node-c", 3), deleted: false, data: null })).toBe(false);
       expect(s.get("instance", "ghost")?.deleted).toBe(true);
-      expect(keys(s.changedSince("node-c", "", 10))).toEqual(["ghost"]);
+      expect(keys(rowsSince(s, "node-c", "", 10))).toEqual(["ghost"]);
       expect(s.collectTombstones(hlc(5))).toBe(1);
       expect(s.get("ipam_slot", "gone")).toBeUndefined();
       expect(s.get("instance", "ghost")?.deleted).toBe(true);
