@@ -65,7 +65,7 @@ export function startDhcp(store: Store, config: Config, log: Logger, alarms?: Al
 export function startRa(config: Config, log: Logger) {
   if (!config.useIpv6) return null;
   const l = log.child({ component: "ra" });
-  const ra = new RaService({ log: (event, fields) => l.info(event, fields) });
+  const ra = new RaService({ log: l });
   const plan = createRaPlanner();
   const target = (view: HostView) => {
     const { bridges, refused } = plan(view);

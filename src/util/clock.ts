@@ -7,7 +7,7 @@
 export type Cancel = () => void;
 
 export interface Clock {
-  /** Milliseconds since the epoch. */
+  /** Milliseconds since the epoch (monotonicClock: since the process started). */
   now(): number;
   /** Runs `fn` once after `ms`. */
   setTimer(ms: number, fn: () => void): Cancel;
@@ -35,6 +35,12 @@ export const realClock: Clock = {
   },
   sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
 };
+
+/**
+ * Real time read from a monotonic source (milliseconds since the process started): for
+ * schedules that must not jump when the wall clock is stepped, such as router advertisements.
+ */
+export const monotonicClock: Clock = { ...realClock, now: () => performance.now() };
 
 interface FakeTimer {
   at: number;
