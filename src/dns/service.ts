@@ -9,6 +9,7 @@
  * the listener's own networks is refused when it comes from another served network and dropped
  * otherwise (the nft input rules already drop port 53 to these addresses from non-bridge links).
  */
+import { createLogger, type Logger } from "../log.ts";
 import type { udp } from "bun";
 import { decide, type Decision, type Reply, type Self } from "./answer.ts";
 import { cacheKey, cacheTtl, DnsCache, type CacheOptions } from "./cache.ts";
@@ -38,11 +39,9 @@ export interface DnsPlan {
   zone: Zone;
 }
 
-export type Log = (level: "info" | "warn" | "error", msg: string, fields?: Record<string, unknown>) => void;
-
 export interface DnsServiceOptions {
   now?: () => number;
-  log?: Log;
+  log?: Logger;
   metrics?: DnsMetrics;
   cache?: CacheOptions;
   rateLimit?: RateLimitOptions;
@@ -86,7 +85,7 @@ export class DnsService {
   constructor(opts: DnsServiceOptions = {}) {
     this.#opts = {
       now: Date.now,
-      log: () => {},
+      log: createLogger({ level: "warn", base: { component: "dns" } }),
       metrics: dnsMetrics(),
       cache: { maxEntries: 10_000, maxTtl: 86_400 },
       rateLimit: { perSecond: 500, burst: 1000, maxSources: 4096 },
@@ -208,12 +207,12 @@ export class DnsService {
         onError: (err) => this.#internal(err),
       });
       if (l.closed) this.#close(l);
-      else if (l.openError) this.#opts.log("info", "DNS listening", { address, bridge: l.plan.bridge });
+      else if (l.openError) this.#opts.log.info("DNS listening", { address, bridge: l.plan.bridge });
       l.openError = null;
     } catch (err) {
       const msg = String((err as Error).message ?? err);
       if (l.openError !== msg)
-        this.#opts.log("warn", "cannot listen for DNS", { address, bridge: l.plan.bridge, err: msg });
+        this.#opts.log.warn("cannot listen for DNS", { address, bridge: l.plan.bridge, err: msg });
       l.openError = msg;
     } finally {
       l.opening = false;
@@ -365,6 +364,6 @@ export class DnsService {
 
   #internal(err: unknown): void {
     this.#opts.metrics.dropped.inc({ reason: "internal_error" });
-    this.#opts.log("error", "DNS query handling failed", { err: String(err) });
+    this.#opts.log.error("DNS query handling failed", { err: String(err) });
   }
 }
