@@ -20,7 +20,8 @@ export const RULES: ImportRules = {
     "metrics.ts": [],
     "log.ts": [],
     "version.ts": [],
-    net: [],
+    // Address helpers memoise parsed addresses in util's bounded cache.
+    net: ["util"],
     util: [],
     replication: [],
     "alarms.ts": ["metrics.ts"],
