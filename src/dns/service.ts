@@ -10,6 +10,7 @@
  * otherwise (the nft input rules already drop port 53 to these addresses from non-bridge links).
  */
 import { createLogger, type Logger } from "../log.ts";
+import { type Cancel, type Clock, realClock } from "../util/clock.ts";
 import type { udp } from "bun";
 import { decide, type Decision, type Reply, type Self } from "./answer.ts";
 import { cacheKey, cacheTtl, DnsCache, type CacheOptions } from "./cache.ts";
@@ -40,7 +41,8 @@ export interface DnsPlan {
 }
 
 export interface DnsServiceOptions {
-  now?: () => number;
+  /** Time for the cache and rate limits, and the periodic socket check's timer. */
+  clock?: Clock;
   log?: Logger;
   metrics?: DnsMetrics;
   cache?: CacheOptions;
@@ -77,14 +79,14 @@ export class DnsService {
   readonly #cache: DnsCache;
   readonly #limiter: SourceLimiter;
   readonly #upstreams: Upstreams;
-  readonly #timer: ReturnType<typeof setInterval>;
+  readonly #stopCheck: Cancel;
   #zone: Zone = emptyZone;
   readonly #counters = new Map<string, { inc(): void }>();
   readonly #admission = new Admission();
 
   constructor(opts: DnsServiceOptions = {}) {
     this.#opts = {
-      now: Date.now,
+      clock: realClock,
       log: createLogger({ level: "warn", base: { component: "dns" } }),
       metrics: dnsMetrics(),
       cache: { maxEntries: 10_000, maxTtl: 86_400 },
@@ -103,8 +105,7 @@ export class DnsService {
       onMismatch: (reason) => m.dropped.inc({ reason }),
       onLatency: (ms) => m.upstreamLatency.observe(ms / 1000),
     });
-    this.#timer = setInterval(() => this.checkSockets(), this.#opts.checkIntervalMs);
-    this.#timer.unref?.();
+    this.#stopCheck = this.#opts.clock.every(this.#opts.checkIntervalMs, () => this.checkSockets());
   }
 
   setPlan(plan: DnsPlan): void {
@@ -182,7 +183,7 @@ export class DnsService {
   }
 
   async stop(): Promise<void> {
-    clearInterval(this.#timer);
+    this.#stopCheck();
     this.#upstreams.close();
     for (const l of this.#listeners.values()) this.#close(l);
     this.#listeners.clear();
@@ -251,7 +252,7 @@ export class DnsService {
       m.dropped.inc({ reason: "outsider" });
       return { out: null };
     }
-    const now = this.#opts.now();
+    const now = this.#opts.clock.now();
     if (!this.#limiter.allow(from, now)) {
       m.dropped.inc({ reason: "rate" });
       return { out: null };
@@ -302,7 +303,7 @@ export class DnsService {
       source,
       count: this.#counter(type, a.reply.rcode, source),
     };
-    if (key >= 0 && a.keepMs && !l.closed) l.memo.put(key, bytes, out, replay, this.#opts.now(), a.keepMs);
+    if (key >= 0 && a.keepMs && !l.closed) l.memo.put(key, bytes, out, replay, this.#opts.clock.now(), a.keepMs);
     return out;
   }
 
@@ -321,7 +322,7 @@ export class DnsService {
     const m = this.#opts.metrics;
     // Networks may forward to different upstreams: each set of upstreams has its own entries.
     const key = `${upstreams.join(",")}|${cacheKey(question.name, question.type)}`;
-    const now = this.#opts.now();
+    const now = this.#opts.clock.now();
     const cached = this.#cache.get(key, now);
     if (cached) {
       m.cacheHits.inc();
@@ -333,7 +334,7 @@ export class DnsService {
       m.upstreamFailures.inc({ reason: r.reason });
       return { reply: { rcode: "SERVFAIL", answers: [], authorities: [], aa: false }, source: "upstream" };
     }
-    this.#cache.put(key, r.reply, this.#opts.now());
+    this.#cache.put(key, r.reply, this.#opts.clock.now());
     m.cacheEntries.set(this.#cache.size);
     return { reply: r.reply, source: "upstream", keepMs: cacheTtl(r.reply, this.#opts.cache.maxTtl) * 1000 };
   }
