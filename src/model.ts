@@ -173,6 +173,8 @@ export type Entity =
   | "network"
   | "fixed_ip"
   | "vif"
+  /** A VIF's declared host-side port (local to this host, never replicated). */
+  | "vif_port"
   | "instance"
   | "keypair"
   | "security_group"

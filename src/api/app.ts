@@ -61,7 +61,7 @@ import { clusterAttach, clusterBoot, clusterDelete } from "./cluster-boot.ts";
 import { attachInterface, detachInterface } from "../store/interfaces.ts";
 import { clusterRoutes } from "./cluster-routes.ts";
 import { DataplaneError, portRoutes, settled, type PortsApplied } from "./port-routes.ts";
-import type { ClusterAgent } from "../cluster-agent.ts";
+import type { ClusterAgent } from "../agent/cluster.ts";
 
 export interface AdminDeps {
   store: Store;

@@ -8,7 +8,7 @@
  */
 import type { Server } from "bun";
 import type { ConnInfo } from "./app.ts";
-import { limitHops } from "./hop-limit.ts";
+import { limitHops } from "../sys/hop-limit.ts";
 
 export interface MetadataServerOptions {
   app: { fetch(request: Request, env: ConnInfo): Response | Promise<Response> };

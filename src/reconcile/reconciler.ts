@@ -31,13 +31,30 @@ export interface ReconcileStatus {
   lastAt: number | null;
   /** Each failing step of the last pass and why: the others were applied regardless. */
   failing: Record<string, string>;
-  /** How long each step of the last pass took (ms): where a slow pass spends its time. */
+  /** How long each step of the last pass took (ms), for the steps it ran: where a slow pass spends its time. */
   stepMs: Partial<Record<ReconcileStep, number>>;
 }
 
 /** The steps of a pass, in dependency order; each is applied even when an earlier one failed. */
 export const RECONCILE_STEPS = ["view", "links", "dhcp", "ra", "metadata", "dns", "firewall"] as const;
 export type ReconcileStep = (typeof RECONCILE_STEPS)[number];
+
+/** Entities that only the rules read: a pass caused by them alone skips the other steps. */
+const RULES_ONLY: ReadonlySet<string> = new Set(["vif_port"]);
+
+/**
+ * The steps a pass must run. A pass caused only by port plugs and unplugs touches the rules
+ * alone (a plug answers once its port is guarded, and the other steps cost as much as the
+ * host's instances); periodic passes, any other change and steps that failed last time run all.
+ */
+export function stepsFor(
+  events: readonly ChangeEvent[],
+  failing: Readonly<Record<string, string>>,
+): ReadonlySet<ReconcileStep> {
+  const all = new Set<ReconcileStep>(RECONCILE_STEPS);
+  if (events.length === 0 || !events.every((e) => RULES_ONLY.has(e.entity))) return all;
+  return new Set<ReconcileStep>(["view", "firewall", ...(Object.keys(failing) as ReconcileStep[])]);
+}
 
 export class Reconciler {
   readonly status: ReconcileStatus = {
@@ -148,6 +165,8 @@ export class Reconciler {
     const t0 = performance.now();
     const t = this.targets;
     const seen = this.store.commits;
+    // Only the steps this pass runs are timed (a plug's pass runs two of them).
+    this.status.stepMs = {};
     let view: HostView | null = null;
     await this.#step("view", () => {
       view = readHostView(this.store, this.config, this.cluster);
@@ -161,12 +180,16 @@ export class Reconciler {
       }
       // Links first (bridges the others bind to), but a failing link does not hold back the
       // DHCP hosts, RA prefixes or rules of everything else.
-      await this.#step("links", () => t.links?.(v));
-      await this.#step("dhcp", () => t.dhcp?.(v));
-      await this.#step("ra", () => t.ra?.(v));
-      await this.#step("metadata", () => t.metadata?.(v, events));
-      await this.#step("dns", () => t.dns?.(v));
-      await this.#step("firewall", () => t.firewall?.(v));
+      const run = stepsFor(events, this.status.failing);
+      const steps: [ReconcileStep, () => unknown][] = [
+        ["links", () => t.links?.(v)],
+        ["dhcp", () => t.dhcp?.(v)],
+        ["ra", () => t.ra?.(v)],
+        ["metadata", () => t.metadata?.(v, events)],
+        ["dns", () => t.dns?.(v)],
+        ["firewall", () => t.firewall?.(v)],
+      ];
+      for (const [name, fn] of steps) if (run.has(name)) await this.#step(name, fn);
     }
     const failing = Object.entries(this.status.failing);
     this.status.lastError = failing.length ? failing.map(([k, e]) => `${k}: ${e}`).join("; ") : null;

@@ -2,7 +2,8 @@
 import { expect, test } from "bun:test";
 import { parseConfig } from "../../src/config/load.ts";
 import { createLogger } from "../../src/log.ts";
-import { Reconciler } from "../../src/reconcile/reconciler.ts";
+import { Reconciler, stepsFor } from "../../src/reconcile/reconciler.ts";
+import { plugPort, unplugPort } from "../../src/store/ports.ts";
 import { FakeClock } from "../../src/util/clock.ts";
 import type { HostView } from "../../src/reconcile/host-view.ts";
 import { bootInstance } from "../../src/store/instances.ts";
@@ -119,4 +120,58 @@ test("a failing step holds back no other step; its failure is named until it suc
   await r.kick();
   expect(r.status.failing).toEqual({ ra: "no such bridge" });
   r.stop();
+});
+
+test("a pass caused only by port plugs runs the rules alone; any other change, a periodic pass or a failing step runs more", async () => {
+  const store = memStore("node-a");
+  createNetworks(store, netParams({ label: "one", cidr: "10.0.0.0/24" }));
+  const inst = bootInstance(store, bootParams({ name: "vm1", networks: ["one"] }));
+  const ran: string[] = [];
+  let dhcpFails = false;
+  const r = new Reconciler(
+    store,
+    parseConfig("").config,
+    {
+      links: async () => void ran.push("links"),
+      dhcp: () => {
+        ran.push("dhcp");
+        if (dhcpFails) throw new Error("bad host table");
+      },
+      metadata: () => void ran.push("metadata"),
+      dns: () => void ran.push("dns"),
+      firewall: async (v) => void ran.push(`firewall:${[...v.ports.values()].join(",")}`),
+    },
+    createLogger({ write: () => {} }),
+    null,
+    0,
+  );
+  await r.kick();
+  ran.length = 0;
+  plugPort(store, inst.uuid, { port: "tap1" });
+  await r.applied();
+  expect(ran).toEqual(["firewall:tap1"]);
+  // A change of anything else runs every step.
+  ran.length = 0;
+  bootInstance(store, bootParams({ name: "vm2", networks: ["one"] }));
+  await r.applied();
+  expect(ran).toEqual(["links", "dhcp", "metadata", "dns", "firewall:tap1"]);
+  // A step that failed is retried by the next pass, whatever caused it.
+  dhcpFails = true;
+  await r.kick();
+  dhcpFails = false;
+  ran.length = 0;
+  unplugPort(store, inst.uuid);
+  await r.applied();
+  expect(ran).toEqual(["dhcp", "firewall:"]);
+  expect(r.status.failing).toEqual({});
+  r.stop();
+});
+
+test("stepsFor: only port events narrow a pass", () => {
+  const port = { entity: "vif_port", op: "put", key: "v1", remote: false } as const;
+  const vif = { entity: "vif", op: "put", key: "v1", remote: false } as const;
+  expect([...stepsFor([port], {})]).toEqual(["view", "firewall"]);
+  expect([...stepsFor([port], { dns: "x" })]).toEqual(["view", "firewall", "dns"]);
+  expect(stepsFor([port, vif], {}).size).toBe(7);
+  expect(stepsFor([], {}).size).toBe(7);
 });

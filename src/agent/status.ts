@@ -2,13 +2,13 @@
  * `netlet status`: one screen of what this node is and does — built in the agent from the same
  * HostView the reconcilers use, plus each module's live figures.
  */
-import type { Config } from "./config/load.ts";
-import type { Store } from "./store/db.ts";
-import { readHostView } from "./reconcile/host-view.ts";
-import { listLeases } from "./store/leases.ts";
-import { listFloatingIps } from "./store/floating.ts";
-import { VERSION, commit } from "./version.ts";
-import { leaseKey } from "./model.ts";
+import type { Config } from "../config/load.ts";
+import type { Store } from "../store/db.ts";
+import { readHostView } from "../reconcile/host-view.ts";
+import { listLeases } from "../store/leases.ts";
+import { listFloatingIps } from "../store/floating.ts";
+import { VERSION, commit } from "../version.ts";
+import { leaseKey } from "../model.ts";
 
 export interface StatusSources {
   startedAt: number;
