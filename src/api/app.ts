@@ -3,7 +3,7 @@
  * CLI calls. Every body is validated with valibot; every error is `{error, field}` with a 4xx
  * status, and a rejected request leaves the store unchanged (each write is one transaction).
  */
-import { Hono, type Context } from "hono";
+import { Hono } from "hono";
 import type { Config } from "../config/load.ts";
 import { createLogger, type Logger } from "../log.ts";
 import { StoreError, type Store } from "../store/db.ts";
@@ -55,7 +55,7 @@ import { updateInstance } from "../store/instance-update.ts";
 import * as S from "./schemas.ts";
 import { instanceJson, instancesJson, networkParams } from "./convert.ts";
 import { body, optionalBody } from "./body.ts";
-import { encodeWarnings, networkCreateWarnings, WARNING_HEADER } from "./warnings.ts";
+import { networkCreateWarnings, warn } from "./warnings.ts";
 import type { HostSubnet } from "../ipam/host-subnets.ts";
 import { clusterAttach, clusterBoot, clusterDelete } from "./cluster-boot.ts";
 import { attachInterface, detachInterface } from "../store/interfaces.ts";
@@ -84,13 +84,6 @@ export interface AdminDeps {
   configPath?: string | null;
   /** This host's own interface subnets, which fixed networks and floating ranges must not overlap. */
   hostSubnets?: () => HostSubnet[];
-}
-
-/** Valid but doubtful requests: logged, and handed to the caller in a header. */
-function warn(c: Context, lines: string[], log: Logger): void {
-  if (!lines.length) return;
-  for (const l of lines) log.warn("admin request accepted with a warning", { path: c.req.path, warning: l });
-  c.header(WARNING_HEADER, encodeWarnings(lines));
 }
 
 export function createAdminApp(deps: AdminDeps): Hono {
