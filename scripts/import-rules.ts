@@ -22,7 +22,8 @@ export const RULES: ImportRules = {
     "metrics.ts": [],
     "log.ts": [],
     "version.ts": [],
-    net: [],
+    // Address helpers memoise parsed addresses in util's bounded cache.
+    net: ["util"],
     util: [],
     replication: [],
     // The only exec/FFI surface for sockets and ioctls.

@@ -160,6 +160,14 @@ export interface Lease extends Version {
   updatedAt: number;
 }
 
+/**
+ * The one spelling of a lease's key (a client's MAC on one network): in replication, change
+ * events and every in-memory lease table.
+ */
+export function leaseKey(networkId: string, mac: string): string {
+  return `${networkId}/${mac}`;
+}
+
 /** Tables whose writes raise change events. */
 export type Entity =
   | "network"

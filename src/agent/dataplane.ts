@@ -31,8 +31,8 @@ export function ownedStore(store: Store): OwnedStore {
 export function startDataplane(config: Config, log: Logger, store: Store, kick: () => void = () => {}, watch = true) {
   const l = log.child({ component: "dataplane" });
   const exec = spawnExec();
-  const links = new Links({ log: (line) => l.info(line), owned: ownedStore(store) });
-  const dataplane = new Dataplane({ log: (line) => l.info(line) });
+  const links = new Links({ log: l, owned: ownedStore(store) });
+  const dataplane = new Dataplane({ log: l });
   let last: DesiredState | null = null;
   let lastApply: { kind: string; ms: number; at: number } | null = null;
   const bridgeMeta = probeBridgeMeta(exec).catch(() => false);

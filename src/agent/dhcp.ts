@@ -14,15 +14,17 @@ export function startDhcp(store: Store, config: Config, log: Logger, alarms?: Al
   const dhcp = new DhcpService({
     leases: storeLeaseStore(store),
     forceRelease: config.forceDhcpRelease,
-    log: (level, msg, fields) => {
-      l[level](msg, fields);
-      // A request the server could not answer: the client gets no lease, so say so where operators look.
-      if (level === "error")
+    log: {
+      ...l,
+      error: (msg, fields) => {
+        l.error(msg, fields);
+        // A request the server could not answer: the client gets no lease, so say so where operators look.
         alarms?.event(
           "dhcp.internal_error",
           `${msg} on ${String(fields?.bridge ?? "?")}: ${String(fields?.err ?? "")}`,
           DHCP_ALARM_TTL_MS,
         );
+      },
     },
     onEvent: (e) => l.info(e.type, { mac: e.mac, ip: e.address, network: e.networkId }),
   });

@@ -10,7 +10,7 @@ export function startDns(config: Config, log: Logger) {
   const l = log.child({ component: "dns" });
   const rate = config.dnsRateLimit;
   const dns = new DnsService({
-    log: (level, msg, fields) => l[level](msg, fields),
+    log: l,
     rateLimit: { perSecond: rate, burst: rate * 2, maxSources: 4096 },
   });
   const alarms = () => [

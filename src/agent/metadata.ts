@@ -62,6 +62,7 @@ export function startMetadata(store: Store, config: Config, log: Logger) {
       if (entry.instance) lastSeen.set(entry.instance, Date.now());
       write(access.record(entry, Date.now()));
     },
+    logger: l,
   });
   let server: MetadataServer | null = null;
   let networkOf: (address: string) => string | null = () => null;
@@ -80,6 +81,7 @@ export function startMetadata(store: Store, config: Config, log: Logger) {
         listen: addresses,
         port: config.metadataListenPort,
         networkOf: (a) => networkOf(a),
+        log: l,
       });
     },
   };

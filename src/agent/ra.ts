@@ -6,6 +6,6 @@ import { RaService } from "../ra/service.ts";
 export function startRa(config: Config, log: Logger) {
   if (!config.useIpv6) return null;
   const l = log.child({ component: "ra" });
-  const ra = new RaService({ log: (event, fields) => l.info(event, fields) });
+  const ra = new RaService({ log: l });
   return { ra, stop: (o?: { withdraw?: boolean }) => ra.stop(o) };
 }

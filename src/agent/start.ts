@@ -78,7 +78,7 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
     lock.release();
     throw err;
   }
-  const store = new Store(join(config.statePath, "netlet.db"), { nodeId });
+  const store = new Store(join(config.statePath, "netlet.db"), { nodeId, log: log.child({ component: "store" }) });
   registerHost(store, osHostname(), myIp);
 
   const alarms = new Alarms(Date.now, alarmGauge);

@@ -9,6 +9,7 @@ import type { ChangeEvent } from "../model.ts";
 import type { Logger } from "../log.ts";
 import type { Config } from "../config/load.ts";
 import type { Store } from "../store/db.ts";
+import { type Cancel, type Clock, realClock } from "../util/clock.ts";
 import { readHostView, type ClusterView, type HostView } from "./host-view.ts";
 
 export interface ReconcileTargets {
@@ -70,7 +71,9 @@ export class Reconciler {
   #running: Promise<void> | null = null;
   #dirty = false;
   #unsubscribe: () => void;
-  #timer: ReturnType<typeof setInterval> | null = null;
+  #timer: Cancel | null = null;
+  /** The follow-up pass a pending floating IP asked for. */
+  #recheck: Cancel | null = null;
   /** Store commits the last completed pass had seen, and callers waiting for a newer one. */
   #doneAt = 0;
   #waiters: { want: number; resolve: () => void }[] = [];
@@ -83,13 +86,15 @@ export class Reconciler {
     readonly cluster: ClusterView | null = null,
     /** Pause between back-to-back passes while changes keep coming (see #loop). */
     readonly minGapMs = 25,
+    readonly clock: Clock = realClock,
   ) {
     this.#unsubscribe = store.subscribe((events) => this.#onChange(events));
   }
 
   /** Periodic full pass (repairs anything changed behind our back). */
   every(ms: number): void {
-    this.#timer = setInterval(() => this.kick(), ms);
+    this.#timer?.();
+    this.#timer = this.clock.every(ms, () => void this.kick());
   }
 
   /** Run a pass now (or right after the current one). Resolves when the state is applied. */
@@ -131,7 +136,7 @@ export class Reconciler {
       // Changes that arrived during the pass wait a moment more: in a burst (a boot storm, a
       // peer's rows streaming in) one pass then covers many of them, and the event loop keeps
       // time for the API and gossip. A single change after a quiet spell is handled at once.
-      if (this.#dirty && this.minGapMs > 0) await Bun.sleep(this.minGapMs);
+      if (this.#dirty && this.minGapMs > 0) await this.clock.sleep(this.minGapMs);
     } while (this.#dirty);
   }
 
@@ -169,7 +174,10 @@ export class Reconciler {
     if (view) {
       const v: HostView = view;
       // A floating IP's serving slot is granted by the cluster's majority: look again shortly.
-      if (v.floatingPending > 0) setTimeout(() => void this.kick(), 500);
+      if (v.floatingPending > 0) {
+        this.#recheck?.();
+        this.#recheck = this.clock.setTimer(500, () => void this.kick());
+      }
       // Links first (bridges the others bind to), but a failing link does not hold back the
       // DHCP hosts, RA prefixes or rules of everything else.
       const run = stepsFor(events, this.status.failing);
@@ -187,7 +195,7 @@ export class Reconciler {
     this.status.lastError = failing.length ? failing.map(([k, e]) => `${k}: ${e}`).join("; ") : null;
     this.status.passes += 1;
     this.status.lastPassMs = Math.round((performance.now() - t0) * 10) / 10;
-    this.status.lastAt = Date.now();
+    this.status.lastAt = this.clock.now();
     this.#doneAt = Math.max(this.#doneAt, seen);
     const ready = this.#waiters.filter((w) => w.want <= seen);
     this.#waiters = this.#waiters.filter((w) => w.want > seen);
@@ -196,6 +204,8 @@ export class Reconciler {
 
   stop(): void {
     this.#unsubscribe();
-    if (this.#timer) clearInterval(this.#timer);
+    this.#timer?.();
+    this.#recheck?.();
+    this.#timer = this.#recheck = null;
   }
 }
