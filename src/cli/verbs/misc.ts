@@ -14,7 +14,7 @@ import { print, strOpt, type Verb, type VerbContext } from "../verb.ts";
 export const DEFAULT_CONFIG = "/etc/netlet/netlet.conf";
 
 /** `netlet agent --shutdown`: ask the running agent to withdraw and exit, and wait until its socket is gone. */
-async function shutdownAgent(ctx: VerbContext): Promise<void> {
+export async function shutdownAgent(ctx: VerbContext): Promise<void> {
   await ctx.api.call("POST", "/v1/agent/shutdown");
   const deadline = Date.now() + 15_000;
   while (Date.now() < deadline) {
@@ -48,7 +48,11 @@ export const miscVerbs: Verb[] = [
       const log = createLogger({ format, level: config.logLevel });
       for (const w of warnings) log.warn(w);
       const configPath = (await Bun.file(path).exists()) ? path : null;
-      let finish: (withdraw: boolean) => void = () => {};
+      // A shutdown asked while the agent still starts (its first pass) is kept and done once it runs.
+      let askedEarly = false;
+      let finish: (withdraw: boolean) => void = (withdraw) => {
+        askedEarly ||= withdraw;
+      };
       const agent = await startAgent({
         config,
         socket: ctx.socket,
@@ -76,6 +80,7 @@ export const miscVerbs: Verb[] = [
         // SIGTERM is what both `systemctl restart` and `stop` send: keep the guests' routes.
         process.once("SIGTERM", () => finish(false));
         process.once("SIGINT", () => finish(false));
+        if (askedEarly) finish(true);
       });
     },
   },
