@@ -124,6 +124,16 @@ describe.skipIf(!requireNetns())("network-associate-host steers serving", () => 
     // Every reply came from A's bridge, across the VXLAN segment; B answered none.
     expect(lease.replyMacs).toEqual([bridgeOf(a)!.mac]);
     expect(bridgeOf(b)!.ip4).toEqual([]);
+    // Each host's status says what it does for the network.
+    const status = (h: AgentHost) => JSON.parse(ok(h, "status", "--json"));
+    expect(status(a).networks.map((n: { label: string; host_address: string }) => [n.label, n.host_address])).toEqual([
+      ["single", GATEWAY],
+    ]);
+    expect([status(b).networks, status(b).bridged]).toEqual([
+      [],
+      [{ label: "single", bridge: BRIDGE, served_by: "ha", server_address: GATEWAY }],
+    ]);
+    expect(ok(b, "status")).toContain("networks bridged only (served by their associated host):");
     // The guest takes the address A leased it: only A answers for the gateway, and A is reached.
     expect(lease.address).toBe(guest.address);
     nsRun(vm.ns, ["ip", "addr", "replace", `${guest.address}/24`, "dev", "eth0"]);

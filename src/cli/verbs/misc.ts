@@ -239,6 +239,7 @@ interface StatusJson {
     dhcp: string;
     ra: string;
   }[];
+  bridged?: { label: string; bridge: string; servedBy: string | null; serverAddress: string | null }[];
   instances: {
     name: string;
     mac: string;
@@ -272,6 +273,15 @@ function statusScreen(st: StatusJson): string {
       ["network", "IPv4", "IPv6", "bridge", "host address", "DHCP", "RA"],
       st.networks.map((n) => [n.label, n.cidr, n.cidrV6, n.bridge, n.hostAddress, n.dhcp, n.ra]),
     ),
+    ...(st.bridged?.length
+      ? [
+          "networks bridged only (served by their associated host):",
+          table(
+            ["network", "bridge", "served by", "at"],
+            st.bridged.map((b) => [b.label, b.bridge, b.servedBy, b.serverAddress]),
+          ),
+        ]
+      : []),
     "instances on this host:",
     table(
       ["instance", "MAC", "fixed IP", "IPv6", "lease", "floating IP", "metadata last seen"],
