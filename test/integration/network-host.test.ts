@@ -1,8 +1,9 @@
 /**
  * nova's network-associate-host with two real agents on one VXLAN segment: a network that is not
  * multi_host is served by its associated host alone. A guest plugged on the other host gets its
- * lease, router and gateway from the associated host; the host it runs on only bridges it (no
- * address on the bridge, no DHCP answer). Re-associating moves serving.
+ * lease, router, gateway and IPv6 router advertisements from the associated host; the host it
+ * runs on only bridges it (no address on the bridge, no DHCP or RA answer). Re-associating moves
+ * serving.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
@@ -64,6 +65,18 @@ describe.skipIf(!requireNetns())("network-associate-host steers serving", () => 
       replyMacs: [...new Set([...out.matchAll(/^cap: \S+ ([0-9a-f:]{17}) >/gm)].map((m) => m[1]))].sort(),
     };
   }
+  /** Every router that answers a router solicitation from the guest (rdisc6 shows each RA's source). */
+  function routers(): string[] {
+    const r = nsRun(vm.ns, ["rdisc6", "-m", "-r", "2", "-w", "1500", "eth0"], { check: false });
+    return [...new Set([...r.stdout.matchAll(/^ from (fe80::\S+)/gm)].map((m) => m[1]))].sort();
+  }
+  /** The bridge's link-local address on host `h`. */
+  function linkLocal(h: AgentHost): string {
+    const r = nsRun(h.ns, ["ip", "-j", "addr", "show", "dev", BRIDGE], { check: false });
+    const [a] = JSON.parse(r.stdout || "[{}]") as { addr_info?: { family: string; local: string; scope: string }[] }[];
+    return a.addr_info?.find((i) => i.family === "inet6" && i.scope === "link")?.local ?? "none";
+  }
+
   /** MACs answering an ARP request for the gateway from the guest. */
   function arpGateway(): string[] {
     const r = nsRun(vm.ns, ["arping", "-c", "2", "-w", "2", "-i", "eth0", GATEWAY], { check: false });
@@ -82,8 +95,8 @@ describe.skipIf(!requireNetns())("network-associate-host steers serving", () => 
 
   beforeAll(async () => {
     hosts = underlayHosts(lab, ["ha", "hb"], { net: "10.249.0", root, nsPrefix: "opnh" });
-    startAgent(lab, hosts[0], KEY, "");
-    startAgent(lab, hosts[1], KEY, `${hosts[0].ip}:7946`);
+    startAgent(lab, hosts[0], KEY, "", "use_ipv6 = true\n");
+    startAgent(lab, hosts[1], KEY, `${hosts[0].ip}:7946`, "use_ipv6 = true\n");
     for (const h of hosts) expect(await waitFor(() => cli(h, "status").code === 0, 15000)).toBe(true);
     const members = (h: AgentHost) =>
       (JSON.parse(ok(h, "members", "--json")) as { state: string }[]).filter((m) => m.state === "alive").length;
@@ -96,6 +109,8 @@ describe.skipIf(!requireNetns())("network-associate-host steers serving", () => 
       "single",
       "--fixed-range-v4",
       "10.47.0.0/24",
+      "--fixed-range-v6",
+      "fd00:47::/64",
       "--bridge",
       BRIDGE,
       "--vxlan",
@@ -138,6 +153,8 @@ describe.skipIf(!requireNetns())("network-associate-host steers serving", () => 
     expect(lease.address).toBe(guest.address);
     nsRun(vm.ns, ["ip", "addr", "replace", `${guest.address}/24`, "dev", "eth0"]);
     expect(arpGateway()).toEqual([bridgeOf(a)!.mac]);
+    // The only IPv6 router the guest hears is A.
+    expect(routers()).toEqual([linkLocal(a)]);
     expect(nsRun(vm.ns, ["ping", "-c", "1", "-W", "2", GATEWAY], { check: false }).code).toBe(0);
   }, 60_000);
 
@@ -150,6 +167,7 @@ describe.skipIf(!requireNetns())("network-associate-host steers serving", () => 
     expect(lease.address).toBe(guest.address);
     expect(lease.replyMacs).toEqual([bridgeOf(b)!.mac]);
     expect(arpGateway()).toEqual([bridgeOf(b)!.mac]);
+    expect(routers()).toEqual([linkLocal(b)]);
     expect(bridgeOf(a)!.ip4).toEqual([]);
   }, 60_000);
 });
