@@ -16,6 +16,7 @@ import { spawnExec } from "../../src/dataplane/exec.ts";
 import { emptyExisting, renderIptables } from "../../src/dataplane/iptables-render.ts";
 import { render } from "../../src/dataplane/nft-render.ts";
 import { groupId, instance, scaled } from "./scale.ts";
+import { createLogger } from "../../src/log.ts";
 
 const args = process.argv.slice(2);
 const sizes = (
@@ -83,7 +84,7 @@ async function bench(n: number, tmp: string): Promise<void> {
 
   // netlet full sync (render in slices + nft -f - through Bun.spawn), with a stall probe.
   ns = freshNs();
-  const dp = new Dataplane({ exec: exec(ns), registry: new Registry(), log: () => {} });
+  const dp = new Dataplane({ exec: exec(ns), registry: new Registry(), log: createLogger({ write: () => {} }) });
   // Fresh objects, built before the stall probe starts (building them is not the sync's work).
   const fresh = scaled(n);
   const probe = stallProbe();

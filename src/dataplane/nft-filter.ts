@@ -61,8 +61,9 @@ function profileInRules(nets: NetworkOnHost[], allowSameNet: boolean, netIds: st
   for (const id of netIds) {
     const n = nets.find((x) => x.id === id);
     if (!n) continue;
-    // DHCP replies from this host (nova's allow-dhcp-server).
-    if (n.hostAddress) rules.push(`ip saddr ${n.hostAddress} udp sport 67 udp dport 68 accept`);
+    // DHCP replies from this host, or from the host serving a network bridged only here (nova's allow-dhcp-server).
+    const server = n.hostAddress ?? n.remoteServer;
+    if (server) rules.push(`ip saddr ${server} udp sport 67 udp dport 68 accept`);
     if (allowSameNet) {
       if (n.cidr) rules.push(`ip saddr ${n.cidr} accept`);
       if (n.cidrV6) rules.push(`ip6 saddr ${n.cidrV6} accept`);
@@ -101,7 +102,7 @@ export function fragment(
     cout = `p-${profile}-out`;
   // The closures capture only small values, never `d`: kept fragments must not keep old
   // desired states alive.
-  const nets = d.networks,
+  const nets = [...d.networks, ...d.standby],
     same = d.config.allowSameNetTraffic;
   const groupIds = inst.groups.filter((id) => groups.has(id));
   const f: Fragment = {
@@ -130,7 +131,9 @@ export function fragment(
 
 /** Everything outside the instance that its fragment depends on, as a comparable text. */
 export function filterContext(d: DesiredState): string {
-  const nets = d.networks.map((n) => `${n.id} ${n.hostAddress} ${n.cidr} ${n.cidrV6}`);
+  const nets = [...d.networks, ...d.standby].map(
+    (n) => `${n.id} ${n.hostAddress} ${n.remoteServer} ${n.cidr} ${n.cidrV6}`,
+  );
   const groups = d.groups.map((g) => `${g.id} ${hasEgress(g)}`);
   return [String(d.config.allowSameNetTraffic), ...nets, "", ...groups].join("\n");
 }

@@ -5,6 +5,7 @@ import { desiredFromFixture, type DesiredState } from "../../src/dataplane/desir
 import { spawnExec } from "../../src/dataplane/exec.ts";
 import { renderDelta } from "../../src/dataplane/nft-render.ts";
 import { FakeNft } from "../harness/fake-nft.ts";
+import { createLogger } from "../../src/log.ts";
 import { Lab, nsRun, requireNetns } from "../harness/netns.ts";
 import { DB, small, WEB } from "./fixture.ts";
 
@@ -42,9 +43,11 @@ function onFake() {
   const dp = new Dataplane({
     exec: nft.exec(),
     registry: new Registry(),
-    log: (l) => {
-      throw new Error(l);
-    },
+    log: createLogger({
+      write: (l) => {
+        throw new Error(l);
+      },
+    }),
   });
   return { nft, dp };
 }
@@ -160,9 +163,11 @@ describe.skipIf(!requireNetns())("deltas against the kernel", () => {
     const dp = new Dataplane({
       exec: spawnExec(["ip", "netns", "exec", nsA]),
       registry: new Registry(),
-      log: (l) => {
-        throw new Error(l);
-      },
+      log: createLogger({
+        write: (l) => {
+          throw new Error(l);
+        },
+      }),
     });
     const s0 = small();
     await dp.sync(s0);
@@ -176,7 +181,7 @@ describe.skipIf(!requireNetns())("deltas against the kernel", () => {
     const full = new Dataplane({
       exec: spawnExec(["ip", "netns", "exec", nsB]),
       registry: new Registry(),
-      log: () => {},
+      log: createLogger({ write: () => {} }),
     });
     await full.sync(s5);
     expect(canonical(nsA)).toEqual(canonical(nsB));
