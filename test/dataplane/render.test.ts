@@ -124,6 +124,7 @@ describe("nft render", () => {
       desiredFromFixture({ ...f, instances: regrouped }), // a profile changed
       desiredFromFixture({ ...f, networks: [{ ...f.networks[0], hostAddress: "10.0.0.2" }] }), // the context changed
       desiredFromFixture({ ...f, config: { ...f.config, allowSameNetTraffic: false } }),
+      desiredFromFixture({ ...f, networks: [{ ...f.networks[0], hostAddress: null, remoteServer: "10.0.0.5" }] }),
       desiredFromFixture({ ...f, instances: f.instances!.slice(1) }),
       small(),
       ...(["iptables", "noop", "nftables"] as const).map((firewallDriver) =>
