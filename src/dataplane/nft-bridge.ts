@@ -31,7 +31,22 @@ export const GUARD_COUNTERS = [
   "spoof-nd",
 ] as const;
 
-const HEX_GROUP = /^[0-9a-fA-F]{1,4}$/;
+const IP6_TEXT = /^[0-9a-fA-F:]{2,39}$/;
+
+/** `0x` and the groups, each padded to four digits; null when a group is empty or too long. */
+function padded(head: string[], zeros: number, tail: string[]): string | null {
+  let out = "0x";
+  for (const g of head) {
+    if (g.length === 0 || g.length > 4) return null;
+    out += g.padStart(4, "0");
+  }
+  out += "0000".repeat(zeros);
+  for (const g of tail) {
+    if (g.length === 0 || g.length > 4) return null;
+    out += g.padStart(4, "0");
+  }
+  return out.toLowerCase();
+}
 
 /**
  * IPv6 address as the 128-bit integer nft expects for a raw-payload set key. The common form
@@ -40,15 +55,19 @@ const HEX_GROUP = /^[0-9a-fA-F]{1,4}$/;
  * IPv4 address, a zone, a malformed text) goes through ipaddr.js, which also rejects bad input.
  */
 export function ip6Hex(a: string): string {
-  const halves = a.split("::");
-  if (halves.length <= 2) {
-    const head = halves[0] ? halves[0].split(":") : [];
-    const tail = halves.length === 2 && halves[1] ? halves[1].split(":") : [];
-    const fill = halves.length === 2 ? 8 - head.length - tail.length : 0;
-    const groups = [...head, ...Array<string>(Math.max(fill, 0)).fill("0"), ...tail];
-    const ok = halves.length === 2 ? fill >= 1 : head.length === 8;
-    if (ok && groups.length === 8 && groups.every((g) => HEX_GROUP.test(g)))
-      return `0x${groups.map((g) => g.padStart(4, "0")).join("")}`.toLowerCase();
+  if (IP6_TEXT.test(a)) {
+    const gap = a.indexOf("::");
+    if (gap < 0) {
+      const groups = a.split(":");
+      const hex = groups.length === 8 ? padded(groups, 0, []) : null;
+      if (hex) return hex;
+    } else if (gap === a.lastIndexOf("::")) {
+      const head = gap === 0 ? [] : a.slice(0, gap).split(":");
+      const tail = gap + 2 === a.length ? [] : a.slice(gap + 2).split(":");
+      const zeros = 8 - head.length - tail.length;
+      const hex = zeros >= 1 ? padded(head, zeros, tail) : null;
+      if (hex) return hex;
+    }
   }
   return `0x${Buffer.from(ipaddr.IPv6.parse(a).toByteArray()).toString("hex")}`;
 }
