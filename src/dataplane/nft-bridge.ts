@@ -12,7 +12,7 @@
 import ipaddr from "ipaddr.js";
 import type { DesiredState, InstanceOnHost, VifOnHost } from "./desired.ts";
 import { uplinkOf } from "./links.ts";
-import { addChain, addSet, gather, newTable, type Table } from "./nft-model.ts";
+import { addChain, addSet, GatherMemo, newTable, type Table } from "./nft-model.ts";
 import { addUplinkFilter } from "./nft-uplink.ts";
 
 export const BRIDGE_TABLE = "netlet";
@@ -163,17 +163,25 @@ export function managedLinks(d: DesiredState): { bridges: string[]; uplinks: str
   return { bridges: [...new Set(nets.map((n) => n.bridge))], uplinks: [...new Set(uplinks)] };
 }
 
-/** Build table `bridge netlet`; `bindings[i]` is `binding(d.instances[i])` (a caller may remember them). */
-export function bridgeTable(d: DesiredState, bindings: Binding[] = d.instances.map(binding)): Table {
+/**
+ * Build table `bridge netlet`; `bindings[i]` is `binding(d.instances[i])`. A caller may remember
+ * bindings, and their element lists in `memo`.
+ */
+export function bridgeTable(
+  d: DesiredState,
+  bindings: Binding[] = d.instances.map(binding),
+  memo = new GatherMemo<Binding>(),
+): Table {
   const t = newTable("bridge", BRIDGE_TABLE);
   t.counters.push(...GUARD_COUNTERS);
+  memo.begin(bindings);
   const all: Binding = {
-    ports: gather(bindings, (b) => b.ports),
-    mac: gather(bindings, (b) => b.mac),
-    ip4: gather(bindings, (b) => b.ip4),
-    ip6: gather(bindings, (b) => b.ip6),
-    nd: gather(bindings, (b) => b.nd),
-    chaddr: gather(bindings, (b) => b.chaddr),
+    ports: memo.gather("ports", (b) => b.ports),
+    mac: memo.gather("mac", (b) => b.mac),
+    ip4: memo.gather("ip4", (b) => b.ip4),
+    ip6: memo.gather("ip6", (b) => b.ip6),
+    nd: memo.gather("nd", (b) => b.nd),
+    chaddr: memo.gather("chaddr", (b) => b.chaddr),
   };
   const { bridges, uplinks } = managedLinks(d);
   if (d.config.bridgeMeta) addSet(t, "bridges", "type ifname;", bridges.map(quote));

@@ -8,7 +8,7 @@
  */
 import type { DesiredState, GroupSpec, InstanceOnHost, NetworkOnHost, RuleSpec } from "./desired.ts";
 import { shortKey, shortKeys } from "./desired.ts";
-import { addChain, addSet, gather, newTable, type Table } from "./nft-model.ts";
+import { addChain, addSet, GatherMemo, newTable, type Table } from "./nft-model.ts";
 import { addDnsGuard } from "./nft-dns.ts";
 import {
   familyOf,
@@ -158,7 +158,8 @@ export function filterTable(d: DesiredState): Table {
   const groups = groupIndex(d.groups);
   const key = shortKeys();
   const distinct = (_: string, list: string[]) => [...new Set(list)];
-  return drain(filterTableSteps(d, { fragmentAt: (i) => fragment(d, d.instances[i], groups, key), key, distinct }));
+  const fragmentAt = (i: number) => fragment(d, d.instances[i], groups, key);
+  return drain(filterTableSteps(d, { fragmentAt, key, distinct, maps: new GatherMemo() }));
 }
 
 /** Runs a build generator to completion. */
@@ -177,11 +178,13 @@ export interface FilterMemo {
   key: (id: string) => string;
   /** The distinct addresses of `list`, the member list of set `set`. */
   distinct: (set: string, list: string[]) => string[];
+  /** The verdict maps' element lists. */
+  maps: GatherMemo<Fragment>;
 }
 
 /** `filterTable` as steps: yields every `slice` instances so a caller can pause between. */
 export function* filterTableSteps(d: DesiredState, memo: FilterMemo, slice = 500): Generator<void, Table> {
-  const { fragmentAt, key, distinct } = memo;
+  const { fragmentAt, key, distinct, maps: mapsMemo } = memo;
   const t = newTable("inet", FILTER_TABLE);
   t.counters.push("drop-invalid", "drop-ingress", "drop-egress");
   const groups = groupIndex(d.groups);
@@ -197,11 +200,12 @@ export function* filterTableSteps(d: DesiredState, memo: FilterMemo, slice = 500
     }
   }
   yield;
+  mapsMemo.begin(frags);
   const maps = {
-    in4: gather(frags, (f) => f.in4),
-    in6: gather(frags, (f) => f.in6),
-    out4: gather(frags, (f) => f.out4),
-    out6: gather(frags, (f) => f.out6),
+    in4: mapsMemo.gather("in4", (f) => f.in4),
+    in6: mapsMemo.gather("in6", (f) => f.in6),
+    out4: mapsMemo.gather("out4", (f) => f.out4),
+    out6: mapsMemo.gather("out6", (f) => f.out6),
   };
   const usedSpecs = [...used].map((id) => groups.get(id)!);
   for (const g of usedSpecs) {

@@ -58,6 +58,30 @@ export function gather<T>(items: readonly T[], pick: (item: T) => readonly strin
   return out;
 }
 
+/**
+ * `gather` over one list of per-instance pieces, remembered while the next build's list holds the
+ * same piece objects in the same order (pieces never change once made): a pass in which no
+ * instance changed — a member or a floating IP did — reuses every element list, and the diff
+ * then skips them by identity.
+ */
+export class GatherMemo<T> {
+  #items: readonly T[] = [];
+  #lists = new Map<string, string[]>();
+
+  /** Start a build over `items`. */
+  begin(items: readonly T[]): void {
+    if (items.length !== this.#items.length || items.some((x, i) => x !== this.#items[i])) this.#lists = new Map();
+    this.#items = items;
+  }
+
+  /** `gather(items, pick)`, named `name` (the same name must always pick the same lists). */
+  gather(name: string, pick: (item: T) => readonly string[]): string[] {
+    let list = this.#lists.get(name);
+    if (!list) this.#lists.set(name, (list = gather(this.#items, pick)));
+    return list;
+  }
+}
+
 function ref(t: Table): string {
   return `${t.family} ${t.name}`;
 }

@@ -11,8 +11,8 @@
 import { type DesiredState, type FirewallDriver, shortKeys } from "./desired.ts";
 import { type Binding, binding, bridgeTable, BRIDGE_TABLE } from "./nft-bridge.ts";
 import { type Pieces, PiecesCache } from "./nft-cache.ts";
-import { drain, FILTER_TABLE, filterContext, filterTableSteps, fragment } from "./nft-filter.ts";
-import { diffTable, renderRemoval, renderTables, type Family, type Table } from "./nft-model.ts";
+import { drain, FILTER_TABLE, filterContext, filterTableSteps, type Fragment, fragment } from "./nft-filter.ts";
+import { diffTable, GatherMemo, renderRemoval, renderTables, type Family, type Table } from "./nft-model.ts";
 import { natTable, NAT_TABLE } from "./nft-nat.ts";
 import { groupIndex } from "./sg-rules.ts";
 
@@ -47,6 +47,8 @@ const SLICE = 100;
 export class TableBuilder {
   readonly #pieces = new PiecesCache();
   readonly #names = new Map<string, string>();
+  readonly #maps = new GatherMemo<Fragment>();
+  readonly #bindings = new GatherMemo<Binding>();
   /** Member sets of the last build: their source list and its distinct addresses. */
   #members = new Map<string, { list: string[]; distinct: string[] }>();
   #membersNext = new Map<string, { list: string[]; distinct: string[] }>();
@@ -72,14 +74,15 @@ export class TableBuilder {
       let t: Table;
       if (k.name === FILTER_TABLE && k.family === "inet") {
         const fragmentAt = (i: number) => (pieces[i].fragment ??= fragment(d, d.instances[i], groups, key));
-        t = yield* filterTableSteps(d, { fragmentAt, key, distinct: (set, list) => this.#distinct(set, list) }, SLICE);
+        const distinct = (set: string, list: string[]) => this.#distinct(set, list);
+        t = yield* filterTableSteps(d, { fragmentAt, key, distinct, maps: this.#maps }, SLICE);
       } else if (k.family === "bridge") {
         const bindings: Binding[] = [];
         for (let i = 0; i < pieces.length; i++) {
           if ((i + 1) % SLICE === 0) yield;
           bindings.push((pieces[i].binding ??= binding(d.instances[i])));
         }
-        t = bridgeTable(d, bindings);
+        t = bridgeTable(d, bindings, this.#bindings);
       } else t = natTable(d);
       out.push(t);
       onTable(t);
