@@ -6,7 +6,9 @@
 import { Hono, type Context } from "hono";
 import type { Config } from "../config/load.ts";
 import type { Logger } from "../log.ts";
-import { StoreError, type Store } from "../store/db.ts";
+import type { Store } from "../store/db.ts";
+import { DomainError } from "../util/errors.ts";
+import { errorResponse } from "./errors.ts";
 import { listFixedIps, getFixedIp, setReserved } from "../store/fixed-ips.ts";
 import { listHosts } from "../store/hosts.ts";
 import {
@@ -60,7 +62,7 @@ import type { HostSubnet } from "../ipam/host-subnets.ts";
 import { clusterAttach, clusterBoot, clusterDelete } from "./cluster-boot.ts";
 import { attachInterface, detachInterface } from "../store/interfaces.ts";
 import { clusterRoutes } from "./cluster-routes.ts";
-import { DataplaneError, portRoutes, settled, type PortsApplied } from "./port-routes.ts";
+import { portRoutes, settled, type PortsApplied } from "./port-routes.ts";
 import type { ClusterAgent } from "../cluster-agent.ts";
 
 export interface AdminDeps {
@@ -104,12 +106,7 @@ export function createAdminApp(deps: AdminDeps): Hono {
   const hostSubnets = () => deps.hostSubnets?.() ?? [];
   const app = new Hono();
 
-  app.onError((err, c) => {
-    if (err instanceof StoreError) return c.json({ error: err.message, field: err.field }, err.status);
-    if (err instanceof DataplaneError) return c.json({ error: err.message, field: "port" }, 503);
-    console.error(`level=error msg="admin api failure" path=${c.req.path} err="${String(err)}"`);
-    return c.json({ error: `internal error: ${String(err)}`, field: null }, 500);
-  });
+  app.onError(errorResponse);
   app.notFound((c) => c.json({ error: `no such API path ${c.req.method} ${c.req.path}`, field: null }, 404));
 
   app.get("/v1/networks", (c) => c.json(listNetworks(store)));
@@ -197,10 +194,10 @@ export function createAdminApp(deps: AdminDeps): Hono {
         // As in nova, a boot that cannot get its automatic floating IP fails as a whole.
         if (deps.cluster) clusterDelete(store, deps.cluster, inst.uuid);
         else deleteInstance(store, inst.uuid);
-        throw new StoreError(
+        throw new DomainError(
+          err instanceof DomainError ? err.kind : "conflict",
           `auto_assign_floating_ip: ${(err as Error).message}`,
           "floating_ip",
-          err instanceof StoreError ? err.status : 409,
         );
       }
     }

@@ -4,7 +4,7 @@
  */
 import type { ClusterAgent } from "../cluster-agent.ts";
 import type { Store } from "../store/db.ts";
-import { StoreError } from "../store/db.ts";
+import { conflict, invalid } from "../util/errors.ts";
 import {
   bootInstance,
   bootNetworks,
@@ -20,11 +20,7 @@ import { getNetwork } from "../store/networks.ts";
 
 export async function clusterBoot(store: Store, cluster: ClusterAgent, p: BootParams): Promise<Instance> {
   if (p.fixedIps.length)
-    throw new StoreError(
-      "--fixed-ip cannot be honoured in a cluster: addresses come from this host's blocks",
-      "fixed_ip",
-      400,
-    );
+    throw invalid("--fixed-ip cannot be honoured in a cluster: addresses come from this host's blocks", "fixed_ip");
   const taken: [string, string][] = [];
   const allocate = async (networkId: string, owner: string) => {
     try {
@@ -32,11 +28,7 @@ export async function clusterBoot(store: Store, cluster: ClusterAgent, p: BootPa
       taken.push([networkId, a]);
       return a;
     } catch (err) {
-      throw new StoreError(
-        `no address for this host on network ${networkId}: ${(err as Error).message}`,
-        "network",
-        409,
-      );
+      throw conflict(`no address for this host on network ${networkId}: ${(err as Error).message}`, "network");
     }
   };
   try {
@@ -67,11 +59,7 @@ export async function clusterAttach(
   p: AttachParams,
 ): Promise<Instance> {
   if (p.fixedIp)
-    throw new StoreError(
-      "--fixed-ip cannot be honoured in a cluster: addresses come from this host's blocks",
-      "fixed_ip",
-      400,
-    );
+    throw invalid("--fixed-ip cannot be honoured in a cluster: addresses come from this host's blocks", "fixed_ip");
   const inst = getInstance(store, ref);
   const net = getNetwork(store, p.network, "network");
   if (!net.cidr) return getInstance(store, attachInterface(store, ref, p).instanceUuid);
@@ -82,7 +70,7 @@ export async function clusterAttach(
   try {
     address = await cluster.allocate(net.id, `instance:${inst.name}`);
   } catch (err) {
-    throw new StoreError(`no address for this host on network ${net.label}: ${(err as Error).message}`, "network", 409);
+    throw conflict(`no address for this host on network ${net.label}: ${(err as Error).message}`, "network");
   }
   try {
     return getInstance(store, attachInterface(store, ref, { ...p, fixedIp: address }).instanceUuid);
@@ -95,7 +83,7 @@ export async function clusterAttach(
 export function clusterDelete(store: Store, cluster: ClusterAgent, ref: string): Instance {
   const inst = getInstance(store, ref);
   if (inst.host !== store.nodeId)
-    throw new StoreError(`instance ${inst.name} runs on ${inst.host}; delete it there`, "instance", 409);
+    throw conflict(`instance ${inst.name} runs on ${inst.host}; delete it there`, "instance");
   const vifs = listVifs(store, { instanceUuid: inst.uuid });
   const gone = deleteInstance(store, inst.uuid);
   for (const v of vifs) if (v.address) cluster.release(v.networkId, v.address);

@@ -2,7 +2,7 @@
 import type { Hono } from "hono";
 import * as v from "valibot";
 import type { ClusterAgent } from "../cluster-agent.ts";
-import { StoreError } from "../store/db.ts";
+import { conflict, invalid, isDomainError } from "../util/errors.ts";
 import { decodeKey } from "../cluster/keyring.ts";
 import { body } from "./body.ts";
 
@@ -16,10 +16,9 @@ const KeyOp = v.strictObject({
 
 function need(c: ClusterAgent | null): ClusterAgent {
   if (!c)
-    throw new StoreError(
+    throw conflict(
       "this node runs standalone: put a key from `netlet cluster keygen` in the cluster key file and restart the agent",
       "cluster",
-      409,
     );
   return c;
 }
@@ -43,14 +42,14 @@ export function clusterRoutes(app: Hono, cluster: () => ClusterAgent | null): vo
       decodeKey(b.key);
       need(cluster()).keyOp(b.op, b.key);
     } catch (err) {
-      if (err instanceof StoreError) throw err;
-      throw new StoreError((err as Error).message, "key", 400);
+      if (isDomainError(err)) throw err;
+      throw invalid((err as Error).message, "key");
     }
     return c.json(need(cluster()).keys());
   });
   app.post("/v1/hosts/:id/forget", (c) => {
     const r = need(cluster()).forget(c.req.param("id"));
-    if (!r.ok) throw new StoreError(r.error, "host", 409);
+    if (!r.ok) throw conflict(r.error, "host");
     return c.json({ forgotten: c.req.param("id") });
   });
 }

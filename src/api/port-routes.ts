@@ -6,6 +6,7 @@
 import type { Hono } from "hono";
 import type { Store } from "../store/db.ts";
 import { plugPort, unplugPort } from "../store/ports.ts";
+import { unavailable } from "../util/errors.ts";
 import { body } from "./body.ts";
 import { instanceJson } from "./convert.ts";
 import * as S from "./schemas.ts";
@@ -15,11 +16,9 @@ export type PortsApplied = () => Promise<string | null>;
 
 export async function settled(applied: PortsApplied | undefined): Promise<void> {
   const err = applied ? await applied() : null;
-  if (err) throw new DataplaneError(`the rules for the port are not applied: ${err}`);
+  // The store changed but the kernel does not follow yet: the caller may retry.
+  if (err) throw unavailable(`the rules for the port are not applied: ${err}`, "port");
 }
-
-/** The store changed but the kernel does not follow yet: a 503 the caller may retry. */
-export class DataplaneError extends Error {}
 
 export function portRoutes(app: Hono, store: Store, applied: PortsApplied | undefined): void {
   app.post("/v1/instances/:ref/plug", async (c) => {
