@@ -56,9 +56,6 @@ export const RULES: ImportRules = {
   },
   exceptions: {
     "src/cli/verbs/misc.ts -> src/agent.ts": "the CLI starts the agent; main.ts should dispatch to it",
-    "src/api/app.ts -> src/cluster-agent.ts": "cluster boot types live in the root; they belong to the IPAM",
-    "src/api/cluster-boot.ts -> src/cluster-agent.ts": "cluster boot types live in the root; they belong to the IPAM",
-    "src/api/cluster-routes.ts -> src/cluster-agent.ts": "cluster boot types live in the root; they belong to the IPAM",
     "src/dhcp/store-leases.ts -> src/store/db.ts": "lease persistence adapter lives in the DHCP module",
     "src/dhcp/store-leases.ts -> src/store/leases.ts": "lease persistence adapter lives in the DHCP module",
     "src/dataplane/flush.ts -> src/store/db.ts": "flush reads the store to refuse while an agent runs",

@@ -21,6 +21,7 @@ import { Reconciler } from "./reconcile/reconciler.ts";
 import { startDataplane, startDhcp, startDns, startMetadata, startRa } from "./modules.ts";
 import { statusReport } from "./status.ts";
 import { startCluster } from "./cluster-agent.ts";
+import { StandaloneAllocator } from "./store/standalone-allocator.ts";
 import { planReload, type ReloadPlan } from "./config/reload.ts";
 import { claimSocket, lockStateDir, socketInode } from "./agent-lock.ts";
 import { LibvirtWatch } from "./libvirt/watch.ts";
@@ -186,6 +187,7 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
     shutdown: opts.onShutdownRequest,
     status,
     cluster,
+    allocator: cluster?.allocator ?? new StandaloneAllocator(),
     hostSubnets,
     dataplaneShow: () => dataplane.show(),
     portsApplied,

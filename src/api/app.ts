@@ -21,14 +21,7 @@ import {
   listNetworks,
 } from "../store/networks.ts";
 import { addKeypair, deleteKeypair, listKeypairs } from "../store/keypairs.ts";
-import {
-  bootInstance,
-  bootNetworks,
-  deleteInstance,
-  getInstance,
-  listInstances,
-  listVifs,
-} from "../store/instances.ts";
+import { bootNetworks, getInstance, listInstances, listVifs } from "../store/instances.ts";
 import { checkBootPorts, plugPort } from "../store/ports.ts";
 import {
   addRule,
@@ -59,11 +52,12 @@ import { instanceJson, instancesJson, networkParams } from "./convert.ts";
 import { body, optionalBody } from "./body.ts";
 import { encodeWarnings, networkCreateWarnings, WARNING_HEADER } from "./warnings.ts";
 import type { HostSubnet } from "../ipam/host-subnets.ts";
-import { clusterAttach, clusterBoot, clusterDelete } from "./cluster-boot.ts";
-import { attachInterface, detachInterface } from "../store/interfaces.ts";
+import { attach, boot, detach, remove } from "./allocate.ts";
 import { clusterRoutes } from "./cluster-routes.ts";
 import { portRoutes, settled, type PortsApplied } from "./port-routes.ts";
-import type { ClusterAgent } from "../cluster-agent.ts";
+import type { ClusterControl } from "../cluster/control.ts";
+import type { Allocator } from "../ipam/allocator.ts";
+import { StandaloneAllocator } from "../store/standalone-allocator.ts";
 
 export interface AdminDeps {
   store: Store;
@@ -74,8 +68,10 @@ export interface AdminDeps {
   dataplaneShow?: () => Promise<unknown>;
   /** The DNS service's answer to one question (`netlet dns query`); absent when dns_service is off. */
   dnsQuery?: (name: string | undefined, type: string | undefined) => Promise<{ status: 200 | 400; body: unknown }>;
-  /** Present when the node is in a cluster: addresses come from its IPAM blocks. */
-  cluster?: ClusterAgent | null;
+  /** Present when the node is in a cluster: membership, keys, forgetting a host. */
+  cluster?: ClusterControl | null;
+  /** Where new ports' fixed addresses come from (default: this host's table, standalone). */
+  allocator?: Allocator;
   /** Waits for the dataplane to apply the current port bindings (absent: nothing to wait for). */
   portsApplied?: PortsApplied;
   /** Where the API logs what it accepted with a warning. */
@@ -103,6 +99,7 @@ function warn(c: Context, lines: string[], log: Logger | undefined): void {
 
 export function createAdminApp(deps: AdminDeps): Hono {
   const { store, config } = deps;
+  const allocator = deps.allocator ?? new StandaloneAllocator();
   const hostSubnets = () => deps.hostSubnets?.() ?? [];
   const app = new Hono();
 
@@ -186,14 +183,13 @@ export function createAdminApp(deps: AdminDeps): Hono {
       userId: b.user_id,
     };
     checkBootPorts(store, b.ports, bootNetworks(store, params).length);
-    const inst = deps.cluster ? await clusterBoot(store, deps.cluster, params) : bootInstance(store, params);
+    const inst = await boot(store, allocator, params);
     if (config.autoAssignFloatingIp) {
       try {
         autoAssignFloatingIp(store, inst.uuid, config.defaultFloatingPool, inst.projectId);
       } catch (err) {
         // As in nova, a boot that cannot get its automatic floating IP fails as a whole.
-        if (deps.cluster) clusterDelete(store, deps.cluster, inst.uuid);
-        else deleteInstance(store, inst.uuid);
+        remove(store, allocator, inst.uuid);
         throw new DomainError(
           err instanceof DomainError ? err.kind : "conflict",
           `auto_assign_floating_ip: ${(err as Error).message}`,
@@ -227,49 +223,24 @@ export function createAdminApp(deps: AdminDeps): Hono {
   });
   portRoutes(app, store, deps.portsApplied);
   app.delete("/v1/instances/:ref", (c) => {
-    const ref = c.req.param("ref");
-    return c.json(
-      instanceJson(store, deps.cluster ? clusterDelete(store, deps.cluster, ref) : deleteInstance(store, ref)),
-    );
+    return c.json(instanceJson(store, remove(store, allocator, c.req.param("ref"))));
   });
 
   app.post("/v1/instances/:ref/interfaces", async (c) => {
     const b = await body(c, S.InterfaceAttach);
-    const ref = c.req.param("ref");
-    if (!deps.cluster)
-      return c.json(
-        instanceJson(
-          store,
-          getInstance(
-            store,
-            attachInterface(store, ref, {
-              network: b.network,
-              mac: b.mac ?? undefined,
-              fixedIp: b.fixed_ip ?? undefined,
-            }).instanceUuid,
-          ),
-        ),
-        201,
-      );
-    return c.json(
-      instanceJson(
-        store,
-        await clusterAttach(store, deps.cluster, ref, {
-          network: b.network,
-          mac: b.mac ?? undefined,
-          fixedIp: b.fixed_ip ?? undefined,
-        }),
-      ),
-      201,
-    );
+    const inst = await attach(store, allocator, c.req.param("ref"), {
+      network: b.network,
+      mac: b.mac ?? undefined,
+      fixedIp: b.fixed_ip ?? undefined,
+    });
+    return c.json(instanceJson(store, inst), 201);
   });
   app.post("/v1/instances/:ref/interfaces/detach", async (c) => {
     const b = await body(c, S.InterfaceDetach);
-    const vif = detachInterface(store, c.req.param("ref"), {
+    const vif = detach(store, allocator, c.req.param("ref"), {
       mac: b.mac ?? undefined,
       address: b.address ?? undefined,
     });
-    if (deps.cluster && vif.address) deps.cluster.release(vif.networkId, vif.address);
     return c.json(instanceJson(store, getInstance(store, vif.instanceUuid)));
   });
   app.post("/v1/instances/:ref/security-groups", async (c) => {

@@ -1,7 +1,7 @@
 /** Admin API of the cluster: members, join, leave, keys, forgetting a dead host. */
 import type { Hono } from "hono";
 import * as v from "valibot";
-import type { ClusterAgent } from "../cluster-agent.ts";
+import type { ClusterControl } from "../cluster/control.ts";
 import { conflict, invalid, isDomainError } from "../util/errors.ts";
 import { decodeKey } from "../cluster/keyring.ts";
 import { body } from "./body.ts";
@@ -14,7 +14,7 @@ const KeyOp = v.strictObject({
   key: v.pipe(v.string(), v.maxLength(64)),
 });
 
-function need(c: ClusterAgent | null): ClusterAgent {
+function need(c: ClusterControl | null): ClusterControl {
   if (!c)
     throw conflict(
       "this node runs standalone: put a key from `netlet cluster keygen` in the cluster key file and restart the agent",
@@ -23,7 +23,7 @@ function need(c: ClusterAgent | null): ClusterAgent {
   return c;
 }
 
-export function clusterRoutes(app: Hono, cluster: () => ClusterAgent | null): void {
+export function clusterRoutes(app: Hono, cluster: () => ClusterControl | null): void {
   app.get("/v1/members", (c) => c.json(need(cluster()).members()));
   app.get("/v1/cluster/namesakes", (c) => c.json(need(cluster()).namesakes()));
   app.post("/v1/cluster/join", async (c) => {

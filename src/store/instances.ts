@@ -25,7 +25,8 @@ export interface BootParams {
   name: string;
   networks: string[];
   macs: string[];
-  fixedIps: string[];
+  /** Addresses asked for (or agreed by the cluster's IPAM), by position; undefined: the table picks. */
+  fixedIps: readonly (string | undefined)[];
   keyName: string | null;
   /** An OpenSSH public key given inline (served under `keyName`, default the instance's name). */
   keyData?: string | null;
