@@ -1,88 +1,8 @@
 import { describe, expect, test } from "bun:test";
-import { ClusterAllocator } from "../../src/cluster/ipam/allocator.ts";
-import { SimCluster } from "../../src/cluster/sim/cluster.ts";
-import { createLogger } from "../../src/log.ts";
 import { DomainError } from "../../src/util/errors.ts";
+import { NET, setup } from "./sim-allocator.ts";
 
-const NET = {
-  id: "net1",
-  label: "private",
-  cidr: "10.1.0.0/25",
-  cidrV6: null,
-  fixedCidr: null,
-  netmask: "255.255.255.128",
-  broadcast: "10.1.0.127",
-  gateway: "10.1.0.1",
-  gatewayV6: null,
-  dhcpServer: "10.1.0.1",
-  dhcpStart: null,
-  bridge: "br100",
-  bridgeInterface: null,
-  vlan: null,
-  vxlan: null,
-  dns1: null,
-  dns2: null,
-  mtu: null,
-  multiHost: true,
-  projectId: null,
-  enableDhcp: true,
-  shareAddress: false,
-  allowedStart: null,
-  allowedEnd: null,
-  vpnPrivateAddress: null,
-  priority: null,
-  createdAt: 0,
-};
 const private4 = { id: NET.id, name: NET.label, cidr: NET.cidr, hostAddress: false };
-
-/** A settled cluster of `n` hosts (voters admitted), and an allocator on host `i` over fake time. */
-function setup(n: number, seed: number, i: number, timeoutMs = 15_000) {
-  const c = new SimCluster({ n, seed, ipam: { warmupMs: 5000 } });
-  c.write(0, { table: "network", key: NET.id, deleted: false, data: NET });
-  c.sim.run(12_000);
-  const m = c.members[i];
-  const timers: { at: number; fn: () => void }[] = [];
-  const lines: string[] = [];
-  let attempts = 0;
-  const hostAddresses = new Map<string, string>();
-  const allocator = new ClusterAllocator({
-    ipam: m.ipam!,
-    self: m.node.id,
-    act: (fn) => {
-      let r!: ReturnType<typeof fn>;
-      c.sim.poke(m.node.addr, () => m.node.act(c.sim.now, () => (r = fn(c.sim.now))));
-      return r;
-    },
-    hostAddress: {
-      find: (net) => hostAddresses.get(net) ?? null,
-      claim: (net, a) => void hostAddresses.set(net, a),
-    },
-    log: createLogger({ write: (l) => lines.push(l) }),
-    timeoutMs,
-    now: () => c.sim.now,
-    timer: (fn, ms) => {
-      const t = { at: c.sim.now + ms, fn };
-      timers.push(t);
-      return () => timers.splice(timers.indexOf(t) >>> 0, 1);
-    },
-  });
-  // Count the IPAM allocations the allocator makes (each attempt is one).
-  const allocate = m.ipam!.allocate.bind(m.ipam!);
-  m.ipam!.allocate = (...a) => {
-    attempts++;
-    return allocate(...a);
-  };
-  /** Let virtual time pass: the cluster runs, due timers fire, promise continuations run. */
-  const advance = async (ms: number) => {
-    const end = c.sim.now + ms;
-    while (c.sim.now < end) {
-      c.sim.runFor(Math.min(100, end - c.sim.now));
-      for (const t of timers.filter((x) => x.at <= c.sim.now)) t.fn();
-      await new Promise((r) => setImmediate(r));
-    }
-  };
-  return { c, m, allocator, advance, timers, lines, hostAddresses, attempts: () => attempts };
-}
 
 describe("the cluster's Allocator", () => {
   test("an allocation that needs a new block resolves on the claim's outcome, with no polling", async () => {
@@ -130,7 +50,7 @@ describe("the cluster's Allocator", () => {
   });
 
   test("a minority host refuses once its time is up, with the IPAM's reason, and took nothing", async () => {
-    const s = setup(5, 43, 4, 6000);
+    const s = setup(5, 43, 4, { timeoutMs: 6000 });
     s.c.sim.partition([
       ["n0", "n1", "n2"],
       ["n3", "n4"],
