@@ -15,9 +15,10 @@ import { type IpamMsg, isIpamPayload, parseIpamMsg } from "./messages.ts";
 import type { SlotRecord } from "./promises.ts";
 import { Inheritance, servePromises } from "./inherit.ts";
 import { SlotViews } from "./slot-views.ts";
+import { Admission } from "./admission.ts";
 import { FixedBlocks } from "./fixed.ts";
 import { FloatingSlots, type ServeResult } from "./floating.ts";
-import { type AllocResult, DEFAULT_IPAM_CONFIG, type IpamConfig, type IpamOptions, voterSlot } from "./options.ts";
+import { type AllocResult, DEFAULT_IPAM_CONFIG, type IpamConfig, type IpamOptions } from "./options.ts";
 
 export { DEFAULT_IPAM_CONFIG } from "./options.ts";
 export type { AllocResult, IpamConfig, IpamOptions, IpamPeers } from "./options.ts";
@@ -43,7 +44,7 @@ export class Ipam implements Layer {
   readonly #watchers = new Set<AllocationWatcher>();
   #now: number;
   #nextCheckAt: number;
-  #nextAdmitAt: number;
+  readonly #admission: Admission;
 
   constructor(o: IpamOptions) {
     this.#o = o;
@@ -52,7 +53,6 @@ export class Ipam implements Layer {
     const wiped = o.generation > 1 && o.promises.empty();
     this.#readyAt = o.now + (wiped ? this.config.warmupMs : 0);
     this.#nextCheckAt = o.now + this.config.duplicateCheckIntervalMs;
-    this.#nextAdmitAt = o.now;
     this.#now = o.now;
     const peers = {
       self: o.self,
@@ -91,6 +91,7 @@ export class Ipam implements Layer {
       won: (r: Extract<ClaimOutcome, { ok: true }>) => this.#won(r),
       changed: (networkId: string) => this.#changed(networkId),
     };
+    this.#admission = new Admission({ ...context, inheritance: this.inheritance }, o.now);
     this.#fixed = new FixedBlocks(context);
     this.#floating = new FloatingSlots(context);
   }
@@ -248,7 +249,7 @@ export class Ipam implements Layer {
       this.agreement.nextDeadline(),
       this.inheritance.nextDeadline(),
       this.#nextCheckAt,
-      this.#nextAdmitAt,
+      this.#admission.nextAt,
       this.#floating.nextDeadline(),
       this.#wasReady ? Infinity : this.#readyAt,
     );
@@ -260,10 +261,8 @@ export class Ipam implements Layer {
     this.#floating.tick(now);
     this.inheritance.tick(now);
     this.#noticeReady(now);
-    if (now >= this.#nextAdmitAt) {
-      // Jitter keeps hosts that joined together from colliding on every retry.
-      this.#nextAdmitAt = now + this.config.claimTimeoutMs * (0.5 + this.#o.random());
-      this.#admit(now);
+    if (this.#admission.due(now)) {
+      this.#admission.admit(now);
       for (const n of this.#fixed.demand) {
         this.#fixed.keepHeadroom(n, now);
         // A forgotten host's blocks or a late record may have freed what a waiting allocation needs.
@@ -275,38 +274,6 @@ export class Ipam implements Layer {
       this.#nextCheckAt = now + this.config.duplicateCheckIntervalMs;
       this.checkDuplicates();
     }
-  }
-
-  /** Become a voter: the first host of a cluster by itself, every later one by a majority. */
-  #admit(now: number): void {
-    const slot = voterSlot(this.#o.self);
-    if (!this.#ready(now)) return;
-    const voters = this.voters();
-    if (this.record(slot)) {
-      // Admitted (now or in an earlier life) but our table is not whole: copy before voting.
-      if (!this.inheritance.complete && !this.inheritance.running && voters.includes(this.#o.self)) {
-        this.inheritance.start(voters, Math.min(voters.length - 1, Math.ceil(voters.length / 2)), now);
-      }
-      return;
-    }
-    if (this.agreement.pending(slot)) return;
-    if (voters.length === 0) {
-      if (this.#o.bootstrap) this.#admitted({ ok: true, slot, epoch: 1 });
-      return;
-    }
-    this.agreement.claim(slot, now, (o) => this.#admitted(o));
-  }
-
-  #admitted(o: ClaimOutcome): void {
-    if (!o.ok) {
-      // An admission refused for a passing reason (another one in flight, a voter still
-      // copying promises): try again after a short random pause, not a whole admit round.
-      this.#nextAdmitAt = this.#now + Math.floor(this.config.claimTimeoutMs * (0.1 + 0.3 * this.#o.random()));
-      return;
-    }
-    // Admitted: start copying promises on the next tick rather than the next admit round.
-    this.#nextAdmitAt = this.#now;
-    this.#won(o);
   }
 
   #send(id: string, d: IpamMsg): void {
