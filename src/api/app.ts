@@ -3,12 +3,12 @@
  * CLI calls. Every body is validated with valibot; every error is `{error, field}` with a 4xx
  * status, and a rejected request leaves the store unchanged (each write is one transaction).
  */
-import { Hono, type Context } from "hono";
+import { Hono } from "hono";
 import type { Config } from "../config/load.ts";
-import type { Logger } from "../log.ts";
+import { createLogger, type Logger } from "../log.ts";
 import type { Store } from "../store/db.ts";
 import { DomainError } from "../util/errors.ts";
-import { errorResponse } from "./errors.ts";
+import { errorHandler } from "./errors.ts";
 import { listFixedIps, getFixedIp, setReserved } from "../store/fixed-ips.ts";
 import { listHosts } from "../store/hosts.ts";
 import {
@@ -50,7 +50,7 @@ import { updateInstance } from "../store/instance-update.ts";
 import * as S from "./schemas.ts";
 import { instanceJson, instancesJson, networkParams } from "./convert.ts";
 import { body, optionalBody } from "./body.ts";
-import { encodeWarnings, networkCreateWarnings, WARNING_HEADER } from "./warnings.ts";
+import { networkCreateWarnings, warn } from "./warnings.ts";
 import type { HostSubnet } from "../ipam/host-subnets.ts";
 import { attach, boot, detach, remove } from "./allocate.ts";
 import { clusterRoutes } from "./cluster-routes.ts";
@@ -84,26 +84,14 @@ export interface AdminDeps {
   hostSubnets?: () => HostSubnet[];
 }
 
-/** Valid but doubtful requests: logged, and handed to the caller in a header. */
-function warn(c: Context, lines: string[], log: Logger | undefined): void {
-  if (!lines.length) return;
-  for (const l of lines) {
-    if (log) log.warn("admin request accepted with a warning", { path: c.req.path, warning: l });
-    else
-      console.error(
-        `level=warn msg="admin request accepted with a warning" path=${c.req.path} warning=${JSON.stringify(l)}`,
-      );
-  }
-  c.header(WARNING_HEADER, encodeWarnings(lines));
-}
-
 export function createAdminApp(deps: AdminDeps): Hono {
   const { store, config } = deps;
   const allocator = deps.allocator ?? new StandaloneAllocator();
   const hostSubnets = () => deps.hostSubnets?.() ?? [];
+  const log = deps.log ?? createLogger({ base: { component: "api" } });
   const app = new Hono();
 
-  app.onError(errorResponse);
+  app.onError(errorHandler(log));
   app.notFound((c) => c.json({ error: `no such API path ${c.req.method} ${c.req.path}`, field: null }, 404));
 
   app.get("/v1/networks", (c) => c.json(listNetworks(store)));
@@ -113,7 +101,7 @@ export function createAdminApp(deps: AdminDeps): Hono {
     const params = networkParams(b, config);
     const warnings = networkCreateWarnings(b, params.bridge, config, listNetworks(store));
     const nets = createNetworks(store, params, hostSubnets());
-    warn(c, warnings, deps.log);
+    warn(c, warnings, log);
     return c.json(nets, 201);
   });
   app.delete("/v1/networks/:ref", (c) => c.json(deleteNetwork(store, c.req.param("ref"))));
@@ -130,7 +118,7 @@ export function createAdminApp(deps: AdminDeps): Hono {
       [
         `network ${net.label} is recorded as associated with host ${b.host}; serving does not follow it yet: every host with instances on the network serves them, at the network's DHCP address`,
       ],
-      deps.log,
+      log,
     );
     return c.json(net);
   });

@@ -1,5 +1,6 @@
 /** The one place a domain error becomes an HTTP answer: `{error, field}` with the kind's status. */
 import type { Context } from "hono";
+import type { Logger } from "../log.ts";
 import { DomainError, type DomainErrorKind } from "../util/errors.ts";
 
 const STATUS: Record<DomainErrorKind, 400 | 404 | 409 | 503> = {
@@ -15,8 +16,10 @@ export function httpStatus(kind: DomainErrorKind): 400 | 404 | 409 | 503 {
 }
 
 /** The answer to a failed request: a domain error's own, else a 500 that is logged. */
-export function errorResponse(err: Error, c: Context): Response {
-  if (err instanceof DomainError) return c.json({ error: err.message, field: err.field }, httpStatus(err.kind));
-  console.error(`level=error msg="admin api failure" path=${c.req.path} err="${String(err)}"`);
-  return c.json({ error: `internal error: ${String(err)}`, field: null }, 500);
+export function errorHandler(log: Logger): (err: Error, c: Context) => Response {
+  return (err, c) => {
+    if (err instanceof DomainError) return c.json({ error: err.message, field: err.field }, httpStatus(err.kind));
+    log.error("admin api failure", { path: c.req.path, err: String(err) });
+    return c.json({ error: `internal error: ${String(err)}`, field: null }, 500);
+  };
 }

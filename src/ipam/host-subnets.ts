@@ -15,7 +15,7 @@ import {
   parseCidr4,
   parseCidr6,
   type Cidr4,
-} from "./addr.ts";
+} from "../net/ip.ts";
 
 export interface HostSubnet {
   iface: string;

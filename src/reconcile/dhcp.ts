@@ -6,7 +6,7 @@
 import type { BridgeHosts } from "../dhcp/service.ts";
 import type { DhcpHost } from "../dhcp/host.ts";
 import type { HostView } from "./host-view.ts";
-import { isIpv4 } from "../ipam/addr.ts";
+import { isIpv4 } from "../net/ip.ts";
 
 export const METADATA_ADDRESS = "169.254.169.254";
 

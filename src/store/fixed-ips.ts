@@ -4,7 +4,7 @@
  * networks. Must be called inside store.write() when it changes rows.
  */
 import type { FixedIp } from "../model.ts";
-import { isIpv4, normalizeIp } from "../ipam/addr.ts";
+import { isIpv4, normalizeIp } from "../net/ip.ts";
 import type { Store } from "./db.ts";
 import { conflict, invalid, notFound } from "../util/errors.ts";
 

@@ -1,6 +1,6 @@
 /** Floating IPs with nova's semantics (floating_ips.py): pools, allocate, associate, release. */
 import type { FloatingIp } from "../model.ts";
-import { cidr4Overlaps, isIpv4, ip4ToNum, numToIp4, parseCidr4, type Cidr4 } from "../ipam/addr.ts";
+import { cidr4Overlaps, isIpv4, ip4ToNum, numToIp4, parseCidr4, type Cidr4 } from "../net/ip.ts";
 import { checkIfName } from "../ipam/ifname.ts";
 import { hostAddressIn4, type HostSubnet } from "../ipam/host-subnets.ts";
 import { listNetworks } from "./networks.ts";

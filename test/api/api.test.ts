@@ -24,6 +24,20 @@ function setup(deps: Partial<AdminDeps> = {}) {
 }
 
 describe("admin API", () => {
+  test("an unexpected failure answers 500 with the error and is logged with its path", async () => {
+    const logged: string[] = [];
+    const { call } = setup({
+      log: createLogger({ write: (l) => logged.push(l) }),
+      dataplaneShow: async () => {
+        throw new Error("nft vanished");
+      },
+    });
+    const r = await call("GET", "/v1/dataplane");
+    expect([r.status, r.json]).toEqual([500, { error: "internal error: Error: nft vanished", field: null }]);
+    expect(logged).toHaveLength(1);
+    expect(logged[0]).toContain('level=error msg="admin api failure" path=/v1/dataplane err="Error: nft vanished"');
+  });
+
   test("network-create fills defaults from the config and lists the network", async () => {
     const { call } = setup();
     const r = await call("POST", "/v1/networks", { label: "private", fixed_range_v4: "10.0.0.0/24" });

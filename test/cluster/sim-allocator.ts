@@ -70,11 +70,18 @@ export function setup(
     },
     log: createLogger({ write: (l) => lines.push(l) }),
     timeoutMs: o.timeoutMs ?? 15_000,
-    now: () => c.sim.now,
-    timer: (fn, ms) => {
-      const t = { at: c.sim.now + ms, fn };
-      timers.push(t);
-      return () => timers.splice(timers.indexOf(t) >>> 0, 1);
+    // The simulator's virtual time; its timers fire in `advance`.
+    clock: {
+      now: () => c.sim.now,
+      setTimer: (ms, fn) => {
+        const t = { at: c.sim.now + ms, fn };
+        timers.push(t);
+        return () => void (timers.includes(t) && timers.splice(timers.indexOf(t), 1));
+      },
+      every: () => {
+        throw new Error("not used by the allocator");
+      },
+      sleep: () => Promise.reject(new Error("not used by the allocator")),
     },
   });
   // Count the IPAM allocations the allocator makes (each attempt is one).

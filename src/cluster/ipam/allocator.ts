@@ -7,6 +7,7 @@
 import type { Allocation, AllocationRequest, AllocNetwork, Allocator } from "../../ipam/allocator.ts";
 import type { Logger } from "../../log.ts";
 import { histogram } from "../../metrics.ts";
+import { type Clock, realClock } from "../../util/clock.ts";
 import { conflict, invalid } from "../../util/errors.ts";
 import type { Ipam } from "./ipam.ts";
 
@@ -28,25 +29,17 @@ export interface ClusterAllocatorOptions {
   log: Logger;
   /** How long one address may take, waits for new blocks included. */
   timeoutMs?: number;
-  now?: () => number;
-  /** Call `fn` after `ms`; returns the cancel function. */
-  timer?: (fn: () => void, ms: number) => () => void;
+  /** Time and the timer that ends a wait (default: real time). */
+  clock?: Clock;
 }
-
-const realTimer = (fn: () => void, ms: number) => {
-  const t = setTimeout(fn, ms);
-  return () => clearTimeout(t);
-};
 
 export class ClusterAllocator implements Allocator {
   readonly #o: ClusterAllocatorOptions;
-  readonly #now: () => number;
-  readonly #timer: (fn: () => void, ms: number) => () => void;
+  readonly #clock: Clock;
 
   constructor(o: ClusterAllocatorOptions) {
     this.#o = o;
-    this.#now = o.now ?? Date.now;
-    this.#timer = o.timer ?? realTimer;
+    this.#clock = o.clock ?? realClock;
   }
 
   async allocate(req: AllocationRequest): Promise<Allocation> {
@@ -97,7 +90,7 @@ export class ClusterAllocator implements Allocator {
 
   /** One address of `net` for `owner`: at once from our blocks, else after what the IPAM reports next. */
   async #take(net: AllocNetwork, owner: string): Promise<string> {
-    const start = this.#now();
+    const start = this.#clock.now();
     let said = "";
     let atOnce = false;
     for (;;) {
@@ -106,10 +99,10 @@ export class ClusterAllocator implements Allocator {
       const r = this.#o.act((now) => this.#o.ipam.allocate(net.id, owner, now));
       if (r.ok) {
         next.cancel();
-        allocSeconds.observe((this.#now() - start) / 1000);
+        allocSeconds.observe((this.#clock.now() - start) / 1000);
         return r.address;
       }
-      const left = start + (this.#o.timeoutMs ?? 15_000) - this.#now();
+      const left = start + (this.#o.timeoutMs ?? 15_000) - this.#clock.now();
       if (left <= 0) {
         next.cancel();
         throw conflict(`no address for this host on network ${net.name}: ${r.error}`, "network");
@@ -120,7 +113,7 @@ export class ClusterAllocator implements Allocator {
         this.#o.log.info("allocation waiting", {
           network: net.id,
           owner,
-          waited_ms: this.#now() - start,
+          waited_ms: this.#clock.now() - start,
           why: (said = why),
         });
       if (next.woken()) {
@@ -161,7 +154,7 @@ export class ClusterAllocator implements Allocator {
             resolve();
           };
           if (woken) return wake();
-          cancelTimer = this.#timer(wake, ms);
+          cancelTimer = this.#clock.setTimer(ms, wake);
         }),
       cancel,
     };
