@@ -16,7 +16,11 @@ export async function runDaemon(o: DaemonOptions): Promise<void> {
   const log = createLogger({ format: o.logFormat, level: config.logLevel });
   for (const w of warnings) log.warn(w);
   const configPath = (await Bun.file(path).exists()) ? path : null;
-  let finish: (withdraw: boolean) => void = () => {};
+  // A shutdown asked while the agent still starts (its first pass) is kept and done once it runs.
+  let askedEarly = false;
+  let finish: (withdraw: boolean) => void = (withdraw) => {
+    askedEarly ||= withdraw;
+  };
   const agent = await startAgent({
     config,
     socket: o.socket,
@@ -44,5 +48,6 @@ export async function runDaemon(o: DaemonOptions): Promise<void> {
     // SIGTERM is what both `systemctl restart` and `stop` send: keep the guests' routes.
     process.once("SIGTERM", () => finish(false));
     process.once("SIGINT", () => finish(false));
+    if (askedEarly) finish(true);
   });
 }

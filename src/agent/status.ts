@@ -50,6 +50,13 @@ export function statusReport(store: Store, config: Config, src: StatusSources): 
       dhcp: src.dhcpOn && s.network.enableDhcp ? "serving" : "off",
       ra: ra.get(s.network.bridge) ?? (s.network.cidrV6 ? "off (use_ipv6 = false)" : "-"),
     })),
+    // Networks another host serves (network-associate-host): this host only bridges its guests.
+    bridged: view.bridged.map((b) => ({
+      label: b.network.label,
+      bridge: b.network.bridge,
+      servedBy: b.network.host,
+      serverAddress: b.server,
+    })),
     instances: view.local.flatMap(({ instance, vifs }) =>
       vifs.map((v) => ({
         name: instance.name,

@@ -112,15 +112,7 @@ export function createAdminApp(deps: AdminDeps): Hono {
   app.post("/v1/networks/:ref/associate-host", async (c) => {
     const b = await body(c, S.NetworkAssociateHost);
     const hosts = [store.nodeId, ...listHosts(store).map((h) => h.id)];
-    const net = associateHost(store, c.req.param("ref"), b.host, hosts);
-    warn(
-      c,
-      [
-        `network ${net.label} is recorded as associated with host ${b.host}; serving does not follow it yet: every host with instances on the network serves them, at the network's DHCP address`,
-      ],
-      log,
-    );
-    return c.json(net);
+    return c.json(associateHost(store, c.req.param("ref"), b.host, hosts));
   });
 
   app.get("/v1/fixed-ips", (c) => {

@@ -19,10 +19,12 @@ import { labVerbs } from "./verbs/lab.ts";
 import { clusterVerbs } from "./verbs/cluster.ts";
 import { doctorVerbs } from "./verbs/doctor.ts";
 import { libvirtVerbs } from "./verbs/libvirt.ts";
+import { agentStopVerbs } from "./verbs/agent-stop.ts";
 import { VERSION, commit } from "../version.ts";
 
 export const VERBS: Verb[] = [
   ...miscVerbs,
+  ...agentStopVerbs,
   ...networkVerbs,
   ...instanceVerbs,
   ...portVerbs,

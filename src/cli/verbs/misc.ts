@@ -12,7 +12,7 @@ import { print, strOpt, type Verb, type VerbContext } from "../verb.ts";
 export { DEFAULT_CONFIG };
 
 /** `netlet agent --shutdown`: ask the running agent to withdraw and exit, and wait until its socket is gone. */
-async function shutdownAgent(ctx: VerbContext): Promise<void> {
+export async function shutdownAgent(ctx: VerbContext): Promise<void> {
   await ctx.api.call("POST", "/v1/agent/shutdown");
   const deadline = Date.now() + 15_000;
   while (Date.now() < deadline) {
@@ -200,6 +200,7 @@ interface StatusJson {
     dhcp: string;
     ra: string;
   }[];
+  bridged?: { label: string; bridge: string; servedBy: string | null; serverAddress: string | null }[];
   instances: {
     name: string;
     mac: string;
@@ -233,6 +234,15 @@ function statusScreen(st: StatusJson): string {
       ["network", "IPv4", "IPv6", "bridge", "host address", "DHCP", "RA"],
       st.networks.map((n) => [n.label, n.cidr, n.cidrV6, n.bridge, n.hostAddress, n.dhcp, n.ra]),
     ),
+    ...(st.bridged?.length
+      ? [
+          "networks bridged only (served by their associated host):",
+          table(
+            ["network", "bridge", "served by", "at"],
+            st.bridged.map((b) => [b.label, b.bridge, b.servedBy, b.serverAddress]),
+          ),
+        ]
+      : []),
     "instances on this host:",
     table(
       ["instance", "MAC", "fixed IP", "IPv6", "lease", "floating IP", "metadata last seen"],
