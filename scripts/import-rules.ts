@@ -55,9 +55,5 @@ export const RULES: ImportRules = {
   restricted: {
     "bun:ffi": ["sys"],
   },
-  exceptions: {
-    "src/dhcp/store-leases.ts -> src/store/db.ts": "lease persistence adapter lives in the DHCP module",
-    "src/dhcp/store-leases.ts -> src/store/leases.ts": "lease persistence adapter lives in the DHCP module",
-    "src/dataplane/flush.ts -> src/store/db.ts": "flush reads the store to refuse while an agent runs",
-  },
+  exceptions: {},
 };
