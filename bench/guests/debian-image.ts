@@ -1,0 +1,105 @@
+/**
+ * A Debian 12 (bookworm) cloud-init guest image for benches, built once from Debian packages and cached:
+ * debootstrap (minbase + the cloud kernel, systemd, cloud-init, openssh, ifupdown), a few cloud.cfg fixes,
+ * then an ext4 disk made with `mke2fs -d` (no loop mount) and the kernel + initrd copied out for QEMU's
+ * `-kernel/-initrd` (no bootloader). Each step leaves a marker, so an interrupted build resumes.
+ * Run alone: bun bench/guests/debian-image.ts [cache-dir]
+ */
+import { copyFileSync, existsSync, readdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+
+export const DEBIAN_CACHE = process.env.NETLET_BENCH_CACHE ?? "/var/cache/netlet-bench/debian12-cloudinit";
+const MIRROR = process.env.NETLET_DEBIAN_MIRROR ?? "http://deb.debian.org/debian";
+const PACKAGES = [
+  "linux-image-cloud-amd64",
+  "initramfs-tools",
+  "systemd-sysv",
+  "udev",
+  "cloud-init",
+  // cloud-init's python3-cryptography needs the cffi backend; debootstrap does not resolve the virtual package.
+  "python3-cffi-backend",
+  "openssh-server",
+  "ifupdown",
+  "isc-dhcp-client",
+  "iproute2",
+  "iputils-ping",
+  "sudo",
+];
+// cloud-init on Debian renders ifupdown config; the locale module must not ask locale-gen for en_US.
+const CLOUD_CFG = `# netlet bench guest\nlocale: C.UTF-8\ndatasource_list: [ OpenStack, None ]\n`;
+
+export interface DebianImage {
+  disk: string;
+  kernel: string;
+  initrd: string;
+}
+
+const sh = (cmd: string[], what: string): void => {
+  const p = Bun.spawnSync(cmd, { stdout: "inherit", stderr: "inherit" });
+  if (p.exitCode !== 0) throw new Error(`${what} failed (exit ${p.exitCode}): ${cmd.join(" ")}`);
+};
+
+const ensureTools = (): void => {
+  const need: string[] = [];
+  if (!Bun.which("debootstrap")) need.push("debootstrap");
+  if (!Bun.which("qemu-system-x86_64")) need.push("qemu-system-x86");
+  if (!Bun.which("mke2fs")) need.push("e2fsprogs");
+  if (!Bun.which("ssh")) need.push("openssh-client");
+  if (need.length) sh(["apt-get", "install", "-y", "--no-install-recommends", ...need], "apt-get install");
+};
+
+const debootstrap = (root: string): void => {
+  const tmp = `${root}.partial`;
+  rmSync(tmp, { recursive: true, force: true });
+  console.error(`building the Debian 12 root in ${tmp} (debootstrap, several minutes)`);
+  sh(["debootstrap", "--variant=minbase", `--include=${PACKAGES.join(",")}`, "bookworm", tmp, MIRROR], "debootstrap");
+  renameSync(tmp, root);
+};
+
+const configure = (root: string): void => {
+  // The host's resolv.conf was copied in; the guest must take its resolver from DHCP.
+  writeFileSync(join(root, "etc/resolv.conf"), "");
+  writeFileSync(join(root, "etc/hostname"), "localhost\n");
+  writeFileSync(join(root, "etc/fstab"), "/dev/vda / ext4 defaults 0 1\n");
+  writeFileSync(join(root, "etc/cloud/cloud.cfg.d/90-netlet-bench.cfg"), CLOUD_CFG);
+  // Only the cloud-init network config; a stale host-side file would configure the NIC twice.
+  writeFileSync(
+    join(root, "etc/network/interfaces"),
+    "auto lo\niface lo inet loopback\nsource /etc/network/interfaces.d/*\n",
+  );
+  rmSync(join(root, "var/cache/apt/archives"), { recursive: true, force: true });
+  rmSync(join(root, "var/lib/apt/lists"), { recursive: true, force: true });
+};
+
+const bootFile = (root: string, prefix: string): string => {
+  const f = readdirSync(join(root, "boot"))
+    .filter((n) => n.startsWith(prefix))
+    .sort()
+    .at(-1);
+  if (!f) throw new Error(`no ${prefix}* in ${root}/boot`);
+  return join(root, "boot", f);
+};
+
+/** Builds what is missing and returns the cached image; safe to call on every run. */
+export const debianImage = (cache = DEBIAN_CACHE): DebianImage => {
+  const root = join(cache, "root");
+  const img: DebianImage = {
+    disk: join(cache, "disk.img"),
+    kernel: join(cache, "vmlinuz"),
+    initrd: join(cache, "initrd.img"),
+  };
+  if (existsSync(img.disk) && existsSync(img.kernel) && existsSync(img.initrd)) return img;
+  ensureTools();
+  sh(["mkdir", "-p", cache], "mkdir");
+  if (!existsSync(root)) debootstrap(root);
+  configure(root);
+  copyFileSync(bootFile(root, "vmlinuz-"), img.kernel);
+  copyFileSync(bootFile(root, "initrd.img-"), img.initrd);
+  const tmp = `${img.disk}.partial`;
+  rmSync(tmp, { force: true });
+  sh(["mke2fs", "-q", "-t", "ext4", "-L", "root", "-d", root, tmp, "3G"], "mke2fs");
+  renameSync(tmp, img.disk);
+  return img;
+};
+
+if (import.meta.main) console.log(debianImage(process.argv[2]));
