@@ -15,6 +15,23 @@ export function parseFinished(consoleText: string): Finished | null {
   return m ? { datasource: m[1], uptime: Number(m[2]) } : null;
 }
 
+/** cloud-init.log's "2026-12-08 03:24:32,123 - file.py[DEBUG]: …" time of the first line containing `text`. */
+function cloudInitLogTime(log: string, text: string): number | null {
+  const l = log.split("\n").find((x) => x.includes(text));
+  const m = l && /^(\d{4}-\d\d-\d\d) (\d\d:\d\d:\d\d),(\d{3})/.exec(l);
+  return m ? Date.parse(`${m[1]}T${m[2]}.${m[3]}Z`) : null;
+}
+
+/**
+ * The guest's own view of its first DHCP exchange, from /var/log/cloud-init.log: cloud-init's
+ * ephemeral DHCP (link up, dhclient DISCOVER … ACK, dhclient stopped), in seconds.
+ */
+export function guestDhcpSeconds(cloudInitLog: string): number | null {
+  const start = cloudInitLogTime(cloudInitLog, "Performing a dhcp discovery on");
+  const done = cloudInitLogTime(cloudInitLog, "Received dhcp lease on");
+  return start === null || done === null ? null : (done - start) / 1000;
+}
+
 export interface MetadataRequests {
   count: number;
   refused: number;
@@ -65,7 +82,6 @@ export function guestChecks(o: {
   name: string;
   mtu: number;
   floating: boolean;
-  consoleText: string;
 }): Check[] {
   const [host = "", result = "", userData = "", mtus = ""] = o.ssh.stdout.split(/^---$/m).map((s) => s.trim());
   let errors: string[] | null = null;

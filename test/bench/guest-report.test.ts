@@ -1,6 +1,6 @@
 /** The Debian cloud-init bench's readers: console final line, metadata access log, SSH answers. */
 import { describe, expect, test } from "bun:test";
-import { guestChecks, metadataRequests, parseFinished } from "../../bench/guests/guest-report.ts";
+import { guestChecks, guestDhcpSeconds, metadataRequests, parseFinished } from "../../bench/guests/guest-report.ts";
 
 describe("parseFinished", () => {
   test("reads cloud-init's final message among console noise", () => {
@@ -44,7 +44,7 @@ describe("guestChecks", () => {
     stdout:
       'deb1\n---\n{"v1": {"datasource": "DataSourceOpenStack", "errors": []}}\n---\nnetlet user-data ran as root at uptime 70.1\n---\n1400\n',
   };
-  const base = { name: "deb1", mtu: 1400, floating: true, consoleText: "" };
+  const base = { name: "deb1", mtu: 1400, floating: true };
   test("all pass on a served guest", () => {
     expect(guestChecks({ ...base, ssh: ok }).filter((c) => !c.ok)).toEqual([]);
   });
@@ -60,5 +60,20 @@ describe("guestChecks", () => {
     expect(failed).toEqual(["hostname", "cloud-init result", "user data ran", "MTU", "floating IP ping from outside"]);
     const denied = guestChecks({ ...base, ssh: { code: 255, stdout: "", stderr: "Permission denied (publickey)." } });
     expect(denied[0]).toMatchObject({ ok: false, detail: "exit 255: Permission denied (publickey)." });
+  });
+});
+
+describe("guestDhcpSeconds", () => {
+  test("from cloud-init's discovery line to its lease line", () => {
+    const log = [
+      "2026-12-08 03:24:31,900 - dhcp.py[DEBUG]: Performing a dhcp discovery on eth0",
+      "2026-12-08 03:24:32,010 - subp.py[DEBUG]: Running command ['ip', 'link', 'set', 'dev', 'eth0', 'up']",
+      "2026-12-08 03:24:32,350 - ephemeral.py[DEBUG]: Received dhcp lease on eth0 for 10.60.0.3/255.255.255.0",
+      "2026-12-08 03:24:40,000 - ephemeral.py[DEBUG]: Received dhcp lease on eth0 for 10.60.0.3/255.255.255.0",
+    ].join("\n");
+    expect(guestDhcpSeconds(log)).toBeCloseTo(0.45, 3);
+  });
+  test("null when cloud-init never ran DHCP itself", () => {
+    expect(guestDhcpSeconds("2026-12-08 03:24:31,900 - util.py[DEBUG]: Cloud-init v. 22.4.2 running\n")).toBe(null);
   });
 });
