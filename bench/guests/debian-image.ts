@@ -2,10 +2,11 @@
  * A Debian 12 (bookworm) cloud-init guest image for benches, built once from Debian packages and cached:
  * debootstrap (minbase + the cloud kernel, systemd, cloud-init, openssh, ifupdown), a few cloud.cfg fixes,
  * then an ext4 disk made with `mke2fs -d` (no loop mount) and the kernel + initrd copied out for QEMU's
- * `-kernel/-initrd` (no bootloader). Each step leaves a marker, so an interrupted build resumes.
+ * `-kernel/-initrd` (no bootloader). The root and the disk are renamed into place only when complete,
+ * so an interrupted build starts that step again.
  * Run alone: bun bench/guests/debian-image.ts [cache-dir]
  */
-import { copyFileSync, existsSync, readdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { copyFileSync, existsSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 
 export const DEBIAN_CACHE = process.env.NETLET_BENCH_CACHE ?? "/var/cache/netlet-bench/debian12-cloudinit";
@@ -48,9 +49,26 @@ const ensureTools = (): void => {
   if (need.length) sh(["apt-get", "install", "-y", "--no-install-recommends", ...need], "apt-get install");
 };
 
+/**
+ * Remove a half-built root. debootstrap mounts /proc, /sys (and sometimes /dev) inside it and
+ * unmounts them on exit, but not when killed: never recurse into a mount left behind.
+ */
+export const removePartial = (dir: string): void => {
+  const under = () =>
+    readFileSync("/proc/mounts", "utf8")
+      .split("\n")
+      .map((l) => l.split(" ")[1] ?? "")
+      .filter((m) => m === dir || m.startsWith(`${dir}/`))
+      .sort((a, b) => b.length - a.length);
+  for (const m of under()) Bun.spawnSync(["umount", "-l", m]);
+  const left = under();
+  if (left.length) throw new Error(`${dir} still has mounts (${left.join(", ")}); unmount them, then run again`);
+  rmSync(dir, { recursive: true, force: true });
+};
+
 const debootstrap = (root: string): void => {
   const tmp = `${root}.partial`;
-  rmSync(tmp, { recursive: true, force: true });
+  removePartial(tmp);
   console.error(`building the Debian 12 root in ${tmp} (debootstrap, several minutes)`);
   sh(["debootstrap", "--variant=minbase", `--include=${PACKAGES.join(",")}`, "bookworm", tmp, MIRROR], "debootstrap");
   renameSync(tmp, root);
