@@ -9,7 +9,6 @@
 import { copyFileSync, existsSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 
-export const DEBIAN_CACHE = process.env.NETLET_BENCH_CACHE ?? "/var/cache/netlet-bench/debian12-cloudinit";
 const MIRROR = process.env.NETLET_DEBIAN_MIRROR ?? "http://deb.debian.org/debian";
 const PACKAGES = [
   "linux-image-cloud-amd64",
@@ -28,6 +27,18 @@ const PACKAGES = [
 ];
 // cloud-init on Debian renders ifupdown config; the locale module must not ask locale-gen for en_US.
 const CLOUD_CFG = `# netlet bench guest\nlocale: C.UTF-8\ndatasource_list: [ OpenStack, None ]\n`;
+
+/** Bump when configure() changes what goes into the image. */
+const RECIPE_VERSION = 1;
+/** One directory per recipe: a changed package list or cloud.cfg builds a new image beside the old one. */
+const recipe = new Bun.CryptoHasher("sha256")
+  .update(JSON.stringify([RECIPE_VERSION, MIRROR, PACKAGES, CLOUD_CFG]))
+  .digest("hex")
+  .slice(0, 10);
+export const DEBIAN_CACHE = join(
+  process.env.NETLET_BENCH_CACHE ?? "/var/cache/netlet-bench",
+  `debian12-cloudinit-${recipe}`,
+);
 
 export interface DebianImage {
   disk: string;
@@ -119,5 +130,31 @@ export const debianImage = (cache = DEBIAN_CACHE): DebianImage => {
   renameSync(tmp, img.disk);
   return img;
 };
+
+/**
+ * QEMU for one boot of the image: TCG, 1 vCPU, 1 GB, nova's SMBIOS identity (cloud-init's ds-identify
+ * needs the product name), the serial console to a file, the tap made and handed to the tap scripts.
+ * `-snapshot` keeps the cached disk pristine, so every boot is a first boot.
+ */
+export function qemuArgv(o: {
+  image: DebianImage;
+  name: string;
+  uuid: string;
+  mac: string;
+  consoleLog: string;
+  ifup: string;
+  ifdown: string;
+}): string[] {
+  const tap = `tap${o.uuid.slice(0, 8)}-0`;
+  return [
+    ["qemu-system-x86_64", "-name", o.name, "-M", "pc", "-accel", "tcg", "-m", "1024", "-smp", "1"],
+    ["-display", "none", "-monitor", "none", "-no-reboot", "-serial", `file:${o.consoleLog}`],
+    ["-kernel", o.image.kernel, "-initrd", o.image.initrd, "-append", "root=/dev/vda ro console=ttyS0"],
+    ["-drive", `file=${o.image.disk},if=virtio,format=raw`, "-snapshot"],
+    ["-smbios", `type=1,manufacturer=OpenStack Foundation,product=OpenStack Nova,serial=${o.uuid}`],
+    ["-netdev", `tap,id=n0,ifname=${tap},script=${o.ifup},downscript=${o.ifdown}`],
+    ["-device", `virtio-net-pci,netdev=n0,mac=${o.mac}`],
+  ].flat();
+}
 
 if (import.meta.main) console.log(debianImage(process.argv[2]));
