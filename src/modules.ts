@@ -25,7 +25,7 @@ import { debounce, watchLines } from "./dataplane/watch.ts";
 import type { DesiredState } from "./dataplane/desired.ts";
 import { dataplaneShow } from "./dataplane/show.ts";
 import { StoreMetadataSource } from "./reconcile/metadata-source.ts";
-import { dhcpBridges } from "./reconcile/dhcp.ts";
+import { awayMacs, dhcpBridges } from "./reconcile/dhcp.ts";
 import { createRaPlanner } from "./reconcile/ra.ts";
 import { desiredState } from "./reconcile/dataplane.ts";
 import { createInterner } from "./reconcile/intern.ts";
@@ -57,7 +57,11 @@ export function startDhcp(store: Store, config: Config, log: Logger, alarms?: Al
     },
     onEvent: (e) => l.info(e.type, { mac: e.mac, ip: e.address, network: e.networkId }),
   });
-  return { dhcp, target: (view: HostView) => dhcp.setBridges(dhcpBridges(view)), stop: () => dhcp.stop() };
+  return {
+    dhcp,
+    target: (view: HostView) => dhcp.setBridges(dhcpBridges(view), awayMacs(view)),
+    stop: () => dhcp.stop(),
+  };
 }
 
 export function startRa(config: Config, log: Logger) {

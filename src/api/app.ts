@@ -228,7 +228,7 @@ export function createAdminApp(deps: AdminDeps): Hono {
     });
     return c.json(instanceJson(store, inst));
   });
-  portRoutes(app, store, deps.portsApplied);
+  portRoutes(app, store, deps.portsApplied, () => deps.cluster);
   app.delete("/v1/instances/:ref", (c) => {
     const ref = c.req.param("ref");
     return c.json(

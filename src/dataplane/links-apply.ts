@@ -108,6 +108,14 @@ export class Links {
         report.skipped.push({ step: s, reason: missing.get(dev)! });
         continue;
       }
+      if (s.detach) {
+        void this.#exec(s.argv).then((r) => {
+          if (r.code !== 0 && !s.tolerate?.includes(r.code))
+            this.#log(`links: "${s.argv.join(" ")}" exited ${r.code}: ${r.stderr.trim()}`);
+        });
+        report.ran.push(s);
+        continue;
+      }
       const r = await this.#exec(s.argv);
       if (r.code === 0 || s.tolerate?.includes(r.code)) {
         report.ran.push(s);

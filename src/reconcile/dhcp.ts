@@ -50,3 +50,8 @@ export function dhcpBridges(view: HostView): BridgeHosts[] {
   }
   return [...byBridge].filter(([, hosts]) => hosts.length).map(([bridge, hosts]) => ({ bridge, hosts }));
 }
+
+/** MACs of this view's bridges whose VIF now lives on another host (an instance that moved away). */
+export function awayMacs(view: HostView): Set<string> {
+  return new Set(view.allVifs.filter((v) => v.host !== view.nodeId).map((v) => v.mac.toLowerCase()));
+}
