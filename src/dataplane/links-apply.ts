@@ -66,7 +66,8 @@ export interface LinksReport {
 export class Links {
   readonly #exec: Exec;
   readonly #log: (line: string) => void;
-  #floating: FloatingOnHost[] = [];
+  /** Floating IPs of the last applied state; null until the first pass reads the record. */
+  #floating: FloatingOnHost[] | null = null;
   readonly #recheckMs: number;
   readonly #now: () => number;
   readonly #owned: OwnedStore | null;
@@ -98,6 +99,9 @@ export class Links {
     const withdraw = owned
       ? planWithdraw(owned, served, cur, false, new Set([...served, ...d.standby.map((n) => n.bridge)]))
       : [];
+    // After a restart the floating /32s served before come from the record: one that moved to
+    // another host while this agent was down (a migrated instance) must not stay here too.
+    this.#floating ??= owned?.floating ?? [];
     const steps = [...planLinks(d, cur, this.#floating), ...withdraw];
     const report: LinksReport = { ran: [], skipped: [] };
     const missing = new Map<string, string>();
