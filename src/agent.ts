@@ -14,6 +14,7 @@ import { Alarms } from "./alarms.ts";
 import { Store } from "./store/db.ts";
 import { registerHost } from "./store/hosts.ts";
 import { createAdminApp } from "./api/app.ts";
+import { announceGateway } from "./dataplane/announce.ts";
 import { readHostSubnets } from "./ipam/host-subnets.ts";
 import { listNetworks } from "./store/networks.ts";
 import { VERSION, commit } from "./version.ts";
@@ -189,6 +190,7 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
     hostSubnets,
     dataplaneShow: () => dataplane.show(),
     portsApplied,
+    announce: (port, bridge, gw) => announceGateway(port, bridge, gw, (line) => log.info(line)),
     dnsQuery: dns?.query,
   });
   // Reconciliation with libvirt's domains when virsh is here and libvirt_uri is set.

@@ -60,7 +60,7 @@ import type { HostSubnet } from "../ipam/host-subnets.ts";
 import { clusterAttach, clusterBoot, clusterDelete } from "./cluster-boot.ts";
 import { attachInterface, detachInterface } from "../store/interfaces.ts";
 import { clusterRoutes } from "./cluster-routes.ts";
-import { DataplaneError, portRoutes, settled, type PortsApplied } from "./port-routes.ts";
+import { type Announce, DataplaneError, portRoutes, settled, type PortsApplied } from "./port-routes.ts";
 import type { ClusterAgent } from "../cluster-agent.ts";
 
 export interface AdminDeps {
@@ -76,6 +76,7 @@ export interface AdminDeps {
   cluster?: ClusterAgent | null;
   /** Waits for the dataplane to apply the current port bindings (absent: nothing to wait for). */
   portsApplied?: PortsApplied;
+  announce?: Announce;
   /** Where the API logs what it accepted with a warning. */
   log?: Logger;
   /** Stop serving for good (`netlet agent --shutdown`); absent when no agent runs this app. */
@@ -228,7 +229,7 @@ export function createAdminApp(deps: AdminDeps): Hono {
     });
     return c.json(instanceJson(store, inst));
   });
-  portRoutes(app, store, deps.portsApplied, () => deps.cluster);
+  portRoutes(app, store, deps.portsApplied, () => deps.cluster, deps.announce);
   app.delete("/v1/instances/:ref", (c) => {
     const ref = c.req.param("ref");
     return c.json(

@@ -7,6 +7,7 @@ import type { Hono } from "hono";
 import { invalid, type Store } from "../store/db.ts";
 import { plugPort, unplugPort } from "../store/ports.ts";
 import { takeHome } from "../store/migrate.ts";
+import { getNetwork } from "../store/networks.ts";
 import { body } from "./body.ts";
 import { instanceJson } from "./convert.ts";
 import * as S from "./schemas.ts";
@@ -27,9 +28,10 @@ export function portRoutes(
   store: Store,
   applied: PortsApplied | undefined,
   cluster: () => Members | null | undefined = () => null,
+  announce?: Announce,
 ): void {
   // A migration declares the new home's port, as a plug does.
-  migrateRoute(app, store, applied, cluster);
+  migrateRoute(app, store, applied, cluster, announce);
   app.post("/v1/instances/:ref/plug", async (c) => {
     const b = await body(c, S.Plug);
     const r = plugPort(store, c.req.param("ref"), { port: b.port, mac: b.mac, network: b.network });
@@ -46,6 +48,9 @@ export function portRoutes(
     });
   });
 }
+
+/** Tell a guest on `port` that `gateway` (of `bridge`) is this host now (src/dataplane/announce.ts). */
+export type Announce = (port: string, bridge: string, gateway: string) => void;
 
 /** What a migration asks of the cluster: who is a member, in which state. */
 export interface Members {
@@ -71,6 +76,7 @@ function migrateRoute(
   store: Store,
   applied: PortsApplied | undefined,
   cluster: () => Members | null | undefined,
+  announce: Announce | undefined,
 ): void {
   app.post("/v1/instances/:ref/migrate", async (c) => {
     const b = await body(c, S.Migrate);
@@ -84,7 +90,13 @@ function migrateRoute(
       { toHost: b.to_host, port: b.port, mac: b.mac, userData: userData(b.user_data) },
       state,
     );
-    if (r.plugged) await settled(applied);
+    if (r.plugged) {
+      await settled(applied);
+      // A gateway address every host shares still resolves to the old host in the guest.
+      const net = getNetwork(store, r.plugged.vif.networkId);
+      if (r.moved && net.cidr && net.dhcpServer && (!net.multiHost || net.shareAddress))
+        announce?.(r.plugged.port, net.bridge, net.dhcpServer);
+    }
     return c.json({
       ...instanceJson(store, r.instance),
       migrated: {
