@@ -207,4 +207,17 @@ describe.skipIf(!requireNetns())("live migration between two hosts of a cluster"
     const homes = s.hosts.filter((h) => json<{ host: string }>(h, "show", vm.name).host === h.name).map((h) => h.name);
     expect(homes).toEqual([a.name]);
   }, 90_000);
+
+  test("an instance deleted on its new home gives its address back to the host whose block it came from", async () => {
+    const [a, b] = s.hosts;
+    const first = json<{ ports: { address: string }[] }>(a, "boot", "mgx", "--network", "private").ports[0].address;
+    expect(await waitFor(() => cli(b, "show", "mgx").code === 0, 10_000, 100)).toBe(true);
+    expect(cli(b, "migrate", "mgx", "--to-host", b.name).code).toBe(0);
+    expect(await waitFor(() => json<{ host: string }>(a, "show", "mgx").host === b.name, 10_000, 100)).toBe(true);
+    expect(cli(b, "delete", "mgx").code).toBe(0);
+    expect(await waitFor(() => cli(a, "show", "mgx").code !== 0, 10_000, 100)).toBe(true);
+    // host1 hands out the lowest free address of its block: the one it got back.
+    const next = json<{ ports: { address: string }[] }>(a, "boot", "mgy", "--network", "private").ports[0].address;
+    expect(next).toBe(first);
+  }, 60_000);
 });
