@@ -180,7 +180,10 @@ ExecStart=$PREFIX/bin/netlet agent
 ExecReload=/bin/kill -HUP \$MAINPID
 Restart=on-failure
 RestartSec=2s
-# systemd stops the agent with SIGTERM; this bounds how long its shutdown may take.
+# A stop (not a restart or upgrade) withdraws the guests' IPv6 routes first (router lifetime 0):
+# agent-stop asks systemd which job runs for the unit. Then systemd sends SIGTERM, which keeps
+# them; this bounds how long both may take.
+ExecStop=-$PREFIX/bin/netlet agent-stop
 TimeoutStopSec=30s
 AmbientCapabilities=CAP_NET_ADMIN CAP_NET_RAW CAP_NET_BIND_SERVICE
 CapabilityBoundingSet=CAP_NET_ADMIN CAP_NET_RAW CAP_NET_BIND_SERVICE

@@ -30,12 +30,14 @@ export function unitOf(path: string): string {
 }
 
 /** Relative imports of every src/**\/*.ts file under `root`, as paths relative to `root`. */
-export function readEdges(root: string): Edge[] {
+export function readEdges(root: string, restricted: Iterable<string> = Object.keys(RULES.restricted)): Edge[] {
+  const watched = new Set(restricted);
   const files = [...new Glob("src/**/*.ts").scanSync({ cwd: root })].map((f) => f.split("\\").join("/")).sort();
   const edges: Edge[] = [];
   for (const from of files) {
     const info = ts.preProcessFile(readFileSync(join(root, from), "utf8"), true, true);
     for (const { fileName } of info.importedFiles) {
+      if (watched.has(fileName)) edges.push({ from, to: fileName });
       if (!fileName.startsWith(".")) continue;
       edges.push({ from, to: resolveTs(root, from, fileName) });
     }
@@ -55,6 +57,11 @@ export function checkEdges(edges: Edge[], rules: ImportRules): CheckResult {
   const violations: string[] = [...declaredCycles(rules)];
   const used = new Set<string>();
   for (const { from, to } of edges) {
+    const only = rules.restricted?.[to];
+    if (only) {
+      if (!only.includes(unitOf(from))) violations.push(`${from} imports ${to}: only ${only.join(", ")} may`);
+      continue;
+    }
     if (!to.startsWith("src/")) {
       violations.push(`${from} imports ${to}: outside src/`);
       continue;

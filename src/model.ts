@@ -160,11 +160,21 @@ export interface Lease extends Version {
   updatedAt: number;
 }
 
+/**
+ * The one spelling of a lease's key (a client's MAC on one network): in replication, change
+ * events and every in-memory lease table.
+ */
+export function leaseKey(networkId: string, mac: string): string {
+  return `${networkId}/${mac}`;
+}
+
 /** Tables whose writes raise change events. */
 export type Entity =
   | "network"
   | "fixed_ip"
   | "vif"
+  /** A VIF's declared host-side port (local to this host, never replicated). */
+  | "vif_port"
   | "instance"
   | "keypair"
   | "security_group"

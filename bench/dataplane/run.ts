@@ -16,6 +16,7 @@ import { spawnExec } from "../../src/dataplane/exec.ts";
 import { emptyExisting, renderIptables } from "../../src/dataplane/iptables-render.ts";
 import { render } from "../../src/dataplane/nft-render.ts";
 import { groupId, instance, scaled } from "./scale.ts";
+import { createLogger } from "../../src/log.ts";
 
 const args = process.argv.slice(2);
 const sizes = (
@@ -81,7 +82,7 @@ async function bench(n: number, tmp: string): Promise<void> {
 
   // netlet full sync (render in slices + nft -f - through Bun.spawn), with a stall probe.
   ns = freshNs();
-  const dp = new Dataplane({ exec: exec(ns), registry: new Registry(), log: () => {} });
+  const dp = new Dataplane({ exec: exec(ns), registry: new Registry(), log: createLogger({ write: () => {} }) });
   let last = performance.now();
   let stall = 0;
   const probe = setInterval(() => {

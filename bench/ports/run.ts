@@ -17,6 +17,7 @@ import { spawnExec } from "../../src/dataplane/exec.ts";
 import { Registry } from "../../src/metrics.ts";
 import { netletBinary } from "../../test/harness/binary.ts";
 import { Lab, nsRun, stopProcess, waitFor } from "../../test/harness/netns.ts";
+import { createLogger } from "../../src/log.ts";
 
 const sizes = (process.argv[2] ?? "10,10000").split(",").map(Number);
 const plugs = Number(process.argv[3] ?? 50);
@@ -144,7 +145,7 @@ async function throughput(): Promise<{ with: number[]; without: number[] }> {
     });
     const dp = new Dataplane({
       exec: spawnExec(["ip", "netns", "exec", host]),
-      log: () => {},
+      log: createLogger({ write: () => {} }),
       registry: new Registry(),
     });
     nsRun(host, ["sysctl", "-qw", "net.bridge.bridge-nf-call-iptables=1"], { check: false });

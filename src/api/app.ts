@@ -3,9 +3,9 @@
  * CLI calls. Every body is validated with valibot; every error is `{error, field}` with a 4xx
  * status, and a rejected request leaves the store unchanged (each write is one transaction).
  */
-import { Hono, type Context } from "hono";
+import { Hono } from "hono";
 import type { Config } from "../config/load.ts";
-import type { Logger } from "../log.ts";
+import { createLogger, type Logger } from "../log.ts";
 import { StoreError, type Store } from "../store/db.ts";
 import { listFixedIps, getFixedIp, setReserved } from "../store/fixed-ips.ts";
 import { listHosts } from "../store/hosts.ts";
@@ -55,13 +55,13 @@ import { updateInstance } from "../store/instance-update.ts";
 import * as S from "./schemas.ts";
 import { instanceJson, instancesJson, networkParams } from "./convert.ts";
 import { body, optionalBody } from "./body.ts";
-import { encodeWarnings, networkCreateWarnings, WARNING_HEADER } from "./warnings.ts";
+import { networkCreateWarnings, warn } from "./warnings.ts";
 import type { HostSubnet } from "../ipam/host-subnets.ts";
 import { clusterAttach, clusterBoot, clusterDelete } from "./cluster-boot.ts";
 import { attachInterface, detachInterface } from "../store/interfaces.ts";
 import { clusterRoutes } from "./cluster-routes.ts";
 import { type Announce, DataplaneError, portRoutes, settled, type PortsApplied } from "./port-routes.ts";
-import type { ClusterAgent } from "../cluster-agent.ts";
+import type { ClusterAgent } from "../agent/cluster.ts";
 
 export interface AdminDeps {
   store: Store;
@@ -87,28 +87,16 @@ export interface AdminDeps {
   hostSubnets?: () => HostSubnet[];
 }
 
-/** Valid but doubtful requests: logged, and handed to the caller in a header. */
-function warn(c: Context, lines: string[], log: Logger | undefined): void {
-  if (!lines.length) return;
-  for (const l of lines) {
-    if (log) log.warn("admin request accepted with a warning", { path: c.req.path, warning: l });
-    else
-      console.error(
-        `level=warn msg="admin request accepted with a warning" path=${c.req.path} warning=${JSON.stringify(l)}`,
-      );
-  }
-  c.header(WARNING_HEADER, encodeWarnings(lines));
-}
-
 export function createAdminApp(deps: AdminDeps): Hono {
   const { store, config } = deps;
   const hostSubnets = () => deps.hostSubnets?.() ?? [];
+  const log = deps.log ?? createLogger({ base: { component: "api" } });
   const app = new Hono();
 
   app.onError((err, c) => {
     if (err instanceof StoreError) return c.json({ error: err.message, field: err.field }, err.status);
     if (err instanceof DataplaneError) return c.json({ error: err.message, field: "port" }, 503);
-    console.error(`level=error msg="admin api failure" path=${c.req.path} err="${String(err)}"`);
+    log.error("admin api failure", { path: c.req.path, err: String(err) });
     return c.json({ error: `internal error: ${String(err)}`, field: null }, 500);
   });
   app.notFound((c) => c.json({ error: `no such API path ${c.req.method} ${c.req.path}`, field: null }, 404));
@@ -120,7 +108,7 @@ export function createAdminApp(deps: AdminDeps): Hono {
     const params = networkParams(b, config);
     const warnings = networkCreateWarnings(b, params.bridge, config, listNetworks(store));
     const nets = createNetworks(store, params, hostSubnets());
-    warn(c, warnings, deps.log);
+    warn(c, warnings, log);
     return c.json(nets, 201);
   });
   app.delete("/v1/networks/:ref", (c) => c.json(deleteNetwork(store, c.req.param("ref"))));
@@ -131,15 +119,7 @@ export function createAdminApp(deps: AdminDeps): Hono {
   app.post("/v1/networks/:ref/associate-host", async (c) => {
     const b = await body(c, S.NetworkAssociateHost);
     const hosts = [store.nodeId, ...listHosts(store).map((h) => h.id)];
-    const net = associateHost(store, c.req.param("ref"), b.host, hosts);
-    warn(
-      c,
-      [
-        `network ${net.label} is recorded as associated with host ${b.host}; serving does not follow it yet: every host with instances on the network serves them, at the network's DHCP address`,
-      ],
-      deps.log,
-    );
-    return c.json(net);
+    return c.json(associateHost(store, c.req.param("ref"), b.host, hosts));
   });
 
   app.get("/v1/fixed-ips", (c) => {

@@ -2,7 +2,7 @@
  * Boot and delete when the node is part of a cluster: addresses come from this host's IPAM
  * blocks (unique cluster-wide by majority agreement), never from the local table alone.
  */
-import type { ClusterAgent } from "../cluster-agent.ts";
+import type { ClusterAgent } from "../agent/cluster.ts";
 import type { Store } from "../store/db.ts";
 import { StoreError } from "../store/db.ts";
 import {

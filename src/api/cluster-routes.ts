@@ -1,7 +1,7 @@
 /** Admin API of the cluster: members, join, leave, keys, forgetting a dead host. */
 import type { Hono } from "hono";
 import * as v from "valibot";
-import type { ClusterAgent } from "../cluster-agent.ts";
+import type { ClusterAgent } from "../agent/cluster.ts";
 import { StoreError } from "../store/db.ts";
 import { decodeKey } from "../cluster/keyring.ts";
 import { body } from "./body.ts";

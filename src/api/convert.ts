@@ -1,7 +1,7 @@
 /** Conversions between the API's JSON and the store's types. */
 import type * as v from "valibot";
 import type { Config } from "../config/load.ts";
-import type { Instance } from "../model.ts";
+import { type Instance, leaseKey } from "../model.ts";
 import type { NetworkCreateParams } from "../ipam/network-plan.ts";
 import type { Store } from "../store/db.ts";
 import { listVifs } from "../store/instances.ts";
@@ -48,7 +48,7 @@ export function networkParams(b: v.InferOutput<typeof NetworkCreate>, config: Co
 export function instancesJson(store: Store, insts: Instance[]): Record<string, unknown>[] {
   const nets = new Map(listNetworks(store).map((n) => [n.id, n]));
   const floating = listFloatingIps(store);
-  const leases = new Map(listLeases(store).map((l) => [`${l.networkId}/${l.mac}`, l.state]));
+  const leases = new Map(listLeases(store).map((l) => [leaseKey(l.networkId, l.mac), l.state]));
   const ports = portsByVif(store);
   return insts.map((inst) => {
     const { userData, password, ...rest } = inst;
@@ -63,7 +63,7 @@ export function instancesJson(store: Store, insts: Instance[]): Record<string, u
         networkId: x.networkId,
         address: x.address,
         addressV6: x.addressV6,
-        lease: leases.get(`${x.networkId}/${x.mac}`) ?? null,
+        lease: leases.get(leaseKey(x.networkId, x.mac)) ?? null,
         port: ports.get(x.id) ?? null,
       })),
     };

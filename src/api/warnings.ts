@@ -3,12 +3,21 @@
  * and hands back one line per doubt in the `Netlet-Warning` header (the CLI prints them, the
  * agent logs them).
  */
+import type { Context } from "hono";
 import type * as v from "valibot";
+import type { Logger } from "../log.ts";
 import type { Config } from "../config/load.ts";
 import type { Network } from "../model.ts";
 import type { NetworkCreate } from "./schemas.ts";
 
 export const WARNING_HEADER = "Netlet-Warning";
+
+/** Valid but doubtful requests: logged, and handed to the caller in the header. */
+export function warn(c: Context, lines: string[], log: Logger): void {
+  if (!lines.length) return;
+  for (const l of lines) log.warn("admin request accepted with a warning", { path: c.req.path, warning: l });
+  c.header(WARNING_HEADER, encodeWarnings(lines));
+}
 
 export function networkCreateWarnings(
   b: v.InferOutput<typeof NetworkCreate>,

@@ -4,7 +4,7 @@
  */
 import { ApiClient } from "./client.ts";
 import { RuntimeError, UsageError } from "./errors.ts";
-import { GLOBAL_OPTIONS, parseVerbArgs, verbHelp, type Verb } from "./verb.ts";
+import { type DaemonOptions, GLOBAL_OPTIONS, parseVerbArgs, type Verb, verbHelp } from "./verb.ts";
 import { parseConfig } from "../config/load.ts";
 import { closest } from "./suggest.ts";
 import { DEFAULT_CONFIG } from "./verbs/misc.ts";
@@ -19,10 +19,12 @@ import { labVerbs } from "./verbs/lab.ts";
 import { clusterVerbs } from "./verbs/cluster.ts";
 import { doctorVerbs } from "./verbs/doctor.ts";
 import { libvirtVerbs } from "./verbs/libvirt.ts";
+import { agentStopVerbs } from "./verbs/agent-stop.ts";
 import { VERSION, commit } from "../version.ts";
 
 export const VERBS: Verb[] = [
   ...miscVerbs,
+  ...agentStopVerbs,
   ...networkVerbs,
   ...instanceVerbs,
   ...portVerbs,
@@ -127,7 +129,11 @@ async function configuredSocket(configPath: string | null): Promise<string | nul
   }
 }
 
-export async function runCli(argv: string[], out: (s: string) => void = (s) => console.log(s)): Promise<number> {
+export async function runCli(
+  argv: string[],
+  out: (s: string) => void = (s) => console.log(s),
+  runDaemon?: (o: DaemonOptions) => Promise<void>,
+): Promise<number> {
   try {
     if (argv.length === 0 || HELP.includes(argv[0])) {
       out(usage());
@@ -154,7 +160,7 @@ export async function runCli(argv: string[], out: (s: string) => void = (s) => c
       process.env.NETLET_SOCKET ??
       (await configuredSocket(configPath)) ??
       DEFAULT_SOCKET;
-    await verb.run({ opts, args, api: new ApiClient(socket), json: !!opts.json, socket, configPath, out });
+    await verb.run({ opts, args, api: new ApiClient(socket), json: !!opts.json, socket, configPath, out, runDaemon });
     return 0;
   } catch (err) {
     if (err instanceof UsageError || err instanceof RuntimeError) {

@@ -22,6 +22,16 @@ export interface VerbContext {
   socket: string;
   configPath: string | null;
   out: (text: string) => void;
+  /** Runs the daemon in the foreground (given by main.ts: the CLI never imports the agent). */
+  runDaemon?: (o: DaemonOptions) => Promise<void>;
+}
+
+/** What `netlet agent` hands to the daemon it starts. */
+export interface DaemonOptions {
+  /** The configuration file given with --config (null: the default path, when it exists). */
+  configPath: string | null;
+  socket: string;
+  logFormat: "logfmt" | "json";
 }
 
 export interface Verb {

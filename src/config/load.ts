@@ -9,6 +9,9 @@ import ipaddr from "ipaddr.js";
 import { isIfName } from "../ipam/ifname.ts";
 import { OPTIONS, type OptionSpec, type OptionType } from "./options.ts";
 
+/** Where the agent and the CLI look for the configuration file unless told otherwise. */
+export const DEFAULT_CONFIG = "/etc/netlet/netlet.conf";
+
 export interface Config {
   myIp: string | null;
   host: string | null;

@@ -4,6 +4,7 @@
  * applied state for deltas, times every apply, detects and repairs drift, and reads the drop
  * counters back into the metrics registry.
  */
+import { createLogger, type Logger } from "../log.ts";
 import { counter, gauge, registry as defaultRegistry, type Registry } from "../metrics.ts";
 import type { DesiredState } from "./desired.ts";
 import { iptablesDrift, nftJsonDrift, parseIptablesDrops, parseNftCounters } from "./drift.ts";
@@ -28,8 +29,8 @@ export interface ApplyReport {
 export interface DataplaneOptions {
   /** Command runner (default: Bun.spawn on this host). */
   exec?: Exec;
-  /** One line per notable event (drift repaired, apply failed). */
-  log?: (line: string) => void;
+  /** Notable events (drift repaired, apply failed). */
+  log?: Logger;
   registry?: Registry;
   /** Monotonic milliseconds, for apply timing. */
   clock?: () => number;
@@ -38,7 +39,7 @@ export interface DataplaneOptions {
 /** Programs this host's dataplane from successive desired states. */
 export class Dataplane {
   readonly #exec: Exec;
-  readonly #log: (line: string) => void;
+  readonly #log: Logger;
   readonly #clock: () => number;
   readonly #applies;
   readonly #applyMs;
@@ -60,7 +61,7 @@ export class Dataplane {
 
   constructor(opts: DataplaneOptions = {}) {
     this.#exec = opts.exec ?? spawnExec();
-    this.#log = opts.log ?? ((l) => console.log(l));
+    this.#log = opts.log ?? createLogger({ base: { component: "dataplane" } });
     this.#clock = opts.clock ?? (() => performance.now());
     const reg = opts.registry ?? defaultRegistry;
     this.#applies = counter("netlet_dataplane_applies_total", "Dataplane applies by kind and result", reg);
@@ -101,7 +102,7 @@ export class Dataplane {
         if (text) await this.#nft(text);
         if (d.config.firewallDriver === "iptables") await this.#iptables(d);
       } catch (e) {
-        this.#log(`dataplane: delta apply failed, doing a full sync: ${(e as Error).message}`);
+        this.#log.warn("delta apply failed, doing a full sync", { err: (e as Error).message });
         return this.#full(d);
       }
       this.#applied = d;
@@ -139,9 +140,9 @@ export class Dataplane {
       const found = await this.drift();
       if (found.length === 0) return false;
       if (this.#appliesDone !== before || this.#inFlight > 0) continue;
-      this.#log(
-        `dataplane: drift detected (${found.slice(0, 5).join("; ")}${found.length > 5 ? `; +${found.length - 5} more` : ""}), repairing with a full sync`,
-      );
+      this.#log.warn("drift detected, repairing with a full sync", {
+        drift: `${found.slice(0, 5).join("; ")}${found.length > 5 ? `; +${found.length - 5} more` : ""}`,
+      });
       this.#repairs.inc();
       await this.sync(this.#applied ?? d);
       return true;
@@ -159,7 +160,7 @@ export class Dataplane {
         await this.reconcile();
         await this.readDrops();
       } catch (e) {
-        this.#log(`dataplane: reconcile failed: ${(e as Error).message}`);
+        this.#log.error("reconcile failed", { err: (e as Error).message });
       } finally {
         running = false;
       }
@@ -200,7 +201,7 @@ export class Dataplane {
       await teardown;
     } catch (e) {
       this.#applies.inc({ kind: "full", result: "error" });
-      this.#log(`dataplane: full sync failed: ${(e as Error).message}`);
+      this.#log.error("full sync failed", { err: (e as Error).message });
       // One bad line must not hold back every rule: apply each table in its own transaction.
       const failed = await this.#perTable(tables);
       // Not recorded as applied: the next update is a full sync again.
@@ -230,9 +231,9 @@ export class Dataplane {
       }
     }
     if (failed.length < tables.length)
-      this.#log(
-        `dataplane: applied ${tables.length - failed.length} of ${tables.length} tables one by one; failing: ${failed.map((f) => f.table).join(", ")}`,
-      );
+      this.#log.warn(`applied ${tables.length - failed.length} of ${tables.length} tables one by one`, {
+        failing: failed.map((f) => f.table).join(", "),
+      });
     return failed;
   }
 

@@ -65,6 +65,16 @@ export interface NetworkOnHost {
   uplink: string | null;
   /** The bridge's own MAC (the gateway's), pinned so it never follows a guest's tap. */
   bridgeMac: string | null;
+  /**
+   * This host serves the network for the whole segment (its associated host): the other hosts'
+   * guests reach its DHCP, RAs and gateway through the uplinks, so those are not kept local.
+   */
+  segment: boolean;
+  /**
+   * A bridged-only network (another host serves it): that host's address, from which DHCP replies
+   * reach this host's guests. Null on networks this host serves.
+   */
+  remoteServer: string | null;
 }
 
 export interface VifOnHost {
@@ -198,6 +208,8 @@ const networkDefaults = {
   vxlan: null,
   uplink: null,
   bridgeMac: null,
+  segment: false,
+  remoteServer: null,
 };
 
 /**

@@ -7,7 +7,7 @@
  */
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { lockStateDir } from "../agent-lock.ts";
+import { lockStateDir } from "../sys/agent-lock.ts";
 import { Store } from "../store/db.ts";
 import type { Exec } from "./exec.ts";
 import type { LinkSnapshot, Step } from "./links.ts";

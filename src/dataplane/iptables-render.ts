@@ -138,7 +138,7 @@ function addrsOf(inst: InstanceOnHost, fam: 4 | 6): string[] {
 function filterChains(d: DesiredState, fam: 4 | 6): Chains {
   const chains: Chains = new Map();
   const groups = groupIndex(d.groups);
-  const nets = new Map(d.networks.map((n) => [n.id, n]));
+  const nets = new Map([...d.networks, ...d.standby].map((n) => [n.id, n]));
   const head = ["-m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT"];
   // Neighbour discovery is untracked by conntrack.
   if (fam === 6) head.push("-p ipv6-icmp -m conntrack --ctstate UNTRACKED -j ACCEPT");
@@ -166,8 +166,8 @@ function filterChains(d: DesiredState, fam: 4 | 6): Chains {
     for (const v of inst.vifs) {
       const n = nets.get(v.networkId);
       if (!n) continue;
-      if (fam === 4 && v4(n.hostAddress))
-        inRules.push(`-s ${n.hostAddress}/32 -p udp -m udp --sport 67 --dport 68 -j ACCEPT`);
+      const server = n.hostAddress ?? n.remoteServer;
+      if (fam === 4 && v4(server)) inRules.push(`-s ${server}/32 -p udp -m udp --sport 67 --dport 68 -j ACCEPT`);
       const cidr = fam === 4 ? n.cidr : n.cidrV6;
       if (d.config.allowSameNetTraffic && cidr) inRules.push(`-s ${cidr} -j ACCEPT`);
     }

@@ -4,6 +4,7 @@
  */
 import type { DesiredState, FloatingOnHost } from "./desired.ts";
 import { spawnExec, type Exec } from "./exec.ts";
+import { createLogger, type Logger } from "../log.ts";
 import { planLinks, wantedSysctls, type LinkSnapshot, type Step } from "./links.ts";
 import { EMPTY_OWNED, nextOwned, planWithdraw, type Owned } from "./owned.ts";
 
@@ -39,7 +40,7 @@ export async function readLinks(exec: Exec, d: DesiredState): Promise<LinkSnapsh
 
 export interface LinksOptions {
   exec?: Exec;
-  log?: (line: string) => void;
+  log?: Logger;
   /**
    * An unchanged desired state is checked against the host again only after this long (default
    * 10 s, under the reconciler's 30 s periodic pass): reading links, addresses, routes and
@@ -65,7 +66,7 @@ export interface LinksReport {
 /** Keeps the host's links in line with successive desired states. */
 export class Links {
   readonly #exec: Exec;
-  readonly #log: (line: string) => void;
+  readonly #log: Logger;
   /** Floating IPs of the last applied state; null until the first pass reads the record. */
   #floating: FloatingOnHost[] | null = null;
   readonly #recheckMs: number;
@@ -76,7 +77,7 @@ export class Links {
 
   constructor(opts: LinksOptions = {}) {
     this.#exec = opts.exec ?? spawnExec();
-    this.#log = opts.log ?? ((l) => console.log(l));
+    this.#log = opts.log ?? createLogger({ base: { component: "dataplane" } });
     this.#recheckMs = opts.recheckMs ?? 10_000;
     this.#now = opts.now ?? Date.now;
     this.#owned = opts.owned ?? null;
@@ -115,7 +116,7 @@ export class Links {
       if (s.detach) {
         void this.#exec(s.argv).then((r) => {
           if (r.code !== 0 && !s.tolerate?.includes(r.code))
-            this.#log(`links: "${s.argv.join(" ")}" exited ${r.code}: ${r.stderr.trim()}`);
+            this.#log.warn("links: step failed", { step: s.argv.join(" "), code: r.code, err: r.stderr.trim() });
         });
         report.ran.push(s);
         continue;
@@ -127,7 +128,7 @@ export class Links {
       }
       if (s.needsKind && /Unknown device type|not supported/i.test(r.stderr)) {
         const reason = `this kernel has no ${s.needsKind} devices`;
-        this.#log(`links: skipped "${s.argv.join(" ")}": ${reason}`);
+        this.#log.warn("links: skipped", { step: s.argv.join(" "), reason });
         report.skipped.push({ step: s, reason });
         // Later steps on the device that could not be created are skipped for the same reason.
         missing.set(s.argv[s.argv.indexOf("name") + 1], reason);

@@ -79,8 +79,9 @@ function profileInRules(nets: NetworkOnHost[], allowSameNet: boolean, netIds: st
   for (const id of netIds) {
     const n = nets.find((x) => x.id === id);
     if (!n) continue;
-    // DHCP replies from this host (nova's allow-dhcp-server).
-    if (n.hostAddress) rules.push(`ip saddr ${n.hostAddress} udp sport 67 udp dport 68 accept`);
+    // DHCP replies from this host, or from the host serving a network bridged only here (nova's allow-dhcp-server).
+    const server = n.hostAddress ?? n.remoteServer;
+    if (server) rules.push(`ip saddr ${server} udp sport 67 udp dport 68 accept`);
     if (allowSameNet) {
       if (n.cidr) rules.push(`ip saddr ${n.cidr} accept`);
       if (n.cidrV6) rules.push(`ip6 saddr ${n.cidrV6} accept`);
@@ -107,7 +108,7 @@ function fragment(d: DesiredState, inst: InstanceOnHost, groups: Map<string, Gro
     cout = chainOut(inst);
   // The closures capture only small values, never `d`: remembered fragments must not keep old
   // desired states alive.
-  const nets = d.networks,
+  const nets = [...d.networks, ...d.standby],
     same = d.config.allowSameNetTraffic;
   const netIds = [...new Set(inst.vifs.map((v) => v.networkId))].sort();
   const groupIds = inst.groups.filter((id) => groups.has(id));
@@ -143,7 +144,12 @@ const fragments = new WeakMap<InstanceOnHost, { ctx: string; frag: Fragment }>()
 
 /** Everything outside the instance that its fragment depends on. */
 function contextKey(d: DesiredState): string {
-  const key = JSON.stringify([d.networks, d.config.allowSameNetTraffic, d.groups.map((g) => [g.id, hasEgress(g)])]);
+  const key = JSON.stringify([
+    d.networks,
+    d.standby,
+    d.config.allowSameNetTraffic,
+    d.groups.map((g) => [g.id, hasEgress(g)]),
+  ]);
   // Hand out the same string object while the context is unchanged: the per-instance cache
   // check is then a pointer comparison, not 10,000 comparisons of a long string.
   if (key !== lastContext) lastContext = key;

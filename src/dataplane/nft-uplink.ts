@@ -11,6 +11,8 @@
  *  - ARP for a gateway address every host holds (share_dhcp_address), and neighbour discovery
  *    for the IPv6 gateway address (every host has it on the bridge): the address resolves to
  *    the local host's MAC, and duplicate address detection does not fail on the other hosts.
+ * A network this host serves for the whole segment (its associated host, not multi_host) is left
+ * out: the other hosts only bridge it, and their guests use this host's DHCP, RAs and gateway.
  * Guest-to-guest traffic across hosts is not touched, nor is a protocol netlet does not serve on
  * that network (an external DHCP server or router on the segment keeps working). The rules are fixed; the ports and
  * addresses are set elements. The bridge table is nft under every firewall driver, so this
@@ -59,6 +61,8 @@ export function uplinkPorts(d: DesiredState): UplinkPorts {
     if (up) joined.push(up);
     if (n.vxlan) joined.push(`vxlan${n.vxlan.vni}`);
     if (joined.length === 0) continue;
+    // Served here for the whole segment: the other hosts' guests must reach it.
+    if (n.segment) continue;
     for (const p of joined) {
       ports.add(p);
       if (n.dhcp && n.hostAddress) dhcpPorts.add(p);

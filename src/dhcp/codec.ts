@@ -6,7 +6,7 @@
  * server built itself, so it may assume well-formed input, but it still honours a size limit
  * (the client's option 57) by leaving out options that do not fit.
  */
-import { ip4Bytes, ip4Text } from "./ip4.ts";
+import { ip4Bytes, ip4Text } from "../net/ip.ts";
 
 export const BOOTREQUEST = 1;
 export const BOOTREPLY = 2;

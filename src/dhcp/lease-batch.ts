@@ -10,6 +10,7 @@
  * authoritatively even with no row, so a crash in that window loses only bookkeeping.
  */
 import type { LeaseOp, LeaseRecord, LeaseStore } from "./leases.ts";
+import { leaseKey } from "../model.ts";
 
 export interface BatchOptions {
   /** Flush synchronously once this many distinct leases are waiting (bounds memory). */
@@ -18,8 +19,6 @@ export interface BatchOptions {
   /** How to defer the flush; setImmediate runs it after the current batch of I/O callbacks. */
   schedule?: (fn: () => void) => void;
 }
-
-const key = (networkId: string, mac: string) => `${networkId}\0${mac}`;
 
 export class BatchedLeaseStore implements LeaseStore {
   readonly #pending = new Map<string, LeaseOp>();
@@ -38,7 +37,7 @@ export class BatchedLeaseStore implements LeaseStore {
   }
 
   get(networkId: string, mac: string): LeaseRecord | null {
-    const p = this.#pending.get(key(networkId, mac));
+    const p = this.#pending.get(leaseKey(networkId, mac));
     if (p) return p.op === "put" ? { ...p.lease } : null;
     return this.inner.get(networkId, mac);
   }
@@ -58,7 +57,7 @@ export class BatchedLeaseStore implements LeaseStore {
 
   apply(ops: readonly LeaseOp[]): void {
     for (const o of ops) {
-      const k = o.op === "put" ? key(o.lease.networkId, o.lease.mac) : key(o.networkId, o.mac);
+      const k = o.op === "put" ? leaseKey(o.lease.networkId, o.lease.mac) : leaseKey(o.networkId, o.mac);
       this.#pending.delete(k); // keep insertion order = order of last write
       this.#pending.set(k, o);
     }

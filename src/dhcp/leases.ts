@@ -4,7 +4,7 @@
  * call. The store stamps the replication version (origin, hlc) itself, so records here carry
  * none. Times are milliseconds since the epoch.
  */
-import type { Lease, LeaseState } from "../model.ts";
+import { type Lease, type LeaseState, leaseKey } from "../model.ts";
 
 export type LeaseRecord = Omit<Lease, "origin" | "hlc" | "deleted">;
 
@@ -41,15 +41,15 @@ export class MemoryLeaseStore implements LeaseStore {
   readonly #rows = new Map<string, LeaseRecord>();
 
   get(networkId: string, mac: string): LeaseRecord | null {
-    return this.#rows.get(`${networkId}\0${mac}`) ?? null;
+    return this.#rows.get(leaseKey(networkId, mac)) ?? null;
   }
 
   put(lease: LeaseRecord): void {
-    this.#rows.set(`${lease.networkId}\0${lease.mac}`, { ...lease });
+    this.#rows.set(leaseKey(lease.networkId, lease.mac), { ...lease });
   }
 
   delete(networkId: string, mac: string): void {
-    this.#rows.delete(`${networkId}\0${mac}`);
+    this.#rows.delete(leaseKey(networkId, mac));
   }
 
   list(networkId?: string): LeaseRecord[] {

@@ -4,7 +4,7 @@
  * network and return null for anything malformed, never throw.
  */
 import ipaddr from "ipaddr.js";
-import { ip4Bytes, ip4Text } from "./ip4.ts";
+import { ip4Bytes, ip4Text } from "../net/ip.ts";
 
 export const Opt = {
   SubnetMask: 1,

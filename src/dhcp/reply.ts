@@ -6,7 +6,7 @@
  */
 import { BOOTREPLY, encode, MAX_LEN, type DhcpMessage, type Encoded } from "./codec.ts";
 import { dhcpHostname, type DhcpHost } from "./host.ts";
-import { ANY, broadcastOf, ip4Bytes, maskOf } from "./ip4.ts";
+import { ANY4, broadcast4, ip4Bytes, netmask4 } from "../net/ip.ts";
 import {
   classlessRoutes,
   domainSearch,
@@ -70,8 +70,8 @@ function hostOptions(host: DhcpHost): HostOptions {
   let o = encodedHosts.get(host);
   if (!o) {
     o = {
-      mask: Uint8Array.from(ip4Bytes(maskOf(host.prefixLength))),
-      broadcast: Uint8Array.from(ip4Bytes(broadcastOf(host.address, host.prefixLength))),
+      mask: Uint8Array.from(ip4Bytes(netmask4(host.prefixLength))),
+      broadcast: Uint8Array.from(ip4Bytes(broadcast4(host.address, host.prefixLength))),
       optional: configurable(host),
     };
     encodedHosts.set(host, o);
@@ -148,7 +148,7 @@ export function buildReply(req: DhcpMessage, spec: ReplySpec): Encoded {
   if (clientId) opts.push([Opt.ClientId, clientId]);
   const agent = req.options.get(Opt.RelayAgentInfo);
   if (agent) opts.push([Opt.RelayAgentInfo, agent]);
-  const relayed = req.giaddr !== ANY;
+  const relayed = req.giaddr !== ANY4;
   // A relayed NAK must be broadcast by the relay: RFC 2131 §4.3.2.
   const flags = spec.type === MessageType.Nak && relayed ? req.flags | BROADCAST_FLAG : req.flags;
   return encode(
@@ -162,7 +162,7 @@ export function buildReply(req: DhcpMessage, spec: ReplySpec): Encoded {
       flags,
       ciaddr: spec.ciaddr,
       yiaddr: spec.yiaddr,
-      siaddr: ANY,
+      siaddr: ANY4,
       giaddr: req.giaddr,
       chaddr: req.chaddr,
       options: opts,

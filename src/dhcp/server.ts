@@ -7,7 +7,7 @@
 import { BOOTREQUEST, decode, type DecodeError, type DhcpMessage } from "./codec.ts";
 import type { DhcpHost } from "./host.ts";
 import { macText } from "../net/mac.ts";
-import { ANY } from "./ip4.ts";
+import { ANY4 } from "../net/ip.ts";
 import type { LeaseEvent, LeaseOp, LeaseRecord, LeaseStore } from "./leases.ts";
 import { MessageType, Opt, readIp, readU8 } from "./options.ts";
 import { BROADCAST_FLAG, buildReply, leaseTimes, type ReplySpec } from "./reply.ts";
@@ -116,7 +116,7 @@ function discover(req: DhcpMessage, mac: string, ctx: HandleContext): HandleResu
   const times = leaseTimes(host.leaseTime, ctx.random);
   return reply(
     req,
-    { type: MessageType.Offer, serverId: host.serverId, host, yiaddr: host.address, ciaddr: ANY, times },
+    { type: MessageType.Offer, serverId: host.serverId, host, yiaddr: host.address, ciaddr: ANY4, times },
     [],
     [],
   );
@@ -131,17 +131,17 @@ function request(req: DhcpMessage, mac: string, ctx: HandleContext): HandleResul
     // SELECTING: the client picked a server; if it is not us, stay out of it.
     if (!host) return drop("unknown_mac");
     if (serverId !== host.serverId) return drop("other_server");
-    const wanted = requested ?? (req.ciaddr !== ANY ? req.ciaddr : null);
+    const wanted = requested ?? (req.ciaddr !== ANY4 ? req.ciaddr : null);
     return wanted === host.address
       ? ack(req, host, mac, ctx)
       : nak(req, host.serverId, "requested address not offered");
   }
-  if (requested !== null && req.ciaddr === ANY) {
+  if (requested !== null && req.ciaddr === ANY4) {
     // INIT-REBOOT: "if the server has no record of this client, it MUST remain silent".
     if (!host) return drop("unknown_mac");
     return requested === host.address ? ack(req, host, mac, ctx) : nak(req, host.serverId, "wrong address");
   }
-  if (req.ciaddr !== ANY) {
+  if (req.ciaddr !== ANY4) {
     // RENEWING (unicast) or REBINDING (broadcast): both are answered the same way.
     if (host) return req.ciaddr === host.address ? ack(req, host, mac, ctx) : nak(req, host.serverId, "wrong address");
     // A host this node served until it was removed (instance deleted): refuse its lease.
@@ -172,7 +172,7 @@ function ack(req: DhcpMessage, host: DhcpHost, mac: string, ctx: HandleContext):
   const event = leaseEvent(renewed ? "lease.renewed" : "lease.added", lease, ctx.now);
   return reply(
     req,
-    { type: MessageType.Ack, serverId: host.serverId, host, yiaddr: host.address, ciaddr: ANY, times },
+    { type: MessageType.Ack, serverId: host.serverId, host, yiaddr: host.address, ciaddr: ANY4, times },
     [{ op: "put", lease }],
     [event],
   );
@@ -181,7 +181,7 @@ function ack(req: DhcpMessage, host: DhcpHost, mac: string, ctx: HandleContext):
 function nak(req: DhcpMessage, serverId: string, message: string): HandleResult {
   return reply(
     req,
-    { type: MessageType.Nak, serverId, host: null, yiaddr: ANY, ciaddr: ANY, times: null, message },
+    { type: MessageType.Nak, serverId, host: null, yiaddr: ANY4, ciaddr: ANY4, times: null, message },
     [],
     [],
   );
@@ -212,10 +212,10 @@ function release(req: DhcpMessage, mac: string, ctx: HandleContext): HandleResul
 function inform(req: DhcpMessage, mac: string, ctx: HandleContext): HandleResult {
   const host = ctx.hosts.get(mac);
   if (!host) return drop("unknown_mac");
-  if (req.ciaddr === ANY) return drop("bad_request");
+  if (req.ciaddr === ANY4) return drop("bad_request");
   return reply(
     req,
-    { type: MessageType.Ack, serverId: host.serverId, host, yiaddr: ANY, ciaddr: req.ciaddr, times: null },
+    { type: MessageType.Ack, serverId: host.serverId, host, yiaddr: ANY4, ciaddr: req.ciaddr, times: null },
     [],
     [],
   );
@@ -236,10 +236,10 @@ function reply(req: DhcpMessage, spec: ReplySpec, leaseOps: LeaseOp[], events: L
 
 /** RFC 2131 §4.1, in order: relay, NAK broadcast, ciaddr, broadcast flag, then yiaddr at L2. */
 export function destination(req: DhcpMessage, spec: Pick<ReplySpec, "type" | "yiaddr">): Destination {
-  if (req.giaddr !== ANY) return { kind: "relay", address: req.giaddr, port: 67 };
+  if (req.giaddr !== ANY4) return { kind: "relay", address: req.giaddr, port: 67 };
   if (spec.type === MessageType.Nak) return { kind: "broadcast", port: 68 };
-  if (req.ciaddr !== ANY) return { kind: "unicast", address: req.ciaddr, port: 68 };
-  if (req.flags & BROADCAST_FLAG || spec.yiaddr === ANY) return { kind: "broadcast", port: 68 };
+  if (req.ciaddr !== ANY4) return { kind: "unicast", address: req.ciaddr, port: 68 };
+  if (req.flags & BROADCAST_FLAG || spec.yiaddr === ANY4) return { kind: "broadcast", port: 68 };
   return { kind: "unicast-hw", address: spec.yiaddr, mac: macText(req.chaddr), port: 68 };
 }
 

@@ -23,20 +23,21 @@ import { handle, type Destination, type DropReason } from "./server.ts";
 import { expireLeases, hostTable, retireRemoved, type BridgeTable } from "./lease-lifecycle.ts";
 import { openBridgeSocket, type BridgeSocket, type OpenBridgeSocket } from "./bridge-socket.ts";
 import { ifNameToIndex } from "../sys/udp-device.ts";
+import { createLogger, type Logger } from "../log.ts";
+import { type Cancel, type Clock, realClock } from "../util/clock.ts";
 
 export interface BridgeHosts {
   bridge: string;
   hosts: DhcpHost[];
 }
 
-export type Log = (level: "info" | "warn" | "error", msg: string, fields?: Record<string, unknown>) => void;
-
 export interface DhcpServiceOptions {
   leases: LeaseStore;
-  now?: () => number;
+  /** Time for leases and rate limits, and the periodic checks' timers. */
+  clock?: Clock;
   random?: () => number;
   onEvent?: (e: LeaseEvent) => void;
-  log?: Log;
+  log?: Logger;
   metrics?: DhcpMetrics;
   limits?: RateLimits;
   /** How often to look for re-created or newly appeared bridges (ms, default 2000). */
@@ -57,22 +58,18 @@ interface Bridge extends BridgeTable {
   socket: BridgeSocket | null;
 }
 
-const defaultLog: Log = (level, msg, fields) => {
-  if (level !== "info") console.error(JSON.stringify({ level, component: "dhcp", msg, ...fields }));
-};
-
 export class DhcpService {
   readonly #bridges = new Map<string, Bridge>();
   readonly #opts: Required<Omit<DhcpServiceOptions, "onEvent">> & Pick<DhcpServiceOptions, "onEvent">;
   readonly #limiter: RateLimiter;
   readonly #leases: BatchedLeaseStore;
-  readonly #timers: ReturnType<typeof setInterval>[] = [];
+  readonly #timers: Cancel[] = [];
 
   constructor(opts: DhcpServiceOptions) {
     this.#opts = {
-      now: Date.now,
+      clock: realClock,
       random: Math.random,
-      log: defaultLog,
+      log: createLogger({ level: "warn", base: { component: "dhcp" } }),
       metrics: dhcpMetrics(),
       limits: DEFAULT_LIMITS,
       checkIntervalMs: 2000,
@@ -82,16 +79,16 @@ export class DhcpService {
       ifindexOf: ifNameToIndex,
       ...opts,
     };
-    this.#limiter = new RateLimiter(this.#opts.limits, this.#opts.now());
+    this.#limiter = new RateLimiter(this.#opts.limits, this.#opts.clock.now());
     this.#leases = new BatchedLeaseStore(this.#opts.leases, {
       onError: (err) => {
         this.#drop("store_error");
-        this.#opts.log("error", "lease write failed", { err: String(err) });
+        this.#opts.log.error("lease write failed", { err: String(err) });
       },
     });
-    this.#timers.push(setInterval(() => this.checkSockets(), this.#opts.checkIntervalMs));
-    this.#timers.push(setInterval(() => this.sweep(), this.#opts.sweepIntervalMs));
-    for (const t of this.#timers) t.unref?.();
+    const clock = this.#opts.clock;
+    this.#timers.push(clock.every(this.#opts.checkIntervalMs, () => this.checkSockets()));
+    this.#timers.push(clock.every(this.#opts.sweepIntervalMs, () => this.sweep()));
   }
 
   /**
@@ -126,7 +123,7 @@ export class DhcpService {
       const index = this.#opts.ifindexOf(b.name);
       if (b.socket && b.socket.ifindex === index) continue;
       if (b.socket) {
-        this.#opts.log("info", "bridge changed, reopening socket", { bridge: b.name, ifindex: index });
+        this.#opts.log.info("bridge changed, reopening socket", { bridge: b.name, ifindex: index });
         b.socket.close();
         b.socket = null;
       }
@@ -135,13 +132,13 @@ export class DhcpService {
         b.socket = this.#opts.openSocket(
           b.name,
           (p) => this.#receive(b, p),
-          (err) => this.#opts.log("error", "socket error", { bridge: b.name, err: String(err) }),
+          (err) => this.#opts.log.error("socket error", { bridge: b.name, err: String(err) }),
         );
         b.openError = null;
       } catch (err) {
         // e.g. EADDRINUSE while dnsmasq still serves the bridge; retried on every check.
         if (b.openError !== String(err))
-          this.#opts.log("warn", "cannot open DHCP socket", { bridge: b.name, err: String(err) });
+          this.#opts.log.warn("cannot open DHCP socket", { bridge: b.name, err: String(err) });
         b.openError = String(err);
       }
     }
@@ -149,7 +146,7 @@ export class DhcpService {
 
   /** Marks expired leases (see expireLeases for which ones this node handles). */
   sweep(): void {
-    const { ops, events } = expireLeases([...this.#bridges.values()], this.#leases, this.#opts.now());
+    const { ops, events } = expireLeases([...this.#bridges.values()], this.#leases, this.#opts.clock.now());
     this.#commit(ops, events);
   }
 
@@ -169,7 +166,7 @@ export class DhcpService {
   }
 
   async stop(): Promise<void> {
-    for (const t of this.#timers.splice(0)) clearInterval(t);
+    for (const cancel of this.#timers.splice(0)) cancel();
     this.#leases.flush();
     for (const b of this.#bridges.values()) b.socket?.close();
     this.#bridges.clear();
@@ -191,14 +188,14 @@ export class DhcpService {
 
   /** force_dhcp_release: see retireRemoved. */
   #releaseRemoved(b: Bridge, next: Map<string, DhcpHost>, away: ReadonlySet<string>): void {
-    const { ops, events } = retireRemoved(b, next, this.#leases, this.#opts.now(), this.#opts.forceRelease, away);
+    const { ops, events } = retireRemoved(b, next, this.#leases, this.#opts.clock.now(), this.#opts.forceRelease, away);
     this.#commit(ops, events);
   }
 
   #receive(b: Bridge, packet: Uint8Array): void {
     const m = this.#opts.metrics;
     try {
-      const now = this.#opts.now();
+      const now = this.#opts.clock.now();
       if (!this.#limiter.allowGlobal(now)) return this.#drop("rate_global");
       const d = decode(packet);
       if (!d.ok) return this.#drop(d.error);
@@ -221,7 +218,7 @@ export class DhcpService {
       this.#send(b, res.reply, res.destination, res.type);
     } catch (err) {
       this.#drop("internal_error");
-      this.#opts.log("error", "DHCP packet handling failed", { bridge: b.name, err: String(err) });
+      this.#opts.log.error("DHCP packet handling failed", { bridge: b.name, err: String(err) });
     }
   }
 
@@ -229,12 +226,12 @@ export class DhcpService {
     if (ops.length) this.#leases.apply(ops);
     for (const e of events) {
       this.#opts.metrics.leaseEvents.inc({ type: e.type });
-      if (e.type === "lease.declined") this.#opts.log("warn", "client declined its address (conflict)", { ...e });
+      if (e.type === "lease.declined") this.#opts.log.warn("client declined its address (conflict)", { ...e });
       try {
         this.#opts.onEvent?.(e);
       } catch (err) {
         // A failing subscriber must not cost the client its reply.
-        this.#opts.log("error", "lease event handler failed", { type: e.type, err: String(err) });
+        this.#opts.log.error("lease event handler failed", { type: e.type, err: String(err) });
       }
     }
   }
@@ -248,7 +245,7 @@ export class DhcpService {
         sock.setArp(dest.address, dest.mac);
       } catch (err) {
         // Without the neighbour entry the unicast would stall on ARP: broadcast instead.
-        this.#opts.log("warn", "ARP entry failed, broadcasting", { bridge: b.name, err: String(err) });
+        this.#opts.log.warn("ARP entry failed, broadcasting", { bridge: b.name, err: String(err) });
         address = "255.255.255.255";
       }
     }

@@ -9,6 +9,8 @@
  * the listener's own networks is refused when it comes from another served network and dropped
  * otherwise (the nft input rules already drop port 53 to these addresses from non-bridge links).
  */
+import { createLogger, type Logger } from "../log.ts";
+import { type Cancel, type Clock, realClock } from "../util/clock.ts";
 import type { udp } from "bun";
 import { decide, type Decision, type Reply, type Self } from "./answer.ts";
 import { cacheKey, cacheTtl, DnsCache, type CacheOptions } from "./cache.ts";
@@ -38,11 +40,10 @@ export interface DnsPlan {
   zone: Zone;
 }
 
-export type Log = (level: "info" | "warn" | "error", msg: string, fields?: Record<string, unknown>) => void;
-
 export interface DnsServiceOptions {
-  now?: () => number;
-  log?: Log;
+  /** Time for the cache and rate limits, and the periodic socket check's timer. */
+  clock?: Clock;
+  log?: Logger;
   metrics?: DnsMetrics;
   cache?: CacheOptions;
   rateLimit?: RateLimitOptions;
@@ -78,15 +79,15 @@ export class DnsService {
   readonly #cache: DnsCache;
   readonly #limiter: SourceLimiter;
   readonly #upstreams: Upstreams;
-  readonly #timer: ReturnType<typeof setInterval>;
+  readonly #stopCheck: Cancel;
   #zone: Zone = emptyZone;
   readonly #counters = new Map<string, { inc(): void }>();
   readonly #admission = new Admission();
 
   constructor(opts: DnsServiceOptions = {}) {
     this.#opts = {
-      now: Date.now,
-      log: () => {},
+      clock: realClock,
+      log: createLogger({ level: "warn", base: { component: "dns" } }),
       metrics: dnsMetrics(),
       cache: { maxEntries: 10_000, maxTtl: 86_400 },
       rateLimit: { perSecond: 500, burst: 1000, maxSources: 4096 },
@@ -104,8 +105,7 @@ export class DnsService {
       onMismatch: (reason) => m.dropped.inc({ reason }),
       onLatency: (ms) => m.upstreamLatency.observe(ms / 1000),
     });
-    this.#timer = setInterval(() => this.checkSockets(), this.#opts.checkIntervalMs);
-    this.#timer.unref?.();
+    this.#stopCheck = this.#opts.clock.every(this.#opts.checkIntervalMs, () => this.checkSockets());
   }
 
   setPlan(plan: DnsPlan): void {
@@ -183,7 +183,7 @@ export class DnsService {
   }
 
   async stop(): Promise<void> {
-    clearInterval(this.#timer);
+    this.#stopCheck();
     this.#upstreams.close();
     for (const l of this.#listeners.values()) this.#close(l);
     this.#listeners.clear();
@@ -208,12 +208,12 @@ export class DnsService {
         onError: (err) => this.#internal(err),
       });
       if (l.closed) this.#close(l);
-      else if (l.openError) this.#opts.log("info", "DNS listening", { address, bridge: l.plan.bridge });
+      else if (l.openError) this.#opts.log.info("DNS listening", { address, bridge: l.plan.bridge });
       l.openError = null;
     } catch (err) {
       const msg = String((err as Error).message ?? err);
       if (l.openError !== msg)
-        this.#opts.log("warn", "cannot listen for DNS", { address, bridge: l.plan.bridge, err: msg });
+        this.#opts.log.warn("cannot listen for DNS", { address, bridge: l.plan.bridge, err: msg });
       l.openError = msg;
     } finally {
       l.opening = false;
@@ -252,7 +252,7 @@ export class DnsService {
       m.dropped.inc({ reason: "outsider" });
       return { out: null };
     }
-    const now = this.#opts.now();
+    const now = this.#opts.clock.now();
     if (!this.#limiter.allow(from, now)) {
       m.dropped.inc({ reason: "rate" });
       return { out: null };
@@ -303,7 +303,7 @@ export class DnsService {
       source,
       count: this.#counter(type, a.reply.rcode, source),
     };
-    if (key >= 0 && a.keepMs && !l.closed) l.memo.put(key, bytes, out, replay, this.#opts.now(), a.keepMs);
+    if (key >= 0 && a.keepMs && !l.closed) l.memo.put(key, bytes, out, replay, this.#opts.clock.now(), a.keepMs);
     return out;
   }
 
@@ -322,7 +322,7 @@ export class DnsService {
     const m = this.#opts.metrics;
     // Networks may forward to different upstreams: each set of upstreams has its own entries.
     const key = `${upstreams.join(",")}|${cacheKey(question.name, question.type)}`;
-    const now = this.#opts.now();
+    const now = this.#opts.clock.now();
     const cached = this.#cache.get(key, now);
     if (cached) {
       m.cacheHits.inc();
@@ -334,7 +334,7 @@ export class DnsService {
       m.upstreamFailures.inc({ reason: r.reason });
       return { reply: { rcode: "SERVFAIL", answers: [], authorities: [], aa: false }, source: "upstream" };
     }
-    this.#cache.put(key, r.reply, this.#opts.now());
+    this.#cache.put(key, r.reply, this.#opts.clock.now());
     m.cacheEntries.set(this.#cache.size);
     return { reply: r.reply, source: "upstream", keepMs: cacheTtl(r.reply, this.#opts.cache.maxTtl) * 1000 };
   }
@@ -365,6 +365,6 @@ export class DnsService {
 
   #internal(err: unknown): void {
     this.#opts.metrics.dropped.inc({ reason: "internal_error" });
-    this.#opts.log("error", "DNS query handling failed", { err: String(err) });
+    this.#opts.log.error("DNS query handling failed", { err: String(err) });
   }
 }

@@ -4,7 +4,7 @@
  */
 import ipaddr from "ipaddr.js";
 import { macBytes } from "../net/mac.ts";
-import { parseCidr6 } from "./addr.ts";
+import { parseCidr6 } from "../net/ip.ts";
 
 export function interfaceId(mac: string): number[] {
   const m = macBytes(mac);

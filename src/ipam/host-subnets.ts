@@ -3,11 +3,13 @@
  * fixed networks and floating ranges off them: a range that overlaps the host's uplink or
  * management subnet would hand out, or plumb, addresses that already belong to someone.
  */
+import { existsSync, readFileSync } from "node:fs";
 import { networkInterfaces } from "node:os";
 import {
   cidr4Contains,
   cidr4Overlaps,
   ip4ToNum,
+  numToIp4,
   cidr6Overlaps,
   formatCidr4,
   formatCidr6,
@@ -15,7 +17,7 @@ import {
   parseCidr4,
   parseCidr6,
   type Cidr4,
-} from "./addr.ts";
+} from "../net/ip.ts";
 
 export interface HostSubnet {
   iface: string;
@@ -23,6 +25,30 @@ export interface HostSubnet {
   address: string;
   /** Network CIDR, e.g. 192.0.2.0/24. */
   cidr: string;
+  /** The interface is a Linux bridge (its subnet is a segment of guests or containers, not an uplink). */
+  bridge?: boolean;
+  /** Routers of this host's routes through the interface that lie in this subnet (e.g. the default gateway). */
+  gateways?: string[];
+}
+
+/** IPv4 gateways per interface from /proc/net/route (little-endian hex; 0 means on-link). */
+export function parseProcRoute(text: string): { iface: string; gateway: string }[] {
+  const out: { iface: string; gateway: string }[] = [];
+  for (const line of text.split("\n").slice(1)) {
+    const [iface, , gw] = line.trim().split(/\s+/);
+    if (!iface || !gw || !/^[0-9A-Fa-f]{8}$/.test(gw) || /^0+$/.test(gw)) continue;
+    const n = Number.parseInt(gw, 16);
+    out.push({ iface, gateway: [n & 255, (n >>> 8) & 255, (n >>> 16) & 255, n >>> 24].join(".") });
+  }
+  return out;
+}
+
+function readText(path: string): string {
+  try {
+    return readFileSync(path, "utf8");
+  } catch {
+    return "";
+  }
 }
 
 /**
@@ -31,13 +57,24 @@ export interface HostSubnet {
  */
 export function readHostSubnets(skip: ReadonlySet<string>): HostSubnet[] {
   const out: HostSubnet[] = [];
+  const routes = parseProcRoute(readText("/proc/net/route"));
   for (const [iface, addrs] of Object.entries(networkInterfaces())) {
     if (skip.has(iface)) continue;
     for (const a of addrs ?? []) {
       if (a.internal || !a.cidr || a.address.startsWith("fe80:") || a.address.startsWith("169.254.")) continue;
       try {
         const net = a.family === "IPv4" ? formatCidr4(parseCidr4(a.cidr)) : formatCidr6(parseCidr6(a.cidr));
-        out.push({ iface, address: a.address, cidr: net });
+        const gateways =
+          a.family === "IPv4"
+            ? routes.filter((r) => r.iface === iface && cidr4Contains(parseCidr4(net), ip4ToNum(r.gateway)))
+            : [];
+        out.push({
+          iface,
+          address: a.address,
+          cidr: net,
+          bridge: existsSync(`/sys/class/net/${iface}/bridge`),
+          gateways: [...new Set(gateways.map((r) => r.gateway))],
+        });
       } catch {
         // An address the parser refuses is not one a range can collide with.
       }
@@ -64,4 +101,32 @@ export function hostAddressIn4(range: Cidr4, hosts: readonly HostSubnet[]): Host
 export function hostClash6(prefix: string, hosts: readonly HostSubnet[]): HostSubnet | undefined {
   const p = parseCidr6(prefix);
   return hosts.find((h) => !isIpv4(h.cidr.split("/")[0]) && cidr6Overlaps(parseCidr6(h.cidr), p));
+}
+
+/**
+ * Why an IPv4 floating range may not be created on this host, or null. Carving the pool out of
+ * the subnet of its own interface (public_interface) is nova's usual layout and stays allowed,
+ * but not over an address in use there: the host's own, a router of its routes (the default
+ * gateway), the subnet's network or broadcast address. Another bridge's subnet is a segment of
+ * guests or containers: a floating IP there would shadow one of them.
+ */
+export function floatingRangeClash(range: Cidr4, poolIface: string, hosts: readonly HostSubnet[]): string | null {
+  const v4 = hosts.filter((h) => isIpv4(h.address));
+  const own = hostAddressIn4(range, v4);
+  if (own) return `contains this host's own address ${own.address} on ${own.iface}`;
+  for (const h of v4) {
+    const c = parseCidr4(h.cidr);
+    if (!cidr4Overlaps(c, range)) continue;
+    const gw = (h.gateways ?? []).find((g) => cidr4Contains(range, ip4ToNum(g)));
+    if (gw) return `contains ${gw}, the gateway of this host's subnet ${h.cidr} on ${h.iface}`;
+    if (c.prefix < 31) {
+      if (cidr4Contains(range, c.base))
+        return `contains ${numToIp4(c.base)}, the network address of this host's subnet ${h.cidr} on ${h.iface}`;
+      const last = c.base + c.size - 1;
+      if (cidr4Contains(range, last))
+        return `contains ${numToIp4(last)}, the broadcast address of this host's subnet ${h.cidr} on ${h.iface}`;
+    }
+    if (h.bridge && h.iface !== poolIface) return `overlaps bridge ${h.iface}'s subnet ${h.cidr} on this host`;
+  }
+  return null;
 }

@@ -6,6 +6,7 @@
 import { randomBytes as nodeRandomBytes } from "node:crypto";
 import { type Context, Hono } from "hono";
 import { counter, type Registry, registry as defaultRegistry } from "../metrics.ts";
+import { createLogger, type Logger } from "../log.ts";
 import { DocumentCache } from "./cache.ts";
 import { metadataConfig, type MetadataConfig } from "./config.ts";
 import { isPasswordPath, renderDocument, TEXT, type Doc } from "./documents.ts";
@@ -37,6 +38,8 @@ export interface MetadataDeps {
   connInfo?: (c: Context) => ConnInfo | null;
   /** @default one line per request on stdout, written in batches */
   log?: AccessLogger;
+  /** Where failures are reported (a source that throws). */
+  logger?: Logger;
   registry?: Registry;
   /**
    * Key that signs IMDSv2 tokens. Processes sharing a port (reusePort) must share it, or a
@@ -81,11 +84,12 @@ export function createMetadataApp(deps: MetadataDeps): MetadataApp {
   // Two instances may share an address on two networks: they must not share a bucket.
   const bucketOf = (c: Context) => `${connInfo(c)?.networkId ?? "*"}|${sourceOf(c)}`;
 
+  const logger = deps.logger ?? createLogger({ base: { component: "metadata" } });
   const app = new Hono<MetadataEnv>();
   // A failing source (store error) is nova's "lookup exception": 500, counted, one log line.
   app.onError((err, c) => {
     metrics.errors.inc();
-    console.error(`metadata: ${c.req.method} ${rawPath(c.req.url).slice(0, 256)} failed: ${err.message}`);
+    logger.error("request failed", { method: c.req.method, path: rawPath(c.req.url).slice(0, 256), err: err.message });
     return c.text("An unknown error has occurred.", 500);
   });
   const log = deps.log ?? batchedLineLogger((text) => process.stdout.write(text));

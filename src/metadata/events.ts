@@ -13,7 +13,7 @@ export interface Invalidatable {
 }
 
 /** Entities no metadata document is rendered from. */
-const IRRELEVANT: ReadonlySet<Entity> = new Set(["lease", "host", "security_group_rule"]);
+const IRRELEVANT: ReadonlySet<Entity> = new Set(["lease", "host", "security_group_rule", "vif_port"]);
 
 export function applyChange(
   target: Invalidatable,

@@ -8,9 +8,12 @@
  */
 import type { Server } from "bun";
 import type { ConnInfo } from "./app.ts";
-import { limitHops } from "./hop-limit.ts";
+import { limitHops } from "../sys/hop-limit.ts";
+import { createLogger, type Logger } from "../log.ts";
 
 export interface MetadataServerOptions {
+  /** Where a listener that cannot be opened is reported. */
+  log?: Logger;
   app: { fetch(request: Request, env: ConnInfo): Response | Promise<Response> };
   /** Addresses to listen on (nova `metadata_listen`), typically one per bridge host address. */
   listen: string[];
@@ -50,6 +53,7 @@ export interface MetadataServer {
 
 export function startMetadataServer(opts: MetadataServerOptions): MetadataServer {
   const port = opts.port ?? 8775;
+  const log = opts.log ?? createLogger({ base: { component: "metadata" } });
   const hopLimit = opts.hopLimit === undefined ? 1 : opts.hopLimit;
   const servers = new Map<string, Server<undefined>>();
 
@@ -95,7 +99,7 @@ export function startMetadataServer(opts: MetadataServerOptions): MetadataServer
         open(address);
       } catch (err) {
         if (err instanceof Error && err.message.startsWith("Cannot limit")) throw err;
-        console.error(`metadata: cannot listen on ${address}:${port}: ${(err as Error).message}`);
+        log.warn("cannot listen", { address, port, err: (err as Error).message });
         failed.push(address);
       }
     }

@@ -4,6 +4,7 @@
  * validates queued solicitations, and (3) sends whatever the scheduler says is due. Nothing here
  * throws out of a tick: socket failures are counted and logged, and retried on the next tick.
  */
+import type { Logger } from "../log.ts";
 import { advertFor, type BridgeConfig, type Lifetimes } from "./config.ts";
 import type { LinkLocal } from "./link.ts";
 import type { RaMetrics } from "./metrics.ts";
@@ -32,7 +33,7 @@ export interface AdvertiserDeps {
   readMac: (ifname: string) => string | null;
   readUpPorts: (bridge: string) => Set<string>;
   metrics: RaMetrics;
-  log: (event: string, fields: Record<string, unknown>) => void;
+  log: Logger;
 }
 
 /** Datagrams read per tick and bridge: a flood cannot starve the other bridges or the loop. */
@@ -120,7 +121,7 @@ export class BridgeAdvertiser {
     const fresh = this.#upPorts === null ? [] : [...ports].filter((p) => !this.#upPorts!.has(p));
     this.#upPorts = ports;
     if (fresh.length === 0) return;
-    this.#deps.log("ra.port-up", { bridge: this.bridge, ports: fresh });
+    this.#deps.log.info("ra.port-up", { bridge: this.bridge, ports: fresh });
     this.#scheduler.changed(now);
   }
 
@@ -155,7 +156,7 @@ export class BridgeAdvertiser {
     if (this.#port || phase === "running") {
       // The bridge lost its address or was re-created (new ifindex): the socket is bound to a
       // dead interface, so start over as if the bridge were new.
-      this.#deps.log("ra.link-changed", {
+      this.#deps.log.info("ra.link-changed", {
         bridge: this.bridge,
         from: this.#link?.address ?? null,
         to: link?.address ?? null,
@@ -176,10 +177,10 @@ export class BridgeAdvertiser {
       this.#lastError = "";
       this.#scheduler.start(now);
       this.#upPorts = this.#deps.readUpPorts(this.bridge);
-      this.#deps.log("ra.advertising", { bridge: this.bridge, source: link.address, prefix: this.#cfg.prefix });
+      this.#deps.log.info("ra.advertising", { bridge: this.bridge, source: link.address, prefix: this.#cfg.prefix });
     } catch (e) {
       const msg = (e as Error).message;
-      if (msg !== this.#lastError) this.#deps.log("ra.socket-error", { bridge: this.bridge, error: msg });
+      if (msg !== this.#lastError) this.#deps.log.warn("ra.socket-error", { bridge: this.bridge, error: msg });
       this.#lastError = msg;
     }
   }

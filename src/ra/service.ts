@@ -23,7 +23,9 @@
  * bridge port coming up (a new guest) and brings the next multicast RA forward, within the 3 s
  * multicast limit, so a guest usually has its prefix before it even solicits.
  */
+import { createLogger, type Logger } from "../log.ts";
 import { registry, type Registry } from "../metrics.ts";
+import { type Cancel, type Clock, monotonicClock } from "../util/clock.ts";
 import { BridgeAdvertiser, type AdvertiserDeps, type Icmp6Port } from "./advertiser.ts";
 import { checkBridgeConfig, type BridgeConfig } from "./config.ts";
 import { readIfInet6, readMac, readUpPorts, usableLinkLocal } from "./link.ts";
@@ -49,10 +51,11 @@ export interface RaServiceOptions {
   waitingCheckMs?: number;
   /** Final RAs when the service stops (1 keeps shutdown fast). @default 1 */
   finalRasOnStop?: number;
-  now?: () => number;
+  /** Time and timers. @default monotonicClock */
+  clock?: Clock;
   random?: () => number;
   registry?: Registry;
-  log?: (event: string, fields: Record<string, unknown>) => void;
+  log?: Logger;
   /** Socket factory (tests substitute a fake). @default openRsPort (socket + doorbell) */
   openPort?: (ifname: string, wake: () => void) => Icmp6Port;
   /** /proc/net/if_inet6 reader (tests substitute text). */
@@ -71,15 +74,15 @@ export interface BridgeStatus {
 
 export class RaService {
   readonly #deps: AdvertiserDeps;
-  readonly #now: () => number;
+  readonly #clock: Clock;
   readonly #pollMs: number;
   readonly #linkCheckMs: number;
   readonly #waitingCheckMs: number;
   readonly #finalOnStop: number;
   readonly #readIfInet6: () => string;
   readonly #advertisers = new Map<string, BridgeAdvertiser>();
-  #timer: ReturnType<typeof setInterval> | null = null;
-  #soon: ReturnType<typeof setTimeout> | null = null;
+  #timer: Cancel | null = null;
+  #soon: Cancel | null = null;
   #soonAt = Infinity;
   #lastTickAt = -Infinity;
   #portsDirty = false;
@@ -92,7 +95,7 @@ export class RaService {
     const minIntervalMs = opts.minIntervalMs ?? 3_000;
     const maxIntervalMs = opts.maxIntervalMs ?? 10_000;
     validateIntervals(minIntervalMs, maxIntervalMs);
-    this.#now = opts.now ?? (() => performance.now());
+    this.#clock = opts.clock ?? monotonicClock;
     this.#pollMs = opts.pollIntervalMs ?? 100;
     this.#linkCheckMs = opts.linkCheckMs ?? 1_000;
     this.#waitingCheckMs = opts.waitingCheckMs ?? 250;
@@ -109,7 +112,7 @@ export class RaService {
       readMac,
       readUpPorts: opts.readUpPorts ?? readUpPorts,
       metrics: raMetrics(opts.registry ?? registry),
-      log: opts.log ?? (() => {}),
+      log: opts.log ?? createLogger({ level: "warn", base: { component: "ra" } }),
     };
   }
 
@@ -128,7 +131,7 @@ export class RaService {
       seen.add(cfg.bridge);
       return { cfg, lt: checkBridgeConfig(cfg, this.#deps.maxIntervalMs) };
     });
-    const now = this.#now();
+    const now = this.#clock.now();
     for (const { cfg, lt } of checked) {
       const existing = this.#advertisers.get(cfg.bridge);
       if (cfg.removed) existing?.withdraw(now, true, MAX_FINAL_RTR_ADVERTISEMENTS);
@@ -158,7 +161,7 @@ export class RaService {
       this.#close();
       return;
     }
-    const now = this.#now();
+    const now = this.#clock.now();
     // Bridges already withdrawing have sent their first final RA; shutdown does not wait for
     // the rest of their series.
     const waitFor = [...this.#advertisers.values()].filter((a) => a.state !== "withdrawing");
@@ -166,8 +169,8 @@ export class RaService {
     // Later finals (finalRasOnStop > 1) are 3 s apart; wait for them, bounded.
     const deadline = now + 3_000 * this.#finalOnStop + 1_000;
     this.tick();
-    while (waitFor.some((a) => a.state === "withdrawing") && this.#now() < deadline) {
-      await Bun.sleep(this.#pollMs);
+    while (waitFor.some((a) => a.state === "withdrawing") && this.#clock.now() < deadline) {
+      await this.#clock.sleep(this.#pollMs);
       this.tick();
     }
     this.#close();
@@ -178,8 +181,8 @@ export class RaService {
     this.#advertisers.clear();
     this.#linkWatch?.close();
     this.#linkWatch = null;
-    if (this.#timer) clearInterval(this.#timer);
-    if (this.#soon) clearTimeout(this.#soon);
+    this.#timer?.();
+    this.#soon?.();
     this.#timer = null;
     this.#soon = null;
   }
@@ -190,7 +193,7 @@ export class RaService {
 
   /** One pass over every bridge; the timers call it, tests may call it directly. */
   tick(): void {
-    const now = this.#now();
+    const now = this.#clock.now();
     this.#lastTickAt = now;
     const waiting = [...this.#advertisers.values()].some((a) => a.state === "waiting-link-local");
     let text: string | undefined;
@@ -206,7 +209,7 @@ export class RaService {
         if (checkPorts) adv.checkPorts(now);
         adv.tick(now, text === undefined ? undefined : usableLinkLocal(text, name));
       } catch (e) {
-        this.#deps.log("ra.tick-error", { bridge: name, error: (e as Error).message });
+        this.#deps.log.warn("ra.tick-error", { bridge: name, error: (e as Error).message });
       }
       if (adv.state === "done") this.#advertisers.delete(name);
     }
@@ -216,7 +219,7 @@ export class RaService {
   /** A solicitation may be waiting: one pass soon, at most one per 5 ms however many arrive. */
   #wake(): void {
     if (this.#stopped) return;
-    const now = this.#now();
+    const now = this.#clock.now();
     this.#runAt(Math.max(now, this.#lastTickAt + 5), now);
   }
 
@@ -229,16 +232,13 @@ export class RaService {
 
   #runAt(at: number, now: number): void {
     if (this.#soon && this.#soonAt <= at) return;
-    if (this.#soon) clearTimeout(this.#soon);
+    this.#soon?.();
     this.#soonAt = at;
-    this.#soon = setTimeout(
-      () => {
-        this.#soon = null;
-        this.#soonAt = Infinity;
-        if (!this.#stopped) this.tick();
-      },
-      Math.max(0, at - now),
-    );
+    this.#soon = this.#clock.setTimer(Math.max(0, at - now), () => {
+      this.#soon = null;
+      this.#soonAt = Infinity;
+      if (!this.#stopped) this.tick();
+    });
   }
 
   #ensureLinkWatch(): void {
@@ -250,12 +250,12 @@ export class RaService {
       });
     } catch (e) {
       // Without notifications, new ports are still noticed by the periodic link check.
-      this.#deps.log("ra.link-watch-error", { error: (e as Error).message });
+      this.#deps.log.warn("ra.link-watch-error", { error: (e as Error).message });
     }
   }
 
   #ensureTimer(): void {
     if (this.#timer) return;
-    this.#timer = setInterval(() => this.tick(), this.#pollMs);
+    this.#timer = this.#clock.every(this.#pollMs, () => this.tick());
   }
 }

@@ -22,7 +22,8 @@ export function desiredState(view: HostView, bridgeMeta = false): DesiredState {
     uplink: n.bridgeInterface,
     bridgeMac: bridgeMac(view.nodeId, n.bridge),
   });
-  const served = new Map(view.served.map((s) => [s.network.id, s]));
+  // A VIF on a network bridged only here is still bound to its port and filtered here.
+  const bridgeOf = new Map([...view.served, ...view.bridged].map((s) => [s.network.id, s.network.bridge]));
   const groupIds = new Map(view.groups.map((g) => [`${g.group.projectId}/${g.group.name}`, g.group.id]));
   const idsOf = (projectId: string, names: string[]) =>
     names.map((n) => groupIds.get(`${projectId}/${n}`)).filter((x): x is string => !!x);
@@ -31,11 +32,11 @@ export function desiredState(view: HostView, bridgeMeta = false): DesiredState {
     name: instance.name,
     groups: idsOf(instance.projectId, instance.securityGroups),
     vifs: vifs
-      .filter((v) => served.has(v.networkId))
+      .filter((v) => bridgeOf.has(v.networkId))
       .map((v) => ({
         mac: v.mac,
         networkId: v.networkId,
-        bridge: served.get(v.networkId)!.network.bridge,
+        bridge: bridgeOf.get(v.networkId)!,
         ipv4: v.address,
         ipv6: v.addressV6,
         ipv6LinkLocal: linkLocal(v.mac),
@@ -79,16 +80,35 @@ export function desiredState(view: HostView, bridgeMeta = false): DesiredState {
       hostAddressShared: !s.network.multiHost || s.network.shareAddress,
       dhcp: s.network.enableDhcp,
       hostAddressV6: c.useIpv6 ? s.network.gatewayV6 : null,
+      segment: s.segment,
+      remoteServer: null,
     })),
-    standby: view.standby.map((n) => ({
-      ...links(n),
-      cidr: null,
-      cidrV6: null,
-      hostAddress: null,
-      hostAddressShared: false,
-      dhcp: false,
-      hostAddressV6: null,
-    })),
+    // Bridged only: links as for standby; the subnet and the serving host's address let this
+    // host's guests receive their DHCP replies and their neighbours' traffic.
+    standby: [
+      ...view.bridged.map((b) => ({
+        ...links(b.network),
+        cidr: b.network.cidr,
+        cidrV6: b.network.cidrV6,
+        hostAddress: null,
+        hostAddressShared: false,
+        dhcp: false,
+        hostAddressV6: null,
+        segment: false,
+        remoteServer: b.server,
+      })),
+      ...view.standby.map((n) => ({
+        ...links(n),
+        cidr: null,
+        cidrV6: null,
+        hostAddress: null,
+        hostAddressShared: false,
+        dhcp: false,
+        hostAddressV6: null,
+        segment: false,
+        remoteServer: null,
+      })),
+    ],
     foreignPorts: [],
     instances,
     groups: view.groups.map(({ group, rules }) => ({

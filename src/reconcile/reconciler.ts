@@ -9,6 +9,7 @@ import type { ChangeEvent } from "../model.ts";
 import type { Logger } from "../log.ts";
 import type { Config } from "../config/load.ts";
 import type { Store } from "../store/db.ts";
+import { type Cancel, type Clock, realClock } from "../util/clock.ts";
 import { readHostView, type ClusterView, type HostView } from "./host-view.ts";
 
 export interface ReconcileTargets {
@@ -30,13 +31,30 @@ export interface ReconcileStatus {
   lastAt: number | null;
   /** Each failing step of the last pass and why: the others were applied regardless. */
   failing: Record<string, string>;
-  /** How long each step of the last pass took (ms): where a slow pass spends its time. */
+  /** How long each step of the last pass took (ms), for the steps it ran: where a slow pass spends its time. */
   stepMs: Partial<Record<ReconcileStep, number>>;
 }
 
 /** The steps of a pass, in dependency order; each is applied even when an earlier one failed. */
 export const RECONCILE_STEPS = ["view", "links", "dhcp", "ra", "metadata", "dns", "firewall"] as const;
 export type ReconcileStep = (typeof RECONCILE_STEPS)[number];
+
+/** Entities that only the rules read: a pass caused by them alone skips the other steps. */
+const RULES_ONLY: ReadonlySet<string> = new Set(["vif_port"]);
+
+/**
+ * The steps a pass must run. A pass caused only by port plugs and unplugs touches the rules
+ * alone (a plug answers once its port is guarded, and the other steps cost as much as the
+ * host's instances); periodic passes, any other change and steps that failed last time run all.
+ */
+export function stepsFor(
+  events: readonly ChangeEvent[],
+  failing: Readonly<Record<string, string>>,
+): ReadonlySet<ReconcileStep> {
+  const all = new Set<ReconcileStep>(RECONCILE_STEPS);
+  if (events.length === 0 || !events.every((e) => RULES_ONLY.has(e.entity))) return all;
+  return new Set<ReconcileStep>(["view", "firewall", ...(Object.keys(failing) as ReconcileStep[])]);
+}
 
 export class Reconciler {
   readonly status: ReconcileStatus = {
@@ -53,7 +71,9 @@ export class Reconciler {
   #running: Promise<void> | null = null;
   #dirty = false;
   #unsubscribe: () => void;
-  #timer: ReturnType<typeof setInterval> | null = null;
+  #timer: Cancel | null = null;
+  /** The follow-up pass a pending floating IP asked for. */
+  #recheck: Cancel | null = null;
   /** Store commits the last completed pass had seen, and callers waiting for a newer one. */
   #doneAt = 0;
   #waiters: { want: number; resolve: () => void }[] = [];
@@ -66,13 +86,15 @@ export class Reconciler {
     readonly cluster: ClusterView | null = null,
     /** Pause between back-to-back passes while changes keep coming (see #loop). */
     readonly minGapMs = 25,
+    readonly clock: Clock = realClock,
   ) {
     this.#unsubscribe = store.subscribe((events) => this.#onChange(events));
   }
 
   /** Periodic full pass (repairs anything changed behind our back). */
   every(ms: number): void {
-    this.#timer = setInterval(() => this.kick(), ms);
+    this.#timer?.();
+    this.#timer = this.clock.every(ms, () => void this.kick());
   }
 
   /** Run a pass now (or right after the current one). Resolves when the state is applied. */
@@ -114,7 +136,7 @@ export class Reconciler {
       // Changes that arrived during the pass wait a moment more: in a burst (a boot storm, a
       // peer's rows streaming in) one pass then covers many of them, and the event loop keeps
       // time for the API and gossip. A single change after a quiet spell is handled at once.
-      if (this.#dirty && this.minGapMs > 0) await Bun.sleep(this.minGapMs);
+      if (this.#dirty && this.minGapMs > 0) await this.clock.sleep(this.minGapMs);
     } while (this.#dirty);
   }
 
@@ -143,6 +165,8 @@ export class Reconciler {
     const t0 = performance.now();
     const t = this.targets;
     const seen = this.store.commits;
+    // Only the steps this pass runs are timed (a plug's pass runs two of them).
+    this.status.stepMs = {};
     let view: HostView | null = null;
     await this.#step("view", () => {
       view = readHostView(this.store, this.config, this.cluster);
@@ -150,21 +174,28 @@ export class Reconciler {
     if (view) {
       const v: HostView = view;
       // A floating IP's serving slot is granted by the cluster's majority: look again shortly.
-      if (v.floatingPending > 0) setTimeout(() => void this.kick(), 500);
+      if (v.floatingPending > 0) {
+        this.#recheck?.();
+        this.#recheck = this.clock.setTimer(500, () => void this.kick());
+      }
       // Links first (bridges the others bind to), but a failing link does not hold back the
       // DHCP hosts, RA prefixes or rules of everything else.
-      await this.#step("links", () => t.links?.(v));
-      await this.#step("dhcp", () => t.dhcp?.(v));
-      await this.#step("ra", () => t.ra?.(v));
-      await this.#step("metadata", () => t.metadata?.(v, events));
-      await this.#step("dns", () => t.dns?.(v));
-      await this.#step("firewall", () => t.firewall?.(v));
+      const run = stepsFor(events, this.status.failing);
+      const steps: [ReconcileStep, () => unknown][] = [
+        ["links", () => t.links?.(v)],
+        ["dhcp", () => t.dhcp?.(v)],
+        ["ra", () => t.ra?.(v)],
+        ["metadata", () => t.metadata?.(v, events)],
+        ["dns", () => t.dns?.(v)],
+        ["firewall", () => t.firewall?.(v)],
+      ];
+      for (const [name, fn] of steps) if (run.has(name)) await this.#step(name, fn);
     }
     const failing = Object.entries(this.status.failing);
     this.status.lastError = failing.length ? failing.map(([k, e]) => `${k}: ${e}`).join("; ") : null;
     this.status.passes += 1;
     this.status.lastPassMs = Math.round((performance.now() - t0) * 10) / 10;
-    this.status.lastAt = Date.now();
+    this.status.lastAt = this.clock.now();
     this.#doneAt = Math.max(this.#doneAt, seen);
     const ready = this.#waiters.filter((w) => w.want <= seen);
     this.#waiters = this.#waiters.filter((w) => w.want > seen);
@@ -173,6 +204,8 @@ export class Reconciler {
 
   stop(): void {
     this.#unsubscribe();
-    if (this.#timer) clearInterval(this.#timer);
+    this.#timer?.();
+    this.#recheck?.();
+    this.#timer = this.#recheck = null;
   }
 }

@@ -52,9 +52,10 @@ export interface RowRef {
 export interface ReplicaStore {
   /** Per origin, the highest hlc among current rows last written by that origin (digests). */
   heads(): Map<string, string>;
-  /** Current rows last written by `origin` with hlc > `after`, ascending by hlc, at most `limit`. */
-  changedSince(origin: string, after: string, limit: number): ReplicaRow[];
-  /** The same rows as references only (read from indexes): a page reads whole rows as they fit. */
+  /**
+   * References to the current rows last written by `origin` with hlc > `after`, ascending by hlc,
+   * at most `limit` (read from indexes): a page then reads whole rows with `get` as they fit.
+   */
   refsSince(origin: string, after: string, limit: number): RowRef[];
   /**
    * The highest hlc among current rows of `origin` below `hlc` ("" when none): the version a
@@ -86,5 +87,12 @@ export interface ReplicaStore {
   loadMarks(): Record<string, string>;
   saveMarks(marks: Record<string, string>): void;
 }
+
+/** What the page server reads to answer a peer's pull. */
+export type PageSource = Pick<ReplicaStore, "refsSince" | "get">;
+/** What ingest needs to apply a peer's rows. */
+export type RowSink = Pick<ReplicaStore, "get" | "apply">;
+/** What a cached view of one table (IPAM slots) reads. */
+export type TableScan = Pick<ReplicaStore, "scan" | "changes">;
 
 export type ChangeListener = (row: ReplicaRow, remote: boolean) => void;

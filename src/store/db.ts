@@ -7,6 +7,7 @@ import { Database } from "bun:sqlite";
 import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import type { ChangeEvent, Entity } from "../model.ts";
+import { createLogger, type Logger } from "../log.ts";
 import { HlcClock } from "../replication/hlc.ts";
 import { MIGRATIONS } from "./schema.ts";
 
@@ -16,6 +17,8 @@ export interface StoreOptions {
   /** This node's id: the origin of every row it writes. */
   nodeId: string;
   now?: () => number;
+  /** Where a failing change listener is reported. */
+  log?: Logger;
 }
 
 export class Store {
@@ -23,6 +26,7 @@ export class Store {
   readonly nodeId: string;
   readonly clock: HlcClock;
   readonly now: () => number;
+  readonly #log: Logger;
   readonly #listeners = new Set<ChangeListener>();
   #pending: ChangeEvent[] | null = null;
   #commits = 0;
@@ -36,6 +40,7 @@ export class Store {
     this.db = new Database(path, { create: true, strict: true });
     this.nodeId = opts.nodeId;
     this.now = opts.now ?? Date.now;
+    this.#log = opts.log ?? createLogger({ base: { component: "store" } });
     this.clock = new HlcClock(this.now);
     this.db.exec("PRAGMA journal_mode = WAL");
     // NORMAL in WAL mode survives a process crash; FULL adds power-loss durability per commit.
@@ -133,7 +138,7 @@ export class Store {
         l(events);
       } catch (err) {
         // A failing reconciler must not break the writer or the other reconcilers.
-        console.error(`level=error msg="change listener failed" err="${String(err)}"`);
+        this.#log.error("change listener failed", { err: String(err) });
       }
     }
   }

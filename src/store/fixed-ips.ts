@@ -4,7 +4,7 @@
  * networks. Must be called inside store.write() when it changes rows.
  */
 import type { FixedIp } from "../model.ts";
-import { isIpv4, normalizeIp } from "../ipam/addr.ts";
+import { isIpv4, normalizeIp } from "../net/ip.ts";
 import { conflict, invalid, notFound, type Store } from "./db.ts";
 
 type Row = Record<string, unknown>;

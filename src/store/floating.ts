@@ -1,8 +1,8 @@
 /** Floating IPs with nova's semantics (floating_ips.py): pools, allocate, associate, release. */
 import type { FloatingIp } from "../model.ts";
-import { cidr4Overlaps, isIpv4, ip4ToNum, numToIp4, parseCidr4, type Cidr4 } from "../ipam/addr.ts";
+import { cidr4Overlaps, isIpv4, ip4ToNum, numToIp4, parseCidr4, type Cidr4 } from "../net/ip.ts";
 import { checkIfName } from "../ipam/ifname.ts";
-import { hostAddressIn4, type HostSubnet } from "../ipam/host-subnets.ts";
+import { floatingRangeClash, type HostSubnet } from "../ipam/host-subnets.ts";
 import { listNetworks } from "./networks.ts";
 import { conflict, invalid, notFound, type Store } from "./db.ts";
 import { getInstance, listVifs } from "./instance-rows.ts";
@@ -98,7 +98,8 @@ function rangeCidr(range: string): Cidr4 {
 
 /**
  * floating create: refused when the range overlaps a fixed network (its gateway and instances
- * would become floating IPs), another pool, or holds one of this host's own addresses.
+ * would become floating IPs), another pool, another bridge's subnet on this host, or holds an
+ * address in use on this host's subnets (its own, a gateway, a network or broadcast address).
  */
 export function createFloatingRange(
   store: Store,
@@ -112,9 +113,8 @@ export function createFloatingRange(
   checkIfName("interface", iface);
   const nums = expandRange(range);
   const span = rangeCidr(range);
-  const host = hostAddressIn4(span, hostSubnets);
-  if (host)
-    throw conflict(`--ip_range ${range} contains this host's own address ${host.address} on ${host.iface}`, "ip_range");
+  const clash = floatingRangeClash(span, iface, hostSubnets);
+  if (clash) throw conflict(`--ip_range ${range} ${clash}`, "ip_range");
   return store.write(() => {
     const net = listNetworks(store).find((n) => n.cidr && cidr4Overlaps(parseCidr4(n.cidr), span));
     if (net) throw conflict(`--ip_range ${range} overlaps fixed network ${net.label} (${net.cidr})`, "ip_range");

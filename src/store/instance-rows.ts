@@ -82,3 +82,10 @@ export function listVifs(store: Store, opts: { instanceUuid?: string; host?: str
     .all()
     .map(vifFromRow);
 }
+
+/** The instance a VIF belongs to (null when the VIF is gone). */
+export function instanceOfVif(store: Store, vifId: string): string | null {
+  return (
+    store.db.query<{ u: string }, [string]>("SELECT instance_uuid AS u FROM vifs WHERE id = ?").get(vifId)?.u ?? null
+  );
+}

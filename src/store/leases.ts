@@ -1,5 +1,5 @@
 /** DHCP leases, persisted per (network, MAC). One row per client; `state` follows nova's `leased`. */
-import type { Lease, LeaseState } from "../model.ts";
+import { type Lease, type LeaseState, leaseKey } from "../model.ts";
 import type { Store } from "./db.ts";
 
 type Row = Record<string, unknown>;
@@ -49,7 +49,7 @@ export function putLease(store: Store, l: Omit<Lease, "origin" | "hlc" | "delete
     store.db
       .query("UPDATE fixed_ips SET leased = ? WHERE network_id = ? AND address = ?")
       .run(l.state === "leased" ? 1 : 0, l.networkId, l.address);
-    store.changed("lease", "put", `${l.networkId}/${l.mac}`);
+    store.changed("lease", "put", leaseKey(l.networkId, l.mac));
   });
 }
 
@@ -62,6 +62,6 @@ export function deleteLease(store: Store, networkId: string, mac: string): void 
       .query("UPDATE leases SET deleted = 1, state = 'released', origin = ?, hlc = ? WHERE network_id = ? AND mac = ?")
       .run(v.origin, v.hlc, networkId, mac);
     store.db.query("UPDATE fixed_ips SET leased = 0 WHERE network_id = ? AND address = ?").run(networkId, old.address);
-    store.changed("lease", "delete", `${networkId}/${mac}`);
+    store.changed("lease", "delete", leaseKey(networkId, mac));
   });
 }

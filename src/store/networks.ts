@@ -1,7 +1,7 @@
 /** Networks: create (with their fixed-IP rows), read, delete. */
 import type { Network } from "../model.ts";
 import { planNetworks, reservedOf, type NetworkCreateParams } from "../ipam/network-plan.ts";
-import { numToIp4, parseCidr4 } from "../ipam/addr.ts";
+import { numToIp4, parseCidr4 } from "../net/ip.ts";
 import { hostClash4, hostClash6, type HostSubnet } from "../ipam/host-subnets.ts";
 import { conflict, notFound, StoreError, type Store } from "./db.ts";
 

@@ -92,7 +92,7 @@ export function plugPort(store: Store, ref: string, p: PlugParams): PortBinding 
       store.db
         .query("INSERT OR REPLACE INTO vif_ports (vif_id, port, plugged_at) VALUES (?,?,?)")
         .run(vif.id, p.port, store.now());
-      store.changed("vif", "put", vif.id);
+      store.changed("vif_port", "put", vif.id);
     }
     return { instance: inst, vif, port: p.port };
   });
@@ -117,7 +117,7 @@ export function unplugPort(store: Store, ref: string, port: string | null = null
     }
     for (const v of vifs) {
       store.db.query("DELETE FROM vif_ports WHERE vif_id = ?").run(v.id);
-      store.changed("vif", "put", v.id);
+      store.changed("vif_port", "put", v.id);
     }
     return vifs.map((vif) => ({ instance: inst, vif, port: ports.get(vif.id)! }));
   });

@@ -4,8 +4,8 @@
  * own bookkeeping (IPAM slots and allocations, floating pools, forgotten hosts) and tombstones of
  * rows never seen here live in the generic `replica_extra` table.
  */
-import type { Entity } from "../model.ts";
-import { ip4ToNum } from "../ipam/addr.ts";
+import { type Entity, leaseKey } from "../model.ts";
+import { ip4ToNum } from "../net/ip.ts";
 import { networkFromRow } from "./networks.ts";
 import { instanceFromRow, vifFromRow } from "./instances.ts";
 import { leaseFromRow } from "./leases.ts";
@@ -84,7 +84,7 @@ export const TYPED: Record<string, TypedTable> = {
     entity: "lease",
     where: "network_id = ? AND mac = ?",
     keyArgs: (k) => k.split("/"),
-    keyOf: (d) => `${d.networkId}/${d.mac}`,
+    keyOf: (d) => leaseKey(String(d.networkId), String(d.mac)),
     toData: (r) => strip(leaseFromRow(r)),
     columns: (d) => plainColumns(d),
   },

@@ -49,12 +49,6 @@ export class SqliteReplicaStore implements ReplicaStore {
     return new Map(this.#heads);
   }
 
-  changedSince(origin: string, after: string, limit: number): ReplicaRow[] {
-    return this.refsSince(origin, after, limit)
-      .map((r) => this.get(r.table, r.key))
-      .filter((r): r is ReplicaRow => !!r);
-  }
-
   refsSince(origin: string, after: string, limit: number): RowRef[] {
     // Each table through its (origin, hlc) index, then merged: SQLite does not push the filter
     // into a UNION ALL of the tables, and scanned every replicated row for every repair page.

@@ -24,6 +24,20 @@ function setup(deps: Partial<AdminDeps> = {}) {
 }
 
 describe("admin API", () => {
+  test("an unexpected failure answers 500 with the error and is logged with its path", async () => {
+    const logged: string[] = [];
+    const { call } = setup({
+      log: createLogger({ write: (l) => logged.push(l) }),
+      dataplaneShow: async () => {
+        throw new Error("nft vanished");
+      },
+    });
+    const r = await call("GET", "/v1/dataplane");
+    expect([r.status, r.json]).toEqual([500, { error: "internal error: Error: nft vanished", field: null }]);
+    expect(logged).toHaveLength(1);
+    expect(logged[0]).toContain('level=error msg="admin api failure" path=/v1/dataplane err="Error: nft vanished"');
+  });
+
   test("network-create fills defaults from the config and lists the network", async () => {
     const { call } = setup();
     const r = await call("POST", "/v1/networks", { label: "private", fixed_range_v4: "10.0.0.0/24" });
@@ -110,10 +124,12 @@ describe("admin API", () => {
   });
 
   test("input refused at the door: addresses, interface names, overlapping ranges; one line naming the field, store unchanged", async () => {
-    // This host: 192.0.2.10/24 on eth0 and 2001:db8:1::10/64 on eth1.
+    // This host: 192.0.2.10/24 on eth0 (default gateway 192.0.2.1), 2001:db8:1::10/64 on eth1,
+    // and a bridge of its own (libvirt's virbr0).
     const hostSubnets = () => [
-      { iface: "eth0", address: "192.0.2.10", cidr: "192.0.2.0/24" },
+      { iface: "eth0", address: "192.0.2.10", cidr: "192.0.2.0/24", gateways: ["192.0.2.1"] },
       { iface: "eth1", address: "2001:db8:1::10", cidr: "2001:db8:1::/64" },
+      { iface: "virbr0", address: "192.168.122.1", cidr: "192.168.122.0/24", bridge: true },
     ];
     const { store, call } = setup({ hostSubnets });
     expect((await call("POST", "/v1/networks", { label: "private", fixed_range_v4: "10.0.0.0/24" })).status).toBe(201);
@@ -197,6 +213,34 @@ describe("admin API", () => {
         409,
         "ip_range",
         /contains this host's own address 192\.0\.2\.10 on eth0/,
+      ],
+      [
+        "/v1/floating-ranges",
+        { pool: "nova", ip_range: "192.0.2.1" },
+        409,
+        "ip_range",
+        /^--ip_range 192\.0\.2\.1 contains 192\.0\.2\.1, the gateway of this host's subnet 192\.0\.2\.0\/24 on eth0$/,
+      ],
+      [
+        "/v1/floating-ranges",
+        { pool: "nova", ip_range: "192.0.2.0" },
+        409,
+        "ip_range",
+        /^--ip_range 192\.0\.2\.0 contains 192\.0\.2\.0, the network address of this host's subnet 192\.0\.2\.0\/24 on eth0$/,
+      ],
+      [
+        "/v1/floating-ranges",
+        { pool: "nova", ip_range: "192.0.2.252/30" },
+        409,
+        "ip_range",
+        /^--ip_range 192\.0\.2\.252\/30 contains 192\.0\.2\.255, the broadcast address of this host's subnet 192\.0\.2\.0\/24 on eth0$/,
+      ],
+      [
+        "/v1/floating-ranges",
+        { pool: "nova", ip_range: "192.168.122.128/28" },
+        409,
+        "ip_range",
+        /^--ip_range 192\.168\.122\.128\/28 overlaps bridge virbr0's subnet 192\.168\.122\.0\/24 on this host$/,
       ],
       [
         "/v1/floating-ranges",

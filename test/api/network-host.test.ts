@@ -41,7 +41,7 @@ function peerHost(store: ReturnType<typeof memStore>, id: string) {
 }
 
 describe("network-associate-host", () => {
-  test("a network that is not multi_host gets its host, shown by network-show, with a warning that serving does not follow yet", async () => {
+  test("a network that is not multi_host gets its host, shown by network-show (serving follows it: test/reconcile/network-host.test.ts)", async () => {
     const { store, call } = setup();
     expect(
       (
@@ -57,9 +57,7 @@ describe("network-associate-host", () => {
     peerHost(store, "node-b");
     const r = await call("POST", "/v1/networks/single/associate-host", { host: "node-b" });
     expect([r.status, r.json.host]).toEqual([200, "node-b"]);
-    expect(r.warnings).toEqual([
-      "network single is recorded as associated with host node-b; serving does not follow it yet: every host with instances on the network serves them, at the network's DHCP address",
-    ]);
+    expect(r.warnings).toEqual([]);
     expect((await call("GET", "/v1/networks/single")).json.host).toBe("node-b");
     // The node itself is a known host even before the cluster lists it.
     expect((await call("POST", "/v1/networks/single/associate-host", { host: "node-a" })).json.host).toBe("node-a");

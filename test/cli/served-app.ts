@@ -5,6 +5,7 @@ import { join } from "node:path";
 import { createAdminApp } from "../../src/api/app.ts";
 import { runCli } from "../../src/cli/main.ts";
 import { defaultConfig } from "../../src/config/load.ts";
+import { createLogger } from "../../src/log.ts";
 import { memStore } from "../store/fixtures.ts";
 
 /** The real admin API on a Unix socket in a temporary directory, and runCli capturing stdout and stderr. */
@@ -12,7 +13,9 @@ export function servedApp() {
   const dir = mkdtempSync(join(tmpdir(), "netlet-cli-app-"));
   const socket = join(dir, "admin.sock");
   const store = memStore();
-  const server = Bun.serve({ unix: socket, fetch: createAdminApp({ store, config: defaultConfig() }).fetch });
+  // The agent's log is not the CLI's output: the captured stderr holds what the CLI prints only.
+  const log = createLogger({ write: () => {} });
+  const server = Bun.serve({ unix: socket, fetch: createAdminApp({ store, config: defaultConfig(), log }).fetch });
   const cli = async (...argv: string[]) => {
     const out: string[] = [];
     const err: string[] = [];

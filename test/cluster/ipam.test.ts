@@ -1,7 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import { blockAddresses, splitBlocks } from "../../src/cluster/ipam/blocks.ts";
 import { reservedOf } from "../../src/ipam/network-plan.ts";
-import { ip4ToNum } from "../../src/ipam/addr.ts";
+import { ip4ToNum } from "../../src/net/ip.ts";
 import { findDuplicates } from "../../src/cluster/ipam/duplicates.ts";
 import { MemoryPromiseStore, decideVote } from "../../src/cluster/ipam/promises.ts";
 import { Agreement, votersFingerprint } from "../../src/cluster/ipam/agreement.ts";

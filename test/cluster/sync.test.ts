@@ -4,6 +4,7 @@ import { MemoryReplicaStore } from "../../src/cluster/sync/replica-store.ts";
 import type { ReplicaRow } from "../../src/replication/replica-store.ts";
 import { validateRow } from "../../src/cluster/sync/schema.ts";
 import { encodeHlc } from "../../src/replication/hlc.ts";
+import { rowsSince } from "../replication/rows.ts";
 
 const keypair = (name: string, publicKey = "ssh-ed25519 AAAA") => ({
   table: "keypair" as const,
@@ -22,7 +23,7 @@ describe("replica rows", () => {
     expect(s.apply({ ...base, origin: "b", hlc: hlc(5) })).toBe(true);
     expect(s.apply({ ...base, origin: "a", hlc: hlc(5) })).toBe(false);
     s.apply({ ...base, key: "j", origin: "b", hlc: hlc(3) });
-    expect(s.changedSince("b", "", 10).map((r) => r.key)).toEqual(["j", "k"]);
+    expect(rowsSince(s, "b", "", 10).map((r) => r.key)).toEqual(["j", "k"]);
     expect(s.heads().get("b")).toBe(hlc(5));
     expect(s.heads().has("a")).toBe(false);
   });

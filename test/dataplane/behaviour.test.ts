@@ -19,6 +19,7 @@ import { eui64 } from "../../src/ipam/eui64.ts";
 import { spawnExec } from "../../src/dataplane/exec.ts";
 import { Links } from "../../src/dataplane/links-apply.ts";
 import { Lab, nsRun, requireNetns, uniqueName, type Vm } from "../harness/netns.ts";
+import { createLogger } from "../../src/log.ts";
 
 const BUN = process.execPath;
 const ECHO = join(import.meta.dir, "tcp-echo.ts");
@@ -188,8 +189,8 @@ function behaviourSuite(driver: FirewallDriver) {
       nsRun(host, ["iptables", "-N", "foreign"]);
       nsRun(host, ["iptables", "-A", "foreign", "-p", "tcp", "--dport", "9", "-j", "ACCEPT"]);
       const exec = spawnExec(["ip", "netns", "exec", host]);
-      dp = new Dataplane({ exec, registry: new Registry(), log: (l) => lines.push(l) });
-      links = new Links({ exec, log: (l) => lines.push(l) });
+      dp = new Dataplane({ exec, registry: new Registry(), log: createLogger({ write: (l) => lines.push(l) }) });
+      links = new Links({ exec, log: createLogger({ write: (l) => lines.push(l) }) });
       await apply(desired());
       await listen(lab, inet, [7000, 7001]);
       await listen(lab, host2, [7000]);

@@ -7,6 +7,7 @@ import { fastDelta, fastStateOf } from "../../src/dataplane/fast-delta.ts";
 import { buildTables } from "../../src/dataplane/nft-render.ts";
 import { Lab, nsRun, requireNetns } from "../harness/netns.ts";
 import { DB, small, WEB } from "./fixture.ts";
+import { createLogger } from "../../src/log.ts";
 
 /** Ruleset as comparable data: rules numbered within their chain, set elements sorted. */
 function canonical(ns: string): string[] {
@@ -71,9 +72,11 @@ describe.skipIf(!requireNetns())("fast path against the kernel", () => {
     const dp = new Dataplane({
       exec: spawnExec(["ip", "netns", "exec", nsA]),
       registry: new Registry(),
-      log: (l) => {
-        throw new Error(l);
-      },
+      log: createLogger({
+        write: (l) => {
+          throw new Error(l);
+        },
+      }),
     });
     const s0 = small();
     await dp.sync(s0);
@@ -87,7 +90,7 @@ describe.skipIf(!requireNetns())("fast path against the kernel", () => {
     const full = new Dataplane({
       exec: spawnExec(["ip", "netns", "exec", nsB]),
       registry: new Registry(),
-      log: () => {},
+      log: createLogger({ write: () => {} }),
     });
     await full.sync(s5);
     expect(canonical(nsA)).toEqual(canonical(nsB));

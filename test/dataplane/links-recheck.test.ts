@@ -3,6 +3,7 @@ import { expect, test } from "bun:test";
 import { desiredFromFixture } from "../../src/dataplane/desired.ts";
 import type { Exec } from "../../src/dataplane/exec.ts";
 import { Links } from "../../src/dataplane/links-apply.ts";
+import { createLogger } from "../../src/log.ts";
 
 test("an unchanged desired state runs no command until the recheck time; a changed one does at once", async () => {
   const calls: string[] = [];
@@ -11,7 +12,7 @@ test("an unchanged desired state runs no command until the recheck time; a chang
     calls.push(argv.join(" ")), { code: 0, stdout: argv.includes("-j") ? "[]" : "", stderr: "" }
   );
   let now = 0;
-  const links = new Links({ exec, log: () => {}, recheckMs: 10_000, now: () => now });
+  const links = new Links({ exec, log: createLogger({ write: () => {} }), recheckMs: 10_000, now: () => now });
   const fixture = {
     config: { firewallDriver: "noop" as const },
     networks: [{ id: "n", bridge: "nlbr0", cidr: "10.0.0.0/24", hostAddress: "10.0.0.1" }],

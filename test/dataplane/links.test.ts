@@ -4,6 +4,7 @@ import { spawnExec } from "../../src/dataplane/exec.ts";
 import { planLinks, type LinkSnapshot } from "../../src/dataplane/links.ts";
 import { Links } from "../../src/dataplane/links-apply.ts";
 import { Lab, nsRun, requireNetns } from "../harness/netns.ts";
+import { createLogger } from "../../src/log.ts";
 
 const empty = (): LinkSnapshot => ({ links: [], addrs: [], routes: [], flood: {}, sysctl: {} });
 const argv = (s: { argv: string[] }[]) => s.map((x) => x.argv.join(" "));
@@ -104,7 +105,7 @@ describe.skipIf(!requireNetns())("Links in a namespace", () => {
       floatingIps: [{ address: "203.0.113.10", fixedAddress: "10.0.0.10", interface: pub }],
     };
     const d = desiredFromFixture(fixture);
-    const links = new Links({ exec: spawnExec(["ip", "netns", "exec", host]), log: () => {} });
+    const links = new Links({ exec: spawnExec(["ip", "netns", "exec", host]), log: createLogger({ write: () => {} }) });
     const first = await links.apply(d);
     expect(first.ran.length).toBeGreaterThan(10);
     expect(argv(first.ran)).toContain(`arping -U -P -q -c 1 -w 1 -i ${pub} -S 203.0.113.10 203.0.113.10`);
@@ -143,7 +144,7 @@ describe.skipIf(!requireNetns())("Links in a namespace", () => {
       config: { vlanInterface: "nldummy0", firewallDriver: "noop" },
       networks: [{ id: "n", bridge: "nlbrv", cidr: "10.0.0.0/24", hostAddress: "10.0.0.1", vlan: 7 }],
     });
-    const links = new Links({ exec: spawnExec(["ip", "netns", "exec", host]), log: () => {} });
+    const links = new Links({ exec: spawnExec(["ip", "netns", "exec", host]), log: createLogger({ write: () => {} }) });
     const probe = nsRun(host, ["ip", "link", "add", "link", "nldummy0", "name", "vprobe", "type", "vlan", "id", "9"], {
       check: false,
     });
@@ -164,13 +165,13 @@ describe.skipIf(!requireNetns())("Links in a namespace", () => {
     const exec = spawnExec(["ip", "netns", "exec", host]);
     const mac = "02:aa:bb:cc:dd:01";
     const d = desiredFromFixture({ networks: [], standby: [{ id: "n", bridge: "nlbrr", bridgeMac: mac }] });
-    await new Links({ exec, log: () => {} }).apply(d);
+    await new Links({ exec, log: createLogger({ write: () => {} }) }).apply(d);
     const show = () => JSON.parse(nsRun(host, ["ip", "-j", "addr", "show", "nlbrr"]).stdout)[0];
     expect(show().address).toBe(mac);
     expect(show().addr_info.filter((a: { family: string }) => a.family === "inet")).toEqual([]);
     // A port with a lower MAC joins: an unpinned bridge would take its MAC.
     lab.addVm(host, { bridge: "nlbrr", mac: "00:00:00:00:00:01" });
-    await new Links({ exec, log: () => {} }).apply(d);
+    await new Links({ exec, log: createLogger({ write: () => {} }) }).apply(d);
     expect(show().address).toBe(mac);
   });
 });

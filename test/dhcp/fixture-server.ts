@@ -10,6 +10,7 @@ import { MemoryLeaseStore } from "../../src/dhcp/leases.ts";
 import { dhcpMetrics } from "../../src/dhcp/metrics.ts";
 import { DhcpService, type BridgeHosts } from "../../src/dhcp/service.ts";
 import { Registry } from "../../src/metrics.ts";
+import { createLogger } from "../../src/log.ts";
 
 const tablePath = process.argv[2];
 if (!tablePath) throw new Error("usage: fixture-server.ts <hosts.json>");
@@ -18,7 +19,7 @@ const service = new DhcpService({
   leases: new MemoryLeaseStore(),
   metrics: dhcpMetrics(registry),
   onEvent: (e) => console.log(JSON.stringify({ event: e })),
-  log: (level, msg, fields) => console.log(JSON.stringify({ log: level, msg, ...fields })),
+  log: createLogger({ format: "json", write: (line) => console.log(line) }),
   checkIntervalMs: 500,
 });
 

@@ -7,6 +7,8 @@ import { dhcpMetrics } from "../../src/dhcp/metrics.ts";
 import { MessageType, Opt } from "../../src/dhcp/options.ts";
 import { DhcpService } from "../../src/dhcp/service.ts";
 import { Registry } from "../../src/metrics.ts";
+import { createLogger } from "../../src/log.ts";
+import { FakeClock } from "../../src/util/clock.ts";
 
 const T0 = 1_800_000_000_000;
 
@@ -96,25 +98,27 @@ afterEach(async () => {
   for (const s of services.splice(0)) await s.stop();
 });
 
+const quiet = createLogger({ write: () => {} });
+
 function setup(extra: { forceRelease?: boolean } = {}) {
   const net = new FakeNet();
   const reg = new Registry();
   const leases = new MemoryLeaseStore();
   const events: LeaseEvent[] = [];
-  let now = T0;
+  const clock = new FakeClock(T0);
   const svc = new DhcpService({
     leases,
-    now: () => now,
+    clock,
     random: () => 0,
     onEvent: (e) => events.push(e),
-    log: () => {},
+    log: quiet,
     metrics: dhcpMetrics(reg),
     openSocket: net.openSocket,
     ifindexOf: (b) => net.ifindex.get(b) ?? 0,
     ...extra,
   });
   services.push(svc);
-  return { net, reg, leases, events, svc, advance: (ms: number) => (now += ms) };
+  return { net, reg, leases, events, svc, clock };
 }
 
 const A = "02:00:00:00:00:0a";
@@ -176,7 +180,8 @@ describe("DhcpService", () => {
     const svc = new DhcpService({
       leases: new MemoryLeaseStore(),
       metrics: dhcpMetrics(new Registry()),
-      log: (level, msg) => logs.push(`${level} ${msg}`),
+      clock: new FakeClock(T0),
+      log: createLogger({ write: (line) => logs.push(line.replace(/^ts=\S+ /, "")) }),
       openSocket: (bridge, receive) => {
         if (fail) throw new Error("bind failed: EADDRINUSE");
         return net.openSocket(bridge, receive);
@@ -187,7 +192,7 @@ describe("DhcpService", () => {
     svc.setBridges([{ bridge: "br0", hosts: [host(A, "10.77.0.10")] }]);
     svc.checkSockets();
     svc.checkSockets();
-    expect(logs).toEqual(["warn cannot open DHCP socket"]);
+    expect(logs).toEqual(['level=warn msg="cannot open DHCP socket" bridge=br0 err="Error: bind failed: EADDRINUSE"']);
     fail = false;
     svc.checkSockets();
     expect(svc.servedBridges).toEqual(["br0"]);
@@ -247,24 +252,22 @@ describe("DhcpService", () => {
     expect(net.sent.at(-1)?.type).toBe(MessageType.Ack);
   });
 
-  test("the sweep marks leases past expiry as expired, once", () => {
-    const { net, svc, leases, events, advance } = setup();
+  test("the periodic sweep marks leases past expiry as expired, once", async () => {
+    const { net, svc, leases, events, clock } = setup();
     svc.setBridges([{ bridge: "br0", hosts: [host(A, "10.77.0.10")] }]);
     net.open.get("br0")!.receive(packet(MessageType.Request, A, { ciaddr: "10.77.0.10" }));
-    advance(3599_000);
-    svc.sweep();
+    // The lease (3600 s) ends at T0 + 3600 s; the sweep runs every minute.
+    await clock.advance(3599_000);
     svc.flushLeases();
     expect(leases.get("net-1", A)?.state).toBe("leased");
-    advance(2000);
-    svc.sweep();
-    svc.sweep();
-    svc.flushLeases();
+    await clock.advance(60_000);
     expect(leases.get("net-1", A)?.state).toBe("expired");
+    await clock.advance(600_000);
     expect(events.map((e) => e.type)).toEqual(["lease.added", "lease.expired"]);
   });
 
-  test("another node's expired lease is left to that node for an hour, then expired here", () => {
-    const { svc, leases, events, advance } = setup();
+  test("another node's expired lease is left to that node for an hour, then expired here", async () => {
+    const { svc, leases, events, clock } = setup();
     svc.setBridges([{ bridge: "br0", hosts: [host(A, "10.77.0.10")] }]);
     leases.put({
       networkId: "net-1",
@@ -276,15 +279,28 @@ describe("DhcpService", () => {
       expiresAt: T0,
       updatedAt: T0,
     });
-    advance(1000);
-    svc.sweep();
+    await clock.advance(3599_000);
     svc.flushLeases();
     expect(leases.get("net-1", B)?.state).toBe("leased");
-    advance(3600_000);
-    svc.sweep();
+    await clock.advance(60_000);
     svc.flushLeases();
     expect(leases.get("net-1", B)?.state).toBe("expired");
     expect(events.map((e) => e.type)).toEqual(["lease.expired"]);
+    expect(events[0].at).toBe(T0 + 3600_000);
+  });
+
+  test("a bridge re-created between store changes gets a new socket at the next periodic check", async () => {
+    const { net, svc, clock } = setup();
+    svc.setBridges([{ bridge: "br0", hosts: [host(A, "10.77.0.10")] }]);
+    net.ifindex.set("br0", 42);
+    await clock.advance(1999);
+    expect(net.opened).toEqual(["br0#10"]);
+    await clock.advance(1);
+    expect(net.opened).toEqual(["br0#10", "br0#42"]);
+    await svc.stop();
+    net.ifindex.set("br0", 43);
+    await clock.advance(10_000);
+    expect(net.opened).toEqual(["br0#10", "br0#42"]);
   });
 
   test("per-MAC rate limit drops a flooding client", () => {
@@ -296,14 +312,14 @@ describe("DhcpService", () => {
   });
 
   test("a store that throws does not stop the reply", async () => {
-    const { net, svc, leases, reg } = setup();
+    const { net, svc, leases, reg, clock } = setup();
     leases.apply = () => {
       throw new Error("disk full");
     };
     svc.setBridges([{ bridge: "br0", hosts: [host(A, "10.77.0.10")] }]);
     net.open.get("br0")!.receive(packet(MessageType.Request, A, { ciaddr: "10.77.0.10" }));
     expect(net.sent.at(-1)?.type).toBe(MessageType.Ack);
-    await Bun.sleep(1); // the batched write runs on the next loop turn
+    await clock.settle(); // the batched write runs on the next loop turn
     expect(reg.render()).toContain('netlet_dhcp_dropped_total{reason="store_error"} 1');
   });
 });

@@ -40,13 +40,16 @@ export function underlayHosts(
   });
 }
 
-/** Write the host's netlet.conf and cluster key, then start its agent; `join` is "" for the first host. */
-export function startAgent(lab: Lab, h: AgentHost, key: string, join_: string): void {
+/**
+ * Write the host's netlet.conf and cluster key, then start its agent; `join` is "" for the first
+ * host. `extra` lines go to [DEFAULT].
+ */
+export function startAgent(lab: Lab, h: AgentHost, key: string, join_: string, extra = ""): void {
   mkdirSync(h.dir, { recursive: true });
   const conf = join(h.dir, "netlet.conf");
   writeFileSync(
     conf,
-    `[DEFAULT]\nhost = ${h.name}\nmy_ip = ${h.ip}\nstate_path = ${h.dir}\npublic_interface = under0\n[cluster]\nbind = ${h.ip}:7946\njoin = ${join_}\n`,
+    `[DEFAULT]\nhost = ${h.name}\nmy_ip = ${h.ip}\nstate_path = ${h.dir}\npublic_interface = under0\n${extra}[cluster]\nbind = ${h.ip}:7946\njoin = ${join_}\n`,
   );
   writeFileSync(join(h.dir, "cluster.keys"), `${key}\n`, { mode: 0o600 });
   h.proc = lab.spawn(h.ns, [netletBinary(), "agent", "--config", conf, "--socket", h.socket], { stdout: "ignore" });

@@ -83,6 +83,8 @@ export interface VmOptions {
   /** Interface name inside the VM namespace (default eth0). */
   ifname?: string;
   mtu?: number;
+  /** Name prefix of the VM's namespace (default nlvm). */
+  prefix?: string;
 }
 
 export interface Vm {
@@ -118,7 +120,7 @@ export class Lab {
 
   /** A VM namespace attached to `bridge` in `hostNs` by a veth pair with the given MAC. */
   addVm(hostNs: string, opts: VmOptions): Vm {
-    const ns = this.addNamespace("nlvm");
+    const ns = this.addNamespace(opts.prefix ?? "nlvm");
     const ifname = opts.ifname ?? "eth0";
     const hostIf = uniqueName("nlv");
     const tmp = uniqueName("nlt");

@@ -152,6 +152,7 @@ describe("install.sh", () => {
     for (const line of [
       "Type=simple",
       "ExecStart=/usr/local/bin/netlet agent",
+      "ExecStop=-/usr/local/bin/netlet agent-stop",
       "Restart=on-failure",
       "StateDirectory=netlet",
       "RuntimeDirectory=netlet",
@@ -193,8 +194,8 @@ describe("install.sh", () => {
     const which = Bun.spawnSync(["sh", "-c", "command -v systemd-analyze"]);
     if (which.exitCode !== 0) return;
     const dir = mkdtempSync(join(work, "unit-"));
-    // verify wants ExecStart to exist: point it at the release binary.
-    const unit = readFileSync(join(root, "packaging/netlet.service"), "utf8").replace(
+    // verify wants ExecStart and ExecStop to exist: point them at the release binary.
+    const unit = readFileSync(join(root, "packaging/netlet.service"), "utf8").replaceAll(
       "/usr/local/bin/netlet",
       join(served, "good", NAME),
     );

@@ -1,10 +1,13 @@
 /**
  * Restarts that don't hurt guests: a real agent stopped by SIGTERM (what a restart or upgrade
  * sends) leaves the guests' IPv6 default route in place; `netlet agent --shutdown` withdraws it
- * with a zero router lifetime; ra_router_lifetime sets the advertised lifetime.
+ * with a zero router lifetime; so does the unit's ExecStop (`netlet agent-stop`) when systemd's job
+ * for the unit is a stop, and not when it is a restart; ra_router_lifetime sets the advertised lifetime.
+ * systemd does not run in the test machine: a `systemctl` first in PATH answers `list-jobs` as
+ * systemd would, and records how it was asked.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Lab, nsRun, requireNetns, run, stopProcess, waitFor, type Vm } from "../harness/netns.ts";
@@ -23,6 +26,12 @@ describe.skipIf(!requireNetns())("router advertisements across agent restarts", 
   const cli = (...args: string[]) => run([bin, ...args, "--socket", socket], { check: false });
   /** The guest's IPv6 default route as the kernel learned it from our RAs ("" when none). */
   const defaultRoute = () => nsRun(vm.ns, ["ip", "-6", "route", "show", "default"], { check: false }).stdout.trim();
+  /** The unit's ExecStop= while systemd runs a job of type `job` for it. */
+  const execStop = (job: string) =>
+    run([bin, "agent-stop", "--socket", socket], {
+      check: false,
+      env: { PATH: `${dir}/bin:${process.env.PATH}`, FAKE_JOB: job },
+    });
   const expiresIn = () => Number(/expires (\d+)sec/.exec(defaultRoute())?.[1] ?? -1);
 
   async function startAgent(): Promise<void> {
@@ -32,7 +41,7 @@ describe.skipIf(!requireNetns())("router advertisements across agent restarts", 
 
   beforeAll(async () => {
     bin = netletBinary();
-    ns = lab.addNamespace("nlrar");
+    ns = lab.addNamespace("oprar");
     lab.addBridge(ns, "br100");
     nsRun(ns, ["ip", "link", "add", "nlpub0", "type", "veth", "peer", "name", "nlpub1"]);
     nsRun(ns, ["ip", "link", "set", "nlpub0", "up"]);
@@ -40,7 +49,13 @@ describe.skipIf(!requireNetns())("router advertisements across agent restarts", 
       conf,
       `[DEFAULT]\nhost = ra-node\nstate_path = ${dir}/state\nmy_ip = 192.0.2.10\nuse_ipv6 = true\npublic_interface = nlpub0\nra_router_lifetime = 120\n`,
     );
-    vm = lab.addVm(ns, { bridge: "br100", mac: "fa:16:3e:00:00:21" });
+    vm = lab.addVm(ns, { bridge: "br100", mac: "fa:16:3e:00:00:21", prefix: "opvm" });
+    mkdirSync(`${dir}/bin`);
+    writeFileSync(
+      `${dir}/bin/systemctl`,
+      `#!/bin/sh\necho "$*" >> ${dir}/systemctl.args\nprintf '%s\\n' "  77 netlet.service $FAKE_JOB running" "  78 other.service stop waiting"\n`,
+      { mode: 0o755 },
+    );
     await startAgent();
     expect(
       cli(
@@ -69,7 +84,15 @@ describe.skipIf(!requireNetns())("router advertisements across agent restarts", 
     expect(expiresIn()).toBeGreaterThan(60);
   }, 30000);
 
-  test("SIGTERM (a restart) sends no zero-lifetime RA: the guest keeps its route", async () => {
+  test("a systemd restart: agent-stop sees the restart job and leaves the agent; SIGTERM sends no zero-lifetime RA: the guest keeps its route", async () => {
+    const r = execStop("restart");
+    expect([r.code, r.stdout.trim()]).toEqual([
+      0,
+      "netlet.service: job restart: the agent keeps its guests' IPv6 routes and stops on SIGTERM",
+    ]);
+    expect(readFileSync(`${dir}/systemctl.args`, "utf8")).toBe("list-jobs --no-legend --no-pager netlet.service\n");
+    await Bun.sleep(300);
+    expect(agent.exitCode).toBeNull();
     await stopProcess(agent);
     expect(agent.exitCode).toBe(0);
     await Bun.sleep(500); // a final RA would have arrived by now
@@ -87,4 +110,18 @@ describe.skipIf(!requireNetns())("router advertisements across agent restarts", 
     expect(await agent.exited).toBe(0);
     expect(await waitFor(() => defaultRoute() === "", 5000, 100)).toBe(true);
   }, 30000);
+
+  test("a systemd stop: agent-stop sees the stop job, the agent withdraws its router and exits", async () => {
+    await startAgent();
+    expect(await waitFor(() => defaultRoute() !== "", 20000, 200)).toBe(true);
+    const r = execStop("stop");
+    expect([r.code, r.stdout.trim()]).toEqual([
+      0,
+      "agent stopped; its networks' routers were withdrawn (router lifetime 0)",
+    ]);
+    expect(await agent.exited).toBe(0);
+    expect(await waitFor(() => defaultRoute() === "", 5000, 100)).toBe(true);
+    // With no agent left, the stop that follows has nothing to withdraw and does not fail.
+    expect(execStop("stop").stdout).toContain("nothing to withdraw");
+  }, 40000);
 });

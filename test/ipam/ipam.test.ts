@@ -1,7 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import { eui64, linkLocal } from "../../src/ipam/eui64.ts";
 import { isMac, randomMac } from "../../src/net/mac.ts";
-import { ip4ToNum, numToIp4, parseCidr4 } from "../../src/ipam/addr.ts";
+import { ip4ToNum, numToIp4, parseCidr4 } from "../../src/net/ip.ts";
 import { planNetworks, type NetworkCreateParams } from "../../src/ipam/network-plan.ts";
 import { checkIfName, isIfName } from "../../src/ipam/ifname.ts";
 import { StoreError } from "../../src/store/db.ts";

@@ -2,6 +2,7 @@ import { describe, expect, test } from "bun:test";
 import { signInstanceId } from "../../src/metadata/identity.ts";
 import { view } from "./fixtures.ts";
 import { makeApp } from "./helpers.ts";
+import { createLogger } from "../../src/log.ts";
 
 const PW = "/openstack/latest/password";
 
@@ -153,7 +154,9 @@ describe("neutron-style proxy mode", () => {
 
 describe("failures", () => {
   test("a throwing source is a counted 500, and the server keeps answering", async () => {
-    const { req, source, registry } = makeApp({ cacheExpiration: 0 });
+    const logged: string[] = [];
+    const logger = createLogger({ write: (l) => logged.push(l) });
+    const { req, source, registry } = makeApp({ cacheExpiration: 0 }, { logger });
     const real = source.resolve.bind(source);
     let fail = true;
     source.resolve = (ip, net) => {
@@ -164,5 +167,9 @@ describe("failures", () => {
     fail = false;
     expect((await req("/latest/meta-data/instance-id")).status).toBe(200);
     expect(registry.counter("netlet_metadata_errors_total", "").get()).toBe(1);
+    expect(logged).toHaveLength(1);
+    expect(logged[0]).toContain(
+      'level=error msg="request failed" method=GET path=/latest/meta-data/instance-id err="database is locked"',
+    );
   });
 });

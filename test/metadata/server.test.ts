@@ -8,6 +8,7 @@ import { createMetadataApp } from "../../src/metadata/app.ts";
 import { type MetadataServer, startMetadataServer } from "../../src/metadata/server.ts";
 import { MemorySource } from "../../src/metadata/source.ts";
 import { Registry } from "../../src/metrics.ts";
+import { createLogger } from "../../src/log.ts";
 import { view } from "./fixtures.ts";
 
 const PORT = 20000 + (process.pid % 20000);
@@ -34,7 +35,9 @@ describe("startMetadataServer", () => {
   test("each listener answers for its own network; setListen adds and removes listeners", async () => {
     const app = createMetadataApp({ source: fleet(), log: () => {}, registry: new Registry() });
     const nets: Record<string, string> = { "127.0.0.1": "net-1", "127.0.0.2": "net-2" };
-    server = startMetadataServer({ app, listen: ["127.0.0.1"], port: PORT, networkOf: (a) => nets[a] ?? null });
+    const logged: string[] = [];
+    const log = createLogger({ write: (l) => logged.push(l) });
+    server = startMetadataServer({ app, listen: ["127.0.0.1"], port: PORT, networkOf: (a) => nets[a] ?? null, log });
     const host = (addr: string) => fetch(`http://${addr}:${PORT}/latest/meta-data/hostname`).then((r) => r.text());
     expect(await host("127.0.0.1")).toBe("test.novalocal");
     server.setListen(["127.0.0.1", "127.0.0.2"]);
@@ -43,6 +46,9 @@ describe("startMetadataServer", () => {
     expect(await host("127.0.0.2")).toBe("on-net-2.novalocal");
     // An address this host does not have yet is reported, not fatal.
     expect(server.setListen(["127.0.0.2", "192.0.2.77"])).toEqual(["192.0.2.77"]);
+    expect(logged.map((l) => l.replace(/ err=.*/, "").replace(/^ts=\S+ /, ""))).toEqual([
+      `level=warn msg="cannot listen" address=192.0.2.77 port=${PORT}`,
+    ]);
     expect(
       await fetch(`http://127.0.0.1:${PORT}/`).then(
         () => "open",

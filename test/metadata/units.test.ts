@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { metadataConfig } from "../../src/metadata/config.ts";
 import { batchedLineLogger, rawPath } from "../../src/metadata/guards.ts";
-import { listeningInodes } from "../../src/metadata/hop-limit.ts";
+import { listeningInodes } from "../../src/sys/hop-limit.ts";
 import { openstackVersion, openstackVersionList } from "../../src/metadata/openstack.ts";
 import { pathSegments, renderText, walk } from "../../src/metadata/paths.ts";
 import { KeyedTokenBuckets as RateLimiter } from "../../src/util/token-buckets.ts";

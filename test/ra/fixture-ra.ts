@@ -4,11 +4,12 @@
  * config.json: { bridges: BridgeConfig[], options?: RaServiceOptions (numbers only) }.
  * SIGHUP re-reads config.json and calls setBridges; SIGTERM calls stop() and exits 0.
  * Metrics (Prometheus text) are written to <metrics-out> every 200 ms and at exit; events are
- * printed to stdout as JSON lines ("ready" after the first setBridges).
+ * printed to stdout as JSON lines (the service's log lines too) ("ready" after the first setBridges).
  */
 import { readFileSync, writeFileSync } from "node:fs";
 import { Registry } from "../../src/metrics.ts";
 import { RaService } from "../../src/ra/service.ts";
+import { createLogger } from "../../src/log.ts";
 
 const [configPath, metricsPath] = process.argv.slice(2);
 if (!configPath || !metricsPath) {
@@ -19,7 +20,8 @@ const read = () => JSON.parse(readFileSync(configPath, "utf8"));
 const reg = new Registry();
 const print = (event: string, fields: Record<string, unknown> = {}) =>
   console.log(JSON.stringify({ event, ...fields }));
-const svc = new RaService({ ...(read().options ?? {}), registry: reg, log: print });
+const log = createLogger({ format: "json", write: (line) => console.log(line) });
+const svc = new RaService({ ...(read().options ?? {}), registry: reg, log });
 const dump = () => writeFileSync(metricsPath, reg.render());
 
 svc.setBridges(read().bridges);

@@ -4,6 +4,7 @@ import type { Icmp6Port } from "../../src/ra/advertiser.ts";
 import { advertFor, checkBridgeConfig, requireSlaacPrefix, type BridgeConfig } from "../../src/ra/config.ts";
 import { usableLinkLocal } from "../../src/ra/link.ts";
 import { RaService } from "../../src/ra/service.ts";
+import { FakeClock } from "../../src/util/clock.ts";
 
 const PROC = (lines: [string, number, number, string][]) =>
   `${lines
@@ -89,7 +90,7 @@ class FakePort implements Icmp6Port {
 }
 
 function harness(extra: Partial<ConstructorParameters<typeof RaService>[0]> = {}) {
-  const clock = { now: 0 };
+  const clock = new FakeClock(0);
   let proc = "";
   const ports = new Map<string, FakePort>();
   const opened: string[] = [];
@@ -97,9 +98,8 @@ function harness(extra: Partial<ConstructorParameters<typeof RaService>[0]> = {}
   const upPorts = new Set<string>();
   const reg = new Registry();
   const svc = new RaService({
-    now: () => clock.now,
+    clock,
     random: () => 0.5,
-    pollIntervalMs: 1e9, // ticks are driven by hand
     registry: reg,
     readIfInet6: () => proc,
     readUpPorts: () => new Set(upPorts),
@@ -113,12 +113,7 @@ function harness(extra: Partial<ConstructorParameters<typeof RaService>[0]> = {}
       return p;
     },
   });
-  const advance = (ms: number) => {
-    for (let t = 0; t < ms; t += 100) {
-      clock.now += 100;
-      svc.tick();
-    }
-  };
+  const advance = (ms: number) => clock.advance(ms);
   return { svc, clock, ports, opened, wakes, upPorts, reg, advance, setProc: (t: string) => (proc = t) };
 }
 
@@ -127,11 +122,11 @@ describe("RaService reconciliation", () => {
     const h = harness();
     h.setProc(PROC([[LL_A, 5, 0xc0, "br-a"]])); // tentative
     h.svc.setBridges([cfgA]);
-    h.advance(2000);
+    await h.advance(2000);
     expect(h.opened).toEqual([]);
     expect(h.svc.status()).toEqual([{ bridge: "br-a", state: "waiting-link-local", linkLocal: null }]);
     h.setProc(PROC([[LL_A, 5, 0x80, "br-a"]]));
-    h.advance(300); // the address is re-read every 250 ms while a bridge waits
+    await h.advance(300); // the address is re-read every 250 ms while a bridge waits
     expect(h.ports.get("br-a")!.sent).toEqual([{ type: 134, routerLifetime: 30, dst: "ff02::1", src: "fe80::a0a" }]);
     await h.svc.stop();
   });
@@ -145,14 +140,14 @@ describe("RaService reconciliation", () => {
       ]),
     );
     h.svc.setBridges([cfgA]);
-    h.advance(30_000);
+    await h.advance(30_000);
     expect(h.opened).toEqual(["br-a"]);
     h.svc.setBridges([{ ...cfgA, bridge: "br-b", prefix: "fd00:b2::/64" }]);
-    h.advance(100);
+    await h.advance(100);
     const a = h.ports.get("br-a")!;
     expect(a.sent.at(-1)!.routerLifetime).toBe(0);
     expect(h.opened).toEqual(["br-a", "br-b"]);
-    h.advance(10_000); // the rest of br-a's final series, then it is closed and forgotten
+    await h.advance(10_000); // the rest of br-a's final series, then it is closed and forgotten
     expect(a.sent.filter((s) => s.routerLifetime === 0).length).toBe(3);
     expect(a.closed).toBe(true);
     expect(h.svc.status().map((s) => s.bridge)).toEqual(["br-b"]);
@@ -164,7 +159,7 @@ describe("RaService reconciliation", () => {
       const h = harness();
       h.setProc(PROC([[LL_A, 5, 0x80, "br-a"]]));
       h.svc.setBridges([cfgA]);
-      h.advance(1000);
+      await h.advance(1000);
       const a = h.ports.get("br-a")!;
       expect(a.sent.map((x) => x.routerLifetime)).toEqual([30]);
       await h.svc.stop(withdraw ? undefined : { withdraw: false });
@@ -187,7 +182,7 @@ describe("RaService reconciliation", () => {
     const h = harness();
     h.setProc(PROC([[LL_A, 5, 0x80, "br-a"]]));
     h.svc.setBridges([cfgA]);
-    h.advance(1000);
+    await h.advance(1000);
     const p = h.ports.get("br-a")!;
     p.inbox.push({
       data: Uint8Array.from([133, 0, 0, 0, 0, 0, 0, 0]),
@@ -202,7 +197,7 @@ describe("RaService reconciliation", () => {
       truncated: false,
     });
     p.inbox.push({ data: new Uint8Array(2048), source: "fe80::97", hopLimit: 255, truncated: true });
-    h.advance(600);
+    await h.advance(600);
     expect(p.sent.filter((s) => s.dst === "fe80::99").length).toBe(1);
     expect(p.sent.some((s) => s.dst === "fe80::98" || s.dst === "fe80::97")).toBe(false);
     expect(h.reg.render()).toContain('netlet_ra_dropped_total{bridge="br-a",reason="hop-limit"} 1');
@@ -215,7 +210,7 @@ describe("RaService reconciliation", () => {
     const h = harness({ maxSolicitedDelayMs: 0 });
     h.setProc(PROC([[LL_A, 5, 0x80, "br-a"]]));
     h.svc.setBridges([cfgA]);
-    h.advance(200);
+    await h.advance(200);
     const p = h.ports.get("br-a")!;
     p.inbox.push({
       data: Uint8Array.from([133, 0, 0, 0, 0, 0, 0, 0]),
@@ -225,7 +220,10 @@ describe("RaService reconciliation", () => {
     });
     h.wakes.get("br-a")!();
     h.wakes.get("br-a")!(); // coalesced into one pass
-    await Bun.sleep(30); // real time for the 0–5 ms timer; the fake clock does not move
+    // The next poll is 100 ms away; the wake-up's pass runs 5 ms after the last one.
+    await h.advance(4);
+    expect(p.sent.filter((s) => s.dst === "fe80::77").length).toBe(0);
+    await h.advance(1);
     expect(p.sent.filter((s) => s.dst === "fe80::77").length).toBe(1);
     await h.svc.stop();
   });
@@ -235,15 +233,15 @@ describe("RaService reconciliation", () => {
     h.setProc(PROC([[LL_A, 5, 0x80, "br-a"]]));
     h.upPorts.add("vm0");
     h.svc.setBridges([cfgA]);
-    h.advance(4000);
+    await h.advance(4000);
     const p = h.ports.get("br-a")!;
     expect(p.sent.length).toBe(1);
     h.upPorts.add("vm1"); // noticed by the 1 s link check here (netlink would wake at once)
-    h.advance(1000);
+    await h.advance(1000);
     expect(p.sent.length).toBe(2);
     expect(p.sent[1]).toMatchObject({ dst: "ff02::1", routerLifetime: 30 });
     h.upPorts.delete("vm0"); // a port going down is no reason to advertise
-    h.advance(2500);
+    await h.advance(2500);
     expect(p.sent.length).toBe(2);
     await h.svc.stop();
   });
@@ -252,13 +250,13 @@ describe("RaService reconciliation", () => {
     const h = harness();
     h.setProc(PROC([[LL_A, 5, 0x80, "br-a"]]));
     h.svc.setBridges([cfgA]);
-    h.advance(1000);
+    await h.advance(1000);
     h.setProc("");
-    h.advance(1100);
+    await h.advance(1100);
     expect(h.ports.get("br-a")!.closed).toBe(true);
     expect(h.svc.status()[0].state).toBe("waiting-link-local");
     h.setProc(PROC([[LL_A, 5, 0x80, "br-a"]]));
-    h.advance(300);
+    await h.advance(300);
     expect(h.opened).toEqual(["br-a", "br-a"]);
     expect(h.svc.status()[0].state).toBe("advertising");
     await h.svc.stop();
@@ -269,11 +267,11 @@ describe("RaService reconciliation", () => {
     const h = harness();
     h.setProc(PROC([[LL_A, 5, 0x80, "br-a"]]));
     h.svc.setBridges([cfgA]);
-    h.advance(500);
+    await h.advance(500);
     const p = h.ports.get("br-a")!;
     const before = p.sent.length;
     h.svc.setBridges([{ ...cfgA, mtu: 1400 }]);
-    h.advance(3000);
+    await h.advance(3000);
     expect(p.sent.length).toBe(before + 1);
     await h.svc.stop();
   });

@@ -51,12 +51,24 @@ describe("import-boundary check", () => {
     const rules: ImportRules = {
       allow: { a: ["c"], c: ["a"] },
       exceptions: { "src/a/x.ts -> src/b/y.ts": "tolerated", "src/a/gone.ts -> src/b/y.ts": "no longer there" },
+      restricted: {},
     };
     const { violations, stale } = checkEdges(edges, rules);
     expect(violations).toEqual(["declared arrows form a cycle among: a, c"]);
     expect(stale).toEqual(["src/a/gone.ts -> src/b/y.ts"]);
-    const unknown = checkEdges([{ from: "src/d/w.ts", to: "src/a/x.ts" }], { allow: { a: [] }, exceptions: {} });
+    const unknown = checkEdges([{ from: "src/d/w.ts", to: "src/a/x.ts" }], {
+      allow: { a: [] },
+      exceptions: {},
+      restricted: {},
+    });
     expect(unknown.violations).toEqual([expect.stringContaining("src/d has no declared arrows")]);
+  });
+
+  test("bun:ffi is imported from sys/ only", () => {
+    const root = join(FIXTURES, "ffi");
+    expect(checkEdges(readEdges(root), RULES).violations).toEqual([
+      "src/metadata/ttl.ts imports bun:ffi: only sys may",
+    ]);
   });
 
   test("the declared arrows of the real tree form no cycle", () => {

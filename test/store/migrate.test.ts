@@ -18,6 +18,7 @@ import { plugPort, portsByVif } from "../../src/store/ports.ts";
 import { takeHome } from "../../src/store/migrate.ts";
 import { readHostView } from "../../src/reconcile/host-view.ts";
 import { parseConfig } from "../../src/config/load.ts";
+import { rowsSince } from "../replication/rows.ts";
 import { bootParams, netParams, snapshot } from "./fixtures.ts";
 
 const KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl demo@host";
@@ -42,7 +43,7 @@ function node(id: string): Node {
 /** Every current row `from` holds, offered to `to` through the same intake gossip uses. */
 function sync(from: Node, to: Node, filter: (r: ReplicaRow) => boolean = () => true): void {
   for (const [origin] of from.replica.heads())
-    for (const row of from.replica.changedSince(origin, "", 100_000)) if (filter(row)) to.intake.ingest(row, from.id);
+    for (const row of rowsSince(from.replica, origin, "", 100_000)) if (filter(row)) to.intake.ingest(row, from.id);
 }
 
 const members = (alive: string[]) => (id: string) => (alive.includes(id) ? "alive" : null);

@@ -10,13 +10,14 @@ import { allocateFloatingIp, createFloatingRange } from "../../src/store/floatin
 import { putLease } from "../../src/store/leases.ts";
 import { listFixedIps } from "../../src/store/fixed-ips.ts";
 import { bootParams, memStore, netParams } from "./fixtures.ts";
+import { rowsSince } from "../replication/rows.ts";
 
 const KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl demo@host";
 
 /** Everything `from` holds, pulled by `to` the way state sync does: per origin, after its mark. */
 function replicate(from: SqliteReplicaStore, to: SqliteReplicaStore): number {
   let n = 0;
-  for (const [origin] of from.heads()) for (const row of from.changedSince(origin, "", 100_000)) if (to.apply(row)) n++;
+  for (const [origin] of from.heads()) for (const row of rowsSince(from, origin, "", 100_000)) if (to.apply(row)) n++;
   return n;
 }
 
@@ -57,7 +58,7 @@ describe("SQLite replica store", () => {
     const { replica } = populated();
     const tables = new Set<string>();
     for (const [origin] of replica.heads()) {
-      for (const row of replica.changedSince(origin, "", 1000)) {
+      for (const row of rowsSince(replica, origin, "", 1000)) {
         const v = validateRow(JSON.parse(JSON.stringify(row)));
         expect(v.ok ? "ok" : `${row.table}: ${v.reason}`).toBe("ok");
         tables.add(row.table);
@@ -142,7 +143,7 @@ describe("SQLite replica store", () => {
 
   test("before(): the newest row of an origin below a version, across every table", () => {
     const { store, replica } = populated();
-    const own = replica.changedSince(store.nodeId, "", 1000);
+    const own = rowsSince(replica, store.nodeId, "", 1000);
     expect(own.length).toBeGreaterThan(5);
     for (const [i, row] of own.entries())
       expect(replica.before(store.nodeId, row.hlc)).toBe(i === 0 ? "" : own[i - 1].hlc);

@@ -13,11 +13,26 @@ import {
   listFloatingIps,
 } from "../../src/store/floating.ts";
 import { Store } from "../../src/store/db.ts";
+import { createLogger } from "../../src/log.ts";
 import { bootParams, memStore, netParams, snapshot } from "./fixtures.ts";
 
 const KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl demo@host";
 
 describe("store", () => {
+  test("a failing change listener is logged and the writer and the other listeners carry on", () => {
+    const logged: string[] = [];
+    const s = new Store(":memory:", { nodeId: "node-a", log: createLogger({ write: (l) => logged.push(l) }) });
+    const seen: number[] = [];
+    s.subscribe(() => {
+      throw new Error("listener broke");
+    });
+    s.subscribe((e) => seen.push(e.length));
+    expect(() => createNetworks(s, netParams())).not.toThrow();
+    expect(seen).toEqual([1]);
+    expect(logged).toHaveLength(1);
+    expect(logged[0]).toContain('level=error msg="change listener failed" err="Error: listener broke"');
+  });
+
   test("change events arrive after commit, once per changed row, and not at all on rollback", () => {
     const s = memStore();
     const seen: ChangeEvent[][] = [];

@@ -1,20 +1,18 @@
 /** agent, status, config sample|check, project scrub, dhcp leases. */
 import type { Lease, Network } from "../../model.ts";
-import { loadConfigFile } from "../../config/load.ts";
+import { DEFAULT_CONFIG, loadConfigFile } from "../../config/load.ts";
 import { configSample } from "../../config/sample.ts";
-import { createLogger } from "../../log.ts";
-import { startAgent } from "../../agent.ts";
-import { AgentConflict } from "../../agent-lock.ts";
+import { AgentConflict } from "../../sys/agent-lock.ts";
 import { flushDataplane } from "../../dataplane/flush.ts";
 import { spawnExec } from "../../dataplane/exec.ts";
 import { RuntimeError, UsageError } from "../errors.ts";
 import { table } from "../table.ts";
 import { print, strOpt, type Verb, type VerbContext } from "../verb.ts";
 
-export const DEFAULT_CONFIG = "/etc/netlet/netlet.conf";
+export { DEFAULT_CONFIG };
 
 /** `netlet agent --shutdown`: ask the running agent to withdraw and exit, and wait until its socket is gone. */
-async function shutdownAgent(ctx: VerbContext): Promise<void> {
+export async function shutdownAgent(ctx: VerbContext): Promise<void> {
   await ctx.api.call("POST", "/v1/agent/shutdown");
   const deadline = Date.now() + 15_000;
   while (Date.now() < deadline) {
@@ -43,40 +41,8 @@ export const miscVerbs: Verb[] = [
       const format = strOpt(ctx, "log-format") ?? "logfmt";
       if (format !== "logfmt" && format !== "json")
         throw new UsageError(`--log-format ${format}: expected logfmt or json`);
-      const path = ctx.configPath ?? DEFAULT_CONFIG;
-      const { config, warnings } = await loadConfigFile(path, ctx.configPath !== null);
-      const log = createLogger({ format, level: config.logLevel });
-      for (const w of warnings) log.warn(w);
-      const configPath = (await Bun.file(path).exists()) ? path : null;
-      let finish: (withdraw: boolean) => void = () => {};
-      const agent = await startAgent({
-        config,
-        socket: ctx.socket,
-        log,
-        configPath,
-        onShutdownRequest: () => finish(true),
-      });
-      process.on("SIGHUP", () => {
-        loadConfigFile(path, ctx.configPath !== null)
-          .then(({ config: next, warnings: ws }) => {
-            for (const w of ws) log.warn(w);
-            return agent.reload(next);
-          })
-          .catch((err) =>
-            log.error("config reload refused; keeping the running configuration", { err: String(err.message ?? err) }),
-          );
-      });
-      await new Promise<void>((resolve) => {
-        let stopping = false;
-        finish = (withdraw) => {
-          if (stopping) return;
-          stopping = true;
-          void agent.stop({ withdraw }).then(resolve);
-        };
-        // SIGTERM is what both `systemctl restart` and `stop` send: keep the guests' routes.
-        process.once("SIGTERM", () => finish(false));
-        process.once("SIGINT", () => finish(false));
-      });
+      if (!ctx.runDaemon) throw new RuntimeError("this build of netlet cannot run the agent");
+      await ctx.runDaemon({ configPath: ctx.configPath, socket: ctx.socket, logFormat: format });
     },
   },
   {
@@ -234,6 +200,7 @@ interface StatusJson {
     dhcp: string;
     ra: string;
   }[];
+  bridged?: { label: string; bridge: string; servedBy: string | null; serverAddress: string | null }[];
   instances: {
     name: string;
     mac: string;
@@ -267,6 +234,15 @@ function statusScreen(st: StatusJson): string {
       ["network", "IPv4", "IPv6", "bridge", "host address", "DHCP", "RA"],
       st.networks.map((n) => [n.label, n.cidr, n.cidrV6, n.bridge, n.hostAddress, n.dhcp, n.ra]),
     ),
+    ...(st.bridged?.length
+      ? [
+          "networks bridged only (served by their associated host):",
+          table(
+            ["network", "bridge", "served by", "at"],
+            st.bridged.map((b) => [b.label, b.bridge, b.servedBy, b.serverAddress]),
+          ),
+        ]
+      : []),
     "instances on this host:",
     table(
       ["instance", "MAC", "fixed IP", "IPv6", "lease", "floating IP", "metadata last seen"],

@@ -2,7 +2,7 @@
  * Address arithmetic for IPAM: a fixed IPv4 range split into equal blocks (default /28), and
  * the addresses of one block. Parsing goes through ipaddr.js; integers are only used inside.
  */
-import { numToIp4 as intToV4, parseCidr4 } from "../../ipam/addr.ts";
+import { numToIp4 as intToV4, parseCidr4 } from "../../net/ip.ts";
 
 export const DEFAULT_BLOCK_PREFIX = 28;
 

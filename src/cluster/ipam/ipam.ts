@@ -13,7 +13,7 @@ import type { ReplicaRow, ReplicaStore } from "../../replication/replica-store.t
 import { Agreement, type ClaimOutcome } from "./agreement.ts";
 import { blockAddresses, splitBlocks } from "./blocks.ts";
 import { reservedOf, type ReservationFields } from "../../ipam/network-plan.ts";
-import { ip4ToNum } from "../../ipam/addr.ts";
+import { ip4ToNum } from "../../net/ip.ts";
 import { type Duplicate, findDuplicates } from "./duplicates.ts";
 import { type IpamMsg, isIpamPayload, parseIpamMsg } from "./messages.ts";
 import type { PromiseStore } from "../../replication/promise-store.ts";

@@ -4,7 +4,7 @@
  * slots one host holds. Rebuilt only when a slot row changed: an allocation asks for them many
  * times (its blocks, every block's record while claiming) and slots change rarely.
  */
-import type { ReplicaStore } from "../../replication/replica-store.ts";
+import type { TableScan } from "../../replication/replica-store.ts";
 import type { SlotRecord } from "./promises.ts";
 
 interface View {
@@ -19,7 +19,7 @@ export class SlotViews {
   #view: View | undefined;
 
   constructor(
-    private readonly store: ReplicaStore,
+    private readonly store: TableScan,
     private readonly self: string,
   ) {}
 

@@ -5,7 +5,7 @@
  */
 import type { HlcClock } from "../../replication/hlc.ts";
 import type { SyncStats } from "./config.ts";
-import { HOST_TABLES, MOVABLE_TABLES, type ReplicaRow, type ReplicaStore } from "../../replication/replica-store.ts";
+import { HOST_TABLES, MOVABLE_TABLES, type ReplicaRow, type RowSink } from "../../replication/replica-store.ts";
 import { validateRow } from "./schema.ts";
 
 export interface Quarantined {
@@ -18,13 +18,13 @@ export interface Quarantined {
 export type Ingested = ["applied" | "stale", ReplicaRow] | ["invalid" | "future", undefined];
 
 export class RowIntake {
-  readonly #store: ReplicaStore;
+  readonly #store: RowSink;
   readonly #clock: HlcClock;
   readonly #stats: SyncStats;
   /** The most recent rejected rows, at most 64. */
   readonly #quarantine: Quarantined[];
 
-  constructor(store: ReplicaStore, clock: HlcClock, stats: SyncStats, quarantine: Quarantined[]) {
+  constructor(store: RowSink, clock: HlcClock, stats: SyncStats, quarantine: Quarantined[]) {
     this.#store = store;
     this.#clock = clock;
     this.#stats = stats;

@@ -6,7 +6,7 @@
  */
 import type { SyncConfig, SyncStats } from "./config.ts";
 import type { Segment } from "./messages.ts";
-import type { ReplicaStore } from "../../replication/replica-store.ts";
+import type { PageSource } from "../../replication/replica-store.ts";
 import { type WireRow, hlcToWire, toWire } from "./schema.ts";
 import type { FragmentingSender, SyncTransport } from "./transport.ts";
 
@@ -26,7 +26,7 @@ export class PageServer {
   /** Versions older than this may have lost their tombstones (see the engine's collection). */
   gcHorizon: string;
   readonly #config: SyncConfig;
-  readonly #store: ReplicaStore;
+  readonly #store: PageSource;
   readonly #t: SyncTransport;
   readonly #sender: FragmentingSender;
   readonly #stats: SyncStats;
@@ -35,7 +35,7 @@ export class PageServer {
 
   constructor(
     config: SyncConfig,
-    store: ReplicaStore,
+    store: PageSource,
     t: SyncTransport,
     sender: FragmentingSender,
     stats: SyncStats,

@@ -39,7 +39,7 @@ export class MemoryReplicaStore implements ReplicaStore {
     return out;
   }
 
-  changedSince(origin: string, after: string, limit: number): ReplicaRow[] {
+  #since(origin: string, after: string, limit: number): ReplicaRow[] {
     const keys = this.#byOrigin.get(origin);
     if (!keys) return [];
     const out: ReplicaRow[] = [];
@@ -52,7 +52,7 @@ export class MemoryReplicaStore implements ReplicaStore {
   }
 
   refsSince(origin: string, after: string, limit: number): RowRef[] {
-    return this.changedSince(origin, after, limit).map((r) => ({ table: r.table, key: r.key, hlc: r.hlc }));
+    return this.#since(origin, after, limit).map((r) => ({ table: r.table, key: r.key, hlc: r.hlc }));
   }
 
   before(origin: string, hlc: string): string {

@@ -9,21 +9,21 @@
  */
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import type { Config } from "./config/load.ts";
-import type { Logger } from "./log.ts";
-import type { Store } from "./store/db.ts";
-import type { ChangeEvent } from "./model.ts";
-import { histogram, registry } from "./metrics.ts";
-import { SqlitePromiseStore, SqliteReplicaStore } from "./store/replica.ts";
-import { Keyring } from "./cluster/keyring.ts";
-import { KeyringLayer } from "./cluster/keyring-sync.ts";
-import { PacketCrypto } from "./cluster/crypto.ts";
-import { bootEpoch, loadMarks, saveMarks } from "./cluster/replay-marks.ts";
-import { ClusterNode } from "./cluster/node.ts";
-import { ClusterShell, splitHostPort } from "./cluster/shell.ts";
-import { Ipam } from "./cluster/ipam/ipam.ts";
-import type { MemberView } from "./cluster/swim/members.ts";
-import type { ReplicaTable } from "./replication/replica-store.ts";
+import type { Config } from "../config/load.ts";
+import type { Logger } from "../log.ts";
+import type { Store } from "../store/db.ts";
+import type { ChangeEvent } from "../model.ts";
+import { histogram, registry } from "../metrics.ts";
+import { SqlitePromiseStore, SqliteReplicaStore } from "../store/replica.ts";
+import { Keyring } from "../cluster/keyring.ts";
+import { KeyringLayer } from "../cluster/keyring-sync.ts";
+import { PacketCrypto } from "../cluster/crypto.ts";
+import { bootEpoch, loadMarks, saveMarks } from "../cluster/replay-marks.ts";
+import { ClusterNode } from "../cluster/node.ts";
+import { ClusterShell, splitHostPort } from "../cluster/shell.ts";
+import { Ipam } from "../cluster/ipam/ipam.ts";
+import type { MemberView } from "../cluster/swim/members.ts";
+import type { ReplicaTable } from "../replication/replica-store.ts";
 
 /** Entities whose rows the cluster replicates (fixed IPs travel as IPAM allocations instead). */
 const REPLICATED = new Set<string>([

@@ -5,7 +5,7 @@
  * succeeds again: set/clear) and an event (a dropped packet: raised, counted, and cleared
  * `ttlMs` after the last occurrence). The set of names is fixed by the code, so it is bounded.
  */
-import type { Gauge } from "./metrics.ts";
+import type { Gauge } from "../metrics.ts";
 
 export interface Alarm {
   name: string;

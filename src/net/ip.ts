@@ -1,8 +1,13 @@
 /**
  * IPv4/IPv6 helpers over ipaddr.js: all parsing of address text goes through it. The numeric
- * form (an unsigned 32-bit integer) is used only for arithmetic and ordering.
+ * form (an unsigned 32-bit integer) is used only for arithmetic and ordering; the byte form is
+ * what DHCP puts on the wire.
  */
 import ipaddr from "ipaddr.js";
+import { BoundedCache } from "../util/bounded-cache.ts";
+
+/** The unspecified address, used for empty header fields. */
+export const ANY4 = "0.0.0.0";
 
 export interface Cidr4 {
   /** Network address as a number. */
@@ -47,8 +52,32 @@ export function formatCidr4(c: Cidr4): string {
   return `${numToIp4(c.base)}/${c.prefix}`;
 }
 
+/** Dotted-quad netmask for a prefix length (0..32). */
 export function netmask4(prefix: number): string {
   return ipaddr.IPv4.subnetMaskFromPrefixLength(prefix).toString();
+}
+
+/** Directed broadcast address of `address/prefixLength`. */
+export function broadcast4(address: string, prefixLength: number): string {
+  return ipaddr.IPv4.broadcastAddressFromCIDR(`${address}/${prefixLength}`).toString();
+}
+
+/** Parsed addresses: DHCP replies repeat the same few (server ids, gateways, relays) constantly. */
+const parsedBytes = new BoundedCache<string, number[]>(8192);
+
+/** Four octets of a dotted-quad address; throws on anything that is not one. */
+export function ip4Bytes(text: string): number[] {
+  const hit = parsedBytes.get(text);
+  if (hit) return hit;
+  if (!isIpv4(text)) throw new TypeError(`not an IPv4 address: ${text}`);
+  const bytes = ipaddr.IPv4.parse(text).toByteArray();
+  parsedBytes.set(text, bytes);
+  return bytes;
+}
+
+/** Dotted-quad text of the four bytes at `off`. */
+export function ip4Text(buf: Uint8Array, off = 0): string {
+  return new ipaddr.IPv4([buf[off], buf[off + 1], buf[off + 2], buf[off + 3]]).toString();
 }
 
 export function cidr4Contains(c: Cidr4, n: number): boolean {

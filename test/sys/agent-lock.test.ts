@@ -3,10 +3,10 @@ import { afterAll, describe, expect, test } from "bun:test";
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { AgentConflict, claimSocket, lockStateDir, socketInode } from "../src/agent-lock.ts";
+import { AgentConflict, claimSocket, lockStateDir, socketInode } from "../../src/sys/agent-lock.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "netlet-lock-"));
-const LOCK = join(import.meta.dir, "..", "src", "agent-lock.ts");
+const LOCK = join(import.meta.dir, "..", "..", "src", "sys", "agent-lock.ts");
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 /** Another process trying the lock: what it printed, and its exit code. */

@@ -10,7 +10,7 @@
  */
 import { ptr } from "bun:ffi";
 import { readdirSync, readFileSync, readlinkSync } from "node:fs";
-import { lib } from "../sys/libc.ts";
+import { lib } from "./libc.ts";
 
 const IPPROTO_IP = 0;
 const IP_TTL = 2;

@@ -7,24 +7,31 @@
 import { chmodSync, mkdirSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { hostname as osHostname } from "node:os";
-import type { Config } from "./config/load.ts";
-import type { Logger } from "./log.ts";
-import { gauge, registry } from "./metrics.ts";
+import { createAdminApp } from "../api/app.ts";
+import type { Config } from "../config/load.ts";
+import { planReload, type ReloadPlan } from "../config/reload.ts";
+import { readHostSubnets } from "../ipam/host-subnets.ts";
+import { LibvirtWatch } from "../libvirt/watch.ts";
+import type { Logger } from "../log.ts";
+import { gauge } from "../metrics.ts";
+import { Reconciler } from "../reconcile/reconciler.ts";
+import { moduleTargets } from "../reconcile/targets.ts";
+import { Store } from "../store/db.ts";
+import { registerHost } from "../store/hosts.ts";
+import { listNetworks } from "../store/networks.ts";
+import { claimSocket, lockStateDir, socketInode } from "../sys/agent-lock.ts";
+import { defaultRouteSource } from "../sys/my-ip.ts";
+import { commit, VERSION } from "../version.ts";
 import { Alarms } from "./alarms.ts";
-import { Store } from "./store/db.ts";
-import { registerHost } from "./store/hosts.ts";
-import { createAdminApp } from "./api/app.ts";
-import { announceGateway } from "./dataplane/announce.ts";
-import { readHostSubnets } from "./ipam/host-subnets.ts";
-import { listNetworks } from "./store/networks.ts";
-import { VERSION, commit } from "./version.ts";
-import { Reconciler } from "./reconcile/reconciler.ts";
-import { startDataplane, startDhcp, startDns, startMetadata, startRa } from "./modules.ts";
+import { startCluster } from "./cluster.ts";
+import { startDataplane } from "./dataplane.ts";
+import { startDhcp } from "./dhcp.ts";
+import { startDns } from "./dns.ts";
+import { startMetadata } from "./metadata.ts";
+import { serveOps } from "./ops-http.ts";
+import { startRa } from "./ra.ts";
+import { announceGateway } from "../dataplane/announce.ts";
 import { statusReport } from "./status.ts";
-import { startCluster } from "./cluster-agent.ts";
-import { planReload, type ReloadPlan } from "./config/reload.ts";
-import { claimSocket, lockStateDir, socketInode } from "./agent-lock.ts";
-import { LibvirtWatch } from "./libvirt/watch.ts";
 
 const alarmGauge = gauge("netlet_alarm", "1 while the named alarm is raised (see netlet status), 0 once it cleared");
 
@@ -49,14 +56,6 @@ export interface Agent {
   stop(opts?: { withdraw?: boolean }): Promise<void>;
 }
 
-/** This host's address: my_ip, else the source address the kernel would use for the default route. */
-export function detectMyIp(config: Config): string {
-  if (config.myIp) return config.myIp;
-  const r = Bun.spawnSync(["ip", "-4", "-o", "route", "get", "192.0.2.1"], { stderr: "ignore" });
-  const m = /src (\d+\.\d+\.\d+\.\d+)/.exec(r.stdout.toString());
-  return m ? m[1] : "127.0.0.1";
-}
-
 /** Serve the admin API on a socket path that claimSocket() has made free. */
 function serveAdminSocket(path: string, fetch: (req: Request) => Response | Promise<Response>) {
   const server = Bun.serve({ unix: path, fetch });
@@ -64,41 +63,10 @@ function serveAdminSocket(path: string, fetch: (req: Request) => Response | Prom
   return server;
 }
 
-/** /metrics, /healthz (the process answers) and /readyz (the store answers and no alarm is raised). */
-function serveOps(listen: string, store: Store, log: Logger, alarms: () => string[]) {
-  const i = listen.lastIndexOf(":");
-  const hostname = listen.slice(0, i).replace(/^\[|\]$/g, "");
-  const port = Number(listen.slice(i + 1));
-  try {
-    return Bun.serve({
-      hostname,
-      port,
-      fetch(req) {
-        const path = new URL(req.url).pathname;
-        if (path === "/metrics") {
-          alarms(); // expire transient alarms so netlet_alarm is current
-          return new Response(registry.render(), { headers: { "content-type": "text/plain; version=0.0.4" } });
-        }
-        if (path === "/healthz") return new Response("ok\n");
-        if (path === "/readyz") {
-          store.db.query("SELECT 1").get();
-          const raised = alarms();
-          if (raised.length)
-            return new Response(`not ready\n${raised.map((a) => `alarm ${a}`).join("\n")}\n`, { status: 503 });
-          return new Response("ready\n");
-        }
-        return new Response("not found\n", { status: 404 });
-      },
-    });
-  } catch (err) {
-    log.warn("admin listener not started", { listen, err: String(err) });
-    return null;
-  }
-}
-
 export async function startAgent(opts: AgentOptions): Promise<Agent> {
   const { log } = opts;
-  const myIp = detectMyIp(opts.config);
+  // This host's address: my_ip, else the source address of the default route.
+  const myIp = opts.config.myIp || defaultRouteSource();
   const config: Config = { ...opts.config, myIp };
   const nodeId = config.host ?? osHostname();
   // Refuse to be a second agent before anything is started or sent.
@@ -111,7 +79,7 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
     lock.release();
     throw err;
   }
-  const store = new Store(join(config.statePath, "netlet.db"), { nodeId });
+  const store = new Store(join(config.statePath, "netlet.db"), { nodeId, log: log.child({ component: "store" }) });
   registerHost(store, osHostname(), myIp);
 
   const alarms = new Alarms(Date.now, alarmGauge);
@@ -121,20 +89,17 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
   const dhcp = config.networkManager === "flat" ? null : startDhcp(store, config, log, alarms);
   const ra = startRa(config, log);
   const metadata = startMetadata(store, config, log);
-  const dns = startDns(store, config, log);
+  const dns = startDns(config, log);
   let onMembership = () => {};
   const cluster = await startCluster(store, config, myIp, log, () => onMembership());
   const reconciler = new Reconciler(
     store,
     config,
-    {
-      links: dataplane.target.links,
-      dhcp: dhcp?.target,
-      ra: ra?.target,
-      metadata: metadata.target,
-      dns: dns?.target,
-      firewall: dataplane.target.firewall,
-    },
+    moduleTargets(
+      store,
+      { dataplane: dataplane.sink, dhcp: dhcp?.dhcp, ra: ra?.ra, dns: dns?.dns, metadata: metadata.sink },
+      log,
+    ),
     log.child({ component: "reconcile" }),
     cluster,
   );

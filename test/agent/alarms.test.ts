@@ -1,7 +1,7 @@
 /** Named alarms: conditions until cleared, events until a quiet spell, mirrored in netlet_alarm. */
 import { expect, test } from "bun:test";
-import { Alarms } from "../src/alarms.ts";
-import { Registry } from "../src/metrics.ts";
+import { Alarms } from "../../src/agent/alarms.ts";
+import { Registry } from "../../src/metrics.ts";
 
 test("conditions hold until cleared; events count and expire after their quiet spell; the gauge follows", () => {
   let now = 1_000;

@@ -2,12 +2,13 @@
  * `netlet status`: one screen of what this node is and does — built in the agent from the same
  * HostView the reconcilers use, plus each module's live figures.
  */
-import type { Config } from "./config/load.ts";
-import type { Store } from "./store/db.ts";
-import { readHostView } from "./reconcile/host-view.ts";
-import { listLeases } from "./store/leases.ts";
-import { listFloatingIps } from "./store/floating.ts";
-import { VERSION, commit } from "./version.ts";
+import type { Config } from "../config/load.ts";
+import type { Store } from "../store/db.ts";
+import { readHostView } from "../reconcile/host-view.ts";
+import { listLeases } from "../store/leases.ts";
+import { listFloatingIps } from "../store/floating.ts";
+import { VERSION, commit } from "../version.ts";
+import { leaseKey } from "../model.ts";
 
 export interface StatusSources {
   startedAt: number;
@@ -28,7 +29,7 @@ export interface StatusSources {
 
 export function statusReport(store: Store, config: Config, src: StatusSources): Record<string, unknown> {
   const view = readHostView(store, config);
-  const leases = new Map(listLeases(store).map((l) => [`${l.networkId}/${l.mac}`, l]));
+  const leases = new Map(listLeases(store).map((l) => [leaseKey(l.networkId, l.mac), l]));
   const floating = listFloatingIps(store);
   const ra = new Map((src.ra() ?? []).map((b) => [b.bridge, b.state]));
   return {
@@ -49,6 +50,13 @@ export function statusReport(store: Store, config: Config, src: StatusSources): 
       dhcp: src.dhcpOn && s.network.enableDhcp ? "serving" : "off",
       ra: ra.get(s.network.bridge) ?? (s.network.cidrV6 ? "off (use_ipv6 = false)" : "-"),
     })),
+    // Networks another host serves (network-associate-host): this host only bridges its guests.
+    bridged: view.bridged.map((b) => ({
+      label: b.network.label,
+      bridge: b.network.bridge,
+      servedBy: b.network.host,
+      serverAddress: b.server,
+    })),
     instances: view.local.flatMap(({ instance, vifs }) =>
       vifs.map((v) => ({
         name: instance.name,
@@ -56,7 +64,7 @@ export function statusReport(store: Store, config: Config, src: StatusSources): 
         mac: v.mac,
         fixedIp: v.address,
         ipv6: v.addressV6,
-        lease: leases.get(`${v.networkId}/${v.mac}`)?.state ?? "none",
+        lease: leases.get(leaseKey(v.networkId, v.mac))?.state ?? "none",
         floating: floating
           .filter((f) => f.instanceUuid === instance.uuid && f.fixedAddress === v.address)
           .map((f) => f.address),

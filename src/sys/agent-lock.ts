@@ -6,7 +6,7 @@
  */
 import { closeSync, mkdirSync, openSync, readFileSync, rmSync, statSync, writeSync, ftruncateSync } from "node:fs";
 import { join } from "node:path";
-import { tryLockExclusive } from "./sys/libc.ts";
+import { tryLockExclusive } from "./libc.ts";
 
 export class AgentConflict extends Error {}
 
