@@ -55,15 +55,5 @@ export const RULES: ImportRules = {
   restricted: {
     "bun:ffi": ["sys"],
   },
-  exceptions: {
-    "src/api/app.ts -> src/agent/cluster.ts": "cluster boot types live in the root; they belong to the IPAM",
-    "src/api/cluster-boot.ts -> src/agent/cluster.ts": "cluster boot types live in the root; they belong to the IPAM",
-    "src/api/cluster-routes.ts -> src/agent/cluster.ts": "cluster boot types live in the root; they belong to the IPAM",
-    "src/ipam/ifname.ts -> src/store/db.ts": "StoreError is thrown from ipam; domain errors belong below the store",
-    "src/ipam/network-plan.ts -> src/store/db.ts":
-      "StoreError is thrown from ipam; domain errors belong below the store",
-    "src/dhcp/store-leases.ts -> src/store/db.ts": "lease persistence adapter lives in the DHCP module",
-    "src/dhcp/store-leases.ts -> src/store/leases.ts": "lease persistence adapter lives in the DHCP module",
-    "src/dataplane/flush.ts -> src/store/db.ts": "flush reads the store to refuse while an agent runs",
-  },
+  exceptions: {},
 };

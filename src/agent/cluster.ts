@@ -13,7 +13,7 @@ import type { Config } from "../config/load.ts";
 import type { Logger } from "../log.ts";
 import type { Store } from "../store/db.ts";
 import type { ChangeEvent } from "../model.ts";
-import { histogram, registry } from "../metrics.ts";
+import { registry } from "../metrics.ts";
 import { SqlitePromiseStore, SqliteReplicaStore } from "../store/replica.ts";
 import { Keyring } from "../cluster/keyring.ts";
 import { KeyringLayer } from "../cluster/keyring-sync.ts";
@@ -22,7 +22,10 @@ import { bootEpoch, loadMarks, saveMarks } from "../cluster/replay-marks.ts";
 import { ClusterNode } from "../cluster/node.ts";
 import { ClusterShell, splitHostPort } from "../cluster/shell.ts";
 import { Ipam } from "../cluster/ipam/ipam.ts";
-import type { MemberView } from "../cluster/swim/members.ts";
+import type { ClusterControl } from "../cluster/control.ts";
+import { ClusterAllocator } from "../cluster/ipam/allocator.ts";
+import type { Allocator } from "../ipam/allocator.ts";
+import { claimHostAddress, findHostAddress } from "../store/fixed-ips.ts";
 import type { ReplicaTable } from "../replication/replica-store.ts";
 
 /** Entities whose rows the cluster replicates (fixed IPs travel as IPAM allocations instead). */
@@ -38,13 +41,11 @@ const REPLICATED = new Set<string>([
   "floating_ip",
 ]);
 
-export interface ClusterAgent {
-  members(): MemberView[];
+export interface ClusterAgent extends ClusterControl {
   /** Hosts admitted as IPAM voters (a new block needs a majority of them). */
   voters(): string[];
-  /** An address of `networkId` from this host's blocks; waits for a block claim when needed. */
-  allocate(networkId: string, owner: string, timeoutMs?: number): Promise<string>;
-  release(networkId: string, address: string): void;
+  /** Fixed addresses from this host's blocks (the agent's Allocator when in a cluster). */
+  allocator: Allocator;
   /**
    * Floating IPs this host should serve by the store: ask for the serving slot of each, release
    * slots no longer wanted, and return the ones this host holds now.
@@ -52,14 +53,7 @@ export interface ClusterAgent {
   syncFloating(wanted: string[]): string[];
   /** Underlay addresses of the live peers (VXLAN flood lists). */
   peerAddresses(): string[];
-  join(addrs: string[]): void;
-  leave(): void;
-  forget(host: string): { ok: true } | { ok: false; error: string };
-  keys(): { id: number; primary: boolean; retireAt: number | null }[];
-  keyOp(op: "install" | "use" | "remove", key: string): void;
   alarms(): string[];
-  /** Hosts that send under this host's node name (cloned images keep the hostname). */
-  namesakes(): { addr: string; since: number }[];
   stop(): Promise<void>;
 }
 
@@ -76,13 +70,6 @@ function namesakeText(id: string, addr: string, refused: boolean): string {
     ? `another host at ${addr} already uses the node name ${id}: this host refused to join; give it a unique name (host = … in netlet.conf) and restart`
     : `the host at ${addr} also uses this node name ${id} (a cloned image?): one of them needs another name (host = … in netlet.conf)`;
 }
-
-/** Time from asking for a fixed address to getting one, waits for a new block included (T10). */
-const allocSeconds = histogram(
-  "netlet_cluster_allocation_seconds",
-  "time to allocate a fixed IP from this host's blocks, waits for a new block included",
-  [0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
-);
 
 function keyFile(config: Config): string {
   return config.cluster.keyFile ?? join(config.statePath, "cluster.keys");
@@ -278,28 +265,22 @@ export async function startCluster(
   return {
     members: () => shell.node.swim.members(),
     voters: () => ipam.voters(),
-    async allocate(networkId, owner, timeoutMs = 15_000) {
-      const start = Date.now();
-      let said = "";
-      for (;;) {
-        let r!: ReturnType<Ipam["allocate"]>;
+    allocator: new ClusterAllocator({
+      ipam,
+      self: store.nodeId,
+      act: (fn) => {
+        let r!: ReturnType<typeof fn>;
         shell.act((_n, now) => {
-          r = ipam.allocate(networkId, owner, now);
+          r = fn(now);
         });
-        if (r.ok) {
-          allocSeconds.observe((Date.now() - start) / 1000);
-          return r.address;
-        }
-        if (Date.now() >= start + timeoutMs) throw new Error(r.error);
-        // Say once per reason why an allocation waits (a boot that takes seconds is explained).
-        const why = r.error.replace(/\d+ ms/, "N ms");
-        if (why !== said)
-          l.info("allocation waiting", { network: networkId, owner, waited_ms: Date.now() - start, why: (said = why) });
-        // A block claim takes a round trip to the voters: look again soon, then less often.
-        await Bun.sleep(Math.min(50, 2 + (Date.now() - start) / 4));
-      }
-    },
-    release: (networkId, address) => shell.act(() => void ipam.release(networkId, address)),
+        return r;
+      },
+      hostAddress: {
+        find: (networkId) => findHostAddress(store, networkId, store.nodeId),
+        claim: (networkId, address) => claimHostAddress(store, networkId, store.nodeId, address),
+      },
+      log: l,
+    }),
     syncFloating(wanted) {
       const want = new Set(wanted);
       shell.act((_n, now) => {

@@ -8,6 +8,7 @@ import { chmodSync, mkdirSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { hostname as osHostname } from "node:os";
 import { createAdminApp } from "../api/app.ts";
+import { StandaloneAllocator } from "../store/standalone-allocator.ts";
 import type { Config } from "../config/load.ts";
 import { planReload, type ReloadPlan } from "../config/reload.ts";
 import { readHostSubnets } from "../ipam/host-subnets.ts";
@@ -152,6 +153,7 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
     shutdown: opts.onShutdownRequest,
     status,
     cluster,
+    allocator: cluster?.allocator ?? new StandaloneAllocator(),
     hostSubnets,
     dataplaneShow: () => dataplane.show(),
     portsApplied,

@@ -4,10 +4,11 @@
  * call it before it starts the guest and know the guest's first frame meets them.
  */
 import type { Hono } from "hono";
-import { invalid, type Store } from "../store/db.ts";
+import type { Store } from "../store/db.ts";
 import { plugPort, unplugPort } from "../store/ports.ts";
 import { takeHome } from "../store/migrate.ts";
 import { getNetwork } from "../store/networks.ts";
+import { invalid, unavailable } from "../util/errors.ts";
 import { body } from "./body.ts";
 import { instanceJson } from "./convert.ts";
 import * as S from "./schemas.ts";
@@ -17,11 +18,9 @@ export type PortsApplied = () => Promise<string | null>;
 
 export async function settled(applied: PortsApplied | undefined): Promise<void> {
   const err = applied ? await applied() : null;
-  if (err) throw new DataplaneError(`the rules for the port are not applied: ${err}`);
+  // The store changed but the kernel does not follow yet: the caller may retry.
+  if (err) throw unavailable(`the rules for the port are not applied: ${err}`, "port");
 }
-
-/** The store changed but the kernel does not follow yet: a 503 the caller may retry. */
-export class DataplaneError extends Error {}
 
 export function portRoutes(
   app: Hono,

@@ -11,7 +11,8 @@
  * settle on the same home whichever host dies or whatever order the rows arrive in.
  */
 import type { Instance } from "../model.ts";
-import { conflict, invalid, type Store } from "./db.ts";
+import { conflict, invalid } from "../util/errors.ts";
+import type { Store } from "./db.ts";
 import { getInstance, listVifs } from "./instances.ts";
 import { plugPort, type PortBinding } from "./ports.ts";
 

@@ -6,7 +6,8 @@
 import { checkIfName } from "../ipam/ifname.ts";
 import { isMac, normalizeMac } from "../net/mac.ts";
 import type { Instance, Vif } from "../model.ts";
-import { conflict, invalid, type Store } from "./db.ts";
+import type { Store } from "./db.ts";
+import { conflict, invalid } from "../util/errors.ts";
 import { getInstance, listVifs } from "./instances.ts";
 import { getNetwork } from "./networks.ts";
 
