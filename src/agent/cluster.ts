@@ -94,6 +94,27 @@ function generation(store: Store): number {
 }
 
 /**
+ * An instance that moved to another host (live migration) keeps the address this host handed
+ * out from its block; when the new home deletes the VIF, this host returns the address, unless
+ * a live VIF still holds it.
+ */
+function releaseMovedAway(store: Store, ipam: Ipam, vifIds: string[]): void {
+  const mine = new Set(ipam.allocations().map((a) => `${a.networkId}/${a.address}`));
+  for (const id of vifIds) {
+    const v = store.db
+      .query<{ network_id: string; address: string | null }, [string]>(
+        "SELECT network_id, address FROM vifs WHERE id = ? AND deleted = 1",
+      )
+      .get(id);
+    if (!v?.address || !mine.has(`${v.network_id}/${v.address}`)) continue;
+    const held = store.db
+      .query("SELECT 1 FROM vifs WHERE network_id = ? AND address = ? AND deleted = 0")
+      .get(v.network_id, v.address);
+    if (!held) ipam.release(v.network_id, v.address);
+  }
+}
+
+/**
  * `onMembership` runs after a member joins, dies or leaves (VXLAN flood lists and floating-IP
  * serving depend on who is alive).
  */
@@ -199,6 +220,8 @@ export async function startCluster(
   });
   // Publish every committed local write of a replicated row.
   const unsubscribe = store.subscribe((events: readonly ChangeEvent[]) => {
+    const gone = events.filter((e) => e.remote && e.entity === "vif" && e.op === "delete").map((e) => e.key);
+    if (gone.length) shell.act(() => releaseMovedAway(store, ipam, gone));
     const rows = events
       .filter((e) => !e.remote && REPLICATED.has(e.entity))
       .map((e) => replica.get(e.entity as ReplicaTable, e.key))

@@ -31,6 +31,7 @@ import { startDns } from "./dns.ts";
 import { startMetadata } from "./metadata.ts";
 import { serveOps } from "./ops-http.ts";
 import { startRa } from "./ra.ts";
+import { announceGateway } from "../dataplane/announce.ts";
 import { statusReport } from "./status.ts";
 
 const alarmGauge = gauge("netlet_alarm", "1 while the named alarm is raised (see netlet status), 0 once it cleared");
@@ -156,6 +157,7 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
     hostSubnets,
     dataplaneShow: () => dataplane.show(),
     portsApplied,
+    announce: (port, bridge, gw) => announceGateway(port, bridge, gw, (line) => log.info(line)),
     dnsQuery: dns?.query,
   });
   // Reconciliation with libvirt's domains when virsh is here and libvirt_uri is set.

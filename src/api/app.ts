@@ -54,7 +54,7 @@ import { networkCreateWarnings, warn } from "./warnings.ts";
 import type { HostSubnet } from "../ipam/host-subnets.ts";
 import { attach, boot, detach, remove } from "./allocate.ts";
 import { clusterRoutes } from "./cluster-routes.ts";
-import { portRoutes, settled, type PortsApplied } from "./port-routes.ts";
+import { type Announce, portRoutes, settled, type PortsApplied } from "./port-routes.ts";
 import type { ClusterControl } from "../cluster/control.ts";
 import type { Allocator } from "../ipam/allocator.ts";
 import { StandaloneAllocator } from "../store/standalone-allocator.ts";
@@ -74,6 +74,7 @@ export interface AdminDeps {
   allocator?: Allocator;
   /** Waits for the dataplane to apply the current port bindings (absent: nothing to wait for). */
   portsApplied?: PortsApplied;
+  announce?: Announce;
   /** Where the API logs what it accepted with a warning. */
   log?: Logger;
   /** Stop serving for good (`netlet agent --shutdown`); absent when no agent runs this app. */
@@ -201,7 +202,7 @@ export function createAdminApp(deps: AdminDeps): Hono {
     });
     return c.json(instanceJson(store, inst));
   });
-  portRoutes(app, store, deps.portsApplied);
+  portRoutes(app, store, deps.portsApplied, () => deps.cluster, deps.announce);
   app.delete("/v1/instances/:ref", (c) => {
     return c.json(instanceJson(store, remove(store, allocator, c.req.param("ref"))));
   });
