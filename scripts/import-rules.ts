@@ -22,29 +22,30 @@ export const RULES: ImportRules = {
     "metrics.ts": [],
     "log.ts": [],
     "version.ts": [],
-    // Address helpers memoise parsed addresses in util's bounded cache.
-    net: ["util"],
+    // Address helpers and network plans (net/) memoise parsed addresses in util's bounded cache.
+    net: ["util", "model.ts"],
     util: [],
     replication: [],
     // The only exec/FFI surface for sockets and ioctls.
     sys: ["net"],
-    // Domain: address management and the store (SQLite, the one source of truth).
-    ipam: [...LEAVES],
-    store: [...LEAVES, "ipam", "replication"],
-    config: [...LEAVES, "ipam"],
+    // The store (SQLite, the one source of truth); IPAM: one Allocator over the store's table
+    // (standalone) or the cluster's quorum IPAM.
+    store: [...LEAVES, "replication"],
+    ipam: [...LEAVES, "store", "cluster"],
+    config: [...LEAVES],
     // Protocol modules and pure cores: they never import the store or one another.
     dhcp: [...LEAVES, "sys"],
     ra: [...LEAVES, "sys"],
     dns: [...LEAVES],
     metadata: [...LEAVES, "sys"],
-    dataplane: [...LEAVES, "ipam", "sys"],
-    cluster: [...LEAVES, "replication", "ipam"],
+    dataplane: [...LEAVES, "sys"],
+    cluster: [...LEAVES, "replication"],
     qemu: [...LEAVES],
     doctor: [...LEAVES],
-    libvirt: [...LEAVES, "ipam", "store", "qemu"],
+    libvirt: [...LEAVES, "store", "qemu"],
     lab: [...LEAVES, "cluster"],
     // The reconciler: store -> module inputs.
-    reconcile: [...LEAVES, "store", "ipam", "config", "dataplane", "dhcp", "ra", "dns", "metadata"],
+    reconcile: [...LEAVES, "store", "config", "dataplane", "dhcp", "ra", "dns", "metadata"],
     // The admin API and the CLI (a client of the API).
     api: [...LEAVES, "store", "ipam", "config", "cluster"],
     cli: [...LEAVES, "api", "config", "cluster", "dataplane", "doctor", "lab", "libvirt", "qemu", "sys"],

@@ -23,7 +23,7 @@ import { ClusterNode } from "../cluster/node.ts";
 import { ClusterShell, splitHostPort } from "../cluster/shell.ts";
 import { Ipam } from "../cluster/ipam/ipam.ts";
 import type { ClusterControl } from "../cluster/control.ts";
-import { ClusterAllocator } from "../cluster/ipam/allocator.ts";
+import { ClusterAllocator } from "../ipam/cluster.ts";
 import type { Allocator } from "../ipam/allocator.ts";
 import { claimHostAddress, findHostAddress } from "../store/fixed-ips.ts";
 import type { ReplicaTable } from "../replication/replica-store.ts";

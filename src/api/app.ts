@@ -51,13 +51,13 @@ import * as S from "./schemas.ts";
 import { instanceJson, instancesJson, networkParams } from "./convert.ts";
 import { body, optionalBody } from "./body.ts";
 import { networkCreateWarnings, warn } from "./warnings.ts";
-import type { HostSubnet } from "../ipam/host-subnets.ts";
+import type { HostSubnet } from "../net/host-subnets.ts";
 import { attach, boot, detach, remove } from "./allocate.ts";
 import { clusterRoutes } from "./cluster-routes.ts";
 import { type Announce, portRoutes, settled, type PortsApplied } from "./port-routes.ts";
 import type { ClusterControl } from "../cluster/control.ts";
 import type { Allocator } from "../ipam/allocator.ts";
-import { StandaloneAllocator } from "../store/standalone-allocator.ts";
+import { StandaloneAllocator } from "../ipam/standalone.ts";
 
 export interface AdminDeps {
   store: Store;

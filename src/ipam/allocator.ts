@@ -2,11 +2,11 @@
  * Where the fixed IPv4 addresses of new ports come from: one interface, two implementations,
  * chosen where the agent is composed.
  *
- * - Standalone (store/standalone-allocator.ts): this host's fixed-IP table is the authority.
+ * - Standalone (ipam/standalone.ts): this host's fixed-IP table is the authority.
  *   The store's write that records a port picks its address there (the one asked for, or the
  *   least recently used free one), in the port's own transaction, so a refused boot leaves
  *   nothing taken and two boots never race for an address.
- * - Cluster (cluster/ipam/allocator.ts): this host's blocks, each granted by a majority of
+ * - Cluster (ipam/cluster.ts, over the quorum IPAM in cluster/ipam/): this host's blocks, each granted by a majority of
  *   voters. Addresses are agreed before the store's write (waiting for a new block when
  *   needed), recorded with the port, and given back when the write is refused.
  *

@@ -3,7 +3,7 @@
  * port per requested network (MAC, fixed IP, EUI-64 IPv6) in one transaction.
  */
 import type { Instance } from "../model.ts";
-import { eui64 } from "../ipam/eui64.ts";
+import { eui64 } from "../net/eui64.ts";
 import { isMac, normalizeMac, randomMac } from "../net/mac.ts";
 import type { Store } from "./db.ts";
 import { conflict, invalid } from "../util/errors.ts";

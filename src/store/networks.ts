@@ -1,8 +1,8 @@
 /** Networks: create (with their fixed-IP rows), read, delete. */
 import type { Network } from "../model.ts";
-import { planNetworks, reservedOf, type NetworkCreateParams } from "../ipam/network-plan.ts";
+import { planNetworks, reservedOf, type NetworkCreateParams } from "../net/network-plan.ts";
 import { numToIp4, parseCidr4 } from "../net/ip.ts";
-import { hostClash4, hostClash6, type HostSubnet } from "../ipam/host-subnets.ts";
+import { hostClash4, hostClash6, type HostSubnet } from "../net/host-subnets.ts";
 import type { Store } from "./db.ts";
 import { DomainError, conflict, notFound } from "../util/errors.ts";
 

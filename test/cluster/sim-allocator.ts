@@ -1,5 +1,5 @@
 /** A ClusterAllocator on one host of a simulated cluster, over virtual time (no sleeps). */
-import { ClusterAllocator } from "../../src/cluster/ipam/allocator.ts";
+import { ClusterAllocator } from "../../src/ipam/cluster.ts";
 import { SimCluster } from "../../src/cluster/sim/cluster.ts";
 import { createLogger } from "../../src/log.ts";
 

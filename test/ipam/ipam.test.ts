@@ -1,9 +1,9 @@
 import { describe, expect, test } from "bun:test";
-import { eui64, linkLocal } from "../../src/ipam/eui64.ts";
+import { eui64, linkLocal } from "../../src/net/eui64.ts";
 import { isMac, randomMac } from "../../src/net/mac.ts";
 import { ip4ToNum, numToIp4, parseCidr4 } from "../../src/net/ip.ts";
-import { planNetworks, type NetworkCreateParams } from "../../src/ipam/network-plan.ts";
-import { checkIfName, isIfName } from "../../src/ipam/ifname.ts";
+import { planNetworks, type NetworkCreateParams } from "../../src/net/network-plan.ts";
+import { checkIfName, isIfName } from "../../src/net/ifname.ts";
 import { DomainError } from "../../src/util/errors.ts";
 
 const base: NetworkCreateParams = {

@@ -5,7 +5,7 @@
  */
 import type { Agreement, ClaimOutcome } from "./agreement.ts";
 import { blockAddresses, splitBlocks } from "./blocks.ts";
-import { reservedOf, type ReservationFields } from "../../ipam/network-plan.ts";
+import { reservedOf, type ReservationFields } from "../../net/network-plan.ts";
 import { ip4ToNum } from "../../net/ip.ts";
 import type { SlotRecord } from "./promises.ts";
 import type { SlotViews } from "./slot-views.ts";

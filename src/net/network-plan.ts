@@ -24,7 +24,7 @@ import {
   parseCidr6,
   type Cidr4,
   type Cidr6,
-} from "../net/ip.ts";
+} from "./ip.ts";
 import { checkIfName } from "./ifname.ts";
 
 export interface NetworkCreateParams {

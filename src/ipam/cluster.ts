@@ -4,12 +4,12 @@
  * outcome, an address given back, an admit round, the end of the warm-up) and tries again, until
  * it succeeds or its time is up; it never polls.
  */
-import type { Allocation, AllocationRequest, AllocNetwork, Allocator } from "../../ipam/allocator.ts";
-import type { Logger } from "../../log.ts";
-import { histogram } from "../../metrics.ts";
-import { type Clock, realClock } from "../../util/clock.ts";
-import { conflict, invalid } from "../../util/errors.ts";
-import type { Ipam } from "./ipam.ts";
+import type { Allocation, AllocationRequest, AllocNetwork, Allocator } from "./allocator.ts";
+import type { Logger } from "../log.ts";
+import { histogram } from "../metrics.ts";
+import { type Clock, realClock } from "../util/clock.ts";
+import { conflict, invalid } from "../util/errors.ts";
+import type { Ipam } from "../cluster/ipam/ipam.ts";
 
 /** Time from asking for a fixed address to getting one, waits for a new block included (T10). */
 const allocSeconds = histogram(

@@ -5,7 +5,7 @@
  * recently used free one). Deleting an instance or detaching a port returns its addresses in
  * that write too, so nothing is left to give back here.
  */
-import type { Allocation, AllocationRequest, Allocator } from "../ipam/allocator.ts";
+import type { Allocation, AllocationRequest, Allocator } from "./allocator.ts";
 
 export class StandaloneAllocator implements Allocator {
   async allocate(req: AllocationRequest): Promise<Allocation> {
