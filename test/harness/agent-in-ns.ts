@@ -101,7 +101,8 @@ export async function startNamespacedAgent(lab: Lab, o: NamespacedAgentOptions):
     writeConf,
     async start() {
       const argv = [bin, "agent", "--config", conf, ...(o.socketFrom === "config" ? [] : ["--socket", socket])];
-      const p = lab.spawn(ns, argv, { stderr: o.stderr ?? "log" });
+      // stdout is not read: a pipe nobody drains would block a chatty agent.
+      const p = lab.spawn(ns, argv, { stdout: "ignore", stderr: o.stderr ?? "log" });
       proc = p;
       const up = await waitFor(() => p.exitCode !== null || cli("status").code === 0, START_MS);
       if (!up || p.exitCode !== null) {
