@@ -27,6 +27,8 @@ import { ClusterAllocator } from "../ipam/cluster.ts";
 import type { Allocator } from "../ipam/allocator.ts";
 import { claimHostAddress, findHostAddress } from "../store/fixed-ips.ts";
 import type { ReplicaTable } from "../replication/replica-store.ts";
+import { type Clock, realClock } from "../util/clock.ts";
+import { NameGuard } from "./name-guard.ts";
 
 /** Entities whose rows the cluster replicates (fixed IPs travel as IPAM allocations instead). */
 const REPLICATED = new Set<string>([
@@ -60,16 +62,10 @@ export interface ClusterAgent extends ClusterControl {
 /** How often the gossip replay marks are saved (and at stop). */
 const MARKS_SAVE_MS = 2_000;
 
-/** How long a joining host waits at start-up to learn whether its node name is taken. */
-const NAME_CHECK_MS = 3_000;
+/** How long a leaving host keeps gossiping so its leave spreads before the socket closes. */
+const LEAVE_SPREAD_MS = 50;
 
 export class NodeNameConflict extends Error {}
-
-function namesakeText(id: string, addr: string, refused: boolean): string {
-  return refused
-    ? `another host at ${addr} already uses the node name ${id}: this host refused to join; give it a unique name (host = … in netlet.conf) and restart`
-    : `the host at ${addr} also uses this node name ${id} (a cloned image?): one of them needs another name (host = … in netlet.conf)`;
-}
 
 function keyFile(config: Config): string {
   return config.cluster.keyFile ?? join(config.statePath, "cluster.keys");
@@ -116,7 +112,7 @@ function releaseMovedAway(store: Store, ipam: Ipam, vifIds: string[]): void {
 
 /**
  * `onMembership` runs after a member joins, dies or leaves (VXLAN flood lists and floating-IP
- * serving depend on who is alive).
+ * serving depend on who is alive). `clock` times the start-up name check and the leave's grace.
  */
 export async function startCluster(
   store: Store,
@@ -124,6 +120,7 @@ export async function startCluster(
   myIp: string,
   log: Logger,
   onMembership: () => void = () => {},
+  clock: Clock = realClock,
 ): Promise<ClusterAgent | null> {
   const l = log.child({ component: "cluster" });
   const path = keyFile(config);
@@ -148,20 +145,16 @@ export async function startCluster(
   crypto.restoreMarks(loadMarks(store));
   const marksTimer = setInterval(() => saveMarks(store, crypto), MARKS_SAVE_MS);
   let ipam!: Ipam;
-  const namesakes = new Map<string, number>();
-  let refused: string | null = null;
-  // A host that has not joined anyone yet is the newcomer: it steps back, the cluster keeps its member.
-  const isNewcomer = () =>
-    config.cluster.join.length > 0 &&
-    !shell.node.swim.members().some((m) => m.id !== store.nodeId && m.state === "alive");
-  const onNamesake = (addr: string) => {
-    namesakes.set(addr, Date.now());
-    if (refused === null && isNewcomer()) {
-      refused = namesakeText(store.nodeId, addr, true);
-      l.error("node name conflict: not joining", { name: store.nodeId, other: addr });
-      queueMicrotask(() => shell.stop());
-    } else l.error("node name conflict", { name: store.nodeId, other: addr });
-  };
+  const names = new NameGuard({
+    id: store.nodeId,
+    clock,
+    log: l,
+    // A host that has not joined anyone yet is the newcomer: it steps back, the cluster keeps its member.
+    isNewcomer: () =>
+      config.cluster.join.length > 0 &&
+      !shell.node.swim.members().some((m) => m.id !== store.nodeId && m.state === "alive"),
+    onRefuse: () => queueMicrotask(() => shell.stop()),
+  });
   const shell: ClusterShell = await ClusterShell.start({
     host,
     port: bind.port,
@@ -182,7 +175,7 @@ export async function startCluster(
         sync: { recoverOwnRows: fresh && !founding },
         onEvent: (e) => {
           if (e.type === "incarnation") store.setMeta("cluster_incarnation", String(e.value));
-          if (e.type === "namesake") onNamesake(e.addr);
+          if (e.type === "namesake") names.seen(e.addr);
           if (e.type === "member") {
             l.info(`member ${e.change}`, {
               id: e.member.id,
@@ -190,6 +183,7 @@ export async function startCluster(
               state: e.member.state,
               ...(e.was ? { was: e.was } : {}),
             });
+            queueMicrotask(() => names.membership());
             queueMicrotask(onMembership);
           }
         },
@@ -252,8 +246,7 @@ export async function startCluster(
   });
   if (config.cluster.join.length) {
     // Learn before serving whether the name is taken: a joined peer, a conflict, or the timeout.
-    const deadline = Date.now() + NAME_CHECK_MS;
-    while (Date.now() < deadline && refused === null && isNewcomer()) await Bun.sleep(50);
+    const refused = await names.check();
     if (refused !== null) {
       unsubscribe();
       clearInterval(ipamLog);
@@ -316,19 +309,17 @@ export async function startCluster(
       ...(ipam.stats.duplicateAlarms > 0
         ? [`duplicate address alarm raised ${ipam.stats.duplicateAlarms} time(s)`]
         : []),
-      ...(refused !== null
-        ? [`cluster.node_name: ${refused}`]
-        : [...namesakes.keys()].map((a) => `cluster.node_name: ${namesakeText(store.nodeId, a, false)}`)),
+      ...names.alarms(),
     ],
-    namesakes: () => [...namesakes].map(([addr, since]) => ({ addr, since })),
+    namesakes: () => names.namesakes(),
     async stop() {
       unsubscribe();
       clearInterval(ipamLog);
       clearInterval(marksTimer);
       saveMarks(store, crypto);
-      if (refused !== null) return;
+      if (names.refused !== null) return;
       shell.act((n, now) => n.swim.leave(now));
-      await Bun.sleep(50);
+      await clock.sleep(LEAVE_SPREAD_MS);
       shell.stop();
     },
   };
