@@ -22,29 +22,30 @@ export const RULES: ImportRules = {
     "metrics.ts": [],
     "log.ts": [],
     "version.ts": [],
-    // Address helpers memoise parsed addresses in util's bounded cache.
-    net: ["util"],
+    // Address helpers and network plans (net/) memoise parsed addresses in util's bounded cache.
+    net: ["util", "model.ts"],
     util: [],
     replication: [],
     // The only exec/FFI surface for sockets and ioctls.
     sys: ["net"],
-    // Domain: address management and the store (SQLite, the one source of truth).
-    ipam: [...LEAVES],
-    store: [...LEAVES, "ipam", "replication"],
-    config: [...LEAVES, "ipam"],
+    // The store (SQLite, the one source of truth); IPAM: one Allocator over the store's table
+    // (standalone) or the cluster's quorum IPAM.
+    store: [...LEAVES, "replication"],
+    ipam: [...LEAVES, "store", "cluster"],
+    config: [...LEAVES],
     // Protocol modules and pure cores: they never import the store or one another.
     dhcp: [...LEAVES, "sys"],
     ra: [...LEAVES, "sys"],
     dns: [...LEAVES],
     metadata: [...LEAVES, "sys"],
-    dataplane: [...LEAVES, "ipam", "sys"],
-    cluster: [...LEAVES, "replication", "ipam"],
+    dataplane: [...LEAVES, "sys"],
+    cluster: [...LEAVES, "replication"],
     qemu: [...LEAVES],
     doctor: [...LEAVES],
-    libvirt: [...LEAVES, "ipam", "store", "qemu"],
+    libvirt: [...LEAVES, "store", "qemu"],
     lab: [...LEAVES, "cluster"],
     // The reconciler: store -> module inputs.
-    reconcile: [...LEAVES, "store", "ipam", "config", "dataplane", "dhcp", "ra", "dns", "metadata"],
+    reconcile: [...LEAVES, "store", "config", "dataplane", "dhcp", "ra", "dns", "metadata"],
     // The admin API and the CLI (a client of the API).
     api: [...LEAVES, "store", "ipam", "config", "cluster"],
     cli: [...LEAVES, "api", "config", "cluster", "dataplane", "doctor", "lab", "libvirt", "qemu", "sys"],
@@ -55,15 +56,5 @@ export const RULES: ImportRules = {
   restricted: {
     "bun:ffi": ["sys"],
   },
-  exceptions: {
-    "src/api/app.ts -> src/agent/cluster.ts": "cluster boot types live in the root; they belong to the IPAM",
-    "src/api/cluster-boot.ts -> src/agent/cluster.ts": "cluster boot types live in the root; they belong to the IPAM",
-    "src/api/cluster-routes.ts -> src/agent/cluster.ts": "cluster boot types live in the root; they belong to the IPAM",
-    "src/ipam/ifname.ts -> src/store/db.ts": "StoreError is thrown from ipam; domain errors belong below the store",
-    "src/ipam/network-plan.ts -> src/store/db.ts":
-      "StoreError is thrown from ipam; domain errors belong below the store",
-    "src/dhcp/store-leases.ts -> src/store/db.ts": "lease persistence adapter lives in the DHCP module",
-    "src/dhcp/store-leases.ts -> src/store/leases.ts": "lease persistence adapter lives in the DHCP module",
-    "src/dataplane/flush.ts -> src/store/db.ts": "flush reads the store to refuse while an agent runs",
-  },
+  exceptions: {},
 };

@@ -7,7 +7,7 @@ import { readFileSync } from "node:fs";
 import { MemoryLeaseStore } from "../../src/dhcp/leases.ts";
 import { dhcpMetrics } from "../../src/dhcp/metrics.ts";
 import { DhcpService, type BridgeHosts } from "../../src/dhcp/service.ts";
-import { storeLeaseStore } from "../../src/dhcp/store-leases.ts";
+import { storeLeaseStore } from "../../src/agent/dhcp-leases.ts";
 import { Registry } from "../../src/metrics.ts";
 import { Store } from "../../src/store/db.ts";
 

@@ -8,18 +8,15 @@
  * Runs the agent in a namespace it creates.
  * Run: bun bench/libvirt/hook-latency.ts [instances=1000] [samples=50]
  */
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { loadavg, tmpdir } from "node:os";
-import { join } from "node:path";
-import { Lab, nsRun, run, waitFor } from "../../test/harness/netns.ts";
+import { loadavg } from "node:os";
+import { Lab, nsRun, run } from "../../test/harness/netns.ts";
 import { netletBinary } from "../../test/harness/binary.ts";
+import { startNamespacedAgent } from "../../test/harness/agent-in-ns.ts";
 
 const instances = Number(process.argv[2] ?? 1000);
 const samples = Number(process.argv[3] ?? 50);
 const bin = netletBinary();
 const lab = new Lab();
-const dir = mkdtempSync(join(tmpdir(), "netlet-hookbench-"));
-const socket = join(dir, "s.sock");
 
 const uuid = (i: number) => `b0000000-0000-4000-8000-${i.toString(16).padStart(12, "0")}`;
 const mac = (i: number) =>
@@ -37,14 +34,12 @@ const pct = (xs: number[], p: number) =>
   [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))];
 
 try {
-  const ns = lab.addNamespace("nvhb");
-  lab.addBridge(ns, "br100");
-  writeFileSync(
-    join(dir, "c.conf"),
-    `[DEFAULT]\nhost = bench\nstate_path = ${dir}\nmy_ip = 192.0.2.1\npublic_interface = lo\nlibvirt_uri =\n`,
-  );
-  lab.spawn(ns, [bin, "agent", "--config", join(dir, "c.conf"), "--socket", socket]);
-  await waitFor(() => run([bin, "status", "--socket", socket], { check: false }).code === 0, 10_000);
+  const { ns, socket } = await startNamespacedAgent(lab, {
+    prefix: "nvhb",
+    name: "bench",
+    conf: ["my_ip = 192.0.2.1", "public_interface = lo", "libvirt_uri ="],
+    bridges: [{ name: "br100" }],
+  });
   run([bin, "network-create", "private", "--fixed-range-v4", "10.64.0.0/16", "--bridge", "br100", "--socket", socket]);
   // The existing instances: registered and plugged through the same hook, as libvirt would have.
   const hook = (i: number, op: string, tap?: string) => [
@@ -94,5 +89,4 @@ try {
   );
 } finally {
   await lab.cleanup();
-  rmSync(dir, { recursive: true, force: true });
 }

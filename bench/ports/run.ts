@@ -8,21 +8,17 @@
  *    Target: ≥ 0.9×.
  * Run: bun bench/ports/run.ts [sizes=10,10000] [plugs=50] [rounds=3]
  */
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { Dataplane } from "../../src/dataplane/apply.ts";
 import { desiredFromFixture } from "../../src/dataplane/desired.ts";
 import { spawnExec } from "../../src/dataplane/exec.ts";
 import { Registry } from "../../src/metrics.ts";
-import { netletBinary } from "../../test/harness/binary.ts";
-import { Lab, nsRun, stopProcess, waitFor } from "../../test/harness/netns.ts";
+import { Lab, nsRun } from "../../test/harness/netns.ts";
+import { startNamespacedAgent } from "../../test/harness/agent-in-ns.ts";
 import { createLogger } from "../../src/log.ts";
 
 const sizes = (process.argv[2] ?? "10,10000").split(",").map(Number);
 const plugs = Number(process.argv[3] ?? 50);
 const rounds = Number(process.argv[4] ?? 3);
-const bin = netletBinary();
 
 /** Median duration of each reconcile step during the measured plugs, per host size. */
 const stepsOf = new Map<number, string>();
@@ -46,19 +42,13 @@ async function api(
 
 async function plugLatency(n: number): Promise<{ p50: number; p99: number; max: number; bootS: number }> {
   const lab = new Lab();
-  const dir = mkdtempSync(join(tmpdir(), "netlet-plug-"));
-  const socket = join(dir, "s.sock");
   try {
-    const ns = lab.addNamespace("nlbpl");
-    writeFileSync(
-      join(dir, "c.conf"),
-      `[DEFAULT]\nhost = bench\nstate_path = ${dir}\nmy_ip = 192.0.2.1\npublic_interface = lo\n`,
-    );
-    const agent = lab.spawn(ns, [bin, "agent", "--config", join(dir, "c.conf"), "--socket", socket], {
-      stdout: "ignore",
+    const agent = await startNamespacedAgent(lab, {
+      prefix: "nlbpl",
+      name: "bench",
+      conf: ["my_ip = 192.0.2.1", "public_interface = lo"],
     });
-    if (!(await waitFor(async () => (await api(socket, "GET", "/v1/status").catch(() => null))?.status === 200, 10000)))
-      throw new Error(lab.logOf(agent));
+    const { ns, socket } = agent;
     await api(socket, "POST", "/v1/networks", { label: "bench", fixed_range_v4: "10.128.0.0/16", bridge: "brbench" });
     const t0 = performance.now();
     // The host's instances: booted, then plugged, 64 requests at a time (the reconciler folds
@@ -99,11 +89,10 @@ async function plugLatency(n: number): Promise<{ p50: number; p99: number; max: 
     );
     const set = nsRun(ns, ["nft", "list", "set", "bridge", "netlet", "vm-ports"]).stdout;
     if (!set.includes(`"lp${plugs - 1}"`)) throw new Error("the last plug is not in vm-ports");
-    await stopProcess(agent);
+    await agent.stop();
     return { p50: pct(ms, 50), p99: pct(ms, 99), max: Math.max(...ms), bootS };
   } finally {
     await lab.cleanup();
-    rmSync(dir, { recursive: true, force: true });
   }
 }
 

@@ -13,7 +13,7 @@ import type { Config } from "../config/load.ts";
 import type { Logger } from "../log.ts";
 import type { Store } from "../store/db.ts";
 import type { ChangeEvent } from "../model.ts";
-import { histogram, registry } from "../metrics.ts";
+import { registry } from "../metrics.ts";
 import { SqlitePromiseStore, SqliteReplicaStore } from "../store/replica.ts";
 import { Keyring } from "../cluster/keyring.ts";
 import { KeyringLayer } from "../cluster/keyring-sync.ts";
@@ -22,8 +22,13 @@ import { bootEpoch, loadMarks, saveMarks } from "../cluster/replay-marks.ts";
 import { ClusterNode } from "../cluster/node.ts";
 import { ClusterShell, splitHostPort } from "../cluster/shell.ts";
 import { Ipam } from "../cluster/ipam/ipam.ts";
-import type { MemberView } from "../cluster/swim/members.ts";
+import type { ClusterControl } from "../cluster/control.ts";
+import { ClusterAllocator } from "../ipam/cluster.ts";
+import type { Allocator } from "../ipam/allocator.ts";
+import { claimHostAddress, findHostAddress } from "../store/fixed-ips.ts";
 import type { ReplicaTable } from "../replication/replica-store.ts";
+import { type Clock, realClock } from "../util/clock.ts";
+import { NameGuard } from "./name-guard.ts";
 
 /** Entities whose rows the cluster replicates (fixed IPs travel as IPAM allocations instead). */
 const REPLICATED = new Set<string>([
@@ -38,13 +43,11 @@ const REPLICATED = new Set<string>([
   "floating_ip",
 ]);
 
-export interface ClusterAgent {
-  members(): MemberView[];
+export interface ClusterAgent extends ClusterControl {
   /** Hosts admitted as IPAM voters (a new block needs a majority of them). */
   voters(): string[];
-  /** An address of `networkId` from this host's blocks; waits for a block claim when needed. */
-  allocate(networkId: string, owner: string, timeoutMs?: number): Promise<string>;
-  release(networkId: string, address: string): void;
+  /** Fixed addresses from this host's blocks (the agent's Allocator when in a cluster). */
+  allocator: Allocator;
   /**
    * Floating IPs this host should serve by the store: ask for the serving slot of each, release
    * slots no longer wanted, and return the ones this host holds now.
@@ -52,37 +55,17 @@ export interface ClusterAgent {
   syncFloating(wanted: string[]): string[];
   /** Underlay addresses of the live peers (VXLAN flood lists). */
   peerAddresses(): string[];
-  join(addrs: string[]): void;
-  leave(): void;
-  forget(host: string): { ok: true } | { ok: false; error: string };
-  keys(): { id: number; primary: boolean; retireAt: number | null }[];
-  keyOp(op: "install" | "use" | "remove", key: string): void;
   alarms(): string[];
-  /** Hosts that send under this host's node name (cloned images keep the hostname). */
-  namesakes(): { addr: string; since: number }[];
   stop(): Promise<void>;
 }
 
 /** How often the gossip replay marks are saved (and at stop). */
 const MARKS_SAVE_MS = 2_000;
 
-/** How long a joining host waits at start-up to learn whether its node name is taken. */
-const NAME_CHECK_MS = 3_000;
+/** How long a leaving host keeps gossiping so its leave spreads before the socket closes. */
+const LEAVE_SPREAD_MS = 50;
 
 export class NodeNameConflict extends Error {}
-
-function namesakeText(id: string, addr: string, refused: boolean): string {
-  return refused
-    ? `another host at ${addr} already uses the node name ${id}: this host refused to join; give it a unique name (host = … in netlet.conf) and restart`
-    : `the host at ${addr} also uses this node name ${id} (a cloned image?): one of them needs another name (host = … in netlet.conf)`;
-}
-
-/** Time from asking for a fixed address to getting one, waits for a new block included (T10). */
-const allocSeconds = histogram(
-  "netlet_cluster_allocation_seconds",
-  "time to allocate a fixed IP from this host's blocks, waits for a new block included",
-  [0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
-);
 
 function keyFile(config: Config): string {
   return config.cluster.keyFile ?? join(config.statePath, "cluster.keys");
@@ -107,8 +90,29 @@ function generation(store: Store): number {
 }
 
 /**
+ * An instance that moved to another host (live migration) keeps the address this host handed
+ * out from its block; when the new home deletes the VIF, this host returns the address, unless
+ * a live VIF still holds it.
+ */
+function releaseMovedAway(store: Store, ipam: Ipam, vifIds: string[]): void {
+  const mine = new Set(ipam.allocations().map((a) => `${a.networkId}/${a.address}`));
+  for (const id of vifIds) {
+    const v = store.db
+      .query<{ network_id: string; address: string | null }, [string]>(
+        "SELECT network_id, address FROM vifs WHERE id = ? AND deleted = 1",
+      )
+      .get(id);
+    if (!v?.address || !mine.has(`${v.network_id}/${v.address}`)) continue;
+    const held = store.db
+      .query("SELECT 1 FROM vifs WHERE network_id = ? AND address = ? AND deleted = 0")
+      .get(v.network_id, v.address);
+    if (!held) ipam.release(v.network_id, v.address);
+  }
+}
+
+/**
  * `onMembership` runs after a member joins, dies or leaves (VXLAN flood lists and floating-IP
- * serving depend on who is alive).
+ * serving depend on who is alive). `clock` times the start-up name check and the leave's grace.
  */
 export async function startCluster(
   store: Store,
@@ -116,6 +120,7 @@ export async function startCluster(
   myIp: string,
   log: Logger,
   onMembership: () => void = () => {},
+  clock: Clock = realClock,
 ): Promise<ClusterAgent | null> {
   const l = log.child({ component: "cluster" });
   const path = keyFile(config);
@@ -140,20 +145,16 @@ export async function startCluster(
   crypto.restoreMarks(loadMarks(store));
   const marksTimer = setInterval(() => saveMarks(store, crypto), MARKS_SAVE_MS);
   let ipam!: Ipam;
-  const namesakes = new Map<string, number>();
-  let refused: string | null = null;
-  // A host that has not joined anyone yet is the newcomer: it steps back, the cluster keeps its member.
-  const isNewcomer = () =>
-    config.cluster.join.length > 0 &&
-    !shell.node.swim.members().some((m) => m.id !== store.nodeId && m.state === "alive");
-  const onNamesake = (addr: string) => {
-    namesakes.set(addr, Date.now());
-    if (refused === null && isNewcomer()) {
-      refused = namesakeText(store.nodeId, addr, true);
-      l.error("node name conflict: not joining", { name: store.nodeId, other: addr });
-      queueMicrotask(() => shell.stop());
-    } else l.error("node name conflict", { name: store.nodeId, other: addr });
-  };
+  const names = new NameGuard({
+    id: store.nodeId,
+    clock,
+    log: l,
+    // A host that has not joined anyone yet is the newcomer: it steps back, the cluster keeps its member.
+    isNewcomer: () =>
+      config.cluster.join.length > 0 &&
+      !shell.node.swim.members().some((m) => m.id !== store.nodeId && m.state === "alive"),
+    onRefuse: () => queueMicrotask(() => shell.stop()),
+  });
   const shell: ClusterShell = await ClusterShell.start({
     host,
     port: bind.port,
@@ -174,7 +175,7 @@ export async function startCluster(
         sync: { recoverOwnRows: fresh && !founding },
         onEvent: (e) => {
           if (e.type === "incarnation") store.setMeta("cluster_incarnation", String(e.value));
-          if (e.type === "namesake") onNamesake(e.addr);
+          if (e.type === "namesake") names.seen(e.addr);
           if (e.type === "member") {
             l.info(`member ${e.change}`, {
               id: e.member.id,
@@ -182,6 +183,7 @@ export async function startCluster(
               state: e.member.state,
               ...(e.was ? { was: e.was } : {}),
             });
+            queueMicrotask(() => names.membership());
             queueMicrotask(onMembership);
           }
         },
@@ -212,6 +214,8 @@ export async function startCluster(
   });
   // Publish every committed local write of a replicated row.
   const unsubscribe = store.subscribe((events: readonly ChangeEvent[]) => {
+    const gone = events.filter((e) => e.remote && e.entity === "vif" && e.op === "delete").map((e) => e.key);
+    if (gone.length) shell.act(() => releaseMovedAway(store, ipam, gone));
     const rows = events
       .filter((e) => !e.remote && REPLICATED.has(e.entity))
       .map((e) => replica.get(e.entity as ReplicaTable, e.key))
@@ -242,8 +246,7 @@ export async function startCluster(
   });
   if (config.cluster.join.length) {
     // Learn before serving whether the name is taken: a joined peer, a conflict, or the timeout.
-    const deadline = Date.now() + NAME_CHECK_MS;
-    while (Date.now() < deadline && refused === null && isNewcomer()) await Bun.sleep(50);
+    const refused = await names.check();
     if (refused !== null) {
       unsubscribe();
       clearInterval(ipamLog);
@@ -255,28 +258,22 @@ export async function startCluster(
   return {
     members: () => shell.node.swim.members(),
     voters: () => ipam.voters(),
-    async allocate(networkId, owner, timeoutMs = 15_000) {
-      const start = Date.now();
-      let said = "";
-      for (;;) {
-        let r!: ReturnType<Ipam["allocate"]>;
+    allocator: new ClusterAllocator({
+      ipam,
+      self: store.nodeId,
+      act: (fn) => {
+        let r!: ReturnType<typeof fn>;
         shell.act((_n, now) => {
-          r = ipam.allocate(networkId, owner, now);
+          r = fn(now);
         });
-        if (r.ok) {
-          allocSeconds.observe((Date.now() - start) / 1000);
-          return r.address;
-        }
-        if (Date.now() >= start + timeoutMs) throw new Error(r.error);
-        // Say once per reason why an allocation waits (a boot that takes seconds is explained).
-        const why = r.error.replace(/\d+ ms/, "N ms");
-        if (why !== said)
-          l.info("allocation waiting", { network: networkId, owner, waited_ms: Date.now() - start, why: (said = why) });
-        // A block claim takes a round trip to the voters: look again soon, then less often.
-        await Bun.sleep(Math.min(50, 2 + (Date.now() - start) / 4));
-      }
-    },
-    release: (networkId, address) => shell.act(() => void ipam.release(networkId, address)),
+        return r;
+      },
+      hostAddress: {
+        find: (networkId) => findHostAddress(store, networkId, store.nodeId),
+        claim: (networkId, address) => claimHostAddress(store, networkId, store.nodeId, address),
+      },
+      log: l,
+    }),
     syncFloating(wanted) {
       const want = new Set(wanted);
       shell.act((_n, now) => {
@@ -312,19 +309,17 @@ export async function startCluster(
       ...(ipam.stats.duplicateAlarms > 0
         ? [`duplicate address alarm raised ${ipam.stats.duplicateAlarms} time(s)`]
         : []),
-      ...(refused !== null
-        ? [`cluster.node_name: ${refused}`]
-        : [...namesakes.keys()].map((a) => `cluster.node_name: ${namesakeText(store.nodeId, a, false)}`)),
+      ...names.alarms(),
     ],
-    namesakes: () => [...namesakes].map(([addr, since]) => ({ addr, since })),
+    namesakes: () => names.namesakes(),
     async stop() {
       unsubscribe();
       clearInterval(ipamLog);
       clearInterval(marksTimer);
       saveMarks(store, crypto);
-      if (refused !== null) return;
+      if (names.refused !== null) return;
       shell.act((n, now) => n.swim.leave(now));
-      await Bun.sleep(50);
+      await clock.sleep(LEAVE_SPREAD_MS);
       shell.stop();
     },
   };

@@ -5,7 +5,6 @@ import type { Store } from "../store/db.ts";
 import { Dataplane } from "../dataplane/apply.ts";
 import { Links, type OwnedStore } from "../dataplane/links-apply.ts";
 import { parseOwned } from "../dataplane/owned.ts";
-import { OWNED_META_KEY } from "../dataplane/flush.ts";
 import { probeBridgeMeta, readForeignPorts } from "../dataplane/kernel-ports.ts";
 import { managedLinks } from "../dataplane/nft-bridge.ts";
 import { spawnExec } from "../dataplane/exec.ts";
@@ -13,6 +12,9 @@ import { debounce, watchLines } from "../dataplane/watch.ts";
 import type { DesiredState } from "../dataplane/desired.ts";
 import { dataplaneShow } from "../dataplane/show.ts";
 import type { DataplaneSink } from "../reconcile/targets.ts";
+
+/** Where the record of what netlet added to the host's links lives in the store's local meta table. */
+const OWNED_META_KEY = "dataplane.owned";
 
 /** The record of what netlet added to the host's links, in the store's local meta table. */
 export function ownedStore(store: Store): OwnedStore {

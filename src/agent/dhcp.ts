@@ -3,7 +3,7 @@ import type { Config } from "../config/load.ts";
 import type { Logger } from "../log.ts";
 import type { Store } from "../store/db.ts";
 import { DhcpService } from "../dhcp/service.ts";
-import { storeLeaseStore } from "../dhcp/store-leases.ts";
+import { storeLeaseStore } from "./dhcp-leases.ts";
 import type { Alarms } from "./alarms.ts";
 
 /** How long a DHCP internal error keeps its alarm raised after the last one. */

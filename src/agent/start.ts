@@ -8,9 +8,10 @@ import { chmodSync, mkdirSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { hostname as osHostname } from "node:os";
 import { createAdminApp } from "../api/app.ts";
+import { StandaloneAllocator } from "../ipam/standalone.ts";
 import type { Config } from "../config/load.ts";
 import { planReload, type ReloadPlan } from "../config/reload.ts";
-import { readHostSubnets } from "../ipam/host-subnets.ts";
+import { readHostSubnets } from "../sys/host-subnets.ts";
 import { LibvirtWatch } from "../libvirt/watch.ts";
 import type { Logger } from "../log.ts";
 import { gauge } from "../metrics.ts";
@@ -30,6 +31,7 @@ import { startDns } from "./dns.ts";
 import { startMetadata } from "./metadata.ts";
 import { serveOps } from "./ops-http.ts";
 import { startRa } from "./ra.ts";
+import { announceGateway } from "../dataplane/announce.ts";
 import { statusReport } from "./status.ts";
 
 const alarmGauge = gauge("netlet_alarm", "1 while the named alarm is raised (see netlet status), 0 once it cleared");
@@ -151,9 +153,11 @@ export async function startAgent(opts: AgentOptions): Promise<Agent> {
     shutdown: opts.onShutdownRequest,
     status,
     cluster,
+    allocator: cluster?.allocator ?? new StandaloneAllocator(),
     hostSubnets,
     dataplaneShow: () => dataplane.show(),
     portsApplied,
+    announce: (port, bridge, gw) => announceGateway(port, bridge, gw, (line) => log.info(line)),
     dnsQuery: dns?.query,
   });
   // Reconciliation with libvirt's domains when virsh is here and libvirt_uri is set.

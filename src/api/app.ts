@@ -6,7 +6,9 @@
 import { Hono } from "hono";
 import type { Config } from "../config/load.ts";
 import { createLogger, type Logger } from "../log.ts";
-import { StoreError, type Store } from "../store/db.ts";
+import type { Store } from "../store/db.ts";
+import { DomainError } from "../util/errors.ts";
+import { errorHandler } from "./errors.ts";
 import { listFixedIps, getFixedIp, setReserved } from "../store/fixed-ips.ts";
 import { listHosts } from "../store/hosts.ts";
 import {
@@ -19,14 +21,7 @@ import {
   listNetworks,
 } from "../store/networks.ts";
 import { addKeypair, deleteKeypair, listKeypairs } from "../store/keypairs.ts";
-import {
-  bootInstance,
-  bootNetworks,
-  deleteInstance,
-  getInstance,
-  listInstances,
-  listVifs,
-} from "../store/instances.ts";
+import { bootNetworks, getInstance, listInstances, listVifs } from "../store/instances.ts";
 import { checkBootPorts, plugPort } from "../store/ports.ts";
 import {
   addRule,
@@ -56,12 +51,13 @@ import * as S from "./schemas.ts";
 import { instanceJson, instancesJson, networkParams } from "./convert.ts";
 import { body, optionalBody } from "./body.ts";
 import { networkCreateWarnings, warn } from "./warnings.ts";
-import type { HostSubnet } from "../ipam/host-subnets.ts";
-import { clusterAttach, clusterBoot, clusterDelete } from "./cluster-boot.ts";
-import { attachInterface, detachInterface } from "../store/interfaces.ts";
+import type { HostSubnet } from "../net/host-subnets.ts";
+import { attach, boot, detach, remove } from "./allocate.ts";
 import { clusterRoutes } from "./cluster-routes.ts";
-import { DataplaneError, portRoutes, settled, type PortsApplied } from "./port-routes.ts";
-import type { ClusterAgent } from "../agent/cluster.ts";
+import { type Announce, portRoutes, settled, type PortsApplied } from "./port-routes.ts";
+import type { ClusterControl } from "../cluster/control.ts";
+import type { Allocator } from "../ipam/allocator.ts";
+import { StandaloneAllocator } from "../ipam/standalone.ts";
 
 export interface AdminDeps {
   store: Store;
@@ -72,10 +68,13 @@ export interface AdminDeps {
   dataplaneShow?: () => Promise<unknown>;
   /** The DNS service's answer to one question (`netlet dns query`); absent when dns_service is off. */
   dnsQuery?: (name: string | undefined, type: string | undefined) => Promise<{ status: 200 | 400; body: unknown }>;
-  /** Present when the node is in a cluster: addresses come from its IPAM blocks. */
-  cluster?: ClusterAgent | null;
+  /** Present when the node is in a cluster: membership, keys, forgetting a host. */
+  cluster?: ClusterControl | null;
+  /** Where new ports' fixed addresses come from (default: this host's table, standalone). */
+  allocator?: Allocator;
   /** Waits for the dataplane to apply the current port bindings (absent: nothing to wait for). */
   portsApplied?: PortsApplied;
+  announce?: Announce;
   /** Where the API logs what it accepted with a warning. */
   log?: Logger;
   /** Stop serving for good (`netlet agent --shutdown`); absent when no agent runs this app. */
@@ -88,16 +87,12 @@ export interface AdminDeps {
 
 export function createAdminApp(deps: AdminDeps): Hono {
   const { store, config } = deps;
+  const allocator = deps.allocator ?? new StandaloneAllocator();
   const hostSubnets = () => deps.hostSubnets?.() ?? [];
   const log = deps.log ?? createLogger({ base: { component: "api" } });
   const app = new Hono();
 
-  app.onError((err, c) => {
-    if (err instanceof StoreError) return c.json({ error: err.message, field: err.field }, err.status);
-    if (err instanceof DataplaneError) return c.json({ error: err.message, field: "port" }, 503);
-    log.error("admin api failure", { path: c.req.path, err: String(err) });
-    return c.json({ error: `internal error: ${String(err)}`, field: null }, 500);
-  });
+  app.onError(errorHandler(log));
   app.notFound((c) => c.json({ error: `no such API path ${c.req.method} ${c.req.path}`, field: null }, 404));
 
   app.get("/v1/networks", (c) => c.json(listNetworks(store)));
@@ -169,18 +164,17 @@ export function createAdminApp(deps: AdminDeps): Hono {
       userId: b.user_id,
     };
     checkBootPorts(store, b.ports, bootNetworks(store, params).length);
-    const inst = deps.cluster ? await clusterBoot(store, deps.cluster, params) : bootInstance(store, params);
+    const inst = await boot(store, allocator, params);
     if (config.autoAssignFloatingIp) {
       try {
         autoAssignFloatingIp(store, inst.uuid, config.defaultFloatingPool, inst.projectId);
       } catch (err) {
         // As in nova, a boot that cannot get its automatic floating IP fails as a whole.
-        if (deps.cluster) clusterDelete(store, deps.cluster, inst.uuid);
-        else deleteInstance(store, inst.uuid);
-        throw new StoreError(
+        remove(store, allocator, inst.uuid);
+        throw new DomainError(
+          err instanceof DomainError ? err.kind : "conflict",
           `auto_assign_floating_ip: ${(err as Error).message}`,
           "floating_ip",
-          err instanceof StoreError ? err.status : 409,
         );
       }
     }
@@ -208,51 +202,26 @@ export function createAdminApp(deps: AdminDeps): Hono {
     });
     return c.json(instanceJson(store, inst));
   });
-  portRoutes(app, store, deps.portsApplied);
+  portRoutes(app, store, deps.portsApplied, () => deps.cluster, deps.announce);
   app.delete("/v1/instances/:ref", (c) => {
-    const ref = c.req.param("ref");
-    return c.json(
-      instanceJson(store, deps.cluster ? clusterDelete(store, deps.cluster, ref) : deleteInstance(store, ref)),
-    );
+    return c.json(instanceJson(store, remove(store, allocator, c.req.param("ref"))));
   });
 
   app.post("/v1/instances/:ref/interfaces", async (c) => {
     const b = await body(c, S.InterfaceAttach);
-    const ref = c.req.param("ref");
-    if (!deps.cluster)
-      return c.json(
-        instanceJson(
-          store,
-          getInstance(
-            store,
-            attachInterface(store, ref, {
-              network: b.network,
-              mac: b.mac ?? undefined,
-              fixedIp: b.fixed_ip ?? undefined,
-            }).instanceUuid,
-          ),
-        ),
-        201,
-      );
-    return c.json(
-      instanceJson(
-        store,
-        await clusterAttach(store, deps.cluster, ref, {
-          network: b.network,
-          mac: b.mac ?? undefined,
-          fixedIp: b.fixed_ip ?? undefined,
-        }),
-      ),
-      201,
-    );
+    const inst = await attach(store, allocator, c.req.param("ref"), {
+      network: b.network,
+      mac: b.mac ?? undefined,
+      fixedIp: b.fixed_ip ?? undefined,
+    });
+    return c.json(instanceJson(store, inst), 201);
   });
   app.post("/v1/instances/:ref/interfaces/detach", async (c) => {
     const b = await body(c, S.InterfaceDetach);
-    const vif = detachInterface(store, c.req.param("ref"), {
+    const vif = detach(store, allocator, c.req.param("ref"), {
       mac: b.mac ?? undefined,
       address: b.address ?? undefined,
     });
-    if (deps.cluster && vif.address) deps.cluster.release(vif.networkId, vif.address);
     return c.json(instanceJson(store, getInstance(store, vif.instanceUuid)));
   });
   app.post("/v1/instances/:ref/security-groups", async (c) => {

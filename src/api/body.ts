@@ -1,20 +1,20 @@
 /** Request bodies of the admin API: JSON, validated with valibot; failures are 400 `{error, field}`. */
 import type { Context } from "hono";
 import * as v from "valibot";
-import { StoreError } from "../store/db.ts";
+import { invalid } from "../util/errors.ts";
 
 export async function body<T extends v.GenericSchema>(c: Context, schema: T): Promise<v.InferOutput<T>> {
   let raw: unknown;
   try {
     raw = await c.req.json();
   } catch {
-    throw new StoreError("request body is not valid JSON", null, 400);
+    throw invalid("request body is not valid JSON");
   }
   const r = v.safeParse(schema, raw);
   if (!r.success) {
     const issue = r.issues[0];
     const field = v.getDotPath(issue) ?? null;
-    throw new StoreError(`${field ?? "body"}: ${issue.message}`, field, 400);
+    throw invalid(`${field ?? "body"}: ${issue.message}`, field);
   }
   return r.output;
 }

@@ -1,8 +1,8 @@
 /** Admin API of the cluster: members, join, leave, keys, forgetting a dead host. */
 import type { Hono } from "hono";
 import * as v from "valibot";
-import type { ClusterAgent } from "../agent/cluster.ts";
-import { StoreError } from "../store/db.ts";
+import type { ClusterControl } from "../cluster/control.ts";
+import { conflict, invalid, isDomainError } from "../util/errors.ts";
 import { decodeKey } from "../cluster/keyring.ts";
 import { body } from "./body.ts";
 
@@ -14,17 +14,16 @@ const KeyOp = v.strictObject({
   key: v.pipe(v.string(), v.maxLength(64)),
 });
 
-function need(c: ClusterAgent | null): ClusterAgent {
+function need(c: ClusterControl | null): ClusterControl {
   if (!c)
-    throw new StoreError(
+    throw conflict(
       "this node runs standalone: put a key from `netlet cluster keygen` in the cluster key file and restart the agent",
       "cluster",
-      409,
     );
   return c;
 }
 
-export function clusterRoutes(app: Hono, cluster: () => ClusterAgent | null): void {
+export function clusterRoutes(app: Hono, cluster: () => ClusterControl | null): void {
   app.get("/v1/members", (c) => c.json(need(cluster()).members()));
   app.get("/v1/cluster/namesakes", (c) => c.json(need(cluster()).namesakes()));
   app.post("/v1/cluster/join", async (c) => {
@@ -43,14 +42,14 @@ export function clusterRoutes(app: Hono, cluster: () => ClusterAgent | null): vo
       decodeKey(b.key);
       need(cluster()).keyOp(b.op, b.key);
     } catch (err) {
-      if (err instanceof StoreError) throw err;
-      throw new StoreError((err as Error).message, "key", 400);
+      if (isDomainError(err)) throw err;
+      throw invalid((err as Error).message, "key");
     }
     return c.json(need(cluster()).keys());
   });
   app.post("/v1/hosts/:id/forget", (c) => {
     const r = need(cluster()).forget(c.req.param("id"));
-    if (!r.ok) throw new StoreError(r.error, "host", 409);
+    if (!r.ok) throw conflict(r.error, "host");
     return c.json({ forgotten: c.req.param("id") });
   });
 }

@@ -2,7 +2,7 @@
 import type * as v from "valibot";
 import type { Config } from "../config/load.ts";
 import { type Instance, leaseKey } from "../model.ts";
-import type { NetworkCreateParams } from "../ipam/network-plan.ts";
+import type { NetworkCreateParams } from "../net/network-plan.ts";
 import type { Store } from "../store/db.ts";
 import { listVifs } from "../store/instances.ts";
 import { listNetworks } from "../store/networks.ts";

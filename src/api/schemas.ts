@@ -141,3 +141,11 @@ export const Plug = v.strictObject({
 export const Unplug = v.strictObject({
   port: v.optional(v.nullable(ifname), null),
 });
+
+export const Migrate = v.strictObject({
+  to_host: v.pipe(v.string(), v.minLength(1), v.maxLength(255)),
+  port: v.optional(v.nullable(ifname), null),
+  mac: optStr,
+  /** Base64, as at boot: user data stays on the host that received it, so a move may carry it. */
+  user_data: v.optional(v.nullable(v.pipe(v.string(), v.maxLength(90_000))), null),
+});

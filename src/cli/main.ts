@@ -4,7 +4,7 @@
  */
 import { ApiClient } from "./client.ts";
 import { RuntimeError, UsageError } from "./errors.ts";
-import { type DaemonOptions, GLOBAL_OPTIONS, parseVerbArgs, type Verb, verbHelp } from "./verb.ts";
+import { type HostActions, GLOBAL_OPTIONS, parseVerbArgs, type Verb, verbHelp } from "./verb.ts";
 import { parseConfig } from "../config/load.ts";
 import { closest } from "./suggest.ts";
 import { DEFAULT_CONFIG } from "./verbs/misc.ts";
@@ -132,7 +132,7 @@ async function configuredSocket(configPath: string | null): Promise<string | nul
 export async function runCli(
   argv: string[],
   out: (s: string) => void = (s) => console.log(s),
-  runDaemon?: (o: DaemonOptions) => Promise<void>,
+  host?: HostActions,
 ): Promise<number> {
   try {
     if (argv.length === 0 || HELP.includes(argv[0])) {
@@ -160,7 +160,7 @@ export async function runCli(
       process.env.NETLET_SOCKET ??
       (await configuredSocket(configPath)) ??
       DEFAULT_SOCKET;
-    await verb.run({ opts, args, api: new ApiClient(socket), json: !!opts.json, socket, configPath, out, runDaemon });
+    await verb.run({ opts, args, api: new ApiClient(socket), json: !!opts.json, socket, configPath, out, host });
     return 0;
   } catch (err) {
     if (err instanceof UsageError || err instanceof RuntimeError) {

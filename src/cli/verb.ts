@@ -2,6 +2,7 @@
 import { parseArgs } from "node:util";
 import { UsageError } from "./errors.ts";
 import { didYouMean } from "./suggest.ts";
+import type { FlushReport } from "../dataplane/flush.ts";
 import type { ApiClient } from "./client.ts";
 import { toApiJson } from "./json.ts";
 
@@ -22,8 +23,16 @@ export interface VerbContext {
   socket: string;
   configPath: string | null;
   out: (text: string) => void;
-  /** Runs the daemon in the foreground (given by main.ts: the CLI never imports the agent). */
-  runDaemon?: (o: DaemonOptions) => Promise<void>;
+  /** What runs on this host itself rather than through the API (given by main.ts). */
+  host?: HostActions;
+}
+
+/** The CLI never imports the agent: main.ts hands it what the agent's side does on this host. */
+export interface HostActions {
+  /** Run the daemon in the foreground. */
+  runDaemon(o: DaemonOptions): Promise<void>;
+  /** Remove what netlet added to this host (refused while an agent runs). */
+  flushDataplane(statePath: string, say: (line: string) => void): Promise<FlushReport>;
 }
 
 /** What `netlet agent` hands to the daemon it starts. */

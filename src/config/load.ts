@@ -6,7 +6,7 @@
 import { parse as parseIni } from "ini";
 import * as v from "valibot";
 import ipaddr from "ipaddr.js";
-import { isIfName } from "../ipam/ifname.ts";
+import { isIfName } from "../net/ifname.ts";
 import { OPTIONS, type OptionSpec, type OptionType } from "./options.ts";
 
 /** Where the agent and the CLI look for the configuration file unless told otherwise. */

@@ -4,7 +4,7 @@
  * is a pure function of this value, so a test can build one by hand with `desiredFromFixture`.
  */
 import { createHash } from "node:crypto";
-import { eui64, linkLocal } from "../ipam/eui64.ts";
+import { eui64, linkLocal } from "../net/eui64.ts";
 
 export type FirewallDriver = "nftables" | "iptables" | "noop";
 

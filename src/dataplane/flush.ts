@@ -5,15 +5,10 @@
  * (instances keep working across restarts); this is the explicit undo, and install.sh
  * --uninstall runs it. Refused while an agent runs: it would program everything again.
  */
-import { existsSync } from "node:fs";
-import { join } from "node:path";
-import { lockStateDir } from "../sys/agent-lock.ts";
-import { Store } from "../store/db.ts";
 import type { Exec } from "./exec.ts";
+import type { OwnedStore } from "./links-apply.ts";
 import type { LinkSnapshot, Step } from "./links.ts";
-import { EMPTY_OWNED, parseOwned, planFlush } from "./owned.ts";
-
-export const OWNED_META_KEY = "dataplane.owned";
+import { EMPTY_OWNED, planFlush } from "./owned.ts";
 
 export interface FlushReport {
   ran: string[];
@@ -72,37 +67,36 @@ async function snapshot(exec: Exec): Promise<LinkSnapshot> {
   };
 }
 
-export async function flushDataplane(statePath: string, exec: Exec, say: (line: string) => void): Promise<FlushReport> {
-  const lock = lockStateDir(statePath);
-  const dbPath = join(statePath, "netlet.db");
-  const store = existsSync(dbPath) ? new Store(dbPath, { nodeId: "flush" }) : null;
-  try {
-    const owned = parseOwned(store?.getMeta(OWNED_META_KEY) ?? null);
-    const steps: Step[] = [];
-    const tables = await exec(["nft", "-j", "list", "tables"]);
-    for (const t of netletTables(tables.stdout))
-      steps.push({ argv: ["nft", "delete", "table", t.family, t.name], why: `nft table ${t.family} ${t.name}` });
-    for (const tool of ["iptables", "ip6tables"]) {
-      const dump = await exec([`${tool}-save`]);
-      if (dump.code === 0) steps.push(...iptablesFlushSteps(tool, dump.stdout));
-    }
-    steps.push(...planFlush(owned, await snapshot(exec)));
-    const report: FlushReport = { ran: [], failed: [] };
-    for (const s of steps) {
-      const r = await exec(s.argv);
-      const line = s.argv.join(" ");
-      if (r.code === 0) {
-        report.ran.push(line);
-        say(`removed: ${s.why} (${line})`);
-      } else {
-        report.failed.push(`${line}: ${r.stderr.trim()}`);
-        say(`failed: ${s.why} (${line}): ${r.stderr.trim()}`);
-      }
-    }
-    if (!report.failed.length) store?.setMeta(OWNED_META_KEY, JSON.stringify(EMPTY_OWNED));
-    return report;
-  } finally {
-    store?.close();
-    lock.release();
+/**
+ * Remove what netlet added. `owned` is the record of the links netlet made (null when this host
+ * has no state yet); the caller holds the state directory's lock, so no agent runs meanwhile.
+ */
+export async function flushDataplane(
+  owned: OwnedStore | null,
+  exec: Exec,
+  say: (line: string) => void,
+): Promise<FlushReport> {
+  const steps: Step[] = [];
+  const tables = await exec(["nft", "-j", "list", "tables"]);
+  for (const t of netletTables(tables.stdout))
+    steps.push({ argv: ["nft", "delete", "table", t.family, t.name], why: `nft table ${t.family} ${t.name}` });
+  for (const tool of ["iptables", "ip6tables"]) {
+    const dump = await exec([`${tool}-save`]);
+    if (dump.code === 0) steps.push(...iptablesFlushSteps(tool, dump.stdout));
   }
+  steps.push(...planFlush(owned?.load() ?? EMPTY_OWNED, await snapshot(exec)));
+  const report: FlushReport = { ran: [], failed: [] };
+  for (const s of steps) {
+    const r = await exec(s.argv);
+    const line = s.argv.join(" ");
+    if (r.code === 0) {
+      report.ran.push(line);
+      say(`removed: ${s.why} (${line})`);
+    } else {
+      report.failed.push(`${line}: ${r.stderr.trim()}`);
+      say(`failed: ${s.why} (${line}): ${r.stderr.trim()}`);
+    }
+  }
+  if (!report.failed.length) owned?.save(EMPTY_OWNED);
+  return report;
 }

@@ -67,7 +67,8 @@ export interface LinksReport {
 export class Links {
   readonly #exec: Exec;
   readonly #log: Logger;
-  #floating: FloatingOnHost[] = [];
+  /** Floating IPs of the last applied state; null until the first pass reads the record. */
+  #floating: FloatingOnHost[] | null = null;
   readonly #recheckMs: number;
   readonly #now: () => number;
   readonly #owned: OwnedStore | null;
@@ -99,6 +100,9 @@ export class Links {
     const withdraw = owned
       ? planWithdraw(owned, served, cur, false, new Set([...served, ...d.standby.map((n) => n.bridge)]))
       : [];
+    // After a restart the floating /32s served before come from the record: one that moved to
+    // another host while this agent was down (a migrated instance) must not stay here too.
+    this.#floating ??= owned?.floating ?? [];
     const steps = [...planLinks(d, cur, this.#floating), ...withdraw];
     const report: LinksReport = { ran: [], skipped: [] };
     const missing = new Map<string, string>();
@@ -107,6 +111,14 @@ export class Links {
       const dev = s.argv.find((a) => missing.has(a));
       if (dev) {
         report.skipped.push({ step: s, reason: missing.get(dev)! });
+        continue;
+      }
+      if (s.detach) {
+        void this.#exec(s.argv).then((r) => {
+          if (r.code !== 0 && !s.tolerate?.includes(r.code))
+            this.#log.warn("links: step failed", { step: s.argv.join(" "), code: r.code, err: r.stderr.trim() });
+        });
+        report.ran.push(s);
         continue;
       }
       const r = await this.#exec(s.argv);

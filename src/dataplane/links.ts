@@ -47,6 +47,8 @@ export interface Step {
   tolerate?: number[];
   /** Devices this kernel cannot create are reported, not failed. */
   needsKind?: string;
+  /** Started and not waited for (a gratuitous ARP takes its count in seconds): nothing later depends on it. */
+  detach?: boolean;
 }
 
 export const VXLAN_PORT = 4789;
@@ -303,15 +305,16 @@ function floatingSteps(d: DesiredState, prev: FloatingOnHost[], cur: LinkSnapsho
       why: `floating ${f.address} served here`,
       tolerate: [2],
     });
-    if (d.config.sendArpForHa) {
-      // Debian's arping (Habets): -U -P = unsolicited ARP reply, nova's `arping -U -A` (iputils).
-      const n = String(d.config.sendArpForHaCount);
-      steps.push({
-        argv: ["arping", "-U", "-P", "-q", "-c", n, "-w", n, "-i", f.interface, "-S", f.address, f.address],
-        why: `gratuitous ARP for ${f.address}`,
-        tolerate: [1],
-      });
-    }
+    // Debian's arping (Habets): -U -P = unsolicited ARP reply, nova's `arping -U -A` (iputils).
+    // One always: an address that moved here (a migrated instance, a hand-over) must pull its
+    // neighbours' ARP caches away from the host that served it; send_arp_for_ha sends more.
+    const n = String(d.config.sendArpForHa ? d.config.sendArpForHaCount : 1);
+    steps.push({
+      argv: ["arping", "-U", "-P", "-q", "-c", n, "-w", n, "-i", f.interface, "-S", f.address, f.address],
+      why: `gratuitous ARP for ${f.address}`,
+      tolerate: [1],
+      detach: true,
+    });
   }
   return steps;
 }

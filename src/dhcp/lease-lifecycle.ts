@@ -45,7 +45,8 @@ export function hostTable(current: ReadonlyMap<string, DhcpHost>, hosts: readonl
 /**
  * force_dhcp_release (nova's default): a host leaving the table (instance deleted) loses its
  * lease at once and is remembered as retired until its lease would have expired, so its renewal
- * gets a NAK. Without it the lease is left to expire and the client hears nothing. Updates
+ * gets a NAK. Without it the lease is left to expire and the client hears nothing. A host whose
+ * instance moved to another host (`away`) keeps its lease and is not refused. Updates
  * `b.retired`; the caller then installs `next` as the table.
  */
 export function retireRemoved(
@@ -54,11 +55,17 @@ export function retireRemoved(
   leases: LeaseStore,
   now: number,
   forceRelease = true,
+  away: ReadonlySet<string> = new Set(),
 ): LeaseChanges {
   const out: LeaseChanges = { ops: [], events: [] };
   for (const mac of next.keys()) b.retired.delete(mac);
   for (const [mac, h] of b.hosts) {
     if (next.get(mac)?.networkId === h.networkId || !forceRelease) continue;
+    // Moved to another host (live migration): the lease lives on there.
+    if (away.has(mac)) {
+      b.retired.delete(mac);
+      continue;
+    }
     b.retired.delete(mac);
     b.retired.set(mac, { networkId: h.networkId, address: h.address, until: now + h.leaseTime * 1000 });
     if (b.retired.size > MAX_RETIRED) b.retired.delete(b.retired.keys().next().value as string);

@@ -91,19 +91,23 @@ export class DhcpService {
     this.#timers.push(clock.every(this.#opts.sweepIntervalMs, () => this.sweep()));
   }
 
-  /** Replaces the whole desired state: the bridges to serve and their hosts. */
-  setBridges(list: readonly BridgeHosts[]): void {
+  /**
+   * Replaces the whole desired state: the bridges to serve and their hosts. `away` are MACs that
+   * left the tables because their instance moved to another host (live migration): their leases
+   * go on there, so they are neither released nor refused here.
+   */
+  setBridges(list: readonly BridgeHosts[], away: ReadonlySet<string> = new Set()): void {
     const wanted = new Set(list.map((b) => b.bridge));
     for (const [name, b] of this.#bridges) {
       if (wanted.has(name)) continue;
-      this.#releaseRemoved(b, new Map());
+      this.#releaseRemoved(b, new Map(), away);
       b.socket?.close();
       this.#bridges.delete(name);
     }
     for (const { bridge, hosts } of list) {
       const b = this.#bridges.get(bridge) ?? this.#addBridge(bridge);
       const table = hostTable(b.hosts, hosts);
-      this.#releaseRemoved(b, table);
+      this.#releaseRemoved(b, table, away);
       b.hosts = table;
       for (const h of table.values()) {
         b.networkIds.add(h.networkId);
@@ -183,8 +187,8 @@ export class DhcpService {
   }
 
   /** force_dhcp_release: see retireRemoved. */
-  #releaseRemoved(b: Bridge, next: Map<string, DhcpHost>): void {
-    const { ops, events } = retireRemoved(b, next, this.#leases, this.#opts.clock.now(), this.#opts.forceRelease);
+  #releaseRemoved(b: Bridge, next: Map<string, DhcpHost>, away: ReadonlySet<string>): void {
+    const { ops, events } = retireRemoved(b, next, this.#leases, this.#opts.clock.now(), this.#opts.forceRelease, away);
     this.#commit(ops, events);
   }
 

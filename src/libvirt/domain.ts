@@ -3,7 +3,7 @@
  * and netlet's own `<metadata>` element. Pure: XML text in, a `Domain` or one `HookError` line out.
  */
 import { XMLParser } from "fast-xml-parser";
-import { isIfName } from "../ipam/ifname.ts";
+import { isIfName } from "../net/ifname.ts";
 import { isMac, normalizeMac } from "../net/mac.ts";
 import { parseNetletMetadata, type NetletMetadata } from "./metadata.ts";
 import { attr, HookError, nodeText as text, type Node } from "./xml-nodes.ts";

@@ -7,7 +7,15 @@
  */
 import { AgentDown, AgentRefused, agentCall } from "./agent-call.ts";
 import { HookError, MAX_DOMAIN_XML, parseDomain } from "./domain.ts";
-import { PLUG_OPS, planHook, REGISTER_OPS, UNPLUG_OPS, type InstanceView, type NetworkView } from "./plan.ts";
+import {
+  MIGRATE_OPS,
+  PLUG_OPS,
+  planHook,
+  REGISTER_OPS,
+  UNPLUG_OPS,
+  type InstanceView,
+  type NetworkView,
+} from "./plan.ts";
 
 export interface HookOptions {
   socket: string;
@@ -56,7 +64,7 @@ export async function applyHook(
   call: ApiCaller,
   o: Pick<HookOptions, "startWhenAgentDown" | "warn">,
 ): Promise<void> {
-  const acting = REGISTER_OPS.has(op) || PLUG_OPS.has(op) || UNPLUG_OPS.has(op);
+  const acting = REGISTER_OPS.has(op) || PLUG_OPS.has(op) || UNPLUG_OPS.has(op) || MIGRATE_OPS.has(op);
   if (!acting) return;
   const dom = parseDomain(xml);
   // A domain with no bridged interface and no netlet metadata is none of netlet's business: the
@@ -69,7 +77,12 @@ export async function applyHook(
       if (err instanceof AgentRefused && err.status === 404) return null;
       throw err;
     });
-    for (const c of planHook(op, dom, networks, inst)) {
+    // The host this agent runs as: the target of an incoming migration, the judge of "moved away".
+    const self =
+      MIGRATE_OPS.has(op) || UNPLUG_OPS.has(op)
+        ? (await call<{ node: { id: string } }>("GET", "/v1/status")).node.id
+        : null;
+    for (const c of planHook(op, dom, networks, inst, self)) {
       try {
         await call(c.method, c.path, c.body);
       } catch (err) {

@@ -6,6 +6,8 @@
  *                               the guest's first DHCP packet
  *   started/reconnect/attach    the same, then declare each tap as its VIF's port (plug)
  *   stopped/release             unplug; the instance keeps its addresses (nova's stopped state)
+ *   migrate                     (on the target host) the instance's home moves here; the old
+ *                               host withdraws its port, rules and floating IPs
  *
  * The domain definition is the truth: what its interfaces and netlet metadata say is what the
  * instance becomes at every start.
@@ -22,6 +24,8 @@ export interface InstanceView {
   uuid: string;
   name: string;
   projectId: string;
+  /** The host the instance lives on (its home). */
+  host?: string;
   ports: { mac: string; networkId: string; address: string | null; port?: string | null }[];
 }
 export interface ApiCall {
@@ -35,6 +39,7 @@ export interface ApiCall {
 export const REGISTER_OPS = new Set(["prepare", "start", "restore"]);
 export const PLUG_OPS = new Set(["started", "reconnect", "attach"]);
 export const UNPLUG_OPS = new Set(["stopped", "release"]);
+export const MIGRATE_OPS = new Set(["migrate"]);
 
 /** One netlet VIF of the domain: the interface and the network it is on. */
 export interface Attachment {
@@ -164,8 +169,24 @@ export function planPlug(dom: Domain, networks: NetworkView[], inst: InstanceVie
   });
 }
 
-export function planUnplug(dom: Domain, networks: NetworkView[], inst: InstanceView | null): ApiCall[] {
-  if (!inst) return [];
+/**
+ * An incoming migration: the instance moves here (its VIFs, leases and floating IPs are written
+ * under this host's name). A domain netlet never saw is registered as at prepare.
+ */
+export function planMigrate(dom: Domain, networks: NetworkView[], inst: InstanceView | null, self: string): ApiCall[] {
+  if (!inst) return planRegister(dom, networks, inst);
+  if (inst.host === self) return [];
+  return [{ method: "POST", path: `/v1/instances/${inst.uuid}/migrate`, body: { to_host: self } }];
+}
+
+export function planUnplug(
+  dom: Domain,
+  networks: NetworkView[],
+  inst: InstanceView | null,
+  self: string | null = null,
+): ApiCall[] {
+  // Migrated away: the new home owns its ports; this host withdrew its own when the move arrived.
+  if (!inst || (self !== null && inst.host !== undefined && inst.host !== self)) return [];
   const macs = new Set(inst.ports.map((p) => p.mac));
   return netletInterfaces(dom, networks)
     .filter((i) => i.mac && macs.has(i.mac))
@@ -178,7 +199,13 @@ export function planUnplug(dom: Domain, networks: NetworkView[], inst: InstanceV
 }
 
 /** The whole plan for one hook invocation. */
-export function planHook(op: string, dom: Domain, networks: NetworkView[], inst: InstanceView | null): ApiCall[] {
+export function planHook(
+  op: string,
+  dom: Domain,
+  networks: NetworkView[],
+  inst: InstanceView | null,
+  self: string | null = null,
+): ApiCall[] {
   // At prepare a `type='network'` interface names only its libvirt network; libvirt resolves it
   // to a bridge before `start` (still before the guest runs), so registration waits for that.
   if (op === "prepare" && dom.interfaces.some((i) => i.type === "network" && !i.bridge)) return [];
@@ -186,6 +213,7 @@ export function planHook(op: string, dom: Domain, networks: NetworkView[], inst:
   // A domain that started before the hook was installed, or while the agent was down, is
   // registered here at the latest.
   if (PLUG_OPS.has(op)) return [...planRegister(dom, networks, inst), ...planPlug(dom, networks, inst)];
-  if (UNPLUG_OPS.has(op)) return planUnplug(dom, networks, inst);
+  if (UNPLUG_OPS.has(op)) return planUnplug(dom, networks, inst, self);
+  if (MIGRATE_OPS.has(op) && self !== null) return planMigrate(dom, networks, inst, self);
   return [];
 }

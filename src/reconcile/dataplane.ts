@@ -1,7 +1,7 @@
 /** HostView → the dataplane's DesiredState (NAT, floating IPs, security groups, anti-spoofing, links). */
 import type { DesiredState, GroupMembers, InstanceOnHost } from "../dataplane/desired.ts";
 import { createHash } from "node:crypto";
-import { linkLocal } from "../ipam/eui64.ts";
+import { linkLocal } from "../net/eui64.ts";
 import type { HostView } from "./host-view.ts";
 
 /** A locally administered MAC from the host and the bridge name: the same after every restart. */

@@ -64,3 +64,8 @@ function answered(view: HostView): { instance: Instance; vifs: Vif[] }[] {
     .map((instance) => ({ instance, vifs: vifsOf.get(instance.uuid)!.sort((a, b) => a.index - b.index) }));
   return [...view.local, ...others];
 }
+
+/** MACs of this view's bridges whose VIF now lives on another host (an instance that moved away). */
+export function awayMacs(view: HostView): Set<string> {
+  return new Set(view.allVifs.filter((v) => v.host !== view.nodeId).map((v) => v.mac.toLowerCase()));
+}

@@ -9,7 +9,7 @@ import { getInstance, listVifs, setInstancePassword, vifFromRow } from "../store
 import { getNetwork } from "../store/networks.ts";
 import { floatingOfInstance } from "../store/floating.ts";
 import { listKeypairs } from "../store/keypairs.ts";
-import { StoreError } from "../store/db.ts";
+import { isDomainError } from "../util/errors.ts";
 
 export class StoreMetadataSource implements MetadataSource {
   constructor(readonly store: Store) {}
@@ -34,7 +34,7 @@ export class StoreMetadataSource implements MetadataSource {
     try {
       instance = getInstance(this.store, uuid);
     } catch (err) {
-      if (err instanceof StoreError) return null;
+      if (isDomainError(err)) return null;
       throw err;
     }
     if (instance.uuid !== uuid) return null;
@@ -51,7 +51,7 @@ export class StoreMetadataSource implements MetadataSource {
     try {
       return setInstancePassword(this.store, uuid, password) ? "stored" : "exists";
     } catch (err) {
-      if (err instanceof StoreError && err.status === 404) return "not_found";
+      if (isDomainError(err, "not-found")) return "not_found";
       throw err;
     }
   }

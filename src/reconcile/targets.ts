@@ -14,7 +14,7 @@ import type { Store } from "../store/db.ts";
 import { listFloatingIps } from "../store/floating.ts";
 import { instanceOfVif } from "../store/instance-rows.ts";
 import { desiredState } from "./dataplane.ts";
-import { dhcpBridges } from "./dhcp.ts";
+import { awayMacs, dhcpBridges } from "./dhcp.ts";
 import { createDnsPlanner } from "./dns.ts";
 import type { HostView } from "./host-view.ts";
 import { createRaPlanner } from "./ra.ts";
@@ -37,7 +37,7 @@ export interface MetadataSink {
 
 export interface ModuleSinks {
   dataplane?: DataplaneSink;
-  dhcp?: { setBridges(list: readonly BridgeHosts[]): void };
+  dhcp?: { setBridges(list: readonly BridgeHosts[], away?: ReadonlySet<string>): void };
   ra?: { setBridges(list: BridgeConfig[]): void };
   dns?: { setPlan(plan: DnsPlan): void };
   metadata?: MetadataSink;
@@ -47,7 +47,7 @@ export function moduleTargets(store: Store, modules: ModuleSinks, log: Logger): 
   const targets: ReconcileTargets = {};
   if (modules.dataplane) Object.assign(targets, dataplaneTargets(modules.dataplane));
   const { dhcp, ra, dns, metadata } = modules;
-  if (dhcp) targets.dhcp = (view) => dhcp.setBridges(dhcpBridges(view));
+  if (dhcp) targets.dhcp = (view) => dhcp.setBridges(dhcpBridges(view), awayMacs(view));
   if (ra) {
     const plan = createRaPlanner();
     targets.ra = (view) => {

@@ -12,6 +12,13 @@
  *    written on any node, last writer wins by (hlc, origin).
  */
 export const HOST_TABLES = ["instance", "vif", "lease", "host", "ip_alloc", "ipam_slot"] as const;
+/**
+ * Per-host rows that change writer when an instance moves to another host (live migration): the
+ * instance, its VIFs and their leases. The new host writes them with a newer version; the old
+ * one, on seeing them, withdraws. Last writer wins, as for admin rows, so every node settles on
+ * the same home whatever order the rows arrive in.
+ */
+export const MOVABLE_TABLES = ["instance", "vif", "lease"] as const;
 export const ADMIN_TABLES = [
   "network",
   "security_group",

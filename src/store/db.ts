@@ -157,18 +157,3 @@ export class Store {
     this.db.close();
   }
 }
-
-/** Errors callers turn into 4xx answers: which field, and why. */
-export class StoreError extends Error {
-  constructor(
-    message: string,
-    readonly field: string | null = null,
-    readonly status: 400 | 404 | 409 = 400,
-  ) {
-    super(message);
-  }
-}
-
-export const notFound = (what: string, field: string | null = null) => new StoreError(`${what} not found`, field, 404);
-export const conflict = (message: string, field: string | null = null) => new StoreError(message, field, 409);
-export const invalid = (message: string, field: string | null = null) => new StoreError(message, field, 400);

@@ -5,7 +5,8 @@
  */
 import type { FixedIp } from "../model.ts";
 import { isIpv4, normalizeIp } from "../net/ip.ts";
-import { conflict, invalid, notFound, type Store } from "./db.ts";
+import type { Store } from "./db.ts";
+import { conflict, invalid, notFound } from "../util/errors.ts";
 
 type Row = Record<string, unknown>;
 

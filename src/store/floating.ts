@@ -1,10 +1,11 @@
 /** Floating IPs with nova's semantics (floating_ips.py): pools, allocate, associate, release. */
 import type { FloatingIp } from "../model.ts";
 import { cidr4Overlaps, isIpv4, ip4ToNum, numToIp4, parseCidr4, type Cidr4 } from "../net/ip.ts";
-import { checkIfName } from "../ipam/ifname.ts";
-import { floatingRangeClash, type HostSubnet } from "../ipam/host-subnets.ts";
+import { checkIfName } from "../net/ifname.ts";
+import { floatingRangeClash, type HostSubnet } from "../net/host-subnets.ts";
 import { listNetworks } from "./networks.ts";
-import { conflict, invalid, notFound, type Store } from "./db.ts";
+import type { Store } from "./db.ts";
+import { conflict, invalid, notFound } from "../util/errors.ts";
 import { getInstance, listVifs } from "./instance-rows.ts";
 
 type Row = Record<string, unknown>;

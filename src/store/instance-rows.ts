@@ -3,7 +3,8 @@
  * delete) and by floating.ts (association) without either importing the other.
  */
 import type { Instance, Vif } from "../model.ts";
-import { notFound, type Store } from "./db.ts";
+import type { Store } from "./db.ts";
+import { notFound } from "../util/errors.ts";
 
 type Row = Record<string, unknown>;
 

@@ -1,6 +1,7 @@
 /** nova add-secgroup / remove-secgroup: an instance's security groups change after boot. */
 import type { Instance } from "../model.ts";
-import { conflict, notFound, type Store } from "./db.ts";
+import type { Store } from "./db.ts";
+import { conflict, notFound } from "../util/errors.ts";
 import { getInstance } from "./instances.ts";
 import { resolveGroup } from "./secgroups.ts";
 

@@ -5,7 +5,8 @@
  * restart of an unchanged domain sends no change event through the store.
  */
 import type { Instance } from "../model.ts";
-import { conflict, invalid, type Store } from "./db.ts";
+import type { Store } from "./db.ts";
+import { conflict, invalid } from "../util/errors.ts";
 import { getInstance, MAX_USER_DATA, sanitizeHostname } from "./instances.ts";
 import { getKeypair, parsePublicKey } from "./keypairs.ts";
 import { ensureDefaultGroup, getSecurityGroupByName } from "./secgroups.ts";

@@ -3,9 +3,10 @@
  * port per requested network (MAC, fixed IP, EUI-64 IPv6) in one transaction.
  */
 import type { Instance } from "../model.ts";
-import { eui64 } from "../ipam/eui64.ts";
+import { eui64 } from "../net/eui64.ts";
 import { isMac, normalizeMac, randomMac } from "../net/mac.ts";
-import { conflict, invalid, type Store } from "./db.ts";
+import type { Store } from "./db.ts";
+import { conflict, invalid } from "../util/errors.ts";
 import { allocateFixedIp, hostAddress, releaseInstanceIps } from "./fixed-ips.ts";
 import { getNetwork, listNetworks } from "./networks.ts";
 import { getKeypair, parsePublicKey } from "./keypairs.ts";
@@ -24,7 +25,8 @@ export interface BootParams {
   name: string;
   networks: string[];
   macs: string[];
-  fixedIps: string[];
+  /** Addresses asked for (or agreed by the cluster's IPAM), by position; undefined: the table picks. */
+  fixedIps: readonly (string | undefined)[];
   keyName: string | null;
   /** An OpenSSH public key given inline (served under `keyName`, default the instance's name). */
   keyData?: string | null;

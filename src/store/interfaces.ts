@@ -4,7 +4,8 @@
  * a MAC, a fixed IP from the network (or the one asked for), the EUI-64 IPv6 address.
  */
 import type { Instance, Vif } from "../model.ts";
-import { conflict, notFound, type Store } from "./db.ts";
+import type { Store } from "./db.ts";
+import { conflict, notFound } from "../util/errors.ts";
 import { addVif, getInstance, listVifs } from "./instances.ts";
 import { getNetwork } from "./networks.ts";
 

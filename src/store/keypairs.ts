@@ -1,7 +1,8 @@
 /** Keypairs: OpenSSH public keys, checked for shape and fingerprinted as nova did (MD5). */
 import { createHash } from "node:crypto";
 import type { Keypair } from "../model.ts";
-import { conflict, invalid, notFound, type Store } from "./db.ts";
+import type { Store } from "./db.ts";
+import { conflict, invalid, notFound } from "../util/errors.ts";
 
 type Row = Record<string, unknown>;
 const KEY_TYPES = [

@@ -1,9 +1,10 @@
 /** Networks: create (with their fixed-IP rows), read, delete. */
 import type { Network } from "../model.ts";
-import { planNetworks, reservedOf, type NetworkCreateParams } from "../ipam/network-plan.ts";
+import { planNetworks, reservedOf, type NetworkCreateParams } from "../net/network-plan.ts";
 import { numToIp4, parseCidr4 } from "../net/ip.ts";
-import { hostClash4, hostClash6, type HostSubnet } from "../ipam/host-subnets.ts";
-import { conflict, notFound, StoreError, type Store } from "./db.ts";
+import { hostClash4, hostClash6, type HostSubnet } from "../net/host-subnets.ts";
+import type { Store } from "./db.ts";
+import { DomainError, conflict, notFound } from "../util/errors.ts";
 
 type Row = Record<string, unknown>;
 
@@ -235,7 +236,7 @@ export function associateHost(store: Store, ref: string, host: string, hosts: re
       const known = [...new Set(hosts)].sort();
       const shown =
         known.length > 10 ? `${known.slice(0, 10).join(", ")}, … (${known.length} in all)` : known.join(", ");
-      throw new StoreError(`host ${host} not found; known hosts: ${shown}`, "host", 404);
+      throw new DomainError("not-found", `host ${host} not found; known hosts: ${shown}`, "host");
     }
     if (n.host === host) return n;
     const v = store.version();

@@ -3,10 +3,11 @@
  * tap is plugged and cleared when it is unplugged. The dataplane binds its anti-spoofing rules
  * to these names only: nothing is inferred from the traffic a port sends.
  */
-import { checkIfName } from "../ipam/ifname.ts";
+import { checkIfName } from "../net/ifname.ts";
 import { isMac, normalizeMac } from "../net/mac.ts";
 import type { Instance, Vif } from "../model.ts";
-import { conflict, invalid, type Store } from "./db.ts";
+import type { Store } from "./db.ts";
+import { conflict, invalid } from "../util/errors.ts";
 import { getInstance, listVifs } from "./instances.ts";
 import { getNetwork } from "./networks.ts";
 

@@ -166,6 +166,7 @@ export class SqliteReplicaStore implements ReplicaStore {
       .query(`INSERT OR REPLACE INTO ${t.sql} (${names.join(", ")}) VALUES (${names.map(() => "?").join(", ")})`)
       .run(...(Object.values(cols) as string[]));
     this.#db.query("DELETE FROM replica_extra WHERE tbl = ? AND key = ?").run(row.table, row.key);
+    if (row.table === "vif" && row.data.host !== this.store.nodeId) leftThisHost(this.#db, row.key);
     if (row.table === "network" && !exists) {
       materializeFixedIps(
         this.store,
@@ -220,6 +221,18 @@ function keepHostOnly(db: Store["db"], uuid: string, cols: Record<string, unknow
   cols.user_data = cur.user_data;
   cols.key_data = cur.key_data;
   cols.password = cur.password;
+}
+
+/**
+ * A VIF now lives on another host (its instance moved): the port declared here and the local
+ * address bookkeeping go with it. A port row left behind would bind a stale name should the
+ * instance come back.
+ */
+function leftThisHost(db: Store["db"], vifId: string): void {
+  db.query("DELETE FROM vif_ports WHERE vif_id = ?").run(vifId);
+  db.query("UPDATE fixed_ips SET instance_uuid = NULL, vif_id = NULL, allocated = 0, leased = 0 WHERE vif_id = ?").run(
+    vifId,
+  );
 }
 
 function keyExpr(table: string): string {

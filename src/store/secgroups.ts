@@ -1,7 +1,8 @@
 /** Security groups and rules with nova's validation (ports, ICMP type/code, CIDRs), plus egress. */
 import ipaddr from "ipaddr.js";
 import type { RuleDirection, RuleProtocol, SecurityGroup, SecurityGroupRule } from "../model.ts";
-import { conflict, invalid, notFound, type Store } from "./db.ts";
+import type { Store } from "./db.ts";
+import { conflict, invalid, notFound } from "../util/errors.ts";
 
 type Row = Record<string, unknown>;
 

@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import { blockAddresses, splitBlocks } from "../../src/cluster/ipam/blocks.ts";
-import { reservedOf } from "../../src/ipam/network-plan.ts";
+import { reservedOf } from "../../src/net/network-plan.ts";
 import { ip4ToNum } from "../../src/net/ip.ts";
 import { findDuplicates } from "../../src/cluster/ipam/duplicates.ts";
 import { MemoryPromiseStore, decideVote } from "../../src/cluster/ipam/promises.ts";

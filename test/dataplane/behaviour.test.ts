@@ -15,7 +15,7 @@ import {
   type FirewallDriver,
   type Fixture,
 } from "../../src/dataplane/desired.ts";
-import { eui64 } from "../../src/ipam/eui64.ts";
+import { eui64 } from "../../src/net/eui64.ts";
 import { spawnExec } from "../../src/dataplane/exec.ts";
 import { Links } from "../../src/dataplane/links-apply.ts";
 import { Lab, nsRun, requireNetns, uniqueName, type Vm } from "../harness/netns.ts";

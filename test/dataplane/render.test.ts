@@ -1,6 +1,6 @@
 import { describe, expect, test, afterAll } from "bun:test";
 import { desiredFromFixture } from "../../src/dataplane/desired.ts";
-import { eui64, linkLocal } from "../../src/ipam/eui64.ts";
+import { eui64, linkLocal } from "../../src/net/eui64.ts";
 import { addChain, addSet, newTable, renderTables } from "../../src/dataplane/nft-model.ts";
 import { natTable } from "../../src/dataplane/nft-nat.ts";
 import { bridgeTable } from "../../src/dataplane/nft-bridge.ts";

@@ -225,6 +225,24 @@ describe("DhcpService", () => {
     expect(events.map((e) => e.type)).toEqual(["lease.added"]);
   });
 
+  test("a host whose instance moved to another host keeps its lease and is not NAKed here, also when the bridge goes", () => {
+    const { net, svc, leases, events } = setup();
+    svc.setBridges([{ bridge: "br0", hosts: [host(A, "10.77.0.10"), host(B, "10.77.0.11")] }]);
+    const r = net.open.get("br0")!.receive;
+    r(packet(MessageType.Request, A, { ciaddr: "10.77.0.10" }));
+    r(packet(MessageType.Request, B, { ciaddr: "10.77.0.11" }));
+    svc.flushLeases();
+    svc.setBridges([{ bridge: "br0", hosts: [host(B, "10.77.0.11")] }], new Set([A]));
+    // Its renewal reaching this host (a shared segment) is left to its new host: no NAK.
+    const sent = net.sent.length;
+    r(packet(MessageType.Request, A, { ciaddr: "10.77.0.10" }));
+    expect(net.sent.length).toBe(sent);
+    svc.setBridges([], new Set([A, B]));
+    svc.flushLeases();
+    expect([leases.get("net-1", A)?.state, leases.get("net-1", B)?.state]).toEqual(["leased", "leased"]);
+    expect(events.map((e) => e.type)).toEqual(["lease.added", "lease.added"]);
+  });
+
   test("a host added back after removal is served again, not NAKed", () => {
     const { net, svc } = setup();
     svc.setBridges([{ bridge: "br0", hosts: [host(A, "10.77.0.10")] }]);

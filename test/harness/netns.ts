@@ -14,6 +14,12 @@ import { basename, join } from "node:path";
 
 let counter = 0;
 
+/**
+ * Put before every namespace name, so developers sharing one machine can keep their test
+ * namespaces apart (and find leftovers by name).
+ */
+const NS_PREFIX = process.env.NETLET_TEST_NS_PREFIX ?? "";
+
 /** A short unique suffix: pid + counter, so parallel runs never collide (names ≤ 15 chars). */
 export function uniqueName(prefix: string): string {
   counter += 1;
@@ -57,7 +63,7 @@ let netnsChecked: boolean | undefined;
 /** True when this process can create network namespaces (root + iproute2). */
 export function netnsAvailable(): boolean {
   if (netnsChecked !== undefined) return netnsChecked;
-  const probe = uniqueName("nlprobe");
+  const probe = uniqueName(`${NS_PREFIX}nlprobe`);
   const ok = run(["ip", "netns", "add", probe], { check: false }).code === 0;
   if (ok) run(["ip", "netns", "del", probe], { check: false });
   netnsChecked = ok;
@@ -101,10 +107,11 @@ export class Lab {
   readonly procs: Subprocess[] = [];
   private readonly logs = new Map<Subprocess, string>();
   private logsAt: string | undefined;
+  private readonly deferred: (() => void)[] = [];
 
   /** A new empty namespace with loopback up. */
   addNamespace(prefix = "nl"): string {
-    const ns = uniqueName(prefix);
+    const ns = uniqueName(`${NS_PREFIX}${prefix}`);
     run(["ip", "netns", "add", ns]);
     this.namespaces.push(ns);
     nsRun(ns, ["ip", "link", "set", "lo", "up"]);
@@ -170,6 +177,11 @@ export class Lab {
     return p;
   }
 
+  /** Run `fn` at cleanup, once the processes are stopped and the namespaces deleted (temporary files). */
+  defer(fn: () => void): void {
+    this.deferred.push(fn);
+  }
+
   /** The last `bytes` of what a process started by `spawn` wrote to stderr (for failure messages). */
   logOf(p: Subprocess, bytes = 4000): string {
     const path = this.logs.get(p);
@@ -183,7 +195,10 @@ export class Lab {
     return this.logsAt;
   }
 
-  /** Stop every process (SIGTERM, then SIGKILL) and delete every namespace, in reverse order. */
+  /**
+   * Stop every process (SIGTERM, then SIGKILL) and delete every namespace, in reverse order; then
+   * run what was deferred.
+   */
   async cleanup(): Promise<void> {
     for (const p of this.procs.splice(0).reverse()) await stopProcess(p);
     for (const ns of this.namespaces.splice(0).reverse()) {
@@ -192,6 +207,7 @@ export class Lab {
       for (const pid of pids) run(["kill", "-9", pid], { check: false });
       run(["ip", "netns", "del", ns], { check: false });
     }
+    for (const fn of this.deferred.splice(0).reverse()) fn();
     if (this.logsAt) rmSync(this.logsAt, { recursive: true, force: true });
     this.logs.clear();
   }

@@ -5,38 +5,28 @@
  * running agent's configuration, not /etc/netlet/netlet.conf).
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Lab, nsRun, requireNetns, run, stopProcess, waitFor } from "../harness/netns.ts";
-import { netletBinary } from "../harness/binary.ts";
+import { Lab, nsRun, requireNetns, waitFor } from "../harness/netns.ts";
+import { type NamespacedAgent, startNamespacedAgent } from "../harness/agent-in-ns.ts";
 import type { DoctorReport } from "../../src/doctor/checks.ts";
-import type { Subprocess } from "bun";
 
 const DOCTOR = join(import.meta.dir, "..", "doctor", "run-doctor.ts");
 
 describe.skipIf(!requireNetns())("a failing step raises its alarm and holds back nothing else", () => {
   const lab = new Lab();
-  const dir = mkdtempSync(join(tmpdir(), "netlet-alarms-"));
-  const socket = join(dir, "netlet.sock");
-  const conf = join(dir, "agent.conf");
-  let bin = "";
-  let ns = "";
-  let agent: Subprocess;
-  const cli = (...args: string[]) => run([bin, ...args, "--socket", socket], { check: false });
-  const http = (path: string) =>
-    nsRun(ns, ["curl", "-s", "-w", "\n%{http_code}", `http://127.0.0.1:9775${path}`], { check: false }).stdout;
+  let h: NamespacedAgent;
+  const cli = (...args: string[]) => h.cli(...args);
+  const http = (path: string) => h.http(path);
 
   beforeAll(async () => {
-    bin = netletBinary();
-    ns = lab.addNamespace("nlalarm");
-    // admin_socket from the file, no --socket: the agent listens where the configuration says.
-    writeFileSync(
-      conf,
-      `[DEFAULT]\nhost = alarm-node\nstate_path = ${dir}/state\nmy_ip = 192.0.2.10\nuse_ipv6 = true\npublic_interface = nlnothere0\nadmin_socket = ${socket}\n`,
-    );
-    agent = lab.spawn(ns, [bin, "agent", "--config", conf], { stderr: "pipe" });
-    expect(await waitFor(() => cli("status").code === 0, 10000)).toBe(true);
+    h = await startNamespacedAgent(lab, {
+      prefix: "nlalarm",
+      name: "alarm-node",
+      confName: "agent.conf",
+      conf: ["my_ip = 192.0.2.10", "use_ipv6 = true", "public_interface = nlnothere0"],
+      // admin_socket from the file, no --socket: the agent listens where the configuration says.
+      socketFrom: "config",
+    });
     expect(
       cli(
         "network-create",
@@ -51,19 +41,15 @@ describe.skipIf(!requireNetns())("a failing step raises its alarm and holds back
     ).toBe(0);
     expect(cli("boot", "vm1", "--network", "private").code).toBe(0);
   }, 60000);
-  afterAll(async () => {
-    await stopProcess(agent);
-    await lab.cleanup();
-    rmSync(dir, { recursive: true, force: true });
-  });
+  afterAll(() => lab.cleanup());
 
   test("the other steps are applied: bridge address, RA, DHCP and the nft tables", async () => {
     expect(await waitFor(() => JSON.parse(cli("status", "--json").stdout).alarms.length > 0, 10000)).toBe(true);
     const st = JSON.parse(cli("status", "--json").stdout);
-    expect(nsRun(ns, ["ip", "-o", "addr", "show", "dev", "br100"]).stdout).toContain(
+    expect(nsRun(h.ns, ["ip", "-o", "addr", "show", "dev", "br100"]).stdout).toContain(
       `${st.networks[0].host_address}/24`,
     );
-    expect(nsRun(ns, ["nft", "list", "tables"]).stdout).toContain("netlet");
+    expect(nsRun(h.ns, ["nft", "list", "tables"]).stdout).toContain("netlet");
     expect(st.networks[0]).toMatchObject({ label: "private", dhcp: "serving" });
     expect(st.networks[0].ra).not.toMatch(/^off/);
   }, 20000);
@@ -81,7 +67,7 @@ describe.skipIf(!requireNetns())("a failing step raises its alarm and holds back
   }, 15000);
 
   test("doctor reads the running agent's configuration and reports its alarms", async () => {
-    const p = Bun.spawn(["ip", "netns", "exec", ns, process.execPath, DOCTOR, "--json", "--socket", socket], {
+    const p = Bun.spawn(["ip", "netns", "exec", h.ns, process.execPath, DOCTOR, "--json", "--socket", h.socket], {
       stdin: "ignore",
       stdout: "pipe",
       stderr: "pipe",
@@ -89,7 +75,7 @@ describe.skipIf(!requireNetns())("a failing step raises its alarm and holds back
     const [stdout, code] = await Promise.all([new Response(p.stdout).text(), p.exited]);
     const report = JSON.parse(stdout) as DoctorReport;
     expect(code).toBe(1);
-    expect(report.checks.find((c) => c.id === "config")!.summary).toBe(`the running agent's configuration (${conf})`);
+    expect(report.checks.find((c) => c.id === "config")!.summary).toBe(`the running agent's configuration (${h.conf})`);
     const alarms = report.checks.find((c) => c.id === "alarms")!;
     expect(alarms.status).toBe("fail");
     expect(alarms.summary).toMatch(/reconcile\.\w+: .*nlnothere0/);

@@ -4,43 +4,26 @@
  * place; `netlet dataplane flush` removes every table, address and link netlet added.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { Lab, nsRun, requireNetns, run, stopProcess, waitFor } from "../harness/netns.ts";
-import { netletBinary } from "../harness/binary.ts";
-import type { Subprocess } from "bun";
+import { Lab, nsRun, requireNetns, waitFor } from "../harness/netns.ts";
+import { type NamespacedAgent, startNamespacedAgent } from "../harness/agent-in-ns.ts";
 
 describe.skipIf(!requireNetns())("cleaning up what netlet added", () => {
   const lab = new Lab();
-  const dir = mkdtempSync(join(tmpdir(), "netlet-cleanup-"));
-  const socket = join(dir, "netlet.sock");
-  const conf = join(dir, "netlet.conf");
-  let bin = "";
-  let ns = "";
-  let agent: Subprocess;
-  const cli = (...args: string[]) => run([bin, ...args, "--socket", socket], { check: false });
-  const link = (name: string) => nsRun(ns, ["ip", "-o", "addr", "show", "dev", name], { check: false });
-  const tables = () => nsRun(ns, ["nft", "list", "tables"]).stdout;
+  let h: NamespacedAgent;
+  const cli = (...args: string[]) => h.cli(...args);
+  const link = (name: string) => nsRun(h.ns, ["ip", "-o", "addr", "show", "dev", name], { check: false });
+  const tables = () => nsRun(h.ns, ["nft", "list", "tables"]).stdout;
 
   beforeAll(async () => {
-    bin = netletBinary();
-    ns = lab.addNamespace("nlclean");
-    nsRun(ns, ["ip", "link", "add", "eth0", "type", "veth", "peer", "name", "eth0p"]);
-    nsRun(ns, ["ip", "link", "set", "eth0", "up"]);
-    lab.addBridge(ns, "nlbrop"); // the operator's bridge
-    writeFileSync(
-      conf,
-      `[DEFAULT]\nhost = clean-node\nstate_path = ${dir}/state\nmy_ip = 192.0.2.10\npublic_interface = eth0\n`,
-    );
-    agent = lab.spawn(ns, [bin, "agent", "--config", conf, "--socket", socket], { stderr: "pipe" });
-    expect(await waitFor(() => cli("status").code === 0, 10000)).toBe(true);
+    h = await startNamespacedAgent(lab, {
+      prefix: "nlclean",
+      name: "clean-node",
+      conf: ["my_ip = 192.0.2.10", "public_interface = eth0"],
+      veths: [{ name: "eth0", peer: "eth0p" }],
+      bridges: [{ name: "nlbrop" }], // the operator's bridge
+    });
   }, 60000);
-  afterAll(async () => {
-    if (agent.exitCode === null) await stopProcess(agent);
-    await lab.cleanup();
-    rmSync(dir, { recursive: true, force: true });
-  });
+  afterAll(() => lab.cleanup());
 
   test("network-delete removes the network's address, and the bridge netlet created", async () => {
     expect(cli("network-create", "a", "--fixed-range-v4", "10.1.0.0/24", "--bridge", "nlbra").code).toBe(0);
@@ -74,12 +57,13 @@ describe.skipIf(!requireNetns())("cleaning up what netlet added", () => {
         10000,
       ),
     ).toBe(true);
+    const { ns, bin, conf, dir } = h;
     const busy = nsRun(ns, [bin, "dataplane", "flush", "--config", conf], { check: false });
     expect(busy.code).toBe(1);
     expect(busy.stderr).toContain(
-      `netlet: another agent (pid ${agent.pid}) serves ${dir}/state: stop it first (systemctl stop netlet)`,
+      `netlet: another agent (pid ${h.proc!.pid}) serves ${dir}/state: stop it first (systemctl stop netlet)`,
     );
-    await stopProcess(agent);
+    await h.stop();
     expect(tables()).toContain("netlet");
     expect(link("nlbrc").stdout).toContain("10.3.0.2/24");
     const flush = nsRun(ns, [bin, "dataplane", "flush", "--config", conf], { check: false });

@@ -1,30 +1,22 @@
 /** The real binary: `netlet agent` in a namespace, driven through the CLI verbs over its socket. */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { mkdtempSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { Lab, nsRun, requireNetns, run, stopProcess, waitFor } from "../harness/netns.ts";
-import { netletBinary } from "../harness/binary.ts";
-import type { Subprocess } from "bun";
+import { Lab, nsRun, requireNetns } from "../harness/netns.ts";
+import { type NamespacedAgent, startNamespacedAgent } from "../harness/agent-in-ns.ts";
 
 describe.skipIf(!requireNetns())("netlet CLI against a running agent", () => {
   const lab = new Lab();
-  const dir = mkdtempSync(join(tmpdir(), "netlet-cli-"));
-  const socket = join(dir, "netlet.sock");
-  let bin = "";
-  let ns = "";
-  let agent: Subprocess;
-  const cli = (...args: string[]) => run([bin, ...args, "--socket", socket], { check: false });
+  let h: NamespacedAgent;
+  const cli = (...args: string[]) => h.cli(...args);
 
   beforeAll(async () => {
-    bin = netletBinary();
-    ns = lab.addNamespace("nlcli");
-    writeFileSync(
-      join(dir, "netlet.conf"),
-      `[DEFAULT]\nhost = cli-node\nstate_path = ${dir}/state\nmy_ip = 192.0.2.10\nfrobnicate = 1\n`,
-    );
-    agent = lab.spawn(ns, [bin, "agent", "--config", join(dir, "netlet.conf"), "--socket", socket], { stderr: "pipe" });
-    expect(await waitFor(() => cli("status").code === 0, 10000)).toBe(true);
+    h = await startNamespacedAgent(lab, {
+      prefix: "nlcli",
+      name: "cli-node",
+      conf: ["my_ip = 192.0.2.10", "frobnicate = 1"],
+      stderr: "pipe",
+    });
   });
   afterAll(() => lab.cleanup());
 
@@ -44,6 +36,7 @@ describe.skipIf(!requireNetns())("netlet CLI against a running agent", () => {
     const list = cli("network-list");
     expect(list.stdout).toMatch(/\| id\s+\| label\s+\| IPv4/);
     expect(list.stdout).toContain("10.0.0.0/24");
+    const { dir } = h;
     const pub = join(dir, "key.pub");
     writeFileSync(pub, "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl demo@host\n");
     expect(cli("keypair-add", "mykey", "--pub-key", pub).code).toBe(0);
@@ -120,7 +113,8 @@ describe.skipIf(!requireNetns())("netlet CLI against a running agent", () => {
   }, 30_000);
 
   test("a second agent on the same state_path or socket is refused, and the first keeps its socket", async () => {
-    const pid = agent.pid;
+    const { ns, bin, dir, socket } = h;
+    const pid = h.proc!.pid;
     // Same configuration: the state directory is locked.
     const sameState = lab.spawn(
       ns,
@@ -149,22 +143,20 @@ describe.skipIf(!requireNetns())("netlet CLI against a running agent", () => {
   }, 30_000);
 
   test("SIGHUP reloads the file: live options apply, restart-only ones are named in the log", async () => {
-    writeFileSync(
-      join(dir, "netlet.conf"),
-      `[DEFAULT]\nhost = cli-node\nstate_path = ${dir}/state\nmy_ip = 192.0.2.10\ndhcp_lease_time = 600\nmetadata_listen_port = 9999\n`,
-    );
-    agent.kill("SIGHUP");
+    h.writeConf(["my_ip = 192.0.2.10", "dhcp_lease_time = 600", "metadata_listen_port = 9999"]);
+    h.proc!.kill("SIGHUP");
     await Bun.sleep(500);
     expect(cli("status").code).toBe(0);
   });
 
   test("SIGTERM stops the agent cleanly and removes its socket; the config warning was logged", async () => {
-    await stopProcess(agent);
+    const agent = h.proc!;
+    await h.stop();
     expect(agent.exitCode).toBe(0);
-    expect(await Bun.file(socket).exists()).toBe(false);
+    expect(await Bun.file(h.socket).exists()).toBe(false);
     const err = await new Response(agent.stderr as ReadableStream).text();
     expect(err).toContain("unknown key frobnicate");
     expect(err).toMatch(/msg="config reloaded" applied=dhcp_lease_time needs_restart=metadata_listen_port/);
-    expect(nsRun(ns, ["true"]).code).toBe(0);
+    expect(nsRun(h.ns, ["true"]).code).toBe(0);
   });
 });

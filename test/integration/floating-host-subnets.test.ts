@@ -6,42 +6,28 @@
  * the store is unchanged.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { Lab, nsRun, requireNetns, run, waitFor } from "../harness/netns.ts";
-import { netletBinary } from "../harness/binary.ts";
+import { Lab, nsRun, requireNetns } from "../harness/netns.ts";
+import { type NamespacedAgent, startNamespacedAgent } from "../harness/agent-in-ns.ts";
 
 describe.skipIf(!requireNetns())("floating ranges and this host's subnets", () => {
   const lab = new Lab();
-  const dir = mkdtempSync(join(tmpdir(), "netlet-fip-subnets-"));
-  const socket = join(dir, "netlet.sock");
-  let bin = "";
-  const cli = (...args: string[]) => run([bin, ...args, "--socket", socket], { check: false });
+  let h: NamespacedAgent;
+  const cli = (...args: string[]) => h.cli(...args);
 
   beforeAll(async () => {
-    bin = netletBinary();
-    const ns = lab.addNamespace("opfl");
-    // The public side: 198.51.100.10/24 on pub0, default gateway 198.51.100.1.
-    nsRun(ns, ["ip", "link", "add", "pub0", "type", "veth", "peer", "name", "pub1"]);
-    nsRun(ns, ["ip", "addr", "add", "198.51.100.10/24", "dev", "pub0"]);
-    nsRun(ns, ["ip", "link", "set", "pub1", "up"]);
-    nsRun(ns, ["ip", "link", "set", "pub0", "up"]);
-    nsRun(ns, ["ip", "route", "add", "default", "via", "198.51.100.1", "dev", "pub0"]);
-    // A bridge netlet does not manage (libvirt's default network, say).
-    lab.addBridge(ns, "virbr9", ["192.168.122.1/24"]);
-    writeFileSync(
-      join(dir, "netlet.conf"),
-      `[DEFAULT]\nhost = fl-node\nstate_path = ${dir}/state\nmy_ip = 198.51.100.10\npublic_interface = pub0\n`,
-    );
-    lab.spawn(ns, [bin, "agent", "--config", join(dir, "netlet.conf"), "--socket", socket]);
-    expect(await waitFor(() => cli("status").code === 0, 10000)).toBe(true);
+    h = await startNamespacedAgent(lab, {
+      prefix: "opfl",
+      name: "fl-node",
+      conf: ["my_ip = 198.51.100.10", "public_interface = pub0"],
+      // The public side: 198.51.100.10/24 on pub0, default gateway 198.51.100.1.
+      veths: [{ name: "pub0", peer: "pub1", addrs: ["198.51.100.10/24"] }],
+      // A bridge netlet does not manage (libvirt's default network, say).
+      bridges: [{ name: "virbr9", addrs: ["192.168.122.1/24"] }],
+      setup: (ns) => nsRun(ns, ["ip", "route", "add", "default", "via", "198.51.100.1", "dev", "pub0"]),
+    });
     expect(cli("network-create", "private", "--fixed-range-v4", "10.0.0.0/24").code).toBe(0);
   }, 30_000);
-  afterAll(async () => {
-    await lab.cleanup();
-    rmSync(dir, { recursive: true, force: true });
-  });
+  afterAll(() => lab.cleanup());
 
   test("a pool in the public subnet is accepted; gateway, network, broadcast, another bridge's or a fixed subnet are refused", () => {
     expect(cli("floating", "create", "--pool", "nova", "--ip_range", "198.51.100.64/28").code).toBe(0);

@@ -7,56 +7,42 @@
  * systemd would, and records how it was asked.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { Lab, nsRun, requireNetns, run, stopProcess, waitFor, type Vm } from "../harness/netns.ts";
-import { netletBinary } from "../harness/binary.ts";
-import type { Subprocess } from "bun";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { Lab, nsRun, requireNetns, run, waitFor, type Vm } from "../harness/netns.ts";
+import { type NamespacedAgent, startNamespacedAgent } from "../harness/agent-in-ns.ts";
 
 describe.skipIf(!requireNetns())("router advertisements across agent restarts", () => {
   const lab = new Lab();
-  const dir = mkdtempSync(join(tmpdir(), "netlet-ra-restart-"));
-  const socket = join(dir, "netlet.sock");
-  const conf = join(dir, "netlet.conf");
-  let bin = "";
-  let ns = "";
+  let h: NamespacedAgent;
   let vm: Vm;
-  let agent: Subprocess;
-  const cli = (...args: string[]) => run([bin, ...args, "--socket", socket], { check: false });
+  const cli = (...args: string[]) => h.cli(...args);
   /** The guest's IPv6 default route as the kernel learned it from our RAs ("" when none). */
   const defaultRoute = () => nsRun(vm.ns, ["ip", "-6", "route", "show", "default"], { check: false }).stdout.trim();
   /** The unit's ExecStop= while systemd runs a job of type `job` for it. */
   const execStop = (job: string) =>
-    run([bin, "agent-stop", "--socket", socket], {
+    run([h.bin, "agent-stop", "--socket", h.socket], {
       check: false,
-      env: { PATH: `${dir}/bin:${process.env.PATH}`, FAKE_JOB: job },
+      env: { PATH: `${h.dir}/bin:${process.env.PATH}`, FAKE_JOB: job },
     });
   const expiresIn = () => Number(/expires (\d+)sec/.exec(defaultRoute())?.[1] ?? -1);
 
-  async function startAgent(): Promise<void> {
-    agent = lab.spawn(ns, [bin, "agent", "--config", conf, "--socket", socket], { stderr: "pipe" });
-    expect(await waitFor(() => cli("status").code === 0, 10000)).toBe(true);
-  }
-
   beforeAll(async () => {
-    bin = netletBinary();
-    ns = lab.addNamespace("oprar");
-    lab.addBridge(ns, "br100");
-    nsRun(ns, ["ip", "link", "add", "nlpub0", "type", "veth", "peer", "name", "nlpub1"]);
-    nsRun(ns, ["ip", "link", "set", "nlpub0", "up"]);
-    writeFileSync(
-      conf,
-      `[DEFAULT]\nhost = ra-node\nstate_path = ${dir}/state\nmy_ip = 192.0.2.10\nuse_ipv6 = true\npublic_interface = nlpub0\nra_router_lifetime = 120\n`,
-    );
-    vm = lab.addVm(ns, { bridge: "br100", mac: "fa:16:3e:00:00:21", prefix: "opvm" });
-    mkdirSync(`${dir}/bin`);
-    writeFileSync(
-      `${dir}/bin/systemctl`,
-      `#!/bin/sh\necho "$*" >> ${dir}/systemctl.args\nprintf '%s\\n' "  77 netlet.service $FAKE_JOB running" "  78 other.service stop waiting"\n`,
-      { mode: 0o755 },
-    );
-    await startAgent();
+    h = await startNamespacedAgent(lab, {
+      prefix: "oprar",
+      name: "ra-node",
+      conf: ["my_ip = 192.0.2.10", "use_ipv6 = true", "public_interface = nlpub0", "ra_router_lifetime = 120"],
+      bridges: [{ name: "br100" }],
+      veths: [{ name: "nlpub0", peer: "nlpub1" }],
+      setup: (ns, dir) => {
+        vm = lab.addVm(ns, { bridge: "br100", mac: "fa:16:3e:00:00:21", prefix: "opvm" });
+        mkdirSync(`${dir}/bin`);
+        writeFileSync(
+          `${dir}/bin/systemctl`,
+          `#!/bin/sh\necho "$*" >> ${dir}/systemctl.args\nprintf '%s\\n' "  77 netlet.service $FAKE_JOB running" "  78 other.service stop waiting"\n`,
+          { mode: 0o755 },
+        );
+      },
+    });
     expect(
       cli(
         "network-create",
@@ -72,11 +58,7 @@ describe.skipIf(!requireNetns())("router advertisements across agent restarts", 
     // A host serves a multi_host network once one of its instances is on it.
     expect(cli("boot", "vm1", "--network", "private", "--mac", vm.mac, "--port", vm.hostIf).code).toBe(0);
   }, 60000);
-  afterAll(async () => {
-    if (agent.exitCode === null) await stopProcess(agent);
-    await lab.cleanup();
-    rmSync(dir, { recursive: true, force: true });
-  });
+  afterAll(() => lab.cleanup());
 
   test("the guest learns a default route with the configured router lifetime", async () => {
     expect(await waitFor(() => defaultRoute() !== "", 20000, 200)).toBe(true);
@@ -90,10 +72,11 @@ describe.skipIf(!requireNetns())("router advertisements across agent restarts", 
       0,
       "netlet.service: job restart: the agent keeps its guests' IPv6 routes and stops on SIGTERM",
     ]);
-    expect(readFileSync(`${dir}/systemctl.args`, "utf8")).toBe("list-jobs --no-legend --no-pager netlet.service\n");
+    expect(readFileSync(`${h.dir}/systemctl.args`, "utf8")).toBe("list-jobs --no-legend --no-pager netlet.service\n");
+    const agent = h.proc!;
     await Bun.sleep(300);
     expect(agent.exitCode).toBeNull();
-    await stopProcess(agent);
+    await h.stop();
     expect(agent.exitCode).toBe(0);
     await Bun.sleep(500); // a final RA would have arrived by now
     expect(defaultRoute()).not.toBe("");
@@ -101,7 +84,7 @@ describe.skipIf(!requireNetns())("router advertisements across agent restarts", 
   }, 15000);
 
   test("netlet agent --shutdown withdraws the router: the guest drops the route at once", async () => {
-    await startAgent();
+    const agent = await h.start();
     const r = cli("agent", "--shutdown");
     expect([r.code, r.stdout.trim()]).toEqual([
       0,
@@ -112,7 +95,7 @@ describe.skipIf(!requireNetns())("router advertisements across agent restarts", 
   }, 30000);
 
   test("a systemd stop: agent-stop sees the stop job, the agent withdraws its router and exits", async () => {
-    await startAgent();
+    const agent = await h.start();
     expect(await waitFor(() => defaultRoute() !== "", 20000, 200)).toBe(true);
     const r = execStop("stop");
     expect([r.code, r.stdout.trim()]).toEqual([

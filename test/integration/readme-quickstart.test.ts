@@ -4,12 +4,10 @@
  * temporary ones; `netlet agent &` is the agent this test starts).
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { Lab, nsRun, requireNetns, run, stopProcess, waitFor } from "../harness/netns.ts";
-import { netletBinary } from "../harness/binary.ts";
-import type { Subprocess } from "bun";
+import { Lab, nsRun, requireNetns, run } from "../harness/netns.ts";
+import { type NamespacedAgent, startNamespacedAgent } from "../harness/agent-in-ns.ts";
 
 /** The first sh block after "## Quick start": one command a line, comments and blank lines dropped. */
 export function quickStart(readme: string): string[] {
@@ -23,33 +21,30 @@ export function quickStart(readme: string): string[] {
 
 describe.skipIf(!requireNetns())("README Quick start", () => {
   const lab = new Lab();
-  const dir = mkdtempSync(join(tmpdir(), "netlet-readme-"));
-  const socket = join(dir, "netlet.sock");
-  let bin = "";
-  let ns = "";
-  let agent: Subprocess | null = null;
+  let h: NamespacedAgent;
   const commands = quickStart(readFileSync(join(import.meta.dir, "..", "..", "README.md"), "utf8"));
   const swap = (arg: string) =>
-    arg.replace("~/.ssh/id_ed25519.pub", join(dir, "key.pub")).replace("./cloud-config", join(dir, "cloud-config"));
+    arg.replace("~/.ssh/id_ed25519.pub", join(h.dir, "key.pub")).replace("./cloud-config", join(h.dir, "cloud-config"));
 
-  beforeAll(() => {
-    bin = netletBinary();
-    ns = lab.addNamespace("nlreadme");
-    nsRun(ns, ["ip", "link", "add", "eth0", "type", "veth", "peer", "name", "eth0p"]);
-    nsRun(ns, ["ip", "link", "set", "eth0", "up"]);
-    writeFileSync(
-      join(dir, "key.pub"),
-      "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl demo@host\n",
-    );
-    writeFileSync(join(dir, "cloud-config"), "#cloud-config\n");
+  beforeAll(async () => {
+    // The agent starts where the README runs `netlet agent`.
+    h = await startNamespacedAgent(lab, {
+      prefix: "nlreadme",
+      veths: [{ name: "eth0", peer: "eth0p" }],
+      setup: (_ns, dir) => {
+        writeFileSync(
+          join(dir, "key.pub"),
+          "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl demo@host\n",
+        );
+        writeFileSync(join(dir, "cloud-config"), "#cloud-config\n");
+      },
+      start: false,
+    });
   }, 60000);
-  afterAll(async () => {
-    if (agent) await stopProcess(agent);
-    await lab.cleanup();
-    rmSync(dir, { recursive: true, force: true });
-  });
+  afterAll(() => lab.cleanup());
 
   test("every command succeeds in the printed order", async () => {
+    const { bin, dir, ns, socket } = h;
     expect(commands.length).toBeGreaterThan(10);
     for (const line of commands) {
       const argv = line.split(/\s+/);
@@ -66,12 +61,7 @@ describe.skipIf(!requireNetns())("README Quick start", () => {
         continue;
       }
       if (argv[1] === "agent") {
-        agent = lab.spawn(ns, [bin, "agent", "--config", join(dir, "netlet.conf"), "--socket", socket], {
-          stderr: "pipe",
-        });
-        expect(await waitFor(() => run([bin, "status", "--socket", socket], { check: false }).code === 0, 10000)).toBe(
-          true,
-        );
+        await h.start();
         continue;
       }
       const args = argv.slice(1).map(swap);

@@ -1,10 +1,10 @@
 import { describe, expect, test } from "bun:test";
-import { eui64, linkLocal } from "../../src/ipam/eui64.ts";
+import { eui64, linkLocal } from "../../src/net/eui64.ts";
 import { isMac, randomMac } from "../../src/net/mac.ts";
 import { ip4ToNum, numToIp4, parseCidr4 } from "../../src/net/ip.ts";
-import { planNetworks, type NetworkCreateParams } from "../../src/ipam/network-plan.ts";
-import { checkIfName, isIfName } from "../../src/ipam/ifname.ts";
-import { StoreError } from "../../src/store/db.ts";
+import { planNetworks, type NetworkCreateParams } from "../../src/net/network-plan.ts";
+import { checkIfName, isIfName } from "../../src/net/ifname.ts";
+import { DomainError } from "../../src/util/errors.ts";
 
 const base: NetworkCreateParams = {
   label: "private",
@@ -171,13 +171,13 @@ describe("interface names", () => {
     ]) {
       expect([bad, isIfName(bad)]).toEqual([bad, false]);
     }
-    expect(() => checkIfName("port", "a/b")).toThrow(StoreError);
+    expect(() => checkIfName("port", "a/b")).toThrow(DomainError);
     try {
       checkIfName("port", "a/b");
     } catch (e) {
-      expect((e as StoreError).field).toBe("port");
-      expect((e as StoreError).status).toBe(400);
-      expect((e as StoreError).message).toMatch(/^port "a\/b" is not a valid interface name/);
+      expect((e as DomainError).field).toBe("port");
+      expect((e as DomainError).kind).toBe("invalid");
+      expect((e as DomainError).message).toMatch(/^port "a\/b" is not a valid interface name/);
     }
   });
 });

@@ -19,7 +19,7 @@ describe("libvirt hook shell when the agent is unreachable", () => {
   test("a domain with no bridged interface and no netlet metadata starts without asking the agent", async () => {
     const { o, warnings } = down();
     await runHook("prepare", domainXml({ ifaces: ["<interface type='user'/>"] }), o);
-    await runHook("migrate", domainXml(), o);
+    await runHook("migrate", domainXml({ ifaces: ["<interface type='user'/>"] }), o);
     expect(warnings).toEqual([]);
   });
 
@@ -28,6 +28,9 @@ describe("libvirt hook shell when the agent is unreachable", () => {
     expect(e.message).toBe(
       "domain vm1: no netlet agent is listening on /nonexistent/netlet.sock; start the agent, or install the hook with --on-agent-down start",
     );
+    // An incoming migration is refused the same way: the new host could not serve the guest.
+    const m = await runHook("migrate", domainXml(), down().o).catch((x) => x);
+    expect(m.message).toBe(e.message);
     const lenient = down(true);
     await runHook("started", domainXml(), lenient.o);
     expect(lenient.warnings).toEqual([

@@ -120,6 +120,21 @@ describe("libvirt hook plan against the admin API", () => {
     );
   });
 
+  test("migrate on the target moves the instance there; the source's stop then leaves the new home's ports alone", async () => {
+    const { hook, call } = await withNetwork();
+    await hook("prepare", domainXml());
+    const nets = (await call("GET", "/v1/networks")).json;
+    const inst = (await call("GET", `/v1/instances/${UUID}`)).json;
+    const dom = parseDomain(domainXml());
+    expect(planHook("migrate", dom, nets, { ...inst, host: "ha" }, "hb")).toEqual([
+      { method: "POST", path: `/v1/instances/${UUID}/migrate`, body: { to_host: "hb" } },
+    ]);
+    // Already here (a repeated call), or unknown here (registered as at prepare).
+    expect(planHook("migrate", dom, nets, { ...inst, host: "hb" }, "hb")).toEqual([]);
+    expect(planHook("migrate", dom, nets, null, "hb")[0]).toMatchObject({ method: "POST", path: "/v1/instances" });
+    expect(planHook("stopped", dom, nets, { ...inst, host: "hb" }, "ha")).toEqual([]);
+  });
+
   test("metadata that cannot be honoured refuses the start with one line, and changes nothing", async () => {
     const { call, hook } = await withNetwork();
     await call("POST", "/v1/networks", { label: "other", fixed_range_v4: "10.9.0.0/24", bridge: "br200" });

@@ -8,7 +8,7 @@ import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "nod
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { DhcpHost } from "../../src/dhcp/host.ts";
-import { eui64 } from "../../src/ipam/eui64.ts";
+import { eui64 } from "../../src/net/eui64.ts";
 import { Lab, nsRun, requireNetns, waitFor, type Vm } from "../harness/netns.ts";
 
 const BUN = process.execPath;

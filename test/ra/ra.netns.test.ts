@@ -8,7 +8,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Subprocess } from "bun";
-import { eui64 } from "../../src/ipam/eui64.ts";
+import { eui64 } from "../../src/net/eui64.ts";
 import type { BridgeConfig } from "../../src/ra/config.ts";
 import { Lab, nsRun, requireNetns, waitFor, type Vm } from "../harness/netns.ts";
 

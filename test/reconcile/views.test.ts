@@ -8,7 +8,7 @@ import { createNetworks } from "../../src/store/networks.ts";
 import { bootInstance, deleteInstance } from "../../src/store/instances.ts";
 import { addRule } from "../../src/store/secgroups.ts";
 import { bootParams, memStore, netParams } from "../store/fixtures.ts";
-import { eui64 } from "../../src/ipam/eui64.ts";
+import { eui64 } from "../../src/net/eui64.ts";
 
 function setup(conf = "") {
   const store = memStore("node-a");

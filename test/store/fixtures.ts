@@ -1,6 +1,6 @@
 /** Shared store fixtures: an in-memory store and network-create parameters. */
 import { Store } from "../../src/store/db.ts";
-import type { NetworkCreateParams } from "../../src/ipam/network-plan.ts";
+import type { NetworkCreateParams } from "../../src/net/network-plan.ts";
 import type { BootParams } from "../../src/store/instances.ts";
 
 export function memStore(nodeId = "node-a"): Store {

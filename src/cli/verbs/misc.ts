@@ -3,8 +3,6 @@ import type { Lease, Network } from "../../model.ts";
 import { DEFAULT_CONFIG, loadConfigFile } from "../../config/load.ts";
 import { configSample } from "../../config/sample.ts";
 import { AgentConflict } from "../../sys/agent-lock.ts";
-import { flushDataplane } from "../../dataplane/flush.ts";
-import { spawnExec } from "../../dataplane/exec.ts";
 import { RuntimeError, UsageError } from "../errors.ts";
 import { table } from "../table.ts";
 import { print, strOpt, type Verb, type VerbContext } from "../verb.ts";
@@ -41,8 +39,8 @@ export const miscVerbs: Verb[] = [
       const format = strOpt(ctx, "log-format") ?? "logfmt";
       if (format !== "logfmt" && format !== "json")
         throw new UsageError(`--log-format ${format}: expected logfmt or json`);
-      if (!ctx.runDaemon) throw new RuntimeError("this build of netlet cannot run the agent");
-      await ctx.runDaemon({ configPath: ctx.configPath, socket: ctx.socket, logFormat: format });
+      if (!ctx.host) throw new RuntimeError("this build of netlet cannot run the agent");
+      await ctx.host.runDaemon({ configPath: ctx.configPath, socket: ctx.socket, logFormat: format });
     },
   },
   {
@@ -137,13 +135,16 @@ export const dataplaneVerbs: Verb[] = [
     async run(ctx) {
       const path = ctx.configPath ?? DEFAULT_CONFIG;
       const { config } = await loadConfigFile(path, ctx.configPath !== null);
-      const r = await flushDataplane(config.statePath, spawnExec(), (line) => ctx.out(line)).catch((err) => {
-        if (err instanceof AgentConflict)
-          throw new RuntimeError(
-            `${err.message.replace(/: stop it first.*$/, "")}: stop it first (systemctl stop netlet); a running agent would program everything again`,
-          );
-        throw err;
-      });
+      if (!ctx.host) throw new RuntimeError("this build of netlet cannot flush the dataplane");
+      const r = await ctx.host
+        .flushDataplane(config.statePath, (line) => ctx.out(line))
+        .catch((err) => {
+          if (err instanceof AgentConflict)
+            throw new RuntimeError(
+              `${err.message.replace(/: stop it first.*$/, "")}: stop it first (systemctl stop netlet); a running agent would program everything again`,
+            );
+          throw err;
+        });
       ctx.out(`dataplane flush: ${r.ran.length} removed, ${r.failed.length} failed`);
       if (r.failed.length) throw new RuntimeError(`dataplane flush: ${r.failed.length} step(s) failed: ${r.failed[0]}`);
     },

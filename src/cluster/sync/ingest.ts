@@ -5,7 +5,7 @@
  */
 import type { HlcClock } from "../../replication/hlc.ts";
 import type { SyncStats } from "./config.ts";
-import { HOST_TABLES, type ReplicaRow, type RowSink } from "../../replication/replica-store.ts";
+import { HOST_TABLES, MOVABLE_TABLES, type ReplicaRow, type RowSink } from "../../replication/replica-store.ts";
 import { validateRow } from "./schema.ts";
 
 export interface Quarantined {
@@ -41,13 +41,16 @@ export class RowIntake {
       return ["future", undefined];
     }
     const cur = this.#store.get(row.table, row.key);
-    // Single-writer rows without an owner field (leases) stay with their first writer.
+    // Single-writer rows stay with their writer, except the rows of an instance that moved: its
+    // new host writes them (a host only ever takes a row to itself, validateRow checks the
+    // owner field), and the newer version wins on every node (see MOVABLE_TABLES).
     if (
       cur &&
       !cur.deleted &&
       !row.deleted &&
       cur.origin !== row.origin &&
-      (HOST_TABLES as readonly string[]).includes(row.table)
+      (HOST_TABLES as readonly string[]).includes(row.table) &&
+      !(MOVABLE_TABLES as readonly string[]).includes(row.table)
     ) {
       return [this.#reject(`${row.table} ${row.key} owned by ${cur.origin}`, from, raw), undefined];
     }

@@ -6,7 +6,7 @@
  * capped at 256 addresses (a /16 flat network is a normal netlet network).
  */
 import type { Network } from "../model.ts";
-import { StoreError } from "../store/db.ts";
+import { conflict, invalid } from "../util/errors.ts";
 import {
   cidr4Contains,
   cidr4Overlaps,
@@ -24,7 +24,7 @@ import {
   parseCidr6,
   type Cidr4,
   type Cidr6,
-} from "../net/ip.ts";
+} from "./ip.ts";
 import { checkIfName } from "./ifname.ts";
 
 export interface NetworkCreateParams {
@@ -86,7 +86,7 @@ export interface PlannedNetwork
   reserved: (n: number) => boolean;
 }
 
-const bad = (message: string, field: string) => new StoreError(message, field, 400);
+const bad = (message: string, field: string) => invalid(message, field);
 
 function pickSubnets(range: Cidr4, count: number, size: number, taken: Cidr4[]): Cidr4[] {
   const prefix = 32 - Math.ceil(Math.log2(size));
@@ -259,11 +259,7 @@ export function planNetworks(p: NetworkCreateParams, existing: ExistingNetwork[]
   const subnets = pickSubnets(range, p.numNetworks, size, taken4);
   if (subnets.length < p.numNetworks) {
     const clash = taken4.find((t) => cidr4Overlaps(t, range))!;
-    throw new StoreError(
-      `--fixed-range-v4 ${p.cidr} overlaps existing network ${formatCidr4(clash)}`,
-      "fixed_range_v4",
-      409,
-    );
+    throw conflict(`--fixed-range-v4 ${p.cidr} overlaps existing network ${formatCidr4(clash)}`, "fixed_range_v4");
   }
   return subnets.map((s, i) => ({
     label: p.numNetworks > 1 ? `${p.label}_${i}` : p.label,

@@ -3,8 +3,8 @@
  * half with ff:fe inserted and the universal/local bit flipped, placed in a /64 prefix.
  */
 import ipaddr from "ipaddr.js";
-import { macBytes } from "../net/mac.ts";
-import { parseCidr6 } from "../net/ip.ts";
+import { macBytes } from "./mac.ts";
+import { parseCidr6 } from "./ip.ts";
 
 export function interfaceId(mac: string): number[] {
   const m = macBytes(mac);

@@ -3,8 +3,6 @@
  * fixed networks and floating ranges off them: a range that overlaps the host's uplink or
  * management subnet would hand out, or plumb, addresses that already belong to someone.
  */
-import { existsSync, readFileSync } from "node:fs";
-import { networkInterfaces } from "node:os";
 import {
   cidr4Contains,
   cidr4Overlaps,
@@ -17,7 +15,7 @@ import {
   parseCidr4,
   parseCidr6,
   type Cidr4,
-} from "../net/ip.ts";
+} from "./ip.ts";
 
 export interface HostSubnet {
   iface: string;
@@ -29,58 +27,6 @@ export interface HostSubnet {
   bridge?: boolean;
   /** Routers of this host's routes through the interface that lie in this subnet (e.g. the default gateway). */
   gateways?: string[];
-}
-
-/** IPv4 gateways per interface from /proc/net/route (little-endian hex; 0 means on-link). */
-export function parseProcRoute(text: string): { iface: string; gateway: string }[] {
-  const out: { iface: string; gateway: string }[] = [];
-  for (const line of text.split("\n").slice(1)) {
-    const [iface, , gw] = line.trim().split(/\s+/);
-    if (!iface || !gw || !/^[0-9A-Fa-f]{8}$/.test(gw) || /^0+$/.test(gw)) continue;
-    const n = Number.parseInt(gw, 16);
-    out.push({ iface, gateway: [n & 255, (n >>> 8) & 255, (n >>> 16) & 255, n >>> 24].join(".") });
-  }
-  return out;
-}
-
-function readText(path: string): string {
-  try {
-    return readFileSync(path, "utf8");
-  } catch {
-    return "";
-  }
-}
-
-/**
- * The subnets on this namespace's interfaces, leaving out loopback, link-local and the
- * interfaces in `skip` (the bridges netlet itself addresses for its networks).
- */
-export function readHostSubnets(skip: ReadonlySet<string>): HostSubnet[] {
-  const out: HostSubnet[] = [];
-  const routes = parseProcRoute(readText("/proc/net/route"));
-  for (const [iface, addrs] of Object.entries(networkInterfaces())) {
-    if (skip.has(iface)) continue;
-    for (const a of addrs ?? []) {
-      if (a.internal || !a.cidr || a.address.startsWith("fe80:") || a.address.startsWith("169.254.")) continue;
-      try {
-        const net = a.family === "IPv4" ? formatCidr4(parseCidr4(a.cidr)) : formatCidr6(parseCidr6(a.cidr));
-        const gateways =
-          a.family === "IPv4"
-            ? routes.filter((r) => r.iface === iface && cidr4Contains(parseCidr4(net), ip4ToNum(r.gateway)))
-            : [];
-        out.push({
-          iface,
-          address: a.address,
-          cidr: net,
-          bridge: existsSync(`/sys/class/net/${iface}/bridge`),
-          gateways: [...new Set(gateways.map((r) => r.gateway))],
-        });
-      } catch {
-        // An address the parser refuses is not one a range can collide with.
-      }
-    }
-  }
-  return out;
 }
 
 /** The host subnet an IPv4 range overlaps, if any. */

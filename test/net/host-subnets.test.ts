@@ -1,7 +1,8 @@
 /** Floating ranges against this host's own subnets: nova's pool-from-the-public-subnet layout stays allowed, addresses in use and other bridges' subnets do not. */
 import { describe, expect, test } from "bun:test";
 import { parseCidr4 } from "../../src/net/ip.ts";
-import { floatingRangeClash, type HostSubnet, parseProcRoute } from "../../src/ipam/host-subnets.ts";
+import { floatingRangeClash, type HostSubnet } from "../../src/net/host-subnets.ts";
+import { parseProcRoute } from "../../src/sys/host-subnets.ts";
 
 const HOSTS: HostSubnet[] = [
   { iface: "eth0", address: "198.51.100.10", cidr: "198.51.100.0/24", bridge: false, gateways: ["198.51.100.1"] },

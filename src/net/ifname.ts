@@ -4,7 +4,7 @@
  * netlet also refuses quotes, backslashes and control characters, because names end up inside
  * nft and iptables rule text.
  */
-import { invalid } from "../store/db.ts";
+import { invalid } from "../util/errors.ts";
 
 const ALLOWED = /^[A-Za-z0-9_.@+=-]{1,15}$/;
 
@@ -12,7 +12,7 @@ export function isIfName(name: string): boolean {
   return ALLOWED.test(name) && name !== "." && name !== "..";
 }
 
-/** Throw the store's invalid-input error naming `field` unless `value` is an interface name. */
+/** Throw an invalid-input error naming `field` unless `value` is an interface name. */
 export function checkIfName(field: string, value: string): void {
   if (!isIfName(value)) {
     throw invalid(

@@ -4,7 +4,7 @@
  */
 import type { Store } from "../store/db.ts";
 import { deleteLease, getLease, listLeases, putLease } from "../store/leases.ts";
-import type { LeaseOp, LeaseRecord, LeaseStore } from "./leases.ts";
+import type { LeaseOp, LeaseRecord, LeaseStore } from "../dhcp/leases.ts";
 
 function record(l: LeaseRecord & { origin?: string; hlc?: string; deleted?: boolean }): LeaseRecord {
   const { origin: _o, hlc: _h, deleted: _d, ...rest } = l;

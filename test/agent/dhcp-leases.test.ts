@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { storeLeaseStore } from "../../src/dhcp/store-leases.ts";
+import { storeLeaseStore } from "../../src/agent/dhcp-leases.ts";
 import { Store } from "../../src/store/db.ts";
 import type { ChangeEvent } from "../../src/model.ts";
 
