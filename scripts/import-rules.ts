@@ -41,8 +41,8 @@ export const RULES: ImportRules = {
     dataplane: [...LEAVES, "sys"],
     cluster: [...LEAVES, "replication"],
     qemu: [...LEAVES],
-    doctor: [...LEAVES],
-    libvirt: [...LEAVES, "store", "qemu"],
+    doctor: [...LEAVES, "sys"],
+    libvirt: [...LEAVES, "store", "qemu", "sys"],
     lab: [...LEAVES, "cluster"],
     // The reconciler: store -> module inputs.
     reconcile: [...LEAVES, "store", "config", "dataplane", "dhcp", "ra", "dns", "metadata"],

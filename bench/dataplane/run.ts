@@ -12,7 +12,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Registry } from "../../src/metrics.ts";
 import { Dataplane } from "../../src/dataplane/apply.ts";
-import { spawnExec } from "../../src/dataplane/exec.ts";
+import { spawnExec } from "../../src/sys/exec.ts";
 import { emptyExisting, renderIptables } from "../../src/dataplane/iptables-render.ts";
 import { render } from "../../src/dataplane/nft-render.ts";
 import { groupId, instance, scaled } from "./scale.ts";

@@ -10,7 +10,7 @@
  */
 import { Dataplane } from "../../src/dataplane/apply.ts";
 import { desiredFromFixture } from "../../src/dataplane/desired.ts";
-import { spawnExec } from "../../src/dataplane/exec.ts";
+import { spawnExec } from "../../src/sys/exec.ts";
 import { Registry } from "../../src/metrics.ts";
 import { Lab, nsRun } from "../../test/harness/netns.ts";
 import { startNamespacedAgent } from "../../test/harness/agent-in-ns.ts";

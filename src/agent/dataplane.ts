@@ -7,7 +7,7 @@ import { Links, type OwnedStore } from "../dataplane/links-apply.ts";
 import { parseOwned } from "../dataplane/owned.ts";
 import { probeBridgeMeta, readForeignPorts } from "../dataplane/kernel-ports.ts";
 import { managedLinks } from "../dataplane/nft-bridge.ts";
-import { spawnExec } from "../dataplane/exec.ts";
+import { spawnExec } from "../sys/exec.ts";
 import { debounce, watchLines } from "../dataplane/watch.ts";
 import type { DesiredState } from "../dataplane/desired.ts";
 import { dataplaneShow } from "../dataplane/show.ts";

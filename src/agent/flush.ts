@@ -5,7 +5,7 @@
  */
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { spawnExec } from "../dataplane/exec.ts";
+import { spawnExec } from "../sys/exec.ts";
 import { type FlushReport, flushDataplane } from "../dataplane/flush.ts";
 import { Store } from "../store/db.ts";
 import { lockStateDir } from "../sys/agent-lock.ts";

@@ -6,7 +6,7 @@
  * other host hears it), moves the guest's neighbour entry here at once.
  */
 import { readFileSync } from "node:fs";
-import { spawnExec, type Exec } from "./exec.ts";
+import { spawnExec, type Exec } from "../sys/exec.ts";
 
 /** arping's argv: Debian's arping (Habets), -U -P = unsolicited reply, -s the sender MAC. */
 export function gatewayArpArgv(port: string, gateway: string, mac: string, count = 2): string[] {

@@ -8,7 +8,7 @@ import { createLogger, type Logger } from "../log.ts";
 import { counter, gauge, registry as defaultRegistry, type Registry } from "../metrics.ts";
 import type { DesiredState } from "./desired.ts";
 import { iptablesDrift, nftJsonDrift, parseIptablesDrops, parseNftCounters } from "./drift.ts";
-import { check, spawnExec, type Exec, type Stdin } from "./exec.ts";
+import { check, spawnExec, type Exec, type Stdin } from "../sys/exec.ts";
 import { iptablesChains, JUMPS, parseSave, renderIptables, renderIptablesTeardown } from "./iptables-render.ts";
 import { renderTables, tableChunks, type Table } from "./nft-model.ts";
 import { OWNED_TABLES, renderTableDelta, renderUnused, TableBuilder } from "./nft-render.ts";

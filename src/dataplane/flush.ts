@@ -5,7 +5,7 @@
  * (instances keep working across restarts); this is the explicit undo, and install.sh
  * --uninstall runs it. Refused while an agent runs: it would program everything again.
  */
-import type { Exec } from "./exec.ts";
+import type { Exec } from "../sys/exec.ts";
 import type { OwnedStore } from "./links-apply.ts";
 import type { LinkSnapshot, Step } from "./links.ts";
 import { EMPTY_OWNED, planFlush } from "./owned.ts";

@@ -3,7 +3,7 @@
  * rules can match a frame's bridge (`meta ibrname`), and which ports belong to bridges netlet
  * does not manage (allowed through untouched when the bridge cannot be matched).
  */
-import type { Exec } from "./exec.ts";
+import type { Exec } from "../sys/exec.ts";
 
 /** True when the kernel accepts `meta ibrname` (CONFIG_NFT_BRIDGE_META); checked with `nft -c`, nothing is loaded. */
 export async function probeBridgeMeta(exec: Exec): Promise<boolean> {

@@ -3,7 +3,7 @@
  * `planLinks`, run the steps in order.
  */
 import type { DesiredState, FloatingOnHost } from "./desired.ts";
-import { spawnExec, type Exec } from "./exec.ts";
+import { spawnExec, type Exec } from "../sys/exec.ts";
 import { createLogger, type Logger } from "../log.ts";
 import { planLinks, wantedSysctls, type LinkSnapshot, type Step } from "./links.ts";
 import { EMPTY_OWNED, nextOwned, planWithdraw, type Owned } from "./owned.ts";

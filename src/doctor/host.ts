@@ -16,19 +16,16 @@ import {
   type PathFact,
   type ProcessFact,
 } from "./types.ts";
+import { spawnExec } from "../sys/exec.ts";
 
 /** Configuration files larger than this are read only up to it. */
 const MAX_FILE = 256 * 1024;
 
+const exec = spawnExec();
+
 async function run(argv: string[]): Promise<CommandFact | null> {
   if (!Bun.which(argv[0])) return null;
-  const p = Bun.spawn(argv, { stdin: "ignore", stdout: "pipe", stderr: "pipe" });
-  const [stdout, stderr, code] = await Promise.all([
-    new Response(p.stdout).text(),
-    new Response(p.stderr).text(),
-    p.exited,
-  ]);
-  return { code, stdout, stderr };
+  return exec(argv);
 }
 
 function readText(path: string, max = MAX_FILE): string | null {

@@ -14,6 +14,7 @@ import { listTrackedDomains, markDomainMissing, trackDomain, untrackDomain } fro
 import { AgentRefused } from "./agent-call.ts";
 import { applyHook, type ApiCaller } from "./hook.ts";
 import { planLifecycle, type ListedDomain } from "./lifecycle.ts";
+import { spawnExec } from "../sys/exec.ts";
 
 export interface WatchOptions {
   uri: string;
@@ -37,13 +38,12 @@ export function libvirtSocket(uri: string): string | null {
   return /^qemu(\+unix)?:\/\/\/system$/.test(uri) ? "/run/libvirt/libvirt-sock" : null;
 }
 
+const virshExec = spawnExec([], { timeoutMs: 15_000 });
+
 async function runVirsh(uri: string, args: string[]): Promise<string> {
-  const p = Bun.spawn(["virsh", "-q", "-c", uri, ...args], { stdin: "ignore", stdout: "pipe", stderr: "pipe" });
-  const timer = setTimeout(() => p.kill(), 15_000);
-  const [out, err, code] = await Promise.all([new Response(p.stdout).text(), new Response(p.stderr).text(), p.exited]);
-  clearTimeout(timer);
-  if (code !== 0) throw new Error(`virsh ${args[0]}: ${err.trim().split("\n")[0] || `exit ${code}`}`);
-  return out;
+  const r = await virshExec(["virsh", "-q", "-c", uri, ...args]);
+  if (r.code !== 0) throw new Error(`virsh ${args[0]}: ${r.stderr.trim().split("\n")[0] || `exit ${r.code}`}`);
+  return r.stdout;
 }
 
 export class LibvirtWatch {

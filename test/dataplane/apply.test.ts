@@ -2,7 +2,7 @@ import { describe, expect, test, afterAll } from "bun:test";
 import { Registry } from "../../src/metrics.ts";
 import { Dataplane, MARK_TEXT } from "../../src/dataplane/apply.ts";
 import { desiredFromFixture } from "../../src/dataplane/desired.ts";
-import { spawnExec, stdinText, type Exec, type ExecResult } from "../../src/dataplane/exec.ts";
+import { spawnExec, stdinText, type Exec, type ExecResult } from "../../src/sys/exec.ts";
 import { render, renderDelta } from "../../src/dataplane/nft-render.ts";
 import { Lab, nsRun, requireNetns } from "../harness/netns.ts";
 import { small, smallFixture } from "./fixture.ts";

@@ -16,7 +16,7 @@ import {
   type Fixture,
 } from "../../src/dataplane/desired.ts";
 import { eui64 } from "../../src/net/eui64.ts";
-import { spawnExec } from "../../src/dataplane/exec.ts";
+import { spawnExec } from "../../src/sys/exec.ts";
 import { Links } from "../../src/dataplane/links-apply.ts";
 import { Lab, nsRun, requireNetns, uniqueName, type Vm } from "../harness/netns.ts";
 import { createLogger } from "../../src/log.ts";

@@ -2,7 +2,7 @@ import { afterAll, describe, expect, test } from "bun:test";
 import { Registry } from "../../src/metrics.ts";
 import { Dataplane } from "../../src/dataplane/apply.ts";
 import { desiredFromFixture, type DesiredState } from "../../src/dataplane/desired.ts";
-import { spawnExec } from "../../src/dataplane/exec.ts";
+import { spawnExec } from "../../src/sys/exec.ts";
 import { renderDelta } from "../../src/dataplane/nft-render.ts";
 import { FakeNft } from "../harness/fake-nft.ts";
 import { createLogger } from "../../src/log.ts";

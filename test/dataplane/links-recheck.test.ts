@@ -1,7 +1,7 @@
 /** Links.apply reads the host only when the link-relevant desired state changed, or to recheck. */
 import { expect, test } from "bun:test";
 import { desiredFromFixture } from "../../src/dataplane/desired.ts";
-import type { Exec } from "../../src/dataplane/exec.ts";
+import type { Exec } from "../../src/sys/exec.ts";
 import { Links } from "../../src/dataplane/links-apply.ts";
 import { createLogger } from "../../src/log.ts";
 

@@ -1,6 +1,6 @@
 import { describe, expect, test, afterAll } from "bun:test";
 import { desiredFromFixture } from "../../src/dataplane/desired.ts";
-import { spawnExec } from "../../src/dataplane/exec.ts";
+import { spawnExec } from "../../src/sys/exec.ts";
 import { planLinks, type LinkSnapshot } from "../../src/dataplane/links.ts";
 import { Links } from "../../src/dataplane/links-apply.ts";
 import { Lab, nsRun, requireNetns } from "../harness/netns.ts";

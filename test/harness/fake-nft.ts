@@ -12,7 +12,7 @@
  * `dump()` is itself a transaction (one element per line, names sorted) that loads the same
  * state into an empty fake, so two rulesets compare as text.
  */
-import { type Exec, stdinText } from "../../src/dataplane/exec.ts";
+import { type Exec, stdinText } from "../../src/sys/exec.ts";
 
 interface FakeChain {
   base: string | null;

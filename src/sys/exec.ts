@@ -1,7 +1,8 @@
 /**
- * The seam between the dataplane and the commands it runs (nft, iptables-restore, ip, …).
- * The real one uses Bun.spawn so that a 2-second ruleset load never blocks the event loop;
- * tests pass a scripted fake.
+ * How netlet runs a command (nft, iptables-restore, ip, virsh, the doctor's probes): one seam,
+ * so tests pass a scripted fake. The real one uses Bun.spawn so that a 2-second ruleset load
+ * never blocks the event loop. Long-lived children (nft/ip monitors, the lab's agents and
+ * guests) are spawned where they are supervised.
  */
 
 export interface ExecResult {
@@ -31,12 +32,14 @@ export async function stdinText(stdin: Stdin | undefined): Promise<string | unde
  * The real exec. `prefix` is prepended to every argv, e.g. `["ip", "netns", "exec", ns]` to
  * run inside a namespace (tests, benchmarks).
  */
-export function spawnExec(prefix: string[] = []): Exec {
+export function spawnExec(prefix: string[] = [], opts: { timeoutMs?: number } = {}): Exec {
   return async function spawnExec(argv, stdin) {
     const p = Bun.spawn([...prefix, ...argv], {
       stdin: stdin === undefined ? "ignore" : typeof stdin === "string" ? new TextEncoder().encode(stdin) : "pipe",
       stdout: "pipe",
       stderr: "pipe",
+      // A command that hangs (a wedged libvirtd) is killed; its exit code says so.
+      ...(opts.timeoutMs ? { timeout: opts.timeoutMs } : {}),
     });
     const out = Promise.all([new Response(p.stdout).text(), new Response(p.stderr).text(), p.exited]);
     if (stdin !== undefined && typeof stdin !== "string") {
