@@ -11,6 +11,7 @@ import { ClusterNode } from "../../src/cluster/node.ts";
 import { ClusterShell } from "../../src/cluster/shell.ts";
 import { MemoryReplicaStore } from "../../src/cluster/sync/replica-store.ts";
 import { HlcClock } from "../../src/replication/hlc.ts";
+import { ipv4NetworkData } from "../fixtures/network.ts";
 
 const env = process.env;
 const id = env.NL_ID!;
@@ -52,35 +53,7 @@ const shell = await ClusterShell.start({
 });
 if (env.NL_SEEDS) shell.act((n, now) => n.swim.join(now, env.NL_SEEDS!.split(",")));
 
-const NET = {
-  id: "net1",
-  label: "private",
-  cidr: "10.20.0.0/25",
-  cidrV6: null,
-  fixedCidr: null,
-  netmask: "255.255.255.128",
-  broadcast: "10.20.0.127",
-  gateway: "10.20.0.1",
-  gatewayV6: null,
-  dhcpServer: "10.20.0.1",
-  dhcpStart: null,
-  bridge: "br100",
-  bridgeInterface: null,
-  vlan: null,
-  vxlan: null,
-  dns1: null,
-  dns2: null,
-  mtu: null,
-  multiHost: true,
-  projectId: null,
-  enableDhcp: true,
-  shareAddress: false,
-  allowedStart: null,
-  allowedEnd: null,
-  vpnPrivateAddress: null,
-  priority: null,
-  createdAt: 0,
-};
+const NET = ipv4NetworkData("net1", "10.20.0.0/25");
 
 function answer(cmd: Record<string, unknown>): unknown {
   let out: unknown = null;

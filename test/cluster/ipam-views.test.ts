@@ -4,36 +4,9 @@
  */
 import { describe, expect, test } from "bun:test";
 import { SimCluster } from "../../src/cluster/sim/cluster.ts";
+import { ipv4NetworkData } from "../fixtures/network.ts";
 
-const NET = {
-  id: "net1",
-  label: "private",
-  cidr: "10.2.0.0/26",
-  cidrV6: null,
-  fixedCidr: null,
-  netmask: "255.255.255.192",
-  broadcast: "10.2.0.63",
-  gateway: "10.2.0.1",
-  gatewayV6: null,
-  dhcpServer: "10.2.0.1",
-  dhcpStart: null,
-  bridge: "br100",
-  bridgeInterface: null,
-  vlan: null,
-  vxlan: null,
-  dns1: null,
-  dns2: null,
-  mtu: null,
-  multiHost: true,
-  projectId: null,
-  enableDhcp: true,
-  shareAddress: false,
-  allowedStart: null,
-  allowedEnd: null,
-  vpnPrivateAddress: null,
-  priority: null,
-  createdAt: 0,
-};
+const NET = ipv4NetworkData("net1", "10.2.0.0/26");
 
 function allocate(c: SimCluster, i: number, owner: string): boolean {
   let ok = false;

@@ -7,36 +7,9 @@ import { MemoryPromiseStore, decideVote } from "../../src/cluster/ipam/promises.
 import { Agreement, votersFingerprint } from "../../src/cluster/ipam/agreement.ts";
 import { Inheritance, servePromises } from "../../src/cluster/ipam/inherit.ts";
 import { SimCluster } from "../../src/cluster/sim/cluster.ts";
+import { ipv4NetworkData } from "../fixtures/network.ts";
 
-const NET = {
-  id: "net1",
-  label: "private",
-  cidr: "10.1.0.0/25",
-  cidrV6: null,
-  fixedCidr: null,
-  netmask: "255.255.255.128",
-  broadcast: "10.1.0.127",
-  gateway: "10.1.0.1",
-  gatewayV6: null,
-  dhcpServer: "10.1.0.1",
-  dhcpStart: null,
-  bridge: "br100",
-  bridgeInterface: null,
-  vlan: null,
-  vxlan: null,
-  dns1: null,
-  dns2: null,
-  mtu: null,
-  multiHost: true,
-  projectId: null,
-  enableDhcp: true,
-  shareAddress: false,
-  allowedStart: null,
-  allowedEnd: null,
-  vpnPrivateAddress: null,
-  priority: null,
-  createdAt: 0,
-};
+const NET = ipv4NetworkData("net1", "10.1.0.0/25");
 
 function cluster(n: number, seed: number, loss = 0) {
   const c = new SimCluster({ n, seed, loss, ipam: { warmupMs: 5000 } });

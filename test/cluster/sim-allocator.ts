@@ -2,36 +2,9 @@
 import { ClusterAllocator } from "../../src/ipam/cluster.ts";
 import { SimCluster } from "../../src/cluster/sim/cluster.ts";
 import { createLogger } from "../../src/log.ts";
+import { ipv4NetworkData } from "../fixtures/network.ts";
 
-export const NET = {
-  id: "net1",
-  label: "private",
-  cidr: "10.1.0.0/25",
-  cidrV6: null,
-  fixedCidr: null,
-  netmask: "255.255.255.128",
-  broadcast: "10.1.0.127",
-  gateway: "10.1.0.1",
-  gatewayV6: null,
-  dhcpServer: "10.1.0.1",
-  dhcpStart: null,
-  bridge: "br100",
-  bridgeInterface: null,
-  vlan: null,
-  vxlan: null,
-  dns1: null,
-  dns2: null,
-  mtu: null,
-  multiHost: true,
-  projectId: null,
-  enableDhcp: true,
-  shareAddress: false,
-  allowedStart: null,
-  allowedEnd: null,
-  vpnPrivateAddress: null,
-  priority: null,
-  createdAt: 0,
-};
+export const NET = ipv4NetworkData("net1", "10.1.0.0/25");
 
 /**
  * A settled cluster of `n` hosts (voters admitted) that knows `net`, and an allocator on host `i`

@@ -1,43 +1,10 @@
 /** Builders for metadata test data: one instance per call, networks and NICs with defaults. */
-import type { Instance, Keypair, Network, Vif } from "../../src/model.ts";
+import type { Instance, Keypair, Vif } from "../../src/model.ts";
+import type { Network } from "../../src/model.ts";
+import { network, V } from "../fixtures/network.ts";
+
+export { network };
 import type { InstanceView } from "../../src/metadata/source.ts";
-
-const V = { origin: "node-a", hlc: "0000000000000-0000-node-a", deleted: false };
-
-export function network(over: Partial<Network> = {}): Network {
-  return {
-    ...V,
-    id: "net-1",
-    label: "private",
-    cidr: "10.0.0.0/24",
-    cidrV6: "fd00:1::/64",
-    fixedCidr: null,
-    netmask: "255.255.255.0",
-    broadcast: "10.0.0.255",
-    gateway: "10.0.0.1",
-    gatewayV6: "fd00:1::1",
-    dhcpServer: "10.0.0.1",
-    dhcpStart: "10.0.0.2",
-    bridge: "br100",
-    bridgeInterface: null,
-    vlan: null,
-    vxlan: null,
-    dns1: "8.8.8.8",
-    dns2: "8.8.4.4",
-    mtu: 1450,
-    multiHost: true,
-    projectId: null,
-    enableDhcp: true,
-    shareAddress: false,
-    allowedStart: null,
-    allowedEnd: null,
-    vpnPrivateAddress: null,
-    priority: null,
-    host: null,
-    createdAt: 0,
-    ...over,
-  };
-}
 
 export function instance(over: Partial<Instance> = {}): Instance {
   return {
