@@ -150,6 +150,9 @@ export class SqliteReplicaStore implements ReplicaStore {
           .query(`UPDATE ${t.sql} SET deleted = 1, origin = ?, hlc = ? WHERE ${t.where}`)
           .run(row.origin, row.hlc, ...(t.keyArgs(row.key) as string[]));
         if (row.table === "network") this.#db.query("DELETE FROM fixed_ips WHERE network_id = ?").run(row.key);
+        // Deleted on another host (its instance had moved there): this host's marks for it go too,
+        // even when the row that moved it here never arrived (the tombstone is newer and wins).
+        if (row.table === "vif") leftThisHost(this.#db, row.key);
       } else {
         // A tombstone for a row we never had: kept so an older put cannot resurrect it.
         this.#db

@@ -10,7 +10,7 @@ import { RowIntake } from "../../src/cluster/sync/ingest.ts";
 import { newSyncStats } from "../../src/cluster/sync/config.ts";
 import type { ReplicaRow } from "../../src/replication/replica-store.ts";
 import { createNetworks } from "../../src/store/networks.ts";
-import { bootInstance, getInstance, listVifs } from "../../src/store/instances.ts";
+import { bootInstance, deleteInstance, getInstance, listVifs } from "../../src/store/instances.ts";
 import { addKeypair } from "../../src/store/keypairs.ts";
 import { allocateFloatingIp, associateFloatingIp, createFloatingRange } from "../../src/store/floating.ts";
 import { getLease, putLease } from "../../src/store/leases.ts";
@@ -109,6 +109,16 @@ describe("live migration: the home moves through the cluster", () => {
     expect(a.store.db.query("SELECT count(*) AS n FROM fixed_ips WHERE vif_id = ?").get(vif.id)).toEqual({ n: 0 });
     expect(b.store.db.query("SELECT count(*) AS n FROM fixed_ips WHERE vif_id = ?").get(vif.id)).toEqual({ n: 1 });
     expect(homes([a, b, c], uuid)).toEqual(["hb"]);
+  });
+
+  test("deleted on the new home before its moved VIF reached the old home: the old home's address marks still go", () => {
+    const { a, b, uuid, vif } = cluster();
+    takeHome(b.store, uuid, { toHost: "hb" }, members(["ha", "hb", "hc"]));
+    deleteInstance(b.store, uuid);
+    // Only the tombstones reach A (newer than the moved rows, which A never saw).
+    sync(b, a, (r) => r.deleted);
+    expect(a.store.db.query("SELECT count(*) AS n FROM fixed_ips WHERE vif_id = ?").get(vif.id)).toEqual({ n: 0 });
+    expect(portsByVif(a.store).size).toBe(0);
   });
 
   test("invalid requests are refused with one line and change nothing", () => {
