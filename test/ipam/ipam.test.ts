@@ -2,35 +2,12 @@ import { describe, expect, test } from "bun:test";
 import { eui64, linkLocal } from "../../src/net/eui64.ts";
 import { isMac, randomMac } from "../../src/net/mac.ts";
 import { ip4ToNum, numToIp4, parseCidr4 } from "../../src/net/ip.ts";
-import { planNetworks, type NetworkCreateParams } from "../../src/net/network-plan.ts";
+import { type NetworkCreateParams, planNetworks } from "../../src/net/network-plan.ts";
 import { checkIfName, isIfName } from "../../src/net/ifname.ts";
 import { DomainError } from "../../src/util/errors.ts";
+import { netParams } from "../store/fixtures.ts";
 
-const base: NetworkCreateParams = {
-  label: "private",
-  cidr: "10.0.0.0/24",
-  cidrV6: null,
-  numNetworks: 1,
-  networkSize: null,
-  fixedCidr: null,
-  bridge: "br100",
-  bridgeInterface: null,
-  vlan: null,
-  vxlan: null,
-  gateway: null,
-  gatewayV6: null,
-  dns1: null,
-  dns2: null,
-  mtu: null,
-  multiHost: true,
-  projectId: null,
-  dhcpServer: null,
-  allowedStart: null,
-  allowedEnd: null,
-  enableDhcp: true,
-  shareAddress: false,
-  vlanMode: false,
-};
+const base = netParams({ dns1: null });
 
 describe("EUI-64 (rfc2462 backend)", () => {
   test("matches the address the Linux kernel forms (flip U/L bit, insert ff:fe)", () => {
